@@ -1,0 +1,83 @@
+/**
+ * The admin server (default 127.0.0.1:8888): GET /healthz, GET /metrics (the
+ * service's own telemetry in the Prometheus text format), GET /api/v1/status.
+ * Bound in start(), never in the constructor.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { parseEndpoint } from './config/schema.js';
+import type { Logger } from './logger.js';
+import type { Service } from './service.js';
+import type { ServiceTelemetry } from './telemetry.js';
+
+export interface AdminOptions {
+  endpoint: string;
+  logger: Logger;
+  telemetry: ServiceTelemetry;
+  /** the running service; null while starting */
+  service: () => Service | null;
+  /** extra status for the service as a whole (settings, version) */
+  info: () => Record<string, unknown>;
+}
+
+export class AdminServer {
+  private server?: Server;
+  private readonly app = express();
+
+  constructor(private readonly opts: AdminOptions) {
+    const app = this.app;
+    app.disable('x-powered-by');
+    app.disable('etag');
+    app.get('/healthz', (_req, res) => {
+      const svc = opts.service();
+      if (svc === null) {
+        res.status(503).json({ status: 'starting' });
+        return;
+      }
+      const h = svc.health();
+      res.status(h.healthy ? 200 : 503).json({ status: h.healthy ? 'ok' : 'unhealthy', components: h.components });
+    });
+    app.get('/metrics', (req, res) => opts.telemetry.handle(req, res));
+    app.get('/api/v1/status', (_req, res) => {
+      const svc = opts.service();
+      res.json({ ...opts.info(), ...(svc ? svc.status() : { state: 'starting' }) });
+    });
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status\n');
+    });
+    app.use((_req, res) => {
+      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status'] });
+    });
+  }
+
+  async start(): Promise<void> {
+    const ep = parseEndpoint(this.opts.endpoint);
+    if (!ep) throw new Error(`invalid admin endpoint "${this.opts.endpoint}": expected host:port`);
+    await new Promise<void>((resolve, reject) => {
+      const server = createServer(this.app);
+      server.listen(ep.port, ep.host === '' ? undefined : ep.host);
+      server.once('listening', () => { this.server = server; resolve(); });
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        reject(new Error(e.code === 'EADDRINUSE'
+          ? `cannot listen on ${this.opts.endpoint} for the admin server: address already in use; set --admin-endpoint or METRICPORT_ADMIN_ENDPOINT to a free host:port`
+          : `cannot listen on ${this.opts.endpoint} for the admin server: ${e.message}`));
+      });
+    });
+    this.server!.keepAliveTimeout = 5000;
+  }
+
+  address(): AddressInfo | undefined {
+    return this.server?.address() as AddressInfo | undefined;
+  }
+
+  async shutdown(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+}

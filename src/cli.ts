@@ -1,0 +1,126 @@
+/**
+ * The command line: `metricport [run|validate|components|help|version] [flags]`.
+ */
+import { readFileSync } from 'node:fs';
+import { checkConfig } from './config/service-config.js';
+import { describeSchema } from './config/schema.js';
+import { formatIssue } from './errors.js';
+import { defaultConfigPath } from './paths.js';
+import { registry } from './registry.js';
+import { runCommand, version } from './run.js';
+import { KNOWN_FLAGS, loadSettings, settingsHelp } from './settings.js';
+
+const VERBS = ['run', 'validate', 'components', 'help', 'version'] as const;
+
+export function helpText(): string {
+  return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
+
+Usage:
+  metricport [run] [flags]              run the pipelines in the config (default verb)
+  metricport validate --config FILE     check a config; prints every error with its key path and line, exit 1 if any
+  metricport components [--json]        list every receiver, processor and exporter with its options and defaults
+  metricport help | --help              this text
+  metricport version | --version        print the version
+
+Flags (each also read from its environment variable; flags win):
+${settingsHelp()}
+
+Without --config, metricport runs the embedded config/default.yaml: OTLP/HTTP on
+127.0.0.1:4318 (POST /v1/metrics, /v1/logs) into the debug exporter.
+Admin endpoints: GET /healthz, GET /metrics, GET /api/v1/status.
+Docs: docs/ in the package (one page per component).
+`;
+}
+
+/** Split argv into a verb and flags; reject unknown flags with a hint. */
+export function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boolean; error?: string } {
+  let verb = 'run';
+  const flags: string[] = [];
+  let json = false;
+  let i = 0;
+  if (argv[0] !== undefined && !argv[0].startsWith('-')) {
+    verb = argv[0];
+    i = 1;
+    if (!(VERBS as readonly string[]).includes(verb)) return { verb, flags, json, error: `unknown command "${verb}" (commands: ${VERBS.join(', ')}); see metricport --help` };
+  }
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') return { verb: 'help', flags, json };
+    if (a === '--version' || a === '-v') return { verb: 'version', flags, json };
+    if (a === '--json') { json = true; continue; }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !KNOWN_FLAGS.has(m[1] as never)) return { verb, flags, json, error: `unknown flag "${a}"; see metricport --help` };
+    if (m[2] !== undefined) flags.push(`--${m[1]}`, m[2]);
+    else {
+      const v = argv[i + 1];
+      if (v === undefined) return { verb, flags, json, error: `flag --${m[1]} needs a value` };
+      flags.push(`--${m[1]}`, v);
+      i++;
+    }
+  }
+  return { verb, flags, json };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const p = parseArgv(argv);
+  if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
+  if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }
+  if (p.verb === 'version') { process.stdout.write(`${version()}\n`); return 0; }
+  let settings;
+  try {
+    settings = loadSettings(p.flags);
+  } catch (e) {
+    process.stderr.write(`metricport: ${(e as Error).message}\n`);
+    return 2;
+  }
+  switch (p.verb) {
+    case 'validate': return validateCommand(settings.config === '' ? defaultConfigPath() : settings.config);
+    case 'components': return componentsCommand(p.json);
+    default: return runCommand(settings);
+  }
+}
+
+function validateCommand(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`metricport: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 1;
+  }
+  const { issues } = checkConfig(text, file, registry);
+  const errors = issues.filter((i) => i.severity === 'error');
+  const warnings = issues.filter((i) => i.severity === 'warning');
+  for (const w of warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+  if (errors.length > 0) {
+    process.stderr.write(`${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}:\n`);
+    for (const e of errors) process.stderr.write(`  error: ${formatIssue(e)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${file}: valid${warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
+  return 0;
+}
+
+function componentsCommand(json: boolean): number {
+  const all = [
+    ...[...registry.receivers.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema })),
+    ...[...registry.processors.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.map((s) => `${s.in}→${s.out}`).join(', '), schema: f.configSchema })),
+    ...[...registry.exporters.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema })),
+  ];
+  if (json) {
+    process.stdout.write(JSON.stringify(all.map((c) => ({ kind: c.kind, type: c.type, description: c.description, signals: c.signals, options: describeSchema(c.schema) })), null, 2) + '\n');
+    return 0;
+  }
+  let out = '';
+  for (const c of all) {
+    out += `${c.kind} ${c.type}  [${c.signals}]\n  ${c.description}\n`;
+    const rows = describeSchema(c.schema);
+    if (rows.length === 0) out += '  (no options)\n';
+    const w = Math.max(0, ...rows.map((r) => r.key.length));
+    const wt = Math.max(0, ...rows.map((r) => r.type.length));
+    for (const r of rows) out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
+    out += '\n';
+  }
+  process.stdout.write(out);
+  return 0;
+}

@@ -1,0 +1,236 @@
+/**
+ * The service configuration: otelcol-style `receivers`, `processors`,
+ * `exporters` and `service.pipelines`. Defaults first, user values on top,
+ * unknown keys rejected, pipelines type-checked; ALL issues are collected and
+ * reported at once, each with its key path and file line:column.
+ */
+import { readFileSync } from 'node:fs';
+import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory, Signal } from '../component.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { isPlainObject, validateSchema } from './schema.js';
+import { parseYaml } from './yaml.js';
+
+export interface Registry {
+  receivers: ReadonlyMap<string, ReceiverFactory>;
+  processors: ReadonlyMap<string, ProcessorFactory>;
+  exporters: ReadonlyMap<string, ExporterFactory>;
+}
+
+export interface ComponentConfig<F extends Factory = Factory> {
+  id: string;
+  type: string;
+  name: string;
+  factory: F;
+  /** validated, defaults applied, frozen */
+  config: Readonly<Record<string, unknown>>;
+}
+
+export interface PipelineConfig {
+  id: string;
+  /** the signal entering the pipeline (what its receivers produce) */
+  signal: Signal;
+  receivers: string[];
+  /** processor ids with the signal each one consumes */
+  processors: Array<{ id: string; in: Signal; out: Signal }>;
+  exporters: string[];
+  /** the signal reaching the exporters */
+  outSignal: Signal;
+}
+
+export interface ServiceConfig {
+  file: string;
+  receivers: Map<string, ComponentConfig<ReceiverFactory>>;
+  processors: Map<string, ComponentConfig<ProcessorFactory>>;
+  exporters: Map<string, ComponentConfig<ExporterFactory>>;
+  pipelines: PipelineConfig[];
+  /** warnings (unused components, YAML warnings) */
+  warnings: ConfigIssue[];
+}
+
+const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.\-]+))?$/;
+const SECTIONS = ['receivers', 'processors', 'exporters', 'service'] as const;
+const PIPELINE_KEYS = ['receivers', 'processors', 'exporters', 'signal'];
+const SIGNAL_ALIASES: Record<string, Signal> = { metrics: 'metrics', events: 'events', logs: 'events', errors: 'events' };
+
+export function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ConfigError([{ path: '', file, severity: 'error', message: `cannot read the config file (${err.code ?? err.message}); pass an existing file with --config or METRICPORT_CONFIG` }]);
+  }
+  return parseConfig(text, file, registry, env);
+}
+
+/** Parse and validate; throws ConfigError listing every error. */
+export function parseConfig(text: string, file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const { config, issues } = checkConfig(text, file, registry, env);
+  if (config === undefined || issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
+  return config;
+}
+
+/** Parse and validate, returning every issue (for `metricport validate`). */
+export function checkConfig(text: string, file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): { config?: ServiceConfig; issues: ConfigIssue[] } {
+  const parsed = parseYaml(text, file, env);
+  const issues: ConfigIssue[] = [...parsed.issues];
+  const add = (path: string, message: string, severity: 'error' | 'warning' = 'error', preferKey = true) => {
+    const pos = parsed.locate(path, preferKey);
+    issues.push({ path, message, severity, file, line: pos?.line, column: pos?.column });
+  };
+  if (issues.some((i) => i.severity === 'error')) return { issues };
+  const root = parsed.value ?? {};
+  if (!isPlainObject(root)) {
+    add('', 'the config must be a mapping with receivers, processors, exporters and service');
+    return { issues };
+  }
+  for (const k of Object.keys(root)) {
+    if (!(SECTIONS as readonly string[]).includes(k)) add(k, `unknown top-level key "${k}" (valid: ${SECTIONS.join(', ')})`);
+  }
+
+  const cfg: ServiceConfig = { file, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [], warnings: [] };
+  const sections: Array<['receivers' | 'processors' | 'exporters', ReadonlyMap<string, Factory>]> = [
+    ['receivers', registry.receivers],
+    ['processors', registry.processors],
+    ['exporters', registry.exporters],
+  ];
+  for (const [section, factories] of sections) {
+    const sec = root[section];
+    if (sec === undefined || sec === null) continue;
+    if (!isPlainObject(sec)) { add(section, `expected a mapping of component ids to their settings`); continue; }
+    for (const [id, raw] of Object.entries(sec)) {
+      const path = `${section}.${id}`;
+      const m = ID_RE.exec(id);
+      if (!m) { add(path, `invalid component id "${id}": use "type" or "type/name" (lower-case type; name of letters, digits, _ . -)`); continue; }
+      const type = m[1] as string;
+      const factory = factories.get(type);
+      if (factory === undefined) {
+        add(path, `unknown ${section.slice(0, -1)} type "${type}" (available: ${[...factories.keys()].sort().join(', ') || 'none'}; see \`metricport components\`)`);
+        continue;
+      }
+      const before = issues.length;
+      const res = validateSchema(factory.configSchema, raw ?? {}, path);
+      for (const i of res.issues) add(i.path, i.message, i.severity, !i.message.startsWith('unknown key') ? false : true);
+      if (issues.length === before && factory.validate) {
+        for (const i of factory.validate(res.value)) add(i.path === '' ? path : `${path}.${i.path}`, i.message, i.severity, false);
+      }
+      const entry = { id, type, name: m[2] ?? '', factory, config: deepFreeze(res.value) } as ComponentConfig<never>;
+      (cfg[section] as Map<string, ComponentConfig>).set(id, entry);
+    }
+  }
+
+  // service.pipelines
+  const service = root.service;
+  if (service === undefined || service === null) {
+    add('service', 'is required: define service.pipelines with at least one pipeline (receivers → processors → exporters)');
+  } else if (!isPlainObject(service)) {
+    add('service', 'expected a mapping with "pipelines"');
+  } else {
+    for (const k of Object.keys(service)) if (k !== 'pipelines') add(`service.${k}`, `unknown key "${k}" (valid keys: pipelines)`);
+    const pipelines = service.pipelines;
+    if (!isPlainObject(pipelines) || Object.keys(pipelines).length === 0) {
+      add('service.pipelines', 'needs at least one pipeline, e.g. `metrics: { receivers: [otlp], exporters: [debug] }`');
+    } else {
+      for (const [pid, raw] of Object.entries(pipelines)) checkPipeline(pid, raw, cfg, registry, add);
+    }
+  }
+
+  // unused components
+  const used = { receivers: new Set<string>(), processors: new Set<string>(), exporters: new Set<string>() };
+  for (const p of cfg.pipelines) {
+    p.receivers.forEach((r) => used.receivers.add(r));
+    p.processors.forEach((r) => used.processors.add(r.id));
+    p.exporters.forEach((r) => used.exporters.add(r));
+  }
+  for (const section of ['receivers', 'processors', 'exporters'] as const) {
+    for (const id of cfg[section].keys()) {
+      if (!used[section].has(id)) add(`${section}.${id}`, `is configured but not used in any pipeline; it will not run`, 'warning');
+    }
+  }
+  cfg.warnings = issues.filter((i) => i.severity === 'warning');
+  return { config: cfg, issues };
+}
+
+function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: Registry, add: (path: string, msg: string, sev?: 'error' | 'warning', preferKey?: boolean) => void): void {
+  const path = `service.pipelines.${pid}`;
+  if (!isPlainObject(raw)) { add(path, 'expected a mapping with receivers, processors and exporters'); return; }
+  for (const k of Object.keys(raw)) if (!PIPELINE_KEYS.includes(k)) add(`${path}.${k}`, `unknown key "${k}" (valid keys: ${PIPELINE_KEYS.join(', ')})`);
+  const list = (key: string, required: boolean): string[] => {
+    const v = raw[key];
+    if (v === undefined || v === null) {
+      if (required) add(path, `needs at least one entry in "${key}"`);
+      return [];
+    }
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) { add(`${path}.${key}`, 'expected a list of component ids'); return []; }
+    if (required && v.length === 0) add(`${path}.${key}`, `needs at least one entry`);
+    const seen = new Set<string>();
+    v.forEach((x: string, i: number) => { if (seen.has(x)) add(`${path}.${key}[${i}]`, `"${x}" is listed twice`, 'error', false); seen.add(x); });
+    return v as string[];
+  };
+  const receivers = list('receivers', true);
+  const processors = list('processors', false);
+  const exporters = list('exporters', true);
+
+  // the pipeline's signal: explicit, from its id's type, or inferred
+  const typeOfId = pid.split('/')[0] as string;
+  let signal: Signal | undefined;
+  if (raw.signal !== undefined) {
+    if (raw.signal !== 'metrics' && raw.signal !== 'events') { add(`${path}.signal`, `expected "metrics" or "events", got ${JSON.stringify(raw.signal)}`, 'error', false); return; }
+    signal = raw.signal;
+  } else if (SIGNAL_ALIASES[typeOfId]) {
+    signal = SIGNAL_ALIASES[typeOfId];
+  } else {
+    const first = processors[0] !== undefined ? cfg.processors.get(processors[0]) : undefined;
+    const ins = first ? [...new Set(first.factory.signals.map((s) => s.in))] : [];
+    if (ins.length === 1) signal = ins[0];
+    else {
+      const common = receivers.map((r) => cfg.receivers.get(r)?.factory.signals ?? []).reduce<Signal[] | undefined>((acc, s) => (acc === undefined ? [...s] : acc.filter((x) => s.includes(x))), undefined);
+      if (common && common.length === 1) signal = common[0];
+    }
+    if (signal === undefined) { add(path, `cannot tell which signal this pipeline carries: name it "metrics/${pid}" or "events/${pid}", or set signal: metrics|events`); return; }
+  }
+
+  let ok = true;
+  receivers.forEach((r, i) => {
+    const c = cfg.receivers.get(r);
+    if (c === undefined) {
+      ok = false;
+      const known = registry.receivers.has(r.split('/')[0] as string);
+      add(`${path}.receivers[${i}]`, known ? `receiver "${r}" is not defined under "receivers:"; add it there (e.g. \`${r}: {}\`)` : `unknown receiver "${r}": define it under "receivers:"`, 'error', false);
+    } else if (!c.factory.signals.includes(signal as Signal)) {
+      ok = false;
+      add(`${path}.receivers[${i}]`, `receiver "${r}" does not produce ${signal} (it produces ${c.factory.signals.join(', ')})`, 'error', false);
+    }
+  });
+  let cur: Signal = signal;
+  const procs: PipelineConfig['processors'] = [];
+  processors.forEach((p, i) => {
+    const c = cfg.processors.get(p);
+    if (c === undefined) { ok = false; add(`${path}.processors[${i}]`, `processor "${p}" is not defined under "processors:"`, 'error', false); return; }
+    const pair = c.factory.signals.find((s) => s.in === cur && s.out === cur) ?? c.factory.signals.find((s) => s.in === cur);
+    if (pair === undefined) {
+      ok = false;
+      add(`${path}.processors[${i}]`, `processor "${p}" does not accept ${cur} (it accepts ${[...new Set(c.factory.signals.map((s) => s.in))].join(', ')})`, 'error', false);
+      return;
+    }
+    procs.push({ id: p, in: pair.in, out: pair.out });
+    cur = pair.out;
+  });
+  exporters.forEach((e, i) => {
+    const c = cfg.exporters.get(e);
+    if (c === undefined) { ok = false; add(`${path}.exporters[${i}]`, `exporter "${e}" is not defined under "exporters:"`, 'error', false); return; }
+    if (!c.factory.signals.includes(cur)) {
+      ok = false;
+      add(`${path}.exporters[${i}]`, `exporter "${e}" does not accept ${cur}${cur !== signal ? ` (the pipeline's processors turn ${signal} into ${cur})` : ''}; it accepts ${c.factory.signals.join(', ')}`, 'error', false);
+    }
+  });
+  if (ok) cfg.pipelines.push({ id: pid, signal, receivers, processors: procs, exporters, outSignal: cur });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,118 @@
+/**
+ * `metricport run`: load the config, build the pipelines, start the admin
+ * server and the service, then wait for SIGTERM/SIGINT to drain and flush
+ * within the deadline. A second signal exits at once.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdminServer } from './admin.js';
+import { loadConfigFile } from './config/service-config.js';
+import { ConfigError, formatIssue } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { defaultConfigPath, packageRoot } from './paths.js';
+import { registry } from './registry.js';
+import { Service } from './service.js';
+import type { Settings } from './settings.js';
+import { ServiceTelemetry } from './telemetry.js';
+
+export function version(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface Running {
+  admin: AdminServer;
+  service: Service;
+  stop(reason: string): Promise<void>;
+}
+
+/** Start everything; resolves once the service is running (for tests and the CLI). */
+export async function startService(settings: Settings, logger: Logger): Promise<Running> {
+  const file = settings.config === '' ? defaultConfigPath() : settings.config;
+  const config = loadConfigFile(file, registry);
+  for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, formatIssue(w));
+  mkdirSync(settings.state_dir, { recursive: true });
+  const telemetry = new ServiceTelemetry();
+  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir });
+  let ready: Service | null = null;
+  const admin = new AdminServer({
+    endpoint: settings.admin_endpoint,
+    logger,
+    telemetry,
+    service: () => ready,
+    info: () => ({ version: version(), pid: process.pid, state_dir: settings.state_dir, admin_endpoint: settings.admin_endpoint }),
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason, deadline_ms: settings.shutdown_timeout }, 'shutting down');
+      const deadline = AbortSignal.timeout(settings.shutdown_timeout);
+      await service.shutdown(deadline);
+      await admin.shutdown();
+      await telemetry.shutdown();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  await admin.start();
+  try {
+    await service.start();
+  } catch (e) {
+    await stop('start failed').catch(() => undefined);
+    throw e;
+  }
+  ready = service;
+  return { admin, service, stop };
+}
+
+/** The `run` verb: exits 0 after a clean shutdown, 1 on a fatal error. */
+export async function runCommand(settings: Settings): Promise<number> {
+  const logger = createLogger(settings.log_level);
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled promise rejection (a bug; please report it)');
+  });
+  let running: Running;
+  const t0 = process.hrtime.bigint();
+  try {
+    running = await startService(settings, logger);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`metricport: ${e.message}\n`);
+    } else {
+      process.stderr.write(`metricport: ${(e as Error).message}\n`);
+      logger.fatal({ err: (e as Error).message }, 'failed to start');
+    }
+    await flushLogger(logger);
+    return 1;
+  }
+  const addr = running.admin.address();
+  logger.info({ admin: addr ? `${addr.address}:${addr.port}` : settings.admin_endpoint, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'ready');
+  return await new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`metricport: second ${sig}: exiting now without flushing\n`);
+        process.exit(1);
+      }
+      running.stop(sig).then(
+        () => flushLogger(logger).then(() => resolve(0)),
+        (e) => { logger.error({ err: (e as Error).message }, 'shutdown failed'); void flushLogger(logger).then(() => resolve(1)); },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function flushLogger(logger: Logger): Promise<void> {
+  const l = logger as unknown as { flush?: (cb?: (err?: Error) => void) => void };
+  return new Promise((resolve) => {
+    if (typeof l.flush !== 'function') return resolve();
+    try { l.flush(() => resolve()); } catch { resolve(); }
+    setTimeout(resolve, 500).unref();
+  });
+}

@@ -78,7 +78,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
     const pos = parsed.locate(path, preferKey);
     issues.push({ path, message, severity, file, line: pos?.line, column: pos?.column });
   };
-  if (issues.some((i) => i.severity === 'error')) return { issues };
+  if (!parsed.syntaxOk) return { issues };
   const root = parsed.value ?? {};
   if (!isPlainObject(root)) {
     add('', 'the config must be a mapping with receivers, processors, exporters and service');

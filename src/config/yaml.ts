@@ -7,6 +7,8 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Docume
 import type { ConfigIssue } from '../errors.js';
 
 export interface ParsedYaml {
+  /** false when the text is not valid YAML (then value is null) */
+  syntaxOk: boolean;
   value: unknown;
   issues: ConfigIssue[];
   /** 1-based line:column of the node at a key path, or of the nearest existing parent */
@@ -39,7 +41,7 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv = p
     value = doc.toJS({ maxAliasCount: 100 });
     value = expandEnv(value, '', env, issues, file, locate);
   }
-  return { value, issues, locate };
+  return { syntaxOk: doc.errors.length === 0, value, issues, locate };
 }
 
 const ENV_RE = /\$\$|\$\{([^}]*)\}/g;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs what the Dockerfile's runtime stage runs, outside Docker (no engine here):
+# a copy with only package*.json, dist/{src,receivers,processors,exporters},
+# config/ and proto/, `npm ci --omit=dev`, the container's env vars, then
+# /healthz, one OTLP request, and SIGTERM → exit 0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d dist/src ] || npm run build
+app=$(mktemp -d); state=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$app" "$state"' EXIT
+cp package.json package-lock.json "$app/"
+mkdir -p "$app/dist"
+cp -r dist/src dist/receivers dist/processors dist/exporters "$app/dist/"
+cp -r config proto "$app/"
+(cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+otlp=$(port); admin=$(port)
+cd "$app"
+METRICPORT_CONFIG="$app/config/default.yaml" METRICPORT_STATE_DIR="$state" \
+METRICPORT_ADMIN_ENDPOINT="127.0.0.1:$admin" METRICPORT_OTLP_ENDPOINT="127.0.0.1:$otlp" NODE_ENV=production \
+  node "$app/dist/src/bin/metricport.js" run > "$state/out.log" 2>&1 &
+pid=$!
+for i in $(seq 1 100); do
+  if node -e "fetch('http://127.0.0.1:$admin/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then break; fi
+  [ "$i" = 100 ] && { echo "container smoke: not healthy within 10 s"; cat "$state/out.log"; exit 1; }
+  sleep 0.1
+done
+code=$(node -e "fetch('http://127.0.0.1:$otlp/v1/metrics',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({resourceMetrics:[{scopeMetrics:[{metrics:[{name:'smoke',gauge:{dataPoints:[{asDouble:1,timeUnixNano:'1700000000123456789'}]}}]}]}]})}).then(r=>console.log(r.status))")
+[ "$code" = 200 ] || { echo "container smoke: OTLP POST answered $code"; cat "$state/out.log"; exit 1; }
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc = 0 ] || { echo "container smoke: exit code $rc after SIGTERM"; cat "$state/out.log"; exit 1; }
+grep -q '"dataPoints":1\|"data_points":1\|data points' "$state/out.log" || { echo "container smoke: the debug exporter logged nothing"; cat "$state/out.log"; exit 1; }
+echo "container smoke: ok (healthy, OTLP 200, clean SIGTERM exit)"

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# metricport as a sidecar container.
+#   docker build -t metricport .
+#   docker run -p 4318:4318 -p 8888:8888 -v mp-state:/var/lib/metricport metricport
+# Mount your pipeline config at /etc/metricport/config.yaml (the image ships the default one).
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+COPY receivers ./receivers
+COPY processors ./processors
+COPY exporters ./exporters
+COPY test ./test
+COPY bench ./bench
+COPY config ./config
+COPY proto ./proto
+RUN npm run build
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    METRICPORT_CONFIG=/etc/metricport/config.yaml \
+    METRICPORT_STATE_DIR=/var/lib/metricport \
+    METRICPORT_ADMIN_ENDPOINT=0.0.0.0:8888 \
+    METRICPORT_OTLP_ENDPOINT=0.0.0.0:4318
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/receivers ./dist/receivers
+COPY --from=build /app/dist/processors ./dist/processors
+COPY --from=build /app/dist/exporters ./dist/exporters
+COPY config ./config
+COPY proto ./proto
+RUN mkdir -p /etc/metricport /var/lib/metricport \
+ && cp config/default.yaml /etc/metricport/config.yaml \
+ && chown -R node:node /var/lib/metricport
+USER node
+VOLUME ["/var/lib/metricport"]
+EXPOSE 4318 8888
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8888/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/dist/src/bin/metricport.js"]
+CMD ["run"]

@@ -31,6 +31,12 @@ export interface Consumer<T> {
 export interface Component {
   start(host: Host): Promise<void>;
   shutdown(deadline: AbortSignal): Promise<void>;
+  /**
+   * Shutdown is beginning and receivers are finishing their in-flight
+   * requests: stop holding data back (send what is held now, and pass later
+   * data straight through) so those requests can complete. Optional.
+   */
+  drain?(): void;
   /** Component-specific status for /api/v1/status (counters, last error, ...). No secrets. */
   status?(): Record<string, unknown>;
   /** false when the component is failing hard (e.g. an exporter whose every send fails permanently) */

@@ -125,6 +125,11 @@ export class Service {
   }
 
   private async doShutdown(deadline: AbortSignal): Promise<void> {
+    // in-flight receiver requests wait on downstream (errors propagate), so
+    // processors stop holding data back while receivers finish
+    for (const n of this.processors) {
+      try { n.component.drain?.(); } catch { /* drain is best effort */ }
+    }
     for (const group of [this.receivers, [...this.processors].reverse(), this.exporters]) {
       await Promise.all(group.map(async (n) => {
         if (n.state === 'stopped') return;

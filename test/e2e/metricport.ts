@@ -1,0 +1,73 @@
+/**
+ * Starts the built service (dist/src/bin/metricport.js) as a child process,
+ * exactly as a user would, on free loopback ports, and stops it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../harness/ports.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = join(ROOT, 'dist/src/bin/metricport.js');
+
+export interface Started {
+  proc: ChildProcess;
+  dir: string;
+  otlpPort: number;
+  adminPort: number;
+  otlpUrl: string;
+  adminUrl: string;
+  output(): string;
+  /** send a signal and wait for exit; resolves with the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/**
+ * `config` may use the placeholders {{OTLP}} (an endpoint host:port), {{DIR}}
+ * (a fresh temp directory) and {{ENDPOINT}}.
+ */
+export async function startMetricport(config: string, opts: { env?: Record<string, string>; args?: string[]; waitHealthy?: boolean } = {}): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), 'mp-e2e-'));
+  const otlpPort = await freePort();
+  const adminPort = await freePort();
+  const text = config.replaceAll('{{OTLP}}', `127.0.0.1:${otlpPort}`).replaceAll('{{DIR}}', dir);
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, text);
+  let out = '';
+  const proc = spawn(process.execPath, [BIN, 'run', '--config', file, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), ...(opts.args ?? [])], {
+    env: { ...process.env, METRICPORT_LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  let done = false;
+  void exited.then(() => { done = true; });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const started: Started = {
+    proc, dir, otlpPort, adminPort, otlpUrl: `http://127.0.0.1:${otlpPort}`, adminUrl,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!done) proc.kill(signal);
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  if (opts.waitHealthy ?? true) {
+    await waitFor(async () => (await fetch(`${adminUrl}/healthz`)).status === 200, {
+      timeoutMs: 10_000, what: 'metricport /healthz 200',
+      abortIf: () => { if (done) throw new Error(`metricport exited early:\n${out}`); },
+    });
+  }
+  return started;
+}
+
+/** A temp dir for test outputs, removed by the caller. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'mp-e2e-out-'));
+}

@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeMetricsJson } from '../../src/otlp/json.js';
+import { freePort } from '../harness/ports.js';
+import { startMetricport } from './metricport.js';
+
+function body(name: string, n: number): string {
+  return JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: Array.from({ length: n }, (_, i) => ({ asInt: String(i + 1), timeUnixNano: '1700000000123456789', attributes: [{ key: 'i', value: { intValue: String(i) } }] })) } }] }] }] });
+}
+
+describe('e2e: graceful shutdown', function () {
+  this.timeout(60_000);
+
+  it('flushes data accepted before SIGTERM (held by the batch processor) to the file exporter, then exits 0', async () => {
+    const mp = await startMetricport(`
+receivers:
+  otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
+processors:
+  batch: { timeout: 60s, send_batch_size: 100000 }
+exporters:
+  file: { path: "{{DIR}}/out/metrics.jsonl", flush_interval: 30s }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], processors: [batch], exporters: [file] }
+`);
+    const out = join(mp.dir, 'out/metrics.jsonl');
+    // the batch processor resolves each request only once its batch is exported; fire them and signal while they wait
+    const pending = [1, 2, 3].map((k) => fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(`shutdown.m${k}`, 10) }));
+    // wait until all three requests are inside metricport (accepted counter on /metrics)
+    const { waitFor } = await import('../harness/ports.js');
+    await waitFor(async () => {
+      const t = await (await fetch(`${mp.adminUrl}/metrics`)).text();
+      return /metricport_processor_incoming_items\{[^}]*\} 30\b/.test(t);
+    }, { timeoutMs: 10_000, what: '30 points inside the batch processor' });
+    expect(existsSync(out) ? readFileSync(out, 'utf8') : '').to.equal('');
+    mp.proc.kill('SIGTERM');
+    const statuses = await Promise.all(pending.map(async (p) => (await p).status));
+    expect(statuses).to.deep.equal([200, 200, 200]);
+    const code = await mp.exited;
+    expect(code).to.equal(0);
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    const names = lines.flatMap((l) => decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => `${m.name}:${m.points.length}`))));
+    expect(names.sort()).to.deep.equal(['shutdown.m1:10', 'shutdown.m2:10', 'shutdown.m3:10']);
+    await mp.stop();
+  });
+
+  it('a second signal exits at once even while a flush is stuck', async () => {
+    // an OTLP peer that accepts connections and never answers
+    const sockets: Array<{ destroy(): void }> = [];
+    const black: Server = createServer(() => { /* never respond */ });
+    black.on('connection', (s) => sockets.push(s));
+    const port = await freePort();
+    await new Promise<void>((r) => black.listen(port, '127.0.0.1', r));
+    try {
+      const mp = await startMetricport(`
+receivers:
+  otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
+exporters:
+  otlphttp: { endpoint: "http://127.0.0.1:${port}", timeout: 60s, sending_queue: { enabled: true }, retry_on_failure: { enabled: true } }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [otlphttp] }
+`, { args: ['--shutdown-timeout', '60s'] });
+      const res = await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('stuck', 1) });
+      expect(res.status).to.equal(200);
+      mp.proc.kill('SIGTERM');
+      const t0 = Date.now();
+      const { waitFor } = await import('../harness/ports.js');
+      await waitFor(() => mp.output().includes('shutting down'), { timeoutMs: 5_000, what: 'shutting down log' });
+      mp.proc.kill('SIGTERM');
+      const code = await mp.exited;
+      expect(code).to.equal(1);
+      expect(Date.now() - t0).to.be.below(10_000);
+      await mp.stop();
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      black.close();
+    }
+  });
+});

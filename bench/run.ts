@@ -1,0 +1,153 @@
+/**
+ * `npm run bench` — scenario `ingest`: OTLP JSON and protobuf load at the
+ * running service (otlp → batch → nop) and, in the same run, at a bare
+ * node:http server that only reads and parses the body. Prints data points/s,
+ * p99 latency and RSS for both and the ratios, and writes them into
+ * docs/performance.md.
+ *
+ *   npm run bench [-- --duration 10 --connections 8 --no-write]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeMetricsJson } from '../src/otlp/json.js';
+import { encodeMetricsProto } from '../src/otlp/proto.js';
+import { packageRoot } from '../src/paths.js';
+import { benchBatch, POINTS_PER_REQUEST } from './payload.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const DURATION_S = opt('duration', 10);
+const CONNECTIONS = opt('connections', 8);
+const WRITE = !args.includes('--no-write');
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = packageRoot();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+function rssMiB(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const get = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) / 1024;
+  return { rss: get('VmRSS'), hwm: get('VmHWM') };
+}
+
+async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`not ready: ${url}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface LoadResult { requests: number; errors: number; pointsPerSec: number; p50: number; p99: number; seconds: number }
+
+async function load(port: number, path: string, body: Buffer, contentType: string, seconds: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const lat: number[] = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const one = () => new Promise<void>((resolve) => {
+    const t0 = performance.now();
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => { if (res.statusCode === 200) lat.push(performance.now() - t0); else errors++; resolve(); });
+    });
+    req.on('error', () => { errors++; resolve(); });
+    req.end(body);
+  });
+  const worker = async () => { while (performance.now() < end) await one(); };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN;
+  return { requests: lat.length, errors, pointsPerSec: (lat.length * POINTS_PER_REQUEST) / secs, p50: q(0.5), p99: q(0.99), seconds: secs };
+}
+
+async function main(): Promise<void> {
+  const json = Buffer.from(encodeMetricsJson(benchBatch()));
+  const proto = Buffer.from(encodeMetricsProto(benchBatch()));
+  console.log(`payload: ${POINTS_PER_REQUEST} points/request; JSON ${json.length} B, protobuf ${proto.length} B; ${CONNECTIONS} connections, ${DURATION_S} s per run`);
+
+  // metricport, as users run it
+  const dir = mkdtempSync(join(tmpdir(), 'mp-bench-'));
+  const mpPort = await freePort();
+  const adminPort = await freePort();
+  const cfg = join(dir, 'bench.yaml');
+  writeFileSync(cfg, `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${mpPort}" } } }\nprocessors:\n  batch: { timeout: 200ms }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [nop] }\n`);
+  const t0 = performance.now();
+  const mp: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
+  await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
+  const startupMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = rssMiB(mp.pid!);
+
+  // the baseline
+  const basePort = await freePort();
+  const base = fork(join(here, 'baseline-server.js'), [String(basePort)], { stdio: 'inherit' });
+  await new Promise<void>((r) => base.once('message', () => r()));
+
+  const warm = Math.min(2, DURATION_S);
+  const results: Record<string, LoadResult & { rss: number }> = {};
+  for (const [name, port, body, ct] of [
+    ['baseline json', basePort, json, 'application/json'],
+    ['metricport json', mpPort, json, 'application/json'],
+    ['baseline protobuf', basePort, proto, 'application/x-protobuf'],
+    ['metricport protobuf', mpPort, proto, 'application/x-protobuf'],
+  ] as const) {
+    await load(port, '/v1/metrics', body, ct, warm);
+    const r = await load(port, '/v1/metrics', body, ct, DURATION_S);
+    const pid = name.startsWith('baseline') ? base.pid! : mp.pid!;
+    results[name] = { ...r, rss: rssMiB(pid).hwm };
+    console.log(`${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}`);
+  }
+  mp.kill('SIGTERM');
+  base.kill('SIGTERM');
+  await new Promise((r) => mp.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+
+  const ratioJson = results['metricport json']!.pointsPerSec / results['baseline json']!.pointsPerSec;
+  const ratioProto = results['metricport protobuf']!.pointsPerSec / results['baseline protobuf']!.pointsPerSec;
+  const protoVsJson = results['metricport protobuf']!.pointsPerSec / results['metricport json']!.pointsPerSec;
+  const summary = [
+    `metricport JSON / baseline JSON: ${(ratioJson * 100).toFixed(1)} % (goal ≥ 70 %)`,
+    `metricport protobuf / baseline protobuf: ${(ratioProto * 100).toFixed(1)} %`,
+    `metricport protobuf / metricport JSON: ${(protoVsJson * 100).toFixed(1)} % (goal ≥ 100 %)`,
+    `idle RSS: ${idle.rss.toFixed(1)} MiB (goal ≤ 80 MB)`,
+    `start to healthy: ${startupMs.toFixed(0)} ms (goal ≤ 1 s)`,
+  ];
+  console.log(summary.join('\n'));
+
+  if (WRITE) {
+    const rows = Object.entries(results).map(([n, r]) => `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`);
+    const section = [
+      '<!-- bench:ingest:start -->',
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${DURATION_S} s per run after ${warm} s warm-up, ${CONNECTIONS} connections, ${POINTS_PER_REQUEST} points per request; JSON ${json.length} B, protobuf ${proto.length} B) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The load generator runs on the same cores.`,
+      '',
+      '| target | data points/s | p50 ms | p99 ms | peak RSS MiB | errors |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows,
+      '',
+      ...summary.map((s) => `- ${s}`),
+      '<!-- bench:ingest:end -->',
+    ].join('\n');
+    const docPath = join(ROOT, 'docs/performance.md');
+    let doc = '';
+    try { doc = readFileSync(docPath, 'utf8'); } catch { doc = '# Performance\n\n<!-- bench:ingest:start -->\n<!-- bench:ingest:end -->\n'; }
+    doc = doc.replace(/<!-- bench:ingest:start -->[\s\S]*<!-- bench:ingest:end -->/, section);
+    writeFileSync(docPath, doc);
+    console.log(`wrote ${docPath}`);
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -85,7 +85,11 @@ export class Service {
       }
       // processors start last-first (downstream before upstream)
       this.processors.push(...chain.reverse());
-      heads.set(p.id, next);
+      // a pipeline mutates its input if any of its processors does (the
+      // fan-out in front of it then hands it a copy)
+      const mutates = chain.some((n) => (n.component as Processor).mutatesData === true);
+      const head = next;
+      heads.set(p.id, mutates && head.mutatesData !== true ? { mutatesData: true, consume: (d: unknown) => head.consume(d) } : head);
     }
     // receivers: one instance per id, one consumer per signal (fan-out over pipelines)
     for (const [id, c] of cfg.receivers) {

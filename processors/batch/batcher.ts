@@ -69,6 +69,8 @@ export class Batcher<T, S extends Slice> {
   private readonly inflight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** shutdown is coming: send everything at once, hold nothing back */
+  private draining = false;
   private batchesSent = 0;
   private batchesFailed = 0;
   private refusedItems = 0;
@@ -120,7 +122,7 @@ export class Batcher<T, S extends Slice> {
     this.bufferedItems += n;
 
     const { sendBatchSize, sendBatchMaxSize, timeoutMs } = this.opts;
-    if (timeoutMs === 0) {
+    if (timeoutMs === 0 || this.draining) {
       this.flush();
     } else {
       if (sendBatchSize > 0) {
@@ -133,6 +135,12 @@ export class Batcher<T, S extends Slice> {
       }
     }
     return promise;
+  }
+
+  /** Send what is buffered now and everything added later straight away (shutdown is coming). */
+  drain(): void {
+    this.draining = true;
+    this.flush();
   }
 
   /** Send everything buffered now, in batches of at most sendBatchMaxSize items. */

@@ -106,6 +106,10 @@ class BatchProcessor<T, S extends Slice> implements Processor<T> {
     }
   }
 
+  drain(): void {
+    this.batcher.drain();
+  }
+
   shutdown(deadline: AbortSignal): Promise<void> {
     return this.batcher.close(deadline);
   }

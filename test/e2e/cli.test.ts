@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '../harness/ports.js';
@@ -85,9 +85,14 @@ describe('e2e: the metricport command line', function () {
   });
 
   it('validate accepts the default and every example config', () => {
-    const r = run(['validate', '--config', join(ROOT, 'config/default.yaml')]);
-    expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/valid/);
+    const files = [join(ROOT, 'config/default.yaml'), ...readdirSync(join(ROOT, 'config/examples')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'config/examples', f))];
+    expect(files.length).to.be.greaterThan(2);
+    for (const f of files) {
+      const r = run(['validate', '--config', f]);
+      expect(r.code, `${f}: ${r.stderr}`).to.equal(0);
+      expect(r.stdout).to.match(/valid/);
+      expect(r.stderr).to.not.match(/warning/);
+    }
   });
 
   it('run with a broken config exits 1 with the message, not a stack trace', () => {

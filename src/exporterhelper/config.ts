@@ -1,0 +1,119 @@
+/**
+ * Schema fragments for the options every exporter built on the helper shares
+ * (the Collector's `timeout`, `retry_on_failure` and `sending_queue`).
+ * Exporters spread `helperSchema()` (or single fields) into their own schema
+ * and turn the validated values into helper options with `helperOptions()`.
+ */
+import type { Field, Schema } from '../config/schema.js';
+import type { RetryOptions } from './retry.js';
+import type { QueueOptions } from './queue.js';
+
+export const DEFAULT_TIMEOUT = '5s';
+
+export const timeoutField: Field = {
+  type: 'duration',
+  default: DEFAULT_TIMEOUT,
+  doc: 'time limit for one send attempt (connect, upload and response); 0 = no limit',
+};
+
+export const retryOnFailureField: Field = {
+  type: 'object',
+  doc: 'retry failed sends with exponential backoff and jitter; permanent failures (e.g. HTTP 400) are never retried, a Retry-After from the backend is honoured',
+  fields: {
+    enabled: { type: 'boolean', default: true, doc: 'retry sends that failed for a retryable reason (network error, timeout, HTTP 429/502/503/504)' },
+    initial_interval: { type: 'duration', default: '5s', doc: 'wait before the first retry' },
+    max_interval: { type: 'duration', default: '30s', doc: 'upper bound of the wait between two retries (a longer Retry-After is still honoured)' },
+    max_elapsed_time: { type: 'duration', default: '300s', doc: 'give up on a batch (and count it dropped) when the next retry would start later than this after the first attempt; 0 = retry until shutdown' },
+    multiplier: { type: 'number', default: 1.5, min: 1, doc: 'factor the wait grows by after each retry' },
+    randomization_factor: { type: 'number', default: 0.5, min: 0, max: 1, doc: 'jitter: each wait is drawn uniformly from interval × [1 − factor, 1 + factor]' },
+  },
+};
+
+export const sendingQueueField: Field = {
+  type: 'object',
+  doc: 'bounded in-memory queue between the pipeline and the backend: consume() returns once a batch is queued, consumers send in the background',
+  fields: {
+    enabled: { type: 'boolean', default: true, doc: 'queue batches; when false every consume() waits for the send (with retries) to finish' },
+    num_consumers: { type: 'int', default: 2, min: 1, max: 256, doc: 'number of batches sent concurrently from the queue' },
+    queue_size: { type: 'int', default: 1000, min: 1, doc: 'capacity of the queue, counted in the unit given by `sizer`' },
+    sizer: { type: 'enum', values: ['requests', 'items'], default: 'requests', doc: 'what queue_size counts: "requests" (batches) or "items" (data points or events)' },
+    drop_policy: {
+      type: 'enum',
+      values: ['refuse', 'drop_oldest'],
+      default: 'refuse',
+      doc: 'when the queue is full: "refuse" new data (the receiver answers 503 and the client retries) or "drop_oldest" queued batches to make room (counted as dropped, reason "queue_full")',
+    },
+  },
+};
+
+/** `timeout`, `retry_on_failure`, `sending_queue`; pass `queue: false` for exporters that never queue. */
+export function helperSchema(opts: { queue?: boolean; retry?: boolean; timeout?: boolean } = {}): Schema {
+  const s: Schema = {};
+  if (opts.timeout !== false) s.timeout = timeoutField;
+  if (opts.retry !== false) s.retry_on_failure = retryOnFailureField;
+  if (opts.queue !== false) s.sending_queue = sendingQueueField;
+  return s;
+}
+
+/** The validated shape of `retry_on_failure` (durations in milliseconds). */
+export interface RetryConfig {
+  enabled: boolean;
+  initial_interval: number;
+  max_interval: number;
+  max_elapsed_time: number;
+  multiplier: number;
+  randomization_factor: number;
+}
+
+/** The validated shape of `sending_queue`. */
+export interface QueueConfig {
+  enabled: boolean;
+  num_consumers: number;
+  queue_size: number;
+  sizer: 'requests' | 'items';
+  drop_policy: 'refuse' | 'drop_oldest';
+}
+
+export interface HelperConfig {
+  /** milliseconds; 0 = none */
+  timeout?: number;
+  retry_on_failure?: Partial<RetryConfig>;
+  sending_queue?: Partial<QueueConfig>;
+}
+
+export const DEFAULT_RETRY: RetryConfig = {
+  enabled: true,
+  initial_interval: 5_000,
+  max_interval: 30_000,
+  max_elapsed_time: 300_000,
+  multiplier: 1.5,
+  randomization_factor: 0.5,
+};
+
+export const DEFAULT_QUEUE: QueueConfig = {
+  enabled: true,
+  num_consumers: 2,
+  queue_size: 1000,
+  sizer: 'requests',
+  drop_policy: 'refuse',
+};
+
+/** Validated `retry_on_failure` + `timeout` → RetryOptions. Missing keys take the defaults. */
+export function retryOptions(retry: Partial<RetryConfig> | undefined, timeoutMs: number | undefined): RetryOptions {
+  const r = { ...DEFAULT_RETRY, ...(retry ?? {}) };
+  return {
+    enabled: r.enabled,
+    initialIntervalMs: r.initial_interval,
+    maxIntervalMs: r.max_interval,
+    maxElapsedMs: r.max_elapsed_time,
+    multiplier: r.multiplier,
+    randomizationFactor: r.randomization_factor,
+    timeoutMs: timeoutMs ?? 5_000,
+  };
+}
+
+/** Validated `sending_queue` → QueueOptions, plus `enabled` and `sizer` (which the exporter applies). */
+export function queueOptions(queue: Partial<QueueConfig> | undefined): QueueOptions & { enabled: boolean; sizer: 'requests' | 'items' } {
+  const q = { ...DEFAULT_QUEUE, ...(queue ?? {}) };
+  return { enabled: q.enabled, numConsumers: q.num_consumers, capacity: q.queue_size, sizer: q.sizer, dropPolicy: q.drop_policy };
+}

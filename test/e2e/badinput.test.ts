@@ -71,11 +71,11 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
 
   for (const c of cases) {
     it(`${c.name} → ${c.status}, counted as ${c.reason}`, async () => {
-      const before = await counter(mp, 'metricport_receiver_bad_requests', { reason: c.reason });
+      const before = await counter(mp, 'metricport_receiver_bad_requests_total', { reason: c.reason });
       const res = await c.send(mp.otlpUrl);
       expect(res.status).to.equal(c.status);
       if (c.check) await c.check(res); else await res.arrayBuffer();
-      const afterCount = await counter(mp, 'metricport_receiver_bad_requests', { reason: c.reason });
+      const afterCount = await counter(mp, 'metricport_receiver_bad_requests_total', { reason: c.reason });
       expect(afterCount).to.equal(before + 1);
       const ok = await post(mp.otlpUrl, goodBody(), { 'content-type': 'application/json' });
       expect(ok.status).to.equal(200);
@@ -90,21 +90,22 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
 
   it('10,000 attributes on one point → 200 partialSuccess, that point rejected, the other kept', async () => {
     const attrs = Array.from({ length: 10_000 }, (_, i) => ({ key: `k${i}`, value: { stringValue: 'v' } }));
-    const rejectedBefore = await counter(mp, 'metricport_receiver_rejected_items', {});
-    const acceptedBefore = await counter(mp, 'metricport_receiver_accepted_items', {});
+    const rejectedBefore = await counter(mp, 'metricport_receiver_rejected_items_total', {});
+    const acceptedBefore = await counter(mp, 'metricport_receiver_accepted_items_total', {});
     const res = await post(mp.otlpUrl, goodBody('many', attrs), { 'content-type': 'application/json' });
     expect(res.status).to.equal(200);
     const body = (await res.json()) as { partialSuccess?: { rejectedDataPoints: string; errorMessage: string } };
     expect(body.partialSuccess?.rejectedDataPoints).to.equal('1');
     expect(body.partialSuccess?.errorMessage).to.match(/attributes/);
-    expect(await counter(mp, 'metricport_receiver_rejected_items', {})).to.equal(rejectedBefore + 1);
-    expect(await counter(mp, 'metricport_receiver_accepted_items', {})).to.equal(acceptedBefore + 1);
+    expect(await counter(mp, 'metricport_receiver_rejected_items_total', {})).to.equal(rejectedBefore + 1);
+    expect(await counter(mp, 'metricport_receiver_accepted_items_total', {})).to.equal(acceptedBefore + 1);
   });
 
   it('deeply nested values → 200 partialSuccess for that point, no crash', async () => {
-    let v: unknown = { stringValue: 'leaf' };
-    for (let i = 0; i < 5000; i++) v = { kvlistValue: { values: [{ key: 'n', value: v }] } };
-    const res = await post(mp.otlpUrl, goodBody('deep', [{ key: 'deep', value: v }]), { 'content-type': 'application/json' });
+    // built as text: JSON.stringify itself would overflow the stack on this depth
+    const depth = 100_000;
+    const deep = '{"kvlistValue":{"values":[{"key":"n","value":'.repeat(depth) + '{"stringValue":"leaf"}' + '}]}}'.repeat(depth);
+    const res = await post(mp.otlpUrl, goodBody('deep', [{ key: 'deep', value: '@DEEP@' }]).replace('"@DEEP@"', deep), { 'content-type': 'application/json' });
     expect(res.status).to.equal(200);
     const body = (await res.json()) as { partialSuccess?: { rejectedDataPoints: string } };
     expect(body.partialSuccess?.rejectedDataPoints).to.equal('1');

@@ -59,7 +59,7 @@ export async function sendWithSdk(url: string, encoding: 'json' | 'proto', tempo
   for (const v of [0.001, 0.01, 0.1, 1, 10]) exph.record(v);
   meter.createGauge('e2e.temperature', { unit: 'Cel' }).record(21.5, { room: 'lab' });
   meter.createObservableGauge('e2e.queue.depth').addCallback((o) => o.observe(12.25, { q: 'x' }));
-  await provider.forceFlush();
+  // shutdown collects and exports exactly once
   await provider.shutdown();
   return { sent: rec.sent, results };
 }

@@ -16,6 +16,7 @@
  *   answer 503 and the client retries). The caller owns those failures, so
  *   they count as `failed` here, not dropped.
  */
+import { setMaxListeners } from 'node:events';
 import type { Exporter, Host, CreateSettings, Signal } from '../component.js';
 import { PermanentError, RefusedError } from '../errors.js';
 import type { ExporterTelemetry } from '../telemetry.js';
@@ -122,6 +123,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
     this.o = opts;
     this.now = opts.now ?? Date.now;
     this.tel = set.telemetry.exporter(set.id, opts.signal);
+    setMaxListeners(0, this.abortSync.signal); // one listener per send in flight
     this.retry = { ...retryOptions(opts.retry, opts.timeout ?? 5_000) };
     if (opts.random !== undefined) this.retry.random = opts.random;
     if (opts.now !== undefined) this.retry.now = opts.now;

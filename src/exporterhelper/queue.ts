@@ -7,6 +7,7 @@
  * an item counts as done (may be deleted) when the consumer's promise for it
  * settles, since the consumer does its own retrying and drop accounting.
  */
+import { setMaxListeners } from 'node:events';
 
 export type DropPolicy = 'refuse' | 'drop_oldest';
 export type QueueDropReason = 'queue_full' | 'shutdown';
@@ -76,6 +77,7 @@ export class MemoryQueue<T> implements SendQueue<T> {
   constructor(opts: QueueOptions, onDrop: DropHandler<T>) {
     this.opts = { ...opts, capacity: Math.max(1, opts.capacity), numConsumers: Math.max(1, opts.numConsumers) };
     this.onDrop = onDrop;
+    setMaxListeners(0, this.stop.signal); // one listener per send in flight
   }
 
   private get count(): number { return this.buf.length - this.head; }

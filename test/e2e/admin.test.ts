@@ -43,13 +43,21 @@ describe('e2e: admin server', function () {
     expect(s.exporters.map((e) => e.id).sort()).to.deep.equal(['nop', 'otlphttp']);
   });
 
-  it('/healthz answers 200 with component detail', async () => {
-    const res = await fetch(`${mp.adminUrl}/healthz`);
-    expect(res.status).to.equal(200);
-    const h = (await res.json()) as { status: string; components: Array<{ id: string; healthy: boolean }> };
-    expect(h.status).to.equal('ok');
-    expect(h.components.length).to.equal(4);
-    expect(h.components.every((c) => c.healthy)).to.equal(true);
+  it('/healthz answers 503 naming the exporter that fails hard (its upstream is down, retries off), others healthy', async () => {
+    const { waitFor } = await import('../harness/ports.js');
+    let h: { status: string; components: Array<{ id: string; healthy: boolean; state: string }> } | undefined;
+    await waitFor(async () => {
+      const res = await fetch(`${mp.adminUrl}/healthz`);
+      h = (await res.json()) as typeof h;
+      return res.status === 503;
+    }, { timeoutMs: 10_000, what: '/healthz 503 after the failed export' });
+    expect(h!.status).to.equal('unhealthy');
+    expect(h!.components.length).to.equal(4);
+    expect(h!.components.filter((c) => !c.healthy).map((c) => c.id)).to.deep.equal(['otlphttp']);
+    expect(h!.components.every((c) => c.state === 'running')).to.equal(true);
+    const st = await (await fetch(`${mp.adminUrl}/api/v1/status`)).text();
+    expect(st).to.match(/"last_error":"[^"]*127\.0\.0\.1:9/);
+    expect(st).to.not.contain('TOPSECRET');
   });
 
   it('/metrics passes promtool check metrics and counts what was received and sent', async () => {

@@ -40,7 +40,7 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
   before(async () => { mp = await startMetricport(CONFIG); });
   after(async () => { await mp?.stop(); });
 
-  const post = (url: string, body: BodyInit, headers: Record<string, string>) => fetch(`${url}/v1/metrics`, { method: 'POST', headers, body });
+  const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) => fetch(`${url}/v1/metrics`, { method: 'POST', headers, body });
   const cases: Case[] = [
     {
       name: 'malformed JSON', reason: 'malformed_json', status: 400,
@@ -103,7 +103,7 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
 
   it('deeply nested values → 200 partialSuccess for that point, no crash', async () => {
     // built as text: JSON.stringify itself would overflow the stack on this depth
-    const depth = 100_000;
+    const depth = 15_000; // ≈ 700 KB: under the 1 MiB body limit, far past max_depth 16
     const deep = '{"kvlistValue":{"values":[{"key":"n","value":'.repeat(depth) + '{"stringValue":"leaf"}' + '}]}}'.repeat(depth);
     const res = await post(mp.otlpUrl, goodBody('deep', [{ key: 'deep', value: '@DEEP@' }]).replace('"@DEEP@"', deep), { 'content-type': 'application/json' });
     expect(res.status).to.equal(200);

@@ -32,7 +32,7 @@ service:
     const { waitFor } = await import('../harness/ports.js');
     await waitFor(async () => {
       const t = await (await fetch(`${mp.adminUrl}/metrics`)).text();
-      return /metricport_processor_incoming_items\{[^}]*\} 30\b/.test(t);
+      return /metricport_processor_incoming_items_total\{[^}]*\} 30\b/.test(t);
     }, { timeoutMs: 10_000, what: '30 points inside the batch processor' });
     expect(existsSync(out) ? readFileSync(out, 'utf8') : '').to.equal('');
     mp.proc.kill('SIGTERM');

@@ -4,13 +4,10 @@
  * answers 200 {}. Run as a child process by bench/run.ts.
  */
 import { createServer } from 'node:http';
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
-import { packageRoot } from '../src/paths.js';
+import { loadOtlpProtos, OTLP_TYPES } from '../src/otlp/schema.js';
 
 const port = Number(process.argv[2]);
-const root = protobuf.loadSync([join(packageRoot(), 'proto/opentelemetry/proto/collector/metrics/v1/metrics_service.proto')]);
-const Req = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+const Req = loadOtlpProtos().lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
 const OK = Buffer.from('{}');
 createServer((req, res) => {
   const chunks: Buffer[] = [];

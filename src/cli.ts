@@ -118,7 +118,7 @@ function componentsCommand(json: boolean): number {
     if (rows.length === 0) out += '  (no options)\n';
     const w = Math.max(0, ...rows.map((r) => r.key.length));
     const wt = Math.max(0, ...rows.map((r) => r.type.length));
-    for (const r of rows) out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
+    for (const r of rows) out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : r.default === '(required)' ? 'required; ' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
     out += '\n';
   }
   process.stdout.write(out);

@@ -66,7 +66,11 @@ describe('service: pipeline graph and lifecycle', () => {
       kind: 'exporter', type: 'sink', description: '', signals: ['metrics', 'events'], configSchema: { fail: { type: 'boolean', default: false, doc: '' } },
       create: (s, c, sig) => ({ ...life(`exporter ${s.id}/${sig}`), consume: async (d: unknown) => { if (c.fail) throw new RefusedError('nope'); (received[s.id] ??= []).push(d); } }),
     };
-    return { receivers: new Map([['src', rcv]]), processors: new Map([['tag', proc]]), exporters: new Map([['sink', exp]]) };
+    const pass: ProcessorFactory = {
+      kind: 'processor', type: 'pass', description: '', signals: [{ in: 'metrics', out: 'metrics' }], configSchema: {},
+      create: (s, _c, _sig: Signal, next: Consumer<MetricsBatch>) => ({ ...life(`processor ${s.id}@${s.pipeline}`), consume: (b: MetricsBatch) => next.consume(b) }),
+    };
+    return { receivers: new Map([['src', rcv]]), processors: new Map([['tag', proc], ['pass', pass]]), exporters: new Map([['sink', exp]]) };
   }
 
   it('wires receivers to several pipelines, isolates mutations, and starts/stops in order', async () => {
@@ -107,6 +111,27 @@ service:
     expect(svc.health().healthy).to.equal(false);
     const st = svc.status() as { pipelines: Array<{ id: string }> };
     expect(st.pipelines.map((p) => p.id)).to.deep.equal(['metrics/one', 'metrics/two']);
+  });
+
+  it('a pipeline whose later processor mutates gets its own copy, even behind a read-only processor', async () => {
+    const received: Record<string, unknown[]> = {};
+    const cfg = parseConfig(`
+receivers: { src: {} }
+processors: { pass: {}, tag: {} }
+exporters: { sink/a: {}, sink/b: {} }
+service:
+  pipelines:
+    metrics/one: { receivers: [src], processors: [pass, tag], exporters: [sink/a] }
+    metrics/two: { receivers: [src], exporters: [sink/b] }
+`, 'c.yaml', recordingRegistry([], received), {});
+    const svc = new Service(cfg, { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: '/tmp/mp-test-state' });
+    await svc.start();
+    const input = batch(1);
+    await ((globalThis as any).__next_src as { metrics: Consumer<MetricsBatch> }).metrics.consume(input);
+    expect((received['sink/a'] as MetricsBatch[])[0]!.resourceMetrics[0]!.resource.attributes.tagged).to.equal('metrics/one');
+    expect((received['sink/b'] as MetricsBatch[])[0]).to.equal(input);
+    expect(input.resourceMetrics[0]!.resource.attributes.tagged).to.equal(undefined);
+    await svc.shutdown(AbortSignal.timeout(1000));
   });
 
   it('rejects back to the receiver when an exporter refuses', async () => {

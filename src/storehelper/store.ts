@@ -1,0 +1,288 @@
+/**
+ * A push metric store: the period accumulator in front of the exporter
+ * helper. Every period (and at shutdown) the closed windows are encoded by
+ * the adapter, split into payloads under its size limit, and queued on the
+ * helper, which sends them with its timeout, retries and bounded queue.
+ *
+ * An adapter supplies only:
+ * - `encode(points, ctx)`: a pure function from store points to one request
+ *   body (already compressed when the store wants that);
+ * - `send(payload, abort)`: one attempt; it throws PermanentSendError for the
+ *   store's permanent failures, PayloadTooLargeError to have the payload
+ *   split in two and resent (HTTP 413), anything else is retried;
+ * - its size limits and, for connection-oriented stores, start/shutdown.
+ */
+import type { CreateSettings, Exporter, Host } from '../component.js';
+import { RefusedError } from '../errors.js';
+import { createExporter, type HelperExporter, type PushResult } from '../exporterhelper/exporter.js';
+import { PermanentSendError } from '../exporterhelper/retry.js';
+import type { MetricsBatch } from '../model/metrics.js';
+import { PeriodAccumulator, type AccumulatorCounters, type StorePoint } from './accumulator.js';
+import type { StoreConfig } from './config.js';
+
+export interface EncodeContext {
+  /** the store period in seconds (Datadog/Grafana `interval`) */
+  periodSeconds: number;
+  /** wall clock, ms (for stores that refuse too-old points) */
+  nowMs: number;
+}
+
+export interface Encoded {
+  body: Uint8Array;
+  /** store points represented in body */
+  n: number;
+  /** store points the encoder could not represent, by reason (counted as dropped) */
+  dropped?: Record<string, number>;
+}
+
+export interface Payload {
+  points: readonly StorePoint[];
+  body: Uint8Array;
+  n: number;
+}
+
+/** Thrown by `send` when the store says the request is too large (HTTP 413): the payload is split in two and resent. */
+export class PayloadTooLargeError extends Error {
+  constructor(message = 'payload too large') { super(message); this.name = 'PayloadTooLargeError'; }
+}
+
+export interface StoreAdapter {
+  readonly type: string;
+  /** largest body (as encoded, i.e. compressed when compressing) */
+  readonly maxPayloadBytes: number;
+  /** points per payload before size checks (default 10,000) */
+  readonly maxPointsPerPayload?: number;
+  /** host:port for status (never a URL with credentials) */
+  readonly endpoint: string;
+  encode(points: readonly StorePoint[], ctx: EncodeContext): Encoded;
+  send(p: Payload, abort: AbortSignal): Promise<void | PushResult>;
+  start?(): Promise<void>;
+  shutdown?(): Promise<void>;
+  status?(): Record<string, unknown>;
+}
+
+interface Job { chunks: Payload[]; n: number; rejected: number; messages: string[] }
+
+export interface StoreExporter extends Exporter<MetricsBatch> {
+  status(): Record<string, unknown>;
+  healthy(): boolean;
+  /** for tests: close due windows and queue them now */
+  flushNow(all?: boolean): Promise<void>;
+  readonly accumulator: PeriodAccumulator;
+}
+
+export interface StoreTestHooks {
+  now?: () => number;
+  random?: () => number;
+  startedAtMs?: number;
+}
+
+/** Split points into payloads under the adapter's limits; pure apart from the encoder. Points that alone exceed the limit are dropped (counted). */
+export function encodeSplit(adapter: StoreAdapter, points: readonly StorePoint[], ctx: EncodeContext, dropped: Record<string, number>): Payload[] {
+  const out: Payload[] = [];
+  const maxN = Math.max(1, adapter.maxPointsPerPayload ?? 10_000);
+  const build = (pts: readonly StorePoint[]): void => {
+    if (pts.length === 0) return;
+    const e = adapter.encode(pts, ctx);
+    if (e.body.length <= adapter.maxPayloadBytes) {
+      if (e.dropped !== undefined) for (const [r, n] of Object.entries(e.dropped)) dropped[r] = (dropped[r] ?? 0) + n;
+      if (e.n > 0) out.push({ points: pts, body: e.body, n: e.n });
+      return;
+    }
+    if (pts.length === 1) { dropped.too_large = (dropped.too_large ?? 0) + 1; return; }
+    const mid = pts.length >> 1;
+    build(pts.slice(0, mid));
+    build(pts.slice(mid));
+  };
+  for (let i = 0; i < points.length; i += maxN) build(points.slice(i, i + maxN));
+  return out;
+}
+
+export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: StoreAdapter, hooks: StoreTestHooks = {}): StoreExporter {
+  const now = hooks.now ?? Date.now;
+  const acc = new PeriodAccumulator({
+    periodMs: cfg.period,
+    latenessMs: cfg.lateness,
+    maxSeries: cfg.max_series,
+    seriesExpiryMs: cfg.series_expiry,
+    cumulative: cfg.cumulative,
+    resourceAttributes: cfg.resource_attributes,
+    now,
+    ...(hooks.startedAtMs !== undefined ? { startedAtMs: hooks.startedAtMs } : {}),
+  });
+  const tel = set.telemetry.exporter(set.id, 'metrics');
+  const encodeDropped: Record<string, number> = {};
+  const reported: Partial<Record<keyof AccumulatorCounters, number>> = {};
+  let flushes = 0;
+  let lastFlush: number | null = null;
+  let nextFlush: number | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let started = false;
+  let closed = false;
+  let shutdownP: Promise<void> | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  let pointsQueued = 0;
+
+  const ctx = (): EncodeContext => ({ periodSeconds: cfg.period / 1000, nowMs: now() });
+
+  const sendChunk = async (job: Job, signal: AbortSignal): Promise<void> => {
+    // chunks are removed once delivered, so a retry resends only what is left
+    while (job.chunks.length > 0) {
+      const c = job.chunks[0] as Payload;
+      try {
+        const r = await adapter.send(c, signal);
+        if (r !== undefined && r !== null && typeof r.rejected === 'number' && r.rejected > 0) {
+          job.rejected += r.rejected;
+          if (typeof r.message === 'string') job.messages.push(r.message);
+        }
+        job.chunks.shift();
+      } catch (err) {
+        if (!(err instanceof PayloadTooLargeError)) throw err;
+        if (c.points.length <= 1) {
+          job.chunks.shift();
+          job.rejected += c.n;
+          job.messages.push('a single point is larger than the store accepts');
+          continue;
+        }
+        const d: Record<string, number> = {};
+        const mid = c.points.length >> 1;
+        const parts = [...encodeSplit(adapter, c.points.slice(0, mid), ctx(), d), ...encodeSplit(adapter, c.points.slice(mid), ctx(), d)];
+        let n = 0;
+        for (const p of parts) n += p.n;
+        job.rejected += Math.max(0, c.n - n); // points the re-encode could not fit
+        job.chunks.splice(0, 1, ...parts);
+      }
+    }
+  };
+
+  const inner: HelperExporter<Job> = createExporter<Job>(set, {
+    signal: 'metrics',
+    countItems: (j) => j.n,
+    push: async (job, signal) => {
+      await sendChunk(job, signal);
+      if (job.rejected > 0) return { rejected: job.rejected, message: job.messages.join('; ').slice(0, 200) };
+      return undefined;
+    },
+    start: async () => { await adapter.start?.(); },
+    shutdown: async () => { await adapter.shutdown?.(); },
+    timeout: cfg.timeout,
+    retry: cfg.retry_on_failure,
+    queue: cfg.sending_queue,
+    endpoint: adapter.endpoint,
+    ...(hooks.random !== undefined ? { random: hooks.random } : {}),
+    ...(hooks.now !== undefined ? { now: hooks.now } : {}),
+  });
+
+  const reportCounters = (): void => {
+    // accumulator drops on the shared dropped counter (by reason), once per change
+    for (const r of ['stale', 'out_of_order', 'series_limit', 'no_value', 'unsupported', 'invalid'] as const) {
+      const v = acc.counters[r];
+      const d = v - (reported[r] ?? 0);
+      if (d > 0) { tel.dropped(d, r); reported[r] = v; }
+    }
+  };
+
+  const flush = async (all: boolean): Promise<void> => {
+    const points = acc.collect(all);
+    flushes++;
+    lastFlush = now();
+    reportCounters();
+    if (points.length === 0) return;
+    const d: Record<string, number> = {};
+    let payloads: Payload[];
+    try {
+      payloads = encodeSplit(adapter, points, ctx(), d);
+    } catch (err) {
+      d.encode = (d.encode ?? 0) + points.length;
+      payloads = [];
+      try { set.logger.error({ exporter: set.id, error: (err as Error).name }, 'encoder failed; points dropped'); } catch { /* never */ }
+    }
+    for (const [r, n] of Object.entries(d)) { encodeDropped[r] = (encodeDropped[r] ?? 0) + n; tel.dropped(n, r); }
+    if (payloads.length === 0) return;
+    let n = 0;
+    for (const p of payloads) n += p.n;
+    const job: Job = { chunks: payloads, n, rejected: 0, messages: [] };
+    try {
+      await inner.consume(job);
+      pointsQueued += n;
+    } catch (err) {
+      const reason = err instanceof RefusedError && closed ? 'shutdown' : 'queue_full';
+      encodeDropped[reason] = (encodeDropped[reason] ?? 0) + n;
+      tel.dropped(n, reason);
+    }
+  };
+
+  const runFlush = (all: boolean): Promise<void> => {
+    flushing = flushing.then(() => flush(all)).catch(() => undefined);
+    return flushing;
+  };
+
+  const schedule = (): void => {
+    if (closed) return;
+    const at = acc.nextCloseMs();
+    nextFlush = at;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void runFlush(false).then(schedule, schedule);
+    }, Math.max(10, at - now()));
+    timer.unref();
+  };
+
+  const exporter: StoreExporter = {
+    accumulator: acc,
+    async start(host: Host): Promise<void> {
+      if (started || closed) return;
+      started = true;
+      await inner.start(host);
+      schedule();
+    },
+    async consume(batch: MetricsBatch): Promise<void> {
+      if (closed) throw new RefusedError(`exporter ${set.id} is shut down`, { status: 503 });
+      acc.add(batch);
+    },
+    flushNow: (all = false) => runFlush(all),
+    shutdown(deadline: AbortSignal): Promise<void> {
+      shutdownP ??= (async () => {
+        if (timer !== undefined) { clearTimeout(timer); timer = undefined; }
+        nextFlush = null;
+        // flush everything held (the open windows too) before the queue closes
+        await runFlush(true);
+        closed = true;
+        await inner.shutdown(deadline);
+      })();
+      return shutdownP;
+    },
+    healthy: () => inner.healthy(),
+    status(): Record<string, unknown> {
+      const s = inner.status();
+      const dropped: Record<string, number> = { ...s.dropped };
+      for (const [r, n] of Object.entries(encodeDropped)) dropped[r] = (dropped[r] ?? 0) + n;
+      for (const r of ['stale', 'out_of_order', 'series_limit', 'no_value', 'unsupported', 'invalid'] as const) {
+        if (acc.counters[r] > 0) dropped[r] = (dropped[r] ?? 0) + acc.counters[r];
+      }
+      const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+      return {
+        ...s,
+        adapter: adapter.type,
+        period_seconds: cfg.period / 1000,
+        points_sent: s.sent,
+        points_dropped: Object.values(dropped).reduce((a, b) => a + b, 0),
+        dropped,
+        queue_depth: s.queue_size,
+        points_queued: pointsQueued,
+        next_flush: iso(nextFlush),
+        last_flush: iso(lastFlush),
+        flushes,
+        series: acc.seriesCount(),
+        accumulator: { ...acc.counters },
+        ...(adapter.status?.() ?? {}),
+      };
+    },
+  };
+  return exporter;
+}
+
+/** For adapters: a permanent failure with a status code and a redacted message. */
+export function permanent(status: number, what: string): PermanentSendError {
+  return new PermanentSendError(`${what}: HTTP ${status}`, { status });
+}

@@ -1,0 +1,400 @@
+/**
+ * Aggregation of StatsD lines per flush window (arrival time, windows aligned
+ * to the Unix epoch: [k·P, (k+1)·P)). No I/O: the receiver feeds parsed lines
+ * and calls `flush(windowStartMs, windowEndMs)`, which returns a MetricsBatch.
+ *
+ * Output, `naming: otel` (default):
+ *   c      → sum, delta, monotonic: Σ value / rate (a negative increment is refused, counted)
+ *   g      → gauge: last value (`+`/`-` adjust it); re-sent every flush while `keep_gauges`
+ *   ms/h/d → histogram, delta (explicit bounds, count and sum weighted by 1/rate, min, max)
+ *            + one gauge `<name>.p<pct>` per percentile (exact nearest rank while a series
+ *            holds ≤ timer_exact_samples samples in the window, then DDSketch at 1 %)
+ *   s      → gauge: distinct members in the window (exact, then HyperLogLog)
+ *   tags   → point attributes (`k:v` → k="v", `k` → k="")
+ * Lines with `|T<unix>` (c and g) are not aggregated: each becomes its own
+ * point at that time (as the Datadog Agent does).
+ *
+ * Output, `naming: etsy`: the names and numbers Etsy statsd's graphite backend
+ * writes (legacy namespace), every one a gauge: `stats.<k>` (per-second rate),
+ * `stats_counts.<k>`, `stats.timers.<k>.<stat>`, `stats.gauges.<k>`,
+ * `stats.sets.<k>.count`; idle counters, timers and sets keep reporting 0 as
+ * Etsy does (deleteIdleStats off) until they expire.
+ *
+ * Memory: at most `max_series` series (lines for new series beyond it are
+ * dropped and counted as `series_limit`); a series not updated for
+ * `idle_expiry` is forgotten; timers hold at most timer_exact_samples raw
+ * values each, then a bounded DDSketch; sets at most 16 KiB each.
+ */
+import { DDSketch } from '../../src/sketch/ddsketch.js';
+import { HyperLogLog } from '../../src/sketch/hll.js';
+import { setAttr } from '../../src/model/attributes.js';
+import {
+  emptyResource, Temporality,
+  type Attributes, type GaugeMetric, type HistogramMetric, type Metric, type MetricsBatch, type NumberDataPoint, type SumMetric,
+} from '../../src/model/metrics.js';
+import { etsyPctName, etsySanitize, etsyTimerStats, nearestRank } from './etsy.js';
+import { parseTags, type MetricType, type ParsedLine } from './parser.js';
+
+export interface EtsyNaming {
+  global_prefix: string;
+  counts_prefix: string;
+  timers_prefix: string;
+  gauges_prefix: string;
+  sets_prefix: string;
+  percent_threshold: number[];
+  send_idle_stats: boolean;
+  sanitize_names: boolean;
+}
+
+export interface AggregatorOptions {
+  flushIntervalMs: number;
+  naming: 'otel' | 'etsy';
+  percentiles: number[];
+  histogramBuckets: number[];
+  keepGauges: boolean;
+  idleExpiryMs: number;
+  maxSeries: number;
+  timerExactSamples: number;
+  relativeAccuracy: number;
+  etsy: EtsyNaming;
+}
+
+export type DropReason = 'series_limit' | 'negative_counter' | 'timestamp_limit';
+
+const SCOPE = { name: 'metricport/statsd', version: '', attributes: {}, droppedAttributesCount: 0 };
+const NS = 1_000_000n;
+
+class Series {
+  /** window index of the last update */
+  last = -1;
+  /** updated in the current window */
+  dirty = false;
+  // counter
+  sum = 0;
+  // gauge
+  value = 0;
+  hasValue = false;
+  // timer / histogram / distribution
+  n = 0;
+  wcount = 0;
+  tsum = 0;
+  wsum = 0;
+  min = Infinity;
+  max = -Infinity;
+  samples: Float64Array | undefined;
+  sketch: DDSketch | undefined;
+  buckets: Float64Array | undefined;
+  // set
+  set: HyperLogLog | undefined;
+  constructor(readonly name: string, readonly type: MetricType, readonly attrs: Attributes, readonly canon: string) {}
+}
+
+interface Stamped { series: Series; value: number; timeMs: number }
+
+function attrsOf(tags: string): { attrs: Attributes; canon: string } {
+  const pairs = parseTags(tags);
+  if (pairs.length > 1) pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
+  const attrs: Attributes = {};
+  let canon = '';
+  for (const [k, v] of pairs) {
+    setAttr(attrs, k, v);
+    canon += k + ':' + v + ',';
+  }
+  return { attrs, canon };
+}
+
+export class Aggregator {
+  /** by raw key (type, name, tags as written) */
+  private readonly byRaw = new Map<string, Series>();
+  /** by canonical key (tags sorted): two spellings of one tag set are one series */
+  private readonly byCanon = new Map<string, Series>();
+  private stamped: Stamped[] = [];
+  private window = 0;
+  readonly dropped: Record<DropReason, number> = { series_limit: 0, negative_counter: 0, timestamp_limit: 0 };
+  /** samples (values) taken into the aggregates */
+  samples = 0;
+
+  constructor(private readonly o: AggregatorOptions) {}
+
+  get seriesCount(): number { return this.byCanon.size; }
+
+  /** Take a parsed line. `nowMs` decides the window; returns false when dropped (counted). */
+  add(l: ParsedLine, nowMs: number): boolean {
+    const type = l.type;
+    const raw = type + '\x00' + l.name + '\x00' + l.tags;
+    let s = this.byRaw.get(raw);
+    if (s === undefined) {
+      s = this.lookup(l, raw);
+      if (s === undefined) { this.dropped.series_limit++; return false; }
+    }
+    const w = this.window;
+    if (s.last !== w) { s.last = w; }
+    const rate = l.sampleRate;
+    const values = l.values;
+    if (l.timestamp !== 0 && (type === 'c' || type === 'g')) return this.addStamped(s, l, nowMs);
+    switch (type) {
+      case 'c': {
+        let add = 0;
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i] as number;
+          if (v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
+          add += v / rate;
+          this.samples++;
+        }
+        s.sum += add;
+        s.dirty = true;
+        return true;
+      }
+      case 'g': {
+        const d = l.deltas;
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i] as number;
+          s.value = d[i] && s.hasValue ? s.value + v : v;
+          s.hasValue = true;
+        }
+        this.samples += values.length;
+        s.dirty = true;
+        return true;
+      }
+      case 's': {
+        let set = s.set;
+        if (set === undefined) { set = new HyperLogLog(); s.set = set; }
+        const m = l.members;
+        for (let i = 0; i < m.length; i++) set.addString(m[i] as string);
+        this.samples += m.length;
+        s.dirty = true;
+        return true;
+      }
+      default: {
+        const weight = 1 / rate;
+        for (let i = 0; i < values.length; i++) this.observe(s, values[i] as number, weight);
+        this.samples += values.length;
+        s.dirty = true;
+        return true;
+      }
+    }
+  }
+
+  private addStamped(s: Series, l: ParsedLine, nowMs: number): boolean {
+    if (this.stamped.length + l.values.length > this.o.maxSeries) { this.dropped.timestamp_limit += l.values.length; return false; }
+    let t = l.timestamp * 1000;
+    // from the future beyond one period: taken as now
+    if (t > nowMs + this.o.flushIntervalMs) t = nowMs;
+    for (let i = 0; i < l.values.length; i++) {
+      const v = l.values[i] as number;
+      if (l.type === 'c' && v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
+      this.stamped.push({ series: s, value: l.type === 'c' ? v / l.sampleRate : v, timeMs: t });
+      this.samples++;
+    }
+    return true;
+  }
+
+  private observe(s: Series, v: number, weight: number): void {
+    s.n++;
+    s.wcount += weight;
+    s.tsum += v;
+    s.wsum += v * weight;
+    if (v < s.min) s.min = v;
+    if (v > s.max) s.max = v;
+    const sk = s.sketch;
+    if (sk !== undefined) {
+      sk.add(v, weight);
+    } else {
+      let buf = s.samples;
+      const cap = this.o.timerExactSamples;
+      if (s.n > cap) {
+        const nsk = new DDSketch({ relativeAccuracy: this.o.relativeAccuracy });
+        if (buf !== undefined) for (let i = 0; i < s.n - 1; i++) nsk.add(buf[i] as number, 1);
+        nsk.add(v, weight);
+        s.sketch = nsk;
+        s.samples = undefined;
+      } else {
+        if (buf === undefined || buf.length < s.n) {
+          const nb = new Float64Array(Math.min(cap, Math.max(16, (buf?.length ?? 0) * 2)));
+          if (buf !== undefined) nb.set(buf);
+          buf = nb;
+          s.samples = buf;
+        }
+        buf[s.n - 1] = v;
+      }
+    }
+    if (this.o.naming === 'otel') {
+      const bounds = this.o.histogramBuckets;
+      let b = s.buckets;
+      if (b === undefined) { b = new Float64Array(bounds.length + 1); s.buckets = b; }
+      let i = 0;
+      while (i < bounds.length && v > (bounds[i] as number)) i++;
+      b[i] = (b[i] as number) + weight;
+    }
+  }
+
+  private lookup(l: ParsedLine, raw: string): Series | undefined {
+    const { attrs, canon } = attrsOf(l.tags);
+    const ckey = l.type + '\x00' + l.name + '\x00' + canon;
+    let s = this.byCanon.get(ckey);
+    if (s === undefined) {
+      if (this.byCanon.size >= this.o.maxSeries) return undefined;
+      s = new Series(l.name, l.type, attrs, ckey);
+      this.byCanon.set(ckey, s);
+    }
+    // spellings of known series are bounded too
+    if (this.byRaw.size < 2 * this.o.maxSeries) this.byRaw.set(raw, s);
+    return s;
+  }
+
+  /**
+   * Close the current window [startMs, endMs) and return its metrics, then
+   * reset per-window state and expire idle series.
+   */
+  flush(startMs: number, endMs: number): MetricsBatch {
+    const metrics = this.o.naming === 'etsy' ? this.emitEtsy(startMs, endMs) : this.emitOtel(startMs, endMs);
+    this.stamped = [];
+    this.window++;
+    // expiry: a series idle longer than idle_expiry windows is forgotten
+    const maxIdle = Math.max(1, Math.ceil(this.o.idleExpiryMs / this.o.flushIntervalMs));
+    const w = this.window;
+    for (const [k, s] of this.byCanon) {
+      if (w - s.last > maxIdle) this.byCanon.delete(k);
+    }
+    if (this.byRaw.size > this.byCanon.size) {
+      for (const [k, s] of this.byRaw) if (this.byCanon.get(s.canon) !== s) this.byRaw.delete(k);
+    }
+    return metrics.length === 0
+      ? { resourceMetrics: [] }
+      : { resourceMetrics: [{ resource: emptyResource(), scopeMetrics: [{ scope: { ...SCOPE, attributes: {} }, metrics, schemaUrl: '' }], schemaUrl: '' }] };
+  }
+
+  private reset(s: Series): void {
+    s.dirty = false;
+    s.sum = 0;
+    if (s.n !== 0 || s.sketch !== undefined) {
+      s.n = 0; s.wcount = 0; s.tsum = 0; s.wsum = 0; s.min = Infinity; s.max = -Infinity;
+      s.sketch = undefined;
+      if (s.buckets !== undefined) s.buckets.fill(0);
+    }
+    s.set = undefined;
+  }
+
+  private emitOtel(startMs: number, endMs: number): Metric[] {
+    const start = BigInt(startMs) * NS;
+    const end = BigInt(endMs) * NS;
+    const byName = new Map<string, Metric>();
+    const get = <M extends Metric>(key: string, make: () => M): M => {
+      let m = byName.get(key);
+      if (m === undefined) { m = make(); byName.set(key, m); }
+      return m as M;
+    };
+    const sumOf = (name: string) => get<SumMetric>('c\x00' + name, () => ({ kind: 'sum', name, description: '', unit: '', temporality: Temporality.Delta, isMonotonic: true, points: [] }));
+    const gaugeOf = (name: string, unit = '') => get<GaugeMetric>('g\x00' + name, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
+    const pt = (attrs: Attributes, value: number, t0: bigint, t1: bigint): NumberDataPoint => ({ attributes: attrs, startTimeUnixNano: t0, timeUnixNano: t1, flags: 0, value });
+    const pcts = this.o.percentiles;
+    const bounds = this.o.histogramBuckets;
+    for (const s of this.byCanon.values()) {
+      switch (s.type) {
+        case 'c':
+          if (s.dirty) sumOf(s.name).points.push(pt(s.attrs, s.sum, start, end));
+          break;
+        case 'g':
+          if (s.hasValue && (s.dirty || this.o.keepGauges)) gaugeOf(s.name).points.push(pt(s.attrs, s.value, start, end));
+          break;
+        case 's':
+          if (s.dirty && s.set !== undefined) gaugeOf(s.name).points.push(pt(s.attrs, s.set.count(), start, end));
+          break;
+        default: {
+          if (!s.dirty || s.n === 0) break;
+          const unit = s.type === 'ms' ? 'ms' : '';
+          const h = get<HistogramMetric>('h\x00' + s.name, () => ({ kind: 'histogram', name: s.name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+          const b = s.buckets as Float64Array;
+          const counts: number[] = new Array(b.length);
+          let count = 0;
+          for (let i = 0; i < b.length; i++) { const c = Math.round(b[i] as number); counts[i] = c; count += c; }
+          h.points.push({ attributes: s.attrs, startTimeUnixNano: start, timeUnixNano: end, flags: 0, count, sum: s.wsum, bucketCounts: counts, explicitBounds: bounds.slice(), min: s.min, max: s.max });
+          const sorted = s.samples !== undefined ? s.samples.subarray(0, s.n).sort() : undefined;
+          for (const p of pcts) {
+            const v = sorted !== undefined ? nearestRank(sorted, s.n, p) : (s.sketch?.quantile(p / 100) ?? NaN);
+            if (Number.isFinite(v)) gaugeOf(`${s.name}.p${etsyPctName(p)}`, unit).points.push(pt(s.attrs, v, start, end));
+          }
+        }
+      }
+      this.reset(s);
+    }
+    for (const st of this.stamped) {
+      const t = BigInt(st.timeMs) * NS;
+      if (st.series.type === 'c') sumOf(st.series.name).points.push(pt(st.series.attrs, st.value, t - BigInt(this.o.flushIntervalMs) * NS, t));
+      else gaugeOf(st.series.name).points.push(pt(st.series.attrs, st.value, t, t));
+    }
+    return [...byName.values()];
+  }
+
+  private emitEtsy(startMs: number, endMs: number): Metric[] {
+    const e = this.o.etsy;
+    const end = BigInt(endMs) * NS;
+    const start = BigInt(startMs) * NS;
+    const out: Metric[] = [];
+    const byName = new Map<string, GaugeMetric>();
+    const put = (name: string, attrs: Attributes, v: number, t = end): void => {
+      let m = byName.get(name);
+      if (m === undefined) { m = { kind: 'gauge', name, description: '', unit: '', points: [] }; byName.set(name, m); out.push(m); }
+      m.points.push({ attributes: attrs, startTimeUnixNano: start, timeUnixNano: t, flags: 0, value: v });
+    };
+    const key = (s: Series) => (e.sanitize_names ? etsySanitize(s.name) : s.name);
+    const join = (...parts: string[]) => parts.filter((p) => p !== '').join('.');
+    const secs = this.o.flushIntervalMs / 1000;
+    for (const s of this.byCanon.values()) {
+      const idleOk = e.send_idle_stats;
+      switch (s.type) {
+        case 'c':
+          if (s.dirty || idleOk) {
+            put(join(e.global_prefix, key(s)), s.attrs, s.sum / secs);
+            put(join(e.counts_prefix, key(s)), s.attrs, s.sum);
+          }
+          break;
+        case 'g':
+          if (s.hasValue && (s.dirty || this.o.keepGauges)) put(join(e.global_prefix, e.gauges_prefix, key(s)), s.attrs, s.value);
+          break;
+        case 's':
+          if (s.dirty || idleOk) put(join(e.global_prefix, e.sets_prefix, key(s), 'count'), s.attrs, s.set?.count() ?? 0);
+          break;
+        default: {
+          if (!s.dirty && !idleOk) break;
+          const base = join(e.global_prefix, e.timers_prefix, key(s));
+          let stats: Array<[string, number]>;
+          if (s.samples !== undefined || s.n === 0) {
+            const sorted = s.samples !== undefined ? s.samples.subarray(0, s.n).sort() : new Float64Array(0);
+            stats = etsyTimerStats(sorted, s.n, s.wcount, e.percent_threshold, this.o.flushIntervalMs);
+          } else {
+            stats = this.sketchTimerStats(s);
+          }
+          for (const [k, v] of stats) put(`${base}.${k}`, s.attrs, v);
+        }
+      }
+      this.reset(s);
+    }
+    for (const st of this.stamped) {
+      const k = e.sanitize_names ? etsySanitize(st.series.name) : st.series.name;
+      const t = BigInt(st.timeMs) * NS;
+      if (st.series.type === 'c') put(join(e.counts_prefix, k), st.series.attrs, st.value, t);
+      else put(join(e.global_prefix, e.gauges_prefix, k), st.series.attrs, st.value, t);
+    }
+    return out;
+  }
+
+  /** Past timer_exact_samples: what a sketch can tell (no per-threshold sums). */
+  private sketchTimerStats(s: Series): Array<[string, number]> {
+    const sk = s.sketch as DDSketch;
+    const out: Array<[string, number]> = [];
+    const n = s.n;
+    for (const pct of this.o.etsy.percent_threshold) {
+      const inT = Math.round((Math.abs(pct) / 100) * n);
+      if (inT === 0) continue;
+      const q = pct > 0 ? pct / 100 : 1 - Math.abs(pct) / 100;
+      out.push([`count_${etsyPctName(pct)}`, inT], [`${pct > 0 ? 'upper' : 'lower'}_${etsyPctName(pct)}`, sk.quantile(q) ?? NaN]);
+    }
+    const mean = s.tsum / n;
+    out.push(
+      ['upper', s.max], ['lower', s.min], ['count', s.wcount], ['count_ps', s.wcount / (this.o.flushIntervalMs / 1000)],
+      ['sum', s.tsum], ['mean', mean], ['median', sk.quantile(0.5) ?? NaN],
+    );
+    return out;
+  }
+}

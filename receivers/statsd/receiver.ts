@@ -1,0 +1,363 @@
+/**
+ * The statsd receiver: UDP, TCP (newline-delimited) and Unix datagram
+ * listeners feeding one Aggregator; every flush interval (aligned to the
+ * epoch) the closed window goes downstream as one MetricsBatch.
+ *
+ * A window closes exactly at its end: the first packet after the boundary
+ * closes it before being counted into the next one, and a timer closes it
+ * when no packet comes. StatsD cannot push back, so a batch refused
+ * downstream is dropped and counted (reason refused/permanent), never retried.
+ */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
+import { parseEndpoint } from '../../src/config/schema.js';
+import { isRetryable, MetricportError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { countPoints, type MetricsBatch } from '../../src/model/index.js';
+import type { ReceiverTelemetry } from '../../src/telemetry.js';
+import { Aggregator, type DropReason } from './aggregator.js';
+import type { StatsdReceiverConfig } from './config.js';
+import { BAD_LINE_REASONS, newParsedLine, parsePacket, type BadLineReason, type LineSink, type ParsedLine } from './parser.js';
+
+interface UnixDgramSocket {
+  bind(path: string): void;
+  close(): void;
+  on(ev: 'error', fn: (err: Error) => void): void;
+  on(ev: 'listening', fn: () => void): void;
+}
+type UnixDgramModule = { createSocket(type: 'unix_dgram', onMessage: (msg: Buffer) => void): UnixDgramSocket };
+
+export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' | 'refused' | 'permanent';
+
+export class StatsdReceiver implements Receiver {
+  private readonly id: string;
+  private readonly logger: Logger;
+  private readonly tel: ReceiverTelemetry;
+  private readonly next: Consumer<MetricsBatch> | undefined;
+  private readonly agg: Aggregator;
+  private readonly interval: number;
+  private readonly line: ParsedLine = newParsedLine();
+  private readonly sink: LineSink;
+  private windowEnd = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Server | undefined;
+  private readonly conns = new Set<net.Socket>();
+  private unix: UnixDgramSocket | undefined;
+  private started = false;
+  private stopped = false;
+  private shutdownP: Promise<void> | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  // counters (plain numbers on the hot path; read by status() and /metrics)
+  packets = 0;
+  lines = 0;
+  readonly bad: Record<BadLineReason, number> = Object.fromEntries(BAD_LINE_REASONS.map((r) => [r, 0])) as Record<BadLineReason, number>;
+  private readonly drops: Record<'line_too_long' | 'too_many_connections' | 'refused' | 'permanent', number> = { line_too_long: 0, too_many_connections: 0, refused: 0, permanent: 0 };
+  private reportedBad = 0;
+  flushes = 0;
+  pointsSent = 0;
+  private lastError: string | null = null;
+
+  constructor(set: CreateSettings, private readonly cfg: StatsdReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
+    this.id = set.id;
+    this.logger = set.logger;
+    this.tel = set.telemetry.receiver(set.id, 'statsd');
+    this.next = next.metrics;
+    this.interval = cfg.flush_interval;
+    this.agg = new Aggregator({
+      flushIntervalMs: cfg.flush_interval,
+      naming: cfg.naming,
+      percentiles: cfg.percentiles,
+      histogramBuckets: cfg.histogram_buckets,
+      keepGauges: cfg.keep_gauges,
+      idleExpiryMs: cfg.idle_expiry,
+      maxSeries: cfg.max_series,
+      timerExactSamples: cfg.timer_exact_samples,
+      relativeAccuracy: cfg.relative_accuracy,
+      etsy: cfg.etsy,
+    });
+    const agg = this.agg;
+    const bad = this.bad;
+    let now = 0;
+    this.sink = {
+      line: (l) => { this.lines++; agg.add(l, now); },
+      bad: (reason) => { bad[reason]++; },
+    };
+    this.setNow = (t: number) => { now = t; };
+    const meter = set.telemetry.meter;
+    const attrs = { receiver: set.id };
+    meter.createObservableCounter('metricport_statsd_packets', { description: 'Datagrams (or TCP chunks) received by a statsd receiver' })
+      .addCallback((o) => o.observe(this.packets, attrs));
+    meter.createObservableCounter('metricport_statsd_lines', { description: 'Well-formed StatsD lines received' })
+      .addCallback((o) => o.observe(this.lines, attrs));
+    meter.createObservableCounter('metricport_statsd_bad_lines', { description: 'Malformed StatsD lines skipped, by reason' })
+      .addCallback((o) => { for (const r of BAD_LINE_REASONS) o.observe(this.bad[r], { ...attrs, reason: r }); });
+    meter.createObservableCounter('metricport_statsd_dropped', { description: 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points)' })
+      .addCallback((o) => { for (const [r, n] of Object.entries(this.dropCounts())) o.observe(n, { ...attrs, reason: r }); });
+    set.telemetry.gauge('metricport_statsd_series', 'Series held by a statsd receiver', attrs, () => this.agg.seriesCount);
+  }
+
+  private readonly setNow: (t: number) => void;
+
+  private dropCounts(): Record<StatsdDrop, number> {
+    return { ...this.agg.dropped, ...this.drops };
+  }
+
+  /** Feed one packet (a datagram, or whole lines from TCP). Public for tests and benchmarks. */
+  handlePacket(text: string): void {
+    const now = Date.now();
+    if (now >= this.windowEnd && this.started) this.rollover(now);
+    this.packets++;
+    this.setNow(now);
+    parsePacket(text, this.line, this.sink);
+  }
+
+  private readonly onUdp = (msg: Buffer): void => {
+    this.handlePacket(msg.toString('utf8'));
+  };
+
+  async start(_host: Host): Promise<void> {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    const now = Date.now();
+    this.windowEnd = (Math.floor(now / this.interval) + 1) * this.interval;
+    this.schedule();
+    try {
+      if (this.cfg.udp.enabled) await this.startUdp();
+      if (this.cfg.tcp.enabled) await this.startTcp();
+      if (this.cfg.unixgram.enabled) await this.startUnix();
+    } catch (err) {
+      await this.closeSockets();
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.stopped = true;
+      throw new MetricportError('MP_START_FAILED', `receiver ${this.id}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const wait = Math.max(1, this.windowEnd - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      if (now >= this.windowEnd) this.rollover(now);
+      this.schedule();
+    }, wait);
+    this.timer.unref();
+  }
+
+  /** Close every window that ended by `now`. */
+  private rollover(now: number): void {
+    while (now >= this.windowEnd) {
+      const end = this.windowEnd;
+      this.emit(this.agg.flush(end - this.interval, end));
+      this.windowEnd = end + this.interval;
+      // after a long pause, skip empty windows in one step
+      if (now - this.windowEnd > 2 * this.interval) this.windowEnd = (Math.floor(now / this.interval) + 1) * this.interval;
+    }
+  }
+
+  private emit(batch: MetricsBatch): void {
+    this.flushes++;
+    const badNow = BAD_LINE_REASONS.reduce((a, r) => a + this.bad[r], 0);
+    if (badNow > this.reportedBad) { this.tel.rejected(badNow - this.reportedBad, 'metrics'); this.reportedBad = badNow; }
+    const n = countPoints(batch);
+    if (n === 0 || this.next === undefined) return;
+    const p = this.next.consume(batch).then(
+      () => { this.pointsSent += n; this.tel.accepted(n, 'metrics'); },
+      (err: unknown) => {
+        const retry = isRetryable(err);
+        this.drops[retry ? 'refused' : 'permanent'] += n;
+        this.tel.refused(n, 'metrics');
+        this.lastError = `${retry ? 'refused' : 'permanent'}: ${(err as Error)?.message ?? String(err)}`;
+      },
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private startUdp(): Promise<void> {
+    const ep = parseEndpoint(this.cfg.udp.endpoint)!;
+    const host = ep.host === '' ? '0.0.0.0' : ep.host;
+    const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    this.udp = sock;
+    sock.on('message', this.onUdp);
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(ep.port, host, () => {
+        sock.off('error', reject);
+        sock.on('error', (err) => { this.lastError = `udp: ${err.message}`; });
+        const want = this.cfg.udp.receive_buffer_size;
+        if (want > 0) { try { sock.setRecvBufferSize(want); } catch { /* capped by the kernel */ } }
+        resolve();
+      });
+    });
+  }
+
+  private startTcp(): Promise<void> {
+    const ep = parseEndpoint(this.cfg.tcp.endpoint)!;
+    const maxLine = this.cfg.tcp.max_line_length;
+    const srv = net.createServer((c) => {
+      if (this.conns.size >= this.cfg.tcp.max_connections || this.stopped) {
+        this.drops.too_many_connections++;
+        c.destroy();
+        return;
+      }
+      this.conns.add(c);
+      c.setEncoding('utf8');
+      let rest = '';
+      let skipping = false;
+      c.on('data', (chunk: string) => {
+        let s = rest === '' ? chunk : rest + chunk;
+        rest = '';
+        let nl = s.lastIndexOf('\n');
+        if (skipping) {
+          // inside an over-long line: drop through its newline
+          const first = s.indexOf('\n');
+          if (first < 0) return;
+          skipping = false;
+          s = s.slice(first + 1);
+          nl = s.lastIndexOf('\n');
+        }
+        if (nl < 0) {
+          if (s.length > maxLine) { this.drops.line_too_long++; skipping = true; return; }
+          rest = s;
+          return;
+        }
+        if (nl + 1 < s.length) {
+          rest = s.slice(nl + 1);
+          if (rest.length > maxLine) { this.drops.line_too_long++; skipping = true; rest = ''; }
+        }
+        this.handleLines(s.slice(0, nl + 1), maxLine);
+      });
+      c.on('end', () => {
+        if (rest !== '' && !skipping) this.handleLines(rest, maxLine);
+        rest = '';
+        c.end();
+      });
+      c.on('error', () => { /* client went away */ });
+      c.on('close', () => this.conns.delete(c));
+    });
+    this.tcp = srv;
+    return new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen({ host: ep.host === '' ? undefined : ep.host, port: ep.port }, () => {
+        srv.off('error', reject);
+        srv.on('error', (err) => { this.lastError = `tcp: ${err.message}`; });
+        resolve();
+      });
+    });
+  }
+
+  /** Whole lines from TCP; a line longer than max_line_length is dropped and counted. */
+  private handleLines(s: string, maxLine: number): void {
+    if (s.length <= maxLine) { this.handlePacket(s); return; }
+    let a = 0;
+    let ok = '';
+    while (a < s.length) {
+      let b = s.indexOf('\n', a);
+      if (b < 0) b = s.length;
+      if (b - a > maxLine) this.drops.line_too_long++;
+      else ok += s.slice(a, b + 1);
+      a = b + 1;
+    }
+    if (ok !== '') this.handlePacket(ok);
+  }
+
+  private async startUnix(): Promise<void> {
+    let mod: UnixDgramModule;
+    try {
+      mod = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
+    } catch {
+      throw new Error('unixgram needs the optional package unix-dgram (npm install unix-dgram); it is not installed');
+    }
+    const path = this.cfg.unixgram.path;
+    try {
+      if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+    } catch { /* not there */ }
+    const sock = mod.createSocket('unix_dgram', (msg) => this.onUdp(msg));
+    this.unix = sock;
+    await new Promise<void>((resolve, reject) => {
+      sock.on('error', (err) => { this.lastError = `unixgram: ${err.message}`; reject(err); });
+      sock.on('listening', () => resolve());
+      sock.bind(path);
+    });
+  }
+
+  private async closeSockets(): Promise<void> {
+    const udp = this.udp;
+    this.udp = undefined;
+    if (udp !== undefined) await new Promise<void>((r) => { try { udp.close(() => r()); } catch { r(); } });
+    const unix = this.unix;
+    this.unix = undefined;
+    if (unix !== undefined) {
+      try { unix.close(); } catch { /* closed */ }
+      try { fs.unlinkSync(this.cfg.unixgram.path); } catch { /* gone */ }
+    }
+    const tcp = this.tcp;
+    this.tcp = undefined;
+    if (tcp !== undefined) {
+      const closed = new Promise<void>((r) => tcp.close(() => r()));
+      // let clients' last lines in, then close what remains
+      for (const c of this.conns) c.end();
+      const t = setTimeout(() => { for (const c of this.conns) c.destroy(); }, 500);
+      t.unref();
+      await closed;
+      clearTimeout(t);
+    }
+  }
+
+  shutdown(deadline: AbortSignal): Promise<void> {
+    this.shutdownP ??= this.doShutdown(deadline);
+    return this.shutdownP;
+  }
+
+  private async doShutdown(deadline: AbortSignal): Promise<void> {
+    const wasStarted = this.started && !this.stopped;
+    this.stopped = true;
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    await this.closeSockets();
+    if (wasStarted) {
+      // the partial window goes out with the time of shutdown
+      const now = Date.now();
+      if (now >= this.windowEnd) this.rollover(now);
+      this.emit(this.agg.flush(this.windowEnd - this.interval, Math.max(now, this.windowEnd - this.interval + 1)));
+    }
+    if (this.pending.size > 0) {
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise<void>((r) => { if (deadline.aborted) r(); else deadline.addEventListener('abort', () => r(), { once: true }); }),
+      ]);
+    }
+  }
+
+  /** Bound addresses once started (port 0 resolved). */
+  addresses(): { udp?: { address: string; port: number }; tcp?: { address: string; port: number } } {
+    const out: { udp?: { address: string; port: number }; tcp?: { address: string; port: number } } = {};
+    if (this.udp !== undefined) { const a = this.udp.address(); out.udp = { address: a.address, port: a.port }; }
+    const t = this.tcp?.address();
+    if (t !== undefined && t !== null && typeof t !== 'string') out.tcp = { address: t.address, port: t.port };
+    return out;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      ...this.addresses(),
+      flush_interval_ms: this.interval,
+      naming: this.cfg.naming,
+      packets: this.packets,
+      lines: this.lines,
+      bad_lines: { ...this.bad },
+      dropped: this.dropCounts(),
+      series: this.agg.seriesCount,
+      flushes: this.flushes,
+      points_sent: this.pointsSent,
+      tcp_connections: this.conns.size,
+      last_error: this.lastError,
+      ...this.tel.totals(),
+    };
+  }
+}

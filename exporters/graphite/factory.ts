@@ -1,0 +1,62 @@
+/**
+ * graphite: Carbon plaintext over TCP every period (protocols.md §3), through
+ * the store helper (period accumulator, queue, retries with backoff, status).
+ */
+import type { CreateSettings, Exporter, ExporterFactory, Signal } from '../../src/component.js';
+import type { Schema } from '../../src/config/schema.js';
+import type { ConfigIssue } from '../../src/errors.js';
+import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
+import { createStore, type StoreExporter, type StoreTestHooks } from '../../src/storehelper/store.js';
+import { encodeGraphite, type GraphiteEncodeOptions } from './encode.js';
+import { CarbonConnection } from './tcp.js';
+
+export interface GraphiteConfig extends StoreConfig {
+  host: string;
+  port: number;
+  prefix: string;
+  tag_mode: 'tags' | 'path';
+  template: string;
+}
+
+export const graphiteConfigSchema: Schema = {
+  host: { type: 'string', default: '127.0.0.1', nonEmpty: true, doc: 'carbon (carbon-cache, carbon-relay, go-carbon, VictoriaMetrics…) host' },
+  port: { type: 'int', default: 2003, min: 1, max: 65535, doc: 'Carbon plaintext TCP port' },
+  prefix: { type: 'string', default: '', doc: 'dotted prefix put before every metric path, e.g. "metricport.prod" ("" = none)' },
+  tag_mode: { type: 'enum', values: ['tags', 'path'], default: 'tags', doc: '"tags": Graphite ≥ 1.1 tags `name;k=v` (sorted); "path": tags folded into the path by `template`' },
+  template: { type: 'string', default: '{name}.{tags}', doc: 'tag_mode path: the path; `{name}` the metric name, `{<key>}` one tag\'s value ("unknown" when absent), `{tags}` every other tag as key.value, sorted by key' },
+  ...storeSchema({ cumulativeDefault: 'delta' }),
+};
+
+export function validateGraphite(cfg: GraphiteConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (cfg.tag_mode === 'path' && !cfg.template.includes('{name}')) issues.push({ path: 'template', message: 'must contain {name}', severity: 'error' });
+  if (/\s/.test(cfg.prefix)) issues.push({ path: 'prefix', message: 'must not contain whitespace', severity: 'error' });
+  return issues;
+}
+
+export function createGraphite(set: CreateSettings, cfg: GraphiteConfig, hooks: StoreTestHooks = {}): StoreExporter {
+  const conn = new CarbonConnection(cfg.host, cfg.port);
+  const eo: GraphiteEncodeOptions = { prefix: cfg.prefix.replace(/\.+$/, ''), tagMode: cfg.tag_mode, template: cfg.template };
+  return createStore(set, cfg, {
+    type: 'graphite',
+    maxPayloadBytes: 1 << 20,
+    endpoint: conn.endpoint,
+    encode: (points) => encodeGraphite(points, eo),
+    send: async (p, abort) => { await conn.write(p.body, abort); },
+    shutdown: async () => { conn.close(); },
+    status: () => ({ connected: conn.connected(), connects: conn.connects, disconnects: conn.disconnects }),
+  }, hooks);
+}
+
+export const graphiteExporterFactory: ExporterFactory<GraphiteConfig> = {
+  kind: 'exporter',
+  type: 'graphite',
+  description: 'Graphite/Carbon plaintext over TCP every period (tags or path templates), with reconnect and retries',
+  signals: ['metrics'],
+  configSchema: graphiteConfigSchema,
+  validate: validateGraphite,
+  create(set: CreateSettings, cfg: GraphiteConfig, signal: Signal): Exporter {
+    if (signal !== 'metrics') throw new Error(`graphite exporter does not support the ${signal} signal`);
+    return createGraphite(set, cfg);
+  },
+};

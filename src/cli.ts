@@ -8,9 +8,10 @@ import { formatIssue } from './errors.js';
 import { defaultConfigPath } from './paths.js';
 import { registry } from './registry.js';
 import { runCommand, version } from './run.js';
+import { forgeMain } from '../receivers/forge/pull.js';
 import { KNOWN_FLAGS, loadSettings, settingsHelp } from './settings.js';
 
-const VERBS = ['run', 'validate', 'components', 'help', 'version'] as const;
+const VERBS = ['run', 'validate', 'components', 'forge', 'help', 'version'] as const;
 
 export function helpText(): string {
   return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
@@ -19,6 +20,8 @@ Usage:
   metricport [run] [flags]              run the pipelines in the config (default verb)
   metricport validate --config FILE     check a config; prints every error with its key path and line, exit 1 if any
   metricport components [--json]        list every receiver, processor and exporter with its options and defaults
+  metricport forge pull --config FILE [--since 2h] [--post URL]
+                                        one Forge App metrics catch-up pass, then exit (see metricport forge --help)
   metricport help | --help              this text
   metricport version | --version        print the version
 
@@ -62,6 +65,7 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'forge') return forgeMain(argv.slice(1));
   const p = parseArgv(argv);
   if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
   if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }

@@ -1,0 +1,382 @@
+/**
+ * The windowed aggregation of the `metricsets` processor, without timers or
+ * I/O: events in (with the caller's clock), closed windows out as metrics.
+ * semantics.md §2 and §7:
+ *
+ * - window k of period P is [k·P, (k+1)·P), aligned to the Unix epoch, chosen
+ *   by the event's own time;
+ * - window k closes at wall time (k+1)·P + lateness; an event for a closed
+ *   window is dropped and counted as late (never folded forward); an event
+ *   more than one period in the future is taken as arriving now, counted;
+ * - output points: start = window start, time = window end; `count` and
+ *   `sum` are delta sums (count monotonic), every other aggregate a gauge;
+ * - per metric and window at most `maxGroups` groups; further groups share the
+ *   group `__overflow__` (every group_by attribute = "__overflow__"), counted.
+ *
+ * In `replay` mode (the `preview` command) there is no clock: nothing is late
+ * and `flushAll()` emits every window.
+ */
+import { canonicalValue } from '../../src/model/attributes.js';
+import type { Event } from '../../src/model/events.js';
+import { Temporality, type AttrValue, type Attributes, type Metric, type MetricsBatch, type NumberDataPoint, type ScopeMetrics } from '../../src/model/metrics.js';
+import { DDSketch } from '../../src/sketch/ddsketch.js';
+import { HyperLogLog } from '../../src/sketch/hll.js';
+import type { AggSpec, MetricSpec } from './config.js';
+import { numericValue } from './filter.js';
+
+export const OVERFLOW = '__overflow__';
+export const SCOPE_NAME = 'metricport/metricsets';
+export const SET_ATTRIBUTE = 'metricset.name';
+/** at most this many empty (zero-filled) windows are emitted when catching up after a pause */
+const MAX_ZERO_FILL = 60;
+
+export interface EngineOptions {
+  periodMs: number;
+  latenessMs: number;
+  maxGroups: number;
+  zeroFill: boolean;
+  hllThreshold: number;
+  hllPrecision: number;
+  ddAccuracy: number;
+  mode: 'wall' | 'replay';
+}
+
+class NumAcc {
+  n = 0;
+  sum = 0;
+  min = 0;
+  max = 0;
+  first = 0;
+  firstT = 0n;
+  last = 0;
+  lastT = 0n;
+  constructor(readonly sketch: DDSketch | undefined) {}
+  add(x: number, t: bigint): void {
+    if (this.n === 0) {
+      this.min = this.max = this.first = this.last = x;
+      this.firstT = this.lastT = t;
+    } else {
+      if (x < this.min) this.min = x;
+      if (x > this.max) this.max = x;
+      if (t < this.firstT) { this.first = x; this.firstT = t; }
+      if (t >= this.lastT) { this.last = x; this.lastT = t; }
+    }
+    this.n++;
+    this.sum += x;
+    if (this.sketch !== undefined) this.sketch.add(x);
+  }
+}
+
+class Group {
+  count = 0;
+  readonly hlls: HyperLogLog[];
+  readonly nums: NumAcc[];
+  constructor(readonly attrs: Attributes, spec: MetricSpec, o: EngineOptions) {
+    this.hlls = spec.uniqueAttrs.map(() => new HyperLogLog({ threshold: o.hllThreshold, precision: o.hllPrecision }));
+    this.nums = spec.sketch.map((s) => new NumAcc(s ? new DDSketch({ relativeAccuracy: o.ddAccuracy }) : undefined));
+  }
+}
+
+class MetricWindow {
+  readonly groups = new Map<string, Group>();
+  single: Group | undefined;
+  overflow: Group | undefined;
+}
+
+class Window {
+  readonly metrics: MetricWindow[];
+  constructor(readonly k: number, readonly start: bigint, readonly end: bigint, n: number) {
+    this.metrics = Array.from({ length: n }, () => new MetricWindow());
+  }
+}
+
+/** Counters per metric, cumulative. */
+export interface MetricCounters { matched: number; missing_group_by: number; overflow: number; non_numeric: number }
+
+export interface AddResult { accepted: number; late: number; future: number }
+
+export interface PreviewPoint { attributes: Record<string, unknown>; value: number | string }
+export interface PreviewSeries { name: string; metric: string; aggregate: string; kind: 'sum' | 'gauge'; points: PreviewPoint[] }
+export interface PreviewWindow { start: string; end: string; closes_at: string | null; series: PreviewSeries[] }
+
+export class MetricSetsEngine {
+  readonly periodNs: bigint;
+  readonly counters: MetricCounters[];
+  late = 0;
+  future = 0;
+  private readonly windows = new Map<number, Window>();
+  /** the first window not yet emitted (wall mode); windows before it are closed */
+  private nextEmitK = -Infinity;
+  private cur: Window | undefined;
+  private curStart = 1n;
+  private curEnd = 0n;
+  private readonly overflowAttrs: Attributes[];
+  private readonly hasGroupless: boolean;
+
+  constructor(readonly specs: MetricSpec[], readonly o: EngineOptions, nowMs = Date.now()) {
+    this.periodNs = BigInt(Math.round(o.periodMs * 1e6));
+    this.counters = specs.map(() => ({ matched: 0, missing_group_by: 0, overflow: 0, non_numeric: 0 }));
+    this.overflowAttrs = specs.map((s) => { const a: Attributes = {}; for (const g of s.groupBy) a[g] = OVERFLOW; return a; });
+    this.hasGroupless = specs.some((s) => s.groupBy.length === 0);
+    if (o.mode === 'wall') this.nextEmitK = Math.floor((nowMs - o.latenessMs) / o.periodMs);
+  }
+
+  /** Number of windows holding state. */
+  get openWindows(): number { return this.windows.size; }
+
+  /** Wall time (ms) at which the next window closes (wall mode). */
+  nextCloseMs(): number {
+    return (this.nextEmitK + 1) * this.o.periodMs + this.o.latenessMs;
+  }
+
+  private window(k: number): Window {
+    let w = this.windows.get(k);
+    if (w === undefined) {
+      const start = BigInt(k) * this.periodNs;
+      w = new Window(k, start, start + this.periodNs, this.specs.length);
+      this.windows.set(k, w);
+    }
+    return w;
+  }
+
+  /** Aggregate events. `nowMs` is the wall clock (ignored in replay mode). */
+  add(events: readonly Event[], nowMs: number): AddResult {
+    const specs = this.specs;
+    const ns = specs.length;
+    const P = this.periodNs;
+    let late = 0;
+    let future = 0;
+    let nowNs = -1n;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let t = e.timeUnixNano;
+      let w: Window;
+      if (t >= this.curStart && t < this.curEnd) {
+        w = this.cur!;
+      } else {
+        if (this.o.mode === 'wall') {
+          if (nowNs < 0n) nowNs = BigInt(Math.floor(nowMs)) * 1_000_000n;
+          if (t >= nowNs + P) { t = nowNs; future++; }
+        }
+        const k = Number(t >= 0n ? t / P : (t - P + 1n) / P);
+        if (k < this.nextEmitK) { late++; continue; }
+        w = this.window(k);
+        this.cur = w;
+        this.curStart = w.start;
+        this.curEnd = w.end;
+      }
+      const a = e.attributes;
+      for (let m = 0; m < ns; m++) this.addTo(w.metrics[m]!, m, specs[m]!, a, t);
+    }
+    this.late += late;
+    this.future += future;
+    return { accepted: events.length - late, late, future };
+  }
+
+  private addTo(mw: MetricWindow, m: number, spec: MetricSpec, a: Attributes, t: bigint): void {
+    if (!spec.filter(a)) return;
+    const c = this.counters[m]!;
+    const gb = spec.groupBy;
+    let g: Group | undefined;
+    if (gb.length === 0) {
+      g = mw.single ??= new Group({}, spec, this.o);
+    } else {
+      let key = '';
+      for (let j = 0; j < gb.length; j++) {
+        let v: AttrValue | undefined = a[gb[j]!];
+        if (v === undefined) {
+          v = spec.defaults[j];
+          if (v === undefined) { c.missing_group_by++; return; }
+        }
+        const part = typeof v === 'string' ? v : '\u0001' + canonicalValue(v);
+        key = j === 0 ? part : key + '\u0000' + part;
+      }
+      g = mw.groups.get(key);
+      if (g === undefined) {
+        if (mw.groups.size >= this.o.maxGroups) {
+          g = mw.overflow ??= new Group(this.overflowAttrs[m]!, spec, this.o);
+          c.overflow++;
+        } else {
+          const attrs: Attributes = {};
+          for (let j = 0; j < gb.length; j++) {
+            const name = gb[j]!;
+            const v = a[name];
+            attrs[name] = v === undefined ? (spec.defaults[j] as string) : v;
+          }
+          g = new Group(attrs, spec, this.o);
+          mw.groups.set(key, g);
+        }
+      } else if (g === mw.overflow) {
+        c.overflow++;
+      }
+    }
+    c.matched++;
+    g.count++;
+    const ua = spec.uniqueAttrs;
+    for (let j = 0; j < ua.length; j++) {
+      const v = a[ua[j]!];
+      if (v !== undefined) g.hlls[j]!.add(v);
+    }
+    const na = spec.numAttrs;
+    for (let j = 0; j < na.length; j++) {
+      const v = a[na[j]!];
+      if (v === undefined) continue;
+      const x = typeof v === 'number' ? v : numericValue(v);
+      if (!Number.isFinite(x)) { c.non_numeric++; continue; }
+      g.nums[j]!.add(x, t);
+    }
+  }
+
+  /** Emit every window that has closed by `nowMs` (wall mode), oldest first; one batch per window. */
+  closeDue(nowMs: number): MetricsBatch[] {
+    const lastOpen = Math.floor((nowMs - this.o.latenessMs) / this.o.periodMs);
+    if (lastOpen <= this.nextEmitK) return [];
+    const out: MetricsBatch[] = [];
+    const ks = [...this.windows.keys()].filter((k) => k < lastOpen);
+    if (this.o.zeroFill && this.hasGroupless) {
+      for (let k = Math.max(this.nextEmitK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
+    }
+    ks.sort((x, y) => x - y);
+    for (const k of ks) {
+      const w = this.windows.get(k) ?? new Window(k, BigInt(k) * this.periodNs, BigInt(k + 1) * this.periodNs, this.specs.length);
+      this.windows.delete(k);
+      const b = this.build(w);
+      if (b !== undefined) out.push(b);
+    }
+    this.nextEmitK = lastOpen;
+    if (this.cur !== undefined && this.cur.k < lastOpen) { this.cur = undefined; this.curStart = 1n; this.curEnd = 0n; }
+    return out;
+  }
+
+  /** Emit every window holding state (shutdown, replay), oldest first. Zero-fills up to `nowMs` in wall mode. */
+  flushAll(nowMs?: number): MetricsBatch[] {
+    const out = nowMs !== undefined && this.o.mode === 'wall' ? this.closeDue(nowMs) : [];
+    const ks = [...this.windows.keys()].sort((x, y) => x - y);
+    for (const k of ks) {
+      const b = this.build(this.windows.get(k)!);
+      this.windows.delete(k);
+      if (b !== undefined) out.push(b);
+      if (this.o.mode === 'wall') this.nextEmitK = Math.max(this.nextEmitK, k + 1);
+    }
+    this.cur = undefined; this.curStart = 1n; this.curEnd = 0n;
+    return out;
+  }
+
+  /** The metrics of one window: one ScopeMetrics per metric set. */
+  private build(w: Window): MetricsBatch | undefined {
+    const scopes = new Map<string, ScopeMetrics>();
+    for (let m = 0; m < this.specs.length; m++) {
+      const spec = this.specs[m]!;
+      const mw = w.metrics[m]!;
+      const groups: Group[] = spec.groupBy.length === 0
+        ? (mw.single !== undefined ? [mw.single] : [])
+        : [...mw.groups.values()];
+      if (mw.overflow !== undefined) groups.push(mw.overflow);
+      const zero = groups.length === 0 && spec.groupBy.length === 0 && this.o.zeroFill;
+      const metrics: Metric[] = [];
+      for (const agg of spec.aggs) {
+        const points: NumberDataPoint[] = [];
+        if (zero) {
+          if (agg.kind === 'count' || agg.kind === 'unique') points.push(point({}, w, 0n));
+          else if (agg.kind === 'sum') points.push(point({}, w, 0));
+        } else {
+          for (const g of groups) {
+            const v = value(agg, g);
+            if (v !== undefined) points.push(point(g.attrs, w, v));
+          }
+        }
+        if (points.length === 0) continue;
+        metrics.push(toMetric(spec, agg, points, this.o.periodMs));
+      }
+      if (metrics.length === 0) continue;
+      let sm = scopes.get(spec.set);
+      if (sm === undefined) {
+        sm = { scope: { name: SCOPE_NAME, version: '', attributes: { [SET_ATTRIBUTE]: spec.set }, droppedAttributesCount: 0 }, metrics: [], schemaUrl: '' };
+        scopes.set(spec.set, sm);
+      }
+      sm.metrics.push(...metrics);
+    }
+    if (scopes.size === 0) return undefined;
+    return { resourceMetrics: [{ resource: { attributes: {}, droppedAttributesCount: 0 }, scopeMetrics: [...scopes.values()], schemaUrl: '' }] };
+  }
+
+  /** The open windows' current values for one set (or every set), oldest window first. */
+  preview(set?: string): PreviewWindow[] {
+    const out: PreviewWindow[] = [];
+    for (const k of [...this.windows.keys()].sort((x, y) => x - y)) {
+      const w = this.windows.get(k)!;
+      const b = this.build(w);
+      const series: PreviewSeries[] = [];
+      for (const sm of b?.resourceMetrics[0]?.scopeMetrics ?? []) {
+        if (set !== undefined && sm.scope.attributes[SET_ATTRIBUTE] !== set) continue;
+        for (const mt of sm.metrics) {
+          const [metric, aggregate] = describeOutput(mt);
+          series.push({
+            name: mt.name, metric, aggregate, kind: mt.kind === 'sum' ? 'sum' : 'gauge',
+            points: (mt.points as NumberDataPoint[]).map((p) => ({ attributes: jsonAttrs(p.attributes), value: typeof p.value === 'bigint' ? Number(p.value) : p.value })),
+          });
+        }
+      }
+      out.push({
+        start: nsToIso(w.start), end: nsToIso(w.end),
+        closes_at: this.o.mode === 'wall' ? new Date(Number(w.end / 1_000_000n) + this.o.latenessMs).toISOString() : null,
+        series,
+      });
+    }
+    return out;
+  }
+}
+
+function jsonAttrs(a: Attributes): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k in a) { const v = a[k]; o[k] = typeof v === 'bigint' ? v.toString() : v; }
+  return o;
+}
+
+/** metric name and aggregate text carried in the output metric's metadata */
+function describeOutput(mt: Metric): [string, string] {
+  const md = mt.metadata ?? {};
+  return [String(md['metricset.metric'] ?? ''), String(md['metricset.aggregate'] ?? '')];
+}
+
+export function nsToIso(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const rest = ns % 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return rest === 0n ? iso : iso.replace('Z', '') + rest.toString().padStart(6, '0') + 'Z';
+}
+
+function point(attrs: Attributes, w: Window, value: number | bigint): NumberDataPoint {
+  return { attributes: attrs, startTimeUnixNano: w.start, timeUnixNano: w.end, flags: 0, value };
+}
+
+function value(agg: AggSpec, g: Group): number | bigint | undefined {
+  switch (agg.kind) {
+    case 'count': return BigInt(g.count);
+    case 'unique': return BigInt(g.hlls[agg.slot]!.count());
+    case 'sum': return g.nums[agg.slot]!.sum;
+    default: {
+      const acc = g.nums[agg.slot]!;
+      if (acc.n === 0) return undefined;
+      switch (agg.kind) {
+        case 'min': return acc.min;
+        case 'max': return acc.max;
+        case 'mean': return acc.sum / acc.n;
+        case 'first': return acc.first;
+        case 'last': return acc.last;
+        default: return acc.sketch!.quantile(agg.q);
+      }
+    }
+  }
+}
+
+function toMetric(spec: MetricSpec, agg: AggSpec, points: NumberDataPoint[], periodMs: number): Metric {
+  const gb = spec.groupBy.length === 0 ? '' : ` by ${spec.groupBy.join(', ')}`;
+  const description = spec.description !== '' ? spec.description : `${agg.text} of events per ${periodMs / 1000}s window${gb} (metric set ${spec.set})`;
+  const metadata: Attributes = { 'metricset.metric': spec.name, 'metricset.aggregate': agg.text };
+  const unit = agg.kind === 'count' || agg.kind === 'unique' ? '1' : '';
+  if (agg.kind === 'count' || agg.kind === 'sum') {
+    return { kind: 'sum', name: agg.output, description, unit, metadata, temporality: Temporality.Delta, isMonotonic: agg.kind === 'count', points };
+  }
+  return { kind: 'gauge', name: agg.output, description, unit, metadata, points };
+}

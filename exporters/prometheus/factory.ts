@@ -1,0 +1,162 @@
+/**
+ * `prometheus`: a pull metric store. Keeps running cumulative totals per
+ * series (cumulative.ts: delta → cumulative, resets, exponential histograms
+ * as fixed buckets, series cap and expiry) and serves them on its own
+ * endpoint at a secret path `/<128-bit token>/metrics` in the text format
+ * 0.0.4 or OpenMetrics 1.0 (by `Accept`), gzip when asked, with optional
+ * Basic auth. Token and credentials are generated on first start and kept in
+ * the state directory (or set in the config).
+ */
+import type { CreateSettings, Exporter, ExporterFactory, Host } from '../../src/component.js';
+import type { ConfigIssue } from '../../src/errors.js';
+import { createExporter } from '../../src/exporterhelper/exporter.js';
+import type { Counter, Meter } from '@opentelemetry/api';
+import { countPoints, type MetricsBatch } from '../../src/model/index.js';
+import { loadOrCreateCredentials, TOKEN_PATTERN, type PullCredentials } from '../../src/pullstore/credentials.js';
+import { PullServer } from '../../src/pullstore/server.js';
+import { pullUrl, type StoreInfo } from '../../src/pullstore/stores.js';
+import { CumulativeStore } from './cumulative.js';
+import { CONTENT_TYPES, negotiate, render } from './exposition.js';
+import { PromKeyer } from './labels.js';
+
+export interface PrometheusExporterConfig {
+  endpoint: string;
+  token: string;
+  basic_auth: { enabled: boolean; username: string; password: string };
+  /** ms; 0 = never */
+  series_expiry: number;
+  max_series: number;
+  namespace: string;
+  target_info: boolean;
+  external_url: string;
+}
+
+export const SCRAPE_PATH_SUFFIX = '/metrics';
+
+const evictCounters = new WeakMap<Meter, { evicted: Counter; dropped: Counter }>();
+function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
+  let c = evictCounters.get(meter);
+  if (c === undefined) {
+    c = {
+      evicted: meter.createCounter('metricport_store_series_evicted', { description: 'Series a pull store removed: reason "cap" (series cap reached, least recently updated evicted) or "expired" (no update within series_expiry)' }),
+      dropped: meter.createCounter('metricport_store_dropped_points', { description: 'Points a pull store did not apply, by reason (type_conflict, out_of_order, negative_delta, nan, malformed_histogram)' }),
+    };
+    evictCounters.set(meter, c);
+  }
+  return c;
+}
+
+export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
+  kind: 'exporter',
+  type: 'prometheus',
+  description: 'Prometheus pull store: a scrape endpoint at a secret token URL (text 0.0.4 / OpenMetrics, gzip, optional Basic auth) with delta→cumulative accumulation, series cap and expiry',
+  signals: ['metrics'],
+  configSchema: {
+    endpoint: { type: 'endpoint', default: '127.0.0.1:9464', doc: 'host:port the scrape endpoint listens on (its own listener; 0.0.0.0:9464 in a container)' },
+    token: { type: 'string', default: '', secret: true, pattern: /^(|[A-Za-z0-9_-]{16,128})$/, patternHint: '16-128 characters of [A-Za-z0-9_-]', doc: 'the secret path segment: the scrape path is /<token>/metrics; empty = a 128-bit random token generated on first start and kept in the state directory' },
+    basic_auth: {
+      type: 'object',
+      doc: 'HTTP Basic auth on the scrape path',
+      fields: {
+        enabled: { type: 'boolean', default: false, doc: 'require Basic auth' },
+        username: { type: 'string', default: '', doc: 'empty = a random username generated on first start and kept in the state directory' },
+        password: { type: 'string', default: '', secret: true, doc: 'empty = a random password generated on first start and kept in the state directory (see `metricport stores --show-credentials`)' },
+      },
+    },
+    series_expiry: { type: 'duration', default: '5m', doc: 'a series not updated for this long is dropped (its next point starts a new total); 0 = never' },
+    max_series: { type: 'int', default: 100_000, min: 1, doc: 'series cap: a new series beyond it evicts the least recently updated one (counted in metricport_store_series_evicted)' },
+    namespace: { type: 'string', default: '', pattern: /^(|[a-zA-Z_][a-zA-Z0-9_]*)$/, patternHint: 'a Prometheus name prefix like "myapp"', doc: 'prefix added to every metric name as <namespace>_' },
+    target_info: { type: 'boolean', default: true, doc: 'expose resource attributes other than service.name/namespace/instance.id as target_info{job,instance,...} 1' },
+    external_url: { type: 'url', doc: 'base URL the scraper reaches this endpoint at, for the URL shown by the store status API (default http://<endpoint>)' },
+  },
+  validate(cfg: PrometheusExporterConfig): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    if (cfg.token !== '' && !TOKEN_PATTERN.test(cfg.token)) issues.push({ path: 'token', message: 'must be 16-128 characters of [A-Za-z0-9_-]', severity: 'error' });
+    return issues;
+  },
+  create(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
+    return createPrometheusExporter(set, cfg);
+  },
+};
+
+export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
+  const store = new CumulativeStore({ maxSeries: cfg.max_series, expiryMs: cfg.series_expiry });
+  const keyer = new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true);
+  let server: PullServer | undefined;
+  let creds: PullCredentials | undefined;
+  let lastScrapeFormat: string | null = null;
+  const c = storeCounters(set.telemetry.meter);
+  const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
+  const dropAttrs = new Map<string, Record<string, string>>();
+  store.onEvict = (n, reason) => c.evicted.add(n, evictAttrs[reason]);
+  store.onDrop = (n, reason) => {
+    let a = dropAttrs.get(reason);
+    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
+    c.dropped.add(n, a);
+  };
+  set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
+
+  const url = (): string | null => {
+    if (creds === undefined) return null;
+    return pullUrl(cfg.external_url, server?.address(), cfg.endpoint, `/${creds.token}${SCRAPE_PATH_SUFFIX}`);
+  };
+
+  return createExporter<MetricsBatch>(set, {
+    signal: 'metrics',
+    countItems: countPoints,
+    push: async (b) => { store.ingest(b, keyer); },
+    timeout: 0,
+    retry: { enabled: false },
+    queue: { enabled: false },
+    endpoint: cfg.endpoint,
+    start: async (host: Host) => {
+      const r = loadOrCreateCredentials(set.stateDir, { token: cfg.token, basicAuth: cfg.basic_auth.enabled, username: cfg.basic_auth.username, password: cfg.basic_auth.password });
+      creds = r.creds;
+      server = new PullServer({
+        endpoint: cfg.endpoint,
+        configKey: `exporters.${set.id}.endpoint`,
+        owner: set.id,
+        logger: set.logger,
+        meter: host.telemetry.meter,
+        path: `/${creds.token}${SCRAPE_PATH_SUFFIX}`,
+        ...(cfg.basic_auth.enabled ? { basicAuth: { username: creds.username, password: creds.password } } : {}),
+        respond: (req) => {
+          const format = negotiate(req.headers.accept);
+          lastScrapeFormat = format;
+          store.expire();
+          return { contentType: CONTENT_TYPES[format], body: render(store, format) };
+        },
+      });
+      await server.start();
+      if (r.generated.length > 0) {
+        set.logger.info({ url: url(), ...(cfg.basic_auth.enabled ? { username: creds.username } : {}), generated: r.generated },
+          `prometheus store: generated ${r.generated.join(', ')} (kept in the state directory); point Prometheus at the url${cfg.basic_auth.enabled ? '; the password: metricport stores --show-credentials' : ''}`);
+      }
+    },
+    shutdown: async (deadline) => { await server?.close(deadline); },
+    status: () => {
+      const st = server?.stats;
+      const info: StoreInfo = {
+        adapter: 'prometheus',
+        mode: 'pull',
+        period: null,
+        last_scrape: st?.last_request ?? null,
+        last_error: st?.last_error ?? null,
+        target: cfg.endpoint,
+        url: url(),
+        basic_auth: cfg.basic_auth.enabled,
+      };
+      return {
+        store: info,
+        series: store.size,
+        max_series: store.maxSeries,
+        series_expiry_ms: store.expiryMs,
+        accumulator: { ...store.counters, dropped: { ...store.counters.dropped } },
+        scrapes: st?.served ?? 0,
+        not_found: st?.not_found ?? 0,
+        unauthorized: st?.unauthorized ?? 0,
+        last_scrape_format: lastScrapeFormat,
+      };
+    },
+  });
+}

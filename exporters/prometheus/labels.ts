@@ -1,0 +1,124 @@
+/**
+ * The Prometheus series keyer: OTLP metric → family name, resource + scope +
+ * point attributes → the rendered label string (`a="x",b="y"`, no braces),
+ * which is both the series key in the store and its exposition text.
+ *
+ * - point attributes: names sanitised (naming.ts); collisions joined with `;`
+ *   in the order of the original keys; sorted by label name. An attribute
+ *   whose label would be `job`, `instance`, `otel_scope_name`,
+ *   `otel_scope_version`, `le` or `quantile` is renamed `exported_<name>`.
+ * - scope → `otel_scope_name`, `otel_scope_version` (when not empty);
+ * - resource → `job` = `service.namespace/service.name` (or `service.name`),
+ *   `instance` = `service.instance.id`; every other resource attribute goes
+ *   into `target_info{job,instance,...} 1`.
+ */
+import type { Attributes, AttrValue, Metric, Resource, Scope } from '../../src/model/index.js';
+import { valueToString } from '../../src/model/attributes.js';
+import type { CumulativeStore, FamilyInfo, SeriesKeyer } from './cumulative.js';
+import { baseUnit, BoundedMemo, escapeLabelValue, labelNameMemo, metricName, type PromType } from './naming.js';
+
+const RESERVED = new Set(['job', 'instance', 'otel_scope_name', 'otel_scope_version', 'le', 'quantile']);
+const RESOURCE_ID_KEYS = new Set(['service.name', 'service.namespace', 'service.instance.id']);
+
+function pointLabel(key: string): string {
+  const l = labelNameMemo.get(key);
+  return RESERVED.has(l) ? 'exported_' + l : l;
+}
+
+/** Render attributes as sorted `name="value"` pairs (collisions joined with `;`). */
+export function renderLabels(attrs: Attributes, rename: (k: string) => string = pointLabel): string {
+  const keys = Object.keys(attrs);
+  if (keys.length === 0) return '';
+  if (keys.length === 1) {
+    const k = keys[0] as string;
+    return rename(k) + '="' + escapeLabelValue(valueToString(attrs[k] as AttrValue)) + '"';
+  }
+  keys.sort();
+  const names: string[] = new Array(keys.length);
+  const values: string[] = new Array(keys.length);
+  let n = 0;
+  for (const k of keys) {
+    const name = rename(k);
+    const v = valueToString(attrs[k] as AttrValue);
+    let j = 0;
+    while (j < n && names[j] !== name) j++;
+    if (j < n) { values[j] = values[j] + ';' + v; continue; }
+    names[n] = name;
+    values[n] = v;
+    n++;
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const idx = order[i] as number;
+    if (i > 0) s += ',';
+    s += names[idx] + '="' + escapeLabelValue(values[idx] as string) + '"';
+  }
+  return s;
+}
+
+function str(v: AttrValue | undefined): string {
+  return v === undefined || v === null ? '' : valueToString(v);
+}
+
+/** `job` and `instance` from a resource's service.* attributes. */
+export function jobInstance(r: Resource): { job: string; instance: string } {
+  const name = str(r.attributes['service.name']);
+  const ns = str(r.attributes['service.namespace']);
+  return { job: ns !== '' && name !== '' ? `${ns}/${name}` : name, instance: str(r.attributes['service.instance.id']) };
+}
+
+function joinLabels(a: string, b: string): string {
+  return a === '' ? b : b === '' ? a : a + ',' + b;
+}
+
+export class PromKeyer implements SeriesKeyer {
+  private readonly names: BoundedMemo<{ name: string; unit: string; mul: number; div: number }>;
+  private readonly targetInfo: FamilyInfo = { name: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' };
+
+  constructor(private readonly namespace = '', private readonly withTargetInfo = true, private readonly baseUnits = true) {
+    this.names = new BoundedMemo(10_000, (k) => {
+      const [name, unit, type] = k.split('\u0000') as [string, string, PromType];
+      const b = this.baseUnits ? baseUnit(unit) : { unit, mul: 1, div: 1 };
+      return { name: metricName(this.namespace === '' ? name : `${this.namespace}_${name}`, b.unit, type), unit: b.unit, mul: b.mul, div: b.div };
+    });
+  }
+
+  family(m: Metric, type: PromType): FamilyInfo {
+    const n = this.names.get(m.name + '\u0000' + m.unit + '\u0000' + type);
+    // HELP is never empty (promtool lints that): the OTLP name stands in for a missing description
+    return { name: n.name, type, help: m.description !== '' ? m.description : m.name, unit: n.unit, mul: n.mul, div: n.div };
+  }
+
+  context(resource: Resource, scope: Scope): string {
+    const { job, instance } = jobInstance(resource);
+    let s = '';
+    if (scope.name !== '') s = 'otel_scope_name="' + escapeLabelValue(scope.name) + '"';
+    if (scope.version !== '') s = joinLabels(s, 'otel_scope_version="' + escapeLabelValue(scope.version) + '"');
+    if (job !== '') s = joinLabels(s, 'job="' + escapeLabelValue(job) + '"');
+    if (instance !== '') s = joinLabels(s, 'instance="' + escapeLabelValue(instance) + '"');
+    return s;
+  }
+
+  series(attrs: Attributes, ctx: string): string {
+    return joinLabels(renderLabels(attrs), ctx);
+  }
+
+  onResource(resource: Resource, store: CumulativeStore): void {
+    if (!this.withTargetInfo) return;
+    const other: Attributes = {};
+    let any = false;
+    for (const k of Object.keys(resource.attributes)) {
+      if (RESOURCE_ID_KEYS.has(k)) continue;
+      other[k] = resource.attributes[k] as AttrValue;
+      any = true;
+    }
+    if (!any) return;
+    const { job, instance } = jobInstance(resource);
+    let id = '';
+    if (job !== '') id = 'job="' + escapeLabelValue(job) + '"';
+    if (instance !== '') id = joinLabels(id, 'instance="' + escapeLabelValue(instance) + '"');
+    store.setGauge(this.targetInfo, joinLabels(renderLabels(other), id), 1, 0n);
+  }
+}

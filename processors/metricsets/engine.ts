@@ -112,13 +112,18 @@ export class MetricSetsEngine {
   private curEnd = 0n;
   private readonly overflowAttrs: Attributes[];
   private readonly hasGroupless: boolean;
+  /** zero-fill starts at the window the engine started in (earlier windows were not watched whole) */
+  private zeroFromK = -Infinity;
 
   constructor(readonly specs: MetricSpec[], readonly o: EngineOptions, nowMs = Date.now()) {
     this.periodNs = BigInt(Math.round(o.periodMs * 1e6));
     this.counters = specs.map(() => ({ matched: 0, missing_group_by: 0, overflow: 0, non_numeric: 0 }));
     this.overflowAttrs = specs.map((s) => { const a: Attributes = {}; for (const g of s.groupBy) a[g] = OVERFLOW; return a; });
     this.hasGroupless = specs.some((s) => s.groupBy.length === 0);
-    if (o.mode === 'wall') this.nextEmitK = Math.floor((nowMs - o.latenessMs) / o.periodMs);
+    if (o.mode === 'wall') {
+      this.nextEmitK = Math.floor((nowMs - o.latenessMs) / o.periodMs);
+      this.zeroFromK = Math.floor(nowMs / o.periodMs);
+    }
   }
 
   /** Number of windows holding state. */
@@ -234,7 +239,7 @@ export class MetricSetsEngine {
     const out: MetricsBatch[] = [];
     const ks = [...this.windows.keys()].filter((k) => k < lastOpen);
     if (this.o.zeroFill && this.hasGroupless) {
-      for (let k = Math.max(this.nextEmitK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
+      for (let k = Math.max(this.nextEmitK, this.zeroFromK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
     }
     ks.sort((x, y) => x - y);
     for (const k of ks) {

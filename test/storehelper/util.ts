@@ -2,6 +2,7 @@
 import type { Attributes, HistogramDataPoint, Metric, MetricsBatch, NumberDataPoint } from '../../src/model/metrics.js';
 import { Temporality } from '../../src/model/metrics.js';
 import type { StoreConfig } from '../../src/storehelper/config.js';
+import { PeriodAccumulator } from '../../src/storehelper/accumulator.js';
 
 export const S = 1_000_000_000n;
 
@@ -37,4 +38,12 @@ export function storeCfg(over: Partial<StoreConfig> = {}): StoreConfig {
     sending_queue: { enabled: true, num_consumers: 1, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse' },
     ...over,
   };
+}
+
+const T0 = 1_700_000_000;
+/** the store points of a batch stamped in [T0, T0+10): one accumulator, 10 s period, everything flushed */
+export function pointsOf(b: MetricsBatch, cumulative: 'delta' | 'cumulative' = 'delta') {
+  const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 0, maxSeries: 1000, seriesExpiryMs: 600_000, cumulative, resourceAttributes: ['service.name'], now: () => T0 * 1000, startedAtMs: 0 });
+  acc.add(b);
+  return acc.collect(true);
 }

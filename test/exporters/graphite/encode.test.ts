@@ -1,16 +1,9 @@
 /** Carbon plaintext encoder as data: lines parsed back into (path, value, seconds). */
 import { expect } from 'chai';
-import { PeriodAccumulator } from '../../../src/storehelper/accumulator.js';
 import { encodeGraphite, sanitizeTagValue, seriesPath, type GraphiteEncodeOptions } from '../../../exporters/graphite/encode.js';
-import { S, batch, gauge, hist, histogram, num, sum } from '../../storehelper/util.js';
-import type { MetricsBatch } from '../../../src/model/metrics.js';
+import { S, batch, gauge, hist, histogram, num, pointsOf, sum } from '../../storehelper/util.js';
 
 const T0 = 1_700_000_000;
-export function pointsOf(b: MetricsBatch, cumulative: 'delta' | 'cumulative' = 'delta') {
-  const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 0, maxSeries: 1000, seriesExpiryMs: 600_000, cumulative, resourceAttributes: ['service.name'], now: () => T0 * 1000, startedAtMs: 0 });
-  acc.add(b);
-  return acc.collect(true);
-}
 function parse(body: Uint8Array): Array<[string, string, number]> {
   const text = Buffer.from(body).toString('utf8');
   expect(text.endsWith('\n')).to.equal(true);

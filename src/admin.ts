@@ -1,6 +1,8 @@
 /**
  * The admin server (default 127.0.0.1:8888): GET /healthz, GET /metrics (the
- * service's own telemetry in the Prometheus text format), GET /api/v1/status.
+ * service's own telemetry in the Prometheus text format), GET /api/v1/status,
+ * GET /api/v1/stores (every metric store, push and pull, with the URL to hand
+ * to the third party for pull stores; never credentials).
  * Bound in start(), never in the constructor.
  */
 import { createServer, type Server } from 'node:http';
@@ -8,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { parseEndpoint } from './config/schema.js';
 import type { Logger } from './logger.js';
+import { storesFromStatus } from './pullstore/stores.js';
 import type { Service } from './service.js';
 import type { ServiceTelemetry } from './telemetry.js';
 
@@ -43,11 +46,19 @@ export class AdminServer {
       const svc = opts.service();
       res.json({ ...opts.info(), ...(svc ? svc.status() : { state: 'starting' }) });
     });
+    app.get('/api/v1/stores', (_req, res) => {
+      const svc = opts.service();
+      if (svc === null) {
+        res.status(503).json({ state: 'starting', stores: [] });
+        return;
+      }
+      res.json({ stores: storesFromStatus(svc.status()) });
+    });
     app.get('/', (_req, res) => {
-      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status\n');
+      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores\n');
     });
     app.use((_req, res) => {
-      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status'] });
+      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores'] });
     });
   }
 

@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { gzipSync } from 'node:zlib';
+import { validateSchema } from '../../../src/config/schema.js';
+import { RefusedError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/logger.js';
+import type { EventBatch } from '../../../src/model/index.js';
+import { ServiceTelemetry } from '../../../src/telemetry.js';
+import { errorsReceiverFactory, type ErrorsReceiver } from '../../../receivers/errors/factory.js';
+import { freePort } from '../../harness/ports.js';
+import { RecordingConsumer, startReceiver } from '../otlp/helpers.js';
+
+const host = { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: '/nonexistent' };
+
+async function startErrors(input: Record<string, unknown>, sink: RecordingConsumer<EventBatch>): Promise<{ rcv: ErrorsReceiver; port: number }> {
+  const { value, issues } = validateSchema(errorsReceiverFactory.configSchema, { endpoint: '127.0.0.1:0', ...input }, '');
+  expect(issues).to.deep.equal([]);
+  const rcv = errorsReceiverFactory.create({ id: 'errors', logger: silentLogger(), telemetry: host.telemetry, stateDir: '/x' }, value as never, { events: sink }) as ErrorsReceiver;
+  await rcv.start(host);
+  return { rcv, port: rcv.boundAddress()!.port };
+}
+
+async function post(port: number, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, path = '/v1/errors', method = 'POST') {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body: method === 'POST' ? body : undefined });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+describe('errors receiver over HTTP', () => {
+  let sink: RecordingConsumer<EventBatch>;
+  let rcv: ErrorsReceiver;
+  let port: number;
+  beforeEach(async () => { sink = new RecordingConsumer(); ({ rcv, port } = await startErrors({ max_request_body_size: 4096, max_value_length: 32 }, sink)); });
+  afterEach(async () => { await rcv.shutdown(AbortSignal.timeout(2000)); });
+
+  it('accepts an object, an array and NDJSON, answering how many were accepted', async () => {
+    expect(await post(port, '{"timestamp":"2024-05-01T12:00:00Z","attributes":{"_tx":"1"}}')).to.deep.include({ status: 200, body: { accepted: 1, rejected: 0 } });
+    expect((await post(port, '[{"attributes":{"_tx":"2"}},{"attributes":{"_tx":"3"}}]')).body).to.deep.equal({ accepted: 2, rejected: 0 });
+    expect((await post(port, '{"attributes":{"_tx":"4"}}\n{"attributes":{"_tx":"5"}}\n', { 'content-type': 'application/x-ndjson' })).body).to.deep.equal({ accepted: 2, rejected: 0 });
+    expect((await post(port, gzipSync('{"attributes":{"_tx":"6"}}'), { 'content-type': 'application/json', 'content-encoding': 'gzip' })).body).to.deep.equal({ accepted: 1, rejected: 0 });
+    expect(sink.got.flatMap((b) => b.events.map((e) => e.attributes._tx))).to.deep.equal(['1', '2', '3', '4', '5', '6']);
+    expect(sink.got[0]!.events[0]!.timeUnixNano).to.equal(1_714_564_800_000_000_000n);
+    expect(rcv.status().counters).to.deep.include({ accepted: 6, requests: 4 });
+  });
+
+  it('malformed lines reject only themselves: 200 with index, line and reason', async () => {
+    const r = await post(port, '{"attributes":{"_tx":"a"}}\n{oops\n{"attributes":{"v":"' + 'x'.repeat(33) + '"}}\n{"attributes":{"_tx":"b"}}', { 'content-type': 'application/x-ndjson' });
+    expect(r.status).to.equal(200);
+    expect(r.body.accepted).to.equal(2);
+    expect(r.body.rejected).to.equal(2);
+    expect(r.body.errors[0]).to.include({ index: 1, line: 2 });
+    expect(r.body.errors[0].reason).to.match(/^malformed JSON/);
+    expect(r.body.errors[1]).to.deep.equal({ index: 2, line: 3, reason: 'attribute "v": value of 33 characters is longer than max_value_length (32)' });
+    expect(sink.got.flatMap((b) => b.events.map((e) => e.attributes._tx))).to.deep.equal(['a', 'b']);
+    expect(rcv.status().counters).to.deep.include({ accepted: 2, rejected: 2 });
+  });
+
+  it('400 only when nothing could be read; 413, 415, 405 with reasons; nothing reaches the pipeline', async () => {
+    const bad = await post(port, 'not json\nnor this');
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error).to.match(/^no line could be read as JSON/);
+    expect(bad.body.rejected).to.equal(2);
+    const big = await post(port, JSON.stringify({ attributes: { a: 'x'.repeat(5000) } }));
+    expect(big.status).to.equal(413);
+    expect(big.body.error).to.match(/exceeds max_request_body_size \(4096 bytes\)/);
+    const ct = await post(port, '{}', { 'content-type': 'application/xml' });
+    expect(ct.status).to.equal(415);
+    expect(ct.body.error).to.contain('unsupported Content-Type "application/xml"');
+    const m = await post(port, '', {}, '/v1/errors', 'GET');
+    expect(m.status).to.equal(405);
+    expect(m.headers.get('allow')).to.equal('POST');
+    expect(sink.got).to.deep.equal([]);
+    expect(rcv.status().counters).to.deep.include({ 'bad_requests.malformed_json': 1, 'bad_requests.too_large': 1, 'bad_requests.unsupported_media_type': 1, 'bad_requests.method_not_allowed': 1 });
+  });
+
+  it('a refusing pipeline gets 429/503 with Retry-After', async () => {
+    sink.fail = new RefusedError('queue full', { status: 429, retryAfterSeconds: 7 });
+    const r = await post(port, '{}');
+    expect(r.status).to.equal(429);
+    expect(r.headers.get('retry-after')).to.equal('7');
+    expect(rcv.status().counters).to.deep.include({ refused: 1 });
+  });
+});
+
+describe('errors receiver sharing the otlp receiver endpoint', () => {
+  it('one port serves /v1/logs (otlp) and /v1/errors (errors)', async () => {
+    const p = await freePort();
+    const logs = new RecordingConsumer<EventBatch>();
+    const errs = new RecordingConsumer<EventBatch>();
+    const otlp = await startReceiver({ protocols: { http: { endpoint: `127.0.0.1:${p}` } } }, { events: logs });
+    const { rcv } = await startErrors({ endpoint: `127.0.0.1:${p}` }, errs);
+    try {
+      expect((await post(p, '{"attributes":{"k":"v"}}')).status).to.equal(200);
+      const l = await post(p, JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ severityNumber: 17, body: { stringValue: 'boom' } }] }] }] }), { 'content-type': 'application/json' }, '/v1/logs');
+      expect(l.status).to.equal(200);
+      expect(errs.got[0]!.events[0]!.attributes).to.deep.equal({ k: 'v' });
+      expect(logs.got[0]!.events[0]!.attributes).to.deep.include({ 'log.body': 'boom', 'log.severity_number': 17 });
+    } finally {
+      await rcv.shutdown(AbortSignal.timeout(2000));
+      await otlp.rcv.shutdown(AbortSignal.timeout(2000));
+    }
+  });
+});

@@ -1,5 +1,6 @@
 /** datadog exporter: encoder as data against fixtures (protocols.md §2), a v2 test double checking every header and answer, the 512,000-byte split, and v1 against a real VictoriaMetrics. */
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -52,9 +53,7 @@ describe('datadog: encode (protocols.md §2)', () => {
   it('splits high-cardinality batches under 512,000 bytes compressed and 5,242,880 uncompressed, no point lost', function () {
     this.timeout(30_000);
     const pts = [];
-    let seed = 1;
-    const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed.toString(36); };
-    for (let i = 0; i < 25_000; i++) pts.push(num(BigInt(T0) * S, i, { id: rnd() + rnd() + rnd() + rnd() }));
+    for (let i = 0; i < 25_000; i++) pts.push(num(BigInt(T0) * S, i, { id: createHash('sha256').update(String(i)).digest('hex') }));
     const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 0, maxSeries: 100_000, seriesExpiryMs: 600_000, cumulative: 'delta', resourceAttributes: [], now: () => T0 * 1000 });
     acc.add(batch([gauge('hc', pts)]));
     const points = acc.collect(true);

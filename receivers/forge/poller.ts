@@ -147,6 +147,8 @@ export class ForgePoller {
   private readonly lastLog = new Map<string, number>();
   private readonly path: string;
   private failing = false;
+  /** the last failure was one waiting will not fix, and nothing succeeded since */
+  hardFailing = false;
 
   constructor(readonly opts: PollerOptions, private readonly deps: PollerDeps) {
     this.auth = basicAuth(opts.email, opts.apiToken);
@@ -329,6 +331,7 @@ export class ForgePoller {
     }
     await this.advance(env, w.end);
     this.lastSuccessAt = clock.now();
+    this.hardFailing = false;
     if (this.failing) {
       this.failing = false;
       this.deps.logger.info({ receiver: o.id, environment: env }, 'forge metrics polling recovered');
@@ -460,6 +463,7 @@ export class ForgePoller {
       ...(f.queryError !== undefined ? { identifier: f.queryError.identifier, error_type: f.queryError.errorType, status_code: f.queryError.statusCode } : {}),
     };
     this.failing = true;
+    if (!f.retryable) this.hardFailing = true;
     const last = this.lastLog.get(f.kind);
     if (last !== undefined && now - last < LOG_EVERY_MS) return;
     this.lastLog.set(f.kind, now);

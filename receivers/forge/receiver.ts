@@ -146,10 +146,7 @@ export class ForgeReceiver implements Receiver {
 
   /** Failing hard: the last call failed in a way waiting will not fix (auth, a QueryError other than 429) and nothing succeeded since. */
   healthy(): boolean {
-    const e = this.poller.lastError;
-    if (e === null || e.retryable) return true;
-    const s = this.poller.lastSuccessAt;
-    return s !== null && s >= Date.parse(e.at);
+    return !this.poller.hardFailing;
   }
 
   status(): Record<string, unknown> {

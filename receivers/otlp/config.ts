@@ -26,7 +26,13 @@ export interface OtlpHttpConfig {
 export interface OtlpReceiverConfig {
   protocols: { http: OtlpHttpConfig };
   limits: { max_attributes: number; max_depth: number; max_value_length: number };
+  logs: { min_severity: LogSeverity; keep_exceptions: boolean };
 }
+
+export const LOG_SEVERITIES = ['ALL', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type LogSeverity = (typeof LOG_SEVERITIES)[number];
+/** the lowest OTLP SeverityNumber of each level (ALL: everything, unspecified included) */
+export const SEVERITY_NUMBER: Record<LogSeverity, number> = { ALL: 0, TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 };
 
 const URL_PATH = /^\/[^\s?#]*$/;
 
@@ -54,6 +60,14 @@ export const otlpConfigSchema: Schema = {
       max_attributes: { type: 'int', default: 128, min: 1, doc: 'Most attributes per data point, log record, resource or scope.' },
       max_depth: { type: 'int', default: 16, min: 1, max: 1000, doc: 'Deepest nesting of array/kvlist attribute values.' },
       max_value_length: { type: 'int', default: 65536, min: 1, doc: 'Longest string or bytes attribute value, in bytes.' },
+    },
+  },
+  logs: {
+    type: 'object',
+    doc: 'Which log records from /v1/logs become events (error events for metric sets); the others are dropped and counted.',
+    fields: {
+      min_severity: { type: 'enum', values: LOG_SEVERITIES, default: 'ERROR', doc: 'Keep records with a SeverityNumber at least this level (ERROR = 17..24); ALL keeps every record, unspecified severity included.' },
+      keep_exceptions: { type: 'boolean', default: true, doc: 'Also keep records of any severity that carry an exception.* attribute (exception.type, exception.message, ...).' },
     },
   },
 };

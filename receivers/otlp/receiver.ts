@@ -23,7 +23,8 @@ import { DecodeError } from '../../src/otlp/errors.js';
 import type { DecodeLimits, DecodeResult } from '../../src/otlp/types.js';
 import { decodeLogsJson, decodeMetricsJson, encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.js';
 import { decodeLogsProto, decodeMetricsProto, encodeExportResponseProto, encodeStatusProto } from '../../src/otlp/proto.js';
-import type { OtlpReceiverConfig } from './config.js';
+import { SEVERITY_NUMBER, type OtlpReceiverConfig } from './config.js';
+import type { Event } from '../../src/model/events.js';
 import {
   ACCEPTED_CONTENT_TYPES, type BodyEncoding, type BodyFormat, invalidUtf8Offset, isGzip, isZlibWrapped,
   nowUnixNano, parseContentEncoding, parseContentType, summarizeErrors,
@@ -143,6 +144,10 @@ export class OtlpReceiver implements Receiver {
   private readonly lastDebug = new Map<string, number>();
   private lease: SharedServer | undefined;
   private stopped = false;
+  /** lowest severity number kept (0 = every record) */
+  private readonly minSeverity: number;
+  private readonly keepExceptions: boolean;
+  private filteredLogs = 0;
 
   constructor(set: CreateSettings, private readonly cfg: OtlpReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
     this.id = set.id;
@@ -154,6 +159,11 @@ export class OtlpReceiver implements Receiver {
       maxDepth: cfg.limits.max_depth,
       maxValueLength: cfg.limits.max_value_length,
     };
+    this.minSeverity = SEVERITY_NUMBER[cfg.logs?.min_severity ?? 'ERROR'];
+    this.keepExceptions = cfg.logs?.keep_exceptions ?? true;
+    if (next.events !== undefined) {
+      set.telemetry.gauge('metricport_receiver_filtered_log_records', 'Log records not turned into events (below logs.min_severity, no exception.* attribute), cumulative', { receiver: set.id }, () => this.filteredLogs);
+    }
     if (next.metrics !== undefined) {
       this.routes.push({ signal: 'metrics', path: cfg.protocols.http.metrics_url_path, consumer: next.metrics as Consumer<SignalData[Signal]> });
     }
@@ -205,7 +215,8 @@ export class OtlpReceiver implements Receiver {
       listening: a === undefined ? null : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
       paths,
       max_request_body_size: this.maxBody,
-      counters: { ...this.tel.totals(), responses: { ...this.byStatus } },
+      counters: { ...this.tel.totals(), filtered_log_records: this.filteredLogs, responses: { ...this.byStatus } },
+      logs: { min_severity: this.cfg.logs?.min_severity ?? 'ERROR', keep_exceptions: this.keepExceptions },
     };
   }
 
@@ -306,7 +317,9 @@ export class OtlpReceiver implements Receiver {
     if (route.signal === 'metrics') {
       n = countPoints(result.data as MetricsBatch);
     } else {
-      const events = (result.data as EventBatch).events;
+      const batch = result.data as EventBatch;
+      if (this.minSeverity > 0) batch.events = this.keepErrors(batch.events);
+      const events = batch.events;
       n = events.length;
       for (let i = 0; i < n; i++) {
         const e = events[i]!;
@@ -338,6 +351,23 @@ export class OtlpReceiver implements Receiver {
     const payload = format === 'json' ? encodeExportResponseJson(signal, rejected, msg) : encodeExportResponseProto(signal, rejected, msg);
     this.write(x.res, 200, format, payload, undefined);
     this.count(route, 200, x.t0, undefined);
+  }
+
+  /** Records with severity ≥ logs.min_severity, or (keep_exceptions) an exception.* attribute; the rest counted. */
+  private keepErrors(events: Event[]): Event[] {
+    let out: Event[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const sev = e.attributes['log.severity_number'];
+      let keep = typeof sev === 'number' && sev >= this.minSeverity;
+      if (!keep && this.keepExceptions) {
+        for (const k in e.attributes) if (k.startsWith('exception.')) { keep = true; break; }
+      }
+      if (keep) { out?.push(e); continue; }
+      if (out === undefined) out = events.slice(0, i);
+      this.filteredLogs++;
+    }
+    return out ?? events;
   }
 
   private downstreamFailed(x: Exchange, n: number, err: unknown): void {

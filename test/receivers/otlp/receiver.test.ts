@@ -24,7 +24,7 @@ describe('otlp receiver (HTTP)', () => {
   beforeEach(async () => {
     metrics = new RecordingConsumer<MetricsBatch>();
     events = new RecordingConsumer<EventBatch>();
-    s = await startReceiver({ protocols: { http: { max_request_body_size: '1MiB' } }, limits: { max_attributes: 4 } }, { metrics, events });
+    s = await startReceiver({ protocols: { http: { max_request_body_size: '1MiB' } }, limits: { max_attributes: 4 }, logs: { min_severity: 'ALL' } }, { metrics, events });
   });
 
   afterEach(async () => {
@@ -380,6 +380,37 @@ describe('otlp receiver lifecycle', () => {
     } finally {
       await s.rcv.shutdown(AbortSignal.timeout(5_000));
       await s.telemetry.shutdown();
+    }
+  });
+
+  it('by default only log records with severity ≥ ERROR or an exception.* attribute become events; the rest are counted', async () => {
+    const events = new RecordingConsumer<EventBatch>();
+    const s = await startReceiver({}, { events });
+    const rec = (severityNumber: number, attrs: Array<[string, string]> = []) => ({ severityNumber, body: { stringValue: `sev ${severityNumber}` }, attributes: attrs.map(([key, v]) => ({ key, value: { stringValue: v } })) });
+    const body = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [
+      rec(0), rec(9), rec(13, [['exception.message', 'x']]), rec(16), rec(17), rec(21), rec(24), rec(5, [['exception.type', 'E']]),
+    ] }] }] });
+    try {
+      const r = await post(s.port, '/v1/logs', body, JSON_CT);
+      expect(r.status).to.equal(200);
+      expect(events.got[0]!.events.map((e) => e.attributes['log.body'])).to.deep.equal(['sev 13', 'sev 17', 'sev 21', 'sev 24', 'sev 5']);
+      expect(s.rcv.status().counters).to.deep.include({ accepted: 5, filtered_log_records: 3 });
+    } finally {
+      await s.rcv.shutdown(AbortSignal.timeout(5_000));
+      await s.telemetry.shutdown();
+    }
+    const strict = new RecordingConsumer<EventBatch>();
+    const s2 = await startReceiver({ logs: { min_severity: 'FATAL', keep_exceptions: false } }, { events: strict });
+    try {
+      expect((await post(s2.port, '/v1/logs', body, JSON_CT)).status).to.equal(200);
+      expect(strict.got[0]!.events.map((e) => e.attributes['log.body'])).to.deep.equal(['sev 21', 'sev 24']);
+      // nothing kept: downstream is not called, the answer is still 200
+      const none = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [rec(9)] }] }] });
+      expect((await post(s2.port, '/v1/logs', none, JSON_CT)).status).to.equal(200);
+      expect(strict.got.length).to.equal(1);
+    } finally {
+      await s2.rcv.shutdown(AbortSignal.timeout(5_000));
+      await s2.telemetry.shutdown();
     }
   });
 

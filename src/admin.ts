@@ -2,7 +2,9 @@
  * The admin server (default 127.0.0.1:8888): GET /healthz, GET /metrics (the
  * service's own telemetry in the Prometheus text format), GET /api/v1/status,
  * GET /api/v1/stores (every metric store, push and pull, with the URL to hand
- * to the third party for pull stores; never credentials).
+ * to the third party for pull stores; never credentials), GET /api/v1/metricsets
+ * and GET /api/v1/metricsets/<set>/preview (metric set definitions and the
+ * open windows' current values).
  * Bound in start(), never in the constructor.
  */
 import { createServer, type Server } from 'node:http';
@@ -11,6 +13,7 @@ import express from 'express';
 import { parseEndpoint } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { storesFromStatus } from './pullstore/stores.js';
+import { listMetricSets, previewMetricSet } from '../processors/metricsets/admin.js';
 import type { Service } from './service.js';
 import type { ServiceTelemetry } from './telemetry.js';
 
@@ -54,11 +57,23 @@ export class AdminServer {
       }
       res.json({ stores: storesFromStatus(svc.status()) });
     });
+    app.get('/api/v1/metricsets', (_req, res) => {
+      const svc = opts.service();
+      if (svc === null) { res.status(503).json({ state: 'starting', metricsets: [] }); return; }
+      res.json(listMetricSets(svc));
+    });
+    app.get('/api/v1/metricsets/:set/preview', (req, res) => {
+      const svc = opts.service();
+      if (svc === null) { res.status(503).json({ state: 'starting' }); return; }
+      const p = previewMetricSet(svc, req.params.set);
+      if (p === undefined) { res.status(404).json({ error: `no metric set named ${JSON.stringify(req.params.set)}; GET /api/v1/metricsets lists them` }); return; }
+      res.json(p);
+    });
     app.get('/', (_req, res) => {
-      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores\n');
+      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview\n');
     });
     app.use((_req, res) => {
-      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores'] });
+      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview'] });
     });
   }
 

@@ -175,6 +175,13 @@ export class Service {
     };
   }
 
+  /** The components of a kind (and type), for admin routes that ask a component directly (e.g. metric set previews). */
+  components(kind: 'receiver' | 'processor' | 'exporter', type?: string): Array<{ id: string; type: string; pipeline?: string; component: Component }> {
+    return this.all()
+      .filter((n) => n.kind === kind && (type === undefined || n.type === type))
+      .map((n) => ({ id: n.id, type: n.type, ...(n.pipeline !== undefined ? { pipeline: n.pipeline } : {}), component: n.component }));
+  }
+
   private all(): Node[] {
     return [...this.receivers, ...this.processors, ...this.exporters];
   }

@@ -73,6 +73,9 @@ export interface Series {
   hist: HistState | undefined;
   exp: ExpState | undefined;
   summary: { count: number; sum: number; quantiles: QuantileValue[] } | undefined;
+  /** recency list links (least recently moved first) */
+  prev: Series | undefined;
+  next: Series | undefined;
 }
 
 export interface Family {
@@ -104,7 +107,11 @@ const TOUCH_GRANULARITY_MS = 1000;
 
 export class CumulativeStore {
   readonly families = new Map<string, Family>();
-  private readonly lru = new Set<Series>();
+  // recency order as an intrusive doubly-linked list: O(1) move, evict and
+  // expire (a Set's iterator would skip over deleted slots at its head)
+  private head: Series | undefined;
+  private tail: Series | undefined;
+  private count = 0;
   readonly maxSeries: number;
   expiryMs: number;
   private readonly maxExp: number;
@@ -121,7 +128,23 @@ export class CumulativeStore {
     this.now = opts.now ?? Date.now;
   }
 
-  get size(): number { return this.lru.size; }
+  get size(): number { return this.count; }
+
+  private link(s: Series): void {
+    s.prev = this.tail;
+    s.next = undefined;
+    if (this.tail !== undefined) this.tail.next = s; else this.head = s;
+    this.tail = s;
+    this.count++;
+  }
+
+  private unlink(s: Series): void {
+    if (s.prev !== undefined) s.prev.next = s.next; else this.head = s.next;
+    if (s.next !== undefined) s.next.prev = s.prev; else this.tail = s.prev;
+    s.prev = undefined;
+    s.next = undefined;
+    this.count--;
+  }
 
   private drop(reason: string, n = 1): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + n;
@@ -209,17 +232,17 @@ export class CumulativeStore {
   private get(fam: Family, key: string, start: bigint, time: bigint, now: number): Series | undefined {
     let s = fam.series.get(key);
     if (s !== undefined) return s;
-    if (this.lru.size >= this.maxSeries) {
-      const oldest = this.lru.values().next().value as Series | undefined;
+    if (this.count >= this.maxSeries) {
+      const oldest = this.head;
       if (oldest !== undefined) {
         this.remove(oldest);
         this.counters.evicted_cap++;
         this.onEvict?.(1, 'cap');
       }
     }
-    s = { key, fam, start: start === 0n ? time : start, time: 0n, seen: now, moved: now, value: 0, hist: undefined, exp: undefined, summary: undefined };
+    s = { key, fam, start: start === 0n ? time : start, time: 0n, seen: now, moved: now, value: 0, hist: undefined, exp: undefined, summary: undefined, prev: undefined, next: undefined };
     fam.series.set(key, s);
-    this.lru.add(s);
+    this.link(s);
     this.counters.series_created++;
     return s;
   }
@@ -227,15 +250,17 @@ export class CumulativeStore {
   private touch(s: Series, time: bigint, now: number): void {
     if (time > s.time) s.time = time;
     s.seen = now;
-    if (now - s.moved >= TOUCH_GRANULARITY_MS) {
-      this.lru.delete(s);
-      this.lru.add(s);
+    if (now - s.moved >= TOUCH_GRANULARITY_MS && s !== this.tail) {
+      this.unlink(s);
+      this.link(s);
+      s.moved = now;
+    } else if (now - s.moved >= TOUCH_GRANULARITY_MS) {
       s.moved = now;
     }
   }
 
   private remove(s: Series): void {
-    this.lru.delete(s);
+    this.unlink(s);
     s.fam.series.delete(s.key);
     if (s.fam.series.size === 0) this.families.delete(s.fam.info.name);
   }
@@ -325,9 +350,11 @@ export class CumulativeStore {
     const ttl = this.expiryMs;
     if (ttl <= 0) return;
     let n = 0;
-    for (const s of this.lru) {
-      if (now - s.moved <= ttl) break;
+    let s = this.head;
+    while (s !== undefined && now - s.moved > ttl) {
+      const next = s.next;
       if (now - s.seen > ttl) { this.remove(s); n++; }
+      s = next;
     }
     if (n > 0) {
       this.counters.evicted_expired += n;

@@ -9,9 +9,10 @@ import { defaultConfigPath } from './paths.js';
 import { registry } from './registry.js';
 import { runCommand, version } from './run.js';
 import { forgeMain } from '../receivers/forge/pull.js';
+import { previewMain } from '../processors/metricsets/preview-cli.js';
 import { KNOWN_FLAGS, loadSettings, settingsHelp } from './settings.js';
 
-const VERBS = ['run', 'validate', 'components', 'forge', 'help', 'version'] as const;
+const VERBS = ['run', 'validate', 'components', 'forge', 'preview', 'help', 'version'] as const;
 
 export function helpText(): string {
   return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
@@ -22,6 +23,8 @@ Usage:
   metricport components [--json]        list every receiver, processor and exporter with its options and defaults
   metricport forge pull --config FILE [--since 2h] [--post URL]
                                         one Forge App metrics catch-up pass, then exit (see metricport forge --help)
+  metricport preview --config FILE --events FILE.ndjson [--set NAME] [--json]
+                                        run a file of error events through the config's metric sets and print the series
   metricport help | --help              this text
   metricport version | --version        print the version
 
@@ -66,6 +69,7 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'forge') return forgeMain(argv.slice(1));
+  if (argv[0] === 'preview') return previewMain(argv.slice(1));
   const p = parseArgv(argv);
   if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
   if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }

@@ -411,7 +411,8 @@ export class ForgePoller {
         case 'query_error': {
           this.counters.query_errors++;
           tel?.request(status, secs, this.path, 'query_error');
-          const qe = { ...a.error, message: this.scrub(a.error.message) };
+          const sc = (x: string | null): string | null => (x === null ? null : this.scrub(x));
+          const qe = { ...a.error, message: this.scrub(a.error.message), identifier: sc(a.error.identifier), errorType: sc(a.error.errorType) };
           const retryAfterMs = a.error.statusCode === 429 ? parseRetryAfter(res.headers.get('retry-after'), clock.now()) : undefined;
           return { kind: 'query_error', retryable: a.retryable, message: this.scrub(describeQueryError(qe)), queryError: qe, retryAfterMs };
         }

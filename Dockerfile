@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # metricport as a sidecar container.
 #   docker build -t metricport .
-#   docker run -p 4318:4318 -p 8888:8888 -v mp-state:/var/lib/metricport metricport
+#   docker run -p 4318:4318 -p 8888:8888 -p 9464:9464 -v mp-state:/var/lib/metricport metricport
 # Mount your pipeline config at /etc/metricport/config.yaml (the image ships the default one).
 
 FROM node:20-bookworm-slim AS build
@@ -24,7 +24,8 @@ ENV NODE_ENV=production \
     METRICPORT_CONFIG=/etc/metricport/config.yaml \
     METRICPORT_STATE_DIR=/var/lib/metricport \
     METRICPORT_ADMIN_ENDPOINT=0.0.0.0:8888 \
-    METRICPORT_OTLP_ENDPOINT=0.0.0.0:4318
+    METRICPORT_OTLP_ENDPOINT=0.0.0.0:4318 \
+    METRICPORT_PROMETHEUS_ENDPOINT=0.0.0.0:9464
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
@@ -39,7 +40,7 @@ RUN mkdir -p /etc/metricport /var/lib/metricport \
  && chown -R node:node /var/lib/metricport
 USER node
 VOLUME ["/var/lib/metricport"]
-EXPOSE 4318 8888
+EXPOSE 4318 8888 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8888/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM

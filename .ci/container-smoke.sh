@@ -2,7 +2,8 @@
 # Runs what the Dockerfile's runtime stage runs, outside Docker (no engine here):
 # a copy with only package*.json, dist/{src,receivers,processors,exporters},
 # config/ and proto/, `npm ci --omit=dev`, the container's env vars, then
-# /healthz, one OTLP request, and SIGTERM → exit 0.
+# /healthz, one OTLP request, the Prometheus scrape endpoint (token URL from
+# the state directory) serving the posted metric, and SIGTERM → exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d dist/src ] || npm run build
@@ -14,10 +15,10 @@ cp -r dist/src dist/receivers dist/processors dist/exporters "$app/dist/"
 cp -r config proto "$app/"
 (cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-otlp=$(port); admin=$(port)
+otlp=$(port); admin=$(port); prom=$(port)
 cd "$app"
 METRICPORT_CONFIG="$app/config/default.yaml" METRICPORT_STATE_DIR="$state" \
-METRICPORT_ADMIN_ENDPOINT="127.0.0.1:$admin" METRICPORT_OTLP_ENDPOINT="127.0.0.1:$otlp" NODE_ENV=production \
+METRICPORT_ADMIN_ENDPOINT="127.0.0.1:$admin" METRICPORT_OTLP_ENDPOINT="127.0.0.1:$otlp" METRICPORT_PROMETHEUS_ENDPOINT="127.0.0.1:$prom" NODE_ENV=production \
   node "$app/dist/src/bin/metricport.js" run > "$state/out.log" 2>&1 &
 pid=$!
 for i in $(seq 1 100); do
@@ -27,8 +28,14 @@ for i in $(seq 1 100); do
 done
 code=$(node -e "fetch('http://127.0.0.1:$otlp/v1/metrics',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({resourceMetrics:[{scopeMetrics:[{metrics:[{name:'smoke',gauge:{dataPoints:[{asDouble:1,timeUnixNano:'1700000000123456789'}]}}]}]}]})}).then(r=>console.log(r.status))")
 [ "$code" = 200 ] || { echo "container smoke: OTLP POST answered $code"; cat "$state/out.log"; exit 1; }
+scrape=$(node -e "
+const c=require('$state/exporter/prometheus/credentials.json');
+const url='http://127.0.0.1:$prom/'+c.token+'/metrics';
+const deadline=Date.now()+10000;
+(async()=>{for(;;){const r=await fetch(url);const t=await r.text();if(r.status===200&&t.split('\\n').some(l=>l==='smoke 1'||(l.startsWith('smoke{')&&l.endsWith('} 1')))){console.log('ok');return}if(Date.now()>deadline){console.log('status '+r.status+': '+t.slice(0,300));return}await new Promise(f=>setTimeout(f,100))}})().catch(e=>console.log(String(e)))")
+[ "$scrape" = ok ] || { echo "container smoke: the Prometheus scrape endpoint did not serve the posted metric: $scrape"; cat "$state/out.log"; exit 1; }
 kill -TERM $pid
 wait $pid; rc=$?
 [ $rc = 0 ] || { echo "container smoke: exit code $rc after SIGTERM"; cat "$state/out.log"; exit 1; }
 grep -q '"dataPoints":1\|"data_points":1\|data points' "$state/out.log" || { echo "container smoke: the debug exporter logged nothing"; cat "$state/out.log"; exit 1; }
-echo "container smoke: ok (healthy, OTLP 200, clean SIGTERM exit)"
+echo "container smoke: ok (healthy, OTLP 200, Prometheus scrape serves it, clean SIGTERM exit)"

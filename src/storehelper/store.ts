@@ -52,6 +52,8 @@ export interface StoreAdapter {
   readonly maxPayloadBytes: number;
   /** points per payload before size checks (default 10,000) */
   readonly maxPointsPerPayload?: number;
+  /** encode each window separately (stores whose body is keyed by series, e.g. Circonus JSON) */
+  readonly oneWindowPerPayload?: boolean;
   /** host:port for status (never a URL with credentials) */
   readonly endpoint: string;
   encode(points: readonly StorePoint[], ctx: EncodeContext): Encoded;
@@ -191,7 +193,16 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     const d: Record<string, number> = {};
     let payloads: Payload[];
     try {
-      payloads = encodeSplit(adapter, points, ctx(), d);
+      if (adapter.oneWindowPerPayload === true) {
+        payloads = [];
+        let from = 0;
+        for (let i = 1; i <= points.length; i++) {
+          if (i === points.length || (points[i] as StorePoint).time !== (points[from] as StorePoint).time) {
+            payloads.push(...encodeSplit(adapter, points.slice(from, i), ctx(), d));
+            from = i;
+          }
+        }
+      } else payloads = encodeSplit(adapter, points, ctx(), d);
     } catch (err) {
       d.encode = (d.encode ?? 0) + points.length;
       payloads = [];

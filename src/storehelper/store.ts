@@ -175,6 +175,15 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     ...(hooks.now !== undefined ? { now: hooks.now } : {}),
   });
 
+  const attrs = { exporter: set.id, adapter: adapter.type };
+  set.telemetry.gauge('metricport_store_series', 'Series a metric store\'s period accumulator tracks', attrs, () => acc.seriesCount());
+  set.telemetry.gauge('metricport_store_period_seconds', 'A metric store\'s period', attrs, () => cfg.period / 1000);
+  set.telemetry.gauge('metricport_store_next_flush_timestamp_seconds', 'When a metric store flushes next (Unix seconds; 0 = not scheduled)', attrs, () => (nextFlush ?? 0) / 1000);
+  set.telemetry.gauge('metricport_store_last_success_timestamp_seconds', 'Last successful transmission of a metric store (Unix seconds; 0 = never)', attrs, () => {
+    const t = inner.status().last_success;
+    return t === null ? 0 : Date.parse(t) / 1000;
+  });
+
   const reportCounters = (): void => {
     // accumulator drops on the shared dropped counter (by reason), once per change
     for (const r of ['stale', 'out_of_order', 'series_limit', 'no_value', 'unsupported', 'invalid'] as const) {

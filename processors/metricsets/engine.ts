@@ -379,7 +379,8 @@ function toMetric(spec: MetricSpec, agg: AggSpec, points: NumberDataPoint[], per
   const gb = spec.groupBy.length === 0 ? '' : ` by ${spec.groupBy.join(', ')}`;
   const description = spec.description !== '' ? spec.description : `${agg.text} of events per ${periodMs / 1000}s window${gb} (metric set ${spec.set})`;
   const metadata: Attributes = { 'metricset.metric': spec.name, 'metricset.aggregate': agg.text };
-  const unit = agg.kind === 'count' || agg.kind === 'unique' ? '1' : '';
+  // unit "1" only on count: on a gauge it would make Prometheus names end in _ratio
+  const unit = agg.kind === 'count' ? '1' : '';
   if (agg.kind === 'count' || agg.kind === 'sum') {
     return { kind: 'sum', name: agg.output, description, unit, metadata, temporality: Temporality.Delta, isMonotonic: agg.kind === 'count', points };
   }

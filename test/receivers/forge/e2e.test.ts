@@ -147,3 +147,45 @@ service:
     console.log(`      exposition:\n        ${forgeLines(textA).join('\n        ')}`);
   });
 });
+
+describe('forge pull into the config\'s pipelines (file exporter), and its exit codes', function () {
+  this.timeout(60_000);
+  it('exit 0 and the sample in the file; a second pass asks only for what is new; exit 1 with the reason (and no token) on a QueryError', async () => {
+    const { readFileSync } = await import('node:fs');
+    const gw = await new Gateway({ now: () => Date.now(), email: EMAIL, token: TOKEN, respond: () => ({ kind: 'sample' }) }).start();
+    const dir = mkdtempSync(join(tmpdir(), 'mp-forge-cron-'));
+    try {
+      const cfg = join(dir, 'forge.yaml');
+      writeFileSync(cfg, forgeYaml(gw.url, `exporters:
+  file: { path: ${join(dir, 'out.jsonl')} }
+service:
+  pipelines:
+    metrics: { receivers: [forge], exporters: [file] }
+`));
+      const env = { FORGE_API_TOKEN: TOKEN };
+      const r1 = await run(['forge', 'pull', '--config', cfg, '--state-dir', join(dir, 'state'), '--since', '30m'], env);
+      expect(r1.code, r1.stderr).to.equal(0);
+      expect(r1.stdout).to.match(/^forge pull: receiver forge: 2 windows, 6 points accepted; watermark 8cb293d5-be08-47ae-a75c-95b89da5ad1d=/);
+      expect(gw.calls).to.have.length(2);
+      expect(gw.calls[1]!.end - gw.calls[0]!.start).to.equal(30 * 60_000);
+      const lines = readFileSync(join(dir, 'out.jsonl'), 'utf8').trim().split('\n');
+      const names = lines.flatMap((l) => JSON.parse(l).resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((s: any) => s.metrics.map((m: any) => m.name))));
+      expect(names.filter((n: string) => n === 'forge_api_request_count')).to.have.length(2);
+      // the watermark holds: the next pass (same minute or the next) asks for at most the new minute
+      const r2 = await run(['forge', 'pull', '--config', cfg, '--state-dir', join(dir, 'state')], env);
+      expect(r2.code, r2.stderr).to.equal(0);
+      for (const c of gw.calls.slice(2)) expect(c.start).to.be.at.least(gw.calls[1]!.end);
+      // failure: exit 1 with the QueryError, never the token
+      gw.script.push({ kind: 'queryError', statusCode: 401, message: 'Unauthorized', identifier: 'UNAUTHENTICATED', errorType: 'AUTH' });
+      const r3 = await run(['forge', 'pull', '--config', cfg, '--state-dir', join(dir, 'state2')], env);
+      expect(r3.code).to.equal(1);
+      expect(r3.stderr).to.contain('metricport forge pull: receiver forge: QueryError: Unauthorized; identifier UNAUTHENTICATED; statusCode 401; errorType AUTH');
+      for (const out of [r1, r2, r3]) expect(out.stdout + out.stderr).to.not.contain(TOKEN);
+      const r4 = await run(['forge', 'pull', '--since', 'x'], env);
+      expect(r4.code).to.equal(2);
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,7 +6,8 @@
  * - histogram → `<name>.count`, `<name>.sum`, `<name>.bucket.le_<bound>` (cumulative count ≤ bound, `le_inf` last);
  * - summary → `<name>.count`, `<name>.sum`, `<name>.quantile_<q>`.
  * Tags (`tag_mode: tags`, Graphite ≥ 1.1): `;k=v` segments sorted as carbon
- * normalises them; or (`tag_mode: path`) folded into the path by a template.
+ * normalises them; or (`tag_mode: path`) folded into the path by a template,
+ * where dots in tag keys and values become `_` (they would add levels).
  * NaN and infinite values are dropped (carbon discards them anyway), counted.
  */
 import { valueToString } from '../../src/model/attributes.js';
@@ -76,11 +77,11 @@ export function seriesPath(p: StorePoint, o: GraphiteEncodeOptions, suffix = '')
     if (key === 'name') return sanitizePath(base);
     if (key === 'tags') return '\u0000TAGS\u0000';
     used.add(key);
-    return sanitizeNode(tagMap.get(key) ?? 'unknown');
+    return sanitizeNode((tagMap.get(key) ?? 'unknown').replace(/\./g, '_'));
   });
   if (path.includes('\u0000TAGS\u0000')) {
     const rest = tags.filter(([k]) => !used.has(k)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([k, v]) => sanitizeNode(k) + '.' + sanitizeNode(v)).join('.');
+      .map(([k, v]) => sanitizeNode(k.replace(/\./g, '_')) + '.' + sanitizeNode(v.replace(/\./g, '_'))).join('.');
     path = path.replace('\u0000TAGS\u0000', rest);
   }
   return sanitizePath(path);

@@ -35,9 +35,9 @@ describe('graphite: encode (protocols.md §3)', () => {
   });
   it('path mode: tags folded into the path by the template; dots in values do not add levels', () => {
     const b2 = batch([sum('errors', [num(BigInt(T0 + 1) * S, 3n, { 'error.type': 'Type.Error' })])]);
-    expect(parse(encodeGraphite(pointsOf(b2), path).body)).to.deep.equal([['mp.errors.error.type.Type.Error.service.name.shop', '3', T0 + 10]]);
+    expect(parse(encodeGraphite(pointsOf(b2), path).body)).to.deep.equal([['mp.errors.error_type.Type_Error.service_name.shop', '3', T0 + 10]]);
     const p = pointsOf(b2)[0]!;
-    expect(seriesPath(p, { prefix: '', tagMode: 'path', template: '{service.name}.{name}.{error.type}' })).to.equal('shop.errors.Type.Error');
+    expect(seriesPath(p, { prefix: '', tagMode: 'path', template: '{service.name}.{name}.{error.type}' })).to.equal('shop.errors.Type_Error');
   });
   it('NaN values are dropped and counted', () => {
     const e = encodeGraphite(pointsOf(batch([gauge('g', [num(BigInt(T0) * S, NaN)])])), tags);

@@ -1,5 +1,7 @@
 /**
- * `npm run bench` — scenario `ingest`: OTLP JSON and protobuf load at the
+ * `npm run bench [-- --scenario ingest|scrape]`. Scenario `scrape`: see
+ * bench/scrape.ts (exposition render time and bytes at 10k/100k series vs
+ * @opentelemetry/exporter-prometheus). Scenario `ingest` (the default): OTLP JSON and protobuf load at the
  * running service (otlp → batch → nop) and, in the same run, at a bare
  * node:http server that only reads and parses the body. Prints data points/s,
  * p99 latency and RSS for both and the ratios, and writes them into
@@ -18,6 +20,8 @@ import { encodeMetricsJson } from '../src/otlp/json.js';
 import { encodeMetricsProto } from '../src/otlp/proto.js';
 import { packageRoot } from '../src/paths.js';
 import { benchBatch, POINTS_PER_REQUEST } from './payload.js';
+import { runScrape } from './scrape.js';
+import { eventsScenario } from './events.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -198,4 +202,33 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+async function scrapeScenario(): Promise<void> {
+  const { rows, summary } = await runScrape(Math.max(3, ROUNDS));
+  if (!WRITE) return;
+  const section = [
+    '<!-- bench:scrape:start -->',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario scrape\` (in-process, median of ${Math.max(3, ROUNDS)} renders after one warm-up; one delta counter with two labels per series, \`route\` of 50 values and a unique \`series\`) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}. metricport: render of the store to one Buffer; @opentelemetry/exporter-prometheus: \`collect()\` + \`PrometheusSerializer.serialize\` (cardinality limit raised with a view).`,
+    '',
+    '| series | target | ms | KiB |',
+    '|---:|---|---:|---:|',
+    ...rows.map((r) => `| ${r.series.toLocaleString('en-US')} | ${r.target} | ${r.ms.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |`),
+    '',
+    ...summary.map((s) => `- ${s}`),
+    '<!-- bench:scrape:end -->',
+  ].join('\n');
+  const docPath = join(ROOT, 'docs/performance.md');
+  let doc = readFileSync(docPath, 'utf8');
+  if (doc.includes('<!-- bench:scrape:start -->')) doc = doc.replace(/<!-- bench:scrape:start -->[\s\S]*<!-- bench:scrape:end -->/, section);
+  else doc = doc.trimEnd() + '\n\n## Scrape: rendering the Prometheus exposition\n' + section + '\n';
+  writeFileSync(docPath, doc);
+  console.log(`wrote ${docPath}`);
+}
+
+const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
+const scenarios: Record<string, () => Promise<void>> = { ingest: main, scrape: scrapeScenario, events: eventsScenario };
+const run = scenarios[SCENARIO ?? 'ingest'];
+if (run === undefined) {
+  console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);
+  process.exit(2);
+}
+run().catch((e) => { console.error(e); process.exit(1); });

@@ -67,6 +67,14 @@ function seconds(ns: bigint): string {
   return s.toString() + '.' + frac.toString().padStart(9, '0').replace(/0+$/, '');
 }
 
+let lastStart = -1n;
+let lastSeconds = '';
+/** `_created` value; the start is usually the same for many series in a row */
+function created(ns: bigint): string {
+  if (ns !== lastStart) { lastStart = ns; lastSeconds = seconds(ns); }
+  return lastSeconds;
+}
+
 function braces(labels: string): string {
   return labels === '' ? '' : '{' + labels + '}';
 }
@@ -106,7 +114,7 @@ function renderHistogram(out: string[], name: string, s: Series, om: boolean, sc
   chunk += name + '_bucket' + withLabel(s.key, 'le="+Inf"') + ' ' + count + '\n';
   chunk += name + '_sum' + lb + ' ' + formatValue(sc(sum)) + '\n';
   chunk += name + '_count' + lb + ' ' + count + '\n';
-  if (om) chunk += name + '_created' + lb + ' ' + seconds(s.start) + '\n';
+  if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
   out.push(chunk);
 }
 
@@ -124,23 +132,18 @@ function renderFamily(out: string[], f: Family, om: boolean): void {
   out.push(head);
   const sc = scaler(info.mul, info.div);
   switch (info.type) {
-    case 'gauge': {
-      let chunk = '';
-      for (const s of f.series.values()) chunk += name + braces(s.key) + ' ' + formatValue(sc(s.value)) + '\n';
-      out.push(chunk);
-      break;
-    }
+    case 'gauge':
     case 'counter': {
-      let chunk = '';
-      if (om) {
-        for (const s of f.series.values()) {
-          const lb = braces(s.key);
-          chunk += name + '_total' + lb + ' ' + formatValue(sc(s.value)) + '\n' + name + '_created' + lb + ' ' + seconds(s.start) + '\n';
-        }
-      } else {
-        for (const s of f.series.values()) chunk += name + braces(s.key) + ' ' + formatValue(sc(s.value)) + '\n';
+      // one array entry per line: Array#join builds the body in one flat
+      // copy (concatenating 100k lines into ropes costs several times more)
+      const omCounter = om && info.type === 'counter';
+      const sample = omCounter ? name + '_total' : name;
+      const createdName = name + '_created';
+      for (const s of f.series.values()) {
+        const lb = s.key === '' ? ' ' : '{' + s.key + '} ';
+        out.push(sample + lb + formatValue(sc(s.value)) + '\n');
+        if (omCounter) out.push(createdName + lb + created(s.start) + '\n');
       }
-      out.push(chunk);
       break;
     }
     case 'histogram':
@@ -154,7 +157,7 @@ function renderFamily(out: string[], f: Family, om: boolean): void {
         for (const q of sm.quantiles) chunk += name + withLabel(s.key, 'quantile="' + String(q.quantile) + '"') + ' ' + formatValue(sc(q.value)) + '\n';
         const lb = braces(s.key);
         chunk += name + '_sum' + lb + ' ' + formatValue(sc(sm.sum)) + '\n' + name + '_count' + lb + ' ' + sm.count + '\n';
-        if (om) chunk += name + '_created' + lb + ' ' + seconds(s.start) + '\n';
+        if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
         out.push(chunk);
       }
       break;

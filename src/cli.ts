@@ -1,8 +1,9 @@
 /**
- * The command line: `metricport [run|validate|components|help|version] [flags]`.
+ * The command line: `metricport [run|validate|components|stores|forge|preview|help|version] [flags]`.
  */
 import { readFileSync } from 'node:fs';
-import { checkConfig } from './config/service-config.js';
+import { join } from 'node:path';
+import { checkConfig, loadConfigFile } from './config/service-config.js';
 import { describeSchema } from './config/schema.js';
 import { formatIssue } from './errors.js';
 import { defaultConfigPath } from './paths.js';
@@ -10,9 +11,11 @@ import { registry } from './registry.js';
 import { runCommand, version } from './run.js';
 import { forgeMain } from '../receivers/forge/pull.js';
 import { previewMain } from '../processors/metricsets/preview-cli.js';
-import { KNOWN_FLAGS, loadSettings, settingsHelp } from './settings.js';
+import { readStoredCredentials } from './pullstore/credentials.js';
+import { formatStoreTable, pullUrl, STORE_TYPES, type StoreRow } from './pullstore/stores.js';
+import { KNOWN_FLAGS, loadSettings, settingsHelp, type Settings } from './settings.js';
 
-const VERBS = ['run', 'validate', 'components', 'forge', 'preview', 'help', 'version'] as const;
+const VERBS = ['run', 'validate', 'components', 'stores', 'forge', 'preview', 'help', 'version'] as const;
 
 export function helpText(): string {
   return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
@@ -21,6 +24,10 @@ Usage:
   metricport [run] [flags]              run the pipelines in the config (default verb)
   metricport validate --config FILE     check a config; prints every error with its key path and line, exit 1 if any
   metricport components [--json]        list every receiver, processor and exporter with its options and defaults
+  metricport stores [--config FILE] [--json] [--show-credentials]
+                                        the metric stores (push and pull): live from the admin server when it runs,
+                                        else from the config and the state directory; pull URLs; with
+                                        --show-credentials also the pull stores' generated usernames and passwords
   metricport forge pull --config FILE [--since 2h] [--post URL]
                                         one Forge App metrics catch-up pass, then exit (see metricport forge --help)
   metricport preview --config FILE --events FILE.ndjson [--set NAME] [--json]
@@ -33,16 +40,17 @@ ${settingsHelp()}
 
 Without --config, metricport runs the embedded config/default.yaml: OTLP/HTTP on
 127.0.0.1:4318 (POST /v1/metrics, /v1/logs) into the debug exporter.
-Admin endpoints: GET /healthz, GET /metrics, GET /api/v1/status.
+Admin endpoints: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores.
 Docs: docs/ in the package (one page per component).
 `;
 }
 
 /** Split argv into a verb and flags; reject unknown flags with a hint. */
-export function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boolean; error?: string } {
+export function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boolean; showCredentials?: boolean; error?: string } {
   let verb = 'run';
   const flags: string[] = [];
   let json = false;
+  let showCredentials = false;
   let i = 0;
   if (argv[0] !== undefined && !argv[0].startsWith('-')) {
     verb = argv[0];
@@ -54,6 +62,11 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
     if (a === '--help' || a === '-h') return { verb: 'help', flags, json };
     if (a === '--version' || a === '-v') return { verb: 'version', flags, json };
     if (a === '--json') { json = true; continue; }
+    if (a === '--show-credentials') {
+      if (verb !== 'stores') return { verb, flags, json, error: '--show-credentials only goes with the stores command: metricport stores --show-credentials' };
+      showCredentials = true;
+      continue;
+    }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
     if (!m || !KNOWN_FLAGS.has(m[1] as never)) return { verb, flags, json, error: `unknown flag "${a}"; see metricport --help` };
     if (m[2] !== undefined) flags.push(`--${m[1]}`, m[2]);
@@ -64,7 +77,7 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
       i++;
     }
   }
-  return { verb, flags, json };
+  return showCredentials ? { verb, flags, json, showCredentials } : { verb, flags, json };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -84,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   switch (p.verb) {
     case 'validate': return validateCommand(settings.config === '' ? defaultConfigPath() : settings.config);
     case 'components': return componentsCommand(p.json);
+    case 'stores': return storesCommand(settings, p.json, p.showCredentials === true);
     default: return runCommand(settings);
   }
 }
@@ -130,5 +144,70 @@ function componentsCommand(json: boolean): number {
     out += '\n';
   }
   process.stdout.write(out);
+  return 0;
+}
+
+/**
+ * `metricport stores`: the live table from the admin server when it answers,
+ * else the stores of the config with their pull URLs from the state
+ * directory. `--show-credentials` adds the pull stores' generated usernames
+ * and passwords (the only place besides the state directory itself).
+ */
+async function storesCommand(settings: Settings, json: boolean, showCredentials: boolean): Promise<number> {
+  const file = settings.config === '' ? defaultConfigPath() : settings.config;
+  let rows: StoreRow[] | undefined;
+  let source = 'live';
+  try {
+    const r = await fetch(`http://${settings.admin_endpoint.replace(/^0\.0\.0\.0:|^:/, '127.0.0.1:')}/api/v1/stores`, { signal: AbortSignal.timeout(1500) });
+    if (r.ok) rows = ((await r.json()) as { stores: StoreRow[] }).stores;
+  } catch { /* not running: from the config */ }
+  let config;
+  try {
+    config = loadConfigFile(file, registry);
+  } catch (e) {
+    if (rows === undefined) { process.stderr.write(`metricport: ${(e as Error).message}\n`); return 1; }
+  }
+  const stateDirOf = (id: string) => join(settings.state_dir, 'exporter', id.replace('/', '_'));
+  if (rows === undefined) {
+    source = 'config (metricport is not running at ' + settings.admin_endpoint + ')';
+    rows = [];
+    for (const [id, c] of config!.exporters) {
+      if (!STORE_TYPES.has(c.type)) continue;
+      const cfg = c.config as Record<string, unknown>;
+      const pull = c.type === 'prometheus' || cfg.mode === 'pull';
+      const endpoint = typeof cfg.endpoint === 'string' ? cfg.endpoint : '';
+      const row: StoreRow = { name: id, adapter: c.type, mode: pull ? 'pull' : 'push', period: typeof cfg.period === 'number' ? cfg.period / 1000 : null, last_error: null, target: pull ? endpoint : '' };
+      if (pull) {
+        const token = typeof cfg.token === 'string' && cfg.token !== '' ? cfg.token : readStoredCredentials(stateDirOf(id))?.token;
+        const path = c.type === 'prometheus' ? '/metrics' : '';
+        row.url = token === undefined ? null : pullUrl(typeof cfg.external_url === 'string' ? cfg.external_url : undefined, undefined, endpoint, `/${token}${path}`);
+        row.last_scrape = null;
+      } else row.last_transmission = null;
+      rows.push(row);
+    }
+  }
+  const creds: Array<{ name: string; url: string | null; username: string; password: string }> = [];
+  if (showCredentials) {
+    for (const r of rows) {
+      if (r.mode !== 'pull') continue;
+      const st = readStoredCredentials(stateDirOf(r.name));
+      const cfg = (config?.exporters.get(r.name)?.config ?? {}) as { basic_auth?: { username?: string; password?: string }; username?: string; password?: string };
+      const cu = cfg.basic_auth?.username ?? cfg.username ?? '';
+      const cp = cfg.basic_auth?.password ?? cfg.password ?? '';
+      creds.push({ name: r.name, url: r.url ?? null, username: cu !== '' ? cu : st?.username ?? '', password: cp !== '' ? '(set in the config)' : st?.password ?? '' });
+    }
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(showCredentials ? { source, stores: rows, credentials: creds } : { source, stores: rows }, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(rows.length === 0 ? `no metric stores in ${file}\n` : formatStoreTable(rows));
+  process.stderr.write(`(source: ${source})\n`);
+  if (showCredentials) {
+    for (const c of creds) {
+      process.stdout.write(`\n${c.name}: ${c.url ?? '(no URL yet: start metricport once)'}\n`);
+      process.stdout.write(c.username === '' ? '  no Basic auth\n' : `  username: ${c.username}\n  password: ${c.password}\n`);
+    }
+  }
   return 0;
 }

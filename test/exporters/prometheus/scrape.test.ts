@@ -83,6 +83,29 @@ service:
     expect(mp.output()).to.not.contain(creds.password);
   });
 
+  it('metricport stores: the same table live and from the config; --show-credentials prints the generated password', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { BIN } = await import('../../e2e/metricport.js');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'stores', '--config', join(mp.dir, 'config.yaml'), '--state-dir', join(mp.dir, 'state'), ...args], { encoding: 'utf8', timeout: 20_000 });
+    const live = cli('--admin-endpoint', `127.0.0.1:${mp.adminPort}`);
+    expect(live.status, live.stderr).to.equal(0);
+    expect(live.stdout).to.match(/^NAME\s+ADAPTER\s+MODE\s+PERIOD\s+LAST OK\s+LAST ERROR\s+TARGET\s+URL\n/);
+    expect(live.stdout).to.match(new RegExp(`^prometheus\\s+prometheus\\s+pull\\s+-\\s+.*127\\.0\\.0\\.1:${port}\\s+${url.replace(/[.]/g, '\\.')}$`, 'm'));
+    expect(live.stderr).to.contain('source: live');
+    expect(live.stdout).to.not.contain(creds.password);
+    const offline = cli('--admin-endpoint', `127.0.0.1:${await freePort()}`, '--json');
+    expect(offline.status, offline.stderr).to.equal(0);
+    const o = JSON.parse(offline.stdout) as { source: string; stores: Array<{ name: string; url: string; mode: string }> };
+    expect(o.source).to.match(/^config/);
+    expect(o.stores.map((r) => [r.name, r.mode, r.url])).to.deep.equal([['prometheus', 'pull', url]]);
+    const withCreds = cli('--admin-endpoint', `127.0.0.1:${mp.adminPort}`, '--show-credentials');
+    expect(withCreds.status, withCreds.stderr).to.equal(0);
+    expect(withCreds.stdout).to.contain(`prometheus: ${url}\n  username: ${creds.username}\n  password: ${creds.password}\n`);
+    const bad = spawnSync(process.execPath, [BIN, 'validate', '--show-credentials'], { encoding: 'utf8' });
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.contain('--show-credentials only goes with the stores command');
+  });
+
   it('wrong token → 404 (no hint), wrong password → 401, both counted on /metrics', async () => {
     const wrongToken = `http://127.0.0.1:${port}/${'0'.repeat(32)}/metrics`;
     for (const u of [wrongToken, `http://127.0.0.1:${port}/metrics`, `http://127.0.0.1:${port}/`]) {

@@ -97,9 +97,9 @@ function forgeReceivers(config: ServiceConfig): Array<[string, ComponentConfig<R
   return [...config.receivers].filter(([, c]) => c.type === 'forge');
 }
 
-function describe(id: string, r: PassResult): string {
+function describe(id: string, r: PassResult, posted: boolean): string {
   const wms = Object.entries(r.watermarks).map(([env, w]) => `${env}=${w ?? 'none'}`).join(' ');
-  return `forge pull: receiver ${id}: ${r.windows} window${r.windows === 1 ? '' : 's'}, ${r.points} points accepted${r.rejected ? `, ${r.rejected} rejected` : ''}${r.dropped ? `, ${r.dropped} windows dropped downstream` : ''}; watermark ${wms}`;
+  return `forge pull: receiver ${id}: ${r.windows} window${r.windows === 1 ? '' : 's'}${posted ? ' posted' : `, ${r.points} points accepted`}${r.rejected ? `, ${r.rejected} rejected` : ''}${r.dropped ? `, ${r.dropped} windows dropped downstream` : ''}; watermark ${wms}`;
 }
 
 /** One pass of every forge receiver in the config. Never throws for expected failures; see `ok` and `errors`. */
@@ -120,7 +120,7 @@ export async function forgePull(o: PullOptions): Promise<PullOutcome> {
     try {
       const r = await rcv.catchUp({ historyMs });
       out.results[id] = r;
-      out.lines.push(describe(id, r));
+      out.lines.push(describe(id, r, o.postUrl !== undefined));
     } catch (err) {
       out.ok = false;
       out.errors.push(`receiver ${id}: ${rcv.poller.scrub((err as Error).message)}`);

@@ -97,7 +97,7 @@ service:
 `));
     const pull = await run(['forge', 'pull', '--config', cronCfg, '--state-dir', join(dir, 'state'), '--post', `${b.otlpUrl}/v1/metrics`], env);
     expect(pull.code, pull.stderr).to.equal(0);
-    expect(pull.stdout).to.match(/^forge pull: receiver forge: 1 window, 0 points accepted; watermark 8cb293d5-be08-47ae-a75c-95b89da5ad1d=\d{4}-/);
+    expect(pull.stdout).to.match(/^forge pull: receiver forge: 1 window posted; watermark 8cb293d5-be08-47ae-a75c-95b89da5ad1d=\d{4}-/);
     expect(gwB.violations).to.deep.equal([]);
     expect(gwB.calls).to.have.length(1);
 

@@ -47,3 +47,12 @@ export function pointsOf(b: MetricsBatch, cumulative: 'delta' | 'cumulative' = '
   acc.add(b);
   return acc.collect(true);
 }
+
+import type { GraphiteConfig } from '../../exporters/graphite/factory.js';
+import type { InfluxConfig } from '../../exporters/influxdb/factory.js';
+export function graphiteCfg(port: number, over: Partial<GraphiteConfig> = {}): GraphiteConfig {
+  return { ...storeCfg(), host: '127.0.0.1', port, prefix: '', tag_mode: 'tags', template: '{name}.{tags}', cumulative: 'delta', resource_attributes: [], ...over };
+}
+export function influxCfg(endpoint: string, over: Partial<InfluxConfig> = {}): InfluxConfig {
+  return { ...storeCfg(), endpoint, api_version: 'v1', db: 'mp', rp: '', username: '', password: '', org: '', bucket: '', token: '', precision: 'ns', compression: 'gzip', field_name: 'value', max_payload_size: 5_000_000, resource_attributes: [], ...over };
+}

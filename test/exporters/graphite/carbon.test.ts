@@ -1,15 +1,12 @@
 /** graphite exporter against a real carbon-cache (tagged and untagged) and VictoriaMetrics' Graphite listener. */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { createGraphite, type GraphiteConfig } from '../../../exporters/graphite/factory.js';
+import { createGraphite } from '../../../exporters/graphite/factory.js';
 import { startCarbon, startVictoriaMetrics, usePeer, type CarbonPeer, type VictoriaMetricsPeer } from '../../harness/peers.js';
 import { waitFor } from '../../harness/ports.js';
 import { host, never, settings } from '../../exporterhelper/fakes.js';
-import { S, batch, gauge, num, storeCfg, sum } from '../../storehelper/util.js';
+import { S, batch, gauge, graphiteCfg, num, sum } from '../../storehelper/util.js';
 
-export function graphiteCfg(port: number, over: Partial<GraphiteConfig> = {}): GraphiteConfig {
-  return { ...storeCfg(), host: '127.0.0.1', port, prefix: '', tag_mode: 'tags', template: '{name}.{tags}', cumulative: 'delta', resource_attributes: [], ...over };
-}
 /** carbon's storage path of a tagged series (carbon/util.py TaggedSeries.encode; carbon 1.1.7 stores by hash only, TAG_HASH_FILENAMES) */
 export function taggedPath(metric: string): string {
   const h = createHash('sha256').update(metric, 'utf8').digest('hex');

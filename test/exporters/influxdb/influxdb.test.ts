@@ -1,16 +1,13 @@
 /** influxdb exporter: line protocol as data; real InfluxDB 1.x round trip with escaping-heavy names; VictoriaMetrics /write; a v2 test double (headers, gzip, 413 split, partial write, Retry-After). */
 import { expect } from 'chai';
 import { encodeLines } from '../../../exporters/influxdb/encode.js';
-import { createInflux, partialWriteDropped, type InfluxConfig } from '../../../exporters/influxdb/factory.js';
+import { createInflux, partialWriteDropped } from '../../../exporters/influxdb/factory.js';
 import { startInfluxDB, startVictoriaMetrics, usePeer, type InfluxDBPeer, type VictoriaMetricsPeer } from '../../harness/peers.js';
 import { waitFor } from '../../harness/ports.js';
 import { host, never, settings } from '../../exporterhelper/fakes.js';
-import { S, batch, gauge, hist, histogram, num, pointsOf, storeCfg, sum } from '../../storehelper/util.js';
+import { S, batch, gauge, hist, histogram, influxCfg, num, pointsOf, sum } from '../../storehelper/util.js';
 import { HttpDouble } from '../../storehelper/double.js';
 
-export function influxCfg(endpoint: string, over: Partial<InfluxConfig> = {}): InfluxConfig {
-  return { ...storeCfg(), endpoint, api_version: 'v1', db: 'mp', rp: '', username: '', password: '', org: '', bucket: '', token: '', precision: 'ns', compression: 'gzip', field_name: 'value', max_payload_size: 5_000_000, resource_attributes: [], ...over };
-}
 const T0 = 1_700_000_000;
 const NASTY_NAME = 'cpu load,"x"=\\y é';
 const NASTY_ATTRS = { 'ho st,=': 'server 01,=\\"q"\\x', 'unicode ✓': 'ünï çødé 🚀', 'tail\\': 'v\\' };

@@ -63,14 +63,22 @@ function mergedTags(p: StorePoint): Array<[string, string]> {
 }
 
 /** The series name for a store point (without value suffixes), tags applied per the options. Exported for docs/tests. */
+const segCache = new WeakMap<object, string>();
+
 export function seriesPath(p: StorePoint, o: GraphiteEncodeOptions, suffix = ''): string {
   const base = (o.prefix !== '' ? o.prefix + '.' : '') + p.meta.name + suffix;
-  const tags = mergedTags(p);
   if (o.tagMode === 'tags') {
-    const segs = tags.map(([k, v]) => ';' + sanitizeTagKey(k) + '=' + sanitizeTagValue(v));
-    segs.sort();
-    return sanitizePath(base) + segs.join('');
+    // the tag segments of a series, computed once (series metadata is shared by all its points)
+    let segs = segCache.get(p.meta);
+    if (segs === undefined) {
+      const list = mergedTags(p).map(([k, v]) => ';' + sanitizeTagKey(k) + '=' + sanitizeTagValue(v));
+      list.sort();
+      segs = list.join('');
+      segCache.set(p.meta, segs);
+    }
+    return sanitizePath(base) + segs;
   }
+  const tags = mergedTags(p);
   const used = new Set<string>();
   const tagMap = new Map(tags);
   let path = o.template.replace(/\{([^}]+)\}/g, (_m, key: string) => {

@@ -28,14 +28,25 @@ const DIV: Record<Precision, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 
 function escapeWith(s: string, special: RegExp, badBackslash: RegExp): string {
   return s.replace(/[\r\n]/g, ' ').replace(badBackslash, '_').replace(special, '\\$1');
 }
-export function escapeMeasurement(s: string): string { return escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g); }
-export function escapeKey(s: string): string { return escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g); }
+const M_SPECIAL = /[\r\n, \\]/;
+const K_SPECIAL = /[\r\n,= \\]/;
+export function escapeMeasurement(s: string): string { return M_SPECIAL.test(s) ? escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g) : s; }
+export function escapeKey(s: string): string { return K_SPECIAL.test(s) ? escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g) : s; }
 export function escapeString(s: string): string { return s.replace(/(["\\])/g, '\\$1'); }
 
 /** a float field value; undefined for NaN/Inf */
 export function formatFloat(v: number): string | undefined {
   if (!Number.isFinite(v)) return undefined;
   return String(v);
+}
+
+/** measurement + tags per series, computed once (series metadata is shared by all its points) */
+const keyCache = new WeakMap<object, string>();
+
+function seriesKey(p: StorePoint): string {
+  let k = keyCache.get(p.meta);
+  if (k === undefined) { k = escapeMeasurement(p.meta.name) + tagsOf(p); keyCache.set(p.meta, k); }
+  return k;
 }
 
 function tagsOf(p: StorePoint): string {
@@ -79,7 +90,7 @@ export function encodeLine(p: StorePoint, o: InfluxEncodeOptions): string | unde
     f(o.fieldName, p.value);
   }
   if (fields.length === 0) return undefined;
-  return escapeMeasurement(p.meta.name) + tagsOf(p) + ' ' + fields.join(',') + ' ' + (p.time / DIV[o.precision]).toString();
+  return seriesKey(p) + ' ' + fields.join(',') + ' ' + (p.time / DIV[o.precision]).toString();
 }
 
 export function encodeLines(points: readonly StorePoint[], o: InfluxEncodeOptions): { text: string; n: number; nan: number } {

@@ -28,6 +28,7 @@ export interface PrometheusExporterConfig {
   max_series: number;
   namespace: string;
   target_info: boolean;
+  add_unit_suffix: boolean;
   external_url: string;
 }
 
@@ -67,6 +68,7 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
     max_series: { type: 'int', default: 100_000, min: 1, doc: 'series cap: a new series beyond it evicts the least recently updated one (counted in metricport_store_series_evicted)' },
     namespace: { type: 'string', default: '', pattern: /^(|[a-zA-Z_][a-zA-Z0-9_]*)$/, patternHint: 'a Prometheus name prefix like "myapp"', doc: 'prefix added to every metric name as <namespace>_' },
     target_info: { type: 'boolean', default: true, doc: 'expose resource attributes other than service.name/namespace/instance.id as target_info{job,instance,...} 1' },
+    add_unit_suffix: { type: 'boolean', default: true, doc: 'append the unit to metric names (ms → _seconds after scaling to base units, By → _bytes), as the OpenTelemetry compatibility spec says; false keeps the OTLP name (sanitised, _total on counters) and the values unscaled — for sources whose units are wrong, such as Forge counts sent with unit "s"' },
     external_url: { type: 'url', doc: 'base URL the scraper reaches this endpoint at, for the URL shown by the store status API (default http://<endpoint>)' },
   },
   validate(cfg: PrometheusExporterConfig): ConfigIssue[] {
@@ -81,7 +83,7 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
 
 export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
   const store = new CumulativeStore({ maxSeries: cfg.max_series, expiryMs: cfg.series_expiry });
-  const keyer = new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true);
+  const keyer = new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true, true, cfg.add_unit_suffix ?? true);
   let server: PullServer | undefined;
   let creds: PullCredentials | undefined;
   let lastScrapeFormat: string | null = null;

@@ -77,9 +77,11 @@ export class PromKeyer implements SeriesKeyer {
   private readonly names: BoundedMemo<{ name: string; unit: string; mul: number; div: number }>;
   private readonly targetInfo: FamilyInfo = { name: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' };
 
-  constructor(private readonly namespace = '', private readonly withTargetInfo = true, private readonly baseUnits = true) {
+  constructor(private readonly namespace = '', private readonly withTargetInfo = true, private readonly baseUnits = true, private readonly unitSuffix = true) {
     this.names = new BoundedMemo(10_000, (k) => {
-      const [name, unit, type] = k.split('\u0000') as [string, string, PromType];
+      const [name, rawUnit, type] = k.split('\u0000') as [string, string, PromType];
+      // without unit suffixes the unit plays no part: no suffix, no scaling, no # UNIT
+      const unit = this.unitSuffix ? rawUnit : '';
       const b = this.baseUnits ? baseUnit(unit) : { unit, mul: 1, div: 1 };
       return { name: metricName(this.namespace === '' ? name : `${this.namespace}_${name}`, b.unit, type), unit: b.unit, mul: b.mul, div: b.div };
     });

@@ -242,3 +242,19 @@ describe('pull store credentials', () => {
     expect(checkBasicAuth('Bearer x', 'u', 'p')).to.equal(false);
   });
 });
+
+describe('prometheus: add_unit_suffix false', () => {
+  it('keeps OTLP names, unscaled values and no # UNIT (Forge counts sent with unit "s")', async () => {
+    const store = new CumulativeStore();
+    store.ingest(batch([
+      gauge('forge_api_request_count', [num(8n, { status: '2xx' })], 's'),
+      hist('http.server.duration', [10, 50], [1, 2, 3], { unit: 'ms' }),
+    ], { 'service.name': 'forge' }), new PromKeyer('', true, true, false));
+    const t = text(store, true);
+    const out = parseSamples(t);
+    expect(sample(out, 'forge_api_request_count', { status: '2xx' })!.value).to.equal('8');
+    expect(sample(out, 'http_server_duration_bucket', { le: '50' })!.value).to.equal('3');
+    expect(t).to.not.contain('# UNIT');
+    expect(t).to.not.contain('_seconds');
+  });
+});

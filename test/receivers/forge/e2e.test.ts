@@ -70,7 +70,7 @@ describe('forge end to end: sample → real Prometheus; forge pull --post gives 
 
     // A: the service polls the gateway into the prometheus exporter
     const a = await startMetricport(forgeYaml(gwA.url, `exporters:
-  prometheus: { endpoint: 127.0.0.1:${portA}, token: ${TOK_A} }
+  prometheus: { endpoint: 127.0.0.1:${portA}, token: ${TOK_A}, add_unit_suffix: false }
 service:
   pipelines:
     metrics: { receivers: [forge], exporters: [prometheus] }
@@ -80,7 +80,7 @@ service:
     const b = await startMetricport(`receivers:
   otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
 exporters:
-  prometheus: { endpoint: 127.0.0.1:${portB}, token: ${TOK_B} }
+  prometheus: { endpoint: 127.0.0.1:${portB}, token: ${TOK_B}, add_unit_suffix: false }
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [prometheus] }
@@ -123,7 +123,8 @@ service:
       rows = await prom!.queryValues('{__name__=~"forge_.*"}');
       return rows.length >= 6;
     }, { timeoutMs: 30_000, what: `forge series in Prometheus (exposition: ${forgeLines(textA).join(' | ')})` });
-    const pick = (job: string, prefix: string) => rows.filter((r) => r.metric.job === job && r.metric.__name__!.startsWith(prefix));
+    // Forge sends its counts with unit "s": without unit suffixes the names are Forge's own
+    const pick = (job: string, name: string) => rows.filter((r) => r.metric.job === job && r.metric.__name__ === name);
     for (const job of ['service', 'cron']) {
       const req = pick(job, 'forge_api_request_count');
       expect(req, job).to.have.length(1);

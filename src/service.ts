@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Component, Consumer, CreateSettings, Exporter, Host, Processor, Receiver, Signal } from './component.js';
-import type { ServiceConfig } from './config/service-config.js';
+import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
 import { MetricportError } from './errors.js';
 import { fanout } from './fanout.js';
 import type { Logger } from './logger.js';
@@ -71,10 +71,14 @@ export class Service {
         this.exporters.push({ kind: 'exporter', id, type: c.type, key, signal: p.outSignal, component: exp, state: 'created' });
       }
     }
-    // processors: one chain per pipeline, built from the end
+    // processors: one chain per pipeline, built from the end; a pipeline
+    // whose output feeds other pipelines (`pipeline/<id>` among their
+    // receivers) is built after them, its end fanning out to their heads too
     const heads = new Map<string, Consumer<any>>();
-    for (const p of cfg.pipelines) {
-      let next: Consumer<any> = fanout(p.outSignal, p.exporters.map((id) => exporterBy.get(`${id}|${p.outSignal}`)!));
+    for (const p of downstreamFirst(cfg.pipelines)) {
+      const targets: Consumer<any>[] = p.exporters.map((id) => exporterBy.get(`${id}|${p.outSignal}`)!);
+      for (const q of cfg.pipelines) if (q.inputs.includes(p.id)) targets.push(heads.get(q.id)!);
+      let next: Consumer<any> = fanout(p.outSignal, targets);
       const chain: Node[] = [];
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const pr = p.processors[i]!;
@@ -168,7 +172,7 @@ export class Service {
       started_at: this.startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       config_file: this.config.file,
-      pipelines: this.config.pipelines.map((p) => ({ id: p.id, signal: p.signal, output_signal: p.outSignal, receivers: p.receivers, processors: p.processors.map((x) => x.id), exporters: p.exporters })),
+      pipelines: this.config.pipelines.map((p) => ({ id: p.id, signal: p.signal, output_signal: p.outSignal, receivers: p.receivers, ...(p.inputs.length > 0 ? { inputs: p.inputs.map((i) => `pipeline/${i}`) } : {}), processors: p.processors.map((x) => x.id), exporters: p.exporters })),
       receivers: this.receivers.map(describe),
       processors: this.processors.map(describe),
       exporters: this.exporters.map(describe),
@@ -185,4 +189,18 @@ export class Service {
   private all(): Node[] {
     return [...this.receivers, ...this.processors, ...this.exporters];
   }
+}
+
+/** Pipelines ordered so that every pipeline comes after the pipelines it feeds (the config has no cycles). */
+function downstreamFirst(pipelines: PipelineConfig[]): PipelineConfig[] {
+  const out: PipelineConfig[] = [];
+  const done = new Set<string>();
+  const visit = (p: PipelineConfig): void => {
+    if (done.has(p.id)) return;
+    done.add(p.id);
+    for (const q of pipelines) if (q.inputs.includes(p.id)) visit(q);
+    out.push(p);
+  };
+  for (const p of pipelines) visit(p);
+  return out;
 }

@@ -29,7 +29,13 @@ export interface PipelineConfig {
   id: string;
   /** the signal entering the pipeline (what its receivers produce) */
   signal: Signal;
+  /** receiver ids (components under `receivers:`) */
   receivers: string[];
+  /**
+   * ids of other pipelines whose output (what reaches their exporters) this
+   * pipeline takes as input: listed as `pipeline/<id>` among its receivers
+   */
+  inputs: string[];
   /** processor ids with the signal each one consumes */
   processors: Array<{ id: string; in: Signal; out: Signal }>;
   exporters: string[];
@@ -50,6 +56,8 @@ export interface ServiceConfig {
 const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.\-]+))?$/;
 const SECTIONS = ['receivers', 'processors', 'exporters', 'service'] as const;
 const PIPELINE_KEYS = ['receivers', 'processors', 'exporters', 'signal'];
+/** a receiver entry `pipeline/<id>` takes the output of pipeline `<id>` */
+export const PIPELINE_REF = 'pipeline/';
 const SIGNAL_ALIASES: Record<string, Signal> = { metrics: 'metrics', events: 'events', logs: 'events', errors: 'events' };
 
 export function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
@@ -132,6 +140,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
       add('service.pipelines', 'needs at least one pipeline, e.g. `metrics: { receivers: [otlp], exporters: [debug] }`');
     } else {
       for (const [pid, raw] of Object.entries(pipelines)) checkPipeline(pid, raw, cfg, registry, add);
+      checkPipelineLinks(cfg, add);
     }
   }
 
@@ -167,9 +176,12 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
     v.forEach((x: string, i: number) => { if (seen.has(x)) add(`${path}.${key}[${i}]`, `"${x}" is listed twice`, 'error', false); seen.add(x); });
     return v as string[];
   };
-  const receivers = list('receivers', true);
+  const listed = list('receivers', true);
+  const receivers = listed.filter((r) => !r.startsWith(PIPELINE_REF));
+  const inputs = listed.filter((r) => r.startsWith(PIPELINE_REF)).map((r) => r.slice(PIPELINE_REF.length));
   const processors = list('processors', false);
-  const exporters = list('exporters', true);
+  // a pipeline may have no exporters when another pipeline takes its output (checked in checkPipelineLinks)
+  const exporters = list('exporters', false);
 
   // the pipeline's signal: explicit, from its id's type, or inferred
   const typeOfId = pid.split('/')[0] as string;
@@ -191,7 +203,12 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   }
 
   let ok = true;
-  receivers.forEach((r, i) => {
+  listed.forEach((r, i) => {
+    if (r.startsWith(PIPELINE_REF)) {
+      const target = r.slice(PIPELINE_REF.length);
+      if (target === pid) { ok = false; add(`${path}.receivers[${i}]`, `a pipeline cannot take its own output as input`, 'error', false); }
+      return; // existence and signal are checked once every pipeline is known
+    }
     const c = cfg.receivers.get(r);
     if (c === undefined) {
       ok = false;
@@ -224,7 +241,55 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
       add(`${path}.exporters[${i}]`, `exporter "${e}" does not accept ${cur}${cur !== signal ? ` (the pipeline's processors turn ${signal} into ${cur})` : ''}; it accepts ${c.factory.signals.join(', ')}`, 'error', false);
     }
   });
-  if (ok) cfg.pipelines.push({ id: pid, signal, receivers, processors: procs, exporters, outSignal: cur });
+  if (ok) cfg.pipelines.push({ id: pid, signal, receivers, inputs, processors: procs, exporters, outSignal: cur });
+}
+
+/**
+ * Pipelines feeding pipelines (`pipeline/<id>` among the receivers): the
+ * source exists and its output signal is the signal the pipeline carries; no
+ * cycles; a pipeline without exporters must feed another pipeline.
+ */
+function checkPipelineLinks(cfg: ServiceConfig, add: (path: string, msg: string, sev?: 'error' | 'warning', preferKey?: boolean) => void): void {
+  const byId = new Map(cfg.pipelines.map((p) => [p.id, p]));
+  const bad = new Set<string>();
+  const fed = new Set<string>();
+  for (const p of cfg.pipelines) {
+    for (const src of p.inputs) {
+      const path = `service.pipelines.${p.id}.receivers`;
+      const s = byId.get(src);
+      if (s === undefined) {
+        add(path, `${PIPELINE_REF}${src}: there is no pipeline "${src}" (pipelines: ${[...byId.keys()].join(', ')})`, 'error', false);
+        bad.add(p.id);
+        continue;
+      }
+      fed.add(src);
+      if (s.outSignal !== p.signal) {
+        add(path, `${PIPELINE_REF}${src} carries ${s.outSignal} but pipeline "${p.id}" takes ${p.signal}`, 'error', false);
+        bad.add(p.id);
+      }
+    }
+  }
+  // cycles: depth-first over "feeds" edges
+  const state = new Map<string, 1 | 2>();
+  const visit = (id: string, trail: string[]): void => {
+    if (state.get(id) === 2) return;
+    if (state.get(id) === 1) {
+      add(`service.pipelines.${id}`, `pipelines feed each other in a cycle: ${[...trail.slice(trail.indexOf(id)), id].join(' → ')}`, 'error');
+      bad.add(id);
+      return;
+    }
+    state.set(id, 1);
+    for (const q of cfg.pipelines) if (q.inputs.includes(id)) visit(q.id, [...trail, id]);
+    state.set(id, 2);
+  };
+  for (const p of cfg.pipelines) visit(p.id, []);
+  for (const p of cfg.pipelines) {
+    if (p.exporters.length === 0 && !fed.has(p.id)) {
+      add(`service.pipelines.${p.id}`, `needs at least one entry in "exporters" (or another pipeline must take its output with receivers: [${PIPELINE_REF}${p.id}])`);
+      bad.add(p.id);
+    }
+  }
+  if (bad.size > 0) cfg.pipelines = cfg.pipelines.filter((p) => !bad.has(p.id));
 }
 
 function deepFreeze<T>(o: T): T {

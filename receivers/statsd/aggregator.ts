@@ -89,6 +89,8 @@ class Series {
   constructor(readonly name: string, readonly type: MetricType, readonly attrs: Attributes, readonly canon: string) {}
 }
 
+interface RawEntry { type: MetricType; tags: string; series: Series }
+
 interface Stamped { series: Series; value: number; timeMs: number }
 
 function attrsOf(tags: string): { attrs: Attributes; canon: string } {
@@ -104,8 +106,9 @@ function attrsOf(tags: string): { attrs: Attributes; canon: string } {
 }
 
 export class Aggregator {
-  /** by raw key (type, name, tags as written) */
-  private readonly byRaw = new Map<string, Series>();
+  /** by name, then (type, tags as written): no key string to build per line */
+  private readonly byName = new Map<string, RawEntry[]>();
+  private rawCount = 0;
   /** by canonical key (tags sorted): two spellings of one tag set are one series */
   private readonly byCanon = new Map<string, Series>();
   private stamped: Stamped[] = [];
@@ -121,21 +124,29 @@ export class Aggregator {
   /** Take a parsed line. `nowMs` decides the window; returns false when dropped (counted). */
   add(l: ParsedLine, nowMs: number): boolean {
     const type = l.type;
-    const raw = type + '\x00' + l.name + '\x00' + l.tags;
-    let s = this.byRaw.get(raw);
+    const tags = l.tags;
+    let s: Series | undefined;
+    const list = this.byName.get(l.name);
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i] as RawEntry;
+        if (e.type === type && e.tags === tags) { s = e.series; break; }
+      }
+    }
     if (s === undefined) {
-      s = this.lookup(l, raw);
+      s = this.lookup(l, list);
       if (s === undefined) { this.dropped.series_limit++; return false; }
     }
     const w = this.window;
     if (s.last !== w) { s.last = w; }
     const rate = l.sampleRate;
     const values = l.values;
+    const cnt = l.count;
     if (l.timestamp !== 0 && (type === 'c' || type === 'g')) return this.addStamped(s, l, nowMs);
     switch (type) {
       case 'c': {
         let add = 0;
-        for (let i = 0; i < values.length; i++) {
+        for (let i = 0; i < cnt; i++) {
           const v = values[i] as number;
           if (v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
           add += v / rate;
@@ -147,12 +158,12 @@ export class Aggregator {
       }
       case 'g': {
         const d = l.deltas;
-        for (let i = 0; i < values.length; i++) {
+        for (let i = 0; i < cnt; i++) {
           const v = values[i] as number;
           s.value = d[i] && s.hasValue ? s.value + v : v;
           s.hasValue = true;
         }
-        this.samples += values.length;
+        this.samples += cnt;
         s.dirty = true;
         return true;
       }
@@ -160,15 +171,15 @@ export class Aggregator {
         let set = s.set;
         if (set === undefined) { set = new HyperLogLog(); s.set = set; }
         const m = l.members;
-        for (let i = 0; i < m.length; i++) set.addString(m[i] as string);
-        this.samples += m.length;
+        for (let i = 0; i < cnt; i++) set.addString(m[i] as string);
+        this.samples += cnt;
         s.dirty = true;
         return true;
       }
       default: {
         const weight = 1 / rate;
-        for (let i = 0; i < values.length; i++) this.observe(s, values[i] as number, weight);
-        this.samples += values.length;
+        for (let i = 0; i < cnt; i++) this.observe(s, values[i] as number, weight);
+        this.samples += cnt;
         s.dirty = true;
         return true;
       }
@@ -176,11 +187,11 @@ export class Aggregator {
   }
 
   private addStamped(s: Series, l: ParsedLine, nowMs: number): boolean {
-    if (this.stamped.length + l.values.length > this.o.maxSeries) { this.dropped.timestamp_limit += l.values.length; return false; }
+    if (this.stamped.length + l.count > this.o.maxSeries) { this.dropped.timestamp_limit += l.count; return false; }
     let t = l.timestamp * 1000;
     // from the future beyond one period: taken as now
     if (t > nowMs + this.o.flushIntervalMs) t = nowMs;
-    for (let i = 0; i < l.values.length; i++) {
+    for (let i = 0; i < l.count; i++) {
       const v = l.values[i] as number;
       if (l.type === 'c' && v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
       this.stamped.push({ series: s, value: l.type === 'c' ? v / l.sampleRate : v, timeMs: t });
@@ -228,7 +239,7 @@ export class Aggregator {
     }
   }
 
-  private lookup(l: ParsedLine, raw: string): Series | undefined {
+  private lookup(l: ParsedLine, list: RawEntry[] | undefined): Series | undefined {
     const { attrs, canon } = attrsOf(l.tags);
     const ckey = l.type + '\x00' + l.name + '\x00' + canon;
     let s = this.byCanon.get(ckey);
@@ -238,7 +249,12 @@ export class Aggregator {
       this.byCanon.set(ckey, s);
     }
     // spellings of known series are bounded too
-    if (this.byRaw.size < 2 * this.o.maxSeries) this.byRaw.set(raw, s);
+    if (this.rawCount < 2 * this.o.maxSeries) {
+      const e: RawEntry = { type: l.type, tags: l.tags, series: s };
+      if (list === undefined) this.byName.set(l.name, [e]);
+      else list.push(e);
+      this.rawCount++;
+    }
     return s;
   }
 
@@ -256,8 +272,15 @@ export class Aggregator {
     for (const [k, s] of this.byCanon) {
       if (w - s.last > maxIdle) this.byCanon.delete(k);
     }
-    if (this.byRaw.size > this.byCanon.size) {
-      for (const [k, s] of this.byRaw) if (this.byCanon.get(s.canon) !== s) this.byRaw.delete(k);
+    if (this.rawCount > this.byCanon.size) {
+      let n = 0;
+      for (const [k, list] of this.byName) {
+        const keep = list.filter((e) => this.byCanon.get(e.series.canon) === e.series);
+        if (keep.length === 0) this.byName.delete(k);
+        else if (keep.length !== list.length) this.byName.set(k, keep);
+        n += keep.length;
+      }
+      this.rawCount = n;
     }
     return metrics.length === 0
       ? { resourceMetrics: [] }

@@ -37,12 +37,14 @@ export const BAD_LINE_REASONS: readonly BadLineReason[] = [
 export interface ParsedLine {
   name: string;
   type: MetricType;
-  /** numeric values (every type but `s`); `values.length` is the number of packed values */
+  /** numeric values (every type but `s`); the first `count` entries are this line's (the arrays are reused) */
   values: number[];
-  /** set members (type `s`) */
+  /** set members (type `s`), the first `count` */
   members: string[];
   /** for gauges, per value: true when it was written with a leading + or - (an adjustment) */
   deltas: boolean[];
+  /** number of packed values (or members) on this line */
+  count: number;
   /** 1 when absent */
   sampleRate: number;
   /** the raw tag list after `#` ('' when none) */
@@ -52,7 +54,7 @@ export interface ParsedLine {
 }
 
 export function newParsedLine(): ParsedLine {
-  return { name: '', type: 'c', values: [], members: [], deltas: [], sampleRate: 1, tags: '', timestamp: 0 };
+  return { name: '', type: 'c', values: [], members: [], deltas: [], count: 0, sampleRate: 1, tags: '', timestamp: 0 };
 }
 
 const C_CR = 13, C_COLON = 58, C_PIPE = 124, C_AT = 64, C_HASH = 35, C_T = 84, C_PLUS = 43, C_MINUS = 45,
@@ -180,28 +182,27 @@ export function parseLine(s: string, a: number, b: number, out: ParsedLine): Bad
   const values = out.values;
   const members = out.members;
   const deltas = out.deltas;
-  values.length = 0;
-  members.length = 0;
-  deltas.length = 0;
+  let n = 0;
   let p = vStart;
   for (;;) {
     let q = p;
     while (q < vEnd && s.charCodeAt(q) !== C_COLON) q++;
     if (type === 's') {
       if (q === p) return 'bad_value';
-      members.push(s.slice(p, q));
+      members[n++] = s.slice(p, q);
     } else {
       const v = parseNumber(s, p, q);
       if (!Number.isFinite(v) || (v < 0 && type === 'ms')) return 'bad_value';
-      values.push(v);
       if (type === 'g') {
         const sc = s.charCodeAt(p);
-        deltas.push(sc === C_PLUS || sc === C_MINUS);
+        deltas[n] = sc === C_PLUS || sc === C_MINUS;
       }
+      values[n++] = v;
     }
     if (q >= vEnd) break;
     p = q + 1;
   }
+  out.count = n;
   out.name = s.slice(a, nameEnd);
   out.type = type;
   out.sampleRate = rate;

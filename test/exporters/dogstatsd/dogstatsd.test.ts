@@ -28,7 +28,7 @@ function parseBack(packets: Buffer[]): string[] {
   const out: string[] = [];
   const l = newParsedLine();
   for (const p of packets) parsePacket(p.toString(), l, {
-    line: (x) => out.push(`${x.name}:${x.values.join(':')}|${x.type}${x.tags ? '|#' + x.tags : ''}${x.timestamp ? '|T' + x.timestamp : ''}`),
+    line: (x) => out.push(`${x.name}:${x.values.slice(0, x.count).join(':')}|${x.type}${x.tags ? '|#' + x.tags : ''}${x.timestamp ? '|T' + x.timestamp : ''}`),
     bad: (r, s, a, b) => { throw new Error(`bad line ${r}: ${s.slice(a, b)}`); },
   });
   return out;

@@ -6,7 +6,7 @@ type Want = Partial<Omit<ParsedLine, 'values' | 'members' | 'deltas'>> & { value
 function parse(s: string): ParsedLine | BadLineReason {
   const out = newParsedLine();
   const r = parseLine(s, 0, s.length, out);
-  return r ?? { ...out, values: [...out.values], members: [...out.members], deltas: [...out.deltas] };
+  return r ?? { ...out, values: out.type === 's' ? [] : out.values.slice(0, out.count), members: out.type === 's' ? out.members.slice(0, out.count) : [], deltas: out.type === 'g' ? out.deltas.slice(0, out.count) : [] };
 }
 
 describe('statsd parser: lines as data', () => {
@@ -93,7 +93,7 @@ describe('statsd parser: lines as data', () => {
     const bads: string[] = [];
     const out = newParsedLine();
     parsePacket('a:1|c\nbad\n\nb:2|g\r\n\r\nc:x|c\nd:1:2|h\n', out, {
-      line: (l) => got.push(`${l.name}=${l.values.join(',')}|${l.type}`),
+      line: (l) => got.push(`${l.name}=${l.values.slice(0, l.count).join(',')}|${l.type}`),
       bad: (r, s, a, b) => bads.push(`${r}:${s.slice(a, b)}`),
     });
     expect(got).to.deep.equal(['a=1|c', 'b=2|g', 'd=1,2|h']);

@@ -57,6 +57,12 @@ export interface CreateSettings {
   stateDir: string;
   /** the pipeline this instance belongs to (processors only) */
   pipeline?: string;
+  /**
+   * exporters only: the longest delay (ms) after a window's end with which a
+   * windowing processor upstream (metric sets) emits that window; a store keeps
+   * its periods open at least this long (see ProcessorFactory.window)
+   */
+  upstreamDelayMs?: number;
 }
 
 /** What the runtime offers components once started. */
@@ -91,6 +97,13 @@ export interface ProcessorFactory<C = any> extends FactoryBase<C> {
   readonly signals: ReadonlyArray<{ readonly in: Signal; readonly out: Signal }>;
   /** one instance per pipeline */
   create(set: CreateSettings, cfg: C, signal: Signal, next: Consumer<any>): Processor;
+  /**
+   * Processors that emit tumbling windows (metric sets): the window and how
+   * long after its end a window is emitted. The config check then requires
+   * every store downstream to have a period that is a multiple of the window
+   * (semantics.md §7), and stores keep their periods open for the delay.
+   */
+  window?(cfg: C): { periodMs: number; emitDelayMs: number };
 }
 
 export interface ExporterFactory<C = any> extends FactoryBase<C> {

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Component, Consumer, CreateSettings, Exporter, Host, Processor, Receiver, Signal } from './component.js';
+import { upstreamDelays } from './config/windows.js';
 import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
 import { MetricportError } from './errors.js';
 import { fanout } from './fanout.js';
@@ -61,12 +62,15 @@ export class Service {
     const cfg = this.config;
     // exporters: one instance per id and signal
     const exporterBy = new Map<string, Exporter>();
+    // push stores keep their periods open for the windows of metric sets upstream
+    const delays = upstreamDelays(cfg);
     for (const p of cfg.pipelines) {
       for (const id of p.exporters) {
         const key = `${id}|${p.outSignal}`;
         if (exporterBy.has(key)) continue;
         const c = cfg.exporters.get(id)!;
-        const exp = c.factory.create(this.settings('exporter', id), c.config, p.outSignal);
+        const delay = delays.get(id);
+        const exp = c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, p.outSignal);
         exporterBy.set(key, exp);
         this.exporters.push({ kind: 'exporter', id, type: c.type, key, signal: p.outSignal, component: exp, state: 'created' });
       }

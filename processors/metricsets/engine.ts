@@ -9,7 +9,9 @@
  *   window is dropped and counted as late (never folded forward); an event
  *   more than one period in the future is taken as arriving now, counted;
  * - output points: start = window start, time = window end; `count` and
- *   `sum` are delta sums (count monotonic), every other aggregate a gauge;
+ *   `sum` are delta sums (count monotonic), every other aggregate a gauge
+ *   carrying its mergeable state (`aggregate`, see aggregate.ts) so stores
+ *   with a longer period combine windows exactly (§7);
  * - per metric and window at most `maxGroups` groups; further groups share the
  *   group `__overflow__` (every group_by attribute = "__overflow__"), counted.
  *
@@ -18,9 +20,10 @@
  */
 import { canonicalValue } from '../../src/model/attributes.js';
 import type { Event } from '../../src/model/events.js';
-import { Temporality, type AttrValue, type Attributes, type Metric, type MetricsBatch, type NumberDataPoint, type ScopeMetrics } from '../../src/model/metrics.js';
+import { Temporality, type AttrValue, type Attributes, type Metric, type MetricsBatch, type NumberDataPoint, type ScopeMetrics, type WindowAggregate } from '../../src/model/metrics.js';
 import { DDSketch } from '../../src/sketch/ddsketch.js';
 import { HyperLogLog } from '../../src/sketch/hll.js';
+import { EdgeState, MaxState, MeanState, MinState, QuantileState, UniqueState } from './aggregate.js';
 import type { AggSpec, MetricSpec } from './config.js';
 import { numericValue } from './filter.js';
 
@@ -282,12 +285,13 @@ export class MetricSetsEngine {
       for (const agg of spec.aggs) {
         const points: NumberDataPoint[] = [];
         if (zero) {
-          if (agg.kind === 'count' || agg.kind === 'unique') points.push(point({}, w, 0n));
+          if (agg.kind === 'count') points.push(point({}, w, 0n));
+          else if (agg.kind === 'unique') points.push(point({}, w, 0n, new UniqueState(new HyperLogLog({ threshold: this.o.hllThreshold, precision: this.o.hllPrecision }))));
           else if (agg.kind === 'sum') points.push(point({}, w, 0));
         } else {
           for (const g of groups) {
             const v = value(agg, g);
-            if (v !== undefined) points.push(point(g.attrs, w, v));
+            if (v !== undefined) points.push(point(g.attrs, w, v, aggregateOf(agg, g)));
           }
         }
         if (points.length === 0) continue;
@@ -351,8 +355,29 @@ export function nsToIso(ns: bigint): string {
   return rest === 0n ? iso : iso.replace('Z', '') + rest.toString().padStart(6, '0') + 'Z';
 }
 
-function point(attrs: Attributes, w: Window, value: number | bigint): NumberDataPoint {
-  return { attributes: attrs, startTimeUnixNano: w.start, timeUnixNano: w.end, flags: 0, value };
+function point(attrs: Attributes, w: Window, value: number | bigint, aggregate?: WindowAggregate): NumberDataPoint {
+  const p: NumberDataPoint = { attributes: attrs, startTimeUnixNano: w.start, timeUnixNano: w.end, flags: 0, value };
+  if (aggregate !== undefined) p.aggregate = aggregate;
+  return p;
+}
+
+/** The mergeable state of a gauge aggregate (undefined for the delta sums count and sum). */
+function aggregateOf(agg: AggSpec, g: Group): WindowAggregate | undefined {
+  switch (agg.kind) {
+    case 'count': case 'sum': return undefined;
+    case 'unique': return new UniqueState(g.hlls[agg.slot]!);
+    default: {
+      const acc = g.nums[agg.slot]!;
+      switch (agg.kind) {
+        case 'min': return new MinState(acc.min);
+        case 'max': return new MaxState(acc.max);
+        case 'mean': return new MeanState(acc.sum, acc.n);
+        case 'first': return new EdgeState('first', acc.first, acc.firstT);
+        case 'last': return new EdgeState('last', acc.last, acc.lastT);
+        default: return new QuantileState(acc.sketch!, agg.q);
+      }
+    }
+  }
 }
 
 function value(agg: AggSpec, g: Group): number | bigint | undefined {

@@ -213,6 +213,7 @@ export const metricsetsProcessorFactory: ProcessorFactory<MetricSetsConfig> = {
   signals: [{ in: 'events', out: 'metrics' }],
   configSchema: metricsetsConfigSchema,
   validate: validateMetricSets,
+  window: (cfg) => ({ periodMs: cfg.period, emitDelayMs: cfg.allowed_lateness ?? cfg.period }),
   create(set, cfg, signal: Signal, next) {
     if (signal !== 'events') throw new Error(`metricsets processor takes events, not ${signal}`);
     return new MetricSetsProcessor(set, cfg, compileOrThrow(set.id, cfg), next as Consumer<MetricsBatch>);

@@ -9,6 +9,7 @@ import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory, Signa
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { isPlainObject, validateSchema } from './schema.js';
 import { parseYaml } from './yaml.js';
+import { checkWindows } from './windows.js';
 
 export interface Registry {
   receivers: ReadonlyMap<string, ReceiverFactory>;
@@ -143,6 +144,9 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
       checkPipelineLinks(cfg, add);
     }
   }
+
+  // windows across components: store periods vs metric set windows (semantics.md §7)
+  for (const i of checkWindows(cfg)) add(i.path, i.message, i.severity, false);
 
   // unused components
   const used = { receivers: new Set<string>(), processors: new Set<string>(), exporters: new Set<string>() };

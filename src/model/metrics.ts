@@ -53,6 +53,27 @@ interface PointBase {
 export interface NumberDataPoint extends PointBase {
   /** `bigint` for asInt, `number` for asDouble. */
   value: number | bigint;
+  /**
+   * Gauges computed over a window (metric sets: unique, percentiles, min,
+   * max, mean, first, last) carry their mergeable state, so that a store whose
+   * period spans several windows combines them exactly (semantics.md §7)
+   * instead of keeping the last value. Never encoded; absent elsewhere.
+   */
+  aggregate?: WindowAggregate;
+}
+
+/** The mergeable state behind a windowed gauge (see NumberDataPoint.aggregate). */
+export interface WindowAggregate {
+  /** how states combine, e.g. "unique/p14/t1024"; only equal kinds merge */
+  readonly kind: string;
+  /** a private copy, safe to merge into (the original is shared with other consumers) */
+  clone(): WindowAggregate;
+  /** fold another window's state of the same kind into this one, in place */
+  mergeFrom(other: WindowAggregate): void;
+  /** the value the state stands for */
+  value(): number | bigint;
+  /** never serialised with the point */
+  toJSON(): undefined;
 }
 
 export interface HistogramDataPoint extends PointBase {

@@ -9,6 +9,12 @@
  *   bounds close the old series version and start a new one, counted);
  * - cumulative sum/histogram with `cumulative: delta`: turned into a delta at
  *   ingest with the exact reset and first-point rules of §4, then added.
+ * - gauges carrying a window aggregate (metric sets, semantics.md §7): the
+ *   windows inside one period combine (uniques and percentiles merge their
+ *   sketches, min/max combine, ...) instead of keeping the last value.
+ * A point covering an interval `(start, time]` (a delta, or a gauge with a
+ * start) belongs to the window holding its last instant, so a point stamped
+ * with its window's end stays in that window.
  * A point for a closed window is late: deltas fold into the earliest open
  * window (counted `late`), last-value kinds are dropped (counted `stale`).
  * A point more than one period in the future is taken as arriving now
@@ -19,7 +25,7 @@
  * Not handled here (counted `unsupported`): exponential histograms.
  */
 import { canonicalAttributes } from '../model/attributes.js';
-import type { Attributes, AttrValue, MetricsBatch, QuantileValue } from '../model/metrics.js';
+import type { Attributes, AttrValue, MetricsBatch, QuantileValue, WindowAggregate } from '../model/metrics.js';
 import { FLAG_NO_RECORDED_VALUE, Temporality } from '../model/metrics.js';
 
 export type StoreKind = 'gauge' | 'sum' | 'histogram' | 'summary';
@@ -119,7 +125,9 @@ interface CumState { start: bigint; lastTime: bigint; last: number | bigint; cou
 
 interface Series { meta: SeriesMeta; lastSeen: number; cum: CumState | undefined }
 
-interface Window { k: number; start: bigint; end: bigint; cells: Map<string, StorePoint>; retired: StorePoint[] }
+interface HeldAggregate { agg: WindowAggregate; owned: boolean }
+
+interface Window { k: number; start: bigint; end: bigint; cells: Map<string, StorePoint>; retired: StorePoint[]; aggs: Map<string, HeldAggregate> | undefined }
 
 const NS_PER_MS = 1_000_000n;
 
@@ -186,7 +194,7 @@ export class PeriodAccumulator {
     let w = this.windows.get(k);
     if (w === undefined) {
       const start = BigInt(k) * this.periodNs;
-      w = { k, start, end: start + this.periodNs, cells: new Map(), retired: [] };
+      w = { k, start, end: start + this.periodNs, cells: new Map(), retired: [], aggs: undefined };
       this.windows.set(k, w);
     }
     return w;
@@ -247,7 +255,10 @@ export class PeriodAccumulator {
             s.lastSeen = nowMs;
             let t = p.timeUnixNano;
             if (t > futureLimit || t <= 0n) { if (t > futureLimit) c.future++; t = nowNs; }
-            let k = Number(t / this.periodNs);
+            // an interval (start, t] belongs to the window holding its last instant
+            const st = p.startTimeUnixNano;
+            const tb = t === p.timeUnixNano && st > 0n && st < t && !cumToDelta && (temporality === 'delta' || kind === 'gauge') ? t - 1n : t;
+            let k = Number(tb / this.periodNs);
             const late = k < this.openFrom;
             if (temporality === 'delta') {
               let value: number | bigint | undefined;
@@ -352,7 +363,27 @@ export class PeriodAccumulator {
     for (let i = 0; i < h.counts.length; i++) h.counts[i] = (h.counts[i] as number) + (hist.counts[i] as number);
   }
 
-  private setLast(w: Window, meta: SeriesMeta, p: { value?: number | bigint; count?: number; sum?: number; bucketCounts?: number[]; explicitBounds?: number[]; min?: number; max?: number; quantileValues?: QuantileValue[] }, t: bigint): void {
+  /** §7: a windowed gauge's state merges with the other windows of the period; false when it cannot (then last value wins). */
+  private mergeAggregate(w: Window, meta: SeriesMeta, agg: WindowAggregate, value: number | bigint, t: bigint): boolean {
+    const aggs = w.aggs ??= new Map();
+    const cell = w.cells.get(meta.key);
+    if (cell === undefined) {
+      w.cells.set(meta.key, { meta, start: w.start, time: w.end, value, hist: undefined, summary: undefined, seen: t });
+      aggs.set(meta.key, { agg, owned: false });
+      return true;
+    }
+    const held = aggs.get(meta.key);
+    if (held === undefined || held.agg.kind !== agg.kind) { aggs.delete(meta.key); return false; }
+    // the first state may be shared with other consumers of the batch: merge into a copy
+    if (!held.owned) { held.agg = held.agg.clone(); held.owned = true; }
+    held.agg.mergeFrom(agg);
+    cell.value = held.agg.value();
+    if (t > cell.seen) cell.seen = t;
+    return true;
+  }
+
+  private setLast(w: Window, meta: SeriesMeta, p: { value?: number | bigint; count?: number; sum?: number; bucketCounts?: number[]; explicitBounds?: number[]; min?: number; max?: number; quantileValues?: QuantileValue[]; aggregate?: WindowAggregate }, t: bigint): void {
+    if (p.aggregate !== undefined && meta.kind === 'gauge' && this.mergeAggregate(w, meta, p.aggregate, p.value as number | bigint, t)) return;
     const cell = w.cells.get(meta.key);
     if (cell !== undefined && t < cell.seen) return; // an older point within the window: the later one stays
     const kind = meta.kind;

@@ -104,7 +104,8 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   const now = hooks.now ?? Date.now;
   const acc = new PeriodAccumulator({
     periodMs: cfg.period,
-    latenessMs: cfg.lateness,
+    // 0 = automatic: 10 % of the period, plus the delay of metric sets upstream (their windows arrive that late)
+    latenessMs: cfg.lateness > 0 || set.upstreamDelayMs === undefined ? cfg.lateness : set.upstreamDelayMs + Math.round(cfg.period / 10),
     maxSeries: cfg.max_series,
     seriesExpiryMs: cfg.series_expiry,
     cumulative: cfg.cumulative,

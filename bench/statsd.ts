@@ -135,7 +135,7 @@ export async function statsdScenario(): Promise<void> {
         '<!-- bench:statsd:start -->',
         '## StatsD ingest (`statsd` scenario)',
         '',
-        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the cores. metricport runs as users run it (statsd → nop, flush 10 s, receive buffer 8 MiB as capped by net.core.rmem_max); Etsy statsd 0.9.0 with no backend. Received lines come from each daemon's own counter.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the cores. metricport runs as users run it (statsd → nop, flush 10 s, receive buffer 8 MiB as capped by net.core.rmem_max); Etsy statsd 0.9.0 with no backend. Received lines come from each daemon's own counter. Each step is one short run on cores shared with the sender (and, here, with other work): a single lossy step can be noise, so the figure is a floor, not a ceiling.`,
         '',
         ...summary.map((s) => `- ${s}`),
         '',

@@ -47,6 +47,12 @@ export interface SharedServer {
   readonly endpoint: string;
   /** mount a handler; throws when another lease already serves method+path */
   route(method: string, path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  /**
+   * mount a handler for every path `pattern` matches (e.g. `/api/<project>/envelope/`
+   * under any prefix); exact routes are tried first, then patterns in mount
+   * order. `name` identifies the pattern in messages (e.g. `/api/{project}/envelope/`).
+   */
+  routePattern(method: string, name: string, pattern: RegExp, handler: RouteHandler, opts?: RouteOptions): void;
   /** bind (first caller) or await the bind; rejects with a message naming the config key */
   listen(): Promise<void>;
   /** the bound address, once listening */
@@ -60,6 +66,8 @@ interface Route {
   allow: string;
   onWrongMethod: RouteOptions['onWrongMethod'] | undefined;
 }
+
+interface PatternRoute { method: string; name: string; pattern: RegExp; handler: RouteHandler; owner: Lease; onWrongMethod: RouteOptions['onWrongMethod'] | undefined }
 
 const listeners = new Map<string, Listener>();
 
@@ -80,6 +88,7 @@ function describeListenError(endpoint: string, err: NodeJS.ErrnoException, confi
 class Listener {
   readonly server: Server;
   readonly routes = new Map<string, Route>();
+  readonly patterns: PatternRoute[] = [];
   readonly leases = new Set<Lease>();
   readonly sockets = new Set<Socket>();
   readonly inflight = new Set<ServerResponse>();
@@ -118,6 +127,7 @@ class Listener {
     res.once('close', this.onResClose);
     if (this.closing) res.shouldKeepAlive = false;
     if (route === undefined) {
+      if (this.patterns.length > 0 && this.dispatchPattern(req, res, path)) return;
       res.writeHead(404, TEXT_HEADERS_404);
       res.end(BODY_404);
       return;
@@ -147,6 +157,49 @@ class Listener {
     }
   }
 
+  /** a pattern route for `path`, if any; true when the request was handed to one */
+  private dispatchPattern(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    let wrong: PatternRoute | undefined;
+    let allow = '';
+    for (const p of this.patterns) {
+      if (!p.pattern.test(path)) continue;
+      if (p.method === req.method) {
+        try {
+          p.handler(req, res);
+        } catch (err) {
+          this.logger.error({ err, route: p.name }, 'HTTP route handler threw');
+          if (!res.headersSent) {
+            res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+            res.end('internal error\n');
+          } else {
+            res.destroy();
+          }
+        }
+        return true;
+      }
+      wrong ??= p;
+      allow = allow === '' ? p.method : `${allow}, ${p.method}`;
+    }
+    if (wrong === undefined) return false;
+    if (wrong.onWrongMethod !== undefined) {
+      wrong.onWrongMethod(req, res, allow);
+      return true;
+    }
+    const body = `405 method not allowed, supported: [${allow}]\n`;
+    res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) });
+    res.end(body);
+    return true;
+  }
+
+  addPattern(lease: Lease, method: string, name: string, pattern: RegExp, handler: RouteHandler, opts: RouteOptions | undefined): void {
+    const m = method.toUpperCase();
+    const existing = this.patterns.find((p) => p.method === m && p.name === name);
+    if (existing !== undefined) {
+      throw new Error(`cannot serve ${m} ${name} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another endpoint`);
+    }
+    this.patterns.push({ method: m, name, pattern, handler, owner: lease, onWrongMethod: opts?.onWrongMethod });
+  }
+
   addRoute(lease: Lease, method: string, path: string, handler: RouteHandler, opts: RouteOptions | undefined): void {
     if (!path.startsWith('/')) throw new Error(`route path must start with "/", got ${JSON.stringify(path)}`);
     const m = method.toUpperCase();
@@ -165,6 +218,7 @@ class Listener {
   }
 
   removeRoutes(lease: Lease): void {
+    for (let i = this.patterns.length - 1; i >= 0; i--) if (this.patterns[i]!.owner === lease) this.patterns.splice(i, 1);
     for (const [path, route] of this.routes) {
       for (const [m, h] of route.handlers) if (h.owner === lease) route.handlers.delete(m);
       if (route.handlers.size === 0) this.routes.delete(path);
@@ -253,6 +307,11 @@ class Lease implements SharedServer {
   route(method: string, path: string, handler: RouteHandler, opts?: RouteOptions): void {
     if (this.released) throw new Error(`cannot mount ${method} ${path}: the lease on ${this.l.endpoint} was released`);
     this.l.addRoute(this, method, path, handler, opts);
+  }
+
+  routePattern(method: string, name: string, pattern: RegExp, handler: RouteHandler, opts?: RouteOptions): void {
+    if (this.released) throw new Error(`cannot mount ${method} ${name}: the lease on ${this.l.endpoint} was released`);
+    this.l.addPattern(this, method, name, pattern, handler, opts);
   }
 
   async listen(): Promise<void> {

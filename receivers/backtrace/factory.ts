@@ -1,0 +1,33 @@
+import type { ReceiverFactory } from '../../src/component.js';
+import type { ConfigIssue } from '../../src/errors.js';
+import { backtraceConfigSchema, type BacktraceReceiverConfig } from './config.js';
+import { BacktraceReceiver } from './receiver.js';
+
+/**
+ * `backtrace`: the Backtrace SDKs' report submissions (`POST /post?format=json&token=`,
+ * `POST /<universe>/<token>/json`; JSON or multipart) → error events.
+ */
+export const backtraceReceiverFactory: ReceiverFactory<BacktraceReceiverConfig> = {
+  kind: 'receiver',
+  type: 'backtrace',
+  description: 'Backtrace SDK receiver: POST /post?format=json&token= and /<universe>/<token>/json (JSON or multipart) from unmodified Backtrace SDKs → error events, deduplicated by uuid',
+  signals: ['events'],
+  configSchema: backtraceConfigSchema,
+  validate(cfg) {
+    const issues: ConfigIssue[] = [];
+    const seen = new Set<string>();
+    (cfg.tokens ?? []).forEach((t, i) => {
+      if (t === undefined || typeof t.token !== 'string') return;
+      if (seen.has(t.token)) issues.push({ path: `tokens[${i}].token`, message: 'the same token is listed twice', severity: 'error' });
+      if (t.token.includes('/')) issues.push({ path: `tokens[${i}].token`, message: 'a token cannot contain "/" (it is a URL path segment)', severity: 'error' });
+      seen.add(t.token);
+    });
+    return issues;
+  },
+  create(set, cfg, next) {
+    return new BacktraceReceiver(set, cfg, next.events);
+  },
+};
+
+export type { BacktraceReceiverConfig } from './config.js';
+export { BacktraceReceiver } from './receiver.js';

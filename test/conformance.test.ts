@@ -20,8 +20,16 @@ const dir = mkdtempSync(join(tmpdir(), 'mp-conformance-'));
 /** The smallest valid config per type, where the defaults alone are not enough. */
 const MINIMAL: Record<string, Record<string, unknown>> = {
   'receiver/otlp': { protocols: { http: { endpoint: '127.0.0.1:0' } } },
+  'receiver/errors': { endpoint: '127.0.0.1:0' },
+  'receiver/forge': { app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57', environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'], email: 'conformance@example.com', api_token: 'conformance-token', endpoint: 'http://127.0.0.1:9/graphql' },
+  'receiver/statsd': { udp: { endpoint: '127.0.0.1:0' } },
   'exporter/file': { path: join(dir, 'file-exporter.jsonl') },
   'exporter/otlphttp': { endpoint: 'http://127.0.0.1:9' },
+  'exporter/influxdb': { endpoint: 'http://127.0.0.1:9', db: 'conformance' },
+  'exporter/datadog': { api_key: 'conformance-key', endpoint: 'http://127.0.0.1:9' },
+  'exporter/grafana': { url: 'http://127.0.0.1:9/graphite/metrics', api_key: 'conformance-key' },
+  'exporter/circonus': { submission_url: 'http://127.0.0.1:9/module/httptrap/00000000-0000-0000-0000-000000000000/conformance' },
+  'exporter/prometheus': { endpoint: '127.0.0.1:0' },
 };
 
 const sink: Consumer<unknown> = { consume: async () => {} };

@@ -121,7 +121,7 @@ describe('e2e: the metricport command line', function () {
     const otlp = await freePort();
     const admin = await freePort();
     const t0 = Date.now();
-    const p = spawn(process.execPath, [BIN], { env: { ...process.env, METRICPORT_OTLP_ENDPOINT: `127.0.0.1:${otlp}`, METRICPORT_ADMIN_ENDPOINT: `127.0.0.1:${admin}`, METRICPORT_STATE_DIR: join(dir, 'state') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN], { env: { ...process.env, METRICPORT_OTLP_ENDPOINT: `127.0.0.1:${otlp}`, METRICPORT_ADMIN_ENDPOINT: `127.0.0.1:${admin}`, METRICPORT_STATE_DIR: join(dir, 'state'), METRICPORT_PROMETHEUS_ENDPOINT: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { out += d; });

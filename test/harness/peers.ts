@@ -1027,7 +1027,7 @@ export async function startCarbon(opts: CarbonOptions = {}): Promise<CarbonPeer>
     cacheQueryPort,
     send: (lines) => sendTcp(linePort, lines.endsWith('\n') ? lines : `${lines}\n`),
     whisperFile,
-    fetchWhisper: async (metricPath, from = Math.floor(Date.now() / 1000) - 3600) => {
+    fetchWhisper: async (metricPath, from = Math.floor(Date.now() / 1000) - 3000) => { // inside the 1s:1h archive even when whisper-fetch starts late
       const file = whisperFile(metricPath);
       if (!fs.existsSync(file)) return [];
       const res = await runCommand(whisperFetch, ['--json', `--from=${Math.floor(from)}`, file], { timeoutMs: 30_000 });

@@ -23,14 +23,23 @@ export function streamTagPart(s: string): string {
   return TAG_OK.test(s) ? s : `b"${Buffer.from(s, 'utf8').toString('base64')}"`;
 }
 
-export function metricKey(name: string, resource: Attributes, attrs: Attributes): string {
+/** The inside of `|ST[...]`: `cat:val` pairs, sorted; point attributes win over resource ones; '' when none. */
+export function streamTags(resource: Attributes, attrs: Attributes): string {
   const m = new Map<string, string>();
   const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '') m.set(k, s); } };
   add(resource);
   add(attrs);
-  if (m.size === 0) return name;
-  const parts = [...m].map(([k, v]) => streamTagPart(k) + ':' + streamTagPart(v)).sort();
-  return `${name}|ST[${parts.join(',')}]`;
+  if (m.size === 0) return '';
+  return [...m].map(([k, v]) => streamTagPart(k) + ':' + streamTagPart(v)).sort().join(',');
+}
+
+/** `name` or `name|ST[tags]`. */
+export function withTags(name: string, tags: string): string {
+  return tags === '' ? name : `${name}|ST[${tags}]`;
+}
+
+export function metricKey(name: string, resource: Attributes, attrs: Attributes): string {
+  return withTags(name, streamTags(resource, attrs));
 }
 
 /** The lower edge of the Circonus log-linear bin holding v (two significant digits); 0 for 0 and tiny values. */
@@ -68,7 +77,8 @@ export function rebin(bounds: readonly number[], counts: readonly number[], min?
 
 export interface TrapValue { _type: string; _value: unknown; _ts: number }
 
-function numeric(v: number | bigint, counter: boolean): { _type: string; _value: unknown } | undefined {
+/** A number as a typed value: `L` (string) for counts that are integral and ≥ 0, `l` for other bigints, else `n`; undefined for NaN/±Inf. */
+export function numeric(v: number | bigint, counter: boolean): { _type: string; _value: unknown } | undefined {
   if (typeof v === 'bigint') return v >= 0n && counter ? { _type: 'L', _value: v.toString() } : { _type: 'l', _value: v.toString() };
   if (!Number.isFinite(v)) return undefined;
   if (counter && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER) return { _type: 'L', _value: String(v) };

@@ -2,14 +2,14 @@
  * circonus: one factory type, two modes.
  * - `mode: push` (this file's push branch, issue 3): HTTPTrap PUT of JSON to
  *   the check's Data Submission URL every period, through the store helper.
- * - `mode: pull` (issue 10, filled in by the JSON:Pull work): the broker GETs
- *   metricport each period. Until then, `validate` rejects it with
- *   "circonus mode pull: not yet available".
+ * - `mode: pull` (pull.ts, issue 10): the broker GETs JSON:Pull from the
+ *   store's own listener at a secret URL, behind Basic auth (always on).
  */
 import type { CreateSettings, Exporter, ExporterFactory, Signal } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
+import { createCirconusPull } from './pull.js';
 import { createCirconusPush } from './push.js';
 
 export interface CirconusConfig extends StoreConfig {
@@ -18,6 +18,14 @@ export interface CirconusConfig extends StoreConfig {
   submission_url?: string;
   /** push: PEM file of the broker's CA ('' = system CAs) */
   ca_file: string;
+  /** pull: host:port of the store's own listener */
+  endpoint: string;
+  /** pull: '' = generated and kept in the state directory */
+  token: string;
+  username: string;
+  password: string;
+  /** pull: base URL the broker reaches the listener at ('' = http://<endpoint>) */
+  external_url?: string;
 }
 
 export const circonusConfigSchema: Schema = {
@@ -30,13 +38,20 @@ export const circonusConfigSchema: Schema = {
     doc: 'push: the HTTPTrap check\'s Data Submission URL, e.g. https://broker:43191/module/httptrap/<check-uuid>/<secret> (secret: never logged or shown)',
   },
   ca_file: { type: 'string', default: '', doc: 'push: PEM file with the CA that signed the broker\'s certificate (Circonus brokers use Circonus\'s own CA); "" = system CAs' },
+  endpoint: { type: 'endpoint', default: '127.0.0.1:9467', doc: 'pull: host:port the JSON:Pull endpoint listens on (its own listener; 0.0.0.0:9467 in a container)' },
+  token: { type: 'string', default: '', secret: true, pattern: /^(|[A-Za-z0-9_-]{16,128})$/, patternHint: '16-128 characters of [A-Za-z0-9_-]', doc: 'pull: the secret path: the broker fetches /<token>; empty = a 128-bit random token generated on first start and kept in the state directory' },
+  username: { type: 'string', default: '', doc: 'pull: Basic auth username the broker sends (Basic auth is always on); empty = a random one generated on first start and kept in the state directory' },
+  password: { type: 'string', default: '', secret: true, doc: 'pull: Basic auth password; empty = a random one generated on first start and kept in the state directory (shown only by `metricport stores --show-credentials`)' },
+  external_url: { type: 'url', doc: 'pull: base URL the broker reaches the endpoint at, for the URL shown by the store status API (default http://<endpoint>)' },
   ...storeSchema({ cumulativeDefault: 'cumulative' }),
 };
 
 export function validateCirconus(cfg: CirconusConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (cfg.mode === 'pull') {
-    issues.push({ path: 'mode', message: 'circonus mode pull: not yet available', severity: 'error' });
+    if (cfg.submission_url !== undefined && cfg.submission_url !== '') {
+      issues.push({ path: 'submission_url', message: 'is for mode push; with mode pull the broker fetches from endpoint (remove it or set mode: push)', severity: 'error' });
+    }
     return issues;
   }
   if (cfg.submission_url === undefined || cfg.submission_url === '') {
@@ -54,7 +69,6 @@ export const circonusExporterFactory: ExporterFactory<CirconusConfig> = {
   validate: validateCirconus,
   create(set: CreateSettings, cfg: CirconusConfig, signal: Signal): Exporter {
     if (signal !== 'metrics') throw new Error(`circonus exporter does not support the ${signal} signal`);
-    if (cfg.mode === 'pull') throw new Error('circonus mode pull: not yet available');
-    return createCirconusPush(set, cfg);
+    return cfg.mode === 'pull' ? createCirconusPull(set, cfg) : createCirconusPush(set, cfg);
   },
 };

@@ -35,7 +35,8 @@ export interface PrometheusExporterConfig {
 export const SCRAPE_PATH_SUFFIX = '/metrics';
 
 const evictCounters = new WeakMap<Meter, { evicted: Counter; dropped: Counter }>();
-function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
+/** The pull stores' counters (shared with circonus mode pull: one definition per meter). */
+export function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
   let c = evictCounters.get(meter);
   if (c === undefined) {
     c = {

@@ -1,4 +1,4 @@
-/** circonus mode push: body as data (types, stream tags, rebinned histograms); an HTTPS test double with a private CA (ca_file) checking method, headers, body, {"stats":N} and retries; mode pull is a config error until issue 10. */
+/** circonus mode push: body as data (types, stream tags, rebinned histograms); an HTTPS test double with a private CA (ca_file) checking method, headers, body, {"stats":N} and retries; mode pull: see circonus-pull.test.ts. */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { S, batch, gauge, hist, histogram, num, pointsOf, storeCfg, sum } from '
 const T0 = 1_700_000_000;
 const SECRET = 'trapsecret0123';
 export function circonusCfg(url: string, over: Partial<CirconusConfig> = {}): CirconusConfig {
-  return { ...storeCfg(), mode: 'push', submission_url: url, ca_file: '', resource_attributes: [], ...over };
+  return { ...storeCfg(), mode: 'push', submission_url: url, ca_file: '', endpoint: '127.0.0.1:0', token: '', username: '', password: '', resource_attributes: [], ...over };
 }
 
 describe('circonus push: body (protocols.md §6)', () => {
@@ -38,9 +38,12 @@ describe('circonus push: body (protocols.md §6)', () => {
   it('stream tag characters outside the Circonus set become b"<base64>"', () => {
     expect(metricKey('m', {}, { 'error.type': 'Type Error', ok: 'a/b' })).to.equal('m|ST[b"ZXJyb3IudHlwZQ==":b"VHlwZSBFcnJvcg==",ok:a/b]'.replace('b"ZXJyb3IudHlwZQ=="', 'error.type'));
   });
-  it('mode pull: a config error until the pull mode lands', () => {
+  it('mode pull: valid without a submission URL; a submission URL with mode pull is a config error', () => {
     const v = validateSchema(circonusConfigSchema, { mode: 'pull' }, '');
-    expect(validateCirconus(v.value as unknown as CirconusConfig)).to.deep.equal([{ path: 'mode', message: 'circonus mode pull: not yet available', severity: 'error' }]);
+    expect(v.issues).to.deep.equal([]);
+    expect(validateCirconus(v.value as unknown as CirconusConfig)).to.deep.equal([]);
+    const w = validateSchema(circonusConfigSchema, { mode: 'pull', submission_url: 'https://b:43191/module/httptrap/u/s' }, '');
+    expect(validateCirconus(w.value as unknown as CirconusConfig).map((i) => i.path)).to.deep.equal(['submission_url']);
     expect(circonusExporterFactory.type).to.equal('circonus');
   });
 });

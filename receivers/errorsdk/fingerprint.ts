@@ -5,7 +5,9 @@
  *
  *   sha256( error class + "\n" + up to FRAMES frame keys, joined by "\n" )   (64 hex digits)
  *
- * - frames are the crashing frame and its callers, crashing frame first
+ * - frames are the crashing frame and its two nearest in-app callers (three:
+ *   deeper frames differ between the sync and async paths to the same throw),
+ *   crashing frame first
  *   (Sentry lists frames outermost first: read from the end; Backtrace lists
  *   the crashing frame first);
  * - only in-app frames count: not `node:*` / `internal/*` files, nothing under
@@ -19,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const FINGERPRINT_FRAMES = 5;
+export const FINGERPRINT_FRAMES = 3;
 
 export interface FrameRef {
   /** file path or URL as reported */

@@ -63,8 +63,10 @@ export function frameKey(f: FrameRef): string {
 export function normaliseMessage(msg: string): string {
   return msg
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>')
-    .replace(/\b(?:0x)?[0-9a-f]*\d[0-9a-f]*\b/gi, '<n>')
     .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '<s>')
+    .replace(/\b0x[0-9a-f]+\b/gi, '<n>')
+    .replace(/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<n>')
+    .replace(/\d+(?:\.\d+)?/g, '<n>')
     .replace(/\s+/g, ' ')
     .trim()
     .toLowerCase();

@@ -42,6 +42,7 @@ export interface ImporterSpec {
   period: number;
   chunk: number;
   delay: number;
+  align: number;
 }
 
 export interface ImporterReceiverConfig {
@@ -114,6 +115,7 @@ export const importerConfigSchema: Schema = {
         history: { type: 'duration', default: '7d', min: '0s', max: '3650d', doc: 'First start (no watermark yet): how far back $1 begins.' },
         period: { type: 'duration', default: '60s', min: '100ms', doc: 'How often to run once caught up.' },
         chunk: { type: 'duration', default: '1d', min: '1s', doc: 'Largest span one query covers: history is imported in chunks of this size.' },
+        align: { type: 'duration', default: '1s', min: '1s', max: '1d', doc: 'Bounds ($1, $2 and chunk ends) are multiples of this since the epoch. Set it to the query\'s bucket (GROUP BY time(1h), date_trunc(\'hour\', ...)) so a bucket is never split between two runs and only complete buckets are imported.' },
         delay: { type: 'duration', default: '0s', max: '1d', doc: 'Safety margin: $2 is now minus this (for sources whose newest rows are still being written).' },
       },
     },
@@ -126,6 +128,7 @@ export function validateImporterConfig(cfg: ImporterReceiverConfig): ConfigIssue
   (cfg.importers ?? []).forEach((imp, i) => {
     if (seen.has(imp.name)) issues.push({ path: `importers[${i}].name`, message: `duplicate importer name ${JSON.stringify(imp.name)}`, severity: 'error' });
     seen.add(imp.name);
+    if (imp.align > 0 && imp.chunk % imp.align !== 0) issues.push({ path: `importers[${i}].chunk`, message: `must be a multiple of align (${imp.align / 1000}s)`, severity: 'error' });
     if (cfg.source !== 'graphite') {
       const missing = missingPlaceholders(imp.query);
       if (missing.length > 0) issues.push({ path: `importers[${i}].query`, message: placeholderMessage(missing), severity: 'error' });

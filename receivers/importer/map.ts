@@ -139,7 +139,8 @@ export interface MappedRows {
 export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, fromMs: number, toMs: number, receiverId: string): MappedRows {
   const col = (name: string, what: string): number => {
     const i = rs.columns.indexOf(name);
-    if (i < 0) throw new MappingError(`${what} column ${JSON.stringify(name)} is not in the result (columns: ${rs.columns.map((c) => JSON.stringify(c)).join(', ') || 'none'})`);
+    // an empty result may not name its columns (InfluxDB without series, graphite without targets)
+    if (i < 0 && rs.rows.length > 0) throw new MappingError(`${what} column ${JSON.stringify(name)} is not in the result (columns: ${rs.columns.map((c) => JSON.stringify(c)).join(', ') || 'none'})`);
     return i;
   };
   const vi = col(spec.value_column, 'the value');

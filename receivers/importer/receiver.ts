@@ -110,10 +110,10 @@ export class ImporterReceiver implements Receiver {
     const st = this.states.get(spec.name)!;
     const signal = this.ac.signal;
     const stored = await this.watermarks.load(spec.name, (m) => this.logger.warn({ importer: spec.name }, m));
-    let wm = stored ?? floorSecond(this.clock.now() - spec.history);
+    let wm = stored ?? floorTo(this.clock.now() - spec.history, spec.align);
     st.watermark = wm;
     while (!signal.aborted) {
-      const end = floorSecond(this.clock.now() - spec.delay);
+      const end = floorTo(this.clock.now() - spec.delay, spec.align);
       if (wm >= end) {
         st.phase = 'waiting';
         await this.clock.sleep(spec.period, signal);
@@ -178,8 +178,8 @@ export class ImporterReceiver implements Receiver {
     if (spec === undefined) return undefined;
     const st = this.states.get(name)!;
     const stored = st.watermark ?? (await this.watermarks.load(name));
-    const to = floorSecond(this.clock.now() - spec.delay);
-    const from = floorSecond(to - (opts.sinceMs ?? Math.min(spec.history > 0 ? spec.history : spec.period, spec.chunk)));
+    const to = floorTo(this.clock.now() - spec.delay, spec.align);
+    const from = floorTo(to - (opts.sinceMs ?? Math.min(spec.history > 0 ? spec.history : spec.period, spec.chunk)), spec.align);
     const out: TestQueryResult = { importer: name, ok: false, source: this.cfg.source, from: new Date(from).toISOString(), to: new Date(to).toISOString(), errors: [], watermark: stored === undefined ? null : new Date(stored).toISOString() };
     if (this.cfg.source !== 'graphite') {
       const missing = missingPlaceholders(spec.query);
@@ -261,8 +261,9 @@ export class ImporterReceiver implements Receiver {
   }
 }
 
-function floorSecond(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
+function floorTo(ms: number, step: number): number {
+  const s = Math.max(1000, step);
+  return Math.floor(ms / s) * s;
 }
 
 function describe(err: unknown): string {
@@ -271,6 +272,7 @@ function describe(err: unknown): string {
   const e = err as Error & { code?: string; errors?: Error[] };
   if (e?.name === 'AggregateError' && Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map((x) => x.message).join('; ');
   const msg = e?.message ?? String(err);
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  let cause = (e as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })?.cause;
+  if (cause?.code === undefined && Array.isArray(cause?.errors)) cause = cause?.errors[0];
   return cause?.code !== undefined ? `${msg} (${cause.code})` : msg === '' && e?.code !== undefined ? e.code : msg;
 }

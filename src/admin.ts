@@ -4,7 +4,8 @@
  * GET /api/v1/stores (every metric store, push and pull, with the URL to hand
  * to the third party for pull stores; never credentials), GET /api/v1/metricsets
  * and GET /api/v1/metricsets/<set>/preview (metric set definitions and the
- * open windows' current values).
+ * open windows' current values), POST /api/v1/importers/<name>/test (an
+ * importer's test query: nothing sent, no watermark moves).
  * Bound in start(), never in the constructor.
  */
 import { createServer, type Server } from 'node:http';
@@ -14,6 +15,7 @@ import { parseEndpoint } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { storesFromStatus } from './pullstore/stores.js';
 import { listMetricSets, previewMetricSet } from '../processors/metricsets/admin.js';
+import { testImporter } from '../receivers/importer/admin.js';
 import type { Service } from './service.js';
 import type { ServiceTelemetry } from './telemetry.js';
 
@@ -69,11 +71,18 @@ export class AdminServer {
       if (p === undefined) { res.status(404).json({ error: `no metric set named ${JSON.stringify(req.params.set)}; GET /api/v1/metricsets lists them` }); return; }
       res.json(p);
     });
+    app.post('/api/v1/importers/:name/test', (req, res) => {
+      const svc = opts.service();
+      if (svc === null) { res.status(503).json({ state: 'starting' }); return; }
+      const q = req.query as Record<string, unknown>;
+      void testImporter(svc, req.params.name, { receiver: typeof q.receiver === 'string' ? q.receiver : undefined, since: typeof q.since === 'string' ? q.since : undefined })
+        .then((r) => res.status(r.status).json(r.body), (e: unknown) => res.status(500).json({ error: (e as Error).message }));
+    });
     app.get('/', (_req, res) => {
-      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview\n');
+      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview, POST /api/v1/importers/<name>/test\n');
     });
     app.use((_req, res) => {
-      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview'] });
+      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test'] });
     });
   }
 

@@ -11,11 +11,12 @@ import { registry } from './registry.js';
 import { runCommand, version } from './run.js';
 import { forgeMain } from '../receivers/forge/pull.js';
 import { previewMain } from '../processors/metricsets/preview-cli.js';
+import { importerMain } from '../receivers/importer/test-cli.js';
 import { readStoredCredentials } from './pullstore/credentials.js';
 import { formatStoreTable, pullUrl, STORE_TYPES, type StoreRow } from './pullstore/stores.js';
 import { KNOWN_FLAGS, loadSettings, settingsHelp, type Settings } from './settings.js';
 
-const VERBS = ['run', 'validate', 'components', 'stores', 'forge', 'preview', 'help', 'version'] as const;
+const VERBS = ['run', 'validate', 'components', 'stores', 'forge', 'preview', 'importer', 'help', 'version'] as const;
 
 export function helpText(): string {
   return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
@@ -32,6 +33,9 @@ Usage:
                                         one Forge App metrics catch-up pass, then exit (see metricport forge --help)
   metricport preview --config FILE --events FILE.ndjson [--set NAME] [--json]
                                         run a file of error events through the config's metric sets and print the series
+  metricport importer test --config FILE --importer NAME [--since 1h] [--json]
+                                        run one importer's query once ("Test query"): missing $1/$2, the
+                                        source's own error, or a preview of the mapped points; no watermark moves
   metricport help | --help              this text
   metricport version | --version        print the version
 
@@ -83,6 +87,7 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'forge') return forgeMain(argv.slice(1));
   if (argv[0] === 'preview') return previewMain(argv.slice(1));
+  if (argv[0] === 'importer') return importerMain(argv.slice(1));
   const p = parseArgv(argv);
   if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
   if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }

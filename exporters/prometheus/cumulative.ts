@@ -230,17 +230,22 @@ export class CumulativeStore {
 
   /** The series for key, created (evicting at the cap) when new. */
   private get(fam: Family, key: string, start: bigint, time: bigint, now: number): Series | undefined {
-    let s = fam.series.get(key);
-    if (s !== undefined) return s;
+    return fam.series.get(key) ?? this.create(fam, key, start, time, now);
+  }
+
+  /** A new series (evicting the least recently updated one at the cap). */
+  private create(fam: Family, key: string, start: bigint, time: bigint, now: number): Series {
     if (this.count >= this.maxSeries) {
       const oldest = this.head;
       if (oldest !== undefined) {
         this.remove(oldest);
         this.counters.evicted_cap++;
         this.onEvict?.(1, 'cap');
+        // the evicted series may have been its family's last: keep this family listed
+        if (this.families.get(fam.info.name) !== fam) this.families.set(fam.info.name, fam);
       }
     }
-    s = { key, fam, start: start === 0n ? time : start, time: 0n, seen: now, moved: now, value: 0, hist: undefined, exp: undefined, summary: undefined, prev: undefined, next: undefined };
+    const s: Series = { key, fam, start: start === 0n ? time : start, time: 0n, seen: now, moved: now, value: 0, hist: undefined, exp: undefined, summary: undefined, prev: undefined, next: undefined };
     fam.series.set(key, s);
     this.link(s);
     this.counters.series_created++;
@@ -268,9 +273,10 @@ export class CumulativeStore {
   private applyNumber(fam: Family, key: string, p: NumberDataPoint, mode: 'last' | 'add' | 'cumulative', now: number): void {
     const v = p.value;
     if (typeof v === 'number' && Number.isNaN(v) && mode !== 'last') { this.drop('nan'); return; }
-    const isNew = !fam.series.has(key);
-    const s = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
-    if (s === undefined) return;
+    // one hash lookup per point: get() only for a new series
+    let s = fam.series.get(key);
+    const isNew = s === undefined;
+    if (s === undefined) s = this.create(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     if (mode === 'add') {
       if (fam.info.type === 'counter' && (typeof v === 'bigint' ? v < 0n : v < 0)) { this.drop('negative_delta'); return; }
       const cur = s.value;

@@ -9,6 +9,11 @@
  *   `_created` (the start of the running total); `# UNIT` when the family
  *   name ends with the unit; ends with `# EOF`.
  *
+ * Rendered straight into one growing UTF-8 Buffer (ByteSink), one write per
+ * sample line: no array of 100k line strings to join and re-encode, and the
+ * series key already is its rendered label string (labels.ts), so no label is
+ * rendered at scrape time.
+ *
  * Pure functions.
  */
 import type { CumulativeStore, Family, Series } from './cumulative.js';
@@ -75,6 +80,39 @@ function created(ns: bigint): string {
   return lastSeconds;
 }
 
+/**
+ * A growing buffer that strings are written into as UTF-8. Lines gather in a
+ * pending string of a few KiB (one flattening copy) before each native
+ * write, so a 100k-line exposition costs a few hundred writes, not 100k.
+ */
+export class ByteSink {
+  private buf: Buffer;
+  private off = 0;
+  private pending = '';
+  constructor(size = 64 * 1024) { this.buf = Buffer.allocUnsafe(Math.max(1024, size)); }
+  write(s: string): void {
+    this.pending += s;
+    if (this.pending.length >= 16_384) this.flush();
+  }
+  private flush(): void {
+    const s = this.pending;
+    if (s === '') return;
+    this.pending = '';
+    const max = s.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+    if (this.off + max > this.buf.length) this.grow(max);
+    this.off += this.buf.write(s, this.off, 'utf8');
+  }
+  private grow(need: number): void {
+    let n = this.buf.length * 2;
+    while (n < this.off + need) n *= 2;
+    const b = Buffer.allocUnsafe(n);
+    this.buf.copy(b, 0, 0, this.off);
+    this.buf = b;
+  }
+  get length(): number { return this.off + Buffer.byteLength(this.pending); }
+  bytes(): Buffer { this.flush(); return this.buf.subarray(0, this.off); }
+}
+
 function braces(labels: string): string {
   return labels === '' ? '' : '{' + labels + '}';
 }
@@ -93,7 +131,7 @@ function scaler(mul: number | undefined, div: number | undefined): Scale {
   return (v) => (Number(v) * m) / d;
 }
 
-function renderHistogram(out: string[], name: string, s: Series, om: boolean, sc: Scale): void {
+function renderHistogram(out: ByteSink, name: string, s: Series, om: boolean, sc: Scale): void {
   let bounds: number[];
   let counts: number[];
   let count: number;
@@ -115,10 +153,10 @@ function renderHistogram(out: string[], name: string, s: Series, om: boolean, sc
   chunk += name + '_sum' + lb + ' ' + formatValue(sc(sum)) + '\n';
   chunk += name + '_count' + lb + ' ' + count + '\n';
   if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
-  out.push(chunk);
+  out.write(chunk);
 }
 
-function renderFamily(out: string[], f: Family, om: boolean): void {
+function renderFamily(out: ByteSink, f: Family, om: boolean): void {
   const info = f.info;
   let name = info.name;
   if (om && info.type === 'counter' && name.endsWith('_total')) name = name.slice(0, -6);
@@ -129,20 +167,26 @@ function renderFamily(out: string[], f: Family, om: boolean): void {
     const u = unitSuffix(info.unit, info.type);
     if (u !== '' && name.endsWith('_' + u)) head += '# UNIT ' + name + ' ' + u + '\n';
   }
-  out.push(head);
+  out.write(head);
   const sc = scaler(info.mul, info.div);
+  const scaled = sc !== identity;
   switch (info.type) {
     case 'gauge':
     case 'counter': {
-      // one array entry per line: Array#join builds the body in one flat
-      // copy (concatenating 100k lines into ropes costs several times more)
+      // one write per line, straight into the buffer
       const omCounter = om && info.type === 'counter';
       const sample = omCounter ? name + '_total' : name;
-      const createdName = name + '_created';
+      const sampleOpen = sample + '{';
+      const createdOpen = name + '_created{';
       for (const s of f.series.values()) {
-        const lb = s.key === '' ? ' ' : '{' + s.key + '} ';
-        out.push(sample + lb + formatValue(sc(s.value)) + '\n');
-        if (omCounter) out.push(createdName + lb + created(s.start) + '\n');
+        const v = formatValue(scaled ? sc(s.value) : s.value);
+        if (s.key === '') {
+          out.write(sample + ' ' + v + '\n');
+          if (omCounter) out.write(name + '_created ' + created(s.start) + '\n');
+        } else {
+          out.write(sampleOpen + s.key + '} ' + v + '\n');
+          if (omCounter) out.write(createdOpen + s.key + '} ' + created(s.start) + '\n');
+        }
       }
       break;
     }
@@ -158,20 +202,27 @@ function renderFamily(out: string[], f: Family, om: boolean): void {
         const lb = braces(s.key);
         chunk += name + '_sum' + lb + ' ' + formatValue(sc(sm.sum)) + '\n' + name + '_count' + lb + ' ' + sm.count + '\n';
         if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
-        out.push(chunk);
+        out.write(chunk);
       }
       break;
   }
 }
 
-/**
- * The exposition of every family in the store, as string chunks (join or
- * write them in order). `extra` families (e.g. self-telemetry) come last.
- */
-export function render(store: CumulativeStore, format: Format): string[] {
+const sizeHint = new WeakMap<CumulativeStore, number>();
+
+/** The exposition of every family in the store as one UTF-8 Buffer. */
+export function renderBytes(store: CumulativeStore, format: Format): Buffer {
   const om = format === 'openmetrics';
-  const out: string[] = [];
+  const hint = sizeHint.get(store);
+  const out = new ByteSink(hint === undefined ? 64 * 1024 : hint + (hint >> 3));
   for (const f of store.families.values()) renderFamily(out, f, om);
-  if (om) out.push('# EOF\n');
-  return out;
+  if (om) out.write('# EOF\n');
+  const bytes = out.bytes();
+  sizeHint.set(store, bytes.length);
+  return bytes;
+}
+
+/** The exposition as text chunks (join them in order); tests and tools. */
+export function render(store: CumulativeStore, format: Format): string[] {
+  return [renderBytes(store, format).toString('utf8')];
 }

@@ -16,7 +16,7 @@ import { loadOrCreateCredentials, TOKEN_PATTERN, type PullCredentials } from '..
 import { PullServer } from '../../src/pullstore/server.js';
 import { pullUrl, type StoreInfo } from '../../src/pullstore/stores.js';
 import { CumulativeStore } from './cumulative.js';
-import { CONTENT_TYPES, negotiate, render } from './exposition.js';
+import { CONTENT_TYPES, negotiate, renderBytes } from './exposition.js';
 import { PromKeyer } from './labels.js';
 
 export interface PrometheusExporterConfig {
@@ -127,7 +127,7 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
           const format = negotiate(req.headers.accept);
           lastScrapeFormat = format;
           store.expire();
-          return { contentType: CONTENT_TYPES[format], body: render(store, format) };
+          return { contentType: CONTENT_TYPES[format], body: renderBytes(store, format) };
         },
       });
       await server.start();

@@ -20,42 +20,72 @@ import { baseUnit, BoundedMemo, escapeLabelValue, labelNameMemo, metricName, typ
 const RESERVED = new Set(['job', 'instance', 'otel_scope_name', 'otel_scope_version', 'le', 'quantile']);
 const RESOURCE_ID_KEYS = new Set(['service.name', 'service.namespace', 'service.instance.id']);
 
-function pointLabel(key: string): string {
+/** point attribute key → label name (sanitised, reserved names prefixed), memoised in one lookup */
+const pointLabelMemo = new BoundedMemo<string>(10_000, (key) => {
   const l = labelNameMemo.get(key);
   return RESERVED.has(l) ? 'exported_' + l : l;
+});
+
+function pointLabel(key: string): string {
+  return pointLabelMemo.get(key);
 }
 
-/** Render attributes as sorted `name="value"` pairs (collisions joined with `;`). */
-export function renderLabels(attrs: Attributes, rename: (k: string) => string = pointLabel): string {
-  const keys = Object.keys(attrs);
-  if (keys.length === 0) return '';
-  if (keys.length === 1) {
-    const k = keys[0] as string;
-    return rename(k) + '="' + escapeLabelValue(valueToString(attrs[k] as AttrValue)) + '"';
-  }
-  keys.sort();
-  const names: string[] = new Array(keys.length);
-  const values: string[] = new Array(keys.length);
+// scratch for the common path (no collisions): reused, so rendering a
+// point's labels allocates only the result string
+const scratchNames: string[] = [];
+const scratchValues: string[] = [];
+
+/**
+ * Render attributes as sorted `name="value"` pairs (collisions joined with
+ * `;`); `suffix` (already rendered pairs, e.g. the resource/scope context) is
+ * appended after a comma. Hot path of ingest: no per-point arrays.
+ */
+export function renderLabels(attrs: Attributes, rename: (k: string) => string = pointLabel, suffix = ''): string {
   let n = 0;
+  for (const k in attrs) {
+    const name = rename(k);
+    const v = valueToString(attrs[k] as AttrValue);
+    // insertion into the sorted scratch (attribute sets are small)
+    let j = n;
+    while (j > 0 && (scratchNames[j - 1] as string) > name) {
+      scratchNames[j] = scratchNames[j - 1] as string;
+      scratchValues[j] = scratchValues[j - 1] as string;
+      j--;
+    }
+    if (j > 0 && scratchNames[j - 1] === name) {
+      // two keys sanitise to one label name: the rare path joins them in key order
+      scratchNames.length = 0;
+      scratchValues.length = 0;
+      return joinLabels(renderColliding(attrs, rename), suffix);
+    }
+    scratchNames[j] = name;
+    scratchValues[j] = v;
+    n++;
+  }
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    if (i > 0) out += ',';
+    out += (scratchNames[i] as string) + '="' + escapeLabelValue(scratchValues[i] as string) + '"';
+  }
+  // drop references to the point's strings
+  for (let i = 0; i < n; i++) { scratchNames[i] = ''; scratchValues[i] = ''; }
+  return suffix === '' ? out : out === '' ? suffix : out + ',' + suffix;
+}
+
+function renderColliding(attrs: Attributes, rename: (k: string) => string): string {
+  const keys = Object.keys(attrs).sort();
+  const names: string[] = [];
+  const values: string[] = [];
   for (const k of keys) {
     const name = rename(k);
     const v = valueToString(attrs[k] as AttrValue);
-    let j = 0;
-    while (j < n && names[j] !== name) j++;
-    if (j < n) { values[j] = values[j] + ';' + v; continue; }
-    names[n] = name;
-    values[n] = v;
-    n++;
+    const j = names.indexOf(name);
+    if (j >= 0) { values[j] = values[j] + ';' + v; continue; }
+    names.push(name);
+    values.push(v);
   }
-  const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    const idx = order[i] as number;
-    if (i > 0) s += ',';
-    s += names[idx] + '="' + escapeLabelValue(values[idx] as string) + '"';
-  }
-  return s;
+  const order = names.map((_, i) => i).sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
+  return order.map((i) => names[i] + '="' + escapeLabelValue(values[i] as string) + '"').join(',');
 }
 
 function str(v: AttrValue | undefined): string {
@@ -104,7 +134,7 @@ export class PromKeyer implements SeriesKeyer {
   }
 
   series(attrs: Attributes, ctx: string): string {
-    return joinLabels(renderLabels(attrs), ctx);
+    return renderLabels(attrs, pointLabel, ctx);
   }
 
   onResource(resource: Resource, store: CumulativeStore): void {

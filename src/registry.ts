@@ -8,6 +8,8 @@ import { errorsReceiverFactory } from '../receivers/errors/factory.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
 import { forgeReceiverFactory } from '../receivers/forge/factory.js';
 import { statsdReceiverFactory } from '../receivers/statsd/factory.js';
+import { sentryReceiverFactory } from '../receivers/sentry/factory.js';
+import { backtraceReceiverFactory } from '../receivers/backtrace/factory.js';
 import { dogstatsdExporterFactory } from '../exporters/dogstatsd/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { filterProcessorFactory } from '../processors/filter/factory.js';
@@ -27,6 +29,8 @@ const receivers: ReceiverFactory[] = [
   errorsReceiverFactory,
   forgeReceiverFactory,
   statsdReceiverFactory,
+  sentryReceiverFactory,
+  backtraceReceiverFactory,
 ];
 const processors: ProcessorFactory[] = [
   batchProcessorFactory,

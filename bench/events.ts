@@ -87,7 +87,17 @@ async function inProcess(rounds: number, seconds: number): Promise<{ eps: number
   return { eps: sorted[Math.floor(sorted.length / 2)]!, all: results };
 }
 
-interface LoadResult { eventsPerSec: number; p99: number; errors: number }
+interface LoadResult { eventsPerSec: number; p99: number; errors: number; requests: number; cpuMsPerRequest?: number }
+
+/** user + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere) */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch { return undefined; }
+}
 
 async function load(port: number, body: Buffer, seconds: number, connections: number): Promise<LoadResult> {
   if (WRK !== undefined && !args.includes('--node-client')) {
@@ -110,7 +120,7 @@ end
     rmSync(dir, { recursive: true, force: true });
     const m = /RESULT (\d+) (\d+) ([\d.]+) ([\d.]+)/.exec(out);
     if (!m) throw new Error(`wrk printed no result:\n${out}`);
-    return { eventsPerSec: ((Number(m[1]) - Number(m[2])) * EVENTS_PER_REQUEST) / Number(m[3]), p99: Number(m[4]), errors: Number(m[2]) };
+    return { eventsPerSec: ((Number(m[1]) - Number(m[2])) * EVENTS_PER_REQUEST) / Number(m[3]), p99: Number(m[4]), errors: Number(m[2]), requests: Number(m[1]) };
   }
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   let ok = 0; let errors = 0; const lat: number[] = [];
@@ -128,7 +138,7 @@ end
   await Promise.all(Array.from({ length: connections }, async () => { while (performance.now() < end) await one(); }));
   agent.destroy();
   lat.sort((a, b) => a - b);
-  return { eventsPerSec: (ok * EVENTS_PER_REQUEST) / ((performance.now() - t0) / 1000), p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, errors };
+  return { eventsPerSec: (ok * EVENTS_PER_REQUEST) / ((performance.now() - t0) / 1000), p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, errors, requests: ok + errors };
 }
 
 export async function eventsScenario(): Promise<void> {
@@ -154,15 +164,29 @@ export async function eventsScenario(): Promise<void> {
   await new Promise<void>((r) => base.once('message', () => r()));
 
   const slice = Math.max(1, DURATION_S / ROUNDS);
-  const targets = [['baseline ndjson', basePort], ['metricport ndjson', mpPort]] as const;
+  const targets = [['baseline ndjson', basePort, base.pid], ['metricport ndjson', mpPort, mp.pid]] as const;
   for (const [, port] of targets) await load(port, body, 1, CONNECTIONS);
   const rounds: Record<string, LoadResult[]> = {};
-  for (let r = 0; r < ROUNDS; r++) for (const [name, port] of targets) (rounds[name] ??= []).push(await load(port, body, slice, CONNECTIONS));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, port, pid] of targets) {
+      // the server's own CPU per request too: on shared cores it is steadier than throughput
+      const c0 = cpuMs(pid);
+      const res = await load(port, body, slice, CONNECTIONS);
+      const c1 = cpuMs(pid);
+      if (c0 !== undefined && c1 !== undefined && res.requests > 0) res.cpuMsPerRequest = (c1 - c0) / res.requests;
+      (rounds[name] ??= []).push(res);
+    }
+  }
   const med: Record<string, LoadResult> = {};
+  /** median server CPU per request of a target over the rounds */
+  const cpuPerReq = (name: string): number | undefined => {
+    const cs = rounds[name]!.map((r) => r.cpuMsPerRequest).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return cs.length === 0 ? undefined : cs[Math.floor(cs.length / 2)];
+  };
   for (const [name] of targets) {
     const rs = [...rounds[name]!].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
     med[name] = rs[Math.floor(rs.length / 2)]!;
-    console.log(`${name.padEnd(18)} ${Math.round(med[name]!.eventsPerSec).toLocaleString('en-US').padStart(12)} events/s (rounds ${rs.map((x) => Math.round(x.eventsPerSec / 1000) + 'k').join(' ')})  p99 ${med[name]!.p99.toFixed(2)} ms  errors ${med[name]!.errors}`);
+    console.log(`${name.padEnd(18)} ${Math.round(med[name]!.eventsPerSec).toLocaleString('en-US').padStart(12)} events/s (rounds ${rs.map((x) => Math.round(x.eventsPerSec / 1000) + 'k').join(' ')})  p99 ${med[name]!.p99.toFixed(2)} ms  errors ${med[name]!.errors}  server CPU ${cpuPerReq(name)?.toFixed(3) ?? '?'} ms/request`);
   }
   const status = await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/status`)).json() as { processors: Array<{ incoming?: number; late_events?: number }> };
   mp.kill('SIGTERM');
@@ -171,9 +195,12 @@ export async function eventsScenario(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 
   const ratio = med['metricport ndjson']!.eventsPerSec / med['baseline ndjson']!.eventsPerSec;
+  const cpuBase = cpuPerReq('baseline ndjson');
+  const cpuMp = cpuPerReq('metricport ndjson');
   const summary = [
     `in-process (one core): ${Math.round(inproc.eps).toLocaleString('en-US')} events/s (goal ≥ 1,000,000)`,
     `over HTTP NDJSON: metricport / bare-parse baseline = ${(ratio * 100).toFixed(1)} % (goal ≥ 70 %)`,
+    ...(cpuBase !== undefined && cpuMp !== undefined ? [`server CPU per request of ${EVENTS_PER_REQUEST} events: baseline ${cpuBase.toFixed(3)} ms, metricport ${cpuMp.toFixed(3)} ms: by CPU, metricport runs at ${((cpuBase / cpuMp) * 100).toFixed(1)} % of the baseline`] : []),
     `the service aggregated ${status.processors[0]?.incoming?.toLocaleString('en-US') ?? '?'} events, ${status.processors[0]?.late_events ?? '?'} late`,
   ];
   console.log(summary.join('\n'));
@@ -182,10 +209,10 @@ export async function eventsScenario(): Promise<void> {
     '<!-- bench:events:start -->',
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario events${args.filter((a) => a !== '--scenario' && a !== 'events').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'events').join(' ') : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. Metric set: count + unique(_tx) + unique(guid) grouped by app.version (10 versions, 50,000 users, every _tx distinct). In-process: MetricSetsProcessor.consume on batches of 1,000 pre-built events, median of ${ROUNDS} rounds. HTTP: ${EVENTS_PER_REQUEST} NDJSON events per request (${body.length} B), ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${slice} s per target, median shown; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node client'} on the same cores. Baseline: bare node:http, JSON.parse per NDJSON line.`,
     '',
-    '| target | events/s | p99 ms |',
-    '|---|---:|---:|',
-    `| in-process metricsets | ${Math.round(inproc.eps).toLocaleString('en-US')} | |`,
-    ...targets.map(([n]) => `| ${n} | ${Math.round(med[n]!.eventsPerSec).toLocaleString('en-US')} | ${med[n]!.p99.toFixed(2)} |`),
+    '| target | events/s | p99 ms | server CPU ms/request |',
+    '|---|---:|---:|---:|',
+    `| in-process metricsets | ${Math.round(inproc.eps).toLocaleString('en-US')} | | |`,
+    ...targets.map(([n]) => `| ${n} | ${Math.round(med[n]!.eventsPerSec).toLocaleString('en-US')} | ${med[n]!.p99.toFixed(2)} | ${cpuPerReq(n)?.toFixed(3) ?? ''} |`),
     '',
     ...summary.map((s) => `- ${s}`),
     '<!-- bench:events:end -->',

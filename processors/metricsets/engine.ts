@@ -25,7 +25,7 @@ import { DDSketch } from '../../src/sketch/ddsketch.js';
 import { HyperLogLog } from '../../src/sketch/hll.js';
 import { EdgeState, MaxState, MeanState, MinState, QuantileState, UniqueState } from './aggregate.js';
 import type { AggSpec, MetricSpec } from './config.js';
-import { numericValue } from './filter.js';
+import { numericValue, TRUE } from './filter.js';
 
 export const OVERFLOW = '__overflow__';
 export const SCOPE_NAME = 'metricport/metricsets';
@@ -182,7 +182,7 @@ export class MetricSetsEngine {
   }
 
   private addTo(mw: MetricWindow, m: number, spec: MetricSpec, a: Attributes, t: bigint): void {
-    if (!spec.filter(a)) return;
+    if (spec.filter !== TRUE && !spec.filter(a)) return;
     const c = this.counters[m]!;
     const gb = spec.groupBy;
     let g: Group | undefined;

@@ -39,7 +39,8 @@ export const FILTER_OPERATORS = ['equals', 'not_equals', 'in', 'not_in', 'regex'
 const ALIASES: Record<string, string> = { eq: 'equals', ne: 'not_equals', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte', '==': 'equals', '!=': 'not_equals' };
 const MAX_DEPTH = 32;
 
-const TRUE: Predicate = () => true;
+/** the filter of a metric without one (the engine skips calling it) */
+export const TRUE: Predicate = () => true;
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -56,8 +56,21 @@ function typeName(v: unknown): string {
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DIGITS = /^(\d+)(?:\.(\d+))?$/;
 
+/** the last timestamp value seen and its result: events of one request mostly share their timestamp, so most events skip the parse and the BigInt arithmetic */
+const NOTHING = Symbol('nothing');
+let memoIn: unknown = NOTHING;
+let memoOut: bigint | string = '';
+
 /** A timestamp in nanoseconds, or a reason string. */
 export function parseTimestamp(v: unknown): bigint | string {
+  if (v === memoIn) return memoOut;
+  const out = parseTimestampUncached(v);
+  memoIn = v;
+  memoOut = out;
+  return out;
+}
+
+function parseTimestampUncached(v: unknown): bigint | string {
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v <= 0) return `timestamp must be a positive number of epoch seconds, milliseconds or nanoseconds, got ${v}`;
     if (v < 1e11) return BigInt(Math.round(v * 1e6)) * 1000n;

@@ -20,7 +20,7 @@
  */
 import type { Attributes, AttrValue, Metric, Resource, Scope } from '../../src/model/index.js';
 import type { CumulativeStore, FamilyInfo, Series, SeriesKeyer } from '../prometheus/cumulative.js';
-import { expToFixed } from '../prometheus/exphist.js';
+import { expToFixed } from '../../src/model/exphist.js';
 import type { PromType } from '../prometheus/naming.js';
 import { numeric, rebin, streamTags } from './encode.js';
 

@@ -30,7 +30,7 @@ import {
   FLAG_NO_RECORDED_VALUE, Temporality,
   type Attributes, type HistogramDataPoint, type Metric, type MetricsBatch, type NumberDataPoint, type QuantileValue, type Resource, type Scope,
 } from '../../src/model/index.js';
-import { DEFAULT_MAX_EXP_BUCKETS, expFromPoint, mergeExp, type ExpState } from './exphist.js';
+import { DEFAULT_MAX_EXP_BUCKETS, expFromPoint, mergeExp, type ExpState } from '../../src/model/exphist.js';
 import type { PromType } from './naming.js';
 
 export interface FamilyInfo {

@@ -17,7 +17,7 @@
  * Pure functions.
  */
 import type { CumulativeStore, Family, Series } from './cumulative.js';
-import { expToFixed } from './exphist.js';
+import { expToFixed } from '../../src/model/exphist.js';
 import { escapeHelp, unitSuffix } from './naming.js';
 
 export type Format = 'text' | 'openmetrics';

@@ -1,5 +1,8 @@
 /**
- * Exponential histograms for stores that only know fixed buckets.
+ * Exponential histograms for stores that only know fixed buckets: the
+ * Prometheus and Circonus pull stores (accumulated exponentially, rendered
+ * as fixed buckets) and the push stores' period accumulator (each point
+ * converted to an explicit-bucket histogram, exact merges within a period).
  *
  * - `ExpState` accumulates exponential histogram points: merging two at
  *   different scales downscales to the smaller one (semantics.md §3), and the
@@ -13,7 +16,7 @@
  *
  * Pure functions.
  */
-import type { ExponentialHistogramDataPoint } from '../../src/model/index.js';
+import type { ExponentialHistogramDataPoint, ExponentialHistogramMetric, HistogramDataPoint, HistogramMetric } from './metrics.js';
 
 export interface ExpBuckets { offset: number; counts: number[] }
 
@@ -146,4 +149,39 @@ export function expToFixed(s: ExpState): { bounds: number[]; counts: number[] } 
   for (let i = 0; i < s.pos.counts.length; i++) push(bucketUpper(s.scale, s.pos.offset + i), s.pos.counts[i] as number);
   counts.push(0);
   return { bounds, counts };
+}
+
+/** Merge two states (neither is changed): scales aligned down, span kept within `maxBuckets` per sign. */
+export function mergeExpStates(a: ExpState, b: ExpState, maxBuckets = DEFAULT_MAX_EXP_BUCKETS): ExpState {
+  const asPoint = (s: ExpState): ExponentialHistogramDataPoint => ({
+    attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: s.count, sum: s.sum, scale: s.scale,
+    zeroCount: s.zeroCount, zeroThreshold: s.zeroThreshold,
+    positive: { offset: s.pos.offset, bucketCounts: s.pos.counts }, negative: { offset: s.neg.offset, bucketCounts: s.neg.counts },
+    ...(s.min !== undefined ? { min: s.min } : {}), ...(s.max !== undefined ? { max: s.max } : {}),
+  });
+  return mergeExp(a, asPoint(b), maxBuckets);
+}
+
+/** An explicit-bucket point converted from an exponential one; `exp` keeps the exact state for merging. */
+export type ConvertedHistogramPoint = HistogramDataPoint & { exp: ExpState };
+
+/** One exponential point as an explicit-bucket point (bounds and counts of `expToFixed`; count, sum, min, max kept). */
+export function explicitFromExpPoint(p: ExponentialHistogramDataPoint, maxBuckets = DEFAULT_MAX_EXP_BUCKETS): ConvertedHistogramPoint {
+  const exp = expFromPoint(p, maxBuckets);
+  const f = expToFixed(exp);
+  const out: ConvertedHistogramPoint = {
+    attributes: p.attributes, startTimeUnixNano: p.startTimeUnixNano, timeUnixNano: p.timeUnixNano, flags: p.flags,
+    count: p.count, explicitBounds: f.bounds, bucketCounts: f.counts, exp,
+  };
+  if (p.sum !== undefined) out.sum = p.sum;
+  if (p.min !== undefined) out.min = p.min;
+  if (p.max !== undefined) out.max = p.max;
+  return out;
+}
+
+/** An exponential histogram metric as an explicit-bucket one (same name, unit, temporality). */
+export function explicitFromExpMetric(m: ExponentialHistogramMetric, maxBuckets = DEFAULT_MAX_EXP_BUCKETS): HistogramMetric {
+  const points = new Array<ConvertedHistogramPoint>(m.points.length);
+  for (let i = 0; i < m.points.length; i++) points[i] = explicitFromExpPoint(m.points[i] as ExponentialHistogramDataPoint, maxBuckets);
+  return { kind: 'histogram', name: m.name, unit: m.unit, description: m.description, temporality: m.temporality, points };
 }

@@ -22,9 +22,12 @@
  * after `seriesExpiryMs` without a point (counted `expired`), with their
  * cumulative baselines.
  *
- * Not handled here (counted `unsupported`): exponential histograms.
+ * Exponential histograms become explicit-bucket histograms at ingest (each
+ * exponential bucket one fixed bucket, src/model/exphist.ts); delta points of
+ * one period merge exactly at the exponential level whatever their ranges.
  */
 import { canonicalAttributes } from '../model/attributes.js';
+import { expToFixed, explicitFromExpMetric, mergeExpStates, type ExpState } from '../model/exphist.js';
 import type { Attributes, AttrValue, MetricsBatch, QuantileValue, WindowAggregate } from '../model/metrics.js';
 import { FLAG_NO_RECORDED_VALUE, Temporality } from '../model/metrics.js';
 
@@ -56,6 +59,8 @@ export interface HistogramValue {
   max: number | undefined;
   bounds: number[];
   counts: number[];
+  /** converted from an exponential histogram: the exact state (merges stay exact when the bucket ranges differ) */
+  exp?: ExpState;
 }
 
 export interface SummaryValue { count: number; sum: number; quantiles: QuantileValue[] }
@@ -115,7 +120,7 @@ export interface AccumulatorCounters {
   bounds_changed: number;
   /** points flagged "no recorded value", skipped */
   no_value: number;
-  /** exponential histograms, and unknown kinds, dropped */
+  /** points of unknown metric kinds, dropped (exponential histograms are converted, not dropped) */
   unsupported: number;
   /** NaN / infinite delta values, dropped */
   invalid: number;
@@ -214,10 +219,13 @@ export class PeriodAccumulator {
       const host = typeof hostV === 'string' && hostV !== '' ? hostV : undefined;
       for (const sm of rm.scopeMetrics) {
         const scopeKey = resKey + '\u0001' + sm.scope.name + '\u0001' + sm.scope.version;
-        for (const m of sm.metrics) {
-          if (m.kind === 'exponentialHistogram' || (m.kind !== 'gauge' && m.kind !== 'sum' && m.kind !== 'histogram' && m.kind !== 'summary')) {
-            c.points += m.points.length;
-            c.unsupported += m.points.length;
+        for (const m0 of sm.metrics) {
+          const m = m0.kind === 'exponentialHistogram' ? explicitFromExpMetric(m0) : m0;
+          if (m.kind !== 'gauge' && m.kind !== 'sum' && m.kind !== 'histogram' && m.kind !== 'summary') {
+            // a kind this accumulator does not know (a future model addition)
+            const n = (m as { points?: unknown[] }).points?.length ?? 0;
+            c.points += n;
+            c.unsupported += n;
             continue;
           }
           let temporality: StoreTemporality;
@@ -350,6 +358,18 @@ export class PeriodAccumulator {
     if (t > cell.seen) cell.seen = t;
     if (hist === undefined) { cell.value = addValues(cell.value, value ?? 0); return; }
     const h = cell.hist as HistogramValue;
+    if (h.exp !== undefined && hist.exp !== undefined) {
+      // both from exponential histograms: merge exactly, then fixed buckets again
+      h.exp = mergeExpStates(h.exp, hist.exp);
+      const f = expToFixed(h.exp);
+      h.bounds = f.bounds;
+      h.counts = f.counts;
+      h.count += hist.count;
+      h.sum += hist.sum;
+      if (hist.min !== undefined) h.min = h.min === undefined ? hist.min : Math.min(h.min, hist.min);
+      if (hist.max !== undefined) h.max = h.max === undefined ? hist.max : Math.max(h.max, hist.max);
+      return;
+    }
     if (!sameBounds(h.bounds, hist.bounds)) {
       this.counters.bounds_changed++;
       w.retired.push(cell);
@@ -426,10 +446,14 @@ export class PeriodAccumulator {
   }
 }
 
-function histOf(p: { count: number; sum?: number; min?: number; max?: number; bucketCounts: number[]; explicitBounds: number[] }): HistogramValue {
-  return { count: p.count, sum: p.sum ?? 0, min: p.min, max: p.max, bounds: p.explicitBounds, counts: p.bucketCounts };
+function histOf(p: { count: number; sum?: number; min?: number; max?: number; bucketCounts: number[]; explicitBounds: number[]; exp?: ExpState }): HistogramValue {
+  const h: HistogramValue = { count: p.count, sum: p.sum ?? 0, min: p.min, max: p.max, bounds: p.explicitBounds, counts: p.bucketCounts };
+  if (p.exp !== undefined) h.exp = p.exp;
+  return h;
 }
 
 function copyHist(h: HistogramValue): HistogramValue {
-  return { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds: h.bounds, counts: h.counts.slice() };
+  const c: HistogramValue = { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds: h.bounds, counts: h.counts.slice() };
+  if (h.exp !== undefined) c.exp = h.exp; // states are never changed in place (merges make new ones)
+  return c;
 }

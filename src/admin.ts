@@ -17,6 +17,7 @@ import { storesFromStatus } from './pullstore/stores.js';
 import { listMetricSets, previewMetricSet } from '../processors/metricsets/admin.js';
 import { testImporter } from '../receivers/importer/admin.js';
 import type { Service } from './service.js';
+import type { ReloadOutcome } from './run.js';
 import type { ServiceTelemetry } from './telemetry.js';
 
 export interface AdminOptions {
@@ -25,6 +26,8 @@ export interface AdminOptions {
   telemetry: ServiceTelemetry;
   /** the running service; null while starting */
   service: () => Service | null;
+  /** re-read and apply the config (absent: reload is not offered) */
+  reload?: () => Promise<ReloadOutcome>;
   /** extra status for the service as a whole (settings, version) */
   info: () => Record<string, unknown>;
 }
@@ -78,11 +81,19 @@ export class AdminServer {
       void testImporter(svc, req.params.name, { receiver: typeof q.receiver === 'string' ? q.receiver : undefined, since: typeof q.since === 'string' ? q.since : undefined })
         .then((r) => res.status(r.status).json(r.body), (e: unknown) => res.status(500).json({ error: (e as Error).message }));
     });
+    app.post('/api/v1/reload', (_req, res) => {
+      const reload = opts.reload;
+      if (reload === undefined || opts.service() === null) { res.status(503).json({ state: 'starting' }); return; }
+      void reload().then(
+        (r) => { if (r.ok) res.json({ status: 'reloaded', ...r.summary, warnings: r.warnings.map((w) => ({ path: w.path, message: w.message })) }); else res.status(r.status).json({ status: 'rejected', error: r.error, errors: r.errors }); },
+        (e: unknown) => res.status(500).json({ status: 'failed', error: (e as Error).message }),
+      );
+    });
     app.get('/', (_req, res) => {
-      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview, POST /api/v1/importers/<name>/test\n');
+      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview, POST /api/v1/importers/<name>/test, POST /api/v1/reload\n');
     });
     app.use((_req, res) => {
-      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test'] });
+      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test', 'POST /api/v1/reload'] });
     });
   }
 

@@ -70,6 +70,7 @@ interface Route {
 interface PatternRoute { method: string; name: string; pattern: RegExp; handler: RouteHandler; owner: Lease; onWrongMethod: RouteOptions['onWrongMethod'] | undefined }
 
 const listeners = new Map<string, Listener>();
+const DEFAULT_OWNER = 'a receiver';
 
 const TEXT_HEADERS_404 = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '19' };
 const BODY_404 = Buffer.from('404 page not found\n');
@@ -194,6 +195,10 @@ class Listener {
   addPattern(lease: Lease, method: string, name: string, pattern: RegExp, handler: RouteHandler, opts: RouteOptions | undefined): void {
     const m = method.toUpperCase();
     const existing = this.patterns.find((p) => p.method === m && p.name === name);
+    if (existing !== undefined && existing.owner.owner === lease.owner && lease.owner !== DEFAULT_OWNER && existing.owner !== lease) {
+      Object.assign(existing, { handler, owner: lease, pattern, onWrongMethod: opts?.onWrongMethod });
+      return;
+    }
     if (existing !== undefined) {
       throw new Error(`cannot serve ${m} ${name} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another endpoint`);
     }
@@ -209,6 +214,13 @@ class Listener {
       this.routes.set(path, route);
     }
     const existing = route.handlers.get(m);
+    // a reload replacing a receiver in place: the new instance (same owner)
+    // takes the route over, and the listener stays open throughout
+    if (existing !== undefined && existing.owner.owner === lease.owner && lease.owner !== DEFAULT_OWNER && existing.owner !== lease) {
+      route.handlers.set(m, { handler, owner: lease });
+      if (opts?.onWrongMethod !== undefined) route.onWrongMethod = opts.onWrongMethod;
+      return;
+    }
     if (existing !== undefined) {
       throw new Error(`cannot serve ${m} ${path} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another path or endpoint`);
     }
@@ -348,7 +360,7 @@ export function acquireServer(endpoint: string, logger: Logger, opts: AcquireOpt
     l = new Listener(endpoint.trim(), logger, key);
     if (key !== undefined) listeners.set(key, l);
   }
-  const lease = new Lease(l, opts.owner ?? 'a receiver', opts.configKey);
+  const lease = new Lease(l, opts.owner ?? DEFAULT_OWNER, opts.configKey);
   l.leases.add(lease);
   return lease;
 }

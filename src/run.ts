@@ -7,11 +7,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from './admin.js';
 import { loadConfigFile } from './config/service-config.js';
-import { ConfigError, formatIssue } from './errors.js';
+import { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { defaultConfigPath, packageRoot } from './paths.js';
 import { registry } from './registry.js';
-import { Service } from './service.js';
+import { Service, type ReloadSummary } from './service.js';
 import type { Settings } from './settings.js';
 import { ServiceTelemetry } from './telemetry.js';
 
@@ -27,7 +27,14 @@ export interface Running {
   admin: AdminServer;
   service: Service;
   stop(reason: string): Promise<void>;
+  /** re-read the config file and apply it (SIGHUP, POST /api/v1/reload) */
+  reload(trigger: string): Promise<ReloadOutcome>;
 }
+
+/** What a reload did: applied (with the summary) or not (every error, with its key path). */
+export type ReloadOutcome =
+  | { ok: true; summary: ReloadSummary; warnings: ConfigIssue[] }
+  | { ok: false; status: number; error: string; errors: Array<{ path: string; line?: number; column?: number; message: string }> };
 
 /** Start everything; resolves once the service is running (for tests and the CLI). */
 export async function startService(settings: Settings, logger: Logger): Promise<Running> {
@@ -43,9 +50,34 @@ export async function startService(settings: Settings, logger: Logger): Promise<
     logger,
     telemetry,
     service: () => ready,
+    reload: () => reload('POST /api/v1/reload'),
     info: () => ({ version: version(), pid: process.pid, state_dir: settings.state_dir, admin_endpoint: settings.admin_endpoint }),
   });
   let stopping: Promise<void> | undefined;
+  const reload = async (trigger: string): Promise<ReloadOutcome> => {
+    if (stopping !== undefined) return { ok: false, status: 503, error: 'the service is shutting down', errors: [] };
+    let next;
+    try {
+      next = loadConfigFile(file, registry);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        const errors = e.issues.filter((i) => i.severity === 'error');
+        // every error with its key path; the values themselves are never logged
+        for (const i of errors) logger.error({ trigger, path: i.path, line: i.line, column: i.column }, `reload rejected: ${formatIssue(i)}`);
+        logger.error({ trigger, errors: errors.length }, 'reload rejected: the config is invalid; the previous config keeps running');
+        return { ok: false, status: 400, error: `the config is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}); the previous config keeps running`, errors: errors.map((i) => ({ path: i.path, ...(i.line !== undefined ? { line: i.line } : {}), ...(i.column !== undefined ? { column: i.column } : {}), message: i.message })) };
+      }
+      throw e;
+    }
+    for (const w of next.warnings) logger.warn({ path: w.path, line: w.line }, formatIssue(w));
+    try {
+      const summary = await service.reload(next, settings.shutdown_timeout);
+      return { ok: true, summary, warnings: next.warnings };
+    } catch (e) {
+      logger.error({ trigger, err: (e as Error).message }, 'reload failed; the previous config keeps running');
+      return { ok: false, status: 409, error: (e as Error).message, errors: [] };
+    }
+  };
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason, deadline_ms: settings.shutdown_timeout }, 'shutting down');
@@ -65,7 +97,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
     throw e;
   }
   ready = service;
-  return { admin, service, stop };
+  return { admin, service, stop, reload };
 }
 
 /** The `run` verb: exits 0 after a clean shutdown, 1 on a fatal error. */
@@ -103,6 +135,11 @@ export async function runCommand(settings: Settings): Promise<number> {
         (e) => { logger.error({ err: (e as Error).message }, 'shutdown failed'); void flushLogger(logger).then(() => resolve(1)); },
       );
     };
+    // SIGHUP: reload the config file (errors are logged; the old config keeps running)
+    let reloading: Promise<unknown> = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(() => running.reload('SIGHUP')).catch((e: unknown) => logger.error({ err: (e as Error).message }, 'reload failed'));
+    });
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });

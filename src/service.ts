@@ -6,6 +6,7 @@
  * deadline.
  */
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Component, Consumer, CreateSettings, Exporter, Host, Processor, Receiver, Signal } from './component.js';
 import { upstreamDelays } from './config/windows.js';
 import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
@@ -20,13 +21,42 @@ interface Node {
   kind: 'receiver' | 'processor' | 'exporter';
   id: string;
   type: string;
-  /** exporter: its signal; processor: the pipeline */
+  /** exporter: `id|signal`; processor: `pipeline|id`; receiver: its id */
   key: string;
   signal?: Signal;
   pipeline?: string;
   component: Component;
   state: ComponentState;
   error?: string;
+  /** what must be equal for a reload to keep this instance (type, config, signals, delays) */
+  fingerprint: unknown;
+  /** the switchable consumers this component was created with (retargeted on reload) */
+  outs: Switch[];
+}
+
+/**
+ * A consumer whose target can be replaced: every edge of the graph goes
+ * through one, so a reload rewires kept components without recreating them.
+ */
+class Switch implements Consumer<unknown> {
+  constructor(public target: Consumer<unknown>) {}
+  get mutatesData(): boolean { return this.target.mutatesData === true; }
+  consume(d: unknown): Promise<void> { return this.target.consume(d); }
+}
+
+interface Graph {
+  exporters: Node[];
+  processors: Node[];
+  receivers: Node[];
+}
+
+export interface ReloadSummary {
+  /** component keys started by this reload */
+  added: string[];
+  /** component keys stopped by this reload */
+  removed: string[];
+  /** component keys whose instance (queues, watermarks, URLs) was kept */
+  kept: string[];
 }
 
 export interface ServiceOptions {
@@ -35,18 +65,32 @@ export interface ServiceOptions {
   stateDir: string;
 }
 
+const label = (n: Node): string => `${n.kind} ${n.pipeline !== undefined ? `${n.pipeline}/` : ''}${n.id}${n.kind === 'exporter' && n.signal !== undefined ? ` (${n.signal})` : ''}`;
+
 export class Service {
-  private readonly exporters: Node[] = [];
-  private readonly processors: Node[] = [];
-  private readonly receivers: Node[] = [];
+  private exporters: Node[] = [];
+  private processors: Node[] = [];
+  private receivers: Node[] = [];
   private readonly host: Host;
   private shutdownPromise?: Promise<void>;
   private readonly startedAt = new Date();
+  private cfg: ServiceConfig;
+  /** reloads run one at a time (and never during shutdown) */
+  private lock: Promise<unknown> = Promise.resolve();
+  private reloads = 0;
+  private lastReload: Record<string, unknown> | undefined;
 
-  constructor(readonly config: ServiceConfig, private readonly opts: ServiceOptions) {
+  constructor(config: ServiceConfig, private readonly opts: ServiceOptions) {
+    this.cfg = config;
     this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir };
-    this.build();
+    const g = this.build(config, undefined);
+    this.exporters = g.graph.exporters;
+    this.processors = g.graph.processors;
+    this.receivers = g.graph.receivers;
   }
+
+  /** the config running now (replaced by a successful reload) */
+  get config(): ServiceConfig { return this.cfg; }
 
   private settings(kind: string, id: string, pipeline?: string): CreateSettings {
     return {
@@ -58,8 +102,31 @@ export class Service {
     };
   }
 
-  private build(): void {
-    const cfg = this.config;
+  /**
+   * Build the graph for `cfg`. With `prev`, a component whose key and
+   * fingerprint (type, validated config, signals, upstream delay) are
+   * unchanged is kept: the same instance, its outgoing switches to be
+   * retargeted (`retarget`, applied by the caller at the swap). New
+   * components get fresh switches already pointing at the new graph.
+   */
+  private build(cfg: ServiceConfig, prev: Graph | undefined): { graph: Graph; created: Node[]; kept: Set<Node>; retarget: Array<[Switch, Consumer<unknown>]> } {
+    const graph: Graph = { exporters: [], processors: [], receivers: [] };
+    const created: Node[] = [];
+    const kept = new Set<Node>();
+    const retarget: Array<[Switch, Consumer<unknown>]> = [];
+    const old = new Map<string, Node>();
+    if (prev !== undefined) for (const n of [...prev.exporters, ...prev.processors, ...prev.receivers]) old.set(`${n.kind}:${n.key}`, n);
+    const reuse = (kind: Node['kind'], key: string, fingerprint: unknown): Node | undefined => {
+      const n = old.get(`${kind}:${key}`);
+      if (n === undefined || n.state !== 'running' || !isDeepStrictEqual(n.fingerprint, fingerprint)) return undefined;
+      kept.add(n);
+      return n;
+    };
+    const point = (sw: Switch, target: Consumer<unknown>, isNew: boolean) => {
+      if (isNew) sw.target = target;
+      else retarget.push([sw, target]);
+    };
+
     // exporters: one instance per id and signal
     const exporterBy = new Map<string, Exporter>();
     // push stores keep their periods open for the windows of metric sets upstream
@@ -70,9 +137,15 @@ export class Service {
         if (exporterBy.has(key)) continue;
         const c = cfg.exporters.get(id)!;
         const delay = delays.get(id);
-        const exp = c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, p.outSignal);
-        exporterBy.set(key, exp);
-        this.exporters.push({ kind: 'exporter', id, type: c.type, key, signal: p.outSignal, component: exp, state: 'created' });
+        const fingerprint = { type: c.type, config: c.config, delay };
+        let n = reuse('exporter', key, fingerprint);
+        if (n === undefined) {
+          const exp = c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, p.outSignal);
+          n = { kind: 'exporter', id, type: c.type, key, signal: p.outSignal, component: exp, state: 'created', fingerprint, outs: [] };
+          created.push(n);
+        }
+        exporterBy.set(key, n.component as Exporter);
+        graph.exporters.push(n);
       }
     }
     // processors: one chain per pipeline, built from the end; a pipeline
@@ -87,15 +160,25 @@ export class Service {
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const pr = p.processors[i]!;
         const c = cfg.processors.get(pr.id)!;
-        const proc: Processor = c.factory.create(this.settings('processor', pr.id, p.id), c.config, pr.in, next);
-        chain.unshift({ kind: 'processor', id: pr.id, type: c.type, key: p.id, pipeline: p.id, signal: pr.in, component: proc, state: 'created' });
-        next = proc;
+        const key = `${p.id}|${pr.id}`;
+        const fingerprint = { type: c.type, config: c.config, in: pr.in, out: pr.out };
+        let n = reuse('processor', key, fingerprint);
+        if (n === undefined) {
+          const sw = new Switch(next);
+          const proc: Processor = c.factory.create(this.settings('processor', pr.id, p.id), c.config, pr.in, sw);
+          n = { kind: 'processor', id: pr.id, type: c.type, key, pipeline: p.id, signal: pr.in, component: proc, state: 'created', fingerprint, outs: [sw] };
+          created.push(n);
+        } else {
+          point(n.outs[0]!, next, false);
+        }
+        chain.unshift(n);
+        next = n.component as Processor;
       }
       // processors start last-first (downstream before upstream)
-      this.processors.push(...chain.reverse());
+      graph.processors.push(...chain.reverse());
       // a pipeline mutates its input if any of its processors does (the
       // fan-out in front of it then hands it a copy)
-      const mutates = chain.some((n) => (n.component as Processor).mutatesData === true);
+      const mutates = chain.some((x) => (x.component as Processor).mutatesData === true);
       const head = next;
       heads.set(p.id, mutates && head.mutatesData !== true ? { mutatesData: true, consume: (d: unknown) => head.consume(d) } : head);
     }
@@ -106,10 +189,23 @@ export class Service {
         const targets = cfg.pipelines.filter((p) => p.signal === signal && p.receivers.includes(id)).map((p) => heads.get(p.id)!);
         if (targets.length > 0) next[signal] = fanout(signal, targets);
       }
-      if (Object.keys(next).length === 0) continue; // unused (warned at validation)
-      const rcv: Receiver = c.factory.create(this.settings('receiver', id), c.config, next);
-      this.receivers.push({ kind: 'receiver', id, type: c.type, key: id, component: rcv, state: 'created' });
+      const signals = Object.keys(next) as Signal[];
+      if (signals.length === 0) continue; // unused (warned at validation)
+      const fingerprint = { type: c.type, config: c.config, signals };
+      let n = reuse('receiver', id, fingerprint);
+      if (n === undefined) {
+        const outs: Switch[] = [];
+        const wired: Partial<Record<Signal, Consumer<any>>> = {};
+        for (const s of signals) { const sw = new Switch(next[s]!); outs.push(sw); wired[s] = sw; }
+        const rcv: Receiver = c.factory.create(this.settings('receiver', id), c.config, wired);
+        n = { kind: 'receiver', id, type: c.type, key: id, component: rcv, state: 'created', fingerprint, outs };
+        created.push(n);
+      } else {
+        signals.forEach((s, i) => point(n!.outs[i]!, next[s]!, false));
+      }
+      graph.receivers.push(n);
     }
+    return { graph, created, kept, retarget };
   }
 
   /** Start exporters, then processors, then receivers. Rejects on the first failure (after stopping what started). */
@@ -132,17 +228,96 @@ export class Service {
 
   /** Receivers first (stop intake), then processors (flush), then exporters (drain). Safe to call twice. */
   shutdown(deadline: AbortSignal): Promise<void> {
-    this.shutdownPromise ??= this.doShutdown(deadline);
+    // a reload under way finishes first (its new components are then stopped too)
+    this.shutdownPromise ??= this.lock.then(() => this.stopNodes(this.receivers, this.processors, this.exporters, deadline));
     return this.shutdownPromise;
   }
 
-  private async doShutdown(deadline: AbortSignal): Promise<void> {
+  /**
+   * Replace the running config with `next` (already validated): components
+   * whose key and settings are unchanged keep running (same instance: their
+   * queues, watermarks and pull URLs stay); new and changed ones are created
+   * and started first (exporters → processors → receivers), then every edge is
+   * switched over at once, then what is gone is drained and stopped
+   * (receivers → processors → exporters; a stopped processor flushes into the
+   * new graph, a stopped exporter drains its queue). Data in flight is never
+   * dropped. If a new component fails to start, the ones started are stopped
+   * and the old config keeps running; the promise rejects with the reason.
+   * Reloads are serialized.
+   */
+  reload(next: ServiceConfig, stopTimeoutMs = 30_000): Promise<ReloadSummary> {
+    const run = this.lock.then(() => this.doReload(next, stopTimeoutMs));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doReload(next: ServiceConfig, stopTimeoutMs: number): Promise<ReloadSummary> {
+    if (this.shutdownPromise !== undefined) throw new MetricportError('MP_RELOAD_FAILED', 'cannot reload: the service is shutting down');
+    const t0 = Date.now();
+    const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
+    const { graph, created, kept, retarget } = this.build(next, prev);
+    const removed = [...prev.receivers, ...prev.processors, ...prev.exporters].filter((n) => !kept.has(n));
+    const oldByKey = new Map(removed.map((n) => [`${n.kind}:${n.key}`, n]));
+    const started: Node[] = [];
+    const stoppedEarly = new Set<Node>();
+    const order = (k: Node['kind']) => created.filter((n) => n.kind === k);
+    // receivers replaced in place hand their HTTP routes over (same owner);
+    // other components whose resources collide (a port) are retried after
+    // stopping the instance they replace
+    for (const n of [...order('exporter'), ...order('processor'), ...order('receiver')]) {
+      try {
+        await this.startNode(n);
+      } catch (e) {
+        const was = oldByKey.get(`${n.kind}:${n.key}`);
+        let err: Error | undefined = e as Error;
+        if (was !== undefined && !stoppedEarly.has(was)) {
+          this.opts.logger.warn({ component: n.kind, id: n.id, err: err.message }, 'reload: the new instance could not start beside the old one; stopping the old one first');
+          stoppedEarly.add(was);
+          await this.stopNodes(was.kind === 'receiver' ? [was] : [], was.kind === 'processor' ? [was] : [], was.kind === 'exporter' ? [was] : [], AbortSignal.timeout(stopTimeoutMs));
+          try { await this.startNode(n); err = undefined; } catch (e2) { err = e2 as Error; }
+        }
+        if (err !== undefined) {
+          await this.stopNodes(started.filter((x) => x.kind === 'receiver'), started.filter((x) => x.kind === 'processor'), started.filter((x) => x.kind === 'exporter'), AbortSignal.timeout(stopTimeoutMs));
+          throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${n.kind} "${n.id}" failed to start: ${err.message}`, { cause: err });
+        }
+      }
+      started.push(n);
+    }
+    // the swap: synchronous, so every consume() after it sees the new graph
+    for (const [sw, target] of retarget) sw.target = target;
+    this.exporters = graph.exporters;
+    this.processors = graph.processors;
+    this.receivers = graph.receivers;
+    this.cfg = next;
+    await this.stopNodes(removed.filter((n) => n.kind === 'receiver'), removed.filter((n) => n.kind === 'processor'), removed.filter((n) => n.kind === 'exporter'), AbortSignal.timeout(stopTimeoutMs));
+    const summary: ReloadSummary = { added: created.map(label), removed: removed.map(label), kept: [...kept].map(label) };
+    this.reloads++;
+    this.lastReload = { at: new Date().toISOString(), duration_ms: Date.now() - t0, added: summary.added.length, removed: summary.removed.length, kept: summary.kept.length };
+    this.opts.logger.info({ ...summary, duration_ms: Date.now() - t0 }, 'config reloaded');
+    return summary;
+  }
+
+  private async startNode(n: Node): Promise<void> {
+    n.state = 'starting';
+    try {
+      await n.component.start(this.host);
+      n.state = 'running';
+      delete n.error;
+    } catch (e) {
+      n.state = 'failed';
+      n.error = (e as Error).message;
+      throw e;
+    }
+  }
+
+  private async stopNodes(receivers: Node[], processors: Node[], exporters: Node[], deadline: AbortSignal): Promise<void> {
     // in-flight receiver requests wait on downstream (errors propagate), so
     // processors stop holding data back while receivers finish
-    for (const n of this.processors) {
+    for (const n of processors) {
+      if (n.state === 'stopped') continue;
       try { n.component.drain?.(); } catch { /* drain is best effort */ }
     }
-    for (const group of [this.receivers, [...this.processors].reverse(), this.exporters]) {
+    for (const group of [receivers, [...processors].reverse(), exporters]) {
       await Promise.all(group.map(async (n) => {
         if (n.state === 'stopped') return;
         n.state = 'stopping';
@@ -176,6 +351,8 @@ export class Service {
       started_at: this.startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       config_file: this.config.file,
+      reloads: this.reloads,
+      ...(this.lastReload !== undefined ? { last_reload: this.lastReload } : {}),
       pipelines: this.config.pipelines.map((p) => ({ id: p.id, signal: p.signal, output_signal: p.outSignal, receivers: p.receivers, ...(p.inputs.length > 0 ? { inputs: p.inputs.map((i) => `pipeline/${i}`) } : {}), processors: p.processors.map((x) => x.id), exporters: p.exporters })),
       receivers: this.receivers.map(describe),
       processors: this.processors.map(describe),

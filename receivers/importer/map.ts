@@ -158,7 +158,7 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
     if (t === undefined) { skip(`time ${JSON.stringify(String(row[ti]))} is not a time`); continue; }
     if (t < fromNs || t >= toNs) { skip(`time ${new Date(Number(t / 1_000_000n)).toISOString()} is outside [$1, $2)`); continue; }
     const v = rowValue(row[vi]);
-    if (v === undefined) { skip(`value ${JSON.stringify(row[vi] === undefined ? null : String(row[vi]))} is not a number`); continue; }
+    if (v === undefined) { skip(`value ${row[vi] === null || row[vi] === undefined ? 'NULL' : JSON.stringify(String(row[vi]))} is not a number`); continue; }
     const attributes: Attributes = {};
     for (const [k, val] of constant) attributes[k] = val;
     for (const [i, name] of attrCols) {

@@ -39,10 +39,27 @@ export const sendingQueueField: Field = {
     sizer: { type: 'enum', values: ['requests', 'items'], default: 'requests', doc: 'what queue_size counts: "requests" (batches) or "items" (data points or events)' },
     drop_policy: {
       type: 'enum',
-      values: ['refuse', 'drop_oldest'],
+      values: ['refuse', 'block', 'drop_oldest'],
       default: 'refuse',
-      doc: 'when the queue is full: "refuse" new data (the receiver answers 503 and the client retries) or "drop_oldest" queued batches to make room (counted as dropped, reason "queue_full")',
+      doc: 'when the queue is full: "refuse" new data (the receiver answers 503 with Retry-After and the client retries; counted as refused), "block" (the same backpressure; for push stores it also means nothing is ever dropped, see docs/reliability.md) or "drop_oldest" queued batches to make room (counted as dropped, reason "queue_full")',
     },
+  },
+};
+
+/** The push stores' `sending_queue`: the shared options plus the persistent disk queue (docs/reliability.md). */
+export const storeSendingQueueField: Field = {
+  type: 'object',
+  doc: 'queue between the store\'s period flushes and the backend: in memory, or on disk in the state directory (`storage: disk`: acknowledged points survive crashes and restarts, see docs/reliability.md)',
+  fields: {
+    ...(sendingQueueField as { fields: Record<string, Field> }).fields,
+    drop_policy: {
+      type: 'enum',
+      values: ['refuse', 'block', 'drop_oldest'],
+      default: 'refuse',
+      doc: 'when the queue is full: "refuse" a flush that does not fit (its points are counted dropped, reason "queue_full"); "block": backpressure — the store refuses new points (receivers answer 503 with Retry-After, counted as refused) until the queue has room again, and every flush is queued, so nothing is dropped; "drop_oldest": delete the oldest queued batches to make room (counted dropped, reason "queue_full")',
+    },
+    storage: { type: 'enum', values: ['memory', 'disk'], default: 'memory', doc: '"memory", or "disk": an LMDB queue plus a write-ahead log of points not yet flushed, under <state_dir>/exporter/<id>/queue; a point is acknowledged only once it is on disk' },
+    max_size: { type: 'bytes', default: '256MiB', min: 1024, doc: 'storage disk: bound of the queue in bytes (encoded payloads on disk); queue_size and sizer then do not apply' },
   },
 };
 
@@ -71,7 +88,11 @@ export interface QueueConfig {
   num_consumers: number;
   queue_size: number;
   sizer: 'requests' | 'items';
-  drop_policy: 'refuse' | 'drop_oldest';
+  drop_policy: 'refuse' | 'block' | 'drop_oldest';
+  /** push stores only */
+  storage?: 'memory' | 'disk';
+  /** push stores only, bytes */
+  max_size?: number;
 }
 
 export interface HelperConfig {
@@ -115,5 +136,5 @@ export function retryOptions(retry: Partial<RetryConfig> | undefined, timeoutMs:
 /** Validated `sending_queue` → QueueOptions, plus `enabled` and `sizer` (which the exporter applies). */
 export function queueOptions(queue: Partial<QueueConfig> | undefined): QueueOptions & { enabled: boolean; sizer: 'requests' | 'items' } {
   const q = { ...DEFAULT_QUEUE, ...(queue ?? {}) };
-  return { enabled: q.enabled, numConsumers: q.num_consumers, capacity: q.queue_size, sizer: q.sizer, dropPolicy: q.drop_policy };
+  return { enabled: q.enabled, numConsumers: q.num_consumers, capacity: q.queue_size, sizer: q.sizer, dropPolicy: q.drop_policy === 'drop_oldest' ? 'drop_oldest' : 'refuse' };
 }

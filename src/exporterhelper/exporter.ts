@@ -21,7 +21,7 @@ import type { Exporter, Host, CreateSettings, Signal } from '../component.js';
 import { PermanentError, RefusedError } from '../errors.js';
 import type { ExporterTelemetry } from '../telemetry.js';
 import { queueOptions, retryOptions, type QueueConfig, type RetryConfig } from './config.js';
-import { MemoryQueue, type SendQueue } from './queue.js';
+import { MemoryQueue, type DropHandler, type SendQueue } from './queue.js';
 import { RetriesExhaustedError, SendAbortedError, errorReason, safeMessage, sendWithRetry, type RetryOptions } from './retry.js';
 
 /** What `push` may return: how many of the batch's items the backend rejected (partial success); they are not retried. */
@@ -46,6 +46,12 @@ export interface ExporterHelperOptions<T> {
   retry?: Partial<RetryConfig>;
   /** `{ enabled: false }` for synchronous exporters */
   queue?: Partial<QueueConfig>;
+  /**
+   * Build the sending queue instead of the in-memory one (the persistent disk
+   * queue of the push stores). A queue with `persistent: true` keeps what a
+   * shutdown cuts short, so those items are not counted dropped.
+   */
+  createQueue?(onDrop: DropHandler<QueueItem<T>>): SendQueue<QueueItem<T>> & { persistent?: boolean };
   /** host[:port] of the destination, shown in status (never a full URL: it may hold credentials) */
   endpoint?: string;
   /** extra fields for status() */
@@ -85,7 +91,9 @@ export interface HelperExporter<T> extends Exporter<T> {
   healthy(): boolean;
 }
 
-interface Item<T> { data: T; n: number }
+/** What the sending queue holds: a batch and its item count. */
+export interface QueueItem<T> { data: T; n: number }
+type Item<T> = QueueItem<T>;
 
 type Outcome = { ok: true } | { ok: false; kind: 'permanent' | 'exhausted' | 'aborted'; err: unknown };
 
@@ -97,6 +105,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
   private readonly tel: ExporterTelemetry;
   private readonly retry: RetryOptions;
   private readonly queue: SendQueue<Item<T>> | undefined;
+  private readonly persistent: boolean = false;
   private readonly sizer: 'requests' | 'items';
   private readonly now: () => number;
   private readonly abortSync = new AbortController();
@@ -130,7 +139,9 @@ class ExporterHelper<T> implements HelperExporter<T> {
     const q = queueOptions(opts.queue);
     this.sizer = q.sizer;
     if (q.enabled) {
-      const queue = new MemoryQueue<Item<T>>(q, (item, _size, reason) => this.drop(item.n, reason));
+      const onDrop: DropHandler<Item<T>> = (item, _size, reason) => this.drop(item.n, reason);
+      const queue = opts.createQueue !== undefined ? opts.createQueue(onDrop) : new MemoryQueue<Item<T>>(q, onDrop);
+      this.persistent = (queue as { persistent?: boolean }).persistent === true;
       this.queue = queue;
       const attrs = { exporter: set.id, signal: opts.signal };
       set.telemetry.gauge('metricport_exporter_queue_size', 'Units (requests or items, see sending_queue.sizer) waiting in an exporter\'s sending queue', attrs, () => queue.size());
@@ -227,7 +238,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
     } catch (err) {
       const kind: 'permanent' | 'exhausted' | 'aborted' = err instanceof SendAbortedError ? 'aborted' : err instanceof PermanentError ? 'permanent' : 'exhausted';
       if (kind === 'aborted') {
-        if (queued) this.drop(n, 'shutdown');
+        if (queued && !this.persistent) this.drop(n, 'shutdown');
         return { ok: false, kind, err };
       }
       this.consecutiveFailures++;

@@ -184,6 +184,16 @@ export class PeriodAccumulator {
 
   /** series currently tracked */
   seriesCount(): number { return this.series.size; }
+  /** every window below this index is closed (flushed) */
+  openFromIndex(): number { return this.openFrom; }
+  /** after a restart, before replaying a write-ahead log: windows from `k` on are open again */
+  reopenFrom(k: number): void { this.openFrom = k; }
+  /**
+   * After add(): the highest window any point of the batch went into (late
+   * deltas count with the window they folded into); -Infinity when none.
+   * The disk queue's write-ahead log keeps a batch until that window closed.
+   */
+  lastMaxWindow = -Infinity;
   /** windows held (open) */
   windowCount(): number { return this.windows.size; }
 
@@ -205,8 +215,14 @@ export class PeriodAccumulator {
     return w;
   }
 
-  /** Take in a batch. Synchronous; never throws on data. */
-  add(batch: MetricsBatch): void {
+  /**
+   * Take in a batch. Synchronous; never throws on data.
+   * `replay` (write-ahead log after a restart): skip the points whose window
+   * — or, for a point that was late when first taken in, the window it folded
+   * into then (`openFromAtAdd`) — is below `skipBelow` (already flushed).
+   */
+  add(batch: MetricsBatch, replay?: { openFromAtAdd: number; skipBelow: number }): void {
+    this.lastMaxWindow = -Infinity;
     const nowMs = this.now();
     const nowNs = BigInt(Math.floor(nowMs)) * NS_PER_MS;
     const futureLimit = nowNs + this.periodNs;
@@ -267,7 +283,10 @@ export class PeriodAccumulator {
             const st = p.startTimeUnixNano;
             const tb = t === p.timeUnixNano && st > 0n && st < t && !cumToDelta && (temporality === 'delta' || kind === 'gauge') ? t - 1n : t;
             let k = Number(tb / this.periodNs);
+            if (replay !== undefined && Math.max(k, replay.openFromAtAdd) < replay.skipBelow) { c.points--; continue; }
             const late = k < this.openFrom;
+            const eff = late ? this.openFrom : k;
+            if (eff > this.lastMaxWindow) this.lastMaxWindow = eff;
             if (temporality === 'delta') {
               let value: number | bigint | undefined;
               let hist: HistogramValue | undefined;

@@ -4,7 +4,7 @@
  * exporter helper's timeout / retry_on_failure / sending_queue.
  */
 import type { Field, Schema } from '../config/schema.js';
-import { helperSchema, type QueueConfig, type RetryConfig } from '../exporterhelper/config.js';
+import { helperSchema, storeSendingQueueField, type QueueConfig, type RetryConfig } from '../exporterhelper/config.js';
 
 export interface StoreConfig {
   /** milliseconds */
@@ -44,5 +44,5 @@ export function storeSchema(opts: { cumulativeDefault: 'delta' | 'cumulative'; c
       : 'cumulative monotonic sums: "cumulative" sends the running total as is, "delta" sends the increase within each period (resets detected; the first point of a series that began before metricport started is only a baseline)',
   };
   s.cumulative = cum;
-  return { ...s, ...helperSchema() };
+  return { ...s, ...helperSchema(), sending_queue: storeSendingQueueField };
 }

@@ -12,7 +12,11 @@
  *   split in two and resent (HTTP 413), anything else is retried;
  * - its size limits and, for connection-oriented stores, start/shutdown.
  */
+import { join } from 'node:path';
 import type { CreateSettings, Exporter, Host } from '../component.js';
+import { DiskQueue } from '../exporterhelper/diskqueue.js';
+import type { QueueItem } from '../exporterhelper/exporter.js';
+import { WriteAheadLog, jobCodec } from './durable.js';
 import { RefusedError } from '../errors.js';
 import { createExporter, type HelperExporter, type PushResult } from '../exporterhelper/exporter.js';
 import { PermanentSendError } from '../exporterhelper/retry.js';
@@ -125,6 +129,13 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   let shutdownP: Promise<void> | undefined;
   let flushing: Promise<void> = Promise.resolve();
   let pointsQueued = 0;
+  let refusedPoints = 0;
+  const block = cfg.sending_queue?.drop_policy === 'block';
+  // storage: disk — the LMDB queue and the write-ahead log of points not yet flushed (docs/reliability.md)
+  let disk: DiskQueue<QueueItem<Job>> | undefined;
+  let wal: WriteAheadLog | undefined;
+  let walOpen: Promise<void> | undefined;
+  const durable = cfg.sending_queue?.storage === 'disk' && cfg.sending_queue.enabled !== false;
 
   const ctx = (): EncodeContext => ({ periodSeconds: cfg.period / 1000, nowMs: now() });
 
@@ -171,6 +182,19 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     timeout: cfg.timeout,
     retry: cfg.retry_on_failure,
     queue: cfg.sending_queue,
+    ...(durable ? {
+      createQueue: (onDrop) => {
+        const p = cfg.sending_queue.drop_policy;
+        disk = new DiskQueue<QueueItem<Job>>({
+          dir: join(set.stateDir, 'queue'),
+          maxBytes: cfg.sending_queue.max_size ?? 256 * 1024 * 1024,
+          numConsumers: cfg.sending_queue.num_consumers,
+          overflow: p === 'block' ? 'accept' : p,
+        }, jobCodec, onDrop);
+        wal = new WriteAheadLog(disk);
+        return disk;
+      },
+    } : {}),
     endpoint: adapter.endpoint,
     ...(hooks.random !== undefined ? { random: hooks.random } : {}),
     ...(hooks.now !== undefined ? { now: hooks.now } : {}),
@@ -199,7 +223,11 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     flushes++;
     lastFlush = now();
     reportCounters();
-    if (points.length === 0) return;
+    const checkpoint = wal !== undefined && walOpen !== undefined ? wal.checkpoint(acc.openFromIndex()) : undefined;
+    if (points.length === 0) {
+      if (checkpoint !== undefined) await disk?.commit(checkpoint).catch(() => undefined);
+      return;
+    }
     const d: Record<string, number> = {};
     let payloads: Payload[];
     try {
@@ -219,10 +247,15 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       try { set.logger.error({ exporter: set.id, error: (err as Error).name }, 'encoder failed; points dropped'); } catch { /* never */ }
     }
     for (const [r, n] of Object.entries(d)) { encodeDropped[r] = (encodeDropped[r] ?? 0) + n; tel.dropped(n, r); }
-    if (payloads.length === 0) return;
+    if (payloads.length === 0) {
+      if (checkpoint !== undefined) await disk?.commit(checkpoint).catch(() => undefined);
+      return;
+    }
     let n = 0;
     for (const p of payloads) n += p.n;
     const job: Job = { chunks: payloads, n, rejected: 0, messages: [] };
+    // the watermark and the log entries it retires commit with the queued job
+    if (checkpoint !== undefined) disk?.setCommitHook(checkpoint);
     try {
       await inner.consume(job);
       pointsQueued += n;
@@ -230,6 +263,7 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       const reason = err instanceof RefusedError && closed ? 'shutdown' : 'queue_full';
       encodeDropped[reason] = (encodeDropped[reason] ?? 0) + n;
       tel.dropped(n, reason);
+      if (checkpoint !== undefined) { disk?.setCommitHook(() => undefined); await disk?.commit(checkpoint).catch(() => undefined); }
     }
   };
 
@@ -254,11 +288,34 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     async start(host: Host): Promise<void> {
       if (started || closed) return;
       started = true;
+      if (wal !== undefined) {
+        // the backlog stays on disk; only the log of unflushed points (about one period) is replayed
+        walOpen = wal.open(acc);
+        await walOpen;
+      }
       await inner.start(host);
       schedule();
     },
     async consume(batch: MetricsBatch): Promise<void> {
       if (closed) throw new RefusedError(`exporter ${set.id} is shut down`, { status: 503 });
+      if (block) {
+        const full = disk !== undefined ? disk.full() : inner.status().queue_size >= inner.status().queue_capacity;
+        if (full) {
+          let n = 0;
+          for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += (m as { points: unknown[] }).points.length;
+          refusedPoints += n;
+          throw new RefusedError(`sending queue of exporter ${set.id} is full; retry later`, { status: 503, retryAfterSeconds: Math.max(1, Math.ceil(cfg.period / 1000)) });
+        }
+      }
+      if (wal !== undefined) {
+        if (walOpen === undefined) throw new RefusedError(`exporter ${set.id} is not started`, { status: 503 });
+        await walOpen;
+        const openFrom = acc.openFromIndex();
+        acc.add(batch);
+        // acknowledged only once logged: a crash after this loses nothing
+        await wal.append(batch, openFrom, acc.lastMaxWindow);
+        return;
+      }
       acc.add(batch);
     },
     flushNow: (all = false) => runFlush(all),
@@ -291,6 +348,8 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         dropped,
         queue_depth: s.queue_size,
         points_queued: pointsQueued,
+        points_refused: refusedPoints,
+        ...(disk !== undefined ? { storage: 'disk', queue_bytes: disk.size(), queue_max_bytes: disk.capacity(), queue_entries: disk.entries(), queue_resumed_entries: disk.resumed, ...(wal?.status() ?? {}) } : {}),
         next_flush: iso(nextFlush),
         last_flush: iso(lastFlush),
         flushes,

@@ -45,12 +45,13 @@ export function graphiteRange(fromMs: number, toMs: number): { from: number; unt
 export function graphiteRows(body: unknown): ResultSet {
   if (!Array.isArray(body)) throw new Error('graphite render answered something other than a JSON list');
   const tagKeys = new Set<string>();
-  for (const s of body as Array<{ tags?: Record<string, string> }>) for (const k of Object.keys(s?.tags ?? {})) tagKeys.add(k);
+  for (const s of body as Array<{ tags?: Record<string, string> } | null>) { const t = s?.tags; if (t !== null && typeof t === 'object') for (const k of Object.keys(t)) tagKeys.add(k); }
   const tags = [...tagKeys].filter((k) => k !== 'target' && k !== 'value' && k !== 'time').sort();
   const columns = ['target', ...tags, 'value', 'time'];
   const rows: unknown[][] = [];
-  for (const s of body as Array<{ target?: string; tags?: Record<string, string>; datapoints?: Array<[number | null, number]> }>) {
-    for (const dp of s.datapoints ?? []) {
+  for (const s of body as Array<{ target?: string; tags?: Record<string, string>; datapoints?: Array<[number | null, number]> } | null>) {
+    if (s === null || typeof s !== 'object' || !Array.isArray(s.datapoints)) continue;
+    for (const dp of s.datapoints) {
       if (!Array.isArray(dp) || dp[0] === null || dp[0] === undefined) continue;
       rows.push([s.target ?? '', ...tags.map((k) => s.tags?.[k] ?? null), dp[0], dp[1]]);
     }
@@ -60,23 +61,37 @@ export function graphiteRows(body: unknown): ResultSet {
 
 /** InfluxDB 1.x /query JSON (epoch=ms) → rows: GROUP BY tags become columns, then the series columns. */
 export function influxRows(body: unknown): ResultSet {
-  const b = body as { error?: string; results?: Array<{ error?: string; series?: Array<{ name?: string; tags?: Record<string, string>; columns?: string[]; values?: unknown[][] }> }> };
-  if (typeof b?.error === 'string') throw new SourceQueryError(b.error);
-  const bad = b?.results?.find((r) => typeof r.error === 'string');
-  if (bad) throw new SourceQueryError(bad.error as string);
+  type Series = { name?: unknown; tags?: unknown; columns?: unknown; values?: unknown };
+  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const b = obj(body);
+  const emptyIsNamed = (m: string) => (m === '' ? 'InfluxDB answered an error without a message' : m);
+  if (typeof b?.error === 'string') throw new SourceQueryError(emptyIsNamed(b.error));
+  if (b?.results !== undefined && !Array.isArray(b.results)) throw new SourceQueryError('InfluxDB answered "results" that is not a list');
+  const results = list(b?.results).map(obj).filter((r): r is Record<string, unknown> => r !== undefined);
+  const bad = results.find((r) => typeof r.error === 'string');
+  if (bad) throw new SourceQueryError(emptyIsNamed(bad.error as string));
+  const series: Series[] = [];
+  for (const r of results) for (const s of list(r.series)) { const o = obj(s); if (o !== undefined) series.push(o); }
+  const tagsOf = (s: Series): Record<string, unknown> => obj(s.tags) ?? {};
   const tagKeys = new Set<string>();
   let cols: string[] | undefined;
-  for (const r of b?.results ?? []) for (const s of r.series ?? []) {
-    for (const k of Object.keys(s.tags ?? {})) tagKeys.add(k);
-    cols ??= s.columns;
+  for (const s of series) {
+    for (const k of Object.keys(tagsOf(s))) tagKeys.add(k);
+    if (cols === undefined && Array.isArray(s.columns)) cols = s.columns.map(String);
   }
   const tags = [...tagKeys].sort();
   const valueCols = cols ?? [];
   const columns = ['measurement', ...tags, ...valueCols];
   const rows: unknown[][] = [];
-  for (const r of b?.results ?? []) for (const s of r.series ?? []) {
-    const idx = valueCols.map((c) => (s.columns ?? []).indexOf(c));
-    for (const v of s.values ?? []) rows.push([s.name ?? '', ...tags.map((k) => s.tags?.[k] ?? null), ...idx.map((i) => (i < 0 ? null : v[i]))]);
+  for (const s of series) {
+    const own = Array.isArray(s.columns) ? s.columns.map(String) : [];
+    const idx = valueCols.map((c) => own.indexOf(c));
+    const t = tagsOf(s);
+    for (const v of list(s.values)) {
+      if (!Array.isArray(v)) continue;
+      rows.push([typeof s.name === 'string' ? s.name : '', ...tags.map((k) => t[k] ?? null), ...idx.map((i) => (i < 0 ? null : v[i]))]);
+    }
   }
   return { columns, rows };
 }
@@ -109,6 +124,12 @@ export function rowTimeNs(v: unknown, unit: TimeUnit): bigint | undefined {
   }
   if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return BigInt(v.trim()) * UNIT_NS[unit];
   return undefined;
+}
+
+/** ISO-8601 when the time fits a Date (±275760 years), else `<n> ns` (a garbage time must not throw) */
+function isoOrNs(t: bigint): string {
+  const ms = Number(t / 1_000_000n);
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${t} ns`;
 }
 
 function rowValue(v: unknown): number | undefined {
@@ -156,7 +177,7 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
   for (const row of rs.rows) {
     const t = rowTimeNs(row[ti], timeUnit);
     if (t === undefined) { skip(`time ${JSON.stringify(String(row[ti]))} is not a time`); continue; }
-    if (t < fromNs || t >= toNs) { skip(`time ${new Date(Number(t / 1_000_000n)).toISOString()} is outside [$1, $2)`); continue; }
+    if (t < fromNs || t >= toNs) { skip(`time ${isoOrNs(t)} is outside [$1, $2)`); continue; }
     const v = rowValue(row[vi]);
     if (v === undefined) { skip(`value ${row[vi] === null || row[vi] === undefined ? 'NULL' : JSON.stringify(String(row[vi]))} is not a number`); continue; }
     const attributes: Attributes = {};
@@ -164,7 +185,7 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
     for (const [i, name] of attrCols) {
       const a = row[i];
       if (a === null || a === undefined) continue;
-      attributes[name] = a instanceof Date ? a.toISOString() : String(a);
+      attributes[name] = a instanceof Date ? (Number.isFinite(a.getTime()) ? a.toISOString() : 'invalid date') : String(a);
     }
     points.push({ attributes, startTimeUnixNano: spec.metric.kind === 'delta_sum' ? t : 0n, timeUnixNano: t, flags: 0, value: v });
   }

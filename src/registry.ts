@@ -10,9 +10,11 @@ import { forgeReceiverFactory } from '../receivers/forge/factory.js';
 import { statsdReceiverFactory } from '../receivers/statsd/factory.js';
 import { sentryReceiverFactory } from '../receivers/sentry/factory.js';
 import { backtraceReceiverFactory } from '../receivers/backtrace/factory.js';
+import { importerReceiverFactory } from '../receivers/importer/factory.js';
 import { dogstatsdExporterFactory } from '../exporters/dogstatsd/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { filterProcessorFactory } from '../processors/filter/factory.js';
+import { stabilityProcessorFactory } from '../processors/stability/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { fileExporterFactory } from '../exporters/file/factory.js';
 import { otlphttpExporterFactory } from '../exporters/otlphttp/factory.js';
@@ -31,11 +33,13 @@ const receivers: ReceiverFactory[] = [
   statsdReceiverFactory,
   sentryReceiverFactory,
   backtraceReceiverFactory,
+  importerReceiverFactory,
 ];
 const processors: ProcessorFactory[] = [
   batchProcessorFactory,
   filterProcessorFactory,
   metricsetsProcessorFactory,
+  stabilityProcessorFactory,
 ];
 const exporters: ExporterFactory[] = [
   debugExporterFactory,

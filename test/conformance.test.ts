@@ -23,6 +23,8 @@ const MINIMAL: Record<string, Record<string, unknown>> = {
   'receiver/errors': { endpoint: '127.0.0.1:0' },
   'receiver/forge': { app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57', environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'], email: 'conformance@example.com', api_token: 'conformance-token', endpoint: 'http://127.0.0.1:9/graphql' },
   'receiver/statsd': { udp: { endpoint: '127.0.0.1:0' } },
+  'receiver/importer': { source: 'postgres', port: 9, database: 'conformance', importers: [{ name: 'c', query: 'select 1 as value, now() as time where $1::text is not null and $2::text is not null', metric: { name: 'c' } }] },
+  'processor/stability': { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, errors: 'ErrorsByVersion.unique._tx' }] },
   'receiver/sentry': { endpoint: '127.0.0.1:0', keys: [{ key: 'conformance-key', application: 'conformance' }] },
   'receiver/backtrace': { endpoint: '127.0.0.1:0', tokens: [{ token: 'conformance-token' }] },
   'exporter/file': { path: join(dir, 'file-exporter.jsonl') },

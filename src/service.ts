@@ -5,6 +5,7 @@
  * → processors → receivers and shuts down in reverse, each step within the
  * deadline.
  */
+import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Component, Consumer, CreateSettings, Exporter, Host, Processor, Receiver, Signal } from './component.js';
@@ -39,9 +40,16 @@ interface Node {
  * through one, so a reload rewires kept components without recreating them.
  */
 class Switch implements Consumer<unknown> {
-  constructor(public target: Consumer<unknown>) {}
+  /** `gate`: a receiver's edge, which consults the memory limiter first (429 + Retry-After above the soft limit) */
+  constructor(public target: Consumer<unknown>, private readonly gate = false) {}
   get mutatesData(): boolean { return this.target.mutatesData === true; }
-  consume(d: unknown): Promise<void> { return this.target.consume(d); }
+  consume(d: unknown): Promise<void> {
+    if (this.gate) {
+      const refused = memoryLimiter.refusal();
+      if (refused !== undefined) return Promise.reject(refused);
+    }
+    return this.target.consume(d);
+  }
 }
 
 interface Graph {
@@ -83,6 +91,8 @@ export class Service {
   constructor(config: ServiceConfig, private readonly opts: ServiceOptions) {
     this.cfg = config;
     this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir };
+    opts.telemetry.gauge('metricport_memory_limiter_refused_requests', 'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit', {}, () => memoryLimiter.refusedRequests);
+    opts.telemetry.gauge('metricport_memory_limiter_dropped_items', 'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)', {}, () => memoryLimiter.droppedItems);
     const g = this.build(config, undefined);
     this.exporters = g.graph.exporters;
     this.processors = g.graph.processors;
@@ -196,7 +206,7 @@ export class Service {
       if (n === undefined) {
         const outs: Switch[] = [];
         const wired: Partial<Record<Signal, Consumer<any>>> = {};
-        for (const s of signals) { const sw = new Switch(next[s]!); outs.push(sw); wired[s] = sw; }
+        for (const s of signals) { const sw = new Switch(next[s]!, true); outs.push(sw); wired[s] = sw; }
         const rcv: Receiver = c.factory.create(this.settings('receiver', id), c.config, wired);
         n = { kind: 'receiver', id, type: c.type, key: id, component: rcv, state: 'created', fingerprint, outs };
         created.push(n);
@@ -210,6 +220,7 @@ export class Service {
 
   /** Start exporters, then processors, then receivers. Rejects on the first failure (after stopping what started). */
   async start(): Promise<void> {
+    memoryLimiter.configure(this.cfg.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
     for (const group of [this.exporters, this.processors, this.receivers]) {
       for (const n of group) {
         n.state = 'starting';

@@ -10,6 +10,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { isPlainObject, validateSchema } from './schema.js';
 import { parseYaml } from './yaml.js';
 import { checkWindows } from './windows.js';
+import { memoryLimiterSchema, type MemoryLimiterConfig } from '../memorylimiter.js';
 
 export interface Registry {
   receivers: ReadonlyMap<string, ReceiverFactory>;
@@ -52,6 +53,8 @@ export interface ServiceConfig {
   pipelines: PipelineConfig[];
   /** warnings (unused components, YAML warnings) */
   warnings: ConfigIssue[];
+  /** service.memory_limiter, defaults applied (docs/reliability.md) */
+  memoryLimiter?: MemoryLimiterConfig;
 }
 
 const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.\-]+))?$/;
@@ -135,7 +138,14 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   } else if (!isPlainObject(service)) {
     add('service', 'expected a mapping with "pipelines"');
   } else {
-    for (const k of Object.keys(service)) if (k !== 'pipelines') add(`service.${k}`, `unknown key "${k}" (valid keys: pipelines)`);
+    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter') add(`service.${k}`, `unknown key "${k}" (valid keys: pipelines, memory_limiter)`);
+    const ml = validateSchema(memoryLimiterSchema, service.memory_limiter ?? {}, 'service.memory_limiter');
+    for (const i of ml.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
+    if (!ml.issues.some((i) => i.severity === 'error')) {
+      const v = ml.value as unknown as MemoryLimiterConfig;
+      if (v.soft_limit > 0 && v.hard_limit > 0 && v.soft_limit > v.hard_limit) add('service.memory_limiter.soft_limit', `must not exceed hard_limit (${v.hard_limit} bytes)`, 'error', false);
+      cfg.memoryLimiter = v;
+    }
     const pipelines = service.pipelines;
     if (!isPlainObject(pipelines) || Object.keys(pipelines).length === 0) {
       add('service.pipelines', 'needs at least one pipeline, e.g. `metrics: { receivers: [otlp], exporters: [debug] }`');

@@ -8,9 +8,10 @@
  * settles, since the consumer does its own retrying and drop accounting.
  */
 import { setMaxListeners } from 'node:events';
+import { memoryLimiter } from '../memorylimiter.js';
 
 export type DropPolicy = 'refuse' | 'drop_oldest';
-export type QueueDropReason = 'queue_full' | 'shutdown';
+export type QueueDropReason = 'queue_full' | 'shutdown' | 'memory_limit';
 
 export interface QueueOptions {
   /** capacity in size units (whatever `offer`'s `size` counts: requests or items) */
@@ -119,7 +120,25 @@ export class MemoryQueue<T> implements SendQueue<T> {
   start(consumer: QueueConsumer<T>): void {
     if (this.consumer !== undefined || this.closed) return;
     this.consumer = consumer;
+    this.unregister = memoryLimiter.register(() => this.shed());
     for (let i = 0; i < this.opts.numConsumers; i++) this.loops.push(this.loop());
+  }
+
+  private unregister: (() => void) | undefined;
+
+  /** Memory hard limit: drop the oldest half of what is queued (counted, reason "memory_limit"); returns the entries dropped. */
+  shed(): number {
+    let k = Math.ceil(this.count / 2);
+    let n = 0;
+    while (k-- > 0) {
+      const e = this.shift();
+      if (e === undefined) break;
+      this.dropSafely(e, 'memory_limit');
+      n++;
+    }
+    // compact now so the dropped entries' slots are released for the GC
+    if (this.head > 0) { this.buf = this.buf.slice(this.head); this.head = 0; }
+    return n;
   }
 
   private async loop(): Promise<void> {
@@ -149,6 +168,7 @@ export class MemoryQueue<T> implements SendQueue<T> {
 
   private async doDrain(deadline: AbortSignal): Promise<void> {
     this.closed = true;
+    this.unregister?.();
     this.wakeAll();
     if (this.consumer !== undefined && !deadline.aborted) {
       const all = Promise.all(this.loops);

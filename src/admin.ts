@@ -9,6 +9,8 @@
  * Bound in start(), never in the constructor.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { loadTlsOptions, RequestGuard, type TlsConfig } from './config/security.js';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { parseEndpoint } from './config/schema.js';
@@ -26,6 +28,10 @@ export interface AdminOptions {
   telemetry: ServiceTelemetry;
   /** the running service; null while starting */
   service: () => Service | null;
+  /** HTTPS (cert/key files; client CA for mTLS) */
+  tls?: TlsConfig;
+  /** bearer token required by every route but GET /healthz ('' or absent: none) */
+  token?: string;
   /** re-read and apply the config (absent: reload is not offered) */
   reload?: () => Promise<ReloadOutcome>;
   /** extra status for the service as a whole (settings, version) */
@@ -35,6 +41,7 @@ export interface AdminOptions {
 export class AdminServer {
   private server?: Server;
   private readonly app = express();
+  readonly guard: RequestGuard;
 
   constructor(private readonly opts: AdminOptions) {
     const app = this.app;
@@ -49,6 +56,10 @@ export class AdminServer {
       const h = svc.health();
       res.status(h.healthy ? 200 : 503).json({ status: h.healthy ? 'ok' : 'unhealthy', components: h.components });
     });
+    // GET /healthz stays open for probes; everything else needs the token when one is set
+    const guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 50, burst: 100 }, 'metricport-admin');
+    this.guard = guard;
+    app.use((req, res, next) => { if (guard.check(req, res)) next(); });
     app.get('/metrics', (req, res) => opts.telemetry.handle(req, res));
     app.get('/api/v1/status', (_req, res) => {
       const svc = opts.service();
@@ -101,7 +112,13 @@ export class AdminServer {
     const ep = parseEndpoint(this.opts.endpoint);
     if (!ep) throw new Error(`invalid admin endpoint "${this.opts.endpoint}": expected host:port`);
     await new Promise<void>((resolve, reject) => {
-      const server = createServer(this.app);
+      let server: Server;
+      try {
+        server = this.opts.tls === undefined ? createServer(this.app) : createHttpsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, this.app) as unknown as Server;
+      } catch (e) {
+        reject(e);
+        return;
+      }
       server.listen(ep.port, ep.host === '' ? undefined : ep.host);
       server.once('listening', () => { this.server = server; resolve(); });
       server.once('error', (e: NodeJS.ErrnoException) => {

@@ -18,6 +18,8 @@
  * configured with that port joins the same server.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type { RequestGuard } from './config/security.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseEndpoint } from './config/schema.js';
@@ -38,7 +40,14 @@ export interface AcquireOptions {
   owner?: string;
   /** the config key of the endpoint, named in the "port taken" message */
   configKey?: string;
+  /** serve HTTPS (every lease on the endpoint must agree) */
+  tls?: TlsServerOptions;
+  /** bearer-token and rate-limit checks in front of this lease's routes */
+  guard?: RequestGuard;
 }
+
+/** https.createServer options, and a fingerprint telling whether two leases agree */
+export interface TlsServerOptions { options: https.ServerOptions; fingerprint: string }
 
 export interface BoundAddress { host: string; port: number }
 
@@ -96,13 +105,18 @@ class Listener {
   readonly keys: string[];
   bound: BoundAddress | undefined;
   closing = false;
+  tlsErrors = 0;
   private listening: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
   private readonly onResClose: (this: ServerResponse) => void;
 
-  constructor(readonly endpoint: string, readonly logger: Logger, key: string | undefined) {
+  constructor(readonly endpoint: string, readonly logger: Logger, key: string | undefined, readonly tls: TlsServerOptions | undefined) {
     this.keys = key === undefined ? [] : [key];
-    this.server = http.createServer({ keepAlive: true }, (req, res) => this.dispatch(req, res));
+    this.server = tls === undefined
+      ? http.createServer({ keepAlive: true }, (req, res) => this.dispatch(req, res))
+      : https.createServer({ ...tls.options, keepAlive: true }, (req, res) => this.dispatch(req, res));
+    // failed TLS handshakes (no or a wrong client certificate) are the client's problem: counted, not logged per connection
+    if (tls !== undefined) this.server.on('tlsClientError', () => { this.tlsErrors++; });
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 60_000;
     this.server.requestTimeout = 300_000;
@@ -312,18 +326,25 @@ class Listener {
 
 class Lease implements SharedServer {
   private released = false;
-  constructor(private readonly l: Listener, readonly owner: string, private readonly configKey: string | undefined) {}
+  constructor(private readonly l: Listener, readonly owner: string, private readonly configKey: string | undefined, private readonly guard: RequestGuard | undefined) {}
+
+  /** the handler behind this lease's guard (auth, rate limit), when it has one */
+  private guarded(handler: RouteHandler): RouteHandler {
+    const g = this.guard;
+    if (g === undefined || !g.active) return handler;
+    return (req, res) => { if (g.check(req, res)) handler(req, res); };
+  }
 
   get endpoint(): string { return this.l.endpoint; }
 
   route(method: string, path: string, handler: RouteHandler, opts?: RouteOptions): void {
     if (this.released) throw new Error(`cannot mount ${method} ${path}: the lease on ${this.l.endpoint} was released`);
-    this.l.addRoute(this, method, path, handler, opts);
+    this.l.addRoute(this, method, path, this.guarded(handler), opts);
   }
 
   routePattern(method: string, name: string, pattern: RegExp, handler: RouteHandler, opts?: RouteOptions): void {
     if (this.released) throw new Error(`cannot mount ${method} ${name}: the lease on ${this.l.endpoint} was released`);
-    this.l.addPattern(this, method, name, pattern, handler, opts);
+    this.l.addPattern(this, method, name, pattern, this.guarded(handler), opts);
   }
 
   async listen(): Promise<void> {
@@ -357,10 +378,13 @@ export function acquireServer(endpoint: string, logger: Logger, opts: AcquireOpt
   const key = ep === undefined || ep.port === 0 ? undefined : endpoint.trim();
   let l = key === undefined ? undefined : listeners.get(key);
   if (l === undefined || l.closing) {
-    l = new Listener(endpoint.trim(), logger, key);
+    l = new Listener(endpoint.trim(), logger, key, opts.tls);
     if (key !== undefined) listeners.set(key, l);
+  } else if ((l.tls?.fingerprint ?? '') !== (opts.tls?.fingerprint ?? '')) {
+    const owners = [...l.leases].map((x) => x.owner).join(', ');
+    throw new Error(`cannot serve ${endpoint} for ${opts.owner ?? DEFAULT_OWNER}${opts.configKey ? ` (${opts.configKey})` : ''}: ${owners || 'another receiver'} already serves it ${l.tls === undefined ? 'without' : 'with other'} TLS settings; receivers sharing an endpoint need the same tls settings`);
   }
-  const lease = new Lease(l, opts.owner ?? DEFAULT_OWNER, opts.configKey);
+  const lease = new Lease(l, opts.owner ?? DEFAULT_OWNER, opts.configKey, opts.guard);
   l.leases.add(lease);
   return lease;
 }

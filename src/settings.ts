@@ -14,6 +14,12 @@ export interface Settings {
   log_level: LogLevel;
   /** milliseconds */
   shutdown_timeout: number;
+  /** admin server TLS ('' = plain HTTP) */
+  admin_tls_cert_file: string;
+  admin_tls_key_file: string;
+  admin_tls_client_ca_file: string;
+  /** bearer token the admin API requires ('' = none); a secret */
+  admin_token: string;
 }
 
 convict.addFormat({
@@ -38,6 +44,10 @@ export const SETTINGS_SCHEMA = {
   state_dir: { doc: 'Directory for state that survives restarts (watermarks, pull URLs, queues)', format: String, default: './data', env: 'METRICPORT_STATE_DIR', arg: 'state-dir' },
   log_level: { doc: 'Log level', format: LOG_LEVELS as unknown as string[], default: 'info', env: 'METRICPORT_LOG_LEVEL', arg: 'log-level' },
   shutdown_timeout: { doc: 'Deadline to drain and flush on SIGTERM/SIGINT', format: 'mp-duration', default: '10s', env: 'METRICPORT_SHUTDOWN_TIMEOUT', arg: 'shutdown-timeout' },
+  admin_tls_cert_file: { doc: 'PEM certificate of the admin server; with admin-tls-key-file it serves HTTPS', format: String, default: '', env: 'METRICPORT_ADMIN_TLS_CERT_FILE', arg: 'admin-tls-cert-file' },
+  admin_tls_key_file: { doc: 'PEM private key of the admin server', format: String, default: '', env: 'METRICPORT_ADMIN_TLS_KEY_FILE', arg: 'admin-tls-key-file' },
+  admin_tls_client_ca_file: { doc: 'PEM CA bundle: admin clients must present a certificate it signed (mTLS)', format: String, default: '', env: 'METRICPORT_ADMIN_TLS_CLIENT_CA_FILE', arg: 'admin-tls-client-ca-file' },
+  admin_token: { doc: 'Bearer token every admin request but GET /healthz needs (a secret: prefer the environment variable)', format: String, default: '', sensitive: true, env: 'METRICPORT_ADMIN_TOKEN', arg: 'admin-token' },
 } as const;
 
 export const KNOWN_FLAGS = new Set(Object.values(SETTINGS_SCHEMA).map((s) => s.arg));

@@ -14,6 +14,7 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import { countPoints, type MetricsBatch } from '../../src/model/index.js';
 import { loadOrCreateCredentials, TOKEN_PATTERN, type PullCredentials } from '../../src/pullstore/credentials.js';
 import { PullServer } from '../../src/pullstore/server.js';
+import { tlsField, type TlsConfig } from '../../src/config/security.js';
 import { pullUrl, type StoreInfo } from '../../src/pullstore/stores.js';
 import { CumulativeStore } from './cumulative.js';
 import { CONTENT_TYPES, negotiate, renderBytes } from './exposition.js';
@@ -30,6 +31,7 @@ export interface PrometheusExporterConfig {
   target_info: boolean;
   add_unit_suffix: boolean;
   external_url: string;
+  tls?: TlsConfig;
 }
 
 export const SCRAPE_PATH_SUFFIX = '/metrics';
@@ -55,6 +57,7 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
   signals: ['metrics'],
   configSchema: {
     endpoint: { type: 'endpoint', default: '127.0.0.1:9464', doc: 'host:port the scrape endpoint listens on (its own listener; 0.0.0.0:9464 in a container)' },
+    tls: tlsField,
     token: { type: 'string', default: '', secret: true, pattern: /^(|[A-Za-z0-9_-]{16,128})$/, patternHint: '16-128 characters of [A-Za-z0-9_-]', doc: 'the secret path segment: the scrape path is /<token>/metrics; empty = a 128-bit random token generated on first start and kept in the state directory' },
     basic_auth: {
       type: 'object',
@@ -101,7 +104,7 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
 
   const url = (): string | null => {
     if (creds === undefined) return null;
-    return pullUrl(cfg.external_url, server?.address(), cfg.endpoint, `/${creds.token}${SCRAPE_PATH_SUFFIX}`);
+    return pullUrl(cfg.external_url, server?.address(), cfg.endpoint, `/${creds.token}${SCRAPE_PATH_SUFFIX}`, cfg.tls !== undefined ? 'https' : 'http');
   };
 
   return createExporter<MetricsBatch>(set, {
@@ -123,6 +126,7 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
         meter: host.telemetry.meter,
         path: `/${creds.token}${SCRAPE_PATH_SUFFIX}`,
         ...(cfg.basic_auth.enabled ? { basicAuth: { username: creds.username, password: creds.password } } : {}),
+        ...(cfg.tls !== undefined ? { tls: cfg.tls } : {}),
         respond: (req) => {
           const format = negotiate(req.headers.accept);
           lastScrapeFormat = format;

@@ -12,6 +12,7 @@
  * ```
  */
 import type { Schema } from '../../src/config/schema.js';
+import { authField, rateLimitField, tlsField, type AuthConfig, type RateLimitConfig, type TlsConfig } from '../../src/config/security.js';
 import type { ConfigIssue } from '../../src/errors.js';
 
 export interface OtlpHttpConfig {
@@ -21,6 +22,9 @@ export interface OtlpHttpConfig {
   max_request_body_size: number;
   metrics_url_path: string;
   logs_url_path: string;
+  tls?: TlsConfig;
+  auth: AuthConfig;
+  rate_limit: RateLimitConfig;
 }
 
 export interface OtlpReceiverConfig {
@@ -49,6 +53,9 @@ export const otlpConfigSchema: Schema = {
           max_request_body_size: { type: 'bytes', default: '64MiB', min: 1, doc: 'Largest request body accepted after decompression (the compressed body is capped by it too); larger requests get 413.' },
           metrics_url_path: { type: 'string', default: '/v1/metrics', pattern: URL_PATH, patternHint: 'a URL path starting with "/"', doc: 'Path of the metrics endpoint.' },
           logs_url_path: { type: 'string', default: '/v1/logs', pattern: URL_PATH, patternHint: 'a URL path starting with "/"', doc: 'Path of the logs endpoint; log records become events.' },
+          tls: tlsField,
+          auth: authField,
+          rate_limit: rateLimitField,
         },
       },
     },

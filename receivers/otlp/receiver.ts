@@ -15,7 +15,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import zlib from 'node:zlib';
 import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
 import { isRetryable, MetricportError, PermanentError, RefusedError } from '../../src/errors.js';
-import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
+import { acquireServer, type BoundAddress, type SharedServer, type TlsServerOptions } from '../../src/httpserver.js';
+import { loadTlsOptions, RequestGuard } from '../../src/config/security.js';
 import type { Logger } from '../../src/logger.js';
 import { countPoints, type EventBatch, type MetricsBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
@@ -149,7 +150,10 @@ export class OtlpReceiver implements Receiver {
   private readonly keepExceptions: boolean;
   private filteredLogs = 0;
 
+  private readonly guard: RequestGuard;
+
   constructor(set: CreateSettings, private readonly cfg: OtlpReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
+    this.guard = new RequestGuard(cfg.protocols.http.auth, cfg.protocols.http.rate_limit);
     this.id = set.id;
     this.logger = set.logger;
     this.tel = set.telemetry.receiver(set.id, 'http');
@@ -175,9 +179,17 @@ export class OtlpReceiver implements Receiver {
   async start(_host: Host): Promise<void> {
     if (this.lease !== undefined || this.stopped) return;
     const http = this.cfg.protocols.http;
+    let tls: TlsServerOptions | undefined;
+    try {
+      tls = http.tls === undefined ? undefined : { options: loadTlsOptions(http.tls, `receivers.${this.id}.protocols.http.tls`), fingerprint: JSON.stringify(http.tls) };
+    } catch (err) {
+      throw new MetricportError('MP_START_FAILED', `receiver ${this.id}: ${(err as Error).message}`, { cause: err });
+    }
     const lease = acquireServer(http.endpoint, this.logger, {
       owner: `receiver ${this.id}`,
       configKey: `receivers.${this.id}.protocols.http.endpoint`,
+      ...(tls !== undefined ? { tls } : {}),
+      guard: this.guard,
     });
     this.lease = lease;
     try {
@@ -215,7 +227,9 @@ export class OtlpReceiver implements Receiver {
       listening: a === undefined ? null : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
       paths,
       max_request_body_size: this.maxBody,
-      counters: { ...this.tel.totals(), filtered_log_records: this.filteredLogs, responses: { ...this.byStatus } },
+      tls: this.cfg.protocols.http.tls === undefined ? false : (this.cfg.protocols.http.tls.client_ca_file !== '' ? 'mtls' : 'tls'),
+      auth: (this.cfg.protocols.http.auth?.tokens.length ?? 0) > 0 ? 'bearer' : 'none',
+      counters: { ...this.tel.totals(), ...this.guard.counters, filtered_log_records: this.filteredLogs, responses: { ...this.byStatus } },
       logs: { min_severity: this.cfg.logs?.min_severity ?? 'ERROR', keep_exceptions: this.keepExceptions },
     };
   }

@@ -13,6 +13,8 @@
  * Bound in start(), never in the constructor; close(deadline) is safe twice.
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { loadTlsOptions, type TlsConfig } from '../config/security.js';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zc } from 'node:zlib';
@@ -35,6 +37,8 @@ export interface PullServerOptions {
   /** the secret path, e.g. `/<token>/metrics` */
   path: string;
   basicAuth?: { username: string; password: string };
+  /** serve HTTPS (and require client certificates when client_ca_file is set) */
+  tls?: TlsConfig;
   /** produce the body for an authorised GET */
   respond(req: IncomingMessage): PullResponse | Promise<PullResponse>;
 }
@@ -149,13 +153,17 @@ export class PullServer {
     if (this.server !== undefined || this.closed !== undefined) return;
     const ep = parseEndpoint(this.o.endpoint);
     if (ep === undefined) throw new Error(`invalid endpoint ${JSON.stringify(this.o.endpoint)}: expected host:port; check ${this.o.configKey}`);
-    const server = http.createServer({ keepAlive: true }, (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       try { this.handle(req, res); } catch (e) {
         this.stats.errors++;
         if (!res.headersSent) this.finish(res, 500, {}, '500 internal error\n');
         this.o.logger.error({ err: (e as Error).message }, 'pull store handler failed');
       }
-    });
+    };
+    const tlsKey = this.o.configKey.replace(/\.endpoint$/, '.tls');
+    const server: Server = this.o.tls === undefined
+      ? http.createServer({ keepAlive: true }, handler)
+      : https.createServer({ ...loadTlsOptions(this.o.tls, tlsKey), keepAlive: true }, handler) as unknown as Server;
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 30_000;
     server.requestTimeout = 60_000;

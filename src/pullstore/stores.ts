@@ -29,8 +29,8 @@ export interface StoreRow extends StoreInfo { name: string; state?: string }
 /** Exporter types that are metric stores even before they report a `store` object. */
 export const STORE_TYPES = new Set(['prometheus', 'circonus', 'datadog', 'graphite', 'grafana', 'influxdb']);
 
-/** The URL a third party uses: external_url, else http://<bound or configured endpoint>, plus the path. */
-export function pullUrl(externalUrl: string | undefined, bound: { host: string; port: number } | undefined, endpoint: string, path: string): string {
+/** The URL a third party uses: external_url, else http(s)://<bound or configured endpoint>, plus the path. */
+export function pullUrl(externalUrl: string | undefined, bound: { host: string; port: number } | undefined, endpoint: string, path: string, scheme: 'http' | 'https' = 'http'): string {
   if (externalUrl !== undefined && externalUrl !== '') return externalUrl.replace(/\/+$/, '') + path;
   let host: string;
   let port: number | string;
@@ -41,7 +41,7 @@ export function pullUrl(externalUrl: string | undefined, bound: { host: string; 
   }
   if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
   if (host.includes(':')) host = `[${host}]`;
-  return `http://${host}:${port}${path}`;
+  return `${scheme}://${host}:${port}${path}`;
 }
 
 interface ExporterStatusLike { id: string; type: string; state?: string; store?: StoreInfo; last_success?: string | null; last_error?: string | null; endpoint?: string; period?: number | null; period_seconds?: number | null; [k: string]: unknown }

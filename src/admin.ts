@@ -57,7 +57,7 @@ export class AdminServer {
       res.status(h.healthy ? 200 : 503).json({ status: h.healthy ? 'ok' : 'unhealthy', components: h.components });
     });
     // GET /healthz stays open for probes; everything else needs the token when one is set
-    const guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 50, burst: 100 }, 'metricport-admin');
+    const guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
     this.guard = guard;
     app.use((req, res, next) => { if (guard.check(req, res)) next(); });
     app.get('/metrics', (req, res) => opts.telemetry.handle(req, res));

@@ -266,6 +266,7 @@ export class Service {
     if (this.shutdownPromise !== undefined) throw new MetricportError('MP_RELOAD_FAILED', 'cannot reload: the service is shutting down');
     const t0 = Date.now();
     const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
+    const prevCfg = this.cfg;
     const { graph, created, kept, retarget } = this.build(next, prev);
     const removed = [...prev.receivers, ...prev.processors, ...prev.exporters].filter((n) => !kept.has(n));
     const oldByKey = new Map(removed.map((n) => [`${n.kind}:${n.key}`, n]));
@@ -300,6 +301,8 @@ export class Service {
     this.processors = graph.processors;
     this.receivers = graph.receivers;
     this.cfg = next;
+    // service.memory_limiter may have changed too
+    if (!isDeepStrictEqual(prevCfg.memoryLimiter, next.memoryLimiter)) memoryLimiter.configure(next.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
     await this.stopNodes(removed.filter((n) => n.kind === 'receiver'), removed.filter((n) => n.kind === 'processor'), removed.filter((n) => n.kind === 'exporter'), AbortSignal.timeout(stopTimeoutMs));
     const summary: ReloadSummary = { added: created.map(label), removed: removed.map(label), kept: [...kept].map(label) };
     this.reloads++;

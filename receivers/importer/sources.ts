@@ -6,7 +6,7 @@
  * connection is made before the first query.
  */
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type { Pool, QueryArrayResult } from 'pg';
 import type { ImporterReceiverConfig, ImporterSpec, TimeUnit } from './config.js';
 import { defaultPort, tlsMode } from './config.js';
 import { bindInfluxQL, graphiteRange, graphiteRows, influxRows, SourceQueryError, sqlParams, type ResultSet } from './map.js';
@@ -42,22 +42,37 @@ function withTimeout(signal: AbortSignal, ms: number): AbortSignal {
 
 // timestamp without time zone (OID 1114) is read as UTC, whatever TZ the process runs in
 const TIMESTAMP_OID = 1114;
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === TIMESTAMP_OID && format !== 'binary') return (v: string) => new Date(`${v.replace(' ', 'T')}Z`);
-    return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format) as never;
-  },
-};
+/** `pg` is loaded on the first query, so configs without SQL sources don't pay for it (idle RSS). */
+async function loadPg(): Promise<typeof import('pg').default> {
+  return (await import('pg')).default;
+}
 
 class PgSource implements Source {
-  private readonly pool: pg.Pool;
+  private pool: Promise<Pool> | undefined;
+  private closed = false;
 
-  constructor(private readonly cfg: ImporterReceiverConfig, id: string) {
+  constructor(private readonly cfg: ImporterReceiverConfig, private readonly id: string) {}
+
+  private getPool(): Promise<Pool> {
+    this.pool ??= this.createPool();
+    return this.pool;
+  }
+
+  private async createPool(): Promise<Pool> {
+    const pg = await loadPg();
+    const cfg = this.cfg;
+    const pgTypes = {
+      getTypeParser(oid: number, format?: 'text' | 'binary') {
+        if (oid === TIMESTAMP_OID && format !== 'binary') return (v: string) => new Date(`${v.replace(' ', 'T')}Z`);
+        return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format) as never;
+      },
+    };
     const mode = tlsMode(cfg);
     const ssl = mode === 'disable' ? false
       : mode === 'require' ? { rejectUnauthorized: false }
       : { rejectUnauthorized: true, ...(cfg.tls.ca_file !== '' ? { ca: readFileSync(cfg.tls.ca_file, 'utf8') } : {}) };
-    this.pool = new pg.Pool({
+    const id = this.id;
+    const pool = new pg.Pool({
       host: cfg.host,
       port: defaultPort(cfg),
       database: cfg.database,
@@ -73,7 +88,8 @@ class PgSource implements Source {
       types: pgTypes as never,
     });
     // an idle client losing its connection must not crash the process
-    this.pool.on('error', () => undefined);
+    pool.on('error', () => undefined);
+    return pool;
   }
 
   timeUnit(spec: ImporterSpec): TimeUnit { return spec.time_unit; }
@@ -85,9 +101,11 @@ class PgSource implements Source {
   async query(spec: ImporterSpec, fromMs: number, toMs: number, signal: AbortSignal): Promise<ResultSet> {
     if (signal.aborted) throw new Error('aborted');
     // $1 and $2 travel as bound parameters of the extended protocol: the query text is sent as written
-    let res: pg.QueryArrayResult;
+    if (this.closed) throw new Error('the source is closed');
+    const pool = await this.getPool();
+    let res: QueryArrayResult;
     try {
-      res = await this.pool.query({ text: spec.query, values: sqlParams(fromMs, toMs, spec.time_unit), rowMode: 'array' });
+      res = await pool.query({ text: spec.query, values: sqlParams(fromMs, toMs, spec.time_unit), rowMode: 'array' });
     } catch (e) {
       const err = e as Error & { code?: string; position?: string; severity?: string };
       // SQLSTATE from the server: the source refused the query itself (syntax, undefined table or column, types)
@@ -101,7 +119,10 @@ class PgSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
+    this.closed = true;
+    if (this.pool === undefined) return;
+    const pool = await this.pool.catch(() => undefined);
+    await pool?.end().catch(() => undefined);
   }
 }
 

@@ -66,6 +66,8 @@ class Driver {
   private next = 0;
   /** largest queue_size seen per store while polling */
   readonly maxQueue: Record<string, number> = {};
+  /** /metrics counters before this driver's exporters existed (a reload replaces the status counters; the Prometheus counters run on) */
+  base = '';
   constructor(readonly mp: Started, readonly series = 'fault_p') {}
 
   /** n gauge points, each its own series (attribute i), so every point is one store point */
@@ -101,9 +103,10 @@ class Driver {
     for (const id of ids) {
       const s = st[id]!;
       expect(acct(s), `${id}: sent + dropped + queued = produced`).to.equal(this.produced);
-      expect(counter(m, 'metricport_exporter_sent_items_total', id), `${id} /metrics sent`).to.equal(s.sent);
-      for (const [reason, n] of Object.entries(s.dropped)) expect(counter(m, 'metricport_exporter_dropped_items_total', id, reason), `${id} /metrics dropped ${reason}`).to.equal(n);
-      expect(counter(m, 'metricport_exporter_dropped_items_total', id), `${id} /metrics dropped (all reasons)`).to.equal(Object.values(s.dropped).reduce((a, b) => a + b, 0));
+      const c = (name: string, reason?: string) => counter(m, name, id, reason) - counter(this.base, name, id, reason);
+      expect(c('metricport_exporter_sent_items_total'), `${id} /metrics sent`).to.equal(s.sent);
+      for (const [reason, n] of Object.entries(s.dropped)) expect(c('metricport_exporter_dropped_items_total', reason), `${id} /metrics dropped ${reason}`).to.equal(n);
+      expect(c('metricport_exporter_dropped_items_total'), `${id} /metrics dropped (all reasons)`).to.equal(Object.values(s.dropped).reduce((a, b) => a + b, 0));
       expect(counter(m, 'metricport_exporter_queue_size', id), `${id} /metrics queue`).to.equal(0);
     }
     return st;
@@ -201,8 +204,11 @@ service:
     const st = await d.settle(STORES);
     for (const id of STORES) expect(st[id]).to.deep.include({ sent: 5, dropped: {}, failed: 0 });
     await arrivals(st);
-    const w = await carbon!.fetchWhisper('fault_p.i.0');
-    expect(w.filter((p) => p.value !== null).map((p) => p.value)).to.deep.equal([0.5]);
+    const path = px.graphite!.tapped.split('\n')[0]!.split(' ')[0]!;
+    expect(path).to.match(/^fault_p\.(i\.)?0$/);
+    let w: Array<{ value: number | null }> = [];
+    await waitFor(async () => { w = (await carbon!.fetchWhisper(path)).filter((p) => p.value !== null); return w.length > 0; }, { timeoutMs: 15_000, what: 'carbon stored fault_p.0' });
+    expect(w.map((p) => p.value)).to.deep.equal([0.5]);
   });
 
   it('refused connections: healthy, queue bounded, overflow dropped as queue_full (counted), then recovery', async () => {
@@ -346,6 +352,7 @@ service:
     const r = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' });
     expect(r.status, await r.text()).to.equal(200);
     const d2 = new Driver(mp);
+    d2.base = await (await fetch(`${mp.adminUrl}/metrics`)).text();
     await d2.post(4);
     st = await d2.settle(STORES);
     for (const id of STORES) expect(st[id]).to.deep.include({ sent: 4, dropped: {} });

@@ -7,8 +7,9 @@
  * ```
  */
 import type { Schema } from '../../src/config/schema.js';
+import { receiverSecurityFields, type ReceiverSecurityConfig } from '../../src/config/receiversecurity.js';
 
-export interface ErrorsReceiverConfig {
+export interface ErrorsReceiverConfig extends ReceiverSecurityConfig {
   endpoint: string;
   url_path: string;
   max_request_body_size: number;
@@ -26,4 +27,5 @@ export const errorsConfigSchema: Schema = {
   max_attributes: { type: 'int', default: 128, min: 1, doc: 'Most attributes per event; an event with more is rejected.' },
   max_value_length: { type: 'int', default: 4096, min: 1, doc: 'Longest string attribute value in characters; an event with a longer one is rejected.' },
   max_key_length: { type: 'int', default: 256, min: 1, doc: 'Longest attribute name in characters; an event with a longer one is rejected.' },
+  ...receiverSecurityFields,
 };

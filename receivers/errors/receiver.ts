@@ -15,6 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
 import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
+import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import type { RequestGuard } from '../../src/config/security.js';
 import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { EventBatch } from '../../src/model/index.js';
@@ -60,17 +62,20 @@ export class ErrorsReceiver implements Receiver {
   private readonly lastLog = new Map<string, number>();
   private lease: SharedServer | undefined;
   private stopped = false;
+  private readonly guard: RequestGuard;
 
   constructor(set: CreateSettings, private readonly cfg: ErrorsReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
     this.id = set.id;
     this.logger = set.logger;
     this.tel = set.telemetry.receiver(set.id, 'http');
+    this.guard = receiverGuard(cfg);
     this.limits = { maxEvents: cfg.max_events_per_request, maxAttributes: cfg.max_attributes, maxValueLength: cfg.max_value_length, maxKeyLength: cfg.max_key_length };
   }
 
   async start(_host: Host): Promise<void> {
     if (this.lease !== undefined || this.stopped || this.next === undefined) return;
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint` });
+    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
+    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
     this.lease = lease;
     try {
       lease.route('POST', this.cfg.url_path, (req, res) => this.handle(req, res), {
@@ -99,6 +104,7 @@ export class ErrorsReceiver implements Receiver {
       endpoint: this.cfg.endpoint,
       listening: a === undefined ? null : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
       path: this.cfg.url_path,
+      ...securityStatus(this.cfg, this.guard),
       counters: { ...this.tel.totals(), responses: { ...this.byStatus } },
     };
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --scenario ingest|scrape|events|export|statsd|sdk]`. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
+ * `npm run bench [-- --scenario ingest|scrape|events|export|statsd|sdk|soak]`. Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
  * bench/scrape.ts (exposition render time and bytes at 10k/100k series vs
  * @opentelemetry/exporter-prometheus). Scenario `ingest` (the default): OTLP JSON and protobuf load at the
  * running service (otlp → batch → nop) and, in the same run, at a bare
@@ -25,6 +25,7 @@ import { eventsScenario } from './events.js';
 import { exportScenario } from './export.js';
 import { statsdScenario } from './statsd.js';
 import { sdkScenario } from './sdk.js';
+import { soakScenario } from './soak.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -228,7 +229,7 @@ async function scrapeScenario(): Promise<void> {
 }
 
 const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
-const scenarios: Record<string, () => Promise<void>> = { ingest: main, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario };
+const scenarios: Record<string, () => Promise<void>> = { ingest: main, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario };
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {
   console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);

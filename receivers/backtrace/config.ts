@@ -9,10 +9,11 @@
  * ```
  */
 import type { Schema } from '../../src/config/schema.js';
+import { receiverSecurityFields, type ReceiverSecurityConfig } from '../../src/config/receiversecurity.js';
 
 export interface BacktraceTokenConfig { token: string; application: string }
 
-export interface BacktraceReceiverConfig {
+export interface BacktraceReceiverConfig extends ReceiverSecurityConfig {
   endpoint: string;
   tokens: BacktraceTokenConfig[];
   max_request_body_size: number;
@@ -44,4 +45,5 @@ export const backtraceConfigSchema: Schema = {
       max_entries: { type: 'int', default: 100000, min: 1, doc: 'Most `uuid`s remembered (about 100 bytes each); the oldest are forgotten first (counted as `dedupe_evicted`).' },
     },
   },
+  ...receiverSecurityFields,
 };

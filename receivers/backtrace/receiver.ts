@@ -16,6 +16,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Consumer, CreateSettings, Host, Receiver } from '../../src/component.js';
 import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
+import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import type { RequestGuard } from '../../src/config/security.js';
 import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { EventBatch } from '../../src/model/index.js';
@@ -45,12 +47,14 @@ export class BacktraceReceiver implements Receiver {
   private multipart = 0;
   private lease: SharedServer | undefined;
   private stopped = false;
+  private readonly guard: RequestGuard;
   private gaugesRegistered = false;
 
   constructor(private readonly set: CreateSettings, private readonly cfg: BacktraceReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
     this.id = set.id;
     this.logger = set.logger;
     this.tel = set.telemetry.receiver(set.id, 'http');
+    this.guard = receiverGuard(cfg);
     for (const t of cfg.tokens) this.tokens.set(t.token, { application: t.application === '' ? undefined : t.application, maxValueLength: cfg.max_value_length, maxAttributes: cfg.max_attributes });
     this.seen = new SeenIds(cfg.dedupe.horizon, cfg.dedupe.max_entries);
   }
@@ -64,7 +68,8 @@ export class BacktraceReceiver implements Receiver {
       this.set.telemetry.gauge('metricport_backtrace_duplicate_reports', 'Reports whose uuid was already seen within dedupe.horizon (answered 200, not passed on), cumulative', attrs, () => this.duplicates);
       this.set.telemetry.gauge('metricport_backtrace_dedupe_entries', 'uuids remembered for deduplication', attrs, () => this.seen.size);
     }
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint` });
+    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
+    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
     this.lease = lease;
     try {
       const wrong = (route: string) => ({ onWrongMethod: (_req: IncomingMessage, res: ServerResponse, allow: string) => this.answer(res, performance.now(), route, 405, `method not allowed; use ${allow}`, 'method_not_allowed', { Allow: allow }) });
@@ -94,6 +99,7 @@ export class BacktraceReceiver implements Receiver {
       listening: a === undefined ? null : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
       paths: [POST_ROUTE, TOKEN_ROUTE],
       tokens: this.cfg.tokens.length,
+      ...securityStatus(this.cfg, this.guard),
       counters: {
         ...this.tel.totals(), auth_failures: this.authFailures, duplicates: this.duplicates, multipart: this.multipart,
         dedupe_entries: this.seen.size, dedupe_evicted: this.seen.evicted, responses: { ...this.byStatus },

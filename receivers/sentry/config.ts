@@ -9,10 +9,11 @@
  * ```
  */
 import type { Schema } from '../../src/config/schema.js';
+import { receiverSecurityFields, type ReceiverSecurityConfig } from '../../src/config/receiversecurity.js';
 
 export interface SentryKeyConfig { key: string; application: string }
 
-export interface SentryReceiverConfig {
+export interface SentryReceiverConfig extends ReceiverSecurityConfig {
   endpoint: string;
   keys: SentryKeyConfig[];
   store_endpoint: boolean;
@@ -42,4 +43,5 @@ export const sentryConfigSchema: Schema = {
   max_value_length: { type: 'int', default: 4096, min: 16, doc: 'String attribute values (messages, tags) are cut to this many characters.' },
   max_tags: { type: 'int', default: 32, min: 0, doc: 'At most this many `tags` become `tags.<name>` attributes per event.' },
   rate_limit_categories: { type: 'string', default: 'error;default;security', doc: 'Categories named in `X-Sentry-Rate-Limits` when the pipeline refuses (429); the SDK then holds back only these.' },
+  ...receiverSecurityFields,
 };

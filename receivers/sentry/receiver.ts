@@ -18,6 +18,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Consumer, CreateSettings, Host, Receiver } from '../../src/component.js';
 import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
+import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import type { RequestGuard } from '../../src/config/security.js';
 import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { Event, EventBatch } from '../../src/model/index.js';
@@ -52,6 +54,7 @@ export class SentryReceiver implements Receiver {
   private authFailures = 0;
   private lease: SharedServer | undefined;
   private stopped = false;
+  private readonly guard: RequestGuard;
   private gaugesRegistered = false;
 
   constructor(set: CreateSettings, private readonly cfg: SentryReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
@@ -59,6 +62,7 @@ export class SentryReceiver implements Receiver {
     this.logger = set.logger;
     this.telemetry = set.telemetry;
     this.tel = set.telemetry.receiver(set.id, 'http');
+    this.guard = receiverGuard(cfg);
     for (const k of cfg.keys) this.keys.set(k.key, { application: k.application, maxValueLength: cfg.max_value_length, maxTags: cfg.max_tags });
   }
 
@@ -71,7 +75,8 @@ export class SentryReceiver implements Receiver {
       }
       this.telemetry.gauge('metricport_receiver_auth_failures', 'Requests refused for a missing (401) or unknown (403) key or token, cumulative', { receiver: this.id }, () => this.authFailures);
     }
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint` });
+    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
+    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
     this.lease = lease;
     try {
       const wrong = (path: string) => ({ onWrongMethod: (_req: IncomingMessage, res: ServerResponse, allow: string) => this.answer(res, performance.now(), path, 405, { error: `method not allowed; use ${allow}` }, 'method_not_allowed', { Allow: allow }) });
@@ -101,6 +106,7 @@ export class SentryReceiver implements Receiver {
       listening: a === undefined ? null : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
       paths: this.cfg.store_endpoint ? [ENVELOPE_ROUTE, STORE_ROUTE] : [ENVELOPE_ROUTE],
       keys: this.cfg.keys.length,
+      ...securityStatus(this.cfg, this.guard),
       counters: { ...this.tel.totals(), auth_failures: this.authFailures, items: { ...this.items }, responses: { ...this.byStatus } },
     };
   }

@@ -5,6 +5,7 @@
  * - `mode: pull` (pull.ts, issue 10): the broker GETs JSON:Pull from the
  *   store's own listener at a secret URL, behind Basic auth (always on).
  */
+import { tlsField, type TlsConfig } from '../../src/config/security.js';
 import type { CreateSettings, Exporter, ExporterFactory, Signal } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
@@ -26,6 +27,8 @@ export interface CirconusConfig extends StoreConfig {
   password: string;
   /** pull: base URL the broker reaches the listener at ('' = http://<endpoint>) */
   external_url?: string;
+  /** pull: serve HTTPS */
+  tls?: TlsConfig;
 }
 
 export const circonusConfigSchema: Schema = {
@@ -42,12 +45,16 @@ export const circonusConfigSchema: Schema = {
   token: { type: 'string', default: '', secret: true, pattern: /^(|[A-Za-z0-9_-]{16,128})$/, patternHint: '16-128 characters of [A-Za-z0-9_-]', doc: 'pull: the secret path: the broker fetches /<token>; empty = a 128-bit random token generated on first start and kept in the state directory' },
   username: { type: 'string', default: '', doc: 'pull: Basic auth username the broker sends (Basic auth is always on); empty = a random one generated on first start and kept in the state directory' },
   password: { type: 'string', default: '', secret: true, doc: 'pull: Basic auth password; empty = a random one generated on first start and kept in the state directory (shown only by `metricport stores --show-credentials`)' },
-  external_url: { type: 'url', doc: 'pull: base URL the broker reaches the endpoint at, for the URL shown by the store status API (default http://<endpoint>)' },
+  external_url: { type: 'url', doc: 'pull: base URL the broker reaches the endpoint at, for the URL shown by the store status API (default http://<endpoint>, https://<endpoint> with tls)' },
+  tls: { ...tlsField, doc: 'pull: serve the JSON:Pull endpoint over HTTPS (the broker\'s check then uses an https:// URL); absent: plain HTTP' },
   ...storeSchema({ cumulativeDefault: 'cumulative' }),
 };
 
 export function validateCirconus(cfg: CirconusConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  if (cfg.mode !== 'pull' && cfg.tls !== undefined) {
+    issues.push({ path: 'tls', message: 'is for mode pull (the JSON:Pull listener); with mode push use an https:// submission_url and ca_file', severity: 'error' });
+  }
   if (cfg.mode === 'pull') {
     if (cfg.submission_url !== undefined && cfg.submission_url !== '') {
       issues.push({ path: 'submission_url', message: 'is for mode push; with mode pull the broker fetches from endpoint (remove it or set mode: push)', severity: 'error' });

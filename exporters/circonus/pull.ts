@@ -46,7 +46,7 @@ export function createCirconusPull(set: CreateSettings, cfg: CirconusConfig): Ex
   set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
 
   const path = (): string => `/${(creds as PullCredentials).token}`;
-  const url = (): string | null => (creds === undefined ? null : pullUrl(cfg.external_url, server?.address(), cfg.endpoint, path()));
+  const url = (): string | null => (creds === undefined ? null : pullUrl(cfg.external_url, server?.address(), cfg.endpoint, path(), cfg.tls !== undefined ? 'https' : 'http'));
 
   return createExporter<MetricsBatch>(set, {
     signal: 'metrics',
@@ -63,6 +63,7 @@ export function createCirconusPull(set: CreateSettings, cfg: CirconusConfig): Ex
         endpoint: cfg.endpoint,
         configKey: `exporters.${set.id}.endpoint`,
         owner: set.id,
+        ...(cfg.tls !== undefined ? { tls: cfg.tls } : {}),
         logger: set.logger,
         meter: host.telemetry.meter,
         path: path(),

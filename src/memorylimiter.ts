@@ -13,6 +13,7 @@
  * memory.limit_in_bytes) when there is one, else from the machine's memory.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { totalmem } from 'node:os';
 import type { Schema } from './config/schema.js';
 import { RefusedError } from './errors.js';
@@ -114,12 +115,29 @@ export class MemoryLimiter {
     return new RefusedError(`memory limit: metricport is above its soft memory limit (${Math.round(this.soft / 1048576)} MiB); retry later`, { status: 429, retryAfterSeconds: this.retryAfterSeconds });
   }
 
+  /** Above the soft limit right now (no counting): for receivers that cannot answer, e.g. StatsD over UDP, which drop and count themselves. */
+  refusing(): boolean { return this.over; }
+
   register(s: Shedder): () => void {
     this.shedders.add(s);
     return () => { this.shedders.delete(s); };
   }
 
   limits(): { soft: number; hard: number } { return { soft: this.soft, hard: this.hard }; }
+}
+
+/** Bodies up to this size are drained (discarded as they arrive, never buffered) so the connection stays usable; larger or chunked ones close it. */
+const DRAIN_CAP = 64 * 1024;
+
+/**
+ * For an HTTP receiver refusing a request before reading it (memory limit):
+ * discard the body without buffering it, and close the connection after the
+ * answer unless the body is small and of known length.
+ */
+export function discardBody(req: IncomingMessage, res: ServerResponse): void {
+  const cl = req.headers['content-length'];
+  if (cl === undefined ? req.headers['transfer-encoding'] !== undefined : !(Number(cl) <= DRAIN_CAP)) res.shouldKeepAlive = false;
+  req.resume();
 }
 
 /** The process-wide limiter (configured by the service from service.memory_limiter). */

@@ -25,6 +25,7 @@ import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import { nowUnixNano } from '../otlp/negotiate.js';
 import { SeenIds } from '../errorsdk/dedupe.js';
 import { decodeBody, queryParam, readBody, sendJson } from '../errorsdk/http.js';
+import { discardBody, memoryLimiter } from '../../src/memorylimiter.js';
 import type { BacktraceReceiverConfig } from './config.js';
 import { mapBacktraceReport, type BacktraceMapOptions } from './map.js';
 import { findPart, multipartBoundary } from './multipart.js';
@@ -109,6 +110,13 @@ export class BacktraceReceiver implements Receiver {
 
   private handle(req: IncomingMessage, res: ServerResponse, route: string, token: string | undefined): void {
     const t0 = performance.now();
+    // above the memory limiter's soft limit: refuse before the body is read
+    const over = memoryLimiter.refusal();
+    if (over !== undefined) {
+      discardBody(req, res);
+      this.answer(res, t0, route, 429, over.message, 'memory_limit', { 'Retry-After': String(Math.max(1, Math.ceil(over.retryAfterSeconds))) });
+      return;
+    }
     const format = queryParam(req.url ?? '', 'format');
     if (format !== undefined && format !== 'json') {
       req.resume();
@@ -193,7 +201,7 @@ export class BacktraceReceiver implements Receiver {
   private answer(res: ServerResponse, t0: number, route: string, status: number, message: string, reason: string | undefined, extra?: Record<string, string>): void {
     sendJson(res, status, JSON.stringify({ response: 'error', error: { code: status, message } }), extra);
     this.count(status, t0, reason, route);
-    if (reason !== undefined && reason !== 'refused') this.log(reason, 'debug', { status, error: message }, 'bad backtrace request');
+    if (reason !== undefined && reason !== 'refused' && reason !== 'memory_limit') this.log(reason, 'debug', { status, error: message }, 'bad backtrace request');
   }
 
   private count(status: number, t0: number, reason: string | undefined, route: string): void {

@@ -23,6 +23,7 @@ import type { EventBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import { invalidUtf8Offset, isGzip, isZlibWrapped, nowUnixNano, parseContentEncoding, type BodyEncoding } from '../otlp/negotiate.js';
 import type { ErrorsReceiverConfig } from './config.js';
+import { discardBody, memoryLimiter } from '../../src/memorylimiter.js';
 import { parseErrorsBody, type ParseLimits } from './parse.js';
 
 const LOG_INTERVAL_MS = 10_000;
@@ -112,6 +113,13 @@ export class ErrorsReceiver implements Receiver {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
     const arrival = nowUnixNano();
+    // above the memory limiter's soft limit: refuse before the body is read or parsed
+    const over = memoryLimiter.refusal();
+    if (over !== undefined) {
+      discardBody(req, res);
+      this.answer(res, t0, 429, { error: over.message }, 'memory_limit', { 'Retry-After': String(Math.max(1, Math.ceil(over.retryAfterSeconds))) });
+      return;
+    }
     const format = errorsContentType(req.headers['content-type']);
     if (format === undefined) {
       res.shouldKeepAlive = false;
@@ -217,7 +225,7 @@ export class ErrorsReceiver implements Receiver {
       res.end(text);
     }
     this.count(status, t0, reason, this.cfg.url_path);
-    if (reason !== undefined && reason !== 'refused') this.log(reason, 'debug', { status, error: body.error }, 'bad errors request');
+    if (reason !== undefined && reason !== 'refused' && reason !== 'memory_limit') this.log(reason, 'debug', { status, error: body.error }, 'bad errors request');
   }
 
   private count(status: number, t0: number, reason: string | undefined, path: string): void {

@@ -25,6 +25,7 @@ import type { DecodeLimits, DecodeResult } from '../../src/otlp/types.js';
 import { decodeLogsJson, decodeMetricsJson, encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.js';
 import { decodeLogsProto, decodeMetricsProto, encodeExportResponseProto, encodeStatusProto } from '../../src/otlp/proto.js';
 import { SEVERITY_NUMBER, type OtlpReceiverConfig } from './config.js';
+import { discardBody, memoryLimiter } from '../../src/memorylimiter.js';
 import type { Event } from '../../src/model/events.js';
 import {
   ACCEPTED_CONTENT_TYPES, type BodyEncoding, type BodyFormat, invalidUtf8Offset, isGzip, isZlibWrapped,
@@ -50,7 +51,7 @@ const CONTENT_TYPE: Record<BodyFormat, string> = { json: 'application/json', pro
 
 export type BadReason =
   | 'malformed_json' | 'malformed_protobuf' | 'invalid_utf8' | 'unsupported_media_type' | 'unsupported_encoding'
-  | 'too_large' | 'method_not_allowed' | 'decompression_failed' | 'refused' | 'permanent';
+  | 'too_large' | 'method_not_allowed' | 'decompression_failed' | 'refused' | 'permanent' | 'memory_limit';
 
 interface RouteState {
   signal: Signal;
@@ -241,6 +242,13 @@ export class OtlpReceiver implements Receiver {
     const arrivalNs = route.signal === 'events' ? nowUnixNano() : 0n;
     const h = req.headers;
     const ct = parseContentType(h['content-type']);
+    // above the memory limiter's soft limit: refuse before the body is read or decoded
+    const over = memoryLimiter.refusal();
+    if (over !== undefined) {
+      discardBody(req, res);
+      this.fail(route, res, t0, 'error' in ct ? 'json' : ct.format, 429, CODE_UNAVAILABLE, over.message, 'memory_limit', retryAfter(over.retryAfterSeconds));
+      return;
+    }
     if ('error' in ct) {
       closeUnlessSmall(req, res);
       this.fail(route, res, t0, 'json', 415, CODE_INVALID_ARGUMENT, ct.error, 'unsupported_media_type');
@@ -416,7 +424,7 @@ export class OtlpReceiver implements Receiver {
     const extra: OutgoingHttpHeaders | undefined = retryAfterValue !== undefined ? { 'Retry-After': retryAfterValue } : allow !== undefined ? { Allow: allow } : undefined;
     this.write(res, status, format, payload, extra);
     this.count(route, status, t0, reason);
-    if (reason !== 'refused') this.logRateLimited(reason, { status, path: route.path, message }, 'bad OTLP request');
+    if (reason !== 'refused' && reason !== 'memory_limit') this.logRateLimited(reason, { status, path: route.path, message }, 'bad OTLP request');
   }
 
   private write(res: ServerResponse, status: number, format: BodyFormat, payload: string | Uint8Array, extra: OutgoingHttpHeaders | undefined): void {

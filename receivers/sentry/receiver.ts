@@ -26,6 +26,7 @@ import type { Event, EventBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry, Telemetry } from '../../src/telemetry.js';
 import { nowUnixNano, isZlibWrapped } from '../otlp/negotiate.js';
 import { decodeBody, inflate, queryParam, readBody, sendJson } from '../errorsdk/http.js';
+import { discardBody, memoryLimiter } from '../../src/memorylimiter.js';
 import type { SentryReceiverConfig } from './config.js';
 import { parseEnvelope, sentryKeyFromDsn, sentryKeyFromHeader } from './envelope.js';
 import { mapSentryEvent, sentryTime, type SentryMapOptions } from './map.js';
@@ -120,6 +121,14 @@ export class SentryReceiver implements Receiver {
   private handle(req: IncomingMessage, res: ServerResponse, kind: 'envelope' | 'store'): void {
     const t0 = performance.now();
     const route = kind === 'envelope' ? ENVELOPE_ROUTE : STORE_ROUTE;
+    // above the memory limiter's soft limit: refuse before the body is read (the SDK honours Retry-After and X-Sentry-Rate-Limits)
+    const over = memoryLimiter.refusal();
+    if (over !== undefined) {
+      discardBody(req, res);
+      const s = String(Math.max(1, Math.ceil(over.retryAfterSeconds)));
+      this.answer(res, t0, route, 429, { detail: over.message }, 'memory_limit', { 'Retry-After': s, 'X-Sentry-Rate-Limits': `${s}:${this.cfg.rate_limit_categories}:organization` });
+      return;
+    }
     const key = this.requestKey(req);
     if (key !== undefined && !this.keys.has(key)) {
       req.resume();
@@ -225,7 +234,7 @@ export class SentryReceiver implements Receiver {
   private answer(res: ServerResponse, t0: number, route: string, status: number, body: Record<string, unknown>, reason: string | undefined, extra?: Record<string, string>): void {
     sendJson(res, status, JSON.stringify(body), extra);
     this.count(status, t0, reason, route);
-    if (reason !== undefined && reason !== 'refused') this.log(reason, 'debug', { status, detail: body.detail }, 'bad sentry request');
+    if (reason !== undefined && reason !== 'refused' && reason !== 'memory_limit') this.log(reason, 'debug', { status, detail: body.detail }, 'bad sentry request');
   }
 
   private count(status: number, t0: number, reason: string | undefined, route: string): void {

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
 import { parseEndpoint } from '../../src/config/schema.js';
 import { isRetryable, MetricportError } from '../../src/errors.js';
+import { memoryLimiter } from '../../src/memorylimiter.js';
 import type { Logger } from '../../src/logger.js';
 import { countPoints, type MetricsBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
@@ -30,7 +31,7 @@ interface UnixDgramSocket {
 }
 type UnixDgramModule = { createSocket(type: 'unix_dgram', onMessage: (msg: Buffer) => void): UnixDgramSocket };
 
-export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' | 'refused' | 'permanent';
+export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit';
 
 export class StatsdReceiver implements Receiver {
   private readonly id: string;
@@ -55,7 +56,7 @@ export class StatsdReceiver implements Receiver {
   packets = 0;
   lines = 0;
   readonly bad: Record<BadLineReason, number> = Object.fromEntries(BAD_LINE_REASONS.map((r) => [r, 0])) as Record<BadLineReason, number>;
-  private readonly drops: Record<'line_too_long' | 'too_many_connections' | 'refused' | 'permanent', number> = { line_too_long: 0, too_many_connections: 0, refused: 0, permanent: 0 };
+  private readonly drops: Record<'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit', number> = { line_too_long: 0, too_many_connections: 0, refused: 0, permanent: 0, memory_limit: 0 };
   private reportedBad = 0;
   flushes = 0;
   pointsSent = 0;
@@ -95,7 +96,7 @@ export class StatsdReceiver implements Receiver {
       .addCallback((o) => o.observe(this.lines, attrs));
     meter.createObservableCounter('metricport_statsd_bad_lines', { description: 'Malformed StatsD lines skipped, by reason' })
       .addCallback((o) => { for (const r of BAD_LINE_REASONS) o.observe(this.bad[r], { ...attrs, reason: r }); });
-    meter.createObservableCounter('metricport_statsd_dropped', { description: 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points)' })
+    meter.createObservableCounter('metricport_statsd_dropped', { description: 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points; memory_limit: packets dropped unread above the memory limiter\'s soft limit)' })
       .addCallback((o) => { for (const [r, n] of Object.entries(this.dropCounts())) o.observe(n, { ...attrs, reason: r }); });
     set.telemetry.gauge('metricport_statsd_series', 'Series held by a statsd receiver', attrs, () => this.agg.seriesCount);
   }
@@ -111,11 +112,14 @@ export class StatsdReceiver implements Receiver {
     const now = Date.now();
     if (now >= this.windowEnd && this.started) this.rollover(now);
     this.packets++;
+    // above the memory limiter's soft limit: StatsD cannot be told to retry, so the packet is dropped unparsed and counted
+    if (memoryLimiter.refusing()) { this.drops.memory_limit++; return; }
     this.setNow(now);
     parsePacket(text, this.line, this.sink);
   }
 
   private readonly onUdp = (msg: Buffer): void => {
+    if (memoryLimiter.refusing()) { this.packets++; this.drops.memory_limit++; return; }
     this.handlePacket(msg.toString('utf8'));
   };
 

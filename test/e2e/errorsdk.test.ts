@@ -10,6 +10,7 @@
  * refused (403), counted, and the apps carry on. A fake secret in the apps'
  * environment never shows in metricport's logs, status, /metrics or output.
  */
+import { registerSecret } from '../secretscan.js';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -21,7 +22,10 @@ import { ROOT, startMetricport, tempDir, type Started } from './metricport.js';
 
 const SENTRY_KEY = 'e2esentrykey0123456789abcdef';
 const BT_TOKEN = 'e2ebacktracetoken0123456789abcdef';
-const FAKE_SECRET = 'mp-fake-app-secret-Zq8xW2vK9';
+// the DSN key must be \w+ (the Sentry SDK's DSN pattern): registered instead of carrying the SECRET- marker
+registerSecret(SENTRY_KEY);
+registerSecret(BT_TOKEN);
+const FAKE_SECRET = 'SECRET-mp-fake-app-Zq8xW2vK9';
 const SENTRY_APP = join(ROOT, 'test/fixtures/errorsdk/sentry-app.cjs');
 const BT_APP = join(ROOT, 'test/fixtures/errorsdk/backtrace-app.cjs');
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../harness/ports.js';
+import { recordForScan } from '../secretscan.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = join(ROOT, 'dist/src/bin/metricport.js');
@@ -52,8 +53,15 @@ export async function startMetricport(config: string, opts: { env?: Record<strin
     output: () => out,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (!done) proc.kill(signal);
+      if (!done) {
+        // for the suite-wide secret scan (test/secretscan.ts): the status and /metrics as they are now
+        for (const path of ['/api/v1/status', '/metrics']) {
+          try { recordForScan(`metricport ${path}`, await (await fetch(`${adminUrl}${path}`, { signal: AbortSignal.timeout(1000) })).text()); } catch { /* admin over TLS or gone */ }
+        }
+        proc.kill(signal);
+      }
       const code = await exited;
+      recordForScan('metricport output', out);
       rmSync(dir, { recursive: true, force: true });
       return code;
     },

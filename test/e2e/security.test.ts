@@ -55,9 +55,9 @@ function httpsCall(url: string, opts: { method?: string; ca: Buffer; cert?: Buff
   });
 }
 
-const TOKEN = 'tok-3f9c2b7e1d5a4c6b8e0f';
-const OTHER_TOKEN = 'tok-other-a1b2c3d4e5f6';
-const ADMIN_TOKEN = 'adm-7a6b5c4d3e2f1a0b9c8d';
+const TOKEN = 'SECRET-tok-3f9c2b7e1d5a4c6b8e0f';
+const OTHER_TOKEN = 'SECRET-tok-other-a1b2c3d4e5f6';
+const ADMIN_TOKEN = 'SECRET-adm-7a6b5c4d3e2f1a0b9c8d';
 
 function body(n: number): string {
   return JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'sec.points', gauge: { dataPoints: Array.from({ length: n }, (_, i) => ({ asInt: String(i), timeUnixNano: '1700000000000000000' })) } }] }] }] });

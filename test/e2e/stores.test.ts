@@ -13,7 +13,7 @@ import { waitFor } from '../harness/ports.js';
 import { OutageProxy } from '../storehelper/proxy.js';
 import { startMetricport, type Started } from './metricport.js';
 
-const PASSWORD = 'Pw-e2e-9f3K2xQz7';
+const PASSWORD = 'SECRET-Pw-e2e-9f3K2xQz7';
 type Json = Record<string, unknown>;
 
 interface StoreStatus {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN } from '../e2e/metricport.js';
+import { recordForScan } from '../secretscan.js';
 
 export interface Child {
   proc: ChildProcess;
@@ -31,6 +32,6 @@ export function spawnMetricport(configFile: string, stateDir: string, adminPort:
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   return {
     proc, exited, output: () => out,
-    async kill(sig) { if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig); await exited; },
+    async kill(sig) { if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig); await exited; recordForScan('metricport (crash child) output', out); },
   };
 }

@@ -63,7 +63,7 @@ export class AdminServer {
     app.get('/metrics', (req, res) => opts.telemetry.handle(req, res));
     app.get('/api/v1/status', (_req, res) => {
       const svc = opts.service();
-      res.json({ ...opts.info(), ...(svc ? svc.status() : { state: 'starting' }) });
+      res.json({ ...opts.info(), ...(svc ? redactStoreUrls(svc.status()) : { state: 'starting' }) });
     });
     app.get('/api/v1/stores', (_req, res) => {
       const svc = opts.service();
@@ -143,4 +143,24 @@ export class AdminServer {
       s.closeAllConnections();
     });
   }
+}
+
+/**
+ * A pull store's URL holds its secret token: it is handed out by
+ * GET /api/v1/stores (and `metricport stores`) only; the general status shows
+ * it with the path replaced.
+ */
+export function redactStoreUrls(status: Record<string, unknown>): Record<string, unknown> {
+  const exporters = status.exporters;
+  if (!Array.isArray(exporters)) return status;
+  return {
+    ...status,
+    exporters: exporters.map((e: Record<string, unknown>) => {
+      const store = e.store as { url?: string | null } | undefined;
+      if (store === undefined || typeof store.url !== 'string') return e;
+      let url = '[REDACTED]';
+      try { const u = new URL(store.url); url = `${u.protocol}//${u.host}/[REDACTED]`; } catch { /* keep the placeholder */ }
+      return { ...e, store: { ...store, url } };
+    }),
+  };
 }

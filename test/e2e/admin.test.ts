@@ -83,3 +83,13 @@ describe('e2e: admin server', function () {
     expect(value).to.be.at.least(1);
   });
 });
+
+describe('admin: the general status hides pull-store URLs (they carry the token)', () => {
+  it('redactStoreUrls keeps host and scheme, replaces the path', async () => {
+    const { redactStoreUrls } = await import('../../src/admin.js');
+    const st = redactStoreUrls({ exporters: [{ id: 'prometheus', store: { url: 'https://h:9464/SECRET-tok/metrics', mode: 'pull' } }, { id: 'nop' }] });
+    expect(JSON.stringify(st)).to.not.contain('SECRET-tok');
+    expect((st.exporters as Array<{ store?: { url: string } }>)[0]!.store!.url).to.equal('https://h:9464/[REDACTED]');
+    expect((st.exporters as unknown[])[1]).to.deep.equal({ id: 'nop' });
+  });
+});

@@ -18,7 +18,7 @@ import { freePort, waitFor } from '../harness/ports.js';
 import { startMetricport, type Started } from './metricport.js';
 
 const PERIOD_MS = 2000;
-const TOKEN = 'e2e-metricsets-token-0123';
+const TOKEN = 'SECRET-e2e-metricsets-token-0123';
 
 interface FilePoint { name: string; start: bigint; value: number; attrs: Record<string, string> }
 

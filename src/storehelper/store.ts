@@ -126,6 +126,8 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   let timer: NodeJS.Timeout | undefined;
   let started = false;
   let closed = false;
+  /** set when shutdown begins: a blocked flush stops waiting for room when it aborts */
+  let shutdownDeadline: AbortSignal | undefined;
   let shutdownP: Promise<void> | undefined;
   let flushing: Promise<void> = Promise.resolve();
   let pointsQueued = 0;
@@ -257,10 +259,21 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     // the watermark and the log entries it retires commit with the queued job
     if (checkpoint !== undefined) disk?.setCommitHook(checkpoint);
     try {
-      await inner.consume(job);
+      // `block` with the memory queue: the points were acknowledged, so a full
+      // queue makes the flush wait for room (receivers are refused meanwhile)
+      // instead of dropping them; it gives up only at the shutdown deadline
+      for (let waitMs = 20; ; waitMs = Math.min(waitMs * 2, 500)) {
+        try {
+          await inner.consume(job);
+          break;
+        } catch (e) {
+          if (!(block && disk === undefined && e instanceof RefusedError) || closed || shutdownDeadline?.aborted === true) throw e;
+          await new Promise<void>((r) => { const t = setTimeout(r, waitMs); t.unref(); });
+        }
+      }
       pointsQueued += n;
     } catch (err) {
-      const reason = err instanceof RefusedError && closed ? 'shutdown' : 'queue_full';
+      const reason = err instanceof RefusedError && (closed || shutdownDeadline !== undefined) ? 'shutdown' : 'queue_full';
       encodeDropped[reason] = (encodeDropped[reason] ?? 0) + n;
       tel.dropped(n, reason);
       if (checkpoint !== undefined) { disk?.setCommitHook(() => undefined); await disk?.commit(checkpoint).catch(() => undefined); }
@@ -321,6 +334,7 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     flushNow: (all = false) => runFlush(all),
     shutdown(deadline: AbortSignal): Promise<void> {
       shutdownP ??= (async () => {
+        shutdownDeadline = deadline;
         if (timer !== undefined) { clearTimeout(timer); timer = undefined; }
         nextFlush = null;
         // flush everything held (the open windows too) before the queue closes

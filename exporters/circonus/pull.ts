@@ -18,7 +18,7 @@ import { loadOrCreateCredentials, type PullCredentials } from '../../src/pullsto
 import { PullServer } from '../../src/pullstore/server.js';
 import { pullUrl, type StoreInfo } from '../../src/pullstore/stores.js';
 import { CumulativeStore } from '../prometheus/cumulative.js';
-import { storeCounters } from '../prometheus/factory.js';
+import { instrumentPullStore } from '../prometheus/factory.js';
 import type { CirconusConfig } from './factory.js';
 import { CirconusKeyer, parsePeriodHeader, renderJsonPull } from './pull-encode.js';
 
@@ -34,16 +34,7 @@ export function createCirconusPull(set: CreateSettings, cfg: CirconusConfig): Ex
   let creds: PullCredentials | undefined;
   let brokerPeriodMs: number | undefined;
   let lastMetrics = 0;
-  const c = storeCounters(set.telemetry.meter);
-  const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
-  const dropAttrs = new Map<string, Record<string, string>>();
-  store.onEvict = (n, reason) => c.evicted.add(n, evictAttrs[reason]);
-  store.onDrop = (n, reason) => {
-    let a = dropAttrs.get(reason);
-    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
-    c.dropped.add(n, a);
-  };
-  set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
+  instrumentPullStore(set, store);
 
   const path = (): string => `/${(creds as PullCredentials).token}`;
   const url = (): string | null => (creds === undefined ? null : pullUrl(cfg.external_url, server?.address(), cfg.endpoint, path(), cfg.tls !== undefined ? 'https' : 'http'));

@@ -50,6 +50,20 @@ export function storeCounters(meter: Meter): { evicted: Counter; dropped: Counte
   return c;
 }
 
+/** Wire a pull store's evictions, dropped points and series count into the service telemetry (attributes bound once). */
+export function instrumentPullStore(set: CreateSettings, store: CumulativeStore): void {
+  const c = storeCounters(set.telemetry.meter);
+  const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
+  const dropAttrs = new Map<string, Record<string, string>>();
+  store.onEvict = (n, reason) => c.evicted.add(n, evictAttrs[reason]);
+  store.onDrop = (n, reason) => {
+    let a = dropAttrs.get(reason);
+    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
+    c.dropped.add(n, a);
+  };
+  set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
+}
+
 export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
   kind: 'exporter',
   type: 'prometheus',
@@ -91,16 +105,7 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
   let server: PullServer | undefined;
   let creds: PullCredentials | undefined;
   let lastScrapeFormat: string | null = null;
-  const c = storeCounters(set.telemetry.meter);
-  const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
-  const dropAttrs = new Map<string, Record<string, string>>();
-  store.onEvict = (n, reason) => c.evicted.add(n, evictAttrs[reason]);
-  store.onDrop = (n, reason) => {
-    let a = dropAttrs.get(reason);
-    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
-    c.dropped.add(n, a);
-  };
-  set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
+  instrumentPullStore(set, store);
 
   const url = (): string | null => {
     if (creds === undefined) return null;

@@ -7,8 +7,9 @@
  * A watermark is the exclusive end of what was accepted downstream
  * (semantics.md §9).
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/atomicfile.js';
 
 export interface WatermarkFile {
   app_id: string;
@@ -21,7 +22,6 @@ export interface WatermarkFile {
 
 export class WatermarkStore {
   private dirReady = false;
-  private seq = 0;
 
   constructor(readonly dir: string) {}
 
@@ -57,20 +57,7 @@ export class WatermarkStore {
       this.dirReady = true;
     }
     const file = this.fileFor(appId, environment);
-    const tmp = `${file}.${process.pid}.${++this.seq}.tmp`;
     const body: WatermarkFile = { app_id: appId, environment, watermark: new Date(ms).toISOString(), watermark_ms: ms, updated_at: new Date(nowMs).toISOString() };
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(body) + '\n');
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, file);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomic(file, JSON.stringify(body) + '\n');
   }
 }

@@ -4,12 +4,12 @@
  * write a temp file, fsync, rename. A crash leaves the old or the new one.
  * The watermark is the exclusive end of what downstream accepted (semantics §9).
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/atomicfile.js';
 
 export class ImporterWatermarks {
   private dirReady = false;
-  private seq = 0;
 
   constructor(readonly dir: string) {}
 
@@ -43,20 +43,7 @@ export class ImporterWatermarks {
       this.dirReady = true;
     }
     const file = this.fileFor(importer);
-    const tmp = `${file}.${process.pid}.${++this.seq}.tmp`;
     const body = { importer, watermark: new Date(ms).toISOString(), watermark_ms: ms, updated_at: new Date().toISOString() };
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(body) + '\n');
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, file);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomic(file, JSON.stringify(body) + '\n');
   }
 }

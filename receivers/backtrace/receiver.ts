@@ -15,10 +15,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Consumer, CreateSettings, Host, Receiver } from '../../src/component.js';
-import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
-import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import { isRetryable, RefusedError } from '../../src/errors.js';
+import { receiverGuard, listenReceiver, securityStatus } from '../../src/config/receiversecurity.js';
 import type { RequestGuard } from '../../src/config/security.js';
-import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
+import type { BoundAddress, SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { EventBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
@@ -69,19 +69,11 @@ export class BacktraceReceiver implements Receiver {
       this.set.telemetry.gauge('metricport_backtrace_duplicate_reports', 'Reports whose uuid was already seen within dedupe.horizon (answered 200, not passed on), cumulative', attrs, () => this.duplicates);
       this.set.telemetry.gauge('metricport_backtrace_dedupe_entries', 'uuids remembered for deduplication', attrs, () => this.seen.size);
     }
-    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
-    this.lease = lease;
-    try {
+    this.lease = await listenReceiver(this.id, this.cfg, this.guard, this.logger, (lease) => {
       const wrong = (route: string) => ({ onWrongMethod: (_req: IncomingMessage, res: ServerResponse, allow: string) => this.answer(res, performance.now(), route, 405, `method not allowed; use ${allow}`, 'method_not_allowed', { Allow: allow }) });
       lease.route('POST', POST_ROUTE, (req, res) => this.handle(req, res, POST_ROUTE, queryParam(req.url ?? '', 'token')), wrong(POST_ROUTE));
       lease.routePattern('POST', TOKEN_ROUTE, TOKEN_RE, (req, res) => this.handle(req, res, TOKEN_ROUTE, tokenFromPath(req.url ?? '')), wrong(TOKEN_ROUTE));
-      await lease.listen();
-    } catch (err) {
-      this.lease = undefined;
-      await lease.release(AbortSignal.abort());
-      throw new MetricportError('MP_START_FAILED', `receiver ${this.id}: ${(err as Error).message}`, { cause: err });
-    }
+    });
   }
 
   async shutdown(deadline: AbortSignal): Promise<void> {

@@ -14,10 +14,10 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
-import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
-import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import { isRetryable, RefusedError } from '../../src/errors.js';
+import { receiverGuard, listenReceiver, securityStatus } from '../../src/config/receiversecurity.js';
 import type { RequestGuard } from '../../src/config/security.js';
-import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
+import type { BoundAddress, SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { EventBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
@@ -75,19 +75,11 @@ export class ErrorsReceiver implements Receiver {
 
   async start(_host: Host): Promise<void> {
     if (this.lease !== undefined || this.stopped || this.next === undefined) return;
-    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
-    this.lease = lease;
-    try {
+    this.lease = await listenReceiver(this.id, this.cfg, this.guard, this.logger, (lease) => {
       lease.route('POST', this.cfg.url_path, (req, res) => this.handle(req, res), {
         onWrongMethod: (_req, res, allow) => this.answer(res, performance.now(), 405, { error: `method not allowed on ${this.cfg.url_path}; use ${allow}` }, 'method_not_allowed', { Allow: allow }),
       });
-      await lease.listen();
-    } catch (err) {
-      this.lease = undefined;
-      await lease.release(AbortSignal.abort());
-      throw new MetricportError('MP_START_FAILED', `receiver ${this.id}: ${(err as Error).message}`, { cause: err });
-    }
+    });
   }
 
   async shutdown(deadline: AbortSignal): Promise<void> {

@@ -17,10 +17,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Consumer, CreateSettings, Host, Receiver } from '../../src/component.js';
-import { isRetryable, MetricportError, RefusedError } from '../../src/errors.js';
-import { receiverGuard, receiverServerOptions, securityStatus } from '../../src/config/receiversecurity.js';
+import { isRetryable, RefusedError } from '../../src/errors.js';
+import { receiverGuard, listenReceiver, securityStatus } from '../../src/config/receiversecurity.js';
 import type { RequestGuard } from '../../src/config/security.js';
-import { acquireServer, type BoundAddress, type SharedServer } from '../../src/httpserver.js';
+import type { BoundAddress, SharedServer } from '../../src/httpserver.js';
 import type { Logger } from '../../src/logger.js';
 import type { Event, EventBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry, Telemetry } from '../../src/telemetry.js';
@@ -76,19 +76,11 @@ export class SentryReceiver implements Receiver {
       }
       this.telemetry.gauge('metricport_receiver_auth_failures', 'Requests refused for a missing (401) or unknown (403) key or token, cumulative', { receiver: this.id }, () => this.authFailures);
     }
-    const sec = receiverServerOptions(this.id, this.cfg, this.guard);
-    const lease = acquireServer(this.cfg.endpoint, this.logger, { owner: `receiver ${this.id}`, configKey: `receivers.${this.id}.endpoint`, ...sec });
-    this.lease = lease;
-    try {
+    this.lease = await listenReceiver(this.id, this.cfg, this.guard, this.logger, (lease) => {
       const wrong = (path: string) => ({ onWrongMethod: (_req: IncomingMessage, res: ServerResponse, allow: string) => this.answer(res, performance.now(), path, 405, { error: `method not allowed; use ${allow}` }, 'method_not_allowed', { Allow: allow }) });
       lease.routePattern('POST', ENVELOPE_ROUTE, ENVELOPE_RE, (req, res) => this.handle(req, res, 'envelope'), wrong(ENVELOPE_ROUTE));
       if (this.cfg.store_endpoint) lease.routePattern('POST', STORE_ROUTE, STORE_RE, (req, res) => this.handle(req, res, 'store'), wrong(STORE_ROUTE));
-      await lease.listen();
-    } catch (err) {
-      this.lease = undefined;
-      await lease.release(AbortSignal.abort());
-      throw new MetricportError('MP_START_FAILED', `receiver ${this.id}: ${(err as Error).message}`, { cause: err });
-    }
+    });
   }
 
   async shutdown(deadline: AbortSignal): Promise<void> {

@@ -6,7 +6,8 @@
  * limit, before the receiver's own handler (and its own keys) run.
  */
 import { MetricportError } from '../errors.js';
-import type { TlsServerOptions } from '../httpserver.js';
+import { acquireServer, type SharedServer, type TlsServerOptions } from '../httpserver.js';
+import type { Logger } from '../logger.js';
 import type { Schema } from './schema.js';
 import { authField, loadTlsOptions, rateLimitField, RequestGuard, tlsField, type AuthConfig, type RateLimitConfig, type TlsConfig } from './security.js';
 
@@ -38,4 +39,22 @@ export function securityStatus(cfg: ReceiverSecurityConfig, guard: RequestGuard)
     rate_limit: cfg.rate_limit?.requests_per_second ?? 0,
     guard: { ...guard.counters },
   };
+}
+
+/**
+ * Lease the shared listener at `cfg.endpoint` with the receiver's TLS and
+ * guard, mount its routes, listen; on any failure release the lease and throw
+ * MP_START_FAILED naming the receiver. What every HTTP receiver's start() does.
+ */
+export async function listenReceiver(id: string, cfg: ReceiverSecurityConfig & { endpoint: string }, guard: RequestGuard, logger: Logger, mount: (lease: SharedServer) => void): Promise<SharedServer> {
+  const sec = receiverServerOptions(id, cfg, guard);
+  const lease = acquireServer(cfg.endpoint, logger, { owner: `receiver ${id}`, configKey: `receivers.${id}.endpoint`, ...sec });
+  try {
+    mount(lease);
+    await lease.listen();
+    return lease;
+  } catch (err) {
+    await lease.release(AbortSignal.abort());
+    throw new MetricportError('MP_START_FAILED', `receiver ${id}: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -72,8 +72,9 @@ export const fileExporterFactory: ExporterFactory<FileExporterConfig> = {
       try {
         await writer.write(Buffer.from(line + '\n', 'utf8'));
       } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw new RetryableSendError(`cannot write to ${cfg.path}${typeof code === 'string' ? `: ${code}` : ''}`, { reason: typeof code === 'string' ? code.toLowerCase() : 'write', cause: e });
+        const { code, detail } = e as { code?: unknown; detail?: unknown };
+        const why = typeof code === 'string' ? `: ${code}${typeof detail === 'string' ? ` (${detail})` : ''}` : '';
+        throw new RetryableSendError(`cannot write to ${cfg.path}${why}`, { reason: typeof code === 'string' ? code.toLowerCase() : 'write', cause: e });
       }
     };
     const common = {

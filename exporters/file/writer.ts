@@ -4,9 +4,17 @@
  * progress go out together in the next one, in order. `write()` resolves once
  * its bytes have been handed to the OS (write(2) done); data is fsync'd every
  * `syncIntervalMs` (0: after every write) and on close.
+ *
+ * Only a regular file is ever rotated, created or fsync'd. When `path` names
+ * anything else (following symlinks): a character or block device, a FIFO, a
+ * Unix socket, or a descriptor of this process (`/dev/stdout` →
+ * `/proc/self/fd/1`), the writer only writes to it: no rename, no unlink, no
+ * truncation, no fsync, and a descriptor it did not open is never closed.
  */
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, basename, join, resolve } from 'node:path';
+import { StreamSink, type TargetKind } from './sink.js';
 
 export interface FileWriterOptions {
   path: string;
@@ -22,13 +30,53 @@ export interface FileWriterOptions {
 
 interface Pending { data: Buffer; resolve: () => void; reject: (e: unknown) => void }
 
-function isEnoent(e: unknown): boolean {
-  return (e as { code?: unknown })?.code === 'ENOENT';
+function errCode(e: unknown): unknown { return (e as { code?: unknown } | null)?.code; }
+function isEnoent(e: unknown): boolean { return errCode(e) === 'ENOENT'; }
+
+/** What `path` is once its symlinks are followed. */
+export type Target =
+  | { kind: 'file'; path: string }
+  | { kind: 'descriptor'; fd: number }
+  | { kind: TargetKind; path: string };
+
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Follow `path`'s symlinks one hop at a time (directories canonicalised on
+ * the way) and say what it names. A hop onto `/proc/<this pid>/fd/N` (what
+ * `/dev/stdout`, `/dev/fd/N` and `/proc/self/fd/N` resolve to) is this
+ * process's descriptor N, whatever it is open on (a pipe, a tty, a socket, a
+ * file redirected with `>`). A path that does not exist yet is a regular file
+ * (to be created); a regular file's path is the one its links lead to.
+ */
+export async function classifyPath(path: string): Promise<Target> {
+  let p = resolve(path);
+  for (let hop = 0; hop <= MAX_LINK_HOPS; hop++) {
+    try { p = join(await realpath(dirname(p)), basename(p)); } catch (e) { if (!isEnoent(e)) throw e; }
+    const m = /^\/proc\/(\d+|self|thread-self)\/fd\/(\d+)$/.exec(p);
+    if (m !== null && (m[1] === 'self' || m[1] === 'thread-self' || Number(m[1]) === process.pid)) return { kind: 'descriptor', fd: Number(m[2]) };
+    if (m !== null) return { kind: 'descriptor', path: p }; // another process's descriptor: opened through /proc, never rotated
+    let st;
+    try { st = await lstat(p); } catch (e) { if (isEnoent(e)) return { kind: 'file', path: p }; throw e; }
+    if (st.isSymbolicLink()) { p = resolve(dirname(p), await readlink(p)); continue; }
+    if (st.isFile()) return { kind: 'file', path: p };
+    if (st.isCharacterDevice()) return { kind: 'character device', path: p };
+    if (st.isBlockDevice()) return { kind: 'block device', path: p };
+    if (st.isFIFO()) return { kind: 'fifo', path: p };
+    if (st.isSocket()) return { kind: 'socket', path: p };
+    throw Object.assign(new Error(`${path} is a directory, not a file`), { code: 'EISDIR' });
+  }
+  throw Object.assign(new Error(`${path}: more than ${MAX_LINK_HOPS} symbolic links`), { code: 'ELOOP' });
 }
 
 export class RotatingFileWriter {
   private readonly o: FileWriterOptions;
   private fh: FileHandle | undefined;
+  /** set when the path is not a regular file: writes only */
+  private sink: StreamSink | undefined;
+  /** the regular file (where `path`'s symlinks lead) and its identity, to tell at rotation whether it is still there */
+  private filePath: string;
+  private ino = -1;
   private size = 0;
   private pending: Pending[] = [];
   private scheduled = false;
@@ -42,6 +90,7 @@ export class RotatingFileWriter {
 
   constructor(opts: FileWriterOptions) {
     this.o = opts;
+    this.filePath = opts.path;
   }
 
   /** Create the directory, open (append) and learn the current size; start the fsync timer. */
@@ -53,10 +102,8 @@ export class RotatingFileWriter {
   private async doOpen(): Promise<void> {
     if (this.state !== 'new') return;
     await mkdir(dirname(this.o.path), { recursive: true });
-    const fh = await open(this.o.path, 'a', 0o600);
-    if (this.state !== 'new') { await fh.close(); return; }
-    this.fh = fh;
-    this.size = (await fh.stat()).size;
+    await this.attach();
+    if (this.state !== 'new') { await this.detach(); return; }
     this.state = 'open';
     if (this.o.syncIntervalMs > 0) {
       this.timer = setInterval(() => {
@@ -67,11 +114,44 @@ export class RotatingFileWriter {
     }
   }
 
+  /** Open what the path names: a regular file for appending, anything else as a write-only sink. */
+  private async attach(): Promise<void> {
+    const t = await classifyPath(this.o.path);
+    if (t.kind === 'file') {
+      // O_NONBLOCK: no effect on a regular file, and a FIFO put in its place since the look cannot block the open
+      const fh = await open(t.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
+      const st = await fh.stat().catch(async (e: unknown) => { await fh.close(); throw e; });
+      if (!st.isFile()) { // replaced between the look and the open
+        await fh.close();
+        this.sink = new StreamSink(kindOf(st), { path: t.path });
+        await this.sink.open();
+        return;
+      }
+      this.fh = fh;
+      this.filePath = t.path;
+      this.ino = st.ino;
+      this.size = st.size;
+      return;
+    }
+    this.sink = new StreamSink(t.kind, 'fd' in t ? { fd: t.fd } : { path: t.path });
+    await this.sink.open();
+  }
+
+  private async detach(): Promise<void> {
+    const fh = this.fh;
+    const sink = this.sink;
+    this.fh = undefined;
+    this.sink = undefined;
+    if (fh !== undefined) { try { if (this.dirty) await fh.sync(); } finally { await fh.close(); } }
+    if (sink !== undefined) await sink.close();
+    this.dirty = false;
+  }
+
   get isOpen(): boolean { return this.state === 'open'; }
   get isClosed(): boolean { return this.state === 'closed'; }
 
-  stats(): { size: number; rotations: number; bytes_written: number } {
-    return { size: this.size, rotations: this.rotations, bytes_written: this.bytesWritten };
+  stats(): { kind: TargetKind | 'file'; size: number; rotations: number; bytes_written: number } {
+    return { kind: this.sink?.kind ?? 'file', size: this.size, rotations: this.rotations, bytes_written: this.bytesWritten };
   }
 
   /** Append one chunk (a line with its newline); resolves once written to the OS. */
@@ -97,6 +177,9 @@ export class RotatingFileWriter {
     await this.enqueue(async () => {
       const fh = this.fh;
       this.fh = undefined;
+      const sink = this.sink;
+      this.sink = undefined;
+      if (sink !== undefined) await sink.close();
       if (fh === undefined) return;
       try { await fh.sync(); } finally { await fh.close(); }
     });
@@ -130,10 +213,10 @@ export class RotatingFileWriter {
   }
 
   private async writeChunks(bufs: Buffer[]): Promise<void> {
-    const max = this.o.maxBytes;
     let chunk: Buffer[] = [];
     let chunkBytes = 0;
     for (const b of bufs) {
+      const max = this.sink === undefined ? this.o.maxBytes : 0; // only a regular file rotates
       if (max > 0 && this.size + chunkBytes + b.length > max && this.size + chunkBytes > 0) {
         if (chunkBytes > 0) { await this.writeAll(Buffer.concat(chunk, chunkBytes)); chunk = []; chunkBytes = 0; }
         await this.rotate();
@@ -145,10 +228,17 @@ export class RotatingFileWriter {
   }
 
   private async writeAll(buf: Buffer): Promise<void> {
-    if (this.fh === undefined) this.fh = await open(this.o.path, 'a', 0o600);
+    if (this.sink !== undefined) {
+      await this.sink.write(buf);
+      this.bytesWritten += buf.length;
+      return;
+    }
+    if (this.fh === undefined) await this.attach();
+    if (this.sink !== undefined) { await this.writeAll(buf); return; }
+    const fh = this.fh as FileHandle;
     let off = 0;
     while (off < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
       off += bytesWritten;
       this.size += bytesWritten;
       this.bytesWritten += bytesWritten;
@@ -156,29 +246,42 @@ export class RotatingFileWriter {
     }
   }
 
+  /**
+   * Close the file, shift the backups, reopen. Renames only when the file's
+   * path still names the regular file this writer has open (a symlink to a
+   * file: the file rotates beside its target, the link stays); if something
+   * else took its place (a device node, a FIFO, a link, another file),
+   * nothing is renamed and the writer reattaches to whatever the path is now.
+   */
   private async rotate(): Promise<void> {
-    const path = this.o.path;
-    const fh = this.fh;
-    this.fh = undefined;
-    if (fh !== undefined) {
-      try { await fh.sync(); } finally { await fh.close(); }
-    }
-    this.dirty = false;
+    const path = this.filePath;
+    const ours = this.ino;
+    await this.detach();
     try {
+      let st;
+      try { st = await lstat(path); } catch (e) { if (!isEnoent(e)) throw e; }
+      if (st !== undefined && (!st.isFile() || st.ino !== ours)) return;
       if (this.o.maxBackups > 0) {
         for (let i = this.o.maxBackups - 1; i >= 1; i--) {
           try { await rename(`${path}.${i}`, `${path}.${i + 1}`); } catch (e) { if (!isEnoent(e)) throw e; }
         }
-        await rename(path, `${path}.1`);
-      } else {
-        try { await unlink(path); } catch (e) { if (!isEnoent(e)) throw e; }
+        if (st !== undefined) await rename(path, `${path}.1`);
+      } else if (st !== undefined) {
+        await unlink(path);
       }
       this.rotations++;
     } finally {
-      this.fh = await open(path, 'a', 0o600);
-      this.size = (await this.fh.stat()).size;
+      this.size = 0;
+      await this.attach();
     }
   }
+}
+
+function kindOf(st: Awaited<ReturnType<typeof stat>>): Exclude<TargetKind, 'descriptor'> {
+  if (st.isBlockDevice()) return 'block device';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return 'character device';
 }
 
 /**

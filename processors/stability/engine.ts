@@ -8,6 +8,12 @@
  * as gauges with start = w's start and time = w's end. No denominator, or
  * zero: no point, counted. A point's window is taken from its start time when
  * it has one (metric-set windows, delta sums), else from its time.
+ *
+ * A ratio needs both sides covered by collected data: errors are collected
+ * from `coverFrom()` on (the processor's start), so a window that began
+ * earlier (history imported for the days before, the hour the service
+ * started in) has no error side: no point, counted `uncovered`, whenever its
+ * points arrive. Only windows from the start on are scored, 0 included.
  */
 import type { Attributes, Metric, MetricsBatch, NumberDataPoint, ResourceMetrics } from '../../src/model/index.js';
 import { slug, type StabilityConfig, type StabilityGroup } from './config.js';
@@ -35,6 +41,8 @@ export interface StabilityCounters {
   missing_attribute: number;
   /** points for a window already emitted */
   late: number;
+  /** points for a window that began before the error side was collected (before start): never scored */
+  uncovered: number;
   /** entries refused at max_entries */
   overflow: number;
   /** cumulative or histogram points offered as a denominator: ignored */
@@ -56,7 +64,9 @@ export class StabilityEngine {
   private readonly entries = new Map<string, Entry>();
   /** per group: windows before this are closed (emitted) */
   private readonly closedBefore: bigint[];
-  readonly counters: StabilityCounters = { no_denominator: 0, missing_attribute: 0, late: 0, overflow: 0, unsupported: 0, emitted: 0 };
+  readonly counters: StabilityCounters = { no_denominator: 0, missing_attribute: 0, late: 0, uncovered: 0, overflow: 0, unsupported: 0, emitted: 0 };
+  /** windows starting before this (ns) are not covered by collected errors; undefined: every window is (the engine driven alone, in tests) */
+  private coveredFrom: bigint | undefined;
 
   constructor(private readonly cfg: StabilityConfig) {
     this.groups = cfg.groups.map((g) => ({
@@ -71,6 +81,9 @@ export class StabilityEngine {
   }
 
   get size(): number { return this.entries.size; }
+
+  /** Errors are collected from `ns` on: windows that began earlier are never scored. */
+  coverFrom(ns: bigint): void { this.coveredFrom = ns; }
 
   private lateness(c: Compiled): bigint {
     return this.cfg.allowed_lateness !== undefined ? BigInt(this.cfg.allowed_lateness) * 1_000_000n : c.W;
@@ -124,6 +137,7 @@ export class StabilityEngine {
   private fold(gi: number, c: Compiled, values: string[], p: NumberDataPoint, m: Metric, role: 'den' | 'errors' | 'impacted'): void {
     const t = p.startTimeUnixNano > 0n ? p.startTimeUnixNano : p.timeUnixNano;
     const w = t - (((t % c.W) + c.W) % c.W);
+    if (this.coveredFrom !== undefined && w < this.coveredFrom) { this.counters.uncovered++; return; }
     if (w < this.closedBefore[gi]!) { this.counters.late++; return; }
     const key = `${gi}\u0000${w}\u0000${values.join('\u0000')}`;
     let e = this.entries.get(key);

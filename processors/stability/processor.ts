@@ -2,6 +2,8 @@
  * The `stability` processor: passes metrics through (dropping group points
  * that lack a linked attribute) and, on a ticker, emits the closed windows'
  * scores downstream. On shutdown every open window is emitted as it is.
+ * Windows that began before start() are never scored (no errors were
+ * collected for them): counted `uncovered`.
  */
 import type { Consumer, CreateSettings, Host, Processor } from '../../src/component.js';
 import type { Logger } from '../../src/logger.js';
@@ -19,7 +21,7 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
   private lastError: string | null = null;
-  private readonly reported = { no_denominator: 0, missing_attribute: 0, late: 0, overflow: 0, unsupported: 0 };
+  private readonly reported = { no_denominator: 0, missing_attribute: 0, late: 0, uncovered: 0, overflow: 0, unsupported: 0 };
 
   constructor(set: CreateSettings, readonly cfg: StabilityConfig, private readonly next: Consumer<MetricsBatch>, private readonly now: () => number = Date.now) {
     this.logger = set.logger;
@@ -29,6 +31,8 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
 
   async start(_host: Host): Promise<void> {
     if (this.timer !== undefined || this.stopped) return;
+    // the error side (metric-set windows) is collected from now on: earlier windows have no errors to divide
+    this.engine.coverFrom(BigInt(this.now()) * 1_000_000n);
     const shortest = Math.min(...this.cfg.groups.map((g) => g.window));
     const every = Math.max(100, Math.min(5000, Math.floor(shortest / 10)));
     this.timer = setInterval(() => { void this.tick(false); }, every);

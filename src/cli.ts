@@ -206,8 +206,7 @@ async function storesCommand(settings: Settings, json: boolean, showCredentials:
     process.stdout.write(JSON.stringify(showCredentials ? { source, stores: rows, credentials: creds } : { source, stores: rows }, null, 2) + '\n');
     return 0;
   }
-  process.stdout.write(rows.length === 0 ? `no metric stores in ${file}\n` : formatStoreTable(rows));
-  process.stderr.write(`(source: ${source})\n`);
+  process.stdout.write(rows.length === 0 ? `no metric stores in ${file}\n(source: ${source})\n` : formatStoreTable(rows, source));
   if (showCredentials) {
     for (const c of creds) {
       process.stdout.write(`\n${c.name}: ${c.url ?? '(no URL yet: start metricport once)'}\n`);

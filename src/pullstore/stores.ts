@@ -68,15 +68,23 @@ export function storesFromStatus(status: Record<string, unknown>): StoreRow[] {
   return rows;
 }
 
-/** A plain-text table of store rows. */
-export function formatStoreTable(rows: StoreRow[]): string {
+/**
+ * A plain-text table of store rows, one line per store (whitespace and
+ * control characters inside a cell, e.g. a multi-line last error, become one
+ * space), the URL last on its line; with `source`, a blank line and
+ * `(source: …)` after it. One string: the caller writes it to one stream, so
+ * nothing written elsewhere can land between the URL and its newline.
+ */
+export function formatStoreTable(rows: StoreRow[], source?: string): string {
+  const cell = (s: string): string => s.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
   const head = ['NAME', 'ADAPTER', 'MODE', 'PERIOD', 'LAST OK', 'LAST ERROR', 'TARGET', 'URL'];
   const body = rows.map((r) => [
     r.name, r.adapter, r.mode, r.period === null ? '-' : `${r.period}s`,
     (r.mode === 'pull' ? r.last_scrape : r.last_transmission) ?? '-',
     r.last_error ?? '-', r.target === '' ? '-' : r.target, r.url ?? '-',
-  ]);
+  ].map((c) => { const v = cell(c); return v === '' ? '-' : v; }));
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((row) => (row[i] as string).length)));
-  return all.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i] as number))).join('  ')).join('\n') + '\n';
+  const table = all.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i] as number))).join('  ')).join('\n') + '\n';
+  return source === undefined ? table : `${table}\n(source: ${cell(source)})\n`;
 }

@@ -91,7 +91,7 @@ service:
     expect(live.status, live.stderr).to.equal(0);
     expect(live.stdout).to.match(/^NAME\s+ADAPTER\s+MODE\s+PERIOD\s+LAST OK\s+LAST ERROR\s+TARGET\s+URL\n/);
     expect(live.stdout).to.match(new RegExp(`^prometheus\\s+prometheus\\s+pull\\s+-\\s+.*127\\.0\\.0\\.1:${port}\\s+${url.replace(/[.]/g, '\\.')}$`, 'm'));
-    expect(live.stderr).to.contain('source: live');
+    expect(live.stdout).to.match(new RegExp(`${url.replace(/[.]/g, '\\.')}\n\n\\(source: live\\)\n$`));
     expect(live.stdout).to.not.contain(creds.password);
     const offline = cli('--admin-endpoint', `127.0.0.1:${await freePort()}`, '--json');
     expect(offline.status, offline.stderr).to.equal(0);

@@ -22,7 +22,9 @@ import { silentLogger } from '../src/logger.js';
 import type { Event } from '../src/model/events.js';
 import { packageRoot } from '../src/paths.js';
 import { ServiceTelemetry } from '../src/telemetry.js';
-import { compileOrThrow, metricsetsProcessorFactory, MetricSetsProcessor, type MetricSetsConfig } from '../processors/metricsets/factory.js';
+import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
+import type { MetricSetsConfig } from '../processors/metricsets/config.js';
+import { compileOrThrow, MetricSetsProcessor } from '../processors/metricsets/processor.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };

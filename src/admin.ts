@@ -1,23 +1,23 @@
 /**
- * The admin server (default 127.0.0.1:8888): GET /healthz, GET /metrics (the
- * service's own telemetry in the Prometheus text format), GET /api/v1/status,
+ * The admin server (default 127.0.0.1:8888), on node:http with a small
+ * router. Its own routes: GET /healthz (no token), GET /metrics (the service's
+ * own telemetry in the Prometheus text format), GET /api/v1/status,
  * GET /api/v1/stores (every metric store, push and pull, with the URL to hand
- * to the third party for pull stores; never credentials), GET /api/v1/metricsets
- * and GET /api/v1/metricsets/<set>/preview (metric set definitions and the
- * open windows' current values), POST /api/v1/importers/<name>/test (an
- * importer's test query: nothing sent, no watermark moves).
+ * to the third party for pull stores; never credentials), POST /api/v1/reload.
+ * Every other route is contributed by a component factory or an extension
+ * (`admin` in src/extension.ts, collected by src/registry.ts): this file
+ * imports no component. `GET /` and the 404 body list every route.
  * Bound in start(), never in the constructor.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { loadTlsOptions, RequestGuard, type TlsConfig } from './config/security.js';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { parseEndpoint } from './config/schema.js';
+import { displayPath, type AdminMethod, type AdminReply, type AdminRequest, type AdminRoute } from './extension.js';
 import type { Logger } from './logger.js';
 import { storesFromStatus } from './pullstore/stores.js';
-import { listMetricSets, previewMetricSet } from '../processors/metricsets/admin.js';
-import { testImporter } from '../receivers/importer/admin.js';
+import { contributedRoutes, type Contributed } from './registry.js';
 import type { Service } from './service.js';
 import type { ReloadOutcome } from './run.js';
 import type { ServiceTelemetry } from './telemetry.js';
@@ -36,85 +36,169 @@ export interface AdminOptions {
   reload?: () => Promise<ReloadOutcome>;
   /** extra status for the service as a whole (settings, version) */
   info: () => Record<string, unknown>;
+  /** the contributed routes (default: every factory's and extension's, from the registry) */
+  routes?: ReadonlyArray<Contributed<AdminRoute>>;
+}
+
+/** A route of the admin server's own: may run while the service starts, may be open (no token), may write the response itself. */
+interface CoreRoute {
+  method: AdminMethod;
+  path: string;
+  summary: string;
+  /** answered without the admin token (probes) */
+  open?: boolean;
+  handle(req: AdminRequest, svc: Service | null, opts: AdminOptions): AdminReply | Promise<AdminReply>;
+  /** writes the response itself */
+  raw?(req: IncomingMessage, res: ServerResponse, opts: AdminOptions): void;
+}
+
+interface Compiled { route: CoreRoute; re: RegExp; names: string[] }
+
+const MAX_BODY = 1 << 20;
+const STARTING: AdminReply = { status: 503, json: { state: 'starting' } };
+
+/** `/a/:b/c` → a RegExp matching one segment per `:name`. */
+function compile(route: CoreRoute): Compiled {
+  const names: string[] = [];
+  const src = route.path.split('/').map((seg) => {
+    const m = /^:([A-Za-z_][A-Za-z0-9_]*)$/.exec(seg);
+    if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    names.push(m[1]!);
+    return '([^/]+)';
+  }).join('/');
+  return { route, re: new RegExp(`^${src}/?$`), names };
+}
+
+/** The admin server's own routes. */
+const CORE_ROUTES: readonly CoreRoute[] = [
+  {
+    method: 'GET', path: '/healthz', open: true, summary: 'health of every component: 200 ok, 503 starting or unhealthy (no token needed)',
+    handle: (_req, svc) => {
+      if (svc === null) return STARTING;
+      const h = svc.health();
+      return { status: h.healthy ? 200 : 503, json: { status: h.healthy ? 'ok' : 'unhealthy', components: h.components } };
+    },
+  },
+  {
+    method: 'GET', path: '/metrics', summary: 'metricport\'s own telemetry (Prometheus text format)',
+    handle: () => ({ status: 500 }),
+    raw: (req, res, opts) => opts.telemetry.handle(req, res),
+  },
+  {
+    method: 'GET', path: '/api/v1/status', summary: 'the service, its pipelines and every component\'s counters',
+    handle: (_req, svc, opts) => ({ json: { ...opts.info(), ...(svc ? redactStoreUrls(svc.status()) : { state: 'starting' }) } }),
+  },
+  {
+    method: 'GET', path: '/api/v1/stores', summary: 'every metric store, push and pull, with the pull URLs to hand out',
+    handle: (_req, svc) => (svc === null ? { status: 503, json: { state: 'starting', stores: [] } } : { json: { stores: storesFromStatus(svc.status()) } }),
+  },
+  {
+    method: 'POST', path: '/api/v1/reload', summary: 're-read the config file and apply it (the previous config keeps running if it cannot)',
+    handle: async (_req, svc, opts) => {
+      const reload = opts.reload;
+      if (reload === undefined || svc === null) return STARTING;
+      try {
+        const r = await reload();
+        if (r.ok) return { json: { status: 'reloaded', ...r.summary, warnings: r.warnings.map((w) => ({ path: w.path, message: w.message })) } };
+        return { status: r.status, json: { status: 'rejected', error: r.error, errors: r.errors } };
+      } catch (e) {
+        return { status: 500, json: { status: 'failed', error: (e as Error).message } };
+      }
+    },
+  },
+];
+
+/** Every admin route, the server's own first: `GET /healthz`, `GET /api/v1/metricsets/<set>/preview`, ... */
+export function adminEndpoints(routes: ReadonlyArray<Contributed<AdminRoute>> = contributedRoutes()): Array<{ endpoint: string; summary: string }> {
+  return [...CORE_ROUTES, ...routes.map((r) => r.item)].map((r) => ({ endpoint: `${r.method} ${displayPath(r.path)}`, summary: r.summary }));
 }
 
 export class AdminServer {
   private server?: Server;
-  private readonly app = express();
   readonly guard: RequestGuard;
+  private readonly routes: Compiled[];
+  /** `GET /healthz`, ... for the index and the 404 body */
+  readonly endpoints: string[];
 
   constructor(private readonly opts: AdminOptions) {
-    const app = this.app;
-    app.disable('x-powered-by');
-    app.disable('etag');
-    app.get('/healthz', (_req, res) => {
-      const svc = opts.service();
-      if (svc === null) {
-        res.status(503).json({ status: 'starting' });
-        return;
-      }
-      const h = svc.health();
-      res.status(h.healthy ? 200 : 503).json({ status: h.healthy ? 'ok' : 'unhealthy', components: h.components });
-    });
     // GET /healthz stays open for probes; everything else needs the token when one is set
-    const guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
-    this.guard = guard;
-    app.use((req, res, next) => { if (guard.check(req, res)) next(); });
-    app.get('/metrics', (req, res) => opts.telemetry.handle(req, res));
-    app.get('/api/v1/status', (_req, res) => {
-      const svc = opts.service();
-      res.json({ ...opts.info(), ...(svc ? redactStoreUrls(svc.status()) : { state: 'starting' }) });
-    });
-    app.get('/api/v1/stores', (_req, res) => {
-      const svc = opts.service();
-      if (svc === null) {
-        res.status(503).json({ state: 'starting', stores: [] });
+    this.guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
+    const all: CoreRoute[] = [...CORE_ROUTES];
+    for (const { item, from } of opts.routes ?? contributedRoutes()) {
+      const clash = all.find((r) => r.method === item.method && r.path === item.path);
+      if (clash !== undefined) throw new Error(`admin route ${item.method} ${item.path} (from ${from}) is already taken`);
+      all.push({
+        method: item.method,
+        path: item.path,
+        summary: item.summary,
+        handle: (req, svc) => (svc === null ? STARTING : item.handle(req, { service: svc, logger: opts.logger })),
+      });
+    }
+    this.routes = all.map(compile);
+    this.endpoints = all.map((r) => `${r.method} ${displayPath(r.path)}`);
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = (req.method === 'HEAD' ? 'GET' : req.method ?? 'GET') as AdminMethod;
+    let pathMatched: Compiled[] = [];
+    let hit: { c: Compiled; m: RegExpExecArray } | undefined;
+    for (const c of this.routes) {
+      const m = c.re.exec(url.pathname);
+      if (m === null) continue;
+      if (c.route.method === method) { hit = { c, m }; break; }
+      pathMatched = [...pathMatched, c];
+    }
+    if (hit === undefined || !hit.c.route.open) {
+      if (!this.guard.check(req, res)) return;
+    }
+    if (hit === undefined) {
+      if (url.pathname === '/' && method === 'GET') {
+        send(req, res, { text: `metricport admin: ${this.endpoints.join(', ')}\n` });
         return;
       }
-      res.json({ stores: storesFromStatus(svc.status()) });
-    });
-    app.get('/api/v1/metricsets', (_req, res) => {
-      const svc = opts.service();
-      if (svc === null) { res.status(503).json({ state: 'starting', metricsets: [] }); return; }
-      res.json(listMetricSets(svc));
-    });
-    app.get('/api/v1/metricsets/:set/preview', (req, res) => {
-      const svc = opts.service();
-      if (svc === null) { res.status(503).json({ state: 'starting' }); return; }
-      const p = previewMetricSet(svc, req.params.set);
-      if (p === undefined) { res.status(404).json({ error: `no metric set named ${JSON.stringify(req.params.set)}; GET /api/v1/metricsets lists them` }); return; }
-      res.json(p);
-    });
-    app.post('/api/v1/importers/:name/test', (req, res) => {
-      const svc = opts.service();
-      if (svc === null) { res.status(503).json({ state: 'starting' }); return; }
-      const q = req.query as Record<string, unknown>;
-      void testImporter(svc, req.params.name, { receiver: typeof q.receiver === 'string' ? q.receiver : undefined, since: typeof q.since === 'string' ? q.since : undefined })
-        .then((r) => res.status(r.status).json(r.body), (e: unknown) => res.status(500).json({ error: (e as Error).message }));
-    });
-    app.post('/api/v1/reload', (_req, res) => {
-      const reload = opts.reload;
-      if (reload === undefined || opts.service() === null) { res.status(503).json({ state: 'starting' }); return; }
-      void reload().then(
-        (r) => { if (r.ok) res.json({ status: 'reloaded', ...r.summary, warnings: r.warnings.map((w) => ({ path: w.path, message: w.message })) }); else res.status(r.status).json({ status: 'rejected', error: r.error, errors: r.errors }); },
-        (e: unknown) => res.status(500).json({ status: 'failed', error: (e as Error).message }),
-      );
-    });
-    app.get('/', (_req, res) => {
-      res.type('text/plain').send('metricport admin: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores, GET /api/v1/metricsets, GET /api/v1/metricsets/<set>/preview, POST /api/v1/importers/<name>/test, POST /api/v1/reload\n');
-    });
-    app.use((_req, res) => {
-      res.status(404).json({ error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test', 'POST /api/v1/reload'] });
-    });
+      if (pathMatched.length > 0) {
+        const allow = [...new Set(pathMatched.map((c) => c.route.method))].join(', ');
+        send(req, res, { status: 405, headers: { Allow: allow }, json: { error: `method ${req.method ?? ''} not allowed on ${url.pathname}; use ${allow}`, endpoints: this.endpoints } });
+        return;
+      }
+      send(req, res, { status: 404, json: { error: 'not found', endpoints: this.endpoints } });
+      return;
+    }
+    const { c, m } = hit;
+    if (c.route.raw !== undefined) { c.route.raw(req, res, this.opts); return; }
+    const params: Record<string, string> = {};
+    try {
+      c.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!); });
+    } catch {
+      send(req, res, { status: 400, json: { error: `malformed percent-encoding in ${url.pathname}` } });
+      return;
+    }
+    const areq: AdminRequest = { method, path: url.pathname, params, query: url.searchParams, headers: req.headers, body: () => readBody(req) };
+    let reply: AdminReply | Promise<AdminReply>;
+    try {
+      reply = c.route.handle(areq, this.opts.service(), this.opts);
+    } catch (e) {
+      reply = Promise.reject(e);
+    }
+    void Promise.resolve(reply).then(
+      (r) => send(req, res, r),
+      (e: unknown) => {
+        if ((e as { status?: unknown }).status === 413) { send(req, res, { status: 413, json: { error: (e as Error).message } }); return; }
+        this.opts.logger.warn({ route: `${c.route.method} ${c.route.path}`, err: (e as Error).message }, 'admin route failed');
+        send(req, res, { status: 500, json: { error: (e as Error).message } });
+      },
+    );
   }
 
   async start(): Promise<void> {
     const ep = parseEndpoint(this.opts.endpoint);
     if (!ep) throw new Error(`invalid admin endpoint "${this.opts.endpoint}": expected host:port`);
+    const listener = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     await new Promise<void>((resolve, reject) => {
       let server: Server;
       try {
-        server = this.opts.tls === undefined ? createServer(this.app) : createHttpsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, this.app) as unknown as Server;
+        server = this.opts.tls === undefined ? createServer(listener) : createHttpsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, listener) as unknown as Server;
       } catch (e) {
         reject(e);
         return;
@@ -143,6 +227,40 @@ export class AdminServer {
       s.closeAllConnections();
     });
   }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > MAX_BODY) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(Object.assign(new Error(`request body larger than ${MAX_BODY} bytes`), { status: 413 }));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function send(req: IncomingMessage, res: ServerResponse, r: AdminReply): void {
+  if (res.headersSent) return;
+  let body: Buffer;
+  let type: string;
+  if (r.text !== undefined) {
+    body = typeof r.text === 'string' ? Buffer.from(r.text) : r.text;
+    type = r.contentType ?? 'text/plain; charset=utf-8';
+  } else {
+    body = Buffer.from(r.json === undefined ? '' : JSON.stringify(r.json));
+    type = r.contentType ?? 'application/json; charset=utf-8';
+  }
+  res.writeHead(r.status ?? 200, { ...r.headers, 'Content-Type': type, 'Content-Length': String(body.length) });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /**

@@ -1,5 +1,9 @@
 /**
- * The command line: `metricport [run|validate|components|stores|forge|preview|help|version] [flags]`.
+ * The command line: `metricport [run|validate|components|stores|help|version] [flags]`,
+ * and the verbs component factories and extensions contribute (`commands` in
+ * src/extension.ts, collected by src/registry.ts: `forge`, `preview`,
+ * `importer`, ...). This file imports no component; `--help`, `validate` and
+ * `components` load no component implementation.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,44 +11,61 @@ import { checkConfig, loadConfigFile } from './config/service-config.js';
 import { describeSchema } from './config/schema.js';
 import { formatIssue } from './errors.js';
 import { defaultConfigPath } from './paths.js';
-import { registry } from './registry.js';
+import { adminEndpoints } from './admin.js';
+import { displayPath, type CliCommand } from './extension.js';
+import { contributedCommands, registeredExtensions, registry } from './registry.js';
 import { runCommand, version } from './run.js';
-import { forgeMain } from '../receivers/forge/pull.js';
-import { previewMain } from '../processors/metricsets/preview-cli.js';
-import { importerMain } from '../receivers/importer/test-cli.js';
 import { readStoredCredentials } from './pullstore/credentials.js';
 import { formatStoreTable, pullUrl, STORE_TYPES, type StoreRow } from './pullstore/stores.js';
 import { KNOWN_FLAGS, loadSettings, settingsHelp, type Settings } from './settings.js';
 
-const VERBS = ['run', 'validate', 'components', 'stores', 'forge', 'preview', 'importer', 'help', 'version'] as const;
+/** The verbs of this file (their flags are the settings); `run` is the default. */
+const CORE_VERBS: ReadonlyArray<Pick<CliCommand, 'verb' | 'usage' | 'summary'>> = [
+  { verb: 'run', usage: '[run] [flags]', summary: 'run the pipelines in the config (default verb)' },
+  { verb: 'validate', usage: 'validate --config FILE', summary: 'check a config; prints every error with its key path and line, exit 1 if any' },
+  { verb: 'components', usage: 'components [--json]', summary: 'list every receiver, processor and exporter with its options and defaults' },
+  { verb: 'stores', usage: 'stores [--config FILE] [--json] [--show-credentials]', summary: 'the metric stores (push and pull): live from the admin server when it runs,\nelse from the config and the state directory; pull URLs; with\n--show-credentials also the pull stores\' generated usernames and passwords' },
+];
+const TAIL_VERBS: ReadonlyArray<Pick<CliCommand, 'verb' | 'usage' | 'summary'>> = [
+  { verb: 'help', usage: 'help | --help', summary: 'this text' },
+  { verb: 'version', usage: 'version | --version', summary: 'print the version' },
+];
+
+/** The contributed commands by verb; a verb taken twice (or a core verb) is a registry bug. */
+function commands(): Map<string, CliCommand> {
+  const m = new Map<string, CliCommand>();
+  for (const { item, from } of contributedCommands()) {
+    if (m.has(item.verb) || [...CORE_VERBS, ...TAIL_VERBS].some((v) => v.verb === item.verb)) throw new Error(`command "${item.verb}" (from ${from}) is already taken`);
+    m.set(item.verb, item);
+  }
+  return m;
+}
+
+function verbs(): string[] {
+  return [...CORE_VERBS, ...commands().values(), ...TAIL_VERBS].map((v) => v.verb);
+}
 
 export function helpText(): string {
+  const lines: string[] = [];
+  for (const c of [...CORE_VERBS, ...commands().values(), ...TAIL_VERBS]) {
+    const head = `  metricport ${c.usage}`;
+    const summary = c.summary.split('\n');
+    if (head.length <= 38) lines.push(`${head.padEnd(40)}${summary[0]}`, ...summary.slice(1).map((l) => `${' '.repeat(40)}${l}`));
+    else lines.push(head, ...summary.map((l) => `${' '.repeat(40)}${l}`));
+  }
   return `metricport ${version()}: a metrics pipeline sidecar (OTLP, error events, StatsD, importers in; metric stores out)
 
 Usage:
-  metricport [run] [flags]              run the pipelines in the config (default verb)
-  metricport validate --config FILE     check a config; prints every error with its key path and line, exit 1 if any
-  metricport components [--json]        list every receiver, processor and exporter with its options and defaults
-  metricport stores [--config FILE] [--json] [--show-credentials]
-                                        the metric stores (push and pull): live from the admin server when it runs,
-                                        else from the config and the state directory; pull URLs; with
-                                        --show-credentials also the pull stores' generated usernames and passwords
-  metricport forge pull --config FILE [--since 2h] [--post URL]
-                                        one Forge App metrics catch-up pass, then exit (see metricport forge --help)
-  metricport preview --config FILE --events FILE.ndjson [--set NAME] [--json]
-                                        run a file of error events through the config's metric sets and print the series
-  metricport importer test --config FILE --importer NAME [--since 1h] [--json]
-                                        run one importer's query once ("Test query"): missing $1/$2, the
-                                        source's own error, or a preview of the mapped points; no watermark moves
-  metricport help | --help              this text
-  metricport version | --version        print the version
+${lines.join('\n')}
 
 Flags (each also read from its environment variable; flags win):
 ${settingsHelp()}
 
+Admin endpoints (on --admin-endpoint; every one but GET /healthz needs --admin-token when it is set):
+${adminEndpoints().map((e) => `  ${e.endpoint.padEnd(38)}${e.summary}`).join('\n')}
+
 Without --config, metricport runs the embedded config/default.yaml: OTLP/HTTP on
 127.0.0.1:4318 (POST /v1/metrics, /v1/logs) into the debug exporter.
-Admin endpoints: GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/stores.
 Docs: docs/ in the package (one page per component).
 `;
 }
@@ -59,7 +80,7 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
   if (argv[0] !== undefined && !argv[0].startsWith('-')) {
     verb = argv[0];
     i = 1;
-    if (!(VERBS as readonly string[]).includes(verb)) return { verb, flags, json, error: `unknown command "${verb}" (commands: ${VERBS.join(', ')}); see metricport --help` };
+    if (!verbs().includes(verb)) return { verb, flags, json, error: `unknown command "${verb}" (commands: ${verbs().join(', ')}); see metricport --help` };
   }
   for (; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -85,9 +106,8 @@ export function parseArgv(argv: string[]): { verb: string; flags: string[]; json
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'forge') return forgeMain(argv.slice(1));
-  if (argv[0] === 'preview') return previewMain(argv.slice(1));
-  if (argv[0] === 'importer') return importerMain(argv.slice(1));
+  const contributed = argv[0] === undefined ? undefined : commands().get(argv[0]);
+  if (contributed !== undefined) return contributed.run(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   const p = parseArgv(argv);
   if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
   if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }
@@ -129,18 +149,27 @@ function validateCommand(file: string): number {
 }
 
 function componentsCommand(json: boolean): number {
+  const contributions = (c: { admin?: readonly { method: string; path: string }[]; commands?: readonly { verb: string }[] }) => ({
+    admin: (c.admin ?? []).map((r) => `${r.method} ${displayPath(r.path)}`),
+    commands: (c.commands ?? []).map((x) => `metricport ${x.verb}`),
+  });
   const all = [
-    ...[...registry.receivers.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema })),
-    ...[...registry.processors.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.map((s) => `${s.in}→${s.out}`).join(', '), schema: f.configSchema })),
-    ...[...registry.exporters.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema })),
+    ...[...registry.receivers.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema, ...contributions(f) })),
+    ...[...registry.processors.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.map((s) => `${s.in}→${s.out}`).join(', '), schema: f.configSchema, ...contributions(f) })),
+    ...[...registry.exporters.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema, ...contributions(f) })),
   ];
+  const extensions = registeredExtensions().map((e) => ({ kind: 'extension', name: e.name, description: e.description, ...contributions(e) }));
   if (json) {
-    process.stdout.write(JSON.stringify(all.map((c) => ({ kind: c.kind, type: c.type, description: c.description, signals: c.signals, options: describeSchema(c.schema) })), null, 2) + '\n');
+    process.stdout.write(JSON.stringify([
+      ...all.map((c) => ({ kind: c.kind, type: c.type, description: c.description, signals: c.signals, options: describeSchema(c.schema), admin: c.admin, commands: c.commands })),
+      ...extensions,
+    ], null, 2) + '\n');
     return 0;
   }
+  const adds = (c: { admin: string[]; commands: string[] }) => (c.admin.length + c.commands.length === 0 ? '' : `  adds: ${[...c.admin, ...c.commands].join(', ')}\n`);
   let out = '';
   for (const c of all) {
-    out += `${c.kind} ${c.type}  [${c.signals}]\n  ${c.description}\n`;
+    out += `${c.kind} ${c.type}  [${c.signals}]\n  ${c.description}\n${adds(c)}`;
     const rows = describeSchema(c.schema);
     if (rows.length === 0) out += '  (no options)\n';
     const w = Math.max(0, ...rows.map((r) => r.key.length));
@@ -148,6 +177,7 @@ function componentsCommand(json: boolean): number {
     for (const r of rows) out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : r.default === '(required)' ? 'required; ' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
     out += '\n';
   }
+  for (const e of extensions) out += `extension ${e.name}\n  ${e.description}\n${adds(e)}\n`;
   process.stdout.write(out);
   return 0;
 }

@@ -13,9 +13,10 @@
  */
 import type { Logger } from './logger.js';
 import type { Schema } from './config/schema.js';
-import type { ConfigIssue } from './errors.js';
+import { MetricportError, type ConfigIssue } from './errors.js';
 import type { EventBatch, MetricsBatch } from './model/index.js';
 import type { Telemetry } from './telemetry.js';
+import type { Contributions } from './extension.js';
 
 export type Signal = 'metrics' | 'events';
 export const SIGNALS: readonly Signal[] = ['metrics', 'events'];
@@ -72,31 +73,50 @@ export interface Host {
   stateDir: string;
 }
 
-interface FactoryBase<C> {
+interface FactoryBase<C, I> extends Contributions {
   /** the component type, e.g. `otlp`; ids are `type` or `type/name` */
   readonly type: string;
   /** one line for `metricport components` */
   readonly description: string;
   /** options with types, defaults and docs; unknown keys are rejected */
   readonly configSchema: Schema;
-  /** cross-field checks after the schema; return issues with paths relative to the component (e.g. `protocols.http.endpoint`) */
+  /** cross-field checks after the schema; return issues with paths relative to the component (e.g. `protocols.http.endpoint`). Runs without the implementation loaded. */
   validate?(cfg: C): ConfigIssue[];
+  /**
+   * Import the implementation (its modules and their dependencies) and return
+   * what creates instances. Called once per process (the promise is kept),
+   * only for types a config uses, before the graph is built.
+   */
+  load?(): Promise<I>;
+  /** true once load() has resolved */
+  readonly loaded?: boolean;
 }
 
-export interface ReceiverFactory<C = any> extends FactoryBase<C> {
-  readonly kind: 'receiver';
-  /** signals this receiver can produce */
-  readonly signals: readonly Signal[];
+export interface ReceiverImpl<C = any> {
   /** one instance per id; `next` holds a consumer for each signal some pipeline takes from it */
   create(set: CreateSettings, cfg: C, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>): Receiver;
 }
 
-export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+export interface ProcessorImpl<C = any> {
+  /** one instance per pipeline */
+  create(set: CreateSettings, cfg: C, signal: Signal, next: Consumer<any>): Processor;
+}
+
+export interface ExporterImpl<C = any> {
+  /** one instance per id and signal */
+  create(set: CreateSettings, cfg: C, signal: Signal): Exporter;
+}
+
+export interface ReceiverFactory<C = any> extends FactoryBase<C, ReceiverImpl<C>>, ReceiverImpl<C> {
+  readonly kind: 'receiver';
+  /** signals this receiver can produce */
+  readonly signals: readonly Signal[];
+}
+
+export interface ProcessorFactory<C = any> extends FactoryBase<C, ProcessorImpl<C>>, ProcessorImpl<C> {
   readonly kind: 'processor';
   /** input signal → output signal pairs this processor supports */
   readonly signals: ReadonlyArray<{ readonly in: Signal; readonly out: Signal }>;
-  /** one instance per pipeline */
-  create(set: CreateSettings, cfg: C, signal: Signal, next: Consumer<any>): Processor;
   /**
    * Processors that emit tumbling windows (metric sets): the window and how
    * long after its end a window is emitted. The config check then requires
@@ -106,12 +126,57 @@ export interface ProcessorFactory<C = any> extends FactoryBase<C> {
   window?(cfg: C): { periodMs: number; emitDelayMs: number };
 }
 
-export interface ExporterFactory<C = any> extends FactoryBase<C> {
+export interface ExporterFactory<C = any> extends FactoryBase<C, ExporterImpl<C>>, ExporterImpl<C> {
   readonly kind: 'exporter';
   readonly signals: readonly Signal[];
-  /** one instance per id and signal */
-  create(set: CreateSettings, cfg: C, signal: Signal): Exporter;
 }
 
 export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
 export type Kind = Factory['kind'];
+
+/** What a factory.ts declares: everything but `kind`, `loaded` and `create` (which `define*` adds). */
+type Definition<F extends Factory, I> = Omit<F, 'kind' | 'loaded' | 'create' | 'load'> & { load(): Promise<I> };
+export type ReceiverDefinition<C> = Definition<ReceiverFactory<C>, ReceiverImpl<C>>;
+export type ProcessorDefinition<C> = Definition<ProcessorFactory<C>, ProcessorImpl<C>>;
+export type ExporterDefinition<C> = Definition<ExporterFactory<C>, ExporterImpl<C>>;
+
+/**
+ * The factory of a receiver. Its `create` works once `load()` has resolved
+ * (the service loads the types its config uses first: loadImplementations)
+ * and throws, naming the type, before that.
+ */
+export function defineReceiver<C>(d: ReceiverDefinition<C>): ReceiverFactory<C> {
+  return lazy<ReceiverFactory<C>, ReceiverImpl<C>>('receiver', d, (impl) => (set, cfg, next) => impl().create(set, cfg, next));
+}
+
+export function defineProcessor<C>(d: ProcessorDefinition<C>): ProcessorFactory<C> {
+  return lazy<ProcessorFactory<C>, ProcessorImpl<C>>('processor', d, (impl) => (set, cfg, signal, next) => impl().create(set, cfg, signal, next));
+}
+
+export function defineExporter<C>(d: ExporterDefinition<C>): ExporterFactory<C> {
+  return lazy<ExporterFactory<C>, ExporterImpl<C>>('exporter', d, (impl) => (set, cfg, signal) => impl().create(set, cfg, signal));
+}
+
+function lazy<F extends Factory, I>(kind: Kind, d: { type: string; load(): Promise<I> }, create: (impl: () => I) => F['create']): F {
+  let impl: I | undefined;
+  let pending: Promise<I> | undefined;
+  const load = (): Promise<I> => {
+    pending ??= d.load().then((i) => { impl = i; return i; }, (e: unknown) => {
+      pending = undefined;
+      throw new MetricportError('MP_LOAD_FAILED', `cannot load the ${kind} "${d.type}" (its modules or a dependency failed to import): ${(e as Error).message}`, { cause: e });
+    });
+    return pending;
+  };
+  const get = (): I => {
+    if (impl === undefined) throw new Error(`the ${kind} "${d.type}" is not loaded: await loadImplementations(config) (or the factory's load()) before creating it`);
+    return impl;
+  };
+  return Object.freeze({ ...d, kind, load, create: create(get), get loaded() { return impl !== undefined; } }) as unknown as F;
+}
+
+/** Load the implementation of every component type a config uses (before building its graph). */
+export async function loadImplementations(cfg: { receivers: ReadonlyMap<string, { factory: Factory }>; processors: ReadonlyMap<string, { factory: Factory }>; exporters: ReadonlyMap<string, { factory: Factory }> }): Promise<void> {
+  const types = new Set<Factory>();
+  for (const m of [cfg.receivers, cfg.processors, cfg.exporters]) for (const c of m.values()) types.add(c.factory);
+  await Promise.all([...types].map((f) => f.load?.()));
+}

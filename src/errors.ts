@@ -86,4 +86,5 @@ export const ErrorCodes = {
   MP_CONFIG_READ: 'the configuration file could not be read',
   MP_SHUTDOWN: 'the component is shut down and accepts no more data',
   MP_START_FAILED: 'a component failed to start',
+  MP_LOAD_FAILED: 'a component\'s implementation (its modules or a dependency such as lmdb or pg) could not be imported; reinstall with npm ci',
 } as const;

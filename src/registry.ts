@@ -1,8 +1,12 @@
 /**
- * Every component type metricport knows: one line per component.
+ * Every component type metricport knows, and every extension: one line
+ * each. Factories are descriptors (type, schema, description, signals, the
+ * admin routes and CLI commands they add); a component's implementation is
+ * imported by its factory's `load()` only when a config uses it.
  */
 import type { ExporterFactory, ProcessorFactory, ReceiverFactory } from './component.js';
 import type { Registry } from './config/service-config.js';
+import type { AdminRoute, CliCommand, Extension } from './extension.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { errorsReceiverFactory } from '../receivers/errors/factory.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
@@ -55,6 +59,10 @@ const exporters: ExporterFactory[] = [
   prometheusExporterFactory,
 ];
 
+/** Contributors that are not components (src/<name>/extension.ts). */
+const extensions: Extension[] = [
+];
+
 function byType<T extends { type: string }>(list: T[]): ReadonlyMap<string, T> {
   const m = new Map<string, T>();
   for (const f of list) {
@@ -69,3 +77,30 @@ export const registry: Registry = {
   processors: byType(processors),
   exporters: byType(exporters),
 };
+
+/** Who contributed a route or a command: `receiver importer`, `extension cluster`. */
+export interface Contributed<T> { item: T; from: string }
+
+function contributors(): Array<{ from: string; admin?: readonly AdminRoute[]; commands?: readonly CliCommand[] }> {
+  return [
+    ...receivers.map((f) => ({ from: `receiver ${f.type}`, admin: f.admin, commands: f.commands })),
+    ...processors.map((f) => ({ from: `processor ${f.type}`, admin: f.admin, commands: f.commands })),
+    ...exporters.map((f) => ({ from: `exporter ${f.type}`, admin: f.admin, commands: f.commands })),
+    ...extensions.map((e) => ({ from: `extension ${e.name}`, admin: e.admin, commands: e.commands })),
+  ];
+}
+
+/** Every admin route the factories and extensions contribute, in registry order. */
+export function contributedRoutes(): Array<Contributed<AdminRoute>> {
+  return contributors().flatMap((c) => (c.admin ?? []).map((item) => ({ item, from: c.from })));
+}
+
+/** Every CLI command the factories and extensions contribute, in registry order. */
+export function contributedCommands(): Array<Contributed<CliCommand>> {
+  return contributors().flatMap((c) => (c.commands ?? []).map((item) => ({ item, from: c.from })));
+}
+
+/** The extensions (not components), for listings. */
+export function registeredExtensions(): readonly Extension[] {
+  return extensions;
+}

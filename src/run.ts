@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from './admin.js';
+import { loadImplementations } from './component.js';
 import { loadConfigFile } from './config/service-config.js';
 import { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -41,6 +42,8 @@ export async function startService(settings: Settings, logger: Logger): Promise<
   const file = settings.config === '' ? defaultConfigPath() : settings.config;
   const config = loadConfigFile(file, registry);
   for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, formatIssue(w));
+  // only the component types this config uses are imported (with their dependencies)
+  await loadImplementations(config);
   mkdirSync(settings.state_dir, { recursive: true });
   const telemetry = new ServiceTelemetry();
   const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir });

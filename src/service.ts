@@ -8,7 +8,7 @@
 import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { Component, Consumer, CreateSettings, Exporter, Host, Processor, Receiver, Signal } from './component.js';
+import { loadImplementations, type Component, type Consumer, type CreateSettings, type Exporter, type Host, type Processor, type Receiver, type Signal } from './component.js';
 import { upstreamDelays } from './config/windows.js';
 import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
 import { MetricportError } from './errors.js';
@@ -257,7 +257,8 @@ export class Service {
    * Reloads are serialized.
    */
   reload(next: ServiceConfig, stopTimeoutMs = 30_000): Promise<ReloadSummary> {
-    const run = this.lock.then(() => this.doReload(next, stopTimeoutMs));
+    // a reload may bring component types the running config does not use: import them first
+    const run = this.lock.then(() => loadImplementations(next)).then(() => this.doReload(next, stopTimeoutMs));
     this.lock = run.catch(() => undefined);
     return run;
   }

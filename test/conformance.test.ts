@@ -1,12 +1,15 @@
 /**
- * The shared conformance suite: every registered factory, with a minimal
+ * The shared conformance suite: every registered factory is loaded (its
+ * implementation imported through the lazy registry) and, with a minimal
  * valid config, goes through create → shutdown, and create → start →
- * shutdown → shutdown; its schema documents every option; its defaults
- * validate. A new component gets all of this by adding one line to the
- * registry (and, if it has required options, one line to MINIMAL below).
+ * shutdown → shutdown; create holds no socket, file descriptor, timer or
+ * pending I/O; its schema documents every option; its defaults validate. A
+ * new component gets all of this by adding one line to the registry (and, if
+ * it has required options, one line to MINIMAL below).
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Factory, Host } from '../src/component.js';
@@ -42,6 +45,51 @@ function all(): Factory[] {
   return [...registry.receivers.values(), ...registry.processors.values(), ...registry.exporters.values()];
 }
 
+/**
+ * What the process holds: libuv resources (sockets, servers, timers, pending
+ * file system requests, ...) by type, and open file descriptors with their
+ * targets. Read synchronously, so two readings around a synchronous call
+ * differ by exactly what that call left open.
+ */
+function held(): { resources: Map<string, number>; fds: Map<string, string> } {
+  const resources = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) resources.set(r, (resources.get(r) ?? 0) + 1);
+  const fds = new Map<string, string>();
+  const self = readlinkSync('/proc/self');
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; } // the listing's own descriptor, closed by now
+    if (target === `/proc/${self}/fd`) continue;
+    fds.set(fd, target);
+  }
+  return { resources, fds };
+}
+
+/**
+ * What `fn` left open: resources by type whose count grew, and new file
+ * descriptors, read right after it returns and again once the callbacks it
+ * queued have run (a listen() on a host name binds after a lookup).
+ */
+async function leftOpen(fn: () => void): Promise<string[]> {
+  // mocha arms the test's timeout once the test function first yields: let it, before the baseline
+  await new Promise((r) => setImmediate(r));
+  const a = held();
+  fn();
+  const now = held();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  const later = held();
+  return [...new Set([...diff(a, now), ...diff(a, later)])];
+}
+
+
+function diff(a: ReturnType<typeof held>, b: ReturnType<typeof held>): string[] {
+  const out: string[] = [];
+  for (const [r, n] of b.resources) if (n > (a.resources.get(r) ?? 0)) out.push(`${n - (a.resources.get(r) ?? 0)} × ${r}`);
+  for (const [fd, target] of b.fds) if (a.fds.get(fd) !== target) out.push(`fd ${fd} → ${target}`);
+  return out;
+}
+
 function create(f: Factory, telemetry: ServiceTelemetry) {
   const raw = MINIMAL[`${f.kind}/${f.type}`] ?? {};
   const { value, issues } = validateSchema(f.configSchema, raw, f.type);
@@ -58,6 +106,19 @@ function create(f: Factory, telemetry: ServiceTelemetry) {
 describe('conformance: every registered component', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('the open-resource check sees a listening socket, a timer and an open file (so it can fail)', async () => {
+    let srv: ReturnType<typeof createServer> | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const found = await leftOpen(() => { srv = createServer().listen(0, '127.0.0.1'); timer = setTimeout(() => {}, 60_000); });
+    srv!.close();
+    clearTimeout(timer);
+    expect(found.join('; ')).to.match(/TCPServerWrap/).and.to.match(/Timeout/);
+    let fd: number | undefined;
+    const files = await leftOpen(() => { fd = openSync(join(dir, 'probe'), 'w'); });
+    closeSync(fd!);
+    expect(files.join('; ')).to.contain(join(dir, 'probe'));
+  });
+
   it('the registry holds the foundation components', () => {
     expect([...registry.receivers.keys()]).to.include('otlp');
     expect([...registry.processors.keys()]).to.include.members(['batch', 'filter']);
@@ -66,6 +127,11 @@ describe('conformance: every registered component', () => {
 
   for (const f of all()) {
     describe(`${f.kind} ${f.type}`, () => {
+      it('loads its implementation through the registry', async () => {
+        await f.load?.();
+        expect(f.loaded ?? true).to.equal(true);
+      });
+
       it('has a description, signals, and a doc line for every option', () => {
         expect(f.description.length).to.be.greaterThan(10);
         expect(f.signals.length).to.be.greaterThan(0);
@@ -90,11 +156,13 @@ describe('conformance: every registered component', () => {
         if (c.status) expect(c.status()).to.be.an('object');
       });
 
-      it('create binds no sockets and opens no files (a second instance can be created alongside)', async () => {
+      it('create holds no socket, file, timer or pending I/O (and a second instance can be created alongside)', async () => {
         const telemetry = new ServiceTelemetry();
-        const a = create(f, telemetry);
-        const b = create(f, telemetry);
-        await Promise.all([a.shutdown(AbortSignal.timeout(5000)), b.shutdown(AbortSignal.timeout(5000))]);
+        let a: ReturnType<typeof create> | undefined;
+        let b: ReturnType<typeof create> | undefined;
+        const open = await leftOpen(() => { a = create(f, telemetry); b = create(f, telemetry); });
+        await Promise.all([a!.shutdown(AbortSignal.timeout(5000)), b!.shutdown(AbortSignal.timeout(5000))]);
+        expect(open, `${f.kind} ${f.type}: create left open`).to.deep.equal([]);
       });
     });
   }

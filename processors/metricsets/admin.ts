@@ -5,7 +5,7 @@
  * `metricsets` processor.
  */
 import type { Component } from '../../src/component.js';
-import type { MetricSetsProcessor } from './factory.js';
+import type { MetricSetsProcessor } from './processor.js';
 
 export interface ComponentLookup {
   components(kind: 'processor', type?: string): Array<{ id: string; type: string; pipeline?: string; component: Component }>;

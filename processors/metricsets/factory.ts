@@ -4,218 +4,38 @@
  * epoch-aligned window (by event time); closed windows go downstream as
  * metrics. See docs/processors/metricsets.md and semantics.md §2, §7.
  */
-import type { Consumer, CreateSettings, Host, Processor, ProcessorFactory, Signal } from '../../src/component.js';
-import { ConfigError, type ConfigIssue } from '../../src/errors.js';
-import type { Logger } from '../../src/logger.js';
-import { countPoints, type EventBatch, type MetricsBatch } from '../../src/model/index.js';
-import type { ProcessorTelemetry, Telemetry } from '../../src/telemetry.js';
-import { compileMetricSets, metricsetsConfigSchema, validateMetricSets, type MetricSetsConfig, type MetricSpec } from './config.js';
-import { MetricSetsEngine, type EngineOptions, type PreviewWindow } from './engine.js';
+import { defineProcessor } from '../../src/component.js';
+import { metricsetsConfigSchema, validateMetricSets, type MetricSetsConfig } from './config.js';
 
-export type { MetricSetsConfig } from './config.js';
-export { MetricSetsEngine } from './engine.js';
-
-const LOG_INTERVAL_MS = 10_000;
-
-export function engineOptions(cfg: MetricSetsConfig, mode: 'wall' | 'replay'): EngineOptions {
-  return {
-    periodMs: cfg.period,
-    latenessMs: cfg.allowed_lateness ?? cfg.period,
-    maxGroups: cfg.max_groups,
-    zeroFill: cfg.zero_fill,
-    hllThreshold: cfg.unique.exact_threshold,
-    hllPrecision: cfg.unique.precision,
-    ddAccuracy: cfg.percentiles.relative_accuracy,
-    mode,
-  };
-}
-
-export function compileOrThrow(id: string, cfg: MetricSetsConfig): MetricSpec[] {
-  const issues: ConfigIssue[] = [];
-  const specs = compileMetricSets(cfg, issues);
-  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues.map((i) => ({ ...i, path: `processors.${id}.${i.path}` })));
-  return specs;
-}
-
-/** The definitions of the sets, for GET /api/v1/metricsets. */
-export function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>> {
-  const sets = new Map<string, Array<Record<string, unknown>>>();
-  for (const s of specs) {
-    let list = sets.get(s.set);
-    if (list === undefined) { list = []; sets.set(s.set, list); }
-    list.push({
-      name: s.name,
-      ...(s.description !== '' ? { description: s.description } : {}),
-      filter: s.filterSpec ?? null,
-      group_by: s.groupBy,
-      group_by_defaults: Object.fromEntries(s.groupBy.flatMap((g, i) => (s.defaults[i] === undefined ? [] : [[g, s.defaults[i]]]))),
-      aggregates: s.aggs.map((a) => a.text),
-      series: s.aggs.map((a) => ({ name: a.output, aggregate: a.text, kind: a.kind === 'count' || a.kind === 'sum' ? 'sum' : 'gauge', temporality: a.kind === 'count' || a.kind === 'sum' ? 'delta' : null, attributes: s.groupBy })),
-    });
-  }
-  return [...sets].map(([name, metrics]) => ({ name, metrics }));
-}
-
-export class MetricSetsProcessor implements Processor<EventBatch> {
-  readonly mutatesData = false;
-  readonly engine: MetricSetsEngine;
-  private readonly tel: ProcessorTelemetry;
-  private readonly logger: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
-  private stopped: Promise<void> | undefined;
-  private inflight = new Set<Promise<void>>();
-  private emitted = 0;
-  private emitFailed = 0;
-  private lastError: string | undefined;
-  private lastLog = 0;
-
-  constructor(
-    private readonly set: CreateSettings,
-    readonly cfg: MetricSetsConfig,
-    readonly specs: MetricSpec[],
-    private readonly next: Consumer<MetricsBatch>,
-    /** the wall clock in ms (tests inject one) */
-    private readonly now: () => number = Date.now,
-  ) {
-    this.logger = set.logger;
-    this.tel = set.telemetry.processor(set.id, set.pipeline ?? 'events');
-    this.engine = new MetricSetsEngine(specs, engineOptions(cfg, 'wall'), now());
-    registerGauges(set.telemetry, set.id, set.pipeline ?? '', this);
-  }
-
-  async start(_host: Host): Promise<void> {
-    if (this.started || this.stopped !== undefined) return;
-    this.started = true;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped !== undefined) return;
-    const delay = Math.max(1, this.engine.nextCloseMs() - this.now());
-    this.timer = setTimeout(() => this.tick(), Math.min(delay, 2 ** 31 - 1));
-    this.timer.unref();
-  }
-
-  /** Close due windows and send them on (never rejects). */
-  tick(): Promise<void> {
-    this.timer = undefined;
-    let batches: MetricsBatch[];
-    try {
-      batches = this.engine.closeDue(this.now());
-    } catch (err) {
-      this.noteError(err, 'closing windows failed');
-      batches = [];
-    }
-    const p = this.send(batches);
-    this.schedule();
-    return p;
-  }
-
-  private send(batches: MetricsBatch[]): Promise<void> {
-    if (batches.length === 0) return Promise.resolve();
-    const p = (async () => {
-      for (const b of batches) {
-        const n = countPoints(b);
-        try {
-          await this.next.consume(b);
-          this.tel.outgoing(n);
-          this.emitted += n;
-        } catch (err) {
-          this.emitFailed += n;
-          this.tel.dropped(n, 'export_failed');
-          this.noteError(err, 'downstream refused a closed window; its points are dropped');
-        }
-      }
-    })();
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
-    return p;
-  }
-
-  private noteError(err: unknown, msg: string): void {
-    this.lastError = err instanceof Error ? err.message : String(err);
-    const now = Date.now();
-    if (now - this.lastLog < LOG_INTERVAL_MS) return;
-    this.lastLog = now;
-    this.logger.warn({ err: this.lastError }, msg);
-  }
-
-  consume(data: EventBatch): Promise<void> {
-    const n = data.events.length;
-    this.tel.incoming(n);
-    const r = this.engine.add(data.events, this.now());
-    if (r.late > 0) this.tel.dropped(r.late, 'late');
-    return Promise.resolve();
-  }
-
-  /** Events are accepted at once; nothing to release early. */
-  drain(): void {}
-
-  shutdown(deadline: AbortSignal): Promise<void> {
-    this.stopped ??= this.doShutdown(deadline);
-    return this.stopped;
-  }
-
-  private async doShutdown(deadline: AbortSignal): Promise<void> {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
-    const batches = this.started ? this.engine.flushAll(this.now()) : this.engine.flushAll();
-    const all = Promise.all([...this.inflight, this.send(batches)]).then(() => undefined);
-    await new Promise<void>((resolve) => {
-      if (deadline.aborted) { resolve(); return; }
-      const onAbort = () => resolve();
-      deadline.addEventListener('abort', onAbort, { once: true });
-      void all.then(() => { deadline.removeEventListener('abort', onAbort); resolve(); });
-    });
-  }
-
-  /** The open windows' current values (GET /api/v1/metricsets/<set>/preview). */
-  preview(set?: string): PreviewWindow[] { return this.engine.preview(set); }
-
-  /** The set definitions (GET /api/v1/metricsets). */
-  definitions(): Array<Record<string, unknown>> { return describeSets(this.specs); }
-
-  status(): Record<string, unknown> {
-    const e = this.engine;
-    return {
-      ...this.tel.totals(),
-      period_ms: e.o.periodMs,
-      allowed_lateness_ms: e.o.latenessMs,
-      open_windows: e.openWindows,
-      late_events: e.late,
-      future_events: e.future,
-      emitted_points: this.emitted,
-      emit_failed_points: this.emitFailed,
-      ...(this.lastError !== undefined ? { last_error: this.lastError } : {}),
-      metrics: this.specs.map((s, i) => ({ set: s.set, metric: s.name, ...e.counters[i] })),
-    };
-  }
-}
-
-function registerGauges(tel: Telemetry, id: string, pipeline: string, p: MetricSetsProcessor): void {
-  const e = p.engine;
-  tel.gauge('metricport_metricsets_late_events', 'Events dropped because their window had closed (older than the allowed lateness), cumulative', { processor: id, pipeline }, () => e.late);
-  tel.gauge('metricport_metricsets_future_events', 'Events more than one period in the future, taken as arriving now, cumulative', { processor: id, pipeline }, () => e.future);
-  tel.gauge('metricport_metricsets_open_windows', 'Windows holding state', { processor: id, pipeline }, () => e.openWindows);
-  p.specs.forEach((s, i) => {
-    const c = e.counters[i]!;
-    const base = { processor: id, pipeline, metric_set: s.set, metric: s.name };
-    tel.gauge('metricport_metricsets_missing_group_by_events', 'Events dropped for a metric because a group_by attribute was missing without a default, cumulative', base, () => c.missing_group_by);
-    tel.gauge('metricport_metricsets_overflow_events', 'Events counted in the __overflow__ group because the metric reached max_groups in their window, cumulative', base, () => c.overflow);
-    tel.gauge('metricport_metricsets_non_numeric_values', 'Values ignored by numeric aggregates because they were not numbers, cumulative', base, () => c.non_numeric);
-  });
-}
-
-export const metricsetsProcessorFactory: ProcessorFactory<MetricSetsConfig> = {
-  kind: 'processor',
+export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
   type: 'metricsets',
   description: 'Metric sets over events (events → metrics): filter, group_by and count/unique/sum/min/max/mean/first/last/percentile aggregates per epoch-aligned window',
   signals: [{ in: 'events', out: 'metrics' }],
   configSchema: metricsetsConfigSchema,
   validate: validateMetricSets,
   window: (cfg) => ({ periodMs: cfg.period, emitDelayMs: cfg.allowed_lateness ?? cfg.period }),
-  create(set, cfg, signal: Signal, next) {
-    if (signal !== 'events') throw new Error(`metricsets processor takes events, not ${signal}`);
-    return new MetricSetsProcessor(set, cfg, compileOrThrow(set.id, cfg), next as Consumer<MetricsBatch>);
-  },
-};
+  load: async () => (await import('./processor.js')).metricsetsImpl,
+  admin: [
+    {
+      method: 'GET', path: '/api/v1/metricsets', summary: 'every metric set: its metrics, output series and the processor running it',
+      handle: async (_req, ctx) => ({ json: (await import('./admin.js')).listMetricSets(ctx.service) }),
+    },
+    {
+      method: 'GET', path: '/api/v1/metricsets/:set/preview', summary: 'the open windows\' current values of one metric set',
+      handle: async (req, ctx) => {
+        const set = req.params.set!;
+        const p = (await import('./admin.js')).previewMetricSet(ctx.service, set);
+        if (p === undefined) return { status: 404, json: { error: `no metric set named ${JSON.stringify(set)}; GET /api/v1/metricsets lists them` } };
+        return { json: p };
+      },
+    },
+  ],
+  commands: [
+    {
+      verb: 'preview',
+      usage: 'preview --config FILE --events FILE.ndjson [--set NAME] [--json]',
+      summary: 'run a file of error events through the config\'s metric sets and print the series',
+      run: async (args, io) => (await import('./preview-cli.js')).previewMain(args, io.stdout, io.stderr),
+    },
+  ],
+});

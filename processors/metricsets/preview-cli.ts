@@ -11,7 +11,8 @@ import { formatIssue } from '../../src/errors.js';
 import { registry } from '../../src/registry.js';
 import { parseErrorsBody } from '../../receivers/errors/parse.js';
 import { MetricSetsEngine } from './engine.js';
-import { compileOrThrow, engineOptions, type MetricSetsConfig } from './factory.js';
+import type { MetricSetsConfig } from './config.js';
+import { compileOrThrow, engineOptions } from './processor.js';
 
 export const PREVIEW_HELP = `Usage: metricport preview --config FILE --events FILE [--set NAME] [--json]
 

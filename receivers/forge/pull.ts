@@ -14,7 +14,7 @@
  * (`<state-dir>/receiver/<id>`), so `--since` only sets where a first run starts.
  */
 import { join } from 'node:path';
-import type { ReceiverFactory } from '../../src/component.js';
+import { loadImplementations, type ReceiverFactory } from '../../src/component.js';
 import { loadConfigFile, type ServiceConfig, type ComponentConfig } from '../../src/config/service-config.js';
 import { parseDuration } from '../../src/config/schema.js';
 import { ConfigError, PermanentError, RefusedError } from '../../src/errors.js';
@@ -159,6 +159,7 @@ export async function forgePull(o: PullOptions): Promise<PullOutcome> {
   const pipelines = config.pipelines.filter((p) => p.receivers.some((id) => receivers.has(id)));
   const used = new Set(pipelines.flatMap((p) => p.exporters));
   const exporters = new Map([...config.exporters].filter(([id]) => used.has(id)));
+  await loadImplementations({ ...config, receivers, exporters });
   const service = new Service({ ...config, receivers, pipelines, exporters }, { logger: o.logger, telemetry, stateDir: o.stateDir });
   try {
     await service.start();

@@ -26,6 +26,11 @@ describe('e2e: the metricport command line', function () {
     }
   });
 
+  it('--help lists the commands and admin routes components contribute', () => {
+    const r = run(['--help']);
+    for (const s of ['metricport forge pull', 'metricport importer test', 'metricport preview', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test', 'POST /api/v1/reload']) expect(r.stdout).to.contain(s);
+  });
+
   it('rejects an unknown flag and an unknown verb with exit 2 and a hint', () => {
     const a = run(['run', '--confg', 'x.yaml']);
     expect(a.code).to.equal(2);

@@ -3,7 +3,7 @@ import type { Event } from '../../../src/model/events.js';
 import type { Attributes, GaugeMetric, MetricsBatch, SumMetric } from '../../../src/model/metrics.js';
 import { compileMetricSets, metricsetsConfigSchema, type MetricSetsConfig } from '../../../processors/metricsets/config.js';
 import { MetricSetsEngine } from '../../../processors/metricsets/engine.js';
-import { engineOptions } from '../../../processors/metricsets/factory.js';
+import { engineOptions } from '../../../processors/metricsets/processor.js';
 
 export const S = 1_000_000_000n;
 export const T0 = 1_700_000_040n * S; // a multiple of 60 s: 1700000040 = 28333334 × 60

@@ -4,7 +4,7 @@ import vm from 'node:vm';
 import type { MetricsBatch } from '../../../src/model/metrics.js';
 import { silentLogger } from '../../../src/logger.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
-import { compileOrThrow, MetricSetsProcessor } from '../../../processors/metricsets/factory.js';
+import { compileOrThrow, MetricSetsProcessor } from '../../../processors/metricsets/processor.js';
 import { attrsKey, config, engine, ev, rows, S, T0, valuesOf } from './helpers.js';
 
 const P = 60n * S;

@@ -21,6 +21,8 @@ export async function testImporter(svc: Service, name: string, opts: { receiver?
     if (sinceMs === undefined || sinceMs <= 0) return { status: 400, body: { error: `since expects a duration like 2h, got ${JSON.stringify(opts.since)}` } };
   }
   const rcv = found[0]!.component as ImporterReceiver;
+  const tooLong = sinceMs === undefined ? undefined : rcv.testSpanProblem(name, sinceMs);
+  if (tooLong !== undefined) return { status: 400, body: { error: `since ${opts.since ?? ''} ${tooLong}` } };
   const r = await rcv.testQuery(name, sinceMs === undefined ? {} : { sinceMs });
   return { status: 200, body: { receiver: found[0]!.id, ...r } };
 }

@@ -122,6 +122,22 @@ export const importerConfigSchema: Schema = {
   },
 };
 
+/** A duration in ms as the largest whole unit: 86400000 → "1d", 5400000 → "90m". */
+export function formatSpan(ms: number): string {
+  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
+  return `${ms}ms`;
+}
+
+/**
+ * Why a test query may not span `sinceMs` (undefined: it may): at most the
+ * importer's `chunk`, the most one of its real queries covers, so a test
+ * never asks the source for more than a run would.
+ */
+export function testSpanProblem(spec: ImporterSpec, sinceMs: number): string | undefined {
+  if (Number.isFinite(sinceMs) && sinceMs <= spec.chunk) return undefined;
+  return `is longer than importer ${JSON.stringify(spec.name)} queries at once (its chunk: ${formatSpan(spec.chunk)}); use at most ${formatSpan(spec.chunk)}`;
+}
+
 export function validateImporterConfig(cfg: ImporterReceiverConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();

@@ -11,7 +11,7 @@ import { isRetryable } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import type { MetricsBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
-import { missingPlaceholders, placeholderMessage, type ImporterReceiverConfig, type ImporterSpec } from './config.js';
+import { missingPlaceholders, placeholderMessage, testSpanProblem, type ImporterReceiverConfig, type ImporterSpec } from './config.js';
 import { mapRows, MappingError, SourceQueryError } from './map.js';
 import { createSource, scrubber, type Source } from './sources.js';
 import { ImporterWatermarks } from './watermark.js';
@@ -204,6 +204,12 @@ export class ImporterReceiver implements Receiver {
       out.errors.push(this.scrub(err instanceof SourceQueryError ? `the source refused the query: ${err.message}` : err instanceof MappingError ? `the rows do not fit the mapping: ${err.message}` : `the query failed: ${describe(err)}`));
     }
     return out;
+  }
+
+  /** Why a test query of importer `name` may not span `sinceMs` (undefined: it may; see testSpanProblem). */
+  testSpanProblem(name: string, sinceMs: number): string | undefined {
+    const spec = this.cfg.importers.find((i) => i.name === name);
+    return spec === undefined ? undefined : testSpanProblem(spec, sinceMs);
   }
 
   importerNames(): string[] {

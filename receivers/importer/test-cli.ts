@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/logger.js';
 import { registry } from '../../src/registry.js';
 import { loadSettings } from '../../src/settings.js';
 import { ServiceTelemetry } from '../../src/telemetry.js';
-import type { ImporterReceiverConfig } from './config.js';
+import { testSpanProblem, type ImporterReceiverConfig } from './config.js';
 import { ImporterReceiver, type TestQueryResult } from './receiver.js';
 
 export const IMPORTER_HELP = `Usage:
@@ -25,7 +25,7 @@ source's own error (e.g. a syntax error), or a preview of the rows mapped to
 points. Nothing is sent; the watermark does not move. Exit 0 ok, 1 problems, 2 usage.
   --importer NAME  the importer (its name under importers:)
   --receiver ID    which importer receiver, when several have an importer of that name
-  --since D        span to query back from now (default: min(history, chunk))
+  --since D        span to query back from now (default: min(history, chunk); at most chunk)
 `;
 
 interface Args { config?: string; importer?: string; receiver?: string; since?: string; json: boolean; rest: string[] }
@@ -76,6 +76,9 @@ export async function importerMain(argv: string[], out: NodeJS.WritableStream = 
   }
   if (matches.length > 1) { err.write(`metricport importer test: ${matches.length} receivers have an importer ${JSON.stringify(a.importer)} (${matches.map((m) => m.id).join(', ')}); pass --receiver ID\n`); return 2; }
   const c = matches[0]!;
+  const spec = (c.config as unknown as ImporterReceiverConfig).importers.find((i) => i.name === a.importer)!;
+  const tooLong = sinceMs === undefined ? undefined : testSpanProblem(spec, sinceMs);
+  if (tooLong !== undefined) { err.write(`metricport importer test: --since ${a.since ?? ''} ${tooLong}\n`); return 2; }
   const telemetry = new ServiceTelemetry();
   const rcv = new ImporterReceiver({ id: c.id, logger: silentLogger(), telemetry, stateDir: join(settings.state_dir, 'receiver', c.id.replace('/', '_')) }, c.config as unknown as ImporterReceiverConfig, {});
   let res: TestQueryResult;

@@ -86,6 +86,9 @@ service:
     expect(typo.code).to.equal(1);
     expect(typo.stdout).to.include(`error: the source refused the query: ERROR: syntax error at or near "${table}" (SQLSTATE 42601, at character 21)`);
     expect(typo.stdout + typo.stderr).to.not.include('sekret-pw-123');
+    // a span longer than one real query covers (the importer's chunk, 1d by default) is refused before the source is asked
+    const far = await run(['importer', 'test', '--config', file, '--importer', 'ok', '--state-dir', state, '--since', '100000d']);
+    expect([far.code, far.stdout, far.stderr]).to.deep.equal([2, '', 'metricport importer test: --since 100000d is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d\n']);
     const none = await run(['importer', 'test', '--config', file, '--importer', 'nope', '--state-dir', state]);
     expect(none.code).to.equal(1);
     expect(none.stderr).to.include('no importer named "nope" (importers: importer/pg: ok, importer/pg: typo)');
@@ -108,6 +111,12 @@ service:
       expect(await nf.json()).to.deep.equal({ error: 'no importer named "nope"', importers: ['importer/pg: ok', 'importer/pg: typo'] });
       const bad = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=soon`, { method: 'POST' });
       expect(bad.status).to.equal(400);
+      for (const since of ['100000d', `${'9'.repeat(400)}d`, '25h']) {
+        const far = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=${since}`, { method: 'POST' });
+        expect([far.status, await far.json()], since).to.deep.equal([400, { error: `since ${since} is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d` }]);
+      }
+      const day = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=1d`, { method: 'POST' });
+      expect(day.status).to.equal(200);
       // status shows the failing importer's error and the good one's watermark
       const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { receivers: Array<{ id: string; importers: Record<string, { last_error: string | null }> }> };
       const imp = st.receivers.find((r) => r.id === 'importer/pg')!;

@@ -16,7 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { encodeTrap } from '../exporters/circonus/encode.js';
-import { datadogEncoder } from '../exporters/datadog/factory.js';
+import { datadogEncoder } from '../exporters/datadog/exporter.js';
 import { encodeGraphite } from '../exporters/graphite/encode.js';
 import { grafanaRows } from '../exporters/grafana/encode.js';
 import { encodeLines } from '../exporters/influxdb/encode.js';

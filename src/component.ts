@@ -145,16 +145,19 @@ export type ExporterDefinition<C> = Definition<ExporterFactory<C>, ExporterImpl<
  * (the service loads the types its config uses first: loadImplementations)
  * and throws, naming the type, before that.
  */
-export function defineReceiver<C>(d: ReceiverDefinition<C>): ReceiverFactory<C> {
-  return lazy<ReceiverFactory<C>, ReceiverImpl<C>>('receiver', d, (impl) => (set, cfg, next) => impl().create(set, cfg, next));
+/** A factory made by define*: load() and loaded are always there. */
+export type Defined<F extends Factory, I> = F & { load(): Promise<I>; readonly loaded: boolean };
+
+export function defineReceiver<C>(d: ReceiverDefinition<C>): Defined<ReceiverFactory<C>, ReceiverImpl<C>> {
+  return lazy<Defined<ReceiverFactory<C>, ReceiverImpl<C>>, ReceiverImpl<C>>('receiver', d, (impl) => (set, cfg, next) => impl().create(set, cfg, next));
 }
 
-export function defineProcessor<C>(d: ProcessorDefinition<C>): ProcessorFactory<C> {
-  return lazy<ProcessorFactory<C>, ProcessorImpl<C>>('processor', d, (impl) => (set, cfg, signal, next) => impl().create(set, cfg, signal, next));
+export function defineProcessor<C>(d: ProcessorDefinition<C>): Defined<ProcessorFactory<C>, ProcessorImpl<C>> {
+  return lazy<Defined<ProcessorFactory<C>, ProcessorImpl<C>>, ProcessorImpl<C>>('processor', d, (impl) => (set, cfg, signal, next) => impl().create(set, cfg, signal, next));
 }
 
-export function defineExporter<C>(d: ExporterDefinition<C>): ExporterFactory<C> {
-  return lazy<ExporterFactory<C>, ExporterImpl<C>>('exporter', d, (impl) => (set, cfg, signal) => impl().create(set, cfg, signal));
+export function defineExporter<C>(d: ExporterDefinition<C>): Defined<ExporterFactory<C>, ExporterImpl<C>> {
+  return lazy<Defined<ExporterFactory<C>, ExporterImpl<C>>, ExporterImpl<C>>('exporter', d, (impl) => (set, cfg, signal) => impl().create(set, cfg, signal));
 }
 
 function lazy<F extends Factory, I>(kind: Kind, d: { type: string; load(): Promise<I> }, create: (impl: () => I) => F['create']): F {

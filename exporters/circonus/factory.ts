@@ -6,12 +6,10 @@
  *   store's own listener at a secret URL, behind Basic auth (always on).
  */
 import { tlsField, type TlsConfig } from '../../src/config/security.js';
-import type { CreateSettings, Exporter, ExporterFactory, Signal } from '../../src/component.js';
+import { defineExporter } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
-import { createCirconusPull } from './pull.js';
-import { createCirconusPush } from './push.js';
 
 export interface CirconusConfig extends StoreConfig {
   mode: 'push' | 'pull';
@@ -67,15 +65,11 @@ export function validateCirconus(cfg: CirconusConfig): ConfigIssue[] {
   return issues;
 }
 
-export const circonusExporterFactory: ExporterFactory<CirconusConfig> = {
-  kind: 'exporter',
+export const circonusExporterFactory = defineExporter<CirconusConfig>({
   type: 'circonus',
   description: 'Circonus: push (HTTPTrap PUT of typed JSON every period) or pull (JSON:Pull)',
   signals: ['metrics'],
   configSchema: circonusConfigSchema,
   validate: validateCirconus,
-  create(set: CreateSettings, cfg: CirconusConfig, signal: Signal): Exporter {
-    if (signal !== 'metrics') throw new Error(`circonus exporter does not support the ${signal} signal`);
-    return cfg.mode === 'pull' ? createCirconusPull(set, cfg) : createCirconusPush(set, cfg);
-  },
-};
+  load: async () => (await import('./exporter.js')).circonusImpl,
+});

@@ -2,13 +2,10 @@
  * graphite: Carbon plaintext over TCP every period (protocols.md §3), through
  * the store helper (period accumulator, queue, retries with backoff, status).
  */
-import type { CreateSettings, Exporter, ExporterFactory, Signal } from '../../src/component.js';
+import { defineExporter } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
-import { createStore, type StoreExporter, type StoreTestHooks } from '../../src/storehelper/store.js';
-import { encodeGraphite, type GraphiteEncodeOptions } from './encode.js';
-import { CarbonConnection } from './tcp.js';
 
 export interface GraphiteConfig extends StoreConfig {
   host: string;
@@ -34,29 +31,11 @@ export function validateGraphite(cfg: GraphiteConfig): ConfigIssue[] {
   return issues;
 }
 
-export function createGraphite(set: CreateSettings, cfg: GraphiteConfig, hooks: StoreTestHooks = {}): StoreExporter {
-  const conn = new CarbonConnection(cfg.host, cfg.port);
-  const eo: GraphiteEncodeOptions = { prefix: cfg.prefix.replace(/\.+$/, ''), tagMode: cfg.tag_mode, template: cfg.template };
-  return createStore(set, cfg, {
-    type: 'graphite',
-    maxPayloadBytes: 1 << 20,
-    endpoint: conn.endpoint,
-    encode: (points) => encodeGraphite(points, eo),
-    send: async (p, abort) => { await conn.write(p.body, abort); },
-    shutdown: async () => { conn.close(); },
-    status: () => ({ connected: conn.connected(), connects: conn.connects, disconnects: conn.disconnects }),
-  }, hooks);
-}
-
-export const graphiteExporterFactory: ExporterFactory<GraphiteConfig> = {
-  kind: 'exporter',
+export const graphiteExporterFactory = defineExporter<GraphiteConfig>({
   type: 'graphite',
   description: 'Graphite/Carbon plaintext over TCP every period (tags or path templates), with reconnect and retries',
   signals: ['metrics'],
   configSchema: graphiteConfigSchema,
   validate: validateGraphite,
-  create(set: CreateSettings, cfg: GraphiteConfig, signal: Signal): Exporter {
-    if (signal !== 'metrics') throw new Error(`graphite exporter does not support the ${signal} signal`);
-    return createGraphite(set, cfg);
-  },
-};
+  load: async () => (await import('./exporter.js')).graphiteImpl,
+});

@@ -9,12 +9,9 @@
  * Pending items are bounded (`max_pending`); beyond that consume() rejects with
  * RefusedError so receivers push back on their clients.
  */
-import type { Consumer, CreateSettings, Host, Processor, ProcessorFactory, Signal } from '../../src/component.js';
+import { defineProcessor } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
-import { countPoints, type EventBatch, type MetricsBatch } from '../../src/model/index.js';
-import type { ProcessorTelemetry, Telemetry } from '../../src/telemetry.js';
-import { Batcher, eventsAdapter, metricsAdapter, type EventSlice, type MetricSlice, type Slice, type SliceAdapter } from './batcher.js';
 
 export interface BatchConfig {
   send_batch_size: number;
@@ -65,62 +62,7 @@ function validate(cfg: BatchConfig): ConfigIssue[] {
   return issues;
 }
 
-class BatchProcessor<T, S extends Slice> implements Processor<T> {
-  readonly mutatesData = false;
-  private readonly batcher: Batcher<T, S>;
-  private readonly tel: ProcessorTelemetry;
-  private readonly telemetry: Telemetry;
-  private readonly pipeline: string;
-
-  constructor(
-    private readonly id: string,
-    set: CreateSettings,
-    signal: Signal,
-    cfg: BatchConfig,
-    adapter: SliceAdapter<T, S>,
-    private readonly count: (data: T) => number,
-    next: Consumer<T>,
-  ) {
-    this.pipeline = set.pipeline ?? signal;
-    this.telemetry = set.telemetry;
-    this.tel = set.telemetry.processor(id, this.pipeline);
-    const tel = this.tel;
-    this.batcher = new Batcher<T, S>(
-      { sendBatchSize: cfg.send_batch_size, sendBatchMaxSize: cfg.send_batch_max_size, timeoutMs: cfg.timeout, maxPending: effectiveMaxPending(cfg) },
-      adapter,
-      (data, items) => { tel.outgoing(items); return next.consume(data); },
-    );
-  }
-
-  async start(_host: Host): Promise<void> {
-    this.telemetry.gauge('metricport_processor_batch_pending_items', 'Items a batch processor holds or has in flight downstream',
-      { processor: this.id, pipeline: this.pipeline }, () => this.batcher.pending);
-  }
-
-  consume(data: T): Promise<void> {
-    try {
-      this.tel.incoming(this.count(data));
-      return this.batcher.add(data);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  drain(): void {
-    this.batcher.drain();
-  }
-
-  shutdown(deadline: AbortSignal): Promise<void> {
-    return this.batcher.close(deadline);
-  }
-
-  status(): Record<string, unknown> {
-    return { ...this.batcher.stats(), ...this.tel.totals() };
-  }
-}
-
-export const batchProcessorFactory: ProcessorFactory<BatchConfig> = {
-  kind: 'processor',
+export const batchProcessorFactory = defineProcessor<BatchConfig>({
   type: 'batch',
   description: 'Groups data points or events into batches by size and time; errors and backpressure propagate to every contributing caller',
   signals: [
@@ -129,14 +71,5 @@ export const batchProcessorFactory: ProcessorFactory<BatchConfig> = {
   ],
   configSchema,
   validate,
-  create(set, cfg, signal, next) {
-    switch (signal) {
-      case 'metrics':
-        return new BatchProcessor<MetricsBatch, MetricSlice>(set.id, set, signal, cfg, metricsAdapter, countPoints, next as Consumer<MetricsBatch>);
-      case 'events':
-        return new BatchProcessor<EventBatch, EventSlice>(set.id, set, signal, cfg, eventsAdapter, (b) => b.events.length, next as Consumer<EventBatch>);
-      default:
-        throw new Error(`batch processor does not support signal ${String(signal)}`);
-    }
-  },
-};
+  load: async () => (await import('./processor.js')).batchImpl,
+});

@@ -1,14 +1,12 @@
-import type { ReceiverFactory } from '../../src/component.js';
+import { defineReceiver } from '../../src/component.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { backtraceConfigSchema, type BacktraceReceiverConfig } from './config.js';
-import { BacktraceReceiver } from './receiver.js';
 
 /**
  * `backtrace`: the Backtrace SDKs' report submissions (`POST /post?format=json&token=`,
  * `POST /<universe>/<token>/json`; JSON or multipart) → error events.
  */
-export const backtraceReceiverFactory: ReceiverFactory<BacktraceReceiverConfig> = {
-  kind: 'receiver',
+export const backtraceReceiverFactory = defineReceiver<BacktraceReceiverConfig>({
   type: 'backtrace',
   description: 'Backtrace SDK receiver: POST /post?format=json&token= and /<universe>/<token>/json (JSON or multipart) from unmodified Backtrace SDKs → error events, deduplicated by uuid',
   signals: ['events'],
@@ -24,10 +22,10 @@ export const backtraceReceiverFactory: ReceiverFactory<BacktraceReceiverConfig> 
     });
     return issues;
   },
-  create(set, cfg, next) {
-    return new BacktraceReceiver(set, cfg, next.events);
+  load: async () => {
+    const { BacktraceReceiver } = await import('./receiver.js');
+    return { create: (set, cfg, next) => new BacktraceReceiver(set, cfg, next.events) };
   },
-};
+});
 
 export type { BacktraceReceiverConfig } from './config.js';
-export { BacktraceReceiver } from './receiver.js';

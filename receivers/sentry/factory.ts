@@ -1,14 +1,12 @@
-import type { ReceiverFactory } from '../../src/component.js';
+import { defineReceiver } from '../../src/component.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { sentryConfigSchema, type SentryReceiverConfig } from './config.js';
-import { SentryReceiver } from './receiver.js';
 
 /**
  * `sentry`: the Sentry SDKs' envelopes (`POST [/prefix]/api/<projectId>/envelope/`)
  * and legacy store requests → error events, on a shared HTTP listener.
  */
-export const sentryReceiverFactory: ReceiverFactory<SentryReceiverConfig> = {
-  kind: 'receiver',
+export const sentryReceiverFactory = defineReceiver<SentryReceiverConfig>({
   type: 'sentry',
   description: 'Sentry SDK receiver: POST [/prefix]/api/<projectId>/envelope/ (and /store/) from unmodified Sentry SDKs → error events',
   signals: ['events'],
@@ -23,10 +21,10 @@ export const sentryReceiverFactory: ReceiverFactory<SentryReceiverConfig> = {
     });
     return issues;
   },
-  create(set, cfg, next) {
-    return new SentryReceiver(set, cfg, next.events);
+  load: async () => {
+    const { SentryReceiver } = await import('./receiver.js');
+    return { create: (set, cfg, next) => new SentryReceiver(set, cfg, next.events) };
   },
-};
+});
 
 export type { SentryReceiverConfig } from './config.js';
-export { SentryReceiver } from './receiver.js';

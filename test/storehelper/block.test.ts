@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
-import { createInflux } from '../../exporters/influxdb/factory.js';
+import { createInflux } from '../../exporters/influxdb/exporter.js';
 import { RefusedError } from '../../src/errors.js';
 import { host, settings } from '../exporterhelper/fakes.js';
 import { freePort, waitFor } from '../harness/ports.js';

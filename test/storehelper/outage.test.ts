@@ -5,8 +5,8 @@
  * TCP: graphite → real carbon-cache. HTTP: influxdb → real InfluxDB 1.x.
  */
 import { expect } from 'chai';
-import { createGraphite } from '../../exporters/graphite/factory.js';
-import { createInflux } from '../../exporters/influxdb/factory.js';
+import { createGraphite } from '../../exporters/graphite/exporter.js';
+import { createInflux } from '../../exporters/influxdb/exporter.js';
 import type { StoreExporter } from '../../src/storehelper/store.js';
 import { startCarbon, startInfluxDB, usePeer, type CarbonPeer, type InfluxDBPeer } from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';

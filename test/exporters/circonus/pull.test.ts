@@ -21,6 +21,9 @@ import { ServiceTelemetry } from '../../../src/telemetry.js';
 import { freePort } from '../../harness/ports.js';
 import { SEC, T0, batch, exph, gauge, hist, num, sum, summary } from '../prometheus/util.js';
 
+// the registry is lazy: the implementation is imported on first use
+await circonusExporterFactory.load();
+
 const b64 = (s: string) => `b"${Buffer.from(s).toString('base64')}"`;
 
 describe('circonus pull: JSON:Pull body (protocols.md §6)', () => {

@@ -6,6 +6,9 @@ import { debugExporterFactory } from '../../../exporters/debug/factory.js';
 import { formatMetrics } from '../../../exporters/debug/debug.js';
 import { host, never, sampleEvents, sampleMetrics, settings } from '../../exporterhelper/fakes.js';
 
+// the registry is lazy: the implementation is imported on first use
+await debugExporterFactory.load();
+
 function cfg(verbosity?: string): any {
   const r = validateSchema(debugExporterFactory.configSchema, verbosity === undefined ? {} : { verbosity }, 'exporters.debug');
   expect(r.issues).to.deep.equal([]);

@@ -13,6 +13,9 @@ import { dogstatsdConfigSchema, dogstatsdExporterFactory, type DogStatsdConfig }
 import { newParsedLine, parsePacket } from '../../../receivers/statsd/parser.js';
 import { waitFor } from '../../harness/ports.js';
 
+// the registry is lazy: the implementation is imported on first use
+await dogstatsdExporterFactory.load();
+
 const T = 1_700_000_010_000_000_000n;
 const S = T - 10_000_000_000n;
 

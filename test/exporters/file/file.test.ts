@@ -11,6 +11,9 @@ import { encodeEventsJson } from '../../../exporters/file/events-json.js';
 import { RotatingFileWriter } from '../../../exporters/file/writer.js';
 import { host, never, sampleEvents, sampleMetrics, settings } from '../../exporterhelper/fakes.js';
 
+// the registry is lazy: the implementation is imported on first use
+await fileExporterFactory.load();
+
 function cfg(input: Record<string, unknown>): any {
   const r = validateSchema(fileExporterFactory.configSchema, input, 'exporters.file');
   expect(r.issues).to.deep.equal([]);

@@ -20,6 +20,9 @@ import { encodeEventsJson } from '../../../exporters/file/events-json.js';
 import { fileExporterFactory } from '../../../exporters/file/factory.js';
 import { host, never, sampleEvents, sampleMetrics, settings, waitFor } from '../../exporterhelper/fakes.js';
 
+// the registry is lazy: the implementation is imported on first use
+await fileExporterFactory.load();
+
 /** rotation at ~200 bytes and fsync after every write: a regular file would rotate on every line */
 function exporter(path: string, signal: Signal = 'events'): HelperExporter<any> {
   const r = validateSchema(fileExporterFactory.configSchema, { path, rotation: { max_megabytes: 200 / (1024 * 1024), max_backups: 2 }, flush_interval: 0 }, 'exporters.file');

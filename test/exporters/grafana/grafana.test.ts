@@ -1,7 +1,8 @@
 /** grafana exporter: rows as data; a test double checking the auth forms, headers, body, Invalid points and retries. */
 import { expect } from 'chai';
 import { grafanaRows } from '../../../exporters/grafana/encode.js';
-import { createGrafana, type GrafanaConfig } from '../../../exporters/grafana/factory.js';
+import { createGrafana } from '../../../exporters/grafana/exporter.js';
+import type { GrafanaConfig } from '../../../exporters/grafana/factory.js';
 import { host, never, settings } from '../../exporterhelper/fakes.js';
 import { HttpDouble } from '../../storehelper/double.js';
 import { S, batch, gauge, num, pointsOf, storeCfg, sum } from '../../storehelper/util.js';

@@ -1,7 +1,7 @@
 /** graphite exporter against a real carbon-cache (tagged and untagged) and VictoriaMetrics' Graphite listener. */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { createGraphite } from '../../../exporters/graphite/factory.js';
+import { createGraphite } from '../../../exporters/graphite/exporter.js';
 import { startCarbon, startVictoriaMetrics, usePeer, type CarbonPeer, type VictoriaMetricsPeer } from '../../harness/peers.js';
 import { waitFor } from '../../harness/ports.js';
 import { host, never, settings } from '../../exporterhelper/fakes.js';

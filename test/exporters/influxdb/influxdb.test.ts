@@ -1,7 +1,7 @@
 /** influxdb exporter: line protocol as data; real InfluxDB 1.x round trip with escaping-heavy names; VictoriaMetrics /write; a v2 test double (headers, gzip, 413 split, partial write, Retry-After). */
 import { expect } from 'chai';
 import { encodeLines } from '../../../exporters/influxdb/encode.js';
-import { createInflux, partialWriteDropped } from '../../../exporters/influxdb/factory.js';
+import { createInflux, partialWriteDropped } from '../../../exporters/influxdb/exporter.js';
 import { startInfluxDB, startVictoriaMetrics, usePeer, type InfluxDBPeer, type VictoriaMetricsPeer } from '../../harness/peers.js';
 import { waitFor } from '../../harness/ports.js';
 import { host, never, settings } from '../../exporterhelper/fakes.js';

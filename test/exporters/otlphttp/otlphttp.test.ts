@@ -14,6 +14,9 @@ import { otlphttpExporterFactory } from '../../../exporters/otlphttp/factory.js'
 import { buildMetricsRequest, parseExportResponse, parseStatusMessage } from '../../../exporters/otlphttp/request.js';
 import { host, never, sampleMetrics, settings, waitFor } from '../../exporterhelper/fakes.js';
 
+// the registry is lazy: the implementation is imported on first use
+await otlphttpExporterFactory.load();
+
 interface Received { at: number; method: string; path: string; headers: IncomingHttpHeaders; raw: Buffer; batch: MetricsBatch | undefined }
 interface Reply { status: number; headers?: Record<string, string>; body?: Buffer | string }
 

@@ -7,6 +7,9 @@ import {
   allPoints, batch, check, configure, events, gauge, neverAbort, points, Recorder, resource, scope, settings, sum, tick, track, waitFor,
 } from './helpers.js';
 
+// the registry is lazy: the implementation is imported on first use
+await batchProcessorFactory.load();
+
 function make<T>(raw: Record<string, unknown>, next: Recorder<T>, signal: 'metrics' | 'events' = 'metrics'): Processor<T> {
   const cfg = configure<BatchConfig>(batchProcessorFactory, raw);
   return batchProcessorFactory.create(settings('batch'), cfg, signal, next) as Processor<T>;

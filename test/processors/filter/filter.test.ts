@@ -7,6 +7,9 @@ import {
   allPoints, batch, check, configure, events, gauge, metricNames, neverAbort, point, points, Recorder, resource, scope, settings, sum,
 } from '../batch/helpers.js';
 
+// the registry is lazy: the implementation is imported on first use
+await filterProcessorFactory.load();
+
 function make<T>(raw: Record<string, unknown>, next: Recorder<T>, signal: 'metrics' | 'events' = 'metrics'): Processor<T> {
   return filterProcessorFactory.create(settings('filter/test'), configure<FilterConfig>(filterProcessorFactory, raw), signal, next) as Processor<T>;
 }

@@ -5,7 +5,7 @@
  * merge their sketches); `validate` rejects a period that is not a multiple.
  */
 import { expect } from 'chai';
-import { createInflux } from '../../../exporters/influxdb/factory.js';
+import { createInflux } from '../../../exporters/influxdb/exporter.js';
 import { checkConfig } from '../../../src/config/service-config.js';
 import type { MetricsBatch, NumberDataPoint } from '../../../src/model/metrics.js';
 import { registry } from '../../../src/registry.js';

@@ -5,9 +5,13 @@ import { RefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { EventBatch } from '../../../src/model/index.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
-import { errorsReceiverFactory, type ErrorsReceiver } from '../../../receivers/errors/factory.js';
+import { errorsReceiverFactory } from '../../../receivers/errors/factory.js';
+import type { ErrorsReceiver } from '../../../receivers/errors/receiver.js';
 import { freePort } from '../../harness/ports.js';
 import { RecordingConsumer, startReceiver } from '../otlp/helpers.js';
+
+// the registry is lazy: the implementation is imported on first use
+await errorsReceiverFactory.load();
 
 const host = { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: '/nonexistent' };
 

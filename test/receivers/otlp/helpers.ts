@@ -11,6 +11,9 @@ import { otlpReceiverFactory } from '../../../receivers/otlp/factory.js';
 import type { OtlpReceiverConfig } from '../../../receivers/otlp/config.js';
 import type { OtlpReceiver } from '../../../receivers/otlp/receiver.js';
 
+// the registry is lazy: the implementation is imported on first use
+await otlpReceiverFactory.load();
+
 export class RecordingConsumer<T> implements Consumer<T> {
   readonly got: T[] = [];
   /** thrown by consume() when set */

@@ -19,6 +19,9 @@ import { statsdReceiverFactory } from '../../../receivers/statsd/factory.js';
 import { StatsdReceiver } from '../../../receivers/statsd/receiver.js';
 import { waitFor } from '../../harness/ports.js';
 
+// the registry is lazy: the implementation is imported on first use
+await statsdReceiverFactory.load();
+
 interface Rig { rcv: StatsdReceiver; batches: MetricsBatch[]; udpPort: number; tcpPort: number; sock?: string }
 
 async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {

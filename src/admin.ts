@@ -40,7 +40,7 @@ export interface AdminOptions {
   routes?: ReadonlyArray<Contributed<AdminRoute>>;
 }
 
-/** A route of the admin server's own: may run while the service starts, may be open (no token), may write the response itself. */
+/** A route of the admin server's own: may run while the service starts, may be open (no token). */
 interface CoreRoute {
   method: AdminMethod;
   path: string;
@@ -48,8 +48,6 @@ interface CoreRoute {
   /** answered without the admin token (probes) */
   open?: boolean;
   handle(req: AdminRequest, svc: Service | null, opts: AdminOptions): AdminReply | Promise<AdminReply>;
-  /** writes the response itself */
-  raw?(req: IncomingMessage, res: ServerResponse, opts: AdminOptions): void;
 }
 
 interface Compiled { route: CoreRoute; re: RegExp; names: string[] }
@@ -81,8 +79,7 @@ const CORE_ROUTES: readonly CoreRoute[] = [
   },
   {
     method: 'GET', path: '/metrics', summary: 'metricport\'s own telemetry (Prometheus text format)',
-    handle: () => ({ status: 500 }),
-    raw: (req, res, opts) => opts.telemetry.handle(req, res),
+    handle: async (_req, _svc, opts) => ({ text: await opts.telemetry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   },
   {
     method: 'GET', path: '/api/v1/status', summary: 'the service, its pipelines and every component\'s counters',
@@ -166,7 +163,6 @@ export class AdminServer {
       return;
     }
     const { c, m } = hit;
-    if (c.route.raw !== undefined) { c.route.raw(req, res, this.opts); return; }
     const params: Record<string, string> = {};
     try {
       c.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!); });

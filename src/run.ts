@@ -45,7 +45,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
   // only the component types this config uses are imported (with their dependencies)
   await loadImplementations(config);
   mkdirSync(settings.state_dir, { recursive: true });
-  const telemetry = new ServiceTelemetry();
+  const telemetry = new ServiceTelemetry({ service_version: version() });
   const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir });
   let ready: Service | null = null;
   const admin = new AdminServer({

@@ -1,13 +1,12 @@
 /**
- * The service's own telemetry: @opentelemetry/sdk-metrics instruments, read
- * by @opentelemetry/exporter-prometheus's request handler mounted on the admin
- * server's GET /metrics (no port of its own). Components get small handles with
- * their attributes bound once, and plain in-memory totals for /api/v1/status.
+ * The service's own telemetry: instruments of the OpenTelemetry Meter API
+ * (src/selfmeter.ts, no SDK), rendered in the Prometheus text format on the
+ * admin server's GET /metrics (no port of its own). Components get small
+ * handles with their attributes bound once, and plain in-memory totals for
+ * /api/v1/status.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes as OtelAttributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { SelfMeter } from './selfmeter.js';
 
 export interface ReceiverTelemetry {
   /** items (data points or events) accepted downstream */
@@ -48,18 +47,21 @@ function bump(t: Record<string, number>, key: string, n: number): void {
   t[key] = (t[key] ?? 0) + n;
 }
 
+/** The `target_info` labels of /metrics (the resource, as the OpenTelemetry SDK named it). */
+export interface TelemetryResource { service_version?: string }
+
 export class ServiceTelemetry implements Telemetry {
   readonly meter: Meter;
-  private readonly provider: MeterProvider;
-  private readonly prom: PrometheusExporter;
+  private readonly self: SelfMeter;
+  private readonly resource: OtelAttributes;
   private readonly c: Record<string, Counter>;
   private readonly requestDuration: Histogram;
   private readonly gauges = new Map<string, { gauge: ObservableGauge; reads: Array<{ attrs: OtelAttributes; read: () => number }> }>();
 
-  constructor() {
-    this.prom = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-    this.provider = new MeterProvider({ readers: [this.prom] });
-    this.meter = this.provider.getMeter('metricport');
+  constructor(resource: TelemetryResource = {}) {
+    this.self = new SelfMeter();
+    this.meter = this.self;
+    this.resource = { 'service.name': 'metricport', 'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.name': 'metricport', 'telemetry.sdk.version': resource.service_version ?? 'unknown' };
     const m = this.meter;
     this.c = {
       recvAccepted: m.createCounter('metricport_receiver_accepted_items', { description: 'Items (data points or events) a receiver got accepted downstream' }),
@@ -169,12 +171,10 @@ export class ServiceTelemetry implements Telemetry {
     g.reads.push({ attrs, read });
   }
 
-  /** The GET /metrics handler (Prometheus text format). */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    this.prom.getMetricsRequestHandler(req, res);
+  /** The GET /metrics body: the Prometheus text format 0.0.4. */
+  render(): Promise<string> {
+    return this.self.render(this.resource);
   }
 
-  async shutdown(): Promise<void> {
-    await this.provider.shutdown().catch(() => undefined);
-  }
+  async shutdown(): Promise<void> {}
 }

@@ -8,21 +8,13 @@
  * `mtype`: gauge for gauges (and cumulative non-monotonic sums), `count` for
  * per-period deltas, `counter` for cumulative monotonic sums sent as is.
  */
-import { valueToString } from '../../src/model/attributes.js';
-import type { Attributes } from '../../src/model/metrics.js';
 import type { StorePoint } from '../../src/storehelper/accumulator.js';
-import { sanitizePath, sanitizeTagKey, sanitizeTagValue } from '../graphite/encode.js';
+import { sanitizePath, sanitizeTagKey, sanitizeTagValue, seriesTags } from '../../src/storehelper/graphitenames.js';
 
 export interface GrafanaRow { name: string; interval: number; value: number; time: number; mtype: string; unit: string; tags: string[] }
 
 function tagsOf(p: StorePoint): string[] {
-  const m = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '') m.set(k, s); } };
-  add(p.meta.resource);
-  add(p.meta.attrs);
-  const out: string[] = [];
-  for (const [k, v] of m) out.push(sanitizeTagKey(k) + '=' + sanitizeTagValue(v));
-  return out.sort();
+  return seriesTags(p).map(([k, v]) => sanitizeTagKey(k) + '=' + sanitizeTagValue(v)).sort();
 }
 
 export function grafanaRows(points: readonly StorePoint[], o: { prefix: string; intervalSeconds: number }): { rows: GrafanaRow[]; n: number; nan: number } {

@@ -10,9 +10,8 @@
  * where dots in tag keys and values become `_` (they would add levels).
  * NaN and infinite values are dropped (carbon discards them anyway), counted.
  */
-import { valueToString } from '../../src/model/attributes.js';
-import type { Attributes } from '../../src/model/metrics.js';
 import type { StorePoint } from '../../src/storehelper/accumulator.js';
+import { sanitizeNode, sanitizePath, sanitizeTagKey, sanitizeTagValue, seriesTags } from '../../src/storehelper/graphitenames.js';
 import type { Encoded } from '../../src/storehelper/store.js';
 
 export interface GraphiteEncodeOptions {
@@ -21,27 +20,6 @@ export interface GraphiteEncodeOptions {
   tagMode: 'tags' | 'path';
   /** tag_mode path: `{name}`, `{tags}` (remaining tags as key.value pairs, sorted) and `{<tag key>}` */
   template: string;
-}
-
-/** A path node (between dots): whitespace, `;`, `=`, `!`, `^`, `~` at start, non-ASCII and control characters become `_`. */
-export function sanitizeNode(s: string): string {
-  const r = s.replace(/[^\x21-\x7e]|[;!^=]/g, '_');
-  return r === '' ? '_' : r;
-}
-
-/** A metric path: as a node, keeping dots but no empty levels. */
-export function sanitizePath(s: string): string {
-  return s.split('.').filter((x) => x !== '').map(sanitizeNode).join('.') || '_';
-}
-
-/** A tag key: ≥ 1 char, no `;` `!` `^` `=`, ASCII without whitespace. */
-export function sanitizeTagKey(s: string): string { return sanitizeNode(s); }
-
-/** A tag value: ≥ 1 char, no `;`, ASCII without whitespace, not starting with `~`. */
-export function sanitizeTagValue(s: string): string {
-  let r = s.replace(/[^\x21-\x7e]|;/g, '_');
-  if (r.startsWith('~')) r = '_' + r.slice(1);
-  return r === '' ? '_' : r;
 }
 
 function fmt(v: number | bigint): string | undefined {
@@ -54,14 +32,6 @@ function boundLabel(b: number): string {
   return String(b).replace(/\./g, '_').replace(/[^0-9A-Za-z_+-]/g, '_');
 }
 
-function mergedTags(p: StorePoint): Array<[string, string]> {
-  const out = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '') out.set(k, s); } };
-  add(p.meta.resource);
-  add(p.meta.attrs);
-  return [...out];
-}
-
 /** The series name for a store point (without value suffixes), tags applied per the options. Exported for docs/tests. */
 const segCache = new WeakMap<object, string>();
 
@@ -71,14 +41,14 @@ export function seriesPath(p: StorePoint, o: GraphiteEncodeOptions, suffix = '')
     // the tag segments of a series, computed once (series metadata is shared by all its points)
     let segs = segCache.get(p.meta);
     if (segs === undefined) {
-      const list = mergedTags(p).map(([k, v]) => ';' + sanitizeTagKey(k) + '=' + sanitizeTagValue(v));
+      const list = seriesTags(p).map(([k, v]) => ';' + sanitizeTagKey(k) + '=' + sanitizeTagValue(v));
       list.sort();
       segs = list.join('');
       segCache.set(p.meta, segs);
     }
     return sanitizePath(base) + segs;
   }
-  const tags = mergedTags(p);
+  const tags = seriesTags(p);
   const used = new Set<string>();
   const tagMap = new Map(tags);
   let path = o.template.replace(/\{([^}]+)\}/g, (_m, key: string) => {

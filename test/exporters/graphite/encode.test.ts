@@ -1,6 +1,7 @@
 /** Carbon plaintext encoder as data: lines parsed back into (path, value, seconds). */
 import { expect } from 'chai';
-import { encodeGraphite, sanitizeTagValue, seriesPath, type GraphiteEncodeOptions } from '../../../exporters/graphite/encode.js';
+import { encodeGraphite, seriesPath, type GraphiteEncodeOptions } from '../../../exporters/graphite/encode.js';
+import { sanitizeTagValue } from '../../../src/storehelper/graphitenames.js';
 import { S, batch, gauge, hist, histogram, num, pointsOf, sum } from '../../storehelper/util.js';
 
 const T0 = 1_700_000_000;

@@ -10,8 +10,7 @@
  * Bound in start(), never in the constructor.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { loadTlsOptions, RequestGuard, type TlsConfig } from './config/security.js';
+import { createTlsServer, loadTlsOptions, RequestGuard, type TlsConfig } from './config/security.js';
 import type { AddressInfo } from 'node:net';
 import { parseEndpoint } from './config/schema.js';
 import { displayPath, type AdminMethod, type AdminReply, type AdminRequest, type AdminRoute } from './extension.js';
@@ -194,7 +193,7 @@ export class AdminServer {
     await new Promise<void>((resolve, reject) => {
       let server: Server;
       try {
-        server = this.opts.tls === undefined ? createServer(listener) : createHttpsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, listener) as unknown as Server;
+        server = this.opts.tls === undefined ? createServer(listener) : createTlsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, listener) as unknown as Server;
       } catch (e) {
         reject(e);
         return;

@@ -18,8 +18,8 @@
  * configured with that port joins the same server.
  */
 import http from 'node:http';
-import https from 'node:https';
-import type { RequestGuard } from './config/security.js';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import { createTlsServer, type RequestGuard } from './config/security.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseEndpoint } from './config/schema.js';
@@ -47,7 +47,7 @@ export interface AcquireOptions {
 }
 
 /** https.createServer options, and a fingerprint telling whether two leases agree */
-export interface TlsServerOptions { options: https.ServerOptions; fingerprint: string }
+export interface TlsServerOptions { options: HttpsServerOptions; fingerprint: string }
 
 export interface BoundAddress { host: string; port: number }
 
@@ -114,7 +114,7 @@ class Listener {
     this.keys = key === undefined ? [] : [key];
     this.server = tls === undefined
       ? http.createServer({ keepAlive: true }, (req, res) => this.dispatch(req, res))
-      : https.createServer({ ...tls.options, keepAlive: true }, (req, res) => this.dispatch(req, res));
+      : createTlsServer({ ...tls.options, keepAlive: true }, (req, res) => this.dispatch(req, res));
     // failed TLS handshakes (no or a wrong client certificate) are the client's problem: counted, not logged per connection
     if (tls !== undefined) this.server.on('tlsClientError', () => { this.tlsErrors++; });
     this.server.keepAliveTimeout = 30_000;

@@ -12,12 +12,23 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Field } from './schema.js';
 
 export interface TlsConfig { cert_file: string; key_file: string; client_ca_file: string }
 export interface AuthConfig { tokens: string[] }
 export interface RateLimitConfig { requests_per_second: number; burst: number }
+
+/**
+ * An HTTPS server. node:https (and TLS with it) is loaded on the first call,
+ * so a process serving plain HTTP never loads it (~1 MiB at start).
+ */
+export function createTlsServer(options: Https.ServerOptions, listener: RequestListener): Https.Server {
+  const https = createRequire(import.meta.url)('node:https') as typeof Https;
+  return https.createServer(options, listener);
+}
 
 export const tlsField: Field = {
   type: 'object', optional: true,

@@ -14,7 +14,7 @@
  *
  * Logs become events as documented in ./logs-mapping.ts.
  */
-import pb from 'protobufjs/minimal.js';
+import { createRequire } from 'node:module';
 import type { Reader as PbReader, Writer as PbWriter } from 'protobufjs/minimal.js';
 import { setAttr } from '../model/attributes.js';
 import type {
@@ -31,7 +31,12 @@ import {
 } from './internal.js';
 import { type LogRecordFields, scopeBase, toEvent } from './logs-mapping.js';
 
-const { Reader, Writer } = pb;
+type Protobuf = typeof import('protobufjs/minimal.js');
+let protobuf: Protobuf | undefined;
+/** protobufjs's Reader/Writer, loaded on the first protobuf body (a JSON-only process never loads it: ~40 ms and ~3 MiB at start) */
+function pb(): Protobuf {
+  return protobuf ??= createRequire(import.meta.url)('protobufjs/minimal.js') as Protobuf;
+}
 
 const TWO_32 = 4294967296;
 /** hi word below this: the uint64 fits in a safe integer */
@@ -105,7 +110,7 @@ class ProtoDecoder {
     this.maxAttributes = l.maxAttributes;
     this.maxDepth = l.maxDepth;
     this.maxValueLength = l.maxValueLength;
-    this.r = new Reader(buf);
+    this.r = new (pb().Reader)(buf);
     this.b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -1228,7 +1233,7 @@ function writeMetric(w: PbWriter, m: Metric): void {
 
 /** Encode a batch as an ExportMetricsServiceRequest. */
 export function encodeMetricsProto(batch: MetricsBatch): Uint8Array {
-  const w = Writer.create();
+  const w = pb().Writer.create();
   for (const rm of batch.resourceMetrics) {
     w.uint32(0x0a).fork(); // 1 resource_metrics
     w.uint32(0x0a).fork(); // ResourceMetrics.resource
@@ -1262,7 +1267,7 @@ export function encodeMetricsProto(batch: MetricsBatch): Uint8Array {
 export function encodeExportResponseProto(signal: 'metrics' | 'events', rejected: number, errorMessage: string): Uint8Array {
   void signal; // both messages share the same field numbers
   if (rejected === 0 && errorMessage === '') return new Uint8Array(0);
-  const w = Writer.create();
+  const w = pb().Writer.create();
   w.uint32(0x0a).fork(); // 1 partial_success
   if (rejected !== 0) w.uint32(0x08).uint64(rejected); // 1 rejected_data_points / rejected_log_records (int64)
   if (errorMessage !== '') w.uint32(0x12).string(errorMessage); // 2 error_message
@@ -1272,7 +1277,7 @@ export function encodeExportResponseProto(signal: 'metrics' | 'events', rejected
 
 /** google.rpc.Status {code, message}. */
 export function encodeStatusProto(code: number, message: string): Uint8Array {
-  const w = Writer.create();
+  const w = pb().Writer.create();
   if (code !== 0) w.uint32(0x08).int32(code); // 1 code
   if (message !== '') w.uint32(0x12).string(message); // 2 message
   return w.finish();

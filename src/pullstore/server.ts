@@ -13,8 +13,7 @@
  * Bound in start(), never in the constructor; close(deadline) is safe twice.
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import { loadTlsOptions, type TlsConfig } from '../config/security.js';
+import { createTlsServer, loadTlsOptions, type TlsConfig } from '../config/security.js';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zc } from 'node:zlib';
@@ -163,7 +162,7 @@ export class PullServer {
     const tlsKey = this.o.configKey.replace(/\.endpoint$/, '.tls');
     const server: Server = this.o.tls === undefined
       ? http.createServer({ keepAlive: true }, handler)
-      : https.createServer({ ...loadTlsOptions(this.o.tls, tlsKey), keepAlive: true }, handler) as unknown as Server;
+      : createTlsServer({ ...loadTlsOptions(this.o.tls, tlsKey), keepAlive: true }, handler) as unknown as Server;
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 30_000;
     server.requestTimeout = 60_000;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --scenario ingest|scrape|events|export|statsd|sdk|soak]`. Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
+ * `npm run bench [-- --scenario ingest|startup|scrape|events|export|statsd|sdk|soak]`. Scenario `startup`: see bench/startup.ts (also printed by ingest; `--compare DIR` measures another built checkout alternately). Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
  * bench/scrape.ts (exposition render time and bytes at 10k/100k series vs
  * @opentelemetry/exporter-prometheus). Scenario `ingest` (the default): OTLP JSON and protobuf load at the
  * running service (otlp → batch → nop) and, in the same run, at a bare
@@ -26,6 +26,7 @@ import { exportScenario } from './export.js';
 import { statsdScenario } from './statsd.js';
 import { sdkScenario } from './sdk.js';
 import { soakScenario } from './soak.js';
+import { measureStartup, startupLines } from './startup.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -42,10 +43,10 @@ function freePort(): Promise<number> {
   });
 }
 
-function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
+/** peak RSS (VmHWM) in MiB */
+function peakRssMiB(pid: number): number {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const get = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) / 1024;
-  return { rss: get('VmRSS'), hwm: get('VmHWM'), anon: get('RssAnon'), file: get('RssFile') };
+  return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024;
 }
 
 async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
@@ -125,18 +126,18 @@ async function main(): Promise<void> {
   const proto = Buffer.from(encodeMetricsProto(benchBatch()));
   console.log(`payload: ${POINTS_PER_REQUEST} points/request; JSON ${json.length} B, protobuf ${proto.length} B; ${CONNECTIONS} connections, ${DURATION_S} s per target; load: ${WRK !== undefined && !args.includes('--node-client') ? WRK : 'node client'}`);
 
+  // start and idle with the default config, before any load warms the machine
+  const startup = await measureStartup(ROOT, Math.max(3, ROUNDS));
+  for (const l of startupLines(startup)) console.log(l);
+
   // metricport, as users run it
   const dir = mkdtempSync(join(tmpdir(), 'mp-bench-'));
   const mpPort = await freePort();
   const adminPort = await freePort();
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(cfg, `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${mpPort}" } } }\nprocessors:\n  batch: { timeout: 200ms, send_batch_size: 2000 }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [nop] }\n`);
-  const t0 = performance.now();
   const mp: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
-  const startupMs = performance.now() - t0;
-  await new Promise((r) => setTimeout(r, 2000));
-  const idle = rssMiB(mp.pid!);
 
   // the baseline
   const basePort = await freePort();
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     const rs = [...rounds[name]!].sort((a, b) => a.pointsPerSec - b.pointsPerSec);
     const r = rs[Math.floor(rs.length / 2)]!;
     const pid = name.startsWith('baseline') ? base.pid! : mp.pid!;
-    results[name] = { ...r, rss: rssMiB(pid).hwm };
+    results[name] = { ...r, rss: peakRssMiB(pid) };
     console.log(`${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}`);
   }
   mp.kill('SIGTERM');
@@ -179,8 +180,7 @@ async function main(): Promise<void> {
     `metricport JSON / baseline JSON: ${(ratioJson * 100).toFixed(1)} % (goal ≥ 70 %)`,
     `metricport protobuf / baseline protobuf: ${(ratioProto * 100).toFixed(1)} %`,
     `metricport protobuf / metricport JSON: ${(protoVsJson * 100).toFixed(1)} % (goal ≥ 100 %)`,
-    `idle RSS: ${idle.rss.toFixed(1)} MiB = ${(idle.rss * 1.048576).toFixed(1)} MB (goal ≤ 80 MB); of it ${idle.file.toFixed(1)} MiB file-backed (the node binary, shared) and ${idle.anon.toFixed(1)} MiB private`,
-    `start to healthy: ${startupMs.toFixed(0)} ms (goal ≤ 1 s)`,
+    ...startupLines(startup),
   ];
   console.log(summary.join('\n'));
 
@@ -228,8 +228,43 @@ async function scrapeScenario(): Promise<void> {
   console.log(`wrote ${docPath}`);
 }
 
+/** `--scenario startup`: start to healthy and idle RSS only (a minute instead of several). */
+async function startupScenario(): Promise<void> {
+  // --compare DIR: another built checkout (e.g. a git worktree of an older commit), measured in the same run, alternating
+  const ci = args.indexOf('--compare');
+  const other = ci >= 0 ? args[ci + 1] : undefined;
+  if (other !== undefined) {
+    const rounds = Math.max(3, ROUNDS);
+    const a: Array<Awaited<ReturnType<typeof measureStartup>>> = [];
+    const b: Array<Awaited<ReturnType<typeof measureStartup>>> = [];
+    for (let i = 0; i < rounds; i++) { a.push(await measureStartup(ROOT, 1)); b.push(await measureStartup(other, 1)); }
+    const med = (rs: typeof a, f: (r: (typeof a)[number]) => number) => { const s = rs.map(f).sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
+    for (const [name, rs] of [[ROOT, a], [other, b]] as const) {
+      console.log(`${name}: start to healthy ${med(rs, (r) => r.metricport.startMs).toFixed(0)} ms, idle RSS ${med(rs, (r) => r.metricport.rss).toFixed(1)} MiB (${med(rs, (r) => r.metricport.anon).toFixed(1)} MiB private); anchor ${med(rs, (r) => r.anchor.startMs).toFixed(0)} ms, ${med(rs, (r) => r.anchor.rss).toFixed(1)} MiB (median of ${rounds})`);
+    }
+    return;
+  }
+  const r = await measureStartup(ROOT, Math.max(3, ROUNDS));
+  const lines = startupLines(r);
+  for (const l of lines) console.log(l);
+  if (!WRITE) return;
+  const section = [
+    '<!-- bench:startup:start -->',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario startup\` (${r.rounds} alternating starts of each, medians) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`,
+    '',
+    ...lines.map((l) => `- ${l}`),
+    '<!-- bench:startup:end -->',
+  ].join('\n');
+  const docPath = join(ROOT, 'docs/performance.md');
+  let doc = readFileSync(docPath, 'utf8');
+  if (doc.includes('<!-- bench:startup:start -->')) doc = doc.replace(/<!-- bench:startup:start -->[\s\S]*<!-- bench:startup:end -->/, section);
+  else doc = doc.trimEnd() + '\n\n## Start and idle\n' + section + '\n';
+  writeFileSync(docPath, doc);
+  console.log(`wrote ${docPath}`);
+}
+
 const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
-const scenarios: Record<string, () => Promise<void>> = { ingest: main, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario };
+const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario };
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {
   console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);

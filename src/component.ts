@@ -85,7 +85,9 @@ interface FactoryBase<C, I> extends Contributions {
   /**
    * Import the implementation (its modules and their dependencies) and return
    * what creates instances. Called once per process (the promise is kept),
-   * only for types a config uses, before the graph is built.
+   * only for types a config uses, before the graph is built. Every registered
+   * factory has it (define*); a factory without it (a test's fake) is used
+   * as is, its `create` at hand.
    */
   load?(): Promise<I>;
   /** true once load() has resolved */
@@ -140,14 +142,15 @@ export type ReceiverDefinition<C> = Definition<ReceiverFactory<C>, ReceiverImpl<
 export type ProcessorDefinition<C> = Definition<ProcessorFactory<C>, ProcessorImpl<C>>;
 export type ExporterDefinition<C> = Definition<ExporterFactory<C>, ExporterImpl<C>>;
 
-/**
- * The factory of a receiver. Its `create` works once `load()` has resolved
- * (the service loads the types its config uses first: loadImplementations)
- * and throws, naming the type, before that.
- */
 /** A factory made by define*: load() and loaded are always there. */
 export type Defined<F extends Factory, I> = F & { load(): Promise<I>; readonly loaded: boolean };
 
+/**
+ * The factory of a receiver (defineProcessor, defineExporter: the same for
+ * the other kinds). Its `create` works once `load()` has resolved (the
+ * service loads the types its config uses first: loadImplementations) and
+ * throws, naming the type, before that.
+ */
 export function defineReceiver<C>(d: ReceiverDefinition<C>): Defined<ReceiverFactory<C>, ReceiverImpl<C>> {
   return lazy<Defined<ReceiverFactory<C>, ReceiverImpl<C>>, ReceiverImpl<C>>('receiver', d, (impl) => (set, cfg, next) => impl().create(set, cfg, next));
 }

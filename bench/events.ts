@@ -25,6 +25,7 @@ import { ServiceTelemetry } from '../src/telemetry.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
 import type { MetricSetsConfig } from '../processors/metricsets/config.js';
 import { compileOrThrow, MetricSetsProcessor } from '../processors/metricsets/processor.js';
+import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -207,8 +208,7 @@ export async function eventsScenario(): Promise<void> {
   ];
   console.log(summary.join('\n'));
   if (!WRITE) return;
-  const section = [
-    '<!-- bench:events:start -->',
+  writeSection('events', [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario events${args.filter((a) => a !== '--scenario' && a !== 'events').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'events').join(' ') : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. Metric set: count + unique(_tx) + unique(guid) grouped by app.version (10 versions, 50,000 users, every _tx distinct). In-process: MetricSetsProcessor.consume on batches of 1,000 pre-built events, median of ${ROUNDS} rounds. HTTP: ${EVENTS_PER_REQUEST} NDJSON events per request (${body.length} B), ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${slice} s per target, median shown; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node client'} on the same cores. Baseline: bare node:http, JSON.parse per NDJSON line.`,
     '',
     '| target | events/s | p99 ms | server CPU ms/request |',
@@ -217,12 +217,5 @@ export async function eventsScenario(): Promise<void> {
     ...targets.map(([n]) => `| ${n} | ${Math.round(med[n]!.eventsPerSec).toLocaleString('en-US')} | ${med[n]!.p99.toFixed(2)} | ${cpuPerReq(n)?.toFixed(3) ?? ''} |`),
     '',
     ...summary.map((s) => `- ${s}`),
-    '<!-- bench:events:end -->',
-  ].join('\n');
-  const docPath = join(ROOT, 'docs/performance.md');
-  let doc = readFileSync(docPath, 'utf8');
-  if (doc.includes('<!-- bench:events:start -->')) doc = doc.replace(/<!-- bench:events:start -->[\s\S]*<!-- bench:events:end -->/, section);
-  else doc = doc.trimEnd() + '\n\n## Events: error events through metric sets\n' + section + '\n';
-  writeFileSync(docPath, doc);
-  console.log(`wrote ${docPath}`);
+  ], 'Events: error events through metric sets');
 }

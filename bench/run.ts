@@ -27,6 +27,7 @@ import { statsdScenario } from './statsd.js';
 import { sdkScenario } from './sdk.js';
 import { soakScenario } from './soak.js';
 import { measureStartup, startupLines } from './startup.js';
+import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -186,8 +187,7 @@ async function main(): Promise<void> {
 
   if (WRITE) {
     const rows = Object.entries(results).map(([n, r]) => `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`);
-    const section = [
-      '<!-- bench:ingest:start -->',
+    writeSection('ingest', [
       `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${ROUNDS} alternating rounds of ${slice} s per target after ${warm} s warm-up, median round shown, ${CONNECTIONS} connections, ${POINTS_PER_REQUEST} points per request; JSON ${json.length} B, protobuf ${proto.length} B) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The load generator (${WRK !== undefined && !args.includes('--node-client') ? 'wrk, one thread' : 'a Node http client'}) runs on the same cores.`,
       '',
       '| target | data points/s | p50 ms | p99 ms | peak RSS MiB | errors |',
@@ -195,22 +195,14 @@ async function main(): Promise<void> {
       ...rows,
       '',
       ...summary.map((s) => `- ${s}`),
-      '<!-- bench:ingest:end -->',
-    ].join('\n');
-    const docPath = join(ROOT, 'docs/performance.md');
-    let doc = '';
-    try { doc = readFileSync(docPath, 'utf8'); } catch { doc = '# Performance\n\n<!-- bench:ingest:start -->\n<!-- bench:ingest:end -->\n'; }
-    doc = doc.replace(/<!-- bench:ingest:start -->[\s\S]*<!-- bench:ingest:end -->/, section);
-    writeFileSync(docPath, doc);
-    console.log(`wrote ${docPath}`);
+    ]);
   }
 }
 
 async function scrapeScenario(): Promise<void> {
   const { rows, summary } = await runScrape(Math.max(3, ROUNDS));
   if (!WRITE) return;
-  const section = [
-    '<!-- bench:scrape:start -->',
+  writeSection('scrape', [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario scrape\` (in-process, median of ${Math.max(3, ROUNDS)} renders after one warm-up; one delta counter with two labels per series, \`route\` of 50 values and a unique \`series\`) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}. metricport: render of the store to one Buffer; @opentelemetry/exporter-prometheus: \`collect()\` + \`PrometheusSerializer.serialize\` (cardinality limit raised with a view).`,
     '',
     '| series | target | ms | KiB |',
@@ -218,14 +210,7 @@ async function scrapeScenario(): Promise<void> {
     ...rows.map((r) => `| ${r.series.toLocaleString('en-US')} | ${r.target} | ${r.ms.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |`),
     '',
     ...summary.map((s) => `- ${s}`),
-    '<!-- bench:scrape:end -->',
-  ].join('\n');
-  const docPath = join(ROOT, 'docs/performance.md');
-  let doc = readFileSync(docPath, 'utf8');
-  if (doc.includes('<!-- bench:scrape:start -->')) doc = doc.replace(/<!-- bench:scrape:start -->[\s\S]*<!-- bench:scrape:end -->/, section);
-  else doc = doc.trimEnd() + '\n\n## Scrape: rendering the Prometheus exposition\n' + section + '\n';
-  writeFileSync(docPath, doc);
-  console.log(`wrote ${docPath}`);
+  ], 'Scrape: rendering the Prometheus exposition');
 }
 
 /** `--scenario startup`: start to healthy and idle RSS only (a minute instead of several). */
@@ -248,19 +233,11 @@ async function startupScenario(): Promise<void> {
   const lines = startupLines(r);
   for (const l of lines) console.log(l);
   if (!WRITE) return;
-  const section = [
-    '<!-- bench:startup:start -->',
+  writeSection('startup', [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario startup\` (${r.rounds} alternating starts of each, medians) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`,
     '',
     ...lines.map((l) => `- ${l}`),
-    '<!-- bench:startup:end -->',
-  ].join('\n');
-  const docPath = join(ROOT, 'docs/performance.md');
-  let doc = readFileSync(docPath, 'utf8');
-  if (doc.includes('<!-- bench:startup:start -->')) doc = doc.replace(/<!-- bench:startup:start -->[\s\S]*<!-- bench:startup:end -->/, section);
-  else doc = doc.trimEnd() + '\n\n## Start and idle\n' + section + '\n';
-  writeFileSync(docPath, doc);
-  console.log(`wrote ${docPath}`);
+  ], 'Start and idle');
 }
 
 const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();

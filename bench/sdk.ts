@@ -10,12 +10,13 @@
  *   npm run bench -- --scenario sdk [--duration 10 --rounds 3 --connections 8 --no-write]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
+import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -154,18 +155,10 @@ export async function sdkScenario(): Promise<void> {
   console.log(check);
   if (!WRITE) return;
   const extra = args.filter((x) => x !== '--scenario' && x !== 'sdk');
-  const section = [
-    '<!-- bench:sdk:start -->',
+  writeSection('sdk', [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario sdk${extra.length ? ' ' + extra.join(' ') : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One Sentry envelope per request shaped like @sentry/node 11's captureException (${Buffer.byteLength(template)} B, header + one \`event\` item, a fresh event_id per request), \`POST /api/1/envelope/?sentry_key=…\` → sentry receiver → metricsets (count + unique(_tx) + unique(guid) by error.type and application.version) → nop; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${slice} s after a 1 s warm-up, median shown; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread, Lua building each body)' : 'a Node client'} on the same cores.`,
     '',
     `- ${line}`,
     `- ${check}`,
-    '<!-- bench:sdk:end -->',
-  ].join('\n');
-  const docPath = join(ROOT, 'docs/performance.md');
-  let doc = readFileSync(docPath, 'utf8');
-  if (doc.includes('<!-- bench:sdk:start -->')) doc = doc.replace(/<!-- bench:sdk:start -->[\s\S]*<!-- bench:sdk:end -->/, section);
-  else doc = doc.trimEnd() + '\n\n## Error SDKs: Sentry envelopes through a metric set\n' + section + '\n';
-  writeFileSync(docPath, doc);
-  console.log(`wrote ${docPath}`);
+  ], 'Error SDKs: Sentry envelopes through a metric set');
 }

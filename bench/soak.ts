@@ -24,6 +24,7 @@ import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
+import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -244,19 +245,11 @@ export async function soakScenario(): Promise<void> {
   ];
   console.log(summary.join('\n'));
   if (WRITE) {
-    const section = [
-      '<!-- bench:soak:start -->',
+    writeSection('soak', [
       `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario soak --duration ${DURATION}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. Pipeline: otlp → \`influxdb\` push store (period ${PERIOD_S} s, \`sending_queue: { storage: disk, drop_policy: block, max_size: 64MiB }\`: LMDB queue + write-ahead log, every acknowledged batch fdatasync'ed) → a counting InfluxDB line-protocol sink in the bench process (not a real InfluxDB: on two shared cores it would take the CPU the service needs). Load: a Node client (same cores), OTLP JSON, ${POINTS} delta-sum points (value 1, current time) per request over ${CONNECTIONS} keep-alive connections; RSS sampled every 5 s from /proc.`,
       '',
       ...summary.map((s) => `- ${s}`),
-      '<!-- bench:soak:end -->',
-    ].join('\n');
-    const docPath = join(ROOT, 'docs/performance.md');
-    let doc = readFileSync(docPath, 'utf8');
-    if (doc.includes('<!-- bench:soak:start -->')) doc = doc.replace(/<!-- bench:soak:start -->[\s\S]*<!-- bench:soak:end -->/, section);
-    else doc = doc.trimEnd() + '\n\n## Soak: half the peak for 10 minutes into a disk-queued push store\n' + section + '\n';
-    writeFileSync(docPath, doc);
-    console.log(`wrote ${docPath}`);
+    ], 'Soak: half the peak for 10 minutes into a disk-queued push store');
   }
   if (!ok) process.exitCode = 1;
 }

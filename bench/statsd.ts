@@ -15,7 +15,7 @@
  *   npm run bench -- --scenario statsd [--step 3 --start 50000 --bisect 4 --no-write]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { packageRoot } from '../src/paths.js';
 import { freePort } from '../test/harness/ports.js';
 import { startEtsyStatsd } from '../test/harness/statsd.js';
 import { LINES_PER_PACKET, NAMES } from './statsd-sender.js';
+import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -131,8 +132,7 @@ export async function statsdScenario(): Promise<void> {
     console.log(summary.join('\n'));
     if (!args.includes('--no-write')) {
       const rows = Object.entries(results).flatMap(([n, r]) => r.steps.map((s) => `| ${n} | ${Math.round(s.rate).toLocaleString('en-US')} | ${s.sent.toLocaleString('en-US')} | ${s.received.toLocaleString('en-US')} | ${(s.loss * 100).toFixed(3)} |`));
-      const section = [
-        '<!-- bench:statsd:start -->',
+      writeSection('statsd', [
         '## StatsD ingest (`statsd` scenario)',
         '',
         `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the cores. metricport runs as users run it (statsd → nop, flush 10 s, receive buffer 8 MiB as capped by net.core.rmem_max); Etsy statsd 0.9.0 with no backend. Received lines come from each daemon's own counter. Each step is one short run on cores shared with the sender (and, here, with other work): a single lossy step can be noise, so the figure is a floor, not a ceiling.`,
@@ -142,14 +142,7 @@ export async function statsdScenario(): Promise<void> {
         '| target | offered lines/s | sent | received | loss % |',
         '|---|---:|---:|---:|---:|',
         ...rows,
-        '<!-- bench:statsd:end -->',
-      ].join('\n');
-      const docPath = join(ROOT, 'docs/performance.md');
-      let doc = readFileSync(docPath, 'utf8');
-      if (doc.includes('<!-- bench:statsd:start -->')) doc = doc.replace(/<!-- bench:statsd:start -->[\s\S]*<!-- bench:statsd:end -->/, section);
-      else doc = doc.trimEnd() + '\n\n' + section + '\n';
-      writeFileSync(docPath, doc);
-      console.log(`wrote ${docPath}`);
+      ]);
     }
   } finally {
     mp.kill('SIGTERM');

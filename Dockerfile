@@ -35,6 +35,7 @@ COPY --from=build /app/dist/processors ./dist/processors
 COPY --from=build /app/dist/exporters ./dist/exporters
 COPY config ./config
 COPY proto ./proto
+COPY docs/metricport.schema.json ./docs/metricport.schema.json
 RUN mkdir -p /etc/metricport /var/lib/metricport \
  && cp config/default.yaml /etc/metricport/config.yaml \
  && chown -R node:node /var/lib/metricport

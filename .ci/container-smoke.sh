@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Runs what the Dockerfile's runtime stage runs, outside Docker (no engine here):
 # a copy with only package*.json, dist/{src,receivers,processors,exporters},
-# config/ and proto/, `npm ci --omit=dev`, the container's env vars, then
+# config/, proto/ and docs/metricport.schema.json, `npm ci --omit=dev`, the container's env vars, then
 # /healthz, one OTLP request, the Prometheus scrape endpoint (token URL from
 # the state directory) serving the posted metric, and SIGTERM → exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d dist/src ] || npm run build
-app=$(mktemp -d); state=$(mktemp -d)
+app=$(mktemp -d); state=$(mktemp -d); pid=
 trap 'kill $pid 2>/dev/null || true; rm -rf "$app" "$state"' EXIT
 cp package.json package-lock.json "$app/"
 mkdir -p "$app/dist"
 cp -r dist/src dist/receivers dist/processors dist/exporters "$app/dist/"
 cp -r config proto "$app/"
+mkdir -p "$app/docs" && cp docs/metricport.schema.json "$app/docs/"
 (cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 otlp=$(port); admin=$(port); prom=$(port)
 cd "$app"
+# the schema for editors ships: `metricport schema --path` names it and it is what `metricport schema` prints
+[ "$(node dist/src/bin/metricport.js schema --path)" = "$app/docs/metricport.schema.json" ] || { echo "container smoke: metricport schema --path"; exit 1; }
+node dist/src/bin/metricport.js schema | cmp -s - "$app/docs/metricport.schema.json" || { echo "container smoke: the shipped schema differs from metricport schema"; exit 1; }
 METRICPORT_CONFIG="$app/config/default.yaml" METRICPORT_STATE_DIR="$state" \
 METRICPORT_ADMIN_ENDPOINT="127.0.0.1:$admin" METRICPORT_OTLP_ENDPOINT="127.0.0.1:$otlp" METRICPORT_PROMETHEUS_ENDPOINT="127.0.0.1:$prom" NODE_ENV=production \
   node "$app/dist/src/bin/metricport.js" run > "$state/out.log" 2>&1 &

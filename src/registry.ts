@@ -7,6 +7,7 @@
 import type { ExporterFactory, ProcessorFactory, ReceiverFactory } from './component.js';
 import type { Registry } from './config/service-config.js';
 import type { AdminRoute, CliCommand, Extension } from './extension.js';
+import { configToolsExtension } from './commands/extension.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { errorsReceiverFactory } from '../receivers/errors/factory.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
@@ -61,6 +62,7 @@ const exporters: ExporterFactory[] = [
 
 /** Contributors that are not components (src/<name>/extension.ts). */
 const extensions: Extension[] = [
+  configToolsExtension,
 ];
 
 function byType<T extends { type: string }>(list: T[]): ReadonlyMap<string, T> {

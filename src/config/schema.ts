@@ -36,7 +36,8 @@ export interface ValidationResult<T = Record<string, unknown>> {
 }
 
 const DURATION_RE = /^\s*(-?\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h|d|w)?\s*$/;
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** duration units and their length in ms (src/config/jsonschema.ts builds its pattern from these) */
+export const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Parse a duration to milliseconds. Numbers are seconds. Accepts Go-style compounds like "1h30m". */
 export function parseDuration(v: unknown): number | undefined {
@@ -52,7 +53,8 @@ export function parseDuration(v: unknown): number | undefined {
 }
 
 const BYTES_RE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$/i;
-const BYTES_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1e6, mib: 1024 ** 2, g: 1024 ** 3, gb: 1e9, gib: 1024 ** 3 };
+/** size units (case-insensitive) and their bytes */
+export const BYTES_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1e6, mib: 1024 ** 2, g: 1024 ** 3, gb: 1e9, gib: 1024 ** 3 };
 
 export function parseBytes(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
@@ -78,7 +80,8 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function closest(key: string, candidates: string[]): string | undefined {
+/** the candidate closest to `key` by edit distance, when close enough to be a likely typo */
+export function closest(key: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {

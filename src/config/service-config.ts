@@ -10,6 +10,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { isPlainObject, validateSchema } from './schema.js';
 import { parseYaml } from './yaml.js';
 import { checkWindows } from './windows.js';
+import { recordLoadedConfig } from './record.js';
 import { memoryLimiterSchema, type MemoryLimiterConfig } from '../memorylimiter.js';
 
 export interface Registry {
@@ -171,6 +172,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
     }
   }
   cfg.warnings = issues.filter((i) => i.severity === 'warning');
+  if (!issues.some((i) => i.severity === 'error')) recordLoadedConfig(text, file, registry);
   return { config: cfg, issues };
 }
 

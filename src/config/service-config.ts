@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory, Signal } from '../component.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { isPlainObject, validateSchema } from './schema.js';
+import { closest, isPlainObject, validateSchema } from './schema.js';
 import { parseYaml } from './yaml.js';
 import { checkWindows } from './windows.js';
 import { recordLoadedConfig } from './record.js';
@@ -98,7 +98,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
     return { issues };
   }
   for (const k of Object.keys(root)) {
-    if (!(SECTIONS as readonly string[]).includes(k)) add(k, `unknown top-level key "${k}" (valid: ${SECTIONS.join(', ')})`);
+    if (!(SECTIONS as readonly string[]).includes(k)) add(k, `unknown top-level key "${k}"${didYouMean(k, SECTIONS)} (valid: ${SECTIONS.join(', ')})`);
   }
 
   const cfg: ServiceConfig = { file, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [], warnings: [] };
@@ -118,7 +118,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
       const type = m[1] as string;
       const factory = factories.get(type);
       if (factory === undefined) {
-        add(path, `unknown ${section.slice(0, -1)} type "${type}" (available: ${[...factories.keys()].sort().join(', ') || 'none'}; see \`metricport components\`)`);
+        add(path, `unknown ${section.slice(0, -1)} type "${type}"${didYouMean(type, factories.keys())} (available: ${[...factories.keys()].sort().join(', ') || 'none'}; see \`metricport components\`)`);
         continue;
       }
       const before = issues.length;
@@ -139,7 +139,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   } else if (!isPlainObject(service)) {
     add('service', 'expected a mapping with "pipelines"');
   } else {
-    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter') add(`service.${k}`, `unknown key "${k}" (valid keys: pipelines, memory_limiter)`);
+    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter') add(`service.${k}`, `unknown key "${k}"${didYouMean(k, ['pipelines', 'memory_limiter'])} (valid keys: pipelines, memory_limiter)`);
     const ml = validateSchema(memoryLimiterSchema, service.memory_limiter ?? {}, 'service.memory_limiter');
     for (const i of ml.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
     if (!ml.issues.some((i) => i.severity === 'error')) {
@@ -179,7 +179,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
 function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: Registry, add: (path: string, msg: string, sev?: 'error' | 'warning', preferKey?: boolean) => void): void {
   const path = `service.pipelines.${pid}`;
   if (!isPlainObject(raw)) { add(path, 'expected a mapping with receivers, processors and exporters'); return; }
-  for (const k of Object.keys(raw)) if (!PIPELINE_KEYS.includes(k)) add(`${path}.${k}`, `unknown key "${k}" (valid keys: ${PIPELINE_KEYS.join(', ')})`);
+  for (const k of Object.keys(raw)) if (!PIPELINE_KEYS.includes(k)) add(`${path}.${k}`, `unknown key "${k}"${didYouMean(k, PIPELINE_KEYS)} (valid keys: ${PIPELINE_KEYS.join(', ')})`);
   const list = (key: string, required: boolean): string[] => {
     const v = raw[key];
     if (v === undefined || v === null) {
@@ -229,7 +229,11 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
     if (c === undefined) {
       ok = false;
       const known = registry.receivers.has(r.split('/')[0] as string);
-      add(`${path}.receivers[${i}]`, known ? `receiver "${r}" is not defined under "receivers:"; add it there (e.g. \`${r}: {}\`)` : `unknown receiver "${r}": define it under "receivers:"`, 'error', false);
+      const hint = didYouMean(r, cfg.receivers.keys());
+      const msg = known
+        ? (hint ? `receiver "${r}" is not defined under "receivers:"${hint} (or add it there, e.g. \`${r}: {}\`)` : `receiver "${r}" is not defined under "receivers:"; add it there (e.g. \`${r}: {}\`)`)
+        : (hint ? `unknown receiver "${r}"${hint} (or define it under "receivers:")` : `unknown receiver "${r}": define it under "receivers:"`);
+      add(`${path}.receivers[${i}]`, msg, 'error', false);
     } else if (!c.factory.signals.includes(signal as Signal)) {
       ok = false;
       add(`${path}.receivers[${i}]`, `receiver "${r}" does not produce ${signal} (it produces ${c.factory.signals.join(', ')})`, 'error', false);
@@ -239,7 +243,7 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   const procs: PipelineConfig['processors'] = [];
   processors.forEach((p, i) => {
     const c = cfg.processors.get(p);
-    if (c === undefined) { ok = false; add(`${path}.processors[${i}]`, `processor "${p}" is not defined under "processors:"`, 'error', false); return; }
+    if (c === undefined) { ok = false; add(`${path}.processors[${i}]`, `processor "${p}" is not defined under "processors:"${didYouMean(p, cfg.processors.keys())}`, 'error', false); return; }
     const pair = c.factory.signals.find((s) => s.in === cur && s.out === cur) ?? c.factory.signals.find((s) => s.in === cur);
     if (pair === undefined) {
       ok = false;
@@ -251,7 +255,7 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   });
   exporters.forEach((e, i) => {
     const c = cfg.exporters.get(e);
-    if (c === undefined) { ok = false; add(`${path}.exporters[${i}]`, `exporter "${e}" is not defined under "exporters:"`, 'error', false); return; }
+    if (c === undefined) { ok = false; add(`${path}.exporters[${i}]`, `exporter "${e}" is not defined under "exporters:"${didYouMean(e, cfg.exporters.keys())}`, 'error', false); return; }
     if (!c.factory.signals.includes(cur)) {
       ok = false;
       add(`${path}.exporters[${i}]`, `exporter "${e}" does not accept ${cur}${cur !== signal ? ` (the pipeline's processors turn ${signal} into ${cur})` : ''}; it accepts ${c.factory.signals.join(', ')}`, 'error', false);
@@ -274,7 +278,7 @@ function checkPipelineLinks(cfg: ServiceConfig, add: (path: string, msg: string,
       const path = `service.pipelines.${p.id}.receivers`;
       const s = byId.get(src);
       if (s === undefined) {
-        add(path, `${PIPELINE_REF}${src}: there is no pipeline "${src}" (pipelines: ${[...byId.keys()].join(', ')})`, 'error', false);
+        add(path, `${PIPELINE_REF}${src}: there is no pipeline "${src}"${didYouMean(src, byId.keys())} (pipelines: ${[...byId.keys()].join(', ')})`, 'error', false);
         bad.add(p.id);
         continue;
       }
@@ -306,6 +310,12 @@ function checkPipelineLinks(cfg: ServiceConfig, add: (path: string, msg: string,
     }
   }
   if (bad.size > 0) cfg.pipelines = cfg.pipelines.filter((p) => !bad.has(p.id));
+}
+
+/** `; did you mean "x"?` when `name` is close to one of `candidates` (a likely typo), else "" */
+function didYouMean(name: string, candidates: Iterable<string>): string {
+  const hint = closest(name, candidates);
+  return hint !== undefined && hint !== name ? `; did you mean "${hint}"?` : '';
 }
 
 function deepFreeze<T>(o: T): T {

@@ -37,6 +37,7 @@ describe('e2e: metricport schema', () => {
     expect((await cli('schema', '--help')).stdout).to.contain('# yaml-language-server: $schema=');
     const help = (await cli('--help')).stdout;
     expect(help).to.contain('metricport schema');
+    expect(help).to.contain('metricport init');
   });
 
   it('output larger than a pipe buffer arrives whole through a pipe whose reader is slow (components --json, schema)', async function () {

@@ -69,11 +69,13 @@ function compile(route: CoreRoute): Compiled {
 /** The admin server's own routes. */
 const CORE_ROUTES: readonly CoreRoute[] = [
   {
-    method: 'GET', path: '/healthz', open: true, summary: 'health of every component: 200 ok, 503 starting or unhealthy (no token needed)',
+    method: 'GET', path: '/healthz', open: true, summary: 'health of every component: 200 ok (or degraded: serving while NATS is away, in a cluster), 503 starting or unhealthy (no token needed)',
     handle: (_req, svc) => {
       if (svc === null) return STARTING;
       const h = svc.health();
-      return { status: h.healthy ? 200 : 503, json: { status: h.healthy ? 'ok' : 'unhealthy', components: h.components } };
+      // degraded: every component runs but a dependency (NATS, in a cluster) is away; 200 so a probe does not restart the instance
+      const status = !h.healthy ? 'unhealthy' : h.degraded.length > 0 ? 'degraded' : 'ok';
+      return { status: h.healthy ? 200 : 503, json: { status, ...(h.degraded.length > 0 ? { degraded: h.degraded } : {}), components: h.components } };
     },
   },
   {

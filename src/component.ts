@@ -17,6 +17,7 @@ import { MetricportError, type ConfigIssue } from './errors.js';
 import type { EventBatch, MetricsBatch } from './model/index.js';
 import type { Telemetry } from './telemetry.js';
 import type { Contributions } from './extension.js';
+import type { ClusterHost } from './cluster/api.js';
 
 export type Signal = 'metrics' | 'events';
 export const SIGNALS: readonly Signal[] = ['metrics', 'events'];
@@ -71,6 +72,8 @@ export interface Host {
   logger: Logger;
   telemetry: Telemetry;
   stateDir: string;
+  /** present when `service.cluster` is configured: leases with fencing tokens and KV watermarks (src/cluster/api.ts) */
+  cluster?: ClusterHost;
 }
 
 interface FactoryBase<C, I> extends Contributions {

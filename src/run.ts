@@ -14,6 +14,7 @@ import { defaultConfigPath, packageRoot } from './paths.js';
 import { registry } from './registry.js';
 import { Service, type ReloadSummary } from './service.js';
 import type { Settings } from './settings.js';
+import type { ClusterNode } from './cluster/node.js';
 import { ServiceTelemetry } from './telemetry.js';
 
 export function version(): string {
@@ -46,7 +47,13 @@ export async function startService(settings: Settings, logger: Logger): Promise<
   await loadImplementations(config);
   mkdirSync(settings.state_dir, { recursive: true });
   const telemetry = new ServiceTelemetry({ service_version: version() });
-  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir });
+  // the NATS client is loaded only when a cluster is configured
+  let cluster: ClusterNode | undefined;
+  if (config.cluster !== undefined) {
+    const [{ ClusterNode }, { resolveNodeId }] = await Promise.all([import('./cluster/node.js'), import('./cluster/config.js')]);
+    cluster = new ClusterNode(config.cluster, { nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir), logger: logger.child({ component: 'cluster' }), telemetry, version: version(), admin: settings.admin_endpoint });
+  }
+  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir, ...(cluster !== undefined ? { cluster } : {}) });
   let ready: Service | null = null;
   const admin = new AdminServer({
     endpoint: settings.admin_endpoint,
@@ -88,6 +95,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
       logger.info({ reason, deadline_ms: settings.shutdown_timeout }, 'shutting down');
       const deadline = AbortSignal.timeout(settings.shutdown_timeout);
       await service.shutdown(deadline);
+      await cluster?.shutdown(deadline);
       await admin.shutdown();
       await telemetry.shutdown();
       logger.info('stopped');
@@ -95,6 +103,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
     return stopping;
   };
   await admin.start();
+  cluster?.start();
   try {
     await service.start();
   } catch (e) {

@@ -9,6 +9,7 @@ import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { loadImplementations, type Component, type Consumer, type CreateSettings, type Exporter, type Host, type Processor, type Receiver, type Signal } from './component.js';
+import type { ClusterHost } from './cluster/api.js';
 import { upstreamDelays } from './config/windows.js';
 import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
 import { MetricportError } from './errors.js';
@@ -71,6 +72,8 @@ export interface ServiceOptions {
   logger: Logger;
   telemetry: Telemetry;
   stateDir: string;
+  /** the cluster node, when `service.cluster` is configured */
+  cluster?: ClusterHost;
 }
 
 const label = (n: Node): string => `${n.kind} ${n.pipeline !== undefined ? `${n.pipeline}/` : ''}${n.id}${n.kind === 'exporter' && n.signal !== undefined ? ` (${n.signal})` : ''}`;
@@ -90,7 +93,7 @@ export class Service {
 
   constructor(config: ServiceConfig, private readonly opts: ServiceOptions) {
     this.cfg = config;
-    this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir };
+    this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir, ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}) };
     opts.telemetry.gauge('metricport_memory_limiter_refused_requests', 'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit', {}, () => memoryLimiter.refusedRequests);
     opts.telemetry.gauge('metricport_memory_limiter_dropped_items', 'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)', {}, () => memoryLimiter.droppedItems);
     const g = this.build(config, undefined);
@@ -265,6 +268,7 @@ export class Service {
 
   private async doReload(next: ServiceConfig, stopTimeoutMs: number): Promise<ReloadSummary> {
     if (this.shutdownPromise !== undefined) throw new MetricportError('MP_RELOAD_FAILED', 'cannot reload: the service is shutting down');
+    if (!isDeepStrictEqual(this.cfg.cluster, next.cluster)) throw new MetricportError('MP_RELOAD_FAILED', 'service.cluster changed: a cluster setting takes effect only on a restart; the previous config keeps running');
     const t0 = Date.now();
     const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
     const prevCfg = this.cfg;
@@ -347,14 +351,23 @@ export class Service {
     }
   }
 
-  /** Healthy when every component runs and none reports itself failing. */
-  health(): { healthy: boolean; components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }> } {
+  /**
+   * Healthy when every component runs and none reports itself failing.
+   * `degraded` lists what serves at reduced capability (the cluster while NATS
+   * is unreachable): still healthy.
+   */
+  health(): { healthy: boolean; degraded: Array<{ component: string; reason: string; since?: string }>; components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }> } {
     const components = this.all().map((n) => {
       const h = n.state === 'running' && (n.component.healthy?.() ?? true);
       return { kind: n.kind, id: n.id, ...(n.pipeline ? { pipeline: n.pipeline } : {}), ...(n.signal ? { signal: n.signal } : {}), state: n.state, healthy: h, ...(n.error ? { error: n.error } : {}) };
     });
-    return { healthy: components.every((c) => c.healthy), components };
+    const c = this.opts.cluster?.health();
+    const degraded = c !== undefined && c.degraded ? [{ component: 'cluster', reason: c.reason ?? 'degraded', ...(c.since !== undefined ? { since: c.since } : {}) }] : [];
+    return { healthy: components.every((x) => x.healthy), degraded, components };
   }
+
+  /** The cluster node (service.cluster), for the cluster's admin route; undefined without a cluster. */
+  get cluster(): ClusterHost | undefined { return this.opts.cluster; }
 
   status(): Record<string, unknown> {
     const describe = (n: Node) => {

@@ -13,6 +13,7 @@
  */
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
+import { clusterRunField } from '../../src/cluster/api.js';
 
 /** The API's metric enum, in the order the documentation lists it. */
 export const FORGE_METRICS = [
@@ -48,6 +49,7 @@ export interface ForgeReceiverConfig {
   /** ms */
   timeout: number;
   retry: { initial_interval: number; max_interval: number };
+  cluster: { run: 'once' | 'everywhere' };
 }
 
 export const forgeConfigSchema: Schema = {
@@ -80,6 +82,7 @@ export const forgeConfigSchema: Schema = {
       max_interval: { type: 'duration', default: '5m', min: '1s', doc: 'Longest backoff.' },
     },
   },
+  cluster: clusterRunField,
 };
 
 export function validateForgeConfig(cfg: ForgeReceiverConfig): ConfigIssue[] {

@@ -17,7 +17,7 @@ import {
   basicAuth, buildBody, buildHeaders, buildVariables, describeQueryError, parseAnswer, type QueryErrorInfo,
 } from './graphql.js';
 import type { CallRateLimiter } from './ratelimit.js';
-import type { WatermarkStore } from './watermark.js';
+import { isLeaseLost } from '../../src/cluster/api.js';
 import { nextWindow, passStart, passTarget, type TimeWindow } from './windows.js';
 
 export interface FetchResponseLike {
@@ -63,12 +63,20 @@ export interface PollerOptions {
   maxAttempts?: number;
 }
 
+/** Where the watermarks live: files in the state directory (watermark.ts), or the cluster's KV under a lease. */
+export interface ForgeWatermarks {
+  load(appId: string, environment: string, onProblem?: (message: string) => void): Promise<number | undefined>;
+  save(appId: string, environment: string, ms: number, nowMs: number): Promise<void>;
+}
+
 export interface PollerDeps {
   clock: Clock;
   fetch: FetchLike;
   /** may be bound later with bindLimiter() (the receiver takes its shared limiter at start) */
   limiter?: CallRateLimiter;
-  watermarks: WatermarkStore;
+  watermarks: ForgeWatermarks;
+  /** run-once in a cluster: checked (lease valid, guarded keys unchanged) before each window goes downstream */
+  guard?: { check(): Promise<void> };
   logger: Logger;
   sink: Sink;
   telemetry?: ReceiverTelemetry;
@@ -161,6 +169,14 @@ export class ForgePoller {
 
   bindLimiter(l: CallRateLimiter): void {
     this.deps.limiter = l;
+  }
+
+  /** A new lease in a cluster: watermarks from its store (read again), writes guarded by it. */
+  useWatermarks(store: ForgeWatermarks, guard?: { check(): Promise<void> }): void {
+    this.deps.watermarks = store;
+    this.deps.guard = guard;
+    this.wm.clear();
+    this.loaded = false;
   }
 
   /** Remove the token (and the Basic credential) from any text we surface. */
@@ -292,6 +308,19 @@ export class ForgePoller {
     let dropped = false;
     for (;;) {
       if (signal.aborted) throw new PassError(ABORTED, true);
+      // run-once: the lease is checked at the moment of handing data downstream, not only when it was acquired
+      if (this.deps.guard !== undefined) {
+        try {
+          await this.deps.guard.check();
+        } catch (err) {
+          if (isLeaseLost(err)) throw new PassError(ABORTED, true);
+          this.record({ kind: 'state', retryable: true, message: `cannot check the lease (will retry): ${(err as Error)?.message ?? String(err)}` }, env, w);
+          attempt++;
+          this.phase = 'backoff';
+          await clock.sleep(this.backoff(attempt, undefined), signal);
+          continue;
+        }
+      }
       this.phase = 'delivering';
       try {
         const res = await this.deps.sink({ environment: env, start: w.start, end: w.end, appMetricsJson: json });
@@ -341,9 +370,22 @@ export class ForgePoller {
 
   private async advance(env: string, end: number): Promise<void> {
     this.wm.set(env, end);
+    // under a lease the shared watermark must move before the next window (a successor reads it): retry until it does or the lease is gone
+    for (let attempt = 1; this.deps.guard !== undefined; attempt++) {
+      try {
+        await this.deps.watermarks.save(this.opts.appId, env, end, this.deps.clock.now());
+        return;
+      } catch (err) {
+        if (isLeaseLost(err)) throw new PassError({ ...ABORTED, message: (err as Error).message }, true);
+        this.record({ kind: 'state', retryable: true, message: `cannot write the watermark to the cluster KV (will retry): ${(err as Error)?.message ?? String(err)}` }, env, undefined);
+        await this.deps.clock.sleep(this.backoff(attempt, undefined));
+      }
+    }
     try {
       await this.deps.watermarks.save(this.opts.appId, env, end, this.deps.clock.now());
     } catch (err) {
+      // a successor holds the lease: this node stops here (the successor continues from the shared watermark)
+      if (isLeaseLost(err)) throw new PassError({ ...ABORTED, message: (err as Error).message }, true);
       // in memory the watermark moved (no duplicates in this process); the file catches up on the next save
       const f: Failure = { kind: 'state', retryable: true, message: `cannot write the watermark: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
       this.record(f, env, undefined);

@@ -13,9 +13,20 @@ import { decodeMetricsJson } from '../../src/otlp/json.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ForgeReceiverConfig } from './config.js';
-import { ForgePoller, InvalidDataError, PassError, type FetchLike, type FetchedWindow, type PassResult, type SinkResult } from './poller.js';
+import { ForgePoller, InvalidDataError, PassError, type FetchLike, type FetchedWindow, type ForgeWatermarks, type PassResult, type SinkResult } from './poller.js';
 import { sharedLimiters, type LimiterRegistry } from './ratelimit.js';
 import { WatermarkStore } from './watermark.js';
+import { pollerLease } from '../../src/cluster/assign.js';
+import type { ClusterHost, Lease, LeaseGrant, WatermarkStore as KeyedWatermarks } from '../../src/cluster/api.js';
+
+/** The forge watermarks of one lease in the cluster's KV: key `<app uuid>.<environment>`. */
+function clusterWatermarks(store: KeyedWatermarks): ForgeWatermarks {
+  const key = (appId: string, env: string) => `${appId.slice(appId.lastIndexOf('/') + 1)}.${env}`;
+  return {
+    load: (appId, env, onProblem) => store.load(key(appId, env), onProblem),
+    save: (appId, env, ms) => store.save(key(appId, env), ms),
+  };
+}
 
 /** Injected in tests (and by `forge pull`). */
 export interface ForgeReceiverDeps {
@@ -67,9 +78,16 @@ export class ForgeReceiver implements Receiver {
   private started = false;
   private stopped = false;
   private holdsLimiter = false;
+  private readonly id: string;
+  private readonly localWatermarks: WatermarkStore;
+  /** run-once in a cluster: the poller's lease, and the grant it runs under now */
+  private lease: Lease | undefined;
+  private grant: LeaseGrant | undefined;
 
   constructor(set: CreateSettings, readonly cfg: ForgeReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, private readonly deps: ForgeReceiverDeps = {}) {
     this.logger = set.logger;
+    this.id = set.id;
+    this.localWatermarks = new WatermarkStore(set.stateDir);
     this.tel = set.telemetry.receiver(set.id, 'graphql');
     this.clock = deps.clock ?? systemClock(deps.manual === true);
     this.limiters = deps.limiters ?? sharedLimiters;
@@ -94,7 +112,7 @@ export class ForgeReceiver implements Receiver {
     }, {
       clock: this.clock,
       fetch: deps.fetch ?? (globalThis.fetch as unknown as FetchLike),
-      watermarks: new WatermarkStore(set.stateDir),
+      watermarks: this.localWatermarks,
       logger: set.logger,
       sink,
       telemetry: this.tel,
@@ -102,15 +120,38 @@ export class ForgeReceiver implements Receiver {
     });
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;
     this.poller.bindLimiter(this.limiters.acquire(this.cfg.email, this.clock));
     this.holdsLimiter = true;
     if (this.deps.manual === true) return;
-    this.loop = this.poller.run(this.ac.signal).catch((err: unknown) => {
+    const cluster = host?.cluster;
+    const run = cluster !== undefined && this.cfg.cluster.run === 'once' ? this.runOnce(cluster) : this.poller.run(this.ac.signal);
+    this.loop = run.catch((err: unknown) => {
       this.logger.error({ err: this.poller.scrub((err as Error)?.message ?? String(err)) }, 'forge poller stopped unexpectedly');
     });
+  }
+
+  /**
+   * Run-once: poll only while this node holds the poller's lease, from the
+   * watermarks in the cluster's KV (claimed under the lease's fencing token);
+   * when the lease is lost, stop at once and wait to get it back.
+   */
+  private async runOnce(cluster: ClusterHost): Promise<void> {
+    const lease = cluster.lease(pollerLease(this.id));
+    this.lease = lease;
+    while (!this.ac.signal.aborted) {
+      this.poller.phase = 'idle';
+      const g = await lease.acquire(this.ac.signal);
+      if (g === undefined) break;
+      this.grant = g;
+      this.logger.info({ lease: g.name, token: g.token }, 'run-once: this node polls now');
+      this.poller.useWatermarks(clusterWatermarks(g.watermarks(this.id)), g);
+      await this.poller.run(AbortSignal.any([this.ac.signal, g.signal]));
+      this.grant = undefined;
+      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, token: g.token }, 'run-once: the lease was lost; this node stopped polling and waits to get it back');
+    }
   }
 
   /** One catch-up pass (the one-shot `forge pull`); rejects with the reason. */
@@ -142,6 +183,10 @@ export class ForgeReceiver implements Receiver {
       this.holdsLimiter = false;
       this.limiters.release(this.cfg.email);
     }
+    // the poller has stopped writing: hand the lease to another node now
+    const lease = this.lease;
+    this.lease = undefined;
+    await lease?.release();
   }
 
   /** Failing hard: the last call failed in a way waiting will not fix (auth, a QueryError other than 429) and nothing succeeded since. */
@@ -163,7 +208,8 @@ export class ForgeReceiver implements Receiver {
       email: this.cfg.email,
       metrics: this.cfg.metrics,
       interval_seconds: this.cfg.interval / 1000,
-      phase: p.phase,
+      phase: this.lease !== undefined && this.grant === undefined ? 'standby' : p.phase,
+      ...(this.lease !== undefined ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } } : {}),
       environments: envs,
       counters: { ...p.counters, ...this.tel.totals() },
       last_success_at: p.lastSuccessAt === null ? null : new Date(p.lastSuccessAt).toISOString(),

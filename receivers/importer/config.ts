@@ -20,6 +20,7 @@
  */
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
+import { clusterRunField } from '../../src/cluster/api.js';
 
 export const SOURCES = ['postgres', 'redshift', 'influxdb', 'graphite'] as const;
 export type SourceType = (typeof SOURCES)[number];
@@ -58,6 +59,7 @@ export interface ImporterReceiverConfig {
   max_rows: number;
   retry: { initial_interval: number; max_interval: number };
   importers: ImporterSpec[];
+  cluster: { run: 'once' | 'everywhere' };
 }
 
 const NAME_RE = /^[A-Za-z0-9_.\-]+$/;
@@ -120,6 +122,7 @@ export const importerConfigSchema: Schema = {
       },
     },
   },
+  cluster: clusterRunField,
 };
 
 /** A duration in ms as the largest whole unit: 86400000 → "1d", 5400000 → "90m". */

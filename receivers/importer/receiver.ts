@@ -15,6 +15,8 @@ import { missingPlaceholders, placeholderMessage, testSpanProblem, type Importer
 import { mapRows, MappingError, SourceQueryError } from './map.js';
 import { createSource, scrubber, type Source } from './sources.js';
 import { ImporterWatermarks } from './watermark.js';
+import { isLeaseLost, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore } from '../../src/cluster/api.js';
+import { pollerLease } from '../../src/cluster/assign.js';
 
 export interface ImporterClock {
   now(): number;
@@ -75,6 +77,9 @@ export class ImporterReceiver implements Receiver {
   private loops: Array<Promise<void>> = [];
   private started = false;
   private stopped = false;
+  /** run-once in a cluster: the receiver's lease, and the grant its importers run under now */
+  private lease: Lease | undefined;
+  private grant: LeaseGrant | undefined;
 
   constructor(private readonly set: CreateSettings, readonly cfg: ImporterReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, private readonly clock: ImporterClock = systemClock, private readonly random: () => number = Math.random) {
     this.logger = set.logger;
@@ -85,14 +90,43 @@ export class ImporterReceiver implements Receiver {
     this.states = new Map(cfg.importers.map((i) => [i.name, { name: i.name, phase: 'waiting', watermark: undefined, lastSuccessAt: undefined, lastError: null, lastErrorAt: undefined, attempt: 0, counters: { runs: 0, rows: 0, points: 0, skipped_rows: 0, failures: 0 } }]));
   }
 
-  async start(_host?: Host): Promise<void> {
+  async start(host?: Host): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;
     this.source = createSource(this.cfg, this.set.id);
-    for (const spec of this.cfg.importers) {
-      this.loops.push(this.loop(spec).catch((err: unknown) => {
-        this.logger.error({ importer: spec.name, err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer loop stopped unexpectedly');
+    const cluster = host?.cluster;
+    if (cluster !== undefined && this.cfg.cluster.run === 'once') {
+      this.loops.push(this.runOnce(cluster).catch((err: unknown) => {
+        this.logger.error({ err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer stopped unexpectedly');
       }));
+      return;
+    }
+    this.loops.push(...this.startLoops(this.ac.signal, this.watermarks, undefined));
+  }
+
+  private startLoops(signal: AbortSignal, watermarks: WatermarkStore, guard: LeaseGrant | undefined): Array<Promise<void>> {
+    return this.cfg.importers.map((spec) => this.loop(spec, signal, watermarks, guard).catch((err: unknown) => {
+      this.logger.error({ importer: spec.name, err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer loop stopped unexpectedly');
+    }));
+  }
+
+  /**
+   * Run-once: the importers run only while this node holds the receiver's
+   * lease, from watermarks in the cluster's KV (claimed under its fencing
+   * token); when the lease is lost every loop stops and the node waits.
+   */
+  private async runOnce(cluster: ClusterHost): Promise<void> {
+    const lease = cluster.lease(pollerLease(this.set.id));
+    this.lease = lease;
+    while (!this.ac.signal.aborted) {
+      for (const st of this.states.values()) st.phase = 'waiting';
+      const g = await lease.acquire(this.ac.signal);
+      if (g === undefined) break;
+      this.grant = g;
+      this.logger.info({ lease: g.name, token: g.token }, 'run-once: this node imports now');
+      await Promise.all(this.startLoops(AbortSignal.any([this.ac.signal, g.signal]), g.watermarks(this.set.id), g));
+      this.grant = undefined;
+      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, token: g.token }, 'run-once: the lease was lost; this node stopped importing and waits to get it back');
     }
   }
 
@@ -106,10 +140,21 @@ export class ImporterReceiver implements Receiver {
     return Math.round(base * (0.8 + 0.4 * this.random()));
   }
 
-  private async loop(spec: ImporterSpec): Promise<void> {
+  private async loop(spec: ImporterSpec, signal: AbortSignal, watermarks: WatermarkStore, guard: LeaseGrant | undefined): Promise<void> {
     const st = this.states.get(spec.name)!;
-    const signal = this.ac.signal;
-    const stored = await this.watermarks.load(spec.name, (m) => this.logger.warn({ importer: spec.name }, m));
+    let stored: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        stored = await watermarks.load(spec.name, (m) => this.logger.warn({ importer: spec.name }, m));
+        break;
+      } catch (err) {
+        // the cluster KV is unreachable (a local file never throws here)
+        if (signal.aborted || isLeaseLost(err)) { st.phase = 'stopped'; return; }
+        st.lastError = this.scrub(describe(err));
+        st.lastErrorAt = this.clock.now();
+        await this.clock.sleep(this.backoff(attempt), signal);
+      }
+    }
     let wm = stored ?? floorTo(this.clock.now() - spec.history, spec.align);
     st.watermark = wm;
     while (!signal.aborted) {
@@ -122,7 +167,7 @@ export class ImporterReceiver implements Receiver {
       const to = Math.min(wm + spec.chunk, end);
       st.phase = st.attempt > 0 ? 'retrying' : to < end ? 'backfill' : 'running';
       try {
-        await this.runOnce(spec, st, wm, to, signal);
+        await this.runChunk(spec, st, wm, to, signal, watermarks, guard);
         if (signal.aborted && st.watermark !== to) break;
         wm = to;
         st.attempt = 0;
@@ -143,8 +188,8 @@ export class ImporterReceiver implements Receiver {
     st.phase = 'stopped';
   }
 
-  /** One run over [from, to): query, map, consume, then (only then) move the watermark. */
-  private async runOnce(spec: ImporterSpec, st: ImporterState, from: number, to: number, signal: AbortSignal): Promise<void> {
+  /** One run over [from, to): query, map, (under a lease: check it,) consume, then (only then) move the watermark. */
+  private async runChunk(spec: ImporterSpec, st: ImporterState, from: number, to: number, signal: AbortSignal, watermarks: WatermarkStore, guard: LeaseGrant | undefined): Promise<void> {
     const src = this.sourceOrCreate();
     st.counters.runs++;
     const rs = await src.query(spec, from, to, signal);
@@ -152,6 +197,8 @@ export class ImporterReceiver implements Receiver {
     st.counters.rows += rs.rows.length;
     st.counters.skipped_rows += mapped.skipped;
     if (mapped.skipped > 0) this.tel.rejected(mapped.skipped, 'metrics');
+    // run-once: the lease is checked when the data goes downstream, not only when it was acquired
+    await guard?.check();
     if (mapped.points > 0) {
       if (this.consumer === undefined) throw new Error('no pipeline takes this receiver\'s metrics');
       try {
@@ -163,7 +210,18 @@ export class ImporterReceiver implements Receiver {
       this.tel.accepted(mapped.points, 'metrics');
       st.counters.points += mapped.points;
     }
-    await this.watermarks.save(spec.name, to);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await watermarks.save(spec.name, to);
+        break;
+      } catch (err) {
+        // under a lease, what was just consumed must not be imported again: retry the KV write until it lands or the lease is gone
+        if (guard === undefined || signal.aborted || isLeaseLost(err)) throw err;
+        st.lastError = this.scrub(`cannot write the watermark to the cluster KV (will retry): ${describe(err)}`);
+        st.lastErrorAt = this.clock.now();
+        await this.clock.sleep(this.backoff(attempt), guard.signal);
+      }
+    }
     st.watermark = to;
     st.lastSuccessAt = this.clock.now();
   }
@@ -231,6 +289,10 @@ export class ImporterReceiver implements Receiver {
     const src = this.source;
     this.source = undefined;
     await src?.close();
+    // the loops have stopped writing: hand the lease to another node now
+    const lease = this.lease;
+    this.lease = undefined;
+    await lease?.release();
   }
 
   /** Failing hard: every importer's last attempt failed because the source refused the query (waiting will not fix it). */
@@ -254,6 +316,7 @@ export class ImporterReceiver implements Receiver {
       };
     }
     return {
+      ...(this.lease !== undefined ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } } : {}),
       source: this.cfg.source,
       ...(this.cfg.source === 'influxdb' || this.cfg.source === 'graphite' ? { endpoint: this.cfg.endpoint } : { host: this.cfg.host, database: this.cfg.database }),
       importers,

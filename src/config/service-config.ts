@@ -12,6 +12,7 @@ import { parseYaml } from './yaml.js';
 import { checkWindows } from './windows.js';
 import { recordLoadedConfig } from './record.js';
 import { memoryLimiterSchema, type MemoryLimiterConfig } from '../memorylimiter.js';
+import { clusterSchema, validateClusterConfig, type ClusterConfig } from '../cluster/config.js';
 
 export interface Registry {
   receivers: ReadonlyMap<string, ReceiverFactory>;
@@ -56,6 +57,8 @@ export interface ServiceConfig {
   warnings: ConfigIssue[];
   /** service.memory_limiter, defaults applied (docs/reliability.md) */
   memoryLimiter?: MemoryLimiterConfig;
+  /** service.cluster, defaults applied (docs/cluster.md); absent = a single instance, no NATS */
+  cluster?: ClusterConfig;
 }
 
 const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.\-]+))?$/;
@@ -139,7 +142,16 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   } else if (!isPlainObject(service)) {
     add('service', 'expected a mapping with "pipelines"');
   } else {
-    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter') add(`service.${k}`, `unknown key "${k}"${didYouMean(k, ['pipelines', 'memory_limiter'])} (valid keys: pipelines, memory_limiter)`);
+    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter' && k !== 'cluster') add(`service.${k}`, `unknown key "${k}"${didYouMean(k, ['pipelines', 'memory_limiter', 'cluster'])} (valid keys: pipelines, memory_limiter, cluster)`);
+    if (service.cluster !== undefined && service.cluster !== null) {
+      const cl = validateSchema(clusterSchema, service.cluster, 'service.cluster');
+      for (const i of cl.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
+      if (!cl.issues.some((i) => i.severity === 'error')) {
+        const v = cl.value as unknown as ClusterConfig;
+        for (const i of validateClusterConfig(v)) add(`service.cluster.${i.path}`, i.message, i.severity, false);
+        cfg.cluster = deepFreeze(v);
+      }
+    }
     const ml = validateSchema(memoryLimiterSchema, service.memory_limiter ?? {}, 'service.memory_limiter');
     for (const i of ml.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
     if (!ml.issues.some((i) => i.severity === 'error')) {

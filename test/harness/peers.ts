@@ -1055,7 +1055,7 @@ export interface NatsPeer extends PeerHandle {
   monitorUrl: string;
 }
 
-export async function startNats(opts: { readyTimeoutMs?: number } = {}): Promise<NatsPeer> {
+export async function startNats(opts: { readyTimeoutMs?: number; user?: string; password?: string } = {}): Promise<NatsPeer> {
   const bin = requireBinary('nats-server', 'nats-server');
   const launched = await launchPeer({
     name: 'nats',
@@ -1063,7 +1063,7 @@ export async function startNats(opts: { readyTimeoutMs?: number } = {}): Promise
     readyTimeoutMs: opts.readyTimeoutMs,
     prepare: (dir, [port, monitor]) => ({
       cmd: bin,
-      args: ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', path.join(dir, 'jetstream')],
+      args: ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', path.join(dir, 'jetstream'), ...(opts.user !== undefined ? ['--user', opts.user, '--pass', opts.password ?? ''] : [])],
     }),
     ready: ([, monitor], abortIf, timeoutMs) =>
       waitForHttp(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`, {
@@ -1082,6 +1082,102 @@ export async function startNats(opts: { readyTimeoutMs?: number } = {}): Promise
     monitorPort,
     monitorUrl: `http://127.0.0.1:${monitorPort}`,
   };
+}
+
+/** One server of a NATS cluster: it can be killed and started again on the same ports and store dir. */
+export interface NatsNode {
+  name: string;
+  url: string;
+  port: number;
+  monitorUrl: string;
+  dir: string;
+  readonly pid: number;
+  running(): boolean;
+  /** send a signal (SIGKILL: a crash; SIGTERM: a clean stop) and wait until the process is gone */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** start it again (same ports, same JetStream store) and wait until its /healthz answers */
+  start(): Promise<void>;
+  logTail(bytes?: number): string;
+}
+
+export interface NatsClusterPeer {
+  nodes: NatsNode[];
+  /** every client URL */
+  urls: string[];
+  /** waits until JetStream has a meta leader (GET /jsz on a running node) */
+  waitForLeader(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A JetStream cluster of `size` nats-server processes (routes between them,
+ * a server name each), for streams and KV buckets with num_replicas = size.
+ * Also usable with size 1 when a test needs to kill and restart a server on
+ * the same port and store.
+ */
+export async function startNatsCluster(opts: { size?: number; readyTimeoutMs?: number } = {}): Promise<NatsClusterPeer> {
+  const bin = requireBinary('nats-server', 'nats-server');
+  const size = opts.size ?? 3;
+  const timeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const root = await makePeerDir('nats-cluster');
+  const ports = await freePorts(size * 3);
+  const clusterName = `mp-test-${path.basename(root).slice(-6)}`;
+  const nodes: NatsNode[] = [];
+  const procs: Array<PeerProcess | undefined> = [];
+  for (let i = 0; i < size; i++) {
+    const [port, monitor, route] = [ports[i * 3]!, ports[i * 3 + 1]!, ports[i * 3 + 2]!];
+    const name = `n${i}`;
+    const dir = path.join(root, name);
+    fs.mkdirSync(dir, { recursive: true });
+    const routes = size > 1 ? ['--routes', Array.from({ length: size }, (_, j) => j).filter((j) => j !== i).map((j) => `nats://127.0.0.1:${ports[j * 3 + 2]}`).join(',')] : [];
+    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', path.join(dir, 'jetstream'), '-n', name,
+      ...(size > 1 ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${route}`, ...routes] : [])];
+    const monitorUrl = `http://127.0.0.1:${monitor}`;
+    const start = async (): Promise<void> => {
+      if (procs[i] !== undefined && procs[i]!.child.exitCode === null && procs[i]!.child.signalCode === null) return;
+      const p = new PeerProcess(`nats-${name}`, bin, args, path.join(dir, 'nats.log'), { cwd: dir });
+      procs[i] = p;
+      await waitForHttp(`${monitorUrl}/healthz?js-enabled-only=true`, { status: 200, timeoutMs, abortIf: () => p.assertAlive(), body: (t) => (JSON.parse(t) as { status?: string }).status === 'ok', what: `nats ${name} /healthz` });
+    };
+    nodes.push({
+      name, url: `nats://127.0.0.1:${port}`, port, monitorUrl, dir,
+      get pid() { return procs[i]?.pid ?? -1; },
+      running: () => { const c = procs[i]?.child; return c !== undefined && c.exitCode === null && c.signalCode === null; },
+      kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
+        const p = procs[i];
+        if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
+        const gone = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+        p.child.kill(signal);
+        await gone;
+      },
+      start,
+      logTail: (bytes?: number) => fileTail(path.join(dir, 'nats.log'), bytes),
+    });
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(procs.map((p) => p?.kill(3_000)));
+    await removeDir(root);
+  };
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+  } catch (err) {
+    const tails = nodes.map((n) => `--- ${n.name} ---\n${n.logTail()}`).join('\n');
+    await stop();
+    throw new Error(`nats cluster did not start: ${describeError(err)}\n${tails}`);
+  }
+  const waitForLeader = (ms = timeoutMs): Promise<void> => waitFor(async () => {
+    for (const n of nodes) {
+      if (!n.running()) continue;
+      try {
+        const r = await fetch(`${n.monitorUrl}/jsz`, { signal: AbortSignal.timeout(2000) });
+        const j = (await r.json()) as { meta_cluster?: { leader?: string } };
+        if (size === 1 || (j.meta_cluster?.leader ?? '') !== '') return true;
+      } catch { /* not up */ }
+    }
+    return false;
+  }, { timeoutMs: ms, intervalMs: 100, what: 'a JetStream meta leader' });
+  await waitForLeader();
+  return { nodes, urls: nodes.map((n) => n.url), waitForLeader, stop };
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import type { ExporterFactory, ProcessorFactory, ReceiverFactory } from './compo
 import type { Registry } from './config/service-config.js';
 import type { AdminRoute, CliCommand, Extension } from './extension.js';
 import { configToolsExtension } from './commands/extension.js';
+import { clusterExtension } from './cluster/extension.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { errorsReceiverFactory } from '../receivers/errors/factory.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
@@ -63,6 +64,7 @@ const exporters: ExporterFactory[] = [
 /** Contributors that are not components (src/<name>/extension.ts). */
 const extensions: Extension[] = [
   configToolsExtension,
+  clusterExtension,
 ];
 
 function byType<T extends { type: string }>(list: T[]): ReadonlyMap<string, T> {

@@ -112,7 +112,7 @@ export class ClusterNode implements ClusterHost {
   private ownHeartbeatSeenRev = 0;
   private heartbeatsUnseen = 0;
   private readonly lastLog = new Map<string, number>();
-  readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0 };
+  readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0, watch_restarts: 0 };
   private readonly c: { acq: Counter; loss: Counter; hand: Counter; ops: Counter };
   private readonly attrs = new Map<string, Attributes>();
 
@@ -350,6 +350,7 @@ export class ClusterNode implements ClusterHost {
   private watchGen: object | undefined;
 
   private restartWatchers(): void {
+    this.counters.watch_restarts++;
     for (const w of this.watchers) { try { w.stop(); } catch { /* already stopped */ } }
     this.watchers = [];
     this.watchGen = undefined;
@@ -524,7 +525,7 @@ export class ClusterNode implements ClusterHost {
     this.leaseView.set(name, { holder: this.nodeId, revision: token, seenAt: performance.now(), deleted: false });
     this.counters.acquisitions++;
     this.c.acq.add(1, this.kind(name));
-    this.logger.debug({ lease: name, token }, 'lease acquired');
+    this.logger.debug({ lease: name, fencing_token: token }, 'lease acquired');
     const ws = this.waiters.get(name);
     if (ws !== undefined && ws.length > 0) {
       this.waiters.delete(name);
@@ -549,19 +550,32 @@ export class ClusterNode implements ClusterHost {
     this.held.delete(h.name);
     h.ac.abort(new LeaseLostError(`lease ${h.name} handed over to ${to ?? 'nobody (released)'}`));
     if (kv === undefined) return;
-    try {
-      this.op();
-      if (to === undefined) await kv.delete(h.name, { previousSeq: h.revision });
-      else {
-        const rev = await kv.update(h.name, JSON.stringify({ holder: to, at: new Date().toISOString(), handed_by: this.nodeId } satisfies LeaseValue), h.revision, this.cfg.nats.timeout);
-        this.leaseView.set(h.name, { holder: to, revision: rev, seenAt: performance.now(), deleted: false });
+    let revision = h.revision;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.op();
+        if (to === undefined) await kv.delete(h.name, { previousSeq: revision });
+        else {
+          const rev = await kv.update(h.name, JSON.stringify({ holder: to, at: new Date().toISOString(), handed_by: this.nodeId } satisfies LeaseValue), revision, this.cfg.nats.timeout);
+          this.leaseView.set(h.name, { holder: to, revision: rev, seenAt: performance.now(), deleted: false });
+        }
+        this.counters.handovers_out++;
+        this.c.hand.add(1, { ...this.kind(h.name), direction: 'out' });
+        this.logger.debug({ lease: h.name, to: to ?? null }, 'lease handed over');
+        return;
+      } catch (err) {
+        // a renewal of ours still in flight moved the revision: if the key still names us, hand over from there
+        if (isWrongSequence(err) && attempt < 3) {
+          try {
+            this.op();
+            const e = await kv.get(h.name);
+            if (e !== null && e.operation === 'PUT' && e.json<LeaseValue>().holder === this.nodeId) { revision = e.revision; continue; }
+          } catch { /* fall through */ }
+        }
+        // not ours any more, or NATS away: it expires after the TTL
+        this.recordError('handover', `cannot hand lease ${h.name} over: ${errMsg(err)}`);
+        return;
       }
-      this.counters.handovers_out++;
-      this.c.hand.add(1, { ...this.kind(h.name), direction: 'out' });
-      this.logger.debug({ lease: h.name, to: to ?? null }, 'lease handed over');
-    } catch (err) {
-      // not ours any more, or NATS away: it expires after the TTL
-      this.recordError('handover', `cannot hand lease ${h.name} over: ${errMsg(err)}`);
     }
   }
 

@@ -36,7 +36,8 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     const a = start('a', c), b = start('b', c), d = start('d', c);
     const live = ['a', 'b', 'd'];
     await waitFor(() => [a, b, d].every((n) => { const s = st(n); return badPartitions(s, live).length === 0 && new Set(s.partitions.map((p) => p.holder)).size === 3; }), { timeoutMs: 15_000, what: 'partitions split over a, b, d' });
-    // every node agrees, and what it says matches what each holds
+    // every node agrees, and what it says matches what each holds (a recipient adopts a handed-over lease when its watch delivers it)
+    await waitFor(() => [a, b, d].flatMap((n) => [...n.ownedPartitions().keys()]).length === 8, { timeoutMs: 5000, what: 'handed-over partitions adopted' });
     const owned = new Map<string, number[]>([['a', [...a.ownedPartitions().keys()]], ['b', [...b.ownedPartitions().keys()]], ['d', [...d.ownedPartitions().keys()]]]);
     const all = [...owned.values()].flat().sort((x, y) => x - y);
     expect(all).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);

@@ -146,11 +146,11 @@ export class ForgeReceiver implements Receiver {
       const g = await lease.acquire(this.ac.signal);
       if (g === undefined) break;
       this.grant = g;
-      this.logger.info({ lease: g.name, token: g.token }, 'run-once: this node polls now');
+      this.logger.info({ lease: g.name, fencing_token: g.token }, 'run-once: this node polls now');
       this.poller.useWatermarks(clusterWatermarks(g.watermarks(this.id)), g);
       await this.poller.run(AbortSignal.any([this.ac.signal, g.signal]));
       this.grant = undefined;
-      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, token: g.token }, 'run-once: the lease was lost; this node stopped polling and waits to get it back');
+      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message }, 'run-once: the lease was lost; this node stopped polling and waits to get it back');
     }
   }
 

@@ -123,10 +123,10 @@ export class ImporterReceiver implements Receiver {
       const g = await lease.acquire(this.ac.signal);
       if (g === undefined) break;
       this.grant = g;
-      this.logger.info({ lease: g.name, token: g.token }, 'run-once: this node imports now');
+      this.logger.info({ lease: g.name, fencing_token: g.token }, 'run-once: this node imports now');
       await Promise.all(this.startLoops(AbortSignal.any([this.ac.signal, g.signal]), g.watermarks(this.set.id), g));
       this.grant = undefined;
-      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, token: g.token }, 'run-once: the lease was lost; this node stopped importing and waits to get it back');
+      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message }, 'run-once: the lease was lost; this node stopped importing and waits to get it back');
     }
   }
 

@@ -228,8 +228,20 @@ export class ClusterNode implements ClusterHost {
 
   private pendingConnect: Promise<NatsConnection> | undefined;
 
+  /** A held lease not renewed for 3/4 of the TTL is dropped on time, even while a tick waits on NATS. */
+  private lapseTimer: NodeJS.Timeout | undefined;
+
+  private checkLapses(): void {
+    const now = performance.now();
+    for (const h of [...this.held.values()]) if (now > h.validUntil) this.lose(h, `lease ${h.name} not renewed for 3/4 of lease_ttl (NATS unreachable?)`);
+  }
+
   private schedule(): void {
     if (this.stopped) return;
+    if (this.lapseTimer === undefined) {
+      this.lapseTimer = setInterval(() => this.checkLapses(), Math.max(50, Math.floor(this.cfg.heartbeat / 2)));
+      this.lapseTimer.unref();
+    }
     this.timer = setTimeout(() => {
       void this.tick().finally(() => this.schedule());
     }, this.cfg.heartbeat);
@@ -412,9 +424,8 @@ export class ClusterNode implements ClusterHost {
 
   private async tick(): Promise<void> {
     if (this.stopped || !this.ready) return;
-    const now = performance.now();
     // a held lease not renewed for 3/4 of the TTL is not used any more
-    for (const h of this.held.values()) if (now > h.validUntil) this.lose(h, `lease ${h.name} not renewed for 3/4 of lease_ttl (NATS unreachable?)`);
+    this.checkLapses();
     await this.heartbeat();
     await this.renewAll();
     await this.balance();
@@ -454,8 +465,18 @@ export class ClusterNode implements ClusterHost {
         this.leaseView.set(h.name, { holder: this.nodeId, revision: rev, seenAt: performance.now(), deleted: false });
       } catch (err) {
         this.counters.renew_failures++;
-        if (isWrongSequence(err)) this.lose(h, `lease ${h.name} was taken over (its revision moved past ${h.revision})`);
-        else this.recordError('renew', `cannot renew lease ${h.name}: ${errMsg(err)}`);
+        if (!isWrongSequence(err)) { this.recordError('renew', `cannot renew lease ${h.name}: ${errMsg(err)}`); return; }
+        // the revision moved: a renewal of ours whose answer was lost (a NATS server failing over) still names us
+        try {
+          this.op();
+          const e = await kv.get(h.name);
+          if (this.held.get(h.name) !== h) return;
+          const v = e !== null && e.operation === 'PUT' ? e.json<LeaseValue>() : undefined;
+          if (v !== undefined && v.holder === this.nodeId && v.handed_by === undefined) { h.revision = Math.max(h.revision, e!.revision); return; }
+          this.lose(h, `lease ${h.name} was taken over (now ${v === undefined ? 'free' : `held by ${v.holder}`} at revision ${e?.revision ?? '?'})`);
+        } catch (err2) {
+          this.recordError('renew', `cannot read lease ${h.name}: ${errMsg(err2)}`);
+        }
       }
     }));
   }
@@ -652,6 +673,7 @@ export class ClusterNode implements ClusterHost {
     const live = this.liveNodes().filter((n) => n !== this.nodeId);
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.lapseTimer !== undefined) clearInterval(this.lapseTimer);
     const work = (async () => {
       if (this.ready && this.conn === 'connected') {
         await Promise.all([...this.held.values()].map((h) => this.handOver(h, preferredNode(h.name, h.name.startsWith('p.') ? live : live.filter((id) => (this.nodeView.get(id)?.value.wants ?? []).includes(h.name))))));

@@ -13,7 +13,7 @@
  *
  * argv[2]: JSON ReplicaArgs. stdout: the service's JSON log lines.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Consumer } from '../../src/component.js';
 import { createLogger } from '../../src/logger.js';
@@ -33,8 +33,10 @@ export interface ReplicaArgs {
   cluster: Record<string, unknown>;
   stateDir: string;
   gatewayUrl: string;
-  pg: { host: string; port: number; database: string; user: string };
-  influx: { url: string; db: string };
+  /** no importer without it */
+  pg?: { host: string; port: number; database: string; user: string };
+  /** deliveries go only to the log without it */
+  influx?: { url: string; db: string };
   deliveries: string;
 }
 
@@ -67,8 +69,10 @@ function sink(kind: string): Consumer<MetricsBatch> {
           times.push(String(p.timeUnixNano / 1_000_000n));
         }
       }
-      const r = await fetch(`${args.influx.url}/write?db=${args.influx.db}&precision=ns`, { method: 'POST', body: lines.join('\n') });
-      if (r.status !== 204) throw new Error(`influxdb answered ${r.status}: ${await r.text()}`);
+      if (args.influx !== undefined) {
+        const r = await fetch(`${args.influx.url}/write?db=${args.influx.db}&precision=ns`, { method: 'POST', body: lines.join('\n') });
+        if (r.status !== 204) throw new Error(`influxdb answered ${r.status}: ${await r.text()}`);
+      }
       appendFileSync(args.deliveries, `${JSON.stringify({ node: args.nodeId, kind, times })}\n`);
     },
   };
@@ -78,9 +82,10 @@ const host = { logger, telemetry, stateDir: args.stateDir, cluster: node };
 const forge = new ForgeReceiver({ id: 'forge', logger: logger.child({ component: 'receiver', id: 'forge' }), telemetry, stateDir: join(args.stateDir, 'forge') },
   forgeConfig({ endpoint: args.gatewayUrl, history: '14d', retry: { initial_interval: '100ms', max_interval: '1s' } }), { metrics: sink('forge') },
   { clock, limiters: noLimit, random: () => 0.5 });
-const importer = new ImporterReceiver({ id: 'importer', logger: logger.child({ component: 'receiver', id: 'importer' }), telemetry, stateDir: join(args.stateDir, 'importer') },
+const pg = args.pg;
+const importer = pg === undefined ? undefined : new ImporterReceiver({ id: 'importer', logger: logger.child({ component: 'receiver', id: 'importer' }), telemetry, stateDir: join(args.stateDir, 'importer') },
   importerConfig({
-    source: 'postgres', host: args.pg.host, port: args.pg.port, database: args.pg.database, user: args.pg.user,
+    source: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user,
     retry: { initial_interval: '100ms', max_interval: '1s' },
     importers: [{
       name: 'minutes',
@@ -92,13 +97,18 @@ const importer = new ImporterReceiver({ id: 'importer', logger: logger.child({ c
   }), { metrics: sink('importer') });
 
 node.start();
+// the node's GET /api/v1/cluster view, every 100 ms, for the parent (which replica holds what, which NATS server it uses)
+setInterval(() => {
+  writeFileSync(`${args.stateDir}.status.tmp`, JSON.stringify(node.status()));
+  renameSync(`${args.stateDir}.status.tmp`, `${args.stateDir}.status.json`);
+}, 100).unref();
 await forge.start(host);
-await importer.start(host);
+await importer?.start(host);
 
 const stop = async (): Promise<void> => {
   const deadline = AbortSignal.timeout(5000);
   await forge.shutdown(deadline);
-  await importer.shutdown(deadline);
+  await importer?.shutdown(deadline);
   await node.shutdown(deadline);
   process.exit(0);
 };

@@ -45,6 +45,7 @@ export interface ClusterConfig {
 /** Names that go into bucket names and KV keys: letters, digits, `_` and `-`. */
 export const CLUSTER_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export const NODE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const SERVER_RE = /^(nats|tls):\/\/[^\s/@]+$|^[^\s/:@]+:\d+$/;
 
 export const clusterSchema: Schema = {
   name: { type: 'string', default: 'metricport', pattern: CLUSTER_NAME_RE, patternHint: '1-64 letters, digits, _ or -', doc: 'Cluster id: every KV bucket is named after it (KV_mp_<name>_nodes, _leases, _state), so several clusters can share one NATS.' },
@@ -57,7 +58,7 @@ export const clusterSchema: Schema = {
     type: 'object',
     doc: 'The NATS connection (JetStream must be enabled on the server).',
     fields: {
-      servers: { type: 'array', items: { type: 'string', pattern: /^(nats|tls):\/\/[^\s/]+$|^[^\s/:]+:\d+$/, patternHint: 'nats://host:port, tls://host:port or host:port', doc: 'a NATS server URL' }, default: ['nats://127.0.0.1:4222'], minItems: 1, doc: 'Seed servers; the client learns the rest of a NATS cluster from them and fails over between them.' },
+      servers: { type: 'array', items: { type: 'string', nonEmpty: true, doc: 'a NATS server URL: nats://host:port, tls://host:port or host:port' }, default: ['nats://127.0.0.1:4222'], minItems: 1, doc: 'Seed servers; the client learns the rest of a NATS cluster from them and fails over between them.' },
       user: { type: 'string', default: '', doc: 'User name (with password).' },
       password: { type: 'string', default: '', secret: true, doc: 'Password; put it in the environment: ${env:NATS_PASSWORD}. Never logged.' },
       token: { type: 'string', default: '', secret: true, doc: 'Authentication token (instead of user/password). Never logged.' },
@@ -81,6 +82,11 @@ export function validateClusterConfig(c: ClusterConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (c.heartbeat * 3 > c.lease_ttl) issues.push({ path: 'heartbeat', message: `must be at most lease_ttl / 3 (${Math.floor(c.lease_ttl / 3)} ms) so that two missed heartbeats do not lose a lease`, severity: 'error' });
   const n = c.nats;
+  n.servers.forEach((u, i) => {
+    // never echo a value that may carry credentials
+    if (u.includes('@')) issues.push({ path: `nats.servers[${i}]`, message: 'holds credentials (user:password@): put them in nats.user/nats.password or nats.token (a secret, from the environment) instead', severity: 'error' });
+    else if (!SERVER_RE.test(u)) issues.push({ path: `nats.servers[${i}]`, message: `${JSON.stringify(u)} is not nats://host:port, tls://host:port or host:port`, severity: 'error' });
+  });
   if (n.token !== '' && (n.user !== '' || n.password !== '')) issues.push({ path: 'nats.token', message: 'use either token or user/password, not both', severity: 'error' });
   if ((n.user === '') !== (n.password === '')) issues.push({ path: n.user === '' ? 'nats.user' : 'nats.password', message: 'user and password go together', severity: 'error' });
   if (n.creds_file !== '' && (n.token !== '' || n.user !== '')) issues.push({ path: 'nats.creds_file', message: 'a creds file replaces token and user/password: set only one of them', severity: 'error' });

@@ -28,6 +28,7 @@ import type { Attributes, Counter } from '@opentelemetry/api';
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
+import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { Telemetry } from '../telemetry.js';
 import { LeaseLostError, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore } from './api.js';
 import { partitionLease, preferredNode } from './assign.js';
@@ -54,7 +55,6 @@ interface Held {
   grant: Grant;
 }
 
-const LOG_EVERY_MS = 60_000;
 const HISTORY_STATE = 8;
 
 function isWrongSequence(err: unknown): boolean {
@@ -111,7 +111,7 @@ export class ClusterNode implements ClusterHost {
   private lastOwnHeartbeatRev = 0;
   private ownHeartbeatSeenRev = 0;
   private heartbeatsUnseen = 0;
-  private readonly lastLog = new Map<string, number>();
+  private readonly warnings: RateLimitedLog;
   readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0, watch_restarts: 0 };
   private readonly c: { acq: Counter; loss: Counter; hand: Counter; ops: Counter };
   private readonly attrs = new Map<string, Attributes>();
@@ -121,6 +121,7 @@ export class ClusterNode implements ClusterHost {
     this.nodeId = opts.nodeId;
     this.partitions = cfg.partitions;
     this.logger = opts.logger;
+    this.warnings = new RateLimitedLog(opts.logger);
     for (let p = 0; p < cfg.partitions; p++) this.wants.add(partitionLease(p));
     const m = opts.telemetry.meter;
     this.c = {
@@ -757,13 +758,10 @@ export class ClusterNode implements ClusterHost {
     };
   }
 
+  /** Kept for the status; logged at most once a minute per kind (never with a secret: messages name servers and keys only). */
   private recordError(kind: string, message: string): void {
     this.lastError = message;
-    const now = Date.now();
-    const last = this.lastLog.get(kind);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLog.set(kind, now);
-    this.logger.warn({ cluster: this.name, node_id: this.nodeId }, message);
+    this.warnings.warn(kind, { cluster: this.name, node_id: this.nodeId }, message);
   }
 }
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { startNatsCluster, usePeer, type NatsClusterPeer } from '../harness/peers.js';
+import { startNats, startNatsCluster, usePeer, type NatsClusterPeer } from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';
 import { BIN, startMetricport, type Started } from '../e2e/metricport.js';
 import { badPartitions, type ClusterStatus } from './helpers.js';
@@ -104,6 +104,43 @@ describe('cluster end to end (the built service, real nats-server)', function ()
       expect(((await (await fetch(`${m.adminUrl}/healthz`)).json()) as { status: string }).status).to.equal('ok');
     } finally {
       await n0.start();
+    }
+  });
+
+  it('NATS user/password: joins with the right one, degraded with the wrong one; the password never shows (logs, status, cluster API); counters on /metrics', async () => {
+    const secret = 'SECRET-nats-pw-7f3a';
+    const authed = await startNats({ user: 'mp', password: secret });
+    try {
+      const cfg = (name: string) => yaml(`  cluster:
+    name: ${name}
+    node_id: auth1
+    lease_ttl: 3s
+    heartbeat: 250ms
+    nats:
+      servers: [${authed.url}]
+      user: mp
+      password: \${env:NATS_PASSWORD}
+`);
+      const good = await startMetricport(cfg('auth'), { env: { NATS_PASSWORD: secret } });
+      procs.push(good);
+      await waitFor(async () => (await clusterStatus(good)).ready, { timeoutMs: 10_000, what: 'joined with the password' });
+      const bad = await startMetricport(cfg('auth2'), { env: { NATS_PASSWORD: 'SECRET-wrong-pw-1' } });
+      procs.push(bad);
+      await waitFor(async () => ((await (await fetch(`${bad.adminUrl}/healthz`)).json()) as { status: string }).status === 'degraded', { timeoutMs: 10_000, what: 'degraded with a wrong password' });
+      await waitFor(async () => /[Aa]uthorization/.test(JSON.stringify(await (await fetch(`${bad.adminUrl}/api/v1/cluster`)).json())), { timeoutMs: 10_000, what: 'the authorization error in the cluster API' });
+      const metrics = await (await fetch(`${good.adminUrl}/metrics`)).text();
+      expect(metrics).to.match(/^metricport_cluster_lease_acquisitions_total\{kind="partition"\} 16$/m);
+      expect(metrics).to.match(/^metricport_cluster_nats_connected 1$/m);
+      expect(metrics).to.match(/^metricport_cluster_members 1$/m);
+      for (const m of [good, bad]) {
+        for (const path of ['/api/v1/status', '/api/v1/cluster', '/healthz', '/metrics']) {
+          const text = await (await fetch(`${m.adminUrl}${path}`)).text();
+          expect(text, path).to.not.include('SECRET-');
+        }
+      }
+      expect(good.output() + bad.output()).to.not.include('SECRET-');
+    } finally {
+      await authed.stop();
     }
   });
 

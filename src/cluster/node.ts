@@ -356,11 +356,13 @@ export class ClusterNode implements ClusterHost {
         if (this.watchGen === gen) await sleep(500, this.stopAc.signal);
       }
     };
+    this.lastLeaseEntryAt = performance.now();
     void watch(this.kvNodes, (e) => this.onNodeEntry(e));
-    void watch(this.kvLeases, (e) => this.onLeaseEntry(e));
+    void watch(this.kvLeases, (e) => { this.lastLeaseEntryAt = performance.now(); this.onLeaseEntry(e); });
   }
 
   private watchGen: object | undefined;
+  private lastLeaseEntryAt = 0;
 
   private restartWatchers(): void {
     this.counters.watch_restarts++;
@@ -441,9 +443,10 @@ export class ClusterNode implements ClusterHost {
     try {
       this.op();
       const rev = await kv.put(this.nodeId, JSON.stringify(v));
-      // the watch must echo our own heartbeat; if it stays silent, restart it
-      if (this.lastOwnHeartbeatRev > 0 && this.ownHeartbeatSeenRev < this.lastOwnHeartbeatRev) {
-        if (++this.heartbeatsUnseen >= 3) { this.heartbeatsUnseen = 0; this.recordError('watch', 'the KV watch stopped delivering; restarting it'); this.restartWatchers(); }
+      // the watches must echo our own heartbeat, and (while any node holds a lease, renewed every heartbeat) lease writes; if one stays silent, restart them
+      const leasesSilent = (this.held.size > 0 || this.liveNodes().length > 1) && performance.now() - this.lastLeaseEntryAt > 3 * this.cfg.heartbeat;
+      if ((this.lastOwnHeartbeatRev > 0 && this.ownHeartbeatSeenRev < this.lastOwnHeartbeatRev) || leasesSilent) {
+        if (++this.heartbeatsUnseen >= 3 || leasesSilent) { this.heartbeatsUnseen = 0; this.lastLeaseEntryAt = performance.now(); this.recordError('watch', 'a KV watch stopped delivering; restarting it'); this.restartWatchers(); }
       } else this.heartbeatsUnseen = 0;
       this.lastOwnHeartbeatRev = rev;
       this.nodeView.set(this.nodeId, { value: v, seenAt: performance.now(), revision: rev });

@@ -74,8 +74,9 @@ const CORE_ROUTES: readonly CoreRoute[] = [
       if (svc === null) return STARTING;
       const h = svc.health();
       // degraded: every component runs but a dependency (NATS, in a cluster) is away; 200 so a probe does not restart the instance
-      const status = !h.healthy ? 'unhealthy' : h.degraded.length > 0 ? 'degraded' : 'ok';
-      return { status: h.healthy ? 200 : 503, json: { status, ...(h.degraded.length > 0 ? { degraded: h.degraded } : {}), components: h.components } };
+      const degraded = h.degraded ?? [];
+      const status = !h.healthy ? 'unhealthy' : degraded.length > 0 ? 'degraded' : 'ok';
+      return { status: h.healthy ? 200 : 503, json: { status, ...(degraded.length > 0 ? { degraded } : {}), components: h.components } };
     },
   },
   {

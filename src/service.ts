@@ -356,7 +356,7 @@ export class Service {
    * `degraded` lists what serves at reduced capability (the cluster while NATS
    * is unreachable): still healthy.
    */
-  health(): { healthy: boolean; degraded: Array<{ component: string; reason: string; since?: string }>; components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }> } {
+  health(): { healthy: boolean; degraded?: Array<{ component: string; reason: string; since?: string }>; components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }> } {
     const components = this.all().map((n) => {
       const h = n.state === 'running' && (n.component.healthy?.() ?? true);
       return { kind: n.kind, id: n.id, ...(n.pipeline ? { pipeline: n.pipeline } : {}), ...(n.signal ? { signal: n.signal } : {}), state: n.state, healthy: h, ...(n.error ? { error: n.error } : {}) };

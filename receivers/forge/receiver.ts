@@ -16,8 +16,7 @@ import type { ForgeReceiverConfig } from './config.js';
 import { ForgePoller, InvalidDataError, PassError, type FetchLike, type FetchedWindow, type ForgeWatermarks, type PassResult, type SinkResult } from './poller.js';
 import { sharedLimiters, type LimiterRegistry } from './ratelimit.js';
 import { WatermarkStore } from './watermark.js';
-import { pollerLease } from '../../src/cluster/assign.js';
-import type { ClusterHost, Lease, LeaseGrant, WatermarkStore as KeyedWatermarks } from '../../src/cluster/api.js';
+import { pollerLease, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore as KeyedWatermarks } from '../../src/cluster/api.js';
 
 /** The forge watermarks of one lease in the cluster's KV: key `<app uuid>.<environment>`. */
 function clusterWatermarks(store: KeyedWatermarks): ForgeWatermarks {

@@ -15,8 +15,7 @@ import { missingPlaceholders, placeholderMessage, testSpanProblem, type Importer
 import { mapRows, MappingError, SourceQueryError } from './map.js';
 import { createSource, scrubber, type Source } from './sources.js';
 import { ImporterWatermarks } from './watermark.js';
-import { isLeaseLost, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore } from '../../src/cluster/api.js';
-import { pollerLease } from '../../src/cluster/assign.js';
+import { isLeaseLost, pollerLease, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore } from '../../src/cluster/api.js';
 
 export interface ImporterClock {
   now(): number;

@@ -72,6 +72,11 @@ export interface ClusterHost {
   health(): { degraded: boolean; reason?: string; since?: string };
 }
 
+/** The lease name of a run-once poller: `poller.<receiver id>`. */
+export function pollerLease(receiverId: string): string {
+  return `poller.${receiverId}`;
+}
+
 /** The per-receiver option `cluster: { run: once | everywhere }`. */
 export const clusterRunField = {
   type: 'object' as const,

@@ -24,7 +24,3 @@ export function preferredNode(lease: string, nodes: Iterable<string>): string | 
 export function partitionLease(p: number): string {
   return `p.${p}`;
 }
-
-export function pollerLease(receiverId: string): string {
-  return `poller.${receiverId}`;
-}

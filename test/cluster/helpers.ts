@@ -25,3 +25,8 @@ export interface ClusterStatus { node_id: string; ready: boolean; nodes: Array<{
 export function badPartitions(st: ClusterStatus, live: readonly string[]): PartitionRow[] {
   return st.partitions.filter((p) => p.holder === null || !live.includes(p.holder));
 }
+
+/** The Forge double's answer in the run-once tests: one delta point (value 1) per window, stamped with the window's end. */
+export function oneWindowPoint(c: { start: number; end: number }): { kind: 'data'; resourceMetrics: unknown } {
+  return { kind: 'data', resourceMetrics: [{ resource: {}, scopeMetrics: [{ metrics: [{ name: 'forge_window', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '1', startTimeUnixNano: `${c.start}000000`, timeUnixNano: `${c.end}000000` }] } }] }] }] };
+}

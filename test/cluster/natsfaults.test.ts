@@ -21,6 +21,7 @@ import { waitFor } from '../harness/ports.js';
 import { Gateway } from '../receivers/forge/gateway.js';
 import { EMAIL, T0, TOKEN } from '../receivers/forge/helpers.js';
 import type { ReplicaArgs } from './replica.js';
+import { oneWindowPoint } from './helpers.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'replica.js');
 const FORGE_WINDOWS = 14 * 96;
@@ -55,7 +56,7 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
     const dir = mkdtempSync(join(tmpdir(), 'mp-natsfaults-'));
     dirs.push(dir);
     const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity,
-      respond: (c) => ({ kind: 'data', resourceMetrics: [{ resource: {}, scopeMetrics: [{ metrics: [{ name: 'forge_window', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '1', startTimeUnixNano: `${c.start}000000`, timeUnixNano: `${c.end}000000` }] } }] }] }] }) }).start();
+      respond: oneWindowPoint }).start();
     const deliveries = join(dir, 'deliveries.ndjson');
     const start = (id: string, seed: string): Replica => {
       const stateDir = join(dir, id);

@@ -23,6 +23,7 @@ import { waitFor } from '../harness/ports.js';
 import { Gateway, type GatewayCall } from '../receivers/forge/gateway.js';
 import { APP_UUID, EMAIL, ENV, T0, TOKEN } from '../receivers/forge/helpers.js';
 import type { ReplicaArgs } from './replica.js';
+import { oneWindowPoint } from './helpers.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'replica.js');
 const WINDOW = 15 * 60_000;
@@ -77,7 +78,7 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       create table asked(node text, from_ts timestamptz, to_ts timestamptz, at timestamptz default clock_timestamp());
       insert into samples select g, extract(epoch from g) / 60 from generate_series(date_trunc('minute', now()) - interval '3 days 10 minutes', date_trunc('minute', now()), interval '1 minute') g;`);
     const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity,
-      respond: (c) => ({ kind: 'data', resourceMetrics: [{ resource: {}, scopeMetrics: [{ metrics: [{ name: 'forge_window', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '1', startTimeUnixNano: `${c.start}000000`, timeUnixNano: `${c.end}000000` }] } }] }] }] }) }).start();
+      respond: oneWindowPoint }).start();
     const deliveries = join(dir, 'deliveries.ndjson');
     const start = (id: string): Replica => {
       const stateDir = join(dir, id);

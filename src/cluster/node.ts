@@ -112,6 +112,13 @@ export class ClusterNode implements ClusterHost {
   private ownHeartbeatSeenRev = 0;
   private heartbeatsUnseen = 0;
   private readonly warnings: RateLimitedLog;
+  /**
+   * @internal guarded writes a grant could not make before its lease lapsed
+   * (NATS away), by key: a later grant of this node applies one in its claim
+   * if the key still holds that token (nobody wrote since), so what was
+   * delivered downstream before the lapse is not polled again
+   */
+  readonly unsaved = new Map<string, { token: number; fields: Record<string, unknown> }>();
   readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0, watch_restarts: 0 };
   private readonly c: { acq: Counter; loss: Counter; hand: Counter; ops: Counter };
   private readonly attrs = new Map<string, Attributes>();
@@ -425,6 +432,19 @@ export class ClusterNode implements ClusterHost {
     return live.filter((id) => id === this.nodeId ? this.wants.has(lease) : (this.nodeView.get(id)?.value.wants ?? []).includes(lease));
   }
 
+  /**
+   * Who should take `name`: partitions follow rendezvous hashing; a poller
+   * lease goes back to its last holder while that node is a live candidate
+   * (it resumes where it stopped, e.g. after a NATS outage), else by hashing.
+   */
+  private preferred(name: string, cands: string[]): string | undefined {
+    if (!name.startsWith('p.')) {
+      const last = this.leaseView.get(name)?.holder;
+      if (last !== undefined && cands.includes(last)) return last;
+    }
+    return preferredNode(name, cands);
+  }
+
   private async tick(): Promise<void> {
     if (this.stopped || !this.ready) return;
     // a held lease not renewed for 3/4 of the TTL is not used any more
@@ -493,7 +513,7 @@ export class ClusterNode implements ClusterHost {
     for (const name of [...this.wants]) {
       if (this.stopped) return;
       const cands = this.candidates(name, live);
-      const preferred = preferredNode(name, cands);
+      const preferred = this.preferred(name, cands);
       const h = this.held.get(name);
       if (h !== undefined) {
         // partitions follow the membership; pollers stay where they run
@@ -642,7 +662,7 @@ export class ClusterNode implements ClusterHost {
     if (view !== undefined && !view.deleted && performance.now() - view.seenAt <= this.cfg.lease_ttl) return;
     // free as far as we know: the preferred candidate (or the only one) tries at once, the others at the next heartbeats
     const cands = this.candidates(name, this.liveNodes());
-    if (cands.length > 1 && preferredNode(name, cands) !== this.nodeId) return;
+    if (cands.length > 1 && this.preferred(name, cands) !== this.nodeId) return;
     await this.tryAcquire(kv, name);
   }
 
@@ -801,7 +821,7 @@ class Grant implements LeaseGrant {
   }
 
   private fenced(key: string, theirs: number): never {
-    const err = new LeaseLostError(`lease ${this.name}: ${key} was claimed by a later holder (token ${theirs} > ours ${this.token}); not writing`);
+    const err = Object.assign(new LeaseLostError(`lease ${this.name}: ${key} was claimed by a later holder (token ${theirs} > ours ${this.token}); not writing`), { fenced: true });
     this.node.lose(this.h, err.message);
     throw err;
   }
@@ -816,13 +836,18 @@ class Grant implements LeaseGrant {
       const cur = e !== null && e.operation === 'PUT' ? e.json<StateValue>() : undefined;
       if (cur !== undefined && cur.token > this.token) this.fenced(key, cur.token);
       if (cur !== undefined && cur.token === this.token && e!.revision === this.revs.get(key)) return cur;
-      const next: StateValue = { ...(cur ?? {}), token: this.token, node: this.node.nodeId, lease: this.name, at: new Date().toISOString() };
+      // a write of ours that a lapsed lease kept from landing: still ours to make when nobody wrote since
+      const u = this.node.unsaved.get(key);
+      if (u !== undefined && (cur === undefined || cur.token !== u.token || u.token >= this.token)) this.node.unsaved.delete(key);
+      const base: Record<string, unknown> | undefined = u !== undefined && cur !== undefined && cur.token === u.token && u.token < this.token ? { ...cur, ...u.fields } : cur;
+      const next: StateValue = { ...(base ?? {}), token: this.token, node: this.node.nodeId, lease: this.name, at: new Date().toISOString() };
       try {
         this.assertValid();
         this.node.countOp();
         const rev = cur === undefined ? await kv.create(key, JSON.stringify(next)) : await kv.update(key, JSON.stringify(next), e!.revision, this.node.timeoutMs);
         this.revs.set(key, rev);
-        return cur;
+        this.node.unsaved.delete(key);
+        return base as StateValue | undefined;
       } catch (err) {
         if (!isWrongSequence(err)) throw err;
         // someone wrote meanwhile: read again
@@ -833,6 +858,17 @@ class Grant implements LeaseGrant {
 
   /** CAS-write `fields` to `key` on the revision this grant last wrote. */
   async write(key: string, fields: Record<string, unknown>): Promise<void> {
+    try {
+      await this.writeOnce(key, fields);
+      this.node.unsaved.delete(key);
+    } catch (err) {
+      // not fenced (nobody else wrote): remember it for this node's next grant (bounded by the keys a node writes)
+      if ((err as { fenced?: boolean }).fenced !== true && this.node.unsaved.size < 10_000) this.node.unsaved.set(key, { token: this.token, fields });
+      throw err;
+    }
+  }
+
+  private async writeOnce(key: string, fields: Record<string, unknown>): Promise<void> {
     const kv = this.kv();
     if (!this.revs.has(key)) await this.claim(key);
     for (let attempt = 0; attempt < 3; attempt++) {

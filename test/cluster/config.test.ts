@@ -11,6 +11,7 @@ import { checkConfig, parseConfig } from '../../src/config/service-config.js';
 import { registry } from '../../src/registry.js';
 import { resolveNodeId } from '../../src/cluster/config.js';
 import { Service } from '../../src/service.js';
+import { loadImplementations } from '../../src/component.js';
 import { silentLogger } from '../../src/logger.js';
 import { ServiceTelemetry } from '../../src/telemetry.js';
 
@@ -74,7 +75,9 @@ describe('service.cluster config', () => {
 
   it('a reload that changes service.cluster is refused (takes effect on a restart)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mp-reload-'));
-    const svc = new Service(parseConfig(`${base}  cluster: { name: a }\n`, 'c.yaml', registry), { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: dir });
+    const first = parseConfig(`${base}  cluster: { name: a }\n`, 'c.yaml', registry);
+    await loadImplementations(first);
+    const svc = new Service(first, { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: dir });
     try {
       await svc.start();
       let err: Error | undefined;

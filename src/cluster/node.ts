@@ -439,8 +439,10 @@ export class ClusterNode implements ClusterHost {
    */
   private preferred(name: string, cands: string[]): string | undefined {
     if (!name.startsWith('p.')) {
-      const last = this.leaseView.get(name)?.holder;
-      if (last !== undefined && cands.includes(last)) return last;
+      // only a last holder that heartbeats after its lease lapsed (it lived through a NATS outage), not one that died with it
+      const v = this.leaseView.get(name);
+      const n = v?.holder !== undefined ? this.nodeView.get(v.holder) : undefined;
+      if (v !== undefined && n !== undefined && cands.includes(v.holder!) && n.seenAt > v.seenAt + this.cfg.heartbeat) return v.holder;
     }
     return preferredNode(name, cands);
   }

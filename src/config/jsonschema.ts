@@ -19,6 +19,7 @@
  */
 import type { Signal } from '../component.js';
 import { memoryLimiterSchema } from '../memorylimiter.js';
+import { clusterSchema } from '../cluster/config.js';
 import { BYTES_UNITS, DURATION_UNITS, parseBytes, parseDuration, type Field, type Schema } from './schema.js';
 
 export type JsonSchema = { [k: string]: unknown };
@@ -282,11 +283,12 @@ export function configJsonSchema(reg: SchemaRegistry): JsonSchema {
       processors: sectionJsonSchema('processors', reg.processors),
       exporters: sectionJsonSchema('exporters', reg.exporters),
       service: {
-        description: 'The pipelines, and the memory limiter.',
+        description: 'The pipelines, the memory limiter and the cluster.',
         type: 'object',
         properties: {
           pipelines: { description: 'Pipeline id → its receivers, processors and exporters. At least one.', type: 'object', minProperties: 1, additionalProperties: pipeline },
           memory_limiter: { description: 'Refuse and shed data when the process uses too much memory (docs/reliability.md).', ...objectJsonSchema(memoryLimiterSchema), type: ['object', 'null'] },
+          cluster: { description: 'Cluster mode on NATS JetStream: membership, partition and poller leases, shared watermarks (docs/cluster.md).', ...objectJsonSchema(clusterSchema), type: ['object', 'null'] },
         },
         required: ['pipelines'],
         additionalProperties: false,

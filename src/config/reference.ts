@@ -5,6 +5,7 @@
  * (never from an instance). scripts/gen-docs.ts writes them to docs/reference/.
  */
 import { memoryLimiterSchema } from '../memorylimiter.js';
+import { clusterSchema } from '../cluster/config.js';
 import { objectRequired, SECTIONS, signalsText, type ComponentInfo, type SchemaRegistry } from './jsonschema.js';
 import type { Field, Schema } from './schema.js';
 
@@ -106,6 +107,8 @@ function servicePage(): string {
   for (const x of PIPELINE_ROWS) t += `| ${code(x.key)} | ${cell(x.type)} | ${cell(x.def)} | ${cell(x.doc)} |\n`;
   t += `| ${code('service.memory_limiter')} | object |  | Refuse and shed data when the process uses too much memory ([reliability.md](../reliability.md)). |\n`;
   for (const x of rows(memoryLimiterSchema, 'service.memory_limiter')) t += `| ${code(x.key)} | ${cell(x.type)} | ${cell(x.def)} | ${cell(x.doc)} |\n`;
+  t += `| ${code('service.cluster')} | object |  | Cluster mode on NATS JetStream ([cluster.md](../cluster.md)); absent = a single instance, no NATS. |\n`;
+  for (const x of rows(clusterSchema, 'service.cluster')) t += `| ${code(x.key)} | ${cell(x.type)} | ${cell(x.def)} | ${cell(x.doc)} |\n`;
   return `${GENERATED_NOTE}
 # \`service\`: reference
 

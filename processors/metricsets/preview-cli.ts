@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { checkConfig } from '../../src/config/service-config.js';
 import { formatIssue } from '../../src/errors.js';
 import { registry } from '../../src/registry.js';
-import { parseErrorsBody } from '../../receivers/errors/parse.js';
+import { parseErrorsBody } from '../../src/eventsjson/parse.js';
 import { MetricSetsEngine } from './engine.js';
 import type { MetricSetsConfig } from './config.js';
 import { compileOrThrow, engineOptions } from './processor.js';

@@ -6,7 +6,7 @@
  * | `_tx` | `uuid` |
  * | time | `timestamp` (integer seconds; milliseconds tolerated by magnitude), else arrival |
  * | `guid` | `attributes.guid` |
- * | `fingerprint` | derived (errorsdk/fingerprint.ts) from the last classifier and `threads[mainThread].stack` (crashing frame first) |
+ * | `fingerprint` | derived (src/errorsdk/fingerprint.ts) from the last classifier and `threads[mainThread].stack` (crashing frame first) |
  * | `error.type` | `attributes["error.type"]` (`Exception`, `Message`, `Unhandled exception`, `Unhandled rejection`) |
  * | `error.class` | the last of `classifiers` |
  * | `error.message` | `attributes["error.message"]` |
@@ -19,8 +19,8 @@
  * `annotations` (which include the whole `process.env`) are never read.
  */
 import type { Attributes } from '../../src/model/index.js';
-import { clip } from '../errorsdk/http.js';
-import { deriveFingerprint, type FrameRef } from '../errorsdk/fingerprint.js';
+import { clip } from '../../src/errorsdk/text.js';
+import { deriveFingerprint, type FrameRef } from '../../src/errorsdk/fingerprint.js';
 
 export interface BacktraceMapOptions {
   /** used when the report has no `application` attribute */

@@ -7,7 +7,7 @@
  * | `_tx` | `event_id` |
  * | time | `timestamp` (float seconds or ISO), else the envelope's `sent_at`, else arrival |
  * | `guid` | `user.id` → `user.email` → `user.ip_address` → `server_name` |
- * | `fingerprint` | `fingerprint` if set (`{{ default }}` = derived), else derived (errorsdk/fingerprint.ts) |
+ * | `fingerprint` | `fingerprint` if set (`{{ default }}` = derived), else derived (src/errorsdk/fingerprint.ts) |
  * | `error.type` | `Unhandled rejection` / `Unhandled exception` (a mechanism with `handled: false`), `Message` (captureMessage), else `Exception` |
  * | `error.class` | the last `exception.values[].type` (`Message` for messages) |
  * | `error.message` | its `value`, else `message` |
@@ -17,8 +17,8 @@
  * | `tags.<name>` | each `tags` entry with a string, number or boolean value |
  */
 import type { Attributes } from '../../src/model/index.js';
-import { clip } from '../errorsdk/http.js';
-import { deriveFingerprint, userFingerprint, type FrameRef } from '../errorsdk/fingerprint.js';
+import { clip } from '../../src/errorsdk/text.js';
+import { deriveFingerprint, userFingerprint, type FrameRef } from '../../src/errorsdk/fingerprint.js';
 
 export interface SentryMapOptions {
   application: string;

@@ -21,11 +21,11 @@ export function receiverGuard(cfg: ReceiverSecurityConfig): RequestGuard {
   return new RequestGuard(cfg.auth, cfg.rate_limit);
 }
 
-/** `acquireServer` options for the receiver's TLS and guard; reads the TLS files (errors name the config key, never the contents) */
-export function receiverServerOptions(id: string, cfg: ReceiverSecurityConfig, guard: RequestGuard): { tls?: TlsServerOptions; guard: RequestGuard } {
+/** `acquireServer` options for the receiver's TLS and guard; reads the TLS files (errors name the config key, never the contents); `prefix`: where the options sit under receivers.<id>. */
+export function receiverServerOptions(id: string, cfg: ReceiverSecurityConfig, guard: RequestGuard, prefix = ''): { tls?: TlsServerOptions; guard: RequestGuard } {
   if (cfg.tls === undefined) return { guard };
   try {
-    return { tls: { options: loadTlsOptions(cfg.tls, `receivers.${id}.tls`), fingerprint: JSON.stringify(cfg.tls) }, guard };
+    return { tls: { options: loadTlsOptions(cfg.tls, `receivers.${id}.${prefix}tls`), fingerprint: JSON.stringify(cfg.tls) }, guard };
   } catch (err) {
     throw new MetricportError('MP_START_FAILED', `receiver ${id}: ${(err as Error).message}`, { cause: err });
   }
@@ -44,11 +44,13 @@ export function securityStatus(cfg: ReceiverSecurityConfig, guard: RequestGuard)
 /**
  * Lease the shared listener at `cfg.endpoint` with the receiver's TLS and
  * guard, mount its routes, listen; on any failure release the lease and throw
- * MP_START_FAILED naming the receiver. What every HTTP receiver's start() does.
+ * MP_START_FAILED naming the receiver. What every HTTP receiver's start() does
+ * (through HttpReceiver.listen, src/receiverhttp/receiver.ts). `prefix`: where
+ * endpoint and tls sit under receivers.<id>. (otlp: "protocols.http.").
  */
-export async function listenReceiver(id: string, cfg: ReceiverSecurityConfig & { endpoint: string }, guard: RequestGuard, logger: Logger, mount: (lease: SharedServer) => void): Promise<SharedServer> {
-  const sec = receiverServerOptions(id, cfg, guard);
-  const lease = acquireServer(cfg.endpoint, logger, { owner: `receiver ${id}`, configKey: `receivers.${id}.endpoint`, ...sec });
+export async function listenReceiver(id: string, cfg: ReceiverSecurityConfig & { endpoint: string }, guard: RequestGuard, logger: Logger, mount: (lease: SharedServer) => void, prefix = ''): Promise<SharedServer> {
+  const sec = receiverServerOptions(id, cfg, guard, prefix);
+  const lease = acquireServer(cfg.endpoint, logger, { owner: `receiver ${id}`, configKey: `receivers.${id}.${prefix}endpoint`, ...sec });
   try {
     mount(lease);
     await lease.listen();

@@ -23,7 +23,7 @@ import { DecodeError } from '../../src/otlp/errors.js';
 import { decodeLogsJson, decodeMetricsJson, encodeMetricsJson } from '../../src/otlp/json.js';
 import { decodeLogsProto, decodeMetricsProto, encodeMetricsProto } from '../../src/otlp/proto.js';
 import type { MetricsBatch } from '../../src/model/index.js';
-import { parseErrorsBody, type ParseLimits } from '../../receivers/errors/parse.js';
+import { parseErrorsBody, type ParseLimits } from '../../src/eventsjson/parse.js';
 import { BAD_LINE_REASONS, newParsedLine, parsePacket, parseTags, type BadLineReason } from '../../receivers/statsd/parser.js';
 import { parseEnvelope } from '../../receivers/sentry/envelope.js';
 import { mapSentryEvent } from '../../receivers/sentry/map.js';

@@ -13,8 +13,10 @@ import { RefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { EventBatch } from '../../../src/model/index.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
-import { SeenIds } from '../../../receivers/errorsdk/dedupe.js';
-import { deriveFingerprint } from '../../../receivers/errorsdk/fingerprint.js';
+import { waitFor } from '../../harness/ports.js';
+import { captureLogger } from '../../helpers/logs.js';
+import { SeenIds } from '../../../src/errorsdk/dedupe.js';
+import { deriveFingerprint } from '../../../src/errorsdk/fingerprint.js';
 import { backtraceConfigSchema, type BacktraceReceiverConfig } from '../../../receivers/backtrace/config.js';
 import { backtraceTime, mapBacktraceReport } from '../../../receivers/backtrace/map.js';
 import { findPart, multipartBoundary } from '../../../receivers/backtrace/multipart.js';
@@ -144,5 +146,32 @@ describe('backtrace receiver over HTTP', () => {
     expect(r.headers.get('retry-after')).to.equal('3');
     expect((await post('/post?token=tok1', JSON.stringify(report('u-9')))).status).to.equal(200);
     expect(got.map((b) => b.events[0]!.attributes._tx)).to.deep.equal(['u-9']);
+  });
+});
+
+describe('backtrace receiver: a wrong submission token is warned about (issue 13, defect 10)', () => {
+  it('one rate-limited warning naming the receiver and the tokens setting, never the token; later ones suppressed', async () => {
+    const cap = captureLogger('warn');
+    const { value } = validateSchema(backtraceConfigSchema, { endpoint: '127.0.0.1:0', tokens: [{ token: 'tok1', application: 'shop' }] }, 'backtrace');
+    const tel = new ServiceTelemetry();
+    const set = { id: 'backtrace/app', logger: cap.logger, telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-bt-')) };
+    const rcv = new BacktraceReceiver(set, value as unknown as BacktraceReceiverConfig, { consume: async () => {} });
+    await rcv.start({ logger: cap.logger, telemetry: tel, stateDir: '' });
+    try {
+      const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
+      const post = async (path: string) => (await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(report('w-1')), headers: { 'content-type': 'application/json' } })).status;
+      expect(await post('/post?format=json&token=SECRET-bt-wrong-1')).to.equal(403);
+      expect(await post('/uni/SECRET-bt-wrong-2/json')).to.equal(403);
+      expect(await post('/post?format=json&token=tok1')).to.equal(200);
+      await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
+      const warns = cap.records().filter((r) => r.level === 'warn');
+      expect(warns.map((w) => [w.receiver, w.status, w.msg])).to.deep.equal([
+        ['backtrace/app', 403, "backtrace receiver backtrace/app refused a request: unknown submission token; check the SDK's token against receivers.backtrace/app.tokens"],
+      ]);
+      expect(cap.lines.join('\n')).to.not.include('SECRET-bt-wrong');
+      expect((rcv.status().counters as { auth_failures: number }).auth_failures).to.equal(2);
+    } finally {
+      await rcv.shutdown(AbortSignal.timeout(2000));
+    }
   });
 });

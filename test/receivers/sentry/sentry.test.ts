@@ -14,7 +14,9 @@ import { RefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { EventBatch } from '../../../src/model/index.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
-import { deriveFingerprint, normaliseMessage } from '../../../receivers/errorsdk/fingerprint.js';
+import { waitFor } from '../../harness/ports.js';
+import { captureLogger } from '../../helpers/logs.js';
+import { deriveFingerprint, normaliseMessage } from '../../../src/errorsdk/fingerprint.js';
 import { sentryConfigSchema, type SentryReceiverConfig } from '../../../receivers/sentry/config.js';
 import { parseEnvelope, sentryKeyFromDsn, sentryKeyFromHeader } from '../../../receivers/sentry/envelope.js';
 import { mapSentryEvent, versionFromRelease } from '../../../receivers/sentry/map.js';
@@ -194,5 +196,35 @@ describe('sentry receiver over HTTP', () => {
     expect(ok.status).to.equal(200);
     expect(ok.headers.get('retry-after')).to.equal(null);
     expect(ok.headers.get('x-sentry-rate-limits')).to.equal(null);
+  });
+});
+
+describe('sentry receiver: a wrong DSN key is warned about (issue 13, defect 10)', () => {
+  it('one rate-limited warning naming the receiver and the keys setting, never the key; later ones suppressed', async () => {
+    const cap = captureLogger('warn');
+    const { value } = validateSchema(sentryConfigSchema, { endpoint: '127.0.0.1:0', keys: [{ key: 'k1', application: 'shop' }] }, 'sentry');
+    const tel = new ServiceTelemetry();
+    const set = { id: 'sentry/web', logger: cap.logger, telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-sentry-')) };
+    const rcv = new SentryReceiver(set, value as unknown as SentryReceiverConfig, { consume: async () => {} });
+    await rcv.start({ logger: cap.logger, telemetry: tel, stateDir: '' });
+    try {
+      const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
+      const env = '{"event_id":"w1"}\n{"type":"event"}\n{"event_id":"w1"}';
+      // a wrong key in the query (refused before the body is read) and in the envelope's dsn (after)
+      for (const k of ['SECRET-sentry-wrong-1', 'SECRET-sentry-wrong-2']) {
+        expect((await fetch(`${url}/api/1/envelope/?sentry_key=${k}`, { method: 'POST', body: env })).status).to.equal(403);
+      }
+      expect((await fetch(`${url}/api/1/envelope/`, { method: 'POST', body: `{"event_id":"w2","dsn":"http://SECRET-sentry-wrong-3@h/1"}\n{"type":"event"}\n{"event_id":"w2"}` })).status).to.equal(403);
+      expect((await fetch(`${url}/api/1/envelope/?sentry_key=k1`, { method: 'POST', body: env })).status).to.equal(200);
+      await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
+      const warns = cap.records().filter((r) => r.level === 'warn');
+      expect(warns.map((w) => [w.receiver, w.status, w.msg])).to.deep.equal([
+        ['sentry/web', 403, 'sentry receiver sentry/web refused a request: unknown DSN public key (sentry_key); check the DSN against receivers.sentry/web.keys'],
+      ]);
+      expect(cap.lines.join('\n')).to.not.include('SECRET-sentry-wrong');
+      expect((rcv.status().counters as { auth_failures: number }).auth_failures).to.equal(3);
+    } finally {
+      await rcv.shutdown(AbortSignal.timeout(2000));
+    }
   });
 });

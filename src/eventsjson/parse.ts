@@ -21,8 +21,8 @@
  * A rejected event names its `index` (0-based position among the events; for
  * NDJSON also its 1-based `line`) and the reason; the other events are kept.
  */
-import type { Attributes } from '../../src/model/metrics.js';
-import type { Event } from '../../src/model/events.js';
+import type { Attributes } from '../model/metrics.js';
+import type { Event } from '../model/events.js';
 
 export interface ParseLimits {
   maxEvents: number;

@@ -1,6 +1,7 @@
 /**
- * Pure request-negotiation helpers for the OTLP/HTTP receiver: content type,
- * content encoding, UTF-8 checks, error summaries, arrival time. No I/O.
+ * Pure request-negotiation helpers for the HTTP receivers: content type
+ * (OTLP's JSON/protobuf), content encoding, query parameters, UTF-8 checks,
+ * error summaries, arrival time. No I/O.
  */
 
 export type BodyFormat = 'json' | 'proto';
@@ -142,4 +143,17 @@ export function nowUnixNano(): bigint {
     return anchorWallNs;
   }
   return anchorWallNs + elapsed;
+}
+
+/** Value of query parameter `name` in a request URL (first occurrence), undefined when absent or not decodable. */
+export function queryParam(url: string, name: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  for (const part of url.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    if (k !== name) continue;
+    try { return decodeURIComponent((eq < 0 ? '' : part.slice(eq + 1)).replace(/\+/g, ' ')); } catch { return undefined; }
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseErrorsBody, parseTimestamp } from '../../../receivers/errors/parse.js';
+import { parseErrorsBody, parseTimestamp } from '../../src/eventsjson/parse.js';
 
 const LIM = { maxEvents: 1000, maxAttributes: 4, maxValueLength: 16, maxKeyLength: 8 };
 const ARRIVAL = 1_700_000_000_000_000_000n;

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import {
   invalidUtf8Offset, isGzip, isZlibWrapped, nowUnixNano, parseContentEncoding, parseContentType, summarizeErrors,
-} from '../../../receivers/otlp/negotiate.js';
+} from '../../src/receiverhttp/negotiate.js';
 import zlib from 'node:zlib';
 
-describe('otlp receiver: negotiation helpers', () => {
+describe('receiverhttp: negotiation helpers', () => {
   it('parseContentType', () => {
     expect(parseContentType('application/json')).to.deep.equal({ format: 'json' });
     expect(parseContentType('Application/JSON; charset=UTF-8')).to.deep.equal({ format: 'json' });

@@ -7,7 +7,7 @@
  */
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { CumulativeStore } from '../exporters/prometheus/cumulative.js';
+import { CumulativeStore } from '../src/pullstore/cumulative.js';
 import { renderBytes } from '../exporters/prometheus/exposition.js';
 import { PromKeyer } from '../exporters/prometheus/labels.js';
 import type { MetricsBatch, NumberDataPoint } from '../src/model/index.js';

@@ -19,9 +19,8 @@
  * from the selected resource attributes and the point attributes.
  */
 import type { Attributes, AttrValue, Metric, Resource, Scope } from '../../src/model/index.js';
-import type { CumulativeStore, FamilyInfo, Series, SeriesKeyer } from '../prometheus/cumulative.js';
+import type { CumulativeStore, FamilyInfo, Series, SeriesKeyer, SeriesType } from '../../src/pullstore/cumulative.js';
 import { expToFixed } from '../../src/model/exphist.js';
-import type { PromType } from '../prometheus/naming.js';
 import { numeric, rebin, streamTags } from './encode.js';
 
 const MAX_CONTEXTS = 1024;
@@ -32,7 +31,7 @@ export class CirconusKeyer implements SeriesKeyer {
 
   constructor(private readonly resourceAttributes: readonly string[]) {}
 
-  family(m: Metric, type: PromType): FamilyInfo {
+  family(m: Metric, type: SeriesType): FamilyInfo {
     return { name: m.name, type, help: '', unit: '' };
   }
 

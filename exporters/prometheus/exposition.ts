@@ -16,7 +16,7 @@
  *
  * Pure functions.
  */
-import type { CumulativeStore, Family, Series } from './cumulative.js';
+import type { CumulativeStore, Family, Series } from '../../src/pullstore/cumulative.js';
 import { expToFixed } from '../../src/model/exphist.js';
 import { escapeHelp, unitSuffix } from './naming.js';
 

@@ -1,22 +1,18 @@
 /**
  * `prometheus`: a pull metric store. Keeps running cumulative totals per
- * series (cumulative.ts: delta → cumulative, resets, exponential histograms
+ * series (src/pullstore/cumulative.ts: delta → cumulative, resets, exponential histograms
  * as fixed buckets, series cap and expiry) and serves them on its own
  * endpoint at a secret path `/<128-bit token>/metrics` in the text format
  * 0.0.4 or OpenMetrics 1.0 (by `Accept`), gzip when asked, with optional
  * Basic auth. Token and credentials are generated on first start and kept in
  * the state directory (or set in the config).
  */
-import type { CreateSettings, Exporter, ExporterFactory, Host } from '../../src/component.js';
+import type { CreateSettings, Exporter, ExporterFactory } from '../../src/component.js';
 import type { ConfigIssue } from '../../src/errors.js';
-import { createExporter } from '../../src/exporterhelper/exporter.js';
-import type { Counter, Meter } from '@opentelemetry/api';
-import { countPoints, type MetricsBatch } from '../../src/model/index.js';
-import { loadOrCreateCredentials, TOKEN_PATTERN, type PullCredentials } from '../../src/pullstore/credentials.js';
-import { PullServer } from '../../src/pullstore/server.js';
 import { tlsField, type TlsConfig } from '../../src/config/security.js';
-import { pullUrl, type StoreInfo } from '../../src/pullstore/stores.js';
-import { CumulativeStore } from './cumulative.js';
+import { TOKEN_PATTERN } from '../../src/pullstore/credentials.js';
+import { CumulativeStore } from '../../src/pullstore/cumulative.js';
+import { createPullExporter } from '../../src/pullstore/exporter.js';
 import { CONTENT_TYPES, negotiate, renderBytes } from './exposition.js';
 import { PromKeyer } from './labels.js';
 
@@ -35,34 +31,6 @@ export interface PrometheusExporterConfig {
 }
 
 export const SCRAPE_PATH_SUFFIX = '/metrics';
-
-const evictCounters = new WeakMap<Meter, { evicted: Counter; dropped: Counter }>();
-/** The pull stores' counters (shared with circonus mode pull: one definition per meter). */
-export function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
-  let c = evictCounters.get(meter);
-  if (c === undefined) {
-    c = {
-      evicted: meter.createCounter('metricport_store_series_evicted', { description: 'Series a pull store removed: reason "cap" (series cap reached, least recently updated evicted) or "expired" (no update within series_expiry)' }),
-      dropped: meter.createCounter('metricport_store_dropped_points', { description: 'Points a pull store did not apply, by reason (type_conflict, out_of_order, negative_delta, nan, malformed_histogram)' }),
-    };
-    evictCounters.set(meter, c);
-  }
-  return c;
-}
-
-/** Wire a pull store's evictions, dropped points and series count into the service telemetry (attributes bound once). */
-export function instrumentPullStore(set: CreateSettings, store: CumulativeStore): void {
-  const c = storeCounters(set.telemetry.meter);
-  const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
-  const dropAttrs = new Map<string, Record<string, string>>();
-  store.onEvict = (n, reason) => c.evicted.add(n, evictAttrs[reason]);
-  store.onDrop = (n, reason) => {
-    let a = dropAttrs.get(reason);
-    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
-    c.dropped.add(n, a);
-  };
-  set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
-}
 
 export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
   kind: 'exporter',
@@ -101,74 +69,24 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
 
 export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
   const store = new CumulativeStore({ maxSeries: cfg.max_series, expiryMs: cfg.series_expiry });
-  const keyer = new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true, true, cfg.add_unit_suffix ?? true);
-  let server: PullServer | undefined;
-  let creds: PullCredentials | undefined;
   let lastScrapeFormat: string | null = null;
-  instrumentPullStore(set, store);
-
-  const url = (): string | null => {
-    if (creds === undefined) return null;
-    return pullUrl(cfg.external_url, server?.address(), cfg.endpoint, `/${creds.token}${SCRAPE_PATH_SUFFIX}`, cfg.tls !== undefined ? 'https' : 'http');
-  };
-
-  return createExporter<MetricsBatch>(set, {
-    signal: 'metrics',
-    countItems: countPoints,
-    push: async (b) => { store.ingest(b, keyer); },
-    timeout: 0,
-    retry: { enabled: false },
-    queue: { enabled: false },
+  return createPullExporter(set, {
+    adapter: 'prometheus',
+    label: 'prometheus store',
+    store,
+    keyer: new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true, true, cfg.add_unit_suffix ?? true),
     endpoint: cfg.endpoint,
-    start: async (host: Host) => {
-      const r = loadOrCreateCredentials(set.stateDir, { token: cfg.token, basicAuth: cfg.basic_auth.enabled, username: cfg.basic_auth.username, password: cfg.basic_auth.password });
-      creds = r.creds;
-      server = new PullServer({
-        endpoint: cfg.endpoint,
-        configKey: `exporters.${set.id}.endpoint`,
-        owner: set.id,
-        logger: set.logger,
-        meter: host.telemetry.meter,
-        path: `/${creds.token}${SCRAPE_PATH_SUFFIX}`,
-        ...(cfg.basic_auth.enabled ? { basicAuth: { username: creds.username, password: creds.password } } : {}),
-        ...(cfg.tls !== undefined ? { tls: cfg.tls } : {}),
-        respond: (req) => {
-          const format = negotiate(req.headers.accept);
-          lastScrapeFormat = format;
-          store.expire();
-          return { contentType: CONTENT_TYPES[format], body: renderBytes(store, format) };
-        },
-      });
-      await server.start();
-      if (r.generated.length > 0) {
-        set.logger.info({ url: url(), ...(cfg.basic_auth.enabled ? { username: creds.username } : {}), generated: r.generated },
-          `prometheus store: generated ${r.generated.join(', ')} (kept in the state directory); point Prometheus at the url${cfg.basic_auth.enabled ? '; the password: metricport stores --show-credentials' : ''}`);
-      }
+    tls: cfg.tls,
+    externalUrl: cfg.external_url,
+    credentials: { token: cfg.token, basicAuth: cfg.basic_auth.enabled, username: cfg.basic_auth.username, password: cfg.basic_auth.password },
+    path: (token) => `/${token}${SCRAPE_PATH_SUFFIX}`,
+    urlHint: 'point Prometheus at the url',
+    respond: (req) => {
+      const format = negotiate(req.headers.accept);
+      lastScrapeFormat = format;
+      store.expire();
+      return { contentType: CONTENT_TYPES[format], body: renderBytes(store, format) };
     },
-    shutdown: async (deadline) => { await server?.close(deadline); },
-    status: () => {
-      const st = server?.stats;
-      const info: StoreInfo = {
-        adapter: 'prometheus',
-        mode: 'pull',
-        period: null,
-        last_scrape: st?.last_request ?? null,
-        last_error: st?.last_error ?? null,
-        target: cfg.endpoint,
-        url: url(),
-        basic_auth: cfg.basic_auth.enabled,
-      };
-      return {
-        store: info,
-        series: store.size,
-        max_series: store.maxSeries,
-        series_expiry_ms: store.expiryMs,
-        accumulator: { ...store.counters, dropped: { ...store.counters.dropped } },
-        scrapes: st?.served ?? 0,
-        not_found: st?.not_found ?? 0,
-        unauthorized: st?.unauthorized ?? 0,
-        last_scrape_format: lastScrapeFormat,
-      };
-    },
+    status: () => ({ last_scrape_format: lastScrapeFormat }),
   });
 }

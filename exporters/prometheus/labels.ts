@@ -14,7 +14,7 @@
  */
 import type { Attributes, AttrValue, Metric, Resource, Scope } from '../../src/model/index.js';
 import { valueToString } from '../../src/model/attributes.js';
-import type { CumulativeStore, FamilyInfo, SeriesKeyer } from './cumulative.js';
+import type { CumulativeStore, FamilyInfo, SeriesKeyer } from '../../src/pullstore/cumulative.js';
 import { baseUnit, BoundedMemo, escapeLabelValue, labelNameMemo, metricName, type PromType } from './naming.js';
 
 const RESERVED = new Set(['job', 'instance', 'otel_scope_name', 'otel_scope_version', 'le', 'quantile']);

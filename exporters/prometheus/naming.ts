@@ -17,6 +17,8 @@
  * Pure functions; the caches are bounded.
  */
 
+import type { SeriesType } from '../../src/pullstore/cumulative.js';
+
 const UNIT_WORDS: Record<string, string> = {
   d: 'days', h: 'hours', min: 'minutes', s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds',
   By: 'bytes', KiBy: 'kibibytes', MiBy: 'mebibytes', GiBy: 'gibibytes', TiBy: 'tebibytes',
@@ -46,7 +48,8 @@ export function baseUnit(unit: string): { unit: string; mul: number; div: number
   return { unit: b.unit + (slash < 0 ? '' : u.slice(slash)), mul: b.mul, div: b.div };
 }
 
-export type PromType = 'counter' | 'gauge' | 'histogram' | 'summary';
+/** Prometheus' metric types: the pull store's series types. */
+export type PromType = SeriesType;
 
 function tokens(s: string): string[] {
   return s.split(/[^a-zA-Z0-9:]+/).filter((t) => t !== '');

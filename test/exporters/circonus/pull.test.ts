@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { circonusConfigSchema, circonusExporterFactory } from '../../../exporters/circonus/factory.js';
 import { CirconusKeyer, parsePeriodHeader, renderJsonPull } from '../../../exporters/circonus/pull-encode.js';
-import { CumulativeStore } from '../../../exporters/prometheus/cumulative.js';
+import { CumulativeStore } from '../../../src/pullstore/cumulative.js';
 import { validateSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { CumulativeStore } from '../../../exporters/prometheus/cumulative.js';
+import { CumulativeStore } from '../../../src/pullstore/cumulative.js';
 import { render } from '../../../exporters/prometheus/exposition.js';
 import { prometheusExporterFactory } from '../../../exporters/prometheus/factory.js';
 import { PromKeyer } from '../../../exporters/prometheus/labels.js';
@@ -12,7 +12,8 @@ import { validateSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { NumberDataPoint } from '../../../src/model/index.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
-import { freePort } from '../../harness/ports.js';
+import { freePort, waitFor } from '../../harness/ports.js';
+import { captureLogger } from '../../helpers/logs.js';
 import { batch, gauge, num, parseSamples, sum } from './util.js';
 
 describe('prometheus store: token and credentials survive a restart', function () {
@@ -92,5 +93,33 @@ describe('prometheus store: series cap keeps memory flat', function () {
     expect(out).to.have.length(100_000);
     expect(out[0]!.labels.user).to.equal('u900000');
     expect(out[99_999]!.labels.user).to.equal('u999999');
+  });
+});
+
+describe('prometheus store: max_series reached is warned about (issue 13, defect 10)', () => {
+  it('one rate-limited warning naming the exporter and the setting, never the token; every eviction counted', async () => {
+    const cap = captureLogger('warn');
+    const dir = mkdtempSync(join(tmpdir(), 'mp-prom-cap-'));
+    const { value: cfg, issues } = validateSchema(prometheusExporterFactory.configSchema, { endpoint: '127.0.0.1:0', max_series: 2, token: 'SECRET-prom-cap-token-0123' }, 'prometheus');
+    expect(issues).to.deep.equal([]);
+    const telemetry = new ServiceTelemetry();
+    const set = { id: 'prometheus/app', logger: cap.logger, telemetry, stateDir: join(dir, 'exporter', 'prometheus') };
+    const e = prometheusExporterFactory.create(set, cfg as never, 'metrics');
+    await e.start({ logger: cap.logger, telemetry, stateDir: dir });
+    try {
+      await e.consume(batch([gauge('temp', ['a', 'b', 'c', 'd'].map((k) => num(1, { k })))]));
+      await e.consume(batch([gauge('temp', [num(1, { k: 'e' })])]));
+      await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
+      const warns = cap.records().filter((r) => r.level === 'warn');
+      expect(warns.map((w) => [w.exporter, w.max_series, w.msg])).to.deep.equal([
+        ['prometheus/app', 2, 'prometheus store prometheus/app: max_series (2) reached; the least recently updated series are evicted (metricport_store_series_evicted{reason="cap"}); raise exporters.prometheus/app.max_series or send fewer attribute combinations'],
+      ]);
+      expect(cap.lines.join('\n')).to.not.include('SECRET-prom-cap');
+      expect((e.status!() as { accumulator: { evicted_cap: number } }).accumulator.evicted_cap).to.equal(3);
+    } finally {
+      await e.shutdown(AbortSignal.timeout(5000));
+      await telemetry.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CumulativeStore } from '../../../exporters/prometheus/cumulative.js';
+import { CumulativeStore } from '../../../src/pullstore/cumulative.js';
 import { expToFixed, expFromPoint, mergeExp } from '../../../exporters/prometheus/exphist.js';
 import { negotiate, render } from '../../../exporters/prometheus/exposition.js';
 import { PromKeyer, renderLabels } from '../../../exporters/prometheus/labels.js';

@@ -29,14 +29,16 @@
 import {
   FLAG_NO_RECORDED_VALUE, Temporality,
   type Attributes, type HistogramDataPoint, type Metric, type MetricsBatch, type NumberDataPoint, type QuantileValue, type Resource, type Scope,
-} from '../../src/model/index.js';
-import { DEFAULT_MAX_EXP_BUCKETS, expFromPoint, mergeExp, type ExpState } from '../../src/model/exphist.js';
-import type { PromType } from './naming.js';
+} from '../model/index.js';
+import { DEFAULT_MAX_EXP_BUCKETS, expFromPoint, mergeExp, type ExpState } from '../model/exphist.js';
+
+/** What a family is exposed as (Prometheus' metric types; Circonus maps them to its own). */
+export type SeriesType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 export interface FamilyInfo {
   /** unique family key (the rendered name) */
   name: string;
-  type: PromType;
+  type: SeriesType;
   help: string;
   /** the unit the name carries (UCUM, e.g. `s`, `By`) */
   unit: string;
@@ -47,7 +49,7 @@ export interface FamilyInfo {
 
 export interface SeriesKeyer {
   /** the family an OTLP metric lands in as `type` (a name already taken by another type drops the points, counted "type_conflict") */
-  family(m: Metric, type: PromType): FamilyInfo;
+  family(m: Metric, type: SeriesType): FamilyInfo;
   /** a context string for a resource + scope pair (labels shared by its series) */
   context(resource: Resource, scope: Scope): string;
   /** the series key (rendered labels/tags) for a point's attributes in a context */
@@ -165,7 +167,7 @@ export class CumulativeStore {
   }
 
   private ingestMetric(m: Metric, ctx: string, keyer: SeriesKeyer, now: number): void {
-    let type: PromType;
+    let type: SeriesType;
     switch (m.kind) {
       case 'gauge': type = 'gauge'; break;
       case 'sum': type = m.isMonotonic ? 'counter' : 'gauge'; break;
@@ -332,7 +334,7 @@ export class CumulativeStore {
     this.touch(s, p.timeUnixNano, now);
   }
 
-  private applyExp(fam: Family, key: string, p: import('../../src/model/index.js').ExponentialHistogramDataPoint, delta: boolean, now: number): void {
+  private applyExp(fam: Family, key: string, p: import('../model/index.js').ExponentialHistogramDataPoint, delta: boolean, now: number): void {
     const s = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     if (s === undefined) return;
     if (delta && s.exp !== undefined) {

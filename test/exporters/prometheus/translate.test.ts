@@ -213,6 +213,58 @@ describe('prometheus: exposition formats', function () {
   });
 });
 
+describe('prometheus: unit-like words in OTLP names and what promtool says (docs/exporters/prometheus.md)', function () {
+  this.timeout(60_000);
+  before(async function () { await usePeer(this, 'prometheus'); });
+
+  const names = (unitSuffix: boolean) => {
+    const store = new CumulativeStore();
+    store.ingest(batch([
+      hist('build.duration.ms', [10, 100], [1, 2, 3], { unit: 'ms' }),
+      gauge('queue.time.milliseconds', [num(5)], 'ms'),
+      gauge('request.latency.ms', [num(5)]),
+      sum('jobs.counter', [num(3n)]),
+      gauge('jobs.count', [num(3)]),
+      gauge('disk.usage', [num(3)], 'kBy'),
+      sum('forge.builds', [num(3n)], { unit: 's' }),
+      sum('process.cpu.time', [num(3)], { unit: 's' }),
+      hist('http.server.duration', [10, 100], [1, 2, 3], { unit: 'ms' }),
+    ]), new PromKeyer('', true, true, unitSuffix));
+    return text(store);
+  };
+
+  it('the words stay in the name; promtool check metrics names each (promtool 2.42)', async () => {
+    const t = names(true);
+    expect(t.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])).to.deep.equal([
+      'build_duration_ms_seconds', 'queue_time_milliseconds_seconds', 'request_latency_ms', 'jobs_counter_total', 'jobs_count',
+      'disk_usage_kBy', 'forge_builds_seconds_total', 'process_cpu_time_seconds_total', 'http_server_duration_seconds',
+    ]);
+    const check = await promtoolCheckMetrics(t);
+    expect(check.ok).to.equal(false);
+    expect(check.output.split('\n').sort()).to.deep.equal([
+      'build_duration_ms_seconds metric names should not contain abbreviated units',
+      "disk_usage_kBy metric names should be written in 'snake_case' not 'camelCase'",
+      'jobs_count non-histogram and non-summary metrics should not have "_count" suffix',
+      "jobs_counter_total metric name should not include type 'counter'",
+      'queue_time_milliseconds_seconds use base unit "seconds" instead of "milliseconds"',
+      'request_latency_ms metric names should not contain abbreviated units',
+    ]);
+  });
+
+  it('add_unit_suffix: false drops the unit words metricport adds, not those in the name', async () => {
+    const t = names(false);
+    expect(t).to.contain('# TYPE forge_builds_total counter\n');
+    const check = await promtoolCheckMetrics(t);
+    expect(check.output.split('\n').sort()).to.deep.equal([
+      'build_duration_ms metric names should not contain abbreviated units',
+      'jobs_count non-histogram and non-summary metrics should not have "_count" suffix',
+      "jobs_counter_total metric name should not include type 'counter'",
+      'queue_time_milliseconds use base unit "seconds" instead of "milliseconds"',
+      'request_latency_ms metric names should not contain abbreviated units',
+    ]);
+  });
+});
+
 describe('pull store credentials', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mp-creds-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@
  * wires receivers → processors → exporters (fan-out where a pipeline has
  * several exporters, or a receiver feeds several pipelines), starts exporters
  * → processors → receivers and shuts down in reverse, each step within the
- * deadline.
+ * deadline. Every start (service start, reload, retry) goes through
+ * startNodes() and every stop through stopNodes().
  */
 import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
 import { join } from 'node:path';
@@ -74,6 +75,8 @@ export interface ServiceOptions {
   stateDir: string;
   /** the cluster node, when `service.cluster` is configured */
   cluster?: ClusterHost;
+  /** how long start() gives the components it started to stop when a later one fails (default 10 s) */
+  stopTimeoutMs?: number;
 }
 
 const label = (n: Node): string => `${n.kind} ${n.pipeline !== undefined ? `${n.pipeline}/` : ''}${n.id}${n.kind === 'exporter' && n.signal !== undefined ? ` (${n.signal})` : ''}`;
@@ -221,29 +224,17 @@ export class Service {
     return { graph, created, kept, retarget };
   }
 
-  /** Start exporters, then processors, then receivers. Rejects on the first failure (after stopping what started). */
+  /** Start exporters, then processors, then receivers. Rejects on the first failure, after stopping what had started. */
   async start(): Promise<void> {
     memoryLimiter.configure(this.cfg.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
-    for (const group of [this.exporters, this.processors, this.receivers]) {
-      for (const n of group) {
-        n.state = 'starting';
-        try {
-          await n.component.start(this.host);
-          n.state = 'running';
-        } catch (e) {
-          n.state = 'failed';
-          n.error = (e as Error).message;
-          throw new MetricportError('MP_START_FAILED', `${n.kind} "${n.id}" failed to start: ${(e as Error).message}`, { cause: e });
-        }
-      }
-    }
+    await this.startNodes(this.startOrder(), this.opts.stopTimeoutMs ?? 10_000);
     this.opts.logger.info({ pipelines: this.config.pipelines.map((p) => p.id), receivers: this.receivers.length, processors: this.processors.length, exporters: this.exporters.length }, 'metricport started');
   }
 
-  /** Receivers first (stop intake), then processors (flush), then exporters (drain). Safe to call twice. */
+  /** Receivers first (stop intake), then processors upstream first (each flushes into one still running), then exporters (drain). Safe to call twice. */
   shutdown(deadline: AbortSignal): Promise<void> {
     // a reload under way finishes first (its new components are then stopped too)
-    this.shutdownPromise ??= this.lock.then(() => this.stopNodes(this.receivers, this.processors, this.exporters, deadline));
+    this.shutdownPromise ??= this.lock.then(() => this.stopNodes(this.startOrder(), deadline));
     return this.shutdownPromise;
   }
 
@@ -273,32 +264,23 @@ export class Service {
     const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
     const prevCfg = this.cfg;
     const { graph, created, kept, retarget } = this.build(next, prev);
-    const removed = [...prev.receivers, ...prev.processors, ...prev.exporters].filter((n) => !kept.has(n));
+    const removed = [...prev.exporters, ...prev.processors, ...prev.receivers].filter((n) => !kept.has(n));
     const oldByKey = new Map(removed.map((n) => [`${n.kind}:${n.key}`, n]));
-    const started: Node[] = [];
-    const stoppedEarly = new Set<Node>();
     const order = (k: Node['kind']) => created.filter((n) => n.kind === k);
     // receivers replaced in place hand their HTTP routes over (same owner);
     // other components whose resources collide (a port) are retried after
     // stopping the instance they replace
-    for (const n of [...order('exporter'), ...order('processor'), ...order('receiver')]) {
-      try {
-        await this.startNode(n);
-      } catch (e) {
-        const was = oldByKey.get(`${n.kind}:${n.key}`);
-        let err: Error | undefined = e as Error;
-        if (was !== undefined && !stoppedEarly.has(was)) {
-          this.opts.logger.warn({ component: n.kind, id: n.id, err: err.message }, 'reload: the new instance could not start beside the old one; stopping the old one first');
-          stoppedEarly.add(was);
-          await this.stopNodes(was.kind === 'receiver' ? [was] : [], was.kind === 'processor' ? [was] : [], was.kind === 'exporter' ? [was] : [], AbortSignal.timeout(stopTimeoutMs));
-          try { await this.startNode(n); err = undefined; } catch (e2) { err = e2 as Error; }
-        }
-        if (err !== undefined) {
-          await this.stopNodes(started.filter((x) => x.kind === 'receiver'), started.filter((x) => x.kind === 'processor'), started.filter((x) => x.kind === 'exporter'), AbortSignal.timeout(stopTimeoutMs));
-          throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${n.kind} "${n.id}" failed to start: ${err.message}`, { cause: err });
-        }
-      }
-      started.push(n);
+    const retry = async (n: Node, err: Error): Promise<void> => {
+      const was = oldByKey.get(`${n.kind}:${n.key}`);
+      if (was === undefined || was.state === 'stopped') throw err;
+      this.opts.logger.warn({ component: n.kind, id: n.id, err: err.message }, 'reload: the new instance could not start beside the old one; stopping the old one first');
+      await this.stopNodes([was], AbortSignal.timeout(stopTimeoutMs));
+      await this.startNode(n);
+    };
+    try {
+      await this.startNodes([...order('exporter'), ...order('processor'), ...order('receiver')], stopTimeoutMs, retry);
+    } catch (e) {
+      throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${(e as Error).message}`, { cause: (e as Error).cause ?? e });
     }
     // the swap: synchronous, so every consume() after it sees the new graph
     for (const [sw, target] of retarget) sw.target = target;
@@ -308,12 +290,38 @@ export class Service {
     this.cfg = next;
     // service.memory_limiter may have changed too
     if (!isDeepStrictEqual(prevCfg.memoryLimiter, next.memoryLimiter)) memoryLimiter.configure(next.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
-    await this.stopNodes(removed.filter((n) => n.kind === 'receiver'), removed.filter((n) => n.kind === 'processor'), removed.filter((n) => n.kind === 'exporter'), AbortSignal.timeout(stopTimeoutMs));
-    const summary: ReloadSummary = { added: created.map(label), removed: removed.map(label), kept: [...kept].map(label) };
+    await this.stopNodes(removed, AbortSignal.timeout(stopTimeoutMs));
+    const summary: ReloadSummary = { added: created.map(label), removed: [...prev.receivers, ...prev.processors, ...prev.exporters].filter((n) => !kept.has(n)).map(label), kept: [...kept].map(label) };
     this.reloads++;
     this.lastReload = { at: new Date().toISOString(), duration_ms: Date.now() - t0, added: summary.added.length, removed: summary.removed.length, kept: summary.kept.length };
     this.opts.logger.info({ ...summary, duration_ms: Date.now() - t0 }, 'config reloaded');
     return summary;
+  }
+
+  /**
+   * The one way components start: in the order given (exporters, then
+   * processors downstream first, then receivers). When one fails, `retry`
+   * (reload) may recover it; otherwise it and everything this call started
+   * are stopped (stopNodes) and the call rejects naming the component.
+   */
+  private async startNodes(nodes: Node[], stopTimeoutMs: number, retry?: (n: Node, err: Error) => Promise<void>): Promise<void> {
+    const started: Node[] = [];
+    for (const n of nodes) {
+      try {
+        try {
+          await this.startNode(n);
+        } catch (e) {
+          if (retry === undefined) throw e;
+          await retry(n, e as Error);
+        }
+      } catch (e) {
+        await this.stopNodes([...started, n], AbortSignal.timeout(stopTimeoutMs));
+        n.state = 'failed';
+        n.error = (e as Error).message;
+        throw new MetricportError('MP_START_FAILED', `${n.kind} "${n.id}" failed to start: ${(e as Error).message}`, { cause: e });
+      }
+      started.push(n);
+    }
   }
 
   private async startNode(n: Node): Promise<void> {
@@ -329,26 +337,35 @@ export class Service {
     }
   }
 
-  private async stopNodes(receivers: Node[], processors: Node[], exporters: Node[], deadline: AbortSignal): Promise<void> {
-    // in-flight receiver requests wait on downstream (errors propagate), so
-    // processors stop holding data back while receivers finish
+  /**
+   * The one way components stop, given in start order (as startOrder() lists them):
+   * processors are told to drain, receivers stop (in-flight requests wait on
+   * downstream, so processors must not hold data back meanwhile), then
+   * processors one at a time, upstream first — a processor that flushes a
+   * window at shutdown hands it to a processor still running — then the
+   * exporters, which drain their queues. Components already stopped are
+   * skipped; errors are logged, never thrown.
+   */
+  private async stopNodes(nodes: Node[], deadline: AbortSignal): Promise<void> {
+    const processors = nodes.filter((n) => n.kind === 'processor' && n.state !== 'stopped');
     for (const n of processors) {
-      if (n.state === 'stopped') continue;
       try { n.component.drain?.(); } catch { /* drain is best effort */ }
     }
-    for (const group of [receivers, [...processors].reverse(), exporters]) {
-      await Promise.all(group.map(async (n) => {
-        if (n.state === 'stopped') return;
-        n.state = 'stopping';
-        try {
-          await n.component.shutdown(deadline);
-        } catch (e) {
-          n.error = (e as Error).message;
-          this.opts.logger.warn({ component: n.kind, id: n.id, err: (e as Error).message }, 'shutdown error');
-        }
-        n.state = 'stopped';
-      }));
-    }
+    const stop = async (n: Node): Promise<void> => {
+      if (n.state === 'stopped') return;
+      n.state = 'stopping';
+      try {
+        await n.component.shutdown(deadline);
+      } catch (e) {
+        n.error = (e as Error).message;
+        this.opts.logger.warn({ component: n.kind, id: n.id, err: (e as Error).message }, 'shutdown error');
+      }
+      n.state = 'stopped';
+    };
+    await Promise.all(nodes.filter((n) => n.kind === 'receiver').map(stop));
+    // start order is downstream first: stop in reverse
+    for (const n of processors.reverse()) await stop(n);
+    await Promise.all(nodes.filter((n) => n.kind === 'exporter').map(stop));
   }
 
   /**
@@ -397,6 +414,11 @@ export class Service {
 
   private all(): Node[] {
     return [...this.receivers, ...this.processors, ...this.exporters];
+  }
+
+  /** every component in start order: exporters, processors downstream first, receivers */
+  private startOrder(): Node[] {
+    return [...this.exporters, ...this.processors, ...this.receivers];
   }
 }
 

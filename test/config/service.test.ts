@@ -151,3 +151,121 @@ service: { pipelines: { metrics: { receivers: [src], exporters: [sink] } } }
     await svc.shutdown(AbortSignal.timeout(1000));
   });
 });
+
+describe('service: shutdown order and start failures (one start/stop path)', () => {
+  /**
+   * `hold` keeps what it consumes and sends it on only at shutdown, one batch
+   * at a time and after a turn of the event loop (as the metric-set windows
+   * flushed at shutdown reach a following `batch`); once its own shutdown has
+   * begun it refuses new data, as `batch` does.
+   */
+  function holdRegistry(log: string[], received: Record<string, string[]>, refused: string[]): Registry {
+    const rcv: ReceiverFactory = {
+      kind: 'receiver', type: 'src', description: '', signals: ['metrics'], configSchema: {},
+      create: (s, _c, next) => { (globalThis as any)[`__hold_${s.id}`] = next; return { start: async () => { log.push(`start receiver ${s.id}`); }, shutdown: async () => { log.push(`stop receiver ${s.id}`); } }; },
+    };
+    const hold: ProcessorFactory = {
+      kind: 'processor', type: 'hold', description: '', signals: [{ in: 'metrics', out: 'metrics' }], configSchema: { fail_start: { type: 'boolean', default: false, doc: '' } },
+      create: (s, c, _sig: Signal, next: Consumer<MetricsBatch>) => {
+        const name = `${s.id}@${s.pipeline}`;
+        const held: MetricsBatch[] = [];
+        let closed = false;
+        return {
+          start: async () => { log.push(`start processor ${name}`); if (c.fail_start) throw new Error('cannot start'); },
+          consume: async (b: MetricsBatch) => {
+            const path = b.resourceMetrics[0]!.resource.attributes.path as string;
+            if (closed) { refused.push(`${name} refused ${path}`); throw new RefusedError(`${name} is shut down`); }
+            b.resourceMetrics[0]!.resource.attributes.path = `${path}>${name}`;
+            held.push(b);
+          },
+          shutdown: async () => {
+            if (closed) return;
+            closed = true;
+            log.push(`stop processor ${name}`);
+            for (const b of held.splice(0)) {
+              await new Promise((r) => setImmediate(r));
+              await next.consume(b).catch(() => undefined);
+            }
+          },
+        };
+      },
+    };
+    const sink: ExporterFactory = {
+      kind: 'exporter', type: 'sink', description: '', signals: ['metrics'], configSchema: {},
+      create: (s) => ({
+        start: async () => { log.push(`start exporter ${s.id}`); },
+        shutdown: async () => { log.push(`stop exporter ${s.id}`); },
+        consume: async (b: MetricsBatch) => { (received[s.id] ??= []).push(b.resourceMetrics[0]!.resource.attributes.path as string); },
+      }),
+    };
+    return { receivers: new Map([['src', rcv]]), processors: new Map([['hold', hold]]), exporters: new Map([['sink', sink]]) };
+  }
+  const tagged = (path: string): MetricsBatch => { const b = batch(); b.resourceMetrics[0]!.resource.attributes.path = path; return b; };
+
+  async function run(yaml: string, send: Record<string, string[]>) {
+    const log: string[] = [];
+    const received: Record<string, string[]> = {};
+    const refused: string[] = [];
+    const cfg = parseConfig(yaml, 'c.yaml', holdRegistry(log, received, refused), {});
+    const svc = new Service(cfg, { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: '/tmp/mp-test-state' });
+    await svc.start();
+    for (const [id, paths] of Object.entries(send)) for (const p of paths) await ((globalThis as any)[`__hold_${id}`] as { metrics: Consumer<MetricsBatch> }).metrics.consume(tagged(p));
+    log.length = 0;
+    await svc.shutdown(AbortSignal.timeout(5000));
+    return { log, received, refused };
+  }
+
+  it('two processors: the first flushes into the second before the second stops; nothing refused', async () => {
+    const r = await run(`
+receivers: { src: {} }
+processors: { hold/a: {}, hold/b: {} }
+exporters: { sink: {} }
+service: { pipelines: { metrics: { receivers: [src], processors: [hold/a, hold/b], exporters: [sink] } } }
+`, { src: ['x1', 'x2'] });
+    expect(r.refused).to.deep.equal([]);
+    expect(r.received.sink).to.deep.equal(['x1>hold/a@metrics>hold/b@metrics', 'x2>hold/a@metrics>hold/b@metrics']);
+    expect(r.log).to.deep.equal(['stop receiver src', 'stop processor hold/a@metrics', 'stop processor hold/b@metrics', 'stop exporter sink']);
+  });
+
+  it('three processors, the same processor id in two pipelines, pipelines linked with pipeline/<id>: upstream first, processor by processor', async () => {
+    const r = await run(`
+receivers: { src/one: {}, src/two: {} }
+processors: { hold/a: {}, hold/b: {}, hold/c: {} }
+exporters: { sink/first: {}, sink/second: {} }
+service:
+  pipelines:
+    metrics/first: { receivers: [src/one], processors: [hold/a, hold/b, hold/c], exporters: [sink/first] }
+    metrics/second: { receivers: [src/two, pipeline/metrics/first], processors: [hold/a, hold/c], exporters: [sink/second] }
+`, { 'src/one': ['p1', 'p2'], 'src/two': ['q1'] });
+    expect(r.refused).to.deep.equal([]);
+    const first = ['p1', 'p2'].map((p) => `${p}>hold/a@metrics/first>hold/b@metrics/first>hold/c@metrics/first`);
+    expect(r.received['sink/first']).to.deep.equal(first);
+    // hold/a of metrics/second is its own instance (one per pipeline); it flushes q1 before it receives what metrics/first flushes into it, and then forwards that too
+    expect(r.received['sink/second']).to.deep.equal(['q1>hold/a@metrics/second>hold/c@metrics/second', ...first.map((p) => `${p}>hold/a@metrics/second>hold/c@metrics/second`)]);
+    expect(r.log.slice(0, 2).sort()).to.deep.equal(['stop receiver src/one', 'stop receiver src/two']);
+    expect(r.log.slice(2, 7)).to.deep.equal(['stop processor hold/a@metrics/first', 'stop processor hold/b@metrics/first', 'stop processor hold/c@metrics/first', 'stop processor hold/a@metrics/second', 'stop processor hold/c@metrics/second']);
+    expect(r.log.slice(7).sort()).to.deep.equal(['stop exporter sink/first', 'stop exporter sink/second']);
+  });
+
+  it('a component that fails to start: start() stops what had started (and the failed one) and names it', async () => {
+    const log: string[] = [];
+    const cfg = parseConfig(`
+receivers: { src: {} }
+processors: { hold/a: {}, hold/b: { fail_start: true } }
+exporters: { sink: {} }
+service: { pipelines: { metrics: { receivers: [src], processors: [hold/a, hold/b], exporters: [sink] } } }
+`, 'c.yaml', holdRegistry(log, {}, []), {});
+    const svc = new Service(cfg, { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: '/tmp/mp-test-state' });
+    let err: unknown;
+    await svc.start().catch((e) => { err = e; });
+    expect((err as Error).message).to.equal('processor "hold/b" failed to start: cannot start');
+    expect(log).to.deep.equal(['start exporter sink', 'start processor hold/b@metrics', 'stop processor hold/b@metrics', 'stop exporter sink']);
+    const h = svc.health();
+    expect(h.healthy).to.equal(false);
+    expect(h.components.map((c) => `${c.kind} ${c.id} ${c.state}`)).to.deep.equal(['receiver src created', 'processor hold/b failed', 'processor hold/a created', 'exporter sink stopped']);
+    // the later shutdown (run.ts calls it) stops nothing twice
+    log.length = 0;
+    await svc.shutdown(AbortSignal.timeout(1000));
+    expect(log).to.deep.equal(['stop receiver src', 'stop processor hold/a@metrics']);
+  });
+});

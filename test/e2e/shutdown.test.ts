@@ -46,6 +46,41 @@ service:
     await mp.stop();
   });
 
+  it('processors stop upstream first: metric-set windows flushed at SIGTERM pass through a following batch processor (none refused)', async () => {
+    // events in two windows (the previous hour's is still open: allowed_lateness is one period), so the
+    // shutdown flush sends two batches, the second only after the first was accepted
+    const mp = await startMetricport(`
+receivers:
+  errors: { endpoint: "{{OTLP}}" }
+processors:
+  metricsets:
+    period: 1h
+    sets:
+      - { name: A, metrics: [{ name: Errors, group_by: [app.version], group_by_defaults: { app.version: none }, aggregates: [count] }] }
+  batch: { timeout: 60s }
+exporters:
+  file: { path: "{{DIR}}/out/metrics.jsonl", flush_interval: 0s }
+service:
+  pipelines:
+    errors: { receivers: [errors], processors: [metricsets, batch], exporters: [file] }
+`);
+    const now = Date.now();
+    const res = await fetch(`${mp.otlpUrl}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([
+      { timestamp: now - 3_600_000, attributes: { 'app.version': '1.0' } },
+      { timestamp: now, attributes: { 'app.version': '1.0' } },
+      { timestamp: now, attributes: { 'app.version': '1.0' } },
+      { timestamp: now, attributes: { 'app.version': '2.0' } },
+    ]) });
+    expect(res.status).to.equal(200);
+    mp.proc.kill('SIGTERM');
+    expect(await mp.exited).to.equal(0);
+    const out = join(mp.dir, 'out/metrics.jsonl');
+    const points = (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter(Boolean).flatMap((l) => decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.flatMap((m) => m.points.map((p) => `${m.name}{${String(p.attributes['app.version'])}}=${String((p as { value: unknown }).value)}`)))));
+    expect(points.sort()).to.deep.equal(['Errors.count{1.0}=1', 'Errors.count{1.0}=2', 'Errors.count{2.0}=1']);
+    expect(mp.output()).not.to.match(/downstream refused a closed window/);
+    await mp.stop();
+  });
+
   it('a second signal exits at once even while a flush is stuck', async () => {
     // an OTLP peer that accepts connections and never answers
     const sockets: Array<{ destroy(): void }> = [];

@@ -3,7 +3,7 @@
  * wires receivers → processors → exporters (fan-out where a pipeline has
  * several exporters, or a receiver feeds several pipelines), starts exporters
  * → processors → receivers and shuts down in reverse, each step within the
- * deadline. Every start (service start, reload, retry) goes through
+ * deadline. Every start (service start, reload, retry, restore) goes through
  * startNodes() and every stop through stopNodes().
  */
 import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { loadImplementations, type Component, type Consumer, type CreateSettings, type Exporter, type Host, type Processor, type Receiver, type Signal } from './component.js';
 import type { ClusterHost } from './cluster/api.js';
 import { upstreamDelays } from './config/windows.js';
+import { parseEndpoint, type Schema, type Field } from './config/schema.js';
 import type { PipelineConfig, ServiceConfig } from './config/service-config.js';
 import { MetricportError } from './errors.js';
 import { fanout } from './fanout.js';
@@ -29,6 +30,17 @@ interface Node {
   signal?: Signal;
   pipeline?: string;
   component: Component;
+  /**
+   * exporters and processors: what upstream components and fan-outs hold
+   * instead of the component itself, a switch to it, so an instance can be
+   * replaced (a reload's retry, or restoring an old one) without touching
+   * what feeds it
+   */
+  inlet?: Switch;
+  /** a fresh instance from the same config, wired to the same `outs` (a component may not start twice) */
+  make: () => Component;
+  /** TCP ports this component listens on (its schema's `endpoint` fields; 0 excluded) */
+  ports: number[];
   state: ComponentState;
   error?: string;
   /** what must be equal for a reload to keep this instance (type, config, signals, delays) */
@@ -144,7 +156,7 @@ export class Service {
     };
 
     // exporters: one instance per id and signal
-    const exporterBy = new Map<string, Exporter>();
+    const exporterBy = new Map<string, Consumer<unknown>>();
     // push stores keep their periods open for the windows of metric sets upstream
     const delays = upstreamDelays(cfg);
     for (const p of cfg.pipelines) {
@@ -156,11 +168,12 @@ export class Service {
         const fingerprint = { type: c.type, config: c.config, delay };
         let n = reuse('exporter', key, fingerprint);
         if (n === undefined) {
-          const exp = c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, p.outSignal);
-          n = { kind: 'exporter', id, type: c.type, key, signal: p.outSignal, component: exp, state: 'created', fingerprint, outs: [] };
+          const signal = p.outSignal;
+          const make = (): Exporter => c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, signal);
+          n = node({ kind: 'exporter', id, type: c.type, key, signal, fingerprint, outs: [], make, ports: listenPorts(c.factory.configSchema, c.config) });
           created.push(n);
         }
-        exporterBy.set(key, n.component as Exporter);
+        exporterBy.set(key, n.inlet!);
         graph.exporters.push(n);
       }
     }
@@ -181,20 +194,20 @@ export class Service {
         let n = reuse('processor', key, fingerprint);
         if (n === undefined) {
           const sw = new Switch(next);
-          const proc: Processor = c.factory.create(this.settings('processor', pr.id, p.id), c.config, pr.in, sw);
-          n = { kind: 'processor', id: pr.id, type: c.type, key, pipeline: p.id, signal: pr.in, component: proc, state: 'created', fingerprint, outs: [sw] };
+          const make = (): Processor => c.factory.create(this.settings('processor', pr.id, p.id), c.config, pr.in, sw);
+          n = node({ kind: 'processor', id: pr.id, type: c.type, key, pipeline: p.id, signal: pr.in, fingerprint, outs: [sw], make, ports: listenPorts(c.factory.configSchema, c.config) });
           created.push(n);
         } else {
           point(n.outs[0]!, next, false);
         }
         chain.unshift(n);
-        next = n.component as Processor;
+        next = n.inlet!;
       }
       // processors start last-first (downstream before upstream)
       graph.processors.push(...chain.reverse());
       // a pipeline mutates its input if any of its processors does (the
       // fan-out in front of it then hands it a copy)
-      const mutates = chain.some((x) => (x.component as Processor).mutatesData === true);
+      const mutates = chain.some((x) => x.inlet!.mutatesData);
       const head = next;
       heads.set(p.id, mutates && head.mutatesData !== true ? { mutatesData: true, consume: (d: unknown) => head.consume(d) } : head);
     }
@@ -213,8 +226,8 @@ export class Service {
         const outs: Switch[] = [];
         const wired: Partial<Record<Signal, Consumer<any>>> = {};
         for (const s of signals) { const sw = new Switch(next[s]!, true); outs.push(sw); wired[s] = sw; }
-        const rcv: Receiver = c.factory.create(this.settings('receiver', id), c.config, wired);
-        n = { kind: 'receiver', id, type: c.type, key: id, component: rcv, state: 'created', fingerprint, outs };
+        const make = (): Receiver => c.factory.create(this.settings('receiver', id), c.config, wired);
+        n = node({ kind: 'receiver', id, type: c.type, key: id, fingerprint, outs, make, ports: listenPorts(c.factory.configSchema, c.config) });
         created.push(n);
       } else {
         signals.forEach((s, i) => point(n!.outs[i]!, next[s]!, false));
@@ -246,8 +259,8 @@ export class Service {
    * switched over at once, then what is gone is drained and stopped
    * (receivers → processors → exporters; a stopped processor flushes into the
    * new graph, a stopped exporter drains its queue). Data in flight is never
-   * dropped. If a new component fails to start, the ones started are stopped
-   * and the old config keeps running; the promise rejects with the reason.
+   * dropped. If a new component fails to start, the ones started are stopped,
+   * every old component keeps serving and the promise rejects with the reason.
    * Reloads are serialized.
    */
   reload(next: ServiceConfig, stopTimeoutMs = 30_000): Promise<ReloadSummary> {
@@ -264,23 +277,33 @@ export class Service {
     const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
     const prevCfg = this.cfg;
     const { graph, created, kept, retarget } = this.build(next, prev);
-    const removed = [...prev.exporters, ...prev.processors, ...prev.receivers].filter((n) => !kept.has(n));
+    const gone = (nodes: Node[]) => nodes.filter((n) => !kept.has(n));
+    const removed = gone([...prev.exporters, ...prev.processors, ...prev.receivers]);
     const oldByKey = new Map(removed.map((n) => [`${n.kind}:${n.key}`, n]));
+    // old instances stopped to make room for their replacement (restored if the reload fails)
+    const stoppedEarly: Node[] = [];
     const order = (k: Node['kind']) => created.filter((n) => n.kind === k);
-    // receivers replaced in place hand their HTTP routes over (same owner);
-    // other components whose resources collide (a port) are retried after
-    // stopping the instance they replace
+    // a new instance that cannot start beside the one it replaces (the same
+    // port; receivers on a shared HTTP listener hand their routes over and do
+    // not collide) is retried, as a fresh instance, after stopping the old
+    // one; when the port is taken by something else, the old one is left alone
     const retry = async (n: Node, err: Error): Promise<void> => {
       const was = oldByKey.get(`${n.kind}:${n.key}`);
-      if (was === undefined || was.state === 'stopped') throw err;
+      if (was === undefined || was.state !== 'running') throw err;
+      if (addressInUse(err) && !n.ports.some((p) => was.ports.includes(p))) throw err;
       this.opts.logger.warn({ component: n.kind, id: n.id, err: err.message }, 'reload: the new instance could not start beside the old one; stopping the old one first');
+      stoppedEarly.push(was);
       await this.stopNodes([was], AbortSignal.timeout(stopTimeoutMs));
+      await this.stopNodes([n], AbortSignal.timeout(stopTimeoutMs));
+      this.renew(n);
       await this.startNode(n);
     };
     try {
       await this.startNodes([...order('exporter'), ...order('processor'), ...order('receiver')], stopTimeoutMs, retry);
     } catch (e) {
-      throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${(e as Error).message}`, { cause: (e as Error).cause ?? e });
+      const lost = await this.restore(stoppedEarly, stopTimeoutMs);
+      const also = lost.length > 0 ? `; could not restart ${lost.map(label).join(', ')} (see /api/v1/status)` : '';
+      throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${(e as Error).message}${also}`, { cause: (e as Error).cause ?? e });
     }
     // the swap: synchronous, so every consume() after it sees the new graph
     for (const [sw, target] of retarget) sw.target = target;
@@ -291,11 +314,42 @@ export class Service {
     // service.memory_limiter may have changed too
     if (!isDeepStrictEqual(prevCfg.memoryLimiter, next.memoryLimiter)) memoryLimiter.configure(next.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
     await this.stopNodes(removed, AbortSignal.timeout(stopTimeoutMs));
-    const summary: ReloadSummary = { added: created.map(label), removed: [...prev.receivers, ...prev.processors, ...prev.exporters].filter((n) => !kept.has(n)).map(label), kept: [...kept].map(label) };
+    const summary: ReloadSummary = { added: created.map(label), removed: gone([...prev.receivers, ...prev.processors, ...prev.exporters]).map(label), kept: [...kept].map(label) };
     this.reloads++;
     this.lastReload = { at: new Date().toISOString(), duration_ms: Date.now() - t0, added: summary.added.length, removed: summary.removed.length, kept: summary.kept.length };
     this.opts.logger.info({ ...summary, duration_ms: Date.now() - t0 }, 'config reloaded');
     return summary;
+  }
+
+  /**
+   * Old components stopped by a failed reload get a fresh instance from
+   * their old config, wired where they were, and start again (downstream
+   * first). Returns those that could not (left `failed`, with the error).
+   */
+  private async restore(olds: Node[], stopTimeoutMs: number): Promise<Node[]> {
+    const lost: Node[] = [];
+    for (const was of olds) {
+      this.renew(was);
+      try {
+        await this.startNode(was);
+        this.opts.logger.warn({ component: was.kind, id: was.id }, 'reload failed: the old instance was restarted from its old config');
+      } catch (e) {
+        lost.push(was);
+        this.opts.logger.error({ component: was.kind, id: was.id, err: (e as Error).message }, 'reload failed and the old instance could not be restarted');
+        await this.stopNodes([was], AbortSignal.timeout(stopTimeoutMs));
+        was.state = 'failed';
+        was.error = (e as Error).message;
+      }
+    }
+    return lost;
+  }
+
+  /** A fresh instance for a node (same config and wiring); what feeds the node switches to it. */
+  private renew(n: Node): void {
+    n.component = n.make();
+    if (n.inlet !== undefined) n.inlet.target = n.component as Processor | Exporter;
+    n.state = 'created';
+    delete n.error;
   }
 
   /**
@@ -420,6 +474,40 @@ export class Service {
   private startOrder(): Node[] {
     return [...this.exporters, ...this.processors, ...this.receivers];
   }
+}
+
+/** Create a node's first instance; exporters and processors are reached through their inlet. */
+function node(n: Omit<Node, 'component' | 'inlet' | 'state'>): Node {
+  const component = n.make();
+  return { ...n, component, ...(n.kind !== 'receiver' ? { inlet: new Switch(component as Processor | Exporter) } : {}), state: 'created' };
+}
+
+/** True when an error, or one it wraps (`cause`), is EADDRINUSE. */
+function addressInUse(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return true;
+  }
+  return false;
+}
+
+/** The TCP ports a component's config listens on: every `endpoint` field of its schema (port 0 excluded). */
+function listenPorts(schema: Schema, config: unknown): number[] {
+  const ports: number[] = [];
+  const walk = (f: Field, v: unknown): void => {
+    if (v === undefined || v === null) return;
+    if (f.type === 'endpoint' && typeof v === 'string') {
+      const port = parseEndpoint(v)?.port;
+      if (port !== undefined && port !== 0) ports.push(port);
+    } else if (f.type === 'object' && typeof v === 'object') {
+      for (const [k, sub] of Object.entries(f.fields)) walk(sub, (v as Record<string, unknown>)[k]);
+    } else if (f.type === 'array' && Array.isArray(v)) {
+      for (const x of v) walk(f.items, x);
+    } else if (f.type === 'map' && typeof v === 'object') {
+      for (const x of Object.values(v as Record<string, unknown>)) walk(f.values, x);
+    }
+  };
+  if (config !== null && typeof config === 'object') for (const [k, f] of Object.entries(schema)) walk(f, (config as Record<string, unknown>)[k]);
+  return ports;
 }
 
 /** Pipelines ordered so that every pipeline comes after the pipelines it feeds (the config has no cycles). */

@@ -8,10 +8,11 @@
  */
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { decodeMetricsJson } from '../../src/otlp/json.js';
-import { waitFor } from '../harness/ports.js';
-import { startMetricport } from './metricport.js';
+import { freePort, waitFor } from '../harness/ports.js';
+import { startMetricport, type Started } from './metricport.js';
 
 const POINTS_PER_REQUEST = 10;
 
@@ -138,5 +139,118 @@ describe('e2e: hot reload under load', function () {
     expect({ missing: missing.slice(0, 10), dup: dup.slice(0, 10), distinct: counts.size }).to.deep.equal({ missing: [], dup: [], distinct: total });
     expect(total).to.be.greaterThan(10 * 20 * POINTS_PER_REQUEST);
     expect(await mp.stop()).to.equal(0);
+  });
+});
+
+describe('e2e: a reload that fails leaves every old component serving as before', function () {
+  this.timeout(60_000);
+  const TOKEN_1 = 'reload-token-one-0123456789';
+  const TOKEN_2 = 'reload-token-two-0123456789';
+
+  // a test that fails must not leave its metricport behind
+  const started: Started[] = [];
+  afterEach(async () => {
+    for (const mp of started.splice(0)) {
+      if (mp.proc.exitCode === null && mp.proc.signalCode === null) mp.proc.kill('SIGKILL');
+      await mp.exited;
+    }
+  });
+
+  /** a port held by the test (another process's listener, as far as metricport can tell) */
+  async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+    const srv = createServer((s) => s.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    return { port: (srv.address() as AddressInfo).port, close: () => new Promise((r) => srv.close(() => r())) };
+  }
+  const config = (otlp: string, promPort: number, token: string) => `
+receivers:
+  otlp: { protocols: { http: { endpoint: "${otlp}" } } }
+exporters:
+  prometheus: { endpoint: "127.0.0.1:${promPort}", token: ${token} }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheus] }
+`;
+  const gauge = (name: string, v: number) => JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asInt: String(v), timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] } }] }] }] });
+
+  async function setup() {
+    const promPort = await freePort();
+    const mp = await startMetricport(config('{{OTLP}}', promPort, TOKEN_1));
+    started.push(mp);
+    const send = (name: string, v: number) => fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: gauge(name, v) }).then(async (r) => { await r.arrayBuffer(); return r.status; });
+    const scrape = async (token: string) => { const r = await fetch(`http://127.0.0.1:${promPort}/${token}/metrics`); return { status: r.status, body: await r.text() }; };
+    const stores = async () => (await (await fetch(`${mp.adminUrl}/api/v1/stores`)).json() as { stores: Array<{ name: string; state: string; url: string }> }).stores;
+    const reload = async () => { const r = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' }); return { status: r.status, body: await r.json() as { status: string; error: string } }; };
+    const healthz = async () => (await fetch(`${mp.adminUrl}/healthz`)).status;
+    const write = (text: string) => writeFileSync(join(mp.dir, 'config.yaml'), text);
+    expect(await send('before.reload', 7)).to.equal(200);
+    expect((await scrape(TOKEN_1)).body).to.match(/^before_reload 7$/m);
+    return { mp, promPort, send, scrape, stores, reload, healthz, write, storesBefore: await stores() };
+  }
+
+  it('the OTLP receiver moved to a port another process holds: 409, the old port keeps answering, healthy', async () => {
+    const t = await setup();
+    const busy = await holdPort();
+    try {
+      t.write(config(`127.0.0.1:${busy.port}`, t.promPort, TOKEN_1));
+      const r = await t.reload();
+      expect(r.status).to.equal(409);
+      expect(r.body.error).to.match(new RegExp(`^reload failed, the previous config keeps running: receiver "otlp" failed to start: .*127\\.0\\.0\\.1:${busy.port}: address already in use`));
+      expect(await t.send('after.reload', 8)).to.equal(200);
+      expect(await t.healthz()).to.equal(200);
+      const st = await (await fetch(`${t.mp.adminUrl}/api/v1/status`)).json() as { reloads: number; receivers: Array<{ id: string; state: string }> };
+      expect(st.receivers.map((x) => `${x.id} ${x.state}`)).to.deep.equal(['otlp running']);
+      expect(st.reloads).to.equal(0);
+      expect((await t.scrape(TOKEN_1)).body).to.match(/^after_reload 8$/m);
+      // the old instance was never touched (the log line of the failure comes after any retry's)
+      await waitFor(() => /reload failed; the previous config keeps running/.test(t.mp.output()), { timeoutMs: 5_000, what: 'the reload failure logged' });
+      expect(t.mp.output()).not.to.match(/stopping the old one first/);
+    } finally {
+      await busy.close();
+    }
+    expect(await t.mp.stop()).to.equal(0);
+  });
+
+  it('the prometheus store moved to a port another process holds: 409 (not "reloaded"), the same URL, the old endpoint still serves what it held', async () => {
+    const t = await setup();
+    const busy = await holdPort();
+    try {
+      t.write(config(`127.0.0.1:${t.mp.otlpPort}`, busy.port, TOKEN_1));
+      const r = await t.reload();
+      expect(r.status).to.equal(409);
+      expect(r.body.error).to.match(new RegExp(`exporter "prometheus" failed to start: .*127\\.0\\.0\\.1:${busy.port}.*address already in use`));
+      expect(await t.stores()).to.deep.equal(t.storesBefore);
+      expect(t.storesBefore[0]!.url).to.equal(`http://127.0.0.1:${t.promPort}/${TOKEN_1}/metrics`);
+      // the same instance: the value ingested before the reload is still there
+      expect((await t.scrape(TOKEN_1)).body).to.match(/^before_reload 7$/m);
+      expect(await t.healthz()).to.equal(200);
+    } finally {
+      await busy.close();
+    }
+    expect(await t.mp.stop()).to.equal(0);
+  });
+
+  it('a store replaced on its own port (stopped to make room) is restarted from its old config when a later component fails', async () => {
+    const t = await setup();
+    const busy = await holdPort();
+    try {
+      // the new prometheus (new token, same port) starts after the old one is stopped; then the receiver cannot
+      t.write(config(`127.0.0.1:${busy.port}`, t.promPort, TOKEN_2));
+      const r = await t.reload();
+      expect(r.status).to.equal(409);
+      expect(r.body.error).to.match(/receiver "otlp" failed to start/);
+      await waitFor(() => /"id":"prometheus","msg":"reload failed: the old instance was restarted from its old config"/.test(t.mp.output()), { timeoutMs: 5_000, what: 'the old prometheus store restarted' });
+      // the old token's URL serves again on the old port; the new token's is unknown
+      expect((await t.scrape(TOKEN_1)).status).to.equal(200);
+      expect((await t.scrape(TOKEN_2)).status).to.equal(404);
+      const pick = (x: Array<{ name: string; state: string; url: string }>) => x.map((y) => ({ name: y.name, state: y.state, url: y.url }));
+      expect(pick(await t.stores())).to.deep.equal(pick(t.storesBefore));
+      expect(await t.healthz()).to.equal(200);
+      expect(await t.send('after.restore', 9)).to.equal(200);
+      expect((await t.scrape(TOKEN_1)).body).to.match(/^after_restore 9$/m);
+    } finally {
+      await busy.close();
+    }
+    expect(await t.mp.stop()).to.equal(0);
   });
 });

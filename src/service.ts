@@ -109,8 +109,8 @@ export class Service {
   constructor(config: ServiceConfig, private readonly opts: ServiceOptions) {
     this.cfg = config;
     this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir, ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}) };
-    opts.telemetry.gauge('metricport_memory_limiter_refused_requests', 'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit', {}, () => memoryLimiter.refusedRequests);
-    opts.telemetry.gauge('metricport_memory_limiter_dropped_items', 'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)', {}, () => memoryLimiter.droppedItems);
+    opts.telemetry.counter('metricport_memory_limiter_refused_requests', 'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit', {}, () => memoryLimiter.refusedRequests);
+    opts.telemetry.counter('metricport_memory_limiter_dropped_items', 'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)', {}, () => memoryLimiter.droppedItems);
     const g = this.build(config, undefined);
     this.exporters = g.graph.exporters;
     this.processors = g.graph.processors;

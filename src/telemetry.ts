@@ -5,7 +5,7 @@
  * handles with their attributes bound once, and plain in-memory totals for
  * /api/v1/status.
  */
-import type { Attributes as OtelAttributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes as OtelAttributes, Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { SelfMeter } from './selfmeter.js';
 
 export interface ReceiverTelemetry {
@@ -41,6 +41,8 @@ export interface Telemetry {
   processor(id: string, pipeline: string): ProcessorTelemetry;
   /** report a gauge through a callback (e.g. queue size), keyed by attributes */
   gauge(name: string, description: string, attrs: OtelAttributes, read: () => number): void;
+  /** report a total that only grows through a callback (a Prometheus counter, `_total`), keyed by attributes */
+  counter(name: string, description: string, attrs: OtelAttributes, read: () => number): void;
 }
 
 function bump(t: Record<string, number>, key: string, n: number): void {
@@ -56,7 +58,7 @@ export class ServiceTelemetry implements Telemetry {
   private readonly resource: OtelAttributes;
   private readonly c: Record<string, Counter>;
   private readonly requestDuration: Histogram;
-  private readonly gauges = new Map<string, { gauge: ObservableGauge; reads: Array<{ attrs: OtelAttributes; read: () => number }> }>();
+  private readonly observed = new Map<string, { instrument: ObservableGauge | ObservableCounter; reads: Array<{ attrs: OtelAttributes; read: () => number }> }>();
 
   constructor(resource: TelemetryResource = {}) {
     this.self = new SelfMeter();
@@ -154,16 +156,25 @@ export class ServiceTelemetry implements Telemetry {
   }
 
   gauge(name: string, description: string, attrs: OtelAttributes, read: () => number): void {
-    let g = this.gauges.get(name);
+    this.observe('gauge', name, description, attrs, read);
+  }
+
+  counter(name: string, description: string, attrs: OtelAttributes, read: () => number): void {
+    this.observe('counter', name, description, attrs, read);
+  }
+
+  /** one instrument per name; one reader per attribute set (a later registration replaces an earlier one) */
+  private observe(kind: 'gauge' | 'counter', name: string, description: string, attrs: OtelAttributes, read: () => number): void {
+    let g = this.observed.get(name);
     if (g === undefined) {
-      const gauge = this.meter.createObservableGauge(name, { description });
-      const entry = { gauge, reads: [] as Array<{ attrs: OtelAttributes; read: () => number }> };
-      gauge.addCallback((obs) => {
+      const instrument = kind === 'gauge' ? this.meter.createObservableGauge(name, { description }) : this.meter.createObservableCounter(name, { description });
+      const entry = { instrument, reads: [] as Array<{ attrs: OtelAttributes; read: () => number }> };
+      instrument.addCallback((obs) => {
         for (const r of entry.reads) {
           try { obs.observe(r.read(), r.attrs); } catch { /* a failing reader never breaks /metrics */ }
         }
       });
-      this.gauges.set(name, entry);
+      this.observed.set(name, entry);
       g = entry;
     }
     const key = JSON.stringify(attrs);

@@ -269,3 +269,24 @@ service: { pipelines: { metrics: { receivers: [src], processors: [hold/a, hold/b
     expect(log).to.deep.equal(['stop receiver src', 'stop processor hold/a@metrics']);
   });
 });
+
+describe('service: its own telemetry', () => {
+  it('the memory limiter totals (refused requests, dropped items) are Prometheus counters, not gauges', async () => {
+    const tel = new ServiceTelemetry();
+    const cfg = parseConfig(`
+receivers: { src: {} }
+exporters: { sink: {} }
+service: { pipelines: { metrics: { receivers: [src], exporters: [sink] } } }
+`, 'c.yaml', {
+      receivers: new Map([['src', { kind: 'receiver', type: 'src', description: '', signals: ['metrics'], configSchema: {}, create: () => ({ start: async () => {}, shutdown: async () => {} }) } satisfies ReceiverFactory]]),
+      processors: new Map(),
+      exporters: new Map([['sink', { kind: 'exporter', type: 'sink', description: '', signals: ['metrics'], configSchema: {}, create: () => ({ start: async () => {}, shutdown: async () => {}, consume: async () => {} }) } satisfies ExporterFactory]]),
+    }, {});
+    new Service(cfg, { logger: silentLogger(), telemetry: tel, stateDir: '/tmp/mp-test-state' });
+    const text = await tel.render();
+    const types = text.split('\n').filter((l) => l.startsWith('# TYPE metricport_memory_limiter_'));
+    expect(types).to.deep.equal(['# TYPE metricport_memory_limiter_refused_requests_total counter', '# TYPE metricport_memory_limiter_dropped_items_total counter']);
+    expect(text).to.match(/^metricport_memory_limiter_refused_requests_total \d+$/m);
+    expect(text).to.match(/^metricport_memory_limiter_dropped_items_total \d+$/m);
+  });
+});

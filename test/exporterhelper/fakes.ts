@@ -32,6 +32,10 @@ export class FakeTelemetry implements Telemetry {
   gauge(name: string, _d: string, attrs: OtelAttributes, read: () => number): void {
     this.gauges.set(`${name}${JSON.stringify(attrs)}`, read);
   }
+
+  counter(name: string, _d: string, attrs: OtelAttributes, read: () => number): void {
+    this.gauges.set(`${name}${JSON.stringify(attrs)}`, read);
+  }
   readGauge(name: string, attrs: OtelAttributes): number | undefined {
     return this.gauges.get(`${name}${JSON.stringify(attrs)}`)?.();
   }

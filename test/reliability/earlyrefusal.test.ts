@@ -105,7 +105,8 @@ describe('reliability: the memory limiter refuses at request start, before the b
       expect(c.refused ?? 0, id).to.equal(0);
     }
     const metrics = await (await fetch(`${mp.adminUrl}/metrics`)).text();
-    expect(metrics).to.match(/^metricport_memory_limiter_refused_requests(?:\{[^}]*\})? 4$/m);
+    expect(metrics).to.match(/^# TYPE metricport_memory_limiter_refused_requests_total counter$/m);
+    expect(metrics).to.match(/^metricport_memory_limiter_refused_requests_total(?:\{[^}]*\})? 4$/m);
     expect(metrics, metrics.split('\n').filter((l) => l.startsWith('metricport_statsd')).join('\n')).to.match(/^metricport_statsd_dropped(?:_total)?\{[^}]*reason="memory_limit"[^}]*\} [1-9]/m);
 
     // lift the limit by a reload: the same requests go through

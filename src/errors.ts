@@ -87,4 +87,5 @@ export const ErrorCodes = {
   MP_SHUTDOWN: 'the component is shut down and accepts no more data',
   MP_START_FAILED: 'a component failed to start',
   MP_LOAD_FAILED: 'a component\'s implementation (its modules or a dependency such as lmdb or pg) could not be imported; reinstall with npm ci',
+  MP_SHUTDOWN_TIMEOUT: 'the shutdown did not finish within --shutdown-timeout; the process exits anyway (code 1)',
 } as const;

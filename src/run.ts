@@ -1,15 +1,17 @@
 /**
  * `metricport run`: load the config, build the pipelines, start the admin
  * server and the service, then wait for SIGTERM/SIGINT to drain and flush
- * within the deadline. A second signal exits at once.
+ * within the deadline (--shutdown-timeout): the whole stop is bounded by it,
+ * whatever the components or the log destination do. A second signal exits
+ * at once.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from './admin.js';
 import { loadImplementations } from './component.js';
 import { loadConfigFile } from './config/service-config.js';
-import { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { ConfigError, MetricportError, formatIssue, type ConfigIssue } from './errors.js';
+import { createLogger, flushLogger, logOutput, tolerateBrokenStderr, type Logger } from './logger.js';
 import { defaultConfigPath, packageRoot } from './paths.js';
 import { registry } from './registry.js';
 import { Service, type ReloadSummary } from './service.js';
@@ -24,6 +26,11 @@ export function version(): string {
     return 'unknown';
   }
 }
+
+/** Of the shutdown deadline, what is kept back from the components for closing the admin server and telemetry (at most this, at most a fifth). */
+const STOP_RESERVE_MS = 1000;
+/** How long the last log lines may take to reach their destination before the process exits. */
+const FINAL_LOG_FLUSH_MS = 250;
 
 export interface Running {
   admin: AdminServer;
@@ -47,13 +54,14 @@ export async function startService(settings: Settings, logger: Logger): Promise<
   await loadImplementations(config);
   mkdirSync(settings.state_dir, { recursive: true });
   const telemetry = new ServiceTelemetry({ service_version: version() });
+  telemetry.counter('metricport_log_dropped_lines', 'Log lines the log destination did not take (its reader has gone: a closed pipe; or the log buffer was full); they are dropped, never waited for', {}, () => logOutput.droppedLines);
   // the NATS client is loaded only when a cluster is configured
   let cluster: ClusterNode | undefined;
   if (config.cluster !== undefined) {
     const [{ ClusterNode }, { resolveNodeId }] = await Promise.all([import('./cluster/node.js'), import('./cluster/config.js')]);
     cluster = new ClusterNode(config.cluster, { nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir), logger: logger.child({ component: 'cluster' }), telemetry, version: version(), admin: settings.admin_endpoint });
   }
-  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir, ...(cluster !== undefined ? { cluster } : {}) });
+  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir, stopTimeoutMs: settings.shutdown_timeout, ...(cluster !== undefined ? { cluster } : {}) });
   let ready: Service | null = null;
   const admin = new AdminServer({
     endpoint: settings.admin_endpoint,
@@ -90,14 +98,26 @@ export async function startService(settings: Settings, logger: Logger): Promise<
       return { ok: false, status: 409, error: (e as Error).message, errors: [] };
     }
   };
+  // Settles within settings.shutdown_timeout: components get the deadline
+  // minus a reserve for the admin server and telemetry; past the deadline it
+  // rejects (MP_SHUTDOWN_TIMEOUT) even if something still hangs.
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
-      logger.info({ reason, deadline_ms: settings.shutdown_timeout }, 'shutting down');
-      const deadline = AbortSignal.timeout(settings.shutdown_timeout);
-      await service.shutdown(deadline);
-      await cluster?.shutdown(deadline);
-      await admin.shutdown();
-      await telemetry.shutdown();
+      const total = settings.shutdown_timeout;
+      const reserve = Math.min(STOP_RESERVE_MS, Math.floor(total / 5));
+      logger.info({ reason, deadline_ms: total }, 'shutting down');
+      const deadline = AbortSignal.timeout(total - reserve);
+      const work = (async () => {
+        await service.shutdown(deadline);
+        await cluster?.shutdown(deadline);
+        await admin.shutdown();
+        await telemetry.shutdown();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), total); });
+      const outcome = await Promise.race([work.then(() => 'done' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') throw new MetricportError('MP_SHUTDOWN_TIMEOUT', `shutdown did not finish within ${total} ms (--shutdown-timeout); exiting without waiting further`);
       logger.info('stopped');
     })();
     return stopping;
@@ -117,6 +137,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
 /** The `run` verb: exits 0 after a clean shutdown, 1 on a fatal error. */
 export async function runCommand(settings: Settings): Promise<number> {
   const logger = createLogger(settings.log_level);
+  tolerateBrokenStderr();
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled promise rejection (a bug; please report it)');
   });
@@ -131,7 +152,7 @@ export async function runCommand(settings: Settings): Promise<number> {
       process.stderr.write(`metricport: ${(e as Error).message}\n`);
       logger.fatal({ err: (e as Error).message }, 'failed to start');
     }
-    await flushLogger(logger);
+    await flushLogger(logger, FINAL_LOG_FLUSH_MS);
     return 1;
   }
   const addr = running.admin.address();
@@ -145,8 +166,8 @@ export async function runCommand(settings: Settings): Promise<number> {
         process.exit(1);
       }
       running.stop(sig).then(
-        () => flushLogger(logger).then(() => resolve(0)),
-        (e) => { logger.error({ err: (e as Error).message }, 'shutdown failed'); void flushLogger(logger).then(() => resolve(1)); },
+        () => flushLogger(logger, FINAL_LOG_FLUSH_MS).then(() => resolve(0)),
+        (e) => { logger.error({ err: (e as Error).message }, 'shutdown failed'); void flushLogger(logger, FINAL_LOG_FLUSH_MS).then(() => resolve(1)); },
       );
     };
     // SIGHUP: reload the config file (errors are logged; the old config keeps running)
@@ -156,14 +177,5 @@ export async function runCommand(settings: Settings): Promise<number> {
     });
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-  });
-}
-
-function flushLogger(logger: Logger): Promise<void> {
-  const l = logger as unknown as { flush?: (cb?: (err?: Error) => void) => void };
-  return new Promise((resolve) => {
-    if (typeof l.flush !== 'function') return resolve();
-    try { l.flush(() => resolve()); } catch { resolve(); }
-    setTimeout(resolve, 500).unref();
   });
 }

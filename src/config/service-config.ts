@@ -95,6 +95,11 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
     issues.push({ path, message, severity, file, line: pos?.line, column: pos?.column });
   };
   if (!parsed.syntaxOk) return { issues };
+  // a value whose ${env:…} reference failed is reported once, by the expansion:
+  // the schema's complaint about the empty result (and the component's own
+  // cross-field checks) would only repeat it
+  const envFailed = new Set(parsed.issues.filter((i) => i.severity === 'error' && i.path !== '').map((i) => i.path));
+  const under = (path: string) => [...envFailed].some((p) => p === path || p.startsWith(`${path}.`) || p.startsWith(`${path}[`));
   const root = parsed.value ?? {};
   if (!isPlainObject(root)) {
     add('', 'the config must be a mapping with receivers, processors, exporters and service');
@@ -126,8 +131,8 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
       }
       const before = issues.length;
       const res = validateSchema(factory.configSchema, raw ?? {}, path);
-      for (const i of res.issues) add(i.path, i.message, i.severity, !i.message.startsWith('unknown key') ? false : true);
-      if (issues.length === before && factory.validate) {
+      for (const i of res.issues) if (!envFailed.has(i.path)) add(i.path, i.message, i.severity, !i.message.startsWith('unknown key') ? false : true);
+      if (issues.length === before && !under(path) && factory.validate) {
         for (const i of factory.validate(res.value)) add(i.path === '' ? path : `${path}.${i.path}`, i.message, i.severity, false);
       }
       const entry = { id, type, name: m[2] ?? '', factory, config: deepFreeze(res.value) } as ComponentConfig<never>;
@@ -153,7 +158,7 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
       }
     }
     const ml = validateSchema(memoryLimiterSchema, service.memory_limiter ?? {}, 'service.memory_limiter');
-    for (const i of ml.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
+    for (const i of ml.issues) if (!envFailed.has(i.path)) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
     if (!ml.issues.some((i) => i.severity === 'error')) {
       const v = ml.value as unknown as MemoryLimiterConfig;
       if (v.soft_limit > 0 && v.hard_limit > 0 && v.soft_limit > v.hard_limit) add('service.memory_limiter.soft_limit', `must not exceed hard_limit (${v.hard_limit} bytes)`, 'error', false);
@@ -171,12 +176,18 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   // windows across components: store periods vs metric set windows (semantics.md §7)
   for (const i of checkWindows(cfg)) add(i.path, i.message, i.severity, false);
 
-  // unused components
+  // unused components: listed in no pipeline at all (a component listed in a
+  // pipeline that has an error is not "unused": that error is the one to fix)
   const used = { receivers: new Set<string>(), processors: new Set<string>(), exporters: new Set<string>() };
-  for (const p of cfg.pipelines) {
-    p.receivers.forEach((r) => used.receivers.add(r));
-    p.processors.forEach((r) => used.processors.add(r.id));
-    p.exporters.forEach((r) => used.exporters.add(r));
+  const pipelines = isPlainObject(root.service) ? root.service.pipelines : undefined;
+  if (isPlainObject(pipelines)) {
+    for (const raw of Object.values(pipelines)) {
+      if (!isPlainObject(raw)) continue;
+      for (const section of ['receivers', 'processors', 'exporters'] as const) {
+        const ids = raw[section];
+        if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') used[section].add(id);
+      }
+    }
   }
   for (const section of ['receivers', 'processors', 'exporters'] as const) {
     for (const id of cfg[section].keys()) {

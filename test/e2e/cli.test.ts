@@ -89,6 +89,37 @@ describe('e2e: the metricport command line', function () {
     expect(r.stderr).to.match(/did you mean "compression"/);
   });
 
+  it('validate: a pipeline naming a missing id, and an unset ${env:…} on a required secret, report only the real errors (no "not used" warnings, one error per cause)', () => {
+    const file = join(dir, 'missing.yaml');
+    writeFileSync(file, [
+      'receivers:',                                              // 1
+      '  otlp: {}',                                              // 2
+      'processors:',                                             // 3
+      '  batch: {}',                                             // 4
+      'exporters:',                                              // 5
+      '  debug: {}',                                             // 6
+      '  datadog: { api_key: "${env:MP_TEST_DD_KEY_UNSET}" }',   // 7 required secret, variable unset
+      '  file/spare: { path: "/tmp/x" }',                        // 8 really unused
+      'service:',                                                // 9
+      '  pipelines:',                                            // 10
+      '    metrics:',                                            // 11
+      '      receivers: [otlp]',                                 // 12
+      '      processors: [batch]',                               // 13
+      '      exporters: [debug, datadog, nope]',                 // 14 undefined exporter
+    ].join('\n'));
+    const env = { ...process.env };
+    delete env.MP_TEST_DD_KEY_UNSET;
+    const r = spawnSync(process.execPath, [BIN, 'validate', '--config', file], { encoding: 'utf8', env, timeout: 20_000 });
+    expect(r.status).to.equal(1);
+    const issues = r.stderr.split('\n').filter((l) => /^\s*(error|warning):/.test(l)).map((l) => { const m = /^\s*(error|warning): .*missing\.yaml:(\d+):\d+: (\S+): /.exec(l); return m === null ? l : `${m[1]} ${m[2]} ${m[3]}`; });
+    expect(issues, r.stderr).to.deep.equal([
+      'warning 8 exporters.file/spare',
+      'error 7 exporters.datadog.api_key',
+      'error 14 service.pipelines.metrics.exporters[2]',
+    ]);
+    expect(r.stderr).to.match(/environment variable MP_TEST_DD_KEY_UNSET is not set/);
+  });
+
   it('validate accepts the default and every example config', () => {
     const files = [join(ROOT, 'config/default.yaml'), ...readdirSync(join(ROOT, 'config/examples')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'config/examples', f))];
     expect(files.length).to.be.greaterThan(2);

@@ -28,7 +28,7 @@ describe('config: "did you mean" for types, ids in pipelines and keys', () => {
     expect(errs).to.include('c.yaml:1:1: recievers: unknown top-level key "recievers"; did you mean "receivers"? (valid: receivers, processors, exporters, service)');
     expect(errs).to.include(`c.yaml:4:3: exporters.influxd: unknown exporter type "influxd"; did you mean "influxdb"? (available: ${[...registry.exporters.keys()].sort().join(', ')}; see \`metricport components\`)`);
     expect(errs.find((e) => e.startsWith('c.yaml:5:3: exporters.promethus/a: unknown exporter type "promethus"; did you mean "prometheus"?'))).to.be.a('string');
-    expect(errs).to.include('c.yaml:7:3: service.pipeline: unknown key "pipeline"; did you mean "pipelines"? (valid keys: pipelines, memory_limiter)');
+    expect(errs).to.include('c.yaml:7:3: service.pipeline: unknown key "pipeline"; did you mean "pipelines"? (valid keys: pipelines, memory_limiter, cluster)');
     expect(errs).to.include('c.yaml:9:62: service.pipelines.metrics.exporter: unknown key "exporter"; did you mean "exporters"? (valid keys: receivers, processors, exporters, signal)');
   });
 

@@ -132,6 +132,11 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   let flushing: Promise<void> = Promise.resolve();
   let pointsQueued = 0;
   let refusedPoints = 0;
+  /** a flush waits for room in the full queue (block) */
+  let flushWaiting = false;
+  /** disk + block, shutting down with the queue full: flushes are no longer queued nor checkpointed; their points stay in the write-ahead log for the next start */
+  let keepInLog = false;
+  let keptInLog = 0;
   const block = cfg.sending_queue?.drop_policy === 'block';
   // storage: disk — the LMDB queue and the write-ahead log of points not yet flushed (docs/reliability.md)
   let disk: DiskQueue<QueueItem<Job>> | undefined;
@@ -225,6 +230,22 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     flushes++;
     lastFlush = now();
     reportCounters();
+    // `block` with the disk queue: a flush is queued only while the queue is
+    // below max_size, so it never holds more than max_size + one flush. A
+    // flush that finds it full waits for room (receivers are refused
+    // meanwhile). Its points are in the write-ahead log: at shutdown it stops
+    // waiting and leaves them there (no checkpoint, for this flush or any
+    // later one of this run), and the next start replays them.
+    if (block && disk !== undefined && points.length > 0 && !keepInLog && disk.full()) {
+      flushWaiting = true;
+      try {
+        for (let waitMs = 20; disk.full() && shutdownDeadline === undefined && !closed; waitMs = Math.min(waitMs * 2, 500)) {
+          await new Promise<void>((r) => { const t = setTimeout(r, waitMs); t.unref(); });
+        }
+      } finally { flushWaiting = false; }
+      if (disk.full()) keepInLog = true;
+    }
+    if (keepInLog) { keptInLog += points.length; return; }
     const checkpoint = wal !== undefined && walOpen !== undefined ? wal.checkpoint(acc.openFromIndex()) : undefined;
     if (points.length === 0) {
       if (checkpoint !== undefined) await disk?.commit(checkpoint).catch(() => undefined);
@@ -268,8 +289,9 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
           break;
         } catch (e) {
           if (!(block && disk === undefined && e instanceof RefusedError) || closed || shutdownDeadline?.aborted === true) throw e;
+          flushWaiting = true;
           await new Promise<void>((r) => { const t = setTimeout(r, waitMs); t.unref(); });
-        }
+        } finally { flushWaiting = false; }
       }
       pointsQueued += n;
     } catch (err) {
@@ -363,6 +385,8 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         queue_depth: s.queue_size,
         points_queued: pointsQueued,
         points_refused: refusedPoints,
+        ...(block ? { flush_waiting_for_room: flushWaiting } : {}),
+        ...(keptInLog > 0 ? { points_kept_in_log: keptInLog } : {}),
         ...(disk !== undefined ? { storage: 'disk', queue_bytes: disk.size(), queue_max_bytes: disk.capacity(), queue_entries: disk.entries(), queue_resumed_entries: disk.resumed, ...(wal?.status() ?? {}) } : {}),
         next_flush: iso(nextFlush),
         last_flush: iso(lastFlush),

@@ -115,21 +115,27 @@ export class WriteAheadLog {
     return (this.wal as LmdbDb).put(seq, buf);
   }
 
-  /** Writes for the transaction that queues the windows below `openFrom`: the watermark, and deletion of the entries wholly below it. */
+  /**
+   * Writes for the transaction that queues the windows below `openFrom`: the
+   * watermark, and deletion of the entries wholly below it. The entries leave
+   * this log's list only once those writes ran, so a checkpoint whose
+   * transaction fails retires nothing and the next one retires them.
+   */
   checkpoint(openFrom: number): () => void {
-    const gone: LogEntry[] = [];
-    const keep: LogEntry[] = [];
-    for (const e of this.entries) (e.maxWindow < openFrom ? gone : keep).push(e);
-    this.entries = keep;
     const wal = this.wal as LmdbDb;
     const meta = this.meta as LmdbDb;
     return () => {
       meta.putSync('openFrom', openFrom);
-      for (const e of gone) {
+      const keep: LogEntry[] = [];
+      let freed = 0;
+      for (const e of this.entries) {
+        if (e.maxWindow >= openFrom) { keep.push(e); continue; }
         const v = wal.getBinary(e.seq);
-        if (v !== undefined) this.bytes -= v.length;
+        if (v !== undefined) freed += v.length;
         wal.removeSync(e.seq);
       }
+      this.entries = keep;
+      this.bytes -= freed;
     };
   }
 

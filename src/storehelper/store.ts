@@ -22,6 +22,7 @@ import { createExporter, type HelperExporter, type PushResult } from '../exporte
 import { PermanentSendError } from '../exporterhelper/retry.js';
 import type { MetricsBatch } from '../model/metrics.js';
 import { PeriodAccumulator, type AccumulatorCounters, type StorePoint } from './accumulator.js';
+import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { StoreConfig } from './config.js';
 
 export interface EncodeContext {
@@ -81,6 +82,8 @@ export interface StoreTestHooks {
   now?: () => number;
   random?: () => number;
   startedAtMs?: number;
+  /** called inside every write-ahead-log checkpoint's transaction: throw to inject a failed commit */
+  checkpointFault?: () => void;
 }
 
 /** Split points into payloads under the adapter's limits; pure apart from the encoder. Points that alone exceed the limit are dropped (counted). */
@@ -118,6 +121,11 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     ...(hooks.startedAtMs !== undefined ? { startedAtMs: hooks.startedAtMs } : {}),
   });
   const tel = set.telemetry.exporter(set.id, 'metrics');
+  const warn = new RateLimitedLog(set.logger, { now });
+  /** write-ahead-log checkpoints whose transaction failed (the log is then not trimmed; the next checkpoint retries) */
+  let checkpointFailures = 0;
+  let lastCheckpointError: string | null = null;
+  let lastCheckpointErrorTime: number | null = null;
   const encodeDropped: Record<string, number> = {};
   const reported: Partial<Record<keyof AccumulatorCounters, number>> = {};
   let flushes = 0;
@@ -211,10 +219,26 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   set.telemetry.gauge('metricport_store_series', 'Series a metric store\'s period accumulator tracks', attrs, () => acc.seriesCount());
   set.telemetry.gauge('metricport_store_period_seconds', 'A metric store\'s period', attrs, () => cfg.period / 1000);
   set.telemetry.gauge('metricport_store_next_flush_timestamp_seconds', 'When a metric store flushes next (Unix seconds; 0 = not scheduled)', attrs, () => (nextFlush ?? 0) / 1000);
+  if (durable) {
+    set.telemetry.meter.createObservableCounter('metricport_store_wal_checkpoint_failures', { description: 'Write-ahead-log checkpoints of a push store (disk queue) whose commit failed; the log is not trimmed until one succeeds' })
+      .addCallback((o) => o.observe(checkpointFailures, attrs));
+  }
   set.telemetry.gauge('metricport_store_last_success_timestamp_seconds', 'Last successful transmission of a metric store (Unix seconds; 0 = never)', attrs, () => {
     const t = inner.status().last_success;
     return t === null ? 0 : Date.parse(t) / 1000;
   });
+
+  const checkpointFailed = (err: unknown): void => {
+    checkpointFailures++;
+    lastCheckpointError = err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
+    lastCheckpointErrorTime = now();
+    warn.warn('wal_checkpoint', { exporter: set.id, error: lastCheckpointError, failures: checkpointFailures },
+      'write-ahead log checkpoint failed: the log is not trimmed (it grows, and a restart resends what it holds); check the disk of the state directory');
+  };
+  /** Commit a checkpoint on its own (no job to queue with it); a failure is counted, logged and shown in status, never thrown. */
+  const commitCheckpoint = async (checkpoint: () => void): Promise<void> => {
+    try { await disk?.commit(checkpoint); } catch (err) { checkpointFailed(err); }
+  };
 
   const reportCounters = (): void => {
     // accumulator drops on the shared dropped counter (by reason), once per change
@@ -246,9 +270,11 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       if (disk.full()) keepInLog = true;
     }
     if (keepInLog) { keptInLog += points.length; return; }
-    const checkpoint = wal !== undefined && walOpen !== undefined ? wal.checkpoint(acc.openFromIndex()) : undefined;
+    const cp = wal !== undefined && walOpen !== undefined ? wal.checkpoint(acc.openFromIndex()) : undefined;
+    const fault = hooks.checkpointFault;
+    const checkpoint = cp === undefined || fault === undefined ? cp : (): void => { fault(); cp(); };
     if (points.length === 0) {
-      if (checkpoint !== undefined) await disk?.commit(checkpoint).catch(() => undefined);
+      if (checkpoint !== undefined) await commitCheckpoint(checkpoint);
       return;
     }
     const d: Record<string, number> = {};
@@ -271,14 +297,17 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     }
     for (const [r, n] of Object.entries(d)) { encodeDropped[r] = (encodeDropped[r] ?? 0) + n; tel.dropped(n, r); }
     if (payloads.length === 0) {
-      if (checkpoint !== undefined) await disk?.commit(checkpoint).catch(() => undefined);
+      if (checkpoint !== undefined) await commitCheckpoint(checkpoint);
       return;
     }
     let n = 0;
     for (const p of payloads) n += p.n;
     const job: Job = { chunks: payloads, n, rejected: 0, messages: [] };
-    // the watermark and the log entries it retires commit with the queued job
-    if (checkpoint !== undefined) disk?.setCommitHook(checkpoint);
+    // the watermark and the log entries it retires commit with the queued job.
+    // lmdb's batched transactions do not roll back a callback that throws (the
+    // job's write stands), so a failing checkpoint is caught here: the job is
+    // queued, the log keeps its entries until a later checkpoint succeeds
+    if (checkpoint !== undefined) disk?.setCommitHook(() => { try { checkpoint(); } catch (err) { checkpointFailed(err); } });
     try {
       // `block` with the memory queue: the points were acknowledged, so a full
       // queue makes the flush wait for room (receivers are refused meanwhile)
@@ -295,10 +324,15 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       }
       pointsQueued += n;
     } catch (err) {
-      const reason = err instanceof RefusedError && (closed || shutdownDeadline !== undefined) ? 'shutdown' : 'queue_full';
+      // refused (full, shutting down), or the disk queue's write failed (its transaction carried the checkpoint)
+      const reason = !(err instanceof RefusedError) ? 'queue_write' : closed || shutdownDeadline !== undefined ? 'shutdown' : 'queue_full';
       encodeDropped[reason] = (encodeDropped[reason] ?? 0) + n;
       tel.dropped(n, reason);
-      if (checkpoint !== undefined) { disk?.setCommitHook(() => undefined); await disk?.commit(checkpoint).catch(() => undefined); }
+      if (reason === 'queue_write') {
+        warn.warn('queue_write', { exporter: set.id, points: n, error: err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200) },
+          'cannot write to the disk queue; points dropped (counted queue_write); check the disk of the state directory');
+      }
+      if (checkpoint !== undefined) { disk?.setCommitHook(() => undefined); await commitCheckpoint(checkpoint); }
     }
   };
 
@@ -387,7 +421,10 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         points_refused: refusedPoints,
         ...(block ? { flush_waiting_for_room: flushWaiting } : {}),
         ...(keptInLog > 0 ? { points_kept_in_log: keptInLog } : {}),
-        ...(disk !== undefined ? { storage: 'disk', queue_bytes: disk.size(), queue_max_bytes: disk.capacity(), queue_entries: disk.entries(), queue_resumed_entries: disk.resumed, ...(wal?.status() ?? {}) } : {}),
+        ...(disk !== undefined ? {
+          storage: 'disk', queue_bytes: disk.size(), queue_max_bytes: disk.capacity(), queue_entries: disk.entries(), queue_resumed_entries: disk.resumed, ...(wal?.status() ?? {}),
+          wal_checkpoint_failures: checkpointFailures, wal_last_checkpoint_error: lastCheckpointError, wal_last_checkpoint_error_time: iso(lastCheckpointErrorTime),
+        } : {}),
         next_flush: iso(nextFlush),
         last_flush: iso(lastFlush),
         flushes,

@@ -58,6 +58,13 @@ export interface ExporterHelperOptions<T> {
   status?(): Record<string, unknown>;
   /** consecutive permanent failures after which healthy() is false (default 5) */
   unhealthyAfter?: number;
+  /**
+   * Failing hard: healthy() is false while data waits (queued, or a send in
+   * progress) and no send has succeeded for this long since the first failed
+   * attempt (ms; push stores: `unhealthy_after_periods` × period). Undefined
+   * or 0: only the other two grounds (retries exhausted, permanent failures).
+   */
+  unhealthyAfterMs?: number;
   /** for tests: jitter source and clock */
   random?: () => number;
   now?: () => number;
@@ -83,6 +90,8 @@ export interface ExporterStatus {
   last_error_time: string | null;
   /** batches in a row that ended in failure (permanent, retries exhausted) */
   consecutive_failures: number;
+  /** ISO time of the first failed attempt since the last success (null: the last attempt succeeded, or none failed) */
+  failing_since?: string | null;
   [extra: string]: unknown;
 }
 
@@ -126,6 +135,10 @@ class ExporterHelper<T> implements HelperExporter<T> {
   private exhausted = false;
   private lastLog = 0;
   private suppressed = 0;
+  /** first failed attempt since the last success (ms), null when none */
+  private failingSince: number | null = null;
+  /** sends in progress (a batch being tried or retried) */
+  private sending = 0;
 
   constructor(set: CreateSettings, opts: ExporterHelperOptions<T>) {
     this.set = set;
@@ -204,6 +217,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
   private noteError(err: unknown): void {
     this.lastError = safeMessage(err);
     this.lastErrorTime = this.now();
+    this.failingSince ??= this.lastErrorTime;
   }
 
   private logFailure(msg: string, fields: Record<string, unknown>): void {
@@ -233,6 +247,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
         }
       },
     };
+    this.sending++;
     try {
       await sendWithRetry(push, opts, abort);
     } catch (err) {
@@ -248,6 +263,8 @@ class ExporterHelper<T> implements HelperExporter<T> {
       if (queued) this.drop(n, reason);
       this.logFailure(queued ? `dropping ${n} items: ${reason}` : `send failed: ${reason}`, { items: n, reason, error: safeMessage(err) });
       return { ok: false, kind, err };
+    } finally {
+      this.sending--;
     }
     const result = box.result;
     let rejected = 0;
@@ -261,6 +278,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
       this.logFailure('backend rejected part of a batch (partial success)', { rejected, message: msg });
     }
     this.lastSuccess = this.now();
+    this.failingSince = null;
     this.consecutiveFailures = 0;
     this.permanentStreak = 0;
     this.exhausted = false;
@@ -291,7 +309,15 @@ class ExporterHelper<T> implements HelperExporter<T> {
   }
 
   healthy(): boolean {
-    return !this.exhausted && this.permanentStreak < (this.o.unhealthyAfter ?? 5);
+    return !this.exhausted && this.permanentStreak < (this.o.unhealthyAfter ?? 5) && !this.failingHard();
+  }
+
+  /** Data waits and nothing has been delivered for `unhealthyAfterMs` since the first failure. */
+  private failingHard(): boolean {
+    const after = this.o.unhealthyAfterMs ?? 0;
+    if (after <= 0 || this.failingSince === null) return false;
+    const waiting = this.sending > 0 || (this.queue?.size() ?? 0) > 0;
+    return waiting && this.now() - this.failingSince >= after;
   }
 
   status(): ExporterStatus {
@@ -309,6 +335,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
       last_error: this.lastError,
       last_error_time: iso(this.lastErrorTime),
       consecutive_failures: this.consecutiveFailures,
+      failing_since: iso(this.failingSince),
     };
     if (this.o.endpoint !== undefined) base.endpoint = this.o.endpoint;
     if (this.o.status !== undefined) {

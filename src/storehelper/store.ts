@@ -211,6 +211,7 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       },
     } : {}),
     endpoint: adapter.endpoint,
+    unhealthyAfterMs: cfg.unhealthy_after_periods * cfg.period,
     ...(hooks.random !== undefined ? { random: hooks.random } : {}),
     ...(hooks.now !== undefined ? { now: hooks.now } : {}),
   });

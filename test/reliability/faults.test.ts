@@ -13,7 +13,9 @@
  * from /metrics; what arrived at the store equals `sent` (graphite: sent =
  * lines carbon got + lines a reset swallowed after the kernel took them —
  * Carbon plaintext has no acknowledgement). During faults /healthz stays 200
- * (retries never run out here) and the queue never exceeds its bound.
+ * (retries never run out here, and `unhealthy_after_periods: 60` outlasts every
+ * phase: failing hard is test/e2e/health.test.ts) and the queue never exceeds
+ * its bound.
  */
 import { expect } from 'chai';
 import { startCarbon, startInfluxDB, usePeer, type CarbonPeer, type InfluxDBPeer } from '../harness/peers.js';
@@ -38,6 +40,7 @@ const storesYaml = (ep: { influx: string; carbonHost: string; carbonPort: number
     password: "${INFLUX_PASSWORD}"
     precision: s
     period: 1s
+    unhealthy_after_periods: 60
     resource_attributes: []
     timeout: 2s
     retry_on_failure: ${retry}
@@ -47,6 +50,7 @@ const storesYaml = (ep: { influx: string; carbonHost: string; carbonPort: number
     port: ${ep.carbonPort}
     tag_mode: path
     period: 1s
+    unhealthy_after_periods: 60
     resource_attributes: []
     timeout: 2s
     retry_on_failure: ${retry}
@@ -55,6 +59,7 @@ const storesYaml = (ep: { influx: string; carbonHost: string; carbonPort: number
     endpoint: "${ep.dd}"
     api_key: "${DD_KEY}"
     period: 1s
+    unhealthy_after_periods: 60
     resource_attributes: []
     timeout: 2s
     retry_on_failure: ${retry}

@@ -32,7 +32,7 @@ export function batch(metrics: Metric[], resource: Attributes = { 'service.name'
 
 export function storeCfg(over: Partial<StoreConfig> = {}): StoreConfig {
   return {
-    period: 1000, lateness: 0, max_series: 100_000, series_expiry: 900_000, cumulative: 'cumulative', resource_attributes: ['service.name'],
+    period: 1000, lateness: 0, max_series: 100_000, series_expiry: 900_000, cumulative: 'cumulative', resource_attributes: ['service.name'], unhealthy_after_periods: 3,
     timeout: 2000,
     retry_on_failure: { enabled: true, initial_interval: 50, max_interval: 200, max_elapsed_time: 20_000, multiplier: 1.5, randomization_factor: 0 },
     sending_queue: { enabled: true, num_consumers: 1, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse' },

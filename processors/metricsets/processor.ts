@@ -6,6 +6,7 @@
 import type { Consumer, CreateSettings, Host, Processor, ProcessorImpl } from '../../src/component.js';
 import { ConfigError, type ConfigIssue } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { RateLimitedLog } from '../../src/ratelimitedlog.js';
 import { countPoints, type EventBatch, type MetricsBatch } from '../../src/model/index.js';
 import type { ProcessorTelemetry, Telemetry } from '../../src/telemetry.js';
 import { compileMetricSets, type MetricSetsConfig, type MetricSpec } from './config.js';
@@ -65,6 +66,10 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   private emitFailed = 0;
   private lastError: string | undefined;
   private lastLog = 0;
+  /** max_groups warnings, one budget per metric */
+  private readonly warnings: RateLimitedLog;
+  /** overflow count per metric when last checked */
+  private readonly overflowSeen: number[];
 
   constructor(
     private readonly set: CreateSettings,
@@ -77,6 +82,8 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     this.logger = set.logger;
     this.tel = set.telemetry.processor(set.id, set.pipeline ?? 'events');
     this.engine = new MetricSetsEngine(specs, engineOptions(cfg, 'wall'), now());
+    this.warnings = new RateLimitedLog(set.logger, { now });
+    this.overflowSeen = specs.map(() => 0);
     registerGauges(set.telemetry, set.id, set.pipeline ?? '', this);
   }
 
@@ -142,7 +149,21 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     this.tel.incoming(n);
     const r = this.engine.add(data.events, this.now());
     if (r.late > 0) this.tel.dropped(r.late, 'late');
+    this.warnOverflow();
     return Promise.resolve();
+  }
+
+  /** A metric that reached max_groups since the last batch: a warning naming it (rate-limited per metric). */
+  private warnOverflow(): void {
+    const counters = this.engine.counters;
+    for (let i = 0; i < counters.length; i++) {
+      const total = counters[i]!.overflow;
+      if (total === this.overflowSeen[i]) continue;
+      this.overflowSeen[i] = total;
+      const s = this.specs[i]!;
+      this.warnings.warn(`max_groups\u0000${i}`, { processor: this.set.id, metric_set: s.set, metric: s.name, max_groups: this.cfg.max_groups, overflow_events: total },
+        `max_groups (${this.cfg.max_groups}) reached: events of further groups are counted in the group "__overflow__" (raise max_groups, or group by attributes with fewer values)`);
+    }
   }
 
   /** Events are accepted at once; nothing to release early. */

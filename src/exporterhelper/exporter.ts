@@ -19,6 +19,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Exporter, Host, CreateSettings, Signal } from '../component.js';
 import { PermanentError, RefusedError } from '../errors.js';
+import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { ExporterTelemetry } from '../telemetry.js';
 import { queueOptions, retryOptions, type QueueConfig, type RetryConfig } from './config.js';
 import { MemoryQueue, type DropHandler, type SendQueue } from './queue.js';
@@ -133,8 +134,8 @@ class ExporterHelper<T> implements HelperExporter<T> {
   private consecutiveFailures = 0;
   private permanentStreak = 0;
   private exhausted = false;
-  private lastLog = 0;
-  private suppressed = 0;
+  /** warnings a user must act on (a store failing, drops), per kind at most one per LOG_EVERY_MS */
+  private readonly warnings: RateLimitedLog;
   /** first failed attempt since the last success (ms), null when none */
   private failingSince: number | null = null;
   /** sends in progress (a batch being tried or retried) */
@@ -145,6 +146,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
     this.o = opts;
     this.now = opts.now ?? Date.now;
     this.tel = set.telemetry.exporter(set.id, opts.signal);
+    this.warnings = new RateLimitedLog(set.logger, { intervalMs: LOG_EVERY_MS, now: this.now });
     setMaxListeners(0, this.abortSync.signal); // one listener per send in flight
     this.retry = { ...retryOptions(opts.retry, opts.timeout ?? 5_000) };
     if (opts.random !== undefined) this.retry.random = opts.random;
@@ -220,13 +222,9 @@ class ExporterHelper<T> implements HelperExporter<T> {
     this.failingSince ??= this.lastErrorTime;
   }
 
-  private logFailure(msg: string, fields: Record<string, unknown>): void {
-    const t = this.now();
-    if (t - this.lastLog < LOG_EVERY_MS) { this.suppressed++; return; }
-    const extra = this.suppressed > 0 ? { suppressed_since_last: this.suppressed } : {};
-    this.lastLog = t;
-    this.suppressed = 0;
-    try { this.set.logger.warn({ exporter: this.set.id, signal: this.o.signal, ...fields, ...extra }, msg); } catch { /* never */ }
+  /** A rate-limited warning naming the exporter (`key`: one budget per kind of problem); fields never carry a secret. */
+  private logFailure(key: string, msg: string, fields: Record<string, unknown>): void {
+    this.warnings.warn(key, { exporter: this.set.id, signal: this.o.signal, ...fields }, msg);
   }
 
   /** Send one batch with retries and account for it. Never rejects. */
@@ -244,6 +242,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
         this.noteError(err);
         if (info.willRetry) {
           try { this.set.logger.debug({ exporter: this.set.id, attempt: info.attempt, retry_in_ms: info.delayMs, error: safeMessage(err) }, 'send failed, will retry'); } catch { /* never */ }
+          this.logFailure('retrying', 'send failed; retrying (the data waits in the queue)', { attempt: info.attempt, retry_in_ms: info.delayMs, error: safeMessage(err) });
         }
       },
     };
@@ -261,7 +260,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
       this.noteError(err);
       const reason = kind === 'permanent' ? 'permanent' : 'retries_exhausted';
       if (queued) this.drop(n, reason);
-      this.logFailure(queued ? `dropping ${n} items: ${reason}` : `send failed: ${reason}`, { items: n, reason, error: safeMessage(err) });
+      this.logFailure(reason, queued ? `dropping ${n} items: ${reason}` : `send failed: ${reason}`, { items: n, reason, error: safeMessage(err) });
       return { ok: false, kind, err };
     } finally {
       this.sending--;
@@ -275,7 +274,7 @@ class ExporterHelper<T> implements HelperExporter<T> {
     if (rejected > 0) {
       this.drop(rejected, 'partial_success');
       const msg = typeof result === 'object' && typeof result?.message === 'string' ? result.message.slice(0, 200) : '';
-      this.logFailure('backend rejected part of a batch (partial success)', { rejected, message: msg });
+      this.logFailure('partial_success', 'backend rejected part of a batch (partial success)', { rejected, message: msg });
     }
     this.lastSuccess = this.now();
     this.failingSince = null;

@@ -21,8 +21,8 @@ import { RefusedError } from '../errors.js';
 import { createExporter, type HelperExporter, type PushResult } from '../exporterhelper/exporter.js';
 import { PermanentSendError } from '../exporterhelper/retry.js';
 import type { MetricsBatch } from '../model/metrics.js';
-import { PeriodAccumulator, type AccumulatorCounters, type StorePoint } from './accumulator.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
+import { PeriodAccumulator, type AccumulatorCounters, type StorePoint } from './accumulator.js';
 import type { StoreConfig } from './config.js';
 
 export interface EncodeContext {
@@ -236,6 +236,15 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     warn.warn('wal_checkpoint', { exporter: set.id, error: lastCheckpointError, failures: checkpointFailures },
       'write-ahead log checkpoint failed: the log is not trimmed (it grows, and a restart resends what it holds); check the disk of the state directory');
   };
+  let seriesLimitSeen = 0;
+  /** points of new series dropped at max_series since the last look: a warning naming the store (rate-limited) */
+  const warnSeriesLimit = (): void => {
+    const total = acc.counters.series_limit;
+    if (total === seriesLimitSeen) return;
+    seriesLimitSeen = total;
+    warn.warn('max_series', { exporter: set.id, max_series: cfg.max_series, dropped_points: total },
+      `max_series (${cfg.max_series}) reached: points of new series are dropped (counted series_limit); raise max_series, or drop high-cardinality attributes upstream (filter processor)`);
+  };
   /** Commit a checkpoint on its own (no job to queue with it); a failure is counted, logged and shown in status, never thrown. */
   const commitCheckpoint = async (checkpoint: () => void): Promise<void> => {
     try { await disk?.commit(checkpoint); } catch (err) { checkpointFailed(err); }
@@ -382,11 +391,13 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         await walOpen;
         const openFrom = acc.openFromIndex();
         acc.add(batch);
+        warnSeriesLimit();
         // acknowledged only once logged: a crash after this loses nothing
         await wal.append(batch, openFrom, acc.lastMaxWindow);
         return;
       }
       acc.add(batch);
+      warnSeriesLimit();
     },
     flushNow: (all = false) => runFlush(all),
     shutdown(deadline: AbortSignal): Promise<void> {

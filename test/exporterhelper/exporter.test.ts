@@ -139,6 +139,29 @@ describe('exporterhelper/exporter', () => {
       await exp.shutdown(never());
     });
 
+    it('a store failing: one warning naming the exporter at the first retried failure, then at most one per 10 s with the number not logged; never the secret', async () => {
+      let t = 1_000_000;
+      let calls = 0;
+      const { set, exp } = make({
+        push: async () => { calls++; throw new RetryableSendError('connect ECONNREFUSED 127.0.0.1:9999', { reason: 'econnrefused' }); },
+        retry: { initial_interval: 2, max_interval: 5, max_elapsed_time: 0, randomization_factor: 0 },
+        now: () => t,
+      }, 'influxdb/prod');
+      await exp.start(host(set));
+      await exp.consume({ id: 1, n: 3 });
+      await waitFor(() => calls >= 6, 'six attempts');
+      const warns = () => set.logger.lines.filter((l) => l.level === 'warn');
+      expect(warns()).to.have.length(1);
+      expect(warns()[0]!.msg).to.equal('send failed; retrying (the data waits in the queue)');
+      expect(warns()[0]!.obj).to.include({ exporter: 'influxdb/prod', signal: 'metrics', error: 'connect ECONNREFUSED 127.0.0.1:9999', attempt: 1 });
+      const before = calls;
+      t += 10_000;
+      await waitFor(() => warns().length === 2, 'the next warning after 10 s');
+      expect(warns()[1]!.obj['suppressed']).to.be.at.least(before - 1);
+      expect(set.logger.text()).to.not.match(/SECRET|api_key|password/i);
+      await exp.shutdown(AbortSignal.timeout(200));
+    });
+
     it('does not retry permanent failures and turns unhealthy after 5 in a row', async () => {
       let calls = 0;
       const { set, exp } = make({ push: async () => { calls++; throw new PermanentSendError('HTTP 400 Bad Request from h:1', { status: 400 }); } });

@@ -89,6 +89,8 @@ export class DiskQueue<T> implements SendQueue<T> {
   private readonly stop = new AbortController();
   private draining: Promise<void> | undefined;
   private hook: (() => void) | undefined;
+  /** keys handed out by offer() whose transaction has not settled: consumers and eviction wait for them, never skip them */
+  private readonly pending = new Set<number>();
   /** entries found at open (the backlog of the previous run) */
   resumed = 0;
   readonly persistent = true;
@@ -151,6 +153,7 @@ export class DiskQueue<T> implements SendQueue<T> {
       if (this.o.overflow === 'drop_oldest') this.evict(bytes);
     }
     const key = this.tail++;
+    this.pending.add(key);
     this.used += bytes;
     const db = this.db as LmdbDb;
     const hook = this.hook;
@@ -163,15 +166,17 @@ export class DiskQueue<T> implements SendQueue<T> {
     } catch (err) {
       this.used -= bytes;
       throw err;
+    } finally {
+      this.pending.delete(key);
+      // a consumer may be waiting for this very key (committed, or failed: then it moves past it)
+      this.wakeAll();
     }
-    const w = this.waiters.shift();
-    if (w !== undefined) w();
     return true;
   }
 
   private evict(bytes: number): void {
     const db = this.db as LmdbDb;
-    while (this.cursor < this.tail && this.used + bytes > this.o.maxBytes) {
+    while (this.cursor < this.tail && this.used + bytes > this.o.maxBytes && !this.pending.has(this.cursor)) {
       const key = this.cursor++;
       const v = db.getBinary(key);
       if (v === undefined) continue;
@@ -202,8 +207,8 @@ export class DiskQueue<T> implements SendQueue<T> {
     const db = this.db as LmdbDb;
     for (;;) {
       if (this.stop.signal.aborted) return;
-      if (this.cursor >= this.tail) {
-        if (this.closed) return;
+      if (this.cursor >= this.tail || this.pending.has(this.cursor)) {
+        if (this.closed && !this.pending.has(this.cursor)) return;
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }

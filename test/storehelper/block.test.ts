@@ -125,7 +125,7 @@ describe('storehelper: block with the disk queue holds at most max_size plus one
     const lines: string[] = [];
     await sink(port, lines);
     await f3;
-    await waitFor(() => lines.length >= 48, { timeoutMs: 15_000, what: 'a, b and c at the store' });
+    await waitFor(() => lines.length >= 48, { timeoutMs: 15_000, what: 'a, b and c at the store' }).catch((e: Error) => { throw new Error(`${e.message}: ${lines.length} lines (${names(lines).join(',')}); status ${JSON.stringify(ex.status())}`); });
     expect(names(lines)).to.deep.equal(['a', 'b', 'c']);
     expect(lines).to.have.length(48);
     expect(waiting(ex)).to.equal(false);
@@ -146,7 +146,7 @@ describe('storehelper: block with the disk queue holds at most max_size plus one
     const again = store(port, clock);
     await again.ex.start(host(again.set)); // a and b from the queue, c replayed from the log
     await again.ex.flushNow(true);
-    await waitFor(() => lines.length >= 48, { timeoutMs: 15_000, what: 'a, b and c at the store after the restart' });
+    await waitFor(() => lines.length >= 48, { timeoutMs: 15_000, what: 'a, b and c at the store after the restart' }).catch((e: Error) => { throw new Error(`${e.message}: ${lines.length} lines (${names(lines).join(',')}); status ${JSON.stringify(again.ex.status())}`); });
     expect(names(lines)).to.deep.equal(['a', 'b', 'c']);
     expect(lines).to.have.length(48);
     await again.ex.shutdown(AbortSignal.timeout(5000));

@@ -314,11 +314,13 @@ describe('test harness (real peers)', function () {
       expect(out.trim().split('\n').pop()).to.equal('7.5');
     });
 
-    it('returns the pre-started server when one answers on 5432, else its own', async function () {
+    it('starts its own cluster even when the machine pre-starts one on 5432', async function () {
       const pg = await startPostgres();
       try {
         expect((await pg.psql('SELECT 1+1')).trim()).to.equal('2');
         expect(pg.database).to.equal('test');
+        expect(pg.shared).to.equal(false);
+        expect(pg.port).to.not.equal(5432);
       } finally {
         await pg.stop();
       }

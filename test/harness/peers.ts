@@ -1233,26 +1233,13 @@ function makePsql(host: string, port: number, user: string, database: string): (
 }
 
 /**
- * The pre-started server on 127.0.0.1:5432 (database `test`) when it answers
- * `pg_isready`; else (or with `own: true`) a fresh cluster of our own, run as
- * user postgres, on a free port, with database `test`.
+ * A fresh PostgreSQL cluster of our own, run as user postgres, on a free
+ * loopback port, with database `test`. Never the machine's pre-started server
+ * on 5432: tests must not assume a fixed port, nor share tables with whatever
+ * else uses that server. (`own` is accepted for older call sites; it changes nothing.)
  */
 export async function startPostgres(opts: { own?: boolean; readyTimeoutMs?: number } = {}): Promise<PostgresPeer> {
   const host = '127.0.0.1';
-  if (!opts.own && (await pgIsReady(host, 5432))) {
-    return {
-      host,
-      port: 5432,
-      database: 'test',
-      user: 'postgres',
-      url: `postgres://postgres@${host}:5432/test`,
-      shared: true,
-      dir: undefined,
-      psql: makePsql(host, 5432, 'postgres', 'test'),
-      stop: async () => undefined,
-    };
-  }
-
   const initdb = requireBinary('initdb', 'postgresql');
   const pgCtl = requireBinary('pg_ctl', 'postgresql');
   const createdb = requireBinary('createdb', 'postgresql');

@@ -127,9 +127,10 @@ describe('conformance: every registered component', () => {
 
   for (const f of all()) {
     describe(`${f.kind} ${f.type}`, () => {
-      it('loads its implementation through the registry', async () => {
-        await f.load?.();
-        expect(f.loaded ?? true).to.equal(true);
+      it('is a lazy descriptor (define*) and loads its implementation through the registry', async () => {
+        expect(f.load, 'load()').to.be.a('function');
+        await f.load!();
+        expect(f.loaded).to.equal(true);
       });
 
       it('has a description, signals, and a doc line for every option', () => {

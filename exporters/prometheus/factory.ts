@@ -7,14 +7,10 @@
  * Basic auth. Token and credentials are generated on first start and kept in
  * the state directory (or set in the config).
  */
-import type { CreateSettings, Exporter, ExporterFactory } from '../../src/component.js';
+import { defineExporter } from '../../src/component.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { tlsField, type TlsConfig } from '../../src/config/security.js';
 import { TOKEN_PATTERN } from '../../src/pullstore/credentials.js';
-import { CumulativeStore } from '../../src/pullstore/cumulative.js';
-import { createPullExporter } from '../../src/pullstore/exporter.js';
-import { CONTENT_TYPES, negotiate, renderBytes } from './exposition.js';
-import { PromKeyer } from './labels.js';
 
 export interface PrometheusExporterConfig {
   endpoint: string;
@@ -32,8 +28,7 @@ export interface PrometheusExporterConfig {
 
 export const SCRAPE_PATH_SUFFIX = '/metrics';
 
-export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
-  kind: 'exporter',
+export const prometheusExporterFactory = defineExporter<PrometheusExporterConfig>({
   type: 'prometheus',
   description: 'Prometheus pull store: a scrape endpoint at a secret token URL (text 0.0.4 / OpenMetrics, gzip, optional Basic auth) with delta→cumulative accumulation, series cap and expiry',
   signals: ['metrics'],
@@ -62,31 +57,5 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
     if (cfg.token !== '' && !TOKEN_PATTERN.test(cfg.token)) issues.push({ path: 'token', message: 'must be 16-128 characters of [A-Za-z0-9_-]', severity: 'error' });
     return issues;
   },
-  create(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
-    return createPrometheusExporter(set, cfg);
-  },
-};
-
-export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
-  const store = new CumulativeStore({ maxSeries: cfg.max_series, expiryMs: cfg.series_expiry });
-  let lastScrapeFormat: string | null = null;
-  return createPullExporter(set, {
-    adapter: 'prometheus',
-    label: 'prometheus store',
-    store,
-    keyer: new PromKeyer(cfg.namespace ?? '', cfg.target_info ?? true, true, cfg.add_unit_suffix ?? true),
-    endpoint: cfg.endpoint,
-    tls: cfg.tls,
-    externalUrl: cfg.external_url,
-    credentials: { token: cfg.token, basicAuth: cfg.basic_auth.enabled, username: cfg.basic_auth.username, password: cfg.basic_auth.password },
-    path: (token) => `/${token}${SCRAPE_PATH_SUFFIX}`,
-    urlHint: 'point Prometheus at the url',
-    respond: (req) => {
-      const format = negotiate(req.headers.accept);
-      lastScrapeFormat = format;
-      store.expire();
-      return { contentType: CONTENT_TYPES[format], body: renderBytes(store, format) };
-    },
-    status: () => ({ last_scrape_format: lastScrapeFormat }),
-  });
-}
+  load: async () => (await import('./exporter.js')).prometheusImpl,
+});

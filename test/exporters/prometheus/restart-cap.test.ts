@@ -16,6 +16,9 @@ import { freePort, waitFor } from '../../harness/ports.js';
 import { captureLogger } from '../../helpers/logs.js';
 import { batch, gauge, num, parseSamples, sum } from './util.js';
 
+// the registry is lazy: the implementation is imported on first use
+await prometheusExporterFactory.load();
+
 describe('prometheus store: token and credentials survive a restart', function () {
   this.timeout(30_000);
   const dir = mkdtempSync(join(tmpdir(), 'mp-prom-restart-'));

@@ -79,6 +79,8 @@ export class ImporterReceiver implements Receiver {
   /** run-once in a cluster: the receiver's lease, and the grant its importers run under now */
   private lease: Lease | undefined;
   private grant: LeaseGrant | undefined;
+  /** set in run-once mode: the watermarks are the cluster's, not this node's file */
+  private cluster: ClusterHost | undefined;
 
   constructor(private readonly set: CreateSettings, readonly cfg: ImporterReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, private readonly clock: ImporterClock = systemClock, private readonly random: () => number = Math.random) {
     this.logger = set.logger;
@@ -95,6 +97,7 @@ export class ImporterReceiver implements Receiver {
     this.source = createSource(this.cfg, this.set.id);
     const cluster = host?.cluster;
     if (cluster !== undefined && this.cfg.cluster.run === 'once') {
+      this.cluster = cluster;
       this.loops.push(this.runOnce(cluster).catch((err: unknown) => {
         this.logger.error({ err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer stopped unexpectedly');
       }));
@@ -234,7 +237,10 @@ export class ImporterReceiver implements Receiver {
     const spec = this.cfg.importers.find((i) => i.name === name);
     if (spec === undefined) return undefined;
     const st = this.states.get(name)!;
-    const stored = st.watermark ?? (await this.watermarks.load(name));
+    // run-once: the watermark is the lease holder's in the cluster's KV (this node may not hold the lease)
+    const stored = this.cluster !== undefined
+      ? (this.grant !== undefined ? st.watermark : undefined) ?? (await this.cluster.readWatermark(this.set.id, name))
+      : st.watermark ?? (await this.watermarks.load(name));
     const to = floorTo(this.clock.now() - spec.delay, spec.align);
     const from = floorTo(to - (opts.sinceMs ?? Math.min(spec.history > 0 ? spec.history : spec.period, spec.chunk)), spec.align);
     const out: TestQueryResult = { importer: name, ok: false, source: this.cfg.source, from: new Date(from).toISOString(), to: new Date(to).toISOString(), errors: [], watermark: stored === undefined ? null : new Date(stored).toISOString() };

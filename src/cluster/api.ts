@@ -66,6 +66,12 @@ export interface ClusterHost {
   lease(name: string): Lease;
   /** partitions this node holds now, with their grants (part 2: the owner merges and exports a partition's windows) */
   ownedPartitions(): ReadonlyMap<number, LeaseGrant>;
+  /**
+   * The watermark a run-once poller's lease holder last saved under
+   * `<namespace>.<key>`, read without claiming anything (for previews and
+   * status on any node); undefined when there is none or NATS cannot be read.
+   */
+  readWatermark(namespace: string, key: string): Promise<number | undefined>;
   /** GET /api/v1/cluster (no secrets) */
   status(): Record<string, unknown>;
   /** degraded while NATS is unreachable or the node could not join */

@@ -684,6 +684,19 @@ export class ClusterNode implements ClusterHost {
     return out;
   }
 
+  async readWatermark(namespace: string, key: string): Promise<number | undefined> {
+    const kv = this.kvState;
+    if (kv === undefined) return undefined;
+    try {
+      this.op();
+      const e = await kv.get(`wm.${namespace}.${key}`);
+      const v = e !== null && e.operation === 'PUT' ? e.json<StateValue>().watermark_ms : undefined;
+      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** @internal */
   get stateKv(): KV | undefined { return this.kvState; }
   /** @internal */

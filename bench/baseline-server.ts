@@ -4,7 +4,7 @@
  * answers 200 {}. Run as a child process by bench/run.ts.
  */
 import { createServer } from 'node:http';
-import { loadOtlpProtos, OTLP_TYPES } from '../src/otlp/schema.js';
+import { loadOtlpProtos } from '../src/otlp/schema.js';
 
 const port = Number(process.argv[2]);
 const Req = loadOtlpProtos().lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');

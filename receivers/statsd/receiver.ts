@@ -16,7 +16,6 @@ import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } fro
 import { parseEndpoint } from '../../src/config/schema.js';
 import { isRetryable, MetricportError } from '../../src/errors.js';
 import { memoryLimiter } from '../../src/memorylimiter.js';
-import type { Logger } from '../../src/logger.js';
 import { countPoints, type MetricsBatch } from '../../src/model/index.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import { Aggregator, type DropReason } from './aggregator.js';
@@ -35,7 +34,6 @@ export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' |
 
 export class StatsdReceiver implements Receiver {
   private readonly id: string;
-  private readonly logger: Logger;
   private readonly tel: ReceiverTelemetry;
   private readonly next: Consumer<MetricsBatch> | undefined;
   private readonly agg: Aggregator;
@@ -64,7 +62,6 @@ export class StatsdReceiver implements Receiver {
 
   constructor(set: CreateSettings, private readonly cfg: StatsdReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
     this.id = set.id;
-    this.logger = set.logger;
     this.tel = set.telemetry.receiver(set.id, 'statsd');
     this.next = next.metrics;
     this.interval = cfg.flush_interval;

@@ -14,7 +14,6 @@ import { OutageProxy } from '../storehelper/proxy.js';
 import { startMetricport, type Started } from './metricport.js';
 
 const PASSWORD = 'SECRET-Pw-e2e-9f3K2xQz7';
-type Json = Record<string, unknown>;
 
 interface StoreStatus {
   id: string; adapter: string; period_seconds: number; points_sent: number; queue_depth: number;

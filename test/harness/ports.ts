@@ -157,3 +157,38 @@ export function sendTcp(port: number, text: string, host = '127.0.0.1', timeoutM
     sock.resume();
   });
 }
+
+export interface ResettingServer {
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** connections accepted (and reset) so far */
+  connections(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback TCP port the test owns where every connection is accepted and
+ * at once reset (RST): the "upstream is down" peer for a client under test,
+ * instead of a fixed port assumed to be closed (127.0.0.1:9 may be taken).
+ */
+export function startResettingServer(): Promise<ResettingServer> {
+  let accepted = 0;
+  const srv = net.createServer((sock) => {
+    accepted++;
+    sock.on('error', () => { /* the reset is the point */ });
+    sock.resetAndDestroy();
+  });
+  return new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      resolve({
+        port,
+        url: `http://127.0.0.1:${port}`,
+        connections: () => accepted,
+        stop: () => new Promise<void>((res) => { srv.close(() => res()); }),
+      });
+    });
+  });
+}

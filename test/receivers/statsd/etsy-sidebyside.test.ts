@@ -46,6 +46,7 @@ describe('statsd side by side with Etsy statsd (both into real carbon-cache)', f
     const telemetry = new ServiceTelemetry();
     const host = { logger: silentLogger(), telemetry, stateDir: os.tmpdir() };
     const gf = graphiteExporterFactory;
+    await gf.load(); // the registry is lazy: create() needs the implementation loaded first
     const g = validateSchema(gf.configSchema, { host: '127.0.0.1', port: carbons.b.linePort, period: `${FLUSH_MS}ms`, retry_on_failure: { initial_interval: '200ms' } }, '');
     expect(g.issues).to.deep.equal([]);
     store = gf.create({ id: 'graphite', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, g.value as never, 'metrics') as Exporter<MetricsBatch>;

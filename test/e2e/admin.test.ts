@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { promtoolCheckMetrics, startPrometheus, usePeer, type PrometheusPeer } from '../harness/peers.js';
+import { startResettingServer, type ResettingServer } from '../harness/ports.js';
 import { startMetricport, type Started } from './metricport.js';
 
 const CONFIG = `
@@ -10,7 +11,7 @@ processors:
 exporters:
   nop: {}
   otlphttp:
-    endpoint: "http://127.0.0.1:9"
+    endpoint: "{{UPSTREAM}}"
     headers: { Authorization: "Bearer TOPSECRET-123" }
     retry_on_failure: { enabled: false }
 service:
@@ -23,11 +24,14 @@ describe('e2e: admin server', function () {
   this.timeout(90_000);
   let mp: Started;
   let prom: PrometheusPeer | undefined;
+  /** the otlphttp exporter's upstream: a port this test owns that resets every connection */
+  let upstream: ResettingServer;
   before(async function () {
     await usePeer(this, 'prometheus');
-    mp = await startMetricport(CONFIG);
+    upstream = await startResettingServer();
+    mp = await startMetricport(CONFIG.replace('{{UPSTREAM}}', upstream.url));
   });
-  after(async () => { await prom?.stop(); await mp?.stop(); });
+  after(async () => { await prom?.stop(); await mp?.stop(); await upstream?.stop(); });
 
   it('/api/v1/status shows pipelines and components with state and counters, and no secrets', async () => {
     await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}' });
@@ -56,7 +60,8 @@ describe('e2e: admin server', function () {
     expect(h!.components.filter((c) => !c.healthy).map((c) => c.id)).to.deep.equal(['otlphttp']);
     expect(h!.components.every((c) => c.state === 'running')).to.equal(true);
     const st = await (await fetch(`${mp.adminUrl}/api/v1/status`)).text();
-    expect(st).to.match(/"last_error":"[^"]*127\.0\.0\.1:9/);
+    expect(upstream.connections(), 'the exporter reached the test\'s upstream').to.be.greaterThan(0);
+    expect(st).to.match(new RegExp(`"last_error":"[^"]*127\\.0\\.0\\.1:${upstream.port}`));
     expect(st).to.not.contain('TOPSECRET');
   });
 

@@ -29,8 +29,13 @@ export interface Started {
 /**
  * `config` may use the placeholders {{OTLP}} (an endpoint host:port), {{DIR}}
  * (a fresh temp directory) and {{ENDPOINT}}.
+ *
+ * Unless `waitHealthy: false`, it waits up to `healthyTimeoutMs` (10 s) for
+ * `GET /healthz` to answer 200; a child that exits before is reported with its
+ * output, and one that is still running then is killed (SIGKILL) and reported
+ * the same way (the error carries `pid` and `output`).
  */
-export async function startMetricport(config: string, opts: { env?: Record<string, string>; args?: string[]; waitHealthy?: boolean } = {}): Promise<Started> {
+export async function startMetricport(config: string, opts: { env?: Record<string, string>; args?: string[]; waitHealthy?: boolean; healthyTimeoutMs?: number } = {}): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'mp-e2e-'));
   const otlpPort = await freePort();
   const adminPort = await freePort();
@@ -67,10 +72,22 @@ export async function startMetricport(config: string, opts: { env?: Record<strin
     },
   };
   if (opts.waitHealthy ?? true) {
-    await waitFor(async () => (await fetch(`${adminUrl}/healthz`)).status === 200, {
-      timeoutMs: 10_000, what: 'metricport /healthz 200',
-      abortIf: () => { if (done) throw new Error(`metricport exited early:\n${out}`); },
-    });
+    const timeoutMs = opts.healthyTimeoutMs ?? 10_000;
+    try {
+      await waitFor(async () => (await fetch(`${adminUrl}/healthz`)).status === 200, {
+        timeoutMs, what: 'metricport /healthz 200',
+        abortIf: () => { if (done) throw new Error(`metricport exited early:\n${out}`); },
+      });
+    } catch (err) {
+      if (done) { recordForScan('metricport output', out); rmSync(dir, { recursive: true, force: true }); throw err; }
+      // never healthy but still running: kill it (a leftover child would hold its ports and keep mocha alive) and say what it printed
+      proc.kill('SIGKILL');
+      const code = await Promise.race([exited, new Promise<'alive'>((res) => setTimeout(() => res('alive'), 5_000).unref())]);
+      recordForScan('metricport output', out);
+      rmSync(dir, { recursive: true, force: true });
+      const e = new Error(`metricport (pid ${proc.pid}) did not answer GET ${adminUrl}/healthz with 200 within ${timeoutMs} ms (${(err as Error).message}); ${code === 'alive' ? 'it did not exit after SIGKILL within 5 s' : 'killed it'}; it printed:\n${out === '' ? '(nothing)' : out}`);
+      throw Object.assign(e, { pid: proc.pid, output: out });
+    }
   }
   return started;
 }

@@ -44,7 +44,7 @@ export interface EngineOptions {
   mode: 'wall' | 'replay';
 }
 
-class NumAcc {
+export class NumAcc {
   n = 0;
   sum = 0;
   min = 0;
@@ -70,7 +70,7 @@ class NumAcc {
   }
 }
 
-class Group {
+export class Group {
   count = 0;
   readonly hlls: HyperLogLog[];
   readonly nums: NumAcc[];
@@ -80,13 +80,13 @@ class Group {
   }
 }
 
-class MetricWindow {
+export class MetricWindow {
   readonly groups = new Map<string, Group>();
   single: Group | undefined;
   overflow: Group | undefined;
 }
 
-class Window {
+export class Window {
   readonly metrics: MetricWindow[];
   constructor(readonly k: number, readonly start: bigint, readonly end: bigint, n: number) {
     this.metrics = Array.from({ length: n }, () => new MetricWindow());
@@ -237,22 +237,53 @@ export class MetricSetsEngine {
 
   /** Emit every window that has closed by `nowMs` (wall mode), oldest first; one batch per window. */
   closeDue(nowMs: number): MetricsBatch[] {
+    const out: MetricsBatch[] = [];
+    for (const w of this.closeDueWindows(nowMs, false)) {
+      const b = this.buildWindow(w);
+      if (b !== undefined) out.push(b);
+    }
+    return out;
+  }
+
+  /**
+   * The windows that have closed by `nowMs` (wall mode), oldest first, taken
+   * out of the engine. `contiguous`: every window since the last close, also
+   * those without events (at most MAX_ZERO_FILL of them; scope cluster: the
+   * owner of a partition waits for one partial per publisher and window).
+   */
+  closeDueWindows(nowMs: number, contiguous: boolean): Window[] {
     const lastOpen = Math.floor((nowMs - this.o.latenessMs) / this.o.periodMs);
     if (lastOpen <= this.nextEmitK) return [];
-    const out: MetricsBatch[] = [];
+    const out: Window[] = [];
     const ks = [...this.windows.keys()].filter((k) => k < lastOpen);
-    if (this.o.zeroFill && this.hasGroupless) {
-      for (let k = Math.max(this.nextEmitK, this.zeroFromK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
+    if (contiguous || (this.o.zeroFill && this.hasGroupless)) {
+      for (let k = Math.max(this.nextEmitK, contiguous ? -Infinity : this.zeroFromK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
     }
     ks.sort((x, y) => x - y);
     for (const k of ks) {
-      const w = this.windows.get(k) ?? new Window(k, BigInt(k) * this.periodNs, BigInt(k + 1) * this.periodNs, this.specs.length);
+      const w = this.windows.get(k) ?? this.emptyWindow(k);
       this.windows.delete(k);
-      const b = this.build(w);
-      if (b !== undefined) out.push(b);
+      out.push(w);
     }
     this.nextEmitK = lastOpen;
     if (this.cur !== undefined && this.cur.k < lastOpen) { this.cur = undefined; this.curStart = 1n; this.curEnd = 0n; }
+    return out;
+  }
+
+  /** A window without state (the owner's merge target, zero-filled windows). */
+  emptyWindow(k: number): Window {
+    return new Window(k, BigInt(k) * this.periodNs, BigInt(k + 1) * this.periodNs, this.specs.length);
+  }
+
+  /** The first window this engine closes (wall mode): what a publisher announces to the owners. */
+  get firstWindow(): number { return this.nextEmitK; }
+
+  /** Every window holding state, oldest first, taken out of the engine (shutdown with scope cluster). */
+  flushAllWindows(nowMs: number): Window[] {
+    const out = this.closeDueWindows(nowMs, true);
+    const ks = [...this.windows.keys()].sort((x, y) => x - y);
+    for (const k of ks) { out.push(this.windows.get(k)!); this.windows.delete(k); this.nextEmitK = Math.max(this.nextEmitK, k + 1); }
+    this.cur = undefined; this.curStart = 1n; this.curEnd = 0n;
     return out;
   }
 
@@ -261,7 +292,7 @@ export class MetricSetsEngine {
     const out = nowMs !== undefined && this.o.mode === 'wall' ? this.closeDue(nowMs) : [];
     const ks = [...this.windows.keys()].sort((x, y) => x - y);
     for (const k of ks) {
-      const b = this.build(this.windows.get(k)!);
+      const b = this.buildWindow(this.windows.get(k)!);
       this.windows.delete(k);
       if (b !== undefined) out.push(b);
       if (this.o.mode === 'wall') this.nextEmitK = Math.max(this.nextEmitK, k + 1);
@@ -270,8 +301,12 @@ export class MetricSetsEngine {
     return out;
   }
 
-  /** The metrics of one window: one ScopeMetrics per metric set. */
-  private build(w: Window): MetricsBatch | undefined {
+  /**
+   * The metrics of one window: one ScopeMetrics per metric set. `zeroFillFor`
+   * narrows zero-filling to some metrics (scope cluster: only the owner of the
+   * partition of a group-less metric fills it).
+   */
+  buildWindow(w: Window, zeroFillFor?: (m: number) => boolean): MetricsBatch | undefined {
     const scopes = new Map<string, ScopeMetrics>();
     for (let m = 0; m < this.specs.length; m++) {
       const spec = this.specs[m]!;
@@ -280,7 +315,7 @@ export class MetricSetsEngine {
         ? (mw.single !== undefined ? [mw.single] : [])
         : [...mw.groups.values()];
       if (mw.overflow !== undefined) groups.push(mw.overflow);
-      const zero = groups.length === 0 && spec.groupBy.length === 0 && this.o.zeroFill;
+      const zero = groups.length === 0 && spec.groupBy.length === 0 && this.o.zeroFill && (zeroFillFor === undefined || zeroFillFor(m));
       const metrics: Metric[] = [];
       for (const agg of spec.aggs) {
         const points: NumberDataPoint[] = [];
@@ -314,7 +349,7 @@ export class MetricSetsEngine {
     const out: PreviewWindow[] = [];
     for (const k of [...this.windows.keys()].sort((x, y) => x - y)) {
       const w = this.windows.get(k)!;
-      const b = this.build(w);
+      const b = this.buildWindow(w);
       const series: PreviewSeries[] = [];
       for (const sm of b?.resourceMetrics[0]?.scopeMetrics ?? []) {
         if (set !== undefined && sm.scope.attributes[SET_ATTRIBUTE] !== set) continue;

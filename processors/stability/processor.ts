@@ -6,8 +6,8 @@
  * collected for them): counted `uncovered`.
  */
 import type { Consumer, CreateSettings, Host, Processor } from '../../src/component.js';
-import type { Logger } from '../../src/logger.js';
 import { countPoints, type MetricsBatch } from '../../src/model/index.js';
+import { RateLimitedLog } from '../../src/ratelimitedlog.js';
 import type { ProcessorTelemetry } from '../../src/telemetry.js';
 import type { StabilityConfig } from './config.js';
 import { StabilityEngine } from './engine.js';
@@ -15,7 +15,9 @@ import { StabilityEngine } from './engine.js';
 export class StabilityProcessor implements Processor<MetricsBatch> {
   readonly mutatesData = false;
   readonly engine: StabilityEngine;
-  private readonly logger: Logger;
+  private readonly id: string;
+  /** refused emissions: the first warned at once, then one line per interval with the suppressed count */
+  private readonly warnings: RateLimitedLog;
   private readonly tel: ProcessorTelemetry;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -24,7 +26,8 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
   private readonly reported = { no_denominator: 0, missing_attribute: 0, late: 0, uncovered: 0, overflow: 0, unsupported: 0 };
 
   constructor(set: CreateSettings, readonly cfg: StabilityConfig, private readonly next: Consumer<MetricsBatch>, private readonly now: () => number = Date.now) {
-    this.logger = set.logger;
+    this.id = set.id;
+    this.warnings = new RateLimitedLog(set.logger, { now });
     this.tel = set.telemetry.processor(set.id, set.pipeline ?? '');
     this.engine = new StabilityEngine(cfg);
   }
@@ -50,7 +53,7 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
     this.tel.outgoing(m);
   }
 
-  /** Emit what is due; never rejects (a refused emission is counted and logged). */
+  /** Emit what is due; never rejects (a refused emission is counted and logged, rate-limited). */
   tick(all: boolean): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       const out = this.engine.close(BigInt(this.now()) * 1_000_000n, all);
@@ -63,7 +66,7 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
       } catch (err) {
         this.lastError = (err as Error).message;
         this.tel.dropped(n, 'refused_downstream');
-        this.logger.warn({ points: n, err: this.lastError }, 'stability scores not accepted downstream; dropped');
+        this.warnings.warn('refused_downstream', { processor: this.id, points: n, err: this.lastError }, 'stability scores not accepted downstream; dropped');
       }
     });
     return this.flushing;

@@ -85,16 +85,17 @@ export class StatsdReceiver implements Receiver {
       bad: (reason) => { bad[reason]++; },
     };
     this.setNow = (t: number) => { now = t; };
-    const meter = set.telemetry.meter;
+    // through telemetry.counter: one reader per (name, attributes), replaced by the
+    // instance that takes the id over at a reload (a callback added to the meter
+    // per instance would pile up, and keep every replaced instance alive)
+    const tel = set.telemetry;
     const attrs = { receiver: set.id };
-    meter.createObservableCounter('metricport_statsd_packets', { description: 'Datagrams (or TCP chunks) received by a statsd receiver' })
-      .addCallback((o) => o.observe(this.packets, attrs));
-    meter.createObservableCounter('metricport_statsd_lines', { description: 'Well-formed StatsD lines received' })
-      .addCallback((o) => o.observe(this.lines, attrs));
-    meter.createObservableCounter('metricport_statsd_bad_lines', { description: 'Malformed StatsD lines skipped, by reason' })
-      .addCallback((o) => { for (const r of BAD_LINE_REASONS) o.observe(this.bad[r], { ...attrs, reason: r }); });
-    meter.createObservableCounter('metricport_statsd_dropped', { description: 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points; memory_limit: packets dropped unread above the memory limiter\'s soft limit)' })
-      .addCallback((o) => { for (const [r, n] of Object.entries(this.dropCounts())) o.observe(n, { ...attrs, reason: r }); });
+    tel.counter('metricport_statsd_packets', 'Datagrams (or TCP chunks) received by a statsd receiver', attrs, () => this.packets);
+    tel.counter('metricport_statsd_lines', 'Well-formed StatsD lines received', attrs, () => this.lines);
+    for (const r of BAD_LINE_REASONS) tel.counter('metricport_statsd_bad_lines', 'Malformed StatsD lines skipped, by reason', { ...attrs, reason: r }, () => this.bad[r]);
+    const dropped = 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points; memory_limit: packets dropped unread above the memory limiter\'s soft limit)';
+    for (const r of Object.keys(this.agg.dropped) as DropReason[]) tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.agg.dropped[r]);
+    for (const r of Object.keys(this.drops) as Array<keyof typeof this.drops>) tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.drops[r]);
     set.telemetry.gauge('metricport_statsd_series', 'Series held by a statsd receiver', attrs, () => this.agg.seriesCount);
   }
 

@@ -15,6 +15,7 @@ import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js'
 import { forgeReceiverFactory } from '../receivers/forge/factory.js';
 import { statsdReceiverFactory } from '../receivers/statsd/factory.js';
 import { sentryReceiverFactory } from '../receivers/sentry/factory.js';
+import { datadogReceiverFactory } from '../receivers/datadog/factory.js';
 import { backtraceReceiverFactory } from '../receivers/backtrace/factory.js';
 import { importerReceiverFactory } from '../receivers/importer/factory.js';
 import { dogstatsdExporterFactory } from '../exporters/dogstatsd/factory.js';
@@ -40,6 +41,7 @@ const receivers: ReceiverFactory[] = [
   sentryReceiverFactory,
   backtraceReceiverFactory,
   importerReceiverFactory,
+  datadogReceiverFactory,
 ];
 const processors: ProcessorFactory[] = [
   batchProcessorFactory,

@@ -30,6 +30,7 @@ const MINIMAL: Record<string, Record<string, unknown>> = {
   'processor/stability': { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, errors: 'ErrorsByVersion.unique._tx' }] },
   'receiver/sentry': { endpoint: '127.0.0.1:0', keys: [{ key: 'conformance-key', application: 'conformance' }] },
   'receiver/backtrace': { endpoint: '127.0.0.1:0', tokens: [{ token: 'conformance-token' }] },
+  'receiver/datadog': { endpoint: '127.0.0.1:0', api_keys: [{ key: 'conformance-key' }] },
   'exporter/file': { path: join(dir, 'file-exporter.jsonl') },
   'exporter/otlphttp': { endpoint: 'http://127.0.0.1:9' },
   'exporter/influxdb': { endpoint: 'http://127.0.0.1:9', db: 'conformance' },

@@ -127,22 +127,41 @@ export function summarizeErrors(errors: readonly string[], max = 5): string {
   return `${errors.slice(0, max).join('; ')}; and ${errors.length - max} more`;
 }
 
+/**
+ * A wall-clock reading paired with a monotonic one: `Date.now()` read between
+ * two `hr()` reads, the tightest of up to `tries` attempts. A process
+ * preempted (or collecting garbage) between a lone pair of reads would shift
+ * every arrival time derived from the pair by that pause until the next
+ * anchor; with the bracket the error is at most half the tightest bracket,
+ * plus half a millisecond for `Date.now()`'s truncation (the reading is taken
+ * as the middle of its millisecond). Clocks are parameters for tests.
+ */
+export function pairClocks(wallMs: () => number = () => Date.now(), hr: () => bigint = () => process.hrtime.bigint(), tries = 8): { wallNs: bigint; hr: bigint; widthNs: bigint } {
+  let best: { wallNs: bigint; hr: bigint; widthNs: bigint } | undefined;
+  for (let i = 0; i < tries; i++) {
+    const h1 = hr();
+    const w = wallMs();
+    const h2 = hr();
+    const widthNs = h2 - h1;
+    if (best === undefined || widthNs < best.widthNs) best = { wallNs: BigInt(w) * 1_000_000n + 500_000n, hr: h1 + widthNs / 2n, widthNs };
+    if (widthNs <= 100_000n) break; // within 0.1 ms: as good as it gets
+  }
+  return best!;
+}
+
 // Arrival time in ns: process.hrtime anchored to the wall clock, re-anchored
 // every minute so that clock adjustments are followed.
-let anchorWallNs = BigInt(Date.now()) * 1_000_000n;
-let anchorHr = process.hrtime.bigint();
+let anchor = pairClocks();
 const REANCHOR_NS = 60_000_000_000n;
 
-/** Nanoseconds since the Unix epoch, with sub-millisecond resolution. */
+/** Nanoseconds since the Unix epoch, with sub-millisecond resolution (within about half a millisecond of the wall clock). */
 export function nowUnixNano(): bigint {
-  const hr = process.hrtime.bigint();
-  const elapsed = hr - anchorHr;
+  const elapsed = process.hrtime.bigint() - anchor.hr;
   if (elapsed > REANCHOR_NS) {
-    anchorWallNs = BigInt(Date.now()) * 1_000_000n;
-    anchorHr = hr;
-    return anchorWallNs;
+    anchor = pairClocks();
+    return anchor.wallNs + (process.hrtime.bigint() - anchor.hr);
   }
-  return anchorWallNs + elapsed;
+  return anchor.wallNs + elapsed;
 }
 
 /** Value of query parameter `name` in a request URL (first occurrence), undefined when absent or not decodable. */

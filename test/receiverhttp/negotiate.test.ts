@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  invalidUtf8Offset, isGzip, isZlibWrapped, nowUnixNano, parseContentEncoding, parseContentType, summarizeErrors,
+  invalidUtf8Offset, isGzip, isZlibWrapped, nowUnixNano, pairClocks, parseContentEncoding, parseContentType, summarizeErrors,
 } from '../../src/receiverhttp/negotiate.js';
 import zlib from 'node:zlib';
 
@@ -62,5 +62,22 @@ describe('receiverhttp: negotiation helpers', () => {
     const b = BigInt(Date.now() + 1) * 1_000_000n;
     expect(t2 >= t1).to.equal(true);
     expect(t1 >= a - 2_000_000n && t1 <= b + 2_000_000n).to.equal(true);
+  });
+
+  it('pairClocks: a pause between the wall and the monotonic read does not shift the anchor', () => {
+    // a simulated clock: `true` ns since the epoch; every read takes 2 µs; the
+    // process is preempted for 30 ms right after the first monotonic read
+    let trueNs = 1_700_000_000_123_456_789n;
+    const HR0 = 5_000_000_000n; // the monotonic clock's zero is arbitrary
+    let reads = 0;
+    const hr = (): bigint => { trueNs += 2_000n; if (++reads === 1) trueNs += 30_000_000n; return trueNs - 1_700_000_000_000_000_000n + HR0; };
+    const wall = (): number => { trueNs += 2_000n; return Number(trueNs / 1_000_000n); };
+    const p = pairClocks(wall, hr);
+    // what the pair says the time is at a monotonic reading, against the truth
+    const at = (h: bigint) => p.wallNs + (h - p.hr);
+    const h = hr();
+    const err = at(h) - trueNs;
+    expect(p.widthNs < 1_000_000n, `the tightest bracket (${p.widthNs} ns) was kept, not the preempted one`).to.equal(true);
+    expect(err >= -600_000n && err <= 600_000n, `error ${err} ns within ±0.6 ms`).to.equal(true);
   });
 });

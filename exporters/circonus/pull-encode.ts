@@ -19,7 +19,7 @@
  * from the selected resource attributes and the point attributes.
  */
 import type { Attributes, AttrValue, Metric, Resource, Scope } from '../../src/model/index.js';
-import type { CumulativeStore, FamilyInfo, Series, SeriesKeyer, SeriesType } from '../../src/pullstore/cumulative.js';
+import type { CumulativeStore, FamilyInfo, SeriesKeyer, SeriesType } from '../../src/pullstore/cumulative.js';
 import { expToFixed } from '../../src/model/exphist.js';
 import { numeric, rebin, streamTags } from './encode.js';
 
@@ -64,12 +64,14 @@ function typed(t: { _type: string; _value: unknown }): string {
   return '{"_type":"' + t._type + '","_value":' + JSON.stringify(t._value) + '}';
 }
 
-function histValue(s: Series): string[] | undefined {
-  if (s.exp !== undefined) {
-    const f = expToFixed(s.exp);
-    return rebin(f.bounds, f.counts, s.exp.min, s.exp.max);
+function histValue(store: CumulativeStore, id: number): string[] | undefined {
+  const e = store.exp(id);
+  if (e !== undefined) {
+    const f = expToFixed(e);
+    return rebin(f.bounds, f.counts, e.min, e.max);
   }
-  if (s.hist !== undefined) return rebin(s.hist.bounds, s.hist.counts);
+  const h = store.hist(id);
+  if (h !== undefined) return rebin(h.bounds, h.counts);
   return undefined;
 }
 
@@ -79,29 +81,29 @@ export function renderJsonPull(store: CumulativeStore): { body: string; metrics:
   for (const f of store.families.values()) {
     const name = f.info.name;
     const type = f.info.type;
-    for (const s of f.series.values()) {
+    for (const [key, id] of f.series) {
       switch (type) {
         case 'counter':
         case 'gauge': {
-          const v = numeric(s.value, type === 'counter');
-          if (v !== undefined) parts.push(keyOf(name, s.key) + ':' + typed(v));
+          const v = numeric(store.value(id), type === 'counter');
+          if (v !== undefined) parts.push(keyOf(name, key) + ':' + typed(v));
           break;
         }
         case 'histogram': {
-          const h = histValue(s);
-          if (h !== undefined) parts.push(keyOf(name, s.key) + ':' + typed({ _type: 'H', _value: h }));
+          const h = histValue(store, id);
+          if (h !== undefined) parts.push(keyOf(name, key) + ':' + typed({ _type: 'H', _value: h }));
           break;
         }
         case 'summary': {
-          const sm = s.summary;
+          const sm = store.summary(id);
           if (sm === undefined) break;
           const c = numeric(sm.count, true);
-          if (c !== undefined) parts.push(keyOf(name + '`count', s.key) + ':' + typed(c));
+          if (c !== undefined) parts.push(keyOf(name + '`count', key) + ':' + typed(c));
           const su = numeric(sm.sum, false);
-          if (su !== undefined) parts.push(keyOf(name + '`sum', s.key) + ':' + typed(su));
+          if (su !== undefined) parts.push(keyOf(name + '`sum', key) + ':' + typed(su));
           for (const q of sm.quantiles) {
             const qv = numeric(q.value, false);
-            if (qv !== undefined) parts.push(keyOf(`${name}\`quantile_${q.quantile}`, s.key) + ':' + typed(qv));
+            if (qv !== undefined) parts.push(keyOf(`${name}\`quantile_${q.quantile}`, key) + ':' + typed(qv));
           }
           break;
         }

@@ -5,7 +5,7 @@
 import type { CreateSettings, Exporter, ExporterImpl } from '../../src/component.js';
 import { CumulativeStore } from '../../src/pullstore/cumulative.js';
 import { createPullExporter } from '../../src/pullstore/exporter.js';
-import { CONTENT_TYPES, negotiate, renderBytes } from './exposition.js';
+import { negotiate, prometheusResponse } from './exposition.js';
 import { SCRAPE_PATH_SUFFIX, type PrometheusExporterConfig } from './factory.js';
 import { PromKeyer } from './labels.js';
 
@@ -24,10 +24,9 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
     path: (token) => `/${token}${SCRAPE_PATH_SUFFIX}`,
     urlHint: 'point Prometheus at the url',
     respond: (req) => {
-      const format = negotiate(req.headers.accept);
-      lastScrapeFormat = format;
+      lastScrapeFormat = negotiate(req.headers.accept);
       store.expire();
-      return { contentType: CONTENT_TYPES[format], body: renderBytes(store, format) };
+      return prometheusResponse(store, req.headers.accept);
     },
     status: () => ({ last_scrape_format: lastScrapeFormat }),
   });

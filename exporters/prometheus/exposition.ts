@@ -9,14 +9,12 @@
  *   `_created` (the start of the running total); `# UNIT` when the family
  *   name ends with the unit; ends with `# EOF`.
  *
- * Rendered straight into one growing UTF-8 Buffer (ByteSink), one write per
- * sample line: no array of 100k line strings to join and re-encode, and the
- * series key already is its rendered label string (labels.ts), so no label is
- * rendered at scrape time.
- *
- * Pure functions.
+ * Streamed: lines are rendered into ~64 KiB UTF-8 chunks pulled one at a
+ * time by the scrape's response (renderChunks), so a scrape of a million
+ * series never holds the whole exposition; the series key already is its
+ * rendered label string (labels.ts), so no label is rendered at scrape time.
  */
-import type { CumulativeStore, Family, Series } from '../../src/pullstore/cumulative.js';
+import { V_BIG, type CumulativeStore, type Family } from '../../src/pullstore/cumulative.js';
 import { expToFixed } from '../../src/model/exphist.js';
 import { escapeHelp, unitSuffix } from './naming.js';
 
@@ -81,36 +79,17 @@ function created(ns: bigint): string {
 }
 
 /**
- * A growing buffer that strings are written into as UTF-8. Lines gather in a
- * pending string of a few KiB (one flattening copy) before each native
- * write, so a 100k-line exposition costs a few hundred writes, not 100k.
+ * Lines gather in a pending string and leave as ~64 KiB UTF-8 chunks: a
+ * scrape streams them to the socket (no whole exposition in memory), a test
+ * concatenates them.
  */
-export class ByteSink {
-  private buf: Buffer;
-  private off = 0;
-  private pending = '';
-  constructor(size = 64 * 1024) { this.buf = Buffer.allocUnsafe(Math.max(1024, size)); }
-  write(s: string): void {
-    this.pending += s;
-    if (this.pending.length >= 16_384) this.flush();
-  }
-  private flush(): void {
-    const s = this.pending;
-    if (s === '') return;
-    this.pending = '';
-    const max = s.length * 3; // UTF-8 bytes per UTF-16 unit, at most
-    if (this.off + max > this.buf.length) this.grow(max);
-    this.off += this.buf.write(s, this.off, 'utf8');
-  }
-  private grow(need: number): void {
-    let n = this.buf.length * 2;
-    while (n < this.off + need) n *= 2;
-    const b = Buffer.allocUnsafe(n);
-    this.buf.copy(b, 0, 0, this.off);
-    this.buf = b;
-  }
-  get length(): number { return this.off + Buffer.byteLength(this.pending); }
-  bytes(): Buffer { this.flush(); return this.buf.subarray(0, this.off); }
+const CHUNK_CHARS = 64 * 1024;
+
+class ChunkSink {
+  pending = '';
+  write(s: string): void { this.pending += s; }
+  get full(): boolean { return this.pending.length >= CHUNK_CHARS; }
+  take(): Buffer { const b = Buffer.from(this.pending, 'utf8'); this.pending = ''; return b; }
 }
 
 function braces(labels: string): string {
@@ -131,32 +110,35 @@ function scaler(mul: number | undefined, div: number | undefined): Scale {
   return (v) => (Number(v) * m) / d;
 }
 
-function renderHistogram(out: ByteSink, name: string, s: Series, om: boolean, sc: Scale): void {
+function renderHistogram(out: ChunkSink, name: string, store: CumulativeStore, id: number, om: boolean, sc: Scale): void {
   let bounds: number[];
   let counts: number[];
   let count: number;
   let sum: number;
-  if (s.exp !== undefined) {
-    const f = expToFixed(s.exp);
-    bounds = f.bounds; counts = f.counts; count = s.exp.count; sum = s.exp.sum;
-  } else if (s.hist !== undefined) {
-    bounds = s.hist.bounds; counts = s.hist.counts; count = s.hist.count; sum = s.hist.sum;
+  const e = store.exp(id);
+  const h = e === undefined ? store.hist(id) : undefined;
+  if (e !== undefined) {
+    const f = expToFixed(e);
+    bounds = f.bounds; counts = f.counts; count = e.count; sum = e.sum;
+  } else if (h !== undefined) {
+    bounds = h.bounds; counts = h.counts; count = h.count; sum = h.sum;
   } else return;
+  const key = store.key(id);
   let cum = 0;
   let chunk = '';
   for (let i = 0; i < bounds.length; i++) {
     cum += counts[i] as number;
-    chunk += name + '_bucket' + withLabel(s.key, 'le="' + formatLe(sc(bounds[i] as number) as number) + '"') + ' ' + cum + '\n';
+    chunk += name + '_bucket' + withLabel(key, 'le="' + formatLe(sc(bounds[i] as number) as number) + '"') + ' ' + cum + '\n';
   }
-  const lb = braces(s.key);
-  chunk += name + '_bucket' + withLabel(s.key, 'le="+Inf"') + ' ' + count + '\n';
+  const lb = braces(key);
+  chunk += name + '_bucket' + withLabel(key, 'le="+Inf"') + ' ' + count + '\n';
   chunk += name + '_sum' + lb + ' ' + formatValue(sc(sum)) + '\n';
   chunk += name + '_count' + lb + ' ' + count + '\n';
-  if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
+  if (om) chunk += name + '_created' + lb + ' ' + created(store.start(id)) + '\n';
   out.write(chunk);
 }
 
-function renderFamily(out: ByteSink, f: Family, om: boolean): void {
+function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: boolean, epoch: number): Generator<Buffer> {
   const info = f.info;
   let name = info.name;
   if (om && info.type === 'counter' && name.endsWith('_total')) name = name.slice(0, -6);
@@ -173,56 +155,83 @@ function renderFamily(out: ByteSink, f: Family, om: boolean): void {
   switch (info.type) {
     case 'gauge':
     case 'counter': {
-      // one write per line, straight into the buffer
       const omCounter = om && info.type === 'counter';
       const sample = omCounter ? name + '_total' : name;
       const sampleOpen = sample + '{';
       const createdOpen = name + '_created{';
-      for (const s of f.series.values()) {
-        const v = formatValue(scaled ? sc(s.value) : s.value);
-        if (s.key === '') {
+      for (const [key, id] of f.series) {
+        if (!store.seriesInRender(id, epoch)) continue;
+        const kind = store.valueKind(id);
+        const v = scaled ? formatValue(sc(store.num(id))) : kind === V_BIG ? formatValue(store.value(id)) : formatValue(store.num(id));
+        if (key === '') {
           out.write(sample + ' ' + v + '\n');
-          if (omCounter) out.write(name + '_created ' + created(s.start) + '\n');
+          if (omCounter) out.write(name + '_created ' + created(store.start(id)) + '\n');
         } else {
-          out.write(sampleOpen + s.key + '} ' + v + '\n');
-          if (omCounter) out.write(createdOpen + s.key + '} ' + created(s.start) + '\n');
+          out.write(sampleOpen + key + '} ' + v + '\n');
+          if (omCounter) out.write(createdOpen + key + '} ' + created(store.start(id)) + '\n');
         }
+        if (out.full) yield out.take();
       }
       break;
     }
     case 'histogram':
-      for (const s of f.series.values()) renderHistogram(out, name, s, om, sc);
+      for (const id of f.series.values()) {
+        if (!store.seriesInRender(id, epoch)) continue;
+        renderHistogram(out, name, store, id, om, sc);
+        if (out.full) yield out.take();
+      }
       break;
     case 'summary':
-      for (const s of f.series.values()) {
-        const sm = s.summary;
+      for (const [key, id] of f.series) {
+        if (!store.seriesInRender(id, epoch)) continue;
+        const sm = store.summary(id);
         if (sm === undefined) continue;
         let chunk = '';
-        for (const q of sm.quantiles) chunk += name + withLabel(s.key, 'quantile="' + String(q.quantile) + '"') + ' ' + formatValue(sc(q.value)) + '\n';
-        const lb = braces(s.key);
+        for (const q of sm.quantiles) chunk += name + withLabel(key, 'quantile="' + String(q.quantile) + '"') + ' ' + formatValue(sc(q.value)) + '\n';
+        const lb = braces(key);
         chunk += name + '_sum' + lb + ' ' + formatValue(sc(sm.sum)) + '\n' + name + '_count' + lb + ' ' + sm.count + '\n';
-        if (om) chunk += name + '_created' + lb + ' ' + created(s.start) + '\n';
+        if (om) chunk += name + '_created' + lb + ' ' + created(store.start(id)) + '\n';
         out.write(chunk);
+        if (out.full) yield out.take();
       }
       break;
   }
 }
 
-const sizeHint = new WeakMap<CumulativeStore, number>();
-
-/** The exposition of every family in the store as one UTF-8 Buffer. */
-export function renderBytes(store: CumulativeStore, format: Format): Buffer {
+/**
+ * The exposition of every family in the store as ~64 KiB UTF-8 chunks,
+ * rendered as they are pulled: the consumer may let ingest run between two
+ * chunks (series and families created after the render began are left to the
+ * next scrape, so none appears twice). Stop early with return().
+ */
+export function* renderChunks(store: CumulativeStore, format: Format): Generator<Buffer> {
   const om = format === 'openmetrics';
-  const hint = sizeHint.get(store);
-  const out = new ByteSink(hint === undefined ? 64 * 1024 : hint + (hint >> 3));
-  for (const f of store.families.values()) renderFamily(out, f, om);
-  if (om) out.write('# EOF\n');
-  const bytes = out.bytes();
-  sizeHint.set(store, bytes.length);
-  return bytes;
+  const epoch = store.beginRender();
+  try {
+    const out = new ChunkSink();
+    for (const f of store.families.values()) {
+      if (!store.familyInRender(f, epoch)) continue;
+      yield* renderFamily(out, store, f, om, epoch);
+    }
+    if (om) out.write('# EOF\n');
+    if (out.pending !== '') yield out.take();
+  } finally {
+    store.endRender();
+  }
+}
+
+/** The exposition as one UTF-8 Buffer (tests and tools; a scrape streams renderChunks). */
+export function renderBytes(store: CumulativeStore, format: Format): Buffer {
+  return Buffer.concat([...renderChunks(store, format)]);
 }
 
 /** The exposition as text chunks (join them in order); tests and tools. */
 export function render(store: CumulativeStore, format: Format): string[] {
   return [renderBytes(store, format).toString('utf8')];
+}
+
+/** The response of a scrape with this `Accept` header: the exposition streamed in chunks (the prometheus exporter's and the bench's path). */
+export function prometheusResponse(store: CumulativeStore, accept: string | undefined): { contentType: string; body: Iterable<Buffer> } {
+  const format = negotiate(accept);
+  return { contentType: CONTENT_TYPES[format], body: { [Symbol.iterator]: () => renderChunks(store, format) } };
 }

@@ -25,6 +25,18 @@
  *
  * What a series is called (name, labels) is decided by a `SeriesKeyer`, so
  * the same store serves Prometheus labels and Circonus stream tags.
+ *
+ * Representation (issue 19: ≤ 300 B per series at millions of series): a
+ * series is an integer id. Its key (the rendered label string, flattened
+ * once at creation and never rendered again) sits in one array, and its
+ * numbers in typed arrays indexed by the id (family, start, last point time,
+ * last update, recency links, value and how to read it, partition tag); the
+ * only map is each family's key → id. No object per series: histograms,
+ * exponential histograms and summaries keep their state in side maps by id,
+ * and integers beyond 2^53 (exact bigint totals) in one more. Ids of removed
+ * series are reused. Renders may run interleaved with ingest (a streamed
+ * scrape, `beginRender`): series and families created after a render began
+ * are not part of it, so no scrape shows a series twice.
  */
 import {
   FLAG_NO_RECORDED_VALUE, Temporality,
@@ -59,30 +71,16 @@ export interface SeriesKeyer {
 }
 
 export interface HistState { bounds: number[]; counts: number[]; count: number; sum: number }
-
-export interface Series {
-  readonly key: string;
-  readonly fam: Family;
-  /** start of the running total (exposed as `_created`) */
-  start: bigint;
-  /** time of the last point */
-  time: bigint;
-  /** wall ms of the last update, and of the last move in the recency order */
-  seen: number;
-  moved: number;
-  /** counter / gauge value */
-  value: number | bigint;
-  hist: HistState | undefined;
-  exp: ExpState | undefined;
-  summary: { count: number; sum: number; quantiles: QuantileValue[] } | undefined;
-  /** recency list links (least recently moved first) */
-  prev: Series | undefined;
-  next: Series | undefined;
-}
+export interface SummaryState { count: number; sum: number; quantiles: QuantileValue[] }
 
 export interface Family {
   readonly info: FamilyInfo;
-  readonly series: Map<string, Series>;
+  /** series key → series id, in creation order */
+  readonly series: Map<string, number>;
+  /** index in the store's family table */
+  readonly idx: number;
+  /** render epoch at creation (0 when no render was running): renders begun before skip it */
+  born: number;
 }
 
 export interface CumulativeOptions {
@@ -105,15 +103,70 @@ export interface CumulativeCounters {
   dropped: Record<string, number>;
 }
 
+/** The resource attribute that tags series with a partition (cluster mode; never rendered). */
+export const PARTITION_ATTRIBUTE = 'metricport.partition';
+
+/** A partition tag from a resource attribute value: an integer 0..65535 (or its decimal string), else 0. */
+export function partitionTag(v: unknown): number {
+  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff ? n : 0;
+}
+
 const TOUCH_GRANULARITY_MS = 1000;
+const NONE = -1;
+/** how a series' value is read: a float, an integer ≤ 2^53 held in the float column, a bigint in the side map */
+export const V_FLOAT = 0;
+export const V_INT = 1;
+export const V_BIG = 2;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
+const INITIAL_CAPACITY = 1024;
+
+/** A copy of a string that is one flat sequential string (keys are often concatenations, which V8 keeps as trees). */
+function flat(s: string): string {
+  // a number conversion flattens the string in place (the young cons wrapper is dropped by the next scavenge)
+  flatSink ^= (s as unknown as number) | 0;
+  return s;
+}
+let flatSink = 0;
+/** (keeps the flattening above from being optimised away) */
+export function flattened(): number { return flatSink; }
 
 export class CumulativeStore {
   readonly families = new Map<string, Family>();
-  // recency order as an intrusive doubly-linked list: O(1) move, evict and
-  // expire (a Set's iterator would skip over deleted slots at its head)
-  private head: Series | undefined;
-  private tail: Series | undefined;
+  /** families by index (free slots undefined) */
+  private famTable: Array<Family | undefined> = [];
+  private famFree: number[] = [];
+  // --- per-series columns, indexed by series id ---
+  private capacity = 0;
+  private keys: string[] = [];
+  private famOf = new Int32Array(0);
+  private startA = new BigInt64Array(0);
+  private timeA = new BigInt64Array(0);
+  private seenA = new Float64Array(0);
+  private movedA = new Float64Array(0);
+  private prevA = new Int32Array(0);
+  private nextA = new Int32Array(0);
+  /** counter / gauge value (V_FLOAT, V_INT) */
+  private valA = new Float64Array(0);
+  private kindA = new Uint8Array(0);
+  private tagA = new Uint16Array(0);
+  private bornA = new Uint32Array(0);
+  private readonly big = new Map<number, bigint>();
+  private readonly hists = new Map<number, HistState>();
+  private readonly exps = new Map<number, ExpState>();
+  private readonly summaries = new Map<number, SummaryState>();
+  private nextId = 0;
+  private freeIds: number[] = [];
+  // recency order as an intrusive doubly-linked list over ids: O(1) move, evict and expire
+  private head = NONE;
+  private tail = NONE;
   private count = 0;
+  /** render epochs: `epoch` counts renders begun, `rendering` those still running */
+  private epoch = 0;
+  private rendering = 0;
+  /** the partition tag of the points being ingested */
+  private curTag = 0;
   readonly maxSeries: number;
   expiryMs: number;
   private readonly maxExp: number;
@@ -132,19 +185,119 @@ export class CumulativeStore {
 
   get size(): number { return this.count; }
 
-  private link(s: Series): void {
-    s.prev = this.tail;
-    s.next = undefined;
-    if (this.tail !== undefined) this.tail.next = s; else this.head = s;
-    this.tail = s;
+  // --- reading a series (renderers, checkpoints) ---
+  key(id: number): string { return this.keys[id] as string; }
+  family(id: number): Family { return this.famTable[this.famOf[id] as number] as Family; }
+  start(id: number): bigint { return this.startA[id] as bigint; }
+  time(id: number): bigint { return this.timeA[id] as bigint; }
+  tag(id: number): number { return this.tagA[id] as number; }
+  /** V_FLOAT, V_INT or V_BIG */
+  valueKind(id: number): number { return this.kindA[id] as number; }
+  /** the value as a number (exact unless V_BIG) */
+  num(id: number): number { return this.kindA[id] === V_BIG ? Number(this.big.get(id)) : this.valA[id] as number; }
+  /** the value as the source typed it: a bigint for integer totals */
+  value(id: number): number | bigint {
+    const k = this.kindA[id];
+    if (k === V_FLOAT) return this.valA[id] as number;
+    if (k === V_INT) return BigInt(this.valA[id] as number);
+    return this.big.get(id) as bigint;
+  }
+  hist(id: number): HistState | undefined { return this.hists.get(id); }
+  exp(id: number): ExpState | undefined { return this.exps.get(id); }
+  summary(id: number): SummaryState | undefined { return this.summaries.get(id); }
+
+  /**
+   * Begin a render that may run interleaved with ingest: returns its epoch;
+   * `inRender(id|family, epoch)` tells what belongs to it. Call endRender() when done.
+   */
+  beginRender(): number { this.rendering++; return ++this.epoch >>> 0 || (this.epoch = 1); }
+  endRender(): void { if (this.rendering > 0) this.rendering--; }
+  /** true when the series existed when the render of `epoch` began */
+  seriesInRender(id: number, epoch: number): boolean { const b = this.bornA[id] as number; return b === 0 || b < epoch; }
+  familyInRender(f: Family, epoch: number): boolean { return f.born === 0 || f.born < epoch; }
+
+  // --- writing a series' value ---
+  private setValue(id: number, v: number | bigint): void {
+    if (typeof v === 'number') { this.valA[id] = v; this.kindA[id] = V_FLOAT; this.big.delete(id); return; }
+    if (v <= MAX_SAFE && v >= MIN_SAFE) { this.valA[id] = Number(v); this.kindA[id] = V_INT; this.big.delete(id); return; }
+    this.valA[id] = 0;
+    this.kindA[id] = V_BIG;
+    this.big.set(id, v);
+  }
+
+  /** restore: a series with this state (used by checkpoint.ts); undefined when the key exists or the store is full */
+  restoreSeries(info: FamilyInfo, key: string, tag: number, start: bigint, time: bigint, v: { value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }): 'ok' | 'exists' | 'cap' | 'type_conflict' {
+    const fam = this.familyFor(info);
+    if (fam === undefined) return 'type_conflict';
+    if (fam.series.has(key)) return 'exists';
+    if (this.count >= this.maxSeries) { if (fam.series.size === 0) this.dropFamily(fam); return 'cap'; }
+    const prevTag = this.curTag;
+    this.curTag = tag;
+    const id = this.create(fam, key, start === 0n ? time : start, time, this.now());
+    this.curTag = prevTag;
+    this.counters.series_created--; // restored, not created by a point
+    this.timeA[id] = time;
+    if (v.value !== undefined) this.setValue(id, v.value);
+    if (v.hist !== undefined) this.hists.set(id, v.hist);
+    if (v.exp !== undefined) this.exps.set(id, v.exp);
+    if (v.summary !== undefined) this.summaries.set(id, v.summary);
+    return 'ok';
+  }
+
+  /** Remove every series carrying one of `tags`; returns how many. */
+  removeTagged(tags: ReadonlySet<number>): number {
+    let n = 0;
+    let id = this.head;
+    while (id !== NONE) {
+      const next = this.nextA[id] as number;
+      if (tags.has(this.tagA[id] as number)) { this.remove(id); n++; }
+      id = next;
+    }
+    return n;
+  }
+
+  /** Every live series id, in recency order (least recently updated first). */
+  *ids(): IterableIterator<number> {
+    let id = this.head;
+    while (id !== NONE) {
+      const next = this.nextA[id] as number;
+      yield id;
+      id = next;
+    }
+  }
+
+  private grow(): void {
+    const cap = this.capacity === 0 ? INITIAL_CAPACITY : Math.ceil(this.capacity * 1.5);
+    const g = <T extends { length: number; set(a: ArrayLike<number | bigint>): void }>(old: T, make: (n: number) => T): T => { const a = make(cap); a.set(old as unknown as ArrayLike<number>); return a; };
+    this.famOf = g(this.famOf, (n) => new Int32Array(n));
+    this.startA = g(this.startA, (n) => new BigInt64Array(n));
+    this.timeA = g(this.timeA, (n) => new BigInt64Array(n));
+    this.seenA = g(this.seenA, (n) => new Float64Array(n));
+    this.movedA = g(this.movedA, (n) => new Float64Array(n));
+    this.prevA = g(this.prevA, (n) => new Int32Array(n));
+    this.nextA = g(this.nextA, (n) => new Int32Array(n));
+    this.valA = g(this.valA, (n) => new Float64Array(n));
+    this.kindA = g(this.kindA, (n) => new Uint8Array(n));
+    this.tagA = g(this.tagA, (n) => new Uint16Array(n));
+    this.bornA = g(this.bornA, (n) => new Uint32Array(n));
+    this.capacity = cap;
+  }
+
+  private link(id: number): void {
+    this.prevA[id] = this.tail;
+    this.nextA[id] = NONE;
+    if (this.tail !== NONE) this.nextA[this.tail] = id; else this.head = id;
+    this.tail = id;
     this.count++;
   }
 
-  private unlink(s: Series): void {
-    if (s.prev !== undefined) s.prev.next = s.next; else this.head = s.next;
-    if (s.next !== undefined) s.next.prev = s.prev; else this.tail = s.prev;
-    s.prev = undefined;
-    s.next = undefined;
+  private unlink(id: number): void {
+    const p = this.prevA[id] as number;
+    const n = this.nextA[id] as number;
+    if (p !== NONE) this.nextA[p] = n; else this.head = n;
+    if (n !== NONE) this.prevA[n] = p; else this.tail = p;
+    this.prevA[id] = NONE;
+    this.nextA[id] = NONE;
     this.count--;
   }
 
@@ -159,10 +312,12 @@ export class CumulativeStore {
     this.expire(now);
     for (const rm of batch.resourceMetrics) {
       keyer.onResource?.(rm.resource, this);
+      this.curTag = partitionTag(rm.resource.attributes[PARTITION_ATTRIBUTE]);
       for (const sm of rm.scopeMetrics) {
         const ctx = keyer.context(rm.resource, sm.scope);
         for (const m of sm.metrics) this.ingestMetric(m, ctx, keyer, now);
       }
+      this.curTag = 0;
     }
   }
 
@@ -177,7 +332,7 @@ export class CumulativeStore {
     const n = m.points.length;
     if (n === 0) return;
     this.counters.points += n;
-    const fam = this.family(keyer.family(m, type));
+    const fam = this.familyFor(keyer.family(m, type));
     if (fam === undefined) { this.drop('type_conflict', n); return; }
     const delta = 'temporality' in m && m.temporality === Temporality.Delta;
     for (let i = 0; i < n; i++) {
@@ -185,8 +340,8 @@ export class CumulativeStore {
       const key = keyer.series(p.attributes, ctx);
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         // a staleness marker: the series ended
-        const s = fam.series.get(key);
-        if (s !== undefined) this.remove(s);
+        const id = fam.series.get(key);
+        if (id !== undefined) this.remove(id);
         continue;
       }
       switch (m.kind) {
@@ -196,12 +351,12 @@ export class CumulativeStore {
         case 'exponentialHistogram': this.applyExp(fam, key, m.points[i]!, delta, now); break;
         case 'summary': {
           const sp = m.points[i]!;
-          const s = this.get(fam, key, sp.startTimeUnixNano, sp.timeUnixNano, now);
-          if (s === undefined) break;
-          if (s.summary !== undefined && sp.timeUnixNano < s.time) { this.drop('out_of_order'); break; }
-          s.summary = { count: sp.count, sum: sp.sum, quantiles: sp.quantileValues };
-          if (sp.startTimeUnixNano !== 0n) s.start = sp.startTimeUnixNano;
-          this.touch(s, sp.timeUnixNano, now);
+          const id = this.get(fam, key, sp.startTimeUnixNano, sp.timeUnixNano, now);
+          const prev = this.summaries.get(id);
+          if (prev !== undefined && sp.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); break; }
+          this.summaries.set(id, { count: sp.count, sum: sp.sum, quantiles: sp.quantileValues });
+          if (sp.startTimeUnixNano !== 0n) this.startA[id] = sp.startTimeUnixNano;
+          this.touch(id, sp.timeUnixNano, now);
           break;
         }
       }
@@ -210,19 +365,20 @@ export class CumulativeStore {
 
   /** Set a gauge directly (e.g. `target_info`). */
   setGauge(info: FamilyInfo, key: string, value: number, time: bigint): void {
-    const fam = this.family(info);
+    const fam = this.familyFor(info);
     if (fam === undefined) { this.drop('type_conflict'); return; }
     const now = this.now();
-    const s = this.get(fam, key, time, time, now);
-    if (s === undefined) return;
-    s.value = value;
-    this.touch(s, time, now);
+    const id = this.get(fam, key, time, time, now);
+    this.setValue(id, value);
+    this.touch(id, time, now);
   }
 
-  private family(info: FamilyInfo): Family | undefined {
+  private familyFor(info: FamilyInfo): Family | undefined {
     let f = this.families.get(info.name);
     if (f === undefined) {
-      f = { info, series: new Map() };
+      const idx = this.famFree.pop() ?? this.famTable.length;
+      f = { info, series: new Map(), idx, born: this.rendering > 0 ? this.epoch : 0 };
+      this.famTable[idx] = f;
       this.families.set(info.name, f);
     } else if (f.info.type !== info.type) {
       return undefined;
@@ -230,91 +386,133 @@ export class CumulativeStore {
     return f;
   }
 
+  private dropFamily(f: Family): void {
+    if (this.families.get(f.info.name) === f) this.families.delete(f.info.name);
+    if (this.famTable[f.idx] === f) { this.famTable[f.idx] = undefined; this.famFree.push(f.idx); }
+  }
+
   /** The series for key, created (evicting at the cap) when new. */
-  private get(fam: Family, key: string, start: bigint, time: bigint, now: number): Series | undefined {
+  private get(fam: Family, key: string, start: bigint, time: bigint, now: number): number {
     return fam.series.get(key) ?? this.create(fam, key, start, time, now);
   }
 
   /** A new series (evicting the least recently updated one at the cap). */
-  private create(fam: Family, key: string, start: bigint, time: bigint, now: number): Series {
+  private create(fam: Family, key: string, start: bigint, time: bigint, now: number): number {
     if (this.count >= this.maxSeries) {
       const oldest = this.head;
-      if (oldest !== undefined) {
+      if (oldest !== NONE) {
         this.remove(oldest);
         this.counters.evicted_cap++;
         this.onEvict?.(1, 'cap');
-        // the evicted series may have been its family's last: keep this family listed
-        if (this.families.get(fam.info.name) !== fam) this.families.set(fam.info.name, fam);
       }
     }
-    const s: Series = { key, fam, start: start === 0n ? time : start, time: 0n, seen: now, moved: now, value: 0, hist: undefined, exp: undefined, summary: undefined, prev: undefined, next: undefined };
-    fam.series.set(key, s);
-    this.link(s);
+    // the family may have lost its last series (evicted just now, or a staleness
+    // marker earlier in the batch): keep it listed
+    if (this.famTable[fam.idx] !== fam) {
+      if (!this.families.has(fam.info.name)) this.families.set(fam.info.name, fam);
+      const idx = this.famFree.pop() ?? this.famTable.length;
+      (fam as { idx: number }).idx = idx;
+      this.famTable[idx] = fam;
+    }
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      if (this.nextId >= this.capacity) this.grow();
+      id = this.nextId++;
+    }
+    this.keys[id] = flat(key);
+    this.famOf[id] = fam.idx;
+    this.startA[id] = start === 0n ? time : start;
+    this.timeA[id] = 0n;
+    this.seenA[id] = now;
+    this.movedA[id] = now;
+    this.valA[id] = 0;
+    this.kindA[id] = V_FLOAT;
+    this.tagA[id] = this.curTag;
+    this.bornA[id] = this.rendering > 0 ? this.epoch : 0;
+    fam.series.set(this.keys[id] as string, id);
+    this.link(id);
     this.counters.series_created++;
-    return s;
+    return id;
   }
 
-  private touch(s: Series, time: bigint, now: number): void {
-    if (time > s.time) s.time = time;
-    s.seen = now;
-    if (now - s.moved >= TOUCH_GRANULARITY_MS && s !== this.tail) {
-      this.unlink(s);
-      this.link(s);
-      s.moved = now;
-    } else if (now - s.moved >= TOUCH_GRANULARITY_MS) {
-      s.moved = now;
+  private touch(id: number, time: bigint, now: number): void {
+    if (time > (this.timeA[id] as bigint)) this.timeA[id] = time;
+    this.seenA[id] = now;
+    this.tagA[id] = this.curTag;
+    if (now - (this.movedA[id] as number) >= TOUCH_GRANULARITY_MS) {
+      if (id !== this.tail) { this.unlink(id); this.link(id); }
+      this.movedA[id] = now;
     }
   }
 
-  private remove(s: Series): void {
-    this.unlink(s);
-    s.fam.series.delete(s.key);
-    if (s.fam.series.size === 0) this.families.delete(s.fam.info.name);
+  private remove(id: number): void {
+    this.unlink(id);
+    const fam = this.famTable[this.famOf[id] as number] as Family;
+    fam.series.delete(this.keys[id] as string);
+    if (fam.series.size === 0) this.dropFamily(fam);
+    this.keys[id] = '';
+    if (this.kindA[id] === V_BIG) this.big.delete(id);
+    this.hists.delete(id);
+    this.exps.delete(id);
+    this.summaries.delete(id);
+    this.freeIds.push(id);
   }
 
   private applyNumber(fam: Family, key: string, p: NumberDataPoint, mode: 'last' | 'add' | 'cumulative', now: number): void {
     const v = p.value;
     if (typeof v === 'number' && Number.isNaN(v) && mode !== 'last') { this.drop('nan'); return; }
     // one hash lookup per point: get() only for a new series
-    let s = fam.series.get(key);
-    const isNew = s === undefined;
-    if (s === undefined) s = this.create(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
+    let id = fam.series.get(key);
+    const isNew = id === undefined;
+    if (id === undefined) id = this.create(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     if (mode === 'add') {
       if (fam.info.type === 'counter' && (typeof v === 'bigint' ? v < 0n : v < 0)) { this.drop('negative_delta'); return; }
-      const cur = s.value;
-      s.value = typeof cur === 'bigint' && typeof v === 'bigint' ? cur + v : (isNew ? v : Number(cur) + Number(v));
+      const kind = this.kindA[id];
+      if (isNew) this.setValue(id, v);
+      else if (typeof v === 'bigint' && kind !== V_FLOAT) {
+        // exact integer total: in the float column while it stays ≤ 2^53
+        let done = false;
+        if (kind === V_INT && v <= MAX_SAFE && v >= MIN_SAFE) {
+          const s = (this.valA[id] as number) + Number(v);
+          if (Number.isSafeInteger(s)) { this.valA[id] = s; done = true; }
+        }
+        if (!done) this.setValue(id, (this.value(id) as bigint) + v);
+      } else {
+        this.valA[id] = this.num(id) + Number(v);
+        if (kind !== V_FLOAT) { this.big.delete(id); this.kindA[id] = V_FLOAT; }
+      }
     } else if (mode === 'cumulative') {
       if (!isNew) {
-        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== s.start;
-        if (!startChanged && p.timeUnixNano < s.time) { this.drop('out_of_order'); return; }
-        if (startChanged || Number(v) < Number(s.value)) {
+        const start = this.startA[id] as bigint;
+        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== start;
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+        if (startChanged || Number(v) < this.num(id)) {
           this.counters.resets++;
-          s.start = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
+          this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
         }
       }
-      s.value = v;
+      this.setValue(id, v);
     } else {
-      if (!isNew && p.timeUnixNano < s.time) { this.drop('out_of_order'); return; }
-      s.value = v;
+      if (!isNew && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+      this.setValue(id, v);
     }
-    this.touch(s, p.timeUnixNano, now);
+    this.touch(id, p.timeUnixNano, now);
   }
 
   private applyHist(fam: Family, key: string, p: HistogramDataPoint, delta: boolean, now: number): void {
     if (p.bucketCounts.length !== 0 && p.bucketCounts.length !== p.explicitBounds.length + 1) { this.drop('malformed_histogram'); return; }
-    const s = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
-    if (s === undefined) return;
+    const id = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     const counts = p.bucketCounts.length === 0 ? [p.count] : p.bucketCounts;
     const bounds = p.bucketCounts.length === 0 ? [] : p.explicitBounds;
-    const h = s.hist;
+    const h = this.hists.get(id);
     if (delta) {
       if (h === undefined) {
-        s.hist = { bounds: bounds.slice(), counts: counts.slice(), count: p.count, sum: p.sum ?? 0 };
+        this.hists.set(id, { bounds: bounds.slice(), counts: counts.slice(), count: p.count, sum: p.sum ?? 0 });
       } else if (!sameBounds(h.bounds, bounds)) {
         // never merge mismatched buckets: the series restarts with the new bounds
         this.counters.resets++;
-        s.start = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
-        s.hist = { bounds: bounds.slice(), counts: counts.slice(), count: p.count, sum: p.sum ?? 0 };
+        this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
+        this.hists.set(id, { bounds: bounds.slice(), counts: counts.slice(), count: p.count, sum: p.sum ?? 0 });
       } else {
         for (let i = 0; i < counts.length; i++) h.counts[i] = (h.counts[i] as number) + (counts[i] as number);
         h.count += p.count;
@@ -322,35 +520,35 @@ export class CumulativeStore {
       }
     } else {
       if (h !== undefined) {
-        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== s.start;
-        if (!startChanged && p.timeUnixNano < s.time) { this.drop('out_of_order'); return; }
+        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== this.startA[id];
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
         if (startChanged || p.count < h.count) {
           this.counters.resets++;
-          s.start = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
+          this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
         }
       }
-      s.hist = { bounds, counts, count: p.count, sum: p.sum ?? 0 };
+      this.hists.set(id, { bounds, counts, count: p.count, sum: p.sum ?? 0 });
     }
-    this.touch(s, p.timeUnixNano, now);
+    this.touch(id, p.timeUnixNano, now);
   }
 
   private applyExp(fam: Family, key: string, p: import('../model/index.js').ExponentialHistogramDataPoint, delta: boolean, now: number): void {
-    const s = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
-    if (s === undefined) return;
-    if (delta && s.exp !== undefined) {
-      s.exp = mergeExp(s.exp, p, this.maxExp);
+    const id = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
+    const e = this.exps.get(id);
+    if (delta && e !== undefined) {
+      this.exps.set(id, mergeExp(e, p, this.maxExp));
     } else {
-      if (!delta && s.exp !== undefined) {
-        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== s.start;
-        if (!startChanged && p.timeUnixNano < s.time) { this.drop('out_of_order'); return; }
-        if (startChanged || p.count < s.exp.count) {
+      if (!delta && e !== undefined) {
+        const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== this.startA[id];
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+        if (startChanged || p.count < e.count) {
           this.counters.resets++;
-          s.start = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
+          this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
         }
       }
-      s.exp = expFromPoint(p, this.maxExp);
+      this.exps.set(id, expFromPoint(p, this.maxExp));
     }
-    this.touch(s, p.timeUnixNano, now);
+    this.touch(id, p.timeUnixNano, now);
   }
 
   /** Remove series not updated for `expiryMs`. Called on ingest and before every render. */
@@ -358,11 +556,11 @@ export class CumulativeStore {
     const ttl = this.expiryMs;
     if (ttl <= 0) return;
     let n = 0;
-    let s = this.head;
-    while (s !== undefined && now - s.moved > ttl) {
-      const next = s.next;
-      if (now - s.seen > ttl) { this.remove(s); n++; }
-      s = next;
+    let id = this.head;
+    while (id !== NONE && now - (this.movedA[id] as number) > ttl) {
+      const next = this.nextA[id] as number;
+      if (now - (this.seenA[id] as number) > ttl) { this.remove(id); n++; }
+      id = next;
     }
     if (n > 0) {
       this.counters.evicted_expired += n;

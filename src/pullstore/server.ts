@@ -9,6 +9,10 @@
  * - the right path with another method than GET/HEAD → 405.
  * - path and credentials are compared in constant time.
  * - `Content-Encoding: gzip` when the client accepts it.
+ * - a streamed body is pulled chunk by chunk with backpressure (the next
+ *   chunk is rendered only once the socket, or the gzip stream, drained); a
+ *   failure mid-body destroys the connection so the client sees a truncated
+ *   response, never a short one that looks complete.
  *
  * Bound in start(), never in the constructor; close(deadline) is safe twice.
  */
@@ -16,7 +20,9 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import { createTlsServer, loadTlsOptions, type TlsConfig } from '../config/security.js';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, constants as zc } from 'node:zlib';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { createGzip, gzip as gzipCb, constants as zc } from 'node:zlib';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { parseEndpoint } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +30,17 @@ import { checkBasicAuth, safeEqual } from './credentials.js';
 
 const gzip = promisify(gzipCb);
 
-export interface PullResponse { contentType: string; body: string | string[] | Buffer }
+/**
+ * A response body: whole (string, string chunks, Buffer; sent with a
+ * Content-Length), or streamed (an Iterable of Buffers pulled one chunk at a
+ * time as the socket drains, chunked transfer encoding: a scrape of millions
+ * of series never holds the whole body; iteration starts only for a GET).
+ */
+export interface PullResponse { contentType: string; body: string | string[] | Buffer | Iterable<Buffer> }
+
+function isStream(b: PullResponse['body']): b is Iterable<Buffer> {
+  return typeof b !== 'string' && !Array.isArray(b) && !Buffer.isBuffer(b);
+}
 
 export interface PullServerOptions {
   endpoint: string;
@@ -128,6 +144,7 @@ export class PullServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const r = await this.o.respond(req);
+      if (isStream(r.body)) { await this.stream(req, res, r.contentType, r.body); return; }
       let body: Buffer = Buffer.isBuffer(r.body) ? r.body : Buffer.from(Array.isArray(r.body) ? r.body.join('') : r.body, 'utf8');
       const headers: Record<string, string> = { 'Content-Type': r.contentType, Vary: 'Accept, Accept-Encoding', 'Cache-Control': 'no-store' };
       if (acceptsGzip(req.headers['accept-encoding'] as string | undefined)) {
@@ -145,6 +162,47 @@ export class PullServer {
       this.o.logger.error({ err: (e as Error).message }, 'pull store could not render its response');
       if (!res.headersSent) this.finish(res, 500, {}, '500 internal error\n');
       else res.destroy();
+    }
+  }
+
+  private async stream(req: IncomingMessage, res: ServerResponse, contentType: string, body: Iterable<Buffer>): Promise<void> {
+    const headers: Record<string, string> = { 'Content-Type': contentType, Vary: 'Accept, Accept-Encoding', 'Cache-Control': 'no-store' };
+    const gz = acceptsGzip(req.headers['accept-encoding'] as string | undefined);
+    if (gz) headers['Content-Encoding'] = 'gzip';
+    this.count(200);
+    this.stats.served++;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') { res.end(); return; }
+    let out: Writable = res;
+    if (gz) {
+      const z = createGzip({ level: zc.Z_BEST_SPEED });
+      z.pipe(res);
+      z.on('error', () => res.destroy());
+      out = z;
+    }
+    const it = body[Symbol.iterator]();
+    let gone = false;
+    const onClose = (): void => { gone = true; };
+    res.once('close', onClose);
+    try {
+      for (;;) {
+        if (gone || res.destroyed) return;
+        const n = it.next();
+        if (n.done === true) break;
+        if (!out.write(n.value)) {
+          await Promise.race([once(out, 'drain'), once(res, 'close')]);
+        }
+      }
+      out.end();
+    } catch (e) {
+      this.stats.errors++;
+      this.stats.last_error = `rendering failed: ${(e as Error).name}`;
+      this.o.logger.error({ err: (e as Error).message }, 'pull store could not render its response');
+      res.destroy();
+    } finally {
+      res.off('close', onClose);
+      // a body left unfinished (client gone, error): let the renderer clean up
+      it.return?.();
     }
   }
 

@@ -10,6 +10,7 @@
  */
 import type { Schema } from '../../src/config/schema.js';
 import { receiverSecurityFields, type ReceiverSecurityConfig } from '../../src/config/receiversecurity.js';
+import { corsField, type CorsConfig } from '../../src/receiverhttp/cors.js';
 
 export interface BacktraceTokenConfig { token: string; application: string }
 
@@ -20,6 +21,8 @@ export interface BacktraceReceiverConfig extends ReceiverSecurityConfig {
   max_value_length: number;
   max_attributes: number;
   dedupe: { horizon: number; max_entries: number };
+  metrics: { enabled: boolean; max_events_per_request: number };
+  cors: CorsConfig;
 }
 
 export const backtraceConfigSchema: Schema = {
@@ -45,5 +48,13 @@ export const backtraceConfigSchema: Schema = {
       max_entries: { type: 'int', default: 100000, min: 1, doc: 'Most `uuid`s remembered (about 100 bytes each); the oldest are forgotten first (counted as `dedupe_evicted`).' },
     },
   },
+  metrics: {
+    type: 'object', doc: 'Backtrace metrics (release health): the SDKs\' unique events (`POST /api/unique-events/submit`) and summed events (`POST /api/summed-events/submit`, e.g. "Application Launches"), with `metrics.metricsSubmissionUrl` pointed here, become metric events (`event.kind: unique` / `summed`; docs/receivers/backtrace.md). Token-checked like reports.',
+    fields: {
+      enabled: { type: 'boolean', default: false, doc: 'Serve the two metrics endpoints (otherwise they answer 404). Off by default: a pipeline that counts every event would count these too — filter on `event.kind`.' },
+      max_events_per_request: { type: 'int', default: 1000, min: 1, doc: 'A submission with more events is refused (400).' },
+    },
+  },
+  cors: corsField,
   ...receiverSecurityFields,
 };

@@ -3,7 +3,11 @@
  * their url points at metricport (protocols.md §10).
  *
  *   POST /post?format=json&token=<token>       (@backtrace/node with `url` + `token`)
- *   POST /<universe>/<token>/json              (a submit.backtrace.io-style url)
+ *   POST [/prefix]/<universe>/<token>/json     (a submit.backtrace.io-style url; any prefix,
+ *                                               e.g. http://host:port/submit.backtrace.io/<universe>/<token>/json,
+ *                                               the form under which the SDK also finds the universe for metrics)
+ *   POST /api/unique-events/submit?universe=&token=   metrics (metrics.enabled): unique events
+ *   POST /api/summed-events/submit?universe=&token=   metrics: summed events (receivers/backtrace/metrics.ts)
  *
  * Body: the JSON report, or multipart/form-data with the report in part
  * `upload_file` (attachments such as breadcrumbs are skipped). No token → 401,
@@ -21,11 +25,14 @@ import { nowUnixNano, queryParam } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, type Exchange } from '../../src/receiverhttp/receiver.js';
 import type { BacktraceReceiverConfig } from './config.js';
 import { mapBacktraceReport, type BacktraceMapOptions } from './map.js';
+import { mapMetricsSubmission, type MetricsKind } from './metrics.js';
 import { findPart, multipartBoundary } from './multipart.js';
 
 const POST_ROUTE = '/post';
 const TOKEN_ROUTE = '/{universe}/{token}/json';
-const TOKEN_RE = /^\/[^/?#]+\/[^/?#]+\/json\/?$/;
+const TOKEN_RE = /^(?:\/[^?#]*)?\/[^/?#]+\/[^/?#]+\/json\/?$/;
+const UNIQUE_ROUTE = '/api/unique-events/submit';
+const SUMMED_ROUTE = '/api/summed-events/submit';
 
 export class BacktraceReceiver implements Receiver {
   private readonly http: HttpReceiver;
@@ -33,6 +40,8 @@ export class BacktraceReceiver implements Receiver {
   private readonly seen: SeenIds;
   private duplicates = 0;
   private multipart = 0;
+  /** metrics events passed on, by kind; events the SDK reported dropped on its side */
+  private readonly metricEvents = { unique: 0, summed: 0, sdk_dropped: 0 };
 
   constructor(set: CreateSettings, private readonly cfg: BacktraceReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
     this.http = new HttpReceiver(set, cfg, {
@@ -42,9 +51,13 @@ export class BacktraceReceiver implements Receiver {
       // the SDK's database retries later on 429
       refusal: { status: 429, message: 'the pipeline cannot accept reports right now; retry later', minRetryAfter: 1 },
       authFailures: true,
+      cors: cfg.cors,
       gauges: (tel, attrs) => {
         tel.gauge('metricport_backtrace_duplicate_reports', 'Reports whose uuid was already seen within dedupe.horizon (answered 200, not passed on), cumulative', attrs, () => this.duplicates);
         tel.gauge('metricport_backtrace_dedupe_entries', 'uuids remembered for deduplication', attrs, () => this.seen.size);
+        if (cfg.metrics.enabled) {
+          for (const k of ['unique', 'summed'] as const) tel.gauge('metricport_backtrace_metric_events', 'Backtrace metrics events passed on (unique: unique events; summed: summed events such as Application Launches), cumulative', { ...attrs, kind: k }, () => this.metricEvents[k]);
+        }
       },
     });
     for (const t of cfg.tokens) this.tokens.set(t.token, { application: t.application === '' ? undefined : t.application, maxValueLength: cfg.max_value_length, maxAttributes: cfg.max_attributes });
@@ -56,6 +69,10 @@ export class BacktraceReceiver implements Receiver {
     await this.http.listen((r) => {
       r.route('POST', POST_ROUTE, (x) => this.handle(x, queryParam(x.req.url ?? '', 'token')));
       r.routePattern('POST', TOKEN_ROUTE, TOKEN_RE, (x) => this.handle(x, tokenFromPath(x.req.url ?? '')));
+      if (this.cfg.metrics.enabled) {
+        r.route('POST', UNIQUE_ROUTE, (x) => this.handleMetrics(x, 'unique'));
+        r.route('POST', SUMMED_ROUTE, (x) => this.handleMetrics(x, 'summed'));
+      }
     });
   }
 
@@ -64,8 +81,8 @@ export class BacktraceReceiver implements Receiver {
   boundAddress(): BoundAddress | undefined { return this.http.address(); }
 
   status(): Record<string, unknown> {
-    return this.http.status({ paths: [POST_ROUTE, TOKEN_ROUTE], tokens: this.cfg.tokens.length },
-      { duplicates: this.duplicates, multipart: this.multipart, dedupe_entries: this.seen.size, dedupe_evicted: this.seen.evicted });
+    return this.http.status({ paths: this.cfg.metrics.enabled ? [POST_ROUTE, TOKEN_ROUTE, UNIQUE_ROUTE, SUMMED_ROUTE] : [POST_ROUTE, TOKEN_ROUTE], tokens: this.cfg.tokens.length },
+      { duplicates: this.duplicates, multipart: this.multipart, dedupe_entries: this.seen.size, dedupe_evicted: this.seen.evicted, ...(this.cfg.metrics.enabled ? { metric_events: { ...this.metricEvents } } : {}) });
   }
 
   private async handle(x: Exchange, token: string | undefined): Promise<void> {
@@ -121,17 +138,48 @@ export class BacktraceReceiver implements Receiver {
     this.ok(x, m.uuid);
   }
 
+  /** A metrics submission (unique or summed events): token-checked like reports, then one event per metrics event. */
+  private async handleMetrics(x: Exchange, kind: MetricsKind): Promise<void> {
+    if (x.refuseOverMemory()) return;
+    const token = queryParam(x.req.url ?? '', 'token');
+    if (token === undefined || token === '') {
+      x.authFailed(401, `missing submission token: use ${kind === 'unique' ? UNIQUE_ROUTE : SUMMED_ROUTE}?universe=<universe>&token=<token>`);
+      return;
+    }
+    const opts = this.tokens.get(token);
+    if (opts === undefined) {
+      x.authFailed(403, `unknown submission token; check the SDK's token against receivers.${this.http.id}.tokens`);
+      return;
+    }
+    const arrival = nowUnixNano();
+    const body = await x.body(this.cfg.max_request_body_size);
+    if (body === undefined) return;
+    let json: Record<string, unknown> | undefined;
+    try {
+      const v = JSON.parse(body.toString('utf8'));
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) json = v as Record<string, unknown>;
+    } catch { /* the parser's message quotes the body: never echoed */ }
+    if (json === undefined) { this.http.tel.rejected(1, 'events'); x.fail(400, 'the metrics submission is not a JSON object', 'malformed_json'); return; }
+    const m = mapMetricsSubmission(kind, json, arrival, opts, this.cfg.metrics.max_events_per_request);
+    if (!m.ok) { this.http.tel.rejected(1, 'events'); x.fail(400, m.error, 'invalid_metrics'); return; }
+    this.metricEvents.sdk_dropped += m.dropped;
+    if (m.events.length > 0 && !(await x.consume(this.next!, { events: m.events }, m.events.length, 'events'))) return;
+    this.metricEvents[kind] += m.events.length;
+    x.json(200, '{"response":"ok"}');
+  }
+
   private ok(x: Exchange, uuid: string): void {
     x.json(200, `{"response":"ok","_rxid":${JSON.stringify(uuid)}}`);
   }
 }
 
-/** `<token>` of `/<universe>/<token>/json`. */
+/** `<token>` of `[/prefix]/<universe>/<token>/json`: the segment before `json`. */
 export function tokenFromPath(url: string): string | undefined {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const parts = path.split('/');
-  const t = parts[2];
+  if (parts.at(-1) === '') parts.pop();
+  const t = parts.at(-2);
   if (t === undefined || t === '') return undefined;
   try { return decodeURIComponent(t); } catch { return undefined; }
 }

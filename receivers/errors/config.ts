@@ -8,6 +8,7 @@
  */
 import type { Schema } from '../../src/config/schema.js';
 import { receiverSecurityFields, type ReceiverSecurityConfig } from '../../src/config/receiversecurity.js';
+import { corsField, type CorsConfig } from '../../src/receiverhttp/cors.js';
 
 export interface ErrorsReceiverConfig extends ReceiverSecurityConfig {
   endpoint: string;
@@ -17,6 +18,7 @@ export interface ErrorsReceiverConfig extends ReceiverSecurityConfig {
   max_attributes: number;
   max_value_length: number;
   max_key_length: number;
+  cors: CorsConfig;
 }
 
 export const errorsConfigSchema: Schema = {
@@ -27,5 +29,6 @@ export const errorsConfigSchema: Schema = {
   max_attributes: { type: 'int', default: 128, min: 1, doc: 'Most attributes per event; an event with more is rejected.' },
   max_value_length: { type: 'int', default: 4096, min: 1, doc: 'Longest string attribute value in characters; an event with a longer one is rejected.' },
   max_key_length: { type: 'int', default: 256, min: 1, doc: 'Longest attribute name in characters; an event with a longer one is rejected.' },
+  cors: corsField,
   ...receiverSecurityFields,
 };

@@ -39,7 +39,7 @@ export class ErrorsReceiver implements Receiver {
   private readonly limits: ParseLimits;
 
   constructor(set: CreateSettings, private readonly cfg: ErrorsReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
-    this.http = new HttpReceiver(set, cfg, { name: 'errors', errorBody: jsonError('error') });
+    this.http = new HttpReceiver(set, cfg, { name: 'errors', errorBody: jsonError('error'), cors: cfg.cors });
     this.limits = { maxEvents: cfg.max_events_per_request, maxAttributes: cfg.max_attributes, maxValueLength: cfg.max_value_length, maxKeyLength: cfg.max_key_length };
   }
 

@@ -6,8 +6,8 @@
  * An item header with `length` is followed by exactly that many payload
  * bytes (attachments: binary, possibly containing newlines) and an optional
  * `\n`; without `length` the payload runs to the next `\n` or the end. Only
- * `event` payloads are decoded; every other item (attachments, sessions,
- * client reports, transactions, ...) is only counted by type.
+ * `event`, `session` and `sessions` payloads are handed back; every other
+ * item (attachments, client reports, transactions, ...) is only counted by type.
  */
 
 export interface EnvelopeHeader {
@@ -21,6 +21,8 @@ export interface ParsedEnvelope {
   header: EnvelopeHeader;
   /** payloads of `event` items, in order (bytes; decoded by the caller) */
   events: Buffer[];
+  /** payloads of `session` and `sessions` items, in order */
+  sessions: Array<{ type: 'session' | 'sessions'; payload: Buffer }>;
   /** item counts by type, `event` included */
   items: Record<string, number>;
 }
@@ -53,6 +55,7 @@ export function parseEnvelope(buf: Buffer, maxItems = 1000): EnvelopeResult {
   if (header === undefined) return { ok: false, error: 'envelope header (the first line) is not a JSON object' };
   pos = hEnd + 1;
   const events: Buffer[] = [];
+  const sessions: ParsedEnvelope['sessions'] = [];
   const items: Record<string, number> = {};
   let n = 0;
   while (pos < buf.length) {
@@ -78,8 +81,9 @@ export function parseEnvelope(buf: Buffer, maxItems = 1000): EnvelopeResult {
     }
     items[ih.type] = (items[ih.type] ?? 0) + 1;
     if (ih.type === 'event') events.push(buf.subarray(start, end));
+    else if (ih.type === 'session' || ih.type === 'sessions') sessions.push({ type: ih.type, payload: buf.subarray(start, end) });
   }
-  return { ok: true, envelope: { header, events, items } };
+  return { ok: true, envelope: { header, events, sessions, items } };
 }
 
 /**

@@ -28,6 +28,14 @@ export class SeenIds {
     return false;
   }
 
+  /** true when `id` was added within the horizon (nothing recorded) */
+  has(id: string): boolean {
+    const t = this.now();
+    this.expire(t);
+    const exp = this.seen.get(id);
+    return exp !== undefined && exp > t;
+  }
+
   /** forget `id` (its report was not accepted after all, so a resend must count) */
   remove(id: string): void { this.seen.delete(id); }
 

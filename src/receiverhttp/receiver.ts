@@ -53,6 +53,7 @@ import { discardBody, memoryLimiter } from '../memorylimiter.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { ReceiverTelemetry, Telemetry } from '../telemetry.js';
 import { ABORTED, decodeBody, readBody, skipBody, utf8Text } from './body.js';
+import { Cors, type CorsConfig } from './cors.js';
 import { parseContentEncoding, type BodyEncoding } from './negotiate.js';
 
 /** At most one log line per reason this often (never one per request); what users must fix: RateLimitedLog's interval. */
@@ -89,6 +90,12 @@ export interface HttpReceiverOptions {
   authFailures?: boolean;
   /** register the receiver's own gauges; called once, at the first start */
   gauges?: (telemetry: Telemetry, attrs: { receiver: string }) => void;
+  /**
+   * CORS for browsers (cors.ts): OPTIONS preflights on every route, a request
+   * from an origin not allowed refused 403 (`cors_origin`), an allowed one's
+   * answers carrying Access-Control-Allow-Origin. Absent: no CORS handling.
+   */
+  cors?: CorsConfig;
 }
 
 /** errorBody for receivers answering `{"<field>": message}` */
@@ -115,6 +122,8 @@ export class Exchange {
   /** the request's Content-Encoding, once `body()` read it */
   encoding: BodyEncoding = 'identity';
   readonly t0 = performance.now();
+  /** CORS headers every answer to an allowed Origin carries */
+  corsHeaders: OutgoingHttpHeaders | undefined;
   private state = BodyState.Unread;
 
   constructor(readonly http: HttpReceiver, readonly req: IncomingMessage, readonly res: ServerResponse, readonly path: string) {
@@ -213,6 +222,7 @@ export class Exchange {
   reply(status: number, headers: OutgoingHttpHeaders, body?: string | Uint8Array, reason?: string, message?: string): void {
     if (this.state === BodyState.Unread) { this.state = BodyState.Done; skipBody(this.req, this.res); }
     const res = this.res;
+    if (this.corsHeaders !== undefined) headers = { ...headers, ...this.corsHeaders };
     if (!res.headersSent && !res.destroyed) {
       res.writeHead(status, headers);
       res.end(body);
@@ -232,6 +242,11 @@ export class HttpReceiver {
   readonly guard: RequestGuard;
   /** 401/403 of the receiver's own keys or tokens (with options.authFailures) */
   authFailures = 0;
+  /** requests refused for an Origin not in cors.allowed_origins (preflights included) */
+  corsRefused = 0;
+  /** preflights answered 204 */
+  corsPreflights = 0;
+  private readonly cors: Cors | undefined;
   private readonly byStatus: Record<string, number> = {};
   private readonly logs: RateLimitedLog;
   private readonly warnings: RateLimitedLog;
@@ -248,6 +263,7 @@ export class HttpReceiver {
     this.guard = receiverGuard(cfg);
     this.logs = new RateLimitedLog(set.logger, { intervalMs: LOG_INTERVAL_MS });
     this.warnings = new RateLimitedLog(set.logger);
+    this.cors = opts.cors === undefined ? undefined : new Cors(opts.cors);
   }
 
   /** Lease the shared listener (TLS, guard), mount the routes, listen; MP_START_FAILED naming the receiver on failure. No-op when listening or shut down. */
@@ -260,8 +276,14 @@ export class HttpReceiver {
       this.opts.gauges?.(this.telemetry, attrs);
     }
     const lease = await listenReceiver(this.id, this.cfg, this.guard, this.logger, (l) => mount({
-      route: (method, path, handle) => l.route(method, path, this.handler(path, handle), this.wrongMethod(path)),
-      routePattern: (method, name, pattern, handle) => l.routePattern(method, name, pattern, this.handler(name, handle), this.wrongMethod(name)),
+      route: (method, path, handle) => {
+        l.route(method, path, this.handler(path, handle), this.wrongMethod(path));
+        if (this.cors !== undefined) l.route('OPTIONS', path, this.preflight(path), this.wrongMethod(path));
+      },
+      routePattern: (method, name, pattern, handle) => {
+        l.routePattern(method, name, pattern, this.handler(name, handle), this.wrongMethod(name));
+        if (this.cors !== undefined) l.routePattern('OPTIONS', name, pattern, this.preflight(name), this.wrongMethod(name));
+      },
     }), this.opts.configPrefix);
     // shut down while the bind was under way: let go at once
     if (this.stopped) { await lease.release(AbortSignal.abort()); return; }
@@ -298,6 +320,7 @@ export class HttpReceiver {
     return {
       ...this.tel.totals(),
       ...(this.opts.authFailures === true ? { auth_failures: this.authFailures } : {}),
+      ...(this.cors !== undefined ? { cors_refused: this.corsRefused, cors_preflights: this.corsPreflights } : {}),
       ...extra,
       responses: { ...this.byStatus },
     };
@@ -346,6 +369,7 @@ export class HttpReceiver {
   private handler(path: string, handle: ExchangeHandler): RouteHandler {
     return (req, res) => {
       const x = new Exchange(this, req, res, path);
+      if (!this.corsAllowed(x)) return;
       let p: void | Promise<void>;
       try {
         p = handle(x);
@@ -359,7 +383,48 @@ export class HttpReceiver {
 
   private wrongMethod(path: string): { onWrongMethod: (req: IncomingMessage, res: ServerResponse, allow: string) => void } {
     return {
-      onWrongMethod: (req, res, allow) => new Exchange(this, req, res, path).fail(405, `method ${req.method ?? ''} not allowed on ${path}; use ${allow}`, 'method_not_allowed', { Allow: allow }),
+      onWrongMethod: (req, res, allow) => {
+        const x = new Exchange(this, req, res, path);
+        if (this.cors !== undefined) {
+          const c = this.cors.check(req);
+          if (c.kind === 'allowed') x.corsHeaders = c.headers;
+        }
+        x.fail(405, `method ${req.method ?? ''} not allowed on ${path}; use ${allow}`, 'method_not_allowed', { Allow: allow });
+      },
+    };
+  }
+
+  /** With cors: a request from an Origin not allowed is answered 403 (false); an allowed one's answers get the CORS headers. */
+  private corsAllowed(x: Exchange): boolean {
+    if (this.cors === undefined) return true;
+    const c = this.cors.check(x.req);
+    if (c.kind === 'refused') {
+      this.corsRefused++;
+      x.fail(403, `origin ${JSON.stringify(c.origin.slice(0, 200))} is not in receivers.${this.id}.${this.opts.configPrefix ?? ''}cors.allowed_origins`, 'cors_origin');
+      return false;
+    }
+    if (c.kind === 'allowed') x.corsHeaders = c.headers;
+    return true;
+  }
+
+  /** OPTIONS on a receiver path: a CORS preflight (204 or 403); without Origin, 204 with Allow. */
+  private preflight(path: string): RouteHandler {
+    return (req, res) => {
+      const x = new Exchange(this, req, res, path);
+      const cors = this.cors as Cors;
+      const c = cors.check(req);
+      if (c.kind === 'none') { x.reply(204, { Allow: 'POST, OPTIONS', 'Content-Length': '0' }); return; }
+      if (!this.corsAllowed(x)) return;
+      const p = cors.preflight(req, x.corsHeaders ?? {});
+      if (p.status === 403) {
+        this.corsRefused++;
+        x.corsHeaders = undefined;
+        x.fail(403, p.message, 'cors_preflight');
+        return;
+      }
+      this.corsPreflights++;
+      x.corsHeaders = undefined;
+      x.reply(204, p.headers);
     };
   }
 

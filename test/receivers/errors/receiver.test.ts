@@ -71,7 +71,7 @@ describe('errors receiver over HTTP', () => {
     expect(ct.body.error).to.contain('unsupported Content-Type "application/xml"');
     const m = await post(port, '', {}, '/v1/errors', 'GET');
     expect(m.status).to.equal(405);
-    expect(m.headers.get('allow')).to.equal('POST');
+    expect(m.headers.get('allow')).to.equal('POST, OPTIONS'); // OPTIONS: CORS preflights (issue 17)
     expect(sink.got).to.deep.equal([]);
     expect(rcv.status().counters).to.deep.include({ 'bad_requests.malformed_json': 1, 'bad_requests.too_large': 1, 'bad_requests.unsupported_media_type': 1, 'bad_requests.method_not_allowed': 1 });
   });

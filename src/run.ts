@@ -59,7 +59,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
   let cluster: ClusterNode | undefined;
   if (config.cluster !== undefined) {
     const [{ ClusterNode }, { resolveNodeId }] = await Promise.all([import('./cluster/node.js'), import('./cluster/config.js')]);
-    cluster = new ClusterNode(config.cluster, { nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir), logger: logger.child({ component: 'cluster' }), telemetry, version: version(), admin: settings.admin_endpoint });
+    cluster = new ClusterNode(config.cluster, { nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir), logger: logger.child({ component: 'cluster' }), telemetry, version: version(), admin: settings.admin_endpoint, stateDir: settings.state_dir });
   }
   const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir, stopTimeoutMs: settings.shutdown_timeout, ...(cluster !== undefined ? { cluster } : {}) });
   let ready: Service | null = null;

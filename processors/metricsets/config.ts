@@ -24,6 +24,9 @@ export interface MetricSetsConfig {
   allowed_lateness?: number;
   max_groups: number;
   zero_fill: boolean;
+  scope: 'local' | 'cluster';
+  /** ms */
+  cluster_wait: number;
   unique: { exact_threshold: number; precision: number };
   percentiles: { relative_accuracy: number };
   sets: MetricSetConfig[];
@@ -36,6 +39,8 @@ const PERCENTILE: Partial<Record<AggKind, number>> = { p50: 0.5, p90: 0.9, p95: 
 export const metricsetsConfigSchema: Schema = {
   period: { type: 'duration', default: '60s', min: '10ms', doc: 'Window length: tumbling windows aligned to the Unix epoch, by event time. Match the period of the stores this feeds (a store with a longer period must use a multiple of it).' },
   allowed_lateness: { type: 'duration', doc: 'How long after a window ends its events are still accepted; the window is emitted then. Later events are dropped and counted as late. Default: one period.' },
+  scope: { type: 'enum', values: ['local', 'cluster'] as const, default: 'local', doc: 'local: this instance exports its own windows. cluster (with service.cluster): every instance publishes its windows as mergeable partials and the owner of each group\'s partition merges them and exports one series per group for the whole fleet (docs/cluster.md); every instance must run the same sets. Without service.cluster, cluster behaves as local.' },
+  cluster_wait: { type: 'duration', default: '10s', min: '0s', max: '1h', doc: 'With scope cluster: how long after a window closes (end + allowed_lateness) the owner of a partition waits for publishers that have not sent their partial (a node cut off from NATS, a crashed one still within lease_ttl) before exporting without them; partials arriving later are counted as late, never merged.' },
   max_groups: { type: 'int', default: 10000, min: 1, doc: 'Most groups per metric per window; events of further groups go into the group "__overflow__" and are counted.' },
   zero_fill: { type: 'boolean', default: true, doc: 'Metrics without group_by emit count 0 / sum 0 / unique 0 for windows without events (so dashboards show 0, not a gap).' },
   unique: {

@@ -9,8 +9,12 @@ import type { Logger } from '../../src/logger.js';
 import { RateLimitedLog } from '../../src/ratelimitedlog.js';
 import { countPoints, type EventBatch, type MetricsBatch } from '../../src/model/index.js';
 import type { ProcessorTelemetry, Telemetry } from '../../src/telemetry.js';
+import type { FleetChannel, ClusterHost, PartialMessage } from '../../src/cluster/api.js';
+import { FleetOwner } from '../../src/fleet/owner.js';
+import { chunkEntries, encodeEnvelope, messageId } from '../../src/fleet/wire.js';
 import { compileMetricSets, type MetricSetsConfig, type MetricSpec } from './config.js';
-import { MetricSetsEngine, type EngineOptions, type PreviewWindow } from './engine.js';
+import { MetricSetsEngine, type EngineOptions, type PreviewWindow, type Window } from './engine.js';
+import { mergeEntries, metricIndex, windowEntries, zeroFillOwner } from './partial.js';
 
 const LOG_INTERVAL_MS = 10_000;
 
@@ -70,6 +74,9 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   private readonly warnings: RateLimitedLog;
   /** overflow count per metric when last checked */
   private readonly overflowSeen: number[];
+  /** scope cluster with a cluster: the channel this node publishes its partials on, and the owner of its partitions */
+  private fleet: { cluster: ClusterHost; channel: FleetChannel; owner: FleetOwner<Window>; pub: string; from: number } | undefined;
+  private published = { windows: 0, messages: 0, failed_windows: 0 };
 
   constructor(
     private readonly set: CreateSettings,
@@ -87,10 +94,73 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     registerGauges(set.telemetry, set.id, set.pipeline ?? '', this);
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
     if (this.started || this.stopped !== undefined) return;
     this.started = true;
+    if (this.cfg.scope === 'cluster') {
+      const cluster = host.cluster;
+      if (cluster === undefined) {
+        this.logger.warn({ processor: this.set.id }, 'scope: cluster without service.cluster: this instance exports its own windows (it is the whole fleet)');
+      } else {
+        const channel = cluster.fleet(this.set.id);
+        const engine = this.engine;
+        const index = metricIndex(engine);
+        const partitions = cluster.partitions;
+        const owner = new FleetOwner<Window>({
+          id: this.set.id, cluster, channel, logger: this.logger, telemetry: this.set.telemetry, now: this.now,
+          adapter: {
+            periodMs: this.cfg.period, latenessMs: engine.o.latenessMs, waitMs: this.cfg.cluster_wait,
+            newWindow: (k) => engine.emptyWindow(k),
+            merge: (w, entries) => mergeEntries(engine, index, w, entries),
+            build: (_k, w, p) => engine.buildWindow(w, zeroFillOwner(engine, partitions, p)),
+          },
+          deliver: async (b) => {
+            const n = countPoints(b);
+            try {
+              await this.next.consume(b);
+              this.tel.outgoing(n);
+              this.emitted += n;
+            } catch (err) {
+              this.noteError(err, 'downstream refused a merged window');
+              throw err;
+            }
+          },
+        });
+        this.fleet = { cluster, channel, owner, pub: `${cluster.nodeId}.${cluster.instanceId}`, from: engine.firstWindow };
+        channel.announce({ from: engine.firstWindow, period: this.cfg.period });
+        owner.start();
+      }
+    }
     this.schedule();
+  }
+
+  /** Scope cluster: one message per partition (more when large) per closed window, queued durably, published in window order. */
+  private publish(windows: Window[]): Promise<void> {
+    const f = this.fleet!;
+    const parts = f.cluster.partitions;
+    const p = (async () => {
+      for (const w of windows) {
+        const messages: PartialMessage[] = [];
+        windowEntries(this.engine, w, parts).forEach((entries, part) => {
+          const chunks = chunkEntries(entries);
+          chunks.forEach((c, i) => {
+            const head = { c: this.set.id, pub: f.pub, from: f.from, k: w.k, P: this.cfg.period, p: part, i, n: chunks.length };
+            messages.push({ partition: part, id: messageId(head), data: encodeEnvelope(head, c) });
+          });
+        });
+        try {
+          await f.channel.send(messages);
+          this.published.windows++;
+          this.published.messages += messages.length;
+        } catch (err) {
+          this.published.failed_windows++;
+          this.noteError(err, 'cannot queue the partials of a closed window on disk; they are lost');
+        }
+      }
+    })();
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
   }
 
   private schedule(): void {
@@ -104,6 +174,13 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   tick(): Promise<void> {
     this.timer = undefined;
     let batches: MetricsBatch[];
+    if (this.fleet !== undefined) {
+      let windows: Window[] = [];
+      try { windows = this.engine.closeDueWindows(this.now(), true); } catch (err) { this.noteError(err, 'closing windows failed'); }
+      const p = this.publish(windows);
+      this.schedule();
+      return p;
+    }
     try {
       batches = this.engine.closeDue(this.now());
     } catch (err) {
@@ -176,6 +253,13 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
 
   private async doShutdown(deadline: AbortSignal): Promise<void> {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.fleet !== undefined) {
+      // the open windows' partials go out now (the owners merge them with the others'); this node stops owning
+      const pub = this.publish(this.engine.flushAllWindows(this.now()));
+      this.fleet.owner.stop();
+      await raceAbort(Promise.all([...this.inflight, pub]).then(() => undefined), deadline);
+      return;
+    }
     const batches = this.started ? this.engine.flushAll(this.now()) : this.engine.flushAll();
     const all = Promise.all([...this.inflight, this.send(batches)]).then(() => undefined);
     await new Promise<void>((resolve) => {
@@ -202,11 +286,22 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
       late_events: e.late,
       future_events: e.future,
       emitted_points: this.emitted,
+      scope: this.fleet !== undefined ? 'cluster' : 'local',
+      ...(this.fleet !== undefined ? { fleet: { published: { ...this.published }, channel: this.fleet.channel.status(), ...this.fleet.owner.status() } } : {}),
       emit_failed_points: this.emitFailed,
       ...(this.lastError !== undefined ? { last_error: this.lastError } : {}),
       metrics: this.specs.map((s, i) => ({ set: s.set, metric: s.name, ...e.counters[i] })),
     };
   }
+}
+
+function raceAbort(p: Promise<void>, deadline: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (deadline.aborted) { resolve(); return; }
+    const onAbort = () => resolve();
+    deadline.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => { deadline.removeEventListener('abort', onAbort); resolve(); });
+  });
 }
 
 function registerGauges(tel: Telemetry, id: string, pipeline: string, p: MetricSetsProcessor): void {

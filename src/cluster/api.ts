@@ -33,6 +33,13 @@ export interface WatermarkStore {
   save(key: string, ms: number): Promise<void>;
 }
 
+/** Small JSON records in the cluster's KV under a lease (the fleet owners' window marks); writes carry the fencing token. */
+export interface StateStore {
+  /** claims the key for this grant (a later write of an older holder fails), then returns what it held */
+  load(key: string): Promise<Record<string, unknown> | undefined>;
+  save(key: string, fields: Record<string, unknown>): Promise<void>;
+}
+
 /** A held lease. Its `signal` aborts when the lease is lost; its stores refuse writes from then on. */
 export interface LeaseGrant {
   readonly name: string;
@@ -48,6 +55,57 @@ export interface LeaseGrant {
   check(): Promise<void>;
   /** watermarks in the cluster's KV under this lease, keyed `<namespace>.<key>`; every write carries the fencing token */
   watermarks(namespace: string): WatermarkStore;
+  /** JSON records in the cluster's KV under this lease, keyed `<namespace>.<key>` (letters, digits, `_`, `-`, `.`) */
+  state(namespace: string): StateStore;
+}
+
+/** One message of partials: `data` for partition `partition`; `id` makes a resend a no-op (JetStream's duplicate window). */
+export interface PartialMessage { partition: number; id: string; data: Uint8Array }
+
+/** A partial read back by the owner of its partition. */
+export interface PartialDelivery {
+  /** the stream sequence: an owner resumes from it after a move */
+  seq: number;
+  data: Uint8Array;
+  /** messages of this partition's subject after this one when it was delivered (0: caught up) */
+  pending: number;
+}
+
+/** What a publisher of one channel announces in its heartbeat. */
+export interface PublisherInfo {
+  node_id: string;
+  /** the node's current run (random per process start): `<node_id>.<instance>` identifies a publisher */
+  instance: string;
+  /** the first window (index) this publisher's current run closes */
+  from: number;
+  /** period in ms */
+  period: number;
+}
+
+/**
+ * The fleet-wide aggregation channel of one component (scope: cluster,
+ * docs/cluster.md): publish partials into the partitioned stream (durably
+ * queued first, sent in order), see which nodes publish, and read the
+ * partials of a partition this node owns.
+ */
+export interface FleetChannel {
+  readonly id: string;
+  /** announce (in this node's heartbeat) that it publishes this channel from window `from` on */
+  announce(info: { from: number; period: number }): void;
+  /** queue on disk (resolves once durable), then publish in order, retrying while NATS is away */
+  send(messages: PartialMessage[]): Promise<void>;
+  /** live nodes announcing this channel (heartbeat within lease_ttl) */
+  publishers(): PublisherInfo[];
+  /**
+   * Read partition `partition`'s partials of this channel from stream sequence
+   * `fromSeq` (1 = the start of what the stream keeps) until `signal` aborts;
+   * `onMessage` is called in stream order; `onCaughtUp` once nothing older is pending.
+   */
+  read(partition: number, fromSeq: number, signal: AbortSignal, onMessage: (d: PartialDelivery) => void, onCaughtUp: () => void): void;
+  /** queue and publish counters (status, GET /api/v1/cluster) */
+  status(): Record<string, number>;
+  /** stop sending; what is queued stays on disk for the next start */
+  close(deadline: AbortSignal): Promise<void>;
 }
 
 /** A named lease a component asks for (a run-once poller: `poller.<receiver id>`). */
@@ -61,11 +119,17 @@ export interface Lease {
 export interface ClusterHost {
   readonly name: string;
   readonly nodeId: string;
+  /** this process's run of the node (random per start); a fleet publisher is `<nodeId>.<instanceId>` */
+  readonly instanceId: string;
   readonly partitions: number;
   /** the lease `name` (letters, digits, `_`, `-`, `.`), shared by every node that asks for it */
   lease(name: string): Lease;
   /** partitions this node holds now, with their grants (part 2: the owner merges and exports a partition's windows) */
   ownedPartitions(): ReadonlyMap<number, LeaseGrant>;
+  /** the fleet channel of component `id` (opened on first call; one per component) */
+  fleet(id: string): FleetChannel;
+  /** a component's part of GET /api/v1/cluster (the fleet owners' per-partition lag); `undefined` removes it */
+  report(id: string, status: (() => Record<string, unknown>) | undefined): void;
   /**
    * The watermark a run-once poller's lease holder last saved under
    * `<namespace>.<key>`, read without claiming anything (for previews and

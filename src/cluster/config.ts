@@ -30,6 +30,14 @@ export interface ClusterConfig {
   heartbeat: number;
   /** JetStream replicas of the cluster's KV buckets (3 on a three-node NATS cluster) */
   replicas: number;
+  fleet: {
+    /** ms */
+    max_age: number;
+    /** ms */
+    duplicate_window: number;
+    /** bytes */
+    queue_max_size: number;
+  };
   nats: {
     servers: string[];
     user: string;
@@ -54,6 +62,15 @@ export const clusterSchema: Schema = {
   lease_ttl: { type: 'duration', default: '10s', min: '1s', max: '10m', doc: 'A lease (partition or run-once poller) not renewed for this long expires, and another node takes it over. A holder stops using its lease after 3/4 of it without a renewal.' },
   heartbeat: { type: 'duration', default: '2s', min: '100ms', max: '5m', doc: 'How often a node writes its heartbeat and renews its leases; at most lease_ttl / 3.' },
   replicas: { type: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the KV buckets: 3 on a three-node NATS cluster (survives the loss of one NATS node), 1 on a single server.' },
+  fleet: {
+    type: 'object',
+    doc: 'Fleet-wide aggregation (metricsets and statsd with scope: cluster): the JetStream stream of partials (mp_<name>_partials) and each publisher\'s disk queue.',
+    fields: {
+      max_age: { type: 'duration', default: '1h', min: '1m', max: '30d', doc: 'How long the stream keeps partials: longer than the longest period + allowed_lateness + cluster_wait of any metric set, and than a partition owner may be away before another node takes its partitions over.' },
+      duplicate_window: { type: 'duration', default: '10m', min: '1s', max: '1d', doc: 'JetStream\'s duplicate window: a partial resent within it (lost acknowledgement, restart while sending) is a no-op. Owners also drop a second copy of a partial they hold; later copies of a merged window count as late.' },
+      queue_max_size: { type: 'bytes', default: '256MiB', min: '1MiB', doc: 'Bytes of partials a node keeps on disk (<state_dir>/cluster/fleet/) while NATS is unreachable; when full the oldest window\'s partials are dropped, counted (metricport_cluster_partials_dropped) and warned about.' },
+    },
+  },
   nats: {
     type: 'object',
     doc: 'The NATS connection (JetStream must be enabled on the server).',

@@ -30,14 +30,15 @@ import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { Telemetry } from '../telemetry.js';
-import { LeaseLostError, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore } from './api.js';
+import { LeaseLostError, type ClusterHost, type FleetChannel, type Lease, type LeaseGrant, type PublisherInfo, type StateStore, type WatermarkStore } from './api.js';
+import { NatsFleetChannel, type FleetHost } from './fleet.js';
 import { partitionLease, preferredNode } from './assign.js';
 import type { ClusterConfig } from './config.js';
 
 type ConnState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 interface LeaseValue { holder: string; at: string; handed_by?: string }
-interface NodeValue { node_id: string; instance: string; version: string; started_at: string; heartbeat_at: string; wants: string[]; admin?: string }
+interface NodeValue { node_id: string; instance: string; version: string; started_at: string; heartbeat_at: string; wants: string[]; admin?: string; fleet?: Record<string, { from: number; period: number }> }
 interface StateValue { token: number; node: string; lease: string; at: string; [k: string]: unknown }
 
 /** What this node knows of a lease from the watch (or its own writes). */
@@ -73,9 +74,11 @@ export interface ClusterNodeOptions {
   version: string;
   /** the admin endpoint, shown to other nodes */
   admin?: string;
+  /** the state directory: fleet channels keep their queues of partials under <stateDir>/cluster/fleet (in memory without one) */
+  stateDir?: string;
 }
 
-export class ClusterNode implements ClusterHost {
+export class ClusterNode implements ClusterHost, FleetHost {
   readonly name: string;
   readonly nodeId: string;
   readonly partitions: number;
@@ -122,6 +125,9 @@ export class ClusterNode implements ClusterHost {
   readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0, watch_restarts: 0 };
   private readonly c: { acq: Counter; loss: Counter; hand: Counter; ops: Counter };
   private readonly attrs = new Map<string, Attributes>();
+  private readonly channels = new Map<string, NatsFleetChannel>();
+  private readonly announced = new Map<string, { from: number; period: number }>();
+  private readonly reports = new Map<string, () => Record<string, unknown>>();
 
   constructor(readonly cfg: ClusterConfig, private readonly opts: ClusterNodeOptions) {
     this.name = cfg.name;
@@ -461,7 +467,7 @@ export class ClusterNode implements ClusterHost {
 
   private async heartbeat(): Promise<void> {
     const kv = this.kvNodes!;
-    const v: NodeValue = { node_id: this.nodeId, instance: this.instance, version: this.opts.version, started_at: this.startedAt.toISOString(), heartbeat_at: new Date().toISOString(), wants: [...this.wants].filter((w) => !w.startsWith('p.')), ...(this.opts.admin !== undefined ? { admin: this.opts.admin } : {}) };
+    const v: NodeValue = { node_id: this.nodeId, instance: this.instance, version: this.opts.version, started_at: this.startedAt.toISOString(), heartbeat_at: new Date().toISOString(), wants: [...this.wants].filter((w) => !w.startsWith('p.')), ...(this.opts.admin !== undefined ? { admin: this.opts.admin } : {}), ...(this.announced.size > 0 ? { fleet: Object.fromEntries(this.announced) } : {}) };
     try {
       this.op();
       const rev = await kv.put(this.nodeId, JSON.stringify(v));
@@ -697,6 +703,49 @@ export class ClusterNode implements ClusterHost {
     }
   }
 
+  fleet(id: string): FleetChannel {
+    let ch = this.channels.get(id);
+    if (ch === undefined) {
+      ch = new NatsFleetChannel(id, this, this.logger.child({ fleet: id }), this.opts.telemetry);
+      this.channels.set(id, ch);
+    }
+    return ch;
+  }
+
+  report(id: string, status: (() => Record<string, unknown>) | undefined): void {
+    if (status === undefined) this.reports.delete(id); else this.reports.set(id, status);
+  }
+
+  /** @internal FleetHost */
+  get stateDir(): string | undefined { return this.opts.stateDir; }
+
+  /** @internal FleetHost: the connection while connected and joined */
+  connection(): NatsConnection | undefined {
+    return this.ready && !this.stopped && this.conn === 'connected' ? this.nc : undefined;
+  }
+
+  /** @internal FleetHost: carried by the next heartbeats */
+  announce(id: string, info: { from: number; period: number } | undefined): void {
+    if (info === undefined) this.announced.delete(id); else this.announced.set(id, info);
+  }
+
+  /** @internal FleetHost: live nodes announcing channel `id` (this one included) */
+  publishersOf(id: string): PublisherInfo[] {
+    const out: PublisherInfo[] = [];
+    const live = new Set(this.liveNodes());
+    for (const [nid, n] of this.nodeView) {
+      if (nid === this.nodeId || !live.has(nid)) continue;
+      const f = n.value.fleet?.[id];
+      if (f !== undefined) out.push({ node_id: nid, instance: n.value.instance, from: f.from, period: f.period });
+    }
+    const mine = this.announced.get(id);
+    if (mine !== undefined && live.has(this.nodeId)) out.push({ node_id: this.nodeId, instance: this.instance, from: mine.from, period: mine.period });
+    return out;
+  }
+
+  /** this process's run of the node (publishers are `<node_id>.<instance>`) */
+  get instanceId(): string { return this.instance; }
+
   /** @internal */
   get stateKv(): KV | undefined { return this.kvState; }
   /** @internal */
@@ -709,6 +758,7 @@ export class ClusterNode implements ClusterHost {
   /** Hand every lease over, leave the membership, close the connection; within the deadline. */
   async shutdown(deadline: AbortSignal): Promise<void> {
     if (this.stopped) return;
+    await Promise.all([...this.channels.values()].map((c) => c.close(deadline).catch(() => undefined)));
     const live = this.liveNodes().filter((n) => n !== this.nodeId);
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -792,8 +842,24 @@ export class ClusterNode implements ClusterHost {
       partitions,
       leases,
       counters: { ...this.counters },
+      ...(this.channels.size > 0 || this.reports.size > 0 ? { fleet: this.fleetStatus() } : {}),
       at: new Date(wall).toISOString(),
     };
+  }
+
+  /** Per component: its channel's queue and publish counters, its publishers, and what the component reports (the owners' per-partition lag). */
+  private fleetStatus(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const id of new Set([...this.channels.keys(), ...this.reports.keys()])) {
+      const ch = this.channels.get(id);
+      let rep: Record<string, unknown> = {};
+      try { rep = this.reports.get(id)?.() ?? {}; } catch (err) { rep = { error: errMsg(err) }; }
+      out[id] = {
+        ...(ch !== undefined ? { publishing: ch.status(), publishers: this.publishersOf(id).map((p) => `${p.node_id}.${p.instance}`) } : {}),
+        ...rep,
+      };
+    }
+    return out;
   }
 
   /** Kept for the status; logged at most once a minute per kind (never with a secret: messages name servers and keys only). */
@@ -920,6 +986,19 @@ class Grant implements LeaseGrant {
       }
     }
     this.assertValid();
+  }
+
+  state(namespace: string): StateStore {
+    const full = (key: string) => `st.${namespace}.${key}`;
+    return {
+      load: async (key) => {
+        const cur = await this.claim(full(key));
+        if (cur === undefined) return undefined;
+        const { token: _t, node: _n, lease: _l, at: _a, ...fields } = cur;
+        return fields;
+      },
+      save: (key, fields) => this.write(full(key), fields),
+    };
   }
 
   watermarks(namespace: string): WatermarkStore {

@@ -4,7 +4,7 @@
  */
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
-import { compileEventFilter, type Predicate } from './filter.js';
+import { compileEventFilter, filterAttributes, type Predicate } from './filter.js';
 
 export interface MetricConfig {
   name: string;
@@ -29,6 +29,8 @@ export interface MetricSetsConfig {
   cluster_wait: number;
   unique: { exact_threshold: number; precision: number };
   percentiles: { relative_accuracy: number };
+  /** the recent events kept for Explore (history.ts) */
+  history: { enabled: boolean; max_age: number; max_bytes: number };
   sets: MetricSetConfig[];
 }
 
@@ -56,6 +58,15 @@ export const metricsetsConfigSchema: Schema = {
     doc: 'p50/p90/p95/p99(attr): DDSketch.',
     fields: {
       relative_accuracy: { type: 'number', default: 0.01, min: 0.0001, max: 0.5, doc: 'Relative error bound of every percentile (0.01 = 1 %).' },
+    },
+  },
+  history: {
+    type: 'object',
+    doc: 'The recent events kept for Explore (POST /api/v1/explore and the console): every event this processor receives, in a compact columnar form, bounded by age and by bytes (the oldest dropped first and counted: status history.dropped_by_age / dropped_by_bytes). Explore runs the same aggregation code over it as the metric sets do.',
+    fields: {
+      enabled: { type: 'boolean', default: true, doc: 'Keep the recent events for Explore; false keeps nothing (POST /api/v1/explore then answers 409).' },
+      max_age: { type: 'duration', default: '1h', min: '1s', doc: 'Events are kept at most this long after they arrived.' },
+      max_bytes: { type: 'bytes', default: '64MiB', min: '64KiB', doc: 'Most memory the history holds (estimated); the oldest events are dropped first. With typical error events (5–10 attributes, one unique _tx) an event costs about 60–120 bytes: the status shows history.bytes_per_event.' },
     },
   },
   sets: {
@@ -109,6 +120,8 @@ export interface MetricSpec {
   description: string;
   filter: Predicate;
   filterSpec: unknown;
+  /** the attributes the filter reads (filterAttributes) */
+  filterAttrs: string[];
   groupBy: string[];
   defaults: Array<string | undefined>;
   aggs: AggSpec[];
@@ -153,7 +166,7 @@ export function compileMetricSets(cfg: MetricSetsConfig, issues: ConfigIssue[]):
         if (!seenGb.has(k)) issues.push({ path: `${mp}.group_by_defaults.${k}`, message: `"${k}" is not in group_by (${groupBy.join(', ') || 'empty'})`, severity: 'error' });
       }
       const spec: MetricSpec = {
-        set: set.name, name: m.name, description: m.description ?? '', filter, filterSpec: m.filter, groupBy,
+        set: set.name, name: m.name, description: m.description ?? '', filter, filterSpec: m.filter, filterAttrs: filterAttributes(m.filter), groupBy,
         defaults: groupBy.map((g) => defaultsCfg[g]), aggs: [], uniqueAttrs: [], numAttrs: [], sketch: [],
       };
       const seenAgg = new Set<string>();

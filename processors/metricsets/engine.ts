@@ -22,9 +22,10 @@ import { canonicalValue } from '../../src/model/attributes.js';
 import type { Event } from '../../src/model/events.js';
 import { Temporality, type AttrValue, type Attributes, type Metric, type MetricsBatch, type NumberDataPoint, type ScopeMetrics, type WindowAggregate } from '../../src/model/metrics.js';
 import { DDSketch } from '../../src/sketch/ddsketch.js';
-import { HyperLogLog } from '../../src/sketch/hll.js';
+import { HyperLogLog, hashValue } from '../../src/sketch/hll.js';
 import { EdgeState, MaxState, MeanState, MinState, QuantileState, UniqueState } from './aggregate.js';
 import type { AggSpec, MetricSpec } from './config.js';
+import type { ColumnChunk } from './history.js';
 import { numericValue, TRUE } from './filter.js';
 
 export const OVERFLOW = '__overflow__';
@@ -199,24 +200,7 @@ export class MetricSetsEngine {
         const part = typeof v === 'string' ? v : '\u0001' + canonicalValue(v);
         key = j === 0 ? part : key + '\u0000' + part;
       }
-      g = mw.groups.get(key);
-      if (g === undefined) {
-        if (mw.groups.size >= this.o.maxGroups) {
-          g = mw.overflow ??= new Group(this.overflowAttrs[m]!, spec, this.o);
-          c.overflow++;
-        } else {
-          const attrs: Attributes = {};
-          for (let j = 0; j < gb.length; j++) {
-            const name = gb[j]!;
-            const v = a[name];
-            attrs[name] = v === undefined ? (spec.defaults[j] as string) : v;
-          }
-          g = new Group(attrs, spec, this.o);
-          mw.groups.set(key, g);
-        }
-      } else if (g === mw.overflow) {
-        c.overflow++;
-      }
+      g = this.groupOf(mw, m, spec, key, a);
     }
     c.matched++;
     g.count++;
@@ -233,6 +217,197 @@ export class MetricSetsEngine {
       if (!Number.isFinite(x)) { c.non_numeric++; continue; }
       g.nums[j]!.add(x, t);
     }
+  }
+
+  /**
+   * The group of `key` in a metric's window, created on first use (with the
+   * group_by values read from `a`), or the overflow group past max_groups.
+   * Shared by add() and addColumns().
+   */
+  private groupOf(mw: MetricWindow, m: number, spec: MetricSpec, key: string, a: Attributes): Group {
+    const c = this.counters[m]!;
+    const gb = spec.groupBy;
+    let g = mw.groups.get(key);
+    if (g === undefined) {
+      if (mw.groups.size >= this.o.maxGroups) {
+        g = mw.overflow ??= new Group(this.overflowAttrs[m]!, spec, this.o);
+        c.overflow++;
+      } else {
+        const attrs: Attributes = {};
+        for (let j = 0; j < gb.length; j++) {
+          const name = gb[j]!;
+          const v = a[name];
+          attrs[name] = v === undefined ? (spec.defaults[j] as string) : v;
+        }
+        g = new Group(attrs, spec, this.o);
+        mw.groups.set(key, g);
+      }
+    } else if (g === mw.overflow) {
+      c.overflow++;
+    }
+    return g;
+  }
+
+  /**
+   * Aggregate a columnar block of events (the Explore history, history.ts)
+   * exactly as add() would aggregate the same events one by one (replay mode
+   * only; events outside [fromNs, toNs) are skipped): the same groups, the
+   * same sketches and accumulators, the same output. What differs is only how
+   * values are read: dictionary ids, with the filter's result, a value's hash
+   * and its numeric form computed once per distinct value of the block.
+   * Returns how many events of the block were in the range.
+   */
+  addColumns(c: ColumnChunk, fromNs: bigint, toNs: bigint): number {
+    if (this.o.mode !== 'replay') throw new Error('addColumns is for replay mode (Explore)');
+    const n = c.n;
+    if (n === 0 || c.maxNs < fromNs || c.minNs >= toNs) return 0;
+    const P = this.periodNs;
+    const Pn = Number(P);
+    const kb = c.baseNs >= 0n ? c.baseNs / P : (c.baseNs - P + 1n) / P;
+    const rb = Number(c.baseNs - kb * P);
+    const kbn = Number(kb);
+    const whole = c.minNs >= fromNs && c.maxNs < toNs;
+    const lo = whole ? -1 : Number(fromNs > c.baseNs ? fromNs - c.baseNs : -1n);
+    const hi = whole ? Infinity : Number(toNs - c.baseNs);
+    const dict = c.dict;
+    const col = (name: string): Uint32Array | undefined => { const i = c.keyIndex.get(name); return i === undefined ? undefined : c.cols[i]; };
+    // per metric: what its filter, group_by and aggregates read, and caches by dictionary id
+    const plans = this.specs.map((spec) => {
+      const fAttrs = spec.filter === TRUE ? [] : spec.filterAttrs;
+      return {
+        spec,
+        fCols: fAttrs.map((k) => col(k)),
+        fNames: fAttrs,
+        fMemo: new Map<string, boolean>(),
+        fMemo1: fAttrs.length === 1 ? new Int8Array(dict.length + 1) : undefined,
+        gCols: spec.groupBy.map((k) => col(k)),
+        gMemo: new Map<string, Group | null>(),
+        /** one group_by attribute: the group per dictionary id (undefined = not looked up in this window) */
+        gMemo1: spec.groupBy.length === 1 ? new Array<Group | null | undefined>(dict.length + 1) : undefined,
+        uCols: spec.uniqueAttrs.map((k) => col(k)),
+        nCols: spec.numAttrs.map((k) => col(k)),
+      };
+    });
+    // a value's hash is kept with the block: the next query over it skips hashing
+    let hashes = c.hashes;
+    if (hashes === undefined) { hashes = c.hashes = new Float64Array(dict.length); hashes.fill(NaN); }
+    const nums = new Float64Array(dict.length);
+    const numbered = new Uint8Array(dict.length);
+    const row: Attributes = {};
+    let winK = NaN;
+    let w: Window | undefined;
+    let inRange = 0;
+    const ns = this.specs.length;
+    for (let i = 0; i < n; i++) {
+      const off = c.offs[i]!;
+      if (off < lo || off >= hi) continue;
+      inRange++;
+      const k = kbn + Math.floor((rb + off) / Pn);
+      if (k !== winK) {
+        winK = k; w = this.window(k);
+        for (const pl of plans) { pl.gMemo.clear(); pl.gMemo1?.fill(undefined); }
+      }
+      let t: bigint | undefined;
+      for (let m = 0; m < ns; m++) {
+        const pl = plans[m]!;
+        const spec = pl.spec;
+        const mw = w!.metrics[m]!;
+        // the filter, memoised per combination of the ids it reads
+        if (spec.filter !== TRUE) {
+          let ok: boolean;
+          if (pl.fMemo1 !== undefined) {
+            const fc = pl.fCols[0];
+            const id = fc === undefined ? 0 : fc[i]!;
+            const memo = pl.fMemo1[id]!;
+            if (memo !== 0) ok = memo === 1;
+            else {
+              for (const kk in row) delete row[kk];
+              if (id !== 0) row[pl.fNames[0]!] = dict[id - 1]!;
+              ok = spec.filter(row);
+              pl.fMemo1[id] = ok ? 1 : 2;
+            }
+          } else {
+            let key = '';
+            for (let j = 0; j < pl.fCols.length; j++) { const fc = pl.fCols[j]; key += (fc === undefined ? 0 : fc[i]!) + ','; }
+            const memo = pl.fMemo.get(key);
+            if (memo !== undefined) ok = memo;
+            else {
+              for (const kk in row) delete row[kk];
+              for (let j = 0; j < pl.fCols.length; j++) { const fc = pl.fCols[j]; const id = fc === undefined ? 0 : fc[i]!; if (id !== 0) row[pl.fNames[j]!] = dict[id - 1]!; }
+              ok = spec.filter(row);
+              pl.fMemo.set(key, ok);
+            }
+          }
+          if (!ok) continue;
+        }
+        const cnt = this.counters[m]!;
+        const gb = spec.groupBy;
+        let g: Group | undefined;
+        if (gb.length === 0) {
+          g = mw.single ??= new Group({}, spec, this.o);
+        } else {
+          let idKey = '';
+          let id1 = 0;
+          let hit: Group | null | undefined;
+          if (pl.gMemo1 !== undefined) {
+            const gc = pl.gCols[0];
+            id1 = gc === undefined ? 0 : gc[i]!;
+            hit = pl.gMemo1[id1];
+          } else {
+            for (let j = 0; j < gb.length; j++) { const gc = pl.gCols[j]; idKey += (gc === undefined ? 0 : gc[i]!) + ','; }
+            hit = pl.gMemo.get(idKey);
+          }
+          if (hit === undefined) {
+            // first time in this window: the same key as add() computes
+            const a: Attributes = {};
+            let key = '';
+            hit = null;
+            let missing = false;
+            for (let j = 0; j < gb.length; j++) {
+              const gc = pl.gCols[j];
+              const id = gc === undefined ? 0 : gc[i]!;
+              let v: AttrValue | undefined = id === 0 ? undefined : dict[id - 1];
+              if (v !== undefined) a[gb[j]!] = v;
+              if (v === undefined) { v = spec.defaults[j]; if (v === undefined) { missing = true; break; } }
+              const part = typeof v === 'string' ? v : '\u0001' + canonicalValue(v);
+              key = j === 0 ? part : key + '\u0000' + part;
+            }
+            if (!missing) hit = this.groupOf(mw, m, spec, key, a);
+            if (pl.gMemo1 !== undefined) pl.gMemo1[id1] = hit; else pl.gMemo.set(idKey, hit);
+            if (hit === null) { cnt.missing_group_by++; continue; }
+          } else if (hit === null) {
+            cnt.missing_group_by++; continue;
+          } else if (hit === mw.overflow) {
+            // groupOf counts an overflow event on a miss; a memoised overflow is counted here
+            cnt.overflow++;
+          }
+          g = hit;
+        }
+        cnt.matched++;
+        g.count++;
+        const uc = pl.uCols;
+        for (let j = 0; j < uc.length; j++) {
+          const cc = uc[j];
+          const id = cc === undefined ? 0 : cc[i]!;
+          if (id === 0) continue;
+          let h = hashes[id - 1]!;
+          if (h !== h) h = hashes[id - 1] = hashValue(dict[id - 1]);
+          g.hlls[j]!.addHash(h);
+        }
+        const nc = pl.nCols;
+        for (let j = 0; j < nc.length; j++) {
+          const cc = nc[j];
+          const id = cc === undefined ? 0 : cc[i]!;
+          if (id === 0) continue;
+          if (numbered[id - 1] === 0) { const v = dict[id - 1]!; nums[id - 1] = typeof v === 'number' ? v : numericValue(v); numbered[id - 1] = 1; }
+          const x = nums[id - 1]!;
+          if (!Number.isFinite(x)) { cnt.non_numeric++; continue; }
+          t ??= c.baseNs + BigInt(off);
+          g.nums[j]!.add(x, t);
+        }
+      }
+    }
+    return inRange;
   }
 
   /** Emit every window that has closed by `nowMs` (wall mode), oldest first; one batch per window. */

@@ -29,6 +29,14 @@ export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
         return { json: p };
       },
     },
+    {
+      method: 'POST', path: '/api/v1/explore', summary: 'an ad-hoc metric (filter, group_by, aggregates, from/to, bucket, limit) over the recent events a metricsets processor kept; the same aggregation as the metric sets',
+      handle: async (req, ctx) => (await import('./admin.js')).exploreRoute(ctx.service, await req.body()),
+    },
+    {
+      method: 'GET', path: '/api/v1/explore/attributes', summary: 'the attribute names and frequent values in the Explore history (for the query builder)',
+      handle: async (req, ctx) => (await import('./admin.js')).exploreAttributes(ctx.service, req.query.get('processor') ?? undefined),
+    },
   ],
   commands: [
     {

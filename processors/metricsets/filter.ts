@@ -181,3 +181,23 @@ export function compileEventFilter(spec: unknown, path: string, issues: ConfigIs
   if (spec === undefined || spec === null) return TRUE;
   return compileNode(spec, path, issues, 0);
 }
+
+/**
+ * The attribute names a (valid) filter reads, so a caller evaluating it over
+ * dictionary-encoded events (the Explore history) can memoise the predicate
+ * per combination of those attributes' values. Follows compileNode exactly.
+ */
+export function filterAttributes(spec: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > MAX_DEPTH || !isMap(node)) return;
+    if (typeof node.attribute === 'string') { out.add(node.attribute); return; }
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'all' || k === 'any') { if (Array.isArray(v)) for (const s of v) walk(s, depth + 1); }
+      else if (k === 'not') walk(v, depth + 1);
+      else out.add(k);
+    }
+  };
+  if (spec !== undefined && spec !== null) walk(spec, 0);
+  return [...out];
+}

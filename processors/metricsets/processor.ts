@@ -15,6 +15,7 @@ import { chunkEntries, encodeEnvelope, messageId } from '../../src/fleet/wire.js
 import { compileMetricSets, type MetricSetsConfig, type MetricSpec } from './config.js';
 import { MetricSetsEngine, type EngineOptions, type PreviewWindow, type Window } from './engine.js';
 import { mergeEntries, metricIndex, windowEntries, zeroFillOwner } from './partial.js';
+import { EventHistory } from './history.js';
 
 const LOG_INTERVAL_MS = 10_000;
 
@@ -60,6 +61,8 @@ export function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>
 export class MetricSetsProcessor implements Processor<EventBatch> {
   readonly mutatesData = false;
   readonly engine: MetricSetsEngine;
+  /** the recent events for Explore; undefined with history.enabled: false */
+  readonly history: EventHistory | undefined;
   private readonly tel: ProcessorTelemetry;
   private readonly logger: Logger;
   private timer: NodeJS.Timeout | undefined;
@@ -89,6 +92,8 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     this.logger = set.logger;
     this.tel = set.telemetry.processor(set.id, set.pipeline ?? 'events');
     this.engine = new MetricSetsEngine(specs, engineOptions(cfg, 'wall'), now());
+    const h = cfg.history ?? { enabled: false, max_age: 0, max_bytes: 0 };
+    this.history = h.enabled ? new EventHistory({ maxAgeMs: h.max_age, maxBytes: h.max_bytes }, now) : undefined;
     this.warnings = new RateLimitedLog(set.logger, { now });
     this.overflowSeen = specs.map(() => 0);
     registerGauges(set.telemetry, set.id, set.pipeline ?? '', this);
@@ -224,6 +229,7 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   consume(data: EventBatch): Promise<void> {
     const n = data.events.length;
     this.tel.incoming(n);
+    this.history?.append(data.events);
     const r = this.engine.add(data.events, this.now());
     if (r.late > 0) this.tel.dropped(r.late, 'late');
     this.warnOverflow();
@@ -291,6 +297,7 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
       emit_failed_points: this.emitFailed,
       ...(this.lastError !== undefined ? { last_error: this.lastError } : {}),
       metrics: this.specs.map((s, i) => ({ set: s.set, metric: s.name, ...e.counters[i] })),
+      ...(this.history !== undefined ? { history: this.history.stats() } : {}),
     };
   }
 }
@@ -309,6 +316,13 @@ function registerGauges(tel: Telemetry, id: string, pipeline: string, p: MetricS
   tel.gauge('metricport_metricsets_late_events', 'Events dropped because their window had closed (older than the allowed lateness), cumulative', { processor: id, pipeline }, () => e.late);
   tel.gauge('metricport_metricsets_future_events', 'Events more than one period in the future, taken as arriving now, cumulative', { processor: id, pipeline }, () => e.future);
   tel.gauge('metricport_metricsets_open_windows', 'Windows holding state', { processor: id, pipeline }, () => e.openWindows);
+  const h = p.history;
+  if (h !== undefined) {
+    tel.gauge('metricport_metricsets_history_events', 'Events kept for Explore', { processor: id, pipeline }, () => h.events);
+    tel.gauge('metricport_metricsets_history_bytes', 'Estimated bytes the Explore history holds', { processor: id, pipeline }, () => h.bytes);
+    tel.gauge('metricport_metricsets_history_dropped_events', 'Events dropped from the Explore history (reason: age or bytes), cumulative', { processor: id, pipeline, reason: 'age' }, () => h.droppedByAge);
+    tel.gauge('metricport_metricsets_history_dropped_events', 'Events dropped from the Explore history (reason: age or bytes), cumulative', { processor: id, pipeline, reason: 'bytes' }, () => h.droppedByBytes);
+  }
   p.specs.forEach((s, i) => {
     const c = e.counters[i]!;
     const base = { processor: id, pipeline, metric_set: s.set, metric: s.name };

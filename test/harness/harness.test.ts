@@ -3,13 +3,19 @@
  * InfluxDB, carbon-cache, NATS and PostgreSQL (all in parallel, from the outer
  * before()), writes one sample to each and reads it back.
  */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import {
+  ALL_PEER_PACKAGES,
+  PACKAGE_BINARIES,
   PeerGroup,
   startAll,
+  startCollectd,
+  udpReceiveBuffer,
   peersInstalled,
   promtoolCheckMetrics,
   startCarbon,
@@ -28,6 +34,7 @@ import {
   type VictoriaMetricsPeer,
 } from './peers.js';
 import { freePort, sendTcp, waitFor, waitForHttp } from './ports.js';
+import { packageRoot } from '../../src/paths.js';
 
 describe('test harness (real peers)', function () {
   this.timeout(60_000);
@@ -297,6 +304,42 @@ describe('test harness (real peers)', function () {
       const jsz = (await (await fetch(`${nats.monitorUrl}/jsz`)).json()) as { streams: number; messages: number };
       expect(jsz).to.deep.include({ streams: 1, messages: 1 });
     });
+  });
+
+  describe('collectd (statsd plugin)', function () {
+    it('counts StatsD counters into its csv output, with the UDP receive buffer asked for', async function () {
+      await usePeer(this, 'collectd');
+      const want = 256 * 1024;
+      const cd = await startCollectd({ receiveBufferBytes: want });
+      const sock = dgram.createSocket('udp4');
+      try {
+        // the shim's setsockopt, as the kernel reports it (doubled, capped at net.core.rmem_max)
+        const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+        expect(await udpReceiveBuffer(cd.port)).to.equal(2 * Math.min(want, rmemMax));
+        for (let i = 0; i < 10; i++) {
+          await new Promise<void>((r) => sock.send('harness.a:1|c\nharness.b:2|c\nharness.t:5|ms', cd.port, '127.0.0.1', () => r()));
+        }
+        let got = new Map<string, number>();
+        await waitFor(() => {
+          got = cd.counters('harness.');
+          return got.get('harness.a') === 10 && got.get('harness.b') === 20;
+        }, { timeoutMs: 15_000, intervalMs: 200, what: 'collectd csv derive-harness.a = 10 and derive-harness.b = 20' });
+        expect([...got.entries()].sort()).to.deep.equal([['harness.a', 10], ['harness.b', 20]]);
+      } finally {
+        sock.close();
+        await cd.stop();
+      }
+    });
+  });
+
+  it('.ci/install-peers.sh installs exactly ALL_PEER_PACKAGES and checks their binaries', function () {
+    const sh = fs.readFileSync(`${packageRoot()}/.ci/install-peers.sh`, 'utf8');
+    const list = (name: string) => (new RegExp(`^${name}=\\((.*)\\)$`, 'm').exec(sh)?.[1] ?? '').split(/\s+/).filter(Boolean).sort();
+    expect(list('packages')).to.deep.equal([...ALL_PEER_PACKAGES].sort());
+    const bins = list('binaries');
+    for (const deb of ALL_PEER_PACKAGES) {
+      for (const b of PACKAGE_BINARIES[deb]!.filter((x) => x !== 'createdb')) expect(bins, `${deb}: ${b}`).to.include(b);
+    }
   });
 
   describe('PostgreSQL', function () {

@@ -12,6 +12,7 @@
  *   after(() => prom?.stop());
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,7 @@ export const ALL_PEER_PACKAGES = [
   'wrk',
   'hyperfine',
   'netcat-openbsd',
+  'collectd-core',
 ] as const;
 
 /** The binaries whose presence proves a package is installed. */
@@ -48,6 +50,7 @@ export const PACKAGE_BINARIES: Readonly<Record<string, readonly string[]>> = {
   wrk: ['wrk'],
   hyperfine: ['hyperfine'],
   'netcat-openbsd': ['nc'],
+  'collectd-core': ['collectd'],
 };
 
 /** Peer names a suite can ask for, and the packages each needs. */
@@ -63,6 +66,7 @@ export const PEERS = {
   wrk: ['wrk'],
   hyperfine: ['hyperfine'],
   nc: ['netcat-openbsd'],
+  collectd: ['collectd-core'],
 } as const satisfies Record<string, readonly string[]>;
 export type PeerName = keyof typeof PEERS;
 
@@ -1309,4 +1313,182 @@ export async function startPostgres(opts: { own?: boolean; readyTimeoutMs?: numb
         })()),
     };
   }
+}
+
+// ---------------------------------------------------------------------------
+// collectd (statsd plugin), a C StatsD daemon used as a benchmark anchor
+// ---------------------------------------------------------------------------
+
+export interface CollectdOptions {
+  /** `Interval` in seconds (how often the statsd plugin dispatches and csv writes); default 1 */
+  intervalS?: number;
+  /**
+   * SO_RCVBUF to ask for on its UDP socket (bytes). collectd has no option for
+   * it (it keeps the kernel default, net.core.rmem_default); the harness then
+   * compiles a tiny LD_PRELOAD shim (needs gcc) that calls setsockopt on every
+   * UDP socket it binds, as metricport's `receive_buffer_size` does. The
+   * kernel caps it at net.core.rmem_max and doubles it (read it back with
+   * udpReceiveBuffer()).
+   */
+  receiveBufferBytes?: number;
+  readyTimeoutMs?: number;
+}
+
+export interface CollectdPeer extends PeerHandle {
+  /** UDP port its statsd plugin listens on (127.0.0.1) */
+  port: number;
+  /** its csv plugin's directory for this host: `<csvDir>/statsd/derive-<name>-<date>` */
+  csvDir: string;
+  /** The last written value of each statsd counter (csv, StoreRates false: cumulative), by name; names filtered by `prefix`. */
+  counters(prefix?: string): Map<string, number>;
+}
+
+const RCVBUF_SHIM_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+/* metricport test harness: sets SO_RCVBUF (METRICPORT_SHIM_RCVBUF bytes) on every UDP socket before bind(). */
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+  static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+  if (!real_bind) real_bind = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+  const char *v = getenv("METRICPORT_SHIM_RCVBUF");
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (v && addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM) {
+    int n = atoi(v);
+    if (n > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof n);
+  }
+  return real_bind(fd, addr, len);
+}
+`;
+
+/**
+ * Environment that makes a peer's UDP sockets ask for SO_RCVBUF = `bytes`
+ * (LD_PRELOAD of a shim compiled into `dir`), for daemons with no option of
+ * their own (collectd, Etsy statsd): benchmarks compare at equal buffers.
+ */
+export async function rcvbufShimEnv(dir: string, bytes: number): Promise<NodeJS.ProcessEnv> {
+  return { LD_PRELOAD: await buildRcvbufShim(dir), METRICPORT_SHIM_RCVBUF: String(bytes) };
+}
+
+async function buildRcvbufShim(dir: string): Promise<string> {
+  const gcc = findBinary('gcc') ?? findBinary('cc');
+  if (gcc === undefined) throw new Error('receiveBufferBytes needs a C compiler (gcc) to build the SO_RCVBUF shim; install with: apt-get install -y gcc');
+  const src = path.join(dir, 'rcvbuf-shim.c');
+  const so = path.join(dir, 'rcvbuf-shim.so');
+  fs.writeFileSync(src, RCVBUF_SHIM_C);
+  const res = await runCommand(gcc, ['-shared', '-fPIC', '-O2', '-o', so, src, '-ldl'], { timeoutMs: 60_000 });
+  if (res.code !== 0) throw new Error(`building ${src} failed (exit ${res.code}): ${(res.stdout + res.stderr).slice(-1000)}`);
+  return so;
+}
+
+/**
+ * The receive buffer (bytes, as the kernel reports it: SO_RCVBUF after its
+ * doubling) of the UDP socket bound to 127.0.0.1:port, read with `ss -uamn`;
+ * undefined when ss is missing or no such socket.
+ */
+export async function udpReceiveBuffer(port: number): Promise<number | undefined> {
+  const ss = findBinary('ss');
+  if (ss === undefined) return undefined;
+  const res = await runCommand(ss, ['-H', '-u', '-a', '-m', '-n', `sport = :${port}`], { timeoutMs: 10_000 });
+  const m = /\brb(\d+)/.exec(res.stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * collectd (Debian `collectd-core`) with only its statsd plugin (on a free
+ * loopback UDP port) and csv plugin (StoreRates false, so each counter file
+ * holds the cumulative count), per ../shared/reference/peers.md. Ready once a
+ * probe counter sent to it shows up in its csv output.
+ *
+ *   const cd = await startCollectd({ receiveBufferBytes: 8 << 20 });
+ *   // send StatsD to 127.0.0.1:cd.port ... then: [...cd.counters('app.').values()]
+ */
+export async function startCollectd(opts: CollectdOptions = {}): Promise<CollectdPeer> {
+  const bin = requireBinary('collectd', 'collectd-core');
+  const hostname = 'metricport-harness';
+  let csvRoot = '';
+  let port = 0;
+  const launched = await launchPeer({
+    name: 'collectd',
+    ports: 1,
+    readyTimeoutMs: opts.readyTimeoutMs,
+    prepare: async (dir, [p]) => {
+      port = p!;
+      csvRoot = path.join(dir, 'csv');
+      const conf = path.join(dir, 'collectd.conf');
+      fs.writeFileSync(conf, [
+        `Hostname "${hostname}"`,
+        'FQDNLookup false',
+        `Interval ${opts.intervalS ?? 1}`,
+        `BaseDir "${dir}"`,
+        `PIDFile "${path.join(dir, 'collectd.pid')}"`,
+        'PluginDir "/usr/lib/collectd"',
+        'TypesDB "/usr/share/collectd/types.db"',
+        'LoadPlugin statsd',
+        'LoadPlugin csv',
+        '<Plugin statsd>',
+        '  Host "127.0.0.1"',
+        `  Port "${p}"`,
+        '  DeleteCounters false',
+        '</Plugin>',
+        '<Plugin csv>',
+        `  DataDir "${csvRoot}"`,
+        '  StoreRates false',
+        '</Plugin>',
+        '',
+      ].join('\n'));
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...(opts.receiveBufferBytes !== undefined && opts.receiveBufferBytes > 0 ? await rcvbufShimEnv(dir, opts.receiveBufferBytes) : {}),
+      };
+      return { cmd: bin, args: ['-f', '-C', conf], env };
+    },
+    ready: async ([p], abortIf, timeoutMs) => {
+      const sock = dgram.createSocket('udp4');
+      try {
+        await waitFor(
+          async () => {
+            abortIf();
+            await new Promise<void>((r) => sock.send('metricport.harness.ready:1|c', p!, '127.0.0.1', () => r()));
+            return readCounters(path.join(csvRoot, hostname), 'metricport.harness.ready').size > 0;
+          },
+          { timeoutMs, intervalMs: 200, what: 'collectd csv output of a probe counter' },
+        );
+      } finally {
+        sock.close();
+      }
+    },
+  });
+  const csvDir = path.join(csvRoot, hostname);
+  return { ...launched, port, csvDir, counters: (prefix = '') => readCounters(csvDir, prefix) };
+}
+
+/** The last value of every `statsd/derive-<name>-<date>` csv file (the newest date wins), by name. */
+function readCounters(hostDir: string, prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let files: string[];
+  try {
+    files = fs.readdirSync(path.join(hostDir, 'statsd')).sort();
+  } catch {
+    return out;
+  }
+  for (const f of files) {
+    const m = /^derive-(.*)-\d{4}-\d{2}-\d{2}$/.exec(f);
+    if (m === null || !m[1]!.startsWith(prefix)) continue;
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(hostDir, 'statsd', f), 'utf8');
+    } catch {
+      continue;
+    }
+    // only whole lines: the writer may be mid-line
+    const end = text.lastIndexOf('\n');
+    if (end <= 0) continue;
+    const last = text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
+    const v = Number(last.split(',')[1]);
+    if (Number.isFinite(v)) out.set(m[1]!, v);
+  }
+  return out;
 }

@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/paths.js';
-import { fileTail } from './peers.js';
+import { fileTail, rcvbufShimEnv } from './peers.js';
 import { freePorts, waitFor } from './ports.js';
 
 export interface EtsyStatsdOptions {
@@ -27,6 +27,8 @@ export interface EtsyStatsdOptions {
   /** more keys for the config object (deleteIdleStats, ...) */
   extra?: Record<string, unknown>;
   readyTimeoutMs?: number;
+  /** SO_RCVBUF for its UDP socket (it has no option: an LD_PRELOAD shim, see rcvbufShimEnv); default: the kernel's */
+  receiveBufferBytes?: number;
 }
 
 export interface EtsyStatsdPeer {
@@ -89,7 +91,8 @@ export async function startEtsyStatsd(opts: EtsyStatsdOptions = {}): Promise<Ets
   const logPath = path.join(dir, 'etsy-statsd.log');
   const fd = fs.openSync(logPath, 'a');
   const startTime = Math.round(Date.now() / 1000);
-  const child = spawn(process.execPath, [stats, cfgPath], { cwd: path.dirname(stats), stdio: ['ignore', fd, fd] });
+  const env = { ...process.env, ...(opts.receiveBufferBytes !== undefined && opts.receiveBufferBytes > 0 ? await rcvbufShimEnv(dir, opts.receiveBufferBytes) : {}) };
+  const child = spawn(process.execPath, [stats, cfgPath], { cwd: path.dirname(stats), stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
   live.add(child);
   let exited: string | undefined;

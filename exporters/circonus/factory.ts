@@ -27,6 +27,8 @@ export interface CirconusConfig extends StoreConfig {
   external_url?: string;
   /** pull: serve HTTPS */
   tls?: TlsConfig;
+  /** pull: ms between checkpoints of the running totals; 0 = off */
+  checkpoint_interval: number;
 }
 
 export const circonusConfigSchema: Schema = {
@@ -44,6 +46,7 @@ export const circonusConfigSchema: Schema = {
   username: { type: 'string', default: '', doc: 'pull: Basic auth username the broker sends (Basic auth is always on); empty = a random one generated on first start and kept in the state directory' },
   password: { type: 'string', default: '', secret: true, doc: 'pull: Basic auth password; empty = a random one generated on first start and kept in the state directory (shown only by `metricport stores --show-credentials`)' },
   external_url: { type: 'url', doc: 'pull: base URL the broker reaches the endpoint at, for the URL shown by the store status API (default http://<endpoint>, https://<endpoint> with tls)' },
+  checkpoint_interval: { type: 'duration', default: '30s', doc: 'pull: how often the running totals are checkpointed in the state directory (running-totals.ckpt, written atomically; also at shutdown) and restored at start, so a restart continues every counter instead of resetting it; 0 = off (a restart is a counter reset)' },
   tls: { ...tlsField, doc: 'pull: serve the JSON:Pull endpoint over HTTPS (the broker\'s check then uses an https:// URL); absent: plain HTTP' },
   ...storeSchema({ cumulativeDefault: 'cumulative' }),
 };

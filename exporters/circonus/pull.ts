@@ -50,5 +50,6 @@ export function createCirconusPull(set: CreateSettings, cfg: CirconusConfig): Ex
     },
     period: () => (brokerPeriodMs === undefined ? null : brokerPeriodMs / 1000),
     status: () => ({ last_scrape_metrics: lastMetrics }),
+    checkpointIntervalMs: cfg.checkpoint_interval,
   });
 }

@@ -29,6 +29,7 @@ export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExp
       return prometheusResponse(store, req.headers.accept);
     },
     status: () => ({ last_scrape_format: lastScrapeFormat }),
+    checkpointIntervalMs: cfg.checkpoint_interval,
   });
 }
 

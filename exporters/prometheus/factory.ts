@@ -19,6 +19,8 @@ export interface PrometheusExporterConfig {
   /** ms; 0 = never */
   series_expiry: number;
   max_series: number;
+  /** ms; 0 = off */
+  checkpoint_interval: number;
   namespace: string;
   target_info: boolean;
   add_unit_suffix: boolean;
@@ -46,7 +48,8 @@ export const prometheusExporterFactory = defineExporter<PrometheusExporterConfig
       },
     },
     series_expiry: { type: 'duration', default: '5m', doc: 'a series not updated for this long is dropped (its next point starts a new total); 0 = never' },
-    max_series: { type: 'int', default: 100_000, min: 1, doc: 'series cap: a new series beyond it evicts the least recently updated one (counted in metricport_store_series_evicted)' },
+    max_series: { type: 'int', default: 100_000, min: 1, doc: 'series cap: a new series beyond it evicts the least recently updated one (counted in metricport_store_series_evicted; a rate-limited warning names the exporter)' },
+    checkpoint_interval: { type: 'duration', default: '30s', doc: 'how often the running totals are checkpointed in the state directory (running-totals.ckpt, written atomically; also at shutdown) and restored at start, so a restart continues every counter instead of resetting it; 0 = off (a restart is a counter reset)' },
     namespace: { type: 'string', default: '', pattern: /^(|[a-zA-Z_][a-zA-Z0-9_]*)$/, patternHint: 'a Prometheus name prefix like "myapp"', doc: 'prefix added to every metric name as <namespace>_' },
     target_info: { type: 'boolean', default: true, doc: 'expose resource attributes other than service.name/namespace/instance.id as target_info{job,instance,...} 1' },
     add_unit_suffix: { type: 'boolean', default: true, doc: 'append the unit to metric names (ms → _seconds after scaling to base units, By → _bytes), as the OpenTelemetry compatibility spec says; false keeps the OTLP name (sanitised, _total on counters) and the values unscaled — for sources whose units are wrong, such as Forge counts sent with unit "s"' },

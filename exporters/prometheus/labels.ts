@@ -18,7 +18,8 @@ import type { CumulativeStore, FamilyInfo, SeriesKeyer } from '../../src/pullsto
 import { baseUnit, BoundedMemo, escapeLabelValue, labelNameMemo, metricName, type PromType } from './naming.js';
 
 const RESERVED = new Set(['job', 'instance', 'otel_scope_name', 'otel_scope_version', 'le', 'quantile']);
-const RESOURCE_ID_KEYS = new Set(['service.name', 'service.namespace', 'service.instance.id']);
+// metricport.partition: the cluster's partition tag of merged series (src/pullstore/cumulative.ts), never a label
+const RESOURCE_ID_KEYS = new Set(['service.name', 'service.namespace', 'service.instance.id', 'metricport.partition']);
 
 /** point attribute key → label name (sanitised, reserved names prefixed), memoised in one lookup */
 const pointLabelMemo = new BoundedMemo<string>(10_000, (key) => {

@@ -15,7 +15,7 @@ import { S, batch, gauge, hist, histogram, num, pointsOf, storeCfg, sum } from '
 const T0 = 1_700_000_000;
 const SECRET = 'trapsecret0123';
 export function circonusCfg(url: string, over: Partial<CirconusConfig> = {}): CirconusConfig {
-  return { ...storeCfg(), mode: 'push', submission_url: url, ca_file: '', endpoint: '127.0.0.1:0', token: '', username: '', password: '', resource_attributes: [], ...over };
+  return { ...storeCfg(), mode: 'push', submission_url: url, ca_file: '', endpoint: '127.0.0.1:0', token: '', username: '', password: '', resource_attributes: [], checkpoint_interval: 0, ...over };
 }
 
 describe('circonus push: body (protocols.md §6)', () => {

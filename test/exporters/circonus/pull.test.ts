@@ -171,12 +171,13 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
     const b = await run();
     try {
       expect(readFileSync(file, 'utf8')).to.equal(stored);
-      expect(lines).to.have.length(0); // nothing generated: no first-start line
+      // nothing generated: no first-start line; the running totals came back from the checkpoint (issue 15 item 4)
+      expect(lines.map((l) => l.msg)).to.deep.equal(['circonus pull store circonus/pull: running totals of 1 series restored from the checkpoint']);
       expect(((b.status!() as { store: { url: string } }).store).url).to.equal(url);
       await b.consume(batch([gauge('up', [num(1)])], {}));
       const again = await brokerGet(url, auth);
       expect(again.status).to.equal(200);
-      expect(again.body.toString()).to.equal('{"up":{"_type":"n","_value":1}}');
+      expect(again.body.toString()).to.equal('{"requests|ST[route:/a,service.name:shop]":{"_type":"L","_value":"12"},"up":{"_type":"n","_value":1}}');
     } finally {
       await b.shutdown(AbortSignal.timeout(5000));
       await telemetry.shutdown();

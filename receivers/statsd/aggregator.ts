@@ -32,6 +32,7 @@ import {
   emptyResource, Temporality,
   type Attributes, type GaugeMetric, type HistogramMetric, type Metric, type MetricsBatch, type NumberDataPoint, type SumMetric,
 } from '../../src/model/metrics.js';
+import { attrsFromWire, attrsToWire, partitionOf } from '../../src/fleet/wire.js';
 import { etsyPctName, etsySanitize, etsyTimerStats, nearestRank } from './etsy.js';
 import { parseTags, type MetricType, type ParsedLine } from './parser.js';
 
@@ -74,6 +75,8 @@ class Series {
   // gauge
   value = 0;
   hasValue = false;
+  /** arrival time (ms) of the gauge's last value: between replicas (scope cluster) the latest wins */
+  gaugeAt = 0;
   // timer / histogram / distribution
   n = 0;
   wcount = 0;
@@ -163,6 +166,7 @@ export class Aggregator {
           s.value = d[i] && s.hasValue ? s.value + v : v;
           s.hasValue = true;
         }
+        s.gaugeAt = nowMs;
         this.samples += cnt;
         s.dirty = true;
         return true;
@@ -264,6 +268,103 @@ export class Aggregator {
    */
   flush(startMs: number, endMs: number): MetricsBatch {
     const metrics = this.o.naming === 'etsy' ? this.emitEtsy(startMs, endMs) : this.emitOtel(startMs, endMs);
+    return this.endWindow(metrics);
+  }
+
+  /** series emitted by emitOtel/emitEtsy: none while closing a window as partials (only the |T points stay local) */
+  private skipSeries = false;
+
+  /**
+   * Scope cluster: close the window as mergeable partials, one entry per
+   * series that would have been emitted, by partition (a hash of type, name
+   * and tags), and the points of lines with their own timestamp (`|T`), which
+   * stay local (each was sent to one replica). Resets the window as flush does.
+   */
+  flushPartials(startMs: number, endMs: number, partitions: number): { entries: string[][]; local: MetricsBatch } {
+    const entries: string[][] = Array.from({ length: partitions }, () => []);
+    const etsy = this.o.naming === 'etsy';
+    const idle = etsy && this.o.etsy.send_idle_stats;
+    for (const s of this.byCanon.values()) {
+      let send: boolean;
+      if (s.type === 'g') send = s.hasValue && (s.dirty || this.o.keepGauges);
+      else if (s.type === 's') send = (s.dirty && s.set !== undefined) || idle;
+      else if (s.type === 'c') send = s.dirty || idle;
+      else send = (s.dirty && s.n > 0) || idle;
+      if (send) {
+        const row = [s.type, s.name, s.canon, attrsToWire(s.attrs), s.sum, s.value, s.hasValue ? 1 : 0, s.gaugeAt, s.n, s.wcount, s.tsum, s.wsum,
+          s.n > 0 ? s.min : 0, s.n > 0 ? s.max : 0, s.samples !== undefined ? Array.from(s.samples.subarray(0, s.n)) : null, s.sketch !== undefined ? s.sketch.toJSON() : null,
+          s.buckets !== undefined ? Array.from(s.buckets) : null, s.set !== undefined ? s.set.toJSON() : null];
+        entries[partitionOf(partitions, 'statsd', s.type + s.name, s.canon)]!.push(JSON.stringify(row));
+      }
+      if (s.type !== 'g') this.reset(s); else s.dirty = false;
+    }
+    this.skipSeries = true;
+    try {
+      const metrics = etsy ? this.emitEtsy(startMs, endMs) : this.emitOtel(startMs, endMs);
+      return { entries, local: this.endWindow(metrics) };
+    } finally {
+      this.skipSeries = false;
+    }
+  }
+
+  /**
+   * The owner's side: merge one replica's entries into this (per-window)
+   * aggregator; `flush` then builds the window as one instance would have.
+   * Throws naming the entry when one cannot be read.
+   */
+  mergePartial(entries: readonly unknown[]): void {
+    entries.forEach((raw, ei) => {
+      if (!Array.isArray(raw) || raw.length !== 18) throw new Error(`entry ${ei}: not a statsd series partial`);
+      const [type, name, canon, attrsW, sum, value, hasValue, gaugeAt, n, wcount, tsum, wsum, min, max, samples, sketch, buckets, set] = raw as [MetricType, string, string, unknown, number, number, number, number, number, number, number, number, number, number, number[] | null, unknown, number[] | null, unknown];
+      let s = this.byCanon.get(canon);
+      if (s === undefined) {
+        if (this.byCanon.size >= this.o.maxSeries) { this.dropped.series_limit++; return; }
+        s = new Series(String(name), type, attrsFromWire(attrsW), String(canon));
+        this.byCanon.set(canon, s);
+      }
+      s.last = this.window;
+      s.dirty = true;
+      switch (type) {
+        case 'c': s.sum += Number(sum); break;
+        case 'g':
+          if (hasValue === 1 && (!s.hasValue || gaugeAt >= s.gaugeAt)) { s.value = value; s.gaugeAt = gaugeAt; s.hasValue = true; }
+          break;
+        case 's':
+          if (set !== null) { const h = HyperLogLog.fromJSON(set); if (s.set === undefined) s.set = h; else s.set.merge(h); }
+          break;
+        default: {
+          if (n === 0) break;
+          const cap = this.o.timerExactSamples;
+          if (s.sketch === undefined && samples !== null && s.n + n <= cap) {
+            const buf = new Float64Array(Math.max(16, s.n + n));
+            if (s.samples !== undefined) buf.set(s.samples.subarray(0, s.n));
+            buf.set(samples, s.n);
+            s.samples = buf;
+          } else {
+            let sk = s.sketch;
+            if (sk === undefined) {
+              sk = new DDSketch({ relativeAccuracy: this.o.relativeAccuracy });
+              if (s.samples !== undefined) for (let i = 0; i < s.n; i++) sk.add(s.samples[i] as number, 1);
+              s.sketch = sk;
+              s.samples = undefined;
+            }
+            if (sketch !== null) sk.merge(DDSketch.fromJSON(sketch));
+            else if (samples !== null) for (const v of samples) sk.add(v, 1);
+          }
+          if (s.n === 0 || min < s.min) s.min = min;
+          if (s.n === 0 || max > s.max) s.max = max;
+          s.n += n; s.wcount += wcount; s.tsum += tsum; s.wsum += wsum;
+          if (buckets !== null) {
+            if (s.buckets === undefined) s.buckets = new Float64Array(buckets.length);
+            if (s.buckets.length !== buckets.length) throw new Error(`entry ${ei}: histogram_buckets differ from this config's`);
+            for (let i = 0; i < buckets.length; i++) s.buckets[i] = (s.buckets[i] as number) + (buckets[i] as number);
+          }
+        }
+      }
+    });
+  }
+
+  private endWindow(metrics: Metric[]): MetricsBatch {
     this.stamped = [];
     this.window++;
     // expiry: a series idle longer than idle_expiry windows is forgotten
@@ -312,7 +413,7 @@ export class Aggregator {
     const pt = (attrs: Attributes, value: number, t0: bigint, t1: bigint): NumberDataPoint => ({ attributes: attrs, startTimeUnixNano: t0, timeUnixNano: t1, flags: 0, value });
     const pcts = this.o.percentiles;
     const bounds = this.o.histogramBuckets;
-    for (const s of this.byCanon.values()) {
+    for (const s of this.skipSeries ? [] : this.byCanon.values()) {
       switch (s.type) {
         case 'c':
           if (s.dirty) sumOf(s.name).points.push(pt(s.attrs, s.sum, start, end));
@@ -363,7 +464,7 @@ export class Aggregator {
     const key = (s: Series) => (e.sanitize_names ? etsySanitize(s.name) : s.name);
     const join = (...parts: string[]) => parts.filter((p) => p !== '').join('.');
     const secs = this.o.flushIntervalMs / 1000;
-    for (const s of this.byCanon.values()) {
+    for (const s of this.skipSeries ? [] : this.byCanon.values()) {
       const idleOk = e.send_idle_stats;
       switch (s.type) {
         case 'c':

@@ -17,6 +17,9 @@ export interface StatsdReceiverConfig {
   tcp: { enabled: boolean; endpoint: string; max_line_length: number; max_connections: number };
   unixgram: { enabled: boolean; path: string };
   flush_interval: number;
+  scope: 'local' | 'cluster';
+  /** ms */
+  cluster_wait: number;
   naming: 'otel' | 'etsy';
   percentiles: number[];
   histogram_buckets: number[];
@@ -59,6 +62,8 @@ export const statsdConfigSchema: Schema = {
     },
   },
   flush_interval: { type: 'duration', default: '10s', min: '100ms', doc: 'aggregation window, aligned to the Unix epoch: window k covers [k·interval, (k+1)·interval) by arrival time' },
+  scope: { type: 'enum', values: ['local', 'cluster'] as const, default: 'local', doc: 'local: this instance flushes what it received. cluster (with service.cluster): every replica publishes its window\'s series as mergeable partials and the owner of each series\' partition merges them: counters, timers and sets of a client spread over replicas come out as one series, as from one statsd (docs/cluster.md). Every replica must run the same statsd settings. Without service.cluster, cluster behaves as local.' },
+  cluster_wait: { type: 'duration', default: '5s', min: '0s', max: '1h', doc: 'With scope cluster: how long after a flush window ends the owner of a partition waits for replicas that have not sent their partial before flushing without them; partials arriving later are counted as late, never merged.' },
   naming: {
     type: 'enum', values: ['otel', 'etsy'], default: 'otel',
     doc: '"otel": counters → delta sums, gauges, timers/histograms/distributions → histograms + percentile gauges, sets → gauges; "etsy": the names and values Etsy statsd writes to Graphite (stats.<k>, stats_counts.<k>, stats.timers.<k>.mean ...), all gauges',

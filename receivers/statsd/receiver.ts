@@ -17,8 +17,12 @@ import { parseEndpoint } from '../../src/config/schema.js';
 import { isRetryable, MetricportError } from '../../src/errors.js';
 import { memoryLimiter } from '../../src/memorylimiter.js';
 import { countPoints, type MetricsBatch } from '../../src/model/index.js';
-import type { ReceiverTelemetry } from '../../src/telemetry.js';
-import { Aggregator, type DropReason } from './aggregator.js';
+import type { ReceiverTelemetry, Telemetry } from '../../src/telemetry.js';
+import type { Logger } from '../../src/logger.js';
+import type { ClusterHost, FleetChannel, PartialMessage } from '../../src/cluster/api.js';
+import { FleetOwner } from '../../src/fleet/owner.js';
+import { chunkEntries, encodeEnvelope, messageId } from '../../src/fleet/wire.js';
+import { Aggregator, type AggregatorOptions, type DropReason } from './aggregator.js';
 import type { StatsdReceiverConfig } from './config.js';
 import { BAD_LINE_REASONS, newParsedLine, parsePacket, type BadLineReason, type LineSink, type ParsedLine } from './parser.js';
 
@@ -37,6 +41,9 @@ export class StatsdReceiver implements Receiver {
   private readonly tel: ReceiverTelemetry;
   private readonly next: Consumer<MetricsBatch> | undefined;
   private readonly agg: Aggregator;
+  private readonly aggOptions: AggregatorOptions;
+  private readonly logger: Logger;
+  private readonly telemetry: Telemetry;
   private readonly interval: number;
   private readonly line: ParsedLine = newParsedLine();
   private readonly sink: LineSink;
@@ -65,7 +72,9 @@ export class StatsdReceiver implements Receiver {
     this.tel = set.telemetry.receiver(set.id, 'statsd');
     this.next = next.metrics;
     this.interval = cfg.flush_interval;
-    this.agg = new Aggregator({
+    this.logger = set.logger;
+    this.telemetry = set.telemetry;
+    this.aggOptions = {
       flushIntervalMs: cfg.flush_interval,
       naming: cfg.naming,
       percentiles: cfg.percentiles,
@@ -76,7 +85,8 @@ export class StatsdReceiver implements Receiver {
       timerExactSamples: cfg.timer_exact_samples,
       relativeAccuracy: cfg.relative_accuracy,
       etsy: cfg.etsy,
-    });
+    };
+    this.agg = new Aggregator(this.aggOptions);
     const agg = this.agg;
     const bad = this.bad;
     let now = 0;
@@ -121,11 +131,45 @@ export class StatsdReceiver implements Receiver {
     this.handlePacket(msg.toString('utf8'));
   };
 
-  async start(_host: Host): Promise<void> {
+  /** scope cluster with a cluster: the channel its partials go to, and the owner of this node's partitions */
+  private fleet: { cluster: ClusterHost; channel: FleetChannel; owner: FleetOwner<Aggregator>; pub: string; from: number } | undefined;
+  private publishedWindows = 0;
+
+  async start(host: Host): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;
     const now = Date.now();
     this.windowEnd = (Math.floor(now / this.interval) + 1) * this.interval;
+    if (this.cfg.scope === 'cluster') {
+      if (host.cluster === undefined) {
+        this.logger.warn({ receiver: this.id }, 'scope: cluster without service.cluster: this instance flushes what it received (it is the whole fleet)');
+      } else {
+        const cluster = host.cluster;
+        const channel = cluster.fleet(this.id);
+        const P = this.interval;
+        const next = this.next;
+        const owner = new FleetOwner<Aggregator>({
+          id: this.id, cluster, channel, logger: this.logger, telemetry: this.telemetry,
+          adapter: {
+            periodMs: P, latenessMs: 0, waitMs: this.cfg.cluster_wait,
+            newWindow: () => new Aggregator(this.aggOptions),
+            merge: (a, e) => a.mergePartial(e),
+            build: (k, a) => a.flush(k * P, (k + 1) * P),
+          },
+          deliver: async (b) => {
+            const n = countPoints(b);
+            if (n === 0 || next === undefined) return;
+            await next.consume(b);
+            this.pointsSent += n;
+            this.tel.accepted(n, 'metrics');
+          },
+        });
+        const from = this.windowEnd / P - 1;
+        this.fleet = { cluster, channel, owner, pub: `${cluster.nodeId}.${cluster.instanceId}`, from };
+        channel.announce({ from, period: P });
+        owner.start();
+      }
+    }
     this.schedule();
     try {
       if (this.cfg.udp.enabled) await this.startUdp();
@@ -151,11 +195,31 @@ export class StatsdReceiver implements Receiver {
     this.timer.unref();
   }
 
+  /** Scope cluster: close window [start, end) as partials (published in window order from the disk queue); the |T points stay local. */
+  private flushWindow(start: number, end: number): void {
+    const f = this.fleet;
+    if (f === undefined) { this.emit(this.agg.flush(start, end)); return; }
+    const { entries, local } = this.agg.flushPartials(start, end, f.cluster.partitions);
+    this.emit(local);
+    const k = Math.floor(start / this.interval);
+    const messages: PartialMessage[] = [];
+    entries.forEach((list, part) => {
+      const chunks = chunkEntries(list);
+      chunks.forEach((c, i) => {
+        const head = { c: this.id, pub: f.pub, from: f.from, k, P: this.interval, p: part, i, n: chunks.length };
+        messages.push({ partition: part, id: messageId(head), data: encodeEnvelope(head, c) });
+      });
+    });
+    const p = f.channel.send(messages).then(() => { this.publishedWindows++; }, (err: unknown) => { this.lastError = `cannot queue a window's partials on disk: ${(err as Error).message}`; });
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
   /** Close every window that ended by `now`. */
   private rollover(now: number): void {
     while (now >= this.windowEnd) {
       const end = this.windowEnd;
-      this.emit(this.agg.flush(end - this.interval, end));
+      this.flushWindow(end - this.interval, end);
       this.windowEnd = end + this.interval;
       // after a long pause, skip empty windows in one step
       if (now - this.windowEnd > 2 * this.interval) this.windowEnd = (Math.floor(now / this.interval) + 1) * this.interval;
@@ -326,7 +390,13 @@ export class StatsdReceiver implements Receiver {
       // the partial window goes out with the time of shutdown
       const now = Date.now();
       if (now >= this.windowEnd) this.rollover(now);
-      this.emit(this.agg.flush(this.windowEnd - this.interval, Math.max(now, this.windowEnd - this.interval + 1)));
+      if (this.fleet !== undefined) {
+        // the open window's partials go out (the owners merge them with the others'); this node stops owning
+        this.flushWindow(this.windowEnd - this.interval, this.windowEnd);
+        this.fleet.owner.stop();
+      } else {
+        this.emit(this.agg.flush(this.windowEnd - this.interval, Math.max(now, this.windowEnd - this.interval + 1)));
+      }
     }
     if (this.pending.size > 0) {
       await Promise.race([
@@ -357,6 +427,8 @@ export class StatsdReceiver implements Receiver {
       series: this.agg.seriesCount,
       flushes: this.flushes,
       points_sent: this.pointsSent,
+      scope: this.fleet !== undefined ? 'cluster' : 'local',
+      ...(this.fleet !== undefined ? { fleet: { published_windows: this.publishedWindows, channel: this.fleet.channel.status(), ...this.fleet.owner.status() } } : {}),
       tcp_connections: this.conns.size,
       last_error: this.lastError,
       ...this.tel.totals(),

@@ -125,7 +125,7 @@ export class NatsFleetChannel implements FleetChannel {
   private readonly queue: DiskQueue<PartialMessage[]> | undefined;
   private readonly stop = new AbortController();
   private readonly warnings: RateLimitedLog;
-  readonly counters = { published: 0, duplicates: 0, publish_errors: 0, queued_windows: 0, dropped_windows: 0, dropped_messages: 0, delivered: 0 };
+  readonly counters = { published: 0, duplicates: 0, publish_errors: 0, queued_windows: 0, dropped_windows: 0, dropped_messages: 0, delivered: 0, reader_restarts: 0 };
   private readonly c: { pub: Counter; dup: Counter; err: Counter; drop: Counter };
   private readonly attrs: { component: string };
   private lastAnnounce: { from: number; period: number } | undefined;
@@ -240,6 +240,15 @@ export class NatsFleetChannel implements FleetChannel {
           const onAbort = (): void => { void msgs.close(); };
           signal.addEventListener('abort', onAbort, { once: true });
           this.stop.signal.addEventListener('abort', onAbort, { once: true });
+          // watchdog: a consumer that stopped delivering while messages wait (its server died, a reset that did not take) is recreated from the next sequence
+          let seenAt = next;
+          const dog = setInterval(() => {
+            void c.info().then((i) => {
+              if (i.num_pending > 0 && next === seenAt) { this.counters.reader_restarts++; void msgs.close(); }
+              seenAt = next;
+            }, () => { this.counters.reader_restarts++; void msgs.close(); });
+          }, 3000);
+          dog.unref();
           try {
             for await (const m of msgs) {
               if (signal.aborted) break;
@@ -249,6 +258,7 @@ export class NatsFleetChannel implements FleetChannel {
               if (m.info.pending === 0) caught();
             }
           } finally {
+            clearInterval(dog);
             signal.removeEventListener('abort', onAbort);
             this.stop.signal.removeEventListener('abort', onAbort);
           }

@@ -62,6 +62,8 @@ interface PendingWindow<W> {
   got: Map<string, { n: number; have: Set<number> }>;
   firstSeq: number;
   partials: number;
+  /** partials carrying entries */
+  nonEmpty: number;
   attempts: number;
   retryAt: number;
 }
@@ -167,7 +169,8 @@ export class FleetOwner<W> {
     const pid = `${env.pub}#${env.i}`;
     if (ex !== null && env.k <= ex) {
       if (po.recent.get(env.k)?.has(pid) === true) { this.dup(); return; }
-      if (d.seq > po.mark.seen) {
+      // a late partial without entries loses nothing (the replica saw nothing for this partition): not counted
+      if (d.seq > po.mark.seen && env.e.length > 0) {
         this.counters.partials_late++;
         this.c.late.add(1, this.attrs);
         this.warnings.warn('late', { component: this.o.id, partition: po.p, publisher: env.pub }, `a partial arrived after its window (${new Date(env.k * env.P).toISOString()}) was exported: counted as late, not merged (a publisher cut off from NATS for longer than allowed_lateness + cluster_wait?)`);
@@ -176,7 +179,7 @@ export class FleetOwner<W> {
     }
     let pw = po.windows.get(env.k);
     if (pw === undefined) {
-      pw = { k: env.k, w: this.o.adapter.newWindow(env.k), got: new Map(), firstSeq: d.seq, partials: 0, attempts: 0, retryAt: 0 };
+      pw = { k: env.k, w: this.o.adapter.newWindow(env.k), got: new Map(), firstSeq: d.seq, partials: 0, nonEmpty: 0, attempts: 0, retryAt: 0 };
       po.windows.set(env.k, pw);
     }
     let g = pw.got.get(env.pub);
@@ -191,6 +194,7 @@ export class FleetOwner<W> {
     }
     g.have.add(env.i);
     pw.partials++;
+    if (env.e.length > 0) pw.nonEmpty++;
     this.counters.partials_merged++;
     this.c.merged.add(1, this.attrs);
   }
@@ -236,7 +240,7 @@ export class FleetOwner<W> {
   }
 
   private async export(po: PartitionOwner<W>, pw: PendingWindow<W>, full: boolean): Promise<void> {
-    const built = pw.partials;
+    const built = pw.nonEmpty;
     try {
       const batch = this.o.adapter.build(pw.k, pw.w, po.p);
       await po.grant.check();
@@ -268,7 +272,7 @@ export class FleetOwner<W> {
       this.c.windows.add(1, this.attrs);
       this.lastDelayMs = this.now() - ((pw.k + 1) * this.o.adapter.periodMs + this.o.adapter.latenessMs);
       // merged into the window while it was being exported: too late for it
-      if (pw.partials > built) { this.counters.partials_late += pw.partials - built; this.c.late.add(pw.partials - built, this.attrs); }
+      if (pw.nonEmpty > built) { this.counters.partials_late += pw.nonEmpty - built; this.c.late.add(pw.nonEmpty - built, this.attrs); }
     } catch (err) {
       if (isLeaseLost(err)) { this.release(po); return; }
       pw.retryAt = this.now() + 1000;

@@ -85,7 +85,27 @@ function tsNanos(ts: number): bigint {
   return Number.isInteger(ts) ? BigInt(ts) * NS : BigInt(Math.round(ts * 1e6)) * 1000n;
 }
 
-interface ResourceSlot { rm: ResourceMetrics; metrics: Map<string, Metric> }
+/**
+ * Tags split once: `"key:value"` → [key, value] (split at the first colon),
+ * `"key"` → [key, ""]. The same tags come in every request; reusing the key
+ * string also spares V8 internalising a fresh slice at every property store
+ * (most of the mapping's time otherwise). Bounded: cleared when full.
+ */
+const TAG_CACHE_MAX = 65_536;
+const tagCache = new Map<string, [string, string]>();
+
+function splitTag(t: string): [string, string] {
+  let kv = tagCache.get(t);
+  if (kv !== undefined) return kv;
+  const c = t.indexOf(':');
+  kv = c < 0 ? [t, ''] : [t.slice(0, c), t.slice(c + 1)];
+  if (tagCache.size >= TAG_CACHE_MAX) tagCache.clear();
+  tagCache.set(t, kv);
+  return kv;
+}
+
+/** a resource's metrics: by name (the string the body carried, hashed once), then by kind tag (+ unit when set) */
+interface ResourceSlot { rm: ResourceMetrics; metrics: Map<string, Record<string, Metric>> }
 
 class Builder {
   readonly resources = new Map<string, ResourceSlot>();
@@ -107,11 +127,14 @@ class Builder {
     return s;
   }
 
-  metric<M extends Metric>(slot: ResourceSlot, key: string, make: () => M): M {
-    let m = slot.metrics.get(key);
+  metric<M extends Metric>(slot: ResourceSlot, kind: string, name: string, unit: string, make: () => M): M {
+    let byKind = slot.metrics.get(name);
+    if (byKind === undefined) { byKind = {}; slot.metrics.set(name, byKind); }
+    const key = unit === '' ? kind : `${kind}\x00${unit}`;
+    let m = byKind[key];
     if (m === undefined) {
       m = make();
-      slot.metrics.set(key, m);
+      byKind[key] = m;
       (slot.rm.scopeMetrics[0] as { metrics: Metric[] }).metrics.push(m);
     }
     return m as M;
@@ -177,13 +200,15 @@ export class SeriesMapper {
         return;
       }
       for (let i = 0; i < tags.length; i++) {
-        const t = tags[i];
+        const t: unknown = tags[i];
         if (typeof t !== 'string') { this.reject(npts, 'bad_tags', `${at}.tags[${i}]: must be a string`); return; }
-        const c = t.indexOf(':');
-        const k = c < 0 ? t : t.slice(0, c);
+        const kv = splitTag(t);
+        const k = kv[0];
         if (k === '') continue;
-        if (Object.prototype.hasOwnProperty.call(attrs, k)) { this.r.duplicateTags++; continue; }
-        setAttr(attrs, k, c < 0 ? '' : t.slice(c + 1));
+        // own keys hold strings: undefined means absent, except inherited names (toString...) checked the slow way
+        if (attrs[k] !== undefined && Object.prototype.hasOwnProperty.call(attrs, k)) { this.r.duplicateTags++; continue; }
+        if (k === '__proto__') setAttr(attrs, k, kv[1]);
+        else attrs[k] = kv[1];
       }
     }
     if (typeof s.device === 'string' && s.device !== '' && !Object.prototype.hasOwnProperty.call(attrs, 'device')) attrs.device = s.device;
@@ -204,14 +229,19 @@ export class SeriesMapper {
     }
 
     // check the points first: the monotonic flag depends on all of them
-    const times: bigint[] = [];
-    const values: number[] = [];
+    // (one point per series is the common case: no arrays then)
+    const n = pts.length;
+    let t0: bigint | undefined;
+    let v0 = 0;
+    let times: bigint[] | undefined;
+    let values: number[] | undefined;
     let negative = false;
-    for (let i = 0; i < pts.length; i++) {
+    const obj = s.shape === 'object';
+    for (let i = 0; i < n; i++) {
       const p = pts[i];
       let ts: unknown;
       let v: unknown;
-      if (s.shape === 'object') {
+      if (obj) {
         if (p === null || typeof p !== 'object' || Array.isArray(p)) { this.reject(1, 'bad_points', `${at}.points[${i}]: must be an object {timestamp, value}`); continue; }
         ts = (p as { timestamp?: unknown }).timestamp;
         v = (p as { value?: unknown }).value;
@@ -220,46 +250,67 @@ export class SeriesMapper {
         ts = p[0];
         v = p[1];
       }
-      const t = this.time(ts, `${at}.points[${i}]${s.shape === 'object' ? '.timestamp' : '[0]'}`);
+      const t = this.time(ts, at, i, obj ? '.timestamp' : '[0]');
       if (t === undefined) continue;
       if (typeof v !== 'number' || !Number.isFinite(v)) {
-        this.reject(1, 'bad_value', `${at}.points[${i}]${s.shape === 'object' ? '.value' : '[1]'}: must be a finite number`);
+        this.reject(1, 'bad_value', `${at}.points[${i}]${obj ? '.value' : '[1]'}: must be a finite number`);
         continue;
       }
-      times.push(t);
-      values.push(kind === 'rate-count' ? v * interval : v);
       if (v < 0) negative = true;
+      const value = kind === 'rate-count' ? v * interval : v;
+      if (t0 === undefined) { t0 = t; v0 = value; continue; }
+      if (times === undefined) { times = [t0]; values = [v0]; }
+      times.push(t);
+      (values as number[]).push(value);
     }
-    if (times.length === 0) return;
-    this.r.points += times.length;
-    const startOffset = BigInt(Math.round(interval * 1e9));
+    if (t0 === undefined) return;
+    const count = times === undefined ? 1 : times.length;
+    this.r.points += count;
     if (kind === 'gauge') {
-      const m = this.b.metric<GaugeMetric>(slot, `g\x00${name}\x00${unit}`, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
-      for (let i = 0; i < times.length; i++) {
-        m.points.push({ attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: 0n, timeUnixNano: times[i] as bigint, flags: 0, value: values[i] as number });
+      const m = this.b.metric<GaugeMetric>(slot, 'g', name, unit, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
+      if (times === undefined) { m.points.push({ attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: t0, flags: 0, value: v0 }); return; }
+      for (let i = 0; i < count; i++) {
+        m.points.push({ attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: 0n, timeUnixNano: times[i] as bigint, flags: 0, value: (values as number[])[i] as number });
       }
       return;
     }
+    const startOffset = this.offset(interval);
     const mono = !negative;
-    const m = this.b.metric<SumMetric>(slot, `${mono ? 'm' : 's'}\x00${name}\x00${unit}`, () => ({ kind: 'sum', name, description: '', unit, temporality: Temporality.Delta, isMonotonic: mono, points: [] }));
-    for (let i = 0; i < times.length; i++) {
+    const m = this.b.metric<SumMetric>(slot, mono ? 'm' : 's', name, unit, () => ({ kind: 'sum', name, description: '', unit, temporality: Temporality.Delta, isMonotonic: mono, points: [] }));
+    if (times === undefined) { m.points.push({ attributes: attrs, startTimeUnixNano: t0 - startOffset, timeUnixNano: t0, flags: 0, value: v0 }); return; }
+    for (let i = 0; i < count; i++) {
       const t = times[i] as bigint;
-      const p: NumberDataPoint = { attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: t - startOffset, timeUnixNano: t, flags: 0, value: values[i] as number };
+      const p: NumberDataPoint = { attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: t - startOffset, timeUnixNano: t, flags: 0, value: (values as number[])[i] as number };
       m.points.push(p);
     }
   }
 
+  private lastInterval = -1;
+  private lastOffset = 0n;
+
+  /** interval seconds → ns (the last one memoised: a request's series mostly share it) */
+  private offset(interval: number): bigint {
+    if (interval !== this.lastInterval) { this.lastInterval = interval; this.lastOffset = BigInt(Math.round(interval * 1e9)); }
+    return this.lastOffset;
+  }
+
+  private lastTs = -1;
+  private lastNs = 0n;
+
   /** a timestamp in seconds → ns; 0 = now; undefined (rejected) when not a plausible number of seconds */
-  private time(ts: unknown, at: string): bigint | undefined {
+  private time(ts: unknown, at: string, i: number, suffix: string): bigint | undefined {
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
-      this.reject(1, 'bad_timestamp', `${at}: must be a number of seconds since the Unix epoch`);
+      this.reject(1, 'bad_timestamp', `${at}.points[${i}]${suffix}: must be a number of seconds since the Unix epoch`);
       return undefined;
     }
     if (ts > MAX_TS) {
-      this.reject(1, 'bad_timestamp', `${at}: ${ts} is too large for seconds since the Unix epoch (milliseconds?)`);
+      this.reject(1, 'bad_timestamp', `${at}.points[${i}]${suffix}: ${ts} is too large for seconds since the Unix epoch (milliseconds?)`);
       return undefined;
     }
-    return ts === 0 ? this.o.nowNs : tsNanos(ts);
+    if (ts === 0) return this.o.nowNs;
+    // the points of one request mostly share their timestamp: the last conversion is memoised
+    if (ts !== this.lastTs) { this.lastTs = ts; this.lastNs = tsNanos(ts); }
+    return this.lastNs;
   }
 
   private distribution(slot: ResourceSlot, name: string, unit: string, pts: unknown[], attrs: Attributes, at: string): void {
@@ -268,7 +319,7 @@ export class SeriesMapper {
     for (let i = 0; i < pts.length; i++) {
       const p = pts[i];
       if (!Array.isArray(p) || p.length < 2 || !Array.isArray(p[1])) { this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, [values...]] pair`); continue; }
-      const t = this.time(p[0], `${at}.points[${i}][0]`);
+      const t = this.time(p[0], at, i, '[0]');
       if (t === undefined) continue;
       const vs = p[1] as unknown[];
       let bad = -1;
@@ -279,10 +330,10 @@ export class SeriesMapper {
       first = false;
       this.r.points++;
       if (explicit) {
-        const m = this.b.metric<HistogramMetric>(slot, `h\x00${name}\x00${unit}`, () => ({ kind: 'histogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+        const m = this.b.metric<HistogramMetric>(slot, 'h', name, unit, () => ({ kind: 'histogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
         m.points.push(explicitPoint(vs as number[], this.o.distributions.explicitBounds, a, t));
       } else {
-        const m = this.b.metric<ExponentialHistogramMetric>(slot, `e\x00${name}\x00${unit}`, () => ({ kind: 'exponentialHistogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+        const m = this.b.metric<ExponentialHistogramMetric>(slot, 'e', name, unit, () => ({ kind: 'exponentialHistogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
         m.points.push(exponentialPoint(vs as number[], this.o.distributions.maxScale, this.o.distributions.maxBuckets, a, t));
       }
     }

@@ -5,7 +5,7 @@
  * `Content-Type: application/x-protobuf`. Straight into the receiver's
  * series records (no generated classes); unknown fields are skipped by wire
  * type; a truncated or malformed body throws a DecodeError naming the byte
- * offset. Pure.
+ * offset; invalid UTF-8 in a string becomes U+FFFD. Pure.
  *
  *   MetricPayload { repeated MetricSeries series = 1; }
  *   MetricSeries  { repeated Resource resources = 1; string metric = 2; repeated string tags = 3;
@@ -18,6 +18,11 @@ import { DecodeError } from '../../src/otlp/errors.js';
 import type { DdSeries } from './map.js';
 
 const TYPES = ['unspecified', 'count', 'rate', 'gauge'] as const;
+
+// Buffer's internal slicer skips toString's argument handling; called as a
+// method (a `.call` through a saved reference costs more than half again)
+type SlicingBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<SlicingBuffer>).utf8Slice === 'function';
 
 class Reader {
   pos: number;
@@ -57,10 +62,14 @@ class Reader {
   }
 
   string(): string {
-    const n = this.len();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    const len = this.len();
+    const start = this.pos;
+    const end = start + len;
+    this.pos = end;
+    if (len === 0) return '';
+    // invalid UTF-8 becomes U+FFFD (as protobufjs and the Datadog intake do): a name or tag, never fatal
+    const b = this.buf as SlicingBuffer;
+    return HAS_UTF8_SLICE ? b.utf8Slice(start, end) : b.toString('utf8', start, end);
   }
 
   double(): number {

@@ -245,7 +245,7 @@ async function startupScenario(): Promise<void> {
 }
 
 const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
-const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario, 'cluster-leases': clusterLeasesScenario, series: seriesScenario, explore: exploreScenario , datadog: datadogScenario };
+const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario, 'cluster-leases': clusterLeasesScenario, series: seriesScenario, explore: exploreScenario, datadog: datadogScenario };
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {
   console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);

@@ -5,6 +5,9 @@
  * denominator's points in w; when w closes (end + allowed lateness) it emits
  *   errors_per_<group>   = errors(v, w) ÷ denominator(v, w)
  *   impacted_share_<group> = impacted(v, w) ÷ denominator(v, w)   (when an impacted metric is configured and seen)
+ *   crash_free_rate_<group> = 1 − crashed(v, w) ÷ denominator(v, w)   (when a crashed metric is configured; none seen = 0)
+ *   errored_rate_<group>    = errored(v, w) ÷ denominator(v, w)       (when an errored metric is configured; none seen = 0)
+ * (errors_per_<group> only when an errors metric is configured)
  * as gauges with start = w's start and time = w's end. No denominator, or
  * zero: no point, counted. A point's window is taken from its start time when
  * it has one (metric-set windows, delta sums), else from its time.
@@ -28,6 +31,8 @@ interface Entry {
   errors: number;
   impacted: number;
   hasImpacted: boolean;
+  crashed: number;
+  errored: number;
   den: number;
   hasDen: boolean;
   /** gauges as denominators: last by time */
@@ -103,7 +108,7 @@ export class StabilityEngine {
         for (let gi = 0; gi < this.groups.length; gi++) {
           const c = this.groups[gi]!;
           const isDen = c.metrics.has(m.name) || (typeof scopeGroup === 'string' && scopeGroup === c.g.name);
-          const role = isDen ? 'den' : m.name === c.g.errors ? 'errors' : m.name === c.g.impacted ? 'impacted' : undefined;
+          const role = isDen ? 'den' : roleOf(c.g, m.name);
           if (role === undefined) continue;
           if (m.kind !== 'gauge' && !(m.kind === 'sum' && m.temporality === 1)) { this.counters.unsupported += m.points.length; continue; }
           for (const p of m.points as NumberDataPoint[]) {
@@ -134,7 +139,7 @@ export class StabilityEngine {
     return out;
   }
 
-  private fold(gi: number, c: Compiled, values: string[], p: NumberDataPoint, m: Metric, role: 'den' | 'errors' | 'impacted'): void {
+  private fold(gi: number, c: Compiled, values: string[], p: NumberDataPoint, m: Metric, role: Role): void {
     const t = p.startTimeUnixNano > 0n ? p.startTimeUnixNano : p.timeUnixNano;
     const w = t - (((t % c.W) + c.W) % c.W);
     if (this.coveredFrom !== undefined && w < this.coveredFrom) { this.counters.uncovered++; return; }
@@ -143,12 +148,14 @@ export class StabilityEngine {
     let e = this.entries.get(key);
     if (e === undefined) {
       if (this.entries.size >= this.cfg.max_entries) { this.counters.overflow++; return; }
-      e = { g: gi, values, w, errors: 0, impacted: 0, hasImpacted: false, den: 0, hasDen: false, denTime: -1n };
+      e = { g: gi, values, w, errors: 0, impacted: 0, hasImpacted: false, crashed: 0, errored: 0, den: 0, hasDen: false, denTime: -1n };
       this.entries.set(key, e);
     }
     const v = typeof p.value === 'bigint' ? Number(p.value) : p.value;
     if (role === 'errors') e.errors += v;
     else if (role === 'impacted') { e.impacted += v; e.hasImpacted = true; }
+    else if (role === 'crashed') e.crashed += v;
+    else if (role === 'errored') e.errored += v;
     else if (m.kind === 'gauge') {
       if (p.timeUnixNano >= e.denTime) { e.den = v; e.denTime = p.timeUnixNano; }
       e.hasDen = true;
@@ -186,9 +193,21 @@ export class StabilityEngine {
       c.keys.forEach((k, i) => { attributes[k] = e.values[i]!; });
       const start = e.w;
       const end = e.w + c.W;
-      gauge(`errors_per_${c.out}`, '1', `Errors (${c.g.errors}) per ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
-        .push({ attributes, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.errors / e.den });
-      this.counters.emitted++;
+      if (c.g.errors !== '') {
+        gauge(`errors_per_${c.out}`, '1', `Errors (${c.g.errors}) per ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
+          .push({ attributes, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.errors / e.den });
+        this.counters.emitted++;
+      }
+      if (c.g.crashed !== '') {
+        gauge(`crash_free_rate_${c.out}`, '1', `Crash-free rate of ${c.g.name}: 1 − ${c.g.crashed} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
+          .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: 1 - e.crashed / e.den });
+        this.counters.emitted++;
+      }
+      if (c.g.errored !== '') {
+        gauge(`errored_rate_${c.out}`, '1', `Errored rate of ${c.g.name}: ${c.g.errored} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
+          .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.errored / e.den });
+        this.counters.emitted++;
+      }
       if (c.g.impacted !== '' && e.hasImpacted) {
         gauge(`impacted_share_${c.out}`, '1', `Share of ${c.g.name} impacted (${c.g.impacted} ÷ ${c.g.name})`)
           .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.impacted / e.den });
@@ -204,6 +223,17 @@ export class StabilityEngine {
       }],
     };
   }
+}
+
+type Role = 'den' | 'errors' | 'impacted' | 'crashed' | 'errored';
+
+/** the part a metric plays in a group besides the denominator, if any */
+function roleOf(g: StabilityGroup, name: string): Role | undefined {
+  if (g.errors !== '' && name === g.errors) return 'errors';
+  if (g.impacted !== '' && name === g.impacted) return 'impacted';
+  if (g.crashed !== '' && name === g.crashed) return 'crashed';
+  if (g.errored !== '' && name === g.errored) return 'errored';
+  return undefined;
 }
 
 /** A shallow copy of the batch without the given points (the input is not changed). */

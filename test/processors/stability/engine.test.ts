@@ -93,3 +93,55 @@ describe('stability engine: errors per session by version (semantics §8)', () =
     ]);
   });
 });
+
+describe('stability engine: release health (issue 17) — crash-free sessions and users, errored sessions', () => {
+  const W = 10n * MIN;
+  const sum = (name: string, pts: Array<[string, number]>) => ({ kind: 'sum' as const, name, unit: '', description: '', temporality: 1 as const, isMonotonic: true, points: pts.map(([v, n]) => pt({ 'app.version': v }, H0, H0 + W, n)) });
+  const gauge = (name: string, pts: Array<[string, number]>) => ({ kind: 'gauge' as const, name, unit: '', description: '', points: pts.map(([v, n]) => pt({ 'app.version': v }, H0, H0 + W, BigInt(n))) });
+  const config = cfg({
+    groups: [
+      { name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, metrics: ['Sessions.sum.session.count'], window: '10m', errors: 'Errors.count', crashed: 'Crashed.sum.session.count', errored: 'Errored.sum.session.count' },
+      { name: 'Users', attributes: { 'app.version': 'unknown' }, metrics: ['Users.unique.guid'], window: '10m', crashed: 'Crashed.unique.guid' },
+    ],
+    allowed_lateness: '1m',
+  });
+
+  it('exact rates for three releases; crashes absent = crash-free 1; a release with errors but no sessions: no ratio, counted', () => {
+    const e = new StabilityEngine(config);
+    e.add(batch('metricport/metricsets', {}, [
+      // 1.0.0: 6 sessions (4 healthy, 2 errored, 0 crashed), 4 errors; users from aggregates: none
+      // 2.0.0: 3 sessions (1 healthy, 1 errored, 1 crashed), 2 errors, 3 users, 1 with a crash
+      // 3.0.0: 2 errors, no sessions
+      sum('Sessions.sum.session.count', [['1.0.0', 6], ['2.0.0', 3]]),
+      sum('Errored.sum.session.count', [['1.0.0', 2], ['2.0.0', 2]]),
+      sum('Crashed.sum.session.count', [['2.0.0', 1]]),
+      sum('Errors.count', [['1.0.0', 4], ['2.0.0', 2], ['3.0.0', 2]]),
+      gauge('Users.unique.guid', [['2.0.0', 3]]),
+      gauge('Crashed.unique.guid', [['2.0.0', 1]]),
+    ]));
+    const s = String(H0), t = String(H0 + W);
+    expect(series(e.close(H0 + W + MIN))).to.deep.equal({
+      errors_per_sessions_started: [['1.0.0', 4 / 6, s, t], ['2.0.0', 2 / 3, s, t]],
+      crash_free_rate_sessions_started: [['1.0.0', 1, s, t], ['2.0.0', 1 - 1 / 3, s, t]],
+      errored_rate_sessions_started: [['1.0.0', 2 / 6, s, t], ['2.0.0', 2 / 3, s, t]],
+      crash_free_rate_users: [['2.0.0', 1 - 1 / 3, s, t]],
+    });
+    // 3.0.0 (errors, no sessions) in the sessions group: no point, counted; the users group saw nothing of 1.0.0 or 3.0.0 (no entry, nothing to count)
+    expect(e.counters).to.deep.include({ no_denominator: 1, emitted: 7 });
+  });
+
+  it('validates the new roles: at least one output, no metric in two roles or in the denominator', () => {
+    const r = validateSchema(stabilityConfigSchema, { groups: [
+      { name: 'A', attributes: { v: '' } },
+      { name: 'B', attributes: { v: '' }, metrics: ['S'], crashed: 'S' },
+      { name: 'C', attributes: { v: '' }, crashed: 'X', errored: 'X' },
+      { name: 'D', attributes: { v: '' }, crashed: 'X', impacted: 'Y' },
+    ] }, '');
+    expect(validateStabilityConfig(r.value as unknown as StabilityConfig).map((i) => `${i.path}: ${i.message}`)).to.deep.equal([
+      'groups[0].errors: set errors (errors ÷ the group), crashed (crash-free rate) or errored (errored rate)',
+      'groups[1].crashed: the metric "S" is also in metrics (the denominator)',
+      'groups[2].errored: the metric "X" is already the group\'s crashed',
+      'groups[3].impacted: impacted needs errors',
+    ]);
+  });
+});

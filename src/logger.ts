@@ -9,7 +9,7 @@
  * exited: EPIPE) costs a counted drop per line, nothing more.
  */
 import { write as fsWrite } from 'node:fs';
-import { pino } from 'pino';
+import { pino } from './vendor/pino.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

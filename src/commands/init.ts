@@ -16,7 +16,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline/promises';
-import { parse as parseYamlValue } from 'yaml';
+import { parse as parseYamlValue } from '../vendor/yaml.js';
 import type { Factory, Signal } from '../component.js';
 import { commentLines, optionLines, yamlInline } from '../config/commented.js';
 import { closest, isPlainObject, validateSchema, type Field, type Schema } from '../config/schema.js';

@@ -5,7 +5,7 @@
  * what can be set and uncomments what they need. `metricport init` writes
  * configs with it.
  */
-import { stringify } from 'yaml';
+import { stringify } from '../vendor/yaml.js';
 import type { Field, Schema } from './schema.js';
 
 const WIDTH = 100;

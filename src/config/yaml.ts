@@ -3,7 +3,7 @@
  * expansion of scalar values. Positions let every config issue name its file
  * line and column.
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YNode } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YNode } from '../vendor/yaml.js';
 import type { ConfigIssue } from '../errors.js';
 
 export interface ParsedYaml {

@@ -1,7 +1,7 @@
 /**
  * The receiver HTTP layer: everything an HTTP receiver does around its own
  * decoding, so that a receiver is its routes, its format and its mapping.
- * Used by otlp, errors, sentry and backtrace.
+ * Used by otlp, errors, sentry, backtrace and datadog.
  *
  * - **listening**: routes on the shared listener of `cfg.endpoint`
  *   (src/httpserver.ts) with the receiver's `tls`, bearer `auth` and

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import type { Consumer } from '../../../src/component.js';
-import { validateSchema } from '../../../src/config/schema.js';
+import { redact, validateSchema } from '../../../src/config/schema.js';
 import { RefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { ExponentialHistogramMetric, GaugeMetric, HistogramMetric, MetricsBatch, SumMetric } from '../../../src/model/index.js';
@@ -209,7 +209,7 @@ describe('datadog receiver over HTTP', function () {
     expect((await post('/api/v1/series', Buffer.from('x'), { ...H, 'Content-Encoding': 'br' })).status).to.equal(415);
   });
 
-  it('keys: none or another → 403 {"errors":[...]} counted; the key is never logged; the right one works; a path prefix is served', async () => {
+  it('keys: none or another → 403 {"errors":[...]} counted; the key is never logged; the right one works (header or api_key query)', async () => {
     const before = counters().auth_failures as number;
     const body = JSON.stringify({ series: [{ metric: 'k', points: [[T, 1]] }] });
     const r1 = await post('/api/v1/series', body, { 'Content-Type': 'application/json' });
@@ -284,6 +284,40 @@ describe('datadog receiver over HTTP', function () {
     expect([b.status, b.headers.get('retry-after')]).to.deep.equal([503, '1']);
     refuse = undefined;
     expect((await post('/api/v1/series', body)).status).to.equal(202);
+  });
+});
+
+describe('datadog receiver: config and path_prefix', () => {
+  it('api_keys is required; duplicate keys and unsorted explicit bounds are errors with their key paths; the key is redacted', async () => {
+    const { issues } = validateSchema(datadogConfigSchema, { endpoint: '127.0.0.1:0' }, 'datadog');
+    expect(issues.map((i) => i.path)).to.deep.equal(['datadog.api_keys']);
+    const red = JSON.stringify(redact(datadogConfigSchema, cfg()));
+    expect(red).to.not.include(KEY);
+    expect(red).to.include('[REDACTED]');
+    const { datadogReceiverFactory } = await import('../../../receivers/datadog/factory.js');
+    const c = cfg({ api_keys: [{ key: 'a' }, { key: 'a' }], distributions: { explicit_bounds: [1, 5, 2] } });
+    expect(datadogReceiverFactory.validate!(c).map((i) => [i.path, i.message])).to.deep.equal([
+      ['api_keys[1].key', 'the same key is listed twice'],
+      ['distributions.explicit_bounds[2]', 'bounds must be strictly ascending (5 then 2)'],
+    ]);
+  });
+  it('path_prefix: /datadog/api/... served, /api/... not', async () => {
+    const tel = new ServiceTelemetry();
+    const got: MetricsBatch[] = [];
+    const rcv = new DatadogReceiver({ id: 'datadog', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) }, cfg({ path_prefix: '/datadog' }), { consume: async (b) => { got.push(b); } });
+    await rcv.start({ logger: silentLogger(), telemetry: tel, stateDir: '' });
+    try {
+      const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
+      const body = JSON.stringify({ series: [{ metric: 'pre', points: [[T, 1]] }] });
+      const h = { 'Content-Type': 'application/json', 'DD-API-KEY': KEY };
+      expect((await fetch(`${url}/datadog/api/v1/series`, { method: 'POST', body, headers: h })).status).to.equal(202);
+      expect((await fetch(`${url}/api/v1/series`, { method: 'POST', body, headers: h })).status).to.equal(404);
+      expect((await fetch(`${url}/datadog/api/v1/validate`, { headers: h })).status).to.equal(200);
+      expect(got).to.have.length(1);
+      expect(rcv.status().paths).to.deep.include('/datadog/api/v2/series');
+    } finally {
+      await rcv.shutdown(AbortSignal.timeout(2000));
+    }
   });
 });
 

@@ -63,19 +63,19 @@ describe('exporterhelper/retry', () => {
   });
 
   it('gives up when the next retry would start past max_elapsed_time', async () => {
+    // a virtual clock that moves by exactly the planned waits, so a loaded machine's late timers change nothing
+    let virtual = 0;
     const times: number[] = [];
-    const start = Date.now();
     let caught: unknown;
     try {
-      await sendWithRetry(async () => { times.push(Date.now()); throw new RetryableSendError('HTTP 503', { status: 503 }); },
-        opts({ initialIntervalMs: 20, multiplier: 2, maxIntervalMs: 1000, maxElapsedMs: 200 }), never());
+      await sendWithRetry(async () => { times.push(virtual); throw new RetryableSendError('HTTP 503', { status: 503 }); },
+        opts({ initialIntervalMs: 20, multiplier: 2, maxIntervalMs: 1000, maxElapsedMs: 200, now: () => virtual,
+          onAttemptFailed: (_e, info) => { if (info.delayMs !== undefined) virtual += info.delayMs; } }), never());
     } catch (e) { caught = e; }
-    const elapsed = Date.now() - start;
     expect(caught).to.be.instanceOf(RetriesExhaustedError);
-    // waits 20, 40, 80 → attempt 4 at ~140 ms; the next wait (160 ms) would end past 200 ms
-    expect(times.length).to.equal(4);
+    // waits 20, 40, 80 → attempt 4 at 140 ms; the next wait (160 ms) would end past 200 ms
+    expect(times).to.deep.equal([0, 20, 60, 140]);
     expect((caught as RetriesExhaustedError).attempts).to.equal(4);
-    expect(elapsed).to.be.below(200 + 150);
     expect((caught as Error).cause).to.be.instanceOf(RetryableSendError);
   });
 

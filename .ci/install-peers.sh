@@ -6,8 +6,8 @@
 set -euo pipefail
 
 # Keep in sync with ALL_PEER_PACKAGES / PACKAGE_BINARIES in test/harness/peers.ts.
-packages=(prometheus graphite-carbon graphite-web influxdb victoria-metrics nats-server postgresql wrk hyperfine netcat-openbsd collectd-core)
-binaries=(prometheus promtool carbon-cache whisper-fetch graphite-manage influxd victoria-metrics nats-server initdb pg_ctl pg_isready psql wrk hyperfine nc collectd)
+packages=(prometheus graphite-carbon graphite-web influxdb victoria-metrics nats-server postgresql wrk hyperfine netcat-openbsd collectd-core chromium)
+binaries=(prometheus promtool carbon-cache whisper-fetch graphite-manage influxd victoria-metrics nats-server initdb pg_ctl pg_isready psql wrk hyperfine nc collectd chromium)
 
 have() {
   local bin=$1

@@ -36,6 +36,8 @@ export const ALL_PEER_PACKAGES = [
   'hyperfine',
   'netcat-openbsd',
   'collectd-core',
+  // headless browser tests (test/e2e/browser.test.ts), driven by playwright-core with executablePath
+  'chromium',
 ] as const;
 
 /** The binaries whose presence proves a package is installed. */
@@ -51,6 +53,7 @@ export const PACKAGE_BINARIES: Readonly<Record<string, readonly string[]>> = {
   hyperfine: ['hyperfine'],
   'netcat-openbsd': ['nc'],
   'collectd-core': ['collectd'],
+  chromium: ['chromium'],
 };
 
 /** Peer names a suite can ask for, and the packages each needs. */
@@ -67,6 +70,7 @@ export const PEERS = {
   hyperfine: ['hyperfine'],
   nc: ['netcat-openbsd'],
   collectd: ['collectd-core'],
+  chromium: ['chromium'],
 } as const satisfies Record<string, readonly string[]>;
 export type PeerName = keyof typeof PEERS;
 

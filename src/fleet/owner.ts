@@ -28,7 +28,60 @@ import type { Logger } from '../logger.js';
 import type { MetricsBatch } from '../model/metrics.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { Telemetry } from '../telemetry.js';
+import { dropTags, encodeCheckpoint, pullStores, restoreCheckpoint } from '../pullstore/checkpoint.js';
+import { PARTITION_ATTRIBUTE } from '../pullstore/cumulative.js';
 import { decodeEnvelope } from './wire.js';
+
+/** The pull stores' partition tag of partition p (0 is "untagged", a single instance). */
+export function pullTag(p: number): number { return p + 1; }
+
+/** a checkpoint of one store and partition larger than this (base64) is not written (KV values travel in one NATS message) */
+const MAX_CHECKPOINT_B64 = 700 * 1024;
+
+/**
+ * Pull stores in a cluster (Prometheus, Circonus pull): the running totals of
+ * a partition's series, checkpointed into KV (`st.fleet.pull.p<n>`) after
+ * every merged window the owner exported, and restored by the next owner of
+ * the partition before it exports anything, so a scraper sees no counter
+ * reset when the partition moves. Once per partition grant on a node (every
+ * component's FleetOwner shares it).
+ */
+const restored = new WeakMap<LeaseGrant, Promise<void>>();
+
+function restorePull(grant: LeaseGrant, p: number, warn: (key: string, message: string) => void): Promise<void> {
+  let r = restored.get(grant);
+  if (r === undefined) {
+    r = (async () => {
+      const stores = pullStores();
+      if (stores.size === 0) return;
+      const cur = await grant.state('fleet').load(`pull.p${p}`);
+      const saved = (cur?.stores ?? {}) as Record<string, unknown>;
+      for (const [id, store] of stores) {
+        const b64 = saved[id];
+        if (typeof b64 !== 'string') continue;
+        try {
+          restoreCheckpoint(store, Buffer.from(b64, 'base64'));
+        } catch (err) {
+          warn(`restore\u0000${id}`, `cannot restore the running totals of partition ${p} for pull store ${id}: ${(err as Error).message}; its counters start again on this node`);
+        }
+      }
+    })();
+    restored.set(grant, r);
+  }
+  return r;
+}
+
+async function checkpointPull(grant: LeaseGrant, p: number, warn: (key: string, message: string) => void): Promise<void> {
+  const stores = pullStores();
+  if (stores.size === 0) return;
+  const out: Record<string, string> = {};
+  for (const [id, store] of stores) {
+    const b64 = encodeCheckpoint(store, { tags: [pullTag(p)] }).toString('base64');
+    if (b64.length > MAX_CHECKPOINT_B64) { warn(`ckpt\u0000${id}`, `the running totals of partition ${p} in pull store ${id} take ${b64.length} bytes, more than a KV value may (${MAX_CHECKPOINT_B64}): not checkpointed (use more partitions)`); continue; }
+    out[id] = b64;
+  }
+  await grant.state('fleet').save(`pull.p${p}`, { stores: out, at: new Date().toISOString() });
+}
 
 export interface FleetAdapter<W> {
   readonly periodMs: number;
@@ -139,6 +192,9 @@ export class FleetOwner<W> {
   private release(po: PartitionOwner<W>): void {
     po.ac.abort();
     if (this.parts.get(po.p) === po) this.parts.delete(po.p);
+    // its series are served by the partition's next owner now (restored from the checkpoint)
+    for (const store of pullStores().values()) dropTags(store, [pullTag(po.p)]);
+    restored.delete(po.grant);
     this.counters.partitions_released++;
   }
 
@@ -152,6 +208,12 @@ export class FleetOwner<W> {
       this.warnings.warn(`take\u0000${po.p}`, { component: this.o.id, partition: po.p }, `cannot read the mark of partition ${po.p}: ${(err as Error).message}; trying again`);
       this.release(po);
       return;
+    }
+    try {
+      await restorePull(po.grant, po.p, (k, m) => this.warnings.warn(k, { component: this.o.id, partition: po.p }, m));
+    } catch (err) {
+      if (isLeaseLost(err)) { this.release(po); return; }
+      this.warnings.warn('restore', { component: this.o.id, partition: po.p }, `cannot read the checkpointed running totals of partition ${po.p}: ${(err as Error).message}`);
     }
     if (po.ac.signal.aborted) return;
     po.loaded = true;
@@ -243,6 +305,8 @@ export class FleetOwner<W> {
     const built = pw.nonEmpty;
     try {
       const batch = this.o.adapter.build(pw.k, pw.w, po.p);
+      // the partition on the resource: pull stores tag the series with it (never rendered)
+      if (batch !== undefined) for (const rm of batch.resourceMetrics) rm.resource.attributes[PARTITION_ATTRIBUTE] = pullTag(po.p);
       await po.grant.check();
       if (batch !== undefined) {
         try {
@@ -259,6 +323,8 @@ export class FleetOwner<W> {
           this.warnings.warn('deliver', { component: this.o.id, partition: po.p }, `the pipeline refused a merged window three times (${(err as Error).message}); it is dropped (counted in metricport_fleet_windows_export_failed)`);
         }
       }
+      // the running totals first: a crash before the mark re-exports the window (counted twice), never loses it from the totals
+      if (batch !== undefined) await checkpointPull(po.grant, po.p, (k, m) => this.warnings.warn(k, { component: this.o.id, partition: po.p }, m));
       po.windows.delete(pw.k);
       let resume = po.maxSeq + 1;
       for (const x of po.windows.values()) if (x.firstSeq < resume) resume = x.firstSeq;

@@ -624,6 +624,10 @@ export interface ScrapeTarget {
   /** Job name (default scrape<N>). */
   job?: string;
   labels?: Record<string, string>;
+  /** more targets of the same job (every replica of a cluster) */
+  moreTargets?: string[];
+  /** `metric_relabel_configs` of the job, e.g. [{ action: 'labeldrop', regex: 'instance' }] */
+  metricRelabelConfigs?: Array<Record<string, unknown>>;
 }
 
 export interface PrometheusOptions {
@@ -682,7 +686,8 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
           job_name: t.job ?? `scrape${i}`,
           metrics_path: t.metricsPath ?? '/metrics',
           ...(t.basicAuth ? { basic_auth: { username: t.basicAuth.username, password: t.basicAuth.password } } : {}),
-          static_configs: [{ targets: [t.target], ...(t.labels ? { labels: t.labels } : {}) }],
+          static_configs: [{ targets: [t.target, ...(t.moreTargets ?? [])], ...(t.labels ? { labels: t.labels } : {}) }],
+          ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
         })),
       };
       // JSON is valid YAML.

@@ -35,7 +35,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/paths.js';
-import { peersInstalled, startCollectd, udpReceiveBuffer, type CollectdPeer } from '../test/harness/peers.js';
+import { peersInstalled, startCollectd, udpReceiveBuffer, udpSocketMemory, type CollectdPeer } from '../test/harness/peers.js';
 import { freePort } from '../test/harness/ports.js';
 import { startEtsyStatsd, type EtsyStatsdPeer } from '../test/harness/statsd.js';
 import { LINES_PER_PACKET, NAMES } from './statsd-sender.js';
@@ -67,7 +67,7 @@ interface Target {
   quietMs: number;
   received(): Promise<number>;
 }
-interface Step { rate: number; sent: number; seconds: number; received: number; loss: number; cpuS: number }
+interface Step { rate: number; sent: number; seconds: number; received: number; loss: number; cpuS: number; kernelDrops: number }
 /** the rate the sender really achieved (on shared cores it can fall short of the offered rate) */
 const sentRate = (s: Step) => s.sent / s.seconds;
 
@@ -101,14 +101,16 @@ async function settle(t: Target): Promise<number> {
 
 async function step(t: Target, rate: number): Promise<Step> {
   const before = await settle(t);
+  const d0 = (await udpSocketMemory(t.port))?.drops ?? 0;
   const c0 = cpuSeconds(t.pid);
   const { sent, seconds } = await offer(t.port, rate, STEP_S);
   // CPU while the traffic lasts (+ 250 ms for the socket's backlog), not the idle wait for the totals to settle
   await sleep(250);
   const cpuS = cpuSeconds(t.pid) - c0;
   const received = (await settle(t)) - before;
-  const s = { rate, sent, seconds, received, loss: sent === 0 ? 1 : Math.max(0, 1 - received / sent), cpuS };
-  console.log(`  ${t.name.padEnd(11)} offered ${fmt(s.rate).padStart(10)} lines/s (sent ${fmt(sent / seconds).padStart(10)}/s): sent ${fmt(sent)}, received ${fmt(received)}, loss ${(s.loss * 100).toFixed(3)} %, CPU ${cpuS.toFixed(2)} s = ${received > 0 ? (cpuS / (received / 1e6)).toFixed(3) : '?'} s per million lines`);
+  const kernelDrops = ((await udpSocketMemory(t.port))?.drops ?? 0) - d0;
+  const s = { rate, sent, seconds, received, loss: sent === 0 ? 1 : Math.max(0, 1 - received / sent), cpuS, kernelDrops };
+  console.log(`  ${t.name.padEnd(11)} offered ${fmt(s.rate).padStart(10)} lines/s (sent ${fmt(sent / seconds).padStart(10)}/s): sent ${fmt(sent)}, received ${fmt(received)}, loss ${(s.loss * 100).toFixed(3)} % (kernel dropped ${fmt(kernelDrops)} datagrams: buffer full), CPU ${cpuS.toFixed(2)} s = ${received > 0 ? (cpuS / (received / 1e6)).toFixed(3) : '?'} s per million lines`);
   return s;
 }
 

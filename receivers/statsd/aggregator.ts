@@ -92,7 +92,114 @@ class Series {
   constructor(readonly name: string, readonly type: MetricType, readonly attrs: Attributes, readonly canon: string) {}
 }
 
-interface RawEntry { type: MetricType; tags: string; series: Series }
+/**
+ * The spellings (name, type, tag list as written) seen so far, found from a
+ * parsed line without decoding a string or hashing one in a Map per line:
+ * open addressing on the hash the parser computed while scanning, then a
+ * byte comparison of name and tags against the packet. Keys live in one byte
+ * arena and parallel typed arrays (no object per spelling to chase).
+ */
+class SpellingTable {
+  private slots = new Int32Array(1024);
+  private mask = 1023;
+  private arena = new Uint8Array(16384);
+  private used = 0;
+  private hashes = new Int32Array(512);
+  private nameOff = new Int32Array(512);
+  private nameLen = new Int32Array(512);
+  private tagsOff = new Int32Array(512);
+  private tagsLen = new Int32Array(512);
+  private types: MetricType[] = [];
+  series: Series[] = [];
+
+  get size(): number { return this.series.length; }
+
+  find(l: ParsedLine): Series | undefined {
+    const h = l.hash;
+    const slots = this.slots;
+    const mask = this.mask;
+    const src = l.bytes;
+    const ns = l.nameStart;
+    const nl = l.nameEnd - ns;
+    const ts = l.tagsStart;
+    const tl = l.tagsEnd - ts;
+    const arena = this.arena;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const at = slots[i] as number;
+      if (at === 0) return undefined;
+      const k = at - 1;
+      if (this.hashes[k] !== h || this.nameLen[k] !== nl || this.tagsLen[k] !== tl || this.types[k] !== l.type) continue;
+      let o = this.nameOff[k] as number;
+      let n = nl;
+      while (n > 0) { n--; if (arena[o + n] !== src[ns + n]) break; }
+      if (n !== 0 || (nl > 0 && arena[o] !== src[ns])) continue;
+      o = this.tagsOff[k] as number;
+      n = tl;
+      while (n > 0) { n--; if (arena[o + n] !== src[ts + n]) break; }
+      if (n !== 0 || (tl > 0 && arena[o] !== src[ts])) continue;
+      return this.series[k];
+    }
+  }
+
+  add(l: ParsedLine, series: Series): void {
+    this.push(l.hash, l.type, l.bytes, l.nameStart, l.nameEnd - l.nameStart, l.tagsStart, l.tagsEnd - l.tagsStart, series);
+    if (this.series.length * 2 > this.slots.length) this.reindex();
+    else this.place(this.series.length - 1);
+  }
+
+  private push(h: number, type: MetricType, src: Uint8Array, ns: number, nl: number, ts: number, tl: number, series: Series): void {
+    const k = this.series.length;
+    if (k === this.hashes.length) {
+      const grow = (x: Int32Array) => { const y = new Int32Array(x.length * 2); y.set(x); return y; };
+      this.hashes = grow(this.hashes); this.nameOff = grow(this.nameOff); this.nameLen = grow(this.nameLen);
+      this.tagsOff = grow(this.tagsOff); this.tagsLen = grow(this.tagsLen);
+    }
+    if (this.used + nl + tl > this.arena.length) {
+      let size = this.arena.length * 2;
+      while (size < this.used + nl + tl) size *= 2;
+      const a = new Uint8Array(size);
+      a.set(this.arena.subarray(0, this.used));
+      this.arena = a;
+    }
+    this.arena.set(src.subarray(ns, ns + nl), this.used);
+    this.nameOff[k] = this.used; this.nameLen[k] = nl; this.used += nl;
+    this.arena.set(src.subarray(ts, ts + tl), this.used);
+    this.tagsOff[k] = this.used; this.tagsLen[k] = tl; this.used += tl;
+    this.hashes[k] = h;
+    this.types[k] = type;
+    this.series[k] = series;
+  }
+
+  /** Keep only the spellings whose series `keep` accepts (after expiry); the arena is compacted. */
+  retain(keep: (s: Series) => boolean): void {
+    const old = { arena: this.arena, hashes: this.hashes, nameOff: this.nameOff, nameLen: this.nameLen, tagsOff: this.tagsOff, tagsLen: this.tagsLen, types: this.types, series: this.series };
+    this.arena = new Uint8Array(Math.max(16384, this.used));
+    this.used = 0;
+    this.types = [];
+    this.series = [];
+    for (let k = 0; k < old.series.length; k++) {
+      const s = old.series[k] as Series;
+      if (!keep(s)) continue;
+      this.push(old.hashes[k] as number, old.types[k] as MetricType, old.arena, old.nameOff[k] as number, old.nameLen[k] as number, old.tagsOff[k] as number, old.tagsLen[k] as number, s);
+    }
+    this.reindex();
+  }
+
+  private reindex(): void {
+    let size = 1024;
+    while (size < this.series.length * 2 + 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    for (let k = 0; k < this.series.length; k++) this.place(k);
+  }
+
+  private place(k: number): void {
+    const mask = this.mask;
+    let i = (this.hashes[k] as number) & mask;
+    while (this.slots[i] !== 0) i = (i + 1) & mask;
+    this.slots[i] = k + 1;
+  }
+}
 
 interface Stamped { series: Series; value: number; timeMs: number }
 
@@ -109,9 +216,8 @@ function attrsOf(tags: string): { attrs: Attributes; canon: string } {
 }
 
 export class Aggregator {
-  /** by name, then (type, tags as written): no key string to build per line */
-  private readonly byName = new Map<string, RawEntry[]>();
-  private rawCount = 0;
+  /** by (name, type, tags) as written: no key string to build per line */
+  private readonly spellings = new SpellingTable();
   /** by canonical key (tags sorted): two spellings of one tag set are one series */
   private readonly byCanon = new Map<string, Series>();
   private stamped: Stamped[] = [];
@@ -127,17 +233,9 @@ export class Aggregator {
   /** Take a parsed line. `nowMs` decides the window; returns false when dropped (counted). */
   add(l: ParsedLine, nowMs: number): boolean {
     const type = l.type;
-    const tags = l.tags;
-    let s: Series | undefined;
-    const list = this.byName.get(l.name);
-    if (list !== undefined) {
-      for (let i = 0; i < list.length; i++) {
-        const e = list[i] as RawEntry;
-        if (e.type === type && e.tags === tags) { s = e.series; break; }
-      }
-    }
+    let s = this.spellings.find(l);
     if (s === undefined) {
-      s = this.lookup(l, list);
+      s = this.lookup(l);
       if (s === undefined) { this.dropped.series_limit++; return false; }
     }
     const w = this.window;
@@ -243,22 +341,19 @@ export class Aggregator {
     }
   }
 
-  private lookup(l: ParsedLine, list: RawEntry[] | undefined): Series | undefined {
-    const { attrs, canon } = attrsOf(l.tags);
-    const ckey = l.type + '\x00' + l.name + '\x00' + canon;
+  private lookup(l: ParsedLine): Series | undefined {
+    const name = l.name;
+    const tags = l.tags;
+    const { attrs, canon } = attrsOf(tags);
+    const ckey = l.type + '\x00' + name + '\x00' + canon;
     let s = this.byCanon.get(ckey);
     if (s === undefined) {
       if (this.byCanon.size >= this.o.maxSeries) return undefined;
-      s = new Series(l.name, l.type, attrs, ckey);
+      s = new Series(name, l.type, attrs, ckey);
       this.byCanon.set(ckey, s);
     }
     // spellings of known series are bounded too
-    if (this.rawCount < 2 * this.o.maxSeries) {
-      const e: RawEntry = { type: l.type, tags: l.tags, series: s };
-      if (list === undefined) this.byName.set(l.name, [e]);
-      else list.push(e);
-      this.rawCount++;
-    }
+    if (this.spellings.size < 2 * this.o.maxSeries) this.spellings.add(l, s);
     return s;
   }
 
@@ -370,19 +465,11 @@ export class Aggregator {
     // expiry: a series idle longer than idle_expiry windows is forgotten
     const maxIdle = Math.max(1, Math.ceil(this.o.idleExpiryMs / this.o.flushIntervalMs));
     const w = this.window;
+    let removedAny = false;
     for (const [k, s] of this.byCanon) {
-      if (w - s.last > maxIdle) this.byCanon.delete(k);
+      if (w - s.last > maxIdle) { this.byCanon.delete(k); removedAny = true; }
     }
-    if (this.rawCount > this.byCanon.size) {
-      let n = 0;
-      for (const [k, list] of this.byName) {
-        const keep = list.filter((e) => this.byCanon.get(e.series.canon) === e.series);
-        if (keep.length === 0) this.byName.delete(k);
-        else if (keep.length !== list.length) this.byName.set(k, keep);
-        n += keep.length;
-      }
-      this.rawCount = n;
-    }
+    if (removedAny) this.spellings.retain((s) => this.byCanon.get(s.canon) === s);
     return metrics.length === 0
       ? { resourceMetrics: [] }
       : { resourceMetrics: [{ resource: emptyResource(), scopeMetrics: [{ scope: { ...SCOPE, attributes: {} }, metrics, schemaUrl: '' }], schemaUrl: '' }] };

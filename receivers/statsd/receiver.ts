@@ -115,8 +115,8 @@ export class StatsdReceiver implements Receiver {
     return { ...this.agg.dropped, ...this.drops };
   }
 
-  /** Feed one packet (a datagram, or whole lines from TCP). Public for tests and benchmarks. */
-  handlePacket(text: string): void {
+  /** Feed one packet (a datagram's bytes, or whole lines from TCP). Public for tests and benchmarks. */
+  handlePacket(text: string | Buffer): void {
     const now = Date.now();
     if (now >= this.windowEnd && this.started) this.rollover(now);
     this.packets++;
@@ -128,7 +128,7 @@ export class StatsdReceiver implements Receiver {
 
   private readonly onUdp = (msg: Buffer): void => {
     if (memoryLimiter.refusing()) { this.packets++; this.drops.memory_limit++; return; }
-    this.handlePacket(msg.toString('utf8'));
+    this.handlePacket(msg);
   };
 
   /** scope cluster with a cluster: the channel its partials go to, and the owner of this node's partitions */

@@ -1398,11 +1398,17 @@ async function buildRcvbufShim(dir: string): Promise<string> {
  * undefined when ss is missing or no such socket.
  */
 export async function udpReceiveBuffer(port: number): Promise<number | undefined> {
+  return (await udpSocketMemory(port))?.rb;
+}
+
+/** `ss -uamn` skmem of the UDP socket bound to port: rb (receive buffer, bytes), d (datagrams the kernel dropped: buffer full). */
+export async function udpSocketMemory(port: number): Promise<{ rb: number; drops: number } | undefined> {
   const ss = findBinary('ss');
   if (ss === undefined) return undefined;
   const res = await runCommand(ss, ['-H', '-u', '-a', '-m', '-n', `sport = :${port}`], { timeoutMs: 10_000 });
-  const m = /\brb(\d+)/.exec(res.stdout);
-  return m ? Number(m[1]) : undefined;
+  const rb = /\brb(\d+)/.exec(res.stdout);
+  const d = /,d(\d+)\)/.exec(res.stdout);
+  return rb ? { rb: Number(rb[1]), drops: d ? Number(d[1]) : 0 } : undefined;
 }
 
 /**

@@ -127,6 +127,51 @@ describe('statsd aggregation (otel naming)', () => {
     expect(a.seriesCount).to.equal(1);
   });
 
+  it('series lookup from packet bytes (hash + byte compare): sums equal a reference keyed by decoded name and sorted tags, across many names, UTF-8, tag orders, expiry and re-creation', () => {
+    // a seeded generator: names that share prefixes and suffixes, multi-byte UTF-8, tags in either order
+    let seed = 12345;
+    const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const names = Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `zähler.${i}.ü` : i % 5 === 0 ? `servers.host${i}.cpu.count` : `app.metric_${i}`));
+    const a = agg({ maxSeries: 100_000, idleExpiryMs: 10_000 });
+    let want = new Map<string, number>();
+    const run = (pool: string[], packets: number) => {
+      for (let p = 0; p < packets; p++) {
+        const lines: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          const name = pool[rnd(pool.length)]!;
+          const v = 1 + rnd(5);
+          const t = rnd(3);
+          const tags = t === 0 ? '' : t === 1 ? '|#env:prod,zone:a' : '|#zone:a,env:prod';
+          lines.push(`${name}:${v}|c${tags}`);
+          const key = `${name}|${t === 0 ? '' : 'env=prod,zone=a'}`;
+          want.set(key, (want.get(key) ?? 0) + v);
+        }
+        feed(a, lines.join('\n'));
+      }
+    };
+    const check = (b: MetricsBatch) => {
+      const got = new Map<string, number>();
+      for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
+        for (const p of (m as SumMetric).points) got.set(`${m.name}|${Object.entries(p.attributes).map(([k, v]) => `${k}=${String(v)}`).sort().join(',')}`, Number(p.value));
+      }
+      expect(got.size).to.equal(want.size);
+      for (const [k, v] of want) expect(got.get(k), k).to.equal(v);
+      want = new Map();
+    };
+    run(names, 2000);
+    check(a.flush(W0, W1));
+    // only the first half stays active: the rest expires, then comes back as new series
+    run(names.slice(0, 1500), 500);
+    check(a.flush(W1, W1 + 10_000));
+    run(names.slice(0, 1500), 500);
+    check(a.flush(W1 + 10_000, W1 + 20_000));
+    // the second half expired (idle for more than one window)
+    expect(a.seriesCount).to.be.at.most(2 * 1500);
+    run(names, 1000);
+    check(a.flush(W1 + 20_000, W1 + 30_000));
+    expect(a.seriesCount).to.be.greaterThan(2 * 1500);
+  });
+
   it('negative counter increments are refused and counted (monotonic sums)', () => {
     const a = agg();
     feed(a, 'c:5|c\nc:-2|c');

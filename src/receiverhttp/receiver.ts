@@ -400,7 +400,10 @@ export class HttpReceiver {
     const c = this.cors.check(x.req);
     if (c.kind === 'refused') {
       this.corsRefused++;
-      x.fail(403, `origin ${JSON.stringify(c.origin.slice(0, 200))} is not in receivers.${this.id}.${this.opts.configPrefix ?? ''}cors.allowed_origins`, 'cors_origin');
+      const message = `origin ${JSON.stringify(c.origin.slice(0, 200))} is not in receivers.${this.id}.${this.opts.configPrefix ?? ''}cors.allowed_origins`;
+      // a page of the user's own may be missing from the list: say so (rate-limited), naming the origin (never a secret)
+      this.warnings.warn('cors_origin', { receiver: this.id, status: 403, cors_refused: this.corsRefused }, `${this.opts.name} receiver ${this.id} refused a browser request: ${message} (add it if the page is yours)`);
+      x.fail(403, message, 'cors_origin');
       return false;
     }
     if (c.kind === 'allowed') x.corsHeaders = c.headers;

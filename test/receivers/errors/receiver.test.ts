@@ -104,3 +104,35 @@ describe('errors receiver sharing the otlp receiver endpoint', () => {
     }
   });
 });
+
+describe('errors receiver: CORS for pages (issue 17)', () => {
+  it('a listed origin: preflight for JSON answered, the POST served with Access-Control-Allow-Origin; another origin 403 (warned once, rate-limited); no Origin unaffected', async () => {
+    const { captureLogger } = await import('../../helpers/logs.js');
+    const cap = captureLogger('warn');
+    const sink = new RecordingConsumer<EventBatch>();
+    const { value, issues } = validateSchema(errorsReceiverFactory.configSchema, { endpoint: '127.0.0.1:0', cors: { allowed_origins: ['https://shop.example.com'], max_age: '2m' } }, '');
+    expect(issues).to.deep.equal([]);
+    const rcv = errorsReceiverFactory.create({ id: 'errors', logger: cap.logger, telemetry: host.telemetry, stateDir: '/x' }, value as never, { events: sink }) as ErrorsReceiver;
+    await rcv.start(host);
+    const port = rcv.boundAddress()!.port;
+    try {
+      const origin = { Origin: 'https://shop.example.com' };
+      const pre = await fetch(`http://127.0.0.1:${port}/v1/errors`, { method: 'OPTIONS', headers: { ...origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'Content-Type' } });
+      expect([pre.status, pre.headers.get('access-control-allow-origin'), pre.headers.get('access-control-allow-headers'), pre.headers.get('access-control-max-age')]).to.deep.equal([204, 'https://shop.example.com', 'content-type', '120']);
+      const ok = await post(port, '{"attributes":{"_tx":"p1"}}', { 'content-type': 'application/json', ...origin });
+      expect([ok.status, ok.headers.get('access-control-allow-origin'), ok.headers.get('vary')]).to.deep.equal([200, 'https://shop.example.com', 'Origin']);
+      const bad = await post(port, '{"attributes":{"_tx":"p2"}}', { 'content-type': 'application/json', Origin: 'https://evil.example' });
+      expect([bad.status, bad.body, bad.headers.get('access-control-allow-origin')]).to.deep.equal([403, { error: 'origin "https://evil.example" is not in receivers.errors.cors.allowed_origins' }, null]);
+      await post(port, '{"attributes":{"_tx":"p3"}}', { 'content-type': 'application/json', Origin: 'https://evil.example' });
+      const plain = await post(port, '{"attributes":{"_tx":"p4"}}');
+      expect([plain.status, plain.headers.get('access-control-allow-origin')]).to.deep.equal([200, null]);
+      expect(sink.got.flatMap((b) => b.events.map((e) => e.attributes._tx))).to.deep.equal(['p1', 'p4']);
+      expect(rcv.status().counters).to.deep.include({ cors_refused: 2, cors_preflights: 1, 'bad_requests.cors_origin': 2 });
+      const warns = cap.records().filter((r) => r.reason === undefined && String(r.msg).includes('refused a browser request'));
+      expect(warns).to.have.length(1);
+      expect(String(warns[0]!.msg)).to.equal('errors receiver errors refused a browser request: origin "https://evil.example" is not in receivers.errors.cors.allowed_origins (add it if the page is yours)');
+    } finally {
+      await rcv.shutdown(AbortSignal.timeout(2000));
+    }
+  });
+});

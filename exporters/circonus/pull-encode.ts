@@ -81,7 +81,8 @@ export function renderJsonPull(store: CumulativeStore): { body: string; metrics:
   for (const f of store.families.values()) {
     const name = f.info.name;
     const type = f.info.type;
-    for (const [key, id] of f.series) {
+    for (const [mk, id] of f.series) {
+      const key = store.labels(mk, id);
       switch (type) {
         case 'counter':
         case 'gauge': {

@@ -159,8 +159,9 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
       const sample = omCounter ? name + '_total' : name;
       const sampleOpen = sample + '{';
       const createdOpen = name + '_created{';
-      for (const [key, id] of f.series) {
+      for (const [mk, id] of f.series) {
         if (!store.seriesInRender(id, epoch)) continue;
+        const key = store.labels(mk, id);
         const kind = store.valueKind(id);
         const v = scaled ? formatValue(sc(store.num(id))) : kind === V_BIG ? formatValue(store.value(id)) : formatValue(store.num(id));
         if (key === '') {
@@ -182,8 +183,9 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
       }
       break;
     case 'summary':
-      for (const [key, id] of f.series) {
+      for (const [mk, id] of f.series) {
         if (!store.seriesInRender(id, epoch)) continue;
+        const key = store.labels(mk, id);
         const sm = store.summary(id);
         if (sm === undefined) continue;
         let chunk = '';

@@ -105,6 +105,8 @@ function joinLabels(a: string, b: string): string {
 }
 
 export class PromKeyer implements SeriesKeyer {
+  /** series() renders the point's labels only; the context (scope, job, instance labels) is kept once per resource and scope by the store */
+  readonly splitsContext = true;
   private readonly names: BoundedMemo<{ name: string; unit: string; mul: number; div: number }>;
   private readonly targetInfo: FamilyInfo = { name: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' };
 
@@ -134,8 +136,8 @@ export class PromKeyer implements SeriesKeyer {
     return s;
   }
 
-  series(attrs: Attributes, ctx: string): string {
-    return renderLabels(attrs, pointLabel, ctx);
+  series(attrs: Attributes, _ctx: string): string {
+    return renderLabels(attrs, pointLabel);
   }
 
   onResource(resource: Resource, store: CumulativeStore): void {

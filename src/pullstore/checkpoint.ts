@@ -11,7 +11,9 @@
  *     header : "MPCK" | u8 version=1 | u8 0 | u16 0 | f64 written_at_ms | u32 n_families | u32 n_series
  *     string : u32 byte_length | UTF-8
  *     family : string name | u8 type (0 counter, 1 gauge, 2 histogram, 3 summary) | string help | string unit | f64 mul | f64 div
- *     series : u32 family_index | u16 tag | u8 kind | string key | i64 start_ns | i64 time_ns | payload
+ *     series : u32 family_index | u16 tag | u8 kind | u8 flags | string key | [string ctx when flags bit 0] | i64 start_ns | i64 time_ns | payload
+ *              (flags bit 0: the key is split: `key` holds the series' own labels and `ctx` the labels
+ *              shared by its resource and scope, rendered as key + ',' + ctx)
  *       kind 0 float f64 · 1 int64 i64 · 2 bigint string · 3 histogram · 4 exponential histogram · 5 summary · 6 empty
  *     trailer: u32 CRC-32 of every byte before it
  *
@@ -24,7 +26,7 @@ import type { ExpState } from '../model/exphist.js';
 import { V_FLOAT, V_INT, type CumulativeStore, type FamilyInfo, type HistState, type SeriesType, type SummaryState } from './cumulative.js';
 
 export const CHECKPOINT_MAGIC = 'MPCK';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 const TYPES: SeriesType[] = ['counter', 'gauge', 'histogram', 'summary'];
 const K_FLOAT = 0, K_INT64 = 1, K_BIG = 2, K_HIST = 3, K_EXP = 4, K_SUMMARY = 5, K_EMPTY = 6;
 const MIN_I64 = -(2n ** 63n);
@@ -144,7 +146,11 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
       else { const v = store.value(id) as bigint; kind = v >= MIN_I64 && v <= MAX_I64 ? K_INT64 : K_BIG; }
     }
     w.u8(kind);
-    w.str(store.key(id));
+    const parts = store.keyParts(id);
+    const split = store.isSplit(id);
+    w.u8(split ? 1 : 0);
+    w.str(parts.key);
+    if (split) w.str(parts.ctx);
     w.i64(store.start(id));
     w.i64(store.time(id));
     switch (kind) {
@@ -177,7 +183,7 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
 
 interface Decoded {
   families: FamilyInfo[];
-  series: Array<{ fam: number; tag: number; key: string; start: bigint; time: bigint; value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }>;
+  series: Array<{ fam: number; tag: number; key: string; ctx: string | undefined; start: bigint; time: bigint; value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }>;
   written: number;
 }
 
@@ -218,10 +224,13 @@ export function decodeCheckpoint(input: Uint8Array): Decoded {
     if (fam >= nf) throw new CheckpointError(`series ${i} at byte ${at}: family ${fam} of ${nf}`, at);
     const tag = r.u16('series tag');
     const kind = r.u8('series kind');
+    const flags = r.u8('series flags');
+    if (flags > 1) throw new CheckpointError(`series ${i} at byte ${at}: unknown flags ${flags}`, at);
     const key = r.str('series key');
+    const ctx = (flags & 1) !== 0 ? r.str('series context') : undefined;
     const start = r.i64('series start');
     const time = r.i64('series time');
-    const s: Decoded['series'][number] = { fam, tag, key, start, time };
+    const s: Decoded['series'][number] = { fam, tag, key, ctx, start, time };
     switch (kind) {
       case K_FLOAT: s.value = r.f64('value'); break;
       case K_INT64: s.value = r.i64('value'); break;
@@ -273,7 +282,7 @@ export function restoreCheckpoint(store: CumulativeStore, buf: Uint8Array): Rest
   const rep: RestoreReport = { series: 0, skipped_existing: 0, skipped_cap: 0, skipped_conflict: 0, families: d.families.length, written_at_ms: d.written };
   for (const s of d.series) {
     const v = { ...(s.value !== undefined ? { value: s.value } : {}), ...(s.hist !== undefined ? { hist: s.hist } : {}), ...(s.exp !== undefined ? { exp: s.exp } : {}), ...(s.summary !== undefined ? { summary: s.summary } : {}) };
-    switch (store.restoreSeries(d.families[s.fam] as FamilyInfo, s.key, s.tag, s.start, s.time, v)) {
+    switch (store.restoreSeries(d.families[s.fam] as FamilyInfo, s.key, s.ctx, s.tag, s.start, s.time, v)) {
       case 'ok': rep.series++; break;
       case 'exists': rep.skipped_existing++; break;
       case 'cap': rep.skipped_cap++; break;

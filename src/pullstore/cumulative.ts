@@ -66,6 +66,13 @@ export interface SeriesKeyer {
   context(resource: Resource, scope: Scope): string;
   /** the series key (rendered labels/tags) for a point's attributes in a context */
   series(attrs: Attributes, ctx: string): string;
+  /**
+   * true: series() renders only the point's own labels, and the context
+   * string is itself the rendered labels shared by the context's series,
+   * appended after a comma. The store then keeps each context once instead
+   * of in every key.
+   */
+  readonly splitsContext?: boolean;
   /** called once per resource per batch (e.g. to set `target_info`) */
   onResource?(resource: Resource, store: CumulativeStore): void;
 }
@@ -156,6 +163,14 @@ export class CumulativeStore {
   private readonly hists = new Map<number, HistState>();
   private readonly exps = new Map<number, ExpState>();
   private readonly summaries = new Map<number, SummaryState>();
+  /** contexts of split keys (splitsContext keyers): interned, counted by series, reused when free */
+  private ctxOf = new Int32Array(0);
+  private readonly ctxIds = new Map<string, number>();
+  private ctxStr: string[] = [];
+  private ctxRefs: number[] = [];
+  private ctxFree: number[] = [];
+  /** the context of the series being created (−1: the key is whole) */
+  private curCtx = -1;
   private nextId = 0;
   private freeIds: number[] = [];
   // recency order as an intrusive doubly-linked list over ids: O(1) move, evict and expire
@@ -186,7 +201,25 @@ export class CumulativeStore {
   get size(): number { return this.count; }
 
   // --- reading a series (renderers, checkpoints) ---
-  key(id: number): string { return this.keys[id] as string; }
+  /** the series' rendered key (its labels / tags) */
+  key(id: number): string { return this.labels(this.keys[id] as string, id); }
+  /** the rendered key of the series `id` listed under `mapKey` in its family (renderers iterate the family maps) */
+  labels(mapKey: string, id: number): string {
+    const c = this.ctxOf[id] as number;
+    if (c < 0) return mapKey;
+    const part = mapKey.slice(mapKey.indexOf('\u0001') + 1);
+    const ctx = this.ctxStr[c] as string;
+    return part === '' ? ctx : ctx === '' ? part : part + ',' + ctx;
+  }
+  /** a split key's two parts: the series' own labels and its context ('' when the key is whole) */
+  keyParts(id: number): { key: string; ctx: string } {
+    const c = this.ctxOf[id] as number;
+    const k = this.keys[id] as string;
+    if (c < 0) return { key: k, ctx: '' };
+    return { key: k.slice(k.indexOf('\u0001') + 1), ctx: this.ctxStr[c] as string };
+  }
+  /** true when the series' key is split (its context kept apart) */
+  isSplit(id: number): boolean { return (this.ctxOf[id] as number) >= 0; }
   family(id: number): Family { return this.famTable[this.famOf[id] as number] as Family; }
   start(id: number): bigint { return this.startA[id] as bigint; }
   time(id: number): bigint { return this.timeA[id] as bigint; }
@@ -226,15 +259,23 @@ export class CumulativeStore {
   }
 
   /** restore: a series with this state (used by checkpoint.ts); undefined when the key exists or the store is full */
-  restoreSeries(info: FamilyInfo, key: string, tag: number, start: bigint, time: bigint, v: { value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }): 'ok' | 'exists' | 'cap' | 'type_conflict' {
+  restoreSeries(info: FamilyInfo, key: string, ctx: string | undefined, tag: number, start: bigint, time: bigint, v: { value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }): 'ok' | 'exists' | 'cap' | 'type_conflict' {
     const fam = this.familyFor(info);
     if (fam === undefined) return 'type_conflict';
-    if (fam.series.has(key)) return 'exists';
-    if (this.count >= this.maxSeries) { if (fam.series.size === 0) this.dropFamily(fam); return 'cap'; }
+    const ci = ctx === undefined ? -1 : this.ctxId(ctx);
+    const mapKey = ci < 0 ? key : this.ctxPrefix(ci) + key;
+    if (fam.series.has(mapKey) || this.count >= this.maxSeries) {
+      if (fam.series.size === 0) this.dropFamily(fam);
+      if (ci >= 0 && this.ctxRefs[ci] === 0) this.freeCtx(ci);
+      return fam.series.has(mapKey) ? 'exists' : 'cap';
+    }
     const prevTag = this.curTag;
+    const prevCtx = this.curCtx;
     this.curTag = tag;
-    const id = this.create(fam, key, start === 0n ? time : start, time, this.now());
+    this.curCtx = ci;
+    const id = this.create(fam, mapKey, start === 0n ? time : start, time, this.now());
     this.curTag = prevTag;
+    this.curCtx = prevCtx;
     this.counters.series_created--; // restored, not created by a point
     this.timeA[id] = time;
     if (v.value !== undefined) this.setValue(id, v.value);
@@ -280,6 +321,7 @@ export class CumulativeStore {
     this.kindA = g(this.kindA, (n) => new Uint8Array(n));
     this.tagA = g(this.tagA, (n) => new Uint16Array(n));
     this.bornA = g(this.bornA, (n) => new Uint32Array(n));
+    this.ctxOf = g(this.ctxOf, (n) => new Int32Array(n));
     this.capacity = cap;
   }
 
@@ -315,13 +357,38 @@ export class CumulativeStore {
       this.curTag = partitionTag(rm.resource.attributes[PARTITION_ATTRIBUTE]);
       for (const sm of rm.scopeMetrics) {
         const ctx = keyer.context(rm.resource, sm.scope);
-        for (const m of sm.metrics) this.ingestMetric(m, ctx, keyer, now);
+        let prefix = '';
+        if (keyer.splitsContext === true) {
+          this.curCtx = this.ctxId(ctx);
+          prefix = this.ctxPrefix(this.curCtx);
+        }
+        for (const m of sm.metrics) this.ingestMetric(m, ctx, prefix, keyer, now);
+        if (this.curCtx >= 0 && this.ctxRefs[this.curCtx] === 0) this.freeCtx(this.curCtx);
+        this.curCtx = -1;
       }
       this.curTag = 0;
     }
   }
 
-  private ingestMetric(m: Metric, ctx: string, keyer: SeriesKeyer, now: number): void {
+  /** the id of a context string (interned; freed when its last series goes) */
+  private ctxId(ctx: string): number {
+    let c = this.ctxIds.get(ctx);
+    if (c === undefined) {
+      c = this.ctxFree.pop() ?? this.ctxStr.length;
+      this.ctxStr[c] = flat(ctx);
+      this.ctxRefs[c] = 0;
+      this.ctxIds.set(this.ctxStr[c] as string, c);
+    }
+    return c;
+  }
+  private freeCtx(c: number): void {
+    this.ctxIds.delete(this.ctxStr[c] as string);
+    this.ctxStr[c] = '';
+    this.ctxFree.push(c);
+  }
+  private ctxPrefix(c: number): string { return c.toString(36) + '\u0001'; }
+
+  private ingestMetric(m: Metric, ctx: string, prefix: string, keyer: SeriesKeyer, now: number): void {
     let type: SeriesType;
     switch (m.kind) {
       case 'gauge': type = 'gauge'; break;
@@ -337,7 +404,7 @@ export class CumulativeStore {
     const delta = 'temporality' in m && m.temporality === Temporality.Delta;
     for (let i = 0; i < n; i++) {
       const p = m.points[i]!;
-      const key = keyer.series(p.attributes, ctx);
+      const key = prefix + keyer.series(p.attributes, ctx);
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         // a staleness marker: the series ended
         const id = fam.series.get(key);
@@ -368,7 +435,10 @@ export class CumulativeStore {
     const fam = this.familyFor(info);
     if (fam === undefined) { this.drop('type_conflict'); return; }
     const now = this.now();
+    const prevCtx = this.curCtx;
+    this.curCtx = -1; // a whole key
     const id = this.get(fam, key, time, time, now);
+    this.curCtx = prevCtx;
     this.setValue(id, value);
     this.touch(id, time, now);
   }
@@ -429,6 +499,8 @@ export class CumulativeStore {
     this.kindA[id] = V_FLOAT;
     this.tagA[id] = this.curTag;
     this.bornA[id] = this.rendering > 0 ? this.epoch : 0;
+    this.ctxOf[id] = this.curCtx;
+    if (this.curCtx >= 0) this.ctxRefs[this.curCtx] = (this.ctxRefs[this.curCtx] as number) + 1;
     fam.series.set(this.keys[id] as string, id);
     this.link(id);
     this.counters.series_created++;
@@ -451,6 +523,14 @@ export class CumulativeStore {
     fam.series.delete(this.keys[id] as string);
     if (fam.series.size === 0) this.dropFamily(fam);
     this.keys[id] = '';
+    const c = this.ctxOf[id] as number;
+    if (c >= 0) {
+      this.ctxOf[id] = -1;
+      const left = (this.ctxRefs[c] as number) - 1;
+      this.ctxRefs[c] = left;
+      // a context in use by the batch being ingested stays until the batch moves on
+      if (left === 0 && c !== this.curCtx) this.freeCtx(c);
+    }
     if (this.kindA[id] === V_BIG) this.big.delete(id);
     this.hists.delete(id);
     this.exps.delete(id);

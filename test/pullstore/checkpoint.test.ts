@@ -67,7 +67,8 @@ describe('pull store checkpoint: format', function () {
     expect(text).not.to.include('partition');
     expect(text).to.include('target_info{deployment_environment="prod",job="agg"} 1');
     const p3 = decodeCheckpoint(encodeCheckpoint(a, { tags: [3] }));
-    expect(p3.series.map((s) => [s.key.split(',')[0], s.tag])).to.deep.equal([['g="x"', 3], ['g="y"', 3]]);
+    const CTX = 'otel_scope_name="lib",otel_scope_version="1.0",job="agg"';
+    expect(p3.series.map((s) => [s.key, s.ctx, s.tag])).to.deep.equal([['g="x"', CTX, 3], ['g="y"', CTX, 3]]);
     const b = new CumulativeStore({ expiryMs: 0 });
     expect(restoreCheckpoint(b, encodeCheckpoint(a, { tags: [3, 5] })).series).to.equal(3);
     expect(dropTags(a, [3])).to.equal(2);
@@ -93,7 +94,7 @@ describe('pull store checkpoint: format', function () {
       [Buffer.concat([good.subarray(0, 40), Buffer.from([good[40]! ^ 0xff]), good.subarray(41)]), /CRC mismatch: trailer at byte \d+/],
       [good.subarray(0, good.length - 9), /CRC mismatch|truncated/],
       [Buffer.from('{"not":"a checkpoint"} and some more bytes'), /magic "\{\\"no" at byte 0, expected "MPCK"/],
-      [Buffer.concat([good.subarray(0, 4), Buffer.from([CHECKPOINT_VERSION + 1]), good.subarray(5)]), /checkpoint version 2 at byte 4 is not supported/],
+      [Buffer.concat([good.subarray(0, 4), Buffer.from([CHECKPOINT_VERSION + 1]), good.subarray(5)]), /checkpoint version 3 at byte 4 is not supported \(this metricport reads version 2\)/],
       [Buffer.alloc(3), /shorter than a header/],
     ];
     for (const [buf, re] of cases) {

@@ -109,7 +109,11 @@ service:
     expect(out).not.to.contain(TOKEN);
     await start();
     expect(out).to.match(/prometheus store prometheus: running totals of \d+ series restored from the checkpoint/);
-    for (let i = 0; i < 10; i++) await post(5);
+    // one point, scraped by Prometheus, before the rest: the control's drop to 5 is then seen
+    await post(5);
+    await until('orders_total{job="control"}', 5);
+    await until('orders_total{job="checkpointed"}', 55);
+    for (let i = 0; i < 9; i++) await post(5);
     await until('orders_total{job="checkpointed"}', 100);
     await until('orders_total{job="control"}', 50); // restarted from zero: 10 × 5 again
 

@@ -63,7 +63,19 @@ async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-interface LoadResult { requests: number; errors: number; pointsPerSec: number; p50: number; p99: number; seconds: number }
+interface LoadResult { requests: number; errors: number; pointsPerSec: number; p50: number; p99: number; seconds: number; cpuMsPerRequest?: number }
+
+/** user + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere) */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch { return undefined; }
+}
+
+const medianOf = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 /** wrk (C, one thread) when installed: it leaves more of the shared cores to the server than a Node client. */
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
@@ -162,16 +174,24 @@ async function main(): Promise<void> {
   ] as const;
   for (const [, port, body, ct] of targets) await load(port, '/v1/metrics', body, ct, warm);
   const rounds: Record<string, LoadResult[]> = {};
+  const pidOf = (name: string) => (name.startsWith('baseline') ? base.pid! : mp.pid!);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, port, body, ct] of targets) (rounds[name] ??= []).push(await load(port, '/v1/metrics', body, ct, slice));
+    for (const [name, port, body, ct] of targets) {
+      // the server's own CPU per request: on shared cores it is steadier than throughput
+      const c0 = cpuMs(pidOf(name));
+      const r = await load(port, '/v1/metrics', body, ct, slice);
+      const c1 = cpuMs(pidOf(name));
+      if (c0 !== undefined && c1 !== undefined && r.requests > 0) r.cpuMsPerRequest = (c1 - c0) / r.requests;
+      (rounds[name] ??= []).push(r);
+    }
   }
-  const results: Record<string, LoadResult & { rss: number }> = {};
+  const results: Record<string, LoadResult & { rss: number; cpu: number; cpuAll: number[] }> = {};
   for (const [name] of targets) {
     const rs = [...rounds[name]!].sort((a, b) => a.pointsPerSec - b.pointsPerSec);
     const r = rs[Math.floor(rs.length / 2)]!;
-    const pid = name.startsWith('baseline') ? base.pid! : mp.pid!;
-    results[name] = { ...r, rss: peakRssMiB(pid) };
-    console.log(`${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}`);
+    const cpuAll = rounds[name]!.map((x) => x.cpuMsPerRequest).filter((x): x is number => x !== undefined);
+    results[name] = { ...r, rss: peakRssMiB(pidOf(name)), cpu: medianOf(cpuAll), cpuAll };
+    console.log(`${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}  server CPU ${results[name]!.cpu.toFixed(3)} ms/request (rounds ${cpuAll.map((x) => x.toFixed(2)).join(' ')})`);
   }
   mp.kill('SIGTERM');
   base.kill('SIGTERM');
@@ -181,8 +201,17 @@ async function main(): Promise<void> {
   const ratioJson = results['metricport json']!.pointsPerSec / results['baseline json']!.pointsPerSec;
   const ratioProto = results['metricport protobuf']!.pointsPerSec / results['baseline protobuf']!.pointsPerSec;
   const protoVsJson = results['metricport protobuf']!.pointsPerSec / results['metricport json']!.pointsPerSec;
+  // by CPU: the baseline's server CPU per request over metricport's (100 % = as cheap as a bare parse)
+  const cpuRatio = (mpName: string, baseName: string) => results[baseName]!.cpu / results[mpName]!.cpu;
+  // per round, each metricport round against the baseline round next to it: the spread of the ratio
+  const roundRatios = (mpName: string, baseName: string) => rounds[mpName]!.map((r, i) => (rounds[baseName]![i]?.cpuMsPerRequest ?? NaN) / (r.cpuMsPerRequest ?? NaN)).filter(Number.isFinite);
+  const rrJson = roundRatios('metricport json', 'baseline json');
+  const rrProto = roundRatios('metricport protobuf', 'baseline protobuf');
+  const pct = (x: number) => (x * 100).toFixed(1);
   const summary = [
-    `metricport JSON / baseline JSON: ${(ratioJson * 100).toFixed(1)} % (goal ≥ 70 %)`,
+    `by server CPU per request: metricport JSON at ${pct(cpuRatio('metricport json', 'baseline json'))} % of the bare-parse baseline (baseline ${results['baseline json']!.cpu.toFixed(3)} ms, metricport ${results['metricport json']!.cpu.toFixed(3)} ms per request of ${POINTS_PER_REQUEST} points; per round ${rrJson.length ? `${pct(Math.min(...rrJson))}–${pct(Math.max(...rrJson))} %` : '?'}) (goal ≥ 95 %)`,
+    `by server CPU per request: metricport protobuf at ${pct(cpuRatio('metricport protobuf', 'baseline protobuf'))} % of its baseline (baseline ${results['baseline protobuf']!.cpu.toFixed(3)} ms, metricport ${results['metricport protobuf']!.cpu.toFixed(3)} ms; per round ${rrProto.length ? `${pct(Math.min(...rrProto))}–${pct(Math.max(...rrProto))} %` : '?'})`,
+    `metricport JSON / baseline JSON: ${(ratioJson * 100).toFixed(1)} % by throughput (goal ≥ 70 %)`,
     `metricport protobuf / baseline protobuf: ${(ratioProto * 100).toFixed(1)} %`,
     `metricport protobuf / metricport JSON: ${(protoVsJson * 100).toFixed(1)} % (goal ≥ 100 %)`,
     ...startupLines(startup),
@@ -190,12 +219,12 @@ async function main(): Promise<void> {
   console.log(summary.join('\n'));
 
   if (WRITE) {
-    const rows = Object.entries(results).map(([n, r]) => `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`);
+    const rows = Object.entries(results).map(([n, r]) => `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.cpu.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`);
     writeSection('ingest', [
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${ROUNDS} alternating rounds of ${slice} s per target after ${warm} s warm-up, median round shown, ${CONNECTIONS} connections, ${POINTS_PER_REQUEST} points per request; JSON ${json.length} B, protobuf ${proto.length} B) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The load generator (${WRK !== undefined && !args.includes('--node-client') ? 'wrk, one thread' : 'a Node http client'}) runs on the same cores.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${ROUNDS} alternating rounds of ${slice} s per target after ${warm} s warm-up, median round shown, ${CONNECTIONS} connections, ${POINTS_PER_REQUEST} points per request; JSON ${json.length} B, protobuf ${proto.length} B) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The load generator (${WRK !== undefined && !args.includes('--node-client') ? 'wrk, one thread' : 'a Node http client'}) runs on the same cores. Server CPU per request: the server process's user + system time (/proc/<pid>/stat) over a round divided by the requests answered, median of the rounds; the CPU ratio is the baseline's over metricport's (100 % = as cheap as the bare parse).`,
       '',
-      '| target | data points/s | p50 ms | p99 ms | peak RSS MiB | errors |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| target | data points/s | server CPU ms/request | p50 ms | p99 ms | peak RSS MiB | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
       ...summary.map((s) => `- ${s}`),

@@ -65,7 +65,8 @@ describe('storehelper: failing hard = no successful send for unhealthy_after_per
     clock.t = T + 2250;
     await ex.flushNow();
     await waitFor(() => failingSince(ex) !== null, { timeoutMs: 10_000, what: 'a refused send' });
-    expect(ex.status().last_error).to.match(/ECONNREFUSED/);
+    // refused, or reset when the client reused a pooled keep-alive socket the closed server had dropped (seen under load)
+    expect(ex.status().last_error).to.match(/ECONNREFUSED|ECONNRESET|socket hang up/);
     expect(failingSince(ex)).to.equal(new Date(T + 2250).toISOString());
     clock.t = T + 2250 + 3 * P - 1;
     expect(ex.healthy(), 'just under 3 periods').to.equal(true);

@@ -17,6 +17,8 @@ COPY test ./test
 COPY bench ./bench
 COPY config ./config
 COPY proto ./proto
+COPY scripts ./scripts
+COPY console ./console
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
@@ -33,6 +35,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/receivers ./dist/receivers
 COPY --from=build /app/dist/processors ./dist/processors
 COPY --from=build /app/dist/exporters ./dist/exporters
+# the console's client bundle (built from console/ by npm run build)
+COPY --from=build /app/dist/console ./dist/console
 COPY config ./config
 COPY proto ./proto
 COPY docs/metricport.schema.json ./docs/metricport.schema.json

@@ -9,11 +9,12 @@
  * imports no component. `GET /` and the 404 body list every route.
  * Bound in start(), never in the constructor.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createTlsServer, loadTlsOptions, RequestGuard, type TlsConfig } from './config/security.js';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createTlsServer, loadTlsOptions, RequestGuard, secretEquals, type TlsConfig } from './config/security.js';
 import type { AddressInfo } from 'node:net';
 import { parseEndpoint } from './config/schema.js';
-import { displayPath, type AdminMethod, type AdminReply, type AdminRequest, type AdminRoute } from './extension.js';
+import { displayPath, type AdminMethod, type AdminReply, type AdminRequest, type AdminRoute, type AdminSessions, type ConsoleContext } from './extension.js';
 import type { Logger } from './logger.js';
 import { storesFromStatus } from './pullstore/stores.js';
 import { contributedRoutes, type Contributed } from './registry.js';
@@ -37,6 +38,73 @@ export interface AdminOptions {
   info: () => Record<string, unknown>;
   /** the contributed routes (default: every factory's and extension's, from the registry) */
   routes?: ReadonlyArray<Contributed<AdminRoute>>;
+  /** the console (src/console/): default enabled, read-only, no config file */
+  console?: Omit<ConsoleContext, 'reload'>;
+}
+
+/** The console's session cookie. */
+export const SESSION_COOKIE = 'mp_session';
+const SESSION_TTL_MS = 12 * 3600_000;
+const MAX_SESSIONS = 1000;
+
+/** The session id in a request's Cookie header, if any. */
+function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
+  const c = headers.cookie;
+  if (c === undefined) return undefined;
+  for (const part of c.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === SESSION_COOKIE) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Browser sessions for the console: a login with the admin token gets a
+ * random id in a cookie (HttpOnly, SameSite=Strict, Secure under TLS); the
+ * server keeps the ids (never the token) for 12 h, at most 1,000.
+ */
+class Sessions implements AdminSessions {
+  private readonly ids = new Map<string, number>();
+  failedLogins = 0;
+  constructor(private readonly token: string, private readonly secure: boolean) {}
+  get tokenRequired(): boolean { return this.token !== ''; }
+  private cookie(value: string, maxAgeS: number): string {
+    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.secure ? '; Secure' : ''}`;
+  }
+  login(token: string): string | undefined {
+    if (this.token !== '' && !secretEquals(token, this.token)) { this.failedLogins++; return undefined; }
+    const id = randomBytes(32).toString('base64url');
+    if (this.ids.size >= MAX_SESSIONS) this.ids.delete(this.ids.keys().next().value!);
+    this.ids.set(id, Date.now() + SESSION_TTL_MS);
+    return this.cookie(id, SESSION_TTL_MS / 1000);
+  }
+  logout(headers: IncomingHttpHeaders): string {
+    const id = sessionCookie(headers);
+    if (id !== undefined) this.ids.delete(id);
+    return this.cookie('', 0);
+  }
+  valid(headers: IncomingHttpHeaders): boolean {
+    const id = sessionCookie(headers);
+    if (id === undefined) return false;
+    const exp = this.ids.get(id);
+    if (exp === undefined) return false;
+    if (exp < Date.now()) { this.ids.delete(id); return false; }
+    return true;
+  }
+}
+
+/**
+ * A request a browser sent from another site: its Sec-Fetch-Site (or, from
+ * an older browser, its Origin) says so. Such a request never changes
+ * anything here. Clients that are not browsers send neither.
+ */
+function crossSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  if (origin === 'null') return true;
+  try { return new URL(origin).host !== req.headers.host; } catch { return true; }
 }
 
 /** A route of the admin server's own: may run while the service starts, may be open (no token). */
@@ -119,9 +187,20 @@ export class AdminServer {
   /** `GET /healthz`, ... for the index and the 404 body */
   readonly endpoints: string[];
 
+  /** the console's browser sessions */
+  readonly sessions: Sessions;
+  private readonly rateOnly: RequestGuard;
+  private readonly consoleCtx: ConsoleContext;
+  /** cross-site requests refused (counted; never served) */
+  crossSiteRefused = 0;
+
   constructor(private readonly opts: AdminOptions) {
     // GET /healthz stays open for probes; everything else needs the token when one is set
     this.guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
+    this.rateOnly = new RequestGuard(undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
+    this.sessions = new Sessions(opts.token ?? '', opts.tls !== undefined);
+    const c = opts.console ?? { enabled: true, allowConfigChanges: false, configFile: '', stateDir: '' };
+    this.consoleCtx = { ...c, ...(opts.reload !== undefined ? { reload: opts.reload as ConsoleContext['reload'] } : {}) };
     const all: CoreRoute[] = [...CORE_ROUTES];
     for (const { item, from } of opts.routes ?? contributedRoutes()) {
       const clash = all.find((r) => r.method === item.method && r.path === item.path);
@@ -130,7 +209,8 @@ export class AdminServer {
         method: item.method,
         path: item.path,
         summary: item.summary,
-        handle: (req, svc) => (svc === null ? STARTING : item.handle(req, { service: svc, logger: opts.logger })),
+        ...(item.open === true ? { open: true } : {}),
+        handle: (req, svc) => (svc === null && item.open !== true ? STARTING : item.handle(req, { service: svc as Service, logger: opts.logger, sessions: this.sessions, console: this.consoleCtx })),
       });
     }
     this.routes = all.map(compile);
@@ -148,10 +228,29 @@ export class AdminServer {
       if (c.route.method === method) { hit = { c, m }; break; }
       pathMatched = [...pathMatched, c];
     }
-    if (hit === undefined || !hit.c.route.open) {
+    // a browser on another site never gets to change anything (the console's forms and API calls carry the Origin)
+    if (method !== 'GET' && crossSite(req)) {
+      this.crossSiteRefused++;
+      send(req, res, { status: 403, json: { error: 'cross-site request refused: the admin API takes requests from its own origin only' } });
+      return;
+    }
+    if (hit !== undefined && hit.c.route.open) {
+      if (!this.rateOnly.check(req, res)) return;
+    } else if (this.sessions.tokenRequired && req.headers.authorization === undefined && this.sessions.valid(req.headers)) {
+      // the console's session cookie stands for the token
+      if (!this.rateOnly.check(req, res)) return;
+    } else {
+      if (this.sessions.tokenRequired && req.headers.authorization === undefined && method === 'GET' && wantsHtml(req) && this.consoleCtx.enabled) {
+        send(req, res, { status: 303, headers: { Location: '/console/login' }, text: 'see /console/login\n' });
+        return;
+      }
       if (!this.guard.check(req, res)) return;
     }
     if (hit === undefined) {
+      if (url.pathname === '/' && method === 'GET' && wantsHtml(req) && this.consoleCtx.enabled) {
+        send(req, res, { status: 302, headers: { Location: '/console/' }, text: 'see /console/\n' });
+        return;
+      }
       if (url.pathname === '/' && method === 'GET') {
         send(req, res, { text: `metricport admin: ${this.endpoints.join(', ')}\n` });
         return;
@@ -225,6 +324,11 @@ export class AdminServer {
       s.closeAllConnections();
     });
   }
+}
+
+/** A browser asking for a page (not an API client). */
+function wantsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html');
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

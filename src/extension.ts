@@ -39,11 +39,37 @@ export interface AdminReply {
   headers?: Record<string, string>;
 }
 
+/** The console's settings and what it may do (src/console/). */
+export interface ConsoleContext {
+  /** --admin-console (default on) */
+  enabled: boolean;
+  /** --admin-console-allow-config-changes (default false): the console may write the config file */
+  allowConfigChanges: boolean;
+  /** the config file the service runs ('' = the embedded default, never written) */
+  configFile: string;
+  /** the state directory (secrets typed in the console are kept there) */
+  stateDir: string;
+  /** re-read the config file and apply it (the same path as POST /api/v1/reload) */
+  reload?: () => Promise<{ ok: boolean; [k: string]: unknown }>;
+}
+
+/** The admin server's browser sessions (the console's login). */
+export interface AdminSessions {
+  /** whether requests need the admin token (false: the admin server is open) */
+  readonly tokenRequired: boolean;
+  /** a session for the right token: the Set-Cookie value; undefined for a wrong one (counted) */
+  login(token: string): string | undefined;
+  /** end the request's session: the Set-Cookie value that clears it */
+  logout(headers: IncomingHttpHeaders): string;
+}
+
 /** What the admin server hands every handler. */
 export interface AdminContext {
-  /** the running service (routes with `needsService: false` may see null while it starts) */
+  /** the running service (routes with `open` may see null while it starts) */
   service: Service;
   logger: Logger;
+  sessions: AdminSessions;
+  console: ConsoleContext;
 }
 
 export interface AdminRoute {
@@ -52,6 +78,12 @@ export interface AdminRoute {
   path: string;
   /** one line for the admin index, the 404 body and `metricport --help` */
   summary: string;
+  /**
+   * Answered without the admin token and while the service starts (then
+   * `ctx.service` is null): the console's login page and its static files.
+   * Still rate-limited, and a cross-site POST is still refused.
+   */
+  open?: boolean;
   /**
    * Answer the request. While the service is starting (and during a failed
    * start) the server answers 503 `{"state":"starting"}` without calling it.

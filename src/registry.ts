@@ -9,6 +9,7 @@ import type { Registry } from './config/service-config.js';
 import type { AdminRoute, CliCommand, Extension } from './extension.js';
 import { configToolsExtension } from './commands/extension.js';
 import { clusterExtension } from './cluster/extension.js';
+import { consoleExtension } from './console/extension.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { errorsReceiverFactory } from '../receivers/errors/factory.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
@@ -67,6 +68,7 @@ const exporters: ExporterFactory[] = [
 const extensions: Extension[] = [
   configToolsExtension,
   clusterExtension,
+  consoleExtension,
 ];
 
 function byType<T extends { type: string }>(list: T[]): ReadonlyMap<string, T> {

@@ -71,6 +71,7 @@ export async function startService(settings: Settings, logger: Logger): Promise<
     reload: () => reload('POST /api/v1/reload'),
     ...(settings.admin_tls_cert_file !== '' || settings.admin_tls_key_file !== '' ? { tls: { cert_file: settings.admin_tls_cert_file, key_file: settings.admin_tls_key_file, client_ca_file: settings.admin_tls_client_ca_file } } : {}),
     token: settings.admin_token,
+    console: { enabled: settings.admin_console === 'on', allowConfigChanges: settings.admin_console_allow_config_changes === 'true', configFile: settings.config, stateDir: settings.state_dir },
     info: () => ({ version: version(), pid: process.pid, state_dir: settings.state_dir, admin_endpoint: settings.admin_endpoint }),
   });
   let stopping: Promise<void> | undefined;

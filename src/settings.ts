@@ -21,6 +21,10 @@ export interface Settings {
   admin_tls_client_ca_file: string;
   /** bearer token the admin API requires ('' = none); a secret */
   admin_token: string;
+  /** the console in the browser at / of the admin server (docs/console.md) */
+  admin_console: 'on' | 'off';
+  /** whether the console may write the config file (and reload it) */
+  admin_console_allow_config_changes: 'false' | 'true';
 }
 
 type Format = 'string' | 'endpoint' | 'duration' | readonly string[];
@@ -37,6 +41,8 @@ export const SETTINGS_SCHEMA = {
   admin_tls_key_file: { doc: 'PEM private key of the admin server', format: 'string', default: '', env: 'METRICPORT_ADMIN_TLS_KEY_FILE', arg: 'admin-tls-key-file' },
   admin_tls_client_ca_file: { doc: 'PEM CA bundle: admin clients must present a certificate it signed (mTLS)', format: 'string', default: '', env: 'METRICPORT_ADMIN_TLS_CLIENT_CA_FILE', arg: 'admin-tls-client-ca-file' },
   admin_token: { doc: 'Bearer token every admin request but GET /healthz needs (a secret: prefer the environment variable)', format: 'string', default: '', sensitive: true, env: 'METRICPORT_ADMIN_TOKEN', arg: 'admin-token' },
+  admin_console: { doc: 'The console in the browser at / of the admin server (same listener, TLS and token; docs/console.md); loaded on the first request', format: ['on', 'off'], default: 'on', env: 'METRICPORT_ADMIN_CONSOLE', arg: 'admin-console' },
+  admin_console_allow_config_changes: { doc: 'Let the console write the config file (backup kept, validated first, applied by reload); read-only otherwise', format: ['false', 'true'], default: 'false', env: 'METRICPORT_ADMIN_CONSOLE_ALLOW_CONFIG_CHANGES', arg: 'admin-console-allow-config-changes' },
 } as const satisfies Record<keyof Settings, SettingSpec>;
 
 export const KNOWN_FLAGS = new Set(Object.values(SETTINGS_SCHEMA).map((s) => s.arg));

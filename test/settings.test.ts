@@ -9,7 +9,7 @@ describe('settings: flags, environment, defaults', () => {
   it('defaults when nothing is set', () => {
     expect(loadSettings([], {})).to.deep.equal({
       config: '', admin_endpoint: '127.0.0.1:8888', state_dir: './data', log_level: 'info', shutdown_timeout: 10_000,
-      admin_tls_cert_file: '', admin_tls_key_file: '', admin_tls_client_ca_file: '', admin_token: '',
+      admin_tls_cert_file: '', admin_tls_key_file: '', admin_tls_client_ca_file: '', admin_token: '', admin_console: 'on', admin_console_allow_config_changes: 'false',
     });
   });
 

@@ -15,7 +15,7 @@ import { chunkEntries, encodeEnvelope, messageId } from '../../src/fleet/wire.js
 import { compileMetricSets, type MetricSetsConfig, type MetricSpec } from './config.js';
 import { MetricSetsEngine, type EngineOptions, type PreviewWindow, type Window } from './engine.js';
 import { mergeEntries, metricIndex, windowEntries, zeroFillOwner } from './partial.js';
-import { EventHistory } from './history.js';
+import { EventHistory, type HistoryOptions } from './history.js';
 
 const LOG_INTERVAL_MS = 10_000;
 
@@ -58,6 +58,22 @@ export function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>
   return [...sets].map(([name, metrics]) => ({ name, metrics }));
 }
 
+/**
+ * The histories by pipeline and processor id: a reload (a metric exported
+ * from the console, say) builds a new processor, which keeps the same
+ * history when its bounds are unchanged, so Explore does not start empty.
+ * A processor removed from the config leaves its history here, within its
+ * bounds, until the process ends.
+ */
+const histories = new Map<string, EventHistory>();
+function sharedHistory(key: string, o: HistoryOptions, now: () => number): EventHistory {
+  const h = histories.get(key);
+  if (h !== undefined && h.o.maxAgeMs === o.maxAgeMs && h.o.maxBytes === o.maxBytes) return h;
+  const fresh = new EventHistory(o, now);
+  histories.set(key, fresh);
+  return fresh;
+}
+
 export class MetricSetsProcessor implements Processor<EventBatch> {
   readonly mutatesData = false;
   readonly engine: MetricSetsEngine;
@@ -93,7 +109,7 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     this.tel = set.telemetry.processor(set.id, set.pipeline ?? 'events');
     this.engine = new MetricSetsEngine(specs, engineOptions(cfg, 'wall'), now());
     const h = cfg.history ?? { enabled: false, max_age: 0, max_bytes: 0 };
-    this.history = h.enabled ? new EventHistory({ maxAgeMs: h.max_age, maxBytes: h.max_bytes }, now) : undefined;
+    this.history = h.enabled ? sharedHistory(`${set.pipeline ?? ''}\u0000${set.id}`, { maxAgeMs: h.max_age, maxBytes: h.max_bytes }, now) : undefined;
     this.warnings = new RateLimitedLog(set.logger, { now });
     this.overflowSeen = specs.map(() => 0);
     registerGauges(set.telemetry, set.id, set.pipeline ?? '', this);

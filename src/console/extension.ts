@@ -1,0 +1,47 @@
+/**
+ * The console (docs/console.md): a small browser client served by the admin
+ * server (same listener, TLS and token) at /console/ (a browser asking for /
+ * is sent there), with a login form that keeps the session in a cookie. Its
+ * pages read the admin API; "Export as metric" writes the config file when
+ * --admin-console-allow-config-changes is true. This file only lists the
+ * routes: the pages and the config writer are imported on the first request,
+ * so an idle process loads none of it.
+ */
+import type { AdminReply, Extension } from '../extension.js';
+
+const DISABLED: AdminReply = { status: 404, json: { error: 'the console is off (--admin-console off / METRICPORT_ADMIN_CONSOLE=off)' } };
+
+export const consoleExtension: Extension = {
+  name: 'console',
+  description: 'the console in the browser at / of the admin server (docs/console.md)',
+  admin: [
+    {
+      method: 'GET', path: '/console/login', open: true, summary: 'the console\'s login form (the admin token, kept in a session cookie)',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).loginPage(req, ctx) : DISABLED),
+    },
+    {
+      method: 'POST', path: '/console/login', open: true, summary: 'log in to the console with the admin token',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).login(req, ctx) : DISABLED),
+    },
+    {
+      method: 'POST', path: '/console/logout', open: true, summary: 'end the console session',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).logout(req, ctx) : DISABLED),
+    },
+    {
+      method: 'GET', path: '/console/', summary: 'the console (Overview, Explore, Metric sets, Metric stores, Importers)',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).appPage(req, ctx) : DISABLED),
+    },
+    {
+      method: 'GET', path: '/console/assets/:file', open: true, summary: 'the console\'s script and stylesheet (built with the package)',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).asset(req.params.file!) : DISABLED),
+    },
+    {
+      method: 'GET', path: '/api/v1/console', summary: 'what the console may do: config changes allowed, the config file, the version',
+      handle: async (_req, ctx) => (ctx.console.enabled ? (await import('./pages.js')).info(ctx) : DISABLED),
+    },
+    {
+      method: 'POST', path: '/api/v1/console/export', summary: 'export a query as a metric into a metric set: the YAML it adds ("dry_run": true), or written to the config file and applied by a reload',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./export.js')).exportRoute(await req.body(), ctx) : DISABLED),
+    },
+  ],
+};

@@ -1,0 +1,213 @@
+/**
+ * The console in real headless Chromium (Debian chromium driven by
+ * playwright-core) against the built service: log in, send a known event
+ * stream, build "group by app.version, unique(_tx), unique(guid)" in Explore
+ * and read the exact values in the table, export it as a metric into a new
+ * set: the config file holds it (its comments unchanged, the previous file
+ * kept as .bak), the service reloaded, and a real Prometheus scraping the
+ * pull store gets the new series. Security: no token → login page / 401, a
+ * wrong token refused, a cross-site POST refused, an attribute holding
+ * <script> shown as text, no credential in any page or API answer.
+ * Screenshots of every page go to docs/images/.
+ */
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../harness/browser.js';
+import { startPrometheus, usePeer, type PrometheusPeer } from '../harness/peers.js';
+import { freePort, waitFor } from '../harness/ports.js';
+import { ROOT, startMetricport, type Started } from './metricport.js';
+
+const TOKEN = 'SECRET-console-admin-token-7f3a9c';
+const PULL_TOKEN = 'SECRETpulltoken0123456789abcdef';
+const XSS = '<script>window.__xss=1</script>';
+
+describe('e2e: the console in headless Chromium', function () {
+  this.timeout(180_000);
+  let mp: Started | undefined;
+  let prom: PrometheusPeer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let configFile = '';
+  let original = '';
+  const seen: string[] = [];
+
+  before(async function () {
+    await usePeer(this, 'prometheus', 'chromium');
+    const promPort = await freePort();
+    mp = await startMetricport(`# yaml-language-server: $schema=../docs/metricport.schema.json
+# The console test's config. This comment, and the ones below, must survive an export.
+receivers:
+  errors: { endpoint: "{{OTLP}}" }   # error events in
+
+processors:
+  metricsets:
+    period: 2s
+    allowed_lateness: 300ms
+    sets:
+      - name: Existing        # a set that was here before
+        metrics:
+          - { name: AllErrors, aggregates: [count] }
+
+exporters:
+  # scraped by Prometheus at its secret URL
+  prometheus: { endpoint: "127.0.0.1:${promPort}", token: ${PULL_TOKEN} }
+
+service:
+  pipelines:
+    errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus] }
+`, { env: { METRICPORT_ADMIN_TOKEN: TOKEN }, args: ['--admin-console-allow-config-changes', 'true'] });
+    configFile = join(mp.dir, 'config.yaml');
+    original = readFileSync(configFile, 'utf8');
+    prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${promPort}`, metricsPath: `/${PULL_TOKEN}/metrics` }], scrapeInterval: '1s' });
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('response', (r) => { if (r.url().startsWith(mp!.adminUrl)) void r.text().then((t) => seen.push(`${r.url()}\n${t}`), () => undefined); });
+  });
+  after(async () => {
+    await browser?.close();
+    await prom?.stop();
+    await mp?.stop();
+  });
+
+  const shot = async (name: string) => { await page.screenshot({ path: join(ROOT, 'docs', 'images', `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' }); };
+  const sendEvents = async (tag: string) => {
+    const now = Date.now();
+    const events: unknown[] = [];
+    // 2.0: 12 errors from 3 users; 2.1: 5 errors from 2 users (each sent twice: a resend must not count); one with a hostile version
+    for (let i = 0; i < 12; i++) events.push({ timestamp: now - 50 - i, attributes: { _tx: `${tag}-a${i}`, guid: `u${i % 3}`, 'app.version': '2.0' } });
+    for (let i = 0; i < 5; i++) for (let d = 0; d < 2; d++) events.push({ timestamp: now - 40 - i, attributes: { _tx: `${tag}-b${i}`, guid: `v${i % 2}`, 'app.version': '2.1' } });
+    events.push({ timestamp: now - 30, attributes: { _tx: `${tag}-x`, guid: 'evil', 'app.version': XSS } });
+    const r = await fetch(`${mp!.otlpUrl}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    expect(r.status).to.equal(200);
+  };
+
+  it('without the token: pages go to the login form, API calls get 401; a wrong token is refused', async () => {
+    const base = mp!.adminUrl;
+    const html = await fetch(`${base}/console/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(html.status).to.equal(303);
+    expect(html.headers.get('location')).to.equal('/console/login');
+    const root = await fetch(`${base}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(root.status).to.equal(303);
+    for (const p of ['/api/v1/status', '/api/v1/stores', '/api/v1/console', '/api/v1/metricsets', '/api/v1/explore/attributes']) {
+      expect((await fetch(`${base}${p}`)).status, p).to.equal(401);
+    }
+    expect((await fetch(`${base}/api/v1/explore`, { method: 'POST', body: '{}' })).status).to.equal(401);
+    expect((await fetch(`${base}/api/v1/console/export`, { method: 'POST', body: '{}' })).status).to.equal(401);
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).to.equal('/console/login');
+    await shot('login');
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('That is not the admin token.').waitFor();
+    expect(new URL(page.url()).pathname).to.equal('/console/login');
+  });
+
+  it('logs in; the session cookie is HttpOnly and SameSite=Strict; the Overview draws the pipeline', async () => {
+    await page.getByLabel('Admin token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/console\/#?/);
+    const cookies = await page.context().cookies();
+    const c = cookies.find((x) => x.name === 'mp_session')!;
+    expect(c.httpOnly).to.equal(true);
+    expect(c.sameSite).to.equal('Strict');
+    expect(c.value).to.not.contain(TOKEN);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.locator('.node', { hasText: 'metricsets' }).waitFor();
+    expect(await page.locator('.pipeline h2').first().innerText()).to.match(/^errors/);
+    // once the page has two status readings (rates shown), the events must show as a rate without a reload
+    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => t === '0/s'), { timeoutMs: 15_000, what: 'the first rates on the overview' });
+    await sendEvents('one');
+    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => /^[1-9]/.test(t)), { timeoutMs: 15_000, what: 'a live rate on the overview' });
+    await shot('overview');
+  });
+
+  it('Explore: group by app.version, unique(_tx), unique(guid) reads exactly the expected values; <script> stays text', async () => {
+    await page.getByRole('link', { name: 'Explore' }).click();
+    await page.getByRole('heading', { name: 'Explore' }).waitFor();
+    await page.locator('#group-by-input').fill('app.version');
+    await page.getByRole('button', { name: 'Add group by' }).click();
+    await page.locator('.agg-kind').first().selectOption('unique');
+    await page.locator('.agg-attr').first().fill('_tx');
+    await page.getByRole('button', { name: 'Add aggregate' }).click();
+    await page.locator('.agg-kind').nth(1).selectOption('unique');
+    await page.locator('.agg-attr').nth(1).fill('guid');
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.locator('.explore-table tbody tr').first().waitFor();
+    const rows = await page.locator('.explore-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows).to.deep.equal([['2.0', '12', '3'], ['2.1', '5', '2'], [XSS, '1', '1']]);
+    expect(await page.locator('.explore-table thead').innerText()).to.match(/app\.version\s+unique\(_tx\)\s+unique\(guid\)/);
+    expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).to.equal(undefined);
+    expect(await page.locator('.explore-table script').count()).to.equal(0);
+    await page.locator('.chart canvas').first().waitFor();
+    await shot('explore');
+  });
+
+  it('Export as metric into a new set: the file holds it with its comments, the service reloads, Prometheus scrapes the series', async () => {
+    await page.getByRole('button', { name: 'Export as metric' }).click();
+    await page.locator('#export-name').fill('ErrorsByVersion');
+    await page.locator('#export-set').selectOption('__new__');
+    await page.locator('#export-new-set').fill('ProjectX');
+    await page.locator('pre.yaml').waitFor();
+    const yaml = await page.locator('pre.yaml').innerText();
+    expect(yaml).to.contain('name: ProjectX').and.to.contain('name: ErrorsByVersion').and.to.contain('group_by: [ app.version ]').and.to.contain('aggregates: [ unique(_tx), unique(guid) ]');
+    await shot('export');
+    await page.getByRole('button', { name: 'Save to config' }).click();
+    await page.getByText(/Saved into config\.yaml/).waitFor({ timeout: 20_000 });
+    const now = readFileSync(configFile, 'utf8');
+    expect(readFileSync(`${configFile}.bak`, 'utf8')).to.equal(original);
+    // every line of the original is still there, comments included, in order
+    const kept = original.split('\n').filter((l) => l.trim() !== '');
+    let at = 0;
+    for (const line of now.split('\n')) if (line === kept[at]) at++;
+    expect(at, `original lines kept in order (stopped at ${JSON.stringify(kept[at])})`).to.equal(kept.length);
+    expect(now).to.contain('# error events in').and.to.contain('# a set that was here before').and.to.contain('# scraped by Prometheus at its secret URL');
+    expect(now).to.match(/- name: ProjectX\n\s+metrics:\n\s+- name: ErrorsByVersion\n\s+group_by: \[ app\.version \]\n\s+aggregates: \[ unique\(_tx\), unique\(guid\) \]/);
+    // the running service has it
+    const sets = await (await fetch(`${mp!.adminUrl}/api/v1/metricsets`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { metricsets: Array<{ name: string; metrics: Array<{ name: string }> }> };
+    expect(sets.metricsets.map((s) => s.name)).to.deep.equal(['Existing', 'ProjectX']);
+    // the next period's events reach Prometheus under the new metric
+    await page.getByRole('button', { name: 'Close' }).click();
+    let values: Record<string, number> = {};
+    await waitFor(async () => {
+      await sendEvents(`p${Date.now()}`);
+      values = Object.fromEntries((await prom!.queryValues('{__name__=~"ErrorsByVersion_unique.*tx.*"}')).map((s) => [s.metric.app_version!, s.value]));
+      return values['2.0'] === 12 && values['2.1'] === 5;
+    }, { timeoutMs: 40_000, intervalMs: 2000, what: 'ErrorsByVersion in Prometheus' });
+    expect(values['2.0']).to.equal(12);
+  });
+
+  it('Metric sets, Metric stores and Importers pages; screenshots at 1280×800 and on a phone', async () => {
+    await page.getByRole('link', { name: 'Metric sets' }).click();
+    await page.getByRole('heading', { name: 'ProjectX' }).waitFor();
+    await page.getByText('unique(_tx), unique(guid)').first().waitFor();
+    await shot('metric-sets');
+    await page.getByRole('link', { name: 'Metric stores' }).click();
+    const row = page.locator('tr[data-store="prometheus"]');
+    await row.waitFor();
+    const text = await row.innerText();
+    expect(text).to.contain('prometheus').and.to.contain('pull').and.to.contain(`/${PULL_TOKEN}/metrics`);
+    await shot('metric-stores');
+    await page.getByRole('link', { name: 'Importers' }).click();
+    await page.getByText('No importer receivers in the config.').waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Explore' }).click();
+    await page.getByRole('heading', { name: 'Explore' }).waitFor();
+    await shot('explore-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('a cross-site POST is refused even with the session; the pages carry a strict CSP; no admin token anywhere', async () => {
+    const cookie = (await page.context().cookies()).find((x) => x.name === 'mp_session')!;
+    const r = await fetch(`${mp!.adminUrl}/api/v1/console/export`, { method: 'POST', headers: { cookie: `mp_session=${cookie.value}`, origin: 'http://evil.example', 'content-type': 'application/json' }, body: JSON.stringify({ set: 'X', metric: { name: 'Y', aggregates: ['count'] } }) });
+    expect(r.status).to.equal(403);
+    const same = await fetch(`${mp!.adminUrl}/api/v1/console`, { headers: { cookie: `mp_session=${cookie.value}` } });
+    expect(same.status).to.equal(200);
+    const html = await fetch(`${mp!.adminUrl}/console/`, { headers: { cookie: `mp_session=${cookie.value}` } });
+    expect(html.headers.get('content-security-policy')).to.equal("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    expect(seen.length).to.be.greaterThan(10);
+    for (const s of seen) expect(s, s.slice(0, 200)).to.not.contain(TOKEN);
+  });
+});

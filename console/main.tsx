@@ -457,4 +457,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the server's "Loading…" placeholder
+render(<App />, root);

@@ -8,25 +8,33 @@
  * pull store gets the new series. Security: no token → login page / 401, a
  * wrong token refused, a cross-site POST refused, an attribute holding
  * <script> shown as text, no credential in any page or API answer.
- * Screenshots of every page go to docs/images/.
+ * Screenshots of every page: `UPDATE_SCREENSHOTS=1` writes them to
+ * docs/images/ (the README's tour), else to a temporary directory.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.js';
-import { startPrometheus, usePeer, type PrometheusPeer } from '../harness/peers.js';
+import { startInfluxDB, startPrometheus, usePeer, type InfluxDBPeer, type PrometheusPeer } from '../harness/peers.js';
+import { registerSecret } from '../secretscan.js';
 import { freePort, waitFor } from '../harness/ports.js';
-import { ROOT, startMetricport, type Started } from './metricport.js';
+import { ROOT, startMetricport, tempDir, type Started } from './metricport.js';
 
 const TOKEN = 'SECRET-console-admin-token-7f3a9c';
 const PULL_TOKEN = 'SECRETpulltoken0123456789abcdef';
 const XSS = '<script>window.__xss=1</script>';
+const INFLUX_PASSWORD = 'SECRET-influx-right-pw-5521';
+const WRONG_PASSWORD = 'SECRET-influx-wrong-pw-9034';
+registerSecret(TOKEN);
+registerSecret(INFLUX_PASSWORD);
+registerSecret(WRONG_PASSWORD);
 
 describe('e2e: the console in headless Chromium', function () {
   this.timeout(180_000);
   let mp: Started | undefined;
   let prom: PrometheusPeer | undefined;
+  let influx: InfluxDBPeer | undefined;
   let browser: Browser | undefined;
   let page: Page;
   let configFile = '';
@@ -34,8 +42,10 @@ describe('e2e: the console in headless Chromium', function () {
   const seen: string[] = [];
 
   before(async function () {
-    await usePeer(this, 'prometheus', 'chromium');
+    await usePeer(this, 'prometheus', 'chromium', 'influxdb');
     const promPort = await freePort();
+    influx = await startInfluxDB({ auth: { username: 'admin', password: INFLUX_PASSWORD } });
+    await influx.createDatabase('errors');
     mp = await startMetricport(`# yaml-language-server: $schema=../docs/metricport.schema.json
 # The console test's config. This comment, and the ones below, must survive an export.
 receivers:
@@ -53,11 +63,14 @@ processors:
 exporters:
   # scraped by Prometheus at its secret URL
   prometheus: { endpoint: "127.0.0.1:${promPort}", token: ${PULL_TOKEN} }
+  # a real InfluxDB with auth: the right password, and a wrong one
+  influxdb: { endpoint: "${influx.url}", db: errors, period: 2s, username: admin, password: "\${env:INFLUX_PW}" }
+  influxdb/wrongpw: { endpoint: "${influx.url}", db: errors, period: 2s, username: admin, password: "\${env:INFLUX_WRONG_PW}", retry_on_failure: { enabled: false } }
 
 service:
   pipelines:
-    errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus] }
-`, { env: { METRICPORT_ADMIN_TOKEN: TOKEN }, args: ['--admin-console-allow-config-changes', 'true'] });
+    errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus, influxdb, influxdb/wrongpw] }
+`, { env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_PW: INFLUX_PASSWORD, INFLUX_WRONG_PW: WRONG_PASSWORD }, args: ['--admin-console-allow-config-changes', 'true'] });
     configFile = join(mp.dir, 'config.yaml');
     original = readFileSync(configFile, 'utf8');
     prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${promPort}`, metricsPath: `/${PULL_TOKEN}/metrics` }], scrapeInterval: '1s' });
@@ -70,9 +83,13 @@ service:
     await browser?.close();
     await prom?.stop();
     await mp?.stop();
+    await influx?.stop();
+    if (shotDir !== join(ROOT, 'docs', 'images')) rmSync(shotDir, { recursive: true, force: true });
   });
 
-  const shot = async (name: string) => { await page.screenshot({ path: join(ROOT, 'docs', 'images', `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' }); };
+  // docs/images/ is refreshed only on request (UPDATE_SCREENSHOTS=1), so a test run leaves the checkout clean
+  const shotDir = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'images') : tempDir();
+  const shot = async (name: string) => { await page.screenshot({ path: join(shotDir, `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' }); };
   const sendEvents = async (tag: string) => {
     const now = Date.now();
     const events: unknown[] = [];
@@ -189,6 +206,16 @@ service:
     await row.waitFor();
     const text = await row.innerText();
     expect(text).to.contain('prometheus').and.to.contain('pull').and.to.contain(`/${PULL_TOKEN}/metrics`);
+    // the InfluxDB store with the right password: its status turns to "last transmission: just now"
+    const good = page.locator('tr[data-store="influxdb"]');
+    await waitFor(async () => /last transmission: just now/.test(await good.innerText()), { timeoutMs: 20_000, what: 'influxdb: last transmission just now' });
+    expect(await good.innerText()).to.contain('push').and.to.contain('2 s');
+    // the wrong password: its last error, without the password
+    const bad = page.locator('tr[data-store="influxdb/wrongpw"]');
+    await waitFor(async () => /401|auth/i.test(await bad.locator('.lasterror').innerText()), { timeoutMs: 20_000, what: 'influxdb/wrongpw: the last error' });
+    expect(await bad.innerText()).to.contain('last transmission: never');
+    const html = await page.content();
+    for (const secret of [WRONG_PASSWORD, INFLUX_PASSWORD, TOKEN]) expect(html).to.not.contain(secret);
     await shot('metric-stores');
     await page.getByRole('link', { name: 'Importers' }).click();
     await page.getByText('No importer receivers in the config.').waitFor();
@@ -208,6 +235,6 @@ service:
     const html = await fetch(`${mp!.adminUrl}/console/`, { headers: { cookie: `mp_session=${cookie.value}` } });
     expect(html.headers.get('content-security-policy')).to.equal("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     expect(seen.length).to.be.greaterThan(10);
-    for (const s of seen) expect(s, s.slice(0, 200)).to.not.contain(TOKEN);
+    for (const s of seen) for (const secret of [TOKEN, INFLUX_PASSWORD, WRONG_PASSWORD]) expect(s, s.slice(0, 200)).to.not.contain(secret);
   });
 });

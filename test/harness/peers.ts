@@ -869,7 +869,11 @@ export interface InfluxDBPeer extends PeerHandle {
   write(db: string, lines: string, precision?: 'ns' | 'u' | 'ms' | 's'): Promise<void>;
 }
 
-export async function startInfluxDB(opts: { readyTimeoutMs?: number } = {}): Promise<InfluxDBPeer> {
+/**
+ * `auth`: HTTP auth on (`auth-enabled`), with this admin user created at
+ * start; the peer's own queries send it.
+ */
+export async function startInfluxDB(opts: { readyTimeoutMs?: number; auth?: { username: string; password: string } } = {}): Promise<InfluxDBPeer> {
   const bin = requireBinary('influxd', 'influxdb');
   const launched = await launchPeer({
     name: 'influxdb',
@@ -890,6 +894,7 @@ export async function startInfluxDB(opts: { readyTimeoutMs?: number } = {}): Pro
         '[http]',
         `  bind-address = "127.0.0.1:${http}"`,
         '  log-enabled = false',
+        ...(opts.auth !== undefined ? ['  auth-enabled = true'] : []),
         '[continuous_queries]',
         '  enabled = false',
         '',
@@ -902,11 +907,18 @@ export async function startInfluxDB(opts: { readyTimeoutMs?: number } = {}): Pro
   });
   const port = launched.ports[0]!;
   const url = `http://127.0.0.1:${port}`;
+  const authHeader: Record<string, string> = opts.auth !== undefined ? { authorization: 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') } : {};
+  if (opts.auth !== undefined) {
+    // the first admin user may be created without credentials
+    const q = `CREATE USER "${opts.auth.username}" WITH PASSWORD '${opts.auth.password.replace(/'/g, "\\'")}' WITH ALL PRIVILEGES`;
+    const r = await fetch(`${url}/query?${new URLSearchParams({ q })}`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+    if (!r.ok) throw new Error(`influxdb: creating the admin user failed: HTTP ${r.status} ${await r.text()}`);
+  }
   const query = async (db: string | undefined, q: string): Promise<InfluxStatementResult[]> => {
     const params = new URLSearchParams({ q, epoch: 'ns' });
     if (db !== undefined) params.set('db', db);
     const isRead = /^\s*(SELECT|SHOW)\b/i.test(q);
-    const res = await fetch(`${url}/query?${params}`, { method: isRead ? 'GET' : 'POST', signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${url}/query?${params}`, { method: isRead ? 'GET' : 'POST', headers: authHeader, signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
     let body: { results?: InfluxStatementResult[]; error?: string };
     try {
@@ -930,7 +942,7 @@ export async function startInfluxDB(opts: { readyTimeoutMs?: number } = {}): Pro
     },
     write: async (db, lines, precision = 'ns') => {
       const res = await fetch(`${url}/write?${new URLSearchParams({ db, precision })}`, {
-        method: 'POST',
+        method: 'POST', headers: authHeader,
         body: lines,
         signal: AbortSignal.timeout(10_000),
       });

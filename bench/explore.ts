@@ -17,7 +17,11 @@
  *
  *   npm run bench -- --scenario explore [--events 1000000 --rounds 5 --no-write]
  */
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { packageRoot } from '../src/paths.js';
 import { validateSchema } from '../src/config/schema.js';
 import { compileMetricSets, metricsetsConfigSchema, type MetricSetsConfig } from '../processors/metricsets/config.js';
 import { MetricSetsEngine } from '../processors/metricsets/engine.js';
@@ -30,6 +34,17 @@ const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const WRITE = !args.includes('--no-write');
 const GOAL_MS = 200;
+
+function consoleWeight(): string {
+  try {
+    const dir = join(packageRoot(), 'dist', 'console');
+    const js = gzipSync(readFileSync(join(dir, 'app.js'))).length;
+    const css = gzipSync(readFileSync(join(dir, 'app.css'))).length;
+    return `${((js + css) / 1024).toFixed(1)} KiB (JS ${(js / 1024).toFixed(1)}, CSS ${(css / 1024).toFixed(1)})`;
+  } catch {
+    return 'not built (npm run build)';
+  }
+}
 
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
 
@@ -112,6 +127,7 @@ export async function exploreScenario(): Promise<void> {
     `- History memory: ${st.bytes_per_event} bytes per event (its own estimate, ${(st.bytes / 2 ** 20).toFixed(0)} MiB for ${st.events.toLocaleString('en')} events, ${st.chunks} chunks); the same events as JS objects took ${(heapEvents / N).toFixed(0)} bytes each on the V8 heap.`,
     `- Keeping them (append + seal, on the ingest path): ${(keep.cpu * 1e6 / N).toFixed(0)} ns CPU per event.`,
     `- Result check: ${sample}`,
+    `- Console page weight (the whole client: dist/console/app.js + app.css, gzip): ${consoleWeight()}; goal ≤ 150 KB.`,
   ];
   console.log(lines.join('\n'));
   if (WRITE) writeSection('explore', lines, 'Explore: queries over the retained events');

@@ -394,7 +394,7 @@ function Importers() {
   );
 }
 function ImporterCard({ r }: { r: any }) {
-  const queries: any[] = r.queries ?? r.importers ?? [];
+  const queries: Array<[string, any]> = Object.entries(r.importers ?? {});
   const [since, setSince] = useState('1h');
   const [out, setOut] = useState<Record<string, any>>({});
   const [err, setErr] = useState<Record<string, string>>({});
@@ -404,22 +404,30 @@ function ImporterCard({ r }: { r: any }) {
   };
   return (
     <article class="card" aria-label={`importer ${r.id}`}>
-      <h2>{r.id} <span class="muted">{r.healthy === false ? 'unhealthy' : 'healthy'}</span></h2>
+      <h2>{r.id} <span class="muted">({r.source}{r.database ? `, database ${r.database}` : ''}{r.endpoint ? `, ${r.endpoint}` : ''}) {r.healthy === false ? 'unhealthy' : 'healthy'}</span></h2>
       <label>Test over the last <select value={since} onChange={(e) => setSince((e.target as HTMLSelectElement).value)}>{['15m', '1h', '6h', '24h'].map((s) => <option value={s}>{s}</option>)}</select></label>
-      {queries.map((q: any) => {
-        const name = String(q.name ?? q.id);
+      {queries.map(([name, q]) => {
         const o = out[name];
         return (
-          <div class="metric">
-            <h3>{name}</h3>
-            <dl><dt>Watermark</dt><dd><When iso={q.watermark ?? null} /></dd><dt>Last run</dt><dd><When iso={q.last_run ?? null} /></dd>{q.last_error ? <><dt>Last error</dt><dd class="error">{q.last_error}</dd></> : null}</dl>
-            <button type="button" onClick={() => void test(name)}>Run test query</button>
+          <div class="metric" data-importer={name}>
+            <h3>{name} <span class="muted">{q.phase}</span></h3>
+            <dl><dt>Watermark</dt><dd><When iso={q.watermark} /></dd><dt>Last run</dt><dd><When iso={q.last_success_at} /></dd>{q.last_error ? <><dt>Last error</dt><dd class="error">{q.last_error} (<When iso={q.last_error_at} />)</dd></> : null}</dl>
+            <button type="button" onClick={() => void test(name)}>Run test query {name}</button>
             {err[name] ? <p class="error" role="alert">{err[name]}</p> : null}
-            {o !== undefined ? <pre class="rows">{JSON.stringify(o.rows ?? o, null, 2).slice(0, 20000)}</pre> : null}
+            {o !== undefined ? (
+              <div class="test-result">
+                <p class={o.ok ? 'ok' : 'error'} role="status">{o.ok ? `${o.rows} rows (${(o.columns ?? []).join(', ')}) from ${new Date(o.from).toLocaleString()} to ${new Date(o.to).toLocaleString()}: ${o.points} points; nothing sent, no watermark moved` : `failed: ${(o.errors ?? []).join('; ')}`}</p>
+                {o.ok && (o.preview ?? []).length > 0 ? (
+                  <div class="table-wrap"><table class="test-rows">
+                    <thead><tr><th scope="col">time</th><th scope="col">metric</th><th scope="col">attributes</th><th scope="col" class="num">value</th></tr></thead>
+                    <tbody>{o.preview.map((p: any) => <tr><td><time dateTime={p.time}>{new Date(p.time).toLocaleString()}</time></td><td>{p.metric}</td><td>{Object.entries(p.attributes ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(', ')}</td><td class="num">{fmt(p.value)}</td></tr>)}</tbody>
+                  </table></div>
+                ) : null}
+              </div>
+            ) : null}
           </div>
         );
       })}
-      {queries.length === 0 ? <pre>{JSON.stringify(r, null, 2)}</pre> : null}
     </article>
   );
 }

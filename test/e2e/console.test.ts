@@ -16,7 +16,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.js';
-import { startInfluxDB, startPrometheus, usePeer, type InfluxDBPeer, type PrometheusPeer } from '../harness/peers.js';
+import { startInfluxDB, startPostgres, startPrometheus, usePeer, type InfluxDBPeer, type PostgresPeer, type PrometheusPeer } from '../harness/peers.js';
 import { registerSecret } from '../secretscan.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import { ROOT, startMetricport, tempDir, type Started } from './metricport.js';
@@ -35,6 +35,7 @@ describe('e2e: the console in headless Chromium', function () {
   let mp: Started | undefined;
   let prom: PrometheusPeer | undefined;
   let influx: InfluxDBPeer | undefined;
+  let pg: PostgresPeer | undefined;
   let browser: Browser | undefined;
   let page: Page;
   let configFile = '';
@@ -42,7 +43,10 @@ describe('e2e: the console in headless Chromium', function () {
   const seen: string[] = [];
 
   before(async function () {
-    await usePeer(this, 'prometheus', 'chromium', 'influxdb');
+    await usePeer(this, 'prometheus', 'chromium', 'influxdb', 'postgres');
+    pg = await startPostgres();
+    await pg.psql(`create table sessions (version text, n int, time timestamptz not null);
+      insert into sessions values ('3.16.2', 5, date_trunc('second', now()) - interval '10 minutes'), ('3.16.4', 7, date_trunc('second', now()) - interval '5 minutes')`);
     const promPort = await freePort();
     influx = await startInfluxDB({ auth: { username: 'admin', password: INFLUX_PASSWORD } });
     await influx.createDatabase('errors');
@@ -50,6 +54,19 @@ describe('e2e: the console in headless Chromium', function () {
 # The console test's config. This comment, and the ones below, must survive an export.
 receivers:
   errors: { endpoint: "{{OTLP}}" }   # error events in
+  importer/sessions:
+    source: postgres
+    port: ${pg.port}
+    database: ${pg.database}
+    user: ${pg.user}
+    importers:
+      - name: SessionsStarted
+        query: select version, n, time from sessions where time >= $1 and time < $2 order by time
+        value_column: n
+        attributes: { version: app.version }
+        metric: { name: sessions_started, kind: delta_sum }
+        history: 1h
+        period: 1h
 
 processors:
   metricsets:
@@ -70,6 +87,7 @@ exporters:
 service:
   pipelines:
     errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus, influxdb, influxdb/wrongpw] }
+    sessions: { receivers: [importer/sessions], exporters: [prometheus] }
 `, { env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_PW: INFLUX_PASSWORD, INFLUX_WRONG_PW: WRONG_PASSWORD }, args: ['--admin-console-allow-config-changes', 'true'] });
     configFile = join(mp.dir, 'config.yaml');
     original = readFileSync(configFile, 'utf8');
@@ -84,6 +102,7 @@ service:
     await prom?.stop();
     await mp?.stop();
     await influx?.stop();
+    await pg?.stop();
     if (shotDir !== join(ROOT, 'docs', 'images')) rmSync(shotDir, { recursive: true, force: true });
   });
 
@@ -218,7 +237,12 @@ service:
     for (const secret of [WRONG_PASSWORD, INFLUX_PASSWORD, TOKEN]) expect(html).to.not.contain(secret);
     await shot('metric-stores');
     await page.getByRole('link', { name: 'Importers' }).click();
-    await page.getByText('No importer receivers in the config.').waitFor();
+    await page.getByRole('button', { name: 'Run test query SessionsStarted' }).click();
+    await page.locator('table.test-rows tbody tr').nth(1).waitFor();
+    const rows = await page.locator('table.test-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
+    expect(rows).to.deep.equal([['sessions_started', 'app.version=3.16.2', '5'], ['sessions_started', 'app.version=3.16.4', '7']]);
+    expect(await page.locator('.test-result [role=status]').innerText()).to.match(/^2 rows \(version, n, time\)/);
+    await shot('importers');
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Explore' }).click();
     await page.getByRole('heading', { name: 'Explore' }).waitFor();

@@ -93,5 +93,8 @@ export async function load(url, context, next) { appendFileSync(process.env.MP_M
     expect(implementationOnly(mods).filter((m) => !allowed.has(m))).to.deep.equal([]);
     for (const t of used) expect([...impl.get(t)!].filter((m) => !mods.has(m)), `${t} not loaded`).to.deep.equal([]);
     for (const dep of ['npm:pg', 'npm:lmdb', 'npm:express', 'npm:@opentelemetry/sdk-metrics']) expect(mods.has(dep), dep).to.equal(false);
+    // the console: only its route list, nothing of its pages or config writer until a request
+    expect(mods.has('dist/src/console/extension.js')).to.equal(true);
+    for (const m of ['dist/src/console/pages.js', 'dist/src/console/export.js', 'dist/processors/metricsets/explore.js', 'dist/processors/metricsets/history.js']) expect(mods.has(m), m).to.equal(false);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --scenario ingest|startup|scrape|series|events|export|statsd|sdk|soak|cluster-leases|explore|datadog]`. Scenario `explore`: see bench/explore.ts. Scenario `datadog`: see bench/datadog.ts. Scenario `series`: see bench/series.ts (memory per series of the prometheus store and the accumulator at 100k/1M/5M, the scrape of 1M series). Scenario `cluster-leases`: see bench/cluster.ts. Scenario `startup`: see bench/startup.ts (also printed by ingest; `--compare DIR` measures another built checkout alternately). Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
+ * `npm run bench [-- --scenario ingest|startup|scrape|series|events|export|statsd|sdk|soak|cluster-leases|cluster|explore|datadog]`. Scenario `cluster`: see bench/fleet.ts (fleet-wide metric sets over NATS). Scenario `explore`: see bench/explore.ts. Scenario `datadog`: see bench/datadog.ts. Scenario `series`: see bench/series.ts (memory per series of the prometheus store and the accumulator at 100k/1M/5M, the scrape of 1M series). Scenario `cluster-leases`: see bench/cluster.ts. Scenario `startup`: see bench/startup.ts (also printed by ingest; `--compare DIR` measures another built checkout alternately). Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
  * bench/scrape.ts (exposition render time and bytes at 10k/100k series vs
  * @opentelemetry/exporter-prometheus). Scenario `ingest` (the default): OTLP JSON and protobuf load at the
  * running service (otlp → batch → nop) and, in the same run, at a bare
@@ -27,6 +27,7 @@ import { statsdScenario } from './statsd.js';
 import { sdkScenario } from './sdk.js';
 import { soakScenario } from './soak.js';
 import { clusterLeasesScenario } from './cluster.js';
+import { fleetScenario } from './fleet.js';
 import { seriesScenario } from './series.js';
 import { exploreScenario } from './explore.js';
 import { datadogScenario } from './datadog.js';
@@ -274,7 +275,7 @@ async function startupScenario(): Promise<void> {
 }
 
 const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
-const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario, 'cluster-leases': clusterLeasesScenario, series: seriesScenario, explore: exploreScenario, datadog: datadogScenario };
+const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario, 'cluster-leases': clusterLeasesScenario, cluster: fleetScenario, series: seriesScenario, explore: exploreScenario, datadog: datadogScenario };
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {
   console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);

@@ -125,7 +125,7 @@ export class NatsFleetChannel implements FleetChannel {
   private readonly queue: DiskQueue<PartialMessage[]> | undefined;
   private readonly stop = new AbortController();
   private readonly warnings: RateLimitedLog;
-  readonly counters = { published: 0, duplicates: 0, publish_errors: 0, queued_windows: 0, dropped_windows: 0, dropped_messages: 0, delivered: 0, reader_restarts: 0 };
+  readonly counters = { published: 0, published_bytes: 0, duplicates: 0, publish_errors: 0, queued_windows: 0, dropped_windows: 0, dropped_messages: 0, delivered: 0, reader_restarts: 0 };
   private readonly c: { pub: Counter; dup: Counter; err: Counter; drop: Counter };
   private readonly attrs: { component: string };
   private lastAnnounce: { from: number; period: number } | undefined;
@@ -205,7 +205,7 @@ export class NatsFleetChannel implements FleetChannel {
         try {
           const ack = await js.publish(partialSubject(this.host.cfg.name, m.partition, this.token), m.data, { msgID: m.id, timeout: this.host.cfg.nats.timeout });
           left.delete(i);
-          if (ack.duplicate) { this.counters.duplicates++; this.c.dup.add(1, this.attrs); } else { this.counters.published++; this.c.pub.add(1, this.attrs); }
+          if (ack.duplicate) { this.counters.duplicates++; this.c.dup.add(1, this.attrs); } else { this.counters.published++; this.counters.published_bytes += m.data.length; this.c.pub.add(1, this.attrs); }
         } catch (err) {
           this.failed(`cannot publish partials (they stay queued and are retried): ${errMsg(err)}`);
         }

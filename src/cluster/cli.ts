@@ -1,7 +1,9 @@
 /**
  * `metricport cluster [--json]`: the cluster as the running instance sees it
  * (GET /api/v1/cluster on the admin server): NATS connection and round-trip
- * time, nodes with their last heartbeat, partition owners, poller leases.
+ * time, nodes with their last heartbeat, partition owners, poller leases,
+ * and per component with scope: cluster its partials and its owned
+ * partitions' lag (windows waiting, partials pending, publishers heard from).
  */
 import type { CliIO } from '../extension.js';
 import { KNOWN_FLAGS, loadSettings, type Settings } from '../settings.js';
@@ -18,6 +20,13 @@ interface Status {
   partitions?: Array<{ partition: number; holder: string | null; token?: number }>;
   leases?: Array<{ lease: string; holder: string | null; token?: number }>;
   counters?: Record<string, number>;
+  fleet?: Record<string, FleetStatus>;
+}
+
+interface FleetStatus {
+  publishing?: Record<string, number>;
+  publishers?: string[];
+  owner?: Record<string, unknown> & { partitions?: Array<{ partition: number; windows_waiting: number; partials_pending: number; publishers_heard?: string[]; publishers_expected?: string[]; exported_through: string | null }> };
 }
 
 export function formatCluster(s: Status): string {
@@ -34,6 +43,15 @@ export function formatCluster(s: Status): string {
   if ((s.leases ?? []).length > 0) {
     out += '\nLEASE                           HOLDER\n';
     for (const l of s.leases!) out += `${l.lease.padEnd(32)}${l.holder ?? '(free)'}\n`;
+  }
+  for (const [id, f] of Object.entries(s.fleet ?? {})) {
+    const pub = f.publishing ?? {};
+    const o = f.owner ?? {};
+    out += `\n${id} (scope: cluster): ${(f.publishers ?? []).length} publishers; here: ${pub.published ?? 0} partials published, ${pub.queued_bytes ?? 0} bytes queued on disk, ${pub.publish_errors ?? 0} publish errors; as owner: ${String(o.partials_merged ?? 0)} merged, ${String(o.partials_late ?? 0)} late, ${String(o.partials_duplicate ?? 0)} duplicate, ${String(o.windows_exported ?? 0)} windows exported\n`;
+    if ((o.partitions ?? []).length > 0) {
+      out += 'PARTITION  WAITING  PENDING  HEARD/EXPECTED  EXPORTED THROUGH\n';
+      for (const p of o.partitions!) out += `${String(p.partition).padEnd(11)}${String(p.windows_waiting).padEnd(9)}${String(p.partials_pending).padEnd(9)}${`${p.publishers_heard?.length ?? '-'}/${p.publishers_expected?.length ?? '-'}`.padEnd(16)}${p.exported_through ?? '-'}\n`;
+    }
   }
   if (s.counters !== undefined) out += `\nthis node: ${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(', ')}\n`;
   return out;

@@ -16,7 +16,7 @@
  */
 import { copyFile, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from '../vendor/yaml.js';
 import { writeFileAtomic } from '../atomicfile.js';
 import { checkConfig } from '../config/service-config.js';
 import type { AdminContext, AdminReply } from '../extension.js';

@@ -215,6 +215,9 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       const frozen = holder(rs, 'polls')!;
       frozen.proc.kill('SIGSTOP');
       const stoppedAt = s.gw.calls.length;
+      // what the frozen replica had recorded as delivered when it froze: a window it was exporting at that moment (handed
+      // downstream after its check, the store write in flight) is recorded only after SIGCONT
+      const linesAtFreeze = deliveriesOf(s.deliveries).length;
       await waitFor(() => s.gw.calls.length > stoppedAt + 50, { timeoutMs: 20_000, intervalMs: 10, what: 'a successor polls' });
       await new Promise((res) => setTimeout(res, TTL)); // well past the TTL
       frozen.proc.kill('SIGCONT');
@@ -234,13 +237,26 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       expect(succession.filter((n) => n === frozen.id).length, `writers in order: ${succession.join(' → ')}`).to.be.at.most(2); // before the freeze, and only after taking the lease again later
       expect(succession.length, 'the lease moved to a successor').to.be.at.least(2);
       expect(succession[0]).to.equal(frozen.id);
-      // the store: every window once; nothing the successor delivered was delivered again by the frozen one
-      const ds = deliveriesOf(s.deliveries).filter((d) => d.kind === 'forge');
+      // the store: every window once; nothing the successor delivered was delivered again by the frozen one, but the one
+      // window the frozen replica had already handed downstream when it froze (its check passed before the freeze, its
+      // store write completed after SIGCONT; the successor polled it again as the watermark had not moved: docs/cluster.md,
+      // "What remains"). That window, if any, is the frozen replica's first record after the freeze.
+      const all = deliveriesOf(s.deliveries);
+      const firstAfterFreeze = all.findIndex((d, i) => i >= linesAtFreeze && d.node === frozen.id && d.kind === 'forge');
       const seen = new Map<string, string>();
-      for (const d of ds) for (const t of d.times) {
-        expect(seen.has(t), `window ending ${new Date(Number(t)).toISOString()} delivered by ${seen.get(t)} and again by ${d.node}`).to.equal(false);
-        seen.set(t, d.node);
-      }
+      const twice: string[] = [];
+      all.forEach((d, i) => {
+        if (d.kind !== 'forge') return;
+        for (const t of d.times) {
+          if (seen.has(t)) {
+            const what = `window ending ${new Date(Number(t)).toISOString()} delivered by ${seen.get(t)} and again by ${d.node} (record ${i}, frozen replica's first record after the freeze: ${firstAfterFreeze})`;
+            expect(i === firstAfterFreeze || seen.get(t) === frozen.id && all.findIndex((x) => x.kind === 'forge' && x.times.includes(t)) === firstAfterFreeze, what).to.equal(true);
+            twice.push(t);
+          }
+          seen.set(t, d.node);
+        }
+      });
+      expect(twice.length, `windows delivered twice: ${twice.join(', ')}`).to.be.at.most(1);
       expect(seen.size).to.equal(FORGE_WINDOWS);
       await waitFor(async () => (await influxCount(s.db, 'forge')).count === FORGE_WINDOWS, { timeoutMs: 10_000, what: 'InfluxDB forge points' });
       expect(s.gw.violations).to.deep.equal([]);

@@ -85,7 +85,7 @@ async function pool<T>(n: number, jobs: Array<() => Promise<T>>): Promise<T[]> {
 interface Status { receivers: Array<{ id: string; counters: Record<string, unknown> }>; processors: Array<{ type: string; counters: Record<string, number> }> }
 
 describe('e2e: release health from the real SDKs → crash-free rates and stability at a real Prometheus', function () {
-  this.timeout(300_000);
+  this.timeout(480_000); // up to a window to wait for the next one to begin, the window, the lateness of both processors
   let prom: PrometheusPeer | undefined;
   let mp: Started | undefined;
 
@@ -201,7 +201,12 @@ service:
     await waitFor(async () => {
       rates = await values('(errors_per|crash_free_rate|errored_rate)_.*');
       return Object.keys(rates).length >= 10;
-    }, { timeoutMs: 120_000, intervalMs: 1000, what: 'the stability scores at Prometheus' });
+    }, {
+      // the scores exist only once the window has ended (M + W), the metric sets emitted it (+ 3 s lateness) and the
+      // stability processor closed it (+ 15 s lateness + its tick): a deadline from the apps' end (which can be seconds
+      // into the window) gave up before that
+      timeoutMs: M + W + 15_000 + 60_000 - Date.now(), intervalMs: 1000, what: 'the stability scores at Prometheus',
+    });
     const counts = await values('(Errors|Sessions|Errored|Crashed|BtUsers|BtLaunches)_.*');
     const pick = (prefix: string) => Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.split('|')[1], v]));
     expect(pick('Sessions_sum_session_count')).to.deep.equal({ '1.0.0': 7, '2.0.0': 3, '2.1.0': 2 });

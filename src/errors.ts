@@ -4,8 +4,8 @@
  * that says what to do. Messages never contain secrets.
  */
 export class MetricportError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = 'MetricportError';
@@ -54,8 +54,9 @@ export interface ConfigIssue {
 
 export class ConfigError extends MetricportError {
   readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
-    super('MP_CONFIG_INVALID', formatIssues(issues.filter((i) => i.severity === 'error')));
+  /** `MP_CONFIG_READ` when the file itself could not be read, else `MP_CONFIG_INVALID` */
+  constructor(issues: ConfigIssue[], code: 'MP_CONFIG_INVALID' | 'MP_CONFIG_READ' = 'MP_CONFIG_INVALID') {
+    super(code, formatIssues(issues.filter((i) => i.severity === 'error')));
     this.name = 'ConfigError';
     this.issues = issues;
   }
@@ -79,6 +80,12 @@ export function isRetryable(err: unknown): boolean {
   return true;
 }
 
+/**
+ * Every code a MetricportError can carry, with what it means for the user.
+ * `ErrorCode` is derived from it, so a code missing here does not compile;
+ * test/errors.test.ts fails when a code here is raised nowhere, and
+ * docs/reference/errors.md is generated from it (npm run docs:gen).
+ */
 export const ErrorCodes = {
   MP_REFUSED: 'downstream refused the data for now (full queue, memory limit); the client should retry',
   MP_PERMANENT: 'the data can never be accepted by a downstream component; not retried',
@@ -88,4 +95,9 @@ export const ErrorCodes = {
   MP_START_FAILED: 'a component failed to start',
   MP_LOAD_FAILED: 'a component\'s implementation (its modules or a dependency such as lmdb or pg) could not be imported; reinstall with npm ci',
   MP_SHUTDOWN_TIMEOUT: 'the shutdown did not finish within --shutdown-timeout; the process exits anyway (code 1)',
+  MP_RELOAD_FAILED: 'a reload (SIGHUP or POST /api/v1/reload) was refused or failed; the previous config keeps running, and the message says why',
+  MP_LEASE_LOST: 'cluster mode: this node lost a lease (expired, taken over or fenced by a later holder) and stopped what it did under it; another node continues',
+  MP_FORGE_PULL: '`metricport forge pull` could not finish its catch-up pass; the message names the failing call',
 } as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;

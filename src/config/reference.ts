@@ -4,6 +4,7 @@
  * index and the service section, from the same schema data as the JSON Schema
  * (never from an instance). scripts/gen-docs.ts writes them to docs/reference/.
  */
+import { ErrorCodes } from '../errors.js';
 import { memoryLimiterSchema } from '../memorylimiter.js';
 import { clusterSchema } from '../cluster/config.js';
 import { objectRequired, SECTIONS, signalsText, type ComponentInfo, type SchemaRegistry } from './jsonschema.js';
@@ -128,6 +129,7 @@ editors: [metricport.schema.json](../metricport.schema.json) (see
 [configuration.md](../configuration.md#editor-support)).
 
 - [\`service\`](service.md): pipelines and the memory limiter
+- [error codes](errors.md): every code a metricport error carries
 `;
   for (const section of SECTIONS) {
     t += `\n## ${section[0]!.toUpperCase()}${section.slice(1)}\n\n| type | signals | what |\n|---|---|---|\n`;
@@ -136,11 +138,28 @@ editors: [metricport.schema.json](../metricport.schema.json) (see
   return t;
 }
 
+function errorsPage(): string {
+  let t = `${GENERATED_NOTE}
+# Error codes
+
+Every error metricport raises on purpose carries one of these codes (the
+\`code\` field of a log line's \`err\`, of an API answer, and the \`MP_…\` word
+in CLI messages), from the one catalogue in \`src/errors.ts\`. A test fails
+when a code is raised that is not here, or listed here and raised nowhere.
+
+| code | what it means |
+|---|---|
+`;
+  for (const [code, what] of Object.entries(ErrorCodes)) t += `| \`${code}\` | ${cell(what)} |\n`;
+  return t;
+}
+
 /** Every generated page: path under docs/reference/ → content. */
 export function referencePages(reg: SchemaRegistry): Map<string, string> {
   const pages = new Map<string, string>();
   pages.set('README.md', indexPage(reg));
   pages.set('service.md', servicePage());
+  pages.set('errors.md', errorsPage());
   for (const section of SECTIONS) for (const c of reg[section].values()) pages.set(`${section}/${c.type}.md`, componentPage(c));
   return pages;
 }

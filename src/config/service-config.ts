@@ -74,7 +74,7 @@ export function loadConfigFile(file: string, registry: Registry, env: NodeJS.Pro
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ConfigError([{ path: '', file, severity: 'error', message: `cannot read the config file (${err.code ?? err.message}); pass an existing file with --config or METRICPORT_CONFIG` }]);
+    throw new ConfigError([{ path: '', file, severity: 'error', message: `cannot read the config file (${err.code ?? err.message}); pass an existing file with --config or METRICPORT_CONFIG` }], 'MP_CONFIG_READ');
   }
   return parseConfig(text, file, registry, env);
 }

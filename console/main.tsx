@@ -34,7 +34,7 @@ function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []): {
   useEffect(() => {
     let alive = true;
     const tick = () => load().then((d) => { if (alive) { setData(d); setError(undefined); } }, (e: Error) => { if (alive) setError(e.message); });
-    tick();
+    void tick(); // its rejection is handled: the error is shown
     const t = ms > 0 ? setInterval(tick, ms) : undefined;
     return () => { alive = false; if (t !== undefined) clearInterval(t); };
   }, [...deps, n]);

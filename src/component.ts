@@ -187,5 +187,5 @@ function lazy<F extends Factory, I>(kind: Kind, d: { type: string; load(): Promi
 export async function loadImplementations(cfg: { receivers: ReadonlyMap<string, { factory: Factory }>; processors: ReadonlyMap<string, { factory: Factory }>; exporters: ReadonlyMap<string, { factory: Factory }> }): Promise<void> {
   const types = new Set<Factory>();
   for (const m of [cfg.receivers, cfg.processors, cfg.exporters]) for (const c of m.values()) types.add(c.factory);
-  await Promise.all([...types].map((f) => f.load?.()));
+  await Promise.all([...types].map(async (f) => { await f.load?.(); }));
 }

@@ -187,7 +187,7 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   private schedule(): void {
     if (this.stopped !== undefined) return;
     const delay = Math.max(1, this.engine.nextCloseMs() - this.now());
-    this.timer = setTimeout(() => this.tick(), Math.min(delay, 2 ** 31 - 1));
+    this.timer = setTimeout(() => { void this.tick(); }, Math.min(delay, 2 ** 31 - 1)); // tick never rejects
     this.timer.unref();
   }
 

@@ -62,7 +62,7 @@ export interface ImporterReceiverConfig {
   cluster: { run: 'once' | 'everywhere' };
 }
 
-const NAME_RE = /^[A-Za-z0-9_.\-]+$/;
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 export const importerConfigSchema: Schema = {
   source: { type: 'enum', values: SOURCES, required: true, doc: 'The metric source: postgres, redshift (Postgres wire protocol, port 5439, TLS on by default), influxdb (1.x /query, InfluxQL) or graphite (graphite-web render API).' },

@@ -61,7 +61,7 @@ export interface ServiceConfig {
   cluster?: ClusterConfig;
 }
 
-const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.\-]+))?$/;
+const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.-]+))?$/;
 const SECTIONS = ['receivers', 'processors', 'exporters', 'service'] as const;
 const PIPELINE_KEYS = ['receivers', 'processors', 'exporters', 'signal'];
 /** a receiver entry `pipeline/<id>` takes the output of pipeline `<id>` */

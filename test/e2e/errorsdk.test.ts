@@ -49,16 +49,22 @@ function lossyProxy(target: string): Promise<{ url: string; forwarded: () => num
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      n++;
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
-      const r = await fetch(`${target}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) });
-      const body = Buffer.from(await r.arrayBuffer());
-      if (n === 1) { req.socket.destroy(); return; }
-      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-      res.end(body);
-    });
+    req.on('end', () => void (async () => {
+      try {
+        n++;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
+        const r = await fetch(`${target}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) });
+        const body = Buffer.from(await r.arrayBuffer());
+        if (n === 1) { req.socket.destroy(); return; }
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+        res.end(body);
+      } catch (err) {
+        // metricport unreachable: answer 502 instead of an unhandled rejection in the test process
+        if (!res.headersSent) res.writeHead(502);
+        res.end(String(err));
+      }
+    })());
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
     const a = server.address() as { port: number };

@@ -1180,7 +1180,7 @@ export async function startNatsCluster(opts: { size?: number; readyTimeoutMs?: n
     });
   }
   const stop = async (): Promise<void> => {
-    await Promise.allSettled(procs.map((p) => p?.kill(3_000)));
+    await Promise.allSettled(procs.map(async (p) => { await p?.kill(3_000); }));
     await removeDir(root);
   };
   try {

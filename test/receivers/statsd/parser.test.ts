@@ -28,7 +28,7 @@ describe('statsd parser: lines as data', () => {
     ['t:3|c|#a:b|T1700000000|c:abc123|e:it-false|card:low', { values: [3], tags: 'a:b', timestamp: 1700000000 }],
     ['crlf:2|c\r', { name: 'crlf', values: [2] }],
     ['weird name/with spaces:1|c', { name: 'weird name/with spaces' }],
-    ['big:12345678901234567890|c', { values: [12345678901234567890] }],
+    ['big:12345678901234567890|c', { values: [Number('12345678901234567890')] }],
     ['neg:-2|h', { values: [-2] }],
     ['dot:.5|h', { values: [0.5] }],
   ];
@@ -75,7 +75,7 @@ describe('statsd parser: lines as data', () => {
   it('parseNumber is strict and exact', () => {
     const cases: Array<[string, number]> = [['0', 0], ['-0.25', -0.25], ['+7', 7], ['3.14159', 3.14159], ['1e3', 1000], ['1E-2', 0.01], ['0.1', 0.1], ['123456789012.345', 123456789012.345]];
     for (const [s, v] of cases) expect(parseNumber(s, 0, s.length), s).to.equal(v);
-    for (const s of ['', '-', '.', '1.2.3', '1e', 'NaN', '1_000', '٣']) expect(parseNumber(s, 0, s.length), s).to.be.NaN;
+    for (const s of ['', '-', '.', '1.2.3', '1e', 'NaN', '1_000', '٣']) expect(Number.isNaN(parseNumber(s, 0, s.length)), s).to.equal(true);
     // same double as Number() for many decimals
     for (let i = 0; i < 2000; i++) {
       const s = (Math.random() * 10 ** (i % 12)).toFixed(i % 7);

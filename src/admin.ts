@@ -43,7 +43,7 @@ export interface AdminOptions {
 }
 
 /** The console's session cookie. */
-export const SESSION_COOKIE = 'mp_session';
+const SESSION_COOKIE = 'mp_session';
 const SESSION_TTL_MS = 12 * 3600_000;
 const MAX_SESSIONS = 1000;
 

@@ -45,7 +45,7 @@ function verbs(): string[] {
   return [...CORE_VERBS, ...commands().values(), ...TAIL_VERBS].map((v) => v.verb);
 }
 
-export function helpText(): string {
+function helpText(): string {
   const lines: string[] = [];
   for (const c of [...CORE_VERBS, ...commands().values(), ...TAIL_VERBS]) {
     const head = `  metricport ${c.usage}`;
@@ -71,7 +71,7 @@ Docs: docs/ in the package (one page per component).
 }
 
 /** Split argv into a verb and flags; reject unknown flags with a hint. */
-export function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boolean; showCredentials?: boolean; error?: string } {
+function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boolean; showCredentials?: boolean; error?: string } {
   let verb = 'run';
   const flags: string[] = [];
   let json = false;

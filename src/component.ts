@@ -20,7 +20,6 @@ import type { Contributions } from './extension.js';
 import type { ClusterHost } from './cluster/api.js';
 
 export type Signal = 'metrics' | 'events';
-export const SIGNALS: readonly Signal[] = ['metrics', 'events'];
 
 export interface SignalData { metrics: MetricsBatch; events: EventBatch }
 

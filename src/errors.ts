@@ -67,7 +67,7 @@ export function formatIssue(i: ConfigIssue): string {
   return `${where}${i.path === '' ? '(root)' : i.path}: ${i.message}`;
 }
 
-export function formatIssues(issues: ConfigIssue[]): string {
+function formatIssues(issues: ConfigIssue[]): string {
   const n = issues.length;
   return `invalid configuration (${n} error${n === 1 ? '' : 's'}):\n` + issues.map((i) => '  - ' + formatIssue(i)).join('\n');
 }

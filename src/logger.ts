@@ -52,7 +52,7 @@ export function silentLogger(): Logger {
 export const logOutput = { droppedLines: 0, writeErrors: 0, lastError: undefined as string | undefined };
 
 /** what FdLogSink buffers while a write is in flight; beyond it, lines are dropped (and counted) */
-export const LOG_BUFFER_BYTES = 8 << 20;
+const LOG_BUFFER_BYTES = 8 << 20;
 const EAGAIN_RETRY_MS = 20;
 
 function lines(b: Buffer): number {

@@ -46,7 +46,7 @@ export type ReloadOutcome =
   | { ok: false; status: number; error: string; errors: Array<{ path: string; line?: number; column?: number; message: string }> };
 
 /** Start everything; resolves once the service is running (for tests and the CLI). */
-export async function startService(settings: Settings, logger: Logger): Promise<Running> {
+async function startService(settings: Settings, logger: Logger): Promise<Running> {
   const file = settings.config === '' ? defaultConfigPath() : settings.config;
   const config = loadConfigFile(file, registry);
   for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, formatIssue(w));

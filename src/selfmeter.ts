@@ -19,7 +19,7 @@ import type {
 
 export const CARDINALITY_LIMIT = 2000;
 /** The SDK's default explicit bucket boundaries. */
-export const DEFAULT_BOUNDARIES: readonly number[] = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
+const DEFAULT_BOUNDARIES: readonly number[] = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 const OVERFLOW: Attributes = { 'otel.metric.overflow': true };
 
 

@@ -31,7 +31,7 @@ type Format = 'string' | 'endpoint' | 'duration' | readonly string[];
 
 interface SettingSpec { doc: string; format: Format; default: string; env: string; arg: string; sensitive?: true }
 
-export const SETTINGS_SCHEMA = {
+const SETTINGS_SCHEMA = {
   config: { doc: 'Pipeline config file (YAML); empty = the embedded config/default.yaml', format: 'string', default: '', env: 'METRICPORT_CONFIG', arg: 'config' },
   admin_endpoint: { doc: 'host:port of the admin server (/healthz, /metrics, /api/v1/status)', format: 'endpoint', default: '127.0.0.1:8888', env: 'METRICPORT_ADMIN_ENDPOINT', arg: 'admin-endpoint' },
   state_dir: { doc: 'Directory for state that survives restarts (watermarks, pull URLs, queues)', format: 'string', default: './data', env: 'METRICPORT_STATE_DIR', arg: 'state-dir' },

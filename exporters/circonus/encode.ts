@@ -19,7 +19,7 @@ import type { StorePoint } from '../../src/storehelper/accumulator.js';
 
 const TAG_OK = /^[A-Za-z0-9`+!@#$%^&"'/?._-]+$/;
 
-export function streamTagPart(s: string): string {
+function streamTagPart(s: string): string {
   return TAG_OK.test(s) ? s : `b"${Buffer.from(s, 'utf8').toString('base64')}"`;
 }
 
@@ -34,7 +34,7 @@ export function streamTags(resource: Attributes, attrs: Attributes): string {
 }
 
 /** `name` or `name|ST[tags]`. */
-export function withTags(name: string, tags: string): string {
+function withTags(name: string, tags: string): string {
   return tags === '' ? name : `${name}|ST[${tags}]`;
 }
 

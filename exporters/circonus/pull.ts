@@ -17,9 +17,9 @@ import { createPullExporter } from '../../src/pullstore/exporter.js';
 import type { CirconusConfig } from './factory.js';
 import { CirconusKeyer, parsePeriodHeader, renderJsonPull } from './pull-encode.js';
 
-export const PULL_CONTENT_TYPE = 'application/json';
+const PULL_CONTENT_TYPE = 'application/json';
 /** series live at least this many broker periods without an update */
-export const EXPIRY_PERIODS = 3;
+const EXPIRY_PERIODS = 3;
 
 export function createCirconusPull(set: CreateSettings, cfg: CirconusConfig): Exporter {
   const configuredExpiry = cfg.series_expiry;

@@ -17,7 +17,7 @@ import type { CirconusConfig } from './factory.js';
 
 const GZIP_OVER = 1024;
 
-export function parseStats(body: string): number | undefined {
+function parseStats(body: string): number | undefined {
   try {
     const j = JSON.parse(body) as { stats?: unknown };
     return typeof j?.stats === 'number' ? j.stats : undefined;

@@ -17,7 +17,7 @@ import { valueToString } from '../../src/model/attributes.js';
 import type { Attributes } from '../../src/model/metrics.js';
 import type { StorePoint } from '../../src/storehelper/accumulator.js';
 
-export const DD_MAX_AGE_SECONDS = 3600;
+const DD_MAX_AGE_SECONDS = 3600;
 
 /** Datadog metric names: start with a letter, ASCII letters, digits, `_` and `.`, at most 200 characters. */
 export function sanitizeMetricName(name: string): string {

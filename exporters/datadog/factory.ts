@@ -9,7 +9,7 @@ import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
 
-export const DATADOG_SITES = ['datadoghq.com', 'us3.datadoghq.com', 'us5.datadoghq.com', 'datadoghq.eu', 'uk1.datadoghq.com', 'ap1.datadoghq.com', 'ap2.datadoghq.com', 'ddog-gov.com', 'us2.ddog-gov.com'] as const;
+const DATADOG_SITES = ['datadoghq.com', 'us3.datadoghq.com', 'us5.datadoghq.com', 'datadoghq.eu', 'uk1.datadoghq.com', 'ap1.datadoghq.com', 'ap2.datadoghq.com', 'ddog-gov.com', 'us2.ddog-gov.com'] as const;
 export const DD_MAX_COMPRESSED = 512_000;
 export const DD_MAX_UNCOMPRESSED = 5_242_880;
 
@@ -30,7 +30,7 @@ export const datadogConfigSchema: Schema = {
   ...storeSchema({ cumulativeDefault: 'delta', cumulativeFixed: true }),
 };
 
-export function validateDatadog(cfg: DatadogConfig): ConfigIssue[] {
+function validateDatadog(cfg: DatadogConfig): ConfigIssue[] {
   return cfg.cumulative === 'cumulative' ? [{ path: 'cumulative', message: 'Datadog takes counts: only "delta" is accepted', severity: 'error' }] : [];
 }
 

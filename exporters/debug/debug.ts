@@ -12,7 +12,7 @@ export const VERBOSITIES: readonly Verbosity[] = ['basic', 'normal', 'detailed']
 export interface LogEntry { fields: Record<string, unknown>; msg: string }
 
 /** An attribute value in a shape JSON (and so the logger) can carry. */
-export function loggable(v: AttrValue): unknown {
+function loggable(v: AttrValue): unknown {
   switch (typeof v) {
     case 'bigint': return v.toString();
     case 'number': return Number.isFinite(v) ? v : String(v);
@@ -25,7 +25,7 @@ export function loggable(v: AttrValue): unknown {
   }
 }
 
-export function loggableAttributes(a: Attributes): Record<string, unknown> {
+function loggableAttributes(a: Attributes): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(a)) {
     const v = loggable(a[k] as AttrValue);

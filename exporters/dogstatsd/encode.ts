@@ -60,12 +60,12 @@ export class CumulativeBaselines implements CumulativeState {
 }
 
 /** Name: `:`, `|`, `@`, `#`, `,`, whitespace and newlines → `_`. */
-export function sanitizeName(s: string): string {
+function sanitizeName(s: string): string {
   return s.replace(/[:|@#,\s]/g, '_');
 }
 
 /** Tag key or value: `|`, `,`, `#`, whitespace → `_` (':' is kept in values). */
-export function sanitizeTag(s: string): string {
+function sanitizeTag(s: string): string {
   return s.replace(/[|,#\s]/g, '_');
 }
 

@@ -6,7 +6,7 @@
  */
 import type { AttrValue, Attributes, Event, EventBatch } from '../../src/model/index.js';
 
-export function encodeValueJson(v: AttrValue): string {
+function encodeValueJson(v: AttrValue): string {
   switch (typeof v) {
     case 'string': return JSON.stringify(v);
     case 'number': return Number.isFinite(v) ? JSON.stringify(v) : JSON.stringify(String(v));
@@ -20,7 +20,7 @@ export function encodeValueJson(v: AttrValue): string {
   }
 }
 
-export function encodeAttributesJson(a: Attributes): string {
+function encodeAttributesJson(a: Attributes): string {
   let s = '{';
   let first = true;
   for (const k of Object.keys(a)) {
@@ -31,7 +31,7 @@ export function encodeAttributesJson(a: Attributes): string {
   return s + '}';
 }
 
-export function encodeEventJson(e: Event): string {
+function encodeEventJson(e: Event): string {
   return '{"timeUnixNano":"' + e.timeUnixNano.toString() + '","attributes":' + encodeAttributesJson(e.attributes) + '}';
 }
 

@@ -49,7 +49,7 @@ const MAX_LINK_HOPS = 40;
  * file redirected with `>`). A path that does not exist yet is a regular file
  * (to be created); a regular file's path is the one its links lead to.
  */
-export async function classifyPath(path: string): Promise<Target> {
+async function classifyPath(path: string): Promise<Target> {
   let p = resolve(path);
   for (let hop = 0; hop <= MAX_LINK_HOPS; hop++) {
     try { p = join(await realpath(dirname(p)), basename(p)); } catch (e) { if (!isEnoent(e)) throw e; }

@@ -9,7 +9,7 @@ import { grafanaRows } from './encode.js';
 import type { GrafanaConfig } from './factory.js';
 
 /** Invalid/Published counts of a 200 answer */
-export function parseGrafanaAnswer(body: string): { invalid: number; published: number; errors: string } | undefined {
+function parseGrafanaAnswer(body: string): { invalid: number; published: number; errors: string } | undefined {
   try {
     const j = JSON.parse(body) as { Invalid?: unknown; Published?: unknown; ValidationErrors?: unknown };
     if (typeof j !== 'object' || j === null) return undefined;

@@ -15,7 +15,7 @@ export interface GraphiteConfig extends StoreConfig {
   template: string;
 }
 
-export const graphiteConfigSchema: Schema = {
+const graphiteConfigSchema: Schema = {
   host: { type: 'string', default: '127.0.0.1', nonEmpty: true, doc: 'carbon (carbon-cache, carbon-relay, go-carbon, VictoriaMetrics…) host' },
   port: { type: 'int', default: 2003, min: 1, max: 65535, doc: 'Carbon plaintext TCP port' },
   prefix: { type: 'string', default: '', doc: 'dotted prefix put before every metric path, e.g. "metricport.prod" ("" = none)' },
@@ -24,7 +24,7 @@ export const graphiteConfigSchema: Schema = {
   ...storeSchema({ cumulativeDefault: 'delta' }),
 };
 
-export function validateGraphite(cfg: GraphiteConfig): ConfigIssue[] {
+function validateGraphite(cfg: GraphiteConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (cfg.tag_mode === 'path' && !cfg.template.includes('{name}')) issues.push({ path: 'template', message: 'must contain {name}', severity: 'error' });
   if (/\s/.test(cfg.prefix)) issues.push({ path: 'prefix', message: 'must not contain whitespace', severity: 'error' });

@@ -30,12 +30,11 @@ function escapeWith(s: string, special: RegExp, badBackslash: RegExp): string {
 }
 const M_SPECIAL = /[\r\n, \\]/;
 const K_SPECIAL = /[\r\n,= \\]/;
-export function escapeMeasurement(s: string): string { return M_SPECIAL.test(s) ? escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g) : s; }
-export function escapeKey(s: string): string { return K_SPECIAL.test(s) ? escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g) : s; }
-export function escapeString(s: string): string { return s.replace(/(["\\])/g, '\\$1'); }
+function escapeMeasurement(s: string): string { return M_SPECIAL.test(s) ? escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g) : s; }
+function escapeKey(s: string): string { return K_SPECIAL.test(s) ? escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g) : s; }
 
 /** a float field value; undefined for NaN/Inf */
-export function formatFloat(v: number): string | undefined {
+function formatFloat(v: number): string | undefined {
   if (!Number.isFinite(v)) return undefined;
   return String(v);
 }
@@ -63,7 +62,7 @@ function tagsOf(p: StorePoint): string {
 export interface InfluxEncodeOptions { precision: Precision; fieldName: string }
 
 /** One point's line (no newline), or undefined when it has no writable field. */
-export function encodeLine(p: StorePoint, o: InfluxEncodeOptions): string | undefined {
+function encodeLine(p: StorePoint, o: InfluxEncodeOptions): string | undefined {
   const fields: string[] = [];
   const f = (k: string, v: number | bigint, int = false): void => {
     if (typeof v === 'bigint') { fields.push(escapeKey(k) + '=' + v.toString() + 'i'); return; }

@@ -12,7 +12,7 @@ import type { InfluxConfig } from './factory.js';
 
 const V1_PRECISION: Record<Precision, string> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
 
-export function writeUrl(cfg: InfluxConfig): URL {
+function writeUrl(cfg: InfluxConfig): URL {
   const base = cfg.endpoint.replace(/\/+$/, '');
   if (cfg.api_version === 'v2') {
     const u = new URL(base + '/api/v2/write');

@@ -45,7 +45,7 @@ export const influxConfigSchema: Schema = {
   ...storeSchema({ cumulativeDefault: 'cumulative' }),
 };
 
-export function validateInflux(cfg: InfluxConfig): ConfigIssue[] {
+function validateInflux(cfg: InfluxConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (cfg.api_version === 'v1' && cfg.db === '') issues.push({ path: 'db', message: 'is required with api_version v1', severity: 'error' });
   if (cfg.api_version === 'v2') {

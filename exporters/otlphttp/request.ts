@@ -10,8 +10,8 @@ import { encodeMetricsProto } from '../../src/otlp/proto.js';
 export type Encoding = 'proto' | 'json';
 export type Compression = 'gzip' | 'none';
 
-export const CONTENT_TYPES: Record<Encoding, string> = { proto: 'application/x-protobuf', json: 'application/json' };
-export const USER_AGENT = 'metricport';
+const CONTENT_TYPES: Record<Encoding, string> = { proto: 'application/x-protobuf', json: 'application/json' };
+const USER_AGENT = 'metricport';
 
 export interface EncodedRequest {
   body: Buffer;

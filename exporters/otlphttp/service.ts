@@ -13,7 +13,7 @@ import type { PushResult } from '../../src/exporterhelper/exporter.js';
 import { PermanentSendError, RetryableSendError, parseRetryAfter } from '../../src/exporterhelper/retry.js';
 import { parseExportResponse, parseStatusMessage } from './request.js';
 
-export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 /** Most response bytes read (the rest is discarded). */
 const MAX_RESPONSE_BYTES = 1 << 20;

@@ -9,7 +9,7 @@ import { negotiate, prometheusResponse } from './exposition.js';
 import { SCRAPE_PATH_SUFFIX, type PrometheusExporterConfig } from './factory.js';
 import { PromKeyer } from './labels.js';
 
-export function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
+function createPrometheusExporter(set: CreateSettings, cfg: PrometheusExporterConfig): Exporter {
   const store = new CumulativeStore({ maxSeries: cfg.max_series, expiryMs: cfg.series_expiry });
   let lastScrapeFormat: string | null = null;
   return createPullExporter(set, {

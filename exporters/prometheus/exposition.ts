@@ -20,7 +20,7 @@ import { escapeHelp, unitSuffix } from './naming.js';
 
 export type Format = 'text' | 'openmetrics';
 
-export const CONTENT_TYPES: Record<Format, string> = {
+const CONTENT_TYPES: Record<Format, string> = {
   text: 'text/plain; version=0.0.4; charset=utf-8',
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
@@ -50,7 +50,7 @@ export function negotiate(accept: string | undefined): Format {
   return om >= 0 && om >= text ? 'openmetrics' : 'text';
 }
 
-export function formatValue(v: number | bigint): string {
+function formatValue(v: number | bigint): string {
   if (typeof v === 'bigint') return v.toString();
   if (Number.isFinite(v)) return String(v);
   if (Number.isNaN(v)) return 'NaN';

@@ -94,7 +94,7 @@ function str(v: AttrValue | undefined): string {
 }
 
 /** `job` and `instance` from a resource's service.* attributes. */
-export function jobInstance(r: Resource): { job: string; instance: string } {
+function jobInstance(r: Resource): { job: string; instance: string } {
   const name = str(r.attributes['service.name']);
   const ns = str(r.attributes['service.namespace']);
   return { job: ns !== '' && name !== '' ? `${ns}/${name}` : name, instance: str(r.attributes['service.instance.id']) };

@@ -56,7 +56,7 @@ function tokens(s: string): string[] {
 }
 
 /** The unit as name tokens (`ms` → ["milliseconds"], `By/s` → ["bytes","per","second"], `{req}` → []). */
-export function unitTokens(unit: string, type: PromType): string[] {
+function unitTokens(unit: string, type: PromType): string[] {
   const u = unit.replace(/\{[^}]*\}/g, '').trim();
   if (u === '') return [];
   if (u === '1') return type === 'gauge' ? ['ratio'] : [];

@@ -21,9 +21,9 @@ export interface BatchConfig {
   max_pending: number;
 }
 
-export const DEFAULT_SEND_BATCH_SIZE = 8192;
+const DEFAULT_SEND_BATCH_SIZE = 8192;
 /** max_pending = this × send_batch_size when left at 0 */
-export const PENDING_FACTOR = 10;
+const PENDING_FACTOR = 10;
 
 const configSchema: Schema = {
   send_batch_size: {

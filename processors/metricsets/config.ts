@@ -34,7 +34,7 @@ export interface MetricSetsConfig {
   sets: MetricSetConfig[];
 }
 
-export const AGGREGATES = ['count', 'unique', 'sum', 'min', 'max', 'mean', 'first', 'last', 'p50', 'p90', 'p95', 'p99'] as const;
+const AGGREGATES = ['count', 'unique', 'sum', 'min', 'max', 'mean', 'first', 'last', 'p50', 'p90', 'p95', 'p99'] as const;
 export type AggKind = (typeof AGGREGATES)[number];
 const PERCENTILE: Partial<Record<AggKind, number>> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
@@ -134,7 +134,7 @@ export interface MetricSpec {
 const AGG_RE = /^\s*([a-z0-9]+)\s*(?:\(\s*([^()]*?)\s*\))?\s*$/;
 
 /** The output metric name of an aggregate of a metric. */
-export function outputName(metric: string, kind: AggKind, attr: string | undefined): string {
+function outputName(metric: string, kind: AggKind, attr: string | undefined): string {
   return attr === undefined ? `${metric}.${kind}` : `${metric}.${kind}.${attr}`;
 }
 

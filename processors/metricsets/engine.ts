@@ -29,8 +29,8 @@ import type { ColumnChunk } from './history.js';
 import { numericValue, TRUE } from './filter.js';
 
 export const OVERFLOW = '__overflow__';
-export const SCOPE_NAME = 'metricport/metricsets';
-export const SET_ATTRIBUTE = 'metricset.name';
+const SCOPE_NAME = 'metricport/metricsets';
+const SET_ATTRIBUTE = 'metricset.name';
 /** at most this many empty (zero-filled) windows are emitted when catching up after a pause */
 const MAX_ZERO_FILL = 60;
 
@@ -81,7 +81,7 @@ export class Group {
   }
 }
 
-export class MetricWindow {
+class MetricWindow {
   readonly groups = new Map<string, Group>();
   single: Group | undefined;
   overflow: Group | undefined;
@@ -558,7 +558,7 @@ function describeOutput(mt: Metric): [string, string] {
   return [String(md['metricset.metric'] ?? ''), String(md['metricset.aggregate'] ?? '')];
 }
 
-export function nsToIso(ns: bigint): string {
+function nsToIso(ns: bigint): string {
   const ms = ns / 1_000_000n;
   const rest = ns % 1_000_000n;
   const iso = new Date(Number(ms)).toISOString();

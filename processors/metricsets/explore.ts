@@ -79,7 +79,7 @@ function parseTime(v: unknown, nowMs: number, toMs: number | undefined, path: st
 }
 
 /** Check a query body; throws ExploreError with every problem and its key path. */
-export function parseQuery(body: unknown, nowMs: number, periodMs: number): { q: ExploreQuery; fromMs: number; toMs: number; bucketMs: number } {
+function parseQuery(body: unknown, nowMs: number, periodMs: number): { q: ExploreQuery; fromMs: number; toMs: number; bucketMs: number } {
   const errors: ConfigIssue[] = [];
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ExploreError('the query must be a JSON object with "aggregates" (and optionally filter, group_by, from, to, bucket, limit)', [{ path: '', message: 'expected a JSON object' }]);
   const q = body as ExploreQuery & Record<string, unknown>;

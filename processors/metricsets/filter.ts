@@ -35,7 +35,7 @@ import { valueToString } from '../../src/model/attributes.js';
 
 export type Predicate = (a: Attributes) => boolean;
 
-export const FILTER_OPERATORS = ['equals', 'not_equals', 'in', 'not_in', 'regex', 'contains', 'exists', 'not_exists', 'lt', 'lte', 'gt', 'gte'] as const;
+const FILTER_OPERATORS = ['equals', 'not_equals', 'in', 'not_in', 'regex', 'contains', 'exists', 'not_exists', 'lt', 'lte', 'gt', 'gte'] as const;
 const ALIASES: Record<string, string> = { eq: 'equals', ne: 'not_equals', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte', '==': 'equals', '!=': 'not_equals' };
 const MAX_DEPTH = 32;
 

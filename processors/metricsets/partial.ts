@@ -20,9 +20,9 @@ import { HyperLogLog } from '../../src/sketch/hll.js';
 import { attrsFromWire, attrsToWire, partitionOf } from '../../src/fleet/wire.js';
 import { Group, type MetricSetsEngine, type NumAcc, type Window } from './engine.js';
 
-export const OVERFLOW_KEY = '\u0002overflow';
+const OVERFLOW_KEY = '\u0002overflow';
 
-export function metricKey(set: string, metric: string): string {
+function metricKey(set: string, metric: string): string {
   return `${set}\u0000${metric}`;
 }
 

@@ -14,7 +14,7 @@ import { MetricSetsEngine } from './engine.js';
 import type { MetricSetsConfig } from './config.js';
 import { compileOrThrow, engineOptions } from './processor.js';
 
-export const PREVIEW_HELP = `Usage: metricport preview --config FILE --events FILE [--set NAME] [--json]
+const PREVIEW_HELP = `Usage: metricport preview --config FILE --events FILE [--set NAME] [--json]
 
 Runs the events in FILE (NDJSON, a JSON array or one JSON object of
 {"timestamp": ..., "attributes": {...}}, as POSTed to /v1/errors) through every

@@ -40,7 +40,7 @@ export function compileOrThrow(id: string, cfg: MetricSetsConfig): MetricSpec[] 
 }
 
 /** The definitions of the sets, for GET /api/v1/metricsets. */
-export function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>> {
+function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>> {
   const sets = new Map<string, Array<Record<string, unknown>>>();
   for (const s of specs) {
     let list = sets.get(s.set);

@@ -75,7 +75,7 @@ export interface MapResult {
   duplicateTags: number;
 }
 
-export const MAX_MESSAGES = 10;
+const MAX_MESSAGES = 10;
 /** seconds; a larger timestamp is taken for milliseconds and refused */
 const MAX_TS = 1e11;
 const NS = 1_000_000_000n;

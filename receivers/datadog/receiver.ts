@@ -246,7 +246,7 @@ let fzstd: Promise<Fzstd> | undefined;
  * size or window over the limit (and over 8 MiB) is refused before any
  * buffer is allocated for it.
  */
-export async function unzstd(raw: Buffer, max: number): Promise<Buffer | string> {
+async function unzstd(raw: Buffer, max: number): Promise<Buffer | string> {
   if (raw.length === 0) return raw;
   const declared = zstdFrameSize(raw);
   const tooLarge = `413 decompressed request body exceeds max_request_body_size (${max} bytes)`;

@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 import type { Type } from 'protobufjs';
 import { protoDir } from '../../src/otlp/schema.js';
 
-export const METRIC_PAYLOAD = 'datadog.agentpayload.MetricPayload';
+const METRIC_PAYLOAD = 'datadog.agentpayload.MetricPayload';
 
 let cached: Type | undefined;
 

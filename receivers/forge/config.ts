@@ -16,7 +16,7 @@ import type { ConfigIssue } from '../../src/errors.js';
 import { clusterRunField } from '../../src/cluster/api.js';
 
 /** The API's metric enum, in the order the documentation lists it. */
-export const FORGE_METRICS = [
+const FORGE_METRICS = [
   'FORGE_API_REQUEST_COUNT',
   'FORGE_API_REQUEST_LATENCY',
   'FORGE_BACKEND_INVOCATION_COUNT',
@@ -25,8 +25,8 @@ export const FORGE_METRICS = [
 ] as const;
 export type ForgeMetric = (typeof FORGE_METRICS)[number];
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const APP_ID_RE = /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const APP_ID_RE = /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The API answers at most 15 minutes per call. */
 export const MAX_WINDOW_MS = 15 * 60_000;

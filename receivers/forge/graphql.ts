@@ -6,7 +6,7 @@
 import { quoteBigIntegers } from '../../src/otlp/json.js';
 
 /** The query, as the documentation's sample (whitespace aside). */
-export const FORGE_METRICS_QUERY = `query Ecosystem($appId: ID!, $query: ForgeMetricsOtlpQueryInput!) {
+const FORGE_METRICS_QUERY = `query Ecosystem($appId: ID!, $query: ForgeMetricsOtlpQueryInput!) {
   ecosystem {
     forgeMetrics(appId: $appId) {
       appMetrics(query: $query) {
@@ -26,8 +26,8 @@ export const FORGE_METRICS_QUERY = `query Ecosystem($appId: ID!, $query: ForgeMe
   }
 }`;
 
-export const USER_AGENT = 'ForgeMetricsExportServer/1.0.0';
-export const EXPERIMENTAL_API = 'ForgeMetricsQuery';
+const USER_AGENT = 'ForgeMetricsExportServer/1.0.0';
+const EXPERIMENTAL_API = 'ForgeMetricsQuery';
 
 export interface ForgeVariables {
   appId: string;
@@ -95,7 +95,7 @@ function num(v: unknown): number | null {
 }
 
 /** 429 and 5xx are worth retrying. */
-export function retryableStatus(code: number | null): boolean {
+function retryableStatus(code: number | null): boolean {
   return code === 429 || (code !== null && code >= 500 && code <= 599);
 }
 

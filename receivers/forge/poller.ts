@@ -130,7 +130,7 @@ const LOG_EVERY_MS = 60_000;
 function iso(ms: number): string { return new Date(ms).toISOString(); }
 
 /** Retry-After: seconds or an HTTP date; ms or undefined. */
-export function parseRetryAfter(v: string | null, nowMs: number): number | undefined {
+function parseRetryAfter(v: string | null, nowMs: number): number | undefined {
   if (v === null || v.trim() === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
   const t = Date.parse(v);

@@ -29,9 +29,9 @@ import type { FetchLike, FetchedWindow, PassResult, SinkResult } from './poller.
 import { ForgeReceiver, type ForgeReceiverDeps } from './receiver.js';
 
 /** Attempts per window before `forge pull` gives up (with backoff in between). */
-export const PULL_MAX_ATTEMPTS = 5;
+const PULL_MAX_ATTEMPTS = 5;
 
-export const FORGE_HELP = `Usage:
+const FORGE_HELP = `Usage:
   metricport forge pull --config FILE [--since DURATION] [--post URL] [--state-dir DIR] [--log-level L]
 
 One catch-up pass of every forge receiver in FILE, then exit: 0 when every
@@ -67,7 +67,7 @@ export interface PullOutcome {
 }
 
 /** POST a window to a sidecar's /v1/metrics; 2xx = accepted (partial success is counted), 400/413/415 = never, others = retry. */
-export function postSink(url: string, fetchFn: FetchLike, timeoutMs = 30_000): (w: FetchedWindow) => Promise<SinkResult> {
+function postSink(url: string, fetchFn: FetchLike, timeoutMs = 30_000): (w: FetchedWindow) => Promise<SinkResult> {
   return async (w) => {
     let res;
     let text: string;
@@ -103,7 +103,7 @@ function describe(id: string, r: PassResult, posted: boolean): string {
 }
 
 /** One pass of every forge receiver in the config. Never throws for expected failures; see `ok` and `errors`. */
-export async function forgePull(o: PullOptions): Promise<PullOutcome> {
+async function forgePull(o: PullOptions): Promise<PullOutcome> {
   const out: PullOutcome = { ok: true, lines: [], errors: [], results: {} };
   const config = loadConfigFile(o.configFile, registry, o.env ?? process.env);
   const forge = forgeReceivers(config);

@@ -9,9 +9,9 @@
 import type { Clock } from './clock.js';
 
 /** The API's limit. */
-export const CALLS_PER_MINUTE = 5;
+const CALLS_PER_MINUTE = 5;
 /** One minute plus a second of margin for clock skew and network delay. */
-export const RATE_WINDOW_MS = 61_000;
+const RATE_WINDOW_MS = 61_000;
 
 export class CallRateLimiter {
   /** the last `max` grant times, non-decreasing */

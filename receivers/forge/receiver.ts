@@ -42,7 +42,7 @@ export interface ForgeReceiverDeps {
 }
 
 /** Decode a window exactly as POST /v1/metrics would, and consume it. */
-export async function decodeAndConsume(json: string, consumer: Consumer<MetricsBatch> | undefined, tel: ReceiverTelemetry | undefined): Promise<SinkResult> {
+async function decodeAndConsume(json: string, consumer: Consumer<MetricsBatch> | undefined, tel: ReceiverTelemetry | undefined): Promise<SinkResult> {
   let batch: MetricsBatch;
   let rejected: number;
   try {

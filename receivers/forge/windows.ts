@@ -26,14 +26,6 @@ export function passStart(watermark: number | undefined, target: number, history
   return { start: Math.ceil(floor / MINUTE) * MINUTE, expiredMs: (watermark === undefined ? 0 : Math.ceil(floor / MINUTE) * MINUTE - wanted) };
 }
 
-/** The windows covering `[from, to)`; empty when `to <= from`. */
-export function cutWindows(from: number, to: number, max: number = MAX_WINDOW_MS): TimeWindow[] {
-  if (!(max > 0)) throw new RangeError('window length must be positive');
-  const out: TimeWindow[] = [];
-  for (let s = from; s < to; s += max) out.push({ start: s, end: Math.min(s + max, to) });
-  return out;
-}
-
 /** The next window after `from` towards `to`, without building the list. */
 export function nextWindow(from: number, to: number, max: number = MAX_WINDOW_MS): TimeWindow | undefined {
   return from < to ? { start: from, end: Math.min(from + max, to) } : undefined;

@@ -22,10 +22,10 @@ import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { clusterRunField } from '../../src/cluster/api.js';
 
-export const SOURCES = ['postgres', 'redshift', 'influxdb', 'graphite'] as const;
+const SOURCES = ['postgres', 'redshift', 'influxdb', 'graphite'] as const;
 export type SourceType = (typeof SOURCES)[number];
-export const TLS_MODES = ['', 'disable', 'require', 'verify'] as const;
-export const TIME_UNITS = ['timestamp', 's', 'ms', 'us', 'ns'] as const;
+const TLS_MODES = ['', 'disable', 'require', 'verify'] as const;
+const TIME_UNITS = ['timestamp', 's', 'ms', 'us', 'ns'] as const;
 export type TimeUnit = (typeof TIME_UNITS)[number];
 
 export interface ImporterSpec {
@@ -126,7 +126,7 @@ export const importerConfigSchema: Schema = {
 };
 
 /** A duration in ms as the largest whole unit: 86400000 → "1d", 5400000 → "90m". */
-export function formatSpan(ms: number): string {
+function formatSpan(ms: number): string {
   for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
   return `${ms}ms`;
 }

@@ -11,7 +11,7 @@ export interface ResultSet {
   rows: unknown[][];
 }
 
-export const SCOPE_NAME = 'metricport/importer';
+const SCOPE_NAME = 'metricport/importer';
 
 const UNIT_NS: Record<Exclude<TimeUnit, 'timestamp'>, bigint> = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n, ns: 1n };
 

@@ -23,7 +23,7 @@ export interface ImporterClock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-export const systemClock: ImporterClock = {
+const systemClock: ImporterClock = {
   now: () => Date.now(),
   sleep: (ms, signal) => new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();

@@ -17,7 +17,7 @@ import { ServiceTelemetry } from '../../src/telemetry.js';
 import { testSpanProblem, type ImporterReceiverConfig } from './config.js';
 import { ImporterReceiver, type TestQueryResult } from './receiver.js';
 
-export const IMPORTER_HELP = `Usage:
+const IMPORTER_HELP = `Usage:
   metricport importer test --config FILE --importer NAME [--receiver ID] [--since DURATION] [--json] [--state-dir DIR]
 
 Runs one importer's query once ("Test query"): reports a missing $1/$2, the
@@ -92,7 +92,7 @@ export async function importerMain(argv: string[], out: NodeJS.WritableStream = 
   return res.ok ? 0 : 1;
 }
 
-export function formatTestResult(receiver: string, r: TestQueryResult): string {
+function formatTestResult(receiver: string, r: TestQueryResult): string {
   let s = `importer ${r.importer} (${receiver}, ${r.source}) over [${r.from}, ${r.to})\n`;
   if (r.request !== undefined) s += `  sent: ${JSON.stringify(r.request)}\n`;
   for (const e of r.errors) s += `  error: ${e}\n`;

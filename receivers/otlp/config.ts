@@ -33,7 +33,7 @@ export interface OtlpReceiverConfig {
   logs: { min_severity: LogSeverity; keep_exceptions: boolean };
 }
 
-export const LOG_SEVERITIES = ['ALL', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+const LOG_SEVERITIES = ['ALL', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 export type LogSeverity = (typeof LOG_SEVERITIES)[number];
 /** the lowest OTLP SeverityNumber of each level (ALL: everything, unspecified included) */
 export const SEVERITY_NUMBER: Record<LogSeverity, number> = { ALL: 0, TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 };

@@ -37,7 +37,7 @@ const STORE_ROUTE = '/api/{project}/store/';
 const ENVELOPE_RE = /^(?:\/[^?#]*)?\/api\/[^/?#]+\/envelope\/?$/;
 const STORE_RE = /^(?:\/[^?#]*)?\/api\/[^/?#]+\/store\/?$/;
 /** item types counted under their own name on /metrics; others count as `other` */
-export const KNOWN_ITEM_TYPES = ['event', 'attachment', 'session', 'sessions', 'client_report', 'transaction', 'span', 'check_in', 'log', 'profile', 'profile_chunk', 'replay_event', 'replay_recording', 'user_report', 'feedback', 'statsd', 'other'] as const;
+const KNOWN_ITEM_TYPES = ['event', 'attachment', 'session', 'sessions', 'client_report', 'transaction', 'span', 'check_in', 'log', 'profile', 'profile_chunk', 'replay_event', 'replay_recording', 'user_report', 'feedback', 'statsd', 'other'] as const;
 const KNOWN = new Set<string>(KNOWN_ITEM_TYPES);
 
 type Obj = Record<string, unknown>;

@@ -107,7 +107,7 @@ export function parseSessionUpdate(p: Obj, arrival: bigint): ParseResult<Session
 }
 
 /** The session event of a session in its final state. */
-export function sessionEvent(u: SessionUpdate, timeUnixNano: bigint, o: SessionOptions): Event {
+function sessionEvent(u: SessionUpdate, timeUnixNano: bigint, o: SessionOptions): Event {
   const a: Attributes = { 'event.kind': 'session', _tx: clip(u.sid, o.maxValueLength) };
   if (u.did !== undefined) a.guid = clip(u.did, o.maxValueLength);
   const outcome = outcomeOf(u.status, u.errors);

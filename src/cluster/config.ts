@@ -51,8 +51,8 @@ export interface ClusterConfig {
 }
 
 /** Names that go into bucket names and KV keys: letters, digits, `_` and `-`. */
-export const CLUSTER_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
-export const NODE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const CLUSTER_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const NODE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const SERVER_RE = /^(nats|tls):\/\/[^\s/@]+$|^[^\s/:@]+:\d+$/;
 
 export const clusterSchema: Schema = {

@@ -42,12 +42,12 @@ export interface FleetHost {
 }
 
 /** The channel token of a component id: what its subjects and queue directory are named by. */
-export function channelToken(id: string): string {
+function channelToken(id: string): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 12);
 }
 
-export function streamName(cluster: string): string { return `mp_${cluster}_partials`; }
-export function partialSubject(cluster: string, partition: number, token: string): string { return `mp.${cluster}.partials.${partition}.${token}`; }
+function streamName(cluster: string): string { return `mp_${cluster}_partials`; }
+function partialSubject(cluster: string, partition: number, token: string): string { return `mp.${cluster}.partials.${partition}.${token}`; }
 
 /** one queue entry: [u32 count]{[u32 partition][u16 idLen][id][u32 len][data]}… */
 const itemCodec: Codec<PartialMessage[]> = {
@@ -97,7 +97,7 @@ function errMsg(err: unknown): string { return (err as Error)?.message ?? String
 /** The stream, made once per connection by whichever channel needs it first. */
 const streams = new WeakMap<NatsConnection, Promise<void>>();
 
-export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Promise<void> {
+async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Promise<void> {
   let p = streams.get(nc);
   if (p === undefined) {
     p = (async () => {

@@ -100,7 +100,7 @@ function splitList(v: string): string[] {
 }
 
 /** `a.b[0].c` → ['a', 'b', 0, 'c'] */
-export function parsePath(p: string): Path {
+function parsePath(p: string): Path {
   const out: Path = [];
   for (const part of p.split('.')) {
     const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
@@ -177,7 +177,7 @@ function checkValue(f: Field, v: unknown): string | undefined {
 }
 
 /** The env var a secret is read from: the one its doc suggests (`${env:DD_API_KEY}`), else TYPE_OPTION. */
-export function secretEnvName(type: string, path: Path, f: Field): string {
+function secretEnvName(type: string, path: Path, f: Field): string {
   const m = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/.exec(f.doc);
   if (m) return m[1] as string;
   const last = [...path].reverse().find((x) => typeof x === 'string') ?? 'secret';
@@ -194,7 +194,7 @@ interface Question { path: Path; field: Field; why: 'required' | 'listens on' }
  * required lists: of their first item), and the host:port it listens on. Not
  * inside optional blocks (tls) or blocks switched off by default (enabled: false).
  */
-export function questionsFor(schema: Schema, prefix: Path = []): Question[] {
+function questionsFor(schema: Schema, prefix: Path = []): Question[] {
   const out: Question[] = [];
   for (const [k, f] of Object.entries(schema)) {
     const p = [...prefix, k];
@@ -229,7 +229,7 @@ function signalsOf(f: Factory): Signal[] {
 }
 
 /** The components and pipelines for a choice of receivers and exporters. */
-export function plan(receivers: string[], exporters: string[]): Plan {
+function plan(receivers: string[], exporters: string[]): Plan {
   const components: Plan['components'] = { receivers: new Map(), processors: new Map(), exporters: new Map() };
   for (const r of receivers) components.receivers.set(r, {});
   for (const e of exporters) components.exporters.set(e, {});
@@ -252,13 +252,13 @@ export function plan(receivers: string[], exporters: string[]): Plan {
 
 const factoryOf = (section: Section, type: string): Factory | undefined => (registry[section] as ReadonlyMap<string, Factory>).get(type);
 
-export function schemaFileLine(): string {
+function schemaFileLine(): string {
   const file = schemaFilePath();
   return existsSync(file) ? `# yaml-language-server: $schema=${file}` : '# (editor support: `metricport schema > metricport.schema.json`, then add the line  # yaml-language-server: $schema=metricport.schema.json)';
 }
 
 /** The config text for a plan: given values active, every other option commented with its default. */
-export function render(p: Plan, output: string): string {
+function render(p: Plan, output: string): string {
   const lines: string[] = [schemaFileLine()];
   const ins = [...p.components.receivers.keys()].join(', ');
   const outs = [...p.components.exporters.keys()].join(', ');

@@ -11,7 +11,7 @@ import { packageRoot } from '../paths.js';
 import { registry } from '../registry.js';
 import type { CliIO } from '../extension.js';
 
-export const SCHEMA_USAGE = `Usage: metricport schema [--path]
+const SCHEMA_USAGE = `Usage: metricport schema [--path]
 
 Prints the JSON Schema (draft 2020-12) of the config file: every component
 type with its options, types, defaults and docs. Editors that speak

@@ -60,16 +60,16 @@ const NUM = '\\d+(?:\\.\\d+)?';
  * with an optional unit (spaces allowed around; a negative number only when
  * it is zero), or Go-style compounds like 1h30m.
  */
-export const DURATION_PATTERN = `^\\s*(?:(?:-?0+(?:\\.0+)?|${NUM})\\s*${D_UNIT}?|(?:${NUM}${D_UNIT})+)\\s*$`;
+const DURATION_PATTERN = `^\\s*(?:(?:-?0+(?:\\.0+)?|${NUM})\\s*${D_UNIT}?|(?:${NUM}${D_UNIT})+)\\s*$`;
 /** Exactly the strings parseBytes() accepts: a number and an optional unit, any case. */
-export const BYTES_PATTERN = `^\\s*${NUM}\\s*(?:${anyCase(Object.keys(BYTES_UNITS))})?\\s*$`;
+const BYTES_PATTERN = `^\\s*${NUM}\\s*(?:${anyCase(Object.keys(BYTES_UNITS))})?\\s*$`;
 const PORT = '(?:\\d{1,4}|[0-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5])';
 /** Exactly the strings parseEndpoint() accepts: host:port, [v6]:port, :port; port 0..65535. */
-export const ENDPOINT_PATTERN = `^\\s*(?:\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]*):${PORT}\\s*$`;
+const ENDPOINT_PATTERN = `^\\s*(?:\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]*):${PORT}\\s*$`;
 /** an http or https URL (the loader parses it with new URL(); this checks the scheme) */
-export const URL_PATTERN = '^[\\u0000-\\u0020]*[hH][tT][tT][pP][sS]?:';
+const URL_PATTERN = '^[\\u0000-\\u0020]*[hH][tT][tT][pP][sS]?:';
 /** a string with an `${env:NAME}` or `${env:NAME:-default}` reference, expanded at load */
-export const ENV_PATTERN = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
+const ENV_PATTERN = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
 const INT_STRING = '^\\s*[+-]?\\d+\\s*$';
 const NUMBER_STRING = '^\\s*[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?\\s*$';
 
@@ -97,7 +97,7 @@ export function objectRequired(fields: Schema): boolean {
 }
 
 /** The sentence about a value's syntax that the description ends with, for types whose syntax is not obvious. */
-export function syntaxNote(f: Field): string {
+function syntaxNote(f: Field): string {
   switch (f.type) {
     case 'duration': return 'A duration: "250ms", "10s", "5m", "1h", "7d", "1h30m", or a number of seconds.';
     case 'bytes': return 'A size: "512KiB", "64MiB" (powers of 1024), "5MB" (powers of 1000), or a number of bytes.';
@@ -190,7 +190,7 @@ export function fieldJsonSchema(f: Field): JsonSchema {
 }
 
 /** An object of options: every option a property, unknown keys rejected, required ones listed. */
-export function objectJsonSchema(fields: Schema): JsonSchema {
+function objectJsonSchema(fields: Schema): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const [k, f] of Object.entries(fields)) {

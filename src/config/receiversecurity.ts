@@ -22,7 +22,7 @@ export function receiverGuard(cfg: ReceiverSecurityConfig): RequestGuard {
 }
 
 /** `acquireServer` options for the receiver's TLS and guard; reads the TLS files (errors name the config key, never the contents); `prefix`: where the options sit under receivers.<id>. */
-export function receiverServerOptions(id: string, cfg: ReceiverSecurityConfig, guard: RequestGuard, prefix = ''): { tls?: TlsServerOptions; guard: RequestGuard } {
+function receiverServerOptions(id: string, cfg: ReceiverSecurityConfig, guard: RequestGuard, prefix = ''): { tls?: TlsServerOptions; guard: RequestGuard } {
   if (cfg.tls === undefined) return { guard };
   try {
     return { tls: { options: loadTlsOptions(cfg.tls, `receivers.${id}.${prefix}tls`), fingerprint: JSON.stringify(cfg.tls) }, guard };

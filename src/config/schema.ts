@@ -238,11 +238,6 @@ export function parseEndpoint(s: string): { host: string; port: number } | undef
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
-/** The defaults of a schema, as a config object (durations and sizes as given, for display). */
-export function schemaDefaults(schema: Schema): Record<string, unknown> {
-  return validateSchema(schema, {}, '').value;
-}
-
 /** Replace every secret value in a validated config with "[REDACTED]". */
 export function redact(schema: Schema, cfg: unknown): unknown {
   if (!isPlainObject(cfg)) return cfg;

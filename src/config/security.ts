@@ -77,7 +77,7 @@ export function loadTlsOptions(cfg: TlsConfig, configKey: string): { cert: Buffe
  * side is hashed (equal lengths for timingSafeEqual) and every configured
  * secret is compared, so neither the match position nor a length leaks.
  */
-export class SecretSet {
+class SecretSet {
   private readonly digests: Buffer[];
   constructor(secrets: readonly string[]) {
     this.digests = secrets.map((s) => createHash('sha256').update(s).digest());
@@ -97,7 +97,7 @@ export function secretEquals(a: string, b: string): boolean {
 }
 
 /** `Authorization: Bearer <token>` → the token; undefined when absent or another scheme. */
-export function bearerToken(req: IncomingMessage): string | undefined {
+function bearerToken(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (h === undefined) return undefined;
   const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(h);
@@ -105,7 +105,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 /** A token bucket; `take()` returns 0 when allowed, else the seconds to wait (≥ 1). */
-export class TokenBucket {
+class TokenBucket {
   private tokens: number;
   private last: number;
   readonly burst: number;

@@ -65,7 +65,7 @@ const ID_RE = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.-]+))?$/;
 const SECTIONS = ['receivers', 'processors', 'exporters', 'service'] as const;
 const PIPELINE_KEYS = ['receivers', 'processors', 'exporters', 'signal'];
 /** a receiver entry `pipeline/<id>` takes the output of pipeline `<id>` */
-export const PIPELINE_REF = 'pipeline/';
+const PIPELINE_REF = 'pipeline/';
 const SIGNAL_ALIASES: Record<string, Signal> = { metrics: 'metrics', events: 'events', logs: 'events', errors: 'events' };
 
 export function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): ServiceConfig {

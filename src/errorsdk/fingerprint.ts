@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const FINGERPRINT_FRAMES = 3;
+const FINGERPRINT_FRAMES = 3;
 
 export interface FrameRef {
   /** file path or URL as reported */
@@ -35,7 +35,7 @@ export interface FrameRef {
 }
 
 /** true for frames of the app itself (not Node internals, not dependencies) */
-export function isInAppFrame(f: FrameRef): boolean {
+function isInAppFrame(f: FrameRef): boolean {
   if (f.inApp === false) return false;
   const file = f.file ?? '';
   if (file.startsWith('node:') || file.startsWith('internal/') || file.includes('/node_modules/') || file.includes('\\node_modules\\')) return false;
@@ -54,7 +54,7 @@ function basename(file: string): string {
 }
 
 /** `file-basename:function` (no line numbers) */
-export function frameKey(f: FrameRef): string {
+function frameKey(f: FrameRef): string {
   const file = f.file !== undefined && f.file !== '' ? basename(f.file) : (f.module ?? '');
   return `${file}:${f.fn ?? '?'}`;
 }

@@ -116,7 +116,7 @@ function parseTimestampUncached(v: unknown): bigint | string {
 }
 
 /** One decoded JSON value → an event, or the reason it is rejected. */
-export function toEvent(o: unknown, arrivalNs: bigint, lim: ParseLimits): Event | string {
+function toEvent(o: unknown, arrivalNs: bigint, lim: ParseLimits): Event | string {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return `an event must be a JSON object, got ${typeName(o)}`;
   let time = arrivalNs;
   let attributes: Attributes | undefined;

@@ -8,15 +8,15 @@ import type { Field, Schema } from '../config/schema.js';
 import type { RetryOptions } from './retry.js';
 import type { QueueOptions } from './queue.js';
 
-export const DEFAULT_TIMEOUT = '5s';
+const DEFAULT_TIMEOUT = '5s';
 
-export const timeoutField: Field = {
+const timeoutField: Field = {
   type: 'duration',
   default: DEFAULT_TIMEOUT,
   doc: 'time limit for one send attempt (connect, upload and response); 0 = no limit',
 };
 
-export const retryOnFailureField: Field = {
+const retryOnFailureField: Field = {
   type: 'object',
   doc: 'retry failed sends with exponential backoff and jitter; permanent failures (e.g. HTTP 400) are never retried, a Retry-After from the backend is honoured',
   fields: {
@@ -29,7 +29,7 @@ export const retryOnFailureField: Field = {
   },
 };
 
-export const sendingQueueField: Field = {
+const sendingQueueField: Field = {
   type: 'object',
   doc: 'bounded in-memory queue between the pipeline and the backend: consume() returns once a batch is queued, consumers send in the background',
   fields: {
@@ -102,7 +102,7 @@ export interface HelperConfig {
   sending_queue?: Partial<QueueConfig>;
 }
 
-export const DEFAULT_RETRY: RetryConfig = {
+const DEFAULT_RETRY: RetryConfig = {
   enabled: true,
   initial_interval: 5_000,
   max_interval: 30_000,
@@ -111,7 +111,7 @@ export const DEFAULT_RETRY: RetryConfig = {
   randomization_factor: 0.5,
 };
 
-export const DEFAULT_QUEUE: QueueConfig = {
+const DEFAULT_QUEUE: QueueConfig = {
   enabled: true,
   num_consumers: 2,
   queue_size: 1000,

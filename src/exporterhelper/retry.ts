@@ -131,7 +131,7 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
 }
 
 /** Wait `ms`, resolving early with false when `abort` fires. The timer never keeps the process alive. */
-export function abortableSleep(ms: number, abort: AbortSignal): Promise<boolean> {
+function abortableSleep(ms: number, abort: AbortSignal): Promise<boolean> {
   if (abort.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = (): void => { clearTimeout(timer); resolve(false); };

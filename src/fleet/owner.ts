@@ -33,7 +33,7 @@ import { PARTITION_ATTRIBUTE } from '../pullstore/cumulative.js';
 import { decodeEnvelope } from './wire.js';
 
 /** The pull stores' partition tag of partition p (0 is "untagged", a single instance). */
-export function pullTag(p: number): number { return p + 1; }
+function pullTag(p: number): number { return p + 1; }
 
 /** a checkpoint of one store and partition larger than this (base64) is not written (KV values travel in one NATS message) */
 const MAX_CHECKPOINT_B64 = 700 * 1024;
@@ -134,7 +134,7 @@ class PartitionOwner<W> {
   constructor(readonly p: number, readonly grant: LeaseGrant, readonly store: StateStore) {}
 }
 
-export function markNamespace(id: string): string {
+function markNamespace(id: string): string {
   return `fleet.${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
 }
 

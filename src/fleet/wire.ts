@@ -36,7 +36,7 @@ export interface Envelope {
 }
 
 /** the bytes a message may take (NATS' default max_payload is 1 MiB; room for headers) */
-export const MAX_MESSAGE_BYTES = 900 * 1024;
+const MAX_MESSAGE_BYTES = 900 * 1024;
 
 /** JSON-encoded entries of one partition, split into chunks under MAX_MESSAGE_BYTES each (at least one, possibly empty). */
 export function chunkEntries(entries: string[], maxBytes = MAX_MESSAGE_BYTES): string[][] {

@@ -12,7 +12,7 @@ export function setAttr(attrs: Attributes, key: string, value: AttrValue): void 
   }
 }
 
-export function cloneValue(v: AttrValue): AttrValue {
+function cloneValue(v: AttrValue): AttrValue {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(cloneValue);
   if (v instanceof Uint8Array) return new Uint8Array(v);

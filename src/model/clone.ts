@@ -7,7 +7,7 @@ function cloneExemplars(e: Exemplar[] | undefined): Exemplar[] | undefined {
   return e.map((x) => ({ ...x, filteredAttributes: cloneAttributes(x.filteredAttributes) }));
 }
 
-export function cloneMetric(m: Metric): Metric {
+function cloneMetric(m: Metric): Metric {
   const base = { ...m, metadata: m.metadata ? cloneAttributes(m.metadata) : undefined };
   if (base.metadata === undefined) delete base.metadata;
   switch (m.kind) {

@@ -44,7 +44,7 @@ function trimmed(b: { offset: number; bucketCounts: number[] } | ExpBuckets): Ex
 }
 
 /** Downscale buckets by `d` (each step halves the resolution). */
-export function downscale(b: ExpBuckets, d: number): ExpBuckets {
+function downscale(b: ExpBuckets, d: number): ExpBuckets {
   if (d <= 0 || b.counts.length === 0) return b;
   const first = b.offset >> d;
   const last = (b.offset + b.counts.length - 1) >> d;
@@ -120,7 +120,7 @@ export function mergeExp(into: ExpState, p: ExponentialHistogramDataPoint, maxBu
 }
 
 /** Upper boundary of positive bucket `index` at `scale`: base^(index+1). */
-export function bucketUpper(scale: number, index: number): number {
+function bucketUpper(scale: number, index: number): number {
   return Math.pow(2, (index + 1) * Math.pow(2, -scale));
 }
 

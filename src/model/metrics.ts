@@ -147,7 +147,6 @@ export interface ResourceMetrics { resource: Resource; scopeMetrics: ScopeMetric
 export interface MetricsBatch { resourceMetrics: ResourceMetrics[] }
 
 export function emptyResource(): Resource { return { attributes: {}, droppedAttributesCount: 0 }; }
-export function emptyScope(): Scope { return { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }; }
 
 /** Number of data points in a batch (the unit every counter counts in). */
 export function countPoints(batch: MetricsBatch): number {
@@ -165,9 +164,4 @@ export function countMetrics(batch: MetricsBatch): number {
   let n = 0;
   for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) n += sm.metrics.length;
   return n;
-}
-
-/** Numeric value of a number point as a double. */
-export function toNumber(v: number | bigint): number {
-  return typeof v === 'bigint' ? Number(v) : v;
 }

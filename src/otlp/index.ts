@@ -1,5 +1,5 @@
 export { DecodeError } from './errors.js';
-export { type DecodeLimits, type DecodeResult, DEFAULT_DECODE_LIMITS, MAX_DECODE_ERRORS } from './types.js';
+export { type DecodeLimits, type DecodeResult, DEFAULT_DECODE_LIMITS } from './types.js';
 export { decodeMetricsProto, decodeLogsProto, encodeMetricsProto, encodeExportResponseProto, encodeStatusProto } from './proto.js';
 export { decodeMetricsJson, decodeLogsJson, encodeMetricsJson, encodeExportResponseJson, encodeStatusJson, quoteBigIntegers } from './json.js';
-export { findPackageRoot, protoDir, loadOtlpProtos, OTLP_PROTO_FILES, OTLP_TYPES } from './schema.js';
+export { findPackageRoot, protoDir, loadOtlpProtos, OTLP_TYPES } from './schema.js';

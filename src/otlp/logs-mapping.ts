@@ -44,7 +44,7 @@ export interface LogRecordFields {
 }
 
 /** @internal Copy attributes (own enumerable keys), guarding `__proto__`. */
-export function copyAttrs(into: Attributes, from: Attributes): void {
+function copyAttrs(into: Attributes, from: Attributes): void {
   for (const k in from) setAttr(into, k, from[k] as AttrValue);
 }
 

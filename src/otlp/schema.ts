@@ -30,7 +30,7 @@ export function protoDir(): string {
   return join(findPackageRoot(), 'proto');
 }
 
-export const OTLP_PROTO_FILES = [
+const OTLP_PROTO_FILES = [
   'opentelemetry/proto/common/v1/common.proto',
   'opentelemetry/proto/resource/v1/resource.proto',
   'opentelemetry/proto/metrics/v1/metrics.proto',

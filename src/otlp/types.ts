@@ -38,7 +38,7 @@ export interface DecodeResult<T> {
 }
 
 /** Most distinct messages kept in `DecodeResult.errors`. */
-export const MAX_DECODE_ERRORS = 10;
+const MAX_DECODE_ERRORS = 10;
 
 /** @internal Fill in the defaults. */
 export function resolveLimits(limits?: Partial<DecodeLimits>): Required<DecodeLimits> {

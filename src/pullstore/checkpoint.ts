@@ -25,7 +25,7 @@ import { crc32 } from 'node:zlib';
 import type { ExpState } from '../model/exphist.js';
 import { V_FLOAT, V_INT, type CumulativeStore, type FamilyInfo, type HistState, type SeriesType, type SummaryState } from './cumulative.js';
 
-export const CHECKPOINT_MAGIC = 'MPCK';
+const CHECKPOINT_MAGIC = 'MPCK';
 export const CHECKPOINT_VERSION = 2;
 const TYPES: SeriesType[] = ['counter', 'gauge', 'histogram', 'summary'];
 const K_FLOAT = 0, K_INT64 = 1, K_BIG = 2, K_HIST = 3, K_EXP = 4, K_SUMMARY = 5, K_EMPTY = 6;

@@ -22,14 +22,14 @@ export interface PullCredentials {
 
 export interface StoredCredentials extends Partial<PullCredentials> { created_at?: string }
 
-export const CREDENTIALS_FILE = 'credentials.json';
+const CREDENTIALS_FILE = 'credentials.json';
 
 /** A token set in the config: at least 16 characters of `[A-Za-z0-9_-]`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
-export function newToken(): string { return randomBytes(16).toString('hex'); }
-export function newUsername(): string { return 'mp-' + randomBytes(6).toString('hex'); }
-export function newPassword(): string { return randomBytes(18).toString('base64url'); }
+function newToken(): string { return randomBytes(16).toString('hex'); }
+function newUsername(): string { return 'mp-' + randomBytes(6).toString('hex'); }
+function newPassword(): string { return randomBytes(18).toString('base64url'); }
 
 /** What the state directory holds, or undefined when nothing (or nothing readable) is there. */
 export function readStoredCredentials(dir: string): StoredCredentials | undefined {

@@ -114,7 +114,7 @@ export interface CumulativeCounters {
 export const PARTITION_ATTRIBUTE = 'metricport.partition';
 
 /** A partition tag from a resource attribute value: an integer 0..65535 (or its decimal string), else 0. */
-export function partitionTag(v: unknown): number {
+function partitionTag(v: unknown): number {
   const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v;
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff ? n : 0;
 }
@@ -136,7 +136,7 @@ function flat(s: string): string {
   return s;
 }
 let flatSink = 0;
-/** (keeps the flattening above from being optimised away) */
+/** (keeps the flattening above from being optimised away: exported so the sink is observable) @public */
 export function flattened(): number { return flatSink; }
 
 export class CumulativeStore {

@@ -61,7 +61,7 @@ export interface PullStoreOptions {
 /** The running totals of a pull store, in its state directory (checkpoint.ts format). */
 export const CHECKPOINT_FILE = 'running-totals.ckpt';
 /** a checkpoint file larger than this is not read (reported as corrupt) */
-export const MAX_CHECKPOINT_BYTES = 1 << 30;
+const MAX_CHECKPOINT_BYTES = 1 << 30;
 
 export interface CheckpointStatus {
   file: string;
@@ -171,7 +171,7 @@ function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
  * service telemetry (attributes bound once); a series evicted because
  * `max_series` was reached is a rate-limited warning naming the exporter.
  */
-export function instrumentPullStore(set: CreateSettings, store: CumulativeStore, label: string): void {
+function instrumentPullStore(set: CreateSettings, store: CumulativeStore, label: string): void {
   const c = storeCounters(set.telemetry.meter);
   const evictAttrs = { cap: { exporter: set.id, reason: 'cap' }, expired: { exporter: set.id, reason: 'expired' } };
   const dropAttrs = new Map<string, Record<string, string>>();
@@ -201,7 +201,7 @@ const ckptCounters = new WeakMap<Meter, Counter>();
  * `*.corrupt` (kept for a look, replaced by the next one) and otherwise
  * ignored: the store starts empty, as it would without a checkpoint.
  */
-export function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: string, intervalMs: number): { restore(): void; startTimer(): void; stop(): Promise<void>; writeNow(): Promise<void>; status(): CheckpointStatus } {
+function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: string, intervalMs: number): { restore(): void; startTimer(): void; stop(): Promise<void>; writeNow(): Promise<void>; status(): CheckpointStatus } {
   const file = join(set.stateDir, CHECKPOINT_FILE);
   let c = ckptCounters.get(set.telemetry.meter);
   if (c === undefined) {

@@ -13,7 +13,7 @@ import zlib from 'node:zlib';
 import { invalidUtf8Offset, isGzip, isZlibWrapped, type BodyEncoding } from './negotiate.js';
 
 /** After a 413 the rest of the body is read and dropped up to this much (so the client sees the answer), then the connection is cut. */
-export const DISCARD_CAP = 4 * 1024 * 1024;
+const DISCARD_CAP = 4 * 1024 * 1024;
 
 export interface BodyFailure { ok: false; status: number; error: string; reason: string }
 export type BodyResult = { ok: true; body: Buffer } | BodyFailure;

@@ -35,7 +35,7 @@ export interface CorsConfig {
 
 const ORIGIN_RE = /^(?:\*|https?:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?)$/;
 
-export const DEFAULT_CORS_HEADERS = ['content-type', 'content-encoding', 'x-sentry-auth'];
+const DEFAULT_CORS_HEADERS = ['content-type', 'content-encoding', 'x-sentry-auth'];
 
 export const corsField: Field = {
   type: 'object',

@@ -7,7 +7,7 @@
 export type BodyFormat = 'json' | 'proto';
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate';
 
-export const ACCEPTED_CONTENT_TYPES = 'application/json or application/x-protobuf';
+const ACCEPTED_CONTENT_TYPES = 'application/json or application/x-protobuf';
 
 export type ContentTypeResult = { format: BodyFormat } | { error: string };
 

@@ -57,7 +57,7 @@ import { Cors, type CorsConfig } from './cors.js';
 import { parseContentEncoding, type BodyEncoding } from './negotiate.js';
 
 /** At most one log line per reason this often (never one per request); what users must fix: RateLimitedLog's interval. */
-export const LOG_INTERVAL_MS = 10_000;
+const LOG_INTERVAL_MS = 10_000;
 
 export interface ErrorPayload { contentType: string; body: string | Uint8Array }
 

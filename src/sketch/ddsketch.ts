@@ -15,8 +15,8 @@
  * - `toJSON`/`fromJSON` round-trip exactly.
  */
 
-export const DD_DEFAULT_RELATIVE_ACCURACY = 0.01;
-export const DD_DEFAULT_MAX_BUCKETS = 2048;
+const DD_DEFAULT_RELATIVE_ACCURACY = 0.01;
+const DD_DEFAULT_MAX_BUCKETS = 2048;
 
 export interface DDSketchOptions {
   /** 0 < α < 1 (default 0.01) */

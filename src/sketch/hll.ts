@@ -19,8 +19,8 @@
  */
 import { hash53 } from './hash.js';
 
-export const HLL_DEFAULT_PRECISION = 14;
-export const HLL_DEFAULT_THRESHOLD = 1024;
+const HLL_DEFAULT_PRECISION = 14;
+const HLL_DEFAULT_THRESHOLD = 1024;
 
 export interface HllOptions {
   /** register index bits, 4..18 (default 14) */

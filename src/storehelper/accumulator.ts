@@ -226,7 +226,7 @@ interface Window { k: number; start: bigint; end: bigint; cells: Cells; retired:
 /** A copy of a string that is one flat sequential string (keys are concatenations, which V8 keeps as trees: 2× the memory). */
 let flatSink = 0;
 function flat(s: string): string { flatSink ^= (s as unknown as number) | 0; return s; }
-/** (keeps the flattening above from being optimised away) */
+/** (keeps the flattening above from being optimised away: exported so the sink is observable) @public */
 export function flattenedKeys(): number { return flatSink; }
 
 /**

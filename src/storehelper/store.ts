@@ -19,7 +19,6 @@ import type { QueueItem } from '../exporterhelper/exporter.js';
 import { WriteAheadLog, jobCodec } from './durable.js';
 import { RefusedError } from '../errors.js';
 import { createExporter, type HelperExporter, type PushResult } from '../exporterhelper/exporter.js';
-import { PermanentSendError } from '../exporterhelper/retry.js';
 import type { MetricsBatch } from '../model/metrics.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import { PeriodAccumulator, type AccumulatorCounters, type StorePoint } from './accumulator.js';
@@ -447,9 +446,4 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     },
   };
   return exporter;
-}
-
-/** For adapters: a permanent failure with a status code and a redacted message. */
-export function permanent(status: number, what: string): PermanentSendError {
-  return new PermanentSendError(`${what}: HTTP ${status}`, { status });
 }

@@ -28,7 +28,10 @@ import { Gateway } from '../test/receivers/forge/gateway.js';
 import { APP_ID, EMAIL, ENV, TOKEN } from '../test/receivers/forge/helpers.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const ROUNDS = opt('rounds', 10);
 const TRAFFIC_S = opt('traffic', 60);
 const WRITE = !args.includes('--no-write');
@@ -36,12 +39,24 @@ const TTL_MS = 10_000;
 const HEARTBEAT_MS = 2000;
 const PARTITIONS = 16;
 
-interface Replica { id: string; proc: ChildProcess; admin: string; exited: Promise<void> }
+interface Replica {
+  id: string;
+  proc: ChildProcess;
+  admin: string;
+  exited: Promise<void>;
+}
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 async function status(r: Replica): Promise<{ leases: Array<{ lease: string; token?: number }>; counters: Record<string, number> } | undefined> {
-  try { return (await (await fetch(`${r.admin}/api/v1/cluster`, { signal: AbortSignal.timeout(500) })).json()) as never; } catch { return undefined; }
+  try {
+    return (await (await fetch(`${r.admin}/api/v1/cluster`, { signal: AbortSignal.timeout(500) })).json()) as never;
+  } catch {
+    return undefined;
+  }
 }
 
 async function holds(r: Replica): Promise<boolean> {
@@ -52,13 +67,21 @@ async function holds(r: Replica): Promise<boolean> {
 export async function clusterLeasesScenario(): Promise<void> {
   const root = packageRoot();
   const nats = await startNats();
-  const gw = await new Gateway({ now: () => Date.now(), email: EMAIL, token: TOKEN, maxPerMinute: Infinity, respond: () => ({ kind: 'data', resourceMetrics: [] }) }).start();
+  const gw = await new Gateway({
+    now: () => Date.now(),
+    email: EMAIL,
+    token: TOKEN,
+    maxPerMinute: Infinity,
+    respond: () => ({ kind: 'data', resourceMetrics: [] }),
+  }).start();
   const dir = mkdtempSync(join(tmpdir(), 'mp-bench-cluster-'));
   const replicas = new Map<string, Replica>();
   const start = async (id: string): Promise<Replica> => {
     const adminPort = await freePort();
     const cfg = join(dir, `${id}.yaml`);
-    writeFileSync(cfg, `receivers:
+    writeFileSync(
+      cfg,
+      `receivers:
   forge:
     app_id: ${APP_ID}
     environments: [${ENV}]
@@ -78,17 +101,36 @@ service:
     nats: { servers: [${nats.url}] }
   pipelines:
     metrics: { receivers: [forge], exporters: [nop] }
-`);
-    const proc = spawn(process.execPath, [join(root, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, id), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+`,
+    );
+    const proc = spawn(
+      process.execPath,
+      [
+        join(root, 'dist/src/bin/metricport.js'),
+        'run',
+        '--config',
+        cfg,
+        '--admin-endpoint',
+        `127.0.0.1:${adminPort}`,
+        '--state-dir',
+        join(dir, id),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const r: Replica = { id, proc, admin: `http://127.0.0.1:${adminPort}`, exited: new Promise((res) => proc.once('exit', () => res())) };
     replicas.set(id, r);
     for (let i = 0; i < 200 && (await status(r)) === undefined; i++) await new Promise((res) => setTimeout(res, 50));
     return r;
   };
-  const holder = async (): Promise<Replica | undefined> => { for (const r of replicas.values()) if (await holds(r)) return r; return undefined; };
+  const holder = async (): Promise<Replica | undefined> => {
+    for (const r of replicas.values()) if (await holds(r)) return r;
+    return undefined;
+  };
   const waitHolder = async (not: Replica): Promise<Replica> => {
     for (;;) {
-      for (const r of replicas.values()) if (r !== not && await holds(r)) return r;
+      for (const r of replicas.values()) if (r !== not && (await holds(r))) return r;
       await new Promise((res) => setTimeout(res, 10));
     }
   };
@@ -116,18 +158,29 @@ service:
     const term = await measure('SIGTERM');
 
     // idle lease traffic
-    const varz = async () => (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };
-    const ops = async () => { let n = 0; for (const r of replicas.values()) n += (await status(r))?.counters.kv_ops ?? 0; return n; };
+    const varz = async () =>
+      (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };
+    const ops = async () => {
+      let n = 0;
+      for (const r of replicas.values()) n += (await status(r))?.counters.kv_ops ?? 0;
+      return n;
+    };
     await new Promise((res) => setTimeout(res, 2 * HEARTBEAT_MS));
-    const v0 = await varz(); const o0 = await ops(); const t0 = performance.now();
+    const v0 = await varz();
+    const o0 = await ops();
+    const t0 = performance.now();
     await new Promise((res) => setTimeout(res, TRAFFIC_S * 1000));
-    const v1 = await varz(); const o1 = await ops(); const mins = (performance.now() - t0) / 60_000;
+    const v1 = await varz();
+    const o1 = await ops();
+    const mins = (performance.now() - t0) / 60_000;
     const n = replicas.size;
     const perNodeMin = (x: number) => x / n / mins;
     const traffic = {
       kvOps: perNodeMin(o1 - o0),
-      inMsgs: perNodeMin(v1.in_msgs - v0.in_msgs), outMsgs: perNodeMin(v1.out_msgs - v0.out_msgs),
-      inKiB: perNodeMin(v1.in_bytes - v0.in_bytes) / 1024, outKiB: perNodeMin(v1.out_bytes - v0.out_bytes) / 1024,
+      inMsgs: perNodeMin(v1.in_msgs - v0.in_msgs),
+      outMsgs: perNodeMin(v1.out_msgs - v0.out_msgs),
+      inKiB: perNodeMin(v1.in_bytes - v0.in_bytes) / 1024,
+      outKiB: perNodeMin(v1.out_bytes - v0.out_bytes) / 1024,
     };
     const heartbeatsPerMin = 60_000 / HEARTBEAT_MS;
     const summary = [
@@ -151,13 +204,17 @@ service:
       ].join('\n');
       const docPath = join(root, 'docs/performance.md');
       let doc = readFileSync(docPath, 'utf8');
-      if (doc.includes('<!-- bench:cluster-leases:start -->')) doc = doc.replace(/<!-- bench:cluster-leases:start -->[\s\S]*<!-- bench:cluster-leases:end -->/, section);
+      if (doc.includes('<!-- bench:cluster-leases:start -->'))
+        doc = doc.replace(/<!-- bench:cluster-leases:start -->[\s\S]*<!-- bench:cluster-leases:end -->/, section);
       else doc = doc.trimEnd() + '\n\n## Cluster: lease failover and lease traffic\n' + section + '\n';
       writeFileSync(docPath, doc);
       console.log(`wrote ${docPath}`);
     }
   } finally {
-    for (const r of replicas.values()) { r.proc.kill('SIGKILL'); await r.exited; }
+    for (const r of replicas.values()) {
+      r.proc.kill('SIGKILL');
+      await r.exited;
+    }
     await gw.stop();
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });

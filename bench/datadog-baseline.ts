@@ -32,4 +32,6 @@ createServer((req, res) => {
     res.end(out);
   });
 }).listen(port, '127.0.0.1', () => process.send?.('ready'));
-process.on('exit', () => { if (sink < 0) console.log(sink); });
+process.on('exit', () => {
+  if (sink < 0) console.log(sink);
+});

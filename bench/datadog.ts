@@ -27,7 +27,10 @@ import { encodeMetricPayload, metricPayloadType, type PayloadSeries } from '../r
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = packageRoot();
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
@@ -41,8 +44,10 @@ export function benchSeries(nowS: number): PayloadSeries[] {
   for (let i = 0; i < SERIES_PER_REQUEST; i++) {
     const type = i % 3 === 0 ? 1 : i % 3 === 1 ? 3 : 2;
     out.push({
-      metric: `app.http.requests.m${i % 100}`, type, interval: type === 3 ? 0 : 10,
-      points: [{ timestamp: nowS, value: (i * 7) % 1000 + 0.5 }],
+      metric: `app.http.requests.m${i % 100}`,
+      type,
+      interval: type === 3 ? 0 : 10,
+      points: [{ timestamp: nowS, value: ((i * 7) % 1000) + 0.5 }],
       resources: [{ type: 'host', name: `web-${i % 10}` }],
       tags: ['env:prod', `route:/api/v1/items/${i % 50}`, `status:${200 + (i % 5)}`, 'service:shop'],
     });
@@ -53,17 +58,26 @@ export function benchSeries(nowS: number): PayloadSeries[] {
 /** the same series as a v1 JSON body */
 export function v1Body(series: PayloadSeries[]): Buffer {
   const names = ['unspecified', 'count', 'rate', 'gauge'];
-  return Buffer.from(JSON.stringify({
-    series: series.map((s) => ({
-      metric: s.metric, type: names[s.type ?? 0], ...(s.interval ? { interval: s.interval } : {}),
-      points: s.points.map((p) => [p.timestamp, p.value]), host: s.resources?.[0]?.name, tags: s.tags,
-    })),
-  }));
+  return Buffer.from(
+    JSON.stringify({
+      series: series.map((s) => ({
+        metric: s.metric,
+        type: names[s.type ?? 0],
+        ...(s.interval ? { interval: s.interval } : {}),
+        points: s.points.map((p) => [p.timestamp, p.value]),
+        host: s.resources?.[0]?.name,
+        tags: s.tags,
+      })),
+    }),
+  );
 }
 
 const MAP: Omit<MapOptions, 'nowNs'> = { rateAs: 'count', maxTags: 1000, distributions: { explicitBounds: [], maxScale: 20, maxBuckets: 160 } };
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
 
 /** points/s of `fn` over `seconds`, median of `rounds` after one warm-up round */
 function rate(fn: () => void, rounds: number, seconds: number): { pps: number; all: number[] } {
@@ -72,13 +86,20 @@ function rate(fn: () => void, rounds: number, seconds: number): { pps: number; a
     let n = 0;
     const t0 = performance.now();
     const end = t0 + seconds * 1000;
-    while (performance.now() < end) { fn(); n += SERIES_PER_REQUEST; }
+    while (performance.now() < end) {
+      fn();
+      n += SERIES_PER_REQUEST;
+    }
     if (r > 0) all.push(n / ((performance.now() - t0) / 1000));
   }
   return { pps: median(all), all };
 }
 
-interface InProcess { name: string; pps: number; all: number[] }
+interface InProcess {
+  name: string;
+  pps: number;
+  all: number[];
+}
 
 function inProcess(v1: Buffer, v2: Buffer, rounds: number, seconds: number): InProcess[] {
   const payload = metricPayloadType();
@@ -100,11 +121,22 @@ function inProcess(v1: Buffer, v2: Buffer, rounds: number, seconds: number): InP
   const r: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {
     for (const [name, fn] of [
-      ['bare JSON.parse (v1)', () => { sink += (JSON.parse(v1.toString('utf8')) as { series: unknown[] }).series.length; }],
+      [
+        'bare JSON.parse (v1)',
+        () => {
+          sink += (JSON.parse(v1.toString('utf8')) as { series: unknown[] }).series.length;
+        },
+      ],
       ['receiver v1 JSON', mapV1],
-      ['bare protobufjs decode (v2)', () => { sink += (payload.decode(v2) as unknown as { series: unknown[] }).series.length; }],
+      [
+        'bare protobufjs decode (v2)',
+        () => {
+          sink += (payload.decode(v2) as unknown as { series: unknown[] }).series.length;
+        },
+      ],
       ['receiver v2 protobuf', mapV2],
-    ] as const) (r[name] ??= []).push(...rate(fn, 1, seconds).all);
+    ] as const)
+      (r[name] ??= []).push(...rate(fn, 1, seconds).all);
   }
   for (const [name, all] of Object.entries(r)) out.push({ name, pps: median(all), all });
   if (sink < 0) console.log(sink);
@@ -113,26 +145,40 @@ function inProcess(v1: Buffer, v2: Buffer, rounds: number, seconds: number): InP
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
 async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error(`not ready: ${url}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-interface LoadResult { pps: number; p99: number; errors: number; requests: number }
+interface LoadResult {
+  pps: number;
+  p99: number;
+  errors: number;
+  requests: number;
+}
 
 async function load(port: number, path: string, body: Buffer, contentType: string, seconds: number, connections: number): Promise<LoadResult> {
   if (WRK !== undefined && !args.includes('--node-client')) {
     const dir = mkdtempSync(join(tmpdir(), 'mp-wrk-'));
     writeFileSync(join(dir, 'body'), body);
-    writeFileSync(join(dir, 'post.lua'), `
+    writeFileSync(
+      join(dir, 'post.lua'),
+      `
 local f = assert(io.open("${join(dir, 'body')}", "rb")); local b = f:read("*all"); f:close()
 wrk.method = "POST"; wrk.body = b; wrk.headers["Content-Type"] = "${contentType}"; wrk.headers["DD-API-KEY"] = "${KEY}"
 local bad = 0
@@ -140,11 +186,27 @@ response = function(status, headers, body) if status ~= 202 then bad = bad + 1 e
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %f %f\\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration / 1e6, latency:percentile(99) / 1000))
 end
-`);
+`,
+    );
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(WRK, ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', join(dir, 'post.lua'), `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(
+        WRK,
+        [
+          '-t1',
+          `-c${connections}`,
+          `-d${Math.max(1, Math.round(seconds))}s`,
+          '--timeout',
+          '10s',
+          '-s',
+          join(dir, 'post.lua'),
+          `http://127.0.0.1:${port}${path}`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let o = '';
-      p.stdout.on('data', (d: Buffer) => { o += d.toString(); });
+      p.stdout.on('data', (d: Buffer) => {
+        o += d.toString();
+      });
       p.on('error', reject);
       p.on('exit', () => resolve(o));
     });
@@ -154,19 +216,38 @@ end
     return { pps: ((Number(m[1]) - Number(m[2])) * SERIES_PER_REQUEST) / Number(m[3]), p99: Number(m[4]), errors: Number(m[2]), requests: Number(m[1]) };
   }
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  let ok = 0; let errors = 0; const lat: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length, 'dd-api-key': KEY } }, (res) => {
-      res.resume();
-      res.on('end', () => { if (res.statusCode === 202) { ok++; lat.push(performance.now() - t0); } else errors++; resolve(); });
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const req = request(
+        { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length, 'dd-api-key': KEY } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 202) {
+              ok++;
+              lat.push(performance.now() - t0);
+            } else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
     });
-    req.on('error', () => { errors++; resolve(); });
-    req.end(body);
-  });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: connections }, async () => { while (performance.now() < end) await one(); }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   agent.destroy();
   lat.sort((a, b) => a - b);
@@ -181,18 +262,41 @@ export async function datadogScenario(): Promise<void> {
   const series = benchSeries(Math.floor(Date.now() / 1000));
   const v1 = v1Body(series);
   const v2 = encodeMetricPayload(series);
-  console.log(`payload: ${SERIES_PER_REQUEST} series × 1 point per request (count/gauge/rate, host, 4 tags); v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B`);
+  console.log(
+    `payload: ${SERIES_PER_REQUEST} series × 1 point per request (count/gauge/rate, host, 4 tags); v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B`,
+  );
 
   const ip = inProcess(v1, v2, rounds, 0.5);
-  for (const r of ip) console.log(`in-process ${r.name.padEnd(28)} ${Math.round(r.pps).toLocaleString('en-US').padStart(12)} points/s (rounds ${r.all.map((x) => Math.round(x / 1000) + 'k').join(' ')})`);
+  for (const r of ip)
+    console.log(
+      `in-process ${r.name.padEnd(28)} ${Math.round(r.pps).toLocaleString('en-US').padStart(12)} points/s (rounds ${r.all.map((x) => Math.round(x / 1000) + 'k').join(' ')})`,
+    );
   const ipRatio = (a: string, b: string) => ip.find((r) => r.name === a)!.pps / ip.find((r) => r.name === b)!.pps;
 
   const dir = mkdtempSync(join(tmpdir(), 'mp-bench-dd-'));
   const mpPort = await freePort();
   const adminPort = await freePort();
   const cfg = join(dir, 'bench.yaml');
-  writeFileSync(cfg, `receivers:\n  datadog: { endpoint: "127.0.0.1:${mpPort}", api_keys: [{ key: "${KEY}" }] }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [datadog], exporters: [nop] }\n`);
-  const mp: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
+  writeFileSync(
+    cfg,
+    `receivers:\n  datadog: { endpoint: "127.0.0.1:${mpPort}", api_keys: [{ key: "${KEY}" }] }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [datadog], exporters: [nop] }\n`,
+  );
+  const mp: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/src/bin/metricport.js'),
+      'run',
+      '--config',
+      cfg,
+      '--admin-endpoint',
+      `127.0.0.1:${adminPort}`,
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
   const basePort = await freePort();
   const base = fork(join(here, 'datadog-baseline.js'), [String(basePort)], { stdio: 'inherit' });
@@ -220,7 +324,9 @@ export async function datadogScenario(): Promise<void> {
     const rs = [...res[name]!].sort((a, b) => a.pps - b.pps);
     http[name] = { ...rs[Math.floor(rs.length / 2)]!, all: res[name]!.map((r) => r.pps) };
     const h = http[name]!;
-    console.log(`${name.padEnd(24)} ${Math.round(h.pps).toLocaleString('en-US').padStart(12)} points/s (rounds ${h.all.map((x) => Math.round(x / 1000) + 'k').join(' ')})  p99 ${h.p99.toFixed(2)} ms  errors ${h.errors}`);
+    console.log(
+      `${name.padEnd(24)} ${Math.round(h.pps).toLocaleString('en-US').padStart(12)} points/s (rounds ${h.all.map((x) => Math.round(x / 1000) + 'k').join(' ')})  p99 ${h.p99.toFixed(2)} ms  errors ${h.errors}`,
+    );
   }
   const summary = [
     `in-process v1 JSON: receiver (parse + map) / bare JSON.parse = ${(ipRatio('receiver v1 JSON', 'bare JSON.parse (v1)') * 100).toFixed(1)} % (goal ≥ 80 %)`,
@@ -230,14 +336,20 @@ export async function datadogScenario(): Promise<void> {
   ];
   console.log(summary.join('\n'));
   if (!write) return;
-  writeSection('datadog', [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario datadog --duration ${duration} --rounds ${rounds}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One request = ${SERIES_PER_REQUEST} series × 1 point (a third each count, gauge, rate; a host; four tags): v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B (protobufjs-encoded MetricPayload). In-process: one core, alternating rounds of 0.5 s, median. HTTP: the built service (datadog → nop) and a bare node:http server that only reads and parses the same body (\`JSON.parse\`; protobufjs \`MetricPayload.decode\`), ${rounds} alternating rounds of ${slice} s after 1 s warm-up, ${connections} connections, median round; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node http client'} on the same cores.`,
-    '',
-    '| target | points/s | rounds |',
-    '|---|---:|---|',
-    ...ip.map((r) => `| in-process ${r.name} | ${Math.round(r.pps).toLocaleString('en-US')} | ${r.all.map((x) => Math.round(x / 1000) + 'k').join(' ')} |`),
-    ...Object.entries(http).map(([n, h]) => `| HTTP ${n} | ${Math.round(h.pps).toLocaleString('en-US')} | ${h.all.map((x) => Math.round(x / 1000) + 'k').join(' ')} |`),
-    '',
-    ...summary.map((s) => `- ${s}`),
-  ], 'Datadog API ingest (`datadog` scenario)');
+  writeSection(
+    'datadog',
+    [
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario datadog --duration ${duration} --rounds ${rounds}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One request = ${SERIES_PER_REQUEST} series × 1 point (a third each count, gauge, rate; a host; four tags): v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B (protobufjs-encoded MetricPayload). In-process: one core, alternating rounds of 0.5 s, median. HTTP: the built service (datadog → nop) and a bare node:http server that only reads and parses the same body (\`JSON.parse\`; protobufjs \`MetricPayload.decode\`), ${rounds} alternating rounds of ${slice} s after 1 s warm-up, ${connections} connections, median round; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node http client'} on the same cores.`,
+      '',
+      '| target | points/s | rounds |',
+      '|---|---:|---|',
+      ...ip.map((r) => `| in-process ${r.name} | ${Math.round(r.pps).toLocaleString('en-US')} | ${r.all.map((x) => Math.round(x / 1000) + 'k').join(' ')} |`),
+      ...Object.entries(http).map(
+        ([n, h]) => `| HTTP ${n} | ${Math.round(h.pps).toLocaleString('en-US')} | ${h.all.map((x) => Math.round(x / 1000) + 'k').join(' ')} |`,
+      ),
+      '',
+      ...summary.map((s) => `- ${s}`),
+    ],
+    'Datadog API ingest (`datadog` scenario)',
+  );
 }

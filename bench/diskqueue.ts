@@ -25,7 +25,13 @@ console.log(`sequential (1 commit+fsync per entry): ${(N / (ms / 1000)).toFixed(
 
 t = performance.now();
 const ps: Promise<boolean>[] = [];
-for (let i = N; i < 2 * N; i++) { ps.push(db.put(i, body)); if (ps.length === 64) { await Promise.all(ps); ps.length = 0; } }
+for (let i = N; i < 2 * N; i++) {
+  ps.push(db.put(i, body));
+  if (ps.length === 64) {
+    await Promise.all(ps);
+    ps.length = 0;
+  }
+}
 await Promise.all(ps);
 ms = performance.now() - t;
 console.log(`batched (64 concurrent puts per commit): ${(N / (ms / 1000)).toFixed(0)} entries/s, ${mb(N, ms)} MiB/s`);
@@ -36,7 +42,11 @@ for (let i = 0; i < 2 * N; i++) bytes += db.getBinary(i)?.length ?? 0;
 ms = performance.now() - t;
 console.log(`read back one by one: ${((2 * N) / (ms / 1000)).toFixed(0)} entries/s, ${(bytes / 1048576 / (ms / 1000)).toFixed(0)} MiB/s`);
 t = performance.now();
-for (let i = 0; i < 2 * N; i += 64) { const rs: Promise<boolean>[] = []; for (let j = i; j < i + 64; j++) rs.push(db.remove(j)); await Promise.all(rs); }
+for (let i = 0; i < 2 * N; i += 64) {
+  const rs: Promise<boolean>[] = [];
+  for (let j = i; j < i + 64; j++) rs.push(db.remove(j));
+  await Promise.all(rs);
+}
 ms = performance.now() - t;
 console.log(`delete (64 per commit): ${((2 * N) / (ms / 1000)).toFixed(0)} entries/s; rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
 await env.close();

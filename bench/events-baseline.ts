@@ -13,7 +13,11 @@ createServer((req, res) => {
   req.on('end', () => {
     const text = Buffer.concat(chunks).toString('utf8');
     let n = 0;
-    for (const line of text.split('\n')) if (line !== '') { JSON.parse(line); n++; }
+    for (const line of text.split('\n'))
+      if (line !== '') {
+        JSON.parse(line);
+        n++;
+      }
     const body = n >= 0 ? OK : OK;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);

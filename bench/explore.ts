@@ -31,7 +31,10 @@ import type { Event } from '../src/model/events.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const WRITE = !args.includes('--no-write');
 const GOAL_MS = 200;
 
@@ -46,7 +49,10 @@ function consoleWeight(): string {
   }
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
 
 function timed(f: () => unknown): { wall: number; cpu: number } {
   const c0 = process.cpuUsage();
@@ -70,7 +76,16 @@ export async function exploreScenario(): Promise<void> {
   for (let i = 0; i < N; i += 100) {
     const b: Event[] = [];
     for (let j = i; j < Math.min(N, i + 100); j++) {
-      b.push({ timeUnixNano: t0 + BigInt(j) * step, attributes: { _tx: `tx-${j.toString(16)}`, guid: `user-${j % 20_000}`, 'app.version': `2.${j % 10}.0`, 'error.type': `E${j % 50}`, fingerprint: `fp${(j * 7919) % 500}` } });
+      b.push({
+        timeUnixNano: t0 + BigInt(j) * step,
+        attributes: {
+          _tx: `tx-${j.toString(16)}`,
+          guid: `user-${j % 20_000}`,
+          'app.version': `2.${j % 10}.0`,
+          'error.type': `E${j % 50}`,
+          fingerprint: `fp${(j * 7919) % 500}`,
+        },
+      });
     }
     batches.push(b);
   }
@@ -78,17 +93,42 @@ export async function exploreScenario(): Promise<void> {
   const heapEvents = process.memoryUsage().heapUsed - heap0;
   // keeping them: append + seal, as the processor does per batch
   const history = new EventHistory({ maxAgeMs: 2 * 3_600_000, maxBytes: 1 << 30 }, () => nowMs);
-  const keep = timed(() => { for (const b of batches) history.append(b); history.seal(); });
+  const keep = timed(() => {
+    for (const b of batches) history.append(b);
+    history.seal();
+  });
   const cfg = validateSchema(metricsetsConfigSchema, { period: '60s', history: { max_bytes: '1GiB' } }, '').value as unknown as MetricSetsConfig;
   const queries = {
     'group by app.version, unique(_tx), unique(guid)': { group_by: ['app.version'], aggregates: ['unique(_tx)', 'unique(guid)'], from: '1h' },
-    'error.type in [E1, E2], group by fingerprint, count, unique(guid)': { filter: { 'error.type': { in: ['E1', 'E2'] } }, group_by: ['fingerprint'], aggregates: ['count', 'unique(guid)'], from: '1h' },
+    'error.type in [E1, E2], group by fingerprint, count, unique(guid)': {
+      filter: { 'error.type': { in: ['E1', 'E2'] } },
+      group_by: ['fingerprint'],
+      aggregates: ['count', 'unique(guid)'],
+      from: '1h',
+    },
   };
   // the anchor: the live path over the same events (objects, as they arrive)
   const issues: never[] = [];
-  const specs = compileMetricSets({ ...cfg, sets: [{ name: 's', metrics: [{ name: 'm', description: '', group_by: ['app.version'], group_by_defaults: {}, aggregates: ['unique(_tx)', 'unique(guid)'] }] }] }, issues);
+  const specs = compileMetricSets(
+    {
+      ...cfg,
+      sets: [
+        { name: 's', metrics: [{ name: 'm', description: '', group_by: ['app.version'], group_by_defaults: {}, aggregates: ['unique(_tx)', 'unique(guid)'] }] },
+      ],
+    },
+    issues,
+  );
   const live = () => {
-    const e = new MetricSetsEngine(specs, { periodMs: 60_000, latenessMs: 0, maxGroups: 10_000, zeroFill: false, hllThreshold: 1024, hllPrecision: 14, ddAccuracy: 0.01, mode: 'replay' });
+    const e = new MetricSetsEngine(specs, {
+      periodMs: 60_000,
+      latenessMs: 0,
+      maxGroups: 10_000,
+      zeroFill: false,
+      hllThreshold: 1024,
+      hllPrecision: 14,
+      ddAccuracy: 0.01,
+      mode: 'replay',
+    });
     for (const b of batches) e.add(b, nowMs);
     e.flushAll();
   };
@@ -100,10 +140,19 @@ export async function exploreScenario(): Promise<void> {
   for (let r = 0; r <= ROUNDS; r++) {
     for (const [name, q] of Object.entries(queries)) {
       let res: ReturnType<typeof explore> | undefined;
-      const t = timed(() => { res = explore(history, cfg, q, nowMs); });
+      const t = timed(() => {
+        res = explore(history, cfg, q, nowMs);
+      });
       if (res!.events_scanned !== N) throw new Error(`explore scanned ${res!.events_scanned} events, expected ${N}`);
-      if (r === 0 && firstQuery === undefined) { firstQuery = t; sample = JSON.stringify(res!.rows.slice(0, 2)); }
-      if (r > 0) { const l = results.get(name) ?? []; l.push(t); results.set(name, l); }
+      if (r === 0 && firstQuery === undefined) {
+        firstQuery = t;
+        sample = JSON.stringify(res!.rows.slice(0, 2));
+      }
+      if (r > 0) {
+        const l = results.get(name) ?? [];
+        l.push(t);
+        results.set(name, l);
+      }
     }
     const a = timed(live);
     if (r > 0) anchor.push(a);
@@ -125,7 +174,7 @@ export async function exploreScenario(): Promise<void> {
     '',
     `- Goal: ≤ ${GOAL_MS} ms wall for 1 M events on an unshared core. First query after the events arrived (hashes of the values not yet cached in the chunks): ${firstQuery!.wall.toFixed(0)} ms wall, ${firstQuery!.cpu.toFixed(0)} ms CPU.`,
     `- History memory: ${st.bytes_per_event} bytes per event (its own estimate, ${(st.bytes / 2 ** 20).toFixed(0)} MiB for ${st.events.toLocaleString('en')} events, ${st.chunks} chunks); the same events as JS objects took ${(heapEvents / N).toFixed(0)} bytes each on the V8 heap.`,
-    `- Keeping them (append + seal, on the ingest path): ${(keep.cpu * 1e6 / N).toFixed(0)} ns CPU per event.`,
+    `- Keeping them (append + seal, on the ingest path): ${((keep.cpu * 1e6) / N).toFixed(0)} ns CPU per event.`,
     `- Result check: ${sample}`,
     `- Console page weight (the whole client: dist/console/app.js + app.css, gzip): ${consoleWeight()}; goal ≤ 150 KB.`,
   ];

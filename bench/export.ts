@@ -26,7 +26,10 @@ import { packageRoot } from '../src/paths.js';
 import { PeriodAccumulator, type StorePoint } from '../src/storehelper/accumulator.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const ROUNDS = Math.max(1, opt('rounds', 3));
 const WRITE = !args.includes('--no-write');
 const T0 = 1_700_000_000;
@@ -40,16 +43,39 @@ function batchOf(series: number, offset = 0): MetricsBatch {
     if (i % 2 === 0) g.points.push({ attributes, startTimeUnixNano: 0n, timeUnixNano: time, flags: 0, value: i * 0.25 });
     else s.points.push({ attributes, startTimeUnixNano: 0n, timeUnixNano: time, flags: 0, value: BigInt(i) });
   }
-  return { resourceMetrics: [{ resource: { attributes: { 'service.name': 'shop', 'host.name': 'web-01' }, droppedAttributesCount: 0 }, schemaUrl: '', scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [g, s] }] }] };
+  return {
+    resourceMetrics: [
+      {
+        resource: { attributes: { 'service.name': 'shop', 'host.name': 'web-01' }, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [g, s] }],
+      },
+    ],
+  };
 }
 
 function accumulator(now: () => number, maxSeries = 200_000): PeriodAccumulator {
-  return new PeriodAccumulator({ periodMs: 10_000, latenessMs: 0, maxSeries, seriesExpiryMs: 3_600_000, cumulative: 'delta', resourceAttributes: ['service.name', 'host.name'], now });
+  return new PeriodAccumulator({
+    periodMs: 10_000,
+    latenessMs: 0,
+    maxSeries,
+    seriesExpiryMs: 3_600_000,
+    cumulative: 'delta',
+    resourceAttributes: ['service.name', 'host.name'],
+    now,
+  });
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] as number; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1] as number;
+}
 
-interface EncodeRow { adapter: string; pointsPerSec: number; bytesPerPoint: number }
+interface EncodeRow {
+  adapter: string;
+  pointsPerSec: number;
+  bytesPerPoint: number;
+}
 
 function encodeBench(points: StorePoint[]): EncodeRow[] {
   const ctx = { periodSeconds: 10, nowMs: (T0 + 5) * 1000 };
@@ -71,7 +97,11 @@ function encodeBench(points: StorePoint[]): EncodeRow[] {
       let n = 0;
       const t0 = process.hrtime.bigint();
       let el = 0;
-      while (el < 1e9) { bytes = enc().length; n += points.length; el = Number(process.hrtime.bigint() - t0); }
+      while (el < 1e9) {
+        bytes = enc().length;
+        n += points.length;
+        el = Number(process.hrtime.bigint() - t0);
+      }
       rates.push(n / (el / 1e9));
     }
     rows.push({ adapter, pointsPerSec: median(rates), bytesPerPoint: bytes / points.length });
@@ -85,13 +115,19 @@ function gcFn(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-interface MemResult { series: number; heldBytesPerSeries: number; stateBytesPerSeries: number; ingestPointsPerSec: number }
+interface MemResult {
+  series: number;
+  heldBytesPerSeries: number;
+  stateBytesPerSeries: number;
+  ingestPointsPerSec: number;
+}
 
 function memoryBench(series: number): MemResult {
   const gc = gcFn();
   const batches: MetricsBatch[] = [];
   for (let i = 0; i < series; i += 1000) batches.push(batchOf(1000, i));
-  gc(); gc();
+  gc();
+  gc();
   const base = process.memoryUsage().heapUsed;
   let nowMs = (T0 + 5) * 1000;
   const acc = accumulator(() => nowMs, series * 2);
@@ -99,13 +135,15 @@ function memoryBench(series: number): MemResult {
   for (const b of batches) acc.add(b);
   const ingestS = Number(process.hrtime.bigint() - t0) / 1e9;
   batches.length = 0; // the accumulator keeps what it needs (attribute objects) by reference
-  gc(); gc();
+  gc();
+  gc();
   const held = process.memoryUsage().heapUsed - base;
   nowMs = (T0 + 11) * 1000;
   const pts = acc.collect();
   if (pts.length !== series) throw new Error(`expected ${series} points, got ${pts.length}`);
   pts.length = 0;
-  gc(); gc();
+  gc();
+  gc();
   const state = process.memoryUsage().heapUsed - base;
   if (acc.seriesCount() !== series) throw new Error('series lost');
   return { series, heldBytesPerSeries: held / series, stateBytesPerSeries: state / series, ingestPointsPerSec: series / ingestS };
@@ -117,7 +155,9 @@ export async function exportScenario(): Promise<void> {
   const points = acc.collect(true);
   const rows = encodeBench(points);
   const mem = memoryBench(100_000);
-  console.log(`accumulator at ${mem.series} series: ${Math.round(mem.heldBytesPerSeries)} B/series with the window held, ${Math.round(mem.stateBytesPerSeries)} B/series of series state after the flush; ingest ${Math.round(mem.ingestPointsPerSec).toLocaleString('en-US')} points/s`);
+  console.log(
+    `accumulator at ${mem.series} series: ${Math.round(mem.heldBytesPerSeries)} B/series with the window held, ${Math.round(mem.stateBytesPerSeries)} B/series of series state after the flush; ingest ${Math.round(mem.ingestPointsPerSec).toLocaleString('en-US')} points/s`,
+  );
   if (!WRITE) return;
   const section = [
     '<!-- bench:export:start -->',

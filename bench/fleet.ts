@@ -40,7 +40,10 @@ import { startNats } from '../test/harness/peers.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const EVENTS = opt('events', 1_000_000);
 const GROUPS = opt('groups', 10_000);
 const PUBLISHERS = 4;
@@ -51,13 +54,25 @@ const WRITE = !args.includes('--no-write');
 const BATCH = 1000;
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 function setsConfig(scope: 'local' | 'cluster'): MetricSetsConfig {
-  const r = validateSchema(metricsetsConfigSchema, {
-    period: `${PERIOD_MS}ms`, allowed_lateness: `${LATENESS_MS}ms`, cluster_wait: '10s', zero_fill: false, scope, max_groups: GROUPS,
-    sets: [{ name: 'Bench', metrics: [{ name: 'ByGroup', group_by: ['g'], aggregates: ['count', 'unique(guid)', 'sum(ms)', 'max(ms)'] }] }],
-  }, '');
+  const r = validateSchema(
+    metricsetsConfigSchema,
+    {
+      period: `${PERIOD_MS}ms`,
+      allowed_lateness: `${LATENESS_MS}ms`,
+      cluster_wait: '10s',
+      zero_fill: false,
+      scope,
+      max_groups: GROUPS,
+      sets: [{ name: 'Bench', metrics: [{ name: 'ByGroup', group_by: ['g'], aggregates: ['count', 'unique(guid)', 'sum(ms)', 'max(ms)'] }] }],
+    },
+    '',
+  );
   return r.value as unknown as MetricSetsConfig;
 }
 
@@ -75,7 +90,16 @@ function events(n: number, windowStartMs: number): Event[][] {
   return out;
 }
 
-interface WindowResult { events: number; messages: number; bytes: number; natsMsgs: number; natsBytes: number; delayMs: number; mergedCount: number; groups: number }
+interface WindowResult {
+  events: number;
+  messages: number;
+  bytes: number;
+  natsMsgs: number;
+  natsBytes: number;
+  delayMs: number;
+  mergedCount: number;
+  groups: number;
+}
 
 export async function fleetScenario(): Promise<void> {
   const nats = await startNats();
@@ -87,24 +111,41 @@ export async function fleetScenario(): Promise<void> {
   const sink: Consumer<MetricsBatch> = {
     async consume(b) {
       const now = Date.now();
-      for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-        for (const p of m.points as NumberDataPoint[]) {
-          const w = Number(p.startTimeUnixNano / 1_000_000n);
-          let a = arrivals.get(w);
-          if (a === undefined) { a = { last: 0, count: 0, groups: new Set() }; arrivals.set(w, a); }
-          a.last = Math.max(a.last, now);
-          if (m.name === 'ByGroup.count') { a.count += Number(p.value); a.groups.add(String(p.attributes.g)); }
-        }
-      }
+      for (const rm of b.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics) {
+            for (const p of m.points as NumberDataPoint[]) {
+              const w = Number(p.startTimeUnixNano / 1_000_000n);
+              let a = arrivals.get(w);
+              if (a === undefined) {
+                a = { last: 0, count: 0, groups: new Set() };
+                arrivals.set(w, a);
+              }
+              a.last = Math.max(a.last, now);
+              if (m.name === 'ByGroup.count') {
+                a.count += Number(p.value);
+                a.groups.add(String(p.attributes.g));
+              }
+            }
+          }
     },
   };
   const closeMs: { local: number[]; cluster: number[] } = { local: [], cluster: [] };
   const timeTicks = (p: MetricSetsProcessor, into: number[]) => {
     const orig = p.tick.bind(p);
-    p.tick = () => { const t0 = performance.now(); const r = orig(); void r.then(() => into.push(performance.now() - t0)); return r; };
+    p.tick = () => {
+      const t0 = performance.now();
+      const r = orig();
+      void r.then(() => into.push(performance.now() - t0));
+      return r;
+    };
   };
   try {
-    const cfg = validateSchema(clusterSchema, { name: 'bench', partitions: PARTITIONS, lease_ttl: '6s', heartbeat: '500ms', nats: { servers: [nats.url] } }, 'service.cluster').value as unknown as ClusterConfig;
+    const cfg = validateSchema(
+      clusterSchema,
+      { name: 'bench', partitions: PARTITIONS, lease_ttl: '6s', heartbeat: '500ms', nats: { servers: [nats.url] } },
+      'service.cluster',
+    ).value as unknown as ClusterConfig;
     const specs = compileMetricSets(setsConfig('cluster'), []);
     for (let i = 0; i < PUBLISHERS; i++) {
       const stateDir = join(dir, `n${i}`);
@@ -119,7 +160,12 @@ export async function fleetScenario(): Promise<void> {
       procs.push(p);
     }
     const localTel = new ServiceTelemetry();
-    const local = new MetricSetsProcessor({ id: 'local', logger: silentLogger(), telemetry: localTel, stateDir: join(dir, 'local') } as CreateSettings, setsConfig('local'), compileMetricSets(setsConfig('local'), []), { consume: async () => undefined });
+    const local = new MetricSetsProcessor(
+      { id: 'local', logger: silentLogger(), telemetry: localTel, stateDir: join(dir, 'local') } as CreateSettings,
+      setsConfig('local'),
+      compileMetricSets(setsConfig('local'), []),
+      { consume: async () => undefined },
+    );
     timeTicks(local, closeMs.local);
     await local.start({ logger: silentLogger(), telemetry: localTel, stateDir: join(dir, 'local') } as Host);
     // joined, each node sees four publishers
@@ -129,7 +175,14 @@ export async function fleetScenario(): Promise<void> {
       await sleep(100);
     }
     const varz = async () => (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { in_msgs: number; in_bytes: number };
-    const published = () => nodes.reduce((a, n) => { const s = n.fleet('metricsets').status(); return { m: a.m + s.published!, b: a.b + s.published_bytes! }; }, { m: 0, b: 0 });
+    const published = () =>
+      nodes.reduce(
+        (a, n) => {
+          const s = n.fleet('metricsets').status();
+          return { m: a.m + s.published!, b: a.b + s.published_bytes! };
+        },
+        { m: 0, b: 0 },
+      );
     const rates: { local: number[]; cluster: number[] } = { local: [], cluster: [] };
     const results: WindowResult[] = [];
     for (const n of [EVENTS, Math.round(EVENTS / 10)]) {
@@ -143,27 +196,57 @@ export async function fleetScenario(): Promise<void> {
         into.push(n / ((performance.now() - t) / 1000));
       };
       // the anchor: a fresh scope-local processor per feed (it creates its groups as each publisher does), alternating, the order swapped every pair
-      const fresh = () => new MetricSetsProcessor({ id: 'anchor', logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: join(dir, 'anchor') } as CreateSettings, setsConfig('local'), compileMetricSets(setsConfig('local'), []), { consume: async () => undefined });
+      const fresh = () =>
+        new MetricSetsProcessor(
+          { id: 'anchor', logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: join(dir, 'anchor') } as CreateSettings,
+          setsConfig('local'),
+          compileMetricSets(setsConfig('local'), []),
+          { consume: async () => undefined },
+        );
       for (const [i, p] of procs.entries()) {
-        if (i % 2 === 0) { await feed(fresh(), rates.local); await feed(p, rates.cluster); } else { await feed(p, rates.cluster); await feed(fresh(), rates.local); }
+        if (i % 2 === 0) {
+          await feed(fresh(), rates.local);
+          await feed(p, rates.cluster);
+        } else {
+          await feed(p, rates.cluster);
+          await feed(fresh(), rates.local);
+        }
       }
       // the started local processor closes this window on its timer (the close time of scope local)
       for (const b of batches) await local.consume({ events: b });
-      if (Date.now() > start + PERIOD_MS + LATENESS_MS) throw new Error(`feeding ${PUBLISHERS} × ${n} events (and as many to the local anchor) took ${((Date.now() - start) / 1000).toFixed(1)} s, past the window's close: use a longer --period`);
+      if (Date.now() > start + PERIOD_MS + LATENESS_MS)
+        throw new Error(
+          `feeding ${PUBLISHERS} × ${n} events (and as many to the local anchor) took ${((Date.now() - start) / 1000).toFixed(1)} s, past the window's close: use a longer --period`,
+        );
       const close = start + PERIOD_MS + LATENESS_MS;
       // the traffic of this window's close alone (other windows close a period apart)
       await sleep(close - 1000 - Date.now());
-      const v0 = await varz(); const p0 = published();
+      const v0 = await varz();
+      const p0 = published();
       // merged: every group of the window at the sink (or 40 s after the close)
-      while (Date.now() < close + 40_000 && ((arrivals.get(start)?.groups.size ?? 0) < GROUPS || (arrivals.get(start)?.count ?? 0) < PUBLISHERS * n)) await sleep(50);
+      while (Date.now() < close + 40_000 && ((arrivals.get(start)?.groups.size ?? 0) < GROUPS || (arrivals.get(start)?.count ?? 0) < PUBLISHERS * n))
+        await sleep(50);
       await sleep(500);
-      const v1 = await varz(); const p1 = published();
+      const v1 = await varz();
+      const p1 = published();
       const a = arrivals.get(start);
-      results.push({ events: n, messages: p1.m - p0.m, bytes: p1.b - p0.b, natsMsgs: v1.in_msgs - v0.in_msgs, natsBytes: v1.in_bytes - v0.in_bytes, delayMs: (a?.last ?? NaN) - close, mergedCount: a?.count ?? 0, groups: a?.groups.size ?? 0 });
+      results.push({
+        events: n,
+        messages: p1.m - p0.m,
+        bytes: p1.b - p0.b,
+        natsMsgs: v1.in_msgs - v0.in_msgs,
+        natsBytes: v1.in_bytes - v0.in_bytes,
+        delayMs: (a?.last ?? NaN) - close,
+        mergedCount: a?.count ?? 0,
+        groups: a?.groups.size ?? 0,
+      });
     }
     const ratio = median(rates.cluster) / median(rates.local);
     const goalMsgs = 2 * GROUPS * PUBLISHERS;
-    const rows = results.map((r) => `| ${r.events.toLocaleString('en')} | ${r.messages} | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.natsMsgs} / ${(r.natsBytes / 2 ** 20).toFixed(1)} MiB | ${r.groups.toLocaleString('en')} | ${r.mergedCount === PUBLISHERS * r.events ? 'yes' : `no (${r.mergedCount})`} | ${(r.delayMs / 1000).toFixed(2)} s |`);
+    const rows = results.map(
+      (r) =>
+        `| ${r.events.toLocaleString('en')} | ${r.messages} | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.natsMsgs} / ${(r.natsBytes / 2 ** 20).toFixed(1)} MiB | ${r.groups.toLocaleString('en')} | ${r.mergedCount === PUBLISHERS * r.events ? 'yes' : `no (${r.mergedCount})`} | ${(r.delayMs / 1000).toFixed(2)} s |`,
+    );
     const summary = [
       `messages of partials per window: ${results.map((r) => r.messages).join(' and ')} for ${results.map((r) => (PUBLISHERS * r.events).toLocaleString('en')).join(' and ')} events (goal ≤ 2 × groups × publishers = ${goalMsgs.toLocaleString('en')}: ${(results[0]!.messages / goalMsgs).toFixed(4)} of it; independent of the event count: ${results[0]!.messages === results[1]!.messages ? 'yes' : 'no'})`,
       `delay from window close (end + allowed_lateness ${LATENESS_MS / 1000} s) to the last merged point at the sink: ${results.map((r) => `${(r.delayMs / 1000).toFixed(2)} s`).join(', ')} (goal ≤ lateness + 2 s, i.e. ≤ 2 s after the close)`,
@@ -172,15 +255,19 @@ export async function fleetScenario(): Promise<void> {
     ];
     console.log(summary.join('\n'));
     if (WRITE) {
-      writeSection('cluster', [
-        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario cluster\` (in one process: ${PUBLISHERS} ClusterNodes with a metricsets processor each, scope: cluster, one nats-server 2.9 with JetStream on this machine; ${PARTITIONS} partitions; ${GROUPS.toLocaleString('en')} groups, aggregates count, unique(guid), sum(ms), max(ms); period ${PERIOD_MS / 1000} s, allowed_lateness ${LATENESS_MS / 1000} s; every publisher fed the same events) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}.`,
-        '',
-        '| events per publisher | partial messages | partial bytes | everything into NATS (msgs / bytes) | groups merged | count exact | close → last merged point |',
-        '|---:|---:|---:|---:|---:|---:|---:|',
-        ...rows,
-        '',
-        ...summary.map((s) => `- ${s}`),
-      ], 'Cluster: fleet-wide metric sets');
+      writeSection(
+        'cluster',
+        [
+          `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario cluster\` (in one process: ${PUBLISHERS} ClusterNodes with a metricsets processor each, scope: cluster, one nats-server 2.9 with JetStream on this machine; ${PARTITIONS} partitions; ${GROUPS.toLocaleString('en')} groups, aggregates count, unique(guid), sum(ms), max(ms); period ${PERIOD_MS / 1000} s, allowed_lateness ${LATENESS_MS / 1000} s; every publisher fed the same events) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}.`,
+          '',
+          '| events per publisher | partial messages | partial bytes | everything into NATS (msgs / bytes) | groups merged | count exact | close → last merged point |',
+          '|---:|---:|---:|---:|---:|---:|---:|',
+          ...rows,
+          '',
+          ...summary.map((s) => `- ${s}`),
+        ],
+        'Cluster: fleet-wide metric sets',
+      );
     }
   } finally {
     for (const p of procs) await p.shutdown(AbortSignal.timeout(5000)).catch(() => undefined);

@@ -35,7 +35,10 @@ import { measureStartup, startupLines } from './startup.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const DURATION_S = opt('duration', 10);
 const CONNECTIONS = opt('connections', 8);
 const ROUNDS = opt('rounds', 5);
@@ -45,7 +48,10 @@ const ROOT = packageRoot();
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -58,13 +64,25 @@ function peakRssMiB(pid: number): number {
 async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error(`not ready: ${url}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-interface LoadResult { requests: number; errors: number; pointsPerSec: number; p50: number; p99: number; seconds: number; cpuMsPerRequest?: number }
+interface LoadResult {
+  requests: number;
+  errors: number;
+  pointsPerSec: number;
+  p50: number;
+  p99: number;
+  seconds: number;
+  cpuMsPerRequest?: number;
+}
 
 /** user + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere) */
 function cpuMs(pid: number | undefined): number | undefined {
@@ -73,16 +91,23 @@ function cpuMs(pid: number | undefined): number | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
-const medianOf = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const medianOf = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** wrk (C, one thread) when installed: it leaves more of the shared cores to the server than a Node client. */
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
 
 async function load(port: number, path: string, body: Buffer, contentType: string, seconds: number): Promise<LoadResult> {
-  return WRK !== undefined && !args.includes('--node-client') ? loadWrk(port, path, body, contentType, seconds) : loadNode(port, path, body, contentType, seconds);
+  return WRK !== undefined && !args.includes('--node-client')
+    ? loadWrk(port, path, body, contentType, seconds)
+    : loadNode(port, path, body, contentType, seconds);
 }
 
 async function loadWrk(port: number, path: string, body: Buffer, contentType: string, seconds: number): Promise<LoadResult> {
@@ -90,7 +115,9 @@ async function loadWrk(port: number, path: string, body: Buffer, contentType: st
   const bodyFile = join(dir, 'body');
   writeFileSync(bodyFile, body);
   const script = join(dir, 'post.lua');
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
 local f = assert(io.open("${bodyFile}", "rb")); local b = f:read("*all"); f:close()
 wrk.method = "POST"; wrk.body = b; wrk.headers["Content-Type"] = "${contentType}"
 local errors = 0
@@ -98,11 +125,18 @@ response = function(status, headers, body) if status ~= 200 then errors = errors
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
-`);
+`,
+  );
   const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(
+      WRK!,
+      ['-t1', `-c${CONNECTIONS}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${port}${path}`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let o = '';
-    p.stdout.on('data', (d: Buffer) => { o += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      o += d.toString();
+    });
     p.on('error', reject);
     p.on('exit', () => resolve(o));
   });
@@ -120,29 +154,44 @@ async function loadNode(port: number, path: string, body: Buffer, contentType: s
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => { if (res.statusCode === 200) lat.push(performance.now() - t0); else errors++; resolve(); });
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const req = request(
+        { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } },
+        (res) => {
+          res.on('data', () => {});
+          res.on('end', () => {
+            if (res.statusCode === 200) lat.push(performance.now() - t0);
+            else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
     });
-    req.on('error', () => { errors++; resolve(); });
-    req.end(body);
-  });
-  const worker = async () => { while (performance.now() < end) await one(); };
+  const worker = async () => {
+    while (performance.now() < end) await one();
+  };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
   const secs = (performance.now() - t0) / 1000;
   agent.destroy();
   lat.sort((a, b) => a - b);
-  const q = (p: number) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN;
+  const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN);
   return { requests: lat.length, errors, pointsPerSec: (lat.length * POINTS_PER_REQUEST) / secs, p50: q(0.5), p99: q(0.99), seconds: secs };
 }
 
 async function main(): Promise<void> {
   const json = Buffer.from(encodeMetricsJson(benchBatch()));
   const proto = Buffer.from(encodeMetricsProto(benchBatch()));
-  console.log(`payload: ${POINTS_PER_REQUEST} points/request; JSON ${json.length} B, protobuf ${proto.length} B; ${CONNECTIONS} connections, ${DURATION_S} s per target; load: ${WRK !== undefined && !args.includes('--node-client') ? WRK : 'node client'}`);
+  console.log(
+    `payload: ${POINTS_PER_REQUEST} points/request; JSON ${json.length} B, protobuf ${proto.length} B; ${CONNECTIONS} connections, ${DURATION_S} s per target; load: ${WRK !== undefined && !args.includes('--node-client') ? WRK : 'node client'}`,
+  );
 
   // start and idle with the default config, before any load warms the machine
   const startup = await measureStartup(ROOT, Math.max(3, ROUNDS));
@@ -153,8 +202,26 @@ async function main(): Promise<void> {
   const mpPort = await freePort();
   const adminPort = await freePort();
   const cfg = join(dir, 'bench.yaml');
-  writeFileSync(cfg, `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${mpPort}" } } }\nprocessors:\n  batch: { timeout: 200ms, send_batch_size: 2000 }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [nop] }\n`);
-  const mp: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
+  writeFileSync(
+    cfg,
+    `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${mpPort}" } } }\nprocessors:\n  batch: { timeout: 200ms, send_batch_size: 2000 }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [nop] }\n`,
+  );
+  const mp: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/src/bin/metricport.js'),
+      'run',
+      '--config',
+      cfg,
+      '--admin-endpoint',
+      `127.0.0.1:${adminPort}`,
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
 
   // the baseline
@@ -192,7 +259,9 @@ async function main(): Promise<void> {
     const r = rs[Math.floor(rs.length / 2)]!;
     const cpuAll = rounds[name]!.map((x) => x.cpuMsPerRequest).filter((x): x is number => x !== undefined);
     results[name] = { ...r, rss: peakRssMiB(pidOf(name)), cpu: medianOf(cpuAll), cpuAll };
-    console.log(`${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}  server CPU ${results[name]!.cpu.toFixed(3)} ms/request (rounds ${cpuAll.map((x) => x.toFixed(2)).join(' ')})`);
+    console.log(
+      `${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}  server CPU ${results[name]!.cpu.toFixed(3)} ms/request (rounds ${cpuAll.map((x) => x.toFixed(2)).join(' ')})`,
+    );
   }
   mp.kill('SIGTERM');
   base.kill('SIGTERM');
@@ -205,7 +274,8 @@ async function main(): Promise<void> {
   // by CPU: the baseline's server CPU per request over metricport's (100 % = as cheap as a bare parse)
   const cpuRatio = (mpName: string, baseName: string) => results[baseName]!.cpu / results[mpName]!.cpu;
   // per round, each metricport round against the baseline round next to it: the spread of the ratio
-  const roundRatios = (mpName: string, baseName: string) => rounds[mpName]!.map((r, i) => (rounds[baseName]![i]?.cpuMsPerRequest ?? NaN) / (r.cpuMsPerRequest ?? NaN)).filter(Number.isFinite);
+  const roundRatios = (mpName: string, baseName: string) =>
+    rounds[mpName]!.map((r, i) => (rounds[baseName]![i]?.cpuMsPerRequest ?? NaN) / (r.cpuMsPerRequest ?? NaN)).filter(Number.isFinite);
   const rrJson = roundRatios('metricport json', 'baseline json');
   const rrProto = roundRatios('metricport protobuf', 'baseline protobuf');
   const pct = (x: number) => (x * 100).toFixed(1);
@@ -220,7 +290,10 @@ async function main(): Promise<void> {
   console.log(summary.join('\n'));
 
   if (WRITE) {
-    const rows = Object.entries(results).map(([n, r]) => `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.cpu.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`);
+    const rows = Object.entries(results).map(
+      ([n, r]) =>
+        `| ${n} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${r.cpu.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`,
+    );
     writeSection('ingest', [
       `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${ROUNDS} alternating rounds of ${slice} s per target after ${warm} s warm-up, median round shown, ${CONNECTIONS} connections, ${POINTS_PER_REQUEST} points per request; JSON ${json.length} B, protobuf ${proto.length} B) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The load generator (${WRK !== undefined && !args.includes('--node-client') ? 'wrk, one thread' : 'a Node http client'}) runs on the same cores. Server CPU per request: the server process's user + system time (/proc/<pid>/stat) over a round divided by the requests answered, median of the rounds; the CPU ratio is the baseline's over metricport's (100 % = as cheap as the bare parse).`,
       '',
@@ -236,15 +309,19 @@ async function main(): Promise<void> {
 async function scrapeScenario(): Promise<void> {
   const { rows, summary } = await runScrape(Math.max(3, ROUNDS));
   if (!WRITE) return;
-  writeSection('scrape', [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario scrape\` (in-process, median of ${Math.max(3, ROUNDS)} renders after one warm-up; one delta counter with two labels per series, \`route\` of 50 values and a unique \`series\`) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}. metricport: render of the store to one Buffer; @opentelemetry/exporter-prometheus: \`collect()\` + \`PrometheusSerializer.serialize\` (cardinality limit raised with a view).`,
-    '',
-    '| series | target | ms | KiB |',
-    '|---:|---|---:|---:|',
-    ...rows.map((r) => `| ${r.series.toLocaleString('en-US')} | ${r.target} | ${r.ms.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |`),
-    '',
-    ...summary.map((s) => `- ${s}`),
-  ], 'Scrape: rendering the Prometheus exposition');
+  writeSection(
+    'scrape',
+    [
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario scrape\` (in-process, median of ${Math.max(3, ROUNDS)} renders after one warm-up; one delta counter with two labels per series, \`route\` of 50 values and a unique \`series\`) on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}. metricport: render of the store to one Buffer; @opentelemetry/exporter-prometheus: \`collect()\` + \`PrometheusSerializer.serialize\` (cardinality limit raised with a view).`,
+      '',
+      '| series | target | ms | KiB |',
+      '|---:|---|---:|---:|',
+      ...rows.map((r) => `| ${r.series.toLocaleString('en-US')} | ${r.target} | ${r.ms.toFixed(1)} | ${(r.bytes / 1024).toFixed(0)} |`),
+      '',
+      ...summary.map((s) => `- ${s}`),
+    ],
+    'Scrape: rendering the Prometheus exposition',
+  );
 }
 
 /** `--scenario startup`: start to healthy and idle RSS only (a minute instead of several). */
@@ -256,10 +333,21 @@ async function startupScenario(): Promise<void> {
     const rounds = Math.max(3, ROUNDS);
     const a: Array<Awaited<ReturnType<typeof measureStartup>>> = [];
     const b: Array<Awaited<ReturnType<typeof measureStartup>>> = [];
-    for (let i = 0; i < rounds; i++) { a.push(await measureStartup(ROOT, 1)); b.push(await measureStartup(other, 1)); }
-    const med = (rs: typeof a, f: (r: (typeof a)[number]) => number) => { const s = rs.map(f).sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
-    for (const [name, rs] of [[ROOT, a], [other, b]] as const) {
-      console.log(`${name}: start to healthy ${med(rs, (r) => r.metricport.startMs).toFixed(0)} ms, idle RSS ${med(rs, (r) => r.metricport.rss).toFixed(1)} MiB (${med(rs, (r) => r.metricport.anon).toFixed(1)} MiB private); anchor ${med(rs, (r) => r.anchor.startMs).toFixed(0)} ms, ${med(rs, (r) => r.anchor.rss).toFixed(1)} MiB (median of ${rounds})`);
+    for (let i = 0; i < rounds; i++) {
+      a.push(await measureStartup(ROOT, 1));
+      b.push(await measureStartup(other, 1));
+    }
+    const med = (rs: typeof a, f: (r: (typeof a)[number]) => number) => {
+      const s = rs.map(f).sort((x, y) => x - y);
+      return s[Math.floor(s.length / 2)]!;
+    };
+    for (const [name, rs] of [
+      [ROOT, a],
+      [other, b],
+    ] as const) {
+      console.log(
+        `${name}: start to healthy ${med(rs, (r) => r.metricport.startMs).toFixed(0)} ms, idle RSS ${med(rs, (r) => r.metricport.rss).toFixed(1)} MiB (${med(rs, (r) => r.metricport.anon).toFixed(1)} MiB private); anchor ${med(rs, (r) => r.anchor.startMs).toFixed(0)} ms, ${med(rs, (r) => r.anchor.rss).toFixed(1)} MiB (median of ${rounds})`,
+      );
     }
     return;
   }
@@ -267,18 +355,42 @@ async function startupScenario(): Promise<void> {
   const lines = startupLines(r);
   for (const l of lines) console.log(l);
   if (!WRITE) return;
-  writeSection('startup', [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario startup\` (${r.rounds} alternating starts of each, medians) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`,
-    '',
-    ...lines.map((l) => `- ${l}`),
-  ], 'Start and idle');
+  writeSection(
+    'startup',
+    [
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario startup\` (${r.rounds} alternating starts of each, medians) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`,
+      '',
+      ...lines.map((l) => `- ${l}`),
+    ],
+    'Start and idle',
+  );
 }
 
-const SCENARIO = (() => { const i = args.indexOf('--scenario'); return i >= 0 ? args[i + 1] : 'ingest'; })();
-const scenarios: Record<string, () => Promise<void>> = { ingest: main, startup: startupScenario, scrape: scrapeScenario, events: eventsScenario, export: exportScenario, statsd: statsdScenario, sdk: sdkScenario, soak: soakScenario, 'cluster-leases': clusterLeasesScenario, cluster: fleetScenario, series: seriesScenario, explore: exploreScenario, datadog: datadogScenario };
+const SCENARIO = (() => {
+  const i = args.indexOf('--scenario');
+  return i >= 0 ? args[i + 1] : 'ingest';
+})();
+const scenarios: Record<string, () => Promise<void>> = {
+  ingest: main,
+  startup: startupScenario,
+  scrape: scrapeScenario,
+  events: eventsScenario,
+  export: exportScenario,
+  statsd: statsdScenario,
+  sdk: sdkScenario,
+  soak: soakScenario,
+  'cluster-leases': clusterLeasesScenario,
+  cluster: fleetScenario,
+  series: seriesScenario,
+  explore: exploreScenario,
+  datadog: datadogScenario,
+};
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {
   console.error(`unknown scenario ${JSON.stringify(SCENARIO)} (scenarios: ${Object.keys(scenarios).join(', ')})`);
   process.exit(2);
 }
-run().catch((e) => { console.error(e); process.exit(1); });
+run().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -12,7 +12,13 @@ import { renderBytes } from '../exporters/prometheus/exposition.js';
 import { PromKeyer } from '../exporters/prometheus/labels.js';
 import type { MetricsBatch, NumberDataPoint } from '../src/model/index.js';
 
-export interface ScrapeRow { series: number; target: string; ms: number; bytes: number; ingestMs?: number }
+export interface ScrapeRow {
+  series: number;
+  target: string;
+  ms: number;
+  bytes: number;
+  ingestMs?: number;
+}
 
 const T0 = 1_700_000_000_000_000_000n;
 
@@ -23,8 +29,23 @@ function median(xs: number[]): number {
 
 function batchOf(n: number): MetricsBatch {
   const points: NumberDataPoint[] = new Array(n);
-  for (let i = 0; i < n; i++) points[i] = { attributes: { route: `/r${i % 50}`, series: `s${i}` }, startTimeUnixNano: T0, timeUnixNano: T0 + 1_000_000_000n, flags: 0, value: 1n };
-  return { resourceMetrics: [{ resource: { attributes: { 'service.name': 'bench' }, droppedAttributesCount: 0 }, schemaUrl: '', scopeMetrics: [{ scope: { name: 'bench', version: '', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [{ kind: 'sum', name: 'bench.requests', unit: '', description: 'requests', temporality: 1, isMonotonic: true, points }] }] }] };
+  for (let i = 0; i < n; i++)
+    points[i] = { attributes: { route: `/r${i % 50}`, series: `s${i}` }, startTimeUnixNano: T0, timeUnixNano: T0 + 1_000_000_000n, flags: 0, value: 1n };
+  return {
+    resourceMetrics: [
+      {
+        resource: { attributes: { 'service.name': 'bench' }, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeMetrics: [
+          {
+            scope: { name: 'bench', version: '', attributes: {}, droppedAttributesCount: 0 },
+            schemaUrl: '',
+            metrics: [{ kind: 'sum', name: 'bench.requests', unit: '', description: 'requests', temporality: 1, isMonotonic: true, points }],
+          },
+        ],
+      },
+    ],
+  };
 }
 
 async function metricport(n: number, rounds: number): Promise<ScrapeRow[]> {
@@ -79,10 +100,17 @@ export async function runScrape(rounds: number): Promise<{ rows: ScrapeRow[]; su
     const mine = await metricport(n, rounds);
     const theirs = await otel(n, rounds);
     rows.push(...mine, theirs);
-    for (const r of [...mine, theirs]) console.log(`${String(n).padStart(7)} series  ${r.target.padEnd(36)} ${r.ms.toFixed(1).padStart(8)} ms  ${(r.bytes / 1024).toFixed(0).padStart(7)} KiB${r.ingestMs !== undefined ? `  (ingest ${r.ingestMs.toFixed(0)} ms)` : ''}`);
+    for (const r of [...mine, theirs])
+      console.log(
+        `${String(n).padStart(7)} series  ${r.target.padEnd(36)} ${r.ms.toFixed(1).padStart(8)} ms  ${(r.bytes / 1024).toFixed(0).padStart(7)} KiB${r.ingestMs !== undefined ? `  (ingest ${r.ingestMs.toFixed(0)} ms)` : ''}`,
+      );
     const speedup = theirs.ms / mine[0]!.ms;
-    summary.push(`${n.toLocaleString('en-US')} series: building the store from one ${n.toLocaleString('en-US')}-point batch (label rendering, series creation) ${mine[0]!.ingestMs!.toFixed(0)} ms`);
-    summary.push(`${n.toLocaleString('en-US')} series: metricport text ${mine[0]!.ms.toFixed(1)} ms vs @opentelemetry/exporter-prometheus ${theirs.ms.toFixed(1)} ms = ${speedup.toFixed(1)}× faster (goal ≥ 5×)`);
+    summary.push(
+      `${n.toLocaleString('en-US')} series: building the store from one ${n.toLocaleString('en-US')}-point batch (label rendering, series creation) ${mine[0]!.ingestMs!.toFixed(0)} ms`,
+    );
+    summary.push(
+      `${n.toLocaleString('en-US')} series: metricport text ${mine[0]!.ms.toFixed(1)} ms vs @opentelemetry/exporter-prometheus ${theirs.ms.toFixed(1)} ms = ${speedup.toFixed(1)}× faster (goal ≥ 5×)`,
+    );
   }
   console.log(summary.join('\n'));
   return { rows, summary };

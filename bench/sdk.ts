@@ -19,7 +19,10 @@ import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const ROOT = packageRoot();
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
 const KEY = 'benchpublickey0123456789abcdef';
@@ -35,35 +38,91 @@ function envelopeTemplate(): string {
     ['/srv/shop/node_modules/express/lib/router/layer.js', 'layer', 'Layer.handle [as handle_request]', false],
     ['/srv/shop/src/routes/cart.js', 'cart', 'checkout', true],
     ['/srv/shop/src/services/payment.js', 'payment', 'charge', true],
-  ].map(([filename, module, fn, inApp], i) => ({ filename, module, function: fn, lineno: 10 + i, colno: 7, in_app: inApp, ...(inApp ? { pre_context: ['  const total = cart.total();', '  if (!card) {'], context_line: "    throw new TypeError('card declined');", post_context: ['  }', '  return ok;'] } : {}) }));
+  ].map(([filename, module, fn, inApp], i) => ({
+    filename,
+    module,
+    function: fn,
+    lineno: 10 + i,
+    colno: 7,
+    in_app: inApp,
+    ...(inApp
+      ? {
+          pre_context: ['  const total = cart.total();', '  if (!card) {'],
+          context_line: "    throw new TypeError('card declined');",
+          post_context: ['  }', '  return ok;'],
+        }
+      : {}),
+  }));
   const event = {
     exception: { values: [{ type: 'TypeError', value: 'card declined', stacktrace: { frames }, mechanism: { type: 'generic', handled: true } }] },
-    event_id: ID, level: 'error', platform: 'node',
-    contexts: { trace: { trace_id: 'ee1c2ba3717646308a87e763758ea56d', span_id: '8f45624e09881ff6' }, runtime: { name: 'node', version: 'v20.20.2' }, os: { kernel_version: '6.1.0', name: 'Debian', version: '12' }, device: { arch: 'x64', memory_size: 25325260800, processor_count: 2 } },
-    server_name: 'web-1', timestamp: now, environment: 'production', release: 'shop@2.4.1',
-    sdk: { name: 'sentry.javascript.node', version: '11.12.0', integrations: ['EventFilters', 'FunctionToString', 'LinkedErrors', 'Dedupe', 'OnUncaughtException', 'OnUnhandledRejection', 'ContextLines', 'Context', 'Modules'], packages: [{ name: 'npm:@sentry/node', version: '11.12.0' }] },
+    event_id: ID,
+    level: 'error',
+    platform: 'node',
+    contexts: {
+      trace: { trace_id: 'ee1c2ba3717646308a87e763758ea56d', span_id: '8f45624e09881ff6' },
+      runtime: { name: 'node', version: 'v20.20.2' },
+      os: { kernel_version: '6.1.0', name: 'Debian', version: '12' },
+      device: { arch: 'x64', memory_size: 25325260800, processor_count: 2 },
+    },
+    server_name: 'web-1',
+    timestamp: now,
+    environment: 'production',
+    release: 'shop@2.4.1',
+    sdk: {
+      name: 'sentry.javascript.node',
+      version: '11.12.0',
+      integrations: [
+        'EventFilters',
+        'FunctionToString',
+        'LinkedErrors',
+        'Dedupe',
+        'OnUncaughtException',
+        'OnUnhandledRejection',
+        'ContextLines',
+        'Context',
+        'Modules',
+      ],
+      packages: [{ name: 'npm:@sentry/node', version: '11.12.0' }],
+    },
     user: { id: 'user-42' },
   };
-  const header = { event_id: ID, sent_at: new Date().toISOString(), sdk: { name: 'sentry.javascript.node', version: '11.12.0' }, trace: { environment: 'production', release: 'shop@2.4.1', public_key: KEY, trace_id: 'ee1c2ba3717646308a87e763758ea56d' } };
+  const header = {
+    event_id: ID,
+    sent_at: new Date().toISOString(),
+    sdk: { name: 'sentry.javascript.node', version: '11.12.0' },
+    trace: { environment: 'production', release: 'shop@2.4.1', public_key: KEY, trace_id: 'ee1c2ba3717646308a87e763758ea56d' },
+  };
   return `${JSON.stringify(header)}\n{"type":"event"}\n${JSON.stringify(event)}`;
 }
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
 async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error(`not ready: ${url}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-interface LoadResult { ok: number; perSec: number; p99: number; errors: number }
+interface LoadResult {
+  ok: number;
+  perSec: number;
+  p99: number;
+  errors: number;
+}
 
 let seq = 0;
 
@@ -72,7 +131,9 @@ async function load(port: number, template: string, seconds: number, connections
   if (WRK !== undefined && !args.includes('--node-client')) {
     const dir = mkdtempSync(join(tmpdir(), 'mp-wrk-'));
     const lit = (s: string) => `[==[${s}]==]`;
-    writeFileSync(join(dir, 'post.lua'), `
+    writeFileSync(
+      join(dir, 'post.lua'),
+      `
 local a, b, c = ${lit(a)}, ${lit(b)}, ${lit(c)}
 local n = ${seq}
 local headers = { ["User-Agent"] = "sentry.javascript.node/11.12.0" }
@@ -84,12 +145,19 @@ end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %f %f\\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration / 1e6, latency:percentile(99) / 1000))
 end
-`);
+`,
+    );
     seq += 1e9; // ids of later rounds never repeat earlier ones
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(WRK, ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', join(dir, 'post.lua'), `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(
+        WRK,
+        ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', join(dir, 'post.lua'), `http://127.0.0.1:${port}`],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let o = '';
-      p.stdout.on('data', (d: Buffer) => { o += d.toString(); });
+      p.stdout.on('data', (d: Buffer) => {
+        o += d.toString();
+      });
       p.on('error', reject);
       p.on('exit', () => resolve(o));
     });
@@ -100,21 +168,37 @@ end
     return { ok, perSec: ok / Number(m[3]), p99: Number(m[4]), errors: Number(m[2]) };
   }
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  let ok = 0; let errors = 0; const lat: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const id = (++seq).toString(16).padStart(32, '0');
-    const body = Buffer.from(a + id + b + id + c);
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: PATH, method: 'POST', agent, headers: { 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => { if (res.statusCode === 200) { ok++; lat.push(performance.now() - t0); } else errors++; resolve(); });
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const id = (++seq).toString(16).padStart(32, '0');
+      const body = Buffer.from(a + id + b + id + c);
+      const t0 = performance.now();
+      const req = request({ host: '127.0.0.1', port, path: PATH, method: 'POST', agent, headers: { 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            ok++;
+            lat.push(performance.now() - t0);
+          } else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
     });
-    req.on('error', () => { errors++; resolve(); });
-    req.end(body);
-  });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: connections }, async () => { while (performance.now() < end) await one(); }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
   agent.destroy();
   lat.sort((x, y) => x - y);
   return { ok, perSec: ok / ((performance.now() - t0) / 1000), p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, errors };
@@ -130,19 +214,47 @@ export async function sdkScenario(): Promise<void> {
   const port = await freePort();
   const adminPort = await freePort();
   const cfg = join(dir, 'bench.yaml');
-  const set = { name: 'SDK', metrics: [{ name: 'ErrorsByTypeAndVersion', group_by: ['error.type', 'application.version'], aggregates: ['count', 'unique(_tx)', 'unique(guid)'] }] };
-  writeFileSync(cfg, `receivers:\n  sentry: { endpoint: "127.0.0.1:${port}", keys: [ { key: ${KEY}, application: shop } ] }\nprocessors:\n  metricsets:\n    period: 60s\n    sets: ${JSON.stringify([set])}\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    errors: { receivers: [sentry], processors: [metricsets], exporters: [nop] }\n`);
-  const mp: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
+  const set = {
+    name: 'SDK',
+    metrics: [{ name: 'ErrorsByTypeAndVersion', group_by: ['error.type', 'application.version'], aggregates: ['count', 'unique(_tx)', 'unique(guid)'] }],
+  };
+  writeFileSync(
+    cfg,
+    `receivers:\n  sentry: { endpoint: "127.0.0.1:${port}", keys: [ { key: ${KEY}, application: shop } ] }\nprocessors:\n  metricsets:\n    period: 60s\n    sets: ${JSON.stringify([set])}\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    errors: { receivers: [sentry], processors: [metricsets], exporters: [nop] }\n`,
+  );
+  const mp: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/src/bin/metricport.js'),
+      'run',
+      '--config',
+      cfg,
+      '--admin-endpoint',
+      `127.0.0.1:${adminPort}`,
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
 
   let total = 0;
   total += (await load(port, template, 1, CONNECTIONS)).ok; // warm-up
   const slice = Math.max(1, DURATION_S / ROUNDS);
   const rs: LoadResult[] = [];
-  for (let r = 0; r < ROUNDS; r++) { const x = await load(port, template, slice, CONNECTIONS); rs.push(x); total += x.ok; }
+  for (let r = 0; r < ROUNDS; r++) {
+    const x = await load(port, template, slice, CONNECTIONS);
+    rs.push(x);
+    total += x.ok;
+  }
   rs.sort((x, y) => x.perSec - y.perSec);
   const med = rs[Math.floor(rs.length / 2)]!;
-  const status = await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/status`)).json() as { receivers: Array<{ id: string; counters: Record<string, number> }>; processors: Array<{ incoming?: number }> };
+  const status = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/status`)).json()) as {
+    receivers: Array<{ id: string; counters: Record<string, number> }>;
+    processors: Array<{ incoming?: number }>;
+  };
   mp.kill('SIGTERM');
   await new Promise((r) => mp.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
@@ -155,10 +267,14 @@ export async function sdkScenario(): Promise<void> {
   console.log(check);
   if (!WRITE) return;
   const extra = args.filter((x) => x !== '--scenario' && x !== 'sdk');
-  writeSection('sdk', [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario sdk${extra.length ? ' ' + extra.join(' ') : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One Sentry envelope per request shaped like @sentry/node 11's captureException (${Buffer.byteLength(template)} B, header + one \`event\` item, a fresh event_id per request), \`POST /api/1/envelope/?sentry_key=…\` → sentry receiver → metricsets (count + unique(_tx) + unique(guid) by error.type and application.version) → nop; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${slice} s after a 1 s warm-up, median shown; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread, Lua building each body)' : 'a Node client'} on the same cores.`,
-    '',
-    `- ${line}`,
-    `- ${check}`,
-  ], 'Error SDKs: Sentry envelopes through a metric set');
+  writeSection(
+    'sdk',
+    [
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario sdk${extra.length ? ' ' + extra.join(' ') : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One Sentry envelope per request shaped like @sentry/node 11's captureException (${Buffer.byteLength(template)} B, header + one \`event\` item, a fresh event_id per request), \`POST /api/1/envelope/?sentry_key=…\` → sentry receiver → metricsets (count + unique(_tx) + unique(guid) by error.type and application.version) → nop; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${slice} s after a 1 s warm-up, median shown; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread, Lua building each body)' : 'a Node client'} on the same cores.`,
+      '',
+      `- ${line}`,
+      `- ${check}`,
+    ],
+    'Error SDKs: Sentry envelopes through a metric set',
+  );
 }

@@ -53,8 +53,23 @@ function attrsOf(i: number): Record<string, string> {
 /** series [from, to) as one delta counter batch (the same input for every target) */
 function batch(from: number, to: number): MetricsBatch {
   const points: NumberDataPoint[] = new Array(to - from);
-  for (let i = from; i < to; i++) points[i - from] = { attributes: attrsOf(i), startTimeUnixNano: T0, timeUnixNano: T0 + 1_000_000_000n, flags: 0, value: BigInt(1 + (i % 7)) };
-  return { resourceMetrics: [{ resource: { attributes: { 'service.name': 'shop', 'host.name': 'web-01' }, droppedAttributesCount: 0 }, schemaUrl: '', scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [{ kind: 'sum', name: 'http.server.requests', unit: '{request}', description: 'requests', temporality: 1, isMonotonic: true, points }] }] }] };
+  for (let i = from; i < to; i++)
+    points[i - from] = { attributes: attrsOf(i), startTimeUnixNano: T0, timeUnixNano: T0 + 1_000_000_000n, flags: 0, value: BigInt(1 + (i % 7)) };
+  return {
+    resourceMetrics: [
+      {
+        resource: { attributes: { 'service.name': 'shop', 'host.name': 'web-01' }, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeMetrics: [
+          {
+            scope: { name: 'bench', version: '1', attributes: {}, droppedAttributesCount: 0 },
+            schemaUrl: '',
+            metrics: [{ kind: 'sum', name: 'http.server.requests', unit: '{request}', description: 'requests', temporality: 1, isMonotonic: true, points }],
+          },
+        ],
+      },
+    ],
+  };
 }
 
 function peakRss(): number {
@@ -62,10 +77,16 @@ function peakRss(): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
 }
 function resetPeak(): void {
-  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* not Linux, or not allowed: the peak is then the process peak */ }
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    /* not Linux, or not allowed: the peak is then the process peak */
+  }
 }
 
-function out(o: unknown): void { process.stdout.write(JSON.stringify(o) + '\n'); }
+function out(o: unknown): void {
+  process.stdout.write(JSON.stringify(o) + '\n');
+}
 
 async function main(): Promise<void> {
   const [target, nArg, mode] = process.argv.slice(2);
@@ -83,9 +104,18 @@ async function main(): Promise<void> {
     keep = store;
     scrapeRespond = () => prometheusResponse(store, undefined);
   } else if (target === 'accumulator') {
-    const acc = new PeriodAccumulator({ periodMs: 60_000, latenessMs: 0, maxSeries: n + 10, seriesExpiryMs: 3_600_000, cumulative: 'delta', resourceAttributes: ['service.name', 'host.name'], now: () => NOW_MS });
+    const acc = new PeriodAccumulator({
+      periodMs: 60_000,
+      latenessMs: 0,
+      maxSeries: n + 10,
+      seriesExpiryMs: 3_600_000,
+      cumulative: 'delta',
+      resourceAttributes: ['service.name', 'host.name'],
+      now: () => NOW_MS,
+    });
     for (let i = 0; i < n; i += CHUNK) acc.add(batch(i, Math.min(n, i + CHUNK)));
-    if (acc.seriesCount() !== n || acc.windowCount() !== 1) throw new Error(`accumulator holds ${acc.seriesCount()} series in ${acc.windowCount()} windows, expected ${n} in 1`);
+    if (acc.seriesCount() !== n || acc.windowCount() !== 1)
+      throw new Error(`accumulator holds ${acc.seriesCount()} series in ${acc.windowCount()} windows, expected ${n} in 1`);
     keep = acc;
   } else if (target === 'anchor-map') {
     const map = new Map<string, number>();
@@ -102,7 +132,11 @@ async function main(): Promise<void> {
   (globalThis as { keep?: unknown }).keep = keep; // reachable until the process ends
   const m1 = settle();
   const row = { target, series: n, ingestMs, rss0: m0.rss, rss1: m1.rss, heap0: m0.heap, heap1: m1.heap };
-  if (mode !== 'scrape') { out(row); void keep; return; }
+  if (mode !== 'scrape') {
+    out(row);
+    void keep;
+    return;
+  }
 
   // serve: the exporter's own listener and response path, or the bare transfer anchor
   let server: { port: number; close(): Promise<void> };
@@ -116,7 +150,10 @@ async function main(): Promise<void> {
         while (left > 0) {
           const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
           left -= c.length;
-          if (!res.write(c)) { res.once('drain', pump); return; }
+          if (!res.write(c)) {
+            res.once('drain', pump);
+            return;
+          }
         }
         res.end();
       };
@@ -125,7 +162,15 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     server = { port: (s.address() as { port: number }).port, close: () => new Promise((r) => s.close(() => r())) };
   } else {
-    const ps = new PullServer({ endpoint: '127.0.0.1:0', configKey: 'bench', owner: 'bench', logger: silentLogger(), meter: createNoopMeter(), path: '/t/metrics', respond: () => scrapeRespond!() });
+    const ps = new PullServer({
+      endpoint: '127.0.0.1:0',
+      configKey: 'bench',
+      owner: 'bench',
+      logger: silentLogger(),
+      meter: createNoopMeter(),
+      path: '/t/metrics',
+      respond: () => scrapeRespond!(),
+    });
     await ps.start();
     server = { port: ps.address()!.port, close: () => ps.close(AbortSignal.timeout(1000)) };
   }
@@ -145,4 +190,7 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

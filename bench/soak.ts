@@ -27,7 +27,10 @@ import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const ROOT = packageRoot();
 const METRICS = 50;
 const SERIES_PER_METRIC = 20;
@@ -36,7 +39,10 @@ const PERIOD_S = 10;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -48,7 +54,11 @@ function rssMiB(pid: number): number {
 async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error(`not ready: ${url}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -67,12 +77,18 @@ function template(): string[] {
           { key: 'http.method', value: { stringValue: p % 2 ? 'GET' : 'POST' } },
           { key: 'region', value: { stringValue: 'eu-west-1' } },
         ],
-        startTimeUnixNano: T, timeUnixNano: T, asInt: '1',
+        startTimeUnixNano: T,
+        timeUnixNano: T,
+        asInt: '1',
       });
     }
     metrics.push({ name: `soak.requests.${m}`, unit: '{request}', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints } });
   }
-  const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'soak' } }] }, scopeMetrics: [{ scope: { name: 'soak' }, metrics }] }] });
+  const body = JSON.stringify({
+    resourceMetrics: [
+      { resource: { attributes: [{ key: 'service.name', value: { stringValue: 'soak' } }] }, scopeMetrics: [{ scope: { name: 'soak' }, metrics }] },
+    ],
+  });
   return body.split(`"${T}"`);
 }
 
@@ -90,7 +106,10 @@ class Sink {
       req.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         this.requests++;
-        for (const m of text.matchAll(/ value=(\d+)i /g)) { this.sum += Number(m[1]); this.lines++; }
+        for (const m of text.matchAll(/ value=(\d+)i /g)) {
+          this.sum += Number(m[1]);
+          this.lines++;
+        }
         res.writeHead(204);
         res.end();
       });
@@ -99,17 +118,27 @@ class Sink {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     this.port = (server.address() as { port: number }).port;
   }
-  async stop(): Promise<void> { await new Promise<void>((r) => this.server?.close(() => r()) ?? r()); }
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+  }
 }
 
-interface Service { proc: ChildProcess; port: number; admin: number; dir: string; stop(): Promise<number | null> }
+interface Service {
+  proc: ChildProcess;
+  port: number;
+  admin: number;
+  dir: string;
+  stop(): Promise<number | null>;
+}
 
 async function startService(sinkPort: number): Promise<Service> {
   const dir = mkdtempSync(join(tmpdir(), 'mp-soak-'));
   const port = await freePort();
   const admin = await freePort();
   const cfg = join(dir, 'soak.yaml');
-  writeFileSync(cfg, `receivers:
+  writeFileSync(
+    cfg,
+    `receivers:
   otlp: { protocols: { http: { endpoint: "127.0.0.1:${port}" } } }
 exporters:
   influxdb:
@@ -123,12 +152,31 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb] }
-`);
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${admin}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'], { stdio: 'inherit' });
+`,
+  );
+  const proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/src/bin/metricport.js'),
+      'run',
+      '--config',
+      cfg,
+      '--admin-endpoint',
+      `127.0.0.1:${admin}`,
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   await waitHttp(`http://127.0.0.1:${admin}/healthz`);
   return {
-    proc, port, admin, dir,
+    proc,
+    port,
+    admin,
+    dir,
     async stop() {
       proc.kill('SIGTERM');
       const c = await exited;
@@ -138,7 +186,13 @@ service:
   };
 }
 
-interface Load { sent: number; acked: number; non200: Record<string, number>; errors: number; seconds: number }
+interface Load {
+  sent: number;
+  acked: number;
+  non200: Record<string, number>;
+  errors: number;
+  seconds: number;
+}
 
 /** `connections` senders; with `perSec` > 0 requests are paced to that rate (catching up when behind), else as fast as answers come. */
 async function drive(port: number, seconds: number, connections: number, perSec: number, stopAt?: { v: boolean }): Promise<Load> {
@@ -148,20 +202,34 @@ async function drive(port: number, seconds: number, connections: number, perSec:
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   let slot = 0;
-  const one = (): Promise<void> => new Promise<void>((resolve) => {
-    const body = parts.join(`"${String(Date.now())}000000"`);
-    r.sent += POINTS;
-    const req = request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode === 200) r.acked += POINTS;
-        else r.non200[String(res.statusCode)] = (r.non200[String(res.statusCode)] ?? 0) + 1;
+  const one = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const body = parts.join(`"${String(Date.now())}000000"`);
+      r.sent += POINTS;
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/metrics',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) r.acked += POINTS;
+            else r.non200[String(res.statusCode)] = (r.non200[String(res.statusCode)] ?? 0) + 1;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        r.errors++;
         resolve();
       });
+      req.end(body);
     });
-    req.on('error', () => { r.errors++; resolve(); });
-    req.end(body);
-  });
   const worker = async (): Promise<void> => {
     for (;;) {
       if (stopAt?.v === true) return;
@@ -180,8 +248,10 @@ async function drive(port: number, seconds: number, connections: number, perSec:
   return r;
 }
 
-async function status(admin: number): Promise<{ receivers: Array<{ id: string; counters?: Record<string, unknown> }>; exporters: Array<Record<string, unknown> & { id: string }> }> {
-  return await (await fetch(`http://127.0.0.1:${admin}/api/v1/status`)).json() as never;
+async function status(
+  admin: number,
+): Promise<{ receivers: Array<{ id: string; counters?: Record<string, unknown> }>; exporters: Array<Record<string, unknown> & { id: string }> }> {
+  return (await (await fetch(`http://127.0.0.1:${admin}/api/v1/status`)).json()) as never;
 }
 
 export async function soakScenario(): Promise<void> {
@@ -198,10 +268,14 @@ export async function soakScenario(): Promise<void> {
   const peak = await drive(svc.port, PEAK_S, CONNECTIONS, 0);
   const peakRate = peak.acked / peak.seconds;
   await svc.stop();
-  console.log(`peak: ${Math.round(peakRate).toLocaleString('en-US')} points/s acknowledged (${CONNECTIONS} connections, ${PEAK_S} s, ${POINTS} points/request, non-200 ${JSON.stringify(peak.non200)}, errors ${peak.errors})`);
+  console.log(
+    `peak: ${Math.round(peakRate).toLocaleString('en-US')} points/s acknowledged (${CONNECTIONS} connections, ${PEAK_S} s, ${POINTS} points/request, non-200 ${JSON.stringify(peak.non200)}, errors ${peak.errors})`,
+  );
 
   // 2. soak at half the peak
-  sink.sum = 0; sink.lines = 0; sink.requests = 0;
+  sink.sum = 0;
+  sink.lines = 0;
+  sink.requests = 0;
   const rate = peakRate / 2;
   svc = await startService(sink.port);
   const pid = svc.proc.pid!;
@@ -245,11 +319,15 @@ export async function soakScenario(): Promise<void> {
   ];
   console.log(summary.join('\n'));
   if (WRITE) {
-    writeSection('soak', [
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario soak --duration ${DURATION}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. Pipeline: otlp → \`influxdb\` push store (period ${PERIOD_S} s, \`sending_queue: { storage: disk, drop_policy: block, max_size: 64MiB }\`: LMDB queue + write-ahead log, every acknowledged batch fdatasync'ed) → a counting InfluxDB line-protocol sink in the bench process (not a real InfluxDB: on two shared cores it would take the CPU the service needs). Load: a Node client (same cores), OTLP JSON, ${POINTS} delta-sum points (value 1, current time) per request over ${CONNECTIONS} keep-alive connections; RSS sampled every 5 s from /proc.`,
-      '',
-      ...summary.map((s) => `- ${s}`),
-    ], 'Soak: half the peak for 10 minutes into a disk-queued push store');
+    writeSection(
+      'soak',
+      [
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario soak --duration ${DURATION}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. Pipeline: otlp → \`influxdb\` push store (period ${PERIOD_S} s, \`sending_queue: { storage: disk, drop_policy: block, max_size: 64MiB }\`: LMDB queue + write-ahead log, every acknowledged batch fdatasync'ed) → a counting InfluxDB line-protocol sink in the bench process (not a real InfluxDB: on two shared cores it would take the CPU the service needs). Load: a Node client (same cores), OTLP JSON, ${POINTS} delta-sum points (value 1, current time) per request over ${CONNECTIONS} keep-alive connections; RSS sampled every 5 s from /proc.`,
+        '',
+        ...summary.map((s) => `- ${s}`),
+      ],
+      'Soak: half the peak for 10 minutes into a disk-queued push store',
+    );
   }
   if (!ok) process.exitCode = 1;
 }

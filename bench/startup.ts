@@ -21,11 +21,19 @@ import { join } from 'node:path';
 export const GOAL_IDLE_MIB = 64;
 export const GOAL_START_MS = 300;
 
-export interface StartFigures { startMs: number; rss: number; anon: number; file: number }
+export interface StartFigures {
+  startMs: number;
+  rss: number;
+  anon: number;
+  file: number;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -42,7 +50,10 @@ async function once(args: string[], env: Record<string, string>, url: string): P
   try {
     const deadline = t0 + 20_000;
     for (;;) {
-      const ok = await fetch(url).then((r) => r.ok, () => false);
+      const ok = await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (performance.now() > deadline) throw new Error(`not healthy within 20 s: ${args.join(' ')}`);
       await new Promise((r) => setTimeout(r, 5));
@@ -56,10 +67,18 @@ async function once(args: string[], env: Record<string, string>, url: string): P
   }
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 
 function summarise(rs: StartFigures[]): StartFigures {
-  return { startMs: median(rs.map((r) => r.startMs)), rss: median(rs.map((r) => r.rss)), anon: median(rs.map((r) => r.anon)), file: median(rs.map((r) => r.file)) };
+  return {
+    startMs: median(rs.map((r) => r.startMs)),
+    rss: median(rs.map((r) => r.rss)),
+    anon: median(rs.map((r) => r.anon)),
+    file: median(rs.map((r) => r.file)),
+  };
 }
 
 /** metricport with the default config and the bare node:http anchor, `rounds` alternating starts each. */
@@ -70,8 +89,13 @@ export async function measureStartup(root: string, rounds: number): Promise<{ me
     const dir = mkdtempSync(join(tmpdir(), 'mp-bench-start-'));
     try {
       const admin = await freePort();
-      mp.push(await once([join(root, 'dist/src/bin/metricport.js'), 'run', '--admin-endpoint', `127.0.0.1:${admin}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'],
-        { METRICPORT_OTLP_ENDPOINT: `127.0.0.1:${await freePort()}`, METRICPORT_PROMETHEUS_ENDPOINT: `127.0.0.1:${await freePort()}` }, `http://127.0.0.1:${admin}/healthz`));
+      mp.push(
+        await once(
+          [join(root, 'dist/src/bin/metricport.js'), 'run', '--admin-endpoint', `127.0.0.1:${admin}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'],
+          { METRICPORT_OTLP_ENDPOINT: `127.0.0.1:${await freePort()}`, METRICPORT_PROMETHEUS_ENDPOINT: `127.0.0.1:${await freePort()}` },
+          `http://127.0.0.1:${admin}/healthz`,
+        ),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

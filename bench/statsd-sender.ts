@@ -43,11 +43,18 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
-      if (now >= end) { resolve(); return; }
+      if (now >= end) {
+        resolve();
+        return;
+      }
       const due = Math.floor(((now - t0) / 1000) * pps) - sent - errors - inflight;
       for (let j = 0; j < due && inflight < 5000; j++) {
         inflight++;
-        sock.send(packets[i++ % packets.length]!, (err) => { inflight--; if (err) errors++; else sent++; });
+        sock.send(packets[i++ % packets.length]!, (err) => {
+          inflight--;
+          if (err) errors++;
+          else sent++;
+        });
       }
       setImmediate(tick);
     };

@@ -42,7 +42,10 @@ import { LINES_PER_PACKET, NAMES } from './statsd-sender.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
 const STEP_S = opt('step', 3);
 const START = opt('start', 100_000);
 const BISECT = opt('bisect', 4);
@@ -50,7 +53,10 @@ const ROUNDS = opt('rounds', 3);
 const SEARCH_ROUNDS = opt('search-rounds', 1);
 const CPU_RATE = opt('cpu-rate', 250_000);
 const RCVBUF = opt('rcvbuf', 8 * 1024 * 1024);
-const ONLY = (() => { const i = args.indexOf('--only'); return i >= 0 ? (args[i + 1] ?? '').split(',') : undefined; })();
+const ONLY = (() => {
+  const i = args.indexOf('--only');
+  return i >= 0 ? (args[i + 1] ?? '').split(',') : undefined;
+})();
 const MAX_LOSS = 0.001;
 /** counter lines (`…:1|c`) per packet of the sender's mix */
 const COUNTERS_PER_PACKET = LINES_PER_PACKET / 2;
@@ -67,7 +73,15 @@ interface Target {
   quietMs: number;
   received(): Promise<number>;
 }
-interface Step { rate: number; sent: number; seconds: number; received: number; loss: number; cpuS: number; kernelDrops: number }
+interface Step {
+  rate: number;
+  sent: number;
+  seconds: number;
+  received: number;
+  loss: number;
+  cpuS: number;
+  kernelDrops: number;
+}
 /** the rate the sender really achieved (on shared cores it can fall short of the offered rate) */
 const sentRate = (s: Step) => s.sent / s.seconds;
 
@@ -83,7 +97,9 @@ function offer(port: number, rate: number, seconds: number): Promise<{ sent: num
     const child = fork(join(here, 'statsd-sender.js'), [String(port), String(rate), String(seconds)], { stdio: 'inherit' });
     child.once('message', (m) => resolve(m as { sent: number; seconds: number }));
     child.once('error', reject);
-    child.once('exit', (code) => { if (code !== 0) reject(new Error(`sender exited ${code}`)); });
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`sender exited ${code}`));
+    });
   });
 }
 
@@ -94,7 +110,10 @@ async function settle(t: Target): Promise<number> {
   while (performance.now() < deadline) {
     await sleep(100);
     const now = await t.received();
-    if (now !== last) { last = now; stillSince = performance.now(); } else if (performance.now() - stillSince >= t.quietMs) return now;
+    if (now !== last) {
+      last = now;
+      stillSince = performance.now();
+    } else if (performance.now() - stillSince >= t.quietMs) return now;
   }
   return last;
 }
@@ -110,7 +129,9 @@ async function step(t: Target, rate: number): Promise<Step> {
   const received = (await settle(t)) - before;
   const kernelDrops = ((await udpSocketMemory(t.port))?.drops ?? 0) - d0;
   const s = { rate, sent, seconds, received, loss: sent === 0 ? 1 : Math.max(0, 1 - received / sent), cpuS, kernelDrops };
-  console.log(`  ${t.name.padEnd(11)} offered ${fmt(s.rate).padStart(10)} lines/s (sent ${fmt(sent / seconds).padStart(10)}/s): sent ${fmt(sent)}, received ${fmt(received)}, loss ${(s.loss * 100).toFixed(3)} % (kernel dropped ${fmt(kernelDrops)} datagrams: buffer full), CPU ${cpuS.toFixed(2)} s = ${received > 0 ? (cpuS / (received / 1e6)).toFixed(3) : '?'} s per million lines`);
+  console.log(
+    `  ${t.name.padEnd(11)} offered ${fmt(s.rate).padStart(10)} lines/s (sent ${fmt(sent / seconds).padStart(10)}/s): sent ${fmt(sent)}, received ${fmt(received)}, loss ${(s.loss * 100).toFixed(3)} % (kernel dropped ${fmt(kernelDrops)} datagrams: buffer full), CPU ${cpuS.toFixed(2)} s = ${received > 0 ? (cpuS / (received / 1e6)).toFixed(3) : '?'} s per million lines`,
+  );
   return s;
 }
 
@@ -122,7 +143,13 @@ async function search(t: Target): Promise<{ best: Step | undefined; steps: Step[
   for (let i = 0; i < 12; i++) {
     const s = await step(t, rate);
     steps.push(s);
-    if (s.loss <= MAX_LOSS) { ok = s; rate *= 2; } else { bad = rate; break; }
+    if (s.loss <= MAX_LOSS) {
+      ok = s;
+      rate *= 2;
+    } else {
+      bad = rate;
+      break;
+    }
   }
   if (bad !== undefined) {
     let lo = ok?.rate ?? 0;
@@ -132,7 +159,10 @@ async function search(t: Target): Promise<{ best: Step | undefined; steps: Step[
       if (mid <= 0) break;
       const s = await step(t, mid);
       steps.push(s);
-      if (s.loss <= MAX_LOSS) { ok = s; lo = mid; } else hi = mid;
+      if (s.loss <= MAX_LOSS) {
+        ok = s;
+        lo = mid;
+      } else hi = mid;
     }
   }
   return { best: ok, steps };
@@ -144,8 +174,11 @@ async function metricportLines(adminPort: number): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
-const spread = (xs: number[], f: (x: number) => string): string => xs.length === 0 ? '' : `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const spread = (xs: number[], f: (x: number) => string): string => (xs.length === 0 ? '' : `${f(Math.min(...xs))}–${f(Math.max(...xs))}`);
 
 export async function statsdScenario(): Promise<void> {
   const want = (name: string) => ONLY === undefined || ONLY.includes(name);
@@ -153,36 +186,66 @@ export async function statsdScenario(): Promise<void> {
   const port = await freePort();
   const adminPort = await freePort();
   const cfg = join(dir, 'statsd.yaml');
-  writeFileSync(cfg, `receivers:\n  statsd: { udp: { endpoint: "127.0.0.1:${port}", receive_buffer_size: ${RCVBUF} }, flush_interval: 10s }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [statsd], exporters: [nop] }\n`);
+  writeFileSync(
+    cfg,
+    `receivers:\n  statsd: { udp: { endpoint: "127.0.0.1:${port}", receive_buffer_size: ${RCVBUF} }, flush_interval: 10s }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [statsd], exporters: [nop] }\n`,
+  );
   // --cpu-prof: metricport writes a V8 CPU profile into a temp dir (printed) when it exits
   const profDir = args.includes('--cpu-prof') ? mkdtempSync(join(tmpdir(), 'mp-statsd-prof-')) : undefined;
   if (profDir !== undefined) console.log(`metricport CPU profile: ${profDir}`);
-  const mpArgs = [...(profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), join(ROOT, 'dist/src/bin/metricport.js'), 'run', '--config', cfg, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), '--log-level', 'warn'];
+  const mpArgs = [
+    ...(profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+    join(ROOT, 'dist/src/bin/metricport.js'),
+    'run',
+    '--config',
+    cfg,
+    '--admin-endpoint',
+    `127.0.0.1:${adminPort}`,
+    '--state-dir',
+    join(dir, 'state'),
+    '--log-level',
+    'warn',
+  ];
   const mp: ChildProcess = spawn(process.execPath, mpArgs, { stdio: 'inherit' });
   let etsy: EtsyStatsdPeer | undefined;
   let cd: CollectdPeer | undefined;
   try {
     for (let i = 0; ; i++) {
-      try { if ((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).ok) break; } catch { /* not yet */ }
+      try {
+        if ((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).ok) break;
+      } catch {
+        /* not yet */
+      }
       if (i > 200) throw new Error('metricport did not become healthy');
       await sleep(50);
     }
     const targets: Target[] = [];
     if (want('metricport')) targets.push({ name: 'metricport', port, pid: mp.pid!, quietMs: 300, received: () => metricportLines(adminPort) });
     if (want('collectd')) {
-      if (!peersInstalled('collectd')) throw new Error('collectd is not installed: run .ci/install-peers.sh (apt-get install -y --no-install-recommends collectd-core)');
+      if (!peersInstalled('collectd'))
+        throw new Error('collectd is not installed: run .ci/install-peers.sh (apt-get install -y --no-install-recommends collectd-core)');
       cd = await startCollectd({ receiveBufferBytes: RCVBUF, intervalS: 1 });
       const c = cd;
       targets.push({
-        name: 'collectd', port: c.port, pid: c.pid, quietMs: 2_500,
-        received: async () => { let n = 0; for (const v of c.counters('bench.app.').values()) n += v; return (n * LINES_PER_PACKET) / COUNTERS_PER_PACKET; },
+        name: 'collectd',
+        port: c.port,
+        pid: c.pid,
+        quietMs: 2_500,
+        received: async () => {
+          let n = 0;
+          for (const v of c.counters('bench.app.').values()) n += v;
+          return (n * LINES_PER_PACKET) / COUNTERS_PER_PACKET;
+        },
       });
     }
     if (want('etsy')) {
       etsy = await startEtsyStatsd({ flushIntervalMs: 3_600_000, receiveBufferBytes: RCVBUF });
       const e = etsy;
       targets.push({
-        name: 'Etsy statsd', port: e.port, pid: e.pid, quietMs: 300,
+        name: 'Etsy statsd',
+        port: e.port,
+        pid: e.pid,
+        quietMs: 300,
         received: async () => Number(/'?statsd\.metrics_received'?: (\d+)/.exec(await e.mgmt('counters'))?.[1] ?? 0),
       });
     }
@@ -210,26 +273,44 @@ export async function statsdScenario(): Promise<void> {
     for (const t of targets) {
       const bests = (searches[t.name] ?? []).map((x) => Math.max(0, ...x.steps.filter((s) => s.loss <= MAX_LOSS).map(sentRate)));
       const cpus = cpu[t.name]!.map(perM);
-      res[t.name] = { lossless: median(bests), losslessAll: bests, cpuPerM: median(cpus), cpuAll: cpus, lossAtCpu: Math.max(...cpu[t.name]!.map((s) => s.loss)) };
+      res[t.name] = {
+        lossless: median(bests),
+        losslessAll: bests,
+        cpuPerM: median(cpus),
+        cpuAll: cpus,
+        lossAtCpu: Math.max(...cpu[t.name]!.map((s) => s.loss)),
+      };
     }
     const summary: string[] = [bufLine];
     for (const t of targets) {
       const r = res[t.name]!;
-      summary.push(`${t.name}: lossless up to ${fmt(r.lossless)} lines/s${r.losslessAll.length > 1 ? ` (searches ${r.losslessAll.map(fmt).join(', ')})` : ''}; ${r.cpuPerM.toFixed(3)} CPU s per million lines at ${fmt(CPU_RATE)} lines/s (rounds ${spread(r.cpuAll, (x) => x.toFixed(3))}; worst loss ${(r.lossAtCpu * 100).toFixed(2)} %)`);
+      summary.push(
+        `${t.name}: lossless up to ${fmt(r.lossless)} lines/s${r.losslessAll.length > 1 ? ` (searches ${r.losslessAll.map(fmt).join(', ')})` : ''}; ${r.cpuPerM.toFixed(3)} CPU s per million lines at ${fmt(CPU_RATE)} lines/s (rounds ${spread(r.cpuAll, (x) => x.toFixed(3))}; worst loss ${(r.lossAtCpu * 100).toFixed(2)} %)`,
+      );
     }
     const mpR = res.metricport;
     const cdR = res.collectd;
     const etR = res['Etsy statsd'];
     if (mpR !== undefined && cdR !== undefined) {
-      summary.push(`metricport / collectd: lossless rate ${(mpR.lossless / cdR.lossless).toFixed(2)}× (goal ≥ 1×), CPU per million lines ${(mpR.cpuPerM / cdR.cpuPerM).toFixed(2)}× (goal ≤ 1.25×)`);
+      summary.push(
+        `metricport / collectd: lossless rate ${(mpR.lossless / cdR.lossless).toFixed(2)}× (goal ≥ 1×), CPU per million lines ${(mpR.cpuPerM / cdR.cpuPerM).toFixed(2)}× (goal ≤ 1.25×)`,
+      );
     }
-    if (mpR !== undefined && etR !== undefined) summary.push(`metricport / Etsy statsd: lossless rate ${(mpR.lossless / etR.lossless).toFixed(2)}× (goal ≥ 3×), CPU per million lines ${(mpR.cpuPerM / etR.cpuPerM).toFixed(2)}×`);
+    if (mpR !== undefined && etR !== undefined)
+      summary.push(
+        `metricport / Etsy statsd: lossless rate ${(mpR.lossless / etR.lossless).toFixed(2)}× (goal ≥ 3×), CPU per million lines ${(mpR.cpuPerM / etR.cpuPerM).toFixed(2)}×`,
+      );
     console.log(summary.join('\n'));
     if (!args.includes('--no-write') && ONLY === undefined) {
-      const rows = targets.flatMap((t) => [
-        ...cpu[t.name]!.map((s) => ({ n: t.name, what: 'CPU', s })),
-        ...(searches[t.name] ?? []).flatMap((x) => x.steps.map((s) => ({ n: t.name, what: 'search', s }))),
-      ]).map(({ n, what, s }) => `| ${n} | ${what} | ${fmt(s.rate)} | ${fmt(s.sent / s.seconds)} | ${fmt(s.received)} | ${(s.loss * 100).toFixed(3)} | ${s.cpuS.toFixed(2)} | ${perM(s).toFixed(3)} |`);
+      const rows = targets
+        .flatMap((t) => [
+          ...cpu[t.name]!.map((s) => ({ n: t.name, what: 'CPU', s })),
+          ...(searches[t.name] ?? []).flatMap((x) => x.steps.map((s) => ({ n: t.name, what: 'search', s }))),
+        ])
+        .map(
+          ({ n, what, s }) =>
+            `| ${n} | ${what} | ${fmt(s.rate)} | ${fmt(s.sent / s.seconds)} | ${fmt(s.received)} | ${(s.loss * 100).toFixed(3)} | ${s.cpuS.toFixed(2)} | ${perM(s).toFixed(3)} |`,
+        );
       writeSection('statsd', [
         '## StatsD ingest (`statsd` scenario)',
         '',
@@ -246,7 +327,10 @@ export async function statsdScenario(): Promise<void> {
     mp.kill('SIGTERM');
     await etsy?.stop();
     await cd?.stop();
-    await new Promise((r) => { if (mp.exitCode !== null) r(undefined); else mp.once('exit', r); });
+    await new Promise((r) => {
+      if (mp.exitCode !== null) r(undefined);
+      else mp.once('exit', r);
+    });
     rmSync(dir, { recursive: true, force: true });
   }
 }

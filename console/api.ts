@@ -1,6 +1,12 @@
 // The console's calls to the admin API: same origin, the session cookie, JSON.
 export class ApiError extends Error {
-  constructor(message: string, readonly status: number, readonly body: any) { super(message); }
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: any,
+  ) {
+    super(message);
+  }
 }
 
 async function call(method: string, path: string, body?: unknown): Promise<any> {
@@ -10,13 +16,17 @@ async function call(method: string, path: string, body?: unknown): Promise<any> 
     headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  if (r.status === 401 || r.status === 403 && r.headers.get('content-type')?.startsWith('text/plain')) {
+  if (r.status === 401 || (r.status === 403 && r.headers.get('content-type')?.startsWith('text/plain'))) {
     location.href = '/console/login';
     throw new ApiError('not logged in', r.status, null);
   }
   const text = await r.text();
   let json: any = null;
-  try { json = text === '' ? null : JSON.parse(text); } catch { json = { error: text }; }
+  try {
+    json = text === '' ? null : JSON.parse(text);
+  } catch {
+    json = { error: text };
+  }
   if (!r.ok) throw new ApiError(json?.error ?? `${r.status} ${r.statusText}`, r.status, json);
   return json;
 }

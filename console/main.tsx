@@ -20,7 +20,11 @@ function relative(iso: string | null | undefined, now = Date.now()): string {
 }
 function When({ iso }: { iso: string | null | undefined }) {
   if (iso === null || iso === undefined) return <span class="muted">never</span>;
-  return <time dateTime={iso} title={new Date(iso).toLocaleString()}>{relative(iso)} <span class="abs">({new Date(iso).toLocaleString()})</span></time>;
+  return (
+    <time dateTime={iso} title={new Date(iso).toLocaleString()}>
+      {relative(iso)} <span class="abs">({new Date(iso).toLocaleString()})</span>
+    </time>
+  );
 }
 function fmt(v: unknown): string {
   if (v === null || v === undefined) return '–';
@@ -33,10 +37,24 @@ function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []): {
   const [n, setN] = useState(0);
   useEffect(() => {
     let alive = true;
-    const tick = () => load().then((d) => { if (alive) { setData(d); setError(undefined); } }, (e: Error) => { if (alive) setError(e.message); });
+    const tick = () =>
+      load().then(
+        (d) => {
+          if (alive) {
+            setData(d);
+            setError(undefined);
+          }
+        },
+        (e: Error) => {
+          if (alive) setError(e.message);
+        },
+      );
     void tick(); // its rejection is handled: the error is shown
     const t = ms > 0 ? setInterval(tick, ms) : undefined;
-    return () => { alive = false; if (t !== undefined) clearInterval(t); };
+    return () => {
+      alive = false;
+      if (t !== undefined) clearInterval(t);
+    };
   }, [...deps, n]);
   return { data, error, reload: () => setN((x) => x + 1) };
 }
@@ -44,14 +62,24 @@ function Pager({ page, pages, set }: { page: number; pages: number; set: (p: num
   if (pages <= 1) return null;
   return (
     <nav class="pager" aria-label="pages">
-      <button type="button" disabled={page === 0} onClick={() => set(page - 1)}>‹ Previous</button>
-      <span>page {page + 1} of {pages}</span>
-      <button type="button" disabled={page >= pages - 1} onClick={() => set(page + 1)}>Next ›</button>
+      <button type="button" disabled={page === 0} onClick={() => set(page - 1)}>
+        ‹ Previous
+      </button>
+      <span>
+        page {page + 1} of {pages}
+      </span>
+      <button type="button" disabled={page >= pages - 1} onClick={() => set(page + 1)}>
+        Next ›
+      </button>
     </nav>
   );
 }
 function Err({ msg }: { msg: string | undefined }) {
-  return msg === undefined ? null : <p class="error" role="alert">{msg}</p>;
+  return msg === undefined ? null : (
+    <p class="error" role="alert">
+      {msg}
+    </p>
+  );
 }
 
 // ---------- Overview ----------
@@ -80,7 +108,7 @@ function Overview() {
           const k = rateKey(c, kind);
           const old = (prev.s[kind] ?? []).find((o: any) => o.id === c.id && o.pipeline === c.pipeline);
           const a = counterOf(c, k) ?? 0;
-          const b = old === undefined ? undefined : counterOf(old, k) ?? 0;
+          const b = old === undefined ? undefined : (counterOf(old, k) ?? 0);
           if (b !== undefined) r[`${kind}/${c.pipeline ?? ''}/${c.id}`] = Math.max(0, (a - b) / ((now - prev.t) / 1000));
         }
       }
@@ -88,8 +116,16 @@ function Overview() {
     }
     setPrev({ t: now, s: st });
   }, [st]);
-  if (st === undefined) return <section><h1>Overview</h1><Err msg={error} /><p>Loading…</p></section>;
-  const find = (kind: string, id: string, pipeline: string) => (st[kind] ?? []).find((c: any) => c.id === id && (c.pipeline === undefined || c.pipeline === pipeline)) ?? (st[kind] ?? []).find((c: any) => c.id === id);
+  if (st === undefined)
+    return (
+      <section>
+        <h1>Overview</h1>
+        <Err msg={error} />
+        <p>Loading…</p>
+      </section>
+    );
+  const find = (kind: string, id: string, pipeline: string) =>
+    (st[kind] ?? []).find((c: any) => c.id === id && (c.pipeline === undefined || c.pipeline === pipeline)) ?? (st[kind] ?? []).find((c: any) => c.id === id);
   const Node = ({ kind, id, pipeline }: { kind: string; id: string; pipeline: string }) => {
     const c = find(kind, id, pipeline);
     const rate = rates[`${kind}/${c?.pipeline ?? ''}/${id}`];
@@ -99,24 +135,57 @@ function Overview() {
         <strong>{id}</strong>
         <span class="state">{healthy ? '● healthy' : `● ${c?.state ?? 'unknown'}`}</span>
         <span class="rate">{rate === undefined ? '…' : `${fmt(Math.round(rate * 10) / 10)}/s`}</span>
-        {c?.last_error ? <span class="lasterr" title={String(c.last_error)}>{String(c.last_error).slice(0, 80)}</span> : null}
+        {c?.last_error ? (
+          <span class="lasterr" title={String(c.last_error)}>
+            {String(c.last_error).slice(0, 80)}
+          </span>
+        ) : null}
       </div>
     );
   };
   return (
     <section>
       <h1>Overview</h1>
-      <p class="muted">metricport {st.version} · pid {st.pid} · refreshed every 2 s</p>
+      <p class="muted">
+        metricport {st.version} · pid {st.pid} · refreshed every 2 s
+      </p>
       <Err msg={error} />
       {(st.pipelines ?? []).map((p: any) => (
         <article class="pipeline" key={p.id} aria-label={`pipeline ${p.id}`}>
-          <h2>{p.id} <span class="muted">({p.signal}{p.output_signal && p.output_signal !== p.signal ? ` → ${p.output_signal}` : ''})</span></h2>
+          <h2>
+            {p.id}{' '}
+            <span class="muted">
+              ({p.signal}
+              {p.output_signal && p.output_signal !== p.signal ? ` → ${p.output_signal}` : ''})
+            </span>
+          </h2>
           <div class="graph">
-            <div class="col"><h3>Receivers</h3>{[...p.receivers, ...(p.inputs ?? [])].map((id: string) => <Node kind="receivers" id={id} pipeline={p.id} />)}</div>
-            <div class="arrow" aria-hidden="true">→</div>
-            <div class="col"><h3>Processors</h3>{p.processors.length === 0 ? <span class="muted">none</span> : p.processors.map((id: string) => <Node kind="processors" id={id} pipeline={p.id} />)}</div>
-            <div class="arrow" aria-hidden="true">→</div>
-            <div class="col"><h3>Exporters</h3>{p.exporters.map((id: string) => <Node kind="exporters" id={id} pipeline={p.id} />)}</div>
+            <div class="col">
+              <h3>Receivers</h3>
+              {[...p.receivers, ...(p.inputs ?? [])].map((id: string) => (
+                <Node kind="receivers" id={id} pipeline={p.id} />
+              ))}
+            </div>
+            <div class="arrow" aria-hidden="true">
+              →
+            </div>
+            <div class="col">
+              <h3>Processors</h3>
+              {p.processors.length === 0 ? (
+                <span class="muted">none</span>
+              ) : (
+                p.processors.map((id: string) => <Node kind="processors" id={id} pipeline={p.id} />)
+              )}
+            </div>
+            <div class="arrow" aria-hidden="true">
+              →
+            </div>
+            <div class="col">
+              <h3>Exporters</h3>
+              {p.exporters.map((id: string) => (
+                <Node kind="exporters" id={id} pipeline={p.id} />
+              ))}
+            </div>
           </div>
         </article>
       ))}
@@ -127,18 +196,37 @@ function Overview() {
 // ---------- Explore ----------
 const OPS = ['equals', 'not_equals', 'in', 'regex', 'contains', 'exists', 'not_exists', 'gte', 'lte'];
 const KINDS = ['count', 'unique', 'sum', 'min', 'max', 'mean', 'first', 'last', 'p50', 'p90', 'p95', 'p99'];
-interface Cond { attr: string; op: string; value: string }
-interface Agg { kind: string; attr: string }
+interface Cond {
+  attr: string;
+  op: string;
+  value: string;
+}
+interface Agg {
+  kind: string;
+  attr: string;
+}
 function buildFilter(conds: Cond[]): Record<string, unknown> | undefined {
   const f: Record<string, Record<string, unknown>> = {};
   for (const c of conds) {
     if (c.attr === '') continue;
-    const v: unknown = c.op === 'exists' || c.op === 'not_exists' ? true : c.op === 'in' ? c.value.split(',').map((x) => x.trim()).filter((x) => x !== '') : c.op === 'gte' || c.op === 'lte' ? Number(c.value) : c.value;
+    const v: unknown =
+      c.op === 'exists' || c.op === 'not_exists'
+        ? true
+        : c.op === 'in'
+          ? c.value
+              .split(',')
+              .map((x) => x.trim())
+              .filter((x) => x !== '')
+          : c.op === 'gte' || c.op === 'lte'
+            ? Number(c.value)
+            : c.value;
     (f[c.attr] ??= {})[c.op] = v;
   }
   return Object.keys(f).length === 0 ? undefined : f;
 }
-function aggText(a: Agg): string { return a.kind === 'count' ? 'count' : `${a.kind}(${a.attr})`; }
+function aggText(a: Agg): string {
+  return a.kind === 'count' ? 'count' : `${a.kind}(${a.attr})`;
+}
 
 function Explore({ info }: { info: any }) {
   const { data: attrs, error: attrErr } = usePoll(() => api.get('/api/v1/explore/attributes'), 0);
@@ -157,42 +245,133 @@ function Explore({ info }: { info: any }) {
   const PAGE = 25;
   const query = () => ({ filter: buildFilter(conds), group_by: groupBy, aggregates: aggs.map(aggText), from });
   const run = async (p = 0) => {
-    setBusy(true); setErr(undefined);
-    try { setRes(await api.post('/api/v1/explore', { ...query(), limit: PAGE, offset: p * PAGE })); setPage(p); }
-    catch (e) { const a = e as ApiError; setErr({ msg: a.message, errors: a.body?.errors ?? [] }); setRes(undefined); }
-    finally { setBusy(false); }
+    setBusy(true);
+    setErr(undefined);
+    try {
+      setRes(await api.post('/api/v1/explore', { ...query(), limit: PAGE, offset: p * PAGE }));
+      setPage(p);
+    } catch (e) {
+      const a = e as ApiError;
+      setErr({ msg: a.message, errors: a.body?.errors ?? [] });
+      setRes(undefined);
+    } finally {
+      setBusy(false);
+    }
   };
-  const fieldErr = (prefix: string) => err?.errors.filter((e) => e.path === prefix || e.path.startsWith(prefix + '[') || e.path.startsWith(prefix + '.')).map((e) => <span class="field-error" role="alert">{e.path}: {e.message}</span>);
-  const addGb = (v: string) => { const t = v.trim(); if (t !== '' && !groupBy.includes(t)) setGroupBy([...groupBy, t]); setGbInput(''); };
+  const fieldErr = (prefix: string) =>
+    err?.errors
+      .filter((e) => e.path === prefix || e.path.startsWith(prefix + '[') || e.path.startsWith(prefix + '.'))
+      .map((e) => (
+        <span class="field-error" role="alert">
+          {e.path}: {e.message}
+        </span>
+      ));
+  const addGb = (v: string) => {
+    const t = v.trim();
+    if (t !== '' && !groupBy.includes(t)) setGroupBy([...groupBy, t]);
+    setGbInput('');
+  };
   return (
     <section>
       <h1>Explore</h1>
-      <p class="muted">The recent events a metricsets processor received{attrs?.history ? ` (${fmt(attrs.history.events)} kept, since ${attrs.history.oldest ? new Date(attrs.history.oldest).toLocaleString() : '–'})` : ''}. The values are computed by the same code as an exported metric.</p>
+      <p class="muted">
+        The recent events a metricsets processor received
+        {attrs?.history ? ` (${fmt(attrs.history.events)} kept, since ${attrs.history.oldest ? new Date(attrs.history.oldest).toLocaleString() : '–'})` : ''}.
+        The values are computed by the same code as an exported metric.
+      </p>
       <Err msg={attrErr} />
-      <datalist id="attr-names">{names.map((n) => <option value={n} />)}</datalist>
-      <form class="query" onSubmit={(e) => { e.preventDefault(); void run(0); }}>
+      <datalist id="attr-names">
+        {names.map((n) => (
+          <option value={n} />
+        ))}
+      </datalist>
+      <form
+        class="query"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(0);
+        }}
+      >
         <fieldset>
           <legend>Filters</legend>
           {conds.map((c, i) => (
             <div class="row" key={i}>
-              <label>Attribute <input list="attr-names" value={c.attr} onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, attr: (e.target as HTMLInputElement).value } : x)))} /></label>
-              <label>Operator <select value={c.op} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, op: (e.target as HTMLSelectElement).value } : x)))}>{OPS.map((o) => <option value={o}>{o}</option>)}</select></label>
+              <label>
+                Attribute{' '}
+                <input
+                  list="attr-names"
+                  value={c.attr}
+                  onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, attr: (e.target as HTMLInputElement).value } : x)))}
+                />
+              </label>
+              <label>
+                Operator{' '}
+                <select value={c.op} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, op: (e.target as HTMLSelectElement).value } : x)))}>
+                  {OPS.map((o) => (
+                    <option value={o}>{o}</option>
+                  ))}
+                </select>
+              </label>
               {c.op === 'exists' || c.op === 'not_exists' ? null : (
-                <label>Value <input list={`vals-${i}`} value={c.value} onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, value: (e.target as HTMLInputElement).value } : x)))} />
-                  <datalist id={`vals-${i}`}>{valuesOf(c.attr).map((v) => <option value={v} />)}</datalist></label>
+                <label>
+                  Value{' '}
+                  <input
+                    list={`vals-${i}`}
+                    value={c.value}
+                    onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, value: (e.target as HTMLInputElement).value } : x)))}
+                  />
+                  <datalist id={`vals-${i}`}>
+                    {valuesOf(c.attr).map((v) => (
+                      <option value={v} />
+                    ))}
+                  </datalist>
+                </label>
               )}
-              <button type="button" class="secondary" aria-label={`remove filter ${i + 1}`} onClick={() => setConds(conds.filter((_, j) => j !== i))}>Remove</button>
+              <button type="button" class="secondary" aria-label={`remove filter ${i + 1}`} onClick={() => setConds(conds.filter((_, j) => j !== i))}>
+                Remove
+              </button>
             </div>
           ))}
-          <button type="button" class="secondary" onClick={() => setConds([...conds, { attr: '', op: 'equals', value: '' }])}>Add filter</button>
+          <button type="button" class="secondary" onClick={() => setConds([...conds, { attr: '', op: 'equals', value: '' }])}>
+            Add filter
+          </button>
           {fieldErr('filter')}
         </fieldset>
         <fieldset>
           <legend>Group by</legend>
-          <div class="chips">{groupBy.length === 0 ? <span class="muted">none (one group)</span> : groupBy.map((g) => <span class="chip">{g} <button type="button" aria-label={`remove group by ${g}`} onClick={() => setGroupBy(groupBy.filter((x) => x !== g))}>×</button></span>)}</div>
+          <div class="chips">
+            {groupBy.length === 0 ? (
+              <span class="muted">none (one group)</span>
+            ) : (
+              groupBy.map((g) => (
+                <span class="chip">
+                  {g}{' '}
+                  <button type="button" aria-label={`remove group by ${g}`} onClick={() => setGroupBy(groupBy.filter((x) => x !== g))}>
+                    ×
+                  </button>
+                </span>
+              ))
+            )}
+          </div>
           <div class="row">
-            <label>Attribute <input id="group-by-input" list="attr-names" value={gbInput} onInput={(e) => setGbInput((e.target as HTMLInputElement).value)} onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); addGb(gbInput); } }} /></label>
-            <button type="button" class="secondary" onClick={() => addGb(gbInput)}>Add group by</button>
+            <label>
+              Attribute{' '}
+              <input
+                id="group-by-input"
+                list="attr-names"
+                value={gbInput}
+                onInput={(e) => setGbInput((e.target as HTMLInputElement).value)}
+                onKeyDown={(e) => {
+                  if (e.key === 'Enter') {
+                    e.preventDefault();
+                    addGb(gbInput);
+                  }
+                }}
+              />
+            </label>
+            <button type="button" class="secondary" onClick={() => addGb(gbInput)}>
+              Add group by
+            </button>
           </div>
           {fieldErr('group_by')}
         </fieldset>
@@ -200,35 +379,110 @@ function Explore({ info }: { info: any }) {
           <legend>Aggregates</legend>
           {aggs.map((a, i) => (
             <div class="row" key={i}>
-              <label>Aggregate <select class="agg-kind" value={a.kind} onChange={(e) => setAggs(aggs.map((x, j) => (j === i ? { ...x, kind: (e.target as HTMLSelectElement).value } : x)))}>{KINDS.map((k) => <option value={k}>{k}</option>)}</select></label>
-              {a.kind === 'count' ? null : <label>of attribute <input class="agg-attr" list="attr-names" value={a.attr} onInput={(e) => setAggs(aggs.map((x, j) => (j === i ? { ...x, attr: (e.target as HTMLInputElement).value } : x)))} /></label>}
-              <button type="button" class="secondary" aria-label={`remove aggregate ${i + 1}`} disabled={aggs.length === 1} onClick={() => setAggs(aggs.filter((_, j) => j !== i))}>Remove</button>
+              <label>
+                Aggregate{' '}
+                <select
+                  class="agg-kind"
+                  value={a.kind}
+                  onChange={(e) => setAggs(aggs.map((x, j) => (j === i ? { ...x, kind: (e.target as HTMLSelectElement).value } : x)))}
+                >
+                  {KINDS.map((k) => (
+                    <option value={k}>{k}</option>
+                  ))}
+                </select>
+              </label>
+              {a.kind === 'count' ? null : (
+                <label>
+                  of attribute{' '}
+                  <input
+                    class="agg-attr"
+                    list="attr-names"
+                    value={a.attr}
+                    onInput={(e) => setAggs(aggs.map((x, j) => (j === i ? { ...x, attr: (e.target as HTMLInputElement).value } : x)))}
+                  />
+                </label>
+              )}
+              <button
+                type="button"
+                class="secondary"
+                aria-label={`remove aggregate ${i + 1}`}
+                disabled={aggs.length === 1}
+                onClick={() => setAggs(aggs.filter((_, j) => j !== i))}
+              >
+                Remove
+              </button>
             </div>
           ))}
-          <button type="button" class="secondary" onClick={() => setAggs([...aggs, { kind: 'unique', attr: '' }])}>Add aggregate</button>
+          <button type="button" class="secondary" onClick={() => setAggs([...aggs, { kind: 'unique', attr: '' }])}>
+            Add aggregate
+          </button>
           {fieldErr('aggregates')}
         </fieldset>
         <div class="row">
-          <label>Time frame <select value={from} onChange={(e) => setFrom((e.target as HTMLSelectElement).value)}>
-            {['5m', '15m', '1h', '6h', '24h'].map((f) => <option value={f}>last {f}</option>)}
-          </select></label>
-          <button type="submit" disabled={busy}>{busy ? 'Running…' : 'Run query'}</button>
-          <button type="button" class="secondary" disabled={res === undefined} onClick={() => setShowExport(true)}>Export as metric</button>
+          <label>
+            Time frame{' '}
+            <select value={from} onChange={(e) => setFrom((e.target as HTMLSelectElement).value)}>
+              {['5m', '15m', '1h', '6h', '24h'].map((f) => (
+                <option value={f}>last {f}</option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Running…' : 'Run query'}
+          </button>
+          <button type="button" class="secondary" disabled={res === undefined} onClick={() => setShowExport(true)}>
+            Export as metric
+          </button>
         </div>
       </form>
-      {err !== undefined ? <p class="error" role="alert">{err.msg}</p> : null}
+      {err !== undefined ? (
+        <p class="error" role="alert">
+          {err.msg}
+        </p>
+      ) : null}
       {res !== undefined ? (
         <div class="results">
-          <p class="muted">{fmt(res.events_matched)} of {fmt(res.events_scanned)} events matched · {fmt(res.groups_total)} groups · {res.took_ms} ms · buckets of {res.bucket_ms / 1000} s</p>
+          <p class="muted">
+            {fmt(res.events_matched)} of {fmt(res.events_scanned)} events matched · {fmt(res.groups_total)} groups · {res.took_ms} ms · buckets of{' '}
+            {res.bucket_ms / 1000} s
+          </p>
           <div class="table-wrap">
             <table class="explore-table">
-              <thead><tr>{res.group_by.map((g: string) => <th scope="col">{g}</th>)}{res.aggregates.map((a: string) => <th scope="col" class="num">{a}</th>)}</tr></thead>
-              <tbody>{res.rows.map((r: any) => <tr>{res.group_by.map((g: string) => <td>{fmt(r.group[g])}</td>)}{r.values.map((v: unknown) => <td class="num">{fmt(v)}</td>)}</tr>)}</tbody>
+              <thead>
+                <tr>
+                  {res.group_by.map((g: string) => (
+                    <th scope="col">{g}</th>
+                  ))}
+                  {res.aggregates.map((a: string) => (
+                    <th scope="col" class="num">
+                      {a}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {res.rows.map((r: any) => (
+                  <tr>
+                    {res.group_by.map((g: string) => (
+                      <td>{fmt(r.group[g])}</td>
+                    ))}
+                    {r.values.map((v: unknown) => (
+                      <td class="num">{fmt(v)}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
             </table>
           </div>
           <Pager page={page} pages={Math.ceil(res.groups_total / PAGE)} set={(p) => void run(p)} />
           <div class="charts">
-            {res.series.map((s: any) => <TimeChart title={s.aggregate} times={s.times} series={s.groups.map((g: any) => ({ label: res.group_by.map((k: string) => String(g.group[k])).join(' / ') || 'all', values: g.values }))} />)}
+            {res.series.map((s: any) => (
+              <TimeChart
+                title={s.aggregate}
+                times={s.times}
+                series={s.groups.map((g: any) => ({ label: res.group_by.map((k: string) => String(g.group[k])).join(' / ') || 'all', values: g.values }))}
+              />
+            ))}
           </div>
         </div>
       ) : null}
@@ -247,36 +501,113 @@ function ExportDialog({ info, query, onClose }: { info: any; query: any; onClose
   const [err, setErr] = useState<{ msg: string; errors: any[] }>();
   const setNames: string[] = [...new Set<string>((sets?.metricsets ?? []).map((s: any) => s.name))];
   const target = set === '__new__' || setNames.length === 0 ? newSet : set || setNames[0] || '';
-  const body = (dry: boolean) => ({ set: target, metric: { name, filter: query.filter, group_by: query.group_by, aggregates: query.aggregates }, dry_run: dry });
+  const body = (dry: boolean) => ({
+    set: target,
+    metric: { name, filter: query.filter, group_by: query.group_by, aggregates: query.aggregates },
+    dry_run: dry,
+  });
   useEffect(() => {
-    if (name === '' || target === '') { setPreview(undefined); return; }
-    const t = setTimeout(() => api.post('/api/v1/console/export', body(true)).then((p) => { setPreview(p); setErr(undefined); }, (e: ApiError) => { setPreview(undefined); setErr({ msg: e.message, errors: e.body?.errors ?? [] }); }), 250);
+    if (name === '' || target === '') {
+      setPreview(undefined);
+      return;
+    }
+    const t = setTimeout(
+      () =>
+        api.post('/api/v1/console/export', body(true)).then(
+          (p) => {
+            setPreview(p);
+            setErr(undefined);
+          },
+          (e: ApiError) => {
+            setPreview(undefined);
+            setErr({ msg: e.message, errors: e.body?.errors ?? [] });
+          },
+        ),
+      250,
+    );
     return () => clearTimeout(t);
   }, [name, target]);
   const save = async () => {
-    try { setResult(await api.post('/api/v1/console/export', body(false))); setErr(undefined); }
-    catch (e) { const a = e as ApiError; setErr({ msg: a.message, errors: a.body?.errors ?? [] }); }
+    try {
+      setResult(await api.post('/api/v1/console/export', body(false)));
+      setErr(undefined);
+    } catch (e) {
+      const a = e as ApiError;
+      setErr({ msg: a.message, errors: a.body?.errors ?? [] });
+    }
   };
-  const fe = (field: string) => err?.errors.filter((e: any) => e.field === field).map((e: any) => <span class="field-error" role="alert">{e.message}</span>);
+  const fe = (field: string) =>
+    err?.errors
+      .filter((e: any) => e.field === field)
+      .map((e: any) => (
+        <span class="field-error" role="alert">
+          {e.message}
+        </span>
+      ));
   return (
     <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="export-title">
       <div class="dialog-box">
         <h2 id="export-title">Export as metric</h2>
-        <p class="muted">The time frame is not part of the metric: it is computed every period ({query.group_by.length > 0 ? `per ${query.group_by.join(', ')}` : 'one series'}: {query.aggregates.join(', ')}).</p>
-        <label>Metric name <input id="export-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} placeholder="ErrorsByVersion" /></label>{fe('name')}
-        <label>Metric set <select id="export-set" value={set} onChange={(e) => setSet((e.target as HTMLSelectElement).value)}>
-          {setNames.map((s) => <option value={s}>{s}</option>)}
-          <option value="__new__">New metric set…</option>
-        </select></label>
-        {set === '__new__' || setNames.length === 0 ? <label>New set name <input id="export-new-set" value={newSet} onInput={(e) => setNewSet((e.target as HTMLInputElement).value)} /></label> : null}
+        <p class="muted">
+          The time frame is not part of the metric: it is computed every period ({query.group_by.length > 0 ? `per ${query.group_by.join(', ')}` : 'one series'}
+          : {query.aggregates.join(', ')}).
+        </p>
+        <label>
+          Metric name <input id="export-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} placeholder="ErrorsByVersion" />
+        </label>
+        {fe('name')}
+        <label>
+          Metric set{' '}
+          <select id="export-set" value={set} onChange={(e) => setSet((e.target as HTMLSelectElement).value)}>
+            {setNames.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
+            <option value="__new__">New metric set…</option>
+          </select>
+        </label>
+        {set === '__new__' || setNames.length === 0 ? (
+          <label>
+            New set name <input id="export-new-set" value={newSet} onInput={(e) => setNewSet((e.target as HTMLInputElement).value)} />
+          </label>
+        ) : null}
         {fe('set')}
-        {preview !== undefined ? (<><h3>YAML it adds to {preview.config_file} ({preview.created_set ? 'a new set' : `set ${preview.set}`})</h3><pre class="yaml">{preview.yaml_added}</pre></>) : null}
-        {err !== undefined ? <p class="error" role="alert">{err.msg}{err.errors.filter((e: any) => e.field === undefined).map((e: any) => <span class="field-error">{e.path}: {e.message}</span>)}</p> : null}
-        {result !== undefined ? <p class="ok" role="status">Saved into {result.config_file} (previous file kept as {result.backup}); the service reloaded.</p> : null}
-        {!info?.writable ? <p class="readonly" role="note">{info?.read_only_reason ?? 'read-only'}</p> : null}
+        {preview !== undefined ? (
+          <>
+            <h3>
+              YAML it adds to {preview.config_file} ({preview.created_set ? 'a new set' : `set ${preview.set}`})
+            </h3>
+            <pre class="yaml">{preview.yaml_added}</pre>
+          </>
+        ) : null}
+        {err !== undefined ? (
+          <p class="error" role="alert">
+            {err.msg}
+            {err.errors
+              .filter((e: any) => e.field === undefined)
+              .map((e: any) => (
+                <span class="field-error">
+                  {e.path}: {e.message}
+                </span>
+              ))}
+          </p>
+        ) : null}
+        {result !== undefined ? (
+          <p class="ok" role="status">
+            Saved into {result.config_file} (previous file kept as {result.backup}); the service reloaded.
+          </p>
+        ) : null}
+        {!info?.writable ? (
+          <p class="readonly" role="note">
+            {info?.read_only_reason ?? 'read-only'}
+          </p>
+        ) : null}
         <div class="row">
-          <button type="button" disabled={!info?.writable || preview === undefined || result !== undefined} onClick={() => void save()}>Save to config</button>
-          <button type="button" class="secondary" onClick={onClose}>Close</button>
+          <button type="button" disabled={!info?.writable || preview === undefined || result !== undefined} onClick={() => void save()}>
+            Save to config
+          </button>
+          <button type="button" class="secondary" onClick={onClose}>
+            Close
+          </button>
         </div>
       </div>
     </div>
@@ -294,7 +625,9 @@ function MetricSets() {
       <h1>Metric sets</h1>
       <Err msg={error} />
       {data !== undefined && sets.length === 0 ? <p>No metric sets: build one in Explore and export it.</p> : null}
-      {sets.slice(page * PAGE, (page + 1) * PAGE).map((s) => <MetricSetCard set={s} key={`${s.processor}/${s.name}`} />)}
+      {sets.slice(page * PAGE, (page + 1) * PAGE).map((s) => (
+        <MetricSetCard set={s} key={`${s.processor}/${s.name}`} />
+      ))}
       <Pager page={page} pages={Math.ceil(sets.length / PAGE)} set={setPage} />
     </section>
   );
@@ -304,23 +637,65 @@ function MetricSetCard({ set }: { set: any }) {
   const open = preview?.previews?.[0]?.windows?.slice(-1)[0];
   return (
     <article class="card" aria-label={`metric set ${set.name}`}>
-      <h2>{set.name} <span class="muted">({set.processor}, period {set.period_ms / 1000} s)</span></h2>
+      <h2>
+        {set.name}{' '}
+        <span class="muted">
+          ({set.processor}, period {set.period_ms / 1000} s)
+        </span>
+      </h2>
       {set.metrics.map((m: any) => (
         <div class="metric">
           <h3>{m.name}</h3>
           <dl>
-            <dt>Filter</dt><dd><code>{m.filter === null ? 'every event' : JSON.stringify(m.filter)}</code></dd>
-            <dt>Group by</dt><dd>{m.group_by.length === 0 ? 'none' : m.group_by.join(', ')}</dd>
-            <dt>Aggregates</dt><dd>{m.aggregates.join(', ')}</dd>
-            <dt>Series</dt><dd>{m.series.map((s: any) => <code class="series">{s.name}</code>)}</dd>
+            <dt>Filter</dt>
+            <dd>
+              <code>{m.filter === null ? 'every event' : JSON.stringify(m.filter)}</code>
+            </dd>
+            <dt>Group by</dt>
+            <dd>{m.group_by.length === 0 ? 'none' : m.group_by.join(', ')}</dd>
+            <dt>Aggregates</dt>
+            <dd>{m.aggregates.join(', ')}</dd>
+            <dt>Series</dt>
+            <dd>
+              {m.series.map((s: any) => (
+                <code class="series">{s.name}</code>
+              ))}
+            </dd>
           </dl>
           {open !== undefined ? (
-            <div class="table-wrap"><table>
-              <caption>Open window {new Date(open.start).toLocaleTimeString()}–{new Date(open.end).toLocaleTimeString()} (preview, closes {open.closes_at ? relative(open.closes_at).replace(' ago', '') : '–'})</caption>
-              <thead><tr><th scope="col">series</th><th scope="col">group</th><th scope="col" class="num">value</th></tr></thead>
-              <tbody>{open.series.filter((s: any) => s.metric === m.name).flatMap((s: any) => s.points.map((p: any) => <tr><td>{s.name}</td><td>{JSON.stringify(p.attributes)}</td><td class="num">{fmt(p.value)}</td></tr>))}</tbody>
-            </table></div>
-          ) : <p class="muted">No open window yet.</p>}
+            <div class="table-wrap">
+              <table>
+                <caption>
+                  Open window {new Date(open.start).toLocaleTimeString()}–{new Date(open.end).toLocaleTimeString()} (preview, closes{' '}
+                  {open.closes_at ? relative(open.closes_at).replace(' ago', '') : '–'})
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">series</th>
+                    <th scope="col">group</th>
+                    <th scope="col" class="num">
+                      value
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {open.series
+                    .filter((s: any) => s.metric === m.name)
+                    .flatMap((s: any) =>
+                      s.points.map((p: any) => (
+                        <tr>
+                          <td>{s.name}</td>
+                          <td>{JSON.stringify(p.attributes)}</td>
+                          <td class="num">{fmt(p.value)}</td>
+                        </tr>
+                      )),
+                    )}
+                </tbody>
+              </table>
+            </div>
+          ) : (
+            <p class="muted">No open window yet.</p>
+          )}
           <SentChart metric={m} periodMs={set.period_ms} processor={set.processor} />
         </div>
       ))}
@@ -330,10 +705,33 @@ function MetricSetCard({ set }: { set: any }) {
 /** The last windows' values as they were sent: the same metric over the history, one bucket per period. */
 function SentChart({ metric, periodMs, processor }: { metric: any; periodMs: number; processor: string }) {
   const span = Math.min(3600_000, periodMs * 30);
-  const { data } = usePoll(() => api.post('/api/v1/explore', { processor, filter: metric.filter ?? undefined, group_by: metric.group_by, group_by_defaults: metric.group_by_defaults, aggregates: metric.aggregates, from: `${span / 1000}s`, bucket: `${periodMs / 1000}s`, series_limit: 5 }).catch(() => undefined), 15000, [metric.name]);
+  const { data } = usePoll(
+    () =>
+      api
+        .post('/api/v1/explore', {
+          processor,
+          filter: metric.filter ?? undefined,
+          group_by: metric.group_by,
+          group_by_defaults: metric.group_by_defaults,
+          aggregates: metric.aggregates,
+          from: `${span / 1000}s`,
+          bucket: `${periodMs / 1000}s`,
+          series_limit: 5,
+        })
+        .catch(() => undefined),
+    15000,
+    [metric.name],
+  );
   if (data === undefined) return null;
   const s = data.series[0];
-  return <TimeChart title={`${metric.name}: ${s.aggregate} per window`} times={s.times} height={160} series={s.groups.map((g: any) => ({ label: data.group_by.map((k: string) => String(g.group[k])).join(' / ') || 'all', values: g.values }))} />;
+  return (
+    <TimeChart
+      title={`${metric.name}: ${s.aggregate} per window`}
+      times={s.times}
+      height={160}
+      series={s.groups.map((g: any) => ({ label: data.group_by.map((k: string) => String(g.group[k])).join(' / ') || 'all', values: g.values }))}
+    />
+  );
 }
 
 // ---------- Metric stores ----------
@@ -344,7 +742,9 @@ function Stores() {
   const [copied, setCopied] = useState('');
   useEffect(() => {
     if (data === undefined) return;
-    let sent = 0, failed = 0, queued = 0;
+    let sent = 0,
+      failed = 0,
+      queued = 0;
     for (const e of data[1].exporters ?? []) {
       sent += Number(e.points_sent ?? e.sent ?? 0);
       failed += Number(e.failed ?? 0);
@@ -354,7 +754,9 @@ function Stores() {
   }, [data]);
   const stores: any[] = data?.[0]?.stores ?? [];
   const PAGE = 20;
-  const copy = (url: string, name: string) => { void navigator.clipboard?.writeText(url).then(() => setCopied(name)); };
+  const copy = (url: string, name: string) => {
+    void navigator.clipboard?.writeText(url).then(() => setCopied(name));
+  };
   const rate = (k: 'sent' | 'failed') => hist.map((x, i) => (i === 0 ? null : Math.max(0, (x[k] - hist[i - 1]![k]) / ((x.t - hist[i - 1]!.t) / 1000))));
   return (
     <section>
@@ -362,19 +764,66 @@ function Stores() {
       <Err msg={error} />
       <div class="table-wrap">
         <table class="stores">
-          <thead><tr><th scope="col">Name</th><th scope="col">Adapter</th><th scope="col">Mode</th><th scope="col">Period</th><th scope="col">Last transmission</th><th scope="col">Last error</th><th scope="col">Target / pull URL</th></tr></thead>
-          <tbody>{stores.slice(page * PAGE, (page + 1) * PAGE).map((s) => (
-            <tr data-store={s.name}>
-              <th scope="row">{s.name}</th><td>{s.adapter}</td><td>{s.mode}</td><td>{s.period === null ? '–' : `${s.period} s`}</td>
-              <td>{s.mode === 'pull' ? <>last scrape: <When iso={s.last_scrape} /></> : <>last transmission: <When iso={s.last_transmission} /></>}</td>
-              <td class="lasterror">{s.last_error === null ? <span class="muted">none</span> : s.last_error}</td>
-              <td>{s.url ? <><code>{s.url}</code> <button type="button" class="secondary" aria-label={`copy the pull URL of ${s.name}`} onClick={() => copy(s.url, s.name)}>{copied === s.name ? 'Copied' : 'Copy'}</button>{s.basic_auth ? <span class="muted"> (Basic auth: see the state directory)</span> : null}</> : <code>{s.target}</code>}</td>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Adapter</th>
+              <th scope="col">Mode</th>
+              <th scope="col">Period</th>
+              <th scope="col">Last transmission</th>
+              <th scope="col">Last error</th>
+              <th scope="col">Target / pull URL</th>
             </tr>
-          ))}</tbody>
+          </thead>
+          <tbody>
+            {stores.slice(page * PAGE, (page + 1) * PAGE).map((s) => (
+              <tr data-store={s.name}>
+                <th scope="row">{s.name}</th>
+                <td>{s.adapter}</td>
+                <td>{s.mode}</td>
+                <td>{s.period === null ? '–' : `${s.period} s`}</td>
+                <td>
+                  {s.mode === 'pull' ? (
+                    <>
+                      last scrape: <When iso={s.last_scrape} />
+                    </>
+                  ) : (
+                    <>
+                      last transmission: <When iso={s.last_transmission} />
+                    </>
+                  )}
+                </td>
+                <td class="lasterror">{s.last_error === null ? <span class="muted">none</span> : s.last_error}</td>
+                <td>
+                  {s.url ? (
+                    <>
+                      <code>{s.url}</code>{' '}
+                      <button type="button" class="secondary" aria-label={`copy the pull URL of ${s.name}`} onClick={() => copy(s.url, s.name)}>
+                        {copied === s.name ? 'Copied' : 'Copy'}
+                      </button>
+                      {s.basic_auth ? <span class="muted"> (Basic auth: see the state directory)</span> : null}
+                    </>
+                  ) : (
+                    <code>{s.target}</code>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       </div>
       <Pager page={page} pages={Math.ceil(stores.length / PAGE)} set={setPage} />
-      {hist.length > 2 ? <TimeChart title="points per second: sent, failed; queued" times={hist.map((x) => x.t)} series={[{ label: 'sent/s', values: rate('sent') }, { label: 'failed/s', values: rate('failed') }, { label: 'queued', values: hist.map((x) => x.queued) }]} /> : null}
+      {hist.length > 2 ? (
+        <TimeChart
+          title="points per second: sent, failed; queued"
+          times={hist.map((x) => x.t)}
+          series={[
+            { label: 'sent/s', values: rate('sent') },
+            { label: 'failed/s', values: rate('failed') },
+            { label: 'queued', values: hist.map((x) => x.queued) },
+          ]}
+        />
+      ) : null}
       <p class="muted">Stores are defined in the config file (exporters); see docs/console.md.</p>
     </section>
   );
@@ -389,7 +838,9 @@ function Importers() {
       <h1>Importers</h1>
       <Err msg={error} />
       {st !== undefined && importers.length === 0 ? <p>No importer receivers in the config.</p> : null}
-      {importers.map((r) => <ImporterCard r={r} />)}
+      {importers.map((r) => (
+        <ImporterCard r={r} />
+      ))}
     </section>
   );
 }
@@ -399,29 +850,105 @@ function ImporterCard({ r }: { r: any }) {
   const [out, setOut] = useState<Record<string, any>>({});
   const [err, setErr] = useState<Record<string, string>>({});
   const test = async (name: string) => {
-    try { setOut({ ...out, [name]: await api.post(`/api/v1/importers/${encodeURIComponent(name)}/test?receiver=${encodeURIComponent(r.id)}&since=${encodeURIComponent(since)}`) }); setErr({ ...err, [name]: '' }); }
-    catch (e) { setErr({ ...err, [name]: (e as Error).message }); }
+    try {
+      setOut({
+        ...out,
+        [name]: await api.post(`/api/v1/importers/${encodeURIComponent(name)}/test?receiver=${encodeURIComponent(r.id)}&since=${encodeURIComponent(since)}`),
+      });
+      setErr({ ...err, [name]: '' });
+    } catch (e) {
+      setErr({ ...err, [name]: (e as Error).message });
+    }
   };
   return (
     <article class="card" aria-label={`importer ${r.id}`}>
-      <h2>{r.id} <span class="muted">({r.source}{r.database ? `, database ${r.database}` : ''}{r.endpoint ? `, ${r.endpoint}` : ''}) {r.healthy === false ? 'unhealthy' : 'healthy'}</span></h2>
-      <label>Test over the last <select value={since} onChange={(e) => setSince((e.target as HTMLSelectElement).value)}>{['15m', '1h', '6h', '24h'].map((s) => <option value={s}>{s}</option>)}</select></label>
+      <h2>
+        {r.id}{' '}
+        <span class="muted">
+          ({r.source}
+          {r.database ? `, database ${r.database}` : ''}
+          {r.endpoint ? `, ${r.endpoint}` : ''}) {r.healthy === false ? 'unhealthy' : 'healthy'}
+        </span>
+      </h2>
+      <label>
+        Test over the last{' '}
+        <select value={since} onChange={(e) => setSince((e.target as HTMLSelectElement).value)}>
+          {['15m', '1h', '6h', '24h'].map((s) => (
+            <option value={s}>{s}</option>
+          ))}
+        </select>
+      </label>
       {queries.map(([name, q]) => {
         const o = out[name];
         return (
           <div class="metric" data-importer={name}>
-            <h3>{name} <span class="muted">{q.phase}</span></h3>
-            <dl><dt>Watermark</dt><dd><When iso={q.watermark} /></dd><dt>Last run</dt><dd><When iso={q.last_success_at} /></dd>{q.last_error ? <><dt>Last error</dt><dd class="error">{q.last_error} (<When iso={q.last_error_at} />)</dd></> : null}</dl>
-            <button type="button" onClick={() => void test(name)}>Run test query {name}</button>
-            {err[name] ? <p class="error" role="alert">{err[name]}</p> : null}
+            <h3>
+              {name} <span class="muted">{q.phase}</span>
+            </h3>
+            <dl>
+              <dt>Watermark</dt>
+              <dd>
+                <When iso={q.watermark} />
+              </dd>
+              <dt>Last run</dt>
+              <dd>
+                <When iso={q.last_success_at} />
+              </dd>
+              {q.last_error ? (
+                <>
+                  <dt>Last error</dt>
+                  <dd class="error">
+                    {q.last_error} (<When iso={q.last_error_at} />)
+                  </dd>
+                </>
+              ) : null}
+            </dl>
+            <button type="button" onClick={() => void test(name)}>
+              Run test query {name}
+            </button>
+            {err[name] ? (
+              <p class="error" role="alert">
+                {err[name]}
+              </p>
+            ) : null}
             {o !== undefined ? (
               <div class="test-result">
-                <p class={o.ok ? 'ok' : 'error'} role="status">{o.ok ? `${o.rows} rows (${(o.columns ?? []).join(', ')}) from ${new Date(o.from).toLocaleString()} to ${new Date(o.to).toLocaleString()}: ${o.points} points; nothing sent, no watermark moved` : `failed: ${(o.errors ?? []).join('; ')}`}</p>
+                <p class={o.ok ? 'ok' : 'error'} role="status">
+                  {o.ok
+                    ? `${o.rows} rows (${(o.columns ?? []).join(', ')}) from ${new Date(o.from).toLocaleString()} to ${new Date(o.to).toLocaleString()}: ${o.points} points; nothing sent, no watermark moved`
+                    : `failed: ${(o.errors ?? []).join('; ')}`}
+                </p>
                 {o.ok && (o.preview ?? []).length > 0 ? (
-                  <div class="table-wrap"><table class="test-rows">
-                    <thead><tr><th scope="col">time</th><th scope="col">metric</th><th scope="col">attributes</th><th scope="col" class="num">value</th></tr></thead>
-                    <tbody>{o.preview.map((p: any) => <tr><td><time dateTime={p.time}>{new Date(p.time).toLocaleString()}</time></td><td>{p.metric}</td><td>{Object.entries(p.attributes ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(', ')}</td><td class="num">{fmt(p.value)}</td></tr>)}</tbody>
-                  </table></div>
+                  <div class="table-wrap">
+                    <table class="test-rows">
+                      <thead>
+                        <tr>
+                          <th scope="col">time</th>
+                          <th scope="col">metric</th>
+                          <th scope="col">attributes</th>
+                          <th scope="col" class="num">
+                            value
+                          </th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        {o.preview.map((p: any) => (
+                          <tr>
+                            <td>
+                              <time dateTime={p.time}>{new Date(p.time).toLocaleString()}</time>
+                            </td>
+                            <td>{p.metric}</td>
+                            <td>
+                              {Object.entries(p.attributes ?? {})
+                                .map(([k, v]) => `${k}=${String(v)}`)
+                                .join(', ')}
+                            </td>
+                            <td class="num">{fmt(p.value)}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </div>
                 ) : null}
               </div>
             ) : null}
@@ -433,7 +960,13 @@ function ImporterCard({ r }: { r: any }) {
 }
 
 // ---------- shell ----------
-const PAGES: Array<[string, string]> = [['overview', 'Overview'], ['explore', 'Explore'], ['sets', 'Metric sets'], ['stores', 'Metric stores'], ['importers', 'Importers']];
+const PAGES: Array<[string, string]> = [
+  ['overview', 'Overview'],
+  ['explore', 'Explore'],
+  ['sets', 'Metric sets'],
+  ['stores', 'Metric stores'],
+  ['importers', 'Importers'],
+];
 function App() {
   const [page, setPage] = useState(() => location.hash.replace(/^#\/?/, '') || 'overview');
   const { data: info } = usePoll(() => api.get('/api/v1/console'), 0);
@@ -444,23 +977,50 @@ function App() {
   }, []);
   const body = useMemo(() => {
     switch (page) {
-      case 'explore': return <Explore info={info} />;
-      case 'sets': return <MetricSets />;
-      case 'stores': return <Stores />;
-      case 'importers': return <Importers />;
-      default: return <Overview />;
+      case 'explore':
+        return <Explore info={info} />;
+      case 'sets':
+        return <MetricSets />;
+      case 'stores':
+        return <Stores />;
+      case 'importers':
+        return <Importers />;
+      default:
+        return <Overview />;
     }
   }, [page, info]);
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header>
         <span class="brand">metricport</span>
-        <nav aria-label="pages"><ul>{PAGES.map(([id, label]) => <li><a href={`#/${id}`} aria-current={page === id ? 'page' : undefined}>{label}</a></li>)}</ul></nav>
-        <form method="post" action="/console/logout" class="logout"><button type="submit" class="secondary">Log out</button></form>
+        <nav aria-label="pages">
+          <ul>
+            {PAGES.map(([id, label]) => (
+              <li>
+                <a href={`#/${id}`} aria-current={page === id ? 'page' : undefined}>
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <form method="post" action="/console/logout" class="logout">
+          <button type="submit" class="secondary">
+            Log out
+          </button>
+        </form>
       </header>
-      {info !== undefined && !info.writable ? <p class="banner" role="note">{info.read_only_reason}</p> : null}
-      <main id="main" tabIndex={-1}>{body}</main>
+      {info !== undefined && !info.writable ? (
+        <p class="banner" role="note">
+          {info.read_only_reason}
+        </p>
+      ) : null}
+      <main id="main" tabIndex={-1}>
+        {body}
+      </main>
     </>
   );
 }

@@ -27,4 +27,7 @@ await build({
 const gz = (f: string) => gzipSync(readFileSync(join(out, f))).length;
 const js = gz('app.js');
 const css = gz('app.css');
-if (process.argv.includes('--report')) console.log(`console bundle: app.js ${(js / 1024).toFixed(1)} KiB gzip, app.css ${(css / 1024).toFixed(1)} KiB gzip, total ${((js + css) / 1024).toFixed(1)} KiB`);
+if (process.argv.includes('--report'))
+  console.log(
+    `console bundle: app.js ${(js / 1024).toFixed(1)} KiB gzip, app.css ${(css / 1024).toFixed(1)} KiB gzip, total ${((js + css) / 1024).toFixed(1)} KiB`,
+  );

@@ -65,7 +65,9 @@ function main(argv: string[]): number {
       process.stdout.write('gen-docs: docs/metricport.schema.json and docs/reference/ match the component schemas\n');
       return 0;
     }
-    process.stderr.write(`gen-docs: the generated docs differ from the component schemas (${d.length} file${d.length === 1 ? '' : 's'}):\n${d.map((x) => `  ${x}\n`).join('')}regenerate them with \`npm run docs:gen\` and commit the result\n`);
+    process.stderr.write(
+      `gen-docs: the generated docs differ from the component schemas (${d.length} file${d.length === 1 ? '' : 's'}):\n${d.map((x) => `  ${x}\n`).join('')}regenerate them with \`npm run docs:gen\` and commit the result\n`,
+    );
     return 1;
   }
   if (argv.length > 0) {

@@ -22,7 +22,9 @@ export const VENDORED = ['yaml', 'pino'];
 
 /** the names a CommonJS package exports, as an ES module importing it sees them */
 export function exportNames(pkg) {
-  return Object.keys(require(pkg)).filter((k) => k !== 'default' && k !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(k)).sort();
+  return Object.keys(require(pkg))
+    .filter((k) => k !== 'default' && k !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(k))
+    .sort();
 }
 
 async function main() {
@@ -46,7 +48,9 @@ async function main() {
       legalComments: 'eof',
       logLevel: 'warning',
       // CommonJS code in an ES module: `require` of node builtins needs a real require
-      banner: { js: `// ${pkg} ${require(`${pkg}/package.json`).version}, bundled by scripts/vendor.mjs\nimport { createRequire as __vendorCreateRequire } from 'node:module';\nconst require = __vendorCreateRequire(import.meta.url);` },
+      banner: {
+        js: `// ${pkg} ${require(`${pkg}/package.json`).version}, bundled by scripts/vendor.mjs\nimport { createRequire as __vendorCreateRequire } from 'node:module';\nconst require = __vendorCreateRequire(import.meta.url);`,
+      },
     });
     rmSync(`${out}.map`, { force: true }); // tsc's map described the re-export
   }

@@ -66,13 +66,21 @@ function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
 class Sessions implements AdminSessions {
   private readonly ids = new Map<string, number>();
   failedLogins = 0;
-  constructor(private readonly token: string, private readonly secure: boolean) {}
-  get tokenRequired(): boolean { return this.token !== ''; }
+  constructor(
+    private readonly token: string,
+    private readonly secure: boolean,
+  ) {}
+  get tokenRequired(): boolean {
+    return this.token !== '';
+  }
   private cookie(value: string, maxAgeS: number): string {
     return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.secure ? '; Secure' : ''}`;
   }
   login(token: string): string | undefined {
-    if (this.token !== '' && !secretEquals(token, this.token)) { this.failedLogins++; return undefined; }
+    if (this.token !== '' && !secretEquals(token, this.token)) {
+      this.failedLogins++;
+      return undefined;
+    }
     const id = randomBytes(32).toString('base64url');
     if (this.ids.size >= MAX_SESSIONS) this.ids.delete(this.ids.keys().next().value!);
     this.ids.set(id, Date.now() + SESSION_TTL_MS);
@@ -88,7 +96,10 @@ class Sessions implements AdminSessions {
     if (id === undefined) return false;
     const exp = this.ids.get(id);
     if (exp === undefined) return false;
-    if (exp < Date.now()) { this.ids.delete(id); return false; }
+    if (exp < Date.now()) {
+      this.ids.delete(id);
+      return false;
+    }
     return true;
   }
 }
@@ -104,7 +115,11 @@ function crossSite(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   if (origin === 'null') return true;
-  try { return new URL(origin).host !== req.headers.host; } catch { return true; }
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
 }
 
 /** A route of the admin server's own: may run while the service starts, may be open (no token). */
@@ -117,7 +132,11 @@ interface CoreRoute {
   handle(req: AdminRequest, svc: Service | null, opts: AdminOptions): AdminReply | Promise<AdminReply>;
 }
 
-interface Compiled { route: CoreRoute; re: RegExp; names: string[] }
+interface Compiled {
+  route: CoreRoute;
+  re: RegExp;
+  names: string[];
+}
 
 const MAX_BODY = 1 << 20;
 const STARTING: AdminReply = { status: 503, json: { state: 'starting' } };
@@ -125,19 +144,25 @@ const STARTING: AdminReply = { status: 503, json: { state: 'starting' } };
 /** `/a/:b/c` → a RegExp matching one segment per `:name`. */
 function compile(route: CoreRoute): Compiled {
   const names: string[] = [];
-  const src = route.path.split('/').map((seg) => {
-    const m = /^:([A-Za-z_][A-Za-z0-9_]*)$/.exec(seg);
-    if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    names.push(m[1]!);
-    return '([^/]+)';
-  }).join('/');
+  const src = route.path
+    .split('/')
+    .map((seg) => {
+      const m = /^:([A-Za-z_][A-Za-z0-9_]*)$/.exec(seg);
+      if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(m[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
   return { route, re: new RegExp(`^${src}/?$`), names };
 }
 
 /** The admin server's own routes. */
 const CORE_ROUTES: readonly CoreRoute[] = [
   {
-    method: 'GET', path: '/healthz', open: true, summary: 'health of every component: 200 ok (or degraded: serving while NATS is away, in a cluster), 503 starting or unhealthy (no token needed)',
+    method: 'GET',
+    path: '/healthz',
+    open: true,
+    summary: 'health of every component: 200 ok (or degraded: serving while NATS is away, in a cluster), 503 starting or unhealthy (no token needed)',
     handle: (_req, svc) => {
       if (svc === null) return STARTING;
       const h = svc.health();
@@ -148,19 +173,27 @@ const CORE_ROUTES: readonly CoreRoute[] = [
     },
   },
   {
-    method: 'GET', path: '/metrics', summary: 'metricport\'s own telemetry (Prometheus text format)',
+    method: 'GET',
+    path: '/metrics',
+    summary: "metricport's own telemetry (Prometheus text format)",
     handle: async (_req, _svc, opts) => ({ text: await opts.telemetry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   },
   {
-    method: 'GET', path: '/api/v1/status', summary: 'the service, its pipelines and every component\'s counters',
+    method: 'GET',
+    path: '/api/v1/status',
+    summary: "the service, its pipelines and every component's counters",
     handle: (_req, svc, opts) => ({ json: { ...opts.info(), ...(svc ? redactStoreUrls(svc.status()) : { state: 'starting' }) } }),
   },
   {
-    method: 'GET', path: '/api/v1/stores', summary: 'every metric store, push and pull, with the pull URLs to hand out',
+    method: 'GET',
+    path: '/api/v1/stores',
+    summary: 'every metric store, push and pull, with the pull URLs to hand out',
     handle: (_req, svc) => (svc === null ? { status: 503, json: { state: 'starting', stores: [] } } : { json: { stores: storesFromStatus(svc.status()) } }),
   },
   {
-    method: 'POST', path: '/api/v1/reload', summary: 're-read the config file and apply it (the previous config keeps running if it cannot)',
+    method: 'POST',
+    path: '/api/v1/reload',
+    summary: 're-read the config file and apply it (the previous config keeps running if it cannot)',
     handle: async (_req, svc, opts) => {
       const reload = opts.reload;
       if (reload === undefined || svc === null) return STARTING;
@@ -196,7 +229,11 @@ export class AdminServer {
 
   constructor(private readonly opts: AdminOptions) {
     // GET /healthz stays open for probes; everything else needs the token when one is set
-    this.guard = new RequestGuard(opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
+    this.guard = new RequestGuard(
+      opts.token !== undefined && opts.token !== '' ? { tokens: [opts.token] } : undefined,
+      { requests_per_second: 200, burst: 400 },
+      'metricport-admin',
+    );
     this.rateOnly = new RequestGuard(undefined, { requests_per_second: 200, burst: 400 }, 'metricport-admin');
     this.sessions = new Sessions(opts.token ?? '', opts.tls !== undefined);
     const c = opts.console ?? { enabled: true, allowConfigChanges: false, configFile: '', stateDir: '' };
@@ -210,7 +247,10 @@ export class AdminServer {
         path: item.path,
         summary: item.summary,
         ...(item.open === true ? { open: true } : {}),
-        handle: (req, svc) => (svc === null && item.open !== true ? STARTING : item.handle(req, { service: svc as Service, logger: opts.logger, sessions: this.sessions, console: this.consoleCtx })),
+        handle: (req, svc) =>
+          svc === null && item.open !== true
+            ? STARTING
+            : item.handle(req, { service: svc as Service, logger: opts.logger, sessions: this.sessions, console: this.consoleCtx }),
       });
     }
     this.routes = all.map(compile);
@@ -219,13 +259,16 @@ export class AdminServer {
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const method = (req.method === 'HEAD' ? 'GET' : req.method ?? 'GET') as AdminMethod;
+    const method = (req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')) as AdminMethod;
     let pathMatched: Compiled[] = [];
     let hit: { c: Compiled; m: RegExpExecArray } | undefined;
     for (const c of this.routes) {
       const m = c.re.exec(url.pathname);
       if (m === null) continue;
-      if (c.route.method === method) { hit = { c, m }; break; }
+      if (c.route.method === method) {
+        hit = { c, m };
+        break;
+      }
       pathMatched = [...pathMatched, c];
     }
     // a browser on another site never gets to change anything (the console's forms and API calls carry the Origin)
@@ -257,7 +300,11 @@ export class AdminServer {
       }
       if (pathMatched.length > 0) {
         const allow = [...new Set(pathMatched.map((c) => c.route.method))].join(', ');
-        send(req, res, { status: 405, headers: { Allow: allow }, json: { error: `method ${req.method ?? ''} not allowed on ${url.pathname}; use ${allow}`, endpoints: this.endpoints } });
+        send(req, res, {
+          status: 405,
+          headers: { Allow: allow },
+          json: { error: `method ${req.method ?? ''} not allowed on ${url.pathname}; use ${allow}`, endpoints: this.endpoints },
+        });
         return;
       }
       send(req, res, { status: 404, json: { error: 'not found', endpoints: this.endpoints } });
@@ -266,7 +313,9 @@ export class AdminServer {
     const { c, m } = hit;
     const params: Record<string, string> = {};
     try {
-      c.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!); });
+      c.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]!);
+      });
     } catch {
       send(req, res, { status: 400, json: { error: `malformed percent-encoding in ${url.pathname}` } });
       return;
@@ -281,7 +330,10 @@ export class AdminServer {
     void Promise.resolve(reply).then(
       (r) => send(req, res, r),
       (e: unknown) => {
-        if ((e as { status?: unknown }).status === 413) { send(req, res, { status: 413, json: { error: (e as Error).message } }); return; }
+        if ((e as { status?: unknown }).status === 413) {
+          send(req, res, { status: 413, json: { error: (e as Error).message } });
+          return;
+        }
         this.opts.logger.warn({ route: `${c.route.method} ${c.route.path}`, err: (e as Error).message }, 'admin route failed');
         send(req, res, { status: 500, json: { error: (e as Error).message } });
       },
@@ -295,17 +347,27 @@ export class AdminServer {
     await new Promise<void>((resolve, reject) => {
       let server: Server;
       try {
-        server = this.opts.tls === undefined ? createServer(listener) : createTlsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, listener) as unknown as Server;
+        server =
+          this.opts.tls === undefined
+            ? createServer(listener)
+            : (createTlsServer({ ...loadTlsOptions(this.opts.tls, 'admin'), keepAlive: true }, listener) as unknown as Server);
       } catch (e) {
         reject(e);
         return;
       }
       server.listen(ep.port, ep.host === '' ? undefined : ep.host);
-      server.once('listening', () => { this.server = server; resolve(); });
+      server.once('listening', () => {
+        this.server = server;
+        resolve();
+      });
       server.once('error', (e: NodeJS.ErrnoException) => {
-        reject(new Error(e.code === 'EADDRINUSE'
-          ? `cannot listen on ${this.opts.endpoint} for the admin server: address already in use; set --admin-endpoint or METRICPORT_ADMIN_ENDPOINT to a free host:port`
-          : `cannot listen on ${this.opts.endpoint} for the admin server: ${e.message}`));
+        reject(
+          new Error(
+            e.code === 'EADDRINUSE'
+              ? `cannot listen on ${this.opts.endpoint} for the admin server: address already in use; set --admin-endpoint or METRICPORT_ADMIN_ENDPOINT to a free host:port`
+              : `cannot listen on ${this.opts.endpoint} for the admin server: ${e.message}`,
+          ),
+        );
       });
     });
     this.server!.keepAliveTimeout = 5000;
@@ -379,7 +441,12 @@ export function redactStoreUrls(status: Record<string, unknown>): Record<string,
       const store = e.store as { url?: string | null } | undefined;
       if (store === undefined || typeof store.url !== 'string') return e;
       let url = '[REDACTED]';
-      try { const u = new URL(store.url); url = `${u.protocol}//${u.host}/[REDACTED]`; } catch { /* keep the placeholder */ }
+      try {
+        const u = new URL(store.url);
+        url = `${u.protocol}//${u.host}/[REDACTED]`;
+      } catch {
+        /* keep the placeholder */
+      }
       return { ...e, store: { ...store, url } };
     }),
   };

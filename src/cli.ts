@@ -24,7 +24,12 @@ const CORE_VERBS: ReadonlyArray<Pick<CliCommand, 'verb' | 'usage' | 'summary'>> 
   { verb: 'run', usage: '[run] [flags]', summary: 'run the pipelines in the config (default verb)' },
   { verb: 'validate', usage: 'validate --config FILE', summary: 'check a config; prints every error with its key path and line, exit 1 if any' },
   { verb: 'components', usage: 'components [--json]', summary: 'list every receiver, processor and exporter with its options and defaults' },
-  { verb: 'stores', usage: 'stores [--config FILE] [--json] [--show-credentials]', summary: 'the metric stores (push and pull): live from the admin server when it runs,\nelse from the config and the state directory; pull URLs; with\n--show-credentials also the pull stores\' generated usernames and passwords' },
+  {
+    verb: 'stores',
+    usage: 'stores [--config FILE] [--json] [--show-credentials]',
+    summary:
+      "the metric stores (push and pull): live from the admin server when it runs,\nelse from the config and the state directory; pull URLs; with\n--show-credentials also the pull stores' generated usernames and passwords",
+  },
 ];
 const TAIL_VERBS: ReadonlyArray<Pick<CliCommand, 'verb' | 'usage' | 'summary'>> = [
   { verb: 'help', usage: 'help | --help', summary: 'this text' },
@@ -35,7 +40,8 @@ const TAIL_VERBS: ReadonlyArray<Pick<CliCommand, 'verb' | 'usage' | 'summary'>> 
 function commands(): Map<string, CliCommand> {
   const m = new Map<string, CliCommand>();
   for (const { item, from } of contributedCommands()) {
-    if (m.has(item.verb) || [...CORE_VERBS, ...TAIL_VERBS].some((v) => v.verb === item.verb)) throw new Error(`command "${item.verb}" (from ${from}) is already taken`);
+    if (m.has(item.verb) || [...CORE_VERBS, ...TAIL_VERBS].some((v) => v.verb === item.verb))
+      throw new Error(`command "${item.verb}" (from ${from}) is already taken`);
     m.set(item.verb, item);
   }
   return m;
@@ -62,7 +68,9 @@ Flags (each also read from its environment variable; flags win):
 ${settingsHelp()}
 
 Admin endpoints (on --admin-endpoint; every one but GET /healthz needs --admin-token when it is set):
-${adminEndpoints().map((e) => `  ${e.endpoint.padEnd(38)}${e.summary}`).join('\n')}
+${adminEndpoints()
+  .map((e) => `  ${e.endpoint.padEnd(38)}${e.summary}`)
+  .join('\n')}
 
 Without --config, metricport runs the embedded config/default.yaml: OTLP/HTTP on
 127.0.0.1:4318 (POST /v1/metrics, /v1/logs) into the debug exporter.
@@ -86,7 +94,10 @@ function parseArgv(argv: string[]): { verb: string; flags: string[]; json: boole
     const a = argv[i] as string;
     if (a === '--help' || a === '-h') return { verb: 'help', flags, json };
     if (a === '--version' || a === '-v') return { verb: 'version', flags, json };
-    if (a === '--json') { json = true; continue; }
+    if (a === '--json') {
+      json = true;
+      continue;
+    }
     if (a === '--show-credentials') {
       if (verb !== 'stores') return { verb, flags, json, error: '--show-credentials only goes with the stores command: metricport stores --show-credentials' };
       showCredentials = true;
@@ -109,9 +120,18 @@ export async function main(argv: string[]): Promise<number> {
   const contributed = argv[0] === undefined ? undefined : commands().get(argv[0]);
   if (contributed !== undefined) return contributed.run(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   const p = parseArgv(argv);
-  if (p.error) { process.stderr.write(`metricport: ${p.error}\n`); return 2; }
-  if (p.verb === 'help') { process.stdout.write(helpText()); return 0; }
-  if (p.verb === 'version') { process.stdout.write(`${version()}\n`); return 0; }
+  if (p.error) {
+    process.stderr.write(`metricport: ${p.error}\n`);
+    return 2;
+  }
+  if (p.verb === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (p.verb === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
   let settings;
   try {
     settings = loadSettings(p.flags);
@@ -120,10 +140,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   switch (p.verb) {
-    case 'validate': return validateCommand(settings.config === '' ? defaultConfigPath() : settings.config);
-    case 'components': return componentsCommand(p.json);
-    case 'stores': return storesCommand(settings, p.json, p.showCredentials === true);
-    default: return runCommand(settings);
+    case 'validate':
+      return validateCommand(settings.config === '' ? defaultConfigPath() : settings.config);
+    case 'components':
+      return componentsCommand(p.json);
+    case 'stores':
+      return storesCommand(settings, p.json, p.showCredentials === true);
+    default:
+      return runCommand(settings);
   }
 }
 
@@ -154,19 +178,55 @@ function componentsCommand(json: boolean): number {
     commands: (c.commands ?? []).map((x) => `metricport ${x.verb}`),
   });
   const all = [
-    ...[...registry.receivers.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema, ...contributions(f) })),
-    ...[...registry.processors.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.map((s) => `${s.in}→${s.out}`).join(', '), schema: f.configSchema, ...contributions(f) })),
-    ...[...registry.exporters.values()].map((f) => ({ kind: f.kind, type: f.type, description: f.description, signals: f.signals.join(', '), schema: f.configSchema, ...contributions(f) })),
+    ...[...registry.receivers.values()].map((f) => ({
+      kind: f.kind,
+      type: f.type,
+      description: f.description,
+      signals: f.signals.join(', '),
+      schema: f.configSchema,
+      ...contributions(f),
+    })),
+    ...[...registry.processors.values()].map((f) => ({
+      kind: f.kind,
+      type: f.type,
+      description: f.description,
+      signals: f.signals.map((s) => `${s.in}→${s.out}`).join(', '),
+      schema: f.configSchema,
+      ...contributions(f),
+    })),
+    ...[...registry.exporters.values()].map((f) => ({
+      kind: f.kind,
+      type: f.type,
+      description: f.description,
+      signals: f.signals.join(', '),
+      schema: f.configSchema,
+      ...contributions(f),
+    })),
   ];
   const extensions = registeredExtensions().map((e) => ({ kind: 'extension', name: e.name, description: e.description, ...contributions(e) }));
   if (json) {
-    process.stdout.write(JSON.stringify([
-      ...all.map((c) => ({ kind: c.kind, type: c.type, description: c.description, signals: c.signals, options: describeSchema(c.schema), admin: c.admin, commands: c.commands })),
-      ...extensions,
-    ], null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        [
+          ...all.map((c) => ({
+            kind: c.kind,
+            type: c.type,
+            description: c.description,
+            signals: c.signals,
+            options: describeSchema(c.schema),
+            admin: c.admin,
+            commands: c.commands,
+          })),
+          ...extensions,
+        ],
+        null,
+        2,
+      ) + '\n',
+    );
     return 0;
   }
-  const adds = (c: { admin: string[]; commands: string[] }) => (c.admin.length + c.commands.length === 0 ? '' : `  adds: ${[...c.admin, ...c.commands].join(', ')}\n`);
+  const adds = (c: { admin: string[]; commands: string[] }) =>
+    c.admin.length + c.commands.length === 0 ? '' : `  adds: ${[...c.admin, ...c.commands].join(', ')}\n`;
   let out = '';
   for (const c of all) {
     out += `${c.kind} ${c.type}  [${c.signals}]\n  ${c.description}\n${adds(c)}`;
@@ -174,7 +234,8 @@ function componentsCommand(json: boolean): number {
     if (rows.length === 0) out += '  (no options)\n';
     const w = Math.max(0, ...rows.map((r) => r.key.length));
     const wt = Math.max(0, ...rows.map((r) => r.type.length));
-    for (const r of rows) out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : r.default === '(required)' ? 'required; ' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
+    for (const r of rows)
+      out += `    ${r.key.padEnd(w)}  ${r.type.padEnd(wt)}  ${r.default === '' ? '' : r.default === '(required)' ? 'required; ' : `default ${r.default}; `}${r.doc}${r.secret ? ' (secret)' : ''}\n`;
     out += '\n';
   }
   for (const e of extensions) out += `extension ${e.name}\n  ${e.description}\n${adds(e)}\n`;
@@ -195,12 +256,17 @@ async function storesCommand(settings: Settings, json: boolean, showCredentials:
   try {
     const r = await fetch(`http://${settings.admin_endpoint.replace(/^0\.0\.0\.0:|^:/, '127.0.0.1:')}/api/v1/stores`, { signal: AbortSignal.timeout(1500) });
     if (r.ok) rows = ((await r.json()) as { stores: StoreRow[] }).stores;
-  } catch { /* not running: from the config */ }
+  } catch {
+    /* not running: from the config */
+  }
   let config;
   try {
     config = loadConfigFile(file, registry);
   } catch (e) {
-    if (rows === undefined) { process.stderr.write(`metricport: ${(e as Error).message}\n`); return 1; }
+    if (rows === undefined) {
+      process.stderr.write(`metricport: ${(e as Error).message}\n`);
+      return 1;
+    }
   }
   const stateDirOf = (id: string) => join(settings.state_dir, 'exporter', id.replace('/', '_'));
   if (rows === undefined) {
@@ -211,11 +277,19 @@ async function storesCommand(settings: Settings, json: boolean, showCredentials:
       const cfg = c.config as Record<string, unknown>;
       const pull = c.type === 'prometheus' || cfg.mode === 'pull';
       const endpoint = typeof cfg.endpoint === 'string' ? cfg.endpoint : '';
-      const row: StoreRow = { name: id, adapter: c.type, mode: pull ? 'pull' : 'push', period: typeof cfg.period === 'number' ? cfg.period / 1000 : null, last_error: null, target: pull ? endpoint : '' };
+      const row: StoreRow = {
+        name: id,
+        adapter: c.type,
+        mode: pull ? 'pull' : 'push',
+        period: typeof cfg.period === 'number' ? cfg.period / 1000 : null,
+        last_error: null,
+        target: pull ? endpoint : '',
+      };
       if (pull) {
         const token = typeof cfg.token === 'string' && cfg.token !== '' ? cfg.token : readStoredCredentials(stateDirOf(id))?.token;
         const path = c.type === 'prometheus' ? '/metrics' : '';
-        row.url = token === undefined ? null : pullUrl(typeof cfg.external_url === 'string' ? cfg.external_url : undefined, undefined, endpoint, `/${token}${path}`);
+        row.url =
+          token === undefined ? null : pullUrl(typeof cfg.external_url === 'string' ? cfg.external_url : undefined, undefined, endpoint, `/${token}${path}`);
         row.last_scrape = null;
       } else row.last_transmission = null;
       rows.push(row);
@@ -226,10 +300,19 @@ async function storesCommand(settings: Settings, json: boolean, showCredentials:
     for (const r of rows) {
       if (r.mode !== 'pull') continue;
       const st = readStoredCredentials(stateDirOf(r.name));
-      const cfg = (config?.exporters.get(r.name)?.config ?? {}) as { basic_auth?: { username?: string; password?: string }; username?: string; password?: string };
+      const cfg = (config?.exporters.get(r.name)?.config ?? {}) as {
+        basic_auth?: { username?: string; password?: string };
+        username?: string;
+        password?: string;
+      };
       const cu = cfg.basic_auth?.username ?? cfg.username ?? '';
       const cp = cfg.basic_auth?.password ?? cfg.password ?? '';
-      creds.push({ name: r.name, url: r.url ?? null, username: cu !== '' ? cu : st?.username ?? '', password: cp !== '' ? '(set in the config)' : st?.password ?? '' });
+      creds.push({
+        name: r.name,
+        url: r.url ?? null,
+        username: cu !== '' ? cu : (st?.username ?? ''),
+        password: cp !== '' ? '(set in the config)' : (st?.password ?? ''),
+      });
     }
   }
   if (json) {

@@ -21,7 +21,10 @@ import type { ClusterHost } from './cluster/api.js';
 
 export type Signal = 'metrics' | 'events';
 
-export interface SignalData { metrics: MetricsBatch; events: EventBatch }
+export interface SignalData {
+  metrics: MetricsBatch;
+  events: EventBatch;
+}
 
 export interface Consumer<T> {
   consume(data: T): Promise<void>;
@@ -158,7 +161,11 @@ export function defineReceiver<C>(d: ReceiverDefinition<C>): Defined<ReceiverFac
 }
 
 export function defineProcessor<C>(d: ProcessorDefinition<C>): Defined<ProcessorFactory<C>, ProcessorImpl<C>> {
-  return lazy<Defined<ProcessorFactory<C>, ProcessorImpl<C>>, ProcessorImpl<C>>('processor', d, (impl) => (set, cfg, signal, next) => impl().create(set, cfg, signal, next));
+  return lazy<Defined<ProcessorFactory<C>, ProcessorImpl<C>>, ProcessorImpl<C>>(
+    'processor',
+    d,
+    (impl) => (set, cfg, signal, next) => impl().create(set, cfg, signal, next),
+  );
 }
 
 export function defineExporter<C>(d: ExporterDefinition<C>): Defined<ExporterFactory<C>, ExporterImpl<C>> {
@@ -169,22 +176,49 @@ function lazy<F extends Factory, I>(kind: Kind, d: { type: string; load(): Promi
   let impl: I | undefined;
   let pending: Promise<I> | undefined;
   const load = (): Promise<I> => {
-    pending ??= d.load().then((i) => { impl = i; return i; }, (e: unknown) => {
-      pending = undefined;
-      throw new MetricportError('MP_LOAD_FAILED', `cannot load the ${kind} "${d.type}" (its modules or a dependency failed to import): ${(e as Error).message}`, { cause: e });
-    });
+    pending ??= d.load().then(
+      (i) => {
+        impl = i;
+        return i;
+      },
+      (e: unknown) => {
+        pending = undefined;
+        throw new MetricportError(
+          'MP_LOAD_FAILED',
+          `cannot load the ${kind} "${d.type}" (its modules or a dependency failed to import): ${(e as Error).message}`,
+          { cause: e },
+        );
+      },
+    );
     return pending;
   };
   const get = (): I => {
-    if (impl === undefined) throw new Error(`the ${kind} "${d.type}" is not loaded: await loadImplementations(config) (or the factory's load()) before creating it`);
+    if (impl === undefined)
+      throw new Error(`the ${kind} "${d.type}" is not loaded: await loadImplementations(config) (or the factory's load()) before creating it`);
     return impl;
   };
-  return Object.freeze({ ...d, kind, load, create: create(get), get loaded() { return impl !== undefined; } }) as unknown as F;
+  return Object.freeze({
+    ...d,
+    kind,
+    load,
+    create: create(get),
+    get loaded() {
+      return impl !== undefined;
+    },
+  }) as unknown as F;
 }
 
 /** Load the implementation of every component type a config uses (before building its graph). */
-export async function loadImplementations(cfg: { receivers: ReadonlyMap<string, { factory: Factory }>; processors: ReadonlyMap<string, { factory: Factory }>; exporters: ReadonlyMap<string, { factory: Factory }> }): Promise<void> {
+export async function loadImplementations(cfg: {
+  receivers: ReadonlyMap<string, { factory: Factory }>;
+  processors: ReadonlyMap<string, { factory: Factory }>;
+  exporters: ReadonlyMap<string, { factory: Factory }>;
+}): Promise<void> {
   const types = new Set<Factory>();
   for (const m of [cfg.receivers, cfg.processors, cfg.exporters]) for (const c of m.values()) types.add(c.factory);
-  await Promise.all([...types].map(async (f) => { await f.load?.(); }));
+  await Promise.all(
+    [...types].map(async (f) => {
+      await f.load?.();
+    }),
+  );
 }

@@ -93,10 +93,11 @@ export const ErrorCodes = {
   MP_CONFIG_READ: 'the configuration file could not be read',
   MP_SHUTDOWN: 'the component is shut down and accepts no more data',
   MP_START_FAILED: 'a component failed to start',
-  MP_LOAD_FAILED: 'a component\'s implementation (its modules or a dependency such as lmdb or pg) could not be imported; reinstall with npm ci',
+  MP_LOAD_FAILED: "a component's implementation (its modules or a dependency such as lmdb or pg) could not be imported; reinstall with npm ci",
   MP_SHUTDOWN_TIMEOUT: 'the shutdown did not finish within --shutdown-timeout; the process exits anyway (code 1)',
   MP_RELOAD_FAILED: 'a reload (SIGHUP or POST /api/v1/reload) was refused or failed; the previous config keeps running, and the message says why',
-  MP_LEASE_LOST: 'cluster mode: this node lost a lease (expired, taken over or fenced by a later holder) and stopped what it did under it; another node continues',
+  MP_LEASE_LOST:
+    'cluster mode: this node lost a lease (expired, taken over or fenced by a later holder) and stopped what it did under it; another node continues',
   MP_FORGE_PULL: '`metricport forge pull` could not finish its catch-up pass; the message names the failing call',
 } as const;
 

@@ -12,7 +12,7 @@ import { cloneEventBatch, cloneMetricsBatch } from './model/index.js';
 
 export function fanout<S extends Signal>(signal: S, consumers: Array<Consumer<SignalData[S]>>): Consumer<SignalData[S]> {
   if (consumers.length === 1) return consumers[0] as Consumer<SignalData[S]>;
-  const clone = (signal === "metrics" ? cloneMetricsBatch : cloneEventBatch) as unknown as (d: SignalData[S]) => SignalData[S];
+  const clone = (signal === 'metrics' ? cloneMetricsBatch : cloneEventBatch) as unknown as (d: SignalData[S]) => SignalData[S];
   const list = consumers.slice();
   return {
     mutatesData: false,

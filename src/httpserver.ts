@@ -47,9 +47,15 @@ export interface AcquireOptions {
 }
 
 /** https.createServer options, and a fingerprint telling whether two leases agree */
-export interface TlsServerOptions { options: HttpsServerOptions; fingerprint: string }
+export interface TlsServerOptions {
+  options: HttpsServerOptions;
+  fingerprint: string;
+}
 
-export interface BoundAddress { host: string; port: number }
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
 
 export interface SharedServer {
   /** the endpoint as configured */
@@ -76,7 +82,14 @@ interface Route {
   onWrongMethod: RouteOptions['onWrongMethod'] | undefined;
 }
 
-interface PatternRoute { method: string; name: string; pattern: RegExp; handler: RouteHandler; owner: Lease; onWrongMethod: RouteOptions['onWrongMethod'] | undefined }
+interface PatternRoute {
+  method: string;
+  name: string;
+  pattern: RegExp;
+  handler: RouteHandler;
+  owner: Lease;
+  onWrongMethod: RouteOptions['onWrongMethod'] | undefined;
+}
 
 const listeners = new Map<string, Listener>();
 const DEFAULT_OWNER = 'a receiver';
@@ -87,11 +100,17 @@ const BODY_404 = Buffer.from('404 page not found\n');
 function describeListenError(endpoint: string, err: NodeJS.ErrnoException, configKey: string | undefined): string {
   const fix = configKey ? `; set ${configKey} to a free port` : '; choose a free port';
   switch (err.code) {
-    case 'EADDRINUSE': return `cannot listen on ${endpoint}: address already in use${fix}`;
-    case 'EACCES': return `cannot listen on ${endpoint}: permission denied (ports below 1024 need privileges)${fix}`;
-    case 'EADDRNOTAVAIL': return `cannot listen on ${endpoint}: the address is not assigned to this host${configKey ? `; check ${configKey}` : ''}`;
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot listen on ${endpoint}: the host name does not resolve${configKey ? `; check ${configKey}` : ''}`;
-    default: return `cannot listen on ${endpoint}: ${err.message}`;
+    case 'EADDRINUSE':
+      return `cannot listen on ${endpoint}: address already in use${fix}`;
+    case 'EACCES':
+      return `cannot listen on ${endpoint}: permission denied (ports below 1024 need privileges)${fix}`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${endpoint}: the address is not assigned to this host${configKey ? `; check ${configKey}` : ''}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${endpoint}: the host name does not resolve${configKey ? `; check ${configKey}` : ''}`;
+    default:
+      return `cannot listen on ${endpoint}: ${err.message}`;
   }
 }
 
@@ -110,13 +129,22 @@ class Listener {
   private closed: Promise<void> | undefined;
   private readonly onResClose: (this: ServerResponse) => void;
 
-  constructor(readonly endpoint: string, readonly logger: Logger, key: string | undefined, readonly tls: TlsServerOptions | undefined) {
+  constructor(
+    readonly endpoint: string,
+    readonly logger: Logger,
+    key: string | undefined,
+    readonly tls: TlsServerOptions | undefined,
+  ) {
     this.keys = key === undefined ? [] : [key];
-    this.server = tls === undefined
-      ? http.createServer({ keepAlive: true }, (req, res) => this.dispatch(req, res))
-      : createTlsServer({ ...tls.options, keepAlive: true }, (req, res) => this.dispatch(req, res));
+    this.server =
+      tls === undefined
+        ? http.createServer({ keepAlive: true }, (req, res) => this.dispatch(req, res))
+        : createTlsServer({ ...tls.options, keepAlive: true }, (req, res) => this.dispatch(req, res));
     // failed TLS handshakes (no or a wrong client certificate) are the client's problem: counted, not logged per connection
-    if (tls !== undefined) this.server.on('tlsClientError', () => { this.tlsErrors++; });
+    if (tls !== undefined)
+      this.server.on('tlsClientError', () => {
+        this.tlsErrors++;
+      });
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 60_000;
     this.server.requestTimeout = 300_000;
@@ -214,7 +242,9 @@ class Listener {
       return;
     }
     if (existing !== undefined) {
-      throw new Error(`cannot serve ${m} ${name} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another endpoint`);
+      throw new Error(
+        `cannot serve ${m} ${name} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another endpoint`,
+      );
     }
     this.patterns.push({ method: m, name, pattern, handler, owner: lease, onWrongMethod: opts?.onWrongMethod });
   }
@@ -236,7 +266,9 @@ class Listener {
       return;
     }
     if (existing !== undefined) {
-      throw new Error(`cannot serve ${m} ${path} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another path or endpoint`);
+      throw new Error(
+        `cannot serve ${m} ${path} on ${this.endpoint} for ${lease.owner}: already served by ${existing.owner.owner}; give one of them another path or endpoint`,
+      );
     }
     route.handlers.set(m, { handler, owner: lease });
     route.allow = [...route.handlers.keys()].join(', ');
@@ -272,7 +304,10 @@ class Listener {
             this.bound = { host: a.address, port: a.port };
             if (ep.port === 0) {
               const alias = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${a.port}`;
-              if (!listeners.has(alias) && !this.closing) { listeners.set(alias, this); this.keys.push(alias); }
+              if (!listeners.has(alias) && !this.closing) {
+                listeners.set(alias, this);
+                this.keys.push(alias);
+              }
             }
           }
           resolve();
@@ -326,16 +361,25 @@ class Listener {
 
 class Lease implements SharedServer {
   private released = false;
-  constructor(private readonly l: Listener, readonly owner: string, private readonly configKey: string | undefined, private readonly guard: RequestGuard | undefined) {}
+  constructor(
+    private readonly l: Listener,
+    readonly owner: string,
+    private readonly configKey: string | undefined,
+    private readonly guard: RequestGuard | undefined,
+  ) {}
 
   /** the handler behind this lease's guard (auth, rate limit), when it has one */
   private guarded(handler: RouteHandler): RouteHandler {
     const g = this.guard;
     if (g === undefined || !g.active) return handler;
-    return (req, res) => { if (g.check(req, res)) handler(req, res); };
+    return (req, res) => {
+      if (g.check(req, res)) handler(req, res);
+    };
   }
 
-  get endpoint(): string { return this.l.endpoint; }
+  get endpoint(): string {
+    return this.l.endpoint;
+  }
 
   route(method: string, path: string, handler: RouteHandler, opts?: RouteOptions): void {
     if (this.released) throw new Error(`cannot mount ${method} ${path}: the lease on ${this.l.endpoint} was released`);
@@ -382,7 +426,9 @@ export function acquireServer(endpoint: string, logger: Logger, opts: AcquireOpt
     if (key !== undefined) listeners.set(key, l);
   } else if ((l.tls?.fingerprint ?? '') !== (opts.tls?.fingerprint ?? '')) {
     const owners = [...l.leases].map((x) => x.owner).join(', ');
-    throw new Error(`cannot serve ${endpoint} for ${opts.owner ?? DEFAULT_OWNER}${opts.configKey ? ` (${opts.configKey})` : ''}: ${owners || 'another receiver'} already serves it ${l.tls === undefined ? 'without' : 'with other'} TLS settings; receivers sharing an endpoint need the same tls settings`);
+    throw new Error(
+      `cannot serve ${endpoint} for ${opts.owner ?? DEFAULT_OWNER}${opts.configKey ? ` (${opts.configKey})` : ''}: ${owners || 'another receiver'} already serves it ${l.tls === undefined ? 'without' : 'with other'} TLS settings; receivers sharing an endpoint need the same tls settings`,
+    );
   }
   const lease = new Lease(l, opts.owner ?? DEFAULT_OWNER, opts.configKey, opts.guard);
   l.leases.add(lease);

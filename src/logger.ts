@@ -26,9 +26,24 @@ export interface Logger {
 }
 
 const REDACT_PATHS = [
-  'api_key', 'apiKey', 'api_token', 'token', 'password', 'secret', 'authorization', 'Authorization',
-  '*.api_key', '*.apiKey', '*.api_token', '*.token', '*.password', '*.secret', '*.authorization', '*.Authorization',
-  'headers.*', '*.headers.*',
+  'api_key',
+  'apiKey',
+  'api_token',
+  'token',
+  'password',
+  'secret',
+  'authorization',
+  'Authorization',
+  '*.api_key',
+  '*.apiKey',
+  '*.api_token',
+  '*.token',
+  '*.password',
+  '*.secret',
+  '*.authorization',
+  '*.Authorization',
+  'headers.*',
+  '*.headers.*',
 ];
 
 export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream | number): Logger {
@@ -79,12 +94,21 @@ export class FdLogSink {
   private broken = false;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly fd: number, private readonly maxBytes = LOG_BUFFER_BYTES) {}
+  constructor(
+    private readonly fd: number,
+    private readonly maxBytes = LOG_BUFFER_BYTES,
+  ) {}
 
   write(line: string): boolean {
-    if (this.broken) { logOutput.droppedLines++; return true; }
+    if (this.broken) {
+      logOutput.droppedLines++;
+      return true;
+    }
     const b = Buffer.from(line, 'utf8');
-    if (this.bytes + b.length > this.maxBytes) { logOutput.droppedLines += Math.max(1, lines(b)); return true; }
+    if (this.bytes + b.length > this.maxBytes) {
+      logOutput.droppedLines += Math.max(1, lines(b));
+      return true;
+    }
     this.queue.push(b);
     this.bytes += b.length;
     if (!this.writing) this.next();
@@ -93,7 +117,10 @@ export class FdLogSink {
 
   /** Calls back once what was written so far has reached the descriptor or been dropped. */
   flush(cb: (err?: Error) => void = () => undefined): void {
-    if (!this.writing && this.queue.length === 0) { cb(); return; }
+    if (!this.writing && this.queue.length === 0) {
+      cb();
+      return;
+    }
     this.waiters.push(() => cb());
   }
 
@@ -110,7 +137,10 @@ export class FdLogSink {
     const put = (buf: Buffer): void => {
       fsWrite(this.fd, buf, 0, buf.length, null, (err, n) => {
         if (err === null) {
-          if (n < buf.length) { put(buf.subarray(n)); return; }
+          if (n < buf.length) {
+            put(buf.subarray(n));
+            return;
+          }
           this.next();
           return;
         }
@@ -135,10 +165,21 @@ export class FdLogSink {
 export function flushLogger(logger: Logger, timeoutMs = 500): Promise<void> {
   const l = logger as unknown as { flush?: (cb?: (err?: Error) => void) => void };
   return new Promise((resolve) => {
-    if (typeof l.flush !== 'function') { resolve(); return; }
+    if (typeof l.flush !== 'function') {
+      resolve();
+      return;
+    }
     const t = setTimeout(resolve, timeoutMs);
     t.unref();
-    try { l.flush(() => { clearTimeout(t); resolve(); }); } catch { clearTimeout(t); resolve(); }
+    try {
+      l.flush(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    } catch {
+      clearTimeout(t);
+      resolve();
+    }
   });
 }
 

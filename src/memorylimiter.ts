@@ -32,8 +32,16 @@ export interface MemoryLimiterConfig {
 
 export const memoryLimiterSchema: Schema = {
   enabled: { type: 'boolean', default: true, doc: 'refuse data above the soft limit and shed queued data above the hard limit' },
-  soft_limit: { type: 'bytes', default: 0, doc: 'process memory (RSS) above which receivers answer 429 with Retry-After; 0 = 80 % of the cgroup memory limit (memory.max, or memory.limit_in_bytes), else of the machine\'s memory' },
-  hard_limit: { type: 'bytes', default: 0, doc: 'process memory above which in-memory sending queues drop their oldest half (counted dropped, reason "memory_limit"); 0 = 90 % of the same limit' },
+  soft_limit: {
+    type: 'bytes',
+    default: 0,
+    doc: "process memory (RSS) above which receivers answer 429 with Retry-After; 0 = 80 % of the cgroup memory limit (memory.max, or memory.limit_in_bytes), else of the machine's memory",
+  },
+  hard_limit: {
+    type: 'bytes',
+    default: 0,
+    doc: 'process memory above which in-memory sending queues drop their oldest half (counted dropped, reason "memory_limit"); 0 = 90 % of the same limit',
+  },
   check_interval: { type: 'duration', default: '250ms', min: '10ms', doc: 'how often memory is sampled (receivers read the last sample)' },
   retry_after: { type: 'duration', default: '5s', min: '1s', doc: 'Retry-After sent with a refusal' },
 };
@@ -44,7 +52,11 @@ export const DEFAULT_MEMORY_LIMITER: MemoryLimiterConfig = { enabled: true, soft
 export function cgroupMemoryLimit(read: (p: string) => string = (p) => readFileSync(p, 'utf8')): number | undefined {
   for (const p of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
     let text: string;
-    try { text = read(p).trim(); } catch { continue; }
+    try {
+      text = read(p).trim();
+    } catch {
+      continue;
+    }
     if (text === 'max') return undefined;
     const n = Number(text);
     // v1 reports "no limit" as a huge number (about 2^63 rounded to pages)
@@ -79,7 +91,12 @@ export class MemoryLimiter {
 
   configure(cfg: MemoryLimiterConfig, limit?: number): void {
     this.stop();
-    if (!cfg.enabled) { this.soft = Infinity; this.hard = Infinity; this.over = false; return; }
+    if (!cfg.enabled) {
+      this.soft = Infinity;
+      this.hard = Infinity;
+      this.over = false;
+      return;
+    }
     const l = resolveLimits(cfg, limit);
     this.soft = l.soft;
     this.hard = l.hard;
@@ -90,20 +107,31 @@ export class MemoryLimiter {
   }
 
   stop(): void {
-    if (this.timer !== undefined) { clearInterval(this.timer); this.timer = undefined; }
+    if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
     this.over = false;
   }
 
   /** one sample: sets the refusal flag, sheds above the hard limit */
   check(): void {
     let m: number;
-    try { m = this.sample(); } catch { return; }
+    try {
+      m = this.sample();
+    } catch {
+      return;
+    }
     this.lastSample = m;
     this.over = m >= this.soft;
     if (m >= this.hard) {
       this.sheds++;
       for (const s of this.shedders) {
-        try { this.droppedItems += s(); } catch { /* a shedder never breaks the check */ }
+        try {
+          this.droppedItems += s();
+        } catch {
+          /* a shedder never breaks the check */
+        }
       }
     }
   }
@@ -112,18 +140,27 @@ export class MemoryLimiter {
   refusal(): RefusedError | undefined {
     if (!this.over) return undefined;
     this.refusedRequests++;
-    return new RefusedError(`memory limit: metricport is above its soft memory limit (${Math.round(this.soft / 1048576)} MiB); retry later`, { status: 429, retryAfterSeconds: this.retryAfterSeconds });
+    return new RefusedError(`memory limit: metricport is above its soft memory limit (${Math.round(this.soft / 1048576)} MiB); retry later`, {
+      status: 429,
+      retryAfterSeconds: this.retryAfterSeconds,
+    });
   }
 
   /** Above the soft limit right now (no counting): for receivers that cannot answer, e.g. StatsD over UDP, which drop and count themselves. */
-  refusing(): boolean { return this.over; }
+  refusing(): boolean {
+    return this.over;
+  }
 
   register(s: Shedder): () => void {
     this.shedders.add(s);
-    return () => { this.shedders.delete(s); };
+    return () => {
+      this.shedders.delete(s);
+    };
   }
 
-  limits(): { soft: number; hard: number } { return { soft: this.soft, hard: this.hard }; }
+  limits(): { soft: number; hard: number } {
+    return { soft: this.soft, hard: this.hard };
+  }
 }
 
 /** Bodies up to this size are drained (discarded as they arrive, never buffered) so the connection stays usable; larger or chunked ones close it. */

@@ -25,7 +25,10 @@ export interface RateLimitedLogOptions {
 
 export type RateLimitedLevel = 'debug' | 'info' | 'warn' | 'error';
 
-interface KeyState { last: number; suppressed: number }
+interface KeyState {
+  last: number;
+  suppressed: number;
+}
 
 export const RATE_LIMITED_LOG_INTERVAL_MS = 60_000;
 
@@ -35,20 +38,30 @@ export class RateLimitedLog {
   private readonly now: () => number;
   private readonly keys = new Map<string, KeyState>();
 
-  constructor(private readonly logger: Logger, opts: RateLimitedLogOptions = {}) {
+  constructor(
+    private readonly logger: Logger,
+    opts: RateLimitedLogOptions = {},
+  ) {
     this.intervalMs = opts.intervalMs ?? RATE_LIMITED_LOG_INTERVAL_MS;
     this.maxKeys = Math.max(1, opts.maxKeys ?? 256);
     this.now = opts.now ?? Date.now;
   }
 
-  warn(key: string, fields: Record<string, unknown>, msg: string): boolean { return this.log('warn', key, fields, msg); }
-  error(key: string, fields: Record<string, unknown>, msg: string): boolean { return this.log('error', key, fields, msg); }
+  warn(key: string, fields: Record<string, unknown>, msg: string): boolean {
+    return this.log('warn', key, fields, msg);
+  }
+  error(key: string, fields: Record<string, unknown>, msg: string): boolean {
+    return this.log('error', key, fields, msg);
+  }
 
   /** Log `msg` under `key` unless a line for `key` went out less than an interval ago; true when logged. */
   log(level: RateLimitedLevel, key: string, fields: Record<string, unknown>, msg: string): boolean {
     const t = this.now();
     const s = this.keys.get(key);
-    if (s !== undefined && t - s.last < this.intervalMs) { s.suppressed++; return false; }
+    if (s !== undefined && t - s.last < this.intervalMs) {
+      s.suppressed++;
+      return false;
+    }
     const suppressed = s?.suppressed ?? 0;
     this.keys.delete(key); // re-insert: the map's order is least recently logged first
     if (this.keys.size >= this.maxKeys) {
@@ -58,10 +71,14 @@ export class RateLimitedLog {
     this.keys.set(key, { last: t, suppressed: 0 });
     try {
       this.logger[level](suppressed > 0 ? { ...fields, suppressed } : fields, msg);
-    } catch { /* logging never fails the caller */ }
+    } catch {
+      /* logging never fails the caller */
+    }
     return true;
   }
 
   /** Occurrences of `key` not logged since its last line (0 when unknown). */
-  suppressedCount(key: string): number { return this.keys.get(key)?.suppressed ?? 0; }
+  suppressedCount(key: string): number {
+    return this.keys.get(key)?.suppressed ?? 0;
+  }
 }

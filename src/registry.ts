@@ -44,12 +44,7 @@ const receivers: ReceiverFactory[] = [
   importerReceiverFactory,
   datadogReceiverFactory,
 ];
-const processors: ProcessorFactory[] = [
-  batchProcessorFactory,
-  filterProcessorFactory,
-  metricsetsProcessorFactory,
-  stabilityProcessorFactory,
-];
+const processors: ProcessorFactory[] = [batchProcessorFactory, filterProcessorFactory, metricsetsProcessorFactory, stabilityProcessorFactory];
 const exporters: ExporterFactory[] = [
   debugExporterFactory,
   fileExporterFactory,
@@ -65,11 +60,7 @@ const exporters: ExporterFactory[] = [
 ];
 
 /** Contributors that are not components (src/<name>/extension.ts). */
-const extensions: Extension[] = [
-  configToolsExtension,
-  clusterExtension,
-  consoleExtension,
-];
+const extensions: Extension[] = [configToolsExtension, clusterExtension, consoleExtension];
 
 function byType<T extends { type: string }>(list: T[]): ReadonlyMap<string, T> {
   const m = new Map<string, T>();
@@ -87,7 +78,10 @@ export const registry: Registry = {
 };
 
 /** Who contributed a route or a command: `receiver importer`, `extension cluster`. */
-export interface Contributed<T> { item: T; from: string }
+export interface Contributed<T> {
+  item: T;
+  from: string;
+}
 
 function contributors(): Array<{ from: string; admin?: readonly AdminRoute[]; commands?: readonly CliCommand[] }> {
   return [

@@ -54,14 +54,32 @@ async function startService(settings: Settings, logger: Logger): Promise<Running
   await loadImplementations(config);
   mkdirSync(settings.state_dir, { recursive: true });
   const telemetry = new ServiceTelemetry({ service_version: version() });
-  telemetry.counter('metricport_log_dropped_lines', 'Log lines the log destination did not take (its reader has gone: a closed pipe; or the log buffer was full); they are dropped, never waited for', {}, () => logOutput.droppedLines);
+  telemetry.counter(
+    'metricport_log_dropped_lines',
+    'Log lines the log destination did not take (its reader has gone: a closed pipe; or the log buffer was full); they are dropped, never waited for',
+    {},
+    () => logOutput.droppedLines,
+  );
   // the NATS client is loaded only when a cluster is configured
   let cluster: ClusterNode | undefined;
   if (config.cluster !== undefined) {
     const [{ ClusterNode }, { resolveNodeId }] = await Promise.all([import('./cluster/node.js'), import('./cluster/config.js')]);
-    cluster = new ClusterNode(config.cluster, { nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir), logger: logger.child({ component: 'cluster' }), telemetry, version: version(), admin: settings.admin_endpoint, stateDir: settings.state_dir });
+    cluster = new ClusterNode(config.cluster, {
+      nodeId: resolveNodeId(config.cluster.node_id, settings.state_dir),
+      logger: logger.child({ component: 'cluster' }),
+      telemetry,
+      version: version(),
+      admin: settings.admin_endpoint,
+      stateDir: settings.state_dir,
+    });
   }
-  const service = new Service(config, { logger, telemetry, stateDir: settings.state_dir, stopTimeoutMs: settings.shutdown_timeout, ...(cluster !== undefined ? { cluster } : {}) });
+  const service = new Service(config, {
+    logger,
+    telemetry,
+    stateDir: settings.state_dir,
+    stopTimeoutMs: settings.shutdown_timeout,
+    ...(cluster !== undefined ? { cluster } : {}),
+  });
   let ready: Service | null = null;
   const admin = new AdminServer({
     endpoint: settings.admin_endpoint,
@@ -69,9 +87,16 @@ async function startService(settings: Settings, logger: Logger): Promise<Running
     telemetry,
     service: () => ready,
     reload: () => reload('POST /api/v1/reload'),
-    ...(settings.admin_tls_cert_file !== '' || settings.admin_tls_key_file !== '' ? { tls: { cert_file: settings.admin_tls_cert_file, key_file: settings.admin_tls_key_file, client_ca_file: settings.admin_tls_client_ca_file } } : {}),
+    ...(settings.admin_tls_cert_file !== '' || settings.admin_tls_key_file !== ''
+      ? { tls: { cert_file: settings.admin_tls_cert_file, key_file: settings.admin_tls_key_file, client_ca_file: settings.admin_tls_client_ca_file } }
+      : {}),
     token: settings.admin_token,
-    console: { enabled: settings.admin_console === 'on', allowConfigChanges: settings.admin_console_allow_config_changes === 'true', configFile: settings.config, stateDir: settings.state_dir },
+    console: {
+      enabled: settings.admin_console === 'on',
+      allowConfigChanges: settings.admin_console_allow_config_changes === 'true',
+      configFile: settings.config,
+      stateDir: settings.state_dir,
+    },
     info: () => ({ version: version(), pid: process.pid, state_dir: settings.state_dir, admin_endpoint: settings.admin_endpoint }),
   });
   let stopping: Promise<void> | undefined;
@@ -86,7 +111,17 @@ async function startService(settings: Settings, logger: Logger): Promise<Running
         // every error with its key path; the values themselves are never logged
         for (const i of errors) logger.error({ trigger, path: i.path, line: i.line, column: i.column }, `reload rejected: ${formatIssue(i)}`);
         logger.error({ trigger, errors: errors.length }, 'reload rejected: the config is invalid; the previous config keeps running');
-        return { ok: false, status: 400, error: `the config is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}); the previous config keeps running`, errors: errors.map((i) => ({ path: i.path, ...(i.line !== undefined ? { line: i.line } : {}), ...(i.column !== undefined ? { column: i.column } : {}), message: i.message })) };
+        return {
+          ok: false,
+          status: 400,
+          error: `the config is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}); the previous config keeps running`,
+          errors: errors.map((i) => ({
+            path: i.path,
+            ...(i.line !== undefined ? { line: i.line } : {}),
+            ...(i.column !== undefined ? { column: i.column } : {}),
+            message: i.message,
+          })),
+        };
       }
       throw e;
     }
@@ -115,10 +150,13 @@ async function startService(settings: Settings, logger: Logger): Promise<Running
         await telemetry.shutdown();
       })();
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), total); });
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), total);
+      });
       const outcome = await Promise.race([work.then(() => 'done' as const), late]);
       clearTimeout(timer);
-      if (outcome === 'late') throw new MetricportError('MP_SHUTDOWN_TIMEOUT', `shutdown did not finish within ${total} ms (--shutdown-timeout); exiting without waiting further`);
+      if (outcome === 'late')
+        throw new MetricportError('MP_SHUTDOWN_TIMEOUT', `shutdown did not finish within ${total} ms (--shutdown-timeout); exiting without waiting further`);
       logger.info('stopped');
     })();
     return stopping;
@@ -168,7 +206,10 @@ export async function runCommand(settings: Settings): Promise<number> {
       }
       running.stop(sig).then(
         () => flushLogger(logger, FINAL_LOG_FLUSH_MS).then(() => resolve(0)),
-        (e) => { logger.error({ err: (e as Error).message }, 'shutdown failed'); void flushLogger(logger, FINAL_LOG_FLUSH_MS).then(() => resolve(1)); },
+        (e) => {
+          logger.error({ err: (e as Error).message }, 'shutdown failed');
+          void flushLogger(logger, FINAL_LOG_FLUSH_MS).then(() => resolve(1));
+        },
       );
     };
     // SIGHUP: reload the config file (errors are logged; the old config keeps running)

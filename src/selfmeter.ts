@@ -13,8 +13,20 @@
  * `otel_metric_overflow="true"`, as the SDK does.
  */
 import type {
-  Attributes, BatchObservableCallback, Counter, Gauge, Histogram, Meter, MetricOptions, Observable, ObservableCallback,
-  ObservableCounter, ObservableGauge, ObservableResult, ObservableUpDownCounter, UpDownCounter,
+  Attributes,
+  BatchObservableCallback,
+  Counter,
+  Gauge,
+  Histogram,
+  Meter,
+  MetricOptions,
+  Observable,
+  ObservableCallback,
+  ObservableCounter,
+  ObservableGauge,
+  ObservableResult,
+  ObservableUpDownCounter,
+  UpDownCounter,
 } from '@opentelemetry/api';
 
 export const CARDINALITY_LIMIT = 2000;
@@ -22,11 +34,18 @@ export const CARDINALITY_LIMIT = 2000;
 const DEFAULT_BOUNDARIES: readonly number[] = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 const OVERFLOW: Attributes = { 'otel.metric.overflow': true };
 
-
 type Kind = 'counter' | 'updowncounter' | 'gauge' | 'histogram' | 'observable_counter' | 'observable_updowncounter' | 'observable_gauge';
 
-interface HistState { counts: number[]; sum: number; count: number }
-interface Series { attrs: Attributes; value: number; hist?: HistState }
+interface HistState {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+interface Series {
+  attrs: Attributes;
+  value: number;
+  hist?: HistState;
+}
 
 /** Identity of an attribute set: its entries sorted by key. */
 function keyOf(attrs: Attributes): string {
@@ -47,11 +66,19 @@ class Instrument {
   readonly callbacks: ObservableCallback[] = [];
   readonly boundaries: readonly number[];
 
-  constructor(readonly name: string, readonly kind: Kind, readonly description: string, readonly unit: string, boundaries?: readonly number[]) {
+  constructor(
+    readonly name: string,
+    readonly kind: Kind,
+    readonly description: string,
+    readonly unit: string,
+    boundaries?: readonly number[],
+  ) {
     this.boundaries = boundaries ?? DEFAULT_BOUNDARIES;
   }
 
-  get observable(): boolean { return this.kind.startsWith('observable_'); }
+  get observable(): boolean {
+    return this.kind.startsWith('observable_');
+  }
 
   /** forget every series (an observable's, before its callbacks observe again) */
   reset(): void {
@@ -135,8 +162,13 @@ export class SelfMeter implements Meter {
     const i = this.instrument(name, kind, options);
     return {
       instrument: i,
-      addCallback: (cb) => { i.callbacks.push(cb); },
-      removeCallback: (cb) => { const at = i.callbacks.indexOf(cb); if (at >= 0) i.callbacks.splice(at, 1); },
+      addCallback: (cb) => {
+        i.callbacks.push(cb);
+      },
+      removeCallback: (cb) => {
+        const at = i.callbacks.indexOf(cb);
+        if (at >= 0) i.callbacks.splice(at, 1);
+      },
     };
   }
 
@@ -168,7 +200,9 @@ export class SelfMeter implements Meter {
       try {
         const r = f();
         if (r !== undefined && typeof (r as Promise<void>).then === 'function') pending.push((r as Promise<void>).catch(() => undefined));
-      } catch { /* a failing callback never breaks /metrics */ }
+      } catch {
+        /* a failing callback never breaks /metrics */
+      }
     };
     for (const i of this.instruments.values()) {
       if (!i.observable) continue;
@@ -205,7 +239,10 @@ function block(i: Instrument): string {
   if (i.unit !== '') out += `# UNIT ${name} ${escape(i.unit)}\n`;
   out += `# TYPE ${name} ${type}\n`;
   for (const s of i.series.values()) {
-    if (s.hist === undefined) { out += sample(name, s.attrs, s.value); continue; }
+    if (s.hist === undefined) {
+      out += sample(name, s.attrs, s.value);
+      continue;
+    }
     const h = s.hist;
     out += sample(`${name}_count`, s.attrs, h.count);
     out += sample(`${name}_sum`, s.attrs, h.sum);

@@ -9,7 +9,17 @@
 import { DEFAULT_MEMORY_LIMITER, memoryLimiter } from './memorylimiter.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { loadImplementations, type Component, type Consumer, type CreateSettings, type Exporter, type Host, type Processor, type Receiver, type Signal } from './component.js';
+import {
+  loadImplementations,
+  type Component,
+  type Consumer,
+  type CreateSettings,
+  type Exporter,
+  type Host,
+  type Processor,
+  type Receiver,
+  type Signal,
+} from './component.js';
 import type { ClusterHost } from './cluster/api.js';
 import { upstreamDelays } from './config/windows.js';
 import { parseEndpoint, type Schema, type Field } from './config/schema.js';
@@ -55,8 +65,13 @@ interface Node {
  */
 class Switch implements Consumer<unknown> {
   /** `gate`: a receiver's edge, which consults the memory limiter first (429 + Retry-After above the soft limit) */
-  constructor(public target: Consumer<unknown>, private readonly gate = false) {}
-  get mutatesData(): boolean { return this.target.mutatesData === true; }
+  constructor(
+    public target: Consumer<unknown>,
+    private readonly gate = false,
+  ) {}
+  get mutatesData(): boolean {
+    return this.target.mutatesData === true;
+  }
   consume(d: unknown): Promise<void> {
     if (this.gate) {
       const refused = memoryLimiter.refusal();
@@ -91,7 +106,8 @@ export interface ServiceOptions {
   stopTimeoutMs?: number;
 }
 
-const label = (n: Node): string => `${n.kind} ${n.pipeline !== undefined ? `${n.pipeline}/` : ''}${n.id}${n.kind === 'exporter' && n.signal !== undefined ? ` (${n.signal})` : ''}`;
+const label = (n: Node): string =>
+  `${n.kind} ${n.pipeline !== undefined ? `${n.pipeline}/` : ''}${n.id}${n.kind === 'exporter' && n.signal !== undefined ? ` (${n.signal})` : ''}`;
 
 export class Service {
   private exporters: Node[] = [];
@@ -106,11 +122,24 @@ export class Service {
   private reloads = 0;
   private lastReload: Record<string, unknown> | undefined;
 
-  constructor(config: ServiceConfig, private readonly opts: ServiceOptions) {
+  constructor(
+    config: ServiceConfig,
+    private readonly opts: ServiceOptions,
+  ) {
     this.cfg = config;
     this.host = { logger: opts.logger, telemetry: opts.telemetry, stateDir: opts.stateDir, ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}) };
-    opts.telemetry.counter('metricport_memory_limiter_refused_requests', 'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit', {}, () => memoryLimiter.refusedRequests);
-    opts.telemetry.counter('metricport_memory_limiter_dropped_items', 'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)', {}, () => memoryLimiter.droppedItems);
+    opts.telemetry.counter(
+      'metricport_memory_limiter_refused_requests',
+      'Requests receivers refused (429) because memory was above service.memory_limiter.soft_limit',
+      {},
+      () => memoryLimiter.refusedRequests,
+    );
+    opts.telemetry.counter(
+      'metricport_memory_limiter_dropped_items',
+      'Queued batches dropped because memory was above service.memory_limiter.hard_limit (also counted as exporter drops, reason memory_limit)',
+      {},
+      () => memoryLimiter.droppedItems,
+    );
     const g = this.build(config, undefined);
     this.exporters = g.graph.exporters;
     this.processors = g.graph.processors;
@@ -118,7 +147,9 @@ export class Service {
   }
 
   /** the config running now (replaced by a successful reload) */
-  get config(): ServiceConfig { return this.cfg; }
+  get config(): ServiceConfig {
+    return this.cfg;
+  }
 
   private settings(kind: string, id: string, pipeline?: string): CreateSettings {
     return {
@@ -169,7 +200,8 @@ export class Service {
         let n = reuse('exporter', key, fingerprint);
         if (n === undefined) {
           const signal = p.outSignal;
-          const make = (): Exporter => c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, signal);
+          const make = (): Exporter =>
+            c.factory.create({ ...this.settings('exporter', id), ...(delay !== undefined ? { upstreamDelayMs: delay } : {}) }, c.config, signal);
           n = node({ kind: 'exporter', id, type: c.type, key, signal, fingerprint, outs: [], make, ports: listenPorts(c.factory.configSchema, c.config) });
           created.push(n);
         }
@@ -195,7 +227,18 @@ export class Service {
         if (n === undefined) {
           const sw = new Switch(next);
           const make = (): Processor => c.factory.create(this.settings('processor', pr.id, p.id), c.config, pr.in, sw);
-          n = node({ kind: 'processor', id: pr.id, type: c.type, key, pipeline: p.id, signal: pr.in, fingerprint, outs: [sw], make, ports: listenPorts(c.factory.configSchema, c.config) });
+          n = node({
+            kind: 'processor',
+            id: pr.id,
+            type: c.type,
+            key,
+            pipeline: p.id,
+            signal: pr.in,
+            fingerprint,
+            outs: [sw],
+            make,
+            ports: listenPorts(c.factory.configSchema, c.config),
+          });
           created.push(n);
         } else {
           point(n.outs[0]!, next, false);
@@ -225,7 +268,11 @@ export class Service {
       if (n === undefined) {
         const outs: Switch[] = [];
         const wired: Partial<Record<Signal, Consumer<any>>> = {};
-        for (const s of signals) { const sw = new Switch(next[s]!, true); outs.push(sw); wired[s] = sw; }
+        for (const s of signals) {
+          const sw = new Switch(next[s]!, true);
+          outs.push(sw);
+          wired[s] = sw;
+        }
         const make = (): Receiver => c.factory.create(this.settings('receiver', id), c.config, wired);
         n = node({ kind: 'receiver', id, type: c.type, key: id, fingerprint, outs, make, ports: listenPorts(c.factory.configSchema, c.config) });
         created.push(n);
@@ -241,7 +288,15 @@ export class Service {
   async start(): Promise<void> {
     memoryLimiter.configure(this.cfg.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
     await this.startNodes(this.startOrder(), this.opts.stopTimeoutMs ?? 10_000);
-    this.opts.logger.info({ pipelines: this.config.pipelines.map((p) => p.id), receivers: this.receivers.length, processors: this.processors.length, exporters: this.exporters.length }, 'metricport started');
+    this.opts.logger.info(
+      {
+        pipelines: this.config.pipelines.map((p) => p.id),
+        receivers: this.receivers.length,
+        processors: this.processors.length,
+        exporters: this.exporters.length,
+      },
+      'metricport started',
+    );
   }
 
   /** Receivers first (stop intake), then processors upstream first (each flushes into one still running), then exporters (drain). Safe to call twice. */
@@ -272,7 +327,11 @@ export class Service {
 
   private async doReload(next: ServiceConfig, stopTimeoutMs: number): Promise<ReloadSummary> {
     if (this.shutdownPromise !== undefined) throw new MetricportError('MP_RELOAD_FAILED', 'cannot reload: the service is shutting down');
-    if (!isDeepStrictEqual(this.cfg.cluster, next.cluster)) throw new MetricportError('MP_RELOAD_FAILED', 'service.cluster changed: a cluster setting takes effect only on a restart; the previous config keeps running');
+    if (!isDeepStrictEqual(this.cfg.cluster, next.cluster))
+      throw new MetricportError(
+        'MP_RELOAD_FAILED',
+        'service.cluster changed: a cluster setting takes effect only on a restart; the previous config keeps running',
+      );
     const t0 = Date.now();
     const prev: Graph = { exporters: this.exporters, processors: this.processors, receivers: this.receivers };
     const prevCfg = this.cfg;
@@ -291,7 +350,10 @@ export class Service {
       const was = oldByKey.get(`${n.kind}:${n.key}`);
       if (was === undefined || was.state !== 'running') throw err;
       if (addressInUse(err) && !n.ports.some((p) => was.ports.includes(p))) throw err;
-      this.opts.logger.warn({ component: n.kind, id: n.id, err: err.message }, 'reload: the new instance could not start beside the old one; stopping the old one first');
+      this.opts.logger.warn(
+        { component: n.kind, id: n.id, err: err.message },
+        'reload: the new instance could not start beside the old one; stopping the old one first',
+      );
       stoppedEarly.push(was);
       await this.stopNodes([was], AbortSignal.timeout(stopTimeoutMs));
       await this.stopNodes([n], AbortSignal.timeout(stopTimeoutMs));
@@ -303,7 +365,9 @@ export class Service {
     } catch (e) {
       const lost = await this.restore(stoppedEarly, stopTimeoutMs);
       const also = lost.length > 0 ? `; could not restart ${lost.map(label).join(', ')} (see /api/v1/status)` : '';
-      throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${(e as Error).message}${also}`, { cause: (e as Error).cause ?? e });
+      throw new MetricportError('MP_RELOAD_FAILED', `reload failed, the previous config keeps running: ${(e as Error).message}${also}`, {
+        cause: (e as Error).cause ?? e,
+      });
     }
     // the swap: synchronous, so every consume() after it sees the new graph
     for (const [sw, target] of retarget) sw.target = target;
@@ -314,9 +378,19 @@ export class Service {
     // service.memory_limiter may have changed too
     if (!isDeepStrictEqual(prevCfg.memoryLimiter, next.memoryLimiter)) memoryLimiter.configure(next.memoryLimiter ?? DEFAULT_MEMORY_LIMITER);
     await this.stopNodes(removed, AbortSignal.timeout(stopTimeoutMs));
-    const summary: ReloadSummary = { added: created.map(label), removed: gone([...prev.receivers, ...prev.processors, ...prev.exporters]).map(label), kept: [...kept].map(label) };
+    const summary: ReloadSummary = {
+      added: created.map(label),
+      removed: gone([...prev.receivers, ...prev.processors, ...prev.exporters]).map(label),
+      kept: [...kept].map(label),
+    };
     this.reloads++;
-    this.lastReload = { at: new Date().toISOString(), duration_ms: Date.now() - t0, added: summary.added.length, removed: summary.removed.length, kept: summary.kept.length };
+    this.lastReload = {
+      at: new Date().toISOString(),
+      duration_ms: Date.now() - t0,
+      added: summary.added.length,
+      removed: summary.removed.length,
+      kept: summary.kept.length,
+    };
     this.opts.logger.info({ ...summary, duration_ms: Date.now() - t0 }, 'config reloaded');
     return summary;
   }
@@ -403,7 +477,11 @@ export class Service {
   private async stopNodes(nodes: Node[], deadline: AbortSignal): Promise<void> {
     const processors = nodes.filter((n) => n.kind === 'processor' && n.state !== 'stopped');
     for (const n of processors) {
-      try { n.component.drain?.(); } catch { /* drain is best effort */ }
+      try {
+        n.component.drain?.();
+      } catch {
+        /* drain is best effort */
+      }
     }
     const stop = async (n: Node): Promise<void> => {
       if (n.state === 'stopped') return;
@@ -427,24 +505,52 @@ export class Service {
    * `degraded` lists what serves at reduced capability (the cluster while NATS
    * is unreachable): still healthy.
    */
-  health(): { healthy: boolean; degraded?: Array<{ component: string; reason: string; since?: string }>; components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }> } {
+  health(): {
+    healthy: boolean;
+    degraded?: Array<{ component: string; reason: string; since?: string }>;
+    components: Array<{ kind: string; id: string; state: ComponentState; healthy: boolean; error?: string }>;
+  } {
     const components = this.all().map((n) => {
       const h = n.state === 'running' && (n.component.healthy?.() ?? true);
-      return { kind: n.kind, id: n.id, ...(n.pipeline ? { pipeline: n.pipeline } : {}), ...(n.signal ? { signal: n.signal } : {}), state: n.state, healthy: h, ...(n.error ? { error: n.error } : {}) };
+      return {
+        kind: n.kind,
+        id: n.id,
+        ...(n.pipeline ? { pipeline: n.pipeline } : {}),
+        ...(n.signal ? { signal: n.signal } : {}),
+        state: n.state,
+        healthy: h,
+        ...(n.error ? { error: n.error } : {}),
+      };
     });
     const c = this.opts.cluster?.health();
-    const degraded = c !== undefined && c.degraded ? [{ component: 'cluster', reason: c.reason ?? 'degraded', ...(c.since !== undefined ? { since: c.since } : {}) }] : [];
+    const degraded =
+      c !== undefined && c.degraded ? [{ component: 'cluster', reason: c.reason ?? 'degraded', ...(c.since !== undefined ? { since: c.since } : {}) }] : [];
     return { healthy: components.every((x) => x.healthy), degraded, components };
   }
 
   /** The cluster node (service.cluster), for the cluster's admin route; undefined without a cluster. */
-  get cluster(): ClusterHost | undefined { return this.opts.cluster; }
+  get cluster(): ClusterHost | undefined {
+    return this.opts.cluster;
+  }
 
   status(): Record<string, unknown> {
     const describe = (n: Node) => {
       let detail: Record<string, unknown> = {};
-      try { detail = n.component.status?.() ?? {}; } catch (e) { detail = { status_error: (e as Error).message }; }
-      return { id: n.id, type: n.type, ...(n.pipeline ? { pipeline: n.pipeline } : {}), ...(n.signal ? { signal: n.signal } : {}), state: n.state, healthy: n.state === 'running' && (n.component.healthy?.() ?? true), ...(n.error ? { error: n.error } : {}), ...detail };
+      try {
+        detail = n.component.status?.() ?? {};
+      } catch (e) {
+        detail = { status_error: (e as Error).message };
+      }
+      return {
+        id: n.id,
+        type: n.type,
+        ...(n.pipeline ? { pipeline: n.pipeline } : {}),
+        ...(n.signal ? { signal: n.signal } : {}),
+        state: n.state,
+        healthy: n.state === 'running' && (n.component.healthy?.() ?? true),
+        ...(n.error ? { error: n.error } : {}),
+        ...detail,
+      };
     };
     return {
       started_at: this.startedAt.toISOString(),
@@ -452,7 +558,15 @@ export class Service {
       config_file: this.config.file,
       reloads: this.reloads,
       ...(this.lastReload !== undefined ? { last_reload: this.lastReload } : {}),
-      pipelines: this.config.pipelines.map((p) => ({ id: p.id, signal: p.signal, output_signal: p.outSignal, receivers: p.receivers, ...(p.inputs.length > 0 ? { inputs: p.inputs.map((i) => `pipeline/${i}`) } : {}), processors: p.processors.map((x) => x.id), exporters: p.exporters })),
+      pipelines: this.config.pipelines.map((p) => ({
+        id: p.id,
+        signal: p.signal,
+        output_signal: p.outSignal,
+        receivers: p.receivers,
+        ...(p.inputs.length > 0 ? { inputs: p.inputs.map((i) => `pipeline/${i}`) } : {}),
+        processors: p.processors.map((x) => x.id),
+        exporters: p.exporters,
+      })),
       receivers: this.receivers.map(describe),
       processors: this.processors.map(describe),
       exporters: this.exporters.map(describe),

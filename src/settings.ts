@@ -29,20 +29,88 @@ export interface Settings {
 
 type Format = 'string' | 'endpoint' | 'duration' | readonly string[];
 
-interface SettingSpec { doc: string; format: Format; default: string; env: string; arg: string; sensitive?: true }
+interface SettingSpec {
+  doc: string;
+  format: Format;
+  default: string;
+  env: string;
+  arg: string;
+  sensitive?: true;
+}
 
 const SETTINGS_SCHEMA = {
-  config: { doc: 'Pipeline config file (YAML); empty = the embedded config/default.yaml', format: 'string', default: '', env: 'METRICPORT_CONFIG', arg: 'config' },
-  admin_endpoint: { doc: 'host:port of the admin server (/healthz, /metrics, /api/v1/status)', format: 'endpoint', default: '127.0.0.1:8888', env: 'METRICPORT_ADMIN_ENDPOINT', arg: 'admin-endpoint' },
-  state_dir: { doc: 'Directory for state that survives restarts (watermarks, pull URLs, queues)', format: 'string', default: './data', env: 'METRICPORT_STATE_DIR', arg: 'state-dir' },
+  config: {
+    doc: 'Pipeline config file (YAML); empty = the embedded config/default.yaml',
+    format: 'string',
+    default: '',
+    env: 'METRICPORT_CONFIG',
+    arg: 'config',
+  },
+  admin_endpoint: {
+    doc: 'host:port of the admin server (/healthz, /metrics, /api/v1/status)',
+    format: 'endpoint',
+    default: '127.0.0.1:8888',
+    env: 'METRICPORT_ADMIN_ENDPOINT',
+    arg: 'admin-endpoint',
+  },
+  state_dir: {
+    doc: 'Directory for state that survives restarts (watermarks, pull URLs, queues)',
+    format: 'string',
+    default: './data',
+    env: 'METRICPORT_STATE_DIR',
+    arg: 'state-dir',
+  },
   log_level: { doc: 'Log level', format: LOG_LEVELS, default: 'info', env: 'METRICPORT_LOG_LEVEL', arg: 'log-level' },
-  shutdown_timeout: { doc: 'Deadline to drain and flush on SIGTERM/SIGINT', format: 'duration', default: '10s', env: 'METRICPORT_SHUTDOWN_TIMEOUT', arg: 'shutdown-timeout' },
-  admin_tls_cert_file: { doc: 'PEM certificate of the admin server; with admin-tls-key-file it serves HTTPS', format: 'string', default: '', env: 'METRICPORT_ADMIN_TLS_CERT_FILE', arg: 'admin-tls-cert-file' },
-  admin_tls_key_file: { doc: 'PEM private key of the admin server', format: 'string', default: '', env: 'METRICPORT_ADMIN_TLS_KEY_FILE', arg: 'admin-tls-key-file' },
-  admin_tls_client_ca_file: { doc: 'PEM CA bundle: admin clients must present a certificate it signed (mTLS)', format: 'string', default: '', env: 'METRICPORT_ADMIN_TLS_CLIENT_CA_FILE', arg: 'admin-tls-client-ca-file' },
-  admin_token: { doc: 'Bearer token every admin request but GET /healthz needs (a secret: prefer the environment variable)', format: 'string', default: '', sensitive: true, env: 'METRICPORT_ADMIN_TOKEN', arg: 'admin-token' },
-  admin_console: { doc: 'The console in the browser at / of the admin server (same listener, TLS and token; docs/console.md); loaded on the first request', format: ['on', 'off'], default: 'on', env: 'METRICPORT_ADMIN_CONSOLE', arg: 'admin-console' },
-  admin_console_allow_config_changes: { doc: 'Let the console write the config file (backup kept, validated first, applied by reload); read-only otherwise', format: ['false', 'true'], default: 'false', env: 'METRICPORT_ADMIN_CONSOLE_ALLOW_CONFIG_CHANGES', arg: 'admin-console-allow-config-changes' },
+  shutdown_timeout: {
+    doc: 'Deadline to drain and flush on SIGTERM/SIGINT',
+    format: 'duration',
+    default: '10s',
+    env: 'METRICPORT_SHUTDOWN_TIMEOUT',
+    arg: 'shutdown-timeout',
+  },
+  admin_tls_cert_file: {
+    doc: 'PEM certificate of the admin server; with admin-tls-key-file it serves HTTPS',
+    format: 'string',
+    default: '',
+    env: 'METRICPORT_ADMIN_TLS_CERT_FILE',
+    arg: 'admin-tls-cert-file',
+  },
+  admin_tls_key_file: {
+    doc: 'PEM private key of the admin server',
+    format: 'string',
+    default: '',
+    env: 'METRICPORT_ADMIN_TLS_KEY_FILE',
+    arg: 'admin-tls-key-file',
+  },
+  admin_tls_client_ca_file: {
+    doc: 'PEM CA bundle: admin clients must present a certificate it signed (mTLS)',
+    format: 'string',
+    default: '',
+    env: 'METRICPORT_ADMIN_TLS_CLIENT_CA_FILE',
+    arg: 'admin-tls-client-ca-file',
+  },
+  admin_token: {
+    doc: 'Bearer token every admin request but GET /healthz needs (a secret: prefer the environment variable)',
+    format: 'string',
+    default: '',
+    sensitive: true,
+    env: 'METRICPORT_ADMIN_TOKEN',
+    arg: 'admin-token',
+  },
+  admin_console: {
+    doc: 'The console in the browser at / of the admin server (same listener, TLS and token; docs/console.md); loaded on the first request',
+    format: ['on', 'off'],
+    default: 'on',
+    env: 'METRICPORT_ADMIN_CONSOLE',
+    arg: 'admin-console',
+  },
+  admin_console_allow_config_changes: {
+    doc: 'Let the console write the config file (backup kept, validated first, applied by reload); read-only otherwise',
+    format: ['false', 'true'],
+    default: 'false',
+    env: 'METRICPORT_ADMIN_CONSOLE_ALLOW_CONFIG_CHANGES',
+    arg: 'admin-console-allow-config-changes',
+  },
 } as const satisfies Record<keyof Settings, SettingSpec>;
 
 export const KNOWN_FLAGS = new Set(Object.values(SETTINGS_SCHEMA).map((s) => s.arg));
@@ -66,9 +134,15 @@ export function loadSettings(args: string[], env: NodeJS.ProcessEnv = process.en
   for (let i = 0; i < args.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(args[i]!);
     const key = m === null ? undefined : byArg.get(m[1]!);
-    if (m === null || key === undefined) { errors.push(`unknown flag ${JSON.stringify(args[i])}`); continue; }
+    if (m === null || key === undefined) {
+      errors.push(`unknown flag ${JSON.stringify(args[i])}`);
+      continue;
+    }
     const v = m[2] ?? args[++i];
-    if (v === undefined) { errors.push(`flag --${m[1]} needs a value`); continue; }
+    if (v === undefined) {
+      errors.push(`flag --${m[1]} needs a value`);
+      continue;
+    }
     fromArgs.set(key, v);
   }
   const out: Record<string, string | number> = {};

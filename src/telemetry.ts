@@ -50,7 +50,9 @@ function bump(t: Record<string, number>, key: string, n: number): void {
 }
 
 /** The `target_info` labels of /metrics (the resource, as the OpenTelemetry SDK named it). */
-export interface TelemetryResource { service_version?: string }
+export interface TelemetryResource {
+  service_version?: string;
+}
 
 export class ServiceTelemetry implements Telemetry {
   readonly meter: Meter;
@@ -58,12 +60,20 @@ export class ServiceTelemetry implements Telemetry {
   private readonly resource: OtelAttributes;
   private readonly c: Record<string, Counter>;
   private readonly requestDuration: Histogram;
-  private readonly observed = new Map<string, { instrument: ObservableGauge | ObservableCounter; reads: Array<{ attrs: OtelAttributes; read: () => number }> }>();
+  private readonly observed = new Map<
+    string,
+    { instrument: ObservableGauge | ObservableCounter; reads: Array<{ attrs: OtelAttributes; read: () => number }> }
+  >();
 
   constructor(resource: TelemetryResource = {}) {
     this.self = new SelfMeter();
     this.meter = this.self;
-    this.resource = { 'service.name': 'metricport', 'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.name': 'metricport', 'telemetry.sdk.version': resource.service_version ?? 'unknown' };
+    this.resource = {
+      'service.name': 'metricport',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.name': 'metricport',
+      'telemetry.sdk.version': resource.service_version ?? 'unknown',
+    };
     const m = this.meter;
     this.c = {
       recvAccepted: m.createCounter('metricport_receiver_accepted_items', { description: 'Items (data points or events) a receiver got accepted downstream' }),
@@ -93,25 +103,49 @@ export class ServiceTelemetry implements Telemetry {
     const bySignal = new Map<string, OtelAttributes>();
     const attrsFor = (signal: string): OtelAttributes => {
       let a = bySignal.get(signal);
-      if (a === undefined) { a = { ...base, signal }; bySignal.set(signal, a); }
+      if (a === undefined) {
+        a = { ...base, signal };
+        bySignal.set(signal, a);
+      }
       return a;
     };
     const byKey = new Map<string, OtelAttributes>();
     const cached = (key: string, make: () => OtelAttributes): OtelAttributes => {
       let a = byKey.get(key);
-      if (a === undefined) { a = make(); byKey.set(key, a); }
+      if (a === undefined) {
+        a = make();
+        byKey.set(key, a);
+      }
       return a;
     };
     return {
-      accepted(n, signal) { c.recvAccepted!.add(n, attrsFor(signal)); bump(t, 'accepted', n); },
-      refused(n, signal) { c.recvRefused!.add(n, attrsFor(signal)); bump(t, 'refused', n); },
-      rejected(n, signal) { c.recvRejected!.add(n, attrsFor(signal)); bump(t, 'rejected', n); },
+      accepted(n, signal) {
+        c.recvAccepted!.add(n, attrsFor(signal));
+        bump(t, 'accepted', n);
+      },
+      refused(n, signal) {
+        c.recvRefused!.add(n, attrsFor(signal));
+        bump(t, 'refused', n);
+      },
+      rejected(n, signal) {
+        c.recvRejected!.add(n, attrsFor(signal));
+        bump(t, 'rejected', n);
+      },
       request(status, seconds, path, reason) {
-        c.recvRequests!.add(1, cached(`${status}|${path}`, () => ({ ...base, path, status_code: status })));
-        dur.record(seconds, cached(`d|${path}`, () => ({ ...base, path })));
+        c.recvRequests!.add(
+          1,
+          cached(`${status}|${path}`, () => ({ ...base, path, status_code: status })),
+        );
+        dur.record(
+          seconds,
+          cached(`d|${path}`, () => ({ ...base, path })),
+        );
         bump(t, 'requests', 1);
         if (reason !== undefined) {
-          c.recvBad!.add(1, cached(`b|${reason}`, () => ({ ...base, reason })));
+          c.recvBad!.add(
+            1,
+            cached(`b|${reason}`, () => ({ ...base, reason })),
+          );
           bump(t, `bad_requests.${reason}`, 1);
         }
       },
@@ -126,13 +160,26 @@ export class ServiceTelemetry implements Telemetry {
     const reasons = new Map<string, OtelAttributes>();
     const withReason = (r: string): OtelAttributes => {
       let a = reasons.get(r);
-      if (a === undefined) { a = { ...base, reason: r }; reasons.set(r, a); }
+      if (a === undefined) {
+        a = { ...base, reason: r };
+        reasons.set(r, a);
+      }
       return a;
     };
     return {
-      sent(n) { c.expSent!.add(n, base); bump(t, 'sent', n); },
-      failed(n, reason) { c.expFailed!.add(n, withReason(reason)); bump(t, 'send_failed', n); },
-      dropped(n, reason) { c.expDropped!.add(n, withReason(reason)); bump(t, 'dropped', n); bump(t, `dropped.${reason}`, n); },
+      sent(n) {
+        c.expSent!.add(n, base);
+        bump(t, 'sent', n);
+      },
+      failed(n, reason) {
+        c.expFailed!.add(n, withReason(reason));
+        bump(t, 'send_failed', n);
+      },
+      dropped(n, reason) {
+        c.expDropped!.add(n, withReason(reason));
+        bump(t, 'dropped', n);
+        bump(t, `dropped.${reason}`, n);
+      },
       totals: () => ({ ...t }),
     };
   }
@@ -143,11 +190,20 @@ export class ServiceTelemetry implements Telemetry {
     const base = { processor: id, pipeline };
     const reasons = new Map<string, OtelAttributes>();
     return {
-      incoming(n) { c.procIn!.add(n, base); bump(t, 'incoming', n); },
-      outgoing(n) { c.procOut!.add(n, base); bump(t, 'outgoing', n); },
+      incoming(n) {
+        c.procIn!.add(n, base);
+        bump(t, 'incoming', n);
+      },
+      outgoing(n) {
+        c.procOut!.add(n, base);
+        bump(t, 'outgoing', n);
+      },
       dropped(n, reason) {
         let a = reasons.get(reason);
-        if (a === undefined) { a = { ...base, reason }; reasons.set(reason, a); }
+        if (a === undefined) {
+          a = { ...base, reason };
+          reasons.set(reason, a);
+        }
         c.procDropped!.add(n, a);
         bump(t, 'dropped', n);
       },
@@ -171,7 +227,11 @@ export class ServiceTelemetry implements Telemetry {
       const entry = { instrument, reads: [] as Array<{ attrs: OtelAttributes; read: () => number }> };
       instrument.addCallback((obs) => {
         for (const r of entry.reads) {
-          try { obs.observe(r.read(), r.attrs); } catch { /* a failing reader never breaks /metrics */ }
+          try {
+            obs.observe(r.read(), r.attrs);
+          } catch {
+            /* a failing reader never breaks /metrics */
+          }
         }
       });
       this.observed.set(name, entry);

@@ -15,9 +15,19 @@ const echo: AdminRoute = {
   method: 'POST',
   path: '/api/v1/echo/:name',
   summary: 'echo the name, the query and the body',
-  handle: async (req, ctx) => ({ status: 201, json: { name: req.params.name, q: req.query.get('q'), body: (await req.body()).toString(), up: ctx.service !== null } }),
+  handle: async (req, ctx) => ({
+    status: 201,
+    json: { name: req.params.name, q: req.query.get('q'), body: (await req.body()).toString(), up: ctx.service !== null },
+  }),
 };
-const boom: AdminRoute = { method: 'GET', path: '/api/v1/boom', summary: 'throws', handle: () => { throw new Error('it broke'); } };
+const boom: AdminRoute = {
+  method: 'GET',
+  path: '/api/v1/boom',
+  summary: 'throws',
+  handle: () => {
+    throw new Error('it broke');
+  },
+};
 
 describe('admin server: own and contributed routes', () => {
   let admin: AdminServer;
@@ -27,8 +37,16 @@ describe('admin server: own and contributed routes', () => {
 
   before(async () => {
     admin = new AdminServer({
-      endpoint: '127.0.0.1:0', logger: silentLogger(), telemetry: new ServiceTelemetry(), service: () => svc, token: 'admin-secret-token', info: () => ({}),
-      routes: [{ item: echo, from: 'test' }, { item: boom, from: 'test' }],
+      endpoint: '127.0.0.1:0',
+      logger: silentLogger(),
+      telemetry: new ServiceTelemetry(),
+      service: () => svc,
+      token: 'admin-secret-token',
+      info: () => ({}),
+      routes: [
+        { item: echo, from: 'test' },
+        { item: boom, from: 'test' },
+      ],
     });
     await admin.start();
     base = `http://127.0.0.1:${admin.address()!.port}`;
@@ -60,7 +78,14 @@ describe('admin server: own and contributed routes', () => {
     const nf = await fetch(`${base}/api/v1/nope`, { headers: auth });
     expect(nf.status).to.equal(404);
     const body = (await nf.json()) as { endpoints: string[] };
-    expect(body.endpoints).to.include.members(['GET /healthz', 'GET /metrics', 'GET /api/v1/status', 'GET /api/v1/stores', 'POST /api/v1/echo/<name>', 'GET /api/v1/boom']);
+    expect(body.endpoints).to.include.members([
+      'GET /healthz',
+      'GET /metrics',
+      'GET /api/v1/status',
+      'GET /api/v1/stores',
+      'POST /api/v1/echo/<name>',
+      'GET /api/v1/boom',
+    ]);
   });
 
   it('a known path with the wrong method is 405 with Allow', async () => {
@@ -86,11 +111,20 @@ describe('admin server: own and contributed routes', () => {
   });
 
   it('a route taken twice is refused at construction, naming who contributed it', () => {
-    expect(() => new AdminServer({ endpoint: '127.0.0.1:0', logger: silentLogger(), telemetry: new ServiceTelemetry(), service: () => null, info: () => ({}), routes: [{ item: { ...echo, path: '/api/v1/status', method: 'GET' }, from: 'extension x' }] }))
-      .to.throw(/GET \/api\/v1\/status \(from extension x\) is already taken/);
+    expect(
+      () =>
+        new AdminServer({
+          endpoint: '127.0.0.1:0',
+          logger: silentLogger(),
+          telemetry: new ServiceTelemetry(),
+          service: () => null,
+          info: () => ({}),
+          routes: [{ item: { ...echo, path: '/api/v1/status', method: 'GET' }, from: 'extension x' }],
+        }),
+    ).to.throw(/GET \/api\/v1\/status \(from extension x\) is already taken/);
   });
 
-  it('the registry\'s contributions are listed: metric sets and the importer test', () => {
+  it("the registry's contributions are listed: metric sets and the importer test", () => {
     const all = adminEndpoints(contributedRoutes()).map((e) => e.endpoint);
     expect(all).to.include.members(['GET /api/v1/metricsets', 'GET /api/v1/metricsets/<set>/preview', 'POST /api/v1/importers/<name>/test']);
   });

@@ -15,7 +15,10 @@ const exporter: Exporter = { start: async () => {}, shutdown: async () => {}, co
 function counted(type: string, fail = 0) {
   const calls = { load: 0 };
   const f = defineExporter<Record<string, never>>({
-    type, description: 'test exporter', signals: ['metrics'], configSchema: {},
+    type,
+    description: 'test exporter',
+    signals: ['metrics'],
+    configSchema: {},
     load: async () => {
       calls.load++;
       if (calls.load <= fail) throw new Error('Cannot find module ./gone.js');
@@ -41,7 +44,11 @@ describe('component factories: define*, load, loadImplementations', () => {
   it('a failed import is MP_LOAD_FAILED naming the type; the next load() tries again', async () => {
     const { f, calls } = counted('flaky', 1);
     let err: unknown;
-    try { await f.load(); } catch (e) { err = e; }
+    try {
+      await f.load();
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(MetricportError);
     expect((err as MetricportError).code).to.equal('MP_LOAD_FAILED');
     expect((err as Error).message).to.match(/cannot load the exporter "flaky".*Cannot find module/);
@@ -53,12 +60,21 @@ describe('component factories: define*, load, loadImplementations', () => {
   it('loadImplementations loads the types a config uses, each once, and no other', async () => {
     const used = counted('used');
     const unused = counted('unused');
-    const rcv = defineReceiver<Record<string, never>>({ type: 'r', description: 'test receiver', signals: ['metrics'], configSchema: {}, load: async () => ({ create: () => exporter }) });
+    const rcv = defineReceiver<Record<string, never>>({
+      type: 'r',
+      description: 'test receiver',
+      signals: ['metrics'],
+      configSchema: {},
+      load: async () => ({ create: () => exporter }),
+    });
     const entry = <F>(factory: F) => ({ factory });
     await loadImplementations({
       receivers: new Map([['r', entry(rcv)]]),
       processors: new Map(),
-      exporters: new Map([['used', entry(used.f)], ['used/two', entry(used.f)]]),
+      exporters: new Map([
+        ['used', entry(used.f)],
+        ['used/two', entry(used.f)],
+      ]),
     });
     expect(rcv.loaded).to.equal(true);
     expect(used.calls.load).to.equal(1);

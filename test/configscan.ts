@@ -29,15 +29,28 @@ const realTypes = JSON.stringify({
   exporters: [...registry.exporters.keys()].sort(),
 });
 
-export interface ConfigScanResult { checked: number; otherRegistries: number; rejected: string[] }
+export interface ConfigScanResult {
+  checked: number;
+  otherRegistries: number;
+  rejected: string[];
+}
 
 /** Validate every recorded config of the real registry. */
 export function scanRecordedConfigs(from = dir): ConfigScanResult {
   const res: ConfigScanResult = { checked: 0, otherRegistries: 0, rejected: [] };
-  for (const name of readdirSync(from).filter((n) => n.endsWith('.json')).sort()) {
+  for (const name of readdirSync(from)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     let rec: RecordedConfig;
-    try { rec = JSON.parse(readFileSync(join(from, name), 'utf8')) as RecordedConfig; } catch { continue; /* being written by a child that is still running */ }
-    if (JSON.stringify(rec.types) !== realTypes) { res.otherRegistries++; continue; }
+    try {
+      rec = JSON.parse(readFileSync(join(from, name), 'utf8')) as RecordedConfig;
+    } catch {
+      continue; /* being written by a child that is still running */
+    }
+    if (JSON.stringify(rec.types) !== realTypes) {
+      res.otherRegistries++;
+      continue;
+    }
     res.checked++;
     const r = validateYamlText(rec.text);
     if (!r.ok) res.rejected.push(`${rec.file} (${join(from, name)}): ${describeErrors(r.errors)}`);
@@ -48,9 +61,13 @@ export function scanRecordedConfigs(from = dir): ConfigScanResult {
 export const mochaHooks = {
   afterAll(): void {
     const res = scanRecordedConfigs();
-    process.stderr.write(`[configscan] ${res.checked} distinct config(s) loaded by the tests validate${res.rejected.length > 0 ? ` — ${res.rejected.length} do NOT` : ''} against the JSON Schema (${res.otherRegistries} of test registries not checked)\n`);
+    process.stderr.write(
+      `[configscan] ${res.checked} distinct config(s) loaded by the tests validate${res.rejected.length > 0 ? ` — ${res.rejected.length} do NOT` : ''} against the JSON Schema (${res.otherRegistries} of test registries not checked)\n`,
+    );
     if (res.rejected.length > 0) {
-      throw new Error(`config scan: ${res.rejected.length} config(s) the loader accepted are rejected by the JSON Schema (docs/metricport.schema.json):\n  ${res.rejected.slice(0, 20).join('\n  ')}`);
+      throw new Error(
+        `config scan: ${res.rejected.length} config(s) the loader accepted are rejected by the JSON Schema (docs/metricport.schema.json):\n  ${res.rejected.slice(0, 20).join('\n  ')}`,
+      );
     }
     if (given === undefined || given === '') rmSync(dir, { recursive: true, force: true });
   },

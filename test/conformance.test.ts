@@ -24,9 +24,20 @@ const dir = mkdtempSync(join(tmpdir(), 'mp-conformance-'));
 const MINIMAL: Record<string, Record<string, unknown>> = {
   'receiver/otlp': { protocols: { http: { endpoint: '127.0.0.1:0' } } },
   'receiver/errors': { endpoint: '127.0.0.1:0' },
-  'receiver/forge': { app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57', environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'], email: 'conformance@example.com', api_token: 'conformance-token', endpoint: 'http://127.0.0.1:9/graphql' },
+  'receiver/forge': {
+    app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57',
+    environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'],
+    email: 'conformance@example.com',
+    api_token: 'conformance-token',
+    endpoint: 'http://127.0.0.1:9/graphql',
+  },
   'receiver/statsd': { udp: { endpoint: '127.0.0.1:0' } },
-  'receiver/importer': { source: 'postgres', port: 9, database: 'conformance', importers: [{ name: 'c', query: 'select 1 as value, now() as time where $1::text is not null and $2::text is not null', metric: { name: 'c' } }] },
+  'receiver/importer': {
+    source: 'postgres',
+    port: 9,
+    database: 'conformance',
+    importers: [{ name: 'c', query: 'select 1 as value, now() as time where $1::text is not null and $2::text is not null', metric: { name: 'c' } }],
+  },
   'processor/stability': { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, errors: 'ErrorsByVersion.unique._tx' }] },
   'receiver/sentry': { endpoint: '127.0.0.1:0', keys: [{ key: 'conformance-key', application: 'conformance' }] },
   'receiver/backtrace': { endpoint: '127.0.0.1:0', tokens: [{ token: 'conformance-token' }] },
@@ -59,7 +70,11 @@ function held(): { resources: Map<string, number>; fds: Map<string, string> } {
   const self = readlinkSync('/proc/self');
   for (const fd of readdirSync('/proc/self/fd')) {
     let target: string;
-    try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; } // the listing's own descriptor, closed by now
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    } // the listing's own descriptor, closed by now
     if (target === `/proc/${self}/fd`) continue;
     fds.set(fd, target);
   }
@@ -83,7 +98,6 @@ async function leftOpen(fn: () => void): Promise<string[]> {
   return [...new Set([...diff(a, now), ...diff(a, later)])];
 }
 
-
 function diff(a: ReturnType<typeof held>, b: ReturnType<typeof held>): string[] {
   const out: string[] = [];
   for (const [r, n] of b.resources) if (n > (a.resources.get(r) ?? 0)) out.push(`${n - (a.resources.get(r) ?? 0)} × ${r}`);
@@ -98,9 +112,12 @@ function create(f: Factory, telemetry: ServiceTelemetry) {
   expect(f.validate?.(value) ?? []).to.deep.equal([]);
   const set = { id: f.type, logger: silentLogger(), telemetry, stateDir: join(dir, f.kind, f.type), pipeline: 'p' };
   switch (f.kind) {
-    case 'receiver': return f.create(set, value, { metrics: sink as never, events: sink as never });
-    case 'processor': return f.create(set, value, f.signals[0]!.in, sink);
-    case 'exporter': return f.create(set, value, f.signals[0]!);
+    case 'receiver':
+      return f.create(set, value, { metrics: sink as never, events: sink as never });
+    case 'processor':
+      return f.create(set, value, f.signals[0]!.in, sink);
+    case 'exporter':
+      return f.create(set, value, f.signals[0]!);
   }
 }
 
@@ -110,12 +127,19 @@ describe('conformance: every registered component', () => {
   it('the open-resource check sees a listening socket, a timer and an open file (so it can fail)', async () => {
     let srv: ReturnType<typeof createServer> | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const found = await leftOpen(() => { srv = createServer().listen(0, '127.0.0.1'); timer = setTimeout(() => {}, 60_000); });
+    const found = await leftOpen(() => {
+      srv = createServer().listen(0, '127.0.0.1');
+      timer = setTimeout(() => {}, 60_000);
+    });
     srv!.close();
     clearTimeout(timer);
-    expect(found.join('; ')).to.match(/TCPServerWrap/).and.to.match(/Timeout/);
+    expect(found.join('; '))
+      .to.match(/TCPServerWrap/)
+      .and.to.match(/Timeout/);
     let fd: number | undefined;
-    const files = await leftOpen(() => { fd = openSync(join(dir, 'probe'), 'w'); });
+    const files = await leftOpen(() => {
+      fd = openSync(join(dir, 'probe'), 'w');
+    });
     closeSync(fd!);
     expect(files.join('; ')).to.contain(join(dir, 'probe'));
   });
@@ -162,7 +186,10 @@ describe('conformance: every registered component', () => {
         const telemetry = new ServiceTelemetry();
         let a: ReturnType<typeof create> | undefined;
         let b: ReturnType<typeof create> | undefined;
-        const open = await leftOpen(() => { a = create(f, telemetry); b = create(f, telemetry); });
+        const open = await leftOpen(() => {
+          a = create(f, telemetry);
+          b = create(f, telemetry);
+        });
         await Promise.all([a!.shutdown(AbortSignal.timeout(5000)), b!.shutdown(AbortSignal.timeout(5000))]);
         expect(open, `${f.kind} ${f.type}: create left open`).to.deep.equal([]);
       });

@@ -13,7 +13,8 @@ import { packageRoot } from '../src/paths.js';
 import { registry } from '../src/registry.js';
 
 const root = packageRoot();
-const genDocs = (dir: string, ...args: string[]) => runCommand(process.execPath, [join(dir, 'dist/scripts/gen-docs.js'), ...args], { cwd: dir, timeoutMs: 30_000 });
+const genDocs = (dir: string, ...args: string[]) =>
+  runCommand(process.execPath, [join(dir, 'dist/scripts/gen-docs.js'), ...args], { cwd: dir, timeoutMs: 30_000 });
 
 describe('generated docs: docs/metricport.schema.json and docs/reference/', function () {
   this.timeout(60_000);
@@ -47,11 +48,19 @@ describe('generated docs: docs/metricport.schema.json and docs/reference/', func
 
       // add an option to the influxdb exporter's schema in the copy (wherever the built schema lives)
       const dir = join(tmp, 'dist/exporters/influxdb');
-      const file = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(dir, f))
+      const file = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => join(dir, f))
         .find((f) => readFileSync(f, 'utf8').includes('field_name: {'));
       expect(file, 'the built influxdb schema').to.be.a('string');
       const js = readFileSync(file!, 'utf8');
-      writeFileSync(file!, js.replace('field_name: {', "drift_probe: { type: 'string', default: 'probe', doc: 'an option added without regenerating the docs' },\n    field_name: {"));
+      writeFileSync(
+        file!,
+        js.replace(
+          'field_name: {',
+          "drift_probe: { type: 'string', default: 'probe', doc: 'an option added without regenerating the docs' },\n    field_name: {",
+        ),
+      );
 
       const failed = await genDocs(tmp, '--check');
       expect(failed.code).to.equal(1);
@@ -67,8 +76,12 @@ describe('generated docs: docs/metricport.schema.json and docs/reference/', func
       const gen = await genDocs(tmp);
       expect(gen.code, gen.stderr).to.equal(0);
       expect((await genDocs(tmp, '--check')).code).to.equal(0);
-      expect(readFileSync(join(tmp, 'docs/reference/exporters/influxdb.md'), 'utf8')).to.contain('| `drift_probe` | string | `probe` | an option added without regenerating the docs |');
-      const schema = JSON.parse(readFileSync(join(tmp, 'docs/metricport.schema.json'), 'utf8')) as { $defs: Record<string, { properties: Record<string, unknown> }> };
+      expect(readFileSync(join(tmp, 'docs/reference/exporters/influxdb.md'), 'utf8')).to.contain(
+        '| `drift_probe` | string | `probe` | an option added without regenerating the docs |',
+      );
+      const schema = JSON.parse(readFileSync(join(tmp, 'docs/metricport.schema.json'), 'utf8')) as {
+        $defs: Record<string, { properties: Record<string, unknown> }>;
+      };
       expect(schema.$defs['exporter.influxdb']!.properties.drift_probe).to.include({ default: 'probe' });
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -55,7 +55,11 @@ describe('the coded error catalogue (src/errors.ts)', () => {
   it('an unreadable config file is MP_CONFIG_READ with the path and what to do; a wrong one MP_CONFIG_INVALID', () => {
     const missing = join(ROOT, 'test/fixtures/no-such-config.yaml');
     let err: unknown;
-    try { loadConfigFile(missing, registry); } catch (e) { err = e; }
+    try {
+      loadConfigFile(missing, registry);
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(ConfigError);
     expect((err as MetricportError).code).to.equal('MP_CONFIG_READ');
     expect((err as Error).message).to.match(/cannot read the config file \(ENOENT\); pass an existing file with --config/);

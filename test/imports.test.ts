@@ -55,8 +55,9 @@ function violations(): { out: string[]; seen: number } {
 
 describe('imports: components never import each other; src/ reaches them only through the registry', () => {
   it('the rule sees an import across component folders (so it can fail)', () => {
-    expect(importsOf('receivers/otlp/receiver.ts', "import { x } from '../statsd/parse.js';\nconst y = await import('../../exporters/file/exporter.js');"))
-      .to.deep.equal(['receivers/statsd/parse.js', 'exporters/file/exporter.js']);
+    expect(
+      importsOf('receivers/otlp/receiver.ts', "import { x } from '../statsd/parse.js';\nconst y = await import('../../exporters/file/exporter.js');"),
+    ).to.deep.equal(['receivers/statsd/parse.js', 'exporters/file/exporter.js']);
     expect(componentOf('receivers/statsd/parse.js')).to.equal('receivers/statsd');
     expect(componentOf('src/admin.ts')).to.equal(undefined);
   });

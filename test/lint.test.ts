@@ -20,9 +20,19 @@ function lint(code: string): { status: number | null; out: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mp-lint-'));
   try {
     copyFileSync(join(ROOT, '.oxlintrc.json'), join(dir, '.oxlintrc.json'));
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, lib: ['es2022'], types: [] }, include: ['*.ts'] }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, lib: ['es2022'], types: [] },
+        include: ['*.ts'],
+      }),
+    );
     writeFileSync(join(dir, 'a.ts'), code);
-    const r = spawnSync(OXLINT, ['--type-aware', '-c', join(dir, '.oxlintrc.json'), '-f', 'unix', 'a.ts'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+    const r = spawnSync(OXLINT, ['--type-aware', '-c', join(dir, '.oxlintrc.json'), '-f', 'unix', 'a.ts'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+    });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });

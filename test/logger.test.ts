@@ -12,7 +12,9 @@ import { createLogger, FdLogSink, flushLogger, logOutput } from '../src/logger.j
 
 describe('logger: FdLogSink', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mp-logger-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-logger-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a FIFO whose reader has gone: every line is dropped and counted, the flush returns at once, nothing throws', async () => {
@@ -44,7 +46,10 @@ describe('logger: FdLogSink', () => {
       const logger = createLogger('info', fd);
       for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
       await flushLogger(logger, 5_000);
-      const got = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
+      const got = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { i: number }).i);
       expect(got).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
     } finally {
       closeSync(fd);

@@ -8,7 +8,10 @@ describe('RateLimitedLog', () => {
     let t = 1_000;
     const log = new RateLimitedLog(logger, { intervalMs: 10_000, now: () => t });
     expect(log.warn('max_series', { exporter: 'influxdb', max_series: 5 }, 'max_series reached')).to.equal(true);
-    for (let i = 0; i < 7; i++) { t += 1_000; expect(log.warn('max_series', { exporter: 'influxdb' }, 'max_series reached')).to.equal(false); }
+    for (let i = 0; i < 7; i++) {
+      t += 1_000;
+      expect(log.warn('max_series', { exporter: 'influxdb' }, 'max_series reached')).to.equal(false);
+    }
     expect(log.suppressedCount('max_series')).to.equal(7);
     t = 11_000; // exactly one interval after the first line
     expect(log.warn('max_series', { exporter: 'influxdb' }, 'max_series reached')).to.equal(true);
@@ -38,7 +41,11 @@ describe('RateLimitedLog', () => {
   });
 
   it('a logger that throws never fails the caller', () => {
-    const bad = { warn: () => { throw new Error('stream closed'); } } as unknown as import('../src/logger.js').Logger;
+    const bad = {
+      warn: () => {
+        throw new Error('stream closed');
+      },
+    } as unknown as import('../src/logger.js').Logger;
     const log = new RateLimitedLog(bad);
     expect(log.warn('k', {}, 'x')).to.equal(true);
     expect(log.warn('k', {}, 'x')).to.equal(false);

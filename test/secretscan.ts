@@ -19,7 +19,10 @@
 
 const MARKER = 'SECRET-';
 const registered = new Set<string>();
-interface Record { what: string; text: string }
+interface Record {
+  what: string;
+  text: string;
+}
 let pending: Record[] = [];
 let scanned = 0;
 const leaks: string[] = [];
@@ -60,7 +63,9 @@ function scan(where: string): void {
   }
 }
 
-export function secretScanStats(): { scanned: number; leaks: number } { return { scanned, leaks: leaks.length }; }
+export function secretScanStats(): { scanned: number; leaks: number } {
+  return { scanned, leaks: leaks.length };
+}
 
 export const mochaHooks = {
   afterEach(this: Mocha.Context): void {

@@ -23,7 +23,11 @@ function exercise(m: Meter): void {
   req.add(1, { receiver: 'otlp', path: '/v1/metrics', status_code: 200 });
   req.add(2, { receiver: 'otlp', path: '/v1/metrics', status_code: 400 });
   req.add(1, { receiver: 'we"ird\\na\nme', 'dotted.key': true });
-  const h = m.createHistogram('metricport_receiver_request_duration_seconds', { description: 'Time to answer', unit: 's', advice: { explicitBucketBoundaries: [0.001, 0.01, 0.1, 1] } });
+  const h = m.createHistogram('metricport_receiver_request_duration_seconds', {
+    description: 'Time to answer',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.001, 0.01, 0.1, 1] },
+  });
   for (const v of [0.0005, 0.001, 0.002, 0.05, 0.5, 3]) h.record(v, { receiver: 'otlp', path: '/v1/metrics' });
   const hd = m.createHistogram('payload_size_bytes', { description: 'default buckets' });
   for (const v of [0, 1, 7, 100, 20000]) hd.record(v);
@@ -31,12 +35,17 @@ function exercise(m: Meter): void {
   ud.add(5, { a: 'x' });
   ud.add(-2, { a: 'x' });
   const g = m.createObservableGauge('metricport_store_series', { description: 'Series a pull store holds' });
-  g.addCallback((o) => { o.observe(12, { exporter: 'prometheus' }); o.observe(3, { exporter: 'circonus' }); });
+  g.addCallback((o) => {
+    o.observe(12, { exporter: 'prometheus' });
+    o.observe(3, { exporter: 'circonus' });
+  });
   const oc = m.createObservableCounter('metricport_statsd_packets', { description: 'Datagrams received' });
   oc.addCallback((o) => o.observe(42, { receiver: 'statsd' }));
   m.createObservableCounter('metricport_statsd_lines_total', { description: 'already _total' }).addCallback((o) => o.observe(7, {}));
   const og = m.createObservableGauge('failing_gauge', { description: 'its callback throws' });
-  og.addCallback(() => { throw new Error('boom'); });
+  og.addCallback(() => {
+    throw new Error('boom');
+  });
 }
 
 /** The exposition without its target_info block (the resource differs by design). */

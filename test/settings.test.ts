@@ -8,8 +8,17 @@ import { loadSettings } from '../src/settings.js';
 describe('settings: flags, environment, defaults', () => {
   it('defaults when nothing is set', () => {
     expect(loadSettings([], {})).to.deep.equal({
-      config: '', admin_endpoint: '127.0.0.1:8888', state_dir: './data', log_level: 'info', shutdown_timeout: 10_000,
-      admin_tls_cert_file: '', admin_tls_key_file: '', admin_tls_client_ca_file: '', admin_token: '', admin_console: 'on', admin_console_allow_config_changes: 'false',
+      config: '',
+      admin_endpoint: '127.0.0.1:8888',
+      state_dir: './data',
+      log_level: 'info',
+      shutdown_timeout: 10_000,
+      admin_tls_cert_file: '',
+      admin_tls_key_file: '',
+      admin_tls_client_ca_file: '',
+      admin_token: '',
+      admin_console: 'on',
+      admin_console_allow_config_changes: 'false',
     });
   });
 
@@ -28,8 +37,9 @@ describe('settings: flags, environment, defaults', () => {
   });
 
   it('every bad value is reported at once, with the setting and the value; a secret is never echoed', () => {
-    expect(() => loadSettings(['--admin-endpoint', 'nohost', '--shutdown-timeout', 'soon'], { METRICPORT_LOG_LEVEL: 'loud' }))
-      .to.throw(/^invalid settings: admin_endpoint: expected host:port.*: value was "nohost"; log_level: must be one of the possible values: .*"info".*: value was "loud"; shutdown_timeout: expected a duration.*: value was "soon"$/);
+    expect(() => loadSettings(['--admin-endpoint', 'nohost', '--shutdown-timeout', 'soon'], { METRICPORT_LOG_LEVEL: 'loud' })).to.throw(
+      /^invalid settings: admin_endpoint: expected host:port.*: value was "nohost"; log_level: must be one of the possible values: .*"info".*: value was "loud"; shutdown_timeout: expected a duration.*: value was "soon"$/,
+    );
     expect(() => loadSettings(['--bogus', 'x'], {})).to.throw(/unknown flag "--bogus"/);
     expect(() => loadSettings(['--config'], {})).to.throw(/flag --config needs a value/);
   });

@@ -26,11 +26,19 @@ function streamTagPart(s: string): string {
 /** The inside of `|ST[...]`: `cat:val` pairs, sorted; point attributes win over resource ones; '' when none. */
 export function streamTags(resource: Attributes, attrs: Attributes): string {
   const m = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '') m.set(k, s); } };
+  const add = (a: Attributes): void => {
+    for (const k in a) {
+      const s = valueToString(a[k] ?? null);
+      if (s !== '') m.set(k, s);
+    }
+  };
   add(resource);
   add(attrs);
   if (m.size === 0) return '';
-  return [...m].map(([k, v]) => streamTagPart(k) + ':' + streamTagPart(v)).sort().join(',');
+  return [...m]
+    .map(([k, v]) => streamTagPart(k) + ':' + streamTagPart(v))
+    .sort()
+    .join(',');
 }
 
 /** `name` or `name|ST[tags]`. */
@@ -49,8 +57,14 @@ export function circonusBin(v: number): number {
   const a = Math.abs(v);
   let e = Math.floor(Math.log10(a));
   let mant = Math.floor(a / 10 ** (e - 1) + 1e-9);
-  if (mant >= 100) { mant = 10; e += 1; }
-  if (mant < 10) { mant = 99; e -= 1; }
+  if (mant >= 100) {
+    mant = 10;
+    e += 1;
+  }
+  if (mant < 10) {
+    mant = 99;
+    e -= 1;
+  }
   return sign * Number((mant * 10 ** (e - 1)).toPrecision(2));
 }
 
@@ -66,7 +80,7 @@ export function rebin(bounds: readonly number[], counts: readonly number[], min?
     if (c <= 0) continue;
     const lo = i === 0 ? undefined : (bounds[i - 1] as number);
     const hi = i < bounds.length ? (bounds[i] as number) : undefined;
-    let rep = lo !== undefined && hi !== undefined ? (lo + hi) / 2 : hi !== undefined ? hi : (lo as number | undefined) ?? 0;
+    let rep = lo !== undefined && hi !== undefined ? (lo + hi) / 2 : hi !== undefined ? hi : ((lo as number | undefined) ?? 0);
     if (min !== undefined && rep < min) rep = min;
     if (max !== undefined && rep > max) rep = max;
     const b = circonusBin(rep);
@@ -75,7 +89,11 @@ export function rebin(bounds: readonly number[], counts: readonly number[], min?
   return [...bins].sort((a, b) => a[0] - b[0]).map(([b, c]) => `H[${formatBin(b)}]=${c}`);
 }
 
-export interface TrapValue { _type: string; _value: unknown; _ts: number }
+export interface TrapValue {
+  _type: string;
+  _value: unknown;
+  _ts: number;
+}
 
 /** A number as a typed value: `L` (string) for counts that are integral and ≥ 0, `l` for other bigints, else `n`; undefined for NaN/±Inf. */
 export function numeric(v: number | bigint, counter: boolean): { _type: string; _value: unknown } | undefined {
@@ -111,7 +129,8 @@ export function encodeTrap(points: readonly StorePoint[]): { body: Record<string
     } else {
       ok = put(name, numeric(p.value, p.meta.kind === 'sum' && p.meta.temporality !== 'gauge'));
     }
-    if (ok) n++; else nan++;
+    if (ok) n++;
+    else nan++;
   }
   return { body, keys, n, nan };
 }

@@ -51,7 +51,10 @@ export class CirconusKeyer implements SeriesKeyer {
 
   series(attrs: Attributes, ctx: string): string {
     let res = this.contexts.get(ctx);
-    if (res === undefined) { res = JSON.parse(ctx) as Attributes; this.contexts.set(ctx, res); }
+    if (res === undefined) {
+      res = JSON.parse(ctx) as Attributes;
+      this.contexts.set(ctx, res);
+    }
     return streamTags(res, attrs);
   }
 }

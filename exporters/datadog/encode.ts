@@ -29,7 +29,12 @@ export function sanitizeMetricName(name: string): string {
 
 function tagsOf(p: StorePoint): string[] {
   const m = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { if (k === 'host.name') continue; m.set(k, valueToString(a[k] ?? null)); } };
+  const add = (a: Attributes): void => {
+    for (const k in a) {
+      if (k === 'host.name') continue;
+      m.set(k, valueToString(a[k] ?? null));
+    }
+  };
   add(p.meta.resource);
   add(p.meta.attrs);
   const out: string[] = [];
@@ -37,7 +42,14 @@ function tagsOf(p: StorePoint): string[] {
   return out;
 }
 
-interface Row { metric: string; type: 'count' | 'gauge'; ts: number; value: number; tags: string[]; host: string | undefined }
+interface Row {
+  metric: string;
+  type: 'count' | 'gauge';
+  ts: number;
+  value: number;
+  tags: string[];
+  host: string | undefined;
+}
 
 function rowsOf(p: StorePoint, out: Row[]): void {
   const ts = Number(p.time / 1_000_000_000n);
@@ -69,7 +81,11 @@ function rowsOf(p: StorePoint, out: Row[]): void {
   }
 }
 
-export interface DatadogEncodeResult { json: string; n: number; tooOld: number }
+export interface DatadogEncodeResult {
+  json: string;
+  n: number;
+  tooOld: number;
+}
 
 /** `{"series":[...]}` for `/api/v2/series` (api: v2) or `/api/v1/series` (api: v1). */
 export function encodeSeries(points: readonly StorePoint[], o: { api: 'v1' | 'v2'; intervalSeconds: number; nowMs: number }): DatadogEncodeResult {
@@ -78,7 +94,10 @@ export function encodeSeries(points: readonly StorePoint[], o: { api: 'v1' | 'v2
   let n = 0;
   let tooOld = 0;
   for (const p of points) {
-    if (Number(p.time / 1_000_000_000n) < minTs) { tooOld++; continue; }
+    if (Number(p.time / 1_000_000_000n) < minTs) {
+      tooOld++;
+      continue;
+    }
     rowsOf(p, rows);
     n++;
   }

@@ -29,19 +29,28 @@ export function createDatadog(set: CreateSettings, cfg: DatadogConfig, hooks: St
   const client = new StoreHttpClient(seriesUrl(cfg));
   const headers: Record<string, string> = { 'Content-Type': 'application/json', 'DD-API-KEY': cfg.api_key };
   if (cfg.compression === 'gzip') headers['Content-Encoding'] = 'gzip';
-  return createStore(set, cfg, {
-    type: 'datadog',
-    maxPayloadBytes: cfg.compression === 'gzip' ? DD_MAX_COMPRESSED : Math.min(DD_MAX_COMPRESSED, DD_MAX_UNCOMPRESSED - 1),
-    endpoint: client.host,
-    encode: datadogEncoder(cfg),
-    send: async (p, abort) => {
-      const r = await client.request('POST', p.body, headers, abort);
-      client.classify(r, { permanent: new Set([400, 401, 403, 404]), retryable: new Set([408, 429]) });
+  return createStore(
+    set,
+    cfg,
+    {
+      type: 'datadog',
+      maxPayloadBytes: cfg.compression === 'gzip' ? DD_MAX_COMPRESSED : Math.min(DD_MAX_COMPRESSED, DD_MAX_UNCOMPRESSED - 1),
+      endpoint: client.host,
+      encode: datadogEncoder(cfg),
+      send: async (p, abort) => {
+        const r = await client.request('POST', p.body, headers, abort);
+        client.classify(r, { permanent: new Set([400, 401, 403, 404]), retryable: new Set([408, 429]) });
+      },
+      start: async () => {
+        client.start();
+      },
+      shutdown: async () => {
+        client.close();
+      },
+      status: () => ({ api_version: cfg.api_version, site: cfg.endpoint === undefined ? cfg.site : 'custom' }),
     },
-    start: async () => { client.start(); },
-    shutdown: async () => { client.close(); },
-    status: () => ({ api_version: cfg.api_version, site: cfg.endpoint === undefined ? cfg.site : 'custom' }),
-  }, hooks);
+    hooks,
+  );
 }
 
 /** What the factory's load() returns. */

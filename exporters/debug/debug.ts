@@ -9,14 +9,21 @@ import { countMetrics, countPoints } from '../../src/model/index.js';
 export type Verbosity = 'basic' | 'normal' | 'detailed';
 export const VERBOSITIES: readonly Verbosity[] = ['basic', 'normal', 'detailed'];
 
-export interface LogEntry { fields: Record<string, unknown>; msg: string }
+export interface LogEntry {
+  fields: Record<string, unknown>;
+  msg: string;
+}
 
 /** An attribute value in a shape JSON (and so the logger) can carry. */
 function loggable(v: AttrValue): unknown {
   switch (typeof v) {
-    case 'bigint': return v.toString();
-    case 'number': return Number.isFinite(v) ? v : String(v);
-    case 'string': case 'boolean': return v;
+    case 'bigint':
+      return v.toString();
+    case 'number':
+      return Number.isFinite(v) ? v : String(v);
+    case 'string':
+    case 'boolean':
+      return v;
     default:
       if (v === null) return null;
       if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
@@ -55,20 +62,38 @@ function pointFields(m: Metric, i: number): Record<string, unknown> {
     }
     case 'histogram': {
       const q = m.points[i]!;
-      Object.assign(base, { count: q.count, sum: q.sum !== undefined ? num(q.sum) : undefined, min: q.min !== undefined ? num(q.min) : undefined, max: q.max !== undefined ? num(q.max) : undefined, bucket_counts: q.bucketCounts, explicit_bounds: q.explicitBounds.map(num) });
+      Object.assign(base, {
+        count: q.count,
+        sum: q.sum !== undefined ? num(q.sum) : undefined,
+        min: q.min !== undefined ? num(q.min) : undefined,
+        max: q.max !== undefined ? num(q.max) : undefined,
+        bucket_counts: q.bucketCounts,
+        explicit_bounds: q.explicitBounds.map(num),
+      });
       break;
     }
     case 'exponentialHistogram': {
       const q = m.points[i]!;
       Object.assign(base, {
-        count: q.count, sum: q.sum !== undefined ? num(q.sum) : undefined, min: q.min !== undefined ? num(q.min) : undefined, max: q.max !== undefined ? num(q.max) : undefined,
-        scale: q.scale, zero_count: q.zeroCount, zero_threshold: q.zeroThreshold, positive: q.positive, negative: q.negative,
+        count: q.count,
+        sum: q.sum !== undefined ? num(q.sum) : undefined,
+        min: q.min !== undefined ? num(q.min) : undefined,
+        max: q.max !== undefined ? num(q.max) : undefined,
+        scale: q.scale,
+        zero_count: q.zeroCount,
+        zero_threshold: q.zeroThreshold,
+        positive: q.positive,
+        negative: q.negative,
       });
       break;
     }
     case 'summary': {
       const q = m.points[i]!;
-      Object.assign(base, { count: q.count, sum: num(q.sum), quantile_values: q.quantileValues.map((x) => ({ quantile: num(x.quantile), value: num(x.value) })) });
+      Object.assign(base, {
+        count: q.count,
+        sum: num(q.sum),
+        quantile_values: q.quantileValues.map((x) => ({ quantile: num(x.quantile), value: num(x.value) })),
+      });
       break;
     }
   }
@@ -79,7 +104,10 @@ function pointFields(m: Metric, i: number): Record<string, unknown> {
 
 function metricFields(m: Metric): Record<string, unknown> {
   const f: Record<string, unknown> = { metric: m.name, kind: m.kind, unit: m.unit, points: m.points.length };
-  if (m.kind === 'sum') { f.temporality = m.temporality; f.monotonic = m.isMonotonic; }
+  if (m.kind === 'sum') {
+    f.temporality = m.temporality;
+    f.monotonic = m.isMonotonic;
+  }
   if (m.kind === 'histogram' || m.kind === 'exponentialHistogram') f.temporality = m.temporality;
   return f;
 }
@@ -90,10 +118,12 @@ function metricFields(m: Metric): Record<string, unknown> {
  * every field — for debugging only: it logs every point.
  */
 export function formatMetrics(batch: MetricsBatch, verbosity: Verbosity): LogEntry[] {
-  const out: LogEntry[] = [{
-    fields: { signal: 'metrics', resource_metrics: batch.resourceMetrics.length, metrics: countMetrics(batch), data_points: countPoints(batch) },
-    msg: 'metrics batch',
-  }];
+  const out: LogEntry[] = [
+    {
+      fields: { signal: 'metrics', resource_metrics: batch.resourceMetrics.length, metrics: countMetrics(batch), data_points: countPoints(batch) },
+      msg: 'metrics batch',
+    },
+  ];
   if (verbosity === 'basic') return out;
   batch.resourceMetrics.forEach((rm, ri) => {
     const resource = verbosity === 'detailed' ? loggableAttributes(rm.resource.attributes) : undefined;
@@ -105,7 +135,16 @@ export function formatMetrics(batch: MetricsBatch, verbosity: Verbosity): LogEnt
         }
         for (let i = 0; i < m.points.length; i++) {
           out.push({
-            fields: { metric: m.name, kind: m.kind, unit: m.unit, resource, scope: sm.scope.name, scope_version: sm.scope.version, point_index: i, ...pointFields(m, i) },
+            fields: {
+              metric: m.name,
+              kind: m.kind,
+              unit: m.unit,
+              resource,
+              scope: sm.scope.name,
+              scope_version: sm.scope.version,
+              point_index: i,
+              ...pointFields(m, i),
+            },
             msg: 'data point',
           });
         }

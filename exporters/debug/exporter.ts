@@ -15,14 +15,20 @@ export const debugImpl: ExporterImpl<DebugExporterConfig> = {
     const verbosity: Verbosity = cfg.verbosity ?? 'basic';
     const log = (format: () => LogEntry[]): void => {
       let entries: LogEntry[];
-      try { entries = format(); } catch (e) { throw new PermanentSendError(`cannot format batch: ${(e as Error).name}`, { reason: 'format', cause: e }); }
+      try {
+        entries = format();
+      } catch (e) {
+        throw new PermanentSendError(`cannot format batch: ${(e as Error).name}`, { reason: 'format', cause: e });
+      }
       for (const e of entries) set.logger.info(e.fields, e.msg);
     };
     if (signal === 'metrics') {
       return createExporter<MetricsBatch>(set, {
         signal,
         countItems: countPoints,
-        push: async (b) => { log(() => formatMetrics(b, verbosity)); },
+        push: async (b) => {
+          log(() => formatMetrics(b, verbosity));
+        },
         timeout: 0,
         retry: { enabled: false },
         queue: { enabled: false },
@@ -32,7 +38,9 @@ export const debugImpl: ExporterImpl<DebugExporterConfig> = {
     return createExporter<EventBatch>(set, {
       signal,
       countItems: (b) => b.events.length,
-      push: async (b) => { log(() => formatEvents(b, verbosity)); },
+      push: async (b) => {
+        log(() => formatEvents(b, verbosity));
+      },
       timeout: 0,
       retry: { enabled: false },
       queue: { enabled: false },

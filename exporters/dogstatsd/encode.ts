@@ -50,13 +50,18 @@ export class CumulativeBaselines implements CumulativeState {
   delta(key: string, start: bigint, value: number): number | undefined {
     const prev = this.m.get(key);
     if (prev !== undefined) this.m.delete(key);
-    else if (this.m.size >= this.max) { const first = this.m.keys().next(); if (!first.done) this.m.delete(first.value); }
+    else if (this.m.size >= this.max) {
+      const first = this.m.keys().next();
+      if (!first.done) this.m.delete(first.value);
+    }
     this.m.set(key, { start, value });
     if (prev === undefined) return undefined;
     if (start !== prev.start || value < prev.value) return value; // reset: counted from zero again
     return value - prev.value;
   }
-  get size(): number { return this.m.size; }
+  get size(): number {
+    return this.m.size;
+  }
 }
 
 /** Name: `:`, `|`, `@`, `#`, `,`, whitespace and newlines → `_`. */
@@ -83,7 +88,9 @@ function tagList(attrs: Attributes, out: string[]): void {
 export function encodeDogStatsd(batch: MetricsBatch, o: DogStatsdEncodeOptions, state: CumulativeState): EncodeResult {
   const lines: string[] = [];
   const skipped: Record<string, number> = {};
-  const skip = (r: string, n = 1) => { skipped[r] = (skipped[r] ?? 0) + n; };
+  const skip = (r: string, n = 1) => {
+    skipped[r] = (skipped[r] ?? 0) + n;
+  };
   const prefix = o.prefix === '' ? '' : o.prefix.endsWith('.') ? o.prefix : o.prefix + '.';
   for (const rm of batch.resourceMetrics) {
     const resTags: string[] = [...o.tags];
@@ -92,12 +99,18 @@ export function encodeDogStatsd(batch: MetricsBatch, o: DogStatsdEncodeOptions, 
       for (const m of sm.metrics) {
         const name = prefix + sanitizeName(m.name);
         for (const p of m.points) {
-          if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) { skip('no_value'); continue; }
+          if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+            skip('no_value');
+            continue;
+          }
           const tags = [...resTags];
           tagList(p.attributes, tags);
           const ts = o.timestamps ? `|T${p.timeUnixNano / 1_000_000_000n}` : '';
           const line = (n: string, v: number, type: string, extra: string[] = [], withTs = true): void => {
-            if (!Number.isFinite(v)) { skip('non_finite'); return; }
+            if (!Number.isFinite(v)) {
+              skip('non_finite');
+              return;
+            }
             const all = extra.length === 0 ? tags : [...tags, ...extra];
             lines.push(`${n}:${fmt(v)}|${type}${all.length > 0 ? '|#' + all.join(',') : ''}${withTs ? ts : ''}`);
           };
@@ -108,9 +121,19 @@ export function encodeDogStatsd(batch: MetricsBatch, o: DogStatsdEncodeOptions, 
             case 'sum': {
               const v = Number((p as { value: number | bigint }).value);
               if (m.temporality === Temporality.Cumulative) {
-                if (!m.isMonotonic) { line(name, v, 'g'); break; }
-                const d = state.delta(name + '\x00' + canonicalAttributes(p.attributes) + '\x00' + canonicalAttributes(rm.resource.attributes), p.startTimeUnixNano, v);
-                if (d === undefined) { skip('baseline'); break; }
+                if (!m.isMonotonic) {
+                  line(name, v, 'g');
+                  break;
+                }
+                const d = state.delta(
+                  name + '\x00' + canonicalAttributes(p.attributes) + '\x00' + canonicalAttributes(rm.resource.attributes),
+                  p.startTimeUnixNano,
+                  v,
+                );
+                if (d === undefined) {
+                  skip('baseline');
+                  break;
+                }
                 line(name, d, 'c');
               } else {
                 line(name, v, 'c');
@@ -155,8 +178,15 @@ export function encodeDogStatsd(batch: MetricsBatch, o: DogStatsdEncodeOptions, 
   const max = o.maxPacketSize;
   for (const l of lines) {
     const len = Buffer.byteLength(l);
-    if (len > max) { skip('too_large'); continue; }
-    if (size > 0 && size + 1 + len > max) { packets.push(Buffer.from(cur.join('\n'))); cur = []; size = 0; }
+    if (len > max) {
+      skip('too_large');
+      continue;
+    }
+    if (size > 0 && size + 1 + len > max) {
+      packets.push(Buffer.from(cur.join('\n')));
+      cur = [];
+      size = 0;
+    }
     size += (size > 0 ? 1 : 0) + len;
     cur.push(l);
   }

@@ -11,10 +11,18 @@ import { countPoints, type MetricsBatch } from '../../src/model/index.js';
 import { CumulativeBaselines, encodeDogStatsd, type DogStatsdEncodeOptions } from './encode.js';
 import type { DogStatsdConfig } from './factory.js';
 
-interface UnixDgramSocket { send(buf: Buffer, cb?: (err?: Error) => void): void; connect(path: string): void; close(): void; on(ev: string, fn: (...a: unknown[]) => void): void }
+interface UnixDgramSocket {
+  send(buf: Buffer, cb?: (err?: Error) => void): void;
+  connect(path: string): void;
+  close(): void;
+  on(ev: string, fn: (...a: unknown[]) => void): void;
+}
 type UnixDgramModule = { createSocket(type: 'unix_dgram'): UnixDgramSocket };
 
-interface Sender { send(packets: Buffer[]): Promise<void>; close(): void }
+interface Sender {
+  send(packets: Buffer[]): Promise<void>;
+  close(): void;
+}
 
 function udpSender(endpoint: string): Sender {
   const ep = parseEndpoint(endpoint)!;
@@ -23,38 +31,69 @@ function udpSender(endpoint: string): Sender {
   const open = (): dgram.Socket => {
     if (sock !== undefined) return sock;
     const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    s.on('error', () => { if (sock === s) sock = undefined; try { s.close(); } catch { /* closed */ } });
+    s.on('error', () => {
+      if (sock === s) sock = undefined;
+      try {
+        s.close();
+      } catch {
+        /* closed */
+      }
+    });
     s.unref();
     sock = s;
     return s;
   };
   return {
-    send: (packets) => new Promise((resolve, reject) => {
-      const s = open();
-      let left = packets.length;
-      let failed: Error | undefined;
-      if (left === 0) { resolve(); return; }
-      for (const p of packets) {
-        s.send(p, ep.port, host, (err) => {
-          if (err && failed === undefined) failed = err;
-          if (--left === 0) { if (failed) reject(failed); else resolve(); }
-        });
+    send: (packets) =>
+      new Promise((resolve, reject) => {
+        const s = open();
+        let left = packets.length;
+        let failed: Error | undefined;
+        if (left === 0) {
+          resolve();
+          return;
+        }
+        for (const p of packets) {
+          s.send(p, ep.port, host, (err) => {
+            if (err && failed === undefined) failed = err;
+            if (--left === 0) {
+              if (failed) reject(failed);
+              else resolve();
+            }
+          });
+        }
+      }),
+    close: () => {
+      const s = sock;
+      sock = undefined;
+      try {
+        s?.close();
+      } catch {
+        /* closed */
       }
-    }),
-    close: () => { const s = sock; sock = undefined; try { s?.close(); } catch { /* closed */ } },
+    },
   };
 }
 
 function unixSender(path: string): Sender {
   let mod: UnixDgramModule;
-  try { mod = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule; } catch {
+  try {
+    mod = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
+  } catch {
     throw new Error('transport unixgram needs the optional package unix-dgram (npm install unix-dgram); it is not installed');
   }
   let sock: UnixDgramSocket | undefined;
   const open = (): UnixDgramSocket => {
     if (sock !== undefined) return sock;
     const s = mod.createSocket('unix_dgram');
-    s.on('error', () => { if (sock === s) sock = undefined; try { s.close(); } catch { /* closed */ } });
+    s.on('error', () => {
+      if (sock === s) sock = undefined;
+      try {
+        s.close();
+      } catch {
+        /* closed */
+      }
+    });
     s.connect(path);
     sock = s;
     return s;
@@ -63,12 +102,30 @@ function unixSender(path: string): Sender {
     send: async (packets) => {
       const s = open();
       for (const p of packets) {
-        await new Promise<void>((resolve, reject) => s.send(p, (err) => {
-          if (err) { sock = undefined; try { s.close(); } catch { /* closed */ } reject(new Error(`send to ${path}: ${err.message}`)); } else resolve();
-        }));
+        await new Promise<void>((resolve, reject) =>
+          s.send(p, (err) => {
+            if (err) {
+              sock = undefined;
+              try {
+                s.close();
+              } catch {
+                /* closed */
+              }
+              reject(new Error(`send to ${path}: ${err.message}`));
+            } else resolve();
+          }),
+        );
       }
     },
-    close: () => { const s = sock; sock = undefined; try { s?.close(); } catch { /* closed */ } },
+    close: () => {
+      const s = sock;
+      sock = undefined;
+      try {
+        s?.close();
+      } catch {
+        /* closed */
+      }
+    },
   };
 }
 
@@ -108,7 +165,10 @@ export const dogstatsdImpl: ExporterImpl<DogStatsdConfig> = {
         packets += pk.length;
         for (const p of pk) bytes += p.length;
       },
-      shutdown: async () => { sender?.close(); sender = undefined; },
+      shutdown: async () => {
+        sender?.close();
+        sender = undefined;
+      },
       timeout: cfg.timeout,
       retry: cfg.retry_on_failure,
       queue: cfg.sending_queue,

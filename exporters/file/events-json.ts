@@ -8,10 +8,14 @@ import type { AttrValue, Attributes, Event, EventBatch } from '../../src/model/i
 
 function encodeValueJson(v: AttrValue): string {
   switch (typeof v) {
-    case 'string': return JSON.stringify(v);
-    case 'number': return Number.isFinite(v) ? JSON.stringify(v) : JSON.stringify(String(v));
-    case 'bigint': return '"' + v.toString() + '"';
-    case 'boolean': return v ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : JSON.stringify(String(v));
+    case 'bigint':
+      return '"' + v.toString() + '"';
+    case 'boolean':
+      return v ? 'true' : 'false';
     default:
       if (v === null) return 'null';
       if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'));

@@ -25,7 +25,11 @@ export const fileImpl: ExporterImpl<FileExporterConfig> = {
     const append = async (encode: () => string): Promise<void> => {
       if (!writer.isOpen) throw new RetryableSendError('file exporter is not started', { reason: 'not_started' });
       let line: string;
-      try { line = encode(); } catch (e) { throw new PermanentSendError(`cannot encode batch as JSON: ${(e as Error).name}`, { reason: 'encode', cause: e }); }
+      try {
+        line = encode();
+      } catch (e) {
+        throw new PermanentSendError(`cannot encode batch as JSON: ${(e as Error).name}`, { reason: 'encode', cause: e });
+      }
       try {
         await writer.write(Buffer.from(line + '\n', 'utf8'));
       } catch (e) {
@@ -39,8 +43,12 @@ export const fileImpl: ExporterImpl<FileExporterConfig> = {
       timeout: 0,
       retry: { enabled: false },
       queue: { enabled: false },
-      start: async () => { await writer.open(); },
-      shutdown: async () => { await release(); },
+      start: async () => {
+        await writer.open();
+      },
+      shutdown: async () => {
+        await release();
+      },
       status: () => ({ path: cfg.path, file: writer.stats() }),
     };
     if (signal === 'metrics') {

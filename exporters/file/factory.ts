@@ -26,7 +26,12 @@ export const fileExporterFactory = defineExporter<FileExporterConfig>({
   signals: ['metrics', 'events'],
   configSchema: {
     path: { type: 'string', required: true, nonEmpty: true, doc: 'file to append to (directories are created); rotated copies are <path>.1, <path>.2, …' },
-    format: { type: 'enum', values: ['json'], default: 'json', doc: 'json: metrics as one OTLP/JSON ExportMetricsServiceRequest per line; events as one {"events":[…]} object per line' },
+    format: {
+      type: 'enum',
+      values: ['json'],
+      default: 'json',
+      doc: 'json: metrics as one OTLP/JSON ExportMetricsServiceRequest per line; events as one {"events":[…]} object per line',
+    },
     rotation: {
       type: 'object',
       doc: 'size-based rotation',
@@ -38,7 +43,7 @@ export const fileExporterFactory = defineExporter<FileExporterConfig>({
     flush_interval: {
       type: 'duration',
       default: '1s',
-      doc: 'how often written lines are fsync\'d to disk (each line reaches the OS before consume() returns); 0 = fsync after every write',
+      doc: "how often written lines are fsync'd to disk (each line reaches the OS before consume() returns); 0 = fsync after every write",
     },
   },
   validate(cfg: FileExporterConfig): ConfigIssue[] {

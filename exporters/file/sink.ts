@@ -20,7 +20,12 @@ export type TargetKind = 'character device' | 'block device' | 'fifo' | 'socket'
 const openFd = promisify(openCb);
 const closeFd = promisify(closeCb);
 function writeFd(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
-  return new Promise((resolve, reject) => writeCb(fd, buf, off, len, null, (err, n) => { if (err === null) resolve(n); else reject(err); }));
+  return new Promise((resolve, reject) =>
+    writeCb(fd, buf, off, len, null, (err, n) => {
+      if (err === null) resolve(n);
+      else reject(err);
+    }),
+  );
 }
 
 /** EAGAIN back-off: 1 ms doubling to 100 ms while the reader is slow. */
@@ -42,7 +47,7 @@ function sinkError(code: string, detail: string, cause?: unknown): Error {
 function explain(kind: TargetKind, e: unknown): unknown {
   const code = codeOf(e);
   if (kind === 'fifo' && code === 'ENXIO') return sinkError(code, 'no process has the FIFO open for reading; start its reader', e);
-  if (kind === 'fifo' && code === 'EPIPE') return sinkError(code, 'the FIFO\'s reader went away; the next write reopens it', e);
+  if (kind === 'fifo' && code === 'EPIPE') return sinkError(code, "the FIFO's reader went away; the next write reopens it", e);
   if (kind === 'socket' && (code === 'ECONNREFUSED' || code === 'ENOENT')) return sinkError(code, 'nothing listens on the socket', e);
   if (kind === 'socket' && code === 'EPROTOTYPE') return sinkError(code, 'a datagram socket; only stream sockets are supported', e);
   return e;
@@ -53,7 +58,10 @@ export class StreamSink {
   private socket: Socket | undefined;
   private closed = false;
 
-  constructor(readonly kind: TargetKind, private readonly target: { fd: number } | { path: string }) {
+  constructor(
+    readonly kind: TargetKind,
+    private readonly target: { fd: number } | { path: string },
+  ) {
     if ('fd' in target) this.fd = target.fd;
   }
 
@@ -65,13 +73,17 @@ export class StreamSink {
   async open(): Promise<void> {
     if ('fd' in this.target) {
       const fd = this.target.fd;
-      await new Promise<void>((resolve, reject) => fstatCb(fd, (err) => {
-        if (err === null) resolve();
-        else reject(Object.assign(new Error(`descriptor ${fd} is not open in this process (${err.code ?? 'EBADF'})`), { code: err.code ?? 'EBADF' }));
-      }));
+      await new Promise<void>((resolve, reject) =>
+        fstatCb(fd, (err) => {
+          if (err === null) resolve();
+          else reject(Object.assign(new Error(`descriptor ${fd} is not open in this process (${err.code ?? 'EBADF'})`), { code: err.code ?? 'EBADF' }));
+        }),
+      );
       return;
     }
-    try { await this.ensure(); } catch (e) {
+    try {
+      await this.ensure();
+    } catch (e) {
       const code = codeOf(e);
       if (this.kind === 'fifo' && code === 'ENXIO') return;
       if (this.kind === 'socket' && code === 'ECONNREFUSED') return;
@@ -106,7 +118,10 @@ export class StreamSink {
       await new Promise<void>((resolve, reject) => {
         s.once('connect', resolve);
         s.once('error', reject);
-      }).catch((e: unknown) => { s.destroy(); throw explain('socket', e); });
+      }).catch((e: unknown) => {
+        s.destroy();
+        throw explain('socket', e);
+      });
       s.on('error', () => s.destroy()); // the next write reconnects; its error is the one reported
       s.setNoDelay?.(true);
       this.socket = s;
@@ -142,7 +157,8 @@ export class StreamSink {
       s.once('close', onClose);
       s.write(buf, (err) => {
         s.off('close', onClose);
-        if (err === undefined || err === null) resolve(); else reject(err);
+        if (err === undefined || err === null) resolve();
+        else reject(err);
       });
     });
   }
@@ -152,9 +168,15 @@ export class StreamSink {
     this.socket = undefined;
     if (s !== undefined && !s.destroyed) {
       await new Promise<void>((r) => {
-        const t = setTimeout(() => { s.destroy(); r(); }, SOCKET_END_MS);
+        const t = setTimeout(() => {
+          s.destroy();
+          r();
+        }, SOCKET_END_MS);
         t.unref();
-        s.end(() => { clearTimeout(t); r(); });
+        s.end(() => {
+          clearTimeout(t);
+          r();
+        });
       });
     }
     if ('fd' in this.target) return; // given, not ours to close

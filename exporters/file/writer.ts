@@ -28,16 +28,21 @@ export interface FileWriterOptions {
   onError?: (err: unknown) => void;
 }
 
-interface Pending { data: Buffer; resolve: () => void; reject: (e: unknown) => void }
+interface Pending {
+  data: Buffer;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
 
-function errCode(e: unknown): unknown { return (e as { code?: unknown } | null)?.code; }
-function isEnoent(e: unknown): boolean { return errCode(e) === 'ENOENT'; }
+function errCode(e: unknown): unknown {
+  return (e as { code?: unknown } | null)?.code;
+}
+function isEnoent(e: unknown): boolean {
+  return errCode(e) === 'ENOENT';
+}
 
 /** What `path` is once its symlinks are followed. */
-export type Target =
-  | { kind: 'file'; path: string }
-  | { kind: 'descriptor'; fd: number }
-  | { kind: TargetKind; path: string };
+export type Target = { kind: 'file'; path: string } | { kind: 'descriptor'; fd: number } | { kind: TargetKind; path: string };
 
 const MAX_LINK_HOPS = 40;
 
@@ -52,13 +57,25 @@ const MAX_LINK_HOPS = 40;
 async function classifyPath(path: string): Promise<Target> {
   let p = resolve(path);
   for (let hop = 0; hop <= MAX_LINK_HOPS; hop++) {
-    try { p = join(await realpath(dirname(p)), basename(p)); } catch (e) { if (!isEnoent(e)) throw e; }
+    try {
+      p = join(await realpath(dirname(p)), basename(p));
+    } catch (e) {
+      if (!isEnoent(e)) throw e;
+    }
     const m = /^\/proc\/(\d+|self|thread-self)\/fd\/(\d+)$/.exec(p);
     if (m !== null && (m[1] === 'self' || m[1] === 'thread-self' || Number(m[1]) === process.pid)) return { kind: 'descriptor', fd: Number(m[2]) };
     if (m !== null) return { kind: 'descriptor', path: p }; // another process's descriptor: opened through /proc, never rotated
     let st;
-    try { st = await lstat(p); } catch (e) { if (isEnoent(e)) return { kind: 'file', path: p }; throw e; }
-    if (st.isSymbolicLink()) { p = resolve(dirname(p), await readlink(p)); continue; }
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      if (isEnoent(e)) return { kind: 'file', path: p };
+      throw e;
+    }
+    if (st.isSymbolicLink()) {
+      p = resolve(dirname(p), await readlink(p));
+      continue;
+    }
     if (st.isFile()) return { kind: 'file', path: p };
     if (st.isCharacterDevice()) return { kind: 'character device', path: p };
     if (st.isBlockDevice()) return { kind: 'block device', path: p };
@@ -103,7 +120,10 @@ export class RotatingFileWriter {
     if (this.state !== 'new') return;
     await mkdir(dirname(this.o.path), { recursive: true });
     await this.attach();
-    if (this.state !== 'new') { await this.detach(); return; }
+    if (this.state !== 'new') {
+      await this.detach();
+      return;
+    }
     this.state = 'open';
     if (this.o.syncIntervalMs > 0) {
       this.timer = setInterval(() => {
@@ -120,8 +140,12 @@ export class RotatingFileWriter {
     if (t.kind === 'file') {
       // O_NONBLOCK: no effect on a regular file, and a FIFO put in its place since the look cannot block the open
       const fh = await open(t.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
-      const st = await fh.stat().catch(async (e: unknown) => { await fh.close(); throw e; });
-      if (!st.isFile()) { // replaced between the look and the open
+      const st = await fh.stat().catch(async (e: unknown) => {
+        await fh.close();
+        throw e;
+      });
+      if (!st.isFile()) {
+        // replaced between the look and the open
         await fh.close();
         this.sink = new StreamSink(kindOf(st), { path: t.path });
         await this.sink.open();
@@ -142,13 +166,23 @@ export class RotatingFileWriter {
     const sink = this.sink;
     this.fh = undefined;
     this.sink = undefined;
-    if (fh !== undefined) { try { if (this.dirty) await fh.sync(); } finally { await fh.close(); } }
+    if (fh !== undefined) {
+      try {
+        if (this.dirty) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
     if (sink !== undefined) await sink.close();
     this.dirty = false;
   }
 
-  get isOpen(): boolean { return this.state === 'open'; }
-  get isClosed(): boolean { return this.state === 'closed'; }
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
 
   stats(): { kind: TargetKind | 'file'; size: number; rotations: number; bytes_written: number } {
     return { kind: this.sink?.kind ?? 'file', size: this.size, rotations: this.rotations, bytes_written: this.bytesWritten };
@@ -169,7 +203,10 @@ export class RotatingFileWriter {
   /** Write what is pending, fsync, close. Safe twice. */
   async close(): Promise<void> {
     if (this.opening !== undefined) await this.opening.catch(() => undefined);
-    if (this.state === 'closed') { await this.chain; return; }
+    if (this.state === 'closed') {
+      await this.chain;
+      return;
+    }
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -181,7 +218,11 @@ export class RotatingFileWriter {
       this.sink = undefined;
       if (sink !== undefined) await sink.close();
       if (fh === undefined) return;
-      try { await fh.sync(); } finally { await fh.close(); }
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     });
   }
 
@@ -218,13 +259,17 @@ export class RotatingFileWriter {
     for (const b of bufs) {
       const max = this.sink === undefined ? this.o.maxBytes : 0; // only a regular file rotates
       if (max > 0 && this.size + chunkBytes + b.length > max && this.size + chunkBytes > 0) {
-        if (chunkBytes > 0) { await this.writeAll(Buffer.concat(chunk, chunkBytes)); chunk = []; chunkBytes = 0; }
+        if (chunkBytes > 0) {
+          await this.writeAll(Buffer.concat(chunk, chunkBytes));
+          chunk = [];
+          chunkBytes = 0;
+        }
         await this.rotate();
       }
       chunk.push(b);
       chunkBytes += b.length;
     }
-    if (chunkBytes > 0) await this.writeAll(chunk.length === 1 ? chunk[0] as Buffer : Buffer.concat(chunk, chunkBytes));
+    if (chunkBytes > 0) await this.writeAll(chunk.length === 1 ? (chunk[0] as Buffer) : Buffer.concat(chunk, chunkBytes));
   }
 
   private async writeAll(buf: Buffer): Promise<void> {
@@ -234,7 +279,10 @@ export class RotatingFileWriter {
       return;
     }
     if (this.fh === undefined) await this.attach();
-    if (this.sink !== undefined) { await this.writeAll(buf); return; }
+    if (this.sink !== undefined) {
+      await this.writeAll(buf);
+      return;
+    }
     const fh = this.fh as FileHandle;
     let off = 0;
     while (off < buf.length) {
@@ -259,11 +307,19 @@ export class RotatingFileWriter {
     await this.detach();
     try {
       let st;
-      try { st = await lstat(path); } catch (e) { if (!isEnoent(e)) throw e; }
+      try {
+        st = await lstat(path);
+      } catch (e) {
+        if (!isEnoent(e)) throw e;
+      }
       if (st !== undefined && (!st.isFile() || st.ino !== ours)) return;
       if (this.o.maxBackups > 0) {
         for (let i = this.o.maxBackups - 1; i >= 1; i--) {
-          try { await rename(`${path}.${i}`, `${path}.${i + 1}`); } catch (e) { if (!isEnoent(e)) throw e; }
+          try {
+            await rename(`${path}.${i}`, `${path}.${i + 1}`);
+          } catch (e) {
+            if (!isEnoent(e)) throw e;
+          }
         }
         if (st !== undefined) await rename(path, `${path}.1`);
       } else if (st !== undefined) {

@@ -11,10 +11,20 @@
 import type { StorePoint } from '../../src/storehelper/accumulator.js';
 import { sanitizePath, sanitizeTagKey, sanitizeTagValue, seriesTags } from '../../src/storehelper/graphitenames.js';
 
-export interface GrafanaRow { name: string; interval: number; value: number; time: number; mtype: string; unit: string; tags: string[] }
+export interface GrafanaRow {
+  name: string;
+  interval: number;
+  value: number;
+  time: number;
+  mtype: string;
+  unit: string;
+  tags: string[];
+}
 
 function tagsOf(p: StorePoint): string[] {
-  return seriesTags(p).map(([k, v]) => sanitizeTagKey(k) + '=' + sanitizeTagValue(v)).sort();
+  return seriesTags(p)
+    .map(([k, v]) => sanitizeTagKey(k) + '=' + sanitizeTagValue(v))
+    .sort();
 }
 
 export function grafanaRows(points: readonly StorePoint[], o: { prefix: string; intervalSeconds: number }): { rows: GrafanaRow[]; n: number; nan: number } {
@@ -49,7 +59,8 @@ export function grafanaRows(points: readonly StorePoint[], o: { prefix: string; 
     } else {
       row('', p.value);
     }
-    if (rows.length > before) n++; else nan++;
+    if (rows.length > before) n++;
+    else nan++;
   }
   return { rows, n, nan };
 }

@@ -17,9 +17,17 @@ export interface GrafanaConfig extends StoreConfig {
 }
 
 export const grafanaConfigSchema: Schema = {
-  url: { type: 'url', required: true, doc: 'the Graphite instance URL from the stack page, e.g. https://graphite-prod-01-prod-us-central-0.grafana.net/graphite/metrics (used as given)' },
+  url: {
+    type: 'url',
+    required: true,
+    doc: 'the Graphite instance URL from the stack page, e.g. https://graphite-prod-01-prod-us-central-0.grafana.net/graphite/metrics (used as given)',
+  },
   api_key: { type: 'string', required: true, secret: true, nonEmpty: true, doc: 'API key / access policy token (secret; use ${env:GRAFANA_API_KEY})' },
-  instance_id: { type: 'string', default: '', doc: 'Graphite instance ID: shared instances need it (`Bearer <instanceId>:<apiKey>`); "" for dedicated ones (`Bearer <apiKey>`)' },
+  instance_id: {
+    type: 'string',
+    default: '',
+    doc: 'Graphite instance ID: shared instances need it (`Bearer <instanceId>:<apiKey>`); "" for dedicated ones (`Bearer <apiKey>`)',
+  },
   prefix: { type: 'string', default: '', doc: 'dotted prefix put before every metric name ("" = none)' },
   ...storeSchema({ cumulativeDefault: 'delta' }),
 };

@@ -29,7 +29,9 @@ function fmt(v: number | bigint): string | undefined {
 }
 
 function boundLabel(b: number): string {
-  return String(b).replace(/\./g, '_').replace(/[^0-9A-Za-z_+-]/g, '_');
+  return String(b)
+    .replace(/\./g, '_')
+    .replace(/[^0-9A-Za-z_+-]/g, '_');
 }
 
 /** The series name for a store point (without value suffixes), tags applied per the options. Exported for docs/tests. */
@@ -58,8 +60,11 @@ export function seriesPath(p: StorePoint, o: GraphiteEncodeOptions, suffix = '')
     return sanitizeNode((tagMap.get(key) ?? 'unknown').replace(/\./g, '_'));
   });
   if (path.includes('\u0000TAGS\u0000')) {
-    const rest = tags.filter(([k]) => !used.has(k)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([k, v]) => sanitizeNode(k.replace(/\./g, '_')) + '.' + sanitizeNode(v.replace(/\./g, '_'))).join('.');
+    const rest = tags
+      .filter(([k]) => !used.has(k))
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => sanitizeNode(k.replace(/\./g, '_')) + '.' + sanitizeNode(v.replace(/\./g, '_')))
+      .join('.');
     path = path.replace('\u0000TAGS\u0000', rest);
   }
   return sanitizePath(path);
@@ -96,7 +101,8 @@ export function encodeGraphite(points: readonly StorePoint[], o: GraphiteEncodeO
     } else {
       ok = line('', p.value);
     }
-    if (ok) n++; else nan++;
+    if (ok) n++;
+    else nan++;
   }
   return nan > 0 ? { body: Buffer.from(text, 'utf8'), n, dropped: { nan } } : { body: Buffer.from(text, 'utf8'), n };
 }

@@ -11,15 +11,24 @@ import { CarbonConnection } from './tcp.js';
 export function createGraphite(set: CreateSettings, cfg: GraphiteConfig, hooks: StoreTestHooks = {}): StoreExporter {
   const conn = new CarbonConnection(cfg.host, cfg.port);
   const eo: GraphiteEncodeOptions = { prefix: cfg.prefix.replace(/\.+$/, ''), tagMode: cfg.tag_mode, template: cfg.template };
-  return createStore(set, cfg, {
-    type: 'graphite',
-    maxPayloadBytes: 1 << 20,
-    endpoint: conn.endpoint,
-    encode: (points) => encodeGraphite(points, eo),
-    send: async (p, abort) => { await conn.write(p.body, abort); },
-    shutdown: async () => { conn.close(); },
-    status: () => ({ connected: conn.connected(), connects: conn.connects, disconnects: conn.disconnects }),
-  }, hooks);
+  return createStore(
+    set,
+    cfg,
+    {
+      type: 'graphite',
+      maxPayloadBytes: 1 << 20,
+      endpoint: conn.endpoint,
+      encode: (points) => encodeGraphite(points, eo),
+      send: async (p, abort) => {
+        await conn.write(p.body, abort);
+      },
+      shutdown: async () => {
+        conn.close();
+      },
+      status: () => ({ connected: conn.connected(), connects: conn.connects, disconnects: conn.disconnects }),
+    },
+    hooks,
+  );
 }
 
 /** What the factory's load() returns. */

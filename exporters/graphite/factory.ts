@@ -19,8 +19,17 @@ const graphiteConfigSchema: Schema = {
   host: { type: 'string', default: '127.0.0.1', nonEmpty: true, doc: 'carbon (carbon-cache, carbon-relay, go-carbon, VictoriaMetrics…) host' },
   port: { type: 'int', default: 2003, min: 1, max: 65535, doc: 'Carbon plaintext TCP port' },
   prefix: { type: 'string', default: '', doc: 'dotted prefix put before every metric path, e.g. "metricport.prod" ("" = none)' },
-  tag_mode: { type: 'enum', values: ['tags', 'path'], default: 'tags', doc: '"tags": Graphite ≥ 1.1 tags `name;k=v` (sorted); "path": tags folded into the path by `template`' },
-  template: { type: 'string', default: '{name}.{tags}', doc: 'tag_mode path: the path; `{name}` the metric name, `{<key>}` one tag\'s value ("unknown" when absent), `{tags}` every other tag as key.value, sorted by key' },
+  tag_mode: {
+    type: 'enum',
+    values: ['tags', 'path'],
+    default: 'tags',
+    doc: '"tags": Graphite ≥ 1.1 tags `name;k=v` (sorted); "path": tags folded into the path by `template`',
+  },
+  template: {
+    type: 'string',
+    default: '{name}.{tags}',
+    doc: 'tag_mode path: the path; `{name}` the metric name, `{<key>}` one tag\'s value ("unknown" when absent), `{tags}` every other tag as key.value, sorted by key',
+  },
   ...storeSchema({ cumulativeDefault: 'delta' }),
 };
 

@@ -15,13 +15,23 @@ export class CarbonConnection {
   connects = 0;
   disconnects = 0;
 
-  constructor(host: string, port: number) { this.host = host; this.port = port; }
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+  }
 
-  get endpoint(): string { return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`; }
-  connected(): boolean { return this.sock !== undefined; }
+  get endpoint(): string {
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+  connected(): boolean {
+    return this.sock !== undefined;
+  }
 
   private drop(s: net.Socket): void {
-    if (this.sock === s) { this.sock = undefined; this.disconnects++; }
+    if (this.sock === s) {
+      this.sock = undefined;
+      this.disconnects++;
+    }
     s.destroy();
   }
 
@@ -29,7 +39,10 @@ export class CarbonConnection {
     return new Promise((resolve, reject) => {
       const s = net.createConnection({ host: this.host, port: this.port });
       s.setNoDelay(true);
-      const onAbort = (): void => { s.destroy(); reject(abort.reason); };
+      const onAbort = (): void => {
+        s.destroy();
+        reject(abort.reason);
+      };
       abort.addEventListener('abort', onAbort, { once: true });
       s.once('connect', () => {
         abort.removeEventListener('abort', onAbort);
@@ -44,7 +57,9 @@ export class CarbonConnection {
       s.once('error', (e) => {
         abort.removeEventListener('abort', onAbort);
         s.destroy();
-        reject(new RetryableSendError(`cannot connect to carbon at ${this.endpoint}: ${(e as { code?: string }).code ?? e.name}`, { reason: 'network', cause: e }));
+        reject(
+          new RetryableSendError(`cannot connect to carbon at ${this.endpoint}: ${(e as { code?: string }).code ?? e.name}`, { reason: 'network', cause: e }),
+        );
       });
     });
   }
@@ -55,18 +70,29 @@ export class CarbonConnection {
     if (s === undefined || s.destroyed || !s.writable) {
       if (s !== undefined) this.drop(s);
       s = await this.connect(abort);
-      if (this.closed) { s.destroy(); throw new RetryableSendError('carbon connection closed', { reason: 'shutdown' }); }
+      if (this.closed) {
+        s.destroy();
+        throw new RetryableSendError('carbon connection closed', { reason: 'shutdown' });
+      }
       this.sock = s;
     }
     const sock = s;
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { this.drop(sock); reject(abort.reason); };
+      const onAbort = (): void => {
+        this.drop(sock);
+        reject(abort.reason);
+      };
       abort.addEventListener('abort', onAbort, { once: true });
       sock.write(body, (err) => {
         abort.removeEventListener('abort', onAbort);
         if (err) {
           this.drop(sock);
-          reject(new RetryableSendError(`write to carbon at ${this.endpoint} failed: ${(err as { code?: string }).code ?? err.name}`, { reason: 'network', cause: err }));
+          reject(
+            new RetryableSendError(`write to carbon at ${this.endpoint} failed: ${(err as { code?: string }).code ?? err.name}`, {
+              reason: 'network',
+              cause: err,
+            }),
+          );
         } else resolve();
       });
     });

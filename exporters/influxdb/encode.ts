@@ -26,12 +26,19 @@ const DIV: Record<Precision, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 
  * backslash becomes `_`; every other backslash is written as is.
  */
 function escapeWith(s: string, special: RegExp, badBackslash: RegExp): string {
-  return s.replace(/[\r\n]/g, ' ').replace(badBackslash, '_').replace(special, '\\$1');
+  return s
+    .replace(/[\r\n]/g, ' ')
+    .replace(badBackslash, '_')
+    .replace(special, '\\$1');
 }
 const M_SPECIAL = /[\r\n, \\]/;
 const K_SPECIAL = /[\r\n,= \\]/;
-function escapeMeasurement(s: string): string { return M_SPECIAL.test(s) ? escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g) : s; }
-function escapeKey(s: string): string { return K_SPECIAL.test(s) ? escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g) : s; }
+function escapeMeasurement(s: string): string {
+  return M_SPECIAL.test(s) ? escapeWith(s, /([, ])/g, /\\(?=[, ]|$)/g) : s;
+}
+function escapeKey(s: string): string {
+  return K_SPECIAL.test(s) ? escapeWith(s, /([,= ])/g, /\\(?=[,= ]|$)/g) : s;
+}
 
 /** a float field value; undefined for NaN/Inf */
 function formatFloat(v: number): string | undefined {
@@ -44,13 +51,22 @@ const keyCache = new WeakMap<object, string>();
 
 function seriesKey(p: StorePoint): string {
   let k = keyCache.get(p.meta);
-  if (k === undefined) { k = escapeMeasurement(p.meta.name) + tagsOf(p); keyCache.set(p.meta, k); }
+  if (k === undefined) {
+    k = escapeMeasurement(p.meta.name) + tagsOf(p);
+    keyCache.set(p.meta, k);
+  }
   return k;
 }
 
 function tagsOf(p: StorePoint): string {
   const m = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '' && k !== '') m.set(k, s); else m.delete(k); } };
+  const add = (a: Attributes): void => {
+    for (const k in a) {
+      const s = valueToString(a[k] ?? null);
+      if (s !== '' && k !== '') m.set(k, s);
+      else m.delete(k);
+    }
+  };
   add(p.meta.resource);
   add(p.meta.attrs);
   const keys = [...m.keys()].sort();
@@ -59,14 +75,23 @@ function tagsOf(p: StorePoint): string {
   return out;
 }
 
-export interface InfluxEncodeOptions { precision: Precision; fieldName: string }
+export interface InfluxEncodeOptions {
+  precision: Precision;
+  fieldName: string;
+}
 
 /** One point's line (no newline), or undefined when it has no writable field. */
 function encodeLine(p: StorePoint, o: InfluxEncodeOptions): string | undefined {
   const fields: string[] = [];
   const f = (k: string, v: number | bigint, int = false): void => {
-    if (typeof v === 'bigint') { fields.push(escapeKey(k) + '=' + v.toString() + 'i'); return; }
-    if (int && Number.isInteger(v)) { fields.push(escapeKey(k) + '=' + String(v) + 'i'); return; }
+    if (typeof v === 'bigint') {
+      fields.push(escapeKey(k) + '=' + v.toString() + 'i');
+      return;
+    }
+    if (int && Number.isInteger(v)) {
+      fields.push(escapeKey(k) + '=' + String(v) + 'i');
+      return;
+    }
     const s = formatFloat(v);
     if (s !== undefined) fields.push(escapeKey(k) + '=' + s);
   };
@@ -98,7 +123,10 @@ export function encodeLines(points: readonly StorePoint[], o: InfluxEncodeOption
   let nan = 0;
   for (const p of points) {
     const l = encodeLine(p, o);
-    if (l === undefined) { nan++; continue; }
+    if (l === undefined) {
+      nan++;
+      continue;
+    }
     text += l + '\n';
     n++;
   }

@@ -46,32 +46,44 @@ export function createInflux(set: CreateSettings, cfg: InfluxConfig, hooks: Stor
   if (cfg.api_version === 'v1' && cfg.username !== '') headers.Authorization = 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64');
   const eo = { precision: cfg.precision, fieldName: cfg.field_name };
   let partial = 0;
-  return createStore(set, cfg, {
-    type: 'influxdb',
-    maxPayloadBytes: cfg.max_payload_size,
-    maxPointsPerPayload: 5000,
-    endpoint: client.host,
-    encode: (points) => {
-      const e = encodeLines(points, eo);
-      const raw = Buffer.from(e.text, 'utf8');
-      const body = cfg.compression === 'gzip' ? gzipSync(raw) : raw;
-      return e.nan > 0 ? { body, n: e.n, dropped: { nan: e.nan } } : { body, n: e.n };
+  return createStore(
+    set,
+    cfg,
+    {
+      type: 'influxdb',
+      maxPayloadBytes: cfg.max_payload_size,
+      maxPointsPerPayload: 5000,
+      endpoint: client.host,
+      encode: (points) => {
+        const e = encodeLines(points, eo);
+        const raw = Buffer.from(e.text, 'utf8');
+        const body = cfg.compression === 'gzip' ? gzipSync(raw) : raw;
+        return e.nan > 0 ? { body, n: e.n, dropped: { nan: e.nan } } : { body, n: e.n };
+      },
+      send: async (p, abort) => {
+        const r = await client.request('POST', p.body, headers, abort);
+        if (r.status === 400) {
+          const dropped = partialWriteDropped(r.body.toString('utf8'));
+          if (dropped !== undefined) {
+            partial += dropped;
+            return { rejected: Math.min(p.n, dropped), message: 'partial write' };
+          }
+          throw new PermanentSendError(`HTTP 400 Bad Request from ${client.host}`, { status: 400 });
+        }
+        client.classify(r, { permanent: PERMANENT });
+        if (r.status >= 400 && r.status < 500) throw new PermanentSendError(`HTTP ${r.status} from ${client.host}`, { status: r.status });
+        return undefined;
+      },
+      start: async () => {
+        client.start();
+      },
+      shutdown: async () => {
+        client.close();
+      },
+      status: () => ({ api_version: cfg.api_version, partial_write_dropped: partial }),
     },
-    send: async (p, abort) => {
-      const r = await client.request('POST', p.body, headers, abort);
-      if (r.status === 400) {
-        const dropped = partialWriteDropped(r.body.toString('utf8'));
-        if (dropped !== undefined) { partial += dropped; return { rejected: Math.min(p.n, dropped), message: 'partial write' }; }
-        throw new PermanentSendError(`HTTP 400 Bad Request from ${client.host}`, { status: 400 });
-      }
-      client.classify(r, { permanent: PERMANENT });
-      if (r.status >= 400 && r.status < 500) throw new PermanentSendError(`HTTP ${r.status} from ${client.host}`, { status: r.status });
-      return undefined;
-    },
-    start: async () => { client.start(); },
-    shutdown: async () => { client.close(); },
-    status: () => ({ api_version: cfg.api_version, partial_write_dropped: partial }),
-  }, hooks);
+    hooks,
+  );
 }
 
 /** What the factory's load() returns. */

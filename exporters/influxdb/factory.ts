@@ -30,7 +30,12 @@ export interface InfluxConfig extends StoreConfig {
 
 export const influxConfigSchema: Schema = {
   endpoint: { type: 'url', required: true, doc: 'base URL of the server, e.g. http://127.0.0.1:8086 (the write path is appended)' },
-  api_version: { type: 'enum', values: ['v1', 'v2'], default: 'v1', doc: '"v1": POST /write?db=&rp= (InfluxDB 1.x, VictoriaMetrics); "v2": POST /api/v2/write?org=&bucket= with a token' },
+  api_version: {
+    type: 'enum',
+    values: ['v1', 'v2'],
+    default: 'v1',
+    doc: '"v1": POST /write?db=&rp= (InfluxDB 1.x, VictoriaMetrics); "v2": POST /api/v2/write?org=&bucket= with a token',
+  },
   db: { type: 'string', default: '', doc: 'v1: database (required with v1)' },
   rp: { type: 'string', default: '', doc: 'v1: retention policy ("" = the database default)' },
   username: { type: 'string', default: '', doc: 'v1: user (sent as HTTP Basic auth, never in the URL)' },
@@ -41,7 +46,12 @@ export const influxConfigSchema: Schema = {
   precision: { type: 'enum', values: ['ns', 'us', 'ms', 's'], default: 'ns', doc: 'timestamp precision of the written lines' },
   compression: { type: 'enum', values: ['gzip', 'none'], default: 'gzip', doc: 'gzip request bodies (Content-Encoding: gzip)' },
   field_name: { type: 'string', default: 'value', nonEmpty: true, doc: 'field key of gauge and sum values' },
-  max_payload_size: { type: 'bytes', default: '5MB', min: 1024, doc: 'largest request body (after compression); bigger batches are split. A 413 answer splits further' },
+  max_payload_size: {
+    type: 'bytes',
+    default: '5MB',
+    min: 1024,
+    doc: 'largest request body (after compression); bigger batches are split. A 413 answer splits further',
+  },
   ...storeSchema({ cumulativeDefault: 'cumulative' }),
 };
 

@@ -40,8 +40,12 @@ export const otlphttpImpl: ExporterImpl<OtlpHttpConfig> = {
         bytesSent += req.body.length;
         return r;
       },
-      start: async () => { sender.start(); },
-      shutdown: async () => { sender.close(); },
+      start: async () => {
+        sender.start();
+      },
+      shutdown: async () => {
+        sender.close();
+      },
       timeout: cfg.timeout,
       retry: cfg.retry_on_failure,
       queue: cfg.sending_queue,

@@ -37,7 +37,11 @@ function toBuffer(u: Uint8Array): Buffer {
 
 // --- minimal protobuf reading for the two small response messages -------------
 
-interface ProtoField { no: number; varint?: bigint; bytes?: Buffer }
+interface ProtoField {
+  no: number;
+  varint?: bigint;
+  bytes?: Buffer;
+}
 
 function readVarint(buf: Buffer, pos: { i: number }): bigint {
   let result = 0n;
@@ -60,9 +64,15 @@ function readFields(buf: Buffer): ProtoField[] {
     const no = key >>> 3;
     const wt = key & 7;
     switch (wt) {
-      case 0: out.push({ no, varint: readVarint(buf, pos) }); break;
-      case 1: pos.i += 8; break;
-      case 5: pos.i += 4; break;
+      case 0:
+        out.push({ no, varint: readVarint(buf, pos) });
+        break;
+      case 1:
+        pos.i += 8;
+        break;
+      case 5:
+        pos.i += 4;
+        break;
       case 2: {
         const len = Number(readVarint(buf, pos));
         if (pos.i + len > buf.length) throw new Error('truncated field');
@@ -70,7 +80,8 @@ function readFields(buf: Buffer): ProtoField[] {
         pos.i += len;
         break;
       }
-      default: throw new Error(`unsupported wire type ${wt}`);
+      default:
+        throw new Error(`unsupported wire type ${wt}`);
     }
     if (pos.i > buf.length) throw new Error('truncated field');
   }
@@ -82,7 +93,10 @@ function int64(v: bigint): bigint {
   return BigInt.asIntN(64, v);
 }
 
-export interface PartialSuccess { rejected: number; message: string }
+export interface PartialSuccess {
+  rejected: number;
+  message: string;
+}
 
 function isJson(body: Buffer, contentType: string | undefined): boolean {
   if (contentType !== undefined && /json/i.test(contentType)) return true;
@@ -118,7 +132,10 @@ export function parseExportResponse(body: Buffer, contentType: string | undefine
     for (const f of readFields(body)) {
       if (f.no !== 1 || f.bytes === undefined) continue;
       for (const g of readFields(f.bytes)) {
-        if (g.no === 1 && g.varint !== undefined) { const n = int64(g.varint); rejected = n > 0n ? Number(n) : 0; }
+        if (g.no === 1 && g.varint !== undefined) {
+          const n = int64(g.varint);
+          rejected = n > 0n ? Number(n) : 0;
+        }
         if (g.no === 2 && g.bytes !== undefined) message = g.bytes.toString('utf8');
       }
     }
@@ -138,6 +155,8 @@ export function parseStatusMessage(body: Buffer, contentType: string | undefined
     }
     if (contentType !== undefined && !/protobuf/i.test(contentType)) return body.toString('utf8').slice(0, 500);
     for (const f of readFields(body)) if (f.no === 2 && f.bytes !== undefined) return f.bytes.toString('utf8');
-  } catch { /* unreadable */ }
+  } catch {
+    /* unreadable */
+  }
   return undefined;
 }

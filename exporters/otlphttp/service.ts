@@ -52,25 +52,48 @@ export class HttpSender {
     const mod = this.url.protocol === 'https:' ? https : http;
     return new Promise<PushResult>((resolve, reject) => {
       let done = false;
-      const fail = (e: unknown): void => { if (!done) { done = true; reject(e); } };
-      const ok = (r: PushResult): void => { if (!done) { done = true; resolve(r); } };
-      const req = mod.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: { ...this.headers, ...headers, 'Content-Length': String(body.length) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          if (size < MAX_RESPONSE_BYTES) { chunks.push(c); size += c.length; }
-        });
-        res.on('error', (e) => fail(signal.aborted ? signal.reason : this.networkError(e)));
-        res.on('aborted', () => fail(signal.aborted ? signal.reason : new RetryableSendError(`response from ${this.host} was cut short`, { reason: 'network' })));
-        res.on('end', () => {
-          try { ok(this.classify(res, Buffer.concat(chunks))); } catch (e) { fail(e); }
-        });
-      });
+      const fail = (e: unknown): void => {
+        if (!done) {
+          done = true;
+          reject(e);
+        }
+      };
+      const ok = (r: PushResult): void => {
+        if (!done) {
+          done = true;
+          resolve(r);
+        }
+      };
+      const req = mod.request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          signal,
+          headers: { ...this.headers, ...headers, 'Content-Length': String(body.length) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < MAX_RESPONSE_BYTES) {
+              chunks.push(c);
+              size += c.length;
+            }
+          });
+          res.on('error', (e) => fail(signal.aborted ? signal.reason : this.networkError(e)));
+          res.on('aborted', () =>
+            fail(signal.aborted ? signal.reason : new RetryableSendError(`response from ${this.host} was cut short`, { reason: 'network' })),
+          );
+          res.on('end', () => {
+            try {
+              ok(this.classify(res, Buffer.concat(chunks)));
+            } catch (e) {
+              fail(e);
+            }
+          });
+        },
+      );
       req.on('error', (e) => fail(signal.aborted ? signal.reason : this.networkError(e)));
       req.end(body);
     });
@@ -78,7 +101,7 @@ export class HttpSender {
 
   private networkError(e: unknown): RetryableSendError {
     const code = (e as { code?: unknown })?.code;
-    const c = typeof code === 'string' ? code : (e as Error)?.name ?? 'error';
+    const c = typeof code === 'string' ? code : ((e as Error)?.name ?? 'error');
     return new RetryableSendError(`cannot send to ${this.host}: ${c}`, { reason: 'network', cause: e });
   }
 

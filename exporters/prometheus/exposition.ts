@@ -74,7 +74,10 @@ let lastStart = -1n;
 let lastSeconds = '';
 /** `_created` value; the start is usually the same for many series in a row */
 function created(ns: bigint): string {
-  if (ns !== lastStart) { lastStart = ns; lastSeconds = seconds(ns); }
+  if (ns !== lastStart) {
+    lastStart = ns;
+    lastSeconds = seconds(ns);
+  }
   return lastSeconds;
 }
 
@@ -87,9 +90,17 @@ const CHUNK_CHARS = 64 * 1024;
 
 class ChunkSink {
   pending = '';
-  write(s: string): void { this.pending += s; }
-  get full(): boolean { return this.pending.length >= CHUNK_CHARS; }
-  take(): Buffer { const b = Buffer.from(this.pending, 'utf8'); this.pending = ''; return b; }
+  write(s: string): void {
+    this.pending += s;
+  }
+  get full(): boolean {
+    return this.pending.length >= CHUNK_CHARS;
+  }
+  take(): Buffer {
+    const b = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
+    return b;
+  }
 }
 
 function braces(labels: string): string {
@@ -100,7 +111,7 @@ function withLabel(labels: string, extra: string): string {
   return '{' + (labels === '' ? extra : labels + ',' + extra) + '}';
 }
 
-type Scale = ((v: number | bigint) => number | bigint);
+type Scale = (v: number | bigint) => number | bigint;
 const identity: Scale = (v) => v;
 
 function scaler(mul: number | undefined, div: number | undefined): Scale {
@@ -119,9 +130,15 @@ function renderHistogram(out: ChunkSink, name: string, store: CumulativeStore, i
   const h = e === undefined ? store.hist(id) : undefined;
   if (e !== undefined) {
     const f = expToFixed(e);
-    bounds = f.bounds; counts = f.counts; count = e.count; sum = e.sum;
+    bounds = f.bounds;
+    counts = f.counts;
+    count = e.count;
+    sum = e.sum;
   } else if (h !== undefined) {
-    bounds = h.bounds; counts = h.counts; count = h.count; sum = h.sum;
+    bounds = h.bounds;
+    counts = h.counts;
+    count = h.count;
+    sum = h.sum;
   } else return;
   const key = store.key(id);
   let cum = 0;

@@ -69,7 +69,10 @@ export function renderLabels(attrs: Attributes, rename: (k: string) => string = 
     out += (scratchNames[i] as string) + '="' + escapeLabelValue(scratchValues[i] as string) + '"';
   }
   // drop references to the point's strings
-  for (let i = 0; i < n; i++) { scratchNames[i] = ''; scratchValues[i] = ''; }
+  for (let i = 0; i < n; i++) {
+    scratchNames[i] = '';
+    scratchValues[i] = '';
+  }
   return suffix === '' ? out : out === '' ? suffix : out + ',' + suffix;
 }
 
@@ -81,7 +84,10 @@ function renderColliding(attrs: Attributes, rename: (k: string) => string): stri
     const name = rename(k);
     const v = valueToString(attrs[k] as AttrValue);
     const j = names.indexOf(name);
-    if (j >= 0) { values[j] = values[j] + ';' + v; continue; }
+    if (j >= 0) {
+      values[j] = values[j] + ';' + v;
+      continue;
+    }
     names.push(name);
     values.push(v);
   }
@@ -110,7 +116,12 @@ export class PromKeyer implements SeriesKeyer {
   private readonly names: BoundedMemo<{ name: string; unit: string; mul: number; div: number }>;
   private readonly targetInfo: FamilyInfo = { name: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' };
 
-  constructor(private readonly namespace = '', private readonly withTargetInfo = true, private readonly baseUnits = true, private readonly unitSuffix = true) {
+  constructor(
+    private readonly namespace = '',
+    private readonly withTargetInfo = true,
+    private readonly baseUnits = true,
+    private readonly unitSuffix = true,
+  ) {
     this.names = new BoundedMemo(10_000, (k) => {
       const [name, rawUnit, type] = k.split('\u0000') as [string, string, PromType];
       // without unit suffixes the unit plays no part: no suffix, no scaling, no # UNIT

@@ -20,10 +20,35 @@
 import type { SeriesType } from '../../src/pullstore/cumulative.js';
 
 const UNIT_WORDS: Record<string, string> = {
-  d: 'days', h: 'hours', min: 'minutes', s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds',
-  By: 'bytes', KiBy: 'kibibytes', MiBy: 'mebibytes', GiBy: 'gibibytes', TiBy: 'tebibytes',
-  KBy: 'kilobytes', MBy: 'megabytes', GBy: 'gigabytes', TBy: 'terabytes', B: 'bytes', KB: 'kilobytes', MB: 'megabytes', GB: 'gigabytes',
-  m: 'meters', V: 'volts', A: 'amperes', J: 'joules', W: 'watts', g: 'grams', Cel: 'celsius', Hz: 'hertz', '%': 'percent',
+  d: 'days',
+  h: 'hours',
+  min: 'minutes',
+  s: 'seconds',
+  ms: 'milliseconds',
+  us: 'microseconds',
+  ns: 'nanoseconds',
+  By: 'bytes',
+  KiBy: 'kibibytes',
+  MiBy: 'mebibytes',
+  GiBy: 'gibibytes',
+  TiBy: 'tebibytes',
+  KBy: 'kilobytes',
+  MBy: 'megabytes',
+  GBy: 'gigabytes',
+  TBy: 'terabytes',
+  B: 'bytes',
+  KB: 'kilobytes',
+  MB: 'megabytes',
+  GB: 'gigabytes',
+  m: 'meters',
+  V: 'volts',
+  A: 'amperes',
+  J: 'joules',
+  W: 'watts',
+  g: 'grams',
+  Cel: 'celsius',
+  Hz: 'hertz',
+  '%': 'percent',
 };
 const PER_UNIT_WORDS: Record<string, string> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
 
@@ -32,10 +57,20 @@ const PER_UNIT_WORDS: Record<string, string> = { s: 'second', m: 'minute', h: 'h
  * scaled by `mul / div` and the unit becomes `s` or `By`.
  */
 const BASE_UNITS: Record<string, { unit: string; mul: number; div: number }> = {
-  ns: { unit: 's', mul: 1, div: 1e9 }, us: { unit: 's', mul: 1, div: 1e6 }, ms: { unit: 's', mul: 1, div: 1e3 },
-  min: { unit: 's', mul: 60, div: 1 }, h: { unit: 's', mul: 3600, div: 1 }, d: { unit: 's', mul: 86400, div: 1 },
-  KiBy: { unit: 'By', mul: 1024, div: 1 }, MiBy: { unit: 'By', mul: 1024 ** 2, div: 1 }, GiBy: { unit: 'By', mul: 1024 ** 3, div: 1 }, TiBy: { unit: 'By', mul: 1024 ** 4, div: 1 },
-  KBy: { unit: 'By', mul: 1e3, div: 1 }, MBy: { unit: 'By', mul: 1e6, div: 1 }, GBy: { unit: 'By', mul: 1e9, div: 1 }, TBy: { unit: 'By', mul: 1e12, div: 1 },
+  ns: { unit: 's', mul: 1, div: 1e9 },
+  us: { unit: 's', mul: 1, div: 1e6 },
+  ms: { unit: 's', mul: 1, div: 1e3 },
+  min: { unit: 's', mul: 60, div: 1 },
+  h: { unit: 's', mul: 3600, div: 1 },
+  d: { unit: 's', mul: 86400, div: 1 },
+  KiBy: { unit: 'By', mul: 1024, div: 1 },
+  MiBy: { unit: 'By', mul: 1024 ** 2, div: 1 },
+  GiBy: { unit: 'By', mul: 1024 ** 3, div: 1 },
+  TiBy: { unit: 'By', mul: 1024 ** 4, div: 1 },
+  KBy: { unit: 'By', mul: 1e3, div: 1 },
+  MBy: { unit: 'By', mul: 1e6, div: 1 },
+  GBy: { unit: 'By', mul: 1e9, div: 1 },
+  TBy: { unit: 'By', mul: 1e12, div: 1 },
 };
 
 /** The base unit for `unit` and the factor values are scaled by (mul 1, div 1 when already a base unit). */
@@ -123,7 +158,10 @@ export function escapeHelp(v: string, openMetrics: boolean): string {
 /** A bounded memo: cleared when full (names are few; an attacker sending many only costs recomputation). */
 export class BoundedMemo<V> {
   private readonly m = new Map<string, V>();
-  constructor(private readonly max: number, private readonly compute: (k: string) => V) {}
+  constructor(
+    private readonly max: number,
+    private readonly compute: (k: string) => V,
+  ) {}
   get(k: string): V {
     let v = this.m.get(k);
     if (v === undefined) {

@@ -15,7 +15,9 @@ import { MetricportError, RefusedError } from '../../src/errors.js';
 import type { Event, EventBatch, Metric, MetricsBatch, ResourceMetrics, ScopeMetrics } from '../../src/model/index.js';
 
 /** A piece of one add()'s data with its item count. */
-export interface Slice { items: number }
+export interface Slice {
+  items: number;
+}
 
 /** How to cut data into slices, split a slice, and rebuild data from slices. */
 export interface SliceAdapter<T, S extends Slice> {
@@ -49,7 +51,10 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
-interface Entry<S> { slice: S; waiter: Waiter }
+interface Entry<S> {
+  slice: S;
+  waiter: Waiter;
+}
 
 export interface BatcherStats {
   /** items buffered plus items in flight */
@@ -82,7 +87,9 @@ export class Batcher<T, S extends Slice> {
     private readonly send: (data: T, items: number) => Promise<void>,
   ) {}
 
-  get pending(): number { return this.bufferedItems + this.inflightItems; }
+  get pending(): number {
+    return this.bufferedItems + this.inflightItems;
+  }
 
   stats(): BatcherStats {
     return {
@@ -112,7 +119,9 @@ export class Batcher<T, S extends Slice> {
     // is pending, or it could never be accepted.
     if (pending > 0 && pending + n > this.opts.maxPending) {
       this.refusedItems += n;
-      return Promise.reject(new RefusedError(`batch processor has ${pending} items pending (limit ${this.opts.maxPending}); retry later`, { status: 503, retryAfterSeconds: 1 }));
+      return Promise.reject(
+        new RefusedError(`batch processor has ${pending} items pending (limit ${this.opts.maxPending}); retry later`, { status: 503, retryAfterSeconds: 1 }),
+      );
     }
     let waiter!: Waiter;
     const promise = new Promise<void>((resolve, reject) => {
@@ -130,7 +139,10 @@ export class Batcher<T, S extends Slice> {
       }
       if (this.head >= this.buf.length) this.clearTimer();
       else if (this.timer === undefined) {
-        this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, timeoutMs);
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.flush();
+        }, timeoutMs);
         this.timer.unref();
       }
     }
@@ -160,7 +172,10 @@ export class Batcher<T, S extends Slice> {
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** Take up to `limit` items from the front of the buffer and send them as one batch. */
@@ -169,7 +184,10 @@ export class Batcher<T, S extends Slice> {
     const waiters: Waiter[] = [];
     const addWaiter = (w: Waiter): void => {
       // a waiter's entries are contiguous, so comparing with the last is enough
-      if (waiters[waiters.length - 1] !== w) { waiters.push(w); w.inflight++; }
+      if (waiters[waiters.length - 1] !== w) {
+        waiters.push(w);
+        w.inflight++;
+      }
     };
     let remaining = limit;
     let items = 0;
@@ -192,8 +210,13 @@ export class Batcher<T, S extends Slice> {
         break;
       }
     }
-    if (this.head >= this.buf.length) { this.buf = []; this.head = 0; }
-    else if (this.head > 1024 && this.head * 2 > this.buf.length) { this.buf = this.buf.slice(this.head); this.head = 0; }
+    if (this.head >= this.buf.length) {
+      this.buf = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.buf.length) {
+      this.buf = this.buf.slice(this.head);
+      this.head = 0;
+    }
     if (taken.length === 0) return;
 
     this.bufferedItems -= items;
@@ -205,8 +228,14 @@ export class Batcher<T, S extends Slice> {
       p = Promise.reject(err);
     }
     const done = p.then(
-      () => { this.batchesSent++; this.settle(waiters, items, false, undefined); },
-      (err: unknown) => { this.batchesFailed++; this.settle(waiters, items, true, err); },
+      () => {
+        this.batchesSent++;
+        this.settle(waiters, items, false, undefined);
+      },
+      (err: unknown) => {
+        this.batchesFailed++;
+        this.settle(waiters, items, true, err);
+      },
     );
     this.inflight.add(done);
     void done.then(() => this.inflight.delete(done));
@@ -216,7 +245,10 @@ export class Batcher<T, S extends Slice> {
     this.inflightItems -= items;
     for (const w of waiters) {
       w.inflight--;
-      if (failed && !w.failed) { w.failed = true; w.error = err; }
+      if (failed && !w.failed) {
+        w.failed = true;
+        w.error = err;
+      }
       if (w.inflight === 0 && w.buffered === 0) {
         if (w.failed) w.reject(w.error);
         else w.resolve();
@@ -229,7 +261,16 @@ function raceAbort(p: Promise<unknown>, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     const onAbort = (): void => resolve();
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then(() => { signal.removeEventListener('abort', onAbort); resolve(); }, () => { signal.removeEventListener('abort', onAbort); resolve(); });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+    );
   });
 }
 
@@ -293,7 +334,11 @@ export const metricsAdapter: SliceAdapter<MetricsBatch, MetricSlice> = {
 
 // ---------------------------------------------------------------- events
 
-export interface EventSlice extends Slice { events: Event[]; from: number; to: number }
+export interface EventSlice extends Slice {
+  events: Event[];
+  from: number;
+  to: number;
+}
 
 export const eventsAdapter: SliceAdapter<EventBatch, EventSlice> = {
   slices(batch) {

@@ -27,19 +27,26 @@ const PENDING_FACTOR = 10;
 
 const configSchema: Schema = {
   send_batch_size: {
-    type: 'int', default: DEFAULT_SEND_BATCH_SIZE, min: 0,
+    type: 'int',
+    default: DEFAULT_SEND_BATCH_SIZE,
+    min: 0,
     doc: 'Items (data points or events) that trigger sending a batch regardless of the timeout; a trigger, not a cap. 0 = only the timeout triggers',
   },
   send_batch_max_size: {
-    type: 'int', default: 0, min: 0,
-    doc: 'Upper bound on a batch, in items; larger batches are split (inside a metric\'s points when needed). 0 = no limit. Must be 0 or >= send_batch_size',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: "Upper bound on a batch, in items; larger batches are split (inside a metric's points when needed). 0 = no limit. Must be 0 or >= send_batch_size",
   },
   timeout: {
-    type: 'duration', default: '200ms',
+    type: 'duration',
+    default: '200ms',
     doc: 'Time after which a non-empty batch is sent regardless of size. 0 = send on every consume (only send_batch_max_size applies)',
   },
   max_pending: {
-    type: 'int', default: 0, min: 0,
+    type: 'int',
+    default: 0,
+    min: 0,
     doc: `Items buffered or in flight downstream beyond which new data is refused (RefusedError, retryable); a request is always taken when nothing is pending. 0 = ${PENDING_FACTOR} × the larger of send_batch_size (${DEFAULT_SEND_BATCH_SIZE} when 0) and send_batch_max_size`,
   },
 };
@@ -54,10 +61,18 @@ export function effectiveMaxPending(cfg: BatchConfig): number {
 function validate(cfg: BatchConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (cfg.send_batch_max_size > 0 && cfg.send_batch_max_size < cfg.send_batch_size) {
-    issues.push({ path: 'send_batch_max_size', message: `must be 0 or at least send_batch_size (${cfg.send_batch_size}), got ${cfg.send_batch_max_size}`, severity: 'error' });
+    issues.push({
+      path: 'send_batch_max_size',
+      message: `must be 0 or at least send_batch_size (${cfg.send_batch_size}), got ${cfg.send_batch_max_size}`,
+      severity: 'error',
+    });
   }
   if (cfg.max_pending > 0 && cfg.send_batch_size > 0 && cfg.max_pending < cfg.send_batch_size) {
-    issues.push({ path: 'max_pending', message: `is below send_batch_size (${cfg.send_batch_size}); batches will only be sent on timeout`, severity: 'warning' });
+    issues.push({
+      path: 'max_pending',
+      message: `is below send_batch_size (${cfg.send_batch_size}); batches will only be sent on timeout`,
+      severity: 'warning',
+    });
   }
   return issues;
 }

@@ -31,13 +31,20 @@ class BatchProcessor<T, S extends Slice> implements Processor<T> {
     this.batcher = new Batcher<T, S>(
       { sendBatchSize: cfg.send_batch_size, sendBatchMaxSize: cfg.send_batch_max_size, timeoutMs: cfg.timeout, maxPending: effectiveMaxPending(cfg) },
       adapter,
-      (data, items) => { tel.outgoing(items); return next.consume(data); },
+      (data, items) => {
+        tel.outgoing(items);
+        return next.consume(data);
+      },
     );
   }
 
   async start(_host: Host): Promise<void> {
-    this.telemetry.gauge('metricport_processor_batch_pending_items', 'Items a batch processor holds or has in flight downstream',
-      { processor: this.id, pipeline: this.pipeline }, () => this.batcher.pending);
+    this.telemetry.gauge(
+      'metricport_processor_batch_pending_items',
+      'Items a batch processor holds or has in flight downstream',
+      { processor: this.id, pipeline: this.pipeline },
+      () => this.batcher.pending,
+    );
   }
 
   consume(data: T): Promise<void> {

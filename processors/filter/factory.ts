@@ -14,7 +14,9 @@ import { compileFilter, type FilterConfig } from './matcher.js';
 export type { FilterConfig } from './matcher.js';
 
 const matchType: Field = {
-  type: 'enum', values: ['regexp', 'strict'], default: 'regexp',
+  type: 'enum',
+  values: ['regexp', 'strict'],
+  default: 'regexp',
   doc: 'How names and attribute values are compared: "regexp" (JavaScript regular expression, full match) or "strict" (string equality)',
 };
 
@@ -38,7 +40,12 @@ const metricMatch = (doc: string): Field => ({
   doc,
   fields: {
     match_type: matchType,
-    metric_names: { type: 'array', default: [], items: { type: 'string', doc: 'metric name or pattern' }, doc: 'Metric names (strict) or patterns (regexp); a metric matches when any matches' },
+    metric_names: {
+      type: 'array',
+      default: [],
+      items: { type: 'string', doc: 'metric name or pattern' },
+      doc: 'Metric names (strict) or patterns (regexp); a metric matches when any matches',
+    },
     resource_attributes: attributeList('Resource attribute conditions; decide for whole resources'),
     attributes: attributeList('Data point attribute conditions; decide per data point'),
   },

@@ -5,7 +5,17 @@
  * removed and reuses every unchanged object.
  */
 import type { ConfigIssue } from '../../src/errors.js';
-import { valueToString, type AttrValue, type Attributes, type Event, type EventBatch, type Metric, type MetricsBatch, type ResourceMetrics, type ScopeMetrics } from '../../src/model/index.js';
+import {
+  valueToString,
+  type AttrValue,
+  type Attributes,
+  type Event,
+  type EventBatch,
+  type Metric,
+  type MetricsBatch,
+  type ResourceMetrics,
+  type ScopeMetrics,
+} from '../../src/model/index.js';
 
 export type MatchType = 'regexp' | 'strict';
 
@@ -34,7 +44,10 @@ export interface FilterConfig {
 
 type StringTest = (s: string) => boolean;
 
-interface CompiledAttr { key: string; test: StringTest | undefined }
+interface CompiledAttr {
+  key: string;
+  test: StringTest | undefined;
+}
 
 export interface CompiledMetricMatch {
   /** undefined: any name */
@@ -43,7 +56,9 @@ export interface CompiledMetricMatch {
   point: CompiledAttr[];
 }
 
-export interface CompiledEventMatch { attrs: CompiledAttr[] }
+export interface CompiledEventMatch {
+  attrs: CompiledAttr[];
+}
 
 export interface CompiledFilter {
   metrics: { include?: CompiledMetricMatch; exclude?: CompiledMetricMatch } | undefined;
@@ -65,20 +80,32 @@ function compileRegex(src: string, path: string, issues: ConfigIssue[]): RegExp 
 function compileStrings(matchType: MatchType, values: string[], path: string, issues: ConfigIssue[]): StringTest | undefined {
   if (values.length === 0) return undefined;
   if (matchType === 'strict') {
-    if (values.length === 1) { const v = values[0] as string; return (s) => s === v; }
+    if (values.length === 1) {
+      const v = values[0] as string;
+      return (s) => s === v;
+    }
     const set = new Set(values);
     return (s) => set.has(s);
   }
   const res: RegExp[] = [];
-  values.forEach((v, i) => { const re = compileRegex(v, `${path}[${i}]`, issues); if (re) res.push(re); });
-  if (res.length === 1) { const re = res[0] as RegExp; return (s) => re.test(s); }
+  values.forEach((v, i) => {
+    const re = compileRegex(v, `${path}[${i}]`, issues);
+    if (re) res.push(re);
+  });
+  if (res.length === 1) {
+    const re = res[0] as RegExp;
+    return (s) => re.test(s);
+  }
   return (s) => res.some((re) => re.test(s));
 }
 
 function compileAttrs(matchType: MatchType, conds: AttributeCondition[], path: string, issues: ConfigIssue[]): CompiledAttr[] {
   return conds.map((c, i) => {
     if (c.value === undefined) return { key: c.key, test: undefined };
-    if (matchType === 'strict') { const v = c.value; return { key: c.key, test: (s: string) => s === v }; }
+    if (matchType === 'strict') {
+      const v = c.value;
+      return { key: c.key, test: (s: string) => s === v };
+    }
     const re = compileRegex(c.value, `${path}[${i}].value`, issues);
     return { key: c.key, test: re ? (s: string) => re.test(s) : () => false };
   });
@@ -146,7 +173,11 @@ export interface FilterResult<T> {
  * the metric name matches one of metric_names, the resource has every
  * resource_attribute, the point has every attribute; absent lists hold.
  */
-export function filterMetrics(batch: MetricsBatch, include: CompiledMetricMatch | undefined, exclude: CompiledMetricMatch | undefined): FilterResult<MetricsBatch> {
+export function filterMetrics(
+  batch: MetricsBatch,
+  include: CompiledMetricMatch | undefined,
+  exclude: CompiledMetricMatch | undefined,
+): FilterResult<MetricsBatch> {
   let incoming = 0;
   let kept = 0;
   let changed = false;
@@ -165,18 +196,31 @@ export function filterMetrics(batch: MetricsBatch, include: CompiledMetricMatch 
         const n = m.points.length;
         incoming += n;
         const out = incRes ? filterMetric(m, include, exRes ? exclude : undefined) : undefined;
-        if (out === undefined || out.points.length === 0) { smChanged = true; continue; }
+        if (out === undefined || out.points.length === 0) {
+          smChanged = true;
+          continue;
+        }
         if (out !== m) smChanged = true;
         kept += out.points.length;
         metricsOut.push(out);
       }
-      if (metricsOut.length === 0) { rmChanged = true; continue; }
-      if (smChanged) { rmChanged = true; smsOut.push({ scope: sm.scope, metrics: metricsOut, schemaUrl: sm.schemaUrl }); }
-      else smsOut.push(sm);
+      if (metricsOut.length === 0) {
+        rmChanged = true;
+        continue;
+      }
+      if (smChanged) {
+        rmChanged = true;
+        smsOut.push({ scope: sm.scope, metrics: metricsOut, schemaUrl: sm.schemaUrl });
+      } else smsOut.push(sm);
     }
-    if (smsOut.length === 0) { changed = true; continue; }
-    if (rmChanged) { changed = true; rmsOut.push({ resource: rm.resource, scopeMetrics: smsOut, schemaUrl: rm.schemaUrl }); }
-    else rmsOut.push(rm);
+    if (smsOut.length === 0) {
+      changed = true;
+      continue;
+    }
+    if (rmChanged) {
+      changed = true;
+      rmsOut.push({ resource: rm.resource, scopeMetrics: smsOut, schemaUrl: rm.schemaUrl });
+    } else rmsOut.push(rm);
   }
   const data = rmsOut.length === 0 ? undefined : changed ? { resourceMetrics: rmsOut } : batch;
   return { data, incoming, kept };

@@ -20,7 +20,16 @@
  */
 import { canonicalValue } from '../../src/model/attributes.js';
 import type { Event } from '../../src/model/events.js';
-import { Temporality, type AttrValue, type Attributes, type Metric, type MetricsBatch, type NumberDataPoint, type ScopeMetrics, type WindowAggregate } from '../../src/model/metrics.js';
+import {
+  Temporality,
+  type AttrValue,
+  type Attributes,
+  type Metric,
+  type MetricsBatch,
+  type NumberDataPoint,
+  type ScopeMetrics,
+  type WindowAggregate,
+} from '../../src/model/metrics.js';
 import { DDSketch } from '../../src/sketch/ddsketch.js';
 import { HyperLogLog, hashValue } from '../../src/sketch/hll.js';
 import { EdgeState, MaxState, MeanState, MinState, QuantileState, UniqueState } from './aggregate.js';
@@ -62,8 +71,14 @@ export class NumAcc {
     } else {
       if (x < this.min) this.min = x;
       if (x > this.max) this.max = x;
-      if (t < this.firstT) { this.first = x; this.firstT = t; }
-      if (t >= this.lastT) { this.last = x; this.lastT = t; }
+      if (t < this.firstT) {
+        this.first = x;
+        this.firstT = t;
+      }
+      if (t >= this.lastT) {
+        this.last = x;
+        this.lastT = t;
+      }
     }
     this.n++;
     this.sum += x;
@@ -75,7 +90,11 @@ export class Group {
   count = 0;
   readonly hlls: HyperLogLog[];
   readonly nums: NumAcc[];
-  constructor(readonly attrs: Attributes, spec: MetricSpec, o: EngineOptions) {
+  constructor(
+    readonly attrs: Attributes,
+    spec: MetricSpec,
+    o: EngineOptions,
+  ) {
     this.hlls = spec.uniqueAttrs.map(() => new HyperLogLog({ threshold: o.hllThreshold, precision: o.hllPrecision }));
     this.nums = spec.sketch.map((s) => new NumAcc(s ? new DDSketch({ relativeAccuracy: o.ddAccuracy }) : undefined));
   }
@@ -89,19 +108,47 @@ class MetricWindow {
 
 export class Window {
   readonly metrics: MetricWindow[];
-  constructor(readonly k: number, readonly start: bigint, readonly end: bigint, n: number) {
+  constructor(
+    readonly k: number,
+    readonly start: bigint,
+    readonly end: bigint,
+    n: number,
+  ) {
     this.metrics = Array.from({ length: n }, () => new MetricWindow());
   }
 }
 
 /** Counters per metric, cumulative. */
-export interface MetricCounters { matched: number; missing_group_by: number; overflow: number; non_numeric: number }
+export interface MetricCounters {
+  matched: number;
+  missing_group_by: number;
+  overflow: number;
+  non_numeric: number;
+}
 
-export interface AddResult { accepted: number; late: number; future: number }
+export interface AddResult {
+  accepted: number;
+  late: number;
+  future: number;
+}
 
-export interface PreviewPoint { attributes: Record<string, unknown>; value: number | string }
-export interface PreviewSeries { name: string; metric: string; aggregate: string; kind: 'sum' | 'gauge'; points: PreviewPoint[] }
-export interface PreviewWindow { start: string; end: string; closes_at: string | null; series: PreviewSeries[] }
+export interface PreviewPoint {
+  attributes: Record<string, unknown>;
+  value: number | string;
+}
+export interface PreviewSeries {
+  name: string;
+  metric: string;
+  aggregate: string;
+  kind: 'sum' | 'gauge';
+  points: PreviewPoint[];
+}
+export interface PreviewWindow {
+  start: string;
+  end: string;
+  closes_at: string | null;
+  series: PreviewSeries[];
+}
 
 export class MetricSetsEngine {
   readonly periodNs: bigint;
@@ -119,10 +166,18 @@ export class MetricSetsEngine {
   /** zero-fill starts at the window the engine started in (earlier windows were not watched whole) */
   private zeroFromK = -Infinity;
 
-  constructor(readonly specs: MetricSpec[], readonly o: EngineOptions, nowMs = Date.now()) {
+  constructor(
+    readonly specs: MetricSpec[],
+    readonly o: EngineOptions,
+    nowMs = Date.now(),
+  ) {
     this.periodNs = BigInt(Math.round(o.periodMs * 1e6));
     this.counters = specs.map(() => ({ matched: 0, missing_group_by: 0, overflow: 0, non_numeric: 0 }));
-    this.overflowAttrs = specs.map((s) => { const a: Attributes = {}; for (const g of s.groupBy) a[g] = OVERFLOW; return a; });
+    this.overflowAttrs = specs.map((s) => {
+      const a: Attributes = {};
+      for (const g of s.groupBy) a[g] = OVERFLOW;
+      return a;
+    });
     this.hasGroupless = specs.some((s) => s.groupBy.length === 0);
     if (o.mode === 'wall') {
       this.nextEmitK = Math.floor((nowMs - o.latenessMs) / o.periodMs);
@@ -131,7 +186,9 @@ export class MetricSetsEngine {
   }
 
   /** Number of windows holding state. */
-  get openWindows(): number { return this.windows.size; }
+  get openWindows(): number {
+    return this.windows.size;
+  }
 
   /** Wall time (ms) at which the next window closes (wall mode). */
   nextCloseMs(): number {
@@ -165,10 +222,16 @@ export class MetricSetsEngine {
       } else {
         if (this.o.mode === 'wall') {
           if (nowNs < 0n) nowNs = BigInt(Math.floor(nowMs)) * 1_000_000n;
-          if (t >= nowNs + P) { t = nowNs; future++; }
+          if (t >= nowNs + P) {
+            t = nowNs;
+            future++;
+          }
         }
         const k = Number(t >= 0n ? t / P : (t - P + 1n) / P);
-        if (k < this.nextEmitK) { late++; continue; }
+        if (k < this.nextEmitK) {
+          late++;
+          continue;
+        }
         w = this.window(k);
         this.cur = w;
         this.curStart = w.start;
@@ -195,7 +258,10 @@ export class MetricSetsEngine {
         let v: AttrValue | undefined = a[gb[j]!];
         if (v === undefined) {
           v = spec.defaults[j];
-          if (v === undefined) { c.missing_group_by++; return; }
+          if (v === undefined) {
+            c.missing_group_by++;
+            return;
+          }
         }
         const part = typeof v === 'string' ? v : '\u0001' + canonicalValue(v);
         key = j === 0 ? part : key + '\u0000' + part;
@@ -214,7 +280,10 @@ export class MetricSetsEngine {
       const v = a[na[j]!];
       if (v === undefined) continue;
       const x = typeof v === 'number' ? v : numericValue(v);
-      if (!Number.isFinite(x)) { c.non_numeric++; continue; }
+      if (!Number.isFinite(x)) {
+        c.non_numeric++;
+        continue;
+      }
       g.nums[j]!.add(x, t);
     }
   }
@@ -270,7 +339,10 @@ export class MetricSetsEngine {
     const lo = whole ? -1 : Number(fromNs > c.baseNs ? fromNs - c.baseNs : -1n);
     const hi = whole ? Infinity : Number(toNs - c.baseNs);
     const dict = c.dict;
-    const col = (name: string): Uint32Array | undefined => { const i = c.keyIndex.get(name); return i === undefined ? undefined : c.cols[i]; };
+    const col = (name: string): Uint32Array | undefined => {
+      const i = c.keyIndex.get(name);
+      return i === undefined ? undefined : c.cols[i];
+    };
     // per metric: what its filter, group_by and aggregates read, and caches by dictionary id
     const plans = this.specs.map((spec) => {
       const fAttrs = spec.filter === TRUE ? [] : spec.filterAttrs;
@@ -290,7 +362,10 @@ export class MetricSetsEngine {
     });
     // a value's hash is kept with the block: the next query over it skips hashing
     let hashes = c.hashes;
-    if (hashes === undefined) { hashes = c.hashes = new Float64Array(dict.length); hashes.fill(NaN); }
+    if (hashes === undefined) {
+      hashes = c.hashes = new Float64Array(dict.length);
+      hashes.fill(NaN);
+    }
     const nums = new Float64Array(dict.length);
     const numbered = new Uint8Array(dict.length);
     const row: Attributes = {};
@@ -304,8 +379,12 @@ export class MetricSetsEngine {
       inRange++;
       const k = kbn + Math.floor((rb + off) / Pn);
       if (k !== winK) {
-        winK = k; w = this.window(k);
-        for (const pl of plans) { pl.gMemo.clear(); pl.gMemo1?.fill(undefined); }
+        winK = k;
+        w = this.window(k);
+        for (const pl of plans) {
+          pl.gMemo.clear();
+          pl.gMemo1?.fill(undefined);
+        }
       }
       let t: bigint | undefined;
       for (let m = 0; m < ns; m++) {
@@ -328,12 +407,19 @@ export class MetricSetsEngine {
             }
           } else {
             let key = '';
-            for (let j = 0; j < pl.fCols.length; j++) { const fc = pl.fCols[j]; key += (fc === undefined ? 0 : fc[i]!) + ','; }
+            for (let j = 0; j < pl.fCols.length; j++) {
+              const fc = pl.fCols[j];
+              key += (fc === undefined ? 0 : fc[i]!) + ',';
+            }
             const memo = pl.fMemo.get(key);
             if (memo !== undefined) ok = memo;
             else {
               for (const kk in row) delete row[kk];
-              for (let j = 0; j < pl.fCols.length; j++) { const fc = pl.fCols[j]; const id = fc === undefined ? 0 : fc[i]!; if (id !== 0) row[pl.fNames[j]!] = dict[id - 1]!; }
+              for (let j = 0; j < pl.fCols.length; j++) {
+                const fc = pl.fCols[j];
+                const id = fc === undefined ? 0 : fc[i]!;
+                if (id !== 0) row[pl.fNames[j]!] = dict[id - 1]!;
+              }
               ok = spec.filter(row);
               pl.fMemo.set(key, ok);
             }
@@ -354,7 +440,10 @@ export class MetricSetsEngine {
             id1 = gc === undefined ? 0 : gc[i]!;
             hit = pl.gMemo1[id1];
           } else {
-            for (let j = 0; j < gb.length; j++) { const gc = pl.gCols[j]; idKey += (gc === undefined ? 0 : gc[i]!) + ','; }
+            for (let j = 0; j < gb.length; j++) {
+              const gc = pl.gCols[j];
+              idKey += (gc === undefined ? 0 : gc[i]!) + ',';
+            }
             hit = pl.gMemo.get(idKey);
           }
           if (hit === undefined) {
@@ -368,15 +457,26 @@ export class MetricSetsEngine {
               const id = gc === undefined ? 0 : gc[i]!;
               let v: AttrValue | undefined = id === 0 ? undefined : dict[id - 1];
               if (v !== undefined) a[gb[j]!] = v;
-              if (v === undefined) { v = spec.defaults[j]; if (v === undefined) { missing = true; break; } }
+              if (v === undefined) {
+                v = spec.defaults[j];
+                if (v === undefined) {
+                  missing = true;
+                  break;
+                }
+              }
               const part = typeof v === 'string' ? v : '\u0001' + canonicalValue(v);
               key = j === 0 ? part : key + '\u0000' + part;
             }
             if (!missing) hit = this.groupOf(mw, m, spec, key, a);
-            if (pl.gMemo1 !== undefined) pl.gMemo1[id1] = hit; else pl.gMemo.set(idKey, hit);
-            if (hit === null) { cnt.missing_group_by++; continue; }
+            if (pl.gMemo1 !== undefined) pl.gMemo1[id1] = hit;
+            else pl.gMemo.set(idKey, hit);
+            if (hit === null) {
+              cnt.missing_group_by++;
+              continue;
+            }
           } else if (hit === null) {
-            cnt.missing_group_by++; continue;
+            cnt.missing_group_by++;
+            continue;
           } else if (hit === mw.overflow) {
             // groupOf counts an overflow event on a miss; a memoised overflow is counted here
             cnt.overflow++;
@@ -399,9 +499,16 @@ export class MetricSetsEngine {
           const cc = nc[j];
           const id = cc === undefined ? 0 : cc[i]!;
           if (id === 0) continue;
-          if (numbered[id - 1] === 0) { const v = dict[id - 1]!; nums[id - 1] = typeof v === 'number' ? v : numericValue(v); numbered[id - 1] = 1; }
+          if (numbered[id - 1] === 0) {
+            const v = dict[id - 1]!;
+            nums[id - 1] = typeof v === 'number' ? v : numericValue(v);
+            numbered[id - 1] = 1;
+          }
           const x = nums[id - 1]!;
-          if (!Number.isFinite(x)) { cnt.non_numeric++; continue; }
+          if (!Number.isFinite(x)) {
+            cnt.non_numeric++;
+            continue;
+          }
           t ??= c.baseNs + BigInt(off);
           g.nums[j]!.add(x, t);
         }
@@ -432,7 +539,8 @@ export class MetricSetsEngine {
     const out: Window[] = [];
     const ks = [...this.windows.keys()].filter((k) => k < lastOpen);
     if (contiguous || (this.o.zeroFill && this.hasGroupless)) {
-      for (let k = Math.max(this.nextEmitK, contiguous ? -Infinity : this.zeroFromK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++) if (!this.windows.has(k)) ks.push(k);
+      for (let k = Math.max(this.nextEmitK, contiguous ? -Infinity : this.zeroFromK, lastOpen - MAX_ZERO_FILL); k < lastOpen; k++)
+        if (!this.windows.has(k)) ks.push(k);
     }
     ks.sort((x, y) => x - y);
     for (const k of ks) {
@@ -441,7 +549,11 @@ export class MetricSetsEngine {
       out.push(w);
     }
     this.nextEmitK = lastOpen;
-    if (this.cur !== undefined && this.cur.k < lastOpen) { this.cur = undefined; this.curStart = 1n; this.curEnd = 0n; }
+    if (this.cur !== undefined && this.cur.k < lastOpen) {
+      this.cur = undefined;
+      this.curStart = 1n;
+      this.curEnd = 0n;
+    }
     return out;
   }
 
@@ -451,14 +563,22 @@ export class MetricSetsEngine {
   }
 
   /** The first window this engine closes (wall mode): what a publisher announces to the owners. */
-  get firstWindow(): number { return this.nextEmitK; }
+  get firstWindow(): number {
+    return this.nextEmitK;
+  }
 
   /** Every window holding state, oldest first, taken out of the engine (shutdown with scope cluster). */
   flushAllWindows(nowMs: number): Window[] {
     const out = this.closeDueWindows(nowMs, true);
     const ks = [...this.windows.keys()].sort((x, y) => x - y);
-    for (const k of ks) { out.push(this.windows.get(k)!); this.windows.delete(k); this.nextEmitK = Math.max(this.nextEmitK, k + 1); }
-    this.cur = undefined; this.curStart = 1n; this.curEnd = 0n;
+    for (const k of ks) {
+      out.push(this.windows.get(k)!);
+      this.windows.delete(k);
+      this.nextEmitK = Math.max(this.nextEmitK, k + 1);
+    }
+    this.cur = undefined;
+    this.curStart = 1n;
+    this.curEnd = 0n;
     return out;
   }
 
@@ -472,7 +592,9 @@ export class MetricSetsEngine {
       if (b !== undefined) out.push(b);
       if (this.o.mode === 'wall') this.nextEmitK = Math.max(this.nextEmitK, k + 1);
     }
-    this.cur = undefined; this.curStart = 1n; this.curEnd = 0n;
+    this.cur = undefined;
+    this.curStart = 1n;
+    this.curEnd = 0n;
     return out;
   }
 
@@ -486,9 +608,7 @@ export class MetricSetsEngine {
     for (let m = 0; m < this.specs.length; m++) {
       const spec = this.specs[m]!;
       const mw = w.metrics[m]!;
-      const groups: Group[] = spec.groupBy.length === 0
-        ? (mw.single !== undefined ? [mw.single] : [])
-        : [...mw.groups.values()];
+      const groups: Group[] = spec.groupBy.length === 0 ? (mw.single !== undefined ? [mw.single] : []) : [...mw.groups.values()];
       if (mw.overflow !== undefined) groups.push(mw.overflow);
       const zero = groups.length === 0 && spec.groupBy.length === 0 && this.o.zeroFill && (zeroFillFor === undefined || zeroFillFor(m));
       const metrics: Metric[] = [];
@@ -496,7 +616,8 @@ export class MetricSetsEngine {
         const points: NumberDataPoint[] = [];
         if (zero) {
           if (agg.kind === 'count') points.push(point({}, w, 0n));
-          else if (agg.kind === 'unique') points.push(point({}, w, 0n, new UniqueState(new HyperLogLog({ threshold: this.o.hllThreshold, precision: this.o.hllPrecision }))));
+          else if (agg.kind === 'unique')
+            points.push(point({}, w, 0n, new UniqueState(new HyperLogLog({ threshold: this.o.hllThreshold, precision: this.o.hllPrecision }))));
           else if (agg.kind === 'sum') points.push(point({}, w, 0));
         } else {
           for (const g of groups) {
@@ -531,13 +652,20 @@ export class MetricSetsEngine {
         for (const mt of sm.metrics) {
           const [metric, aggregate] = describeOutput(mt);
           series.push({
-            name: mt.name, metric, aggregate, kind: mt.kind === 'sum' ? 'sum' : 'gauge',
-            points: (mt.points as NumberDataPoint[]).map((p) => ({ attributes: jsonAttrs(p.attributes), value: typeof p.value === 'bigint' ? Number(p.value) : p.value })),
+            name: mt.name,
+            metric,
+            aggregate,
+            kind: mt.kind === 'sum' ? 'sum' : 'gauge',
+            points: (mt.points as NumberDataPoint[]).map((p) => ({
+              attributes: jsonAttrs(p.attributes),
+              value: typeof p.value === 'bigint' ? Number(p.value) : p.value,
+            })),
           });
         }
       }
       out.push({
-        start: nsToIso(w.start), end: nsToIso(w.end),
+        start: nsToIso(w.start),
+        end: nsToIso(w.end),
         closes_at: this.o.mode === 'wall' ? new Date(Number(w.end / 1_000_000n) + this.o.latenessMs).toISOString() : null,
         series,
       });
@@ -548,7 +676,10 @@ export class MetricSetsEngine {
 
 function jsonAttrs(a: Attributes): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const k in a) { const v = a[k]; o[k] = typeof v === 'bigint' ? v.toString() : v; }
+  for (const k in a) {
+    const v = a[k];
+    o[k] = typeof v === 'bigint' ? v.toString() : v;
+  }
   return o;
 }
 
@@ -574,17 +705,26 @@ function point(attrs: Attributes, w: Window, value: number | bigint, aggregate?:
 /** The mergeable state of a gauge aggregate (undefined for the delta sums count and sum). */
 function aggregateOf(agg: AggSpec, g: Group): WindowAggregate | undefined {
   switch (agg.kind) {
-    case 'count': case 'sum': return undefined;
-    case 'unique': return new UniqueState(g.hlls[agg.slot]!);
+    case 'count':
+    case 'sum':
+      return undefined;
+    case 'unique':
+      return new UniqueState(g.hlls[agg.slot]!);
     default: {
       const acc = g.nums[agg.slot]!;
       switch (agg.kind) {
-        case 'min': return new MinState(acc.min);
-        case 'max': return new MaxState(acc.max);
-        case 'mean': return new MeanState(acc.sum, acc.n);
-        case 'first': return new EdgeState('first', acc.first, acc.firstT);
-        case 'last': return new EdgeState('last', acc.last, acc.lastT);
-        default: return new QuantileState(acc.sketch!, agg.q);
+        case 'min':
+          return new MinState(acc.min);
+        case 'max':
+          return new MaxState(acc.max);
+        case 'mean':
+          return new MeanState(acc.sum, acc.n);
+        case 'first':
+          return new EdgeState('first', acc.first, acc.firstT);
+        case 'last':
+          return new EdgeState('last', acc.last, acc.lastT);
+        default:
+          return new QuantileState(acc.sketch!, agg.q);
       }
     }
   }
@@ -592,19 +732,28 @@ function aggregateOf(agg: AggSpec, g: Group): WindowAggregate | undefined {
 
 function value(agg: AggSpec, g: Group): number | bigint | undefined {
   switch (agg.kind) {
-    case 'count': return BigInt(g.count);
-    case 'unique': return BigInt(g.hlls[agg.slot]!.count());
-    case 'sum': return g.nums[agg.slot]!.sum;
+    case 'count':
+      return BigInt(g.count);
+    case 'unique':
+      return BigInt(g.hlls[agg.slot]!.count());
+    case 'sum':
+      return g.nums[agg.slot]!.sum;
     default: {
       const acc = g.nums[agg.slot]!;
       if (acc.n === 0) return undefined;
       switch (agg.kind) {
-        case 'min': return acc.min;
-        case 'max': return acc.max;
-        case 'mean': return acc.sum / acc.n;
-        case 'first': return acc.first;
-        case 'last': return acc.last;
-        default: return acc.sketch!.quantile(agg.q);
+        case 'min':
+          return acc.min;
+        case 'max':
+          return acc.max;
+        case 'mean':
+          return acc.sum / acc.n;
+        case 'first':
+          return acc.first;
+        case 'last':
+          return acc.last;
+        default:
+          return acc.sketch!.quantile(agg.q);
       }
     }
   }

@@ -37,7 +37,10 @@ export interface ExploreQuery {
   series_limit?: number;
 }
 
-export interface ExploreRow { group: Record<string, unknown>; values: Array<number | null> }
+export interface ExploreRow {
+  group: Record<string, unknown>;
+  values: Array<number | null>;
+}
 export interface ExploreResult {
   from: string;
   to: string;
@@ -58,7 +61,13 @@ export interface ExploreResult {
 }
 
 export class ExploreError extends Error {
-  constructor(message: string, readonly errors: Array<{ path: string; message: string }>, readonly status = 400) { super(message); }
+  constructor(
+    message: string,
+    readonly errors: Array<{ path: string; message: string }>,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
 }
 
 const MAX_BUCKETS = 120;
@@ -74,32 +83,49 @@ function parseTime(v: unknown, nowMs: number, toMs: number | undefined, path: st
     const t = Date.parse(v);
     if (Number.isFinite(t)) return t;
   }
-  errors.push({ path, message: `expected "now", a duration before "to" such as "1h", an ISO time or epoch milliseconds, got ${JSON.stringify(v)}`, severity: 'error' });
+  errors.push({
+    path,
+    message: `expected "now", a duration before "to" such as "1h", an ISO time or epoch milliseconds, got ${JSON.stringify(v)}`,
+    severity: 'error',
+  });
   return undefined;
 }
 
 /** Check a query body; throws ExploreError with every problem and its key path. */
 function parseQuery(body: unknown, nowMs: number, periodMs: number): { q: ExploreQuery; fromMs: number; toMs: number; bucketMs: number } {
   const errors: ConfigIssue[] = [];
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ExploreError('the query must be a JSON object with "aggregates" (and optionally filter, group_by, from, to, bucket, limit)', [{ path: '', message: 'expected a JSON object' }]);
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ExploreError('the query must be a JSON object with "aggregates" (and optionally filter, group_by, from, to, bucket, limit)', [
+      { path: '', message: 'expected a JSON object' },
+    ]);
   const q = body as ExploreQuery & Record<string, unknown>;
-  for (const k of Object.keys(q)) if (!QUERY_KEYS.includes(k)) errors.push({ path: k, message: `unknown key (valid: ${QUERY_KEYS.join(', ')})`, severity: 'error' });
-  if (!Array.isArray(q.aggregates) || q.aggregates.length === 0) errors.push({ path: 'aggregates', message: 'needs at least one aggregate, e.g. ["count"] or ["unique(_tx)", "unique(guid)"]', severity: 'error' });
-  if (q.group_by !== undefined && (!Array.isArray(q.group_by) || q.group_by.some((g) => typeof g !== 'string'))) errors.push({ path: 'group_by', message: 'expected a list of attribute names', severity: 'error' });
+  for (const k of Object.keys(q))
+    if (!QUERY_KEYS.includes(k)) errors.push({ path: k, message: `unknown key (valid: ${QUERY_KEYS.join(', ')})`, severity: 'error' });
+  if (!Array.isArray(q.aggregates) || q.aggregates.length === 0)
+    errors.push({ path: 'aggregates', message: 'needs at least one aggregate, e.g. ["count"] or ["unique(_tx)", "unique(guid)"]', severity: 'error' });
+  if (q.group_by !== undefined && (!Array.isArray(q.group_by) || q.group_by.some((g) => typeof g !== 'string')))
+    errors.push({ path: 'group_by', message: 'expected a list of attribute names', severity: 'error' });
   const toMs = parseTime(q.to, nowMs, undefined, 'to', errors);
   const fromMs = toMs === undefined ? undefined : parseTime(q.from, nowMs, toMs, 'from', errors);
-  if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) errors.push({ path: 'from', message: `must be before "to" (${new Date(toMs).toISOString()})`, severity: 'error' });
+  if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs)
+    errors.push({ path: 'from', message: `must be before "to" (${new Date(toMs).toISOString()})`, severity: 'error' });
   let bucketMs = periodMs;
   if (q.bucket !== undefined && q.bucket !== null && q.bucket !== '') {
     const b = parseDuration(q.bucket);
-    if (b === undefined || b < 1) errors.push({ path: 'bucket', message: `expected a duration such as "60s", got ${JSON.stringify(q.bucket)}`, severity: 'error' });
+    if (b === undefined || b < 1)
+      errors.push({ path: 'bucket', message: `expected a duration such as "60s", got ${JSON.stringify(q.bucket)}`, severity: 'error' });
     else bucketMs = b;
   }
   for (const k of ['limit', 'offset', 'series_limit'] as const) {
     const v = q[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_LIMIT)) errors.push({ path: k, message: `expected an integer 0..${MAX_LIMIT}`, severity: 'error' });
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_LIMIT))
+      errors.push({ path: k, message: `expected an integer 0..${MAX_LIMIT}`, severity: 'error' });
   }
-  if (errors.length > 0) throw new ExploreError(`the query is invalid (${errors.length} error${errors.length === 1 ? '' : 's'})`, errors.map((e) => ({ path: e.path, message: e.message })));
+  if (errors.length > 0)
+    throw new ExploreError(
+      `the query is invalid (${errors.length} error${errors.length === 1 ? '' : 's'})`,
+      errors.map((e) => ({ path: e.path, message: e.message })),
+    );
   // too many buckets: grow the bucket by whole periods (so a bucket stays a union of the processor's windows)
   const span = toMs! - fromMs!;
   if (span / bucketMs > MAX_BUCKETS) {
@@ -109,25 +135,44 @@ function parseQuery(body: unknown, nowMs: number, periodMs: number): { q: Explor
   return { q, fromMs: fromMs!, toMs: toMs!, bucketMs };
 }
 
-function jsonValue(v: unknown): unknown { return typeof v === 'bigint' ? v.toString() : v; }
-function num(v: number | bigint): number { return typeof v === 'bigint' ? Number(v) : v; }
+function jsonValue(v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+function num(v: number | bigint): number {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
 
 /** Run a query over a history with the processor's options. */
 export function explore(history: EventHistory, cfg: MetricSetsConfig, body: unknown, nowMs = Date.now()): ExploreResult {
   const started = performance.now();
   const { q, fromMs, toMs, bucketMs } = parseQuery(body, nowMs, cfg.period);
   const issues: ConfigIssue[] = [];
-  const metric = { name: 'explore', description: '', filter: q.filter ?? undefined, group_by: q.group_by ?? [], group_by_defaults: q.group_by_defaults ?? {}, aggregates: q.aggregates };
+  const metric = {
+    name: 'explore',
+    description: '',
+    filter: q.filter ?? undefined,
+    group_by: q.group_by ?? [],
+    group_by_defaults: q.group_by_defaults ?? {},
+    aggregates: q.aggregates,
+  };
   const specs = compileMetricSets({ ...cfg, sets: [{ name: 'explore', metrics: [metric] }] }, issues);
   const errs = issues.filter((i) => i.severity === 'error');
   if (errs.length > 0) {
-    throw new ExploreError(`the query is invalid (${errs.length} error${errs.length === 1 ? '' : 's'})`,
-      errs.map((i) => ({ path: i.path.replace(/^sets\[0\]\.metrics\[0\]\./, ''), message: i.message })));
+    throw new ExploreError(
+      `the query is invalid (${errs.length} error${errs.length === 1 ? '' : 's'})`,
+      errs.map((i) => ({ path: i.path.replace(/^sets\[0\]\.metrics\[0\]\./, ''), message: i.message })),
+    );
   }
   const spec = specs[0]!;
   const engine = new MetricSetsEngine(specs, {
-    periodMs: bucketMs, latenessMs: 0, maxGroups: cfg.max_groups, zeroFill: false,
-    hllThreshold: cfg.unique.exact_threshold, hllPrecision: cfg.unique.precision, ddAccuracy: cfg.percentiles.relative_accuracy, mode: 'replay',
+    periodMs: bucketMs,
+    latenessMs: 0,
+    maxGroups: cfg.max_groups,
+    zeroFill: false,
+    hllThreshold: cfg.unique.exact_threshold,
+    hllPrecision: cfg.unique.precision,
+    ddAccuracy: cfg.percentiles.relative_accuracy,
+    mode: 'replay',
   });
   const fromNs = BigInt(Math.floor(fromMs)) * 1_000_000n;
   const toNs = BigInt(Math.floor(toMs)) * 1_000_000n;
@@ -137,7 +182,12 @@ export function explore(history: EventHistory, cfg: MetricSetsConfig, body: unkn
   // per aggregate output name → per group key → per bucket
   const aggIndex = new Map(spec.aggs.map((a, i) => [a.output, i]));
   const times: number[] = [];
-  interface Acc { group: Record<string, unknown>; totals: Array<number | null>; states: Array<WindowAggregate | undefined>; perBucket: Array<Map<number, number>> }
+  interface Acc {
+    group: Record<string, unknown>;
+    totals: Array<number | null>;
+    states: Array<WindowAggregate | undefined>;
+    perBucket: Array<Map<number, number>>;
+  }
   const groups = new Map<string, Acc>();
   for (const b of batches) {
     for (const sm of b.resourceMetrics[0]?.scopeMetrics ?? []) {
@@ -170,7 +220,9 @@ export function explore(history: EventHistory, cfg: MetricSetsConfig, body: unkn
   // every bucket of the time frame, so a chart shows the gaps
   for (let k = Math.floor(fromMs / bucketMs); k * bucketMs < toMs; k++) times.push(k * bucketMs);
   const all = [...groups.values()].map((g) => {
-    g.states.forEach((s, i) => { if (s !== undefined) g.totals[i] = num(s.value()); });
+    g.states.forEach((s, i) => {
+      if (s !== undefined) g.totals[i] = num(s.value());
+    });
     return g;
   });
   // biggest first by the first aggregate, the overflow group last
@@ -185,9 +237,17 @@ export function explore(history: EventHistory, cfg: MetricSetsConfig, body: unkn
   const seriesLimit = q.series_limit ?? 10;
   const matched = engine.counters[0]!.matched;
   return {
-    from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), bucket_ms: bucketMs, period_ms: cfg.period,
-    group_by: spec.groupBy, aggregates: spec.aggs.map((a) => a.text), outputs: spec.aggs.map((a) => a.output.replace(/^explore\./, '<metric>.')),
-    events_scanned: scanned, events_matched: matched, groups_total: all.length, offset,
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    bucket_ms: bucketMs,
+    period_ms: cfg.period,
+    group_by: spec.groupBy,
+    aggregates: spec.aggs.map((a) => a.text),
+    outputs: spec.aggs.map((a) => a.output.replace(/^explore\./, '<metric>.')),
+    events_scanned: scanned,
+    events_matched: matched,
+    groups_total: all.length,
+    offset,
     rows: all.slice(offset, offset + limit).map((g) => ({ group: g.group, values: g.totals })),
     series: spec.aggs.map((a, ai) => ({
       aggregate: a.text,

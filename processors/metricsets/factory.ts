@@ -9,7 +9,8 @@ import { metricsetsConfigSchema, validateMetricSets, type MetricSetsConfig } fro
 
 export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
   type: 'metricsets',
-  description: 'Metric sets over events (events → metrics): filter, group_by and count/unique/sum/min/max/mean/first/last/percentile aggregates per epoch-aligned window',
+  description:
+    'Metric sets over events (events → metrics): filter, group_by and count/unique/sum/min/max/mean/first/last/percentile aggregates per epoch-aligned window',
   signals: [{ in: 'events', out: 'metrics' }],
   configSchema: metricsetsConfigSchema,
   validate: validateMetricSets,
@@ -17,11 +18,15 @@ export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
   load: async () => (await import('./processor.js')).metricsetsImpl,
   admin: [
     {
-      method: 'GET', path: '/api/v1/metricsets', summary: 'every metric set: its metrics, output series and the processor running it',
+      method: 'GET',
+      path: '/api/v1/metricsets',
+      summary: 'every metric set: its metrics, output series and the processor running it',
       handle: async (_req, ctx) => ({ json: (await import('./admin.js')).listMetricSets(ctx.service) }),
     },
     {
-      method: 'GET', path: '/api/v1/metricsets/:set/preview', summary: 'the open windows\' current values of one metric set',
+      method: 'GET',
+      path: '/api/v1/metricsets/:set/preview',
+      summary: "the open windows' current values of one metric set",
       handle: async (req, ctx) => {
         const set = req.params.set!;
         const p = (await import('./admin.js')).previewMetricSet(ctx.service, set);
@@ -30,11 +35,16 @@ export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
       },
     },
     {
-      method: 'POST', path: '/api/v1/explore', summary: 'an ad-hoc metric (filter, group_by, aggregates, from/to, bucket, limit) over the recent events a metricsets processor kept; the same aggregation as the metric sets',
+      method: 'POST',
+      path: '/api/v1/explore',
+      summary:
+        'an ad-hoc metric (filter, group_by, aggregates, from/to, bucket, limit) over the recent events a metricsets processor kept; the same aggregation as the metric sets',
       handle: async (req, ctx) => (await import('./admin.js')).exploreRoute(ctx.service, await req.body()),
     },
     {
-      method: 'GET', path: '/api/v1/explore/attributes', summary: 'the attribute names and frequent values in the Explore history (for the query builder)',
+      method: 'GET',
+      path: '/api/v1/explore/attributes',
+      summary: 'the attribute names and frequent values in the Explore history (for the query builder)',
       handle: async (req, ctx) => (await import('./admin.js')).exploreAttributes(ctx.service, req.query.get('processor') ?? undefined),
     },
   ],
@@ -42,7 +52,7 @@ export const metricsetsProcessorFactory = defineProcessor<MetricSetsConfig>({
     {
       verb: 'preview',
       usage: 'preview --config FILE --events FILE.ndjson [--set NAME] [--json]',
-      summary: 'run a file of error events through the config\'s metric sets and print the series',
+      summary: "run a file of error events through the config's metric sets and print the series",
       run: async (args, io) => (await import('./preview-cli.js')).previewMain(args, io.stdout, io.stderr),
     },
   ],

@@ -70,25 +70,46 @@ function scalarString(x: unknown): string | undefined {
 function and(ps: Predicate[]): Predicate {
   if (ps.length === 0) return TRUE;
   if (ps.length === 1) return ps[0]!;
-  if (ps.length === 2) { const [a, b] = ps as [Predicate, Predicate]; return (x) => a(x) && b(x); }
-  return (x) => { for (let i = 0; i < ps.length; i++) if (!ps[i]!(x)) return false; return true; };
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    return (x) => a(x) && b(x);
+  }
+  return (x) => {
+    for (let i = 0; i < ps.length; i++) if (!ps[i]!(x)) return false;
+    return true;
+  };
 }
 
 function or(ps: Predicate[]): Predicate {
   if (ps.length === 1) return ps[0]!;
-  return (x) => { for (let i = 0; i < ps.length; i++) if (ps[i]!(x)) return true; return false; };
+  return (x) => {
+    for (let i = 0; i < ps.length; i++) if (ps[i]!(x)) return true;
+    return false;
+  };
 }
 
 function condition(key: string, op: string, arg: unknown, path: string, issues: ConfigIssue[]): Predicate | undefined {
-  const bad = (msg: string): undefined => { issues.push({ path, message: msg, severity: 'error' }); return undefined; };
+  const bad = (msg: string): undefined => {
+    issues.push({ path, message: msg, severity: 'error' });
+    return undefined;
+  };
   switch (op) {
-    case 'equals': case 'not_equals': {
+    case 'equals':
+    case 'not_equals': {
       const s = scalarString(arg);
       if (s === undefined) return bad(`${op} needs a string, number or boolean, got ${JSON.stringify(arg)}`);
-      if (op === 'equals') return (a) => { const v = a[key]; return v !== undefined && (v === s || asString(v) === s); };
-      return (a) => { const v = a[key]; return v === undefined || (v !== s && asString(v) !== s); };
+      if (op === 'equals')
+        return (a) => {
+          const v = a[key];
+          return v !== undefined && (v === s || asString(v) === s);
+        };
+      return (a) => {
+        const v = a[key];
+        return v === undefined || (v !== s && asString(v) !== s);
+      };
     }
-    case 'in': case 'not_in': {
+    case 'in':
+    case 'not_in': {
       if (!Array.isArray(arg) || arg.length === 0) return bad(`${op} needs a non-empty list of values`);
       const set = new Set<string>();
       for (const x of arg) {
@@ -96,33 +117,58 @@ function condition(key: string, op: string, arg: unknown, path: string, issues: 
         if (s === undefined) return bad(`${op} values must be strings, numbers or booleans, got ${JSON.stringify(x)}`);
         set.add(s);
       }
-      if (op === 'in') return (a) => { const v = a[key]; return v !== undefined && set.has(asString(v)); };
-      return (a) => { const v = a[key]; return v === undefined || !set.has(asString(v)); };
+      if (op === 'in')
+        return (a) => {
+          const v = a[key];
+          return v !== undefined && set.has(asString(v));
+        };
+      return (a) => {
+        const v = a[key];
+        return v === undefined || !set.has(asString(v));
+      };
     }
     case 'regex': {
       if (typeof arg !== 'string') return bad(`regex needs a regular expression string, got ${JSON.stringify(arg)}`);
       let re: RegExp;
-      try { re = new RegExp(arg); } catch (e) { return bad(`invalid regular expression: ${(e as Error).message}`); }
-      return (a) => { const v = a[key]; return v !== undefined && re.test(asString(v)); };
+      try {
+        re = new RegExp(arg);
+      } catch (e) {
+        return bad(`invalid regular expression: ${(e as Error).message}`);
+      }
+      return (a) => {
+        const v = a[key];
+        return v !== undefined && re.test(asString(v));
+      };
     }
     case 'contains': {
       const s = scalarString(arg);
       if (s === undefined) return bad(`contains needs a string, got ${JSON.stringify(arg)}`);
-      return (a) => { const v = a[key]; return v !== undefined && asString(v).includes(s); };
+      return (a) => {
+        const v = a[key];
+        return v !== undefined && asString(v).includes(s);
+      };
     }
-    case 'exists': case 'not_exists': {
+    case 'exists':
+    case 'not_exists': {
       if (typeof arg !== 'boolean') return bad(`${op} needs true or false, got ${JSON.stringify(arg)}`);
       const want = op === 'exists' ? arg : !arg;
       return want ? (a) => a[key] !== undefined : (a) => a[key] === undefined;
     }
-    case 'lt': case 'lte': case 'gt': case 'gte': {
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte': {
       const n = typeof arg === 'string' && arg.trim() !== '' ? Number(arg) : arg;
       if (typeof n !== 'number' || !Number.isFinite(n)) return bad(`${op} needs a number, got ${JSON.stringify(arg)}`);
       switch (op) {
-        case 'lt': return (a) => numericValue(a[key]) < n;
-        case 'lte': return (a) => numericValue(a[key]) <= n;
-        case 'gt': return (a) => numericValue(a[key]) > n;
-        default: return (a) => numericValue(a[key]) >= n;
+        case 'lt':
+          return (a) => numericValue(a[key]) < n;
+        case 'lte':
+          return (a) => numericValue(a[key]) <= n;
+        case 'gt':
+          return (a) => numericValue(a[key]) > n;
+        default:
+          return (a) => numericValue(a[key]) >= n;
       }
     }
     default:
@@ -139,7 +185,10 @@ function attributeConditions(key: string, spec: unknown, path: string, issues: C
     return condition(key, 'equals', spec, path, issues);
   }
   const ops = Object.keys(spec);
-  if (ops.length === 0) { issues.push({ path, message: 'needs at least one operator', severity: 'error' }); return undefined; }
+  if (ops.length === 0) {
+    issues.push({ path, message: 'needs at least one operator', severity: 'error' });
+    return undefined;
+  }
   const ps: Predicate[] = [];
   for (const rawOp of ops) {
     const op = ALIASES[rawOp] ?? rawOp;
@@ -150,8 +199,14 @@ function attributeConditions(key: string, spec: unknown, path: string, issues: C
 }
 
 function compileNode(spec: unknown, path: string, issues: ConfigIssue[], depth: number): Predicate {
-  if (depth > MAX_DEPTH) { issues.push({ path, message: `filters nest deeper than ${MAX_DEPTH} levels`, severity: 'error' }); return TRUE; }
-  if (!isMap(spec)) { issues.push({ path, message: `expected a mapping of attribute conditions, got ${JSON.stringify(spec)}`, severity: 'error' }); return TRUE; }
+  if (depth > MAX_DEPTH) {
+    issues.push({ path, message: `filters nest deeper than ${MAX_DEPTH} levels`, severity: 'error' });
+    return TRUE;
+  }
+  if (!isMap(spec)) {
+    issues.push({ path, message: `expected a mapping of attribute conditions, got ${JSON.stringify(spec)}`, severity: 'error' });
+    return TRUE;
+  }
   const ps: Predicate[] = [];
   // `{ attribute: name, op: value }` form
   if (typeof spec.attribute === 'string') {
@@ -162,7 +217,10 @@ function compileNode(spec: unknown, path: string, issues: ConfigIssue[], depth: 
   for (const [k, v] of Object.entries(spec)) {
     const p = `${path}.${k}`;
     if (k === 'all' || k === 'any') {
-      if (!Array.isArray(v) || v.length === 0) { issues.push({ path: p, message: `${k} needs a non-empty list of filters`, severity: 'error' }); continue; }
+      if (!Array.isArray(v) || v.length === 0) {
+        issues.push({ path: p, message: `${k} needs a non-empty list of filters`, severity: 'error' });
+        continue;
+      }
       const subs = v.map((s, i) => compileNode(s, `${p}[${i}]`, issues, depth + 1));
       ps.push(k === 'all' ? and(subs) : or(subs));
     } else if (k === 'not') {
@@ -191,10 +249,14 @@ export function filterAttributes(spec: unknown): string[] {
   const out = new Set<string>();
   const walk = (node: unknown, depth: number): void => {
     if (depth > MAX_DEPTH || !isMap(node)) return;
-    if (typeof node.attribute === 'string') { out.add(node.attribute); return; }
+    if (typeof node.attribute === 'string') {
+      out.add(node.attribute);
+      return;
+    }
     for (const [k, v] of Object.entries(node)) {
-      if (k === 'all' || k === 'any') { if (Array.isArray(v)) for (const s of v) walk(s, depth + 1); }
-      else if (k === 'not') walk(v, depth + 1);
+      if (k === 'all' || k === 'any') {
+        if (Array.isArray(v)) for (const s of v) walk(s, depth + 1);
+      } else if (k === 'not') walk(v, depth + 1);
       else out.add(k);
     }
   };

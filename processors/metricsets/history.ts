@@ -70,10 +70,15 @@ const MAX_SPAN_NS = 2n ** 52n;
 
 function valueBytes(v: AttrValue): number {
   switch (typeof v) {
-    case 'string': return 16 + 2 * v.length;
-    case 'number': case 'boolean': return 16;
-    case 'bigint': return 24;
-    default: return 64 + JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? x.length : x)).length;
+    case 'string':
+      return 16 + 2 * v.length;
+    case 'number':
+    case 'boolean':
+      return 16;
+    case 'bigint':
+      return 24;
+    default:
+      return 64 + JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? x.length : x)).length;
   }
 }
 
@@ -113,11 +118,21 @@ export function encodeChunk(events: readonly Event[], arrivedMs: number): Column
       let id: number | undefined;
       if (typeof v === 'string') {
         id = strIds.get(v);
-        if (id === undefined) { id = dict.length + 1; strIds.set(v, id); dict.push(v); bytes += valueBytes(v) + 24; }
+        if (id === undefined) {
+          id = dict.length + 1;
+          strIds.set(v, id);
+          dict.push(v);
+          bytes += valueBytes(v) + 24;
+        }
       } else {
         const ck = typeof v + ':' + canonicalValue(v);
         id = otherIds.get(ck);
-        if (id === undefined) { id = dict.length + 1; otherIds.set(ck, id); dict.push(v); bytes += valueBytes(v) + 24; }
+        if (id === undefined) {
+          id = dict.length + 1;
+          otherIds.set(ck, id);
+          dict.push(v);
+          bytes += valueBytes(v) + 24;
+        }
       }
       cols[ki]![i] = id;
     }
@@ -134,7 +149,10 @@ export class EventHistory {
   droppedByAge = 0;
   droppedByBytes = 0;
 
-  constructor(readonly o: HistoryOptions, private readonly now: () => number = Date.now) {}
+  constructor(
+    readonly o: HistoryOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Keep a batch's events (their objects are referenced until the next seal, never copied or changed). */
   append(events: readonly Event[]): void {
@@ -162,8 +180,12 @@ export class EventHistory {
         const t = p[i]!.timeUnixNano;
         const nlo = t < lo ? t : lo;
         const nhi = t > hi ? t : hi;
-        if (nhi - nlo >= MAX_SPAN_NS) { end = i; break; }
-        lo = nlo; hi = nhi;
+        if (nhi - nlo >= MAX_SPAN_NS) {
+          end = i;
+          break;
+        }
+        lo = nlo;
+        hi = nhi;
       }
       const c = encodeChunk(p.slice(start, end), this.pendingArrivedMs);
       this.chunks.push(c);
@@ -184,7 +206,8 @@ export class EventHistory {
       this.chunks.shift();
       this.sealedBytes -= c.bytes;
       this.sealedEvents -= c.n;
-      if (byAge) this.droppedByAge += c.n; else this.droppedByBytes += c.n;
+      if (byAge) this.droppedByAge += c.n;
+      else this.droppedByBytes += c.n;
     }
     // pending events past the age limit (nothing arrived for a long time) go too
     if (this.pending.length > 0 && this.pendingArrivedMs < cutoff) {
@@ -200,8 +223,12 @@ export class EventHistory {
     return this.chunks.slice();
   }
 
-  get events(): number { return this.sealedEvents + this.pending.length; }
-  get bytes(): number { return this.sealedBytes + this.pending.length * PENDING_EVENT_BYTES; }
+  get events(): number {
+    return this.sealedEvents + this.pending.length;
+  }
+  get bytes(): number {
+    return this.sealedBytes + this.pending.length * PENDING_EVENT_BYTES;
+  }
 
   /** Attribute names with how many events carry each, and their most frequent values (for suggestions). */
   attributes(maxValues = 20, scanChunks = 64): Array<{ name: string; events: number; values: Array<{ value: unknown; events: number }> }> {
@@ -211,10 +238,16 @@ export class EventHistory {
       for (let ki = 0; ki < c.keys.length; ki++) {
         const name = c.keys[ki]!;
         let e = names.get(name);
-        if (e === undefined) { e = { events: 0, values: new Map() }; names.set(name, e); }
+        if (e === undefined) {
+          e = { events: 0, values: new Map() };
+          names.set(name, e);
+        }
         const col = c.cols[ki]!;
         const counts = new Map<number, number>();
-        for (let i = 0; i < c.n; i++) { const id = col[i]!; if (id !== 0) counts.set(id, (counts.get(id) ?? 0) + 1); }
+        for (let i = 0; i < c.n; i++) {
+          const id = col[i]!;
+          if (id !== 0) counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
         for (const [id, k] of counts) {
           e.events += k;
           // values of near-unique attributes (_tx) are not worth suggesting; keep the map bounded
@@ -227,10 +260,13 @@ export class EventHistory {
         }
       }
     }
-    return [...names].sort((a, b) => a[0].localeCompare(b[0])).map(([name, e]) => ({
-      name, events: e.events,
-      values: [...e.values.values()].sort((a, b) => b.events - a.events).slice(0, maxValues),
-    }));
+    return [...names]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([name, e]) => ({
+        name,
+        events: e.events,
+        values: [...e.values.values()].sort((a, b) => b.events - a.events).slice(0, maxValues),
+      }));
   }
 
   stats(): HistoryStats {
@@ -243,10 +279,15 @@ export class EventHistory {
     }
     const iso = (ns: bigint | undefined) => (ns === undefined ? null : new Date(Number(ns / 1_000_000n)).toISOString());
     return {
-      events: this.sealedEvents, chunks: chunks.length, bytes: this.sealedBytes,
-      max_bytes: this.o.maxBytes, max_age_ms: this.o.maxAgeMs,
-      oldest: iso(oldest), newest: iso(newest),
-      dropped_by_age: this.droppedByAge, dropped_by_bytes: this.droppedByBytes,
+      events: this.sealedEvents,
+      chunks: chunks.length,
+      bytes: this.sealedBytes,
+      max_bytes: this.o.maxBytes,
+      max_age_ms: this.o.maxAgeMs,
+      oldest: iso(oldest),
+      newest: iso(newest),
+      dropped_by_age: this.droppedByAge,
+      dropped_by_bytes: this.droppedByBytes,
       bytes_per_event: this.sealedEvents === 0 ? 0 : Math.round(this.sealedBytes / this.sealedEvents),
     };
   }

@@ -45,7 +45,9 @@ export function windowEntries(engine: MetricSetsEngine, w: Window, partitions: n
   engine.specs.forEach((spec, m) => {
     const mw = w.metrics[m]!;
     const mk = metricKey(spec.set, spec.name);
-    const put = (key: string, g: Group): void => { out[groupPartition(partitions, spec.set, spec.name, key)]!.push(groupEntry(mk, key, g)); };
+    const put = (key: string, g: Group): void => {
+      out[groupPartition(partitions, spec.set, spec.name, key)]!.push(groupEntry(mk, key, g));
+    };
     if (mw.single !== undefined) put('', mw.single);
     for (const [key, g] of mw.groups) put(key, g);
     if (mw.overflow !== undefined) put(OVERFLOW_KEY, mw.overflow);
@@ -67,12 +69,23 @@ function mergeNum(into: NumAcc, w: unknown, path: string): void {
   const ft = BigInt(firstT);
   const lt = BigInt(lastT);
   if (into.n === 0) {
-    into.min = min; into.max = max; into.first = first; into.firstT = ft; into.last = last; into.lastT = lt;
+    into.min = min;
+    into.max = max;
+    into.first = first;
+    into.firstT = ft;
+    into.last = last;
+    into.lastT = lt;
   } else {
     if (min < into.min) into.min = min;
     if (max > into.max) into.max = max;
-    if (ft < into.firstT) { into.first = first; into.firstT = ft; }
-    if (lt >= into.lastT) { into.last = last; into.lastT = lt; }
+    if (ft < into.firstT) {
+      into.first = first;
+      into.firstT = ft;
+    }
+    if (lt >= into.lastT) {
+      into.last = last;
+      into.lastT = lt;
+    }
   }
   into.n += n;
   into.sum += sum;
@@ -90,9 +103,11 @@ export function mergeEntries(engine: MetricSetsEngine, index: Map<string, number
     if (!Array.isArray(raw) || raw.length !== 6) throw new Error(`${path}: not [metric, group, attrs, count, hlls, nums]`);
     const [mk, key, attrsW, count, hlls, nums] = raw as [string, string, unknown, number, unknown[], unknown[]];
     const m = index.get(mk);
-    if (m === undefined) throw new Error(`${path}: metric ${JSON.stringify(String(mk).replace('\u0000', '/'))} is not in this config (every node must run the same metric sets)`);
+    if (m === undefined)
+      throw new Error(`${path}: metric ${JSON.stringify(String(mk).replace('\u0000', '/'))} is not in this config (every node must run the same metric sets)`);
     const spec = engine.specs[m]!;
-    if (!Array.isArray(hlls) || hlls.length !== spec.uniqueAttrs.length || !Array.isArray(nums) || nums.length !== spec.numAttrs.length) throw new Error(`${path}: the aggregates of ${spec.set}/${spec.name} differ from this config's`);
+    if (!Array.isArray(hlls) || hlls.length !== spec.uniqueAttrs.length || !Array.isArray(nums) || nums.length !== spec.numAttrs.length)
+      throw new Error(`${path}: the aggregates of ${spec.set}/${spec.name} differ from this config's`);
     const mw = w.metrics[m]!;
     let g: Group | undefined;
     if (key === '') g = mw.single;
@@ -106,12 +121,17 @@ export function mergeEntries(engine: MetricSetsEngine, index: Map<string, number
       else mw.groups.set(key, g);
     }
     g.count += Number(count);
-    hlls.forEach((h, j) => { g!.hlls[j]!.merge(HyperLogLog.fromJSON(h)); });
+    hlls.forEach((h, j) => {
+      g!.hlls[j]!.merge(HyperLogLog.fromJSON(h));
+    });
     nums.forEach((x, j) => mergeNum(g!.nums[j]!, x, `${path}.nums[${j}]`));
   });
 }
 
 /** Zero-fill only the group-less metrics whose partition is `partition` (every owner builds its own partitions). */
 export function zeroFillOwner(engine: MetricSetsEngine, partitions: number, partition: number): (m: number) => boolean {
-  return (m) => { const s = engine.specs[m]!; return groupPartition(partitions, s.set, s.name, '') === partition; };
+  return (m) => {
+    const s = engine.specs[m]!;
+    return groupPartition(partitions, s.set, s.name, '') === partition;
+  };
 }

@@ -41,23 +41,42 @@ function fmtAttrs(a: Record<string, unknown>): string {
 }
 
 export async function previewMain(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) { out.write(PREVIEW_HELP); return 0; }
+  if (args.includes('--help') || args.includes('-h')) {
+    out.write(PREVIEW_HELP);
+    return 0;
+  }
   const known = new Set(['--config', '--events', '--set', '--json']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    if (!known.has(name)) { err.write(`metricport preview: unknown argument "${a}"\n${PREVIEW_HELP}`); return 2; }
+    if (!known.has(name)) {
+      err.write(`metricport preview: unknown argument "${a}"\n${PREVIEW_HELP}`);
+      return 2;
+    }
     if (name !== '--json' && !a.includes('=')) i++;
   }
   const configFile = flag(args, 'config') ?? process.env.METRICPORT_CONFIG;
   const eventsFile = flag(args, 'events');
   const only = flag(args, 'set');
   const json = args.includes('--json');
-  if (configFile === undefined || eventsFile === undefined) { err.write(`metricport preview: --config and --events are required\n${PREVIEW_HELP}`); return 2; }
+  if (configFile === undefined || eventsFile === undefined) {
+    err.write(`metricport preview: --config and --events are required\n${PREVIEW_HELP}`);
+    return 2;
+  }
   let text: string;
   let evText: string;
-  try { text = readFileSync(configFile, 'utf8'); } catch (e) { err.write(`metricport preview: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`); return 1; }
-  try { evText = readFileSync(eventsFile, 'utf8'); } catch (e) { err.write(`metricport preview: cannot read ${eventsFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`); return 1; }
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (e) {
+    err.write(`metricport preview: cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 1;
+  }
+  try {
+    evText = readFileSync(eventsFile, 'utf8');
+  } catch (e) {
+    err.write(`metricport preview: cannot read ${eventsFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 1;
+  }
   const { config, issues } = checkConfig(text, configFile, registry);
   const errors = issues.filter((i) => i.severity === 'error');
   if (config === undefined || errors.length > 0) {
@@ -66,13 +85,24 @@ export async function previewMain(args: string[], out: NodeJS.WritableStream = p
     return 1;
   }
   const procs = [...config.processors].filter(([, c]) => c.type === 'metricsets');
-  if (procs.length === 0) { err.write(`metricport preview: ${configFile} has no metricsets processor\n`); return 1; }
-  const parsed = parseErrorsBody(evText, BigInt(Date.now()) * 1_000_000n, { maxEvents: Number.MAX_SAFE_INTEGER, maxAttributes: 1024, maxValueLength: 1 << 20, maxKeyLength: 1024 }, true);
+  if (procs.length === 0) {
+    err.write(`metricport preview: ${configFile} has no metricsets processor\n`);
+    return 1;
+  }
+  const parsed = parseErrorsBody(
+    evText,
+    BigInt(Date.now()) * 1_000_000n,
+    { maxEvents: Number.MAX_SAFE_INTEGER, maxAttributes: 1024, maxValueLength: 1 << 20, maxKeyLength: 1024 },
+    true,
+  );
   if (parsed.rejected > 0) {
     err.write(`${eventsFile}: ${parsed.rejected} event${parsed.rejected === 1 ? '' : 's'} skipped\n`);
     for (const r of parsed.rejections.slice(0, 10)) err.write(`  ${r.line !== undefined ? `line ${r.line}` : `event ${r.index}`}: ${r.reason}\n`);
   }
-  if (!parsed.readable) { err.write(`metricport preview: ${eventsFile}: ${parsed.error ?? 'no events'}\n`); return 1; }
+  if (!parsed.readable) {
+    err.write(`metricport preview: ${eventsFile}: ${parsed.error ?? 'no events'}\n`);
+    return 1;
+  }
   const result: Array<{ processor: string; windows: ReturnType<MetricSetsEngine['preview']> }> = [];
   for (const [id, c] of procs) {
     const cfg = c.config as unknown as MetricSetsConfig;
@@ -82,8 +112,14 @@ export async function previewMain(args: string[], out: NodeJS.WritableStream = p
     engine.add(parsed.events, Date.now());
     result.push({ processor: id, windows: engine.preview(only) });
   }
-  if (only !== undefined && result.length === 0) { err.write(`metricport preview: no metric set named ${JSON.stringify(only)} in ${configFile}\n`); return 1; }
-  if (json) { out.write(JSON.stringify(result, null, 2) + '\n'); return 0; }
+  if (only !== undefined && result.length === 0) {
+    err.write(`metricport preview: no metric set named ${JSON.stringify(only)} in ${configFile}\n`);
+    return 1;
+  }
+  if (json) {
+    out.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
   let s = `${parsed.events.length} event${parsed.events.length === 1 ? '' : 's'} from ${eventsFile}\n`;
   for (const r of result) {
     for (const w of r.windows) {

@@ -44,7 +44,10 @@ function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>> {
   const sets = new Map<string, Array<Record<string, unknown>>>();
   for (const s of specs) {
     let list = sets.get(s.set);
-    if (list === undefined) { list = []; sets.set(s.set, list); }
+    if (list === undefined) {
+      list = [];
+      sets.set(s.set, list);
+    }
     list.push({
       name: s.name,
       ...(s.description !== '' ? { description: s.description } : {}),
@@ -52,7 +55,13 @@ function describeSets(specs: MetricSpec[]): Array<Record<string, unknown>> {
       group_by: s.groupBy,
       group_by_defaults: Object.fromEntries(s.groupBy.flatMap((g, i) => (s.defaults[i] === undefined ? [] : [[g, s.defaults[i]]]))),
       aggregates: s.aggs.map((a) => a.text),
-      series: s.aggs.map((a) => ({ name: a.output, aggregate: a.text, kind: a.kind === 'count' || a.kind === 'sum' ? 'sum' : 'gauge', temporality: a.kind === 'count' || a.kind === 'sum' ? 'delta' : null, attributes: s.groupBy })),
+      series: s.aggs.map((a) => ({
+        name: a.output,
+        aggregate: a.text,
+        kind: a.kind === 'count' || a.kind === 'sum' ? 'sum' : 'gauge',
+        temporality: a.kind === 'count' || a.kind === 'sum' ? 'delta' : null,
+        attributes: s.groupBy,
+      })),
     });
   }
   return [...sets].map(([name, metrics]) => ({ name, metrics }));
@@ -128,9 +137,16 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
         const index = metricIndex(engine);
         const partitions = cluster.partitions;
         const owner = new FleetOwner<Window>({
-          id: this.set.id, cluster, channel, logger: this.logger, telemetry: this.set.telemetry, now: this.now,
+          id: this.set.id,
+          cluster,
+          channel,
+          logger: this.logger,
+          telemetry: this.set.telemetry,
+          now: this.now,
           adapter: {
-            periodMs: this.cfg.period, latenessMs: engine.o.latenessMs, waitMs: this.cfg.cluster_wait,
+            periodMs: this.cfg.period,
+            latenessMs: engine.o.latenessMs,
+            waitMs: this.cfg.cluster_wait,
             newWindow: (k) => engine.emptyWindow(k),
             merge: (w, entries) => mergeEntries(engine, index, w, entries),
             build: (_k, w, p) => engine.buildWindow(w, zeroFillOwner(engine, partitions, p)),
@@ -187,7 +203,12 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   private schedule(): void {
     if (this.stopped !== undefined) return;
     const delay = Math.max(1, this.engine.nextCloseMs() - this.now());
-    this.timer = setTimeout(() => { void this.tick(); }, Math.min(delay, 2 ** 31 - 1)); // tick never rejects
+    this.timer = setTimeout(
+      () => {
+        void this.tick();
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    ); // tick never rejects
     this.timer.unref();
   }
 
@@ -197,7 +218,11 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
     let batches: MetricsBatch[];
     if (this.fleet !== undefined) {
       let windows: Window[] = [];
-      try { windows = this.engine.closeDueWindows(this.now(), true); } catch (err) { this.noteError(err, 'closing windows failed'); }
+      try {
+        windows = this.engine.closeDueWindows(this.now(), true);
+      } catch (err) {
+        this.noteError(err, 'closing windows failed');
+      }
       const p = this.publish(windows);
       this.schedule();
       return p;
@@ -260,8 +285,11 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
       if (total === this.overflowSeen[i]) continue;
       this.overflowSeen[i] = total;
       const s = this.specs[i]!;
-      this.warnings.warn(`max_groups\u0000${i}`, { processor: this.set.id, metric_set: s.set, metric: s.name, max_groups: this.cfg.max_groups, overflow_events: total },
-        `max_groups (${this.cfg.max_groups}) reached: events of further groups are counted in the group "__overflow__" (raise max_groups, or group by attributes with fewer values)`);
+      this.warnings.warn(
+        `max_groups\u0000${i}`,
+        { processor: this.set.id, metric_set: s.set, metric: s.name, max_groups: this.cfg.max_groups, overflow_events: total },
+        `max_groups (${this.cfg.max_groups}) reached: events of further groups are counted in the group "__overflow__" (raise max_groups, or group by attributes with fewer values)`,
+      );
     }
   }
 
@@ -274,29 +302,45 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
   }
 
   private async doShutdown(deadline: AbortSignal): Promise<void> {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.fleet !== undefined) {
       // the open windows' partials go out now (the owners merge them with the others'); this node stops owning
       const pub = this.publish(this.engine.flushAllWindows(this.now()));
       this.fleet.owner.stop();
-      await raceAbort(Promise.all([...this.inflight, pub]).then(() => undefined), deadline);
+      await raceAbort(
+        Promise.all([...this.inflight, pub]).then(() => undefined),
+        deadline,
+      );
       return;
     }
     const batches = this.started ? this.engine.flushAll(this.now()) : this.engine.flushAll();
     const all = Promise.all([...this.inflight, this.send(batches)]).then(() => undefined);
     await new Promise<void>((resolve) => {
-      if (deadline.aborted) { resolve(); return; }
+      if (deadline.aborted) {
+        resolve();
+        return;
+      }
       const onAbort = () => resolve();
       deadline.addEventListener('abort', onAbort, { once: true });
-      void all.then(() => { deadline.removeEventListener('abort', onAbort); resolve(); });
+      void all.then(() => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve();
+      });
     });
   }
 
   /** The open windows' current values (GET /api/v1/metricsets/<set>/preview). */
-  preview(set?: string): PreviewWindow[] { return this.engine.preview(set); }
+  preview(set?: string): PreviewWindow[] {
+    return this.engine.preview(set);
+  }
 
   /** The set definitions (GET /api/v1/metricsets). */
-  definitions(): Array<Record<string, unknown>> { return describeSets(this.specs); }
+  definitions(): Array<Record<string, unknown>> {
+    return describeSets(this.specs);
+  }
 
   status(): Record<string, unknown> {
     const e = this.engine;
@@ -320,34 +364,74 @@ export class MetricSetsProcessor implements Processor<EventBatch> {
 
 function raceAbort(p: Promise<void>, deadline: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (deadline.aborted) { resolve(); return; }
+    if (deadline.aborted) {
+      resolve();
+      return;
+    }
     const onAbort = () => resolve();
     deadline.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => { deadline.removeEventListener('abort', onAbort); resolve(); });
+    void p.then(() => {
+      deadline.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }
 
 function registerGauges(tel: Telemetry, id: string, pipeline: string, p: MetricSetsProcessor): void {
   const e = p.engine;
-  tel.gauge('metricport_metricsets_late_events', 'Events dropped because their window had closed (older than the allowed lateness), cumulative', { processor: id, pipeline }, () => e.late);
-  tel.gauge('metricport_metricsets_future_events', 'Events more than one period in the future, taken as arriving now, cumulative', { processor: id, pipeline }, () => e.future);
+  tel.gauge(
+    'metricport_metricsets_late_events',
+    'Events dropped because their window had closed (older than the allowed lateness), cumulative',
+    { processor: id, pipeline },
+    () => e.late,
+  );
+  tel.gauge(
+    'metricport_metricsets_future_events',
+    'Events more than one period in the future, taken as arriving now, cumulative',
+    { processor: id, pipeline },
+    () => e.future,
+  );
   tel.gauge('metricport_metricsets_open_windows', 'Windows holding state', { processor: id, pipeline }, () => e.openWindows);
   const h = p.history;
   if (h !== undefined) {
     tel.gauge('metricport_metricsets_history_events', 'Events kept for Explore', { processor: id, pipeline }, () => h.events);
     tel.gauge('metricport_metricsets_history_bytes', 'Estimated bytes the Explore history holds', { processor: id, pipeline }, () => h.bytes);
-    tel.gauge('metricport_metricsets_history_dropped_events', 'Events dropped from the Explore history (reason: age or bytes), cumulative', { processor: id, pipeline, reason: 'age' }, () => h.droppedByAge);
-    tel.gauge('metricport_metricsets_history_dropped_events', 'Events dropped from the Explore history (reason: age or bytes), cumulative', { processor: id, pipeline, reason: 'bytes' }, () => h.droppedByBytes);
+    tel.gauge(
+      'metricport_metricsets_history_dropped_events',
+      'Events dropped from the Explore history (reason: age or bytes), cumulative',
+      { processor: id, pipeline, reason: 'age' },
+      () => h.droppedByAge,
+    );
+    tel.gauge(
+      'metricport_metricsets_history_dropped_events',
+      'Events dropped from the Explore history (reason: age or bytes), cumulative',
+      { processor: id, pipeline, reason: 'bytes' },
+      () => h.droppedByBytes,
+    );
   }
   p.specs.forEach((s, i) => {
     const c = e.counters[i]!;
     const base = { processor: id, pipeline, metric_set: s.set, metric: s.name };
-    tel.gauge('metricport_metricsets_missing_group_by_events', 'Events dropped for a metric because a group_by attribute was missing without a default, cumulative', base, () => c.missing_group_by);
-    tel.gauge('metricport_metricsets_overflow_events', 'Events counted in the __overflow__ group because the metric reached max_groups in their window, cumulative', base, () => c.overflow);
-    tel.gauge('metricport_metricsets_non_numeric_values', 'Values ignored by numeric aggregates because they were not numbers, cumulative', base, () => c.non_numeric);
+    tel.gauge(
+      'metricport_metricsets_missing_group_by_events',
+      'Events dropped for a metric because a group_by attribute was missing without a default, cumulative',
+      base,
+      () => c.missing_group_by,
+    );
+    tel.gauge(
+      'metricport_metricsets_overflow_events',
+      'Events counted in the __overflow__ group because the metric reached max_groups in their window, cumulative',
+      base,
+      () => c.overflow,
+    );
+    tel.gauge(
+      'metricport_metricsets_non_numeric_values',
+      'Values ignored by numeric aggregates because they were not numbers, cumulative',
+      base,
+      () => c.non_numeric,
+    );
   });
 }
-
 
 /** What the factory's load() returns. */
 export const metricsetsImpl: ProcessorImpl<MetricSetsConfig> = {

@@ -85,10 +85,14 @@ export class StabilityEngine {
     this.closedBefore = this.groups.map(() => -1n);
   }
 
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 
   /** Errors are collected from `ns` on: windows that began earlier are never scored. */
-  coverFrom(ns: bigint): void { this.coveredFrom = ns; }
+  coverFrom(ns: bigint): void {
+    this.coveredFrom = ns;
+  }
 
   private lateness(c: Compiled): bigint {
     return this.cfg.allowed_lateness !== undefined ? BigInt(this.cfg.allowed_lateness) * 1_000_000n : c.W;
@@ -101,28 +105,35 @@ export class StabilityEngine {
   add(batch: MetricsBatch): MetricsBatch {
     let dropAny = false;
     const drops = new Map<NumberDataPoint, true>();
-    for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) {
-      const fromImporter = sm.scope.name === IMPORTER_SCOPE;
-      const scopeGroup = sm.scope.attributes['metric.group'];
-      for (const m of sm.metrics) {
-        for (let gi = 0; gi < this.groups.length; gi++) {
-          const c = this.groups[gi]!;
-          const isDen = c.metrics.has(m.name) || (typeof scopeGroup === 'string' && scopeGroup === c.g.name);
-          const role = isDen ? 'den' : roleOf(c.g, m.name);
-          if (role === undefined) continue;
-          if (m.kind !== 'gauge' && !(m.kind === 'sum' && m.temporality === 1)) { this.counters.unsupported += m.points.length; continue; }
-          for (const p of m.points as NumberDataPoint[]) {
-            const values = this.values(c, p.attributes, role !== 'den' || fromImporter);
-            if (values === undefined) {
-              this.counters.missing_attribute++;
-              if (role === 'den') { drops.set(p, true); dropAny = true; }
+    for (const rm of batch.resourceMetrics)
+      for (const sm of rm.scopeMetrics) {
+        const fromImporter = sm.scope.name === IMPORTER_SCOPE;
+        const scopeGroup = sm.scope.attributes['metric.group'];
+        for (const m of sm.metrics) {
+          for (let gi = 0; gi < this.groups.length; gi++) {
+            const c = this.groups[gi]!;
+            const isDen = c.metrics.has(m.name) || (typeof scopeGroup === 'string' && scopeGroup === c.g.name);
+            const role = isDen ? 'den' : roleOf(c.g, m.name);
+            if (role === undefined) continue;
+            if (m.kind !== 'gauge' && !(m.kind === 'sum' && m.temporality === 1)) {
+              this.counters.unsupported += m.points.length;
               continue;
             }
-            this.fold(gi, c, values, p, m, role);
+            for (const p of m.points as NumberDataPoint[]) {
+              const values = this.values(c, p.attributes, role !== 'den' || fromImporter);
+              if (values === undefined) {
+                this.counters.missing_attribute++;
+                if (role === 'den') {
+                  drops.set(p, true);
+                  dropAny = true;
+                }
+                continue;
+              }
+              this.fold(gi, c, values, p, m, role);
+            }
           }
         }
       }
-    }
     return dropAny ? withoutPoints(batch, drops) : batch;
   }
 
@@ -142,24 +153,41 @@ export class StabilityEngine {
   private fold(gi: number, c: Compiled, values: string[], p: NumberDataPoint, m: Metric, role: Role): void {
     const t = p.startTimeUnixNano > 0n ? p.startTimeUnixNano : p.timeUnixNano;
     const w = t - (((t % c.W) + c.W) % c.W);
-    if (this.coveredFrom !== undefined && w < this.coveredFrom) { this.counters.uncovered++; return; }
-    if (w < this.closedBefore[gi]!) { this.counters.late++; return; }
+    if (this.coveredFrom !== undefined && w < this.coveredFrom) {
+      this.counters.uncovered++;
+      return;
+    }
+    if (w < this.closedBefore[gi]!) {
+      this.counters.late++;
+      return;
+    }
     const key = `${gi}\u0000${w}\u0000${values.join('\u0000')}`;
     let e = this.entries.get(key);
     if (e === undefined) {
-      if (this.entries.size >= this.cfg.max_entries) { this.counters.overflow++; return; }
+      if (this.entries.size >= this.cfg.max_entries) {
+        this.counters.overflow++;
+        return;
+      }
       e = { g: gi, values, w, errors: 0, impacted: 0, hasImpacted: false, crashed: 0, errored: 0, den: 0, hasDen: false, denTime: -1n };
       this.entries.set(key, e);
     }
     const v = typeof p.value === 'bigint' ? Number(p.value) : p.value;
     if (role === 'errors') e.errors += v;
-    else if (role === 'impacted') { e.impacted += v; e.hasImpacted = true; }
-    else if (role === 'crashed') e.crashed += v;
+    else if (role === 'impacted') {
+      e.impacted += v;
+      e.hasImpacted = true;
+    } else if (role === 'crashed') e.crashed += v;
     else if (role === 'errored') e.errored += v;
     else if (m.kind === 'gauge') {
-      if (p.timeUnixNano >= e.denTime) { e.den = v; e.denTime = p.timeUnixNano; }
+      if (p.timeUnixNano >= e.denTime) {
+        e.den = v;
+        e.denTime = p.timeUnixNano;
+      }
       e.hasDen = true;
-    } else { e.den += v; e.hasDen = true; }
+    } else {
+      e.den += v;
+      e.hasDen = true;
+    }
   }
 
   /** Emit every window that ended at least `lateness` before `nowNs` (all of them when `all`). */
@@ -176,51 +204,84 @@ export class StabilityEngine {
     }
     for (const [k, e] of this.entries) {
       const c = this.groups[e.g]!;
-      if (all || e.w + c.W <= this.closedBefore[e.g]!) { due.push(e); this.entries.delete(k); }
+      if (all || e.w + c.W <= this.closedBefore[e.g]!) {
+        due.push(e);
+        this.entries.delete(k);
+      }
     }
     if (due.length === 0) return undefined;
     const metrics = new Map<string, Metric>();
     const gauge = (name: string, unit: string, description: string): NumberDataPoint[] => {
       let m = metrics.get(name);
-      if (m === undefined) { m = { kind: 'gauge', name, unit, description, points: [] }; metrics.set(name, m); }
+      if (m === undefined) {
+        m = { kind: 'gauge', name, unit, description, points: [] };
+        metrics.set(name, m);
+      }
       return m.points as NumberDataPoint[];
     };
     due.sort((a, b) => (a.w < b.w ? -1 : a.w > b.w ? 1 : 0));
     for (const e of due) {
       const c = this.groups[e.g]!;
-      if (!e.hasDen || e.den === 0) { this.counters.no_denominator++; continue; }
+      if (!e.hasDen || e.den === 0) {
+        this.counters.no_denominator++;
+        continue;
+      }
       const attributes: Attributes = {};
-      c.keys.forEach((k, i) => { attributes[k] = e.values[i]!; });
+      c.keys.forEach((k, i) => {
+        attributes[k] = e.values[i]!;
+      });
       const start = e.w;
       const end = e.w + c.W;
       if (c.g.errors !== '') {
-        gauge(`errors_per_${c.out}`, '1', `Errors (${c.g.errors}) per ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
-          .push({ attributes, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.errors / e.den });
+        gauge(`errors_per_${c.out}`, '1', `Errors (${c.g.errors}) per ${c.g.name}, over the group's ${c.g.window / 1000}s windows`).push({
+          attributes,
+          startTimeUnixNano: start,
+          timeUnixNano: end,
+          flags: 0,
+          value: e.errors / e.den,
+        });
         this.counters.emitted++;
       }
       if (c.g.crashed !== '') {
-        gauge(`crash_free_rate_${c.out}`, '1', `Crash-free rate of ${c.g.name}: 1 − ${c.g.crashed} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
-          .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: 1 - e.crashed / e.den });
+        gauge(
+          `crash_free_rate_${c.out}`,
+          '1',
+          `Crash-free rate of ${c.g.name}: 1 − ${c.g.crashed} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`,
+        ).push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: 1 - e.crashed / e.den });
         this.counters.emitted++;
       }
       if (c.g.errored !== '') {
-        gauge(`errored_rate_${c.out}`, '1', `Errored rate of ${c.g.name}: ${c.g.errored} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`)
-          .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.errored / e.den });
+        gauge(`errored_rate_${c.out}`, '1', `Errored rate of ${c.g.name}: ${c.g.errored} ÷ ${c.g.name}, over the group's ${c.g.window / 1000}s windows`).push({
+          attributes: { ...attributes },
+          startTimeUnixNano: start,
+          timeUnixNano: end,
+          flags: 0,
+          value: e.errored / e.den,
+        });
         this.counters.emitted++;
       }
       if (c.g.impacted !== '' && e.hasImpacted) {
-        gauge(`impacted_share_${c.out}`, '1', `Share of ${c.g.name} impacted (${c.g.impacted} ÷ ${c.g.name})`)
-          .push({ attributes: { ...attributes }, startTimeUnixNano: start, timeUnixNano: end, flags: 0, value: e.impacted / e.den });
+        gauge(`impacted_share_${c.out}`, '1', `Share of ${c.g.name} impacted (${c.g.impacted} ÷ ${c.g.name})`).push({
+          attributes: { ...attributes },
+          startTimeUnixNano: start,
+          timeUnixNano: end,
+          flags: 0,
+          value: e.impacted / e.den,
+        });
         this.counters.emitted++;
       }
     }
     if (metrics.size === 0) return undefined;
     return {
-      resourceMetrics: [{
-        schemaUrl: '',
-        resource: { attributes: {}, droppedAttributesCount: 0 },
-        scopeMetrics: [{ schemaUrl: '', scope: { name: STABILITY_SCOPE, version: '', attributes: {}, droppedAttributesCount: 0 }, metrics: [...metrics.values()] }],
-      }],
+      resourceMetrics: [
+        {
+          schemaUrl: '',
+          resource: { attributes: {}, droppedAttributesCount: 0 },
+          scopeMetrics: [
+            { schemaUrl: '', scope: { name: STABILITY_SCOPE, version: '', attributes: {}, droppedAttributesCount: 0 }, metrics: [...metrics.values()] },
+          ],
+        },
+      ],
     };
   }
 }
@@ -240,12 +301,14 @@ function roleOf(g: StabilityGroup, name: string): Role | undefined {
 function withoutPoints(batch: MetricsBatch, drop: Map<NumberDataPoint, true>): MetricsBatch {
   const resourceMetrics: ResourceMetrics[] = [];
   for (const rm of batch.resourceMetrics) {
-    const scopeMetrics = rm.scopeMetrics.map((sm) => ({
-      ...sm,
-      metrics: sm.metrics
-        .map((m) => (m.kind === 'gauge' || m.kind === 'sum' ? { ...m, points: (m.points as NumberDataPoint[]).filter((p) => !drop.has(p)) } as Metric : m))
-        .filter((m) => m.points.length > 0),
-    })).filter((sm) => sm.metrics.length > 0);
+    const scopeMetrics = rm.scopeMetrics
+      .map((sm) => ({
+        ...sm,
+        metrics: sm.metrics
+          .map((m) => (m.kind === 'gauge' || m.kind === 'sum' ? ({ ...m, points: (m.points as NumberDataPoint[]).filter((p) => !drop.has(p)) } as Metric) : m))
+          .filter((m) => m.points.length > 0),
+      }))
+      .filter((sm) => sm.metrics.length > 0);
     if (scopeMetrics.length > 0) resourceMetrics.push({ ...rm, scopeMetrics });
   }
   return { resourceMetrics };

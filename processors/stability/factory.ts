@@ -7,7 +7,7 @@ import { stabilityConfigSchema, validateStabilityConfig, type StabilityConfig } 
  */
 export const stabilityProcessorFactory = defineProcessor<StabilityConfig>({
   type: 'stability',
-  description: 'Stability scores: errors ÷ a metric group (e.g. sessions started) per linked attribute value (e.g. app.version), on the group\'s windows',
+  description: "Stability scores: errors ÷ a metric group (e.g. sessions started) per linked attribute value (e.g. app.version), on the group's windows",
   signals: [{ in: 'metrics', out: 'metrics' }],
   configSchema: stabilityConfigSchema,
   validate: validateStabilityConfig,

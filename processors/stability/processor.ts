@@ -25,7 +25,12 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
   private lastError: string | null = null;
   private readonly reported = { no_denominator: 0, missing_attribute: 0, late: 0, uncovered: 0, overflow: 0, unsupported: 0 };
 
-  constructor(set: CreateSettings, readonly cfg: StabilityConfig, private readonly next: Consumer<MetricsBatch>, private readonly now: () => number = Date.now) {
+  constructor(
+    set: CreateSettings,
+    readonly cfg: StabilityConfig,
+    private readonly next: Consumer<MetricsBatch>,
+    private readonly now: () => number = Date.now,
+  ) {
     this.id = set.id;
     this.warnings = new RateLimitedLog(set.logger, { now });
     this.tel = set.telemetry.processor(set.id, set.pipeline ?? '');
@@ -38,7 +43,9 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
     this.engine.coverFrom(BigInt(this.now()) * 1_000_000n);
     const shortest = Math.min(...this.cfg.groups.map((g) => g.window));
     const every = Math.max(100, Math.min(5000, Math.floor(shortest / 10)));
-    this.timer = setInterval(() => { void this.tick(false); }, every);
+    this.timer = setInterval(() => {
+      void this.tick(false);
+    }, every);
     this.timer.unref();
   }
 
@@ -76,7 +83,10 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
     const c = this.engine.counters;
     for (const k of Object.keys(this.reported) as Array<keyof typeof this.reported>) {
       const d = c[k] - this.reported[k];
-      if (d > 0) { this.tel.dropped(d, k); this.reported[k] = c[k]; }
+      if (d > 0) {
+        this.tel.dropped(d, k);
+        this.reported[k] = c[k];
+      }
     }
   }
 
@@ -89,6 +99,11 @@ export class StabilityProcessor implements Processor<MetricsBatch> {
   }
 
   status(): Record<string, unknown> {
-    return { groups: this.cfg.groups.map((g) => g.name), open_entries: this.engine.size, counters: { ...this.engine.counters, ...this.tel.totals() }, last_error: this.lastError };
+    return {
+      groups: this.cfg.groups.map((g) => g.name),
+      open_entries: this.engine.size,
+      counters: { ...this.engine.counters, ...this.tel.totals() },
+      last_error: this.lastError,
+    };
   }
 }

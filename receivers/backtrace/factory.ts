@@ -8,7 +8,8 @@ import { backtraceConfigSchema, type BacktraceReceiverConfig } from './config.js
  */
 export const backtraceReceiverFactory = defineReceiver<BacktraceReceiverConfig>({
   type: 'backtrace',
-  description: 'Backtrace SDK receiver: POST /post?format=json&token= and /<universe>/<token>/json (JSON or multipart) from unmodified Backtrace SDKs → error events, deduplicated by uuid',
+  description:
+    'Backtrace SDK receiver: POST /post?format=json&token= and /<universe>/<token>/json (JSON or multipart) from unmodified Backtrace SDKs → error events, deduplicated by uuid',
   signals: ['events'],
   configSchema: backtraceConfigSchema,
   validate(cfg) {
@@ -17,7 +18,8 @@ export const backtraceReceiverFactory = defineReceiver<BacktraceReceiverConfig>(
     (cfg.tokens ?? []).forEach((t, i) => {
       if (t === undefined || typeof t.token !== 'string') return;
       if (seen.has(t.token)) issues.push({ path: `tokens[${i}].token`, message: 'the same token is listed twice', severity: 'error' });
-      if (t.token.includes('/')) issues.push({ path: `tokens[${i}].token`, message: 'a token cannot contain "/" (it is a URL path segment)', severity: 'error' });
+      if (t.token.includes('/'))
+        issues.push({ path: `tokens[${i}].token`, message: 'a token cannot contain "/" (it is a URL path segment)', severity: 'error' });
       seen.add(t.token);
     });
     return issues;

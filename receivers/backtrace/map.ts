@@ -77,12 +77,14 @@ export function mapBacktraceReport(report: Obj, arrival: bigint, o: BacktraceMap
     if (FIXED.has(k)) continue;
     const v = attrs[k];
     if (typeof v === 'string') a[k] = clip(v, o.maxValueLength);
-    else if (typeof v === 'number' && Number.isFinite(v) || typeof v === 'boolean') a[k] = v;
+    else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') a[k] = v;
     else continue;
     n++;
   }
   const classifiers = Array.isArray(report.classifiers) ? report.classifiers.filter((c): c is string => typeof c === 'string' && c !== '') : [];
-  const errorType = str(attrs['error.type']) ?? (classifiers[0] === 'UnhandledPromiseRejection' ? 'Unhandled rejection' : classifiers.at(-1) === 'Message' ? 'Message' : 'Exception');
+  const errorType =
+    str(attrs['error.type']) ??
+    (classifiers[0] === 'UnhandledPromiseRejection' ? 'Unhandled rejection' : classifiers.at(-1) === 'Message' ? 'Message' : 'Exception');
   const errorClass = classifiers.at(-1) ?? (errorType === 'Message' ? 'Message' : 'Error');
   const errorMessage = typeof attrs['error.message'] === 'string' ? attrs['error.message'] : '';
   a['error.type'] = clip(errorType, o.maxValueLength);

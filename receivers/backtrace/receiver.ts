@@ -43,7 +43,11 @@ export class BacktraceReceiver implements Receiver {
   /** metrics events passed on, by kind; events the SDK reported dropped on its side */
   private readonly metricEvents = { unique: 0, summed: 0, sdk_dropped: 0 };
 
-  constructor(set: CreateSettings, private readonly cfg: BacktraceReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: BacktraceReceiverConfig,
+    private readonly next: Consumer<EventBatch> | undefined,
+  ) {
     this.http = new HttpReceiver(set, cfg, {
       name: 'backtrace',
       errorBody: (code, message) => ({ contentType: 'application/json', body: JSON.stringify({ response: 'error', error: { code, message } }) }),
@@ -53,14 +57,30 @@ export class BacktraceReceiver implements Receiver {
       authFailures: true,
       cors: cfg.cors,
       gauges: (tel, attrs) => {
-        tel.gauge('metricport_backtrace_duplicate_reports', 'Reports whose uuid was already seen within dedupe.horizon (answered 200, not passed on), cumulative', attrs, () => this.duplicates);
+        tel.gauge(
+          'metricport_backtrace_duplicate_reports',
+          'Reports whose uuid was already seen within dedupe.horizon (answered 200, not passed on), cumulative',
+          attrs,
+          () => this.duplicates,
+        );
         tel.gauge('metricport_backtrace_dedupe_entries', 'uuids remembered for deduplication', attrs, () => this.seen.size);
         if (cfg.metrics.enabled) {
-          for (const k of ['unique', 'summed'] as const) tel.gauge('metricport_backtrace_metric_events', 'Backtrace metrics events passed on (unique: unique events; summed: summed events such as Application Launches), cumulative', { ...attrs, kind: k }, () => this.metricEvents[k]);
+          for (const k of ['unique', 'summed'] as const)
+            tel.gauge(
+              'metricport_backtrace_metric_events',
+              'Backtrace metrics events passed on (unique: unique events; summed: summed events such as Application Launches), cumulative',
+              { ...attrs, kind: k },
+              () => this.metricEvents[k],
+            );
         }
       },
     });
-    for (const t of cfg.tokens) this.tokens.set(t.token, { application: t.application === '' ? undefined : t.application, maxValueLength: cfg.max_value_length, maxAttributes: cfg.max_attributes });
+    for (const t of cfg.tokens)
+      this.tokens.set(t.token, {
+        application: t.application === '' ? undefined : t.application,
+        maxValueLength: cfg.max_value_length,
+        maxAttributes: cfg.max_attributes,
+      });
     this.seen = new SeenIds(cfg.dedupe.horizon, cfg.dedupe.max_entries);
   }
 
@@ -76,13 +96,25 @@ export class BacktraceReceiver implements Receiver {
     });
   }
 
-  shutdown(deadline: AbortSignal): Promise<void> { return this.http.shutdown(deadline); }
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return this.http.shutdown(deadline);
+  }
 
-  boundAddress(): BoundAddress | undefined { return this.http.address(); }
+  boundAddress(): BoundAddress | undefined {
+    return this.http.address();
+  }
 
   status(): Record<string, unknown> {
-    return this.http.status({ paths: this.cfg.metrics.enabled ? [POST_ROUTE, TOKEN_ROUTE, UNIQUE_ROUTE, SUMMED_ROUTE] : [POST_ROUTE, TOKEN_ROUTE], tokens: this.cfg.tokens.length },
-      { duplicates: this.duplicates, multipart: this.multipart, dedupe_entries: this.seen.size, dedupe_evicted: this.seen.evicted, ...(this.cfg.metrics.enabled ? { metric_events: { ...this.metricEvents } } : {}) });
+    return this.http.status(
+      { paths: this.cfg.metrics.enabled ? [POST_ROUTE, TOKEN_ROUTE, UNIQUE_ROUTE, SUMMED_ROUTE] : [POST_ROUTE, TOKEN_ROUTE], tokens: this.cfg.tokens.length },
+      {
+        duplicates: this.duplicates,
+        multipart: this.multipart,
+        dedupe_entries: this.seen.size,
+        dedupe_evicted: this.seen.evicted,
+        ...(this.cfg.metrics.enabled ? { metric_events: { ...this.metricEvents } } : {}),
+      },
+    );
   }
 
   private async handle(x: Exchange, token: string | undefined): Promise<void> {
@@ -110,7 +142,10 @@ export class BacktraceReceiver implements Receiver {
     const boundary = multipartBoundary(ct);
     if (boundary !== undefined) {
       const part = findPart(body, boundary, 'upload_file');
-      if (!part.ok) { x.fail(400, part.error, 'malformed_multipart'); return; }
+      if (!part.ok) {
+        x.fail(400, part.error, 'malformed_multipart');
+        return;
+      }
       json = part.body;
       this.multipart++;
     } else if (ct !== undefined && /^\s*multipart\//i.test(ct)) {
@@ -121,10 +156,20 @@ export class BacktraceReceiver implements Receiver {
     try {
       const v = JSON.parse(json.toString('utf8'));
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) report = v as Record<string, unknown>;
-    } catch { /* the parser's message quotes the body: never echoed */ }
-    if (report === undefined) { this.http.tel.rejected(1, 'events'); x.fail(400, 'the report is not a JSON object', 'malformed_json'); return; }
+    } catch {
+      /* the parser's message quotes the body: never echoed */
+    }
+    if (report === undefined) {
+      this.http.tel.rejected(1, 'events');
+      x.fail(400, 'the report is not a JSON object', 'malformed_json');
+      return;
+    }
     const m = mapBacktraceReport(report, arrival, opts);
-    if (!m.ok) { this.http.tel.rejected(1, 'events'); x.fail(400, m.error, 'invalid_report'); return; }
+    if (!m.ok) {
+      this.http.tel.rejected(1, 'events');
+      x.fail(400, m.error, 'invalid_report');
+      return;
+    }
     if (this.seen.checkAndAdd(m.uuid)) {
       this.duplicates++;
       this.ok(x, m.uuid);
@@ -158,10 +203,20 @@ export class BacktraceReceiver implements Receiver {
     try {
       const v = JSON.parse(body.toString('utf8'));
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) json = v as Record<string, unknown>;
-    } catch { /* the parser's message quotes the body: never echoed */ }
-    if (json === undefined) { this.http.tel.rejected(1, 'events'); x.fail(400, 'the metrics submission is not a JSON object', 'malformed_json'); return; }
+    } catch {
+      /* the parser's message quotes the body: never echoed */
+    }
+    if (json === undefined) {
+      this.http.tel.rejected(1, 'events');
+      x.fail(400, 'the metrics submission is not a JSON object', 'malformed_json');
+      return;
+    }
     const m = mapMetricsSubmission(kind, json, arrival, opts, this.cfg.metrics.max_events_per_request);
-    if (!m.ok) { this.http.tel.rejected(1, 'events'); x.fail(400, m.error, 'invalid_metrics'); return; }
+    if (!m.ok) {
+      this.http.tel.rejected(1, 'events');
+      x.fail(400, m.error, 'invalid_metrics');
+      return;
+    }
     this.metricEvents.sdk_dropped += m.dropped;
     if (m.events.length > 0 && !(await x.consume(this.next!, { events: m.events }, m.events.length, 'events'))) return;
     this.metricEvents[kind] += m.events.length;
@@ -181,5 +236,9 @@ export function tokenFromPath(url: string): string | undefined {
   if (parts.at(-1) === '') parts.pop();
   const t = parts.at(-2);
   if (t === undefined || t === '') return undefined;
-  try { return decodeURIComponent(t); } catch { return undefined; }
+  try {
+    return decodeURIComponent(t);
+  } catch {
+    return undefined;
+  }
 }

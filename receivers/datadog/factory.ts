@@ -8,7 +8,8 @@ import { datadogConfigSchema, validateDatadogConfig, type DatadogReceiverConfig 
  */
 export const datadogReceiverFactory = defineReceiver<DatadogReceiverConfig>({
   type: 'datadog',
-  description: 'Datadog HTTP API receiver: POST /api/v1/series, /api/v2/series (JSON or protobuf), /api/v1/distribution_points, /api/v1/check_run, GET /api/v1/validate; gzip/deflate/zstd; DD-API-KEY checked',
+  description:
+    'Datadog HTTP API receiver: POST /api/v1/series, /api/v2/series (JSON or protobuf), /api/v1/distribution_points, /api/v1/check_run, GET /api/v1/validate; gzip/deflate/zstd; DD-API-KEY checked',
   signals: ['metrics'],
   configSchema: datadogConfigSchema,
   validate: validateDatadogConfig,

@@ -32,9 +32,19 @@
  */
 import { setAttr } from '../../src/model/attributes.js';
 import {
-  emptyResource, Temporality,
-  type Attributes, type ExponentialHistogramDataPoint, type ExponentialHistogramMetric, type GaugeMetric, type HistogramDataPoint,
-  type HistogramMetric, type Metric, type MetricsBatch, type NumberDataPoint, type ResourceMetrics, type SumMetric,
+  emptyResource,
+  Temporality,
+  type Attributes,
+  type ExponentialHistogramDataPoint,
+  type ExponentialHistogramMetric,
+  type GaugeMetric,
+  type HistogramDataPoint,
+  type HistogramMetric,
+  type Metric,
+  type MetricsBatch,
+  type NumberDataPoint,
+  type ResourceMetrics,
+  type SumMetric,
 } from '../../src/model/metrics.js';
 
 export type DdType = 'unspecified' | 'count' | 'rate' | 'gauge' | 'distribution' | string;
@@ -54,7 +64,18 @@ export interface DdSeries {
   shape: 'pair' | 'object' | 'dist';
 }
 
-export const REJECT_REASONS = ['bad_series', 'missing_metric', 'bad_type', 'bad_interval', 'bad_host', 'bad_tags', 'too_many_tags', 'bad_points', 'bad_timestamp', 'bad_value'] as const;
+export const REJECT_REASONS = [
+  'bad_series',
+  'missing_metric',
+  'bad_type',
+  'bad_interval',
+  'bad_host',
+  'bad_tags',
+  'too_many_tags',
+  'bad_points',
+  'bad_timestamp',
+  'bad_value',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface MapOptions {
@@ -105,7 +126,10 @@ function splitTag(t: string): [string, string] {
 }
 
 /** a resource's metrics: by name (the string the body carried, hashed once), then by kind tag (+ unit when set) */
-interface ResourceSlot { rm: ResourceMetrics; metrics: Map<string, Record<string, Metric>> }
+interface ResourceSlot {
+  rm: ResourceMetrics;
+  metrics: Map<string, Record<string, Metric>>;
+}
 
 class Builder {
   readonly resources = new Map<string, ResourceSlot>();
@@ -129,7 +153,10 @@ class Builder {
 
   metric<M extends Metric>(slot: ResourceSlot, kind: string, name: string, unit: string, make: () => M): M {
     let byKind = slot.metrics.get(name);
-    if (byKind === undefined) { byKind = {}; slot.metrics.set(name, byKind); }
+    if (byKind === undefined) {
+      byKind = {};
+      slot.metrics.set(name, byKind);
+    }
     const key = unit === '' ? kind : `${kind}\x00${unit}`;
     let m = byKind[key];
     if (m === undefined) {
@@ -149,7 +176,9 @@ export class SeriesMapper {
     this.r = { batch: { resourceMetrics: this.b.out }, points: 0, rejected: 0, byReason: {}, errors: [], duplicateTags: 0 };
   }
 
-  result(): MapResult { return this.r; }
+  result(): MapResult {
+    return this.r;
+  }
 
   reject(n: number, reason: RejectReason, message: string): void {
     this.r.rejected += n;
@@ -179,7 +208,10 @@ export class SeriesMapper {
     }
     let host: string | undefined;
     if (s.host !== undefined && s.host !== null) {
-      if (typeof s.host !== 'string') { this.reject(npts, 'bad_host', `${at}.host: must be a string`); return; }
+      if (typeof s.host !== 'string') {
+        this.reject(npts, 'bad_host', `${at}.host: must be a string`);
+        return;
+      }
       host = s.host;
     }
     let resources = s.resources;
@@ -194,19 +226,28 @@ export class SeriesMapper {
     const attrs: Attributes = {};
     const tags = s.tags;
     if (tags !== undefined && tags !== null) {
-      if (!Array.isArray(tags)) { this.reject(npts, 'bad_tags', `${at}.tags: must be an array of strings`); return; }
+      if (!Array.isArray(tags)) {
+        this.reject(npts, 'bad_tags', `${at}.tags: must be an array of strings`);
+        return;
+      }
       if (tags.length > this.o.maxTags) {
         this.reject(npts, 'too_many_tags', `${at}.tags: ${tags.length} tags, more than max_tags_per_series (${this.o.maxTags})`);
         return;
       }
       for (let i = 0; i < tags.length; i++) {
         const t: unknown = tags[i];
-        if (typeof t !== 'string') { this.reject(npts, 'bad_tags', `${at}.tags[${i}]: must be a string`); return; }
+        if (typeof t !== 'string') {
+          this.reject(npts, 'bad_tags', `${at}.tags[${i}]: must be a string`);
+          return;
+        }
         const kv = splitTag(t);
         const k = kv[0];
         if (k === '') continue;
         // own keys hold strings: undefined means absent, except inherited names (toString...) checked the slow way
-        if (attrs[k] !== undefined && Object.prototype.hasOwnProperty.call(attrs, k)) { this.r.duplicateTags++; continue; }
+        if (attrs[k] !== undefined && Object.prototype.hasOwnProperty.call(attrs, k)) {
+          this.r.duplicateTags++;
+          continue;
+        }
         if (k === '__proto__') setAttr(attrs, k, kv[1]);
         else attrs[k] = kv[1];
       }
@@ -216,15 +257,29 @@ export class SeriesMapper {
 
     const slot = this.b.slot(host, resources);
     const name = s.metric;
-    if (s.shape === 'dist') { this.distribution(slot, name, unit, pts, attrs, at); return; }
+    if (s.shape === 'dist') {
+      this.distribution(slot, name, unit, pts, attrs, at);
+      return;
+    }
 
     let kind: 'gauge' | 'count' | 'rate-count';
     switch (s.type) {
-      case 'gauge': case 'unspecified': kind = 'gauge'; break;
-      case 'count': kind = 'count'; break;
-      case 'rate': kind = this.o.rateAs === 'count' && interval > 0 ? 'rate-count' : 'gauge'; break;
+      case 'gauge':
+      case 'unspecified':
+        kind = 'gauge';
+        break;
+      case 'count':
+        kind = 'count';
+        break;
+      case 'rate':
+        kind = this.o.rateAs === 'count' && interval > 0 ? 'rate-count' : 'gauge';
+        break;
       default:
-        this.reject(npts, 'bad_type', `${at}.type: ${JSON.stringify(s.type)} is not one of ${s.shape === 'object' ? '0 (unspecified), 1 (count), 2 (rate), 3 (gauge)' : 'gauge, count, rate'}`);
+        this.reject(
+          npts,
+          'bad_type',
+          `${at}.type: ${JSON.stringify(s.type)} is not one of ${s.shape === 'object' ? '0 (unspecified), 1 (count), 2 (rate), 3 (gauge)' : 'gauge, count, rate'}`,
+        );
         return;
     }
 
@@ -242,11 +297,17 @@ export class SeriesMapper {
       let ts: unknown;
       let v: unknown;
       if (obj) {
-        if (p === null || typeof p !== 'object' || Array.isArray(p)) { this.reject(1, 'bad_points', `${at}.points[${i}]: must be an object {timestamp, value}`); continue; }
+        if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+          this.reject(1, 'bad_points', `${at}.points[${i}]: must be an object {timestamp, value}`);
+          continue;
+        }
         ts = (p as { timestamp?: unknown }).timestamp;
         v = (p as { value?: unknown }).value;
       } else {
-        if (!Array.isArray(p) || p.length < 2) { this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, value] pair`); continue; }
+        if (!Array.isArray(p) || p.length < 2) {
+          this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, value] pair`);
+          continue;
+        }
         ts = p[0];
         v = p[1];
       }
@@ -258,8 +319,15 @@ export class SeriesMapper {
       }
       if (v < 0) negative = true;
       const value = kind === 'rate-count' ? v * interval : v;
-      if (t0 === undefined) { t0 = t; v0 = value; continue; }
-      if (times === undefined) { times = [t0]; values = [v0]; }
+      if (t0 === undefined) {
+        t0 = t;
+        v0 = value;
+        continue;
+      }
+      if (times === undefined) {
+        times = [t0];
+        values = [v0];
+      }
       times.push(t);
       (values as number[]).push(value);
     }
@@ -268,19 +336,45 @@ export class SeriesMapper {
     this.r.points += count;
     if (kind === 'gauge') {
       const m = this.b.metric<GaugeMetric>(slot, 'g', name, unit, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
-      if (times === undefined) { m.points.push({ attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: t0, flags: 0, value: v0 }); return; }
+      if (times === undefined) {
+        m.points.push({ attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: t0, flags: 0, value: v0 });
+        return;
+      }
       for (let i = 0; i < count; i++) {
-        m.points.push({ attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: 0n, timeUnixNano: times[i] as bigint, flags: 0, value: (values as number[])[i] as number });
+        m.points.push({
+          attributes: i === 0 ? attrs : { ...attrs },
+          startTimeUnixNano: 0n,
+          timeUnixNano: times[i] as bigint,
+          flags: 0,
+          value: (values as number[])[i] as number,
+        });
       }
       return;
     }
     const startOffset = this.offset(interval);
     const mono = !negative;
-    const m = this.b.metric<SumMetric>(slot, mono ? 'm' : 's', name, unit, () => ({ kind: 'sum', name, description: '', unit, temporality: Temporality.Delta, isMonotonic: mono, points: [] }));
-    if (times === undefined) { m.points.push({ attributes: attrs, startTimeUnixNano: t0 - startOffset, timeUnixNano: t0, flags: 0, value: v0 }); return; }
+    const m = this.b.metric<SumMetric>(slot, mono ? 'm' : 's', name, unit, () => ({
+      kind: 'sum',
+      name,
+      description: '',
+      unit,
+      temporality: Temporality.Delta,
+      isMonotonic: mono,
+      points: [],
+    }));
+    if (times === undefined) {
+      m.points.push({ attributes: attrs, startTimeUnixNano: t0 - startOffset, timeUnixNano: t0, flags: 0, value: v0 });
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const t = times[i] as bigint;
-      const p: NumberDataPoint = { attributes: i === 0 ? attrs : { ...attrs }, startTimeUnixNano: t - startOffset, timeUnixNano: t, flags: 0, value: (values as number[])[i] as number };
+      const p: NumberDataPoint = {
+        attributes: i === 0 ? attrs : { ...attrs },
+        startTimeUnixNano: t - startOffset,
+        timeUnixNano: t,
+        flags: 0,
+        value: (values as number[])[i] as number,
+      };
       m.points.push(p);
     }
   }
@@ -290,7 +384,10 @@ export class SeriesMapper {
 
   /** interval seconds → ns (the last one memoised: a request's series mostly share it) */
   private offset(interval: number): bigint {
-    if (interval !== this.lastInterval) { this.lastInterval = interval; this.lastOffset = BigInt(Math.round(interval * 1e9)); }
+    if (interval !== this.lastInterval) {
+      this.lastInterval = interval;
+      this.lastOffset = BigInt(Math.round(interval * 1e9));
+    }
     return this.lastOffset;
   }
 
@@ -309,7 +406,10 @@ export class SeriesMapper {
     }
     if (ts === 0) return this.o.nowNs;
     // the points of one request mostly share their timestamp: the last conversion is memoised
-    if (ts !== this.lastTs) { this.lastTs = ts; this.lastNs = tsNanos(ts); }
+    if (ts !== this.lastTs) {
+      this.lastTs = ts;
+      this.lastNs = tsNanos(ts);
+    }
     return this.lastNs;
   }
 
@@ -318,22 +418,51 @@ export class SeriesMapper {
     let first = true;
     for (let i = 0; i < pts.length; i++) {
       const p = pts[i];
-      if (!Array.isArray(p) || p.length < 2 || !Array.isArray(p[1])) { this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, [values...]] pair`); continue; }
+      if (!Array.isArray(p) || p.length < 2 || !Array.isArray(p[1])) {
+        this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, [values...]] pair`);
+        continue;
+      }
       const t = this.time(p[0], at, i, '[0]');
       if (t === undefined) continue;
       const vs = p[1] as unknown[];
       let bad = -1;
-      for (let j = 0; j < vs.length; j++) { const v = vs[j]; if (typeof v !== 'number' || !Number.isFinite(v)) { bad = j; break; } }
-      if (bad >= 0) { this.reject(1, 'bad_value', `${at}.points[${i}][1][${bad}]: must be a finite number`); continue; }
-      if (vs.length === 0) { this.reject(1, 'bad_value', `${at}.points[${i}][1]: no values`); continue; }
+      for (let j = 0; j < vs.length; j++) {
+        const v = vs[j];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          bad = j;
+          break;
+        }
+      }
+      if (bad >= 0) {
+        this.reject(1, 'bad_value', `${at}.points[${i}][1][${bad}]: must be a finite number`);
+        continue;
+      }
+      if (vs.length === 0) {
+        this.reject(1, 'bad_value', `${at}.points[${i}][1]: no values`);
+        continue;
+      }
       const a = first ? attrs : { ...attrs };
       first = false;
       this.r.points++;
       if (explicit) {
-        const m = this.b.metric<HistogramMetric>(slot, 'h', name, unit, () => ({ kind: 'histogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+        const m = this.b.metric<HistogramMetric>(slot, 'h', name, unit, () => ({
+          kind: 'histogram',
+          name,
+          description: '',
+          unit,
+          temporality: Temporality.Delta,
+          points: [],
+        }));
         m.points.push(explicitPoint(vs as number[], this.o.distributions.explicitBounds, a, t));
       } else {
-        const m = this.b.metric<ExponentialHistogramMetric>(slot, 'e', name, unit, () => ({ kind: 'exponentialHistogram', name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+        const m = this.b.metric<ExponentialHistogramMetric>(slot, 'e', name, unit, () => ({
+          kind: 'exponentialHistogram',
+          name,
+          description: '',
+          unit,
+          temporality: Temporality.Delta,
+          points: [],
+        }));
         m.points.push(exponentialPoint(vs as number[], this.o.distributions.maxScale, this.o.distributions.maxBuckets, a, t));
       }
     }
@@ -344,7 +473,11 @@ function stats(vs: number[]): { sum: number; min: number; max: number } {
   let sum = 0;
   let min = Infinity;
   let max = -Infinity;
-  for (const v of vs) { sum += v; if (v < min) min = v; if (v > max) max = v; }
+  for (const v of vs) {
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   return { sum, min, max };
 }
 
@@ -354,7 +487,11 @@ export function explicitPoint(vs: number[], bounds: number[], attributes: Attrib
   for (const v of vs) {
     let lo = 0;
     let hi = bounds.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (v <= (bounds[mid] as number)) hi = mid; else lo = mid + 1; }
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (v <= (bounds[mid] as number)) hi = mid;
+      else lo = mid + 1;
+    }
     counts[lo] = (counts[lo] as number) + 1;
   }
   const { sum, min, max } = stats(vs);
@@ -380,7 +517,15 @@ export function exponentialPoint(vs: number[], maxScale: number, maxBuckets: num
     else if (v < 0) neg.push(expIndex(-v, maxScale));
     else zero++;
   }
-  const range = (ix: number[]): [number, number] => { let lo = Infinity; let hi = -Infinity; for (const i of ix) { if (i < lo) lo = i; if (i > hi) hi = i; } return [lo, hi]; };
+  const range = (ix: number[]): [number, number] => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of ix) {
+      if (i < lo) lo = i;
+      if (i > hi) hi = i;
+    }
+    return [lo, hi];
+  };
   const [plo, phi] = range(pos);
   const [nlo, nhi] = range(neg);
   let d = 0;
@@ -391,20 +536,43 @@ export function exponentialPoint(vs: number[], maxScale: number, maxBuckets: num
     const f = 2 ** d;
     const off = Math.floor(lo / f);
     const counts = new Array<number>(Math.floor(hi / f) - off + 1).fill(0);
-    for (const i of ix) { const k = Math.floor(i / f) - off; counts[k] = (counts[k] as number) + 1; }
+    for (const i of ix) {
+      const k = Math.floor(i / f) - off;
+      counts[k] = (counts[k] as number) + 1;
+    }
     return { offset: off, bucketCounts: counts };
   };
   const { sum, min, max } = stats(vs);
   return {
-    attributes, startTimeUnixNano: t, timeUnixNano: t, flags: 0,
-    count: vs.length, sum, scale: maxScale - d, zeroCount: zero, zeroThreshold: 0,
-    positive: buckets(pos, plo, phi), negative: buckets(neg, nlo, nhi), min, max,
+    attributes,
+    startTimeUnixNano: t,
+    timeUnixNano: t,
+    flags: 0,
+    count: vs.length,
+    sum,
+    scale: maxScale - d,
+    zeroCount: zero,
+    zeroThreshold: 0,
+    positive: buckets(pos, plo, phi),
+    negative: buckets(neg, nlo, nhi),
+    min,
+    max,
   };
 }
 
 /** v1 JSON series (`{"series":[{metric, points: [[ts, v]], type, interval, host, tags, device}]}`); `type` as a name or (leniently) the v2 number */
 export function v1Series(o: Record<string, unknown>): DdSeries {
-  return { metric: o.metric, type: v1Type(o.type), interval: o.interval, host: o.host, tags: o.tags, unit: undefined, device: o.device, points: o.points, shape: 'pair' };
+  return {
+    metric: o.metric,
+    type: v1Type(o.type),
+    interval: o.interval,
+    host: o.host,
+    tags: o.tags,
+    unit: undefined,
+    device: o.device,
+    points: o.points,
+    shape: 'pair',
+  };
 }
 
 /** a type name ("count") or the v2 enum number (1); anything else comes back as written, for the bad_type message */
@@ -425,11 +593,22 @@ export function v2Series(o: Record<string, unknown>): DdSeries | string {
     resources = [];
     for (let i = 0; i < o.resources.length; i++) {
       const r = o.resources[i] as { name?: unknown; type?: unknown } | null;
-      if (r === null || typeof r !== 'object' || typeof r.name !== 'string' || typeof r.type !== 'string') return `resources[${i}]: must be {name: string, type: string}`;
+      if (r === null || typeof r !== 'object' || typeof r.name !== 'string' || typeof r.type !== 'string')
+        return `resources[${i}]: must be {name: string, type: string}`;
       resources.push({ type: r.type, name: r.name });
     }
   }
-  return { metric: o.metric, type: v1Type(o.type), interval: o.interval, host: undefined, tags: o.tags, unit: o.unit, resources, points: o.points, shape: 'object' };
+  return {
+    metric: o.metric,
+    type: v1Type(o.type),
+    interval: o.interval,
+    host: undefined,
+    tags: o.tags,
+    unit: o.unit,
+    resources,
+    points: o.points,
+    shape: 'object',
+  };
 }
 
 /** `/api/v1/distribution_points` series (`{"series":[{metric, points: [[ts, [v...]]], host, tags, type: "distribution"}]}`) */

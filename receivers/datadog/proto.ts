@@ -26,24 +26,44 @@ const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<SlicingBuffer>).utf8S
 
 class Reader {
   pos: number;
-  constructor(readonly buf: Buffer, start: number, readonly end: number) { this.pos = start; }
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
 
-  fail(what: string): never { throw new DecodeError(`malformed protobuf at byte offset ${this.pos}: ${what}`); }
+  fail(what: string): never {
+    throw new DecodeError(`malformed protobuf at byte offset ${this.pos}: ${what}`);
+  }
 
   varint(): number {
     const buf = this.buf;
     let pos = this.pos;
     let b = buf[pos++];
-    if (b === undefined || pos > this.end) { this.pos = pos - 1; this.fail('truncated varint'); }
-    if (b < 0x80) { this.pos = pos; return b; }
+    if (b === undefined || pos > this.end) {
+      this.pos = pos - 1;
+      this.fail('truncated varint');
+    }
+    if (b < 0x80) {
+      this.pos = pos;
+      return b;
+    }
     let v = b & 0x7f;
     let mul = 0x80;
     for (let i = 1; i < 10; i++) {
-      if (pos >= this.end) { this.pos = pos; this.fail('truncated varint'); }
+      if (pos >= this.end) {
+        this.pos = pos;
+        this.fail('truncated varint');
+      }
       b = buf[pos++] as number;
       v += (b & 0x7f) * mul;
       mul *= 0x80;
-      if (b < 0x80) { this.pos = pos; return v; }
+      if (b < 0x80) {
+        this.pos = pos;
+        return v;
+      }
     }
     this.pos = pos;
     return this.fail('varint longer than 10 bytes');
@@ -81,11 +101,24 @@ class Reader {
 
   skip(wire: number): void {
     switch (wire) {
-      case 0: this.varint(); return;
-      case 1: if (this.pos + 8 > this.end) this.fail('truncated fixed64'); this.pos += 8; return;
-      case 2: { const n = this.len(); this.pos += n; return; }
-      case 5: if (this.pos + 4 > this.end) this.fail('truncated fixed32'); this.pos += 4; return;
-      default: this.fail(`unsupported wire type ${wire}`);
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        if (this.pos + 8 > this.end) this.fail('truncated fixed64');
+        this.pos += 8;
+        return;
+      case 2: {
+        const n = this.len();
+        this.pos += n;
+        return;
+      }
+      case 5:
+        if (this.pos + 4 > this.end) this.fail('truncated fixed32');
+        this.pos += 4;
+        return;
+      default:
+        this.fail(`unsupported wire type ${wire}`);
     }
   }
 }
@@ -127,14 +160,45 @@ function series(r: Reader, end: number): DdSeries {
     const field = tag >>> 3;
     const wire = tag & 7;
     switch (field) {
-      case 1: if (wire !== 2) break; { const n = r.len(); resource(r, r.pos + n, s); } continue;
-      case 2: if (wire !== 2) break; s.metric = r.string(); continue;
-      case 3: if (wire !== 2) break; tags.push(r.string()); continue;
-      case 4: if (wire !== 2) break; { const n = r.len(); points.push(point(r, r.pos + n)); } continue;
-      case 5: if (wire !== 0) break; { const t = r.varint(); s.type = TYPES[t] ?? `enum ${t}`; } continue;
-      case 6: if (wire !== 2) break; s.unit = r.string(); continue;
-      case 8: if (wire !== 0) break; s.interval = r.int64(); continue;
-      default: break;
+      case 1:
+        if (wire !== 2) break;
+        {
+          const n = r.len();
+          resource(r, r.pos + n, s);
+        }
+        continue;
+      case 2:
+        if (wire !== 2) break;
+        s.metric = r.string();
+        continue;
+      case 3:
+        if (wire !== 2) break;
+        tags.push(r.string());
+        continue;
+      case 4:
+        if (wire !== 2) break;
+        {
+          const n = r.len();
+          points.push(point(r, r.pos + n));
+        }
+        continue;
+      case 5:
+        if (wire !== 0) break;
+        {
+          const t = r.varint();
+          s.type = TYPES[t] ?? `enum ${t}`;
+        }
+        continue;
+      case 6:
+        if (wire !== 2) break;
+        s.unit = r.string();
+        continue;
+      case 8:
+        if (wire !== 0) break;
+        s.interval = r.int64();
+        continue;
+      default:
+        break;
     }
     r.skip(wire);
   }

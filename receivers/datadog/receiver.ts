@@ -42,7 +42,9 @@ function errorBody(_status: number, message: string): { contentType: string; bod
   return { contentType: 'application/json', body: JSON.stringify({ errors: [message] }) };
 }
 
-function digest(s: string): Buffer { return createHash('sha256').update(s, 'utf8').digest(); }
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
 
 export class DatadogReceiver implements Receiver {
   private readonly http: HttpReceiver;
@@ -54,7 +56,11 @@ export class DatadogReceiver implements Receiver {
   private checkRuns = 0;
   private validations = 0;
 
-  constructor(set: CreateSettings, private readonly cfg: DatadogReceiverConfig, private readonly next: Consumer<MetricsBatch> | undefined) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: DatadogReceiverConfig,
+    private readonly next: Consumer<MetricsBatch> | undefined,
+  ) {
     this.http = new HttpReceiver(set, cfg, {
       name: 'datadog',
       errorBody,
@@ -63,9 +69,19 @@ export class DatadogReceiver implements Receiver {
       authFailures: true,
       gauges: (tel, attrs) => {
         for (const r of REJECT_REASONS) {
-          tel.gauge('metricport_datadog_rejected_points', 'Points (series: all their points) a datadog receiver rejected, by reason, cumulative', { ...attrs, reason: r }, () => this.rejectedBy[r] ?? 0);
+          tel.gauge(
+            'metricport_datadog_rejected_points',
+            'Points (series: all their points) a datadog receiver rejected, by reason, cumulative',
+            { ...attrs, reason: r },
+            () => this.rejectedBy[r] ?? 0,
+          );
         }
-        tel.gauge('metricport_datadog_check_runs', 'Service check runs received on /api/v1/check_run (acknowledged, not turned into metrics), cumulative', attrs, () => this.checkRuns);
+        tel.gauge(
+          'metricport_datadog_check_runs',
+          'Service check runs received on /api/v1/check_run (acknowledged, not turned into metrics), cumulative',
+          attrs,
+          () => this.checkRuns,
+        );
       },
     });
     this.keys = cfg.api_keys.map((k) => digest(k.key));
@@ -89,14 +105,22 @@ export class DatadogReceiver implements Receiver {
     });
   }
 
-  shutdown(deadline: AbortSignal): Promise<void> { return this.http.shutdown(deadline); }
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return this.http.shutdown(deadline);
+  }
 
-  boundAddress(): BoundAddress | undefined { return this.http.address(); }
+  boundAddress(): BoundAddress | undefined {
+    return this.http.address();
+  }
 
   status(): Record<string, unknown> {
     const p = this.prefix;
     return this.http.status(
-      { paths: [`${p}/api/v1/series`, `${p}/api/v2/series`, `${p}/api/v1/distribution_points`, `${p}/api/v1/check_run`, `${p}/api/v1/validate`], keys: this.cfg.api_keys.map((k) => k.name), max_request_body_size: this.cfg.max_request_body_size },
+      {
+        paths: [`${p}/api/v1/series`, `${p}/api/v2/series`, `${p}/api/v1/distribution_points`, `${p}/api/v1/check_run`, `${p}/api/v1/validate`],
+        keys: this.cfg.api_keys.map((k) => k.name),
+        max_request_body_size: this.cfg.max_request_body_size,
+      },
       { rejected_by_reason: { ...this.rejectedBy }, duplicate_tags: this.duplicateTags, check_runs: this.checkRuns, validations: this.validations },
     );
   }
@@ -180,26 +204,41 @@ export class DatadogReceiver implements Receiver {
       const doc = this.json(x, body);
       if (doc === undefined) return;
       const series = doc !== null && typeof doc === 'object' ? (doc as { series?: unknown }).series : undefined;
-      if (!Array.isArray(series)) { x.fail(400, 'the body must be a JSON object with a "series" array', 'malformed_json'); return; }
+      if (!Array.isArray(series)) {
+        x.fail(400, 'the body must be a JSON object with a "series" array', 'malformed_json');
+        return;
+      }
       for (let i = 0; i < series.length; i++) {
         const o = series[i];
         const at = `series[${i}]`;
-        if (o === null || typeof o !== 'object' || Array.isArray(o)) { mapper.reject(1, 'bad_series', `${at}: must be an object`); continue; }
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+          mapper.reject(1, 'bad_series', `${at}: must be an object`);
+          continue;
+        }
         const rec = o as Record<string, unknown>;
         if (kind === 'v1') mapper.add(v1Series(rec), at);
         else if (kind === 'dist') mapper.add(distSeries(rec), at);
         else {
           const s = v2Series(rec);
-          if (typeof s === 'string') { mapper.reject(Array.isArray(rec.points) ? Math.max(1, rec.points.length) : 1, 'bad_series', `${at}.${s}`); continue; }
+          if (typeof s === 'string') {
+            mapper.reject(Array.isArray(rec.points) ? Math.max(1, rec.points.length) : 1, 'bad_series', `${at}.${s}`);
+            continue;
+          }
           mapper.add(s, at);
         }
       }
     }
     const r = mapper.result();
     this.count(r);
-    if (r.points === 0 && r.rejected > 0) { x.json(400, JSON.stringify({ errors: r.errors }), 'invalid_series', r.errors[0]); return; }
+    if (r.points === 0 && r.rejected > 0) {
+      x.json(400, JSON.stringify({ errors: r.errors }), 'invalid_series', r.errors[0]);
+      return;
+    }
     if (r.points > 0 && !(await x.consume(this.next!, r.batch, r.points, 'metrics'))) return;
-    if (r.errors.length === 0) { x.json(202, kind === 'v2' ? OK_V2 : OK_V1); return; }
+    if (r.errors.length === 0) {
+      x.json(202, kind === 'v2' ? OK_V2 : OK_V1);
+      return;
+    }
     x.json(202, JSON.stringify(kind === 'v2' ? { errors: r.errors } : { status: 'ok', errors: r.errors }));
   }
 
@@ -218,7 +257,10 @@ export class DatadogReceiver implements Receiver {
     if (body === undefined) return;
     const doc = this.json(x, body);
     if (doc === undefined) return;
-    if (!Array.isArray(doc) && (doc === null || typeof doc !== 'object')) { x.fail(400, 'the body must be a JSON array of check runs', 'malformed_json'); return; }
+    if (!Array.isArray(doc) && (doc === null || typeof doc !== 'object')) {
+      x.fail(400, 'the body must be a JSON array of check runs', 'malformed_json');
+      return;
+    }
     this.checkRuns += Array.isArray(doc) ? doc.length : 1;
     x.json(202, OK_V1);
   }
@@ -258,7 +300,10 @@ async function unzstd(raw: Buffer, max: number): Promise<Buffer | string> {
   try {
     const d = new z.Decompress((chunk) => {
       size += chunk.length;
-      if (size > max) { over = true; throw new Error('over'); }
+      if (size > max) {
+        over = true;
+        throw new Error('over');
+      }
       parts.push(chunk);
     });
     d.push(raw, true);

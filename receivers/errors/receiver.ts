@@ -27,10 +27,17 @@ function errorsContentType(h: string | undefined): Format | undefined {
   if (h === undefined || h === '') return 'json';
   const media = (h.indexOf(';') < 0 ? h : h.slice(0, h.indexOf(';'))).trim().toLowerCase();
   switch (media) {
-    case 'application/json': return 'json';
-    case 'application/x-ndjson': case 'application/ndjson': case 'application/jsonl': case 'application/x-jsonlines': case 'application/jsonlines': case 'text/plain':
+    case 'application/json':
+      return 'json';
+    case 'application/x-ndjson':
+    case 'application/ndjson':
+    case 'application/jsonl':
+    case 'application/x-jsonlines':
+    case 'application/jsonlines':
+    case 'text/plain':
       return 'ndjson';
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -38,9 +45,18 @@ export class ErrorsReceiver implements Receiver {
   private readonly http: HttpReceiver;
   private readonly limits: ParseLimits;
 
-  constructor(set: CreateSettings, private readonly cfg: ErrorsReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: ErrorsReceiverConfig,
+    private readonly next: Consumer<EventBatch> | undefined,
+  ) {
     this.http = new HttpReceiver(set, cfg, { name: 'errors', errorBody: jsonError('error'), cors: cfg.cors });
-    this.limits = { maxEvents: cfg.max_events_per_request, maxAttributes: cfg.max_attributes, maxValueLength: cfg.max_value_length, maxKeyLength: cfg.max_key_length };
+    this.limits = {
+      maxEvents: cfg.max_events_per_request,
+      maxAttributes: cfg.max_attributes,
+      maxValueLength: cfg.max_value_length,
+      maxKeyLength: cfg.max_key_length,
+    };
   }
 
   async start(_host: Host): Promise<void> {
@@ -48,11 +64,17 @@ export class ErrorsReceiver implements Receiver {
     await this.http.listen((r) => r.route('POST', this.cfg.url_path, (x) => this.handle(x)));
   }
 
-  shutdown(deadline: AbortSignal): Promise<void> { return this.http.shutdown(deadline); }
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return this.http.shutdown(deadline);
+  }
 
-  boundAddress(): BoundAddress | undefined { return this.http.address(); }
+  boundAddress(): BoundAddress | undefined {
+    return this.http.address();
+  }
 
-  status(): Record<string, unknown> { return this.http.status({ path: this.cfg.url_path }); }
+  status(): Record<string, unknown> {
+    return this.http.status({ path: this.cfg.url_path });
+  }
 
   private async handle(x: Exchange): Promise<void> {
     const arrival = nowUnixNano();
@@ -69,18 +91,28 @@ export class ErrorsReceiver implements Receiver {
     if (text === undefined) return;
     const r = parseErrorsBody(text, arrival, this.limits, format === 'ndjson');
     if (r.rejected > 0) this.http.tel.rejected(r.rejected, 'events');
-    if (!r.readable || r.events.length === 0 && r.rejected === 0) {
+    if (!r.readable || (r.events.length === 0 && r.rejected === 0)) {
       const error = r.error ?? 'no events';
       x.json(400, JSON.stringify({ accepted: 0, rejected: r.rejected, error, errors: r.rejections }), 'malformed_json', error);
       return;
     }
     const n = r.events.length;
     if (n > 0 && !(await x.consume(this.next!, { events: r.events }, n, 'events'))) return;
-    if (r.rejected === 0) { x.json(200, `{"accepted":${n},"rejected":0}`); return; }
-    x.json(200, JSON.stringify({ accepted: n, rejected: r.rejected, errors: r.rejections, ...(r.rejected > r.rejections.length ? { errors_truncated: true } : {}) }));
+    if (r.rejected === 0) {
+      x.json(200, `{"accepted":${n},"rejected":0}`);
+      return;
+    }
+    x.json(
+      200,
+      JSON.stringify({ accepted: n, rejected: r.rejected, errors: r.rejections, ...(r.rejected > r.rejections.length ? { errors_truncated: true } : {}) }),
+    );
   }
 }
 
-export function createErrorsReceiver(set: CreateSettings, cfg: ErrorsReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>): ErrorsReceiver {
+export function createErrorsReceiver(
+  set: CreateSettings,
+  cfg: ErrorsReceiverConfig,
+  next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
+): ErrorsReceiver {
   return new ErrorsReceiver(set, cfg, next.events);
 }

@@ -105,7 +105,10 @@ function graphqlErrorLines(errors: unknown): { lines: string[]; retryable: boole
   let retryable = false;
   if (!Array.isArray(errors)) return { lines, retryable };
   for (const e of errors.slice(0, 10)) {
-    if (!isObj(e)) { lines.push(String(e).slice(0, 300)); continue; }
+    if (!isObj(e)) {
+      lines.push(String(e).slice(0, 300));
+      continue;
+    }
     const ext = isObj(e.extensions) ? e.extensions : {};
     const code = num(ext.statusCode);
     if (retryableStatus(code)) retryable = true;
@@ -130,7 +133,9 @@ export function parseAnswer(text: string): ForgeAnswer {
   try {
     doc = JSON.parse(quoteBigIntegers(text));
   } catch {
-    try { doc = JSON.parse(text); } catch (err) {
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
       return { kind: 'invalid', message: `the gateway answered with invalid JSON: ${(err as Error).message}` };
     }
   }
@@ -147,7 +152,9 @@ export function parseAnswer(text: string): ForgeAnswer {
   let rm = am.resourceMetrics;
   if (typeof rm === 'string') {
     // a JSON scalar delivered as text
-    try { rm = JSON.parse(quoteBigIntegers(rm)); } catch (err) {
+    try {
+      rm = JSON.parse(quoteBigIntegers(rm));
+    } catch (err) {
       return { kind: 'invalid', message: `resourceMetrics is a string that is not JSON: ${(err as Error).message}` };
     }
   }

@@ -13,9 +13,7 @@ import type { Logger } from '../../src/logger.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import type { Clock } from './clock.js';
 import { MAX_HISTORY_MS } from './config.js';
-import {
-  basicAuth, buildBody, buildHeaders, buildVariables, describeQueryError, parseAnswer, type QueryErrorInfo,
-} from './graphql.js';
+import { basicAuth, buildBody, buildHeaders, buildVariables, describeQueryError, parseAnswer, type QueryErrorInfo } from './graphql.js';
 import type { CallRateLimiter } from './ratelimit.js';
 import { isLeaseLost } from '../../src/cluster/api.js';
 import { nextWindow, passStart, passTarget, type TimeWindow } from './windows.js';
@@ -25,7 +23,10 @@ export interface FetchResponseLike {
   headers: { get(name: string): string | null };
   text(): Promise<string>;
 }
-export type FetchLike = (url: string, init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<FetchResponseLike>;
+export type FetchLike = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<FetchResponseLike>;
 
 /** One window's data, as the gateway returned it. */
 export interface FetchedWindow {
@@ -36,13 +37,19 @@ export interface FetchedWindow {
   appMetricsJson: string;
 }
 
-export interface SinkResult { points?: number; rejected?: number }
+export interface SinkResult {
+  points?: number;
+  rejected?: number;
+}
 /** Resolves once the data is accepted downstream; rejects with RefusedError (retry) or PermanentError (never), or InvalidDataError. */
 export type Sink = (w: FetchedWindow) => Promise<SinkResult | void>;
 
 /** The sink could not decode what the gateway sent: a bad answer, not a downstream refusal (the window is not skipped). */
 export class InvalidDataError extends Error {
-  constructor(message: string) { super(message); this.name = 'InvalidDataError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidDataError';
+  }
 }
 
 export interface PollerOptions {
@@ -110,7 +117,10 @@ export interface LastError {
 
 /** A pass stopped: a non-retryable failure, attempts exhausted, or shutdown. */
 export class PassError extends Error {
-  constructor(readonly failure: Failure, readonly aborted = false) {
+  constructor(
+    readonly failure: Failure,
+    readonly aborted = false,
+  ) {
     super(failure.message);
     this.name = 'PassError';
   }
@@ -127,7 +137,9 @@ export interface PassResult {
 const ABORTED: Failure = { kind: 'state', retryable: false, message: 'shut down' };
 const LOG_EVERY_MS = 60_000;
 
-function iso(ms: number): string { return new Date(ms).toISOString(); }
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
 
 /** Retry-After: seconds or an HTTP date; ms or undefined. */
 function parseRetryAfter(v: string | null, nowMs: number): number | undefined {
@@ -139,9 +151,25 @@ function parseRetryAfter(v: string | null, nowMs: number): number | undefined {
 
 export class ForgePoller {
   readonly counters = {
-    passes: 0, calls: 0, windows_accepted: 0, windows_empty: 0, windows_dropped: 0, points_accepted: 0, points_rejected: 0,
-    http_429: 0, http_5xx: 0, http_other: 0, query_errors: 0, graphql_errors: 0, timeouts: 0, network_errors: 0,
-    invalid_responses: 0, downstream_refusals: 0, retries: 0, rate_limit_waits: 0, expired_windows_skipped: 0,
+    passes: 0,
+    calls: 0,
+    windows_accepted: 0,
+    windows_empty: 0,
+    windows_dropped: 0,
+    points_accepted: 0,
+    points_rejected: 0,
+    http_429: 0,
+    http_5xx: 0,
+    http_other: 0,
+    query_errors: 0,
+    graphql_errors: 0,
+    timeouts: 0,
+    network_errors: 0,
+    invalid_responses: 0,
+    downstream_refusals: 0,
+    retries: 0,
+    rate_limit_waits: 0,
+    expired_windows_skipped: 0,
   };
   lastError: LastError | null = null;
   lastSuccessAt: number | null = null;
@@ -158,12 +186,19 @@ export class ForgePoller {
   /** the last failure was one waiting will not fix, and nothing succeeded since */
   hardFailing = false;
 
-  constructor(readonly opts: PollerOptions, private readonly deps: PollerDeps) {
+  constructor(
+    readonly opts: PollerOptions,
+    private readonly deps: PollerDeps,
+  ) {
     this.auth = basicAuth(opts.email, opts.apiToken);
     this.headers = buildHeaders(this.auth);
     this.secrets = [this.auth, this.auth.slice(6), opts.apiToken].filter((s) => s.length >= 4);
     let path = '/graphql';
-    try { path = new URL(opts.endpoint).pathname; } catch { /* validated by the schema */ }
+    try {
+      path = new URL(opts.endpoint).pathname;
+    } catch {
+      /* validated by the schema */
+    }
     this.path = path;
   }
 
@@ -201,7 +236,10 @@ export class ForgePoller {
 
   watermarkSnapshot(): Record<string, string | null> {
     const out: Record<string, string | null> = {};
-    for (const env of this.opts.environments) { const w = this.wm.get(env); out[env] = w === undefined ? null : iso(w); }
+    for (const env of this.opts.environments) {
+      const w = this.wm.get(env);
+      out[env] = w === undefined ? null : iso(w);
+    }
     return out;
   }
 
@@ -216,7 +254,8 @@ export class ForgePoller {
       try {
         await this.pass(signal);
       } catch (err) {
-        if (!(err instanceof PassError)) this.record({ kind: 'state', retryable: false, message: `internal error: ${(err as Error)?.message ?? String(err)}` }, undefined, undefined);
+        if (!(err instanceof PassError))
+          this.record({ kind: 'state', retryable: false, message: `internal error: ${(err as Error)?.message ?? String(err)}` }, undefined, undefined);
       }
       if (signal.aborted) break;
       this.phase = 'waiting';
@@ -243,7 +282,10 @@ export class ForgePoller {
       const { start, expiredMs } = passStart(wm.get(env), target, override?.historyMs ?? o.historyMs, now);
       if (expiredMs > 0) {
         this.counters.expired_windows_skipped += Math.ceil(expiredMs / 900_000);
-        this.deps.logger.warn({ receiver: o.id, environment: env, watermark: iso(wm.get(env)!), resume_from: iso(start) }, 'watermark is older than the 14 days the API keeps; resuming at the oldest available minute (the span in between is lost)');
+        this.deps.logger.warn(
+          { receiver: o.id, environment: env, watermark: iso(wm.get(env)!), resume_from: iso(start) },
+          'watermark is older than the 14 days the API keeps; resuming at the oldest available minute (the span in between is lost)',
+        );
       }
       if (!wm.has(env)) wm.set(env, start); // first start: remembered for this process until a window is accepted
       cursor.set(env, start);
@@ -267,7 +309,11 @@ export class ForgePoller {
     this.phase = 'idle';
     result.watermarks = this.watermarkSnapshot();
     const level = result.windows > 1 ? 'info' : 'debug';
-    if (result.windows > 0) this.deps.logger[level]({ receiver: o.id, windows: result.windows, points: result.points, rejected: result.rejected, watermarks: result.watermarks }, 'forge metrics caught up');
+    if (result.windows > 0)
+      this.deps.logger[level](
+        { receiver: o.id, windows: result.windows, points: result.points, rejected: result.rejected, watermarks: result.watermarks },
+        'forge metrics caught up',
+      );
     return result;
   }
 
@@ -292,7 +338,10 @@ export class ForgePoller {
         w = { start: s, end: w.end };
       }
       const r = await this.call(env, w, signal);
-      if ('json' in r) { json = r.json; break; }
+      if ('json' in r) {
+        json = r.json;
+        break;
+      }
       this.record(r, env, w);
       if (!r.retryable) throw new PassError(r);
       attempt++;
@@ -343,7 +392,15 @@ export class ForgePoller {
           break;
         }
         this.counters.downstream_refusals++;
-        const f: Failure = { kind: 'downstream', retryable: true, message: `downstream refused the window (will retry): ${msg}`, retryAfterMs: (err as { retryAfterSeconds?: number }).retryAfterSeconds !== undefined ? (err as { retryAfterSeconds: number }).retryAfterSeconds * 1000 : undefined };
+        const f: Failure = {
+          kind: 'downstream',
+          retryable: true,
+          message: `downstream refused the window (will retry): ${msg}`,
+          retryAfterMs:
+            (err as { retryAfterSeconds?: number }).retryAfterSeconds !== undefined
+              ? (err as { retryAfterSeconds: number }).retryAfterSeconds * 1000
+              : undefined,
+        };
         this.record(f, env, w);
         attempt++;
         if (o.maxAttempts !== undefined && attempt >= o.maxAttempts) throw new PassError({ ...f, message: `${f.message} (gave up after ${attempt} attempts)` });
@@ -377,7 +434,11 @@ export class ForgePoller {
         return;
       } catch (err) {
         if (isLeaseLost(err)) throw new PassError({ ...ABORTED, message: (err as Error).message }, true);
-        this.record({ kind: 'state', retryable: true, message: `cannot write the watermark to the cluster KV (will retry): ${(err as Error)?.message ?? String(err)}` }, env, undefined);
+        this.record(
+          { kind: 'state', retryable: true, message: `cannot write the watermark to the cluster KV (will retry): ${(err as Error)?.message ?? String(err)}` },
+          env,
+          undefined,
+        );
         await this.deps.clock.sleep(this.backoff(attempt, undefined));
       }
     }
@@ -387,7 +448,11 @@ export class ForgePoller {
       // a successor holds the lease: this node stops here (the successor continues from the shared watermark)
       if (isLeaseLost(err)) throw new PassError({ ...ABORTED, message: (err as Error).message }, true);
       // in memory the watermark moved (no duplicates in this process); the file catches up on the next save
-      const f: Failure = { kind: 'state', retryable: true, message: `cannot write the watermark: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      const f: Failure = {
+        kind: 'state',
+        retryable: true,
+        message: `cannot write the watermark: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      };
       this.record(f, env, undefined);
     }
   }
@@ -417,7 +482,10 @@ export class ForgePoller {
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
-    const timer = clock.setTimer(() => { timedOut = true; ac.abort(); }, o.timeoutMs);
+    const timer = clock.setTimer(() => {
+      timedOut = true;
+      ac.abort();
+    }, o.timeoutMs);
     const t0 = performance.now();
     const tel = this.deps.telemetry;
     try {
@@ -428,12 +496,24 @@ export class ForgePoller {
       if (status === 429) {
         this.counters.http_429++;
         tel?.request(status, secs, this.path, 'rate_limited');
-        return { kind: 'rate_limited', retryable: true, httpStatus: 429, message: 'the gateway answered HTTP 429 (rate limited)', retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), clock.now()) };
+        return {
+          kind: 'rate_limited',
+          retryable: true,
+          httpStatus: 429,
+          message: 'the gateway answered HTTP 429 (rate limited)',
+          retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), clock.now()),
+        };
       }
       if (status >= 500) {
         this.counters.http_5xx++;
         tel?.request(status, secs, this.path, 'server_error');
-        return { kind: 'http', retryable: true, httpStatus: status, message: `the gateway answered HTTP ${status}: ${this.snippet(text)}`, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), clock.now()) };
+        return {
+          kind: 'http',
+          retryable: true,
+          httpStatus: status,
+          message: `the gateway answered HTTP ${status}: ${this.snippet(text)}`,
+          retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), clock.now()),
+        };
       }
       if (status < 200 || status > 299) {
         this.counters.http_other++;
@@ -447,7 +527,11 @@ export class ForgePoller {
           tel?.request(status, secs, this.path, undefined);
           if (a.graphqlErrors.length > 0) {
             this.counters.graphql_errors++;
-            this.record({ kind: 'graphql_errors', retryable: false, message: `GraphQL errors alongside data (data kept): ${this.scrub(a.graphqlErrors.join(' | '))}` }, env, w);
+            this.record(
+              { kind: 'graphql_errors', retryable: false, message: `GraphQL errors alongside data (data kept): ${this.scrub(a.graphqlErrors.join(' | '))}` },
+              env,
+              w,
+            );
           }
           return { json: a.appMetricsJson };
         case 'query_error': {

@@ -72,7 +72,12 @@ function postSink(url: string, fetchFn: FetchLike, timeoutMs = 30_000): (w: Fetc
     let res;
     let text: string;
     try {
-      res = await fetchFn(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: w.appMetricsJson, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetchFn(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: w.appMetricsJson,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
@@ -83,7 +88,9 @@ function postSink(url: string, fetchFn: FetchLike, timeoutMs = 30_000): (w: Fetc
       try {
         const body = JSON.parse(text) as { partialSuccess?: { rejectedDataPoints?: string | number } };
         rejected = Number(body.partialSuccess?.rejectedDataPoints ?? 0) || 0;
-      } catch { /* an empty or non-JSON 2xx body is success */ }
+      } catch {
+        /* an empty or non-JSON 2xx body is success */
+      }
       return { rejected };
     }
     const msg = `${url} answered HTTP ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`;
@@ -98,7 +105,9 @@ function forgeReceivers(config: ServiceConfig): Array<[string, ComponentConfig<R
 }
 
 function describe(id: string, r: PassResult, posted: boolean): string {
-  const wms = Object.entries(r.watermarks).map(([env, w]) => `${env}=${w ?? 'none'}`).join(' ');
+  const wms = Object.entries(r.watermarks)
+    .map(([env, w]) => `${env}=${w ?? 'none'}`)
+    .join(' ');
   return `forge pull: receiver ${id}: ${r.windows} window${r.windows === 1 ? '' : 's'}${posted ? ' posted' : `, ${r.points} points accepted`}${r.rejected ? `, ${r.rejected} rejected` : ''}${r.dropped ? `, ${r.dropped} windows dropped downstream` : ''}; watermark ${wms}`;
 }
 
@@ -130,10 +139,18 @@ async function forgePull(o: PullOptions): Promise<PullOutcome> {
   if (o.postUrl !== undefined) {
     const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike);
     const sink = postSink(o.postUrl, fetchFn);
-    const rcvs = forge.map(([id, c]) => [id, new ForgeReceiver(
-      { id, logger: o.logger.child({ component: 'receiver', id }), telemetry, stateDir: join(o.stateDir, 'receiver', id.replace('/', '_')) },
-      c.config as unknown as ForgeReceiverConfig, {}, deps({ sink }),
-    )] as const);
+    const rcvs = forge.map(
+      ([id, c]) =>
+        [
+          id,
+          new ForgeReceiver(
+            { id, logger: o.logger.child({ component: 'receiver', id }), telemetry, stateDir: join(o.stateDir, 'receiver', id.replace('/', '_')) },
+            c.config as unknown as ForgeReceiverConfig,
+            {},
+            deps({ sink }),
+          ),
+        ] as const,
+    );
     const host = { logger: o.logger, telemetry, stateDir: o.stateDir };
     for (const [, r] of rcvs) await r.start(host);
     await Promise.all(rcvs.map(([id, r]) => run(id, r)));
@@ -174,7 +191,11 @@ async function forgePull(o: PullOptions): Promise<PullOutcome> {
   await service.shutdown(AbortSignal.timeout(o.flushTimeoutMs ?? 10_000));
   // an exporter that could not flush what it was handed is a failure of the pass
   const st = service.health();
-  for (const c of st.components) if (c.kind === 'exporter' && c.error !== undefined) { out.ok = false; out.errors.push(`exporter ${c.id}: ${c.error}`); }
+  for (const c of st.components)
+    if (c.kind === 'exporter' && c.error !== undefined) {
+      out.ok = false;
+      out.errors.push(`exporter ${c.id}: ${c.error}`);
+    }
   await telemetry.shutdown();
   return out;
 }
@@ -205,7 +226,11 @@ export function parseForgeArgs(argv: string[]): { flags: string[]; sinceMs?: num
       sinceMs = ms;
     } else if (name === 'post') {
       let u: URL;
-      try { u = new URL(v); } catch { return { flags, error: `--post: expected an http:// or https:// URL, got ${JSON.stringify(v)}` }; }
+      try {
+        u = new URL(v);
+      } catch {
+        return { flags, error: `--post: expected an http:// or https:// URL, got ${JSON.stringify(v)}` };
+      }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') return { flags, error: `--post: expected an http:// or https:// URL, got ${JSON.stringify(v)}` };
       postUrl = v;
     } else if (KNOWN_FLAGS.has(name as never)) {
@@ -220,8 +245,14 @@ export function parseForgeArgs(argv: string[]): { flags: string[]; sinceMs?: num
 /** `metricport forge ...`: exit code. */
 export async function forgeMain(argv: string[]): Promise<number> {
   const p = parseForgeArgs(argv);
-  if (p.help) { process.stdout.write(FORGE_HELP); return 0; }
-  if (p.error !== undefined) { process.stderr.write(`metricport forge: ${p.error}; see metricport forge --help\n`); return 2; }
+  if (p.help) {
+    process.stdout.write(FORGE_HELP);
+    return 0;
+  }
+  if (p.error !== undefined) {
+    process.stderr.write(`metricport forge: ${p.error}; see metricport forge --help\n`);
+    return 2;
+  }
   let settings;
   try {
     settings = loadSettings(p.flags);
@@ -229,12 +260,22 @@ export async function forgeMain(argv: string[]): Promise<number> {
     process.stderr.write(`metricport forge: ${(e as Error).message}\n`);
     return 2;
   }
-  if (settings.config === '') { process.stderr.write('metricport forge pull: --config FILE (or METRICPORT_CONFIG) is required\n'); return 2; }
+  if (settings.config === '') {
+    process.stderr.write('metricport forge pull: --config FILE (or METRICPORT_CONFIG) is required\n');
+    return 2;
+  }
   // logs on stderr; stdout carries the summary
   const logger = createLogger(settings.log_level, 2);
   let outcome: PullOutcome;
   try {
-    outcome = await forgePull({ configFile: settings.config, stateDir: settings.state_dir, sinceMs: p.sinceMs, postUrl: p.postUrl, logger, flushTimeoutMs: settings.shutdown_timeout });
+    outcome = await forgePull({
+      configFile: settings.config,
+      stateDir: settings.state_dir,
+      sinceMs: p.sinceMs,
+      postUrl: p.postUrl,
+      logger,
+      flushTimeoutMs: settings.shutdown_timeout,
+    });
   } catch (e) {
     process.stderr.write(`metricport forge pull: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
     return 1;

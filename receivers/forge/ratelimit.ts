@@ -20,7 +20,11 @@ export class CallRateLimiter {
   waitedMs = 0;
   waits = 0;
 
-  constructor(readonly clock: Clock, readonly max: number = CALLS_PER_MINUTE, readonly windowMs: number = RATE_WINDOW_MS) {}
+  constructor(
+    readonly clock: Clock,
+    readonly max: number = CALLS_PER_MINUTE,
+    readonly windowMs: number = RATE_WINDOW_MS,
+  ) {}
 
   /** Wait for a call slot; resolves with the wait in ms. When `signal` aborts the slot is given up (returns -1). */
   async acquire(signal?: AbortSignal): Promise<number> {
@@ -66,7 +70,9 @@ export class LimiterRegistry {
     if (e.users <= 0) this.byEmail.delete(key);
   }
 
-  get size(): number { return this.byEmail.size; }
+  get size(): number {
+    return this.byEmail.size;
+  }
 }
 
 /** The process-wide registry. */

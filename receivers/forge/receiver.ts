@@ -13,7 +13,16 @@ import { decodeMetricsJson } from '../../src/otlp/json.js';
 import type { ReceiverTelemetry } from '../../src/telemetry.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ForgeReceiverConfig } from './config.js';
-import { ForgePoller, InvalidDataError, PassError, type FetchLike, type FetchedWindow, type ForgeWatermarks, type PassResult, type SinkResult } from './poller.js';
+import {
+  ForgePoller,
+  InvalidDataError,
+  PassError,
+  type FetchLike,
+  type FetchedWindow,
+  type ForgeWatermarks,
+  type PassResult,
+  type SinkResult,
+} from './poller.js';
 import { sharedLimiters, type LimiterRegistry } from './ratelimit.js';
 import { WatermarkStore } from './watermark.js';
 import { pollerLease, type ClusterHost, type Lease, type LeaseGrant, type WatermarkStore as KeyedWatermarks } from '../../src/cluster/api.js';
@@ -58,7 +67,8 @@ async function decodeAndConsume(json: string, consumer: Consumer<MetricsBatch> |
     try {
       await consumer.consume(batch);
     } catch (err) {
-      if (isRetryable(err)) tel?.refused(n, 'metrics'); else tel?.rejected(n, 'metrics');
+      if (isRetryable(err)) tel?.refused(n, 'metrics');
+      else tel?.rejected(n, 'metrics');
       throw err;
     }
     tel?.accepted(n, 'metrics');
@@ -83,7 +93,12 @@ export class ForgeReceiver implements Receiver {
   private lease: Lease | undefined;
   private grant: LeaseGrant | undefined;
 
-  constructor(set: CreateSettings, readonly cfg: ForgeReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, private readonly deps: ForgeReceiverDeps = {}) {
+  constructor(
+    set: CreateSettings,
+    readonly cfg: ForgeReceiverConfig,
+    next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
+    private readonly deps: ForgeReceiverDeps = {},
+  ) {
     this.logger = set.logger;
     this.id = set.id;
     this.localWatermarks = new WatermarkStore(set.stateDir);
@@ -93,30 +108,33 @@ export class ForgeReceiver implements Receiver {
     const consumer = next.metrics as Consumer<MetricsBatch> | undefined;
     const sink = deps.sink ?? ((w: FetchedWindow) => decodeAndConsume(w.appMetricsJson, consumer, this.tel));
     // the shared limiter is bound at start() (create allocates nothing shared)
-    this.poller = new ForgePoller({
-      id: set.id,
-      appId: cfg.app_id,
-      environments: cfg.environments,
-      metrics: cfg.metrics,
-      email: cfg.email,
-      apiToken: cfg.api_token,
-      endpoint: cfg.endpoint,
-      intervalMs: cfg.interval,
-      historyMs: cfg.history,
-      delayMs: cfg.delay,
-      timeoutMs: cfg.timeout,
-      retryInitialMs: cfg.retry.initial_interval,
-      retryMaxMs: cfg.retry.max_interval,
-      maxAttempts: deps.maxAttempts,
-    }, {
-      clock: this.clock,
-      fetch: deps.fetch ?? (globalThis.fetch as unknown as FetchLike),
-      watermarks: this.localWatermarks,
-      logger: set.logger,
-      sink,
-      telemetry: this.tel,
-      random: deps.random,
-    });
+    this.poller = new ForgePoller(
+      {
+        id: set.id,
+        appId: cfg.app_id,
+        environments: cfg.environments,
+        metrics: cfg.metrics,
+        email: cfg.email,
+        apiToken: cfg.api_token,
+        endpoint: cfg.endpoint,
+        intervalMs: cfg.interval,
+        historyMs: cfg.history,
+        delayMs: cfg.delay,
+        timeoutMs: cfg.timeout,
+        retryInitialMs: cfg.retry.initial_interval,
+        retryMaxMs: cfg.retry.max_interval,
+        maxAttempts: deps.maxAttempts,
+      },
+      {
+        clock: this.clock,
+        fetch: deps.fetch ?? (globalThis.fetch as unknown as FetchLike),
+        watermarks: this.localWatermarks,
+        logger: set.logger,
+        sink,
+        telemetry: this.tel,
+        random: deps.random,
+      },
+    );
   }
 
   async start(host: Host): Promise<void> {
@@ -149,7 +167,11 @@ export class ForgeReceiver implements Receiver {
       this.poller.useWatermarks(clusterWatermarks(g.watermarks(this.id)), g);
       await this.poller.run(AbortSignal.any([this.ac.signal, g.signal]));
       this.grant = undefined;
-      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message }, 'run-once: the lease was lost; this node stopped polling and waits to get it back');
+      if (!this.ac.signal.aborted)
+        this.logger.warn(
+          { lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message },
+          'run-once: the lease was lost; this node stopped polling and waits to get it back',
+        );
     }
   }
 
@@ -175,7 +197,10 @@ export class ForgeReceiver implements Receiver {
         if (deadline.aborted) return resolve();
         const onDeadline = (): void => resolve();
         deadline.addEventListener('abort', onDeadline, { once: true });
-        void loop.then(() => { deadline.removeEventListener('abort', onDeadline); resolve(); });
+        void loop.then(() => {
+          deadline.removeEventListener('abort', onDeadline);
+          resolve();
+        });
       });
     }
     if (this.holdsLimiter) {
@@ -208,7 +233,9 @@ export class ForgeReceiver implements Receiver {
       metrics: this.cfg.metrics,
       interval_seconds: this.cfg.interval / 1000,
       phase: this.lease !== undefined && this.grant === undefined ? 'standby' : p.phase,
-      ...(this.lease !== undefined ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } } : {}),
+      ...(this.lease !== undefined
+        ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } }
+        : {}),
       environments: envs,
       counters: { ...p.counters, ...this.tel.totals() },
       last_success_at: p.lastSuccessAt === null ? null : new Date(p.lastSuccessAt).toISOString(),

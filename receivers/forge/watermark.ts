@@ -57,7 +57,13 @@ export class WatermarkStore {
       this.dirReady = true;
     }
     const file = this.fileFor(appId, environment);
-    const body: WatermarkFile = { app_id: appId, environment, watermark: new Date(ms).toISOString(), watermark_ms: ms, updated_at: new Date(nowMs).toISOString() };
+    const body: WatermarkFile = {
+      app_id: appId,
+      environment,
+      watermark: new Date(ms).toISOString(),
+      watermark_ms: ms,
+      updated_at: new Date(nowMs).toISOString(),
+    };
     await writeFileAtomic(file, JSON.stringify(body) + '\n');
   }
 }

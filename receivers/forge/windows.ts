@@ -5,7 +5,10 @@
  */
 import { MAX_HISTORY_MS, MAX_WINDOW_MS } from './config.js';
 
-export interface TimeWindow { start: number; end: number }
+export interface TimeWindow {
+  start: number;
+  end: number;
+}
 
 const MINUTE = 60_000;
 
@@ -23,7 +26,7 @@ export function passStart(watermark: number | undefined, target: number, history
   const floor = nowMs - MAX_HISTORY_MS;
   const wanted = watermark ?? target - Math.min(historyMs, MAX_HISTORY_MS);
   if (wanted >= floor) return { start: wanted, expiredMs: 0 };
-  return { start: Math.ceil(floor / MINUTE) * MINUTE, expiredMs: (watermark === undefined ? 0 : Math.ceil(floor / MINUTE) * MINUTE - wanted) };
+  return { start: Math.ceil(floor / MINUTE) * MINUTE, expiredMs: watermark === undefined ? 0 : Math.ceil(floor / MINUTE) * MINUTE - wanted };
 }
 
 /** The next window after `from` towards `to`, without building the list. */

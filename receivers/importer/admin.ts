@@ -8,13 +8,22 @@ import type { Service } from '../../src/service.js';
 import { ImporterReceiver } from './receiver.js';
 
 export async function testImporter(svc: Service, name: string, opts: { receiver?: string; since?: string } = {}): Promise<{ status: number; body: unknown }> {
-  const found = svc.components('receiver', 'importer')
-    .filter((c) => (opts.receiver === undefined || c.id === opts.receiver) && c.component instanceof ImporterReceiver && c.component.importerNames().includes(name));
+  const found = svc
+    .components('receiver', 'importer')
+    .filter(
+      (c) => (opts.receiver === undefined || c.id === opts.receiver) && c.component instanceof ImporterReceiver && c.component.importerNames().includes(name),
+    );
   if (found.length === 0) {
-    const all = svc.components('receiver', 'importer').flatMap((c) => (c.component instanceof ImporterReceiver ? c.component.importerNames().map((n) => `${c.id}: ${n}`) : []));
-    return { status: 404, body: { error: `no importer named ${JSON.stringify(name)}${opts.receiver !== undefined ? ` in ${opts.receiver}` : ''}`, importers: all } };
+    const all = svc
+      .components('receiver', 'importer')
+      .flatMap((c) => (c.component instanceof ImporterReceiver ? c.component.importerNames().map((n) => `${c.id}: ${n}`) : []));
+    return {
+      status: 404,
+      body: { error: `no importer named ${JSON.stringify(name)}${opts.receiver !== undefined ? ` in ${opts.receiver}` : ''}`, importers: all },
+    };
   }
-  if (found.length > 1) return { status: 409, body: { error: `several receivers have an importer ${JSON.stringify(name)}: pass ?receiver=ID`, receivers: found.map((f) => f.id) } };
+  if (found.length > 1)
+    return { status: 409, body: { error: `several receivers have an importer ${JSON.stringify(name)}: pass ?receiver=ID`, receivers: found.map((f) => f.id) } };
   let sinceMs: number | undefined;
   if (opts.since !== undefined) {
     sinceMs = parseDuration(opts.since);

@@ -65,7 +65,12 @@ export interface ImporterReceiverConfig {
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 export const importerConfigSchema: Schema = {
-  source: { type: 'enum', values: SOURCES, required: true, doc: 'The metric source: postgres, redshift (Postgres wire protocol, port 5439, TLS on by default), influxdb (1.x /query, InfluxQL) or graphite (graphite-web render API).' },
+  source: {
+    type: 'enum',
+    values: SOURCES,
+    required: true,
+    doc: 'The metric source: postgres, redshift (Postgres wire protocol, port 5439, TLS on by default), influxdb (1.x /query, InfluxQL) or graphite (graphite-web render API).',
+  },
   host: { type: 'string', default: '127.0.0.1', doc: 'postgres/redshift: server host.' },
   port: { type: 'int', default: 0, min: 0, max: 65535, doc: 'postgres/redshift: server port; 0 = 5432 for postgres, 5439 for redshift.' },
   database: { type: 'string', default: '', doc: 'postgres/redshift: database name; influxdb: the database (`db`) queried.' },
@@ -75,7 +80,12 @@ export const importerConfigSchema: Schema = {
     type: 'object',
     doc: 'TLS to postgres/redshift (influxdb and graphite: use an https:// endpoint).',
     fields: {
-      mode: { type: 'enum', values: TLS_MODES, default: '', doc: '"" = the source\'s default (postgres: disable, redshift: verify); disable; require (encrypted, certificate not checked); verify (encrypted, certificate and host name checked against ca_file or the system CAs).' },
+      mode: {
+        type: 'enum',
+        values: TLS_MODES,
+        default: '',
+        doc: '"" = the source\'s default (postgres: disable, redshift: verify); disable; require (encrypted, certificate not checked); verify (encrypted, certificate and host name checked against ca_file or the system CAs).',
+      },
       ca_file: { type: 'string', default: '', doc: 'PEM file of the CA that signed the server certificate (verify mode).' },
     },
   },
@@ -91,34 +101,84 @@ export const importerConfigSchema: Schema = {
     },
   },
   importers: {
-    type: 'array', required: true, minItems: 1,
+    type: 'array',
+    required: true,
+    minItems: 1,
     doc: 'The importers: each runs its query over [watermark, now) and feeds one metric.',
     items: {
-      type: 'object', doc: 'one importer',
+      type: 'object',
+      doc: 'one importer',
       fields: {
-        name: { type: 'string', required: true, pattern: NAME_RE, patternHint: 'letters, digits, _ . -', doc: 'Importer name (unique in the receiver; names its watermark file and the test query).' },
-        query: { type: 'string', required: true, nonEmpty: true, doc: 'SQL (postgres/redshift) or InfluxQL with `time >= $1 and time < $2`; $1/$2 are bound parameters (SQL) or time literals (InfluxQL). graphite: the render target (from/until are set from the bounds).' },
+        name: {
+          type: 'string',
+          required: true,
+          pattern: NAME_RE,
+          patternHint: 'letters, digits, _ . -',
+          doc: 'Importer name (unique in the receiver; names its watermark file and the test query).',
+        },
+        query: {
+          type: 'string',
+          required: true,
+          nonEmpty: true,
+          doc: 'SQL (postgres/redshift) or InfluxQL with `time >= $1 and time < $2`; $1/$2 are bound parameters (SQL) or time literals (InfluxQL). graphite: the render target (from/until are set from the bounds).',
+        },
         value_column: { type: 'string', default: 'value', doc: 'Result column holding the value (graphite: always `value`).' },
         time_column: { type: 'string', default: 'time', doc: 'Result column holding the point time (graphite: always `time`).' },
-        time_unit: { type: 'enum', values: TIME_UNITS, default: 'timestamp', doc: 'postgres/redshift: `timestamp` binds $1/$2 as UTC timestamps and reads timestamp columns (naive ones as UTC); s/ms/us/ns bind and read epoch numbers.' },
-        attributes: { type: 'map', values: { type: 'string', doc: 'attribute name' }, default: {}, doc: 'Result column → point attribute, e.g. { version: app.version } (influxdb: GROUP BY tags are columns too; graphite: `target` and the series tags).' },
+        time_unit: {
+          type: 'enum',
+          values: TIME_UNITS,
+          default: 'timestamp',
+          doc: 'postgres/redshift: `timestamp` binds $1/$2 as UTC timestamps and reads timestamp columns (naive ones as UTC); s/ms/us/ns bind and read epoch numbers.',
+        },
+        attributes: {
+          type: 'map',
+          values: { type: 'string', doc: 'attribute name' },
+          default: {},
+          doc: 'Result column → point attribute, e.g. { version: app.version } (influxdb: GROUP BY tags are columns too; graphite: `target` and the series tags).',
+        },
         metric: {
-          type: 'object', doc: 'The metric the rows become.',
+          type: 'object',
+          doc: 'The metric the rows become.',
           fields: {
             name: { type: 'string', required: true, nonEmpty: true, doc: 'Metric name, e.g. minutes_played.' },
             unit: { type: 'string', default: '', doc: 'UCUM unit, e.g. "min", "{session}".' },
             description: { type: 'string', default: '', doc: 'Metric description.' },
-            kind: { type: 'enum', values: ['gauge', 'delta_sum'], default: 'gauge', doc: 'gauge (a level) or delta_sum (an amount per row: sessions started, minutes played).' },
+            kind: {
+              type: 'enum',
+              values: ['gauge', 'delta_sum'],
+              default: 'gauge',
+              doc: 'gauge (a level) or delta_sum (an amount per row: sessions started, minutes played).',
+            },
             monotonic: { type: 'boolean', default: true, doc: 'delta_sum only: the amounts are never negative.' },
-            attributes: { type: 'map', values: { type: 'string', doc: 'value' }, default: {}, doc: 'Constant point attributes, e.g. { app.version: 3.16.2 } for a query filtered on one version.' },
+            attributes: {
+              type: 'map',
+              values: { type: 'string', doc: 'value' },
+              default: {},
+              doc: 'Constant point attributes, e.g. { app.version: 3.16.2 } for a query filtered on one version.',
+            },
           },
         },
-        metric_group: { type: 'string', default: '', doc: 'The metric group fed (the stability processor\'s group name); the scope carries metric.group = this.' },
+        metric_group: {
+          type: 'string',
+          default: '',
+          doc: "The metric group fed (the stability processor's group name); the scope carries metric.group = this.",
+        },
         history: { type: 'duration', default: '7d', min: '0s', max: '3650d', doc: 'First start (no watermark yet): how far back $1 begins.' },
         period: { type: 'duration', default: '60s', min: '100ms', doc: 'How often to run once caught up.' },
         chunk: { type: 'duration', default: '1d', min: '1s', doc: 'Largest span one query covers: history is imported in chunks of this size.' },
-        align: { type: 'duration', default: '1s', min: '1s', max: '1d', doc: 'Bounds ($1, $2 and chunk ends) are multiples of this since the epoch. Set it to the query\'s bucket (GROUP BY time(1h), date_trunc(\'hour\', ...)) so a bucket is never split between two runs and only complete buckets are imported.' },
-        delay: { type: 'duration', default: '0s', max: '1d', doc: 'Safety margin: $2 is now minus this (for sources whose newest rows are still being written).' },
+        align: {
+          type: 'duration',
+          default: '1s',
+          min: '1s',
+          max: '1d',
+          doc: "Bounds ($1, $2 and chunk ends) are multiples of this since the epoch. Set it to the query's bucket (GROUP BY time(1h), date_trunc('hour', ...)) so a bucket is never split between two runs and only complete buckets are imported.",
+        },
+        delay: {
+          type: 'duration',
+          default: '0s',
+          max: '1d',
+          doc: 'Safety margin: $2 is now minus this (for sources whose newest rows are still being written).',
+        },
       },
     },
   },
@@ -127,7 +187,14 @@ export const importerConfigSchema: Schema = {
 
 /** A duration in ms as the largest whole unit: 86400000 → "1d", 5400000 → "90m". */
 function formatSpan(ms: number): string {
-  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
+  for (const [u, n] of [
+    ['w', 604_800_000],
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
   return `${ms}ms`;
 }
 
@@ -147,19 +214,28 @@ export function validateImporterConfig(cfg: ImporterReceiverConfig): ConfigIssue
   (cfg.importers ?? []).forEach((imp, i) => {
     if (seen.has(imp.name)) issues.push({ path: `importers[${i}].name`, message: `duplicate importer name ${JSON.stringify(imp.name)}`, severity: 'error' });
     seen.add(imp.name);
-    if (imp.align > 0 && imp.chunk % imp.align !== 0) issues.push({ path: `importers[${i}].chunk`, message: `must be a multiple of align (${imp.align / 1000}s)`, severity: 'error' });
+    if (imp.align > 0 && imp.chunk % imp.align !== 0)
+      issues.push({ path: `importers[${i}].chunk`, message: `must be a multiple of align (${imp.align / 1000}s)`, severity: 'error' });
     if (cfg.source !== 'graphite') {
       const missing = missingPlaceholders(imp.query);
       if (missing.length > 0) issues.push({ path: `importers[${i}].query`, message: placeholderMessage(missing), severity: 'error' });
     }
   });
   if ((cfg.source === 'influxdb' || cfg.source === 'graphite') && cfg.endpoint === '') {
-    issues.push({ path: 'endpoint', message: `is required for source ${cfg.source} (e.g. ${cfg.source === 'influxdb' ? 'http://127.0.0.1:8086' : 'http://127.0.0.1:8080'})`, severity: 'error' });
+    issues.push({
+      path: 'endpoint',
+      message: `is required for source ${cfg.source} (e.g. ${cfg.source === 'influxdb' ? 'http://127.0.0.1:8086' : 'http://127.0.0.1:8080'})`,
+      severity: 'error',
+    });
   }
-  if (cfg.endpoint !== '' && !/^https?:\/\/[^/]/.test(cfg.endpoint)) issues.push({ path: 'endpoint', message: 'expected an http:// or https:// URL', severity: 'error' });
-  if (cfg.source === 'influxdb' && cfg.database === '') issues.push({ path: 'database', message: 'is required for source influxdb (the `db` to query)', severity: 'error' });
-  if ((cfg.source === 'postgres' || cfg.source === 'redshift') && cfg.database === '') issues.push({ path: 'database', message: `is required for source ${cfg.source}`, severity: 'error' });
-  if (cfg.retry !== undefined && cfg.retry.initial_interval > cfg.retry.max_interval) issues.push({ path: 'retry.initial_interval', message: 'must not exceed retry.max_interval', severity: 'error' });
+  if (cfg.endpoint !== '' && !/^https?:\/\/[^/]/.test(cfg.endpoint))
+    issues.push({ path: 'endpoint', message: 'expected an http:// or https:// URL', severity: 'error' });
+  if (cfg.source === 'influxdb' && cfg.database === '')
+    issues.push({ path: 'database', message: 'is required for source influxdb (the `db` to query)', severity: 'error' });
+  if ((cfg.source === 'postgres' || cfg.source === 'redshift') && cfg.database === '')
+    issues.push({ path: 'database', message: `is required for source ${cfg.source}`, severity: 'error' });
+  if (cfg.retry !== undefined && cfg.retry.initial_interval > cfg.retry.max_interval)
+    issues.push({ path: 'retry.initial_interval', message: 'must not exceed retry.max_interval', severity: 'error' });
   return issues;
 }
 

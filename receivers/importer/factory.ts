@@ -8,7 +8,8 @@ import { importerConfigSchema, validateImporterConfig, type ImporterReceiverConf
  */
 export const importerReceiverFactory = defineReceiver<ImporterReceiverConfig>({
   type: 'importer',
-  description: 'Imports metrics from PostgreSQL, Redshift, InfluxDB 1.x or graphite-web with bounded queries ($1/$2), history in chunks and a watermark per importer',
+  description:
+    'Imports metrics from PostgreSQL, Redshift, InfluxDB 1.x or graphite-web with bounded queries ($1/$2), history in chunks and a watermark per importer',
   signals: ['metrics'],
   configSchema: importerConfigSchema,
   validate: validateImporterConfig,
@@ -18,7 +19,9 @@ export const importerReceiverFactory = defineReceiver<ImporterReceiverConfig>({
   },
   admin: [
     {
-      method: 'POST', path: '/api/v1/importers/:name/test', summary: 'run one importer\'s test query (?since=1h, ?receiver=ID): nothing sent, no watermark moves',
+      method: 'POST',
+      path: '/api/v1/importers/:name/test',
+      summary: "run one importer's test query (?since=1h, ?receiver=ID): nothing sent, no watermark moves",
       handle: async (req, ctx) => {
         const receiver = req.query.get('receiver') ?? undefined;
         const since = req.query.get('since') ?? undefined;

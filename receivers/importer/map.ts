@@ -45,7 +45,10 @@ export function graphiteRange(fromMs: number, toMs: number): { from: number; unt
 export function graphiteRows(body: unknown): ResultSet {
   if (!Array.isArray(body)) throw new Error('graphite render answered something other than a JSON list');
   const tagKeys = new Set<string>();
-  for (const s of body as Array<{ tags?: Record<string, string> } | null>) { const t = s?.tags; if (t !== null && typeof t === 'object') for (const k of Object.keys(t)) tagKeys.add(k); }
+  for (const s of body as Array<{ tags?: Record<string, string> } | null>) {
+    const t = s?.tags;
+    if (t !== null && typeof t === 'object') for (const k of Object.keys(t)) tagKeys.add(k);
+  }
   const tags = [...tagKeys].filter((k) => k !== 'target' && k !== 'value' && k !== 'time').sort();
   const columns = ['target', ...tags, 'value', 'time'];
   const rows: unknown[][] = [];
@@ -62,17 +65,24 @@ export function graphiteRows(body: unknown): ResultSet {
 /** InfluxDB 1.x /query JSON (epoch=ms) → rows: GROUP BY tags become columns, then the series columns. */
 export function influxRows(body: unknown): ResultSet {
   type Series = { name?: unknown; tags?: unknown; columns?: unknown; values?: unknown };
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
+  const obj = (v: unknown): Record<string, unknown> | undefined =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
   const b = obj(body);
   const emptyIsNamed = (m: string) => (m === '' ? 'InfluxDB answered an error without a message' : m);
   if (typeof b?.error === 'string') throw new SourceQueryError(emptyIsNamed(b.error));
   if (b?.results !== undefined && !Array.isArray(b.results)) throw new SourceQueryError('InfluxDB answered "results" that is not a list');
-  const results = list(b?.results).map(obj).filter((r): r is Record<string, unknown> => r !== undefined);
+  const results = list(b?.results)
+    .map(obj)
+    .filter((r): r is Record<string, unknown> => r !== undefined);
   const bad = results.find((r) => typeof r.error === 'string');
   if (bad) throw new SourceQueryError(emptyIsNamed(bad.error as string));
   const series: Series[] = [];
-  for (const r of results) for (const s of list(r.series)) { const o = obj(s); if (o !== undefined) series.push(o); }
+  for (const r of results)
+    for (const s of list(r.series)) {
+      const o = obj(s);
+      if (o !== undefined) series.push(o);
+    }
   const tagsOf = (s: Series): Record<string, unknown> => obj(s.tags) ?? {};
   const tagKeys = new Set<string>();
   let cols: string[] | undefined;
@@ -161,7 +171,10 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
   const col = (name: string, what: string): number => {
     const i = rs.columns.indexOf(name);
     // an empty result may not name its columns (InfluxDB without series, graphite without targets)
-    if (i < 0 && rs.rows.length > 0) throw new MappingError(`${what} column ${JSON.stringify(name)} is not in the result (columns: ${rs.columns.map((c) => JSON.stringify(c)).join(', ') || 'none'})`);
+    if (i < 0 && rs.rows.length > 0)
+      throw new MappingError(
+        `${what} column ${JSON.stringify(name)} is not in the result (columns: ${rs.columns.map((c) => JSON.stringify(c)).join(', ') || 'none'})`,
+      );
     return i;
   };
   const vi = col(spec.value_column, 'the value');
@@ -173,13 +186,25 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
   const points: NumberDataPoint[] = [];
   let skipped = 0;
   let firstSkip: string | undefined;
-  const skip = (why: string) => { skipped++; firstSkip ??= why; };
+  const skip = (why: string) => {
+    skipped++;
+    firstSkip ??= why;
+  };
   for (const row of rs.rows) {
     const t = rowTimeNs(row[ti], timeUnit);
-    if (t === undefined) { skip(`time ${JSON.stringify(String(row[ti]))} is not a time`); continue; }
-    if (t < fromNs || t >= toNs) { skip(`time ${isoOrNs(t)} is outside [$1, $2)`); continue; }
+    if (t === undefined) {
+      skip(`time ${JSON.stringify(String(row[ti]))} is not a time`);
+      continue;
+    }
+    if (t < fromNs || t >= toNs) {
+      skip(`time ${isoOrNs(t)} is outside [$1, $2)`);
+      continue;
+    }
     const v = rowValue(row[vi]);
-    if (v === undefined) { skip(`value ${row[vi] === null || row[vi] === undefined ? 'NULL' : JSON.stringify(String(row[vi]))} is not a number`); continue; }
+    if (v === undefined) {
+      skip(`value ${row[vi] === null || row[vi] === undefined ? 'NULL' : JSON.stringify(String(row[vi]))} is not a number`);
+      continue;
+    }
     const attributes: Attributes = {};
     for (const [k, val] of constant) attributes[k] = val;
     for (const [i, name] of attrCols) {
@@ -190,17 +215,20 @@ export function mapRows(rs: ResultSet, spec: ImporterSpec, timeUnit: TimeUnit, f
     points.push({ attributes, startTimeUnixNano: spec.metric.kind === 'delta_sum' ? t : 0n, timeUnixNano: t, flags: 0, value: v });
   }
   const m = spec.metric;
-  const metric = m.kind === 'delta_sum'
-    ? { kind: 'sum' as const, name: m.name, unit: m.unit, description: m.description, temporality: 1 as const, isMonotonic: m.monotonic, points }
-    : { kind: 'gauge' as const, name: m.name, unit: m.unit, description: m.description, points };
+  const metric =
+    m.kind === 'delta_sum'
+      ? { kind: 'sum' as const, name: m.name, unit: m.unit, description: m.description, temporality: 1 as const, isMonotonic: m.monotonic, points }
+      : { kind: 'gauge' as const, name: m.name, unit: m.unit, description: m.description, points };
   const scopeAttrs: Attributes = { 'importer.name': spec.name, 'importer.receiver': receiverId };
   if (spec.metric_group !== '') scopeAttrs['metric.group'] = spec.metric_group;
   const batch: MetricsBatch = {
-    resourceMetrics: [{
-      schemaUrl: '',
-      resource: { attributes: {}, droppedAttributesCount: 0 },
-      scopeMetrics: [{ schemaUrl: '', scope: { name: SCOPE_NAME, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics: [metric] }],
-    }],
+    resourceMetrics: [
+      {
+        schemaUrl: '',
+        resource: { attributes: {}, droppedAttributesCount: 0 },
+        scopeMetrics: [{ schemaUrl: '', scope: { name: SCOPE_NAME, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics: [metric] }],
+      },
+    ],
   };
   return { batch, points: points.length, skipped, ...(firstSkip !== undefined ? { firstSkip } : {}) };
 }

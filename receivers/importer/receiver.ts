@@ -25,13 +25,18 @@ export interface ImporterClock {
 
 const systemClock: ImporterClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) => new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, Math.max(0, ms));
-    t.unref();
-    function done(): void { signal.removeEventListener('abort', done); clearTimeout(t); resolve(); }
-    signal.addEventListener('abort', done, { once: true });
-  }),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const t = setTimeout(done, Math.max(0, ms));
+      t.unref();
+      function done(): void {
+        signal.removeEventListener('abort', done);
+        clearTimeout(t);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    }),
 };
 
 export interface ImporterState {
@@ -82,13 +87,33 @@ export class ImporterReceiver implements Receiver {
   /** set in run-once mode: the watermarks are the cluster's, not this node's file */
   private cluster: ClusterHost | undefined;
 
-  constructor(private readonly set: CreateSettings, readonly cfg: ImporterReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, private readonly clock: ImporterClock = systemClock, private readonly random: () => number = Math.random) {
+  constructor(
+    private readonly set: CreateSettings,
+    readonly cfg: ImporterReceiverConfig,
+    next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
+    private readonly clock: ImporterClock = systemClock,
+    private readonly random: () => number = Math.random,
+  ) {
     this.logger = set.logger;
     this.tel = set.telemetry.receiver(set.id, cfg.source);
     this.consumer = next.metrics;
     this.watermarks = new ImporterWatermarks(set.stateDir);
     this.scrub = scrubber(cfg.password);
-    this.states = new Map(cfg.importers.map((i) => [i.name, { name: i.name, phase: 'waiting', watermark: undefined, lastSuccessAt: undefined, lastError: null, lastErrorAt: undefined, attempt: 0, counters: { runs: 0, rows: 0, points: 0, skipped_rows: 0, failures: 0 } }]));
+    this.states = new Map(
+      cfg.importers.map((i) => [
+        i.name,
+        {
+          name: i.name,
+          phase: 'waiting',
+          watermark: undefined,
+          lastSuccessAt: undefined,
+          lastError: null,
+          lastErrorAt: undefined,
+          attempt: 0,
+          counters: { runs: 0, rows: 0, points: 0, skipped_rows: 0, failures: 0 },
+        },
+      ]),
+    );
   }
 
   async start(host?: Host): Promise<void> {
@@ -98,18 +123,22 @@ export class ImporterReceiver implements Receiver {
     const cluster = host?.cluster;
     if (cluster !== undefined && this.cfg.cluster.run === 'once') {
       this.cluster = cluster;
-      this.loops.push(this.runOnce(cluster).catch((err: unknown) => {
-        this.logger.error({ err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer stopped unexpectedly');
-      }));
+      this.loops.push(
+        this.runOnce(cluster).catch((err: unknown) => {
+          this.logger.error({ err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer stopped unexpectedly');
+        }),
+      );
       return;
     }
     this.loops.push(...this.startLoops(this.ac.signal, this.watermarks, undefined));
   }
 
   private startLoops(signal: AbortSignal, watermarks: WatermarkStore, guard: LeaseGrant | undefined): Array<Promise<void>> {
-    return this.cfg.importers.map((spec) => this.loop(spec, signal, watermarks, guard).catch((err: unknown) => {
-      this.logger.error({ importer: spec.name, err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer loop stopped unexpectedly');
-    }));
+    return this.cfg.importers.map((spec) =>
+      this.loop(spec, signal, watermarks, guard).catch((err: unknown) => {
+        this.logger.error({ importer: spec.name, err: this.scrub((err as Error)?.message ?? String(err)) }, 'importer loop stopped unexpectedly');
+      }),
+    );
   }
 
   /**
@@ -128,7 +157,11 @@ export class ImporterReceiver implements Receiver {
       this.logger.info({ lease: g.name, fencing_token: g.token }, 'run-once: this node imports now');
       await Promise.all(this.startLoops(AbortSignal.any([this.ac.signal, g.signal]), g.watermarks(this.set.id), g));
       this.grant = undefined;
-      if (!this.ac.signal.aborted) this.logger.warn({ lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message }, 'run-once: the lease was lost; this node stopped importing and waits to get it back');
+      if (!this.ac.signal.aborted)
+        this.logger.warn(
+          { lease: g.name, fencing_token: g.token, reason: (g.signal.reason as Error | undefined)?.message },
+          'run-once: the lease was lost; this node stopped importing and waits to get it back',
+        );
     }
   }
 
@@ -151,7 +184,10 @@ export class ImporterReceiver implements Receiver {
         break;
       } catch (err) {
         // the cluster KV is unreachable (a local file never throws here)
-        if (signal.aborted || isLeaseLost(err)) { st.phase = 'stopped'; return; }
+        if (signal.aborted || isLeaseLost(err)) {
+          st.phase = 'stopped';
+          return;
+        }
         st.lastError = this.scrub(describe(err));
         st.lastErrorAt = this.clock.now();
         await this.clock.sleep(this.backoff(attempt), signal);
@@ -183,7 +219,11 @@ export class ImporterReceiver implements Receiver {
         st.lastError = this.scrub(describe(err));
         st.lastErrorAt = this.clock.now();
         st.phase = 'retrying';
-        if (st.attempt === 1 || st.attempt % 10 === 0) this.logger.warn({ importer: spec.name, attempt: st.attempt, from: new Date(wm).toISOString(), to: new Date(to).toISOString(), err: st.lastError }, 'import run failed; retrying with backoff (watermark unchanged)');
+        if (st.attempt === 1 || st.attempt % 10 === 0)
+          this.logger.warn(
+            { importer: spec.name, attempt: st.attempt, from: new Date(wm).toISOString(), to: new Date(to).toISOString(), err: st.lastError },
+            'import run failed; retrying with backoff (watermark unchanged)',
+          );
         await this.clock.sleep(this.backoff(st.attempt), signal);
       }
     }
@@ -191,7 +231,15 @@ export class ImporterReceiver implements Receiver {
   }
 
   /** One run over [from, to): query, map, (under a lease: check it,) consume, then (only then) move the watermark. */
-  private async runChunk(spec: ImporterSpec, st: ImporterState, from: number, to: number, signal: AbortSignal, watermarks: WatermarkStore, guard: LeaseGrant | undefined): Promise<void> {
+  private async runChunk(
+    spec: ImporterSpec,
+    st: ImporterState,
+    from: number,
+    to: number,
+    signal: AbortSignal,
+    watermarks: WatermarkStore,
+    guard: LeaseGrant | undefined,
+  ): Promise<void> {
     const src = this.sourceOrCreate();
     st.counters.runs++;
     const rs = await src.query(spec, from, to, signal);
@@ -202,11 +250,12 @@ export class ImporterReceiver implements Receiver {
     // run-once: the lease is checked when the data goes downstream, not only when it was acquired
     await guard?.check();
     if (mapped.points > 0) {
-      if (this.consumer === undefined) throw new Error('no pipeline takes this receiver\'s metrics');
+      if (this.consumer === undefined) throw new Error("no pipeline takes this receiver's metrics");
       try {
         await this.consumer.consume(mapped.batch);
       } catch (err) {
-        if (isRetryable(err)) this.tel.refused(mapped.points, 'metrics'); else this.tel.rejected(mapped.points, 'metrics');
+        if (isRetryable(err)) this.tel.refused(mapped.points, 'metrics');
+        else this.tel.rejected(mapped.points, 'metrics');
         throw new Error(`downstream did not accept the ${mapped.points} points: ${(err as Error).message}`);
       }
       this.tel.accepted(mapped.points, 'metrics');
@@ -238,15 +287,27 @@ export class ImporterReceiver implements Receiver {
     if (spec === undefined) return undefined;
     const st = this.states.get(name)!;
     // run-once: the watermark is the lease holder's in the cluster's KV (this node may not hold the lease)
-    const stored = this.cluster !== undefined
-      ? (this.grant !== undefined ? st.watermark : undefined) ?? (await this.cluster.readWatermark(this.set.id, name))
-      : st.watermark ?? (await this.watermarks.load(name));
+    const stored =
+      this.cluster !== undefined
+        ? ((this.grant !== undefined ? st.watermark : undefined) ?? (await this.cluster.readWatermark(this.set.id, name)))
+        : (st.watermark ?? (await this.watermarks.load(name)));
     const to = floorTo(this.clock.now() - spec.delay, spec.align);
     const from = floorTo(to - (opts.sinceMs ?? Math.min(spec.history > 0 ? spec.history : spec.period, spec.chunk)), spec.align);
-    const out: TestQueryResult = { importer: name, ok: false, source: this.cfg.source, from: new Date(from).toISOString(), to: new Date(to).toISOString(), errors: [], watermark: stored === undefined ? null : new Date(stored).toISOString() };
+    const out: TestQueryResult = {
+      importer: name,
+      ok: false,
+      source: this.cfg.source,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      errors: [],
+      watermark: stored === undefined ? null : new Date(stored).toISOString(),
+    };
     if (this.cfg.source !== 'graphite') {
       const missing = missingPlaceholders(spec.query);
-      if (missing.length > 0) { out.errors.push(placeholderMessage(missing)); return out; }
+      if (missing.length > 0) {
+        out.errors.push(placeholderMessage(missing));
+        return out;
+      }
     }
     const src = this.sourceOrCreate();
     out.request = src.describe(spec, from, to);
@@ -259,12 +320,26 @@ export class ImporterReceiver implements Receiver {
       out.skipped_rows = mapped.skipped;
       if (mapped.firstSkip !== undefined) out.first_skip = mapped.firstSkip;
       const metric = mapped.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
-      out.preview = (metric.points as Array<{ timeUnixNano: bigint; value: number | bigint; attributes: Record<string, unknown> }>).slice(0, opts.limit ?? 20).map((p) => ({
-        metric: metric.name, kind: spec.metric.kind, time: new Date(Number(p.timeUnixNano / 1_000_000n)).toISOString(), value: Number(p.value), attributes: p.attributes,
-      }));
+      out.preview = (metric.points as Array<{ timeUnixNano: bigint; value: number | bigint; attributes: Record<string, unknown> }>)
+        .slice(0, opts.limit ?? 20)
+        .map((p) => ({
+          metric: metric.name,
+          kind: spec.metric.kind,
+          time: new Date(Number(p.timeUnixNano / 1_000_000n)).toISOString(),
+          value: Number(p.value),
+          attributes: p.attributes,
+        }));
       out.ok = true;
     } catch (err) {
-      out.errors.push(this.scrub(err instanceof SourceQueryError ? `the source refused the query: ${err.message}` : err instanceof MappingError ? `the rows do not fit the mapping: ${err.message}` : `the query failed: ${describe(err)}`));
+      out.errors.push(
+        this.scrub(
+          err instanceof SourceQueryError
+            ? `the source refused the query: ${err.message}`
+            : err instanceof MappingError
+              ? `the rows do not fit the mapping: ${err.message}`
+              : `the query failed: ${describe(err)}`,
+        ),
+      );
     }
     return out;
   }
@@ -289,7 +364,10 @@ export class ImporterReceiver implements Receiver {
       if (deadline.aborted) return resolve();
       const onDeadline = (): void => resolve();
       deadline.addEventListener('abort', onDeadline, { once: true });
-      void all.then(() => { deadline.removeEventListener('abort', onDeadline); resolve(); });
+      void all.then(() => {
+        deadline.removeEventListener('abort', onDeadline);
+        resolve();
+      });
     });
     const src = this.source;
     this.source = undefined;
@@ -321,9 +399,13 @@ export class ImporterReceiver implements Receiver {
       };
     }
     return {
-      ...(this.lease !== undefined ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } } : {}),
+      ...(this.lease !== undefined
+        ? { cluster: { run: 'once', holds_lease: this.grant !== undefined, ...(this.grant !== undefined ? { token: this.grant.token } : {}) } }
+        : {}),
       source: this.cfg.source,
-      ...(this.cfg.source === 'influxdb' || this.cfg.source === 'graphite' ? { endpoint: this.cfg.endpoint } : { host: this.cfg.host, database: this.cfg.database }),
+      ...(this.cfg.source === 'influxdb' || this.cfg.source === 'graphite'
+        ? { endpoint: this.cfg.endpoint }
+        : { host: this.cfg.host, database: this.cfg.database }),
       importers,
       counters: this.tel.totals(),
     };

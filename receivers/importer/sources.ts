@@ -23,9 +23,12 @@ export interface Source {
 export function createSource(cfg: ImporterReceiverConfig, id = 'importer'): Source {
   switch (cfg.source) {
     case 'postgres':
-    case 'redshift': return new PgSource(cfg, id);
-    case 'influxdb': return new InfluxSource(cfg);
-    case 'graphite': return new GraphiteSource(cfg);
+    case 'redshift':
+      return new PgSource(cfg, id);
+    case 'influxdb':
+      return new InfluxSource(cfg);
+    case 'graphite':
+      return new GraphiteSource(cfg);
   }
 }
 
@@ -33,7 +36,11 @@ export function createSource(cfg: ImporterReceiverConfig, id = 'importer'): Sour
 export function scrubber(secret: string): (s: string) => string {
   if (secret === '') return (s) => s;
   const forms = [...new Set([secret, encodeURIComponent(secret)])];
-  return (s) => { let out = s; for (const f of forms) out = out.split(f).join('[REDACTED]'); return out; };
+  return (s) => {
+    let out = s;
+    for (const f of forms) out = out.split(f).join('[REDACTED]');
+    return out;
+  };
 }
 
 function withTimeout(signal: AbortSignal, ms: number): AbortSignal {
@@ -51,7 +58,10 @@ class PgSource implements Source {
   private pool: Promise<Pool> | undefined;
   private closed = false;
 
-  constructor(private readonly cfg: ImporterReceiverConfig, private readonly id: string) {}
+  constructor(
+    private readonly cfg: ImporterReceiverConfig,
+    private readonly id: string,
+  ) {}
 
   private getPool(): Promise<Pool> {
     this.pool ??= this.createPool();
@@ -68,9 +78,12 @@ class PgSource implements Source {
       },
     };
     const mode = tlsMode(cfg);
-    const ssl = mode === 'disable' ? false
-      : mode === 'require' ? { rejectUnauthorized: false }
-      : { rejectUnauthorized: true, ...(cfg.tls.ca_file !== '' ? { ca: readFileSync(cfg.tls.ca_file, 'utf8') } : {}) };
+    const ssl =
+      mode === 'disable'
+        ? false
+        : mode === 'require'
+          ? { rejectUnauthorized: false }
+          : { rejectUnauthorized: true, ...(cfg.tls.ca_file !== '' ? { ca: readFileSync(cfg.tls.ca_file, 'utf8') } : {}) };
     const id = this.id;
     const pool = new pg.Pool({
       host: cfg.host,
@@ -92,7 +105,9 @@ class PgSource implements Source {
     return pool;
   }
 
-  timeUnit(spec: ImporterSpec): TimeUnit { return spec.time_unit; }
+  timeUnit(spec: ImporterSpec): TimeUnit {
+    return spec.time_unit;
+  }
 
   describe(spec: ImporterSpec, fromMs: number, toMs: number): Record<string, unknown> {
     return { sql: spec.query, params: sqlParams(fromMs, toMs, spec.time_unit) };
@@ -110,11 +125,14 @@ class PgSource implements Source {
       const err = e as Error & { code?: string; position?: string; severity?: string };
       // SQLSTATE from the server: the source refused the query itself (syntax, undefined table or column, types)
       if (typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) && err.severity !== undefined) {
-        throw new SourceQueryError(`${err.severity}: ${err.message} (SQLSTATE ${err.code}${err.position !== undefined ? `, at character ${err.position}` : ''})`);
+        throw new SourceQueryError(
+          `${err.severity}: ${err.message} (SQLSTATE ${err.code}${err.position !== undefined ? `, at character ${err.position}` : ''})`,
+        );
       }
       throw e;
     }
-    if (res.rows.length > this.cfg.max_rows) throw new Error(`the query returned ${res.rows.length} rows, more than max_rows ${this.cfg.max_rows}: lower chunk or aggregate in the query`);
+    if (res.rows.length > this.cfg.max_rows)
+      throw new Error(`the query returned ${res.rows.length} rows, more than max_rows ${this.cfg.max_rows}: lower chunk or aggregate in the query`);
     return { columns: res.fields.map((f) => f.name), rows: res.rows };
   }
 
@@ -141,11 +159,15 @@ class HttpSource {
     return { status: res.status, text };
   }
 
-  protected base(): string { return this.cfg.endpoint.replace(/\/+$/, ''); }
+  protected base(): string {
+    return this.cfg.endpoint.replace(/\/+$/, '');
+  }
 }
 
 class InfluxSource extends HttpSource implements Source {
-  timeUnit(): TimeUnit { return 'ms'; }
+  timeUnit(): TimeUnit {
+    return 'ms';
+  }
 
   private url(spec: ImporterSpec, fromMs: number, toMs: number): string {
     return `${this.base()}/query?${new URLSearchParams({ db: this.cfg.database, epoch: 'ms', q: bindInfluxQL(spec.query, fromMs, toMs) })}`;
@@ -158,7 +180,11 @@ class InfluxSource extends HttpSource implements Source {
   async query(spec: ImporterSpec, fromMs: number, toMs: number, signal: AbortSignal): Promise<ResultSet> {
     const { status, text } = await this.get(this.url(spec, fromMs, toMs), signal);
     let body: unknown;
-    try { body = JSON.parse(text); } catch { throw new Error(`influxdb answered HTTP ${status} without JSON: ${text.slice(0, 200)}`); }
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`influxdb answered HTTP ${status} without JSON: ${text.slice(0, 200)}`);
+    }
     if (status >= 500) throw new Error(`influxdb answered HTTP ${status}: ${(body as { error?: string }).error ?? text.slice(0, 200)}`);
     if (status === 401 || status === 403) throw new Error(`influxdb answered HTTP ${status}: check user and password`);
     const rs = influxRows(body); // 400 carries {"error": "error parsing query: ..."}
@@ -171,7 +197,9 @@ class InfluxSource extends HttpSource implements Source {
 }
 
 class GraphiteSource extends HttpSource implements Source {
-  timeUnit(): TimeUnit { return 's'; }
+  timeUnit(): TimeUnit {
+    return 's';
+  }
 
   private url(spec: ImporterSpec, fromMs: number, toMs: number): string {
     const { from, until } = graphiteRange(fromMs, toMs);
@@ -187,7 +215,11 @@ class GraphiteSource extends HttpSource implements Source {
     if (status === 400) throw new SourceQueryError(`graphite-web answered HTTP 400: ${firstLine(text)}`);
     if (status >= 400) throw new Error(`graphite-web answered HTTP ${status}: ${firstLine(text)}`);
     let body: unknown;
-    try { body = JSON.parse(text); } catch { throw new Error(`graphite-web answered without JSON: ${firstLine(text)}`); }
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`graphite-web answered without JSON: ${firstLine(text)}`);
+    }
     const rs = graphiteRows(body);
     if (rs.rows.length > this.cfg.max_rows) throw new Error(`the query returned ${rs.rows.length} rows, more than max_rows ${this.cfg.max_rows}`);
     return rs;
@@ -197,6 +229,9 @@ class GraphiteSource extends HttpSource implements Source {
 }
 
 function firstLine(text: string): string {
-  const t = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const t = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return t.slice(0, 300);
 }

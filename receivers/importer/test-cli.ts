@@ -28,7 +28,14 @@ points. Nothing is sent; the watermark does not move. Exit 0 ok, 1 problems, 2 u
   --since D        span to query back from now (default: min(history, chunk); at most chunk)
 `;
 
-interface Args { config?: string; importer?: string; receiver?: string; since?: string; json: boolean; rest: string[] }
+interface Args {
+  config?: string;
+  importer?: string;
+  receiver?: string;
+  since?: string;
+  json: boolean;
+  rest: string[];
+}
 
 function parse(argv: string[]): Args | string {
   const a: Args = { json: false, rest: [] };
@@ -46,11 +53,23 @@ function parse(argv: string[]): Args | string {
 }
 
 export async function importerMain(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (argv[0] === undefined || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') { out.write(IMPORTER_HELP); return argv[0] === undefined ? 2 : 0; }
-  if (argv[0] !== 'test') { err.write(`metricport importer: unknown subcommand "${argv[0]}" (importer test)\n${IMPORTER_HELP}`); return 2; }
+  if (argv[0] === undefined || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    out.write(IMPORTER_HELP);
+    return argv[0] === undefined ? 2 : 0;
+  }
+  if (argv[0] !== 'test') {
+    err.write(`metricport importer: unknown subcommand "${argv[0]}" (importer test)\n${IMPORTER_HELP}`);
+    return 2;
+  }
   const a = parse(argv.slice(1));
-  if (typeof a === 'string') { err.write(`metricport importer test: ${a}\n`); return 2; }
-  if (a.importer === undefined) { err.write(`metricport importer test: --importer NAME is required\n`); return 2; }
+  if (typeof a === 'string') {
+    err.write(`metricport importer test: ${a}\n`);
+    return 2;
+  }
+  if (a.importer === undefined) {
+    err.write(`metricport importer test: --importer NAME is required\n`);
+    return 2;
+  }
   let settings;
   try {
     settings = loadSettings(a.rest);
@@ -58,9 +77,15 @@ export async function importerMain(argv: string[], out: NodeJS.WritableStream = 
     err.write(`metricport importer test: ${(e as Error).message}\n`);
     return 2;
   }
-  if (settings.config === '') { err.write('metricport importer test: --config FILE is required\n'); return 2; }
+  if (settings.config === '') {
+    err.write('metricport importer test: --config FILE is required\n');
+    return 2;
+  }
   const sinceMs = a.since === undefined ? undefined : parseDuration(a.since);
-  if (a.since !== undefined && (sinceMs === undefined || sinceMs <= 0)) { err.write(`metricport importer test: --since expects a duration like 2h, got ${JSON.stringify(a.since)}\n`); return 2; }
+  if (a.since !== undefined && (sinceMs === undefined || sinceMs <= 0)) {
+    err.write(`metricport importer test: --since expects a duration like 2h, got ${JSON.stringify(a.since)}\n`);
+    return 2;
+  }
   let cfg;
   try {
     cfg = loadConfigFile(settings.config, registry);
@@ -68,19 +93,40 @@ export async function importerMain(argv: string[], out: NodeJS.WritableStream = 
     err.write(`metricport importer test: ${(e as Error).message}\n`);
     return 1;
   }
-  const matches = [...cfg.receivers.values()].filter((r) => r.type === 'importer' && (a.receiver === undefined || r.id === a.receiver) && (r.config as unknown as ImporterReceiverConfig).importers.some((i) => i.name === a.importer));
+  const matches = [...cfg.receivers.values()].filter(
+    (r) =>
+      r.type === 'importer' &&
+      (a.receiver === undefined || r.id === a.receiver) &&
+      (r.config as unknown as ImporterReceiverConfig).importers.some((i) => i.name === a.importer),
+  );
   if (matches.length === 0) {
-    const all = [...cfg.receivers.values()].filter((r) => r.type === 'importer').flatMap((r) => (r.config as unknown as ImporterReceiverConfig).importers.map((i) => `${r.id}: ${i.name}`));
-    err.write(`metricport importer test: no importer named ${JSON.stringify(a.importer)}${a.receiver ? ` in ${a.receiver}` : ''} (importers: ${all.join(', ') || 'none'})\n`);
+    const all = [...cfg.receivers.values()]
+      .filter((r) => r.type === 'importer')
+      .flatMap((r) => (r.config as unknown as ImporterReceiverConfig).importers.map((i) => `${r.id}: ${i.name}`));
+    err.write(
+      `metricport importer test: no importer named ${JSON.stringify(a.importer)}${a.receiver ? ` in ${a.receiver}` : ''} (importers: ${all.join(', ') || 'none'})\n`,
+    );
     return 1;
   }
-  if (matches.length > 1) { err.write(`metricport importer test: ${matches.length} receivers have an importer ${JSON.stringify(a.importer)} (${matches.map((m) => m.id).join(', ')}); pass --receiver ID\n`); return 2; }
+  if (matches.length > 1) {
+    err.write(
+      `metricport importer test: ${matches.length} receivers have an importer ${JSON.stringify(a.importer)} (${matches.map((m) => m.id).join(', ')}); pass --receiver ID\n`,
+    );
+    return 2;
+  }
   const c = matches[0]!;
   const spec = (c.config as unknown as ImporterReceiverConfig).importers.find((i) => i.name === a.importer)!;
   const tooLong = sinceMs === undefined ? undefined : testSpanProblem(spec, sinceMs);
-  if (tooLong !== undefined) { err.write(`metricport importer test: --since ${a.since ?? ''} ${tooLong}\n`); return 2; }
+  if (tooLong !== undefined) {
+    err.write(`metricport importer test: --since ${a.since ?? ''} ${tooLong}\n`);
+    return 2;
+  }
   const telemetry = new ServiceTelemetry();
-  const rcv = new ImporterReceiver({ id: c.id, logger: silentLogger(), telemetry, stateDir: join(settings.state_dir, 'receiver', c.id.replace('/', '_')) }, c.config as unknown as ImporterReceiverConfig, {});
+  const rcv = new ImporterReceiver(
+    { id: c.id, logger: silentLogger(), telemetry, stateDir: join(settings.state_dir, 'receiver', c.id.replace('/', '_')) },
+    c.config as unknown as ImporterReceiverConfig,
+    {},
+  );
   let res: TestQueryResult;
   try {
     res = (await rcv.testQuery(a.importer, sinceMs === undefined ? {} : { sinceMs }))!;
@@ -96,7 +142,8 @@ function formatTestResult(receiver: string, r: TestQueryResult): string {
   let s = `importer ${r.importer} (${receiver}, ${r.source}) over [${r.from}, ${r.to})\n`;
   if (r.request !== undefined) s += `  sent: ${JSON.stringify(r.request)}\n`;
   for (const e of r.errors) s += `  error: ${e}\n`;
-  if (r.columns !== undefined) s += `  columns: ${r.columns.join(', ')}\n  rows: ${r.rows}, points: ${r.points}, skipped: ${r.skipped_rows}${r.first_skip !== undefined ? ` (first: ${r.first_skip})` : ''}\n`;
+  if (r.columns !== undefined)
+    s += `  columns: ${r.columns.join(', ')}\n  rows: ${r.rows}, points: ${r.points}, skipped: ${r.skipped_rows}${r.first_skip !== undefined ? ` (first: ${r.first_skip})` : ''}\n`;
   for (const p of r.preview ?? []) s += `  ${p.time}  ${p.metric}${Object.keys(p.attributes).length ? JSON.stringify(p.attributes) : ''} = ${p.value}\n`;
   s += `  watermark: ${r.watermark ?? 'none yet'} (unchanged)\n`;
   return s;

@@ -49,10 +49,31 @@ export const otlpConfigSchema: Schema = {
         type: 'object',
         doc: 'OTLP/HTTP: POST of ExportMetricsServiceRequest / ExportLogsServiceRequest, protobuf or JSON, optionally gzip/deflate compressed.',
         fields: {
-          endpoint: { type: 'endpoint', default: '127.0.0.1:4318', doc: 'host:port to listen on (0.0.0.0:4318 for all interfaces). Several receivers may share one endpoint.' },
-          max_request_body_size: { type: 'bytes', default: '64MiB', min: 1, doc: 'Largest request body accepted after decompression (the compressed body is capped by it too); larger requests get 413.' },
-          metrics_url_path: { type: 'string', default: '/v1/metrics', pattern: URL_PATH, patternHint: 'a URL path starting with "/"', doc: 'Path of the metrics endpoint.' },
-          logs_url_path: { type: 'string', default: '/v1/logs', pattern: URL_PATH, patternHint: 'a URL path starting with "/"', doc: 'Path of the logs endpoint; log records become events.' },
+          endpoint: {
+            type: 'endpoint',
+            default: '127.0.0.1:4318',
+            doc: 'host:port to listen on (0.0.0.0:4318 for all interfaces). Several receivers may share one endpoint.',
+          },
+          max_request_body_size: {
+            type: 'bytes',
+            default: '64MiB',
+            min: 1,
+            doc: 'Largest request body accepted after decompression (the compressed body is capped by it too); larger requests get 413.',
+          },
+          metrics_url_path: {
+            type: 'string',
+            default: '/v1/metrics',
+            pattern: URL_PATH,
+            patternHint: 'a URL path starting with "/"',
+            doc: 'Path of the metrics endpoint.',
+          },
+          logs_url_path: {
+            type: 'string',
+            default: '/v1/logs',
+            pattern: URL_PATH,
+            patternHint: 'a URL path starting with "/"',
+            doc: 'Path of the logs endpoint; log records become events.',
+          },
           tls: tlsField,
           auth: authField,
           rate_limit: rateLimitField,
@@ -73,8 +94,17 @@ export const otlpConfigSchema: Schema = {
     type: 'object',
     doc: 'Which log records from /v1/logs become events (error events for metric sets); the others are dropped and counted.',
     fields: {
-      min_severity: { type: 'enum', values: LOG_SEVERITIES, default: 'ERROR', doc: 'Keep records with a SeverityNumber at least this level (ERROR = 17..24); ALL keeps every record, unspecified severity included.' },
-      keep_exceptions: { type: 'boolean', default: true, doc: 'Also keep records of any severity that carry an exception.* attribute (exception.type, exception.message, ...).' },
+      min_severity: {
+        type: 'enum',
+        values: LOG_SEVERITIES,
+        default: 'ERROR',
+        doc: 'Keep records with a SeverityNumber at least this level (ERROR = 17..24); ALL keeps every record, unspecified severity included.',
+      },
+      keep_exceptions: {
+        type: 'boolean',
+        default: true,
+        doc: 'Also keep records of any severity that carry an exception.* attribute (exception.type, exception.message, ...).',
+      },
     },
   },
 };
@@ -83,7 +113,11 @@ export function validateOtlpConfig(cfg: OtlpReceiverConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const http = cfg.protocols?.http;
   if (http !== undefined && http.metrics_url_path === http.logs_url_path) {
-    issues.push({ path: 'protocols.http.logs_url_path', message: `must differ from metrics_url_path (both are ${JSON.stringify(http.logs_url_path)})`, severity: 'error' });
+    issues.push({
+      path: 'protocols.http.logs_url_path',
+      message: `must differ from metrics_url_path (both are ${JSON.stringify(http.logs_url_path)})`,
+      severity: 'error',
+    });
   }
   return issues;
 }

@@ -26,11 +26,17 @@ import { SEVERITY_NUMBER, type OtlpReceiverConfig } from './config.js';
 /** google.rpc.Code of the Status body answered with an HTTP status */
 function rpcCode(status: number): number {
   switch (status) {
-    case 405: return 12; // UNIMPLEMENTED
-    case 413: return 8; // RESOURCE_EXHAUSTED
-    case 429: case 503: return 14; // UNAVAILABLE
-    case 500: return 13; // INTERNAL
-    default: return 3; // INVALID_ARGUMENT
+    case 405:
+      return 12; // UNIMPLEMENTED
+    case 413:
+      return 8; // RESOURCE_EXHAUSTED
+    case 429:
+    case 503:
+      return 14; // UNAVAILABLE
+    case 500:
+      return 13; // INTERNAL
+    default:
+      return 3; // INVALID_ARGUMENT
   }
 }
 
@@ -68,7 +74,11 @@ export class OtlpReceiver implements Receiver {
   private readonly keepExceptions: boolean;
   private filteredLogs = 0;
 
-  constructor(set: CreateSettings, private readonly cfg: OtlpReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: OtlpReceiverConfig,
+    next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
+  ) {
     this.http = new HttpReceiver(set, cfg.protocols.http, { name: 'OTLP', errorBody: statusBody, format: answerFormat, configPrefix: 'protocols.http.' });
     this.maxBody = cfg.protocols.http.max_request_body_size;
     this.limits = {
@@ -79,7 +89,12 @@ export class OtlpReceiver implements Receiver {
     this.minSeverity = SEVERITY_NUMBER[cfg.logs?.min_severity ?? 'ERROR'];
     this.keepExceptions = cfg.logs?.keep_exceptions ?? true;
     if (next.events !== undefined) {
-      set.telemetry.gauge('metricport_receiver_filtered_log_records', 'Log records not turned into events (below logs.min_severity, no exception.* attribute), cumulative', { receiver: set.id }, () => this.filteredLogs);
+      set.telemetry.gauge(
+        'metricport_receiver_filtered_log_records',
+        'Log records not turned into events (below logs.min_severity, no exception.* attribute), cumulative',
+        { receiver: set.id },
+        () => this.filteredLogs,
+      );
     }
     if (next.metrics !== undefined) {
       this.routes.push({ signal: 'metrics', path: cfg.protocols.http.metrics_url_path, consumer: next.metrics as Consumer<SignalData[Signal]> });
@@ -95,7 +110,9 @@ export class OtlpReceiver implements Receiver {
     });
   }
 
-  shutdown(deadline: AbortSignal): Promise<void> { return this.http.shutdown(deadline); }
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return this.http.shutdown(deadline);
+  }
 
   /** The address the listener is bound to (port 0 resolved), once started. */
   boundAddress(): BoundAddress | undefined {
@@ -189,9 +206,16 @@ export class OtlpReceiver implements Receiver {
       const sev = e.attributes['log.severity_number'];
       let keep = typeof sev === 'number' && sev >= this.minSeverity;
       if (!keep && this.keepExceptions) {
-        for (const k in e.attributes) if (k.startsWith('exception.')) { keep = true; break; }
+        for (const k in e.attributes)
+          if (k.startsWith('exception.')) {
+            keep = true;
+            break;
+          }
       }
-      if (keep) { out?.push(e); continue; }
+      if (keep) {
+        out?.push(e);
+        continue;
+      }
       if (out === undefined) out = events.slice(0, i);
       this.filteredLogs++;
     }

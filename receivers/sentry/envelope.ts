@@ -60,7 +60,10 @@ export function parseEnvelope(buf: Buffer, maxItems = 1000): EnvelopeResult {
   let n = 0;
   while (pos < buf.length) {
     const iEnd = lineEnd(buf, pos);
-    if (iEnd === pos) { pos++; continue; } // blank line (e.g. a trailing newline)
+    if (iEnd === pos) {
+      pos++;
+      continue;
+    } // blank line (e.g. a trailing newline)
     const ih = parseJsonObject(buf, pos, iEnd);
     if (ih === undefined) return { ok: false, error: `item ${n}: item header at byte ${pos} is not a JSON object` };
     if (typeof ih.type !== 'string' || ih.type === '') return { ok: false, error: `item ${n}: item header has no "type"` };
@@ -72,7 +75,8 @@ export function parseEnvelope(buf: Buffer, maxItems = 1000): EnvelopeResult {
       if (typeof len !== 'number' || !Number.isInteger(len) || len < 0) return { ok: false, error: `item ${n - 1}: "length" must be a non-negative integer` };
       if (start > buf.length) start = buf.length;
       end = start + len;
-      if (end > buf.length) return { ok: false, error: `item ${n - 1} (${ih.type}): length ${len} runs past the end of the envelope (${buf.length - start} bytes left)` };
+      if (end > buf.length)
+        return { ok: false, error: `item ${n - 1} (${ih.type}): length ${len} runs past the end of the envelope (${buf.length - start} bytes left)` };
       pos = end < buf.length && buf[end] === NL ? end + 1 : end;
     } else {
       if (start > buf.length) start = buf.length;

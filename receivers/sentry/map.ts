@@ -99,7 +99,10 @@ export function mapSentryEvent(ev: Obj, arrival: bigint, sentAt: bigint | undefi
       last = ov;
       const mech = obj(ov.mechanism);
       if (mech !== undefined) {
-        if (mech.handled === false) { handled = false; unhandledMechanism = String(mech.type ?? ''); }
+        if (mech.handled === false) {
+          handled = false;
+          unhandledMechanism = String(mech.type ?? '');
+        }
         if (mech.synthetic === true) synthetic = true;
       }
     }
@@ -118,15 +121,22 @@ export function mapSentryEvent(ev: Obj, arrival: bigint, sentAt: bigint | undefi
   const errorClass = errorType === 'Message' ? 'Message' : (excType ?? 'Error');
   const errorMessage = (last === undefined ? undefined : str(last.value)) ?? message ?? '';
 
-  const derived = () => deriveFingerprint(errorClass, framesCrashingFirst(last === undefined ? undefined : obj(last.stacktrace) ?? obj(ev.stacktrace)), errorMessage);
+  const derived = () =>
+    deriveFingerprint(errorClass, framesCrashingFirst(last === undefined ? undefined : (obj(last.stacktrace) ?? obj(ev.stacktrace))), errorMessage);
   const fp = ev.fingerprint;
-  a.fingerprint = Array.isArray(fp) && fp.length > 0 && fp.every((p) => typeof p === 'string')
-    ? (fp.every((p) => /^\{\{\s*default\s*\}\}$/.test(p as string)) ? derived() : userFingerprint(fp as string[], derived))
-    : derived();
+  a.fingerprint =
+    Array.isArray(fp) && fp.length > 0 && fp.every((p) => typeof p === 'string')
+      ? fp.every((p) => /^\{\{\s*default\s*\}\}$/.test(p as string))
+        ? derived()
+        : userFingerprint(fp as string[], derived)
+      : derived();
 
   // guid: the user, else the host
   const user = obj(ev.user);
-  const guid = (user === undefined ? undefined : (str(user.id) ?? (typeof user.id === 'number' ? String(user.id) : undefined) ?? str(user.email) ?? str(user.ip_address))) ?? str(ev.server_name);
+  const guid =
+    (user === undefined
+      ? undefined
+      : (str(user.id) ?? (typeof user.id === 'number' ? String(user.id) : undefined) ?? str(user.email) ?? str(user.ip_address))) ?? str(ev.server_name);
   if (guid !== undefined) a.guid = clip(guid, o.maxValueLength);
 
   a['error.type'] = errorType;

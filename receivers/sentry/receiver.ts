@@ -37,7 +37,25 @@ const STORE_ROUTE = '/api/{project}/store/';
 const ENVELOPE_RE = /^(?:\/[^?#]*)?\/api\/[^/?#]+\/envelope\/?$/;
 const STORE_RE = /^(?:\/[^?#]*)?\/api\/[^/?#]+\/store\/?$/;
 /** item types counted under their own name on /metrics; others count as `other` */
-const KNOWN_ITEM_TYPES = ['event', 'attachment', 'session', 'sessions', 'client_report', 'transaction', 'span', 'check_in', 'log', 'profile', 'profile_chunk', 'replay_event', 'replay_recording', 'user_report', 'feedback', 'statsd', 'other'] as const;
+const KNOWN_ITEM_TYPES = [
+  'event',
+  'attachment',
+  'session',
+  'sessions',
+  'client_report',
+  'transaction',
+  'span',
+  'check_in',
+  'log',
+  'profile',
+  'profile_chunk',
+  'replay_event',
+  'replay_recording',
+  'user_report',
+  'feedback',
+  'statsd',
+  'other',
+] as const;
 const KNOWN = new Set<string>(KNOWN_ITEM_TYPES);
 
 type Obj = Record<string, unknown>;
@@ -56,7 +74,11 @@ export class SentryReceiver implements Receiver {
   private timer: NodeJS.Timeout | undefined;
   private expiring: Promise<void> = Promise.resolve();
 
-  constructor(set: CreateSettings, private readonly cfg: SentryReceiverConfig, private readonly next: Consumer<EventBatch> | undefined) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: SentryReceiverConfig,
+    private readonly next: Consumer<EventBatch> | undefined,
+  ) {
     // the SDK honours Retry-After and X-Sentry-Rate-Limits on any status, and backs off on 429 only
     this.http = new HttpReceiver(set, cfg, {
       name: 'sentry',
@@ -71,18 +93,48 @@ export class SentryReceiver implements Receiver {
       authFailures: true,
       cors: cfg.cors,
       gauges: (tel, attrs) => {
-        tel.gauge('metricport_sentry_duplicate_events', 'Events whose event_id was already seen within dedupe.horizon (answered 200, not passed on), cumulative', attrs, () => this.duplicates);
+        tel.gauge(
+          'metricport_sentry_duplicate_events',
+          'Events whose event_id was already seen within dedupe.horizon (answered 200, not passed on), cumulative',
+          attrs,
+          () => this.duplicates,
+        );
         tel.gauge('metricport_sentry_dedupe_entries', 'event_ids remembered for deduplication', attrs, () => this.seen.size);
         if (this.sessions !== undefined) {
           const s = this.sessions;
           tel.gauge('metricport_sentry_sessions_open', 'Single sessions held until their final update or sessions.horizon', attrs, () => s.size);
-          tel.gauge('metricport_sentry_session_events', 'Session events passed on (single sessions in their final state, aggregate buckets per outcome), cumulative', attrs, () => this.sessionEvents);
-          tel.gauge('metricport_sentry_session_updates_ignored', 'Updates of a session already counted (late or repeated), cumulative', attrs, () => s.counters.ignored);
-          tel.gauge('metricport_sentry_sessions_closed', 'Sessions counted without a final update, by cause (horizon: idle for sessions.horizon; evicted: max_open reached), cumulative', { ...attrs, cause: 'horizon' }, () => s.counters.expired);
-          tel.gauge('metricport_sentry_sessions_closed', 'Sessions counted without a final update, by cause (horizon: idle for sessions.horizon; evicted: max_open reached), cumulative', { ...attrs, cause: 'evicted' }, () => s.counters.evicted);
+          tel.gauge(
+            'metricport_sentry_session_events',
+            'Session events passed on (single sessions in their final state, aggregate buckets per outcome), cumulative',
+            attrs,
+            () => this.sessionEvents,
+          );
+          tel.gauge(
+            'metricport_sentry_session_updates_ignored',
+            'Updates of a session already counted (late or repeated), cumulative',
+            attrs,
+            () => s.counters.ignored,
+          );
+          tel.gauge(
+            'metricport_sentry_sessions_closed',
+            'Sessions counted without a final update, by cause (horizon: idle for sessions.horizon; evicted: max_open reached), cumulative',
+            { ...attrs, cause: 'horizon' },
+            () => s.counters.expired,
+          );
+          tel.gauge(
+            'metricport_sentry_sessions_closed',
+            'Sessions counted without a final update, by cause (horizon: idle for sessions.horizon; evicted: max_open reached), cumulative',
+            { ...attrs, cause: 'evicted' },
+            () => s.counters.evicted,
+          );
         }
         for (const t of KNOWN_ITEM_TYPES) {
-          tel.gauge('metricport_sentry_envelope_items', 'Envelope items received by a sentry receiver, by item type (only `event` items become events), cumulative', { ...attrs, type: t }, () => this.items[t] ?? 0);
+          tel.gauge(
+            'metricport_sentry_envelope_items',
+            'Envelope items received by a sentry receiver, by item type (only `event` items become events), cumulative',
+            { ...attrs, type: t },
+            () => this.items[t] ?? 0,
+          );
         }
       },
     });
@@ -99,7 +151,9 @@ export class SentryReceiver implements Receiver {
     });
     if (this.sessions !== undefined && this.timer === undefined) {
       const every = Math.max(100, Math.min(5000, Math.floor(this.cfg.sessions.horizon / 10)));
-      this.timer = setInterval(() => { void this.closeSessions(false); }, every);
+      this.timer = setInterval(() => {
+        void this.closeSessions(false);
+      }, every);
       this.timer.unref();
     }
   }
@@ -126,24 +180,44 @@ export class SentryReceiver implements Receiver {
       } catch (err) {
         this.sessionsDropped += events.length;
         this.http.tel.refused(events.length, 'events');
-        this.http.log('sessions_dropped', 'warn', { sessions: events.length, err: (err as Error).message }, 'sessions closed by the horizon were not accepted downstream; dropped');
+        this.http.log(
+          'sessions_dropped',
+          'warn',
+          { sessions: events.length, err: (err as Error).message },
+          'sessions closed by the horizon were not accepted downstream; dropped',
+        );
       }
     });
     return this.expiring;
   }
 
-  boundAddress(): BoundAddress | undefined { return this.http.address(); }
+  boundAddress(): BoundAddress | undefined {
+    return this.http.address();
+  }
 
   status(): Record<string, unknown> {
-    const sessions = this.sessions === undefined ? undefined : { ...this.sessions.counters, open: this.sessions.size, events: this.sessionEvents, dropped: this.sessionsDropped };
-    return this.http.status({ paths: this.cfg.store_endpoint ? [ENVELOPE_ROUTE, STORE_ROUTE] : [ENVELOPE_ROUTE], keys: this.cfg.keys.length },
-      { items: { ...this.items }, duplicates: this.duplicates, dedupe_entries: this.seen.size, dedupe_evicted: this.seen.evicted, ...(sessions === undefined ? {} : { sessions }) });
+    const sessions =
+      this.sessions === undefined
+        ? undefined
+        : { ...this.sessions.counters, open: this.sessions.size, events: this.sessionEvents, dropped: this.sessionsDropped };
+    return this.http.status(
+      { paths: this.cfg.store_endpoint ? [ENVELOPE_ROUTE, STORE_ROUTE] : [ENVELOPE_ROUTE], keys: this.cfg.keys.length },
+      {
+        items: { ...this.items },
+        duplicates: this.duplicates,
+        dedupe_entries: this.seen.size,
+        dedupe_evicted: this.seen.evicted,
+        ...(sessions === undefined ? {} : { sessions }),
+      },
+    );
   }
 
   private requestKey(req: IncomingMessage): string | undefined {
-    return queryParam(req.url ?? '', 'sentry_key')
-      ?? sentryKeyFromHeader(req.headers['x-sentry-auth'] as string | undefined)
-      ?? sentryKeyFromHeader(req.headers.authorization);
+    return (
+      queryParam(req.url ?? '', 'sentry_key') ??
+      sentryKeyFromHeader(req.headers['x-sentry-auth'] as string | undefined) ??
+      sentryKeyFromHeader(req.headers.authorization)
+    );
   }
 
   private async handle(x: Exchange, kind: 'envelope' | 'store'): Promise<void> {
@@ -162,7 +236,10 @@ export class SentryReceiver implements Receiver {
     let sentAt: bigint | undefined;
     if (kind === 'envelope') {
       const r = parseEnvelope(body, this.cfg.max_items_per_envelope);
-      if (!r.ok) { x.fail(400, `invalid envelope: ${r.error}`, 'malformed_envelope'); return; }
+      if (!r.ok) {
+        x.fail(400, `invalid envelope: ${r.error}`, 'malformed_envelope');
+        return;
+      }
       const env = r.envelope;
       key ??= sentryKeyFromDsn(env.header.dsn);
       if (!this.authorised(x, key)) return;
@@ -177,7 +254,10 @@ export class SentryReceiver implements Receiver {
     } else {
       if (!this.authorised(x, key)) return;
       const event = await storeBody(body, max);
-      if (event === undefined) { x.fail(400, 'store body is not JSON, base64 or base64+zlib JSON', 'malformed_json'); return; }
+      if (event === undefined) {
+        x.fail(400, 'store body is not JSON, base64 or base64+zlib JSON', 'malformed_json');
+        return;
+      }
       this.items.event = (this.items.event ?? 0) + 1;
       payloads = [event];
     }
@@ -194,15 +274,28 @@ export class SentryReceiver implements Receiver {
       try {
         const v = JSON.parse((payloads[i] as Buffer).toString('utf8'));
         if (v !== null && typeof v === 'object' && !Array.isArray(v)) ev = v as Obj;
-      } catch { /* reported below, without the payload's text */ }
-      if (ev === undefined) { rejected++; firstError ??= `event item ${i} is not a JSON object`; continue; }
+      } catch {
+        /* reported below, without the payload's text */
+      }
+      if (ev === undefined) {
+        rejected++;
+        firstError ??= `event item ${i} is not a JSON object`;
+        continue;
+      }
       if (ev.event_id === undefined && headerEventId !== undefined) ev.event_id = headerEventId;
       const m = mapSentryEvent(ev, arrival, sentAt, opts);
-      if (!m.ok) { rejected++; firstError ??= `event item ${i}: ${m.error}`; continue; }
+      if (!m.ok) {
+        rejected++;
+        firstError ??= `event item ${i}: ${m.error}`;
+        continue;
+      }
       const id = m.attributes._tx as string;
       firstId ??= id;
       // the same event again (an SDK retry, a relay resending): answered as accepted, passed on once
-      if (this.seen.checkAndAdd(id)) { dups++; continue; }
+      if (this.seen.checkAndAdd(id)) {
+        dups++;
+        continue;
+      }
       newIds.push(id);
       events.push({ timeUnixNano: m.timeUnixNano, attributes: m.attributes });
     }
@@ -217,25 +310,42 @@ export class SentryReceiver implements Receiver {
         try {
           const v = JSON.parse(it.payload.toString('utf8'));
           if (v !== null && typeof v === 'object' && !Array.isArray(v)) p = v as Obj;
-        } catch { /* reported below, without the payload's text */ }
-        if (p === undefined) { rejected++; firstError ??= `${it.type} item ${i} is not a JSON object`; continue; }
+        } catch {
+          /* reported below, without the payload's text */
+        }
+        if (p === undefined) {
+          rejected++;
+          firstError ??= `${it.type} item ${i} is not a JSON object`;
+          continue;
+        }
         if (it.type === 'session') {
           const u = parseSessionUpdate(p, arrival);
-          if (!u.ok) { rejected++; firstError ??= `session item ${i}: ${u.error}`; continue; }
+          if (!u.ok) {
+            rejected++;
+            firstError ??= `session item ${i}: ${u.error}`;
+            continue;
+          }
           const out = this.sessions.update(u.value, opts);
           if (out.length > 0 && u.value.status !== 'ok') ended.push(u.value.sid);
           for (const e of out) events.push(e);
           sessionCount += out.length;
         } else {
           const r = aggregateEvents(p, arrival, opts);
-          if (!r.ok) { rejected++; firstError ??= `sessions item ${i}: ${r.error}`; continue; }
+          if (!r.ok) {
+            rejected++;
+            firstError ??= `sessions item ${i}: ${r.error}`;
+            continue;
+          }
           for (const e of r.value) events.push(e);
           sessionCount += r.value.length;
         }
       }
     }
     if (rejected > 0) this.http.tel.rejected(rejected, 'events');
-    if (events.length === 0 && rejected > 0 && dups === 0) { x.fail(400, firstError as string, 'invalid_event'); return; }
+    if (events.length === 0 && rejected > 0 && dups === 0) {
+      x.fail(400, firstError as string, 'invalid_event');
+      return;
+    }
     if (events.length > 0 && !(await x.consume(this.next!, { events }, events.length, 'events'))) {
       // not accepted: a resend must count
       for (const id of newIds) this.seen.remove(id);
@@ -272,7 +382,11 @@ export async function storeBody(body: Buffer, max: number): Promise<Buffer | und
   if (bin.length === 0) return undefined;
   if (bin[0] === 0x7b) return bin;
   if (isZlibWrapped(bin)) {
-    try { return await inflate(bin, 'deflate', max); } catch { return undefined; }
+    try {
+      return await inflate(bin, 'deflate', max);
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }

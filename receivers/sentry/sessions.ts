@@ -50,7 +50,10 @@ function count(v: unknown): number {
 
 export type Outcome = 'healthy' | 'errored' | 'crashed' | 'abnormal';
 
-export interface SessionOptions { application: string; maxValueLength: number }
+export interface SessionOptions {
+  application: string;
+  maxValueLength: number;
+}
 
 /** One single-session update as the SDK sent it (validated). */
 export interface SessionUpdate {
@@ -99,8 +102,14 @@ export function parseSessionUpdate(p: Obj, arrival: bigint): ParseResult<Session
   return {
     ok: true,
     value: {
-      sid, did: idOf(p.did), seq, status, errors: count(p.errors), duration,
-      release: str(attrs.release) ?? str(p.release), environment: str(attrs.environment) ?? str(p.environment) ?? 'production',
+      sid,
+      did: idOf(p.did),
+      seq,
+      status,
+      errors: count(p.errors),
+      duration,
+      release: str(attrs.release) ?? str(p.release),
+      environment: str(attrs.environment) ?? str(p.environment) ?? 'production',
       timeUnixNano: sentryTime(p.timestamp) ?? arrival,
     },
   };
@@ -122,7 +131,12 @@ function sessionEvent(u: SessionUpdate, timeUnixNano: bigint, o: SessionOptions)
   return { timeUnixNano, attributes: a };
 }
 
-const BUCKET_STATUSES: Array<[string, Outcome]> = [['exited', 'healthy'], ['errored', 'errored'], ['crashed', 'crashed'], ['abnormal', 'abnormal']];
+const BUCKET_STATUSES: Array<[string, Outcome]> = [
+  ['exited', 'healthy'],
+  ['errored', 'errored'],
+  ['crashed', 'crashed'],
+  ['abnormal', 'abnormal'],
+];
 
 /** A `sessions` item (aggregates) → one event per bucket and outcome with a count. */
 export function aggregateEvents(p: Obj, arrival: bigint, o: SessionOptions): ParseResult<Event[]> {
@@ -153,7 +167,11 @@ export function aggregateEvents(p: Obj, arrival: bigint, o: SessionOptions): Par
   return { ok: true, value: out };
 }
 
-interface Open { u: SessionUpdate; o: SessionOptions; last: number }
+interface Open {
+  u: SessionUpdate;
+  o: SessionOptions;
+  last: number;
+}
 
 export interface SessionCounters {
   /** single-session updates taken in */
@@ -178,18 +196,30 @@ export class SessionTracker {
   private readonly ended: SeenIds;
   readonly counters: SessionCounters = { updates: 0, ended: 0, expired: 0, evicted: 0, ignored: 0 };
 
-  constructor(private readonly horizonMs: number, private readonly maxOpen: number, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly horizonMs: number,
+    private readonly maxOpen: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.ended = new SeenIds(horizonMs, maxOpen, now);
   }
 
-  get size(): number { return this.open.size; }
+  get size(): number {
+    return this.open.size;
+  }
 
   update(u: SessionUpdate, o: SessionOptions): Event[] {
     this.counters.updates++;
     const key = `${o.application}\u0000${u.sid}`;
-    if (this.ended.has(key)) { this.counters.ignored++; return []; }
+    if (this.ended.has(key)) {
+      this.counters.ignored++;
+      return [];
+    }
     const prev = this.open.get(key);
-    if (prev !== undefined && prev.u.seq > u.seq) { this.counters.ignored++; return []; }
+    if (prev !== undefined && prev.u.seq > u.seq) {
+      this.counters.ignored++;
+      return [];
+    }
     const t = this.now();
     if (u.status !== 'ok') {
       if (prev !== undefined) this.open.delete(key);
@@ -198,10 +228,14 @@ export class SessionTracker {
       return [sessionEvent(u, u.timeUnixNano, o)];
     }
     const out: Event[] = [];
-    if (prev !== undefined) this.open.delete(key); // re-insert: the map stays ordered by last update
+    if (prev !== undefined)
+      this.open.delete(key); // re-insert: the map stays ordered by last update
     else if (this.open.size >= this.maxOpen) {
       const oldest = this.open.keys().next();
-      if (!oldest.done) { out.push(this.close(oldest.value, t)); this.counters.evicted++; }
+      if (!oldest.done) {
+        out.push(this.close(oldest.value, t));
+        this.counters.evicted++;
+      }
     }
     this.open.set(key, { u, o, last: t });
     return out;
@@ -228,7 +262,9 @@ export class SessionTracker {
   }
 
   /** A session whose event was not accepted downstream: forget it ended, so that its resend counts. */
-  forget(application: string, sid: string): void { this.ended.remove(`${application}\u0000${sid}`); }
+  forget(application: string, sid: string): void {
+    this.ended.remove(`${application}\u0000${sid}`);
+  }
 
   private close(key: string, t: number): Event {
     const s = this.open.get(key) as Open;

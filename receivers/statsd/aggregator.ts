@@ -29,8 +29,15 @@ import { DDSketch } from '../../src/sketch/ddsketch.js';
 import { HyperLogLog } from '../../src/sketch/hll.js';
 import { setAttr } from '../../src/model/attributes.js';
 import {
-  emptyResource, Temporality,
-  type Attributes, type GaugeMetric, type HistogramMetric, type Metric, type MetricsBatch, type NumberDataPoint, type SumMetric,
+  emptyResource,
+  Temporality,
+  type Attributes,
+  type GaugeMetric,
+  type HistogramMetric,
+  type Metric,
+  type MetricsBatch,
+  type NumberDataPoint,
+  type SumMetric,
 } from '../../src/model/metrics.js';
 import { attrsFromWire, attrsToWire, partitionOf } from '../../src/fleet/wire.js';
 import { etsyPctName, etsySanitize, etsyTimerStats, nearestRank } from './etsy.js';
@@ -89,7 +96,12 @@ class Series {
   buckets: Float64Array | undefined;
   // set
   set: HyperLogLog | undefined;
-  constructor(readonly name: string, readonly type: MetricType, readonly attrs: Attributes, readonly canon: string) {}
+  constructor(
+    readonly name: string,
+    readonly type: MetricType,
+    readonly attrs: Attributes,
+    readonly canon: string,
+  ) {}
 }
 
 /**
@@ -112,7 +124,9 @@ class SpellingTable {
   private types: MetricType[] = [];
   series: Series[] = [];
 
-  get size(): number { return this.series.length; }
+  get size(): number {
+    return this.series.length;
+  }
 
   find(l: ParsedLine): Series | undefined {
     const h = l.hash;
@@ -131,11 +145,17 @@ class SpellingTable {
       if (this.hashes[k] !== h || this.nameLen[k] !== nl || this.tagsLen[k] !== tl || this.types[k] !== l.type) continue;
       let o = this.nameOff[k] as number;
       let n = nl;
-      while (n > 0) { n--; if (arena[o + n] !== src[ns + n]) break; }
+      while (n > 0) {
+        n--;
+        if (arena[o + n] !== src[ns + n]) break;
+      }
       if (n !== 0 || (nl > 0 && arena[o] !== src[ns])) continue;
       o = this.tagsOff[k] as number;
       n = tl;
-      while (n > 0) { n--; if (arena[o + n] !== src[ts + n]) break; }
+      while (n > 0) {
+        n--;
+        if (arena[o + n] !== src[ts + n]) break;
+      }
       if (n !== 0 || (tl > 0 && arena[o] !== src[ts])) continue;
       return this.series[k];
     }
@@ -150,9 +170,16 @@ class SpellingTable {
   private push(h: number, type: MetricType, src: Uint8Array, ns: number, nl: number, ts: number, tl: number, series: Series): void {
     const k = this.series.length;
     if (k === this.hashes.length) {
-      const grow = (x: Int32Array) => { const y = new Int32Array(x.length * 2); y.set(x); return y; };
-      this.hashes = grow(this.hashes); this.nameOff = grow(this.nameOff); this.nameLen = grow(this.nameLen);
-      this.tagsOff = grow(this.tagsOff); this.tagsLen = grow(this.tagsLen);
+      const grow = (x: Int32Array) => {
+        const y = new Int32Array(x.length * 2);
+        y.set(x);
+        return y;
+      };
+      this.hashes = grow(this.hashes);
+      this.nameOff = grow(this.nameOff);
+      this.nameLen = grow(this.nameLen);
+      this.tagsOff = grow(this.tagsOff);
+      this.tagsLen = grow(this.tagsLen);
     }
     if (this.used + nl + tl > this.arena.length) {
       let size = this.arena.length * 2;
@@ -162,9 +189,13 @@ class SpellingTable {
       this.arena = a;
     }
     this.arena.set(src.subarray(ns, ns + nl), this.used);
-    this.nameOff[k] = this.used; this.nameLen[k] = nl; this.used += nl;
+    this.nameOff[k] = this.used;
+    this.nameLen[k] = nl;
+    this.used += nl;
     this.arena.set(src.subarray(ts, ts + tl), this.used);
-    this.tagsOff[k] = this.used; this.tagsLen[k] = tl; this.used += tl;
+    this.tagsOff[k] = this.used;
+    this.tagsLen[k] = tl;
+    this.used += tl;
     this.hashes[k] = h;
     this.types[k] = type;
     this.series[k] = series;
@@ -172,7 +203,16 @@ class SpellingTable {
 
   /** Keep only the spellings whose series `keep` accepts (after expiry); the arena is compacted. */
   retain(keep: (s: Series) => boolean): void {
-    const old = { arena: this.arena, hashes: this.hashes, nameOff: this.nameOff, nameLen: this.nameLen, tagsOff: this.tagsOff, tagsLen: this.tagsLen, types: this.types, series: this.series };
+    const old = {
+      arena: this.arena,
+      hashes: this.hashes,
+      nameOff: this.nameOff,
+      nameLen: this.nameLen,
+      tagsOff: this.tagsOff,
+      tagsLen: this.tagsLen,
+      types: this.types,
+      series: this.series,
+    };
     this.arena = new Uint8Array(Math.max(16384, this.used));
     this.used = 0;
     this.types = [];
@@ -180,7 +220,16 @@ class SpellingTable {
     for (let k = 0; k < old.series.length; k++) {
       const s = old.series[k] as Series;
       if (!keep(s)) continue;
-      this.push(old.hashes[k] as number, old.types[k] as MetricType, old.arena, old.nameOff[k] as number, old.nameLen[k] as number, old.tagsOff[k] as number, old.tagsLen[k] as number, s);
+      this.push(
+        old.hashes[k] as number,
+        old.types[k] as MetricType,
+        old.arena,
+        old.nameOff[k] as number,
+        old.nameLen[k] as number,
+        old.tagsOff[k] as number,
+        old.tagsLen[k] as number,
+        s,
+      );
     }
     this.reindex();
   }
@@ -201,7 +250,11 @@ class SpellingTable {
   }
 }
 
-interface Stamped { series: Series; value: number; timeMs: number }
+interface Stamped {
+  series: Series;
+  value: number;
+  timeMs: number;
+}
 
 function attrsOf(tags: string): { attrs: Attributes; canon: string } {
   const pairs = parseTags(tags);
@@ -228,7 +281,9 @@ export class Aggregator {
 
   constructor(private readonly o: AggregatorOptions) {}
 
-  get seriesCount(): number { return this.byCanon.size; }
+  get seriesCount(): number {
+    return this.byCanon.size;
+  }
 
   /** Take a parsed line. `nowMs` decides the window; returns false when dropped (counted). */
   add(l: ParsedLine, nowMs: number): boolean {
@@ -236,10 +291,15 @@ export class Aggregator {
     let s = this.spellings.find(l);
     if (s === undefined) {
       s = this.lookup(l);
-      if (s === undefined) { this.dropped.series_limit++; return false; }
+      if (s === undefined) {
+        this.dropped.series_limit++;
+        return false;
+      }
     }
     const w = this.window;
-    if (s.last !== w) { s.last = w; }
+    if (s.last !== w) {
+      s.last = w;
+    }
     const rate = l.sampleRate;
     const values = l.values;
     const cnt = l.count;
@@ -249,7 +309,10 @@ export class Aggregator {
         let add = 0;
         for (let i = 0; i < cnt; i++) {
           const v = values[i] as number;
-          if (v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
+          if (v < 0 && this.o.naming === 'otel') {
+            this.dropped.negative_counter++;
+            continue;
+          }
           add += v / rate;
           this.samples++;
         }
@@ -271,7 +334,10 @@ export class Aggregator {
       }
       case 's': {
         let set = s.set;
-        if (set === undefined) { set = new HyperLogLog(); s.set = set; }
+        if (set === undefined) {
+          set = new HyperLogLog();
+          s.set = set;
+        }
         const m = l.members;
         for (let i = 0; i < cnt; i++) set.addString(m[i] as string);
         this.samples += cnt;
@@ -289,13 +355,19 @@ export class Aggregator {
   }
 
   private addStamped(s: Series, l: ParsedLine, nowMs: number): boolean {
-    if (this.stamped.length + l.count > this.o.maxSeries) { this.dropped.timestamp_limit += l.count; return false; }
+    if (this.stamped.length + l.count > this.o.maxSeries) {
+      this.dropped.timestamp_limit += l.count;
+      return false;
+    }
     let t = l.timestamp * 1000;
     // from the future beyond one period: taken as now
     if (t > nowMs + this.o.flushIntervalMs) t = nowMs;
     for (let i = 0; i < l.count; i++) {
       const v = l.values[i] as number;
-      if (l.type === 'c' && v < 0 && this.o.naming === 'otel') { this.dropped.negative_counter++; continue; }
+      if (l.type === 'c' && v < 0 && this.o.naming === 'otel') {
+        this.dropped.negative_counter++;
+        continue;
+      }
       this.stamped.push({ series: s, value: l.type === 'c' ? v / l.sampleRate : v, timeMs: t });
       this.samples++;
     }
@@ -334,7 +406,10 @@ export class Aggregator {
     if (this.o.naming === 'otel') {
       const bounds = this.o.histogramBuckets;
       let b = s.buckets;
-      if (b === undefined) { b = new Float64Array(bounds.length + 1); s.buckets = b; }
+      if (b === undefined) {
+        b = new Float64Array(bounds.length + 1);
+        s.buckets = b;
+      }
       let i = 0;
       while (i < bounds.length && v > (bounds[i] as number)) i++;
       b[i] = (b[i] as number) + weight;
@@ -386,12 +461,30 @@ export class Aggregator {
       else if (s.type === 'c') send = s.dirty || idle;
       else send = (s.dirty && s.n > 0) || idle;
       if (send) {
-        const row = [s.type, s.name, s.canon, attrsToWire(s.attrs), s.sum, s.value, s.hasValue ? 1 : 0, s.gaugeAt, s.n, s.wcount, s.tsum, s.wsum,
-          s.n > 0 ? s.min : 0, s.n > 0 ? s.max : 0, s.samples !== undefined ? Array.from(s.samples.subarray(0, s.n)) : null, s.sketch !== undefined ? s.sketch.toJSON() : null,
-          s.buckets !== undefined ? Array.from(s.buckets) : null, s.set !== undefined ? s.set.toJSON() : null];
+        const row = [
+          s.type,
+          s.name,
+          s.canon,
+          attrsToWire(s.attrs),
+          s.sum,
+          s.value,
+          s.hasValue ? 1 : 0,
+          s.gaugeAt,
+          s.n,
+          s.wcount,
+          s.tsum,
+          s.wsum,
+          s.n > 0 ? s.min : 0,
+          s.n > 0 ? s.max : 0,
+          s.samples !== undefined ? Array.from(s.samples.subarray(0, s.n)) : null,
+          s.sketch !== undefined ? s.sketch.toJSON() : null,
+          s.buckets !== undefined ? Array.from(s.buckets) : null,
+          s.set !== undefined ? s.set.toJSON() : null,
+        ];
         entries[partitionOf(partitions, 'statsd', s.type + s.name, s.canon)]!.push(JSON.stringify(row));
       }
-      if (s.type !== 'g') this.reset(s); else s.dirty = false;
+      if (s.type !== 'g') this.reset(s);
+      else s.dirty = false;
     }
     this.skipSeries = true;
     try {
@@ -410,22 +503,54 @@ export class Aggregator {
   mergePartial(entries: readonly unknown[]): void {
     entries.forEach((raw, ei) => {
       if (!Array.isArray(raw) || raw.length !== 18) throw new Error(`entry ${ei}: not a statsd series partial`);
-      const [type, name, canon, attrsW, sum, value, hasValue, gaugeAt, n, wcount, tsum, wsum, min, max, samples, sketch, buckets, set] = raw as [MetricType, string, string, unknown, number, number, number, number, number, number, number, number, number, number, number[] | null, unknown, number[] | null, unknown];
+      const [type, name, canon, attrsW, sum, value, hasValue, gaugeAt, n, wcount, tsum, wsum, min, max, samples, sketch, buckets, set] = raw as [
+        MetricType,
+        string,
+        string,
+        unknown,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number[] | null,
+        unknown,
+        number[] | null,
+        unknown,
+      ];
       let s = this.byCanon.get(canon);
       if (s === undefined) {
-        if (this.byCanon.size >= this.o.maxSeries) { this.dropped.series_limit++; return; }
+        if (this.byCanon.size >= this.o.maxSeries) {
+          this.dropped.series_limit++;
+          return;
+        }
         s = new Series(String(name), type, attrsFromWire(attrsW), String(canon));
         this.byCanon.set(canon, s);
       }
       s.last = this.window;
       s.dirty = true;
       switch (type) {
-        case 'c': s.sum += Number(sum); break;
+        case 'c':
+          s.sum += Number(sum);
+          break;
         case 'g':
-          if (hasValue === 1 && (!s.hasValue || gaugeAt >= s.gaugeAt)) { s.value = value; s.gaugeAt = gaugeAt; s.hasValue = true; }
+          if (hasValue === 1 && (!s.hasValue || gaugeAt >= s.gaugeAt)) {
+            s.value = value;
+            s.gaugeAt = gaugeAt;
+            s.hasValue = true;
+          }
           break;
         case 's':
-          if (set !== null) { const h = HyperLogLog.fromJSON(set); if (s.set === undefined) s.set = h; else s.set.merge(h); }
+          if (set !== null) {
+            const h = HyperLogLog.fromJSON(set);
+            if (s.set === undefined) s.set = h;
+            else s.set.merge(h);
+          }
           break;
         default: {
           if (n === 0) break;
@@ -448,7 +573,10 @@ export class Aggregator {
           }
           if (s.n === 0 || min < s.min) s.min = min;
           if (s.n === 0 || max > s.max) s.max = max;
-          s.n += n; s.wcount += wcount; s.tsum += tsum; s.wsum += wsum;
+          s.n += n;
+          s.wcount += wcount;
+          s.tsum += tsum;
+          s.wsum += wsum;
           if (buckets !== null) {
             if (s.buckets === undefined) s.buckets = new Float64Array(buckets.length);
             if (s.buckets.length !== buckets.length) throw new Error(`entry ${ei}: histogram_buckets differ from this config's`);
@@ -467,7 +595,10 @@ export class Aggregator {
     const w = this.window;
     let removedAny = false;
     for (const [k, s] of this.byCanon) {
-      if (w - s.last > maxIdle) { this.byCanon.delete(k); removedAny = true; }
+      if (w - s.last > maxIdle) {
+        this.byCanon.delete(k);
+        removedAny = true;
+      }
     }
     if (removedAny) this.spellings.retain((s) => this.byCanon.get(s.canon) === s);
     return metrics.length === 0
@@ -479,7 +610,12 @@ export class Aggregator {
     s.dirty = false;
     s.sum = 0;
     if (s.n !== 0 || s.sketch !== undefined) {
-      s.n = 0; s.wcount = 0; s.tsum = 0; s.wsum = 0; s.min = Infinity; s.max = -Infinity;
+      s.n = 0;
+      s.wcount = 0;
+      s.tsum = 0;
+      s.wsum = 0;
+      s.min = Infinity;
+      s.max = -Infinity;
       s.sketch = undefined;
       if (s.buckets !== undefined) s.buckets.fill(0);
     }
@@ -492,12 +628,22 @@ export class Aggregator {
     const byName = new Map<string, Metric>();
     const get = <M extends Metric>(key: string, make: () => M): M => {
       let m = byName.get(key);
-      if (m === undefined) { m = make(); byName.set(key, m); }
+      if (m === undefined) {
+        m = make();
+        byName.set(key, m);
+      }
       return m as M;
     };
-    const sumOf = (name: string) => get<SumMetric>('c\x00' + name, () => ({ kind: 'sum', name, description: '', unit: '', temporality: Temporality.Delta, isMonotonic: true, points: [] }));
+    const sumOf = (name: string) =>
+      get<SumMetric>('c\x00' + name, () => ({ kind: 'sum', name, description: '', unit: '', temporality: Temporality.Delta, isMonotonic: true, points: [] }));
     const gaugeOf = (name: string, unit = '') => get<GaugeMetric>('g\x00' + name, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
-    const pt = (attrs: Attributes, value: number, t0: bigint, t1: bigint): NumberDataPoint => ({ attributes: attrs, startTimeUnixNano: t0, timeUnixNano: t1, flags: 0, value });
+    const pt = (attrs: Attributes, value: number, t0: bigint, t1: bigint): NumberDataPoint => ({
+      attributes: attrs,
+      startTimeUnixNano: t0,
+      timeUnixNano: t1,
+      flags: 0,
+      value,
+    });
     const pcts = this.o.percentiles;
     const bounds = this.o.histogramBuckets;
     for (const s of this.skipSeries ? [] : this.byCanon.values()) {
@@ -514,12 +660,34 @@ export class Aggregator {
         default: {
           if (!s.dirty || s.n === 0) break;
           const unit = s.type === 'ms' ? 'ms' : '';
-          const h = get<HistogramMetric>('h\x00' + s.name, () => ({ kind: 'histogram', name: s.name, description: '', unit, temporality: Temporality.Delta, points: [] }));
+          const h = get<HistogramMetric>('h\x00' + s.name, () => ({
+            kind: 'histogram',
+            name: s.name,
+            description: '',
+            unit,
+            temporality: Temporality.Delta,
+            points: [],
+          }));
           const b = s.buckets as Float64Array;
           const counts: number[] = new Array(b.length);
           let count = 0;
-          for (let i = 0; i < b.length; i++) { const c = Math.round(b[i] as number); counts[i] = c; count += c; }
-          h.points.push({ attributes: s.attrs, startTimeUnixNano: start, timeUnixNano: end, flags: 0, count, sum: s.wsum, bucketCounts: counts, explicitBounds: bounds.slice(), min: s.min, max: s.max });
+          for (let i = 0; i < b.length; i++) {
+            const c = Math.round(b[i] as number);
+            counts[i] = c;
+            count += c;
+          }
+          h.points.push({
+            attributes: s.attrs,
+            startTimeUnixNano: start,
+            timeUnixNano: end,
+            flags: 0,
+            count,
+            sum: s.wsum,
+            bucketCounts: counts,
+            explicitBounds: bounds.slice(),
+            min: s.min,
+            max: s.max,
+          });
           const sorted = s.samples !== undefined ? s.samples.subarray(0, s.n).sort() : undefined;
           for (const p of pcts) {
             const v = sorted !== undefined ? nearestRank(sorted, s.n, p) : (s.sketch?.quantile(p / 100) ?? NaN);
@@ -545,7 +713,11 @@ export class Aggregator {
     const byName = new Map<string, GaugeMetric>();
     const put = (name: string, attrs: Attributes, v: number, t = end): void => {
       let m = byName.get(name);
-      if (m === undefined) { m = { kind: 'gauge', name, description: '', unit: '', points: [] }; byName.set(name, m); out.push(m); }
+      if (m === undefined) {
+        m = { kind: 'gauge', name, description: '', unit: '', points: [] };
+        byName.set(name, m);
+        out.push(m);
+      }
       m.points.push({ attributes: attrs, startTimeUnixNano: start, timeUnixNano: t, flags: 0, value: v });
     };
     const key = (s: Series) => (e.sanitize_names ? etsySanitize(s.name) : s.name);
@@ -603,8 +775,13 @@ export class Aggregator {
     }
     const mean = s.tsum / n;
     out.push(
-      ['upper', s.max], ['lower', s.min], ['count', s.wcount], ['count_ps', s.wcount / (this.o.flushIntervalMs / 1000)],
-      ['sum', s.tsum], ['mean', mean], ['median', sk.quantile(0.5) ?? NaN],
+      ['upper', s.max],
+      ['lower', s.min],
+      ['count', s.wcount],
+      ['count_ps', s.wcount / (this.o.flushIntervalMs / 1000)],
+      ['sum', s.tsum],
+      ['mean', mean],
+      ['median', sk.quantile(0.5) ?? NaN],
     );
     return out;
   }

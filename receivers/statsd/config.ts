@@ -40,7 +40,12 @@ export const statsdConfigSchema: Schema = {
     fields: {
       enabled: { type: 'boolean', default: true, doc: 'listen on UDP' },
       endpoint: { type: 'endpoint', default: '127.0.0.1:8125', doc: 'host:port to listen on (0.0.0.0:8125 for all interfaces; port 0 picks a free port)' },
-      receive_buffer_size: { type: 'bytes', default: '8MiB', min: 0, doc: 'SO_RCVBUF asked of the kernel (it caps the value at net.core.rmem_max; 0 keeps the system default); a larger buffer rides out bursts without loss' },
+      receive_buffer_size: {
+        type: 'bytes',
+        default: '8MiB',
+        min: 0,
+        doc: 'SO_RCVBUF asked of the kernel (it caps the value at net.core.rmem_max; 0 keeps the system default); a larger buffer rides out bursts without loss',
+      },
     },
   },
   tcp: {
@@ -49,7 +54,12 @@ export const statsdConfigSchema: Schema = {
     fields: {
       enabled: { type: 'boolean', default: false, doc: 'listen on TCP' },
       endpoint: { type: 'endpoint', default: '127.0.0.1:8125', doc: 'host:port to listen on' },
-      max_line_length: { type: 'bytes', default: '64KiB', min: 16, doc: 'longest line accepted; a longer line is dropped and counted (reason line_too_long), the connection stays' },
+      max_line_length: {
+        type: 'bytes',
+        default: '64KiB',
+        min: 16,
+        doc: 'longest line accepted; a longer line is dropped and counted (reason line_too_long), the connection stays',
+      },
       max_connections: { type: 'int', default: 1024, min: 1, doc: 'concurrent connections; more are closed at once and counted' },
     },
   },
@@ -61,22 +71,61 @@ export const statsdConfigSchema: Schema = {
       path: { type: 'string', default: '/var/run/metricport/dsd.socket', doc: 'socket file; a stale file there is replaced' },
     },
   },
-  flush_interval: { type: 'duration', default: '10s', min: '100ms', doc: 'aggregation window, aligned to the Unix epoch: window k covers [k·interval, (k+1)·interval) by arrival time' },
-  scope: { type: 'enum', values: ['local', 'cluster'] as const, default: 'local', doc: 'local: this instance flushes what it received. cluster (with service.cluster): every replica publishes its window\'s series as mergeable partials and the owner of each series\' partition merges them: counters, timers and sets of a client spread over replicas come out as one series, as from one statsd (docs/cluster.md). Every replica must run the same statsd settings. Without service.cluster, cluster behaves as local.' },
-  cluster_wait: { type: 'duration', default: '5s', min: '0s', max: '1h', doc: 'With scope cluster: how long after a flush window ends the owner of a partition waits for replicas that have not sent their partial before flushing without them; partials arriving later are counted as late, never merged.' },
+  flush_interval: {
+    type: 'duration',
+    default: '10s',
+    min: '100ms',
+    doc: 'aggregation window, aligned to the Unix epoch: window k covers [k·interval, (k+1)·interval) by arrival time',
+  },
+  scope: {
+    type: 'enum',
+    values: ['local', 'cluster'] as const,
+    default: 'local',
+    doc: "local: this instance flushes what it received. cluster (with service.cluster): every replica publishes its window's series as mergeable partials and the owner of each series' partition merges them: counters, timers and sets of a client spread over replicas come out as one series, as from one statsd (docs/cluster.md). Every replica must run the same statsd settings. Without service.cluster, cluster behaves as local.",
+  },
+  cluster_wait: {
+    type: 'duration',
+    default: '5s',
+    min: '0s',
+    max: '1h',
+    doc: 'With scope cluster: how long after a flush window ends the owner of a partition waits for replicas that have not sent their partial before flushing without them; partials arriving later are counted as late, never merged.',
+  },
   naming: {
-    type: 'enum', values: ['otel', 'etsy'], default: 'otel',
+    type: 'enum',
+    values: ['otel', 'etsy'],
+    default: 'otel',
     doc: '"otel": counters → delta sums, gauges, timers/histograms/distributions → histograms + percentile gauges, sets → gauges; "etsy": the names and values Etsy statsd writes to Graphite (stats.<k>, stats_counts.<k>, stats.timers.<k>.mean ...), all gauges',
   },
-  percentiles: { type: 'array', items: pct, default: [50, 90, 95, 99], doc: 'naming otel: one gauge <name>.p<pct> per percentile for ms, h and d (99.9 → p99_9)' },
+  percentiles: {
+    type: 'array',
+    items: pct,
+    default: [50, 90, 95, 99],
+    doc: 'naming otel: one gauge <name>.p<pct> per percentile for ms, h and d (99.9 → p99_9)',
+  },
   histogram_buckets: {
-    type: 'array', items: { type: 'number', doc: 'an upper bound' }, default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    type: 'array',
+    items: { type: 'number', doc: 'an upper bound' },
+    default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
     doc: 'naming otel: explicit upper bounds of the histogram for ms, h and d (ascending; +Inf is implied)',
   },
-  keep_gauges: { type: 'boolean', default: true, doc: 'send the last value of a gauge every flush until it expires (as Etsy statsd); false sends a gauge only in windows where it was set' },
+  keep_gauges: {
+    type: 'boolean',
+    default: true,
+    doc: 'send the last value of a gauge every flush until it expires (as Etsy statsd); false sends a gauge only in windows where it was set',
+  },
   idle_expiry: { type: 'duration', default: '1h', min: '1s', doc: 'a series not updated for this long is forgotten (its gauge and idle zeros stop)' },
-  max_series: { type: 'int', default: 100000, min: 1, doc: 'distinct series (type + name + tags) held at once; lines for new series beyond it are dropped and counted (reason series_limit)' },
-  timer_exact_samples: { type: 'int', default: 1000, min: 1, doc: 'raw samples a timer/histogram keeps per window for exact percentiles (Etsy-identical); beyond it a DDSketch takes over' },
+  max_series: {
+    type: 'int',
+    default: 100000,
+    min: 1,
+    doc: 'distinct series (type + name + tags) held at once; lines for new series beyond it are dropped and counted (reason series_limit)',
+  },
+  timer_exact_samples: {
+    type: 'int',
+    default: 1000,
+    min: 1,
+    doc: 'raw samples a timer/histogram keeps per window for exact percentiles (Etsy-identical); beyond it a DDSketch takes over',
+  },
   relative_accuracy: { type: 'number', default: 0.01, min: 0.0001, max: 0.5, doc: 'DDSketch relative accuracy of percentiles past timer_exact_samples' },
   etsy: {
     type: 'object',
@@ -87,8 +136,17 @@ export const statsdConfigSchema: Schema = {
       timers_prefix: { type: 'string', default: 'timers', doc: 'Etsy prefixTimer' },
       gauges_prefix: { type: 'string', default: 'gauges', doc: 'Etsy prefixGauge' },
       sets_prefix: { type: 'string', default: 'sets', doc: 'Etsy prefixSet' },
-      percent_threshold: { type: 'array', items: { type: 'number', min: -100, max: 100, doc: 'a threshold' }, default: [90], doc: 'Etsy percentThreshold: per value p, count_p, mean_p, upper_p (lower_topN for negative), sum_p, sum_squares_p' },
-      send_idle_stats: { type: 'boolean', default: true, doc: 'keep sending 0 for idle counters, timers (count, count_ps) and sets until they expire, as Etsy does with deleteIdleStats off' },
+      percent_threshold: {
+        type: 'array',
+        items: { type: 'number', min: -100, max: 100, doc: 'a threshold' },
+        default: [90],
+        doc: 'Etsy percentThreshold: per value p, count_p, mean_p, upper_p (lower_topN for negative), sum_p, sum_squares_p',
+      },
+      send_idle_stats: {
+        type: 'boolean',
+        default: true,
+        doc: 'keep sending 0 for idle counters, timers (count, count_ps) and sets until they expire, as Etsy does with deleteIdleStats off',
+      },
       sanitize_names: { type: 'boolean', default: true, doc: 'Etsy key sanitising: whitespace → _, / → -, drop characters other than a-z A-Z 0-9 _ - . ; =' },
     },
   },
@@ -99,7 +157,8 @@ export function validateStatsdConfig(cfg: StatsdReceiverConfig): ConfigIssue[] {
   if (!cfg.udp?.enabled && !cfg.tcp?.enabled && !cfg.unixgram?.enabled) {
     issues.push({ path: 'udp.enabled', message: 'at least one of udp, tcp and unixgram must be enabled', severity: 'error' });
   }
-  if (cfg.unixgram?.enabled && cfg.unixgram.path === '') issues.push({ path: 'unixgram.path', message: 'must not be empty when unixgram is enabled', severity: 'error' });
+  if (cfg.unixgram?.enabled && cfg.unixgram.path === '')
+    issues.push({ path: 'unixgram.path', message: 'must not be empty when unixgram is enabled', severity: 'error' });
   const b = cfg.histogram_buckets ?? [];
   for (let i = 1; i < b.length; i++) {
     if (!((b[i] as number) > (b[i - 1] as number))) {

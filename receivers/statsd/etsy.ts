@@ -6,7 +6,10 @@
 
 /** Etsy's key sanitising (stats.js sanitizeKeyName with keyNameSanitize on). */
 export function etsySanitize(key: string): string {
-  return key.replace(/\s+/g, '_').replace(/\//g, '-').replace(/[^a-zA-Z_\-0-9.;=]/g, '');
+  return key
+    .replace(/\s+/g, '_')
+    .replace(/\//g, '-')
+    .replace(/[^a-zA-Z_\-0-9.;=]/g, '');
 }
 
 /** The suffix Etsy gives a percentile threshold: 90 → "90", 99.9 → "99_9", -10 → "top10". */
@@ -19,7 +22,13 @@ export function etsyPctName(pct: number): string {
  * the sorted raw values and the sample-rate-weighted count. Keys in Etsy's
  * order; [] values (count 0) give only `count` and `count_ps`.
  */
-export function etsyTimerStats(sorted: ArrayLike<number>, n: number, weightedCount: number, pcts: readonly number[], flushIntervalMs: number): Array<[string, number]> {
+export function etsyTimerStats(
+  sorted: ArrayLike<number>,
+  n: number,
+  weightedCount: number,
+  pcts: readonly number[],
+  flushIntervalMs: number,
+): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   if (n === 0) {
     out.push(['count', 0], ['count_ps', 0]);
@@ -57,7 +66,13 @@ export function etsyTimerStats(sorted: ArrayLike<number>, n: number, weightedCou
       mean = sum / inThreshold;
     }
     const p = etsyPctName(pct);
-    out.push([`count_${p}`, inThreshold], [`mean_${p}`, mean], [`${pct > 0 ? 'upper' : 'lower'}_${p}`, boundary], [`sum_${p}`, sum], [`sum_squares_${p}`, sumSquares]);
+    out.push(
+      [`count_${p}`, inThreshold],
+      [`mean_${p}`, mean],
+      [`${pct > 0 ? 'upper' : 'lower'}_${p}`, boundary],
+      [`sum_${p}`, sum],
+      [`sum_squares_${p}`, sumSquares],
+    );
   }
   sum = cumul[n - 1] as number;
   sumSquares = cumulSq[n - 1] as number;

@@ -8,7 +8,8 @@ import { statsdConfigSchema, validateStatsdConfig, type StatsdReceiverConfig } f
  */
 export const statsdReceiverFactory = defineReceiver<StatsdReceiverConfig>({
   type: 'statsd',
-  description: 'StatsD/DogStatsD receiver (UDP, TCP, Unix datagram): counters, gauges, timers, histograms, distributions, sets, tags; aggregated per flush interval',
+  description:
+    'StatsD/DogStatsD receiver (UDP, TCP, Unix datagram): counters, gauges, timers, histograms, distributions, sets, tags; aggregated per flush interval',
   signals: ['metrics'],
   configSchema: statsdConfigSchema,
   validate: validateStatsdConfig,

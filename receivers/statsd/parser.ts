@@ -21,18 +21,26 @@
 export type MetricType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
 export type BadLineReason =
-  | 'no_value'        // no ':' after the name
+  | 'no_value' // no ':' after the name
   | 'empty_name'
-  | 'no_type'         // no '|type'
+  | 'no_type' // no '|type'
   | 'unknown_type'
-  | 'bad_value'       // not a number (c, g, ms, h, d), empty, or a negative timer
+  | 'bad_value' // not a number (c, g, ms, h, d), empty, or a negative timer
   | 'bad_sample_rate' // not @<number> in (0, 1]
-  | 'bad_timestamp'   // not T<positive integer>
-  | 'bad_tags'        // '#' with an empty tag
-  | 'unsupported';    // DogStatsD events and service checks
+  | 'bad_timestamp' // not T<positive integer>
+  | 'bad_tags' // '#' with an empty tag
+  | 'unsupported'; // DogStatsD events and service checks
 
 export const BAD_LINE_REASONS: readonly BadLineReason[] = [
-  'no_value', 'empty_name', 'no_type', 'unknown_type', 'bad_value', 'bad_sample_rate', 'bad_timestamp', 'bad_tags', 'unsupported',
+  'no_value',
+  'empty_name',
+  'no_type',
+  'unknown_type',
+  'bad_value',
+  'bad_sample_rate',
+  'bad_timestamp',
+  'bad_tags',
+  'unsupported',
 ];
 
 /** One parsed line; the parser reuses one instance, so a sink copies what it keeps. */
@@ -100,8 +108,22 @@ export function newParsedLine(): ParsedLine {
   return new Line();
 }
 
-const C_CR = 13, C_LF = 10, C_COLON = 58, C_PIPE = 124, C_AT = 64, C_HASH = 35, C_T = 84, C_PLUS = 43, C_MINUS = 45,
-  C_DOT = 46, C_0 = 48, C_9 = 57, C_E = 101, C_UE = 69, C_COMMA = 44, C_UNDERSCORE = 95;
+const C_CR = 13,
+  C_LF = 10,
+  C_COLON = 58,
+  C_PIPE = 124,
+  C_AT = 64,
+  C_HASH = 35,
+  C_T = 84,
+  C_PLUS = 43,
+  C_MINUS = 45,
+  C_DOT = 46,
+  C_0 = 48,
+  C_9 = 57,
+  C_E = 101,
+  C_UE = 69,
+  C_COMMA = 44,
+  C_UNDERSCORE = 95;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 const STRICT_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -131,7 +153,10 @@ function numberAt(s: Uint8Array, a: number, b: number): number {
   let i = a;
   let neg = false;
   let c = s[i] as number;
-  if (c === C_PLUS || c === C_MINUS) { neg = c === C_MINUS; i++; }
+  if (c === C_PLUS || c === C_MINUS) {
+    neg = c === C_MINUS;
+    i++;
+  }
   let mant = 0;
   let digits = 0;
   let frac = 0;
@@ -163,11 +188,16 @@ function typeOf(s: Uint8Array, a: number, b: number): MetricType | undefined {
   const c0 = s[a];
   if (n === 1) {
     switch (c0) {
-      case 99: return 'c';
-      case 103: return 'g';
-      case 104: return 'h';
-      case 100: return 'd';
-      case 115: return 's';
+      case 99:
+        return 'c';
+      case 103:
+        return 'g';
+      case 104:
+        return 'h';
+      case 100:
+        return 'd';
+      case 115:
+        return 's';
     }
     return undefined;
   }
@@ -341,4 +371,3 @@ export function parseTags(tags: string): Array<[string, string]> {
   }
   return out;
 }
-

@@ -61,13 +61,23 @@ export class StatsdReceiver implements Receiver {
   packets = 0;
   lines = 0;
   readonly bad: Record<BadLineReason, number> = Object.fromEntries(BAD_LINE_REASONS.map((r) => [r, 0])) as Record<BadLineReason, number>;
-  private readonly drops: Record<'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit', number> = { line_too_long: 0, too_many_connections: 0, refused: 0, permanent: 0, memory_limit: 0 };
+  private readonly drops: Record<'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit', number> = {
+    line_too_long: 0,
+    too_many_connections: 0,
+    refused: 0,
+    permanent: 0,
+    memory_limit: 0,
+  };
   private reportedBad = 0;
   flushes = 0;
   pointsSent = 0;
   private lastError: string | null = null;
 
-  constructor(set: CreateSettings, private readonly cfg: StatsdReceiverConfig, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: StatsdReceiverConfig,
+    next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
+  ) {
     this.id = set.id;
     this.tel = set.telemetry.receiver(set.id, 'statsd');
     this.next = next.metrics;
@@ -91,10 +101,17 @@ export class StatsdReceiver implements Receiver {
     const bad = this.bad;
     let now = 0;
     this.sink = {
-      line: (l) => { this.lines++; agg.add(l, now); },
-      bad: (reason) => { bad[reason]++; },
+      line: (l) => {
+        this.lines++;
+        agg.add(l, now);
+      },
+      bad: (reason) => {
+        bad[reason]++;
+      },
     };
-    this.setNow = (t: number) => { now = t; };
+    this.setNow = (t: number) => {
+      now = t;
+    };
     // through telemetry.counter: one reader per (name, attributes), replaced by the
     // instance that takes the id over at a reload (a callback added to the meter
     // per instance would pile up, and keep every replaced instance alive)
@@ -102,10 +119,14 @@ export class StatsdReceiver implements Receiver {
     const attrs = { receiver: set.id };
     tel.counter('metricport_statsd_packets', 'Datagrams (or TCP chunks) received by a statsd receiver', attrs, () => this.packets);
     tel.counter('metricport_statsd_lines', 'Well-formed StatsD lines received', attrs, () => this.lines);
-    for (const r of BAD_LINE_REASONS) tel.counter('metricport_statsd_bad_lines', 'Malformed StatsD lines skipped, by reason', { ...attrs, reason: r }, () => this.bad[r]);
-    const dropped = 'StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points; memory_limit: packets dropped unread above the memory limiter\'s soft limit)';
-    for (const r of Object.keys(this.agg.dropped) as DropReason[]) tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.agg.dropped[r]);
-    for (const r of Object.keys(this.drops) as Array<keyof typeof this.drops>) tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.drops[r]);
+    for (const r of BAD_LINE_REASONS)
+      tel.counter('metricport_statsd_bad_lines', 'Malformed StatsD lines skipped, by reason', { ...attrs, reason: r }, () => this.bad[r]);
+    const dropped =
+      "StatsD lines or aggregated points dropped, by reason (series_limit, negative_counter, timestamp_limit, line_too_long, too_many_connections: lines or connections; refused, permanent: points; memory_limit: packets dropped unread above the memory limiter's soft limit)";
+    for (const r of Object.keys(this.agg.dropped) as DropReason[])
+      tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.agg.dropped[r]);
+    for (const r of Object.keys(this.drops) as Array<keyof typeof this.drops>)
+      tel.counter('metricport_statsd_dropped', dropped, { ...attrs, reason: r }, () => this.drops[r]);
     set.telemetry.gauge('metricport_statsd_series', 'Series held by a statsd receiver', attrs, () => this.agg.seriesCount);
   }
 
@@ -121,13 +142,20 @@ export class StatsdReceiver implements Receiver {
     if (now >= this.windowEnd && this.started) this.rollover(now);
     this.packets++;
     // above the memory limiter's soft limit: StatsD cannot be told to retry, so the packet is dropped unparsed and counted
-    if (memoryLimiter.refusing()) { this.drops.memory_limit++; return; }
+    if (memoryLimiter.refusing()) {
+      this.drops.memory_limit++;
+      return;
+    }
     this.setNow(now);
     parsePacket(text, this.line, this.sink);
   }
 
   private readonly onUdp = (msg: Buffer): void => {
-    if (memoryLimiter.refusing()) { this.packets++; this.drops.memory_limit++; return; }
+    if (memoryLimiter.refusing()) {
+      this.packets++;
+      this.drops.memory_limit++;
+      return;
+    }
     this.handlePacket(msg);
   };
 
@@ -149,9 +177,15 @@ export class StatsdReceiver implements Receiver {
         const P = this.interval;
         const next = this.next;
         const owner = new FleetOwner<Aggregator>({
-          id: this.id, cluster, channel, logger: this.logger, telemetry: this.telemetry,
+          id: this.id,
+          cluster,
+          channel,
+          logger: this.logger,
+          telemetry: this.telemetry,
           adapter: {
-            periodMs: P, latenessMs: 0, waitMs: this.cfg.cluster_wait,
+            periodMs: P,
+            latenessMs: 0,
+            waitMs: this.cfg.cluster_wait,
             newWindow: () => new Aggregator(this.aggOptions),
             merge: (a, e) => a.mergePartial(e),
             build: (k, a) => a.flush(k * P, (k + 1) * P),
@@ -198,7 +232,10 @@ export class StatsdReceiver implements Receiver {
   /** Scope cluster: close window [start, end) as partials (published in window order from the disk queue); the |T points stay local. */
   private flushWindow(start: number, end: number): void {
     const f = this.fleet;
-    if (f === undefined) { this.emit(this.agg.flush(start, end)); return; }
+    if (f === undefined) {
+      this.emit(this.agg.flush(start, end));
+      return;
+    }
     const { entries, local } = this.agg.flushPartials(start, end, f.cluster.partitions);
     this.emit(local);
     const k = Math.floor(start / this.interval);
@@ -210,7 +247,14 @@ export class StatsdReceiver implements Receiver {
         messages.push({ partition: part, id: messageId(head), data: encodeEnvelope(head, c) });
       });
     });
-    const p = f.channel.send(messages).then(() => { this.publishedWindows++; }, (err: unknown) => { this.lastError = `cannot queue a window's partials on disk: ${(err as Error).message}`; });
+    const p = f.channel.send(messages).then(
+      () => {
+        this.publishedWindows++;
+      },
+      (err: unknown) => {
+        this.lastError = `cannot queue a window's partials on disk: ${(err as Error).message}`;
+      },
+    );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
@@ -229,11 +273,17 @@ export class StatsdReceiver implements Receiver {
   private emit(batch: MetricsBatch): void {
     this.flushes++;
     const badNow = BAD_LINE_REASONS.reduce((a, r) => a + this.bad[r], 0);
-    if (badNow > this.reportedBad) { this.tel.rejected(badNow - this.reportedBad, 'metrics'); this.reportedBad = badNow; }
+    if (badNow > this.reportedBad) {
+      this.tel.rejected(badNow - this.reportedBad, 'metrics');
+      this.reportedBad = badNow;
+    }
     const n = countPoints(batch);
     if (n === 0 || this.next === undefined) return;
     const p = this.next.consume(batch).then(
-      () => { this.pointsSent += n; this.tel.accepted(n, 'metrics'); },
+      () => {
+        this.pointsSent += n;
+        this.tel.accepted(n, 'metrics');
+      },
       (err: unknown) => {
         const retry = isRetryable(err);
         this.drops[retry ? 'refused' : 'permanent'] += n;
@@ -255,9 +305,17 @@ export class StatsdReceiver implements Receiver {
       sock.once('error', reject);
       sock.bind(ep.port, host, () => {
         sock.off('error', reject);
-        sock.on('error', (err) => { this.lastError = `udp: ${err.message}`; });
+        sock.on('error', (err) => {
+          this.lastError = `udp: ${err.message}`;
+        });
         const want = this.cfg.udp.receive_buffer_size;
-        if (want > 0) { try { sock.setRecvBufferSize(want); } catch { /* capped by the kernel */ } }
+        if (want > 0) {
+          try {
+            sock.setRecvBufferSize(want);
+          } catch {
+            /* capped by the kernel */
+          }
+        }
         resolve();
       });
     });
@@ -289,13 +347,21 @@ export class StatsdReceiver implements Receiver {
           nl = s.lastIndexOf('\n');
         }
         if (nl < 0) {
-          if (s.length > maxLine) { this.drops.line_too_long++; skipping = true; return; }
+          if (s.length > maxLine) {
+            this.drops.line_too_long++;
+            skipping = true;
+            return;
+          }
           rest = s;
           return;
         }
         if (nl + 1 < s.length) {
           rest = s.slice(nl + 1);
-          if (rest.length > maxLine) { this.drops.line_too_long++; skipping = true; rest = ''; }
+          if (rest.length > maxLine) {
+            this.drops.line_too_long++;
+            skipping = true;
+            rest = '';
+          }
         }
         this.handleLines(s.slice(0, nl + 1), maxLine);
       });
@@ -304,7 +370,9 @@ export class StatsdReceiver implements Receiver {
         rest = '';
         c.end();
       });
-      c.on('error', () => { /* client went away */ });
+      c.on('error', () => {
+        /* client went away */
+      });
       c.on('close', () => this.conns.delete(c));
     });
     this.tcp = srv;
@@ -312,7 +380,9 @@ export class StatsdReceiver implements Receiver {
       srv.once('error', reject);
       srv.listen({ host: ep.host === '' ? undefined : ep.host, port: ep.port }, () => {
         srv.off('error', reject);
-        srv.on('error', (err) => { this.lastError = `tcp: ${err.message}`; });
+        srv.on('error', (err) => {
+          this.lastError = `tcp: ${err.message}`;
+        });
         resolve();
       });
     });
@@ -320,7 +390,10 @@ export class StatsdReceiver implements Receiver {
 
   /** Whole lines from TCP; a line longer than max_line_length is dropped and counted. */
   private handleLines(s: string, maxLine: number): void {
-    if (s.length <= maxLine) { this.handlePacket(s); return; }
+    if (s.length <= maxLine) {
+      this.handlePacket(s);
+      return;
+    }
     let a = 0;
     let ok = '';
     while (a < s.length) {
@@ -343,11 +416,16 @@ export class StatsdReceiver implements Receiver {
     const path = this.cfg.unixgram.path;
     try {
       if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
-    } catch { /* not there */ }
+    } catch {
+      /* not there */
+    }
     const sock = mod.createSocket('unix_dgram', (msg) => this.onUdp(msg));
     this.unix = sock;
     await new Promise<void>((resolve, reject) => {
-      sock.on('error', (err) => { this.lastError = `unixgram: ${err.message}`; reject(err); });
+      sock.on('error', (err) => {
+        this.lastError = `unixgram: ${err.message}`;
+        reject(err);
+      });
       sock.on('listening', () => resolve());
       sock.bind(path);
     });
@@ -356,12 +434,27 @@ export class StatsdReceiver implements Receiver {
   private async closeSockets(): Promise<void> {
     const udp = this.udp;
     this.udp = undefined;
-    if (udp !== undefined) await new Promise<void>((r) => { try { udp.close(() => r()); } catch { r(); } });
+    if (udp !== undefined)
+      await new Promise<void>((r) => {
+        try {
+          udp.close(() => r());
+        } catch {
+          r();
+        }
+      });
     const unix = this.unix;
     this.unix = undefined;
     if (unix !== undefined) {
-      try { unix.close(); } catch { /* closed */ }
-      try { fs.unlinkSync(this.cfg.unixgram.path); } catch { /* gone */ }
+      try {
+        unix.close();
+      } catch {
+        /* closed */
+      }
+      try {
+        fs.unlinkSync(this.cfg.unixgram.path);
+      } catch {
+        /* gone */
+      }
     }
     const tcp = this.tcp;
     this.tcp = undefined;
@@ -369,7 +462,9 @@ export class StatsdReceiver implements Receiver {
       const closed = new Promise<void>((r) => tcp.close(() => r()));
       // let clients' last lines in, then close what remains
       for (const c of this.conns) c.end();
-      const t = setTimeout(() => { for (const c of this.conns) c.destroy(); }, 500);
+      const t = setTimeout(() => {
+        for (const c of this.conns) c.destroy();
+      }, 500);
       t.unref();
       await closed;
       clearTimeout(t);
@@ -384,7 +479,10 @@ export class StatsdReceiver implements Receiver {
   private async doShutdown(deadline: AbortSignal): Promise<void> {
     const wasStarted = this.started && !this.stopped;
     this.stopped = true;
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     await this.closeSockets();
     if (wasStarted) {
       // the partial window goes out with the time of shutdown
@@ -401,7 +499,10 @@ export class StatsdReceiver implements Receiver {
     if (this.pending.size > 0) {
       await Promise.race([
         Promise.allSettled([...this.pending]),
-        new Promise<void>((r) => { if (deadline.aborted) r(); else deadline.addEventListener('abort', () => r(), { once: true }); }),
+        new Promise<void>((r) => {
+          if (deadline.aborted) r();
+          else deadline.addEventListener('abort', () => r(), { once: true });
+        }),
       ]);
     }
   }
@@ -409,7 +510,10 @@ export class StatsdReceiver implements Receiver {
   /** Bound addresses once started (port 0 resolved). */
   addresses(): { udp?: { address: string; port: number }; tcp?: { address: string; port: number } } {
     const out: { udp?: { address: string; port: number }; tcp?: { address: string; port: number } } = {};
-    if (this.udp !== undefined) { const a = this.udp.address(); out.udp = { address: a.address, port: a.port }; }
+    if (this.udp !== undefined) {
+      const a = this.udp.address();
+      out.udp = { address: a.address, port: a.port };
+    }
     const t = this.tcp?.address();
     if (t !== undefined && t !== null && typeof t !== 'string') out.tcp = { address: t.address, port: t.port };
     return out;
@@ -428,7 +532,9 @@ export class StatsdReceiver implements Receiver {
       flushes: this.flushes,
       points_sent: this.pointsSent,
       scope: this.fleet !== undefined ? 'cluster' : 'local',
-      ...(this.fleet !== undefined ? { fleet: { published_windows: this.publishedWindows, channel: this.fleet.channel.status(), ...this.fleet.owner.status() } } : {}),
+      ...(this.fleet !== undefined
+        ? { fleet: { published_windows: this.publishedWindows, channel: this.fleet.channel.status(), ...this.fleet.owner.status() } }
+        : {}),
       tcp_connections: this.conns.size,
       last_error: this.lastError,
       ...this.tel.totals(),

@@ -8,12 +8,17 @@ import { main } from '../cli.js';
  */
 function exitAfterOutput(code: number): void {
   let pending = 2;
-  const done = () => { if (--pending === 0) process.exit(code); };
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
   process.stdout.write('', done);
   process.stderr.write('', done);
 }
 
 main(process.argv.slice(2)).then(
   (code) => exitAfterOutput(code),
-  (e: unknown) => { process.stderr.write(`metricport: ${(e as Error)?.message ?? String(e)}\n`); exitAfterOutput(1); },
+  (e: unknown) => {
+    process.stderr.write(`metricport: ${(e as Error)?.message ?? String(e)}\n`);
+    exitAfterOutput(1);
+  },
 );

@@ -60,7 +60,11 @@ export interface LeaseGrant {
 }
 
 /** One message of partials: `data` for partition `partition`; `id` makes a resend a no-op (JetStream's duplicate window). */
-export interface PartialMessage { partition: number; id: string; data: Uint8Array }
+export interface PartialMessage {
+  partition: number;
+  id: string;
+  data: Uint8Array;
+}
 
 /** A partial read back by the owner of its partition. */
 export interface PartialDelivery {
@@ -152,6 +156,11 @@ export const clusterRunField = {
   type: 'object' as const,
   doc: 'With service.cluster configured: "once" runs this poller on exactly one node of the cluster at a time (by lease; its watermarks live in the cluster\'s KV), "everywhere" on every node with local watermarks. Without a cluster it always runs here.',
   fields: {
-    run: { type: 'enum' as const, values: ['once', 'everywhere'] as const, default: 'once', doc: 'once (one node by lease, shared watermarks) or everywhere (every node, local watermarks)' },
+    run: {
+      type: 'enum' as const,
+      values: ['once', 'everywhere'] as const,
+      default: 'once',
+      doc: 'once (one node by lease, shared watermarks) or everywhere (every node, local watermarks)',
+    },
   },
 };

@@ -16,7 +16,10 @@ export function preferredNode(lease: string, nodes: Iterable<string>): string | 
   let bestW = -1n;
   for (const n of nodes) {
     const w = weight(lease, n);
-    if (w > bestW || (w === bestW && best !== undefined && n < best)) { best = n; bestW = w; }
+    if (w > bestW || (w === bestW && best !== undefined && n < best)) {
+      best = n;
+      bestW = w;
+    }
   }
   return best;
 }

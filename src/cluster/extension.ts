@@ -11,8 +11,13 @@ export const clusterExtension: Extension = {
   description: 'cluster mode on NATS JetStream (service.cluster, docs/cluster.md)',
   admin: [
     {
-      method: 'GET', path: '/api/v1/cluster', summary: 'the cluster: NATS connection and round-trip time, nodes and last heartbeats, partition owners, poller leases ({"enabled": false} without service.cluster)',
-      handle: (_req, ctx) => ({ json: ctx.service.cluster?.status() ?? { enabled: false, hint: 'no service.cluster in the config: this instance runs alone (docs/cluster.md)' } }),
+      method: 'GET',
+      path: '/api/v1/cluster',
+      summary:
+        'the cluster: NATS connection and round-trip time, nodes and last heartbeats, partition owners, poller leases ({"enabled": false} without service.cluster)',
+      handle: (_req, ctx) => ({
+        json: ctx.service.cluster?.status() ?? { enabled: false, hint: 'no service.cluster in the config: this instance runs alone (docs/cluster.md)' },
+      }),
     },
   ],
   commands: [

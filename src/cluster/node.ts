@@ -30,19 +30,52 @@ import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { Telemetry } from '../telemetry.js';
-import { LeaseLostError, type ClusterHost, type FleetChannel, type Lease, type LeaseGrant, type PublisherInfo, type StateStore, type WatermarkStore } from './api.js';
+import {
+  LeaseLostError,
+  type ClusterHost,
+  type FleetChannel,
+  type Lease,
+  type LeaseGrant,
+  type PublisherInfo,
+  type StateStore,
+  type WatermarkStore,
+} from './api.js';
 import { NatsFleetChannel, type FleetHost } from './fleet.js';
 import { partitionLease, preferredNode } from './assign.js';
 import type { ClusterConfig } from './config.js';
 
 type ConnState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
-interface LeaseValue { holder: string; at: string; handed_by?: string }
-interface NodeValue { node_id: string; instance: string; version: string; started_at: string; heartbeat_at: string; wants: string[]; admin?: string; fleet?: Record<string, { from: number; period: number }> }
-interface StateValue { token: number; node: string; lease: string; at: string; [k: string]: unknown }
+interface LeaseValue {
+  holder: string;
+  at: string;
+  handed_by?: string;
+}
+interface NodeValue {
+  node_id: string;
+  instance: string;
+  version: string;
+  started_at: string;
+  heartbeat_at: string;
+  wants: string[];
+  admin?: string;
+  fleet?: Record<string, { from: number; period: number }>;
+}
+interface StateValue {
+  token: number;
+  node: string;
+  lease: string;
+  at: string;
+  [k: string]: unknown;
+}
 
 /** What this node knows of a lease from the watch (or its own writes). */
-interface LeaseView { holder: string | undefined; revision: number; seenAt: number; deleted: boolean }
+interface LeaseView {
+  holder: string | undefined;
+  revision: number;
+  seenAt: number;
+  deleted: boolean;
+}
 
 interface Held {
   name: string;
@@ -129,7 +162,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
   private readonly announced = new Map<string, { from: number; period: number }>();
   private readonly reports = new Map<string, () => Record<string, unknown>>();
 
-  constructor(readonly cfg: ClusterConfig, private readonly opts: ClusterNodeOptions) {
+  constructor(
+    readonly cfg: ClusterConfig,
+    private readonly opts: ClusterNodeOptions,
+  ) {
     this.name = cfg.name;
     this.nodeId = opts.nodeId;
     this.partitions = cfg.partitions;
@@ -138,10 +174,18 @@ export class ClusterNode implements ClusterHost, FleetHost {
     for (let p = 0; p < cfg.partitions; p++) this.wants.add(partitionLease(p));
     const m = opts.telemetry.meter;
     this.c = {
-      acq: m.createCounter('metricport_cluster_lease_acquisitions', { description: 'Leases this node acquired (created, re-acquired or was handed), by kind (partition, poller)' }),
-      loss: m.createCounter('metricport_cluster_lease_losses', { description: 'Leases this node lost without handing them over (expired, taken over, NATS unreachable past the TTL), by kind' }),
-      hand: m.createCounter('metricport_cluster_lease_handovers', { description: 'Leases handed from one node to another, by direction (out: this node gave one, in: it was given one) and kind' }),
-      ops: m.createCounter('metricport_cluster_kv_operations', { description: 'KV reads and writes this node made (heartbeats, renewals, claims, watermarks)' }),
+      acq: m.createCounter('metricport_cluster_lease_acquisitions', {
+        description: 'Leases this node acquired (created, re-acquired or was handed), by kind (partition, poller)',
+      }),
+      loss: m.createCounter('metricport_cluster_lease_losses', {
+        description: 'Leases this node lost without handing them over (expired, taken over, NATS unreachable past the TTL), by kind',
+      }),
+      hand: m.createCounter('metricport_cluster_lease_handovers', {
+        description: 'Leases handed from one node to another, by direction (out: this node gave one, in: it was given one) and kind',
+      }),
+      ops: m.createCounter('metricport_cluster_kv_operations', {
+        description: 'KV reads and writes this node made (heartbeats, renewals, claims, watermarks)',
+      }),
     };
     const t = opts.telemetry;
     t.gauge('metricport_cluster_nats_connected', '1 while the NATS connection is up, else 0', {}, () => (this.conn === 'connected' ? 1 : 0));
@@ -153,7 +197,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
   private kind(name: string): Attributes {
     const k = name.startsWith('p.') ? 'partition' : 'poller';
     let a = this.attrs.get(k);
-    if (a === undefined) { a = { kind: k }; this.attrs.set(k, a); }
+    if (a === undefined) {
+      a = { kind: k };
+      this.attrs.set(k, a);
+    }
     return a;
   }
 
@@ -183,7 +230,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
       pingInterval: Math.max(1000, Math.min(30_000, Math.floor(this.cfg.lease_ttl / 4))),
       maxPingOut: 2,
     };
-    if (n.user !== '') { o.user = n.user; o.pass = n.password; }
+    if (n.user !== '') {
+      o.user = n.user;
+      o.pass = n.password;
+    }
     if (n.token !== '') o.token = n.token;
     if (n.creds_file !== '') o.authenticator = credsAuthenticator(new Uint8Array(readFileSync(n.creds_file)));
     const tls = n.tls;
@@ -210,7 +260,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
       }
     }
     if (nc === undefined) return;
-    if (signal.aborted) { await nc.close().catch(() => undefined); return; }
+    if (signal.aborted) {
+      await nc.close().catch(() => undefined);
+      return;
+    }
     this.nc = nc;
     this.onConnected(nc.getServer());
     void this.watchStatus(nc);
@@ -266,7 +319,8 @@ export class ClusterNode implements ClusterHost, FleetHost {
     this.conn = 'connected';
     this.server = server;
     this.connectedSince = Date.now();
-    if (this.unreachableSince !== undefined && this.ready) this.logger.info({ server, unreachable_ms: Date.now() - this.unreachableSince }, 'NATS connection restored');
+    if (this.unreachableSince !== undefined && this.ready)
+      this.logger.info({ server, unreachable_ms: Date.now() - this.unreachableSince }, 'NATS connection restored');
     this.unreachableSince = undefined;
   }
 
@@ -275,7 +329,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
       for await (const s of nc.status()) {
         switch (s.type) {
           case 'disconnect':
-            if (this.conn !== 'closed') { this.conn = 'reconnecting'; this.unreachableSince ??= Date.now(); }
+            if (this.conn !== 'closed') {
+              this.conn = 'reconnecting';
+              this.unreachableSince ??= Date.now();
+            }
             this.recordError('disconnect', `lost the NATS connection to ${s.server}; reconnecting`);
             break;
           case 'reconnect':
@@ -296,7 +353,9 @@ export class ClusterNode implements ClusterHost, FleetHost {
             break;
         }
       }
-    } catch { /* the iterator ends with the connection */ }
+    } catch {
+      /* the iterator ends with the connection */
+    }
   }
 
   private async openBuckets(nc: NatsConnection): Promise<void> {
@@ -305,14 +364,26 @@ export class ClusterNode implements ClusterHost, FleetHost {
     const ttl = this.cfg.lease_ttl;
     const open = async (name: string, opts: { history: number; ttl?: number }): Promise<KV> => {
       try {
-        return await kvm.create(name, { history: opts.history, replicas, storage: 'file', ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), timeout: this.cfg.nats.timeout });
+        return await kvm.create(name, {
+          history: opts.history,
+          replicas,
+          storage: 'file',
+          ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+          timeout: this.cfg.nats.timeout,
+        });
       } catch (err) {
         // a bucket made by another node with other settings: bind to it as it is
         const kv = await kvm.open(name, { timeout: this.cfg.nats.timeout });
         const st = await kv.status();
         if (opts.ttl !== undefined && st.ttl !== opts.ttl) {
-          this.logger.warn({ bucket: name, bucket_ttl_ms: st.ttl, lease_ttl_ms: opts.ttl }, `bucket ${name} has another TTL than service.cluster.lease_ttl; every node must use the same lease_ttl (${errMsg(err)})`);
-          if (st.ttl < opts.ttl) throw new Error(`bucket ${name} expires entries after ${st.ttl} ms, sooner than lease_ttl ${opts.ttl} ms: a lease could expire while its holder still uses it. Use the same lease_ttl on every node (or delete the bucket)`);
+          this.logger.warn(
+            { bucket: name, bucket_ttl_ms: st.ttl, lease_ttl_ms: opts.ttl },
+            `bucket ${name} has another TTL than service.cluster.lease_ttl; every node must use the same lease_ttl (${errMsg(err)})`,
+          );
+          if (st.ttl < opts.ttl)
+            throw new Error(
+              `bucket ${name} expires entries after ${st.ttl} ms, sooner than lease_ttl ${opts.ttl} ms: a lease could expire while its holder still uses it. Use the same lease_ttl on every node (or delete the bucket)`,
+            );
         }
         return kv;
       }
@@ -371,7 +442,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
     };
     this.lastLeaseEntryAt = performance.now();
     void watch(this.kvNodes, (e) => this.onNodeEntry(e));
-    void watch(this.kvLeases, (e) => { this.lastLeaseEntryAt = performance.now(); this.onLeaseEntry(e); });
+    void watch(this.kvLeases, (e) => {
+      this.lastLeaseEntryAt = performance.now();
+      this.onLeaseEntry(e);
+    });
   }
 
   private watchGen: object | undefined;
@@ -379,19 +453,36 @@ export class ClusterNode implements ClusterHost, FleetHost {
 
   private restartWatchers(): void {
     this.counters.watch_restarts++;
-    for (const w of this.watchers) { try { w.stop(); } catch { /* already stopped */ } }
+    for (const w of this.watchers) {
+      try {
+        w.stop();
+      } catch {
+        /* already stopped */
+      }
+    }
     this.watchers = [];
     this.watchGen = undefined;
     if (this.ready && !this.stopped) this.startWatchers();
   }
 
   private onNodeEntry(e: KvWatchEntry): void {
-    if (e.operation !== 'PUT') { this.nodeView.delete(e.key); return; }
+    if (e.operation !== 'PUT') {
+      this.nodeView.delete(e.key);
+      return;
+    }
     let v: NodeValue;
-    try { v = e.json<NodeValue>(); } catch { return; }
+    try {
+      v = e.json<NodeValue>();
+    } catch {
+      return;
+    }
     if (e.key === this.nodeId) {
       this.ownHeartbeatSeenRev = Math.max(this.ownHeartbeatSeenRev, e.revision);
-      if (v.instance !== this.instance) this.recordError('duplicate_node', `another instance heartbeats as node_id "${this.nodeId}": two running instances must never share a node_id (set service.cluster.node_id, or give each its own state directory)`);
+      if (v.instance !== this.instance)
+        this.recordError(
+          'duplicate_node',
+          `another instance heartbeats as node_id "${this.nodeId}": two running instances must never share a node_id (set service.cluster.node_id, or give each its own state directory)`,
+        );
     }
     this.nodeView.set(e.key, { value: v, seenAt: performance.now(), revision: e.revision });
   }
@@ -403,7 +494,11 @@ export class ClusterNode implements ClusterHost, FleetHost {
       return;
     }
     let v: LeaseValue;
-    try { v = e.json<LeaseValue>(); } catch { return; }
+    try {
+      v = e.json<LeaseValue>();
+    } catch {
+      return;
+    }
     const prev = this.leaseView.get(e.key);
     if (prev !== undefined && prev.revision > e.revision) return;
     this.leaseView.set(e.key, { holder: v.holder, revision: e.revision, seenAt: now, deleted: false });
@@ -435,7 +530,7 @@ export class ClusterNode implements ClusterHost, FleetHost {
 
   private candidates(lease: string, live: string[]): string[] {
     if (lease.startsWith('p.')) return live;
-    return live.filter((id) => id === this.nodeId ? this.wants.has(lease) : (this.nodeView.get(id)?.value.wants ?? []).includes(lease));
+    return live.filter((id) => (id === this.nodeId ? this.wants.has(lease) : (this.nodeView.get(id)?.value.wants ?? []).includes(lease)));
   }
 
   /**
@@ -462,19 +557,35 @@ export class ClusterNode implements ClusterHost, FleetHost {
     await this.balance();
     try {
       if (this.nc !== undefined && this.conn === 'connected') this.rttMs = await this.nc.rtt();
-    } catch { /* measured next time */ }
+    } catch {
+      /* measured next time */
+    }
   }
 
   private async heartbeat(): Promise<void> {
     const kv = this.kvNodes!;
-    const v: NodeValue = { node_id: this.nodeId, instance: this.instance, version: this.opts.version, started_at: this.startedAt.toISOString(), heartbeat_at: new Date().toISOString(), wants: [...this.wants].filter((w) => !w.startsWith('p.')), ...(this.opts.admin !== undefined ? { admin: this.opts.admin } : {}), ...(this.announced.size > 0 ? { fleet: Object.fromEntries(this.announced) } : {}) };
+    const v: NodeValue = {
+      node_id: this.nodeId,
+      instance: this.instance,
+      version: this.opts.version,
+      started_at: this.startedAt.toISOString(),
+      heartbeat_at: new Date().toISOString(),
+      wants: [...this.wants].filter((w) => !w.startsWith('p.')),
+      ...(this.opts.admin !== undefined ? { admin: this.opts.admin } : {}),
+      ...(this.announced.size > 0 ? { fleet: Object.fromEntries(this.announced) } : {}),
+    };
     try {
       this.op();
       const rev = await kv.put(this.nodeId, JSON.stringify(v));
       // the watches must echo our own heartbeat, and (while any node holds a lease, renewed every heartbeat) lease writes; if one stays silent, restart them
       const leasesSilent = (this.held.size > 0 || this.liveNodes().length > 1) && performance.now() - this.lastLeaseEntryAt > 3 * this.cfg.heartbeat;
       if ((this.lastOwnHeartbeatRev > 0 && this.ownHeartbeatSeenRev < this.lastOwnHeartbeatRev) || leasesSilent) {
-        if (++this.heartbeatsUnseen >= 3 || leasesSilent) { this.heartbeatsUnseen = 0; this.lastLeaseEntryAt = performance.now(); this.recordError('watch', 'a KV watch stopped delivering; restarting it'); this.restartWatchers(); }
+        if (++this.heartbeatsUnseen >= 3 || leasesSilent) {
+          this.heartbeatsUnseen = 0;
+          this.lastLeaseEntryAt = performance.now();
+          this.recordError('watch', 'a KV watch stopped delivering; restarting it');
+          this.restartWatchers();
+        }
       } else this.heartbeatsUnseen = 0;
       this.lastOwnHeartbeatRev = rev;
       this.nodeView.set(this.nodeId, { value: v, seenAt: performance.now(), revision: rev });
@@ -485,32 +596,45 @@ export class ClusterNode implements ClusterHost, FleetHost {
 
   private async renewAll(): Promise<void> {
     const kv = this.kvLeases!;
-    await Promise.all([...this.held.values()].map(async (h) => {
-      const sent = performance.now();
-      try {
-        this.op();
-        const rev = await kv.update(h.name, JSON.stringify({ holder: this.nodeId, at: new Date().toISOString() } satisfies LeaseValue), h.revision, this.cfg.nats.timeout);
-        if (this.held.get(h.name) !== h) return;
-        h.revision = rev;
-        h.validUntil = sent + this.cfg.lease_ttl * 0.75;
-        this.counters.renewals++;
-        this.leaseView.set(h.name, { holder: this.nodeId, revision: rev, seenAt: performance.now(), deleted: false });
-      } catch (err) {
-        this.counters.renew_failures++;
-        if (!isWrongSequence(err)) { this.recordError('renew', `cannot renew lease ${h.name}: ${errMsg(err)}`); return; }
-        // the revision moved: a renewal of ours whose answer was lost (a NATS server failing over) still names us
+    await Promise.all(
+      [...this.held.values()].map(async (h) => {
+        const sent = performance.now();
         try {
           this.op();
-          const e = await kv.get(h.name);
+          const rev = await kv.update(
+            h.name,
+            JSON.stringify({ holder: this.nodeId, at: new Date().toISOString() } satisfies LeaseValue),
+            h.revision,
+            this.cfg.nats.timeout,
+          );
           if (this.held.get(h.name) !== h) return;
-          const v = e !== null && e.operation === 'PUT' ? e.json<LeaseValue>() : undefined;
-          if (v !== undefined && v.holder === this.nodeId && v.handed_by === undefined) { h.revision = Math.max(h.revision, e!.revision); return; }
-          this.lose(h, `lease ${h.name} was taken over (now ${v === undefined ? 'free' : `held by ${v.holder}`} at revision ${e?.revision ?? '?'})`);
-        } catch (err2) {
-          this.recordError('renew', `cannot read lease ${h.name}: ${errMsg(err2)}`);
+          h.revision = rev;
+          h.validUntil = sent + this.cfg.lease_ttl * 0.75;
+          this.counters.renewals++;
+          this.leaseView.set(h.name, { holder: this.nodeId, revision: rev, seenAt: performance.now(), deleted: false });
+        } catch (err) {
+          this.counters.renew_failures++;
+          if (!isWrongSequence(err)) {
+            this.recordError('renew', `cannot renew lease ${h.name}: ${errMsg(err)}`);
+            return;
+          }
+          // the revision moved: a renewal of ours whose answer was lost (a NATS server failing over) still names us
+          try {
+            this.op();
+            const e = await kv.get(h.name);
+            if (this.held.get(h.name) !== h) return;
+            const v = e !== null && e.operation === 'PUT' ? e.json<LeaseValue>() : undefined;
+            if (v !== undefined && v.holder === this.nodeId && v.handed_by === undefined) {
+              h.revision = Math.max(h.revision, e!.revision);
+              return;
+            }
+            this.lose(h, `lease ${h.name} was taken over (now ${v === undefined ? 'free' : `held by ${v.holder}`} at revision ${e?.revision ?? '?'})`);
+          } catch (err2) {
+            this.recordError('renew', `cannot read lease ${h.name}: ${errMsg(err2)}`);
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 
   private async balance(): Promise<void> {
@@ -531,9 +655,15 @@ export class ClusterNode implements ClusterHost, FleetHost {
       const view = this.leaseView.get(name);
       // a lease is renewed every heartbeat, so one not seen for the TTL has expired in KV too
       const owned = view !== undefined && !view.deleted && view.holder !== undefined && now - view.seenAt <= ttl;
-      if (owned) { this.unownedSince.delete(name); continue; }
+      if (owned) {
+        this.unownedSince.delete(name);
+        continue;
+      }
       let since = this.unownedSince.get(name);
-      if (since === undefined) { since = now; this.unownedSince.set(name, now); }
+      if (since === undefined) {
+        since = now;
+        this.unownedSince.set(name, now);
+      }
       // the preferred node takes a free lease at once; any other candidate after two heartbeats (the preferred one may be stuck)
       if (preferred !== this.nodeId && now - since < 2 * this.cfg.heartbeat) continue;
       await this.tryAcquire(kv, name);
@@ -548,7 +678,10 @@ export class ClusterNode implements ClusterHost, FleetHost {
       const rev = await kv.create(name, value);
       this.grant(name, rev, sent);
     } catch (err) {
-      if (!isWrongSequence(err)) { this.recordError('acquire', `cannot acquire lease ${name}: ${errMsg(err)}`); return; }
+      if (!isWrongSequence(err)) {
+        this.recordError('acquire', `cannot acquire lease ${name}: ${errMsg(err)}`);
+        return;
+      }
       // held by someone (or by us before a local lapse): look at it
       try {
         this.op();
@@ -571,7 +704,15 @@ export class ClusterNode implements ClusterHost, FleetHost {
   private grant(name: string, token: number, sentAt: number): void {
     if (this.held.has(name) || this.stopped) return;
     const ac = new AbortController();
-    const h: Held = { name, token, revision: token, validUntil: sentAt + this.cfg.lease_ttl * 0.75, acquiredAt: Date.now(), ac, grant: undefined as unknown as Grant };
+    const h: Held = {
+      name,
+      token,
+      revision: token,
+      validUntil: sentAt + this.cfg.lease_ttl * 0.75,
+      acquiredAt: Date.now(),
+      ac,
+      grant: undefined as unknown as Grant,
+    };
     h.grant = new Grant(this, h);
     this.held.set(name, h);
     this.unownedSince.delete(name);
@@ -609,7 +750,12 @@ export class ClusterNode implements ClusterHost, FleetHost {
         this.op();
         if (to === undefined) await kv.delete(h.name, { previousSeq: revision });
         else {
-          const rev = await kv.update(h.name, JSON.stringify({ holder: to, at: new Date().toISOString(), handed_by: this.nodeId } satisfies LeaseValue), revision, this.cfg.nats.timeout);
+          const rev = await kv.update(
+            h.name,
+            JSON.stringify({ holder: to, at: new Date().toISOString(), handed_by: this.nodeId } satisfies LeaseValue),
+            revision,
+            this.cfg.nats.timeout,
+          );
           this.leaseView.set(h.name, { holder: to, revision: rev, seenAt: performance.now(), deleted: false });
         }
         this.counters.handovers_out++;
@@ -622,8 +768,13 @@ export class ClusterNode implements ClusterHost, FleetHost {
           try {
             this.op();
             const e = await kv.get(h.name);
-            if (e !== null && e.operation === 'PUT' && e.json<LeaseValue>().holder === this.nodeId) { revision = e.revision; continue; }
-          } catch { /* fall through */ }
+            if (e !== null && e.operation === 'PUT' && e.json<LeaseValue>().holder === this.nodeId) {
+              revision = e.revision;
+              continue;
+            }
+          } catch {
+            /* fall through */
+          }
         }
         // not ours any more, or NATS away: it expires after the TTL
         this.recordError('handover', `cannot hand lease ${h.name} over: ${errMsg(err)}`);
@@ -649,10 +800,16 @@ export class ClusterNode implements ClusterHost, FleetHost {
     if (h !== undefined) return Promise.resolve(h.grant);
     return new Promise((resolve) => {
       const list = this.waiters.get(name) ?? [];
-      const onGrant = (g: Grant): void => { signal.removeEventListener('abort', onAbort); resolve(g); };
+      const onGrant = (g: Grant): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(g);
+      };
       const onAbort = (): void => {
         const l = this.waiters.get(name);
-        if (l !== undefined) { const i = l.indexOf(onGrant); if (i >= 0) l.splice(i, 1); }
+        if (l !== undefined) {
+          const i = l.indexOf(onGrant);
+          if (i >= 0) l.splice(i, 1);
+        }
         resolve(undefined);
       };
       list.push(onGrant);
@@ -713,11 +870,14 @@ export class ClusterNode implements ClusterHost, FleetHost {
   }
 
   report(id: string, status: (() => Record<string, unknown>) | undefined): void {
-    if (status === undefined) this.reports.delete(id); else this.reports.set(id, status);
+    if (status === undefined) this.reports.delete(id);
+    else this.reports.set(id, status);
   }
 
   /** @internal FleetHost */
-  get stateDir(): string | undefined { return this.opts.stateDir; }
+  get stateDir(): string | undefined {
+    return this.opts.stateDir;
+  }
 
   /** @internal FleetHost: the connection while connected and joined */
   connection(): NatsConnection | undefined {
@@ -726,7 +886,8 @@ export class ClusterNode implements ClusterHost, FleetHost {
 
   /** @internal FleetHost: carried by the next heartbeats */
   announce(id: string, info: { from: number; period: number } | undefined): void {
-    if (info === undefined) this.announced.delete(id); else this.announced.set(id, info);
+    if (info === undefined) this.announced.delete(id);
+    else this.announced.set(id, info);
   }
 
   /** @internal FleetHost: live nodes announcing channel `id` (this one included) */
@@ -744,14 +905,22 @@ export class ClusterNode implements ClusterHost, FleetHost {
   }
 
   /** this process's run of the node (publishers are `<node_id>.<instance>`) */
-  get instanceId(): string { return this.instance; }
+  get instanceId(): string {
+    return this.instance;
+  }
 
   /** @internal */
-  get stateKv(): KV | undefined { return this.kvState; }
+  get stateKv(): KV | undefined {
+    return this.kvState;
+  }
   /** @internal */
-  get timeoutMs(): number { return this.cfg.nats.timeout; }
+  get timeoutMs(): number {
+    return this.cfg.nats.timeout;
+  }
   /** @internal */
-  countOp(n = 1): void { this.op(n); }
+  countOp(n = 1): void {
+    this.op(n);
+  }
 
   // ---------------------------------------------------------------- shutdown, status
 
@@ -765,18 +934,46 @@ export class ClusterNode implements ClusterHost, FleetHost {
     if (this.lapseTimer !== undefined) clearInterval(this.lapseTimer);
     const work = (async () => {
       if (this.ready && this.conn === 'connected') {
-        await Promise.all([...this.held.values()].map((h) => this.handOver(h, preferredNode(h.name, h.name.startsWith('p.') ? live : live.filter((id) => (this.nodeView.get(id)?.value.wants ?? []).includes(h.name))))));
-        try { this.op(); await this.kvNodes?.delete(this.nodeId); } catch (err) { this.recordError('leave', `cannot remove this node's heartbeat: ${errMsg(err)}`); }
+        await Promise.all(
+          [...this.held.values()].map((h) =>
+            this.handOver(
+              h,
+              preferredNode(h.name, h.name.startsWith('p.') ? live : live.filter((id) => (this.nodeView.get(id)?.value.wants ?? []).includes(h.name))),
+            ),
+          ),
+        );
+        try {
+          this.op();
+          await this.kvNodes?.delete(this.nodeId);
+        } catch (err) {
+          this.recordError('leave', `cannot remove this node's heartbeat: ${errMsg(err)}`);
+        }
       }
-      for (const h of [...this.held.values()]) { this.held.delete(h.name); h.ac.abort(new LeaseLostError('shutting down')); }
+      for (const h of [...this.held.values()]) {
+        this.held.delete(h.name);
+        h.ac.abort(new LeaseLostError('shutting down'));
+      }
     })();
     await raceDeadline(work, deadline);
     this.stopAc.abort();
-    for (const w of this.watchers) { try { w.stop(); } catch { /* stopped */ } }
+    for (const w of this.watchers) {
+      try {
+        w.stop();
+      } catch {
+        /* stopped */
+      }
+    }
     this.watchers = [];
     this.watchGen = undefined;
     const nc = this.nc;
-    if (nc !== undefined) await raceDeadline(nc.drain().catch(() => nc.close()).catch(() => undefined), deadline);
+    if (nc !== undefined)
+      await raceDeadline(
+        nc
+          .drain()
+          .catch(() => nc.close())
+          .catch(() => undefined),
+        deadline,
+      );
     // a connect attempt under way: close what it yields
     this.pendingConnect?.then((c) => c.close()).catch(() => undefined);
     this.conn = 'closed';
@@ -786,31 +983,38 @@ export class ClusterNode implements ClusterHost, FleetHost {
   /** Degraded (not failed) while NATS is unreachable or the node could not join. */
   health(): { degraded: boolean; reason?: string; since?: string } {
     if (this.fatal !== null) return { degraded: true, reason: this.fatal };
-    if (this.conn !== 'connected') return { degraded: true, reason: `NATS unreachable (${this.cfg.nats.servers.join(', ')}); run-once pollers pause, leases lapse after 3/4 of lease_ttl`, ...(this.unreachableSince !== undefined ? { since: new Date(this.unreachableSince).toISOString() } : {}) };
-    if (!this.ready) return { degraded: true, reason: 'connected to NATS, opening the cluster\'s KV buckets' };
+    if (this.conn !== 'connected')
+      return {
+        degraded: true,
+        reason: `NATS unreachable (${this.cfg.nats.servers.join(', ')}); run-once pollers pause, leases lapse after 3/4 of lease_ttl`,
+        ...(this.unreachableSince !== undefined ? { since: new Date(this.unreachableSince).toISOString() } : {}),
+      };
+    if (!this.ready) return { degraded: true, reason: "connected to NATS, opening the cluster's KV buckets" };
     return { degraded: false };
   }
 
   status(): Record<string, unknown> {
     const now = performance.now();
     const wall = Date.now();
-    const nodes = [...this.nodeView.entries()].map(([id, n]) => ({
-      node_id: id,
-      self: id === this.nodeId,
-      live: now - n.seenAt <= this.cfg.lease_ttl,
-      last_heartbeat: n.value.heartbeat_at,
-      seen_ms_ago: Math.round(now - n.seenAt),
-      started_at: n.value.started_at,
-      version: n.value.version,
-      ...(n.value.admin !== undefined ? { admin: n.value.admin } : {}),
-      pollers: n.value.wants,
-    })).sort((a, b) => a.node_id.localeCompare(b.node_id));
+    const nodes = [...this.nodeView.entries()]
+      .map(([id, n]) => ({
+        node_id: id,
+        self: id === this.nodeId,
+        live: now - n.seenAt <= this.cfg.lease_ttl,
+        last_heartbeat: n.value.heartbeat_at,
+        seen_ms_ago: Math.round(now - n.seenAt),
+        started_at: n.value.started_at,
+        version: n.value.version,
+        ...(n.value.admin !== undefined ? { admin: n.value.admin } : {}),
+        pollers: n.value.wants,
+      }))
+      .sort((a, b) => a.node_id.localeCompare(b.node_id));
     const leaseRow = (name: string) => {
       const h = this.held.get(name);
       const v = this.leaseView.get(name);
       const fresh = v !== undefined && !v.deleted && now - v.seenAt <= this.cfg.lease_ttl;
       return {
-        holder: h !== undefined ? this.nodeId : fresh ? v!.holder ?? null : null,
+        holder: h !== undefined ? this.nodeId : fresh ? (v!.holder ?? null) : null,
         revision: v?.revision ?? null,
         ...(h !== undefined ? { token: h.token, held_here: true, valid: now <= h.validUntil, acquired_at: new Date(h.acquiredAt).toISOString() } : {}),
       };
@@ -853,7 +1057,11 @@ export class ClusterNode implements ClusterHost, FleetHost {
     for (const id of new Set([...this.channels.keys(), ...this.reports.keys()])) {
       const ch = this.channels.get(id);
       let rep: Record<string, unknown> = {};
-      try { rep = this.reports.get(id)?.() ?? {}; } catch (err) { rep = { error: errMsg(err) }; }
+      try {
+        rep = this.reports.get(id)?.() ?? {};
+      } catch (err) {
+        rep = { error: errMsg(err) };
+      }
       out[id] = {
         ...(ch !== undefined ? { publishing: ch.status(), publishers: this.publishersOf(id).map((p) => `${p.node_id}.${p.instance}`) } : {}),
         ...rep,
@@ -876,12 +1084,17 @@ class Grant implements LeaseGrant {
   /** guarded key → revision of this grant's last write (claim or save) */
   private readonly revs = new Map<string, number>();
 
-  constructor(private readonly node: ClusterNode, private readonly h: Held) {
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly h: Held,
+  ) {
     this.name = h.name;
     this.token = h.token;
   }
 
-  get signal(): AbortSignal { return this.h.ac.signal; }
+  get signal(): AbortSignal {
+    return this.h.ac.signal;
+  }
 
   valid(): boolean {
     return !this.h.ac.signal.aborted && performance.now() <= this.h.validUntil;
@@ -902,7 +1115,10 @@ class Grant implements LeaseGrant {
   }
 
   private fenced(key: string, theirs: number): never {
-    const err = Object.assign(new LeaseLostError(`lease ${this.name}: ${key} was claimed by a later holder (token ${theirs} > ours ${this.token}); not writing`), { fenced: true });
+    const err = Object.assign(
+      new LeaseLostError(`lease ${this.name}: ${key} was claimed by a later holder (token ${theirs} > ours ${this.token}); not writing`),
+      { fenced: true },
+    );
     this.node.lose(this.h, err.message);
     throw err;
   }
@@ -920,12 +1136,14 @@ class Grant implements LeaseGrant {
       // a write of ours that a lapsed lease kept from landing: still ours to make when nobody wrote since
       const u = this.node.unsaved.get(key);
       if (u !== undefined && (cur === undefined || cur.token !== u.token || u.token >= this.token)) this.node.unsaved.delete(key);
-      const base: Record<string, unknown> | undefined = u !== undefined && cur !== undefined && cur.token === u.token && u.token < this.token ? { ...cur, ...u.fields } : cur;
+      const base: Record<string, unknown> | undefined =
+        u !== undefined && cur !== undefined && cur.token === u.token && u.token < this.token ? { ...cur, ...u.fields } : cur;
       const next: StateValue = { ...(base ?? {}), token: this.token, node: this.node.nodeId, lease: this.name, at: new Date().toISOString() };
       try {
         this.assertValid();
         this.node.countOp();
-        const rev = cur === undefined ? await kv.create(key, JSON.stringify(next)) : await kv.update(key, JSON.stringify(next), e!.revision, this.node.timeoutMs);
+        const rev =
+          cur === undefined ? await kv.create(key, JSON.stringify(next)) : await kv.update(key, JSON.stringify(next), e!.revision, this.node.timeoutMs);
         this.revs.set(key, rev);
         this.node.unsaved.delete(key);
         return base as StateValue | undefined;
@@ -1023,7 +1241,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return resolve();
     const t = setTimeout(done, ms);
     t.unref();
-    function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
     signal.addEventListener('abort', done, { once: true });
   });
 }
@@ -1033,6 +1255,15 @@ function raceDeadline<T>(p: Promise<T>, deadline: AbortSignal): Promise<T | unde
   return new Promise((resolve) => {
     const onAbort = (): void => resolve(undefined);
     deadline.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => { deadline.removeEventListener('abort', onAbort); resolve(v); }, () => { deadline.removeEventListener('abort', onAbort); resolve(undefined); });
+    p.then(
+      (v) => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      () => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve(undefined);
+      },
+    );
   });
 }

@@ -7,7 +7,7 @@ import type { Extension } from '../extension.js';
 
 export const configToolsExtension: Extension = {
   name: 'config-tools',
-  description: 'the config file\'s JSON Schema for editors; a config written from a few questions',
+  description: "the config file's JSON Schema for editors; a config written from a few questions",
   commands: [
     {
       verb: 'schema',

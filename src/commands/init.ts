@@ -65,8 +65,14 @@ function parseArgs(args: string[], isTTY: boolean): Options | 'help' {
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '--help' || a === '-h') return 'help';
-    if (a === '--force') { o.force = true; continue; }
-    if (a === '--non-interactive') { nonInteractive = true; continue; }
+    if (a === '--force') {
+      o.force = true;
+      continue;
+    }
+    if (a === '--non-interactive') {
+      nonInteractive = true;
+      continue;
+    }
     const m = /^(--[a-z-]+|-o)(?:=(.*))?$/s.exec(a);
     const flag = m?.[1];
     if (!m || !['--receivers', '--exporters', '--set', '--output', '-o'].includes(flag as string)) throw new UsageError(`unknown flag "${a}"`);
@@ -96,7 +102,10 @@ function parseArgs(args: string[], isTTY: boolean): Options | 'help' {
 }
 
 function splitList(v: string): string[] {
-  return v.split(/[\s,]+/).map((x) => x.trim()).filter((x) => x !== '');
+  return v
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 /** `a.b[0].c` → ['a', 'b', 0, 'c'] */
@@ -166,7 +175,11 @@ function coerce(f: Field, raw: string): unknown {
 }
 
 function yamlOr(s: string): unknown {
-  try { return parseYamlValue(s); } catch { return s; }
+  try {
+    return parseYamlValue(s);
+  } catch {
+    return s;
+  }
 }
 
 /** The problem with a value for a field, or undefined when the loader takes it. */
@@ -187,7 +200,11 @@ function secretEnvName(type: string, path: Path, f: Field): string {
 const isSecret = (f: Field) => f.type === 'string' && f.secret === true;
 const hasDefault = (f: Field) => 'default' in f && f.default !== undefined;
 
-interface Question { path: Path; field: Field; why: 'required' | 'listens on' }
+interface Question {
+  path: Path;
+  field: Field;
+  why: 'required' | 'listens on';
+}
 
 /**
  * What to ask of a component: options required without a default (inside
@@ -216,7 +233,12 @@ function questionsFor(schema: Schema, prefix: Path = []): Question[] {
 
 /** A ready-made metric set for error events, so events reach the stores as metrics without more questions. */
 const DEFAULT_METRICSETS = {
-  sets: [{ name: 'Errors', metrics: [{ name: 'ErrorsByApplication', group_by: ['application'], group_by_defaults: { application: 'unknown' }, aggregates: ['count'] }] }],
+  sets: [
+    {
+      name: 'Errors',
+      metrics: [{ name: 'ErrorsByApplication', group_by: ['application'], group_by_defaults: { application: 'unknown' }, aggregates: ['count'] }],
+    },
+  ],
 };
 
 interface Plan {
@@ -254,7 +276,9 @@ const factoryOf = (section: Section, type: string): Factory | undefined => (regi
 
 function schemaFileLine(): string {
   const file = schemaFilePath();
-  return existsSync(file) ? `# yaml-language-server: $schema=${file}` : '# (editor support: `metricport schema > metricport.schema.json`, then add the line  # yaml-language-server: $schema=metricport.schema.json)';
+  return existsSync(file)
+    ? `# yaml-language-server: $schema=${file}`
+    : '# (editor support: `metricport schema > metricport.schema.json`, then add the line  # yaml-language-server: $schema=metricport.schema.json)';
 }
 
 /** The config text for a plan: given values active, every other option commented with its default. */
@@ -296,8 +320,13 @@ class Asker {
   private closed = false;
   constructor(private io: CliIO) {
     this.rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-    this.rl.on('close', () => { this.closed = true; });
-    this.rl.on('SIGINT', () => { io.stdout.write('\n'); this.rl.close(); });
+    this.rl.on('close', () => {
+      this.closed = true;
+    });
+    this.rl.on('SIGINT', () => {
+      io.stdout.write('\n');
+      this.rl.close();
+    });
   }
   async ask(prompt: string): Promise<string> {
     if (this.closed) throw new Aborted();
@@ -312,14 +341,20 @@ class Asker {
       this.rl.off('close', onClose);
     }
   }
-  say(text: string): void { this.io.stdout.write(text); }
-  close(): void { this.rl.close(); }
+  say(text: string): void {
+    this.io.stdout.write(text);
+  }
+  close(): void {
+    this.rl.close();
+  }
 }
 
 function menu(section: 'receivers' | 'exporters'): string {
   const all = [...(registry[section] as ReadonlyMap<string, Factory>).values()];
   const w = Math.max(...all.map((f) => f.type.length));
-  return all.map((f, i) => `  ${String(i + 1).padStart(2)}) ${f.type.padEnd(w)}  ${f.description.length > 90 ? `${f.description.slice(0, 89)}…` : f.description}\n`).join('');
+  return all
+    .map((f, i) => `  ${String(i + 1).padStart(2)}) ${f.type.padEnd(w)}  ${f.description.length > 90 ? `${f.description.slice(0, 89)}…` : f.description}\n`)
+    .join('');
 }
 
 /** Types from names or menu numbers; a message for the first one that is neither. */
@@ -342,7 +377,10 @@ async function askValue(asker: Asker, label: string, f: Field, dflt: string | un
     const choices = f.type === 'enum' ? ` {${f.values.join('|')}}` : '';
     const a = (await asker.ask(`${label}${choices}${dflt !== undefined ? ` [${dflt}]` : ''}: `)).trim();
     const raw = a === '' ? dflt : a;
-    if (raw === undefined || raw === '') { asker.say('  a value is needed\n'); continue; }
+    if (raw === undefined || raw === '') {
+      asker.say('  a value is needed\n');
+      continue;
+    }
     const v = coerce(f, raw);
     const problem = checkValue(f, v);
     if (problem === undefined) return v;
@@ -358,13 +396,22 @@ export async function initCommand(args: string[], io: CliIO): Promise<number> {
     io.stderr.write(`metricport init: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (o === 'help') { io.stdout.write(USAGE); return 0; }
+  if (o === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   const asker = o.interactive ? new Asker(io) : undefined;
   try {
     return await run(o, io, asker);
   } catch (e) {
-    if (e instanceof UsageError) { io.stderr.write(`metricport init: ${e.message}\n`); return 2; }
-    if (e instanceof Aborted) { io.stderr.write('metricport init: stopped; nothing written\n'); return 130; }
+    if (e instanceof UsageError) {
+      io.stderr.write(`metricport init: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof Aborted) {
+      io.stderr.write('metricport init: stopped; nothing written\n');
+      return 130;
+    }
     throw e;
   } finally {
     asker?.close();
@@ -399,7 +446,10 @@ async function run(o: Options, io: CliIO, asker: Asker | undefined): Promise<num
       throw new UsageError(`--set ${s.raw}: the path is <receivers|processors|exporters>.<type>.<option>`);
     }
     const values = p.components[section as Section].get(type);
-    if (values === undefined) throw new UsageError(`--set ${s.raw}: no ${section.slice(0, -1)} "${type}" in this config (it has: ${[...p.components[section as Section].keys()].join(', ') || 'none'})`);
+    if (values === undefined)
+      throw new UsageError(
+        `--set ${s.raw}: no ${section.slice(0, -1)} "${type}" in this config (it has: ${[...p.components[section as Section].keys()].join(', ') || 'none'})`,
+      );
     const f = fieldAt(factoryOf(section as Section, type)!.configSchema, path.slice(2));
     if (typeof f === 'string') throw new UsageError(`--set ${s.raw}: ${f}`);
     const v = coerce(f, s.value);
@@ -421,7 +471,16 @@ async function run(o: Options, io: CliIO, asker: Asker | undefined): Promise<num
         if (isSecret(q.field)) {
           // secrets are read from the environment, never written into the file
           const env = secretEnvName(type, q.path, q.field);
-          const name = asker ? String(await askValue(asker, `${label} (secret; ${q.field.doc}) — environment variable to read it from`, { type: 'string', doc: '', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternHint: 'an environment variable name' }, env)) : env;
+          const name = asker
+            ? String(
+                await askValue(
+                  asker,
+                  `${label} (secret; ${q.field.doc}) — environment variable to read it from`,
+                  { type: 'string', doc: '', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternHint: 'an environment variable name' },
+                  env,
+                ),
+              )
+            : env;
           setAt(values, q.path, `\${env:${name}}`);
         } else if (q.why === 'listens on') {
           const d = (q.field as { default: string }).default;
@@ -444,7 +503,9 @@ async function run(o: Options, io: CliIO, asker: Asker | undefined): Promise<num
     if (problems.length === 0) break;
     const askable = problems.map((i) => ({ issue: i, target: askTarget(p, i) }));
     if (!asker || round >= 5 || askable.some((a) => a.target === undefined)) {
-      io.stderr.write(`metricport init: the config would not be valid:\n${problems.map((i) => `  ${formatIssue({ ...i, file: undefined, line: undefined })}\n`).join('')}`);
+      io.stderr.write(
+        `metricport init: the config would not be valid:\n${problems.map((i) => `  ${formatIssue({ ...i, file: undefined, line: undefined })}\n`).join('')}`,
+      );
       const flags = askable.filter((a) => a.target !== undefined).map((a) => `--set ${a.issue.path}=VALUE`);
       if (flags.length > 0) io.stderr.write(`add: ${flags.join(' ')}\n`);
       return 1;
@@ -461,7 +522,10 @@ async function run(o: Options, io: CliIO, asker: Asker | undefined): Promise<num
   if (existsSync(o.output) && !force) {
     if (!asker) throw new UsageError(`${o.output} exists; pass --force to overwrite it, or --output another file`);
     force = /^y(es)?$/i.test((await asker.ask(`\n${o.output} exists. Overwrite it? [y/N] `)).trim());
-    if (!force) { io.stderr.write('metricport init: nothing written\n'); return 1; }
+    if (!force) {
+      io.stderr.write('metricport init: nothing written\n');
+      return 1;
+    }
   }
   try {
     writeFileSync(o.output, text, { flag: force ? 'w' : 'wx' });
@@ -471,7 +535,8 @@ async function run(o: Options, io: CliIO, asker: Asker | undefined): Promise<num
   }
   const env = envRefs(text).filter((n) => (process.env[n] ?? '') === '');
   let out = `\nWrote ${o.output} (${receivers.join(', ')} in; ${exporters.join(', ')} out).\n`;
-  if (env.length > 0) out += `It reads ${env.join(', ')} from the environment: set ${env.length === 1 ? 'it' : 'them'} first (export ${env.map((n) => `${n}=...`).join(' ')}).\n`;
+  if (env.length > 0)
+    out += `It reads ${env.join(', ')} from the environment: set ${env.length === 1 ? 'it' : 'them'} first (export ${env.map((n) => `${n}=...`).join(' ')}).\n`;
   out += `Next:\n  metricport validate --config ${o.output}\n  metricport run --config ${o.output}\n`;
   io.stdout.write(out);
   return 0;
@@ -487,7 +552,11 @@ function remainingErrors(text: string, file: string): ConfigIssue[] {
 /** The component option an error is about, when it can be asked for. */
 function askTarget(p: Plan, i: ConfigIssue): { values: Record<string, unknown>; path: Path; field: Field } | undefined {
   let path: Path;
-  try { path = parsePath(i.path); } catch { return undefined; }
+  try {
+    path = parsePath(i.path);
+  } catch {
+    return undefined;
+  }
   const [section, id] = path as [Section, string];
   const values = p.components[section]?.get(id);
   if (values === undefined || path.length < 3) return undefined;

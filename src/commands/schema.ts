@@ -26,14 +26,23 @@ export function schemaFilePath(): string {
 }
 
 export async function schemaCommand(args: string[], io: CliIO): Promise<number> {
-  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) { io.stdout.write(SCHEMA_USAGE); return 0; }
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    io.stdout.write(SCHEMA_USAGE);
+    return 0;
+  }
   if (args.length === 1 && args[0] === '--path') {
     const file = schemaFilePath();
-    if (!existsSync(file)) { io.stderr.write(`metricport schema: ${file} is not in this installation; write one with: metricport schema > metricport.schema.json\n`); return 1; }
+    if (!existsSync(file)) {
+      io.stderr.write(`metricport schema: ${file} is not in this installation; write one with: metricport schema > metricport.schema.json\n`);
+      return 1;
+    }
     io.stdout.write(`${file}\n`);
     return 0;
   }
-  if (args.length > 0) { io.stderr.write(`metricport schema: unknown argument "${args[0]}"\n\n${SCHEMA_USAGE}`); return 2; }
+  if (args.length > 0) {
+    io.stderr.write(`metricport schema: unknown argument "${args[0]}"\n\n${SCHEMA_USAGE}`);
+    return 2;
+  }
   io.stdout.write(configJsonSchemaText(registry));
   return 0;
 }

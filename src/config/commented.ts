@@ -21,7 +21,10 @@ export function commentLines(text: string, indent: string): string[] {
   const lines: string[] = [];
   let cur = '';
   for (const w of words) {
-    if (cur !== '' && indent.length + 2 + cur.length + 1 + w.length > WIDTH) { lines.push(`${indent}# ${cur}`); cur = w; } else cur = cur === '' ? w : `${cur} ${w}`;
+    if (cur !== '' && indent.length + 2 + cur.length + 1 + w.length > WIDTH) {
+      lines.push(`${indent}# ${cur}`);
+      cur = w;
+    } else cur = cur === '' ? w : `${cur} ${w}`;
   }
   if (cur !== '') lines.push(`${indent}# ${cur}`);
   return lines;
@@ -55,10 +58,13 @@ function activeLines(k: string, f: Field, v: unknown, indent: string, docs: bool
   if (f.type === 'array' && f.items.type === 'object' && Array.isArray(v) && v.some(isObj)) {
     // a list of mappings, block style: each item's values in schema order (no comments inside items)
     const fields = f.items.fields;
-    return [`${indent}${k}:`, ...v.flatMap((item) => {
-      const lines = isObj(item) ? valueLines(fields, item, `${indent}    `) : [`${indent}    ${yamlInline(item)}`];
-      return lines.map((l, i) => (i === 0 ? `${indent}  - ${l.slice(indent.length + 4)}` : l));
-    })];
+    return [
+      `${indent}${k}:`,
+      ...v.flatMap((item) => {
+        const lines = isObj(item) ? valueLines(fields, item, `${indent}    `) : [`${indent}    ${yamlInline(item)}`];
+        return lines.map((l, i) => (i === 0 ? `${indent}  - ${l.slice(indent.length + 4)}` : l));
+      }),
+    ];
   }
   return [`${indent}${k}: ${yamlInline(v)}`];
 }

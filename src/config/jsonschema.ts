@@ -51,9 +51,16 @@ export const EDITOR_KEYWORDS = ['patternErrorMessage'] as const;
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 /** a case-insensitive alternative of literal strings, longest first (JSON Schema patterns have no flags) */
-const anyCase = (words: string[]) => [...words].sort((a, b) => b.length - a.length).map((w) => [...w].map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : esc(c))).join('')).join('|');
+const anyCase = (words: string[]) =>
+  [...words]
+    .sort((a, b) => b.length - a.length)
+    .map((w) => [...w].map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : esc(c))).join(''))
+    .join('|');
 
-const D_UNIT = `(?:${Object.keys(DURATION_UNITS).sort((a, b) => b.length - a.length).map(esc).join('|')})`;
+const D_UNIT = `(?:${Object.keys(DURATION_UNITS)
+  .sort((a, b) => b.length - a.length)
+  .map(esc)
+  .join('|')})`;
 const NUM = '\\d+(?:\\.\\d+)?';
 /**
  * Exactly the strings parseDuration() accepts as a duration >= 0: one number
@@ -93,16 +100,22 @@ function nullable(f: Field): boolean {
 
 /** true when validating `{}` against these fields fails: some option is required without a default, here or in a nested (non-optional) object */
 export function objectRequired(fields: Schema): boolean {
-  return Object.values(fields).some((f) => (f.type === 'object' ? !f.optional && objectRequired(f.fields) : f.type !== 'any' && f.required === true && !('default' in f && f.default !== undefined)));
+  return Object.values(fields).some((f) =>
+    f.type === 'object' ? !f.optional && objectRequired(f.fields) : f.type !== 'any' && f.required === true && !('default' in f && f.default !== undefined),
+  );
 }
 
 /** The sentence about a value's syntax that the description ends with, for types whose syntax is not obvious. */
 function syntaxNote(f: Field): string {
   switch (f.type) {
-    case 'duration': return 'A duration: "250ms", "10s", "5m", "1h", "7d", "1h30m", or a number of seconds.';
-    case 'bytes': return 'A size: "512KiB", "64MiB" (powers of 1024), "5MB" (powers of 1000), or a number of bytes.';
-    case 'endpoint': return 'host:port, e.g. "127.0.0.1:4318", "0.0.0.0:4318", "[::1]:4318".';
-    default: return '';
+    case 'duration':
+      return 'A duration: "250ms", "10s", "5m", "1h", "7d", "1h30m", or a number of seconds.';
+    case 'bytes':
+      return 'A size: "512KiB", "64MiB" (powers of 1024), "5MB" (powers of 1000), or a number of bytes.';
+    case 'endpoint':
+      return 'host:port, e.g. "127.0.0.1:4318", "0.0.0.0:4318", "[::1]:4318".';
+    default:
+      return '';
   }
 }
 
@@ -148,9 +161,10 @@ export function fieldJsonSchema(f: Field): JsonSchema {
       s.minimum = f.min !== undefined ? parse(f.min) : 0;
       if (f.max !== undefined) s.maximum = parse(f.max);
       s.pattern = orEnv(f.type === 'duration' ? DURATION_PATTERN : BYTES_PATTERN);
-      s.patternErrorMessage = f.type === 'duration'
-        ? 'expected a duration like "250ms", "10s", "5m", "1h30m", or a number of seconds'
-        : 'expected a size like "512KiB", "64MiB", "5MB", or a number of bytes';
+      s.patternErrorMessage =
+        f.type === 'duration'
+          ? 'expected a duration like "250ms", "10s", "5m", "1h30m", or a number of seconds'
+          : 'expected a size like "512KiB", "64MiB", "5MB", or a number of bytes';
       break;
     }
     case 'enum':
@@ -241,10 +255,7 @@ function componentJsonSchema(c: ComponentInfo): JsonSchema {
 /** A list of component ids in a pipeline: a known type, or type/name; receivers also `pipeline/<id>`. */
 function idListJsonSchema(section: Section, comps: ReadonlyMap<string, ComponentInfo>, required: boolean): JsonSchema {
   const types = [...comps.keys()];
-  const alternatives: JsonSchema[] = [
-    { enum: types },
-    { type: 'string', pattern: `^(?:${types.map(esc).join('|')})/${ID_NAME}$` },
-  ];
+  const alternatives: JsonSchema[] = [{ enum: types }, { type: 'string', pattern: `^(?:${types.map(esc).join('|')})/${ID_NAME}$` }];
   if (section === 'receivers') alternatives.push({ type: 'string', pattern: '^pipeline/.+$', description: 'the output of another pipeline' });
   alternatives.push(ENV_REF);
   const what = section.slice(0, -1);
@@ -262,7 +273,8 @@ export function configJsonSchema(reg: SchemaRegistry): JsonSchema {
   const defs: Record<string, JsonSchema> = { envReference: ENV_REFERENCE };
   for (const section of SECTIONS) for (const c of reg[section].values()) defs[`${c.kind}.${c.type}`] = componentJsonSchema(c);
   const pipeline: JsonSchema = {
-    description: 'A pipeline: receivers → processors → exporters. Its id names the signal entering it (metrics, metrics/<name>, events, events/<name>; logs is an alias of events), or set `signal`.',
+    description:
+      'A pipeline: receivers → processors → exporters. Its id names the signal entering it (metrics, metrics/<name>, events, events/<name>; logs is an alias of events), or set `signal`.',
     type: 'object',
     properties: {
       receivers: idListJsonSchema('receivers', reg.receivers, true),
@@ -276,7 +288,8 @@ export function configJsonSchema(reg: SchemaRegistry): JsonSchema {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'metricport configuration',
-    description: 'receivers, processors and exporters by id, and service.pipelines joining them. Generated from the component schemas (metricport schema); see docs/configuration.md.',
+    description:
+      'receivers, processors and exporters by id, and service.pipelines joining them. Generated from the component schemas (metricport schema); see docs/configuration.md.',
     type: 'object',
     properties: {
       receivers: sectionJsonSchema('receivers', reg.receivers),
@@ -286,9 +299,22 @@ export function configJsonSchema(reg: SchemaRegistry): JsonSchema {
         description: 'The pipelines, the memory limiter and the cluster.',
         type: 'object',
         properties: {
-          pipelines: { description: 'Pipeline id → its receivers, processors and exporters. At least one.', type: 'object', minProperties: 1, additionalProperties: pipeline },
-          memory_limiter: { description: 'Refuse and shed data when the process uses too much memory (docs/reliability.md).', ...objectJsonSchema(memoryLimiterSchema), type: ['object', 'null'] },
-          cluster: { description: 'Cluster mode on NATS JetStream: membership, partition and poller leases, shared watermarks (docs/cluster.md).', ...objectJsonSchema(clusterSchema), type: ['object', 'null'] },
+          pipelines: {
+            description: 'Pipeline id → its receivers, processors and exporters. At least one.',
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: pipeline,
+          },
+          memory_limiter: {
+            description: 'Refuse and shed data when the process uses too much memory (docs/reliability.md).',
+            ...objectJsonSchema(memoryLimiterSchema),
+            type: ['object', 'null'],
+          },
+          cluster: {
+            description: 'Cluster mode on NATS JetStream: membership, partition and poller leases, shared watermarks (docs/cluster.md).',
+            ...objectJsonSchema(clusterSchema),
+            type: ['object', 'null'],
+          },
         },
         required: ['pipelines'],
         additionalProperties: false,

@@ -11,7 +11,11 @@ import type { Logger } from '../logger.js';
 import type { Schema } from './schema.js';
 import { authField, loadTlsOptions, rateLimitField, RequestGuard, tlsField, type AuthConfig, type RateLimitConfig, type TlsConfig } from './security.js';
 
-export interface ReceiverSecurityConfig { tls?: TlsConfig; auth: AuthConfig; rate_limit: RateLimitConfig }
+export interface ReceiverSecurityConfig {
+  tls?: TlsConfig;
+  auth: AuthConfig;
+  rate_limit: RateLimitConfig;
+}
 
 /** schema fields to spread into a receiver's schema (top level, beside `endpoint`) */
 export const receiverSecurityFields: Schema = { tls: tlsField, auth: authField, rate_limit: rateLimitField };
@@ -32,9 +36,12 @@ function receiverServerOptions(id: string, cfg: ReceiverSecurityConfig, guard: R
 }
 
 /** status fields: tls mode, auth mode, guard counters (no secret) */
-export function securityStatus(cfg: ReceiverSecurityConfig, guard: RequestGuard): { tls: false | 'tls' | 'mtls'; auth: 'bearer' | 'none'; rate_limit: number; guard: { unauthorized: number; forbidden: number; rate_limited: number } } {
+export function securityStatus(
+  cfg: ReceiverSecurityConfig,
+  guard: RequestGuard,
+): { tls: false | 'tls' | 'mtls'; auth: 'bearer' | 'none'; rate_limit: number; guard: { unauthorized: number; forbidden: number; rate_limited: number } } {
   return {
-    tls: cfg.tls === undefined ? false : (cfg.tls.client_ca_file !== '' ? 'mtls' : 'tls'),
+    tls: cfg.tls === undefined ? false : cfg.tls.client_ca_file !== '' ? 'mtls' : 'tls',
     auth: (cfg.auth?.tokens.length ?? 0) > 0 ? 'bearer' : 'none',
     rate_limit: cfg.rate_limit?.requests_per_second ?? 0,
     guard: { ...guard.counters },
@@ -48,7 +55,14 @@ export function securityStatus(cfg: ReceiverSecurityConfig, guard: RequestGuard)
  * (through HttpReceiver.listen, src/receiverhttp/receiver.ts). `prefix`: where
  * endpoint and tls sit under receivers.<id>. (otlp: "protocols.http.").
  */
-export async function listenReceiver(id: string, cfg: ReceiverSecurityConfig & { endpoint: string }, guard: RequestGuard, logger: Logger, mount: (lease: SharedServer) => void, prefix = ''): Promise<SharedServer> {
+export async function listenReceiver(
+  id: string,
+  cfg: ReceiverSecurityConfig & { endpoint: string },
+  guard: RequestGuard,
+  logger: Logger,
+  mount: (lease: SharedServer) => void,
+  prefix = '',
+): Promise<SharedServer> {
   const sec = receiverServerOptions(id, cfg, guard, prefix);
   const lease = acquireServer(cfg.endpoint, logger, { owner: `receiver ${id}`, configKey: `receivers.${id}.${prefix}endpoint`, ...sec });
   try {

@@ -21,15 +21,28 @@ export interface RecordedConfig {
   text: string;
 }
 
-export function recordLoadedConfig(text: string, file: string, registry: { receivers: ReadonlyMap<string, unknown>; processors: ReadonlyMap<string, unknown>; exporters: ReadonlyMap<string, unknown> }): void {
+export function recordLoadedConfig(
+  text: string,
+  file: string,
+  registry: { receivers: ReadonlyMap<string, unknown>; processors: ReadonlyMap<string, unknown>; exporters: ReadonlyMap<string, unknown> },
+): void {
   const dir = process.env[RECORD_ENV];
   if (dir === undefined || dir === '' || written >= MAX_RECORDS) return;
   try {
-    const types = { receivers: [...registry.receivers.keys()].sort(), processors: [...registry.processors.keys()].sort(), exporters: [...registry.exporters.keys()].sort() };
+    const types = {
+      receivers: [...registry.receivers.keys()].sort(),
+      processors: [...registry.processors.keys()].sort(),
+      exporters: [...registry.exporters.keys()].sort(),
+    };
     const rec: RecordedConfig = { file, types, text };
     // one file per distinct text and registry: the same config loaded again is not written twice
-    const name = createHash('sha256').update(JSON.stringify([types, text])).digest('hex').slice(0, 32);
+    const name = createHash('sha256')
+      .update(JSON.stringify([types, text]))
+      .digest('hex')
+      .slice(0, 32);
     writeFileSync(join(dir, `${name}.json`), JSON.stringify(rec), { flag: 'wx' });
     written++;
-  } catch { /* exists already, or the directory is gone: recording is best effort */ }
+  } catch {
+    /* exists already, or the directory is gone: recording is best effort */
+  }
 }

@@ -37,7 +37,7 @@ export interface ValidationResult<T = Record<string, unknown>> {
 
 const DURATION_RE = /^\s*(-?\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h|d|w)?\s*$/;
 /** duration units and their length in ms (src/config/jsonschema.ts builds its pattern from these) */
-export const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+export const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Parse a duration to milliseconds. Numbers are seconds. Accepts Go-style compounds like "1h30m". */
 export function parseDuration(v: unknown): number | undefined {
@@ -54,7 +54,18 @@ export function parseDuration(v: unknown): number | undefined {
 
 const BYTES_RE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$/i;
 /** size units (case-insensitive) and their bytes */
-export const BYTES_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1e6, mib: 1024 ** 2, g: 1024 ** 3, gb: 1e9, gib: 1024 ** 3 };
+export const BYTES_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 export function parseBytes(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
@@ -86,7 +97,10 @@ export function closest(key: string, candidates: Iterable<string>): string | und
   let bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(key.toLowerCase(), c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }
@@ -147,7 +161,10 @@ function validateField(f: Field, v: unknown, path: string, issues: ConfigIssue[]
     if (f.required) issues.push({ path, message: `is required (${f.doc})`, severity: 'error' });
     return undefined;
   }
-  const err = (message: string): undefined => { issues.push({ path, message, severity: 'error' }); return undefined; };
+  const err = (message: string): undefined => {
+    issues.push({ path, message, severity: 'error' });
+    return undefined;
+  };
   switch (f.type) {
     case 'string': {
       if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
@@ -191,7 +208,8 @@ function validateField(f: Field, v: unknown, path: string, issues: ConfigIssue[]
       return b;
     }
     case 'enum': {
-      if (typeof v !== 'string' || !f.values.includes(v)) return err(`expected one of ${f.values.map((x) => JSON.stringify(x)).join(', ')}, got ${typeName(v)}`);
+      if (typeof v !== 'string' || !f.values.includes(v))
+        return err(`expected one of ${f.values.map((x) => JSON.stringify(x)).join(', ')}, got ${typeName(v)}`);
       return v;
     }
     case 'endpoint': {
@@ -202,13 +220,21 @@ function validateField(f: Field, v: unknown, path: string, issues: ConfigIssue[]
     case 'url': {
       if (typeof v !== 'string') return err(`expected a URL, got ${typeName(v)}`);
       let u: URL;
-      try { u = new URL(v); } catch { return err(`expected an http:// or https:// URL, got ${JSON.stringify(v)}`); }
+      try {
+        u = new URL(v);
+      } catch {
+        return err(`expected an http:// or https:// URL, got ${JSON.stringify(v)}`);
+      }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') return err(`expected an http:// or https:// URL, got scheme "${u.protocol}"`);
       return v;
     }
     case 'regex': {
       if (typeof v !== 'string') return err(`expected a regular expression string, got ${typeName(v)}`);
-      try { new RegExp(v); } catch (e) { return err(`invalid regular expression: ${(e as Error).message}`); }
+      try {
+        new RegExp(v);
+      } catch (e) {
+        return err(`invalid regular expression: ${(e as Error).message}`);
+      }
       return v;
     }
     case 'object':
@@ -263,7 +289,13 @@ function redactField(f: Field, v: unknown): unknown {
 }
 
 /** Flatten a schema into rows for `metricport components` and the docs. */
-export interface OptionRow { key: string; type: string; default: string; doc: string; secret: boolean }
+export interface OptionRow {
+  key: string;
+  type: string;
+  default: string;
+  doc: string;
+  secret: boolean;
+}
 
 export function describeSchema(schema: Schema, prefix = ''): OptionRow[] {
   const rows: OptionRow[] = [];

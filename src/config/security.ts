@@ -17,9 +17,18 @@ import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Field } from './schema.js';
 
-export interface TlsConfig { cert_file: string; key_file: string; client_ca_file: string }
-export interface AuthConfig { tokens: string[] }
-export interface RateLimitConfig { requests_per_second: number; burst: number }
+export interface TlsConfig {
+  cert_file: string;
+  key_file: string;
+  client_ca_file: string;
+}
+export interface AuthConfig {
+  tokens: string[];
+}
+export interface RateLimitConfig {
+  requests_per_second: number;
+  burst: number;
+}
 
 /**
  * An HTTPS server. node:https (and TLS with it) is loaded on the first call,
@@ -31,12 +40,17 @@ export function createTlsServer(options: Https.ServerOptions, listener: RequestL
 }
 
 export const tlsField: Field = {
-  type: 'object', optional: true,
+  type: 'object',
+  optional: true,
   doc: 'Serve HTTPS instead of HTTP. Absent: plain HTTP.',
   fields: {
     cert_file: { type: 'string', required: true, nonEmpty: true, doc: 'PEM certificate chain of the server (read at start and on reload).' },
     key_file: { type: 'string', required: true, nonEmpty: true, doc: 'PEM private key of the server.' },
-    client_ca_file: { type: 'string', default: '', doc: 'PEM CA bundle: when set, clients must present a certificate it signed (mTLS); others fail the handshake.' },
+    client_ca_file: {
+      type: 'string',
+      default: '',
+      doc: 'PEM CA bundle: when set, clients must present a certificate it signed (mTLS); others fail the handshake.',
+    },
   },
 };
 
@@ -44,7 +58,12 @@ export const authField: Field = {
   type: 'object',
   doc: 'Bearer-token authentication: with tokens set, a request needs `Authorization: Bearer <one of them>`; otherwise 401 (no or malformed header) or 403 (unknown token), counted. Tokens are secrets (never logged or shown).',
   fields: {
-    tokens: { type: 'array', items: { type: 'string', secret: true, nonEmpty: true, doc: 'a token' }, default: [], doc: 'Accepted tokens; empty = no authentication.' },
+    tokens: {
+      type: 'array',
+      items: { type: 'string', secret: true, nonEmpty: true, doc: 'a token' },
+      default: [],
+      doc: 'Accepted tokens; empty = no authentication.',
+    },
   },
 };
 
@@ -58,7 +77,10 @@ export const rateLimitField: Field = {
 };
 
 /** The TLS options for `https.createServer`, read from the files; throws naming the file and config key. */
-export function loadTlsOptions(cfg: TlsConfig, configKey: string): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: 'TLSv1.2' } {
+export function loadTlsOptions(
+  cfg: TlsConfig,
+  configKey: string,
+): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: 'TLSv1.2' } {
   const read = (file: string, key: string): Buffer => {
     try {
       return readFileSync(file);
@@ -82,7 +104,9 @@ class SecretSet {
   constructor(secrets: readonly string[]) {
     this.digests = secrets.map((s) => createHash('sha256').update(s).digest());
   }
-  get size(): number { return this.digests.length; }
+  get size(): number {
+    return this.digests.length;
+  }
   has(candidate: string): boolean {
     const d = createHash('sha256').update(candidate).digest();
     let ok = 0;
@@ -109,7 +133,11 @@ class TokenBucket {
   private tokens: number;
   private last: number;
   readonly burst: number;
-  constructor(readonly rate: number, burst: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    readonly rate: number,
+    burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.burst = burst > 0 ? burst : Math.max(1, rate);
     this.tokens = this.burst;
     this.last = this.now();
@@ -118,12 +146,19 @@ class TokenBucket {
     const t = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
     this.last = t;
-    if (this.tokens >= 1) { this.tokens -= 1; return 0; }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
     return Math.max(1, Math.ceil((1 - this.tokens) / this.rate));
   }
 }
 
-export interface GuardCounters { unauthorized: number; forbidden: number; rate_limited: number }
+export interface GuardCounters {
+  unauthorized: number;
+  forbidden: number;
+  rate_limited: number;
+}
 
 /**
  * The checks in front of a route, in order: bearer token (401/403), then the
@@ -134,11 +169,17 @@ export class RequestGuard {
   readonly counters: GuardCounters = { unauthorized: 0, forbidden: 0, rate_limited: 0 };
   private readonly tokens: SecretSet | undefined;
   private readonly bucket: TokenBucket | undefined;
-  constructor(auth: AuthConfig | undefined, rate: RateLimitConfig | undefined, private readonly realm = 'metricport') {
+  constructor(
+    auth: AuthConfig | undefined,
+    rate: RateLimitConfig | undefined,
+    private readonly realm = 'metricport',
+  ) {
     this.tokens = auth !== undefined && auth.tokens.length > 0 ? new SecretSet(auth.tokens) : undefined;
     this.bucket = rate !== undefined && rate.requests_per_second > 0 ? new TokenBucket(rate.requests_per_second, rate.burst) : undefined;
   }
-  get active(): boolean { return this.tokens !== undefined || this.bucket !== undefined; }
+  get active(): boolean {
+    return this.tokens !== undefined || this.bucket !== undefined;
+  }
   check(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.tokens !== undefined) {
       const t = bearerToken(req);

@@ -74,7 +74,17 @@ export function loadConfigFile(file: string, registry: Registry, env: NodeJS.Pro
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ConfigError([{ path: '', file, severity: 'error', message: `cannot read the config file (${err.code ?? err.message}); pass an existing file with --config or METRICPORT_CONFIG` }], 'MP_CONFIG_READ');
+    throw new ConfigError(
+      [
+        {
+          path: '',
+          file,
+          severity: 'error',
+          message: `cannot read the config file (${err.code ?? err.message}); pass an existing file with --config or METRICPORT_CONFIG`,
+        },
+      ],
+      'MP_CONFIG_READ',
+    );
   }
   return parseConfig(text, file, registry, env);
 }
@@ -87,7 +97,12 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
 }
 
 /** Parse and validate, returning every issue (for `metricport validate`). */
-export function checkConfig(text: string, file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): { config?: ServiceConfig; issues: ConfigIssue[] } {
+export function checkConfig(
+  text: string,
+  file: string,
+  registry: Registry,
+  env: NodeJS.ProcessEnv = process.env,
+): { config?: ServiceConfig; issues: ConfigIssue[] } {
   const parsed = parseYaml(text, file, env);
   const issues: ConfigIssue[] = [...parsed.issues];
   const add = (path: string, message: string, severity: 'error' | 'warning' = 'error', preferKey = true) => {
@@ -118,15 +133,24 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   for (const [section, factories] of sections) {
     const sec = root[section];
     if (sec === undefined || sec === null) continue;
-    if (!isPlainObject(sec)) { add(section, `expected a mapping of component ids to their settings`); continue; }
+    if (!isPlainObject(sec)) {
+      add(section, `expected a mapping of component ids to their settings`);
+      continue;
+    }
     for (const [id, raw] of Object.entries(sec)) {
       const path = `${section}.${id}`;
       const m = ID_RE.exec(id);
-      if (!m) { add(path, `invalid component id "${id}": use "type" or "type/name" (lower-case type; name of letters, digits, _ . -)`); continue; }
+      if (!m) {
+        add(path, `invalid component id "${id}": use "type" or "type/name" (lower-case type; name of letters, digits, _ . -)`);
+        continue;
+      }
       const type = m[1] as string;
       const factory = factories.get(type);
       if (factory === undefined) {
-        add(path, `unknown ${section.slice(0, -1)} type "${type}"${didYouMean(type, factories.keys())} (available: ${[...factories.keys()].sort().join(', ') || 'none'}; see \`metricport components\`)`);
+        add(
+          path,
+          `unknown ${section.slice(0, -1)} type "${type}"${didYouMean(type, factories.keys())} (available: ${[...factories.keys()].sort().join(', ') || 'none'}; see \`metricport components\`)`,
+        );
         continue;
       }
       const before = issues.length;
@@ -147,7 +171,9 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   } else if (!isPlainObject(service)) {
     add('service', 'expected a mapping with "pipelines"');
   } else {
-    for (const k of Object.keys(service)) if (k !== 'pipelines' && k !== 'memory_limiter' && k !== 'cluster') add(`service.${k}`, `unknown key "${k}"${didYouMean(k, ['pipelines', 'memory_limiter', 'cluster'])} (valid keys: pipelines, memory_limiter, cluster)`);
+    for (const k of Object.keys(service))
+      if (k !== 'pipelines' && k !== 'memory_limiter' && k !== 'cluster')
+        add(`service.${k}`, `unknown key "${k}"${didYouMean(k, ['pipelines', 'memory_limiter', 'cluster'])} (valid keys: pipelines, memory_limiter, cluster)`);
     if (service.cluster !== undefined && service.cluster !== null) {
       const cl = validateSchema(clusterSchema, service.cluster, 'service.cluster');
       for (const i of cl.issues) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
@@ -161,7 +187,8 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
     for (const i of ml.issues) if (!envFailed.has(i.path)) add(i.path, i.message, i.severity, i.message.startsWith('unknown key'));
     if (!ml.issues.some((i) => i.severity === 'error')) {
       const v = ml.value as unknown as MemoryLimiterConfig;
-      if (v.soft_limit > 0 && v.hard_limit > 0 && v.soft_limit > v.hard_limit) add('service.memory_limiter.soft_limit', `must not exceed hard_limit (${v.hard_limit} bytes)`, 'error', false);
+      if (v.soft_limit > 0 && v.hard_limit > 0 && v.soft_limit > v.hard_limit)
+        add('service.memory_limiter.soft_limit', `must not exceed hard_limit (${v.hard_limit} bytes)`, 'error', false);
       cfg.memoryLimiter = v;
     }
     const pipelines = service.pipelines;
@@ -199,20 +226,36 @@ export function checkConfig(text: string, file: string, registry: Registry, env:
   return { config: cfg, issues };
 }
 
-function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: Registry, add: (path: string, msg: string, sev?: 'error' | 'warning', preferKey?: boolean) => void): void {
+function checkPipeline(
+  pid: string,
+  raw: unknown,
+  cfg: ServiceConfig,
+  registry: Registry,
+  add: (path: string, msg: string, sev?: 'error' | 'warning', preferKey?: boolean) => void,
+): void {
   const path = `service.pipelines.${pid}`;
-  if (!isPlainObject(raw)) { add(path, 'expected a mapping with receivers, processors and exporters'); return; }
-  for (const k of Object.keys(raw)) if (!PIPELINE_KEYS.includes(k)) add(`${path}.${k}`, `unknown key "${k}"${didYouMean(k, PIPELINE_KEYS)} (valid keys: ${PIPELINE_KEYS.join(', ')})`);
+  if (!isPlainObject(raw)) {
+    add(path, 'expected a mapping with receivers, processors and exporters');
+    return;
+  }
+  for (const k of Object.keys(raw))
+    if (!PIPELINE_KEYS.includes(k)) add(`${path}.${k}`, `unknown key "${k}"${didYouMean(k, PIPELINE_KEYS)} (valid keys: ${PIPELINE_KEYS.join(', ')})`);
   const list = (key: string, required: boolean): string[] => {
     const v = raw[key];
     if (v === undefined || v === null) {
       if (required) add(path, `needs at least one entry in "${key}"`);
       return [];
     }
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) { add(`${path}.${key}`, 'expected a list of component ids'); return []; }
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      add(`${path}.${key}`, 'expected a list of component ids');
+      return [];
+    }
     if (required && v.length === 0) add(`${path}.${key}`, `needs at least one entry`);
     const seen = new Set<string>();
-    v.forEach((x: string, i: number) => { if (seen.has(x)) add(`${path}.${key}[${i}]`, `"${x}" is listed twice`, 'error', false); seen.add(x); });
+    v.forEach((x: string, i: number) => {
+      if (seen.has(x)) add(`${path}.${key}[${i}]`, `"${x}" is listed twice`, 'error', false);
+      seen.add(x);
+    });
     return v as string[];
   };
   const listed = list('receivers', true);
@@ -226,7 +269,10 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   const typeOfId = pid.split('/')[0] as string;
   let signal: Signal | undefined;
   if (raw.signal !== undefined) {
-    if (raw.signal !== 'metrics' && raw.signal !== 'events') { add(`${path}.signal`, `expected "metrics" or "events", got ${JSON.stringify(raw.signal)}`, 'error', false); return; }
+    if (raw.signal !== 'metrics' && raw.signal !== 'events') {
+      add(`${path}.signal`, `expected "metrics" or "events", got ${JSON.stringify(raw.signal)}`, 'error', false);
+      return;
+    }
     signal = raw.signal;
   } else if (SIGNAL_ALIASES[typeOfId]) {
     signal = SIGNAL_ALIASES[typeOfId];
@@ -235,17 +281,25 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
     const ins = first ? [...new Set(first.factory.signals.map((s) => s.in))] : [];
     if (ins.length === 1) signal = ins[0];
     else {
-      const common = receivers.map((r) => cfg.receivers.get(r)?.factory.signals ?? []).reduce<Signal[] | undefined>((acc, s) => (acc === undefined ? [...s] : acc.filter((x) => s.includes(x))), undefined);
+      const common = receivers
+        .map((r) => cfg.receivers.get(r)?.factory.signals ?? [])
+        .reduce<Signal[] | undefined>((acc, s) => (acc === undefined ? [...s] : acc.filter((x) => s.includes(x))), undefined);
       if (common && common.length === 1) signal = common[0];
     }
-    if (signal === undefined) { add(path, `cannot tell which signal this pipeline carries: name it "metrics/${pid}" or "events/${pid}", or set signal: metrics|events`); return; }
+    if (signal === undefined) {
+      add(path, `cannot tell which signal this pipeline carries: name it "metrics/${pid}" or "events/${pid}", or set signal: metrics|events`);
+      return;
+    }
   }
 
   let ok = true;
   listed.forEach((r, i) => {
     if (r.startsWith(PIPELINE_REF)) {
       const target = r.slice(PIPELINE_REF.length);
-      if (target === pid) { ok = false; add(`${path}.receivers[${i}]`, `a pipeline cannot take its own output as input`, 'error', false); }
+      if (target === pid) {
+        ok = false;
+        add(`${path}.receivers[${i}]`, `a pipeline cannot take its own output as input`, 'error', false);
+      }
       return; // existence and signal are checked once every pipeline is known
     }
     const c = cfg.receivers.get(r);
@@ -254,8 +308,12 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
       const known = registry.receivers.has(r.split('/')[0] as string);
       const hint = didYouMean(r, cfg.receivers.keys());
       const msg = known
-        ? (hint ? `receiver "${r}" is not defined under "receivers:"${hint} (or add it there, e.g. \`${r}: {}\`)` : `receiver "${r}" is not defined under "receivers:"; add it there (e.g. \`${r}: {}\`)`)
-        : (hint ? `unknown receiver "${r}"${hint} (or define it under "receivers:")` : `unknown receiver "${r}": define it under "receivers:"`);
+        ? hint
+          ? `receiver "${r}" is not defined under "receivers:"${hint} (or add it there, e.g. \`${r}: {}\`)`
+          : `receiver "${r}" is not defined under "receivers:"; add it there (e.g. \`${r}: {}\`)`
+        : hint
+          ? `unknown receiver "${r}"${hint} (or define it under "receivers:")`
+          : `unknown receiver "${r}": define it under "receivers:"`;
       add(`${path}.receivers[${i}]`, msg, 'error', false);
     } else if (!c.factory.signals.includes(signal as Signal)) {
       ok = false;
@@ -266,11 +324,20 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   const procs: PipelineConfig['processors'] = [];
   processors.forEach((p, i) => {
     const c = cfg.processors.get(p);
-    if (c === undefined) { ok = false; add(`${path}.processors[${i}]`, `processor "${p}" is not defined under "processors:"${didYouMean(p, cfg.processors.keys())}`, 'error', false); return; }
+    if (c === undefined) {
+      ok = false;
+      add(`${path}.processors[${i}]`, `processor "${p}" is not defined under "processors:"${didYouMean(p, cfg.processors.keys())}`, 'error', false);
+      return;
+    }
     const pair = c.factory.signals.find((s) => s.in === cur && s.out === cur) ?? c.factory.signals.find((s) => s.in === cur);
     if (pair === undefined) {
       ok = false;
-      add(`${path}.processors[${i}]`, `processor "${p}" does not accept ${cur} (it accepts ${[...new Set(c.factory.signals.map((s) => s.in))].join(', ')})`, 'error', false);
+      add(
+        `${path}.processors[${i}]`,
+        `processor "${p}" does not accept ${cur} (it accepts ${[...new Set(c.factory.signals.map((s) => s.in))].join(', ')})`,
+        'error',
+        false,
+      );
       return;
     }
     procs.push({ id: p, in: pair.in, out: pair.out });
@@ -278,10 +345,19 @@ function checkPipeline(pid: string, raw: unknown, cfg: ServiceConfig, registry: 
   });
   exporters.forEach((e, i) => {
     const c = cfg.exporters.get(e);
-    if (c === undefined) { ok = false; add(`${path}.exporters[${i}]`, `exporter "${e}" is not defined under "exporters:"${didYouMean(e, cfg.exporters.keys())}`, 'error', false); return; }
+    if (c === undefined) {
+      ok = false;
+      add(`${path}.exporters[${i}]`, `exporter "${e}" is not defined under "exporters:"${didYouMean(e, cfg.exporters.keys())}`, 'error', false);
+      return;
+    }
     if (!c.factory.signals.includes(cur)) {
       ok = false;
-      add(`${path}.exporters[${i}]`, `exporter "${e}" does not accept ${cur}${cur !== signal ? ` (the pipeline's processors turn ${signal} into ${cur})` : ''}; it accepts ${c.factory.signals.join(', ')}`, 'error', false);
+      add(
+        `${path}.exporters[${i}]`,
+        `exporter "${e}" does not accept ${cur}${cur !== signal ? ` (the pipeline's processors turn ${signal} into ${cur})` : ''}; it accepts ${c.factory.signals.join(', ')}`,
+        'error',
+        false,
+      );
     }
   });
   if (ok) cfg.pipelines.push({ id: pid, signal, receivers, inputs, processors: procs, exporters, outSignal: cur });
@@ -301,7 +377,12 @@ function checkPipelineLinks(cfg: ServiceConfig, add: (path: string, msg: string,
       const path = `service.pipelines.${p.id}.receivers`;
       const s = byId.get(src);
       if (s === undefined) {
-        add(path, `${PIPELINE_REF}${src}: there is no pipeline "${src}"${didYouMean(src, byId.keys())} (pipelines: ${[...byId.keys()].join(', ')})`, 'error', false);
+        add(
+          path,
+          `${PIPELINE_REF}${src}: there is no pipeline "${src}"${didYouMean(src, byId.keys())} (pipelines: ${[...byId.keys()].join(', ')})`,
+          'error',
+          false,
+        );
         bad.add(p.id);
         continue;
       }
@@ -328,7 +409,10 @@ function checkPipelineLinks(cfg: ServiceConfig, add: (path: string, msg: string,
   for (const p of cfg.pipelines) visit(p.id, []);
   for (const p of cfg.pipelines) {
     if (p.exporters.length === 0 && !fed.has(p.id)) {
-      add(`service.pipelines.${p.id}`, `needs at least one entry in "exporters" (or another pipeline must take its output with receivers: [${PIPELINE_REF}${p.id}])`);
+      add(
+        `service.pipelines.${p.id}`,
+        `needs at least one entry in "exporters" (or another pipeline must take its output with receivers: [${PIPELINE_REF}${p.id}])`,
+      );
       bad.add(p.id);
     }
   }

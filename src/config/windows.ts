@@ -10,7 +10,11 @@
 import type { ConfigIssue } from '../errors.js';
 import type { PipelineConfig, ServiceConfig } from './service-config.js';
 
-interface Upstream { processor: string; periodMs: number; emitDelayMs: number }
+interface Upstream {
+  processor: string;
+  periodMs: number;
+  emitDelayMs: number;
+}
 
 function fmt(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
@@ -24,10 +28,16 @@ function windowsByExporter(cfg: ServiceConfig): Map<string, Upstream[]> {
   const reach = (p: PipelineConfig, ups: Upstream[], trail: Set<string>): void => {
     for (const e of p.exporters) {
       let list = out.get(e);
-      if (list === undefined) { list = []; out.set(e, list); }
+      if (list === undefined) {
+        list = [];
+        out.set(e, list);
+      }
       for (const u of ups) {
         const key = `${e}|${u.processor}|${u.periodMs}|${u.emitDelayMs}`;
-        if (!seen.has(key)) { seen.add(key); list.push(u); }
+        if (!seen.has(key)) {
+          seen.add(key);
+          list.push(u);
+        }
       }
     }
     // pipelines taking this pipeline's output (`pipeline/<id>` receivers), when the config has them
@@ -63,13 +73,15 @@ export function checkWindows(cfg: ServiceConfig): ConfigIssue[] {
     for (const u of ups) {
       if (period % u.periodMs !== 0) {
         issues.push({
-          path: `exporters.${id}.period`, severity: 'error',
+          path: `exporters.${id}.period`,
+          severity: 'error',
           message: `${fmt(period)} is not a multiple of the window of processors.${u.processor} (period ${fmt(u.periodMs)}): a store fed by a metric set needs a period of ${fmt(u.periodMs)} or a multiple of it (e.g. ${fmt(u.periodMs * Math.max(1, Math.round(period / u.periodMs)))})`,
         });
       }
       if (typeof c.lateness === 'number' && c.lateness > 0 && c.lateness <= u.emitDelayMs) {
         issues.push({
-          path: `exporters.${id}.lateness`, severity: 'error',
+          path: `exporters.${id}.lateness`,
+          severity: 'error',
           message: `${fmt(c.lateness)} is not longer than the allowed lateness of processors.${u.processor} (${fmt(u.emitDelayMs)}): its windows would reach this store after the period closed; use more, or 0s (automatic: the allowed lateness + 10 % of the period)`,
         });
       }

@@ -58,7 +58,11 @@ function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: C
     const ref = inner ?? '';
     const mm = /^env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(ref);
     if (!mm) {
-      issues.push({ path, severity: 'error', message: `unsupported reference "\${${ref}}": use \${env:NAME} or \${env:NAME:-default} (write $$ for a literal $)` });
+      issues.push({
+        path,
+        severity: 'error',
+        message: `unsupported reference "\${${ref}}": use \${env:NAME} or \${env:NAME:-default} (write $$ for a literal $)`,
+      });
       return '';
     }
     const name = mm[1] as string;
@@ -66,7 +70,11 @@ function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: C
     if (v !== undefined && v !== '') return v;
     if (mm[2] !== undefined) return mm[2];
     if (v === '') return '';
-    issues.push({ path, severity: 'error', message: `environment variable ${name} is not set (referenced as \${env:${name}}); set it or give a default with \${env:${name}:-value}` });
+    issues.push({
+      path,
+      severity: 'error',
+      message: `environment variable ${name} is not set (referenced as \${env:${name}}); set it or give a default with \${env:${name}:-value}`,
+    });
     return '';
   });
   return { value: out, whole };
@@ -80,7 +88,10 @@ function expandEnv(v: unknown, path: string, env: NodeJS.ProcessEnv, issues: Con
       const issue = issues[i] as ConfigIssue;
       const pos = locate(path, false);
       issue.file = file;
-      if (pos) { issue.line = pos.line; issue.column = pos.column; }
+      if (pos) {
+        issue.line = pos.line;
+        issue.column = pos.column;
+      }
     }
     // A value that is entirely one reference is re-read as a YAML scalar, so
     // `port: ${env:PORT}` gives a number (as the Collector does).
@@ -96,7 +107,8 @@ function expandEnv(v: unknown, path: string, env: NodeJS.ProcessEnv, issues: Con
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       const kp = path === '' ? k : `${path}.${k}`;
-      if (k === '__proto__') Object.defineProperty(out, k, { value: expandEnv(x, kp, env, issues, file, locate), enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: expandEnv(x, kp, env, issues, file, locate), enumerable: true, writable: true, configurable: true });
       else out[k] = expandEnv(x, kp, env, issues, file, locate);
     }
     return out;

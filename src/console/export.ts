@@ -22,8 +22,20 @@ import { checkConfig } from '../config/service-config.js';
 import type { AdminContext, AdminReply } from '../extension.js';
 import { registry } from '../registry.js';
 
-interface MetricIn { name?: unknown; description?: unknown; filter?: unknown; group_by?: unknown; group_by_defaults?: unknown; aggregates?: unknown }
-interface ExportBody { set?: unknown; metric?: MetricIn; processor?: unknown; dry_run?: unknown }
+interface MetricIn {
+  name?: unknown;
+  description?: unknown;
+  filter?: unknown;
+  group_by?: unknown;
+  group_by_defaults?: unknown;
+  aggregates?: unknown;
+}
+interface ExportBody {
+  set?: unknown;
+  metric?: MetricIn;
+  processor?: unknown;
+  dry_run?: unknown;
+}
 
 type FieldError = { path: string; message: string; field?: string };
 
@@ -37,7 +49,13 @@ function metricNode(m: MetricIn): Record<string, unknown> {
   if (typeof m.description === 'string' && m.description !== '') out.description = m.description;
   if (m.filter !== undefined && m.filter !== null && !(typeof m.filter === 'object' && Object.keys(m.filter as object).length === 0)) out.filter = m.filter;
   if (Array.isArray(m.group_by) && m.group_by.length > 0) out.group_by = m.group_by;
-  if (m.group_by_defaults !== undefined && m.group_by_defaults !== null && typeof m.group_by_defaults === 'object' && Object.keys(m.group_by_defaults).length > 0) out.group_by_defaults = m.group_by_defaults;
+  if (
+    m.group_by_defaults !== undefined &&
+    m.group_by_defaults !== null &&
+    typeof m.group_by_defaults === 'object' &&
+    Object.keys(m.group_by_defaults).length > 0
+  )
+    out.group_by_defaults = m.group_by_defaults;
   out.aggregates = m.aggregates;
   return out;
 }
@@ -68,7 +86,13 @@ function appendToBlockSeq(text: string, seq: YAMLSeq, item: unknown): string | u
   if (col < 0 || text.slice(lineStart, dash).trim() !== '') return undefined;
   const d = new Document([item]);
   flowLists(d, d.contents);
-  const rendered = d.toString().replace(/\n$/, '').split('\n').map((l) => ' '.repeat(col) + l).join('\n') + '\n';
+  const rendered =
+    d
+      .toString()
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => ' '.repeat(col) + l)
+      .join('\n') + '\n';
   // after the line where the last entry ends (its trailing comment included)
   let at = text.indexOf('\n', Math.max(last.range[1], last.range[0]) - 1);
   at = at < 0 ? text.length : at + 1;
@@ -87,14 +111,18 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   const setName = typeof body.set === 'string' ? body.set.trim() : '';
   if (setName === '') errors.push({ path: 'set', field: 'set', message: 'name the metric set (an existing one or a new one)' });
   const m = body.metric ?? {};
-  if (typeof m.name !== 'string' || m.name.trim() === '') errors.push({ path: 'metric.name', field: 'name', message: 'name the metric (e.g. ErrorsByVersion)' });
-  else if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(m.name)) errors.push({ path: 'metric.name', field: 'name', message: 'use letters, digits, _, . and - (starting with a letter or _): it becomes the series name' });
-  if (!Array.isArray(m.aggregates) || m.aggregates.length === 0) errors.push({ path: 'metric.aggregates', field: 'aggregates', message: 'add at least one aggregate' });
+  if (typeof m.name !== 'string' || m.name.trim() === '')
+    errors.push({ path: 'metric.name', field: 'name', message: 'name the metric (e.g. ErrorsByVersion)' });
+  else if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(m.name))
+    errors.push({ path: 'metric.name', field: 'name', message: 'use letters, digits, _, . and - (starting with a letter or _): it becomes the series name' });
+  if (!Array.isArray(m.aggregates) || m.aggregates.length === 0)
+    errors.push({ path: 'metric.aggregates', field: 'aggregates', message: 'add at least one aggregate' });
   if (errors.length > 0) return bad(400, 'the metric is incomplete', errors);
   const c = ctx.console;
   const dryRun = body.dry_run === true;
   if (c.configFile === '') return bad(409, 'the service runs the embedded default config: start it with --config FILE to export metrics into a file');
-  if (!dryRun && !c.allowConfigChanges) return bad(403, 'the console is read-only: start metricport with --admin-console-allow-config-changes true to write the config file');
+  if (!dryRun && !c.allowConfigChanges)
+    return bad(403, 'the console is read-only: start metricport with --admin-console-allow-config-changes true to write the config file');
   const file = c.configFile;
   let text: string;
   try {
@@ -105,16 +133,30 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   const doc = parseDocument(text);
   if (doc.errors.length > 0) return bad(409, `the config file does not parse as YAML (${doc.errors[0]!.message}); fix it first`);
   const processors = doc.get('processors', true);
-  const ids = isMap(processors) ? processors.items.map((p) => String((p.key as { value?: unknown })?.value ?? p.key)).filter((k) => k === 'metricsets' || k.startsWith('metricsets/')) : [];
+  const ids = isMap(processors)
+    ? processors.items.map((p) => String((p.key as { value?: unknown })?.value ?? p.key)).filter((k) => k === 'metricsets' || k.startsWith('metricsets/'))
+    : [];
   const wanted = typeof body.processor === 'string' && body.processor !== '' ? body.processor : ids[0];
   if (wanted === undefined || !ids.includes(wanted)) {
-    return bad(409, ids.length === 0 ? 'the config has no metricsets processor: add one to an events pipeline first' : `no processor ${JSON.stringify(wanted)} (metricsets processors: ${ids.join(', ')})`, [{ path: 'processor', field: 'processor', message: 'pick a metricsets processor' }]);
+    return bad(
+      409,
+      ids.length === 0
+        ? 'the config has no metricsets processor: add one to an events pipeline first'
+        : `no processor ${JSON.stringify(wanted)} (metricsets processors: ${ids.join(', ')})`,
+      [{ path: 'processor', field: 'processor', message: 'pick a metricsets processor' }],
+    );
   }
   const procPath = ['processors', wanted];
   let proc = doc.getIn(procPath, true);
-  if (!isMap(proc)) { doc.setIn(procPath, doc.createNode({})); proc = doc.getIn(procPath, true); }
+  if (!isMap(proc)) {
+    doc.setIn(procPath, doc.createNode({}));
+    proc = doc.getIn(procPath, true);
+  }
   let sets = (proc as YAMLMap).get('sets', true);
-  if (!isSeq(sets)) { (proc as YAMLMap).set('sets', doc.createNode([])); sets = (proc as YAMLMap).get('sets', true); }
+  if (!isSeq(sets)) {
+    (proc as YAMLMap).set('sets', doc.createNode([]));
+    sets = (proc as YAMLMap).get('sets', true);
+  }
   const seq = sets as unknown as YAMLSeq;
   let setIndex = seq.items.findIndex((s) => isMap(s) && s.get('name') === setName);
   const metric = metricNode(m);
@@ -132,10 +174,16 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   } else {
     const set = seq.items[setIndex] as YAMLMap;
     let metrics = set.get('metrics', true);
-    if (!isSeq(metrics)) { set.set('metrics', doc.createNode([])); metrics = set.get('metrics', true); }
+    if (!isSeq(metrics)) {
+      set.set('metrics', doc.createNode([]));
+      metrics = set.get('metrics', true);
+    }
     const ms = metrics as unknown as YAMLSeq;
     const dup = ms.items.findIndex((x) => isMap(x) && x.get('name') === m.name);
-    if (dup >= 0) return bad(409, `metric set ${JSON.stringify(setName)} already has a metric named ${JSON.stringify(m.name)}`, [{ path: `processors.${wanted}.sets[${setIndex}].metrics[${dup}].name`, field: 'name', message: 'this name is taken in that set; pick another' }]);
+    if (dup >= 0)
+      return bad(409, `metric set ${JSON.stringify(setName)} already has a metric named ${JSON.stringify(m.name)}`, [
+        { path: `processors.${wanted}.sets[${setIndex}].metrics[${dup}].name`, field: 'name', message: 'this name is taken in that set; pick another' },
+      ]);
     spliced = appendToBlockSeq(text, ms, metric);
     const node = doc.createNode(metric);
     flowLists(doc, node);
@@ -151,15 +199,27 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   const { issues } = checkConfig(next, file, registry);
   const errs = issues.filter((i) => i.severity === 'error');
   if (errs.length > 0) {
-    return bad(400, `the metric would make the config invalid (${errs.length} error${errs.length === 1 ? '' : 's'}); nothing was written`, errs.map((i) => {
-      const rel = i.path.startsWith(metricPath + '.') ? i.path.slice(metricPath.length + 1) : undefined;
-      return { path: i.path, message: i.message, ...(rel !== undefined ? { field: rel.split(/[.[]/)[0]! } : {}) };
-    }));
+    return bad(
+      400,
+      `the metric would make the config invalid (${errs.length} error${errs.length === 1 ? '' : 's'}); nothing was written`,
+      errs.map((i) => {
+        const rel = i.path.startsWith(metricPath + '.') ? i.path.slice(metricPath.length + 1) : undefined;
+        return { path: i.path, message: i.message, ...(rel !== undefined ? { field: rel.split(/[.[]/)[0]! } : {}) };
+      }),
+    );
   }
   const snippet = new Document([added]);
   flowLists(snippet, snippet.contents);
   const yamlAdded = snippet.toString().replace(/\n$/, '');
-  const result = { processor: wanted, set: setName, created_set: createdSet, metric: m.name, path: metricPath, yaml_added: yamlAdded, config_file: basename(file) };
+  const result = {
+    processor: wanted,
+    set: setName,
+    created_set: createdSet,
+    metric: m.name,
+    path: metricPath,
+    yaml_added: yamlAdded,
+    config_file: basename(file),
+  };
   if (dryRun) return { json: { status: 'preview', ...result } };
   const backup = `${file}.bak`;
   await copyFile(file, backup);
@@ -169,7 +229,14 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   if (!outcome.ok) {
     // the service kept the previous config: so does the file
     await writeFileAtomic(file, text);
-    return { status: 409, json: { status: 'rejected', error: `the reload refused the new config (${String(outcome.error ?? 'unknown error')}); the previous file is back in place`, errors: outcome.errors ?? [] } };
+    return {
+      status: 409,
+      json: {
+        status: 'rejected',
+        error: `the reload refused the new config (${String(outcome.error ?? 'unknown error')}); the previous file is back in place`,
+        errors: outcome.errors ?? [],
+      },
+    };
   }
   ctx.logger.info({ processor: wanted, set: setName, metric: m.name, file: basename(file) }, 'console: exported a metric into the config file and reloaded');
   return { json: { status: 'exported', ...result, backup: basename(backup), reload: outcome } };

@@ -10,7 +10,8 @@ import { basename, join } from 'node:path';
 import type { AdminContext, AdminReply, AdminRequest } from '../extension.js';
 import { packageRoot } from '../paths.js';
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_HEADERS: Record<string, string> = {
   'Content-Security-Policy': CSP,
   'X-Content-Type-Options': 'nosniff',
@@ -93,7 +94,9 @@ export function info(ctx: AdminContext): AdminReply {
       writable: c.allowConfigChanges && c.configFile !== '',
       read_only_reason: !c.allowConfigChanges
         ? 'read-only: start metricport with --admin-console-allow-config-changes true to change the config from the console'
-        : c.configFile === '' ? 'read-only: the service runs the embedded default config; start it with --config FILE' : null,
+        : c.configFile === ''
+          ? 'read-only: the service runs the embedded default config; start it with --config FILE'
+          : null,
       token_required: ctx.sessions.tokenRequired,
     },
   };

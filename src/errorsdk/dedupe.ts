@@ -9,9 +9,15 @@ export class SeenIds {
   /** ids forgotten before their horizon because the map was full */
   evicted = 0;
 
-  constructor(private readonly horizonMs: number, private readonly maxEntries: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly horizonMs: number,
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  get size(): number { return this.seen.size; }
+  get size(): number {
+    return this.seen.size;
+  }
 
   /** true when `id` was added within the horizon; otherwise records it and returns false */
   checkAndAdd(id: string): boolean {
@@ -22,7 +28,10 @@ export class SeenIds {
     if (this.horizonMs <= 0) return false;
     if (this.seen.size >= this.maxEntries) {
       const oldest = this.seen.keys().next();
-      if (!oldest.done) { this.seen.delete(oldest.value); this.evicted++; }
+      if (!oldest.done) {
+        this.seen.delete(oldest.value);
+        this.evicted++;
+      }
     }
     this.seen.set(id, t + this.horizonMs);
     return false;
@@ -37,7 +46,9 @@ export class SeenIds {
   }
 
   /** forget `id` (its report was not accepted after all, so a resend must count) */
-  remove(id: string): void { this.seen.delete(id); }
+  remove(id: string): void {
+    this.seen.delete(id);
+  }
 
   private expire(t: number): void {
     for (const [k, exp] of this.seen) {

@@ -31,7 +31,11 @@ export interface ParseLimits {
   maxKeyLength: number;
 }
 
-export interface Rejection { index: number; line?: number; reason: string }
+export interface Rejection {
+  index: number;
+  line?: number;
+  reason: string;
+}
 
 export interface ParseResult {
   events: Event[];
@@ -92,7 +96,8 @@ function parseTimestampUncached(v: unknown): bigint | string {
     return ns;
   }
   const m = ISO.exec(s);
-  if (m === null) return `timestamp ${JSON.stringify(v.length > 64 ? v.slice(0, 64) + '…' : v)} is not ISO-8601 (e.g. 2024-05-01T12:00:00.123Z) or epoch seconds/milliseconds/nanoseconds`;
+  if (m === null)
+    return `timestamp ${JSON.stringify(v.length > 64 ? v.slice(0, 64) + '…' : v)} is not ISO-8601 (e.g. 2024-05-01T12:00:00.123Z) or epoch seconds/milliseconds/nanoseconds`;
   const [y, mo, da, h, mi] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
   const sec = m[6] === undefined ? 0 : Number(m[6]);
   const ms = Date.UTC(y, mo - 1, da, h, mi, sec);
@@ -128,7 +133,8 @@ function toEvent(o: unknown, arrivalNs: bigint, lim: ParseLimits): Event | strin
       if (typeof t === 'string') return t;
       time = t;
     } else if (k === 'attributes') {
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) return `"attributes" must be an object of string, number or boolean values, got ${typeName(v)}`;
+      if (v === null || typeof v !== 'object' || Array.isArray(v))
+        return `"attributes" must be an object of string, number or boolean values, got ${typeName(v)}`;
       attributes = v as Attributes;
     } else {
       return `unknown field ${JSON.stringify(k.length > 64 ? k.slice(0, 64) + '…' : k)}; an event has "timestamp" and "attributes" (put attributes under "attributes")`;
@@ -142,9 +148,11 @@ function toEvent(o: unknown, arrivalNs: bigint, lim: ParseLimits): Event | strin
     const v = attributes[k];
     switch (typeof v) {
       case 'string':
-        if (v.length > lim.maxValueLength) return `attribute ${JSON.stringify(k)}: value of ${v.length} characters is longer than max_value_length (${lim.maxValueLength})`;
+        if (v.length > lim.maxValueLength)
+          return `attribute ${JSON.stringify(k)}: value of ${v.length} characters is longer than max_value_length (${lim.maxValueLength})`;
         break;
-      case 'number': case 'boolean':
+      case 'number':
+      case 'boolean':
         break;
       default:
         return `attribute ${JSON.stringify(k)}: value must be a string, number or boolean, got ${typeName(v)}`;
@@ -157,13 +165,19 @@ class Collector {
   readonly events: Event[] = [];
   rejected = 0;
   readonly rejections: Rejection[] = [];
-  constructor(readonly arrivalNs: bigint, readonly lim: ParseLimits) {}
+  constructor(
+    readonly arrivalNs: bigint,
+    readonly lim: ParseLimits,
+  ) {}
   reject(index: number, reason: string, line?: number): void {
     this.rejected++;
     if (this.rejections.length < MAX_LISTED) this.rejections.push(line === undefined ? { index, reason } : { index, line, reason });
   }
   take(o: unknown, index: number, line?: number): void {
-    if (index >= this.lim.maxEvents) { this.reject(index, `beyond max_events_per_request (${this.lim.maxEvents})`, line); return; }
+    if (index >= this.lim.maxEvents) {
+      this.reject(index, `beyond max_events_per_request (${this.lim.maxEvents})`, line);
+      return;
+    }
     const e = toEvent(o, this.arrivalNs, this.lim);
     if (typeof e === 'string') this.reject(index, e, line);
     else this.events.push(e);
@@ -189,7 +203,11 @@ export function parseErrorsBody(text: string, arrivalNs: bigint, lim: ParseLimit
   const first = text.charCodeAt(i);
   if (first === 91 /* [ */ && !ndjson) {
     let arr: unknown;
-    try { arr = JSON.parse(text); } catch (e) { return c.result(false, `malformed JSON array: ${jsonError(e)}`); }
+    try {
+      arr = JSON.parse(text);
+    } catch (e) {
+      return c.result(false, `malformed JSON array: ${jsonError(e)}`);
+    }
     const list = arr as unknown[];
     if (list.length === 0) return c.result(false, 'empty array: no events');
     for (let j = 0; j < list.length; j++) c.take(list[j], j);
@@ -199,7 +217,11 @@ export function parseErrorsBody(text: string, arrivalNs: bigint, lim: ParseLimit
   const body = text.trimEnd();
   if (first === 123 /* { */) {
     let arr: unknown[] | undefined;
-    try { arr = JSON.parse('[' + (body.includes('\n') ? body.replaceAll('\n', ',') : body) + ']') as unknown[]; } catch { arr = undefined; }
+    try {
+      arr = JSON.parse('[' + (body.includes('\n') ? body.replaceAll('\n', ',') : body) + ']') as unknown[];
+    } catch {
+      arr = undefined;
+    }
     if (arr !== undefined) {
       const lines = arr.length > 1;
       for (let j = 0; j < arr.length; j++) c.take(arr[j], j, lines ? j + 1 : undefined);
@@ -209,8 +231,15 @@ export function parseErrorsBody(text: string, arrivalNs: bigint, lim: ParseLimit
       // one pretty-printed object spanning several lines
       let one: unknown;
       let ok = true;
-      try { one = JSON.parse(body); } catch { ok = false; }
-      if (ok) { c.take(one, 0); return c.result(true); }
+      try {
+        one = JSON.parse(body);
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        c.take(one, 0);
+        return c.result(true);
+      }
     }
   }
   // line by line: a malformed line rejects only itself

@@ -23,9 +23,19 @@ const retryOnFailureField: Field = {
     enabled: { type: 'boolean', default: true, doc: 'retry sends that failed for a retryable reason (network error, timeout, HTTP 429/502/503/504)' },
     initial_interval: { type: 'duration', default: '5s', doc: 'wait before the first retry' },
     max_interval: { type: 'duration', default: '30s', doc: 'upper bound of the wait between two retries (a longer Retry-After is still honoured)' },
-    max_elapsed_time: { type: 'duration', default: '300s', doc: 'give up on a batch (and count it dropped) when the next retry would start later than this after the first attempt; 0 = retry until shutdown' },
+    max_elapsed_time: {
+      type: 'duration',
+      default: '300s',
+      doc: 'give up on a batch (and count it dropped) when the next retry would start later than this after the first attempt; 0 = retry until shutdown',
+    },
     multiplier: { type: 'number', default: 1.5, min: 1, doc: 'factor the wait grows by after each retry' },
-    randomization_factor: { type: 'number', default: 0.5, min: 0, max: 1, doc: 'jitter: each wait is drawn uniformly from interval × [1 − factor, 1 + factor]' },
+    randomization_factor: {
+      type: 'number',
+      default: 0.5,
+      min: 0,
+      max: 1,
+      doc: 'jitter: each wait is drawn uniformly from interval × [1 − factor, 1 + factor]',
+    },
   },
 };
 
@@ -36,7 +46,12 @@ const sendingQueueField: Field = {
     enabled: { type: 'boolean', default: true, doc: 'queue batches; when false every consume() waits for the send (with retries) to finish' },
     num_consumers: { type: 'int', default: 2, min: 1, max: 256, doc: 'number of batches sent concurrently from the queue' },
     queue_size: { type: 'int', default: 1000, min: 1, doc: 'capacity of the queue, counted in the unit given by `sizer`' },
-    sizer: { type: 'enum', values: ['requests', 'items'], default: 'requests', doc: 'what queue_size counts: "requests" (batches) or "items" (data points or events)' },
+    sizer: {
+      type: 'enum',
+      values: ['requests', 'items'],
+      default: 'requests',
+      doc: 'what queue_size counts: "requests" (batches) or "items" (data points or events)',
+    },
     drop_policy: {
       type: 'enum',
       values: ['refuse', 'block', 'drop_oldest'],
@@ -49,7 +64,7 @@ const sendingQueueField: Field = {
 /** The push stores' `sending_queue`: the shared options plus the persistent disk queue (docs/reliability.md). */
 export const storeSendingQueueField: Field = {
   type: 'object',
-  doc: 'queue between the store\'s period flushes and the backend: in memory, or on disk in the state directory (`storage: disk`: acknowledged points survive crashes and restarts, see docs/reliability.md)',
+  doc: "queue between the store's period flushes and the backend: in memory, or on disk in the state directory (`storage: disk`: acknowledged points survive crashes and restarts, see docs/reliability.md)",
   fields: {
     ...(sendingQueueField as { fields: Record<string, Field> }).fields,
     drop_policy: {
@@ -58,8 +73,18 @@ export const storeSendingQueueField: Field = {
       default: 'refuse',
       doc: 'when the queue is full: "refuse" a flush that does not fit (its points are counted dropped, reason "queue_full"); "block": backpressure — the store refuses new points (receivers answer 503 with Retry-After, counted as refused) until the queue has room again, and every flush is queued, so nothing is dropped; "drop_oldest": delete the oldest queued batches to make room (counted dropped, reason "queue_full")',
     },
-    storage: { type: 'enum', values: ['memory', 'disk'], default: 'memory', doc: '"memory", or "disk": an LMDB queue plus a write-ahead log of points not yet flushed, under <state_dir>/exporter/<id>/queue; a point is acknowledged only once it is on disk' },
-    max_size: { type: 'bytes', default: '256MiB', min: 1024, doc: 'storage disk: bound of the queue in bytes (encoded payloads on disk); queue_size and sizer then do not apply' },
+    storage: {
+      type: 'enum',
+      values: ['memory', 'disk'],
+      default: 'memory',
+      doc: '"memory", or "disk": an LMDB queue plus a write-ahead log of points not yet flushed, under <state_dir>/exporter/<id>/queue; a point is acknowledged only once it is on disk',
+    },
+    max_size: {
+      type: 'bytes',
+      default: '256MiB',
+      min: 1024,
+      doc: 'storage disk: bound of the queue in bytes (encoded payloads on disk); queue_size and sizer then do not apply',
+    },
   },
 };
 
@@ -136,5 +161,11 @@ export function retryOptions(retry: Partial<RetryConfig> | undefined, timeoutMs:
 /** Validated `sending_queue` → QueueOptions, plus `enabled` and `sizer` (which the exporter applies). */
 export function queueOptions(queue: Partial<QueueConfig> | undefined): QueueOptions & { enabled: boolean; sizer: 'requests' | 'items' } {
   const q = { ...DEFAULT_QUEUE, ...(queue ?? {}) };
-  return { enabled: q.enabled, numConsumers: q.num_consumers, capacity: q.queue_size, sizer: q.sizer, dropPolicy: q.drop_policy === 'drop_oldest' ? 'drop_oldest' : 'refuse' };
+  return {
+    enabled: q.enabled,
+    numConsumers: q.num_consumers,
+    capacity: q.queue_size,
+    sizer: q.sizer,
+    dropPolicy: q.drop_policy === 'drop_oldest' ? 'drop_oldest' : 'refuse',
+  };
 }

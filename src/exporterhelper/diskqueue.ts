@@ -130,7 +130,9 @@ export class DiskQueue<T> implements SendQueue<T> {
   }
 
   /** Run `fn` inside the transaction that commits the next offered item (or now, in a transaction of its own, with `commit`). */
-  setCommitHook(fn: () => void): void { this.hook = fn; }
+  setCommitHook(fn: () => void): void {
+    this.hook = fn;
+  }
 
   /** Run `fn` in a write transaction; resolves once committed and flushed. */
   async commit(fn: () => void): Promise<void> {
@@ -139,7 +141,9 @@ export class DiskQueue<T> implements SendQueue<T> {
   }
 
   /** true when the bytes on disk reach the bound */
-  full(): boolean { return this.used >= this.o.maxBytes; }
+  full(): boolean {
+    return this.used >= this.o.maxBytes;
+  }
 
   async offer(item: T, _size: number): Promise<boolean> {
     if (this.closed) return false;
@@ -182,18 +186,32 @@ export class DiskQueue<T> implements SendQueue<T> {
       if (v === undefined) continue;
       this.used -= v.length;
       let item: T | undefined;
-      try { item = this.codec.decode(v); } catch { item = undefined; }
+      try {
+        item = this.codec.decode(v);
+      } catch {
+        item = undefined;
+      }
       void db.remove(key).catch(() => undefined);
       if (item !== undefined) {
-        try { this.onDrop(item, v.length, 'queue_full'); } catch { /* never */ }
+        try {
+          this.onDrop(item, v.length, 'queue_full');
+        } catch {
+          /* never */
+        }
       }
     }
   }
 
-  size(): number { return this.used; }
-  capacity(): number { return this.o.maxBytes; }
+  size(): number {
+    return this.used;
+  }
+  capacity(): number {
+    return this.o.maxBytes;
+  }
   /** entries on disk (waiting + being sent) */
-  entries(): number { return this.tail - this.cursor + this.inflight.size; }
+  entries(): number {
+    return this.tail - this.cursor + this.inflight.size;
+  }
 
   start(consumer: QueueConsumer<T>): void {
     if (this.consumer !== undefined || this.closed) return;
@@ -202,7 +220,11 @@ export class DiskQueue<T> implements SendQueue<T> {
   }
 
   private async loop(): Promise<void> {
-    try { await this.open(); } catch { return; }
+    try {
+      await this.open();
+    } catch {
+      return;
+    }
     const consumer = this.consumer as QueueConsumer<T>;
     const db = this.db as LmdbDb;
     for (;;) {
@@ -217,18 +239,28 @@ export class DiskQueue<T> implements SendQueue<T> {
       if (v === undefined) continue;
       const bytes = v.length;
       let item: T;
-      try { item = this.codec.decode(v); } catch {
+      try {
+        item = this.codec.decode(v);
+      } catch {
         // unreadable entry (cannot happen short of disk corruption): removed, not retried forever
         this.used -= bytes;
         void db.remove(key).catch(() => undefined);
         continue;
       }
       this.inflight.set(key, bytes);
-      try { await consumer(item, this.stop.signal); } catch { /* consumers count their own failures */ }
+      try {
+        await consumer(item, this.stop.signal);
+      } catch {
+        /* consumers count their own failures */
+      }
       this.inflight.delete(key);
       if (this.stop.signal.aborted) return; // cut short at the drain deadline: the entry stays for the next start
       this.used -= bytes;
-      try { await db.remove(key); } catch { /* the entry is resent after a restart (at-least-once) */ }
+      try {
+        await db.remove(key);
+      } catch {
+        /* the entry is resent after a restart (at-least-once) */
+      }
     }
   }
 
@@ -248,7 +280,10 @@ export class DiskQueue<T> implements SendQueue<T> {
     this.wakeAll();
     if (this.consumer !== undefined && !deadline.aborted) {
       let onAbort: () => void = () => undefined;
-      const aborted = new Promise<void>((resolve) => { onAbort = resolve; deadline.addEventListener('abort', onAbort, { once: true }); });
+      const aborted = new Promise<void>((resolve) => {
+        onAbort = resolve;
+        deadline.addEventListener('abort', onAbort, { once: true });
+      });
       await Promise.race([Promise.all(this.loops), aborted]);
       deadline.removeEventListener('abort', onAbort);
     }
@@ -256,13 +291,21 @@ export class DiskQueue<T> implements SendQueue<T> {
     this.wakeAll();
     if (this.loops.length > 0) {
       let t: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => { t = setTimeout(resolve, 1000); t.unref(); });
+      const grace = new Promise<void>((resolve) => {
+        t = setTimeout(resolve, 1000);
+        t.unref();
+      });
       await Promise.race([Promise.all(this.loops), grace]);
       clearTimeout(t);
     }
     // nothing is dropped: what is left stays on disk for the next start
     if (this.opening !== undefined) {
-      try { await this.opening; await this.env?.close(); } catch { /* closing twice or never opened */ }
+      try {
+        await this.opening;
+        await this.env?.close();
+      } catch {
+        /* closing twice or never opened */
+      }
     }
   }
 }

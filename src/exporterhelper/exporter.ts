@@ -102,7 +102,10 @@ export interface HelperExporter<T> extends Exporter<T> {
 }
 
 /** What the sending queue holds: a batch and its item count. */
-export interface QueueItem<T> { data: T; n: number }
+export interface QueueItem<T> {
+  data: T;
+  n: number;
+}
 type Item<T> = QueueItem<T>;
 
 type Outcome = { ok: true } | { ok: false; kind: 'permanent' | 'exhausted' | 'aborted'; err: unknown };
@@ -159,8 +162,13 @@ class ExporterHelper<T> implements HelperExporter<T> {
       this.persistent = (queue as { persistent?: boolean }).persistent === true;
       this.queue = queue;
       const attrs = { exporter: set.id, signal: opts.signal };
-      set.telemetry.gauge('metricport_exporter_queue_size', 'Units (requests or items, see sending_queue.sizer) waiting in an exporter\'s sending queue', attrs, () => queue.size());
-      set.telemetry.gauge('metricport_exporter_queue_capacity', 'Capacity of an exporter\'s sending queue', attrs, () => queue.capacity());
+      set.telemetry.gauge(
+        'metricport_exporter_queue_size',
+        "Units (requests or items, see sending_queue.sizer) waiting in an exporter's sending queue",
+        attrs,
+        () => queue.size(),
+      );
+      set.telemetry.gauge('metricport_exporter_queue_capacity', "Capacity of an exporter's sending queue", attrs, () => queue.capacity());
     }
   }
 
@@ -182,16 +190,21 @@ class ExporterHelper<T> implements HelperExporter<T> {
       const ok = await this.queue.offer({ data, n }, size);
       if (!ok) {
         this.refused += n;
-        throw new RefusedError(this.closed
-          ? `exporter ${this.set.id} is shut down`
-          : `sending queue of exporter ${this.set.id} is full (${this.queue.capacity()} ${this.sizer})`, { status: 503, retryAfterSeconds: 1 });
+        throw new RefusedError(
+          this.closed ? `exporter ${this.set.id} is shut down` : `sending queue of exporter ${this.set.id} is full (${this.queue.capacity()} ${this.sizer})`,
+          { status: 503, retryAfterSeconds: 1 },
+        );
       }
       return;
     }
     const p = this.send({ data, n }, this.abortSync.signal);
     this.inflight.add(p);
     let out: Outcome;
-    try { out = await p; } finally { this.inflight.delete(p); }
+    try {
+      out = await p;
+    } finally {
+      this.inflight.delete(p);
+    }
     if (out.ok) return;
     if (out.kind === 'permanent') throw out.err;
     if (out.kind === 'aborted') throw new RefusedError(`exporter ${this.set.id} is shutting down`, { status: 503, cause: out.err });
@@ -207,7 +220,9 @@ class ExporterHelper<T> implements HelperExporter<T> {
     try {
       const n = this.o.countItems(data);
       return Number.isFinite(n) && n > 0 ? n : 0;
-    } catch { return 0; }
+    } catch {
+      return 0;
+    }
   }
 
   private drop(n: number, reason: string): void {
@@ -232,17 +247,34 @@ class ExporterHelper<T> implements HelperExporter<T> {
     const { data, n } = item;
     const queued = this.queue !== undefined;
     const box: { result?: void | PushResult } = {};
-    const push = async (signal: AbortSignal): Promise<void> => { box.result = await this.o.push(data, signal); };
+    const push = async (signal: AbortSignal): Promise<void> => {
+      box.result = await this.o.push(data, signal);
+    };
     const opts: RetryOptions = {
       ...this.retry,
       onAttemptFailed: (err, info) => {
         if (abort.aborted) return;
         this.failed += n;
-        try { this.tel.failed(n, errorReason(err)); } catch { /* never */ }
+        try {
+          this.tel.failed(n, errorReason(err));
+        } catch {
+          /* never */
+        }
         this.noteError(err);
         if (info.willRetry) {
-          try { this.set.logger.debug({ exporter: this.set.id, attempt: info.attempt, retry_in_ms: info.delayMs, error: safeMessage(err) }, 'send failed, will retry'); } catch { /* never */ }
-          this.logFailure('retrying', 'send failed; retrying (the data waits in the queue)', { attempt: info.attempt, retry_in_ms: info.delayMs, error: safeMessage(err) });
+          try {
+            this.set.logger.debug(
+              { exporter: this.set.id, attempt: info.attempt, retry_in_ms: info.delayMs, error: safeMessage(err) },
+              'send failed, will retry',
+            );
+          } catch {
+            /* never */
+          }
+          this.logFailure('retrying', 'send failed; retrying (the data waits in the queue)', {
+            attempt: info.attempt,
+            retry_in_ms: info.delayMs,
+            error: safeMessage(err),
+          });
         }
       },
     };
@@ -250,13 +282,15 @@ class ExporterHelper<T> implements HelperExporter<T> {
     try {
       await sendWithRetry(push, opts, abort);
     } catch (err) {
-      const kind: 'permanent' | 'exhausted' | 'aborted' = err instanceof SendAbortedError ? 'aborted' : err instanceof PermanentError ? 'permanent' : 'exhausted';
+      const kind: 'permanent' | 'exhausted' | 'aborted' =
+        err instanceof SendAbortedError ? 'aborted' : err instanceof PermanentError ? 'permanent' : 'exhausted';
       if (kind === 'aborted') {
         if (queued && !this.persistent) this.drop(n, 'shutdown');
         return { ok: false, kind, err };
       }
       this.consecutiveFailures++;
-      if (kind === 'permanent') this.permanentStreak++; else this.exhausted = true;
+      if (kind === 'permanent') this.permanentStreak++;
+      else this.exhausted = true;
       this.noteError(err);
       const reason = kind === 'permanent' ? 'permanent' : 'retries_exhausted';
       if (queued) this.drop(n, reason);
@@ -270,7 +304,10 @@ class ExporterHelper<T> implements HelperExporter<T> {
     if (result !== undefined && result !== null && typeof result === 'object' && typeof result.rejected === 'number' && result.rejected > 0) {
       rejected = Math.min(n, Math.floor(result.rejected));
     }
-    if (n - rejected > 0) { this.sent += n - rejected; this.tel.sent(n - rejected); }
+    if (n - rejected > 0) {
+      this.sent += n - rejected;
+      this.tel.sent(n - rejected);
+    }
     if (rejected > 0) {
       this.drop(rejected, 'partial_success');
       const msg = typeof result === 'object' && typeof result?.message === 'string' ? result.message.slice(0, 200) : '';
@@ -295,7 +332,10 @@ class ExporterHelper<T> implements HelperExporter<T> {
       if (this.queue !== undefined) await this.queue.drain(deadline);
       if (this.inflight.size > 0 && !deadline.aborted) {
         let onAbort: () => void = () => undefined;
-        const aborted = new Promise<void>((resolve) => { onAbort = resolve; deadline.addEventListener('abort', onAbort, { once: true }); });
+        const aborted = new Promise<void>((resolve) => {
+          onAbort = resolve;
+          deadline.addEventListener('abort', onAbort, { once: true });
+        });
         await Promise.race([Promise.allSettled([...this.inflight]), aborted]);
         deadline.removeEventListener('abort', onAbort);
       }
@@ -303,7 +343,11 @@ class ExporterHelper<T> implements HelperExporter<T> {
       if (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
       if (this.o.shutdown !== undefined) await this.o.shutdown(deadline);
     } catch (err) {
-      try { this.set.logger.error({ exporter: this.set.id, error: safeMessage(err) }, 'exporter shutdown failed'); } catch { /* never */ }
+      try {
+        this.set.logger.error({ exporter: this.set.id, error: safeMessage(err) }, 'exporter shutdown failed');
+      } catch {
+        /* never */
+      }
     }
   }
 
@@ -338,7 +382,11 @@ class ExporterHelper<T> implements HelperExporter<T> {
     };
     if (this.o.endpoint !== undefined) base.endpoint = this.o.endpoint;
     if (this.o.status !== undefined) {
-      try { Object.assign(base, this.o.status()); } catch { /* never */ }
+      try {
+        Object.assign(base, this.o.status());
+      } catch {
+        /* never */
+      }
     }
     return base;
   }

@@ -52,12 +52,18 @@ export interface SendQueue<T> {
   drain(deadline: AbortSignal): Promise<void>;
 }
 
-interface Entry<T> { item: T; size: number }
+interface Entry<T> {
+  item: T;
+  size: number;
+}
 
 function whenAborted(signal: AbortSignal): { promise: Promise<void>; dispose: () => void } {
   if (signal.aborted) return { promise: Promise.resolve(), dispose: () => undefined };
   let onAbort: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => { onAbort = () => resolve(); signal.addEventListener('abort', onAbort, { once: true }); });
+  const promise = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
@@ -81,20 +87,29 @@ export class MemoryQueue<T> implements SendQueue<T> {
     setMaxListeners(0, this.stop.signal); // one listener per send in flight
   }
 
-  private get count(): number { return this.buf.length - this.head; }
+  private get count(): number {
+    return this.buf.length - this.head;
+  }
 
   private shift(): Entry<T> | undefined {
     if (this.head >= this.buf.length) return undefined;
     const e = this.buf[this.head];
     this.buf[this.head] = undefined;
     this.head++;
-    if (this.head > 1024 && this.head * 2 > this.buf.length) { this.buf = this.buf.slice(this.head); this.head = 0; }
+    if (this.head > 1024 && this.head * 2 > this.buf.length) {
+      this.buf = this.buf.slice(this.head);
+      this.head = 0;
+    }
     if (e !== undefined) this.used -= e.size;
     return e;
   }
 
   private dropSafely(e: Entry<T>, reason: QueueDropReason): void {
-    try { this.onDrop(e.item, e.size, reason); } catch { /* accounting must never break the queue */ }
+    try {
+      this.onDrop(e.item, e.size, reason);
+    } catch {
+      /* accounting must never break the queue */
+    }
   }
 
   offer(item: T, size: number): boolean {
@@ -114,8 +129,12 @@ export class MemoryQueue<T> implements SendQueue<T> {
     return true;
   }
 
-  size(): number { return this.used; }
-  capacity(): number { return this.opts.capacity; }
+  size(): number {
+    return this.used;
+  }
+  capacity(): number {
+    return this.opts.capacity;
+  }
 
   start(consumer: QueueConsumer<T>): void {
     if (this.consumer !== undefined || this.closed) return;
@@ -137,7 +156,10 @@ export class MemoryQueue<T> implements SendQueue<T> {
       n++;
     }
     // compact now so the dropped entries' slots are released for the GC
-    if (this.head > 0) { this.buf = this.buf.slice(this.head); this.head = 0; }
+    if (this.head > 0) {
+      this.buf = this.buf.slice(this.head);
+      this.head = 0;
+    }
     return n;
   }
 
@@ -151,7 +173,11 @@ export class MemoryQueue<T> implements SendQueue<T> {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
-      try { await consumer(e.item, this.stop.signal); } catch { /* consumers count their own failures */ }
+      try {
+        await consumer(e.item, this.stop.signal);
+      } catch {
+        /* consumers count their own failures */
+      }
     }
   }
 
@@ -182,7 +208,10 @@ export class MemoryQueue<T> implements SendQueue<T> {
     this.wakeAll();
     if (this.loops.length > 0) {
       let t: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => { t = setTimeout(resolve, 1000); t.unref(); });
+      const grace = new Promise<void>((resolve) => {
+        t = setTimeout(resolve, 1000);
+        t.unref();
+      });
       await Promise.race([Promise.all(this.loops), grace]);
       clearTimeout(t);
     }

@@ -97,8 +97,14 @@ export class SendAbortedError extends Error {
  * system code (a foreign message may quote a URL with credentials).
  */
 export function safeMessage(err: unknown): string {
-  if (err instanceof RetryableSendError || err instanceof PermanentError || err instanceof RefusedError ||
-      err instanceof RetriesExhaustedError || err instanceof SendAbortedError) return err.message;
+  if (
+    err instanceof RetryableSendError ||
+    err instanceof PermanentError ||
+    err instanceof RefusedError ||
+    err instanceof RetriesExhaustedError ||
+    err instanceof SendAbortedError
+  )
+    return err.message;
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' ? `${err.name} ${code}` : err.name;
@@ -108,7 +114,8 @@ export function safeMessage(err: unknown): string {
 
 /** A short, low-cardinality reason for counters. */
 export function errorReason(err: unknown): string {
-  if (err instanceof RetryableSendError || err instanceof PermanentSendError || err instanceof RetriesExhaustedError || err instanceof SendAbortedError) return err.reason;
+  if (err instanceof RetryableSendError || err instanceof PermanentSendError || err instanceof RetriesExhaustedError || err instanceof SendAbortedError)
+    return err.reason;
   if (err instanceof PermanentError) return 'permanent';
   if (err instanceof RefusedError) return 'refused';
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
@@ -134,8 +141,17 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
 function abortableSleep(ms: number, abort: AbortSignal): Promise<boolean> {
   if (abort.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const onAbort = (): void => { clearTimeout(timer); resolve(false); };
-    const timer = setTimeout(() => { abort.removeEventListener('abort', onAbort); resolve(true); }, Math.max(0, ms));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(
+      () => {
+        abort.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     abort.addEventListener('abort', onAbort, { once: true });
   });
@@ -152,7 +168,8 @@ function attempt(push: (signal: AbortSignal) => Promise<void>, timeoutMs: number
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
       abort.removeEventListener('abort', onAbort);
-      if (failed) reject(err); else resolve();
+      if (failed) reject(err);
+      else resolve();
     };
     const onAbort = (): void => {
       ctl.abort(abort.reason);
@@ -168,8 +185,15 @@ function attempt(push: (signal: AbortSignal) => Promise<void>, timeoutMs: number
       timer.unref();
     }
     let p: Promise<void>;
-    try { p = Promise.resolve(push(ctl.signal)); } catch (e) { p = Promise.reject(e); }
-    p.then(() => finish(), (e: unknown) => finish(e ?? new Error('push failed'), true));
+    try {
+      p = Promise.resolve(push(ctl.signal));
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      () => finish(),
+      (e: unknown) => finish(e ?? new Error('push failed'), true),
+    );
   });
 }
 

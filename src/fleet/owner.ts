@@ -33,7 +33,9 @@ import { PARTITION_ATTRIBUTE } from '../pullstore/cumulative.js';
 import { decodeEnvelope } from './wire.js';
 
 /** The pull stores' partition tag of partition p (0 is "untagged", a single instance). */
-function pullTag(p: number): number { return p + 1; }
+function pullTag(p: number): number {
+  return p + 1;
+}
 
 /** a checkpoint of one store and partition larger than this (base64) is not written (KV values travel in one NATS message) */
 const MAX_CHECKPOINT_B64 = 700 * 1024;
@@ -62,7 +64,10 @@ function restorePull(grant: LeaseGrant, p: number, warn: (key: string, message: 
         try {
           restoreCheckpoint(store, Buffer.from(b64, 'base64'));
         } catch (err) {
-          warn(`restore\u0000${id}`, `cannot restore the running totals of partition ${p} for pull store ${id}: ${(err as Error).message}; its counters start again on this node`);
+          warn(
+            `restore\u0000${id}`,
+            `cannot restore the running totals of partition ${p} for pull store ${id}: ${(err as Error).message}; its counters start again on this node`,
+          );
         }
       }
     })();
@@ -77,7 +82,13 @@ async function checkpointPull(grant: LeaseGrant, p: number, warn: (key: string, 
   const out: Record<string, string> = {};
   for (const [id, store] of stores) {
     const b64 = encodeCheckpoint(store, { tags: [pullTag(p)] }).toString('base64');
-    if (b64.length > MAX_CHECKPOINT_B64) { warn(`ckpt\u0000${id}`, `the running totals of partition ${p} in pull store ${id} take ${b64.length} bytes, more than a KV value may (${MAX_CHECKPOINT_B64}): not checkpointed (use more partitions)`); continue; }
+    if (b64.length > MAX_CHECKPOINT_B64) {
+      warn(
+        `ckpt\u0000${id}`,
+        `the running totals of partition ${p} in pull store ${id} take ${b64.length} bytes, more than a KV value may (${MAX_CHECKPOINT_B64}): not checkpointed (use more partitions)`,
+      );
+      continue;
+    }
     out[id] = b64;
   }
   await grant.state('fleet').save(`pull.p${p}`, { stores: out, at: new Date().toISOString() });
@@ -106,7 +117,11 @@ export interface FleetOwnerOptions<W> {
   tickMs?: number;
 }
 
-interface Mark { exported: number | null; seen: number; resume: number }
+interface Mark {
+  exported: number | null;
+  seen: number;
+  resume: number;
+}
 
 interface PendingWindow<W> {
   k: number;
@@ -131,7 +146,11 @@ class PartitionOwner<W> {
   readonly windows = new Map<number, PendingWindow<W>>();
   /** ids merged into the last exported windows: a second copy is a duplicate, not late */
   readonly recent = new Map<number, Set<string>>();
-  constructor(readonly p: number, readonly grant: LeaseGrant, readonly store: StateStore) {}
+  constructor(
+    readonly p: number,
+    readonly grant: LeaseGrant,
+    readonly store: StateStore,
+  ) {}
 }
 
 function markNamespace(id: string): string {
@@ -144,7 +163,17 @@ export class FleetOwner<W> {
   private stopped = false;
   private readonly now: () => number;
   private readonly warnings: RateLimitedLog;
-  readonly counters = { partials_merged: 0, partials_late: 0, partials_duplicate: 0, partials_invalid: 0, windows_exported: 0, windows_export_failed: 0, windows_without_all_publishers: 0, partitions_taken: 0, partitions_released: 0 };
+  readonly counters = {
+    partials_merged: 0,
+    partials_late: 0,
+    partials_duplicate: 0,
+    partials_invalid: 0,
+    windows_exported: 0,
+    windows_export_failed: 0,
+    windows_without_all_publishers: 0,
+    partitions_taken: 0,
+    partitions_released: 0,
+  };
   private readonly c: Record<'merged' | 'late' | 'dup' | 'invalid' | 'windows' | 'failed', Counter>;
   private readonly attrs: { component: string };
   /** delay from window close (end + lateness) to the export of its last window, ms */
@@ -156,21 +185,41 @@ export class FleetOwner<W> {
     this.attrs = { component: o.id };
     const m = o.telemetry.meter;
     this.c = {
-      merged: m.createCounter('metricport_fleet_partials_merged', { description: 'Partials (one publisher, window and partition, per message) merged by this node as a partition owner, by component' }),
-      late: m.createCounter('metricport_fleet_partials_late', { description: 'Partials that arrived after their window was exported (counted, never merged), by component' }),
+      merged: m.createCounter('metricport_fleet_partials_merged', {
+        description: 'Partials (one publisher, window and partition, per message) merged by this node as a partition owner, by component',
+      }),
+      late: m.createCounter('metricport_fleet_partials_late', {
+        description: 'Partials that arrived after their window was exported (counted, never merged), by component',
+      }),
       dup: m.createCounter('metricport_fleet_partials_duplicate', { description: 'Second copies of a partial the owner already held (dropped), by component' }),
-      invalid: m.createCounter('metricport_fleet_partials_invalid', { description: 'Partials refused: unreadable, another period, or entries of another config (every node must run the same metric sets), by component' }),
+      invalid: m.createCounter('metricport_fleet_partials_invalid', {
+        description: 'Partials refused: unreadable, another period, or entries of another config (every node must run the same metric sets), by component',
+      }),
       windows: m.createCounter('metricport_fleet_windows_exported', { description: 'Merged windows of a partition handed to the pipeline, by component' }),
-      failed: m.createCounter('metricport_fleet_windows_export_failed', { description: 'Merged windows the pipeline refused three times (dropped, counted), by component' }),
+      failed: m.createCounter('metricport_fleet_windows_export_failed', {
+        description: 'Merged windows the pipeline refused three times (dropped, counted), by component',
+      }),
     };
-    o.telemetry.gauge('metricport_fleet_windows_waiting', 'Windows of owned partitions waiting for partials or their deadline, by component', this.attrs, () => { let n = 0; for (const po of this.parts.values()) n += po.windows.size; return n; });
+    o.telemetry.gauge(
+      'metricport_fleet_windows_waiting',
+      'Windows of owned partitions waiting for partials or their deadline, by component',
+      this.attrs,
+      () => {
+        let n = 0;
+        for (const po of this.parts.values()) n += po.windows.size;
+        return n;
+      },
+    );
   }
 
   start(): void {
     if (this.timer !== undefined || this.stopped) return;
     this.o.cluster.report(this.o.id, () => this.status());
     const every = this.o.tickMs ?? 200;
-    this.timer = setInterval(() => { this.sync(); this.tick(); }, every);
+    this.timer = setInterval(() => {
+      this.sync();
+      this.tick();
+    }, every);
     this.timer.unref();
   }
 
@@ -205,37 +254,71 @@ export class FleetOwner<W> {
         po.mark = { exported: typeof m.exported === 'number' ? m.exported : null, seen: Number(m.seen) || 0, resume: Math.max(1, Number(m.resume) || 1) };
       }
     } catch (err) {
-      this.warnings.warn(`take\u0000${po.p}`, { component: this.o.id, partition: po.p }, `cannot read the mark of partition ${po.p}: ${(err as Error).message}; trying again`);
+      this.warnings.warn(
+        `take\u0000${po.p}`,
+        { component: this.o.id, partition: po.p },
+        `cannot read the mark of partition ${po.p}: ${(err as Error).message}; trying again`,
+      );
       this.release(po);
       return;
     }
     try {
       await restorePull(po.grant, po.p, (k, m) => this.warnings.warn(k, { component: this.o.id, partition: po.p }, m));
     } catch (err) {
-      if (isLeaseLost(err)) { this.release(po); return; }
-      this.warnings.warn('restore', { component: this.o.id, partition: po.p }, `cannot read the checkpointed running totals of partition ${po.p}: ${(err as Error).message}`);
+      if (isLeaseLost(err)) {
+        this.release(po);
+        return;
+      }
+      this.warnings.warn(
+        'restore',
+        { component: this.o.id, partition: po.p },
+        `cannot read the checkpointed running totals of partition ${po.p}: ${(err as Error).message}`,
+      );
     }
     if (po.ac.signal.aborted) return;
     po.loaded = true;
-    this.o.channel.read(po.p, po.mark.resume, po.ac.signal, (d) => this.onMessage(po, d), () => { po.caughtUp = true; });
+    this.o.channel.read(
+      po.p,
+      po.mark.resume,
+      po.ac.signal,
+      (d) => this.onMessage(po, d),
+      () => {
+        po.caughtUp = true;
+      },
+    );
   }
 
   private onMessage(po: PartitionOwner<W>, d: PartialDelivery): void {
     if (po.ac.signal.aborted) return;
     if (d.seq > po.maxSeq) po.maxSeq = d.seq;
     let env;
-    try { env = decodeEnvelope(d.data); } catch (err) { this.invalid(po.p, `an unreadable partial (sequence ${d.seq}): ${(err as Error).message}`); return; }
+    try {
+      env = decodeEnvelope(d.data);
+    } catch (err) {
+      this.invalid(po.p, `an unreadable partial (sequence ${d.seq}): ${(err as Error).message}`);
+      return;
+    }
     if (env.c !== this.o.id) return;
-    if (env.P !== this.o.adapter.periodMs) { this.invalid(po.p, `a partial of publisher ${env.pub} with period ${env.P} ms, not ${this.o.adapter.periodMs} ms (every node must run the same config)`); return; }
+    if (env.P !== this.o.adapter.periodMs) {
+      this.invalid(po.p, `a partial of publisher ${env.pub} with period ${env.P} ms, not ${this.o.adapter.periodMs} ms (every node must run the same config)`);
+      return;
+    }
     const ex = po.mark.exported;
     const pid = `${env.pub}#${env.i}`;
     if (ex !== null && env.k <= ex) {
-      if (po.recent.get(env.k)?.has(pid) === true) { this.dup(); return; }
+      if (po.recent.get(env.k)?.has(pid) === true) {
+        this.dup();
+        return;
+      }
       // a late partial without entries loses nothing (the replica saw nothing for this partition): not counted
       if (d.seq > po.mark.seen && env.e.length > 0) {
         this.counters.partials_late++;
         this.c.late.add(1, this.attrs);
-        this.warnings.warn('late', { component: this.o.id, partition: po.p, publisher: env.pub }, `a partial arrived after its window (${new Date(env.k * env.P).toISOString()}) was exported: counted as late, not merged (a publisher cut off from NATS for longer than allowed_lateness + cluster_wait?)`);
+        this.warnings.warn(
+          'late',
+          { component: this.o.id, partition: po.p, publisher: env.pub },
+          `a partial arrived after its window (${new Date(env.k * env.P).toISOString()}) was exported: counted as late, not merged (a publisher cut off from NATS for longer than allowed_lateness + cluster_wait?)`,
+        );
       }
       return;
     }
@@ -245,8 +328,14 @@ export class FleetOwner<W> {
       po.windows.set(env.k, pw);
     }
     let g = pw.got.get(env.pub);
-    if (g === undefined) { g = { n: env.n, have: new Set() }; pw.got.set(env.pub, g); }
-    if (g.have.has(env.i)) { this.dup(); return; }
+    if (g === undefined) {
+      g = { n: env.n, have: new Set() };
+      pw.got.set(env.pub, g);
+    }
+    if (g.have.has(env.i)) {
+      this.dup();
+      return;
+    }
     try {
       this.o.adapter.merge(pw.w, env.e);
     } catch (err) {
@@ -261,7 +350,10 @@ export class FleetOwner<W> {
     this.c.merged.add(1, this.attrs);
   }
 
-  private dup(): void { this.counters.partials_duplicate++; this.c.dup.add(1, this.attrs); }
+  private dup(): void {
+    this.counters.partials_duplicate++;
+    this.c.dup.add(1, this.attrs);
+  }
 
   private invalid(p: number, message: string): void {
     this.counters.partials_invalid++;
@@ -270,7 +362,10 @@ export class FleetOwner<W> {
   }
 
   private expected(k: number): string[] {
-    return this.o.channel.publishers().filter((p) => p.period === this.o.adapter.periodMs && p.from <= k).map((p) => `${p.node_id}.${p.instance}`);
+    return this.o.channel
+      .publishers()
+      .filter((p) => p.period === this.o.adapter.periodMs && p.from <= k)
+      .map((p) => `${p.node_id}.${p.instance}`);
   }
 
   /** window k closes (publishers send) at end + lateness; the owner waits `wait` more for missing publishers */
@@ -297,7 +392,9 @@ export class FleetOwner<W> {
       const full = this.complete(pw);
       if (!full && now < this.deadline(k)) continue;
       po.busy = true;
-      void this.export(po, pw, full).finally(() => { po.busy = false; });
+      void this.export(po, pw, full).finally(() => {
+        po.busy = false;
+      });
     }
   }
 
@@ -315,12 +412,20 @@ export class FleetOwner<W> {
           pw.attempts++;
           if (pw.attempts < 3) {
             pw.retryAt = this.now() + 1000 * pw.attempts;
-            this.warnings.warn('deliver', { component: this.o.id, partition: po.p }, `the pipeline refused a merged window (${(err as Error).message}); retrying`);
+            this.warnings.warn(
+              'deliver',
+              { component: this.o.id, partition: po.p },
+              `the pipeline refused a merged window (${(err as Error).message}); retrying`,
+            );
             return;
           }
           this.counters.windows_export_failed++;
           this.c.failed.add(1, this.attrs);
-          this.warnings.warn('deliver', { component: this.o.id, partition: po.p }, `the pipeline refused a merged window three times (${(err as Error).message}); it is dropped (counted in metricport_fleet_windows_export_failed)`);
+          this.warnings.warn(
+            'deliver',
+            { component: this.o.id, partition: po.p },
+            `the pipeline refused a merged window three times (${(err as Error).message}); it is dropped (counted in metricport_fleet_windows_export_failed)`,
+          );
         }
       }
       // the running totals first: a crash before the mark re-exports the window (counted twice), never loses it from the totals
@@ -338,30 +443,49 @@ export class FleetOwner<W> {
       this.c.windows.add(1, this.attrs);
       this.lastDelayMs = this.now() - ((pw.k + 1) * this.o.adapter.periodMs + this.o.adapter.latenessMs);
       // merged into the window while it was being exported: too late for it
-      if (pw.nonEmpty > built) { this.counters.partials_late += pw.nonEmpty - built; this.c.late.add(pw.nonEmpty - built, this.attrs); }
+      if (pw.nonEmpty > built) {
+        this.counters.partials_late += pw.nonEmpty - built;
+        this.c.late.add(pw.nonEmpty - built, this.attrs);
+      }
     } catch (err) {
-      if (isLeaseLost(err)) { this.release(po); return; }
+      if (isLeaseLost(err)) {
+        this.release(po);
+        return;
+      }
       pw.retryAt = this.now() + 1000;
-      this.warnings.warn('mark', { component: this.o.id, partition: po.p }, `cannot export window ${new Date(pw.k * this.o.adapter.periodMs).toISOString()} of partition ${po.p}: ${(err as Error).message}; retrying`);
+      this.warnings.warn(
+        'mark',
+        { component: this.o.id, partition: po.p },
+        `cannot export window ${new Date(pw.k * this.o.adapter.periodMs).toISOString()} of partition ${po.p}: ${(err as Error).message}; retrying`,
+      );
     }
   }
 
   /** Per partition this node owns: windows waiting, partials pending, publishers heard from (GET /api/v1/cluster). */
   status(): Record<string, unknown> {
-    const partitions = [...this.parts.values()].sort((a, b) => a.p - b.p).map((po) => {
-      const ks = [...po.windows.keys()].sort((a, b) => a - b);
-      const oldest = ks.length > 0 ? po.windows.get(ks[0]!)! : undefined;
-      let pending = 0;
-      for (const pw of po.windows.values()) pending += pw.partials;
-      return {
-        partition: po.p,
-        caught_up: po.caughtUp,
-        windows_waiting: ks.length,
-        partials_pending: pending,
-        ...(oldest !== undefined ? { oldest_window: new Date(oldest.k * this.o.adapter.periodMs).toISOString(), publishers_heard: [...oldest.got.keys()].sort(), publishers_expected: this.expected(oldest.k).sort(), deadline: new Date(this.deadline(oldest.k)).toISOString() } : {}),
-        exported_through: po.mark.exported === null ? null : new Date((po.mark.exported + 1) * this.o.adapter.periodMs).toISOString(),
-      };
-    });
+    const partitions = [...this.parts.values()]
+      .sort((a, b) => a.p - b.p)
+      .map((po) => {
+        const ks = [...po.windows.keys()].sort((a, b) => a - b);
+        const oldest = ks.length > 0 ? po.windows.get(ks[0]!)! : undefined;
+        let pending = 0;
+        for (const pw of po.windows.values()) pending += pw.partials;
+        return {
+          partition: po.p,
+          caught_up: po.caughtUp,
+          windows_waiting: ks.length,
+          partials_pending: pending,
+          ...(oldest !== undefined
+            ? {
+                oldest_window: new Date(oldest.k * this.o.adapter.periodMs).toISOString(),
+                publishers_heard: [...oldest.got.keys()].sort(),
+                publishers_expected: this.expected(oldest.k).sort(),
+                deadline: new Date(this.deadline(oldest.k)).toISOString(),
+              }
+            : {}),
+          exported_through: po.mark.exported === null ? null : new Date((po.mark.exported + 1) * this.o.adapter.periodMs).toISOString(),
+        };
+      });
     return { owner: { ...this.counters, ...(this.lastDelayMs !== undefined ? { last_export_delay_ms: this.lastDelayMs } : {}), partitions } };
   }
 

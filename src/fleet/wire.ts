@@ -45,7 +45,11 @@ export function chunkEntries(entries: string[], maxBytes = MAX_MESSAGE_BYTES): s
   let bytes = 0;
   for (const e of entries) {
     const b = Buffer.byteLength(e);
-    if (cur.length > 0 && bytes + b > maxBytes) { out.push(cur); cur = []; bytes = 0; }
+    if (cur.length > 0 && bytes + b > maxBytes) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
     cur.push(e);
     bytes += b + 1;
   }
@@ -55,14 +59,17 @@ export function chunkEntries(entries: string[], maxBytes = MAX_MESSAGE_BYTES): s
 
 /** The message bytes of one chunk: entries are already JSON (so they are encoded once). */
 export function encodeEnvelope(head: Omit<Envelope, 'e' | 'v'>, entriesJson: string[]): Uint8Array {
-  return Buffer.from(`{"v":1,"c":${JSON.stringify(head.c)},"pub":${JSON.stringify(head.pub)},"from":${head.from},"k":${head.k},"P":${head.P},"p":${head.p},"i":${head.i},"n":${head.n},"e":[${entriesJson.join(',')}]}`);
+  return Buffer.from(
+    `{"v":1,"c":${JSON.stringify(head.c)},"pub":${JSON.stringify(head.pub)},"from":${head.from},"k":${head.k},"P":${head.P},"p":${head.p},"i":${head.i},"n":${head.n},"e":[${entriesJson.join(',')}]}`,
+  );
 }
 
 /** Parse a message; throws with the reason when it is not one of ours. */
 export function decodeEnvelope(data: Uint8Array): Envelope {
   const o = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as Partial<Envelope>;
   if (o === null || typeof o !== 'object' || o.v !== 1) throw new Error('not a version 1 partial');
-  for (const f of ['from', 'k', 'P', 'p', 'i', 'n'] as const) if (typeof o[f] !== 'number' || !Number.isFinite(o[f])) throw new Error(`partial field ${f} is not a number`);
+  for (const f of ['from', 'k', 'P', 'p', 'i', 'n'] as const)
+    if (typeof o[f] !== 'number' || !Number.isFinite(o[f])) throw new Error(`partial field ${f} is not a number`);
   if (typeof o.c !== 'string' || typeof o.pub !== 'string' || !Array.isArray(o.e)) throw new Error('partial lacks c, pub or e');
   if (o.i! < 0 || o.i! >= o.n!) throw new Error(`partial chunk ${o.i} of ${o.n}`);
   return o as Envelope;

@@ -34,10 +34,14 @@ export function cloneAttributes(a: Attributes): Attributes {
  */
 export function canonicalValue(v: AttrValue): string {
   switch (typeof v) {
-    case 'string': return JSON.stringify(v);
-    case 'number': return 'd' + String(v);
-    case 'bigint': return 'i' + v.toString();
-    case 'boolean': return v ? 'T' : 'F';
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return 'd' + String(v);
+    case 'bigint':
+      return 'i' + v.toString();
+    case 'boolean':
+      return v ? 'T' : 'F';
     default:
       if (v === null) return 'N';
       if (Array.isArray(v)) return '[' + v.map(canonicalValue).join(',') + ']';
@@ -63,8 +67,12 @@ export function canonicalAttributes(a: Attributes): string {
 /** A value as a display string (for labels, tags, logs). */
 export function valueToString(v: AttrValue): string {
   switch (typeof v) {
-    case 'string': return v;
-    case 'number': case 'bigint': case 'boolean': return String(v);
+    case 'string':
+      return v;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(v);
     default:
       if (v === null) return '';
       if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');

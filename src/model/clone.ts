@@ -15,7 +15,16 @@ function cloneMetric(m: Metric): Metric {
     case 'sum':
       return { ...base, points: m.points.map((p) => ({ ...p, attributes: cloneAttributes(p.attributes), exemplars: cloneExemplars(p.exemplars) })) } as Metric;
     case 'histogram':
-      return { ...base, points: m.points.map((p) => ({ ...p, attributes: cloneAttributes(p.attributes), bucketCounts: p.bucketCounts.slice(), explicitBounds: p.explicitBounds.slice(), exemplars: cloneExemplars(p.exemplars) })) } as Metric;
+      return {
+        ...base,
+        points: m.points.map((p) => ({
+          ...p,
+          attributes: cloneAttributes(p.attributes),
+          bucketCounts: p.bucketCounts.slice(),
+          explicitBounds: p.explicitBounds.slice(),
+          exemplars: cloneExemplars(p.exemplars),
+        })),
+      } as Metric;
     case 'exponentialHistogram':
       return {
         ...base,
@@ -28,7 +37,15 @@ function cloneMetric(m: Metric): Metric {
         })),
       } as Metric;
     case 'summary':
-      return { ...base, points: m.points.map((p) => ({ ...p, attributes: cloneAttributes(p.attributes), quantileValues: p.quantileValues.map((q) => ({ ...q })), exemplars: cloneExemplars(p.exemplars) })) } as Metric;
+      return {
+        ...base,
+        points: m.points.map((p) => ({
+          ...p,
+          attributes: cloneAttributes(p.attributes),
+          quantileValues: p.quantileValues.map((q) => ({ ...q })),
+          exemplars: cloneExemplars(p.exemplars),
+        })),
+      } as Metric;
   }
 }
 

@@ -13,4 +13,6 @@ export interface Event {
 }
 
 /** One unit of events flowing through a pipeline. */
-export interface EventBatch { events: Event[] }
+export interface EventBatch {
+  events: Event[];
+}

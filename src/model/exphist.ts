@@ -18,7 +18,10 @@
  */
 import type { ExponentialHistogramDataPoint, ExponentialHistogramMetric, HistogramDataPoint, HistogramMetric } from './metrics.js';
 
-export interface ExpBuckets { offset: number; counts: number[] }
+export interface ExpBuckets {
+  offset: number;
+  counts: number[];
+}
 
 export interface ExpState {
   scale: number;
@@ -78,8 +81,13 @@ function addBuckets(a: ExpBuckets, b: ExpBuckets): ExpBuckets {
 /** An ExpState from one point (copied), downscaled to fit `maxBuckets` per sign. */
 export function expFromPoint(p: ExponentialHistogramDataPoint, maxBuckets = DEFAULT_MAX_EXP_BUCKETS): ExpState {
   const s: ExpState = {
-    scale: p.scale, zeroCount: p.zeroCount, zeroThreshold: p.zeroThreshold,
-    pos: trimmed(p.positive), neg: trimmed(p.negative), count: p.count, sum: p.sum ?? 0,
+    scale: p.scale,
+    zeroCount: p.zeroCount,
+    zeroThreshold: p.zeroThreshold,
+    pos: trimmed(p.positive),
+    neg: trimmed(p.negative),
+    count: p.count,
+    sum: p.sum ?? 0,
   };
   if (p.min !== undefined) s.min = p.min;
   if (p.max !== undefined) s.max = p.max;
@@ -101,7 +109,9 @@ export function mergeExp(into: ExpState, p: ExponentialHistogramDataPoint, maxBu
   let da = into.scale - scale;
   let db = b.scale - scale;
   while (span(downscale(into.pos, da), downscale(b.pos, db), 0) > maxBuckets || span(downscale(into.neg, da), downscale(b.neg, db), 0) > maxBuckets) {
-    scale--; da++; db++;
+    scale--;
+    da++;
+    db++;
   }
   const out: ExpState = {
     scale,
@@ -154,10 +164,19 @@ export function expToFixed(s: ExpState): { bounds: number[]; counts: number[] } 
 /** Merge two states (neither is changed): scales aligned down, span kept within `maxBuckets` per sign. */
 export function mergeExpStates(a: ExpState, b: ExpState, maxBuckets = DEFAULT_MAX_EXP_BUCKETS): ExpState {
   const asPoint = (s: ExpState): ExponentialHistogramDataPoint => ({
-    attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: s.count, sum: s.sum, scale: s.scale,
-    zeroCount: s.zeroCount, zeroThreshold: s.zeroThreshold,
-    positive: { offset: s.pos.offset, bucketCounts: s.pos.counts }, negative: { offset: s.neg.offset, bucketCounts: s.neg.counts },
-    ...(s.min !== undefined ? { min: s.min } : {}), ...(s.max !== undefined ? { max: s.max } : {}),
+    attributes: {},
+    startTimeUnixNano: 0n,
+    timeUnixNano: 0n,
+    flags: 0,
+    count: s.count,
+    sum: s.sum,
+    scale: s.scale,
+    zeroCount: s.zeroCount,
+    zeroThreshold: s.zeroThreshold,
+    positive: { offset: s.pos.offset, bucketCounts: s.pos.counts },
+    negative: { offset: s.neg.offset, bucketCounts: s.neg.counts },
+    ...(s.min !== undefined ? { min: s.min } : {}),
+    ...(s.max !== undefined ? { max: s.max } : {}),
   });
   return mergeExp(a, asPoint(b), maxBuckets);
 }
@@ -170,8 +189,14 @@ export function explicitFromExpPoint(p: ExponentialHistogramDataPoint, maxBucket
   const exp = expFromPoint(p, maxBuckets);
   const f = expToFixed(exp);
   const out: ConvertedHistogramPoint = {
-    attributes: p.attributes, startTimeUnixNano: p.startTimeUnixNano, timeUnixNano: p.timeUnixNano, flags: p.flags,
-    count: p.count, explicitBounds: f.bounds, bucketCounts: f.counts, exp,
+    attributes: p.attributes,
+    startTimeUnixNano: p.startTimeUnixNano,
+    timeUnixNano: p.timeUnixNano,
+    flags: p.flags,
+    count: p.count,
+    explicitBounds: f.bounds,
+    bucketCounts: f.counts,
+    exp,
   };
   if (p.sum !== undefined) out.sum = p.sum;
   if (p.min !== undefined) out.min = p.min;

@@ -11,7 +11,9 @@
 
 /** An attribute value: OTLP AnyValue. A plain object is a kvlist; Uint8Array is bytes. */
 export type AttrValue = string | boolean | number | bigint | Uint8Array | AttrValue[] | KvList | null;
-export interface KvList { [key: string]: AttrValue }
+export interface KvList {
+  [key: string]: AttrValue;
+}
 /** Attributes keyed by name. Keys are unique (the last occurrence wins on decode). */
 export type Attributes = Record<string, AttrValue>;
 
@@ -102,7 +104,10 @@ export interface ExponentialHistogramDataPoint extends PointBase {
   zeroThreshold: number;
 }
 
-export interface QuantileValue { quantile: number; value: number }
+export interface QuantileValue {
+  quantile: number;
+  value: number;
+}
 
 export interface SummaryDataPoint extends PointBase {
   count: number;
@@ -118,7 +123,10 @@ interface MetricBase {
   metadata?: Attributes;
 }
 
-export interface GaugeMetric extends MetricBase { kind: 'gauge'; points: NumberDataPoint[] }
+export interface GaugeMetric extends MetricBase {
+  kind: 'gauge';
+  points: NumberDataPoint[];
+}
 export interface SumMetric extends MetricBase {
   kind: 'sum';
   temporality: Temporality;
@@ -135,18 +143,33 @@ export interface ExponentialHistogramMetric extends MetricBase {
   temporality: Temporality;
   points: ExponentialHistogramDataPoint[];
 }
-export interface SummaryMetric extends MetricBase { kind: 'summary'; points: SummaryDataPoint[] }
+export interface SummaryMetric extends MetricBase {
+  kind: 'summary';
+  points: SummaryDataPoint[];
+}
 
 export type Metric = GaugeMetric | SumMetric | HistogramMetric | ExponentialHistogramMetric | SummaryMetric;
 export type MetricKind = Metric['kind'];
 
-export interface ScopeMetrics { scope: Scope; metrics: Metric[]; schemaUrl: string }
-export interface ResourceMetrics { resource: Resource; scopeMetrics: ScopeMetrics[]; schemaUrl: string }
+export interface ScopeMetrics {
+  scope: Scope;
+  metrics: Metric[];
+  schemaUrl: string;
+}
+export interface ResourceMetrics {
+  resource: Resource;
+  scopeMetrics: ScopeMetrics[];
+  schemaUrl: string;
+}
 
 /** One unit of metrics flowing through a pipeline (an ExportMetricsServiceRequest). */
-export interface MetricsBatch { resourceMetrics: ResourceMetrics[] }
+export interface MetricsBatch {
+  resourceMetrics: ResourceMetrics[];
+}
 
-export function emptyResource(): Resource { return { attributes: {}, droppedAttributesCount: 0 }; }
+export function emptyResource(): Resource {
+  return { attributes: {}, droppedAttributesCount: 0 };
+}
 
 /** Number of data points in a batch (the unit every counter counts in). */
 export function countPoints(batch: MetricsBatch): number {

@@ -13,9 +13,7 @@ export function safeToBigInt(n: number): bigint {
 
 /** Where a metric sits in the request, for messages. */
 export function metricLabel(name: string, ri: number, si: number, mi: number): string {
-  return name !== ''
-    ? `metric ${JSON.stringify(name)}`
-    : `metric #${mi} (resourceMetrics[${ri}].scopeMetrics[${si}])`;
+  return name !== '' ? `metric ${JSON.stringify(name)}` : `metric #${mi} (resourceMetrics[${ri}].scopeMetrics[${si}])`;
 }
 
 export function pointMessage(name: string, ri: number, si: number, mi: number, pi: number, reason: string): string {

@@ -26,16 +26,39 @@
  */
 import { setAttr } from '../model/attributes.js';
 import type {
-  AttrValue, Attributes, Exemplar, ExpHistogramBuckets, ExponentialHistogramDataPoint, HistogramDataPoint, KvList,
-  Metric, MetricsBatch, NumberDataPoint, QuantileValue, Resource, ResourceMetrics, Scope, ScopeMetrics,
-  SummaryDataPoint, Temporality,
+  AttrValue,
+  Attributes,
+  Exemplar,
+  ExpHistogramBuckets,
+  ExponentialHistogramDataPoint,
+  HistogramDataPoint,
+  KvList,
+  Metric,
+  MetricsBatch,
+  NumberDataPoint,
+  QuantileValue,
+  Resource,
+  ResourceMetrics,
+  Scope,
+  ScopeMetrics,
+  SummaryDataPoint,
+  Temporality,
 } from '../model/metrics.js';
 import type { Event, EventBatch } from '../model/events.js';
 import { DecodeError } from './errors.js';
 import { type DecodeLimits, type DecodeResult, Rejections, resolveLimits } from './types.js';
 import {
-  REASON_TOO_DEEP, REASON_TOO_LONG, REASON_TOO_MANY, SEVERITY_NAMES, TEMPORALITY_NAMES, histogramProblem, isTemporality,
-  logRecordMessage, metricLabel, pointMessage, safeToBigInt,
+  REASON_TOO_DEEP,
+  REASON_TOO_LONG,
+  REASON_TOO_MANY,
+  SEVERITY_NAMES,
+  TEMPORALITY_NAMES,
+  histogramProblem,
+  isTemporality,
+  logRecordMessage,
+  metricLabel,
+  pointMessage,
+  safeToBigInt,
 } from './internal.js';
 import { type LogRecordFields, scopeBase, toEvent } from './logs-mapping.js';
 
@@ -60,23 +83,37 @@ export function quoteBigIntegers(text: string): string {
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if (c === 34) { // "
+    if (c === 34) {
+      // "
       i++;
       while (i < n) {
         const d = text.charCodeAt(i);
-        if (d === 92) i += 2; // backslash: skip the escaped char
-        else if (d === 34) { i++; break; } else i++;
+        if (d === 92)
+          i += 2; // backslash: skip the escaped char
+        else if (d === 34) {
+          i++;
+          break;
+        } else i++;
       }
-    } else if (c === 45 || (c >= 48 && c <= 57)) { // - or digit: a number
+    } else if (c === 45 || (c >= 48 && c <= 57)) {
+      // - or digit: a number
       const start = i;
       if (c === 45) i++;
       const digitsStart = i;
-      while (i < n) { const d = text.charCodeAt(i); if (d < 48 || d > 57) break; i++; }
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d < 48 || d > 57) break;
+        i++;
+      }
       const digits = i - digitsStart;
       let integer = true;
-      while (i < n) { // fraction / exponent
+      while (i < n) {
+        // fraction / exponent
         const d = text.charCodeAt(i);
-        if (d === 46 || d === 101 || d === 69 || d === 43 || d === 45 || (d >= 48 && d <= 57)) { integer = false; i++; } else break;
+        if (d === 46 || d === 101 || d === 69 || d === 43 || d === 45 || (d >= 48 && d <= 57)) {
+          integer = false;
+          i++;
+        } else break;
       }
       if (integer && digits >= 16) {
         out += text.slice(last, start) + '"' + text.slice(start, i) + '"';
@@ -89,7 +126,11 @@ export function quoteBigIntegers(text: string): string {
 
 // Two-slot cache of the last decimal-string → bigint conversions (start and
 // time stamps alternate through a request).
-let s0: string | undefined, b0 = 0n, s1: string | undefined, b1 = 0n, sTurn = 0;
+let s0: string | undefined,
+  b0 = 0n,
+  s1: string | undefined,
+  b1 = 0n,
+  sTurn = 0;
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 const BASE64_RE = /^[A-Za-z0-9+/_-]+={0,2}$/;
@@ -112,7 +153,10 @@ class JsonDecoder {
   readonly sink = new Rejections();
   reason: string | null = null;
 
-  constructor(limits: Partial<DecodeLimits> | undefined, readonly reparsed: boolean) {
+  constructor(
+    limits: Partial<DecodeLimits> | undefined,
+    readonly reparsed: boolean,
+  ) {
     const l = resolveLimits(limits);
     this.maxAttributes = l.maxAttributes;
     this.maxDepth = l.maxDepth;
@@ -131,7 +175,15 @@ class JsonDecoder {
       if (v === s0) return b0;
       if (v === s1) return b1;
       const b = this.bigFromString(v, field);
-      if (sTurn === 0) { s0 = v; b0 = b; sTurn = 1; } else { s1 = v; b1 = b; sTurn = 0; }
+      if (sTurn === 0) {
+        s0 = v;
+        b0 = b;
+        sTurn = 1;
+      } else {
+        s1 = v;
+        b1 = b;
+        sTurn = 0;
+      }
       return b;
     }
     return this.big(v, field);
@@ -209,7 +261,10 @@ class JsonDecoder {
 
   doubles(v: unknown, field: string): number[] {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) { this.fail(`${field} must be an array`); return []; }
+    if (!Array.isArray(v)) {
+      this.fail(`${field} must be an array`);
+      return [];
+    }
     const out = new Array<number>(v.length);
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
@@ -220,7 +275,10 @@ class JsonDecoder {
 
   counts(v: unknown, field: string): number[] {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) { this.fail(`${field} must be an array`); return []; }
+    if (!Array.isArray(v)) {
+      this.fail(`${field} must be an array`);
+      return [];
+    }
     const out = new Array<number>(v.length);
     for (let i = 0; i < v.length; i++) out[i] = this.count(v[i], field);
     return out;
@@ -259,17 +317,29 @@ class JsonDecoder {
   attrs(v: unknown, what: string): Attributes {
     const out: Attributes = {};
     if (v === undefined || v === null) return out;
-    if (!Array.isArray(v)) { this.fail(`${what} must be an array`); return out; }
-    if (v.length > this.maxAttributes) { this.fail(REASON_TOO_MANY(what, this.maxAttributes)); return out; }
+    if (!Array.isArray(v)) {
+      this.fail(`${what} must be an array`);
+      return out;
+    }
+    if (v.length > this.maxAttributes) {
+      this.fail(REASON_TOO_MANY(what, this.maxAttributes));
+      return out;
+    }
     for (let i = 0; i < v.length; i++) this.keyValue(out, v[i], 0);
     return out;
   }
 
   keyValue(into: Attributes, kv: unknown, level: number): void {
-    if (!isObj(kv)) { this.fail('an attribute must be a {key, value} object'); return; }
+    if (!isObj(kv)) {
+      this.fail('an attribute must be a {key, value} object');
+      return;
+    }
     let key = kv.key;
     if (typeof key !== 'string') {
-      if (key !== undefined && key !== null) { this.fail('an attribute key must be a string'); return; }
+      if (key !== undefined && key !== null) {
+        this.fail('an attribute key must be a string');
+        return;
+      }
       key = '';
     }
     setAttr(into, key as string, this.anyValue(kv.value, level));
@@ -277,7 +347,10 @@ class JsonDecoder {
 
   anyValue(v: unknown, level: number): AttrValue {
     if (v === undefined || v === null) return null;
-    if (!isObj(v)) { this.fail('an attribute value must be an AnyValue object'); return null; }
+    if (!isObj(v)) {
+      this.fail('an attribute value must be an AnyValue object');
+      return null;
+    }
     let x = v.stringValue;
     if (x !== undefined && x !== null) return this.stringValue(x);
     x = v.intValue;
@@ -311,7 +384,10 @@ class JsonDecoder {
   }
 
   stringValue(x: unknown): string {
-    if (typeof x !== 'string') { this.fail('stringValue must be a string'); return ''; }
+    if (typeof x !== 'string') {
+      this.fail('stringValue must be a string');
+      return '';
+    }
     if (x.length > this.maxValueLength) this.fail(REASON_TOO_LONG(this.maxValueLength));
     return x;
   }
@@ -325,35 +401,59 @@ class JsonDecoder {
   }
 
   bytesValue(x: unknown): Uint8Array {
-    if (typeof x !== 'string') { this.fail('bytesValue must be a base64 string'); return new Uint8Array(0); }
+    if (typeof x !== 'string') {
+      this.fail('bytesValue must be a base64 string');
+      return new Uint8Array(0);
+    }
     return new Uint8Array(Buffer.from(x, 'base64')); // a copy, not a view of Buffer's pool
   }
 
   arrayValue(x: unknown, level: number): AttrValue[] | null {
-    if (level >= this.maxDepth) { this.fail(REASON_TOO_DEEP(this.maxDepth)); return null; }
-    if (!isObj(x)) { this.fail('arrayValue must be an object'); return null; }
+    if (level >= this.maxDepth) {
+      this.fail(REASON_TOO_DEEP(this.maxDepth));
+      return null;
+    }
+    if (!isObj(x)) {
+      this.fail('arrayValue must be an object');
+      return null;
+    }
     const values = x.values;
     if (values === undefined || values === null) return [];
-    if (!Array.isArray(values)) { this.fail('arrayValue.values must be an array'); return null; }
+    if (!Array.isArray(values)) {
+      this.fail('arrayValue.values must be an array');
+      return null;
+    }
     const out = new Array<AttrValue>(values.length);
     for (let i = 0; i < values.length; i++) out[i] = this.anyValue(values[i], level + 1);
     return out;
   }
 
   kvlistValue(x: unknown, level: number): KvList | null {
-    if (level >= this.maxDepth) { this.fail(REASON_TOO_DEEP(this.maxDepth)); return null; }
-    if (!isObj(x)) { this.fail('kvlistValue must be an object'); return null; }
+    if (level >= this.maxDepth) {
+      this.fail(REASON_TOO_DEEP(this.maxDepth));
+      return null;
+    }
+    if (!isObj(x)) {
+      this.fail('kvlistValue must be an object');
+      return null;
+    }
     const values = x.values;
     const out: KvList = {};
     if (values === undefined || values === null) return out;
-    if (!Array.isArray(values)) { this.fail('kvlistValue.values must be an array'); return null; }
+    if (!Array.isArray(values)) {
+      this.fail('kvlistValue.values must be an array');
+      return null;
+    }
     for (let i = 0; i < values.length; i++) this.keyValue(out, values[i], level + 1);
     return out;
   }
 
   resource(v: unknown): Resource {
     if (v === undefined || v === null) return { attributes: {}, droppedAttributesCount: 0 };
-    if (!isObj(v)) { this.fail('must be an object'); return { attributes: {}, droppedAttributesCount: 0 }; }
+    if (!isObj(v)) {
+      this.fail('must be an object');
+      return { attributes: {}, droppedAttributesCount: 0 };
+    }
     return {
       attributes: this.attrs(v.attributes, 'resource attributes'),
       droppedAttributesCount: this.int(v.droppedAttributesCount ?? v.dropped_attributes_count, 'droppedAttributesCount'),
@@ -362,7 +462,10 @@ class JsonDecoder {
 
   scope(v: unknown): Scope {
     if (v === undefined || v === null) return { name: '', version: '', attributes: {}, droppedAttributesCount: 0 };
-    if (!isObj(v)) { this.fail('must be an object'); return { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }; }
+    if (!isObj(v)) {
+      this.fail('must be an object');
+      return { name: '', version: '', attributes: {}, droppedAttributesCount: 0 };
+    }
     return {
       name: this.str(v.name),
       version: this.str(v.version),
@@ -387,7 +490,10 @@ class JsonDecoder {
   }
 
   resourceMetrics(v: unknown, ri: number): ResourceMetrics | null {
-    if (!isObj(v)) { this.sink.add(1, `resourceMetrics[${ri}]: not an object`); return null; }
+    if (!isObj(v)) {
+      this.sink.add(1, `resourceMetrics[${ri}]: not an object`);
+      return null;
+    }
     const sms = v.scopeMetrics ?? v.scope_metrics;
     if (sms !== undefined && sms !== null && !Array.isArray(sms)) {
       this.sink.add(1, `resourceMetrics[${ri}].scopeMetrics: not an array`);
@@ -414,9 +520,15 @@ class JsonDecoder {
 
   scopeMetrics(v: unknown, ri: number, si: number): ScopeMetrics | null {
     const where = `resourceMetrics[${ri}].scopeMetrics[${si}]`;
-    if (!isObj(v)) { this.sink.add(1, `${where}: not an object`); return null; }
+    if (!isObj(v)) {
+      this.sink.add(1, `${where}: not an object`);
+      return null;
+    }
     const ms = v.metrics;
-    if (ms !== undefined && ms !== null && !Array.isArray(ms)) { this.sink.add(1, `${where}.metrics: not an array`); return null; }
+    if (ms !== undefined && ms !== null && !Array.isArray(ms)) {
+      this.sink.add(1, `${where}.metrics: not an array`);
+      return null;
+    }
     this.reason = null;
     const scope = this.scope(v.scope);
     const reason = this.reason;
@@ -437,7 +549,10 @@ class JsonDecoder {
   }
 
   metric(v: unknown, ri: number, si: number, mi: number): Metric | null {
-    if (!isObj(v)) { this.sink.add(1, `${metricLabel('', ri, si, mi)}: not an object`); return null; }
+    if (!isObj(v)) {
+      this.sink.add(1, `${metricLabel('', ri, si, mi)}: not an object`);
+      return null;
+    }
     const name = this.str(v.name);
     let kind: Metric['kind'] | undefined;
     let data: unknown;
@@ -484,14 +599,25 @@ class JsonDecoder {
       if (!isObj(p)) this.fail('not an object');
       else {
         switch (kind) {
-          case 'gauge': case 'sum': point = this.numberPoint(p); break;
-          case 'histogram': point = this.histogramPoint(p); break;
-          case 'exponentialHistogram': point = this.expHistogramPoint(p); break;
-          default: point = this.summaryPoint(p);
+          case 'gauge':
+          case 'sum':
+            point = this.numberPoint(p);
+            break;
+          case 'histogram':
+            point = this.histogramPoint(p);
+            break;
+          case 'exponentialHistogram':
+            point = this.expHistogramPoint(p);
+            break;
+          default:
+            point = this.summaryPoint(p);
         }
       }
       if (this.reason === null) points.push(point);
-      else { this.sink.add(1, pointMessage(name, ri, si, mi, pi, this.reason)); this.reason = null; }
+      else {
+        this.sink.add(1, pointMessage(name, ri, si, mi, pi, this.reason));
+        this.reason = null;
+      }
     }
     if (points.length === 0 && list.length > 0) return null; // every point rejected (already counted)
 
@@ -500,11 +626,28 @@ class JsonDecoder {
     const d = data as Obj;
     let m: Metric;
     switch (kind) {
-      case 'gauge': m = { name, description, unit, kind, points: points as NumberDataPoint[] }; break;
-      case 'sum': m = { name, description, unit, kind, temporality: temporality as Temporality, isMonotonic: this.bool(d.isMonotonic ?? d.is_monotonic), points: points as NumberDataPoint[] }; break;
-      case 'histogram': m = { name, description, unit, kind, temporality: temporality as Temporality, points: points as HistogramDataPoint[] }; break;
-      case 'exponentialHistogram': m = { name, description, unit, kind, temporality: temporality as Temporality, points: points as ExponentialHistogramDataPoint[] }; break;
-      default: m = { name, description, unit, kind: 'summary', points: points as SummaryDataPoint[] };
+      case 'gauge':
+        m = { name, description, unit, kind, points: points as NumberDataPoint[] };
+        break;
+      case 'sum':
+        m = {
+          name,
+          description,
+          unit,
+          kind,
+          temporality: temporality as Temporality,
+          isMonotonic: this.bool(d.isMonotonic ?? d.is_monotonic),
+          points: points as NumberDataPoint[],
+        };
+        break;
+      case 'histogram':
+        m = { name, description, unit, kind, temporality: temporality as Temporality, points: points as HistogramDataPoint[] };
+        break;
+      case 'exponentialHistogram':
+        m = { name, description, unit, kind, temporality: temporality as Temporality, points: points as ExponentialHistogramDataPoint[] };
+        break;
+      default:
+        m = { name, description, unit, kind: 'summary', points: points as SummaryDataPoint[] };
     }
     if (metadata !== undefined) m.metadata = metadata;
     return m;
@@ -512,12 +655,18 @@ class JsonDecoder {
 
   exemplars(v: unknown): Exemplar[] | undefined {
     if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v)) { this.fail('exemplars must be an array'); return undefined; }
+    if (!Array.isArray(v)) {
+      this.fail('exemplars must be an array');
+      return undefined;
+    }
     if (v.length === 0) return undefined;
     const out = new Array<Exemplar>(v.length);
     for (let i = 0; i < v.length; i++) {
       const e = v[i];
-      if (!isObj(e)) { this.fail('an exemplar must be an object'); return undefined; }
+      if (!isObj(e)) {
+        this.fail('an exemplar must be an object');
+        return undefined;
+      }
       let value: number | bigint = 0;
       let x = e.asInt ?? e.as_int;
       if (x !== undefined && x !== null) value = this.big(x, 'exemplar asInt');
@@ -590,7 +739,10 @@ class JsonDecoder {
 
   buckets(v: unknown, field: string): ExpHistogramBuckets {
     if (v === undefined || v === null) return { offset: 0, bucketCounts: [] };
-    if (!isObj(v)) { this.fail(`${field} must be an object`); return { offset: 0, bucketCounts: [] }; }
+    if (!isObj(v)) {
+      this.fail(`${field} must be an object`);
+      return { offset: 0, bucketCounts: [] };
+    }
     return { offset: this.int(v.offset, `${field}.offset`), bucketCounts: this.counts(v.bucketCounts ?? v.bucket_counts, `${field}.bucketCounts`) };
   }
 
@@ -624,7 +776,10 @@ class JsonDecoder {
     if (Array.isArray(qv)) {
       for (let i = 0; i < qv.length; i++) {
         const q = qv[i];
-        if (!isObj(q)) { this.fail('a quantile value must be an object'); continue; }
+        if (!isObj(q)) {
+          this.fail('a quantile value must be an object');
+          continue;
+        }
         quantileValues.push({ quantile: this.double(q.quantile, 'quantile') ?? 0, value: this.double(q.value, 'value') ?? 0 });
       }
     } else if (qv !== undefined && qv !== null) this.fail('quantileValues must be an array');
@@ -652,9 +807,15 @@ class JsonDecoder {
   }
 
   resourceLogs(v: unknown, ri: number, out: Event[]): void {
-    if (!isObj(v)) { this.sink.add(1, `resourceLogs[${ri}]: not an object`); return; }
+    if (!isObj(v)) {
+      this.sink.add(1, `resourceLogs[${ri}]: not an object`);
+      return;
+    }
     const sls = v.scopeLogs ?? v.scope_logs;
-    if (sls !== undefined && sls !== null && !Array.isArray(sls)) { this.sink.add(1, `resourceLogs[${ri}].scopeLogs: not an array`); return; }
+    if (sls !== undefined && sls !== null && !Array.isArray(sls)) {
+      this.sink.add(1, `resourceLogs[${ri}].scopeLogs: not an array`);
+      return;
+    }
     this.reason = null;
     const resource = this.resource(v.resource);
     const reason = this.reason;
@@ -670,9 +831,15 @@ class JsonDecoder {
 
   scopeLogs(v: unknown, ri: number, si: number, resAttrs: Attributes, out: Event[]): void {
     const where = `resourceLogs[${ri}].scopeLogs[${si}]`;
-    if (!isObj(v)) { this.sink.add(1, `${where}: not an object`); return; }
+    if (!isObj(v)) {
+      this.sink.add(1, `${where}: not an object`);
+      return;
+    }
     const lrs = v.logRecords ?? v.log_records;
-    if (lrs !== undefined && lrs !== null && !Array.isArray(lrs)) { this.sink.add(1, `${where}.logRecords: not an array`); return; }
+    if (lrs !== undefined && lrs !== null && !Array.isArray(lrs)) {
+      this.sink.add(1, `${where}.logRecords: not an array`);
+      return;
+    }
     this.reason = null;
     const scope = this.scope(v.scope);
     const reason = this.reason;
@@ -688,18 +855,27 @@ class JsonDecoder {
       this.reason = null;
       const rec = this.logRecord(lrs[li]);
       if (this.reason === null) out.push(toEvent(base, rec as LogRecordFields));
-      else { this.sink.add(1, logRecordMessage(ri, si, li, this.reason)); this.reason = null; }
+      else {
+        this.sink.add(1, logRecordMessage(ri, si, li, this.reason));
+        this.reason = null;
+      }
     }
   }
 
   logRecord(v: unknown): LogRecordFields | null {
-    if (!isObj(v)) { this.fail('not an object'); return null; }
+    if (!isObj(v)) {
+      this.fail('not an object');
+      return null;
+    }
     let severityNumber = 0;
     const sev = v.severityNumber ?? v.severity_number;
     if (typeof sev === 'string' && Object.hasOwn(SEVERITY_NAMES, sev)) severityNumber = SEVERITY_NAMES[sev] as number;
     else if (sev !== undefined && sev !== null) {
       severityNumber = this.int(sev, 'severityNumber');
-      if (typeof sev === 'string' && this.reason !== null) { this.reason = null; this.fail(`unknown severityNumber ${JSON.stringify(sev)}`); }
+      if (typeof sev === 'string' && this.reason !== null) {
+        this.reason = null;
+        this.fail(`unknown severityNumber ${JSON.stringify(sev)}`);
+      }
     }
     const bodyV = v.body;
     const body = bodyV === undefined || bodyV === null ? undefined : this.anyValue(bodyV, 0);
@@ -794,10 +970,14 @@ function b64(u: Uint8Array): string {
 
 function anyJson(v: AttrValue): string {
   switch (typeof v) {
-    case 'string': return '{"stringValue":' + JSON.stringify(v) + '}';
-    case 'bigint': return '{"intValue":"' + v.toString() + '"}';
-    case 'number': return '{"doubleValue":' + num(v) + '}';
-    case 'boolean': return v ? '{"boolValue":true}' : '{"boolValue":false}';
+    case 'string':
+      return '{"stringValue":' + JSON.stringify(v) + '}';
+    case 'bigint':
+      return '{"intValue":"' + v.toString() + '"}';
+    case 'number':
+      return '{"doubleValue":' + num(v) + '}';
+    case 'boolean':
+      return v ? '{"boolValue":true}' : '{"boolValue":false}';
     default: {
       if (v === null) return '{}';
       if (v instanceof Uint8Array) return '{"bytesValue":"' + b64(v) + '"}';
@@ -838,18 +1018,31 @@ function exemplarsJson(ex: Exemplar[] | undefined): string {
   let s = ',"exemplars":[';
   for (let i = 0; i < ex.length; i++) {
     const e = ex[i] as Exemplar;
-    s += (i > 0 ? ',{' : '{') + '"filteredAttributes":' + attrsJson(e.filteredAttributes) +
-      ',"timeUnixNano":"' + e.timeUnixNano.toString() + '"' +
+    s +=
+      (i > 0 ? ',{' : '{') +
+      '"filteredAttributes":' +
+      attrsJson(e.filteredAttributes) +
+      ',"timeUnixNano":"' +
+      e.timeUnixNano.toString() +
+      '"' +
       (typeof e.value === 'bigint' ? ',"asInt":"' + e.value.toString() + '"' : ',"asDouble":' + num(e.value)) +
       (e.spanId !== '' ? ',"spanId":"' + e.spanId + '"' : '') +
-      (e.traceId !== '' ? ',"traceId":"' + e.traceId + '"' : '') + '}';
+      (e.traceId !== '' ? ',"traceId":"' + e.traceId + '"' : '') +
+      '}';
   }
   return s + ']';
 }
 
 function pointHead(p: { attributes: Attributes; startTimeUnixNano: bigint; timeUnixNano: bigint }): string {
-  return '{"attributes":' + attrsJson(p.attributes) + ',"startTimeUnixNano":"' + p.startTimeUnixNano.toString() +
-    '","timeUnixNano":"' + p.timeUnixNano.toString() + '"';
+  return (
+    '{"attributes":' +
+    attrsJson(p.attributes) +
+    ',"startTimeUnixNano":"' +
+    p.startTimeUnixNano.toString() +
+    '","timeUnixNano":"' +
+    p.timeUnixNano.toString() +
+    '"'
+  );
 }
 
 function opt(key: string, v: number | undefined): string {
@@ -875,9 +1068,22 @@ function histogramPointsJson(points: HistogramDataPoint[]): string {
   let s = '[';
   for (let i = 0; i < points.length; i++) {
     const p = points[i] as HistogramDataPoint;
-    s += (i > 0 ? ',' : '') + pointHead(p) + ',"count":"' + String(p.count) + '"' + opt('sum', p.sum) +
-      ',"bucketCounts":' + countsJson(p.bucketCounts) + ',"explicitBounds":' + numsJson(p.explicitBounds) +
-      exemplarsJson(p.exemplars) + (p.flags !== 0 ? ',"flags":' + p.flags : '') + opt('min', p.min) + opt('max', p.max) + '}';
+    s +=
+      (i > 0 ? ',' : '') +
+      pointHead(p) +
+      ',"count":"' +
+      String(p.count) +
+      '"' +
+      opt('sum', p.sum) +
+      ',"bucketCounts":' +
+      countsJson(p.bucketCounts) +
+      ',"explicitBounds":' +
+      numsJson(p.explicitBounds) +
+      exemplarsJson(p.exemplars) +
+      (p.flags !== 0 ? ',"flags":' + p.flags : '') +
+      opt('min', p.min) +
+      opt('max', p.max) +
+      '}';
   }
   return s + ']';
 }
@@ -890,11 +1096,27 @@ function expHistogramPointsJson(points: ExponentialHistogramDataPoint[]): string
   let s = '[';
   for (let i = 0; i < points.length; i++) {
     const p = points[i] as ExponentialHistogramDataPoint;
-    s += (i > 0 ? ',' : '') + pointHead(p) + ',"count":"' + String(p.count) + '"' + opt('sum', p.sum) +
-      ',"scale":' + p.scale + ',"zeroCount":"' + String(p.zeroCount) + '","positive":' + bucketsJson(p.positive) +
-      ',"negative":' + bucketsJson(p.negative) + (p.flags !== 0 ? ',"flags":' + p.flags : '') + exemplarsJson(p.exemplars) +
-      opt('min', p.min) + opt('max', p.max) +
-      (p.zeroThreshold !== 0 || Object.is(p.zeroThreshold, -0) ? ',"zeroThreshold":' + num(p.zeroThreshold) : '') + '}';
+    s +=
+      (i > 0 ? ',' : '') +
+      pointHead(p) +
+      ',"count":"' +
+      String(p.count) +
+      '"' +
+      opt('sum', p.sum) +
+      ',"scale":' +
+      p.scale +
+      ',"zeroCount":"' +
+      String(p.zeroCount) +
+      '","positive":' +
+      bucketsJson(p.positive) +
+      ',"negative":' +
+      bucketsJson(p.negative) +
+      (p.flags !== 0 ? ',"flags":' + p.flags : '') +
+      exemplarsJson(p.exemplars) +
+      opt('min', p.min) +
+      opt('max', p.max) +
+      (p.zeroThreshold !== 0 || Object.is(p.zeroThreshold, -0) ? ',"zeroThreshold":' + num(p.zeroThreshold) : '') +
+      '}';
   }
   return s + ']';
 }
@@ -919,10 +1141,18 @@ function metricJson(m: Metric): string {
   if (m.unit !== '') s += ',"unit":' + JSON.stringify(m.unit);
   if (m.metadata !== undefined) s += ',"metadata":' + attrsJson(m.metadata);
   switch (m.kind) {
-    case 'gauge': s += ',"gauge":{"dataPoints":' + numberPointsJson(m.points) + '}'; break;
+    case 'gauge':
+      s += ',"gauge":{"dataPoints":' + numberPointsJson(m.points) + '}';
+      break;
     case 'sum':
-      s += ',"sum":{"dataPoints":' + numberPointsJson(m.points) + ',"aggregationTemporality":' + m.temporality +
-        ',"isMonotonic":' + (m.isMonotonic ? 'true' : 'false') + '}';
+      s +=
+        ',"sum":{"dataPoints":' +
+        numberPointsJson(m.points) +
+        ',"aggregationTemporality":' +
+        m.temporality +
+        ',"isMonotonic":' +
+        (m.isMonotonic ? 'true' : 'false') +
+        '}';
       break;
     case 'histogram':
       s += ',"histogram":{"dataPoints":' + histogramPointsJson(m.points) + ',"aggregationTemporality":' + m.temporality + '}';
@@ -930,7 +1160,9 @@ function metricJson(m: Metric): string {
     case 'exponentialHistogram':
       s += ',"exponentialHistogram":{"dataPoints":' + expHistogramPointsJson(m.points) + ',"aggregationTemporality":' + m.temporality + '}';
       break;
-    case 'summary': s += ',"summary":{"dataPoints":' + summaryPointsJson(m.points) + '}'; break;
+    case 'summary':
+      s += ',"summary":{"dataPoints":' + summaryPointsJson(m.points) + '}';
+      break;
   }
   return s + '}';
 }
@@ -940,15 +1172,25 @@ export function encodeMetricsJson(batch: MetricsBatch): string {
   let s = '{"resourceMetrics":[';
   for (let ri = 0; ri < batch.resourceMetrics.length; ri++) {
     const rm = batch.resourceMetrics[ri] as ResourceMetrics;
-    s += (ri > 0 ? ',' : '') + '{"resource":{"attributes":' + attrsJson(rm.resource.attributes) +
+    s +=
+      (ri > 0 ? ',' : '') +
+      '{"resource":{"attributes":' +
+      attrsJson(rm.resource.attributes) +
       (rm.resource.droppedAttributesCount !== 0 ? ',"droppedAttributesCount":' + rm.resource.droppedAttributesCount : '') +
       '},"scopeMetrics":[';
     for (let si = 0; si < rm.scopeMetrics.length; si++) {
       const sm = rm.scopeMetrics[si] as ScopeMetrics;
       const sc = sm.scope;
-      s += (si > 0 ? ',' : '') + '{"scope":{"name":' + JSON.stringify(sc.name) + ',"version":' + JSON.stringify(sc.version) +
-        ',"attributes":' + attrsJson(sc.attributes) +
-        (sc.droppedAttributesCount !== 0 ? ',"droppedAttributesCount":' + sc.droppedAttributesCount : '') + '},"metrics":[';
+      s +=
+        (si > 0 ? ',' : '') +
+        '{"scope":{"name":' +
+        JSON.stringify(sc.name) +
+        ',"version":' +
+        JSON.stringify(sc.version) +
+        ',"attributes":' +
+        attrsJson(sc.attributes) +
+        (sc.droppedAttributesCount !== 0 ? ',"droppedAttributesCount":' + sc.droppedAttributesCount : '') +
+        '},"metrics":[';
       for (let mi = 0; mi < sm.metrics.length; mi++) s += (mi > 0 ? ',' : '') + metricJson(sm.metrics[mi] as Metric);
       s += ']' + (sm.schemaUrl !== '' ? ',"schemaUrl":' + JSON.stringify(sm.schemaUrl) : '') + '}';
     }

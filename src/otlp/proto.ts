@@ -18,16 +18,38 @@ import { createRequire } from 'node:module';
 import type { Reader as PbReader, Writer as PbWriter } from 'protobufjs/minimal.js';
 import { setAttr } from '../model/attributes.js';
 import type {
-  AttrValue, Attributes, Exemplar, ExpHistogramBuckets, ExponentialHistogramDataPoint, HistogramDataPoint, KvList,
-  Metric, MetricsBatch, NumberDataPoint, QuantileValue, Resource, ResourceMetrics, Scope, ScopeMetrics,
-  SummaryDataPoint, Temporality,
+  AttrValue,
+  Attributes,
+  Exemplar,
+  ExpHistogramBuckets,
+  ExponentialHistogramDataPoint,
+  HistogramDataPoint,
+  KvList,
+  Metric,
+  MetricsBatch,
+  NumberDataPoint,
+  QuantileValue,
+  Resource,
+  ResourceMetrics,
+  Scope,
+  ScopeMetrics,
+  SummaryDataPoint,
+  Temporality,
 } from '../model/metrics.js';
 import type { Event, EventBatch } from '../model/events.js';
 import { DecodeError } from './errors.js';
 import { type DecodeLimits, type DecodeResult, Rejections, resolveLimits } from './types.js';
 import {
-  REASON_TOO_DEEP, REASON_TOO_LONG, REASON_TOO_MANY, histogramProblem, isTemporality, logRecordMessage, metricLabel,
-  pointMessage, pointsIn, SMALL_BIGINTS,
+  REASON_TOO_DEEP,
+  REASON_TOO_LONG,
+  REASON_TOO_MANY,
+  histogramProblem,
+  isTemporality,
+  logRecordMessage,
+  metricLabel,
+  pointMessage,
+  pointsIn,
+  SMALL_BIGINTS,
 } from './internal.js';
 import { type LogRecordFields, scopeBase, toEvent } from './logs-mapping.js';
 
@@ -35,7 +57,7 @@ type Protobuf = typeof import('protobufjs/minimal.js');
 let protobuf: Protobuf | undefined;
 /** protobufjs's Reader/Writer, loaded on the first protobuf body (a JSON-only process never loads it: ~40 ms and ~3 MiB at start) */
 function pb(): Protobuf {
-  return protobuf ??= createRequire(import.meta.url)('protobufjs/minimal.js') as Protobuf;
+  return (protobuf ??= createRequire(import.meta.url)('protobufjs/minimal.js') as Protobuf);
 }
 
 const TWO_32 = 4294967296;
@@ -47,13 +69,29 @@ const SAFE_HI = 0x200000;
 // same start and time stamps, and building a bigint > 2^53 costs a few
 // allocations.
 
-let cLo0 = -1, cHi0 = -1, cBig0 = 0n, cLo1 = -1, cHi1 = -1, cBig1 = 0n, cTurn = 0;
+let cLo0 = -1,
+  cHi0 = -1,
+  cBig0 = 0n,
+  cLo1 = -1,
+  cHi1 = -1,
+  cBig1 = 0n,
+  cTurn = 0;
 
 function u64ToBigInt(lo: number, hi: number): bigint {
   if (lo === cLo0 && hi === cHi0) return cBig0;
   if (lo === cLo1 && hi === cHi1) return cBig1;
   const v = hi < SAFE_HI ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
-  if (cTurn === 0) { cLo0 = lo; cHi0 = hi; cBig0 = v; cTurn = 1; } else { cLo1 = lo; cHi1 = hi; cBig1 = v; cTurn = 0; }
+  if (cTurn === 0) {
+    cLo0 = lo;
+    cHi0 = hi;
+    cBig0 = v;
+    cTurn = 1;
+  } else {
+    cLo1 = lo;
+    cHi1 = hi;
+    cBig1 = v;
+    cTurn = 0;
+  }
   return v;
 }
 
@@ -70,8 +108,16 @@ const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 // decode time on attribute-heavy payloads); fall back to toString if absent.
 type SliceFn = (this: Buffer, start: number, end: number) => string;
 const proto = Buffer.prototype as unknown as { utf8Slice?: SliceFn; latin1Slice?: SliceFn };
-const utf8Slice: SliceFn = proto.utf8Slice ?? function (this: Buffer, s: number, e: number) { return this.toString('utf8', s, e); };
-const latin1Slice: SliceFn = proto.latin1Slice ?? function (this: Buffer, s: number, e: number) { return this.toString('latin1', s, e); };
+const utf8Slice: SliceFn =
+  proto.utf8Slice ??
+  function (this: Buffer, s: number, e: number) {
+    return this.toString('utf8', s, e);
+  };
+const latin1Slice: SliceFn =
+  proto.latin1Slice ??
+  function (this: Buffer, s: number, e: number) {
+    return this.toString('latin1', s, e);
+  };
 
 // Interning cache for short ASCII strings: attribute keys and common values
 // repeat on every point. Direct-mapped by an FNV-1a hash of the bytes; a hit is
@@ -84,7 +130,10 @@ const scStrings: string[] = new Array<string>(1 << SC_BITS).fill('');
 // Decoder
 
 /** A point (or other item) problem recorded while its metric is still being read. */
-interface PendingReject { index: number; reason: string }
+interface PendingReject {
+  index: number;
+  reason: string;
+}
 
 class ProtoDecoder {
   readonly r: PbReader;
@@ -165,7 +214,8 @@ class ProtoDecoder {
         if (c > 127) break;
         h = Math.imul(h ^ c, 0x01000193);
       }
-      if (i === end) { // ASCII: latin1 = UTF-8, always valid
+      if (i === end) {
+        // ASCII: latin1 = UTF-8, always valid
         const slot = (h ^ (h >>> SC_BITS)) & ((1 << SC_BITS) - 1);
         const cached = scStrings[slot] as string;
         if (cached.length === len) {
@@ -217,8 +267,8 @@ class ProtoDecoder {
     const p = r.pos;
     if (p + 8 > r.len) throw new DecodeError(`truncated fixed64 at byte offset ${p}`, p);
     const b = r.buf;
-    this.lo = ((b[p] as number) | (b[p + 1] as number) << 8 | (b[p + 2] as number) << 16 | (b[p + 3] as number) << 24) >>> 0;
-    this.hi = ((b[p + 4] as number) | (b[p + 5] as number) << 8 | (b[p + 6] as number) << 16 | (b[p + 7] as number) << 24) >>> 0;
+    this.lo = ((b[p] as number) | ((b[p + 1] as number) << 8) | ((b[p + 2] as number) << 16) | ((b[p + 3] as number) << 24)) >>> 0;
+    this.hi = ((b[p + 4] as number) | ((b[p + 5] as number) << 8) | ((b[p + 6] as number) << 16) | ((b[p + 7] as number) << 24)) >>> 0;
     r.pos = p + 8;
   }
 
@@ -246,12 +296,20 @@ class ProtoDecoder {
     const b = r.buf;
     let p = r.pos;
     const n = r.len;
-    let lo = 0, hi = 0, byte = 0, shift = 0;
+    let lo = 0,
+      hi = 0,
+      byte = 0,
+      shift = 0;
     for (; shift < 28; shift += 7) {
       if (p >= n) throw new DecodeError(`truncated varint at byte offset ${p}`, p);
       byte = b[p++] as number;
       lo |= (byte & 127) << shift;
-      if (byte < 128) { this.lo = lo >>> 0; this.hi = 0; r.pos = p; return; }
+      if (byte < 128) {
+        this.lo = lo >>> 0;
+        this.hi = 0;
+        r.pos = p;
+        return;
+      }
     }
     // 5th byte: 4 bits to lo, 3 bits to hi
     if (p >= n) throw new DecodeError(`truncated varint at byte offset ${p}`, p);
@@ -286,9 +344,14 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: key = this.str(); break; // 1 key
-        case 0x12: value = this.anyValue(level); break; // 2 value
-        default: this.skip(tag);
+        case 0x0a:
+          key = this.str();
+          break; // 1 key
+        case 0x12:
+          value = this.anyValue(level);
+          break; // 2 value
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -313,23 +376,42 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: { // 1 string_value
+        case 0x0a: {
+          // 1 string_value
           const s = this.str();
           if (s.length > this.maxValueLength) this.fail(REASON_TOO_LONG(this.maxValueLength));
           v = s;
           break;
         }
-        case 0x10: v = r.bool(); break; // 2 bool_value
-        case 0x18: this.varint64(); v = i64ToBigInt(this.lo, this.hi); break; // 3 int_value
-        case 0x21: v = r.double(); break; // 4 double_value
+        case 0x10:
+          v = r.bool();
+          break; // 2 bool_value
+        case 0x18:
+          this.varint64();
+          v = i64ToBigInt(this.lo, this.hi);
+          break; // 3 int_value
+        case 0x21:
+          v = r.double();
+          break; // 4 double_value
         case 0x2a: // 5 array_value
-          if (level >= this.maxDepth) { this.fail(REASON_TOO_DEEP(this.maxDepth)); r.pos = this.begin(); v = null; } else v = this.arrayValue(level + 1);
+          if (level >= this.maxDepth) {
+            this.fail(REASON_TOO_DEEP(this.maxDepth));
+            r.pos = this.begin();
+            v = null;
+          } else v = this.arrayValue(level + 1);
           break;
         case 0x32: // 6 kvlist_value
-          if (level >= this.maxDepth) { this.fail(REASON_TOO_DEEP(this.maxDepth)); r.pos = this.begin(); v = null; } else v = this.kvlistValue(level + 1);
+          if (level >= this.maxDepth) {
+            this.fail(REASON_TOO_DEEP(this.maxDepth));
+            r.pos = this.begin();
+            v = null;
+          } else v = this.kvlistValue(level + 1);
           break;
-        case 0x3a: v = this.bytes(); break; // 7 bytes_value
-        default: this.skip(tag);
+        case 0x3a:
+          v = this.bytes();
+          break; // 7 bytes_value
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -342,7 +424,8 @@ class ProtoDecoder {
     const out: AttrValue[] = [];
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 0x0a) out.push(this.anyValue(level)); // 1 values
+      if (tag === 0x0a)
+        out.push(this.anyValue(level)); // 1 values
       else this.skip(tag);
     }
     this.done(end);
@@ -355,7 +438,8 @@ class ProtoDecoder {
     const out: KvList = {};
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 0x0a) this.keyValue(out, level); // 1 values
+      if (tag === 0x0a)
+        this.keyValue(out, level); // 1 values
       else this.skip(tag);
     }
     this.done(end);
@@ -366,13 +450,19 @@ class ProtoDecoder {
     const r = this.r;
     const end = this.begin();
     const attributes: Attributes = {};
-    let n = 0, dropped = 0;
+    let n = 0,
+      dropped = 0;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: this.attribute(attributes, ++n, 'resource attributes'); break; // 1 attributes
-        case 0x10: dropped = r.uint32(); break; // 2 dropped_attributes_count
-        default: this.skip(tag); // 3 entity_refs, unknown
+        case 0x0a:
+          this.attribute(attributes, ++n, 'resource attributes');
+          break; // 1 attributes
+        case 0x10:
+          dropped = r.uint32();
+          break; // 2 dropped_attributes_count
+        default:
+          this.skip(tag); // 3 entity_refs, unknown
       }
     }
     this.done(end);
@@ -383,15 +473,27 @@ class ProtoDecoder {
     const r = this.r;
     const end = this.begin();
     const attributes: Attributes = {};
-    let name = '', version = '', n = 0, dropped = 0;
+    let name = '',
+      version = '',
+      n = 0,
+      dropped = 0;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: name = this.str(); break; // 1 name
-        case 0x12: version = this.str(); break; // 2 version
-        case 0x1a: this.attribute(attributes, ++n, 'scope attributes'); break; // 3 attributes
-        case 0x20: dropped = r.uint32(); break; // 4 dropped_attributes_count
-        default: this.skip(tag);
+        case 0x0a:
+          name = this.str();
+          break; // 1 name
+        case 0x12:
+          version = this.str();
+          break; // 2 version
+        case 0x1a:
+          this.attribute(attributes, ++n, 'scope attributes');
+          break; // 3 attributes
+        case 0x20:
+          dropped = r.uint32();
+          break; // 4 dropped_attributes_count
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -406,7 +508,8 @@ class ProtoDecoder {
     let ri = 0;
     while (r.pos < r.len) {
       const tag = r.uint32();
-      if (tag === 0x0a) { // 1 resource_metrics
+      if (tag === 0x0a) {
+        // 1 resource_metrics
         const rm = this.resourceMetrics(ri++);
         if (rm !== null) out.push(rm);
       } else this.skip(tag);
@@ -431,13 +534,17 @@ class ProtoDecoder {
           resourceReason = this.reason;
           this.reason = null;
           break;
-        case 0x12: { // 2 scope_metrics
+        case 0x12: {
+          // 2 scope_metrics
           const sm = this.scopeMetrics(ri, si++);
           if (sm !== null) scopeMetrics.push(sm);
           break;
         }
-        case 0x1a: schemaUrl = this.str(); break; // 3 schema_url
-        default: this.skip(tag);
+        case 0x1a:
+          schemaUrl = this.str();
+          break; // 3 schema_url
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -467,13 +574,17 @@ class ProtoDecoder {
           scopeReason = this.reason;
           this.reason = null;
           break;
-        case 0x12: { // 2 metrics
+        case 0x12: {
+          // 2 metrics
           const m = this.metric(ri, si, mi++);
           if (m !== null) metrics.push(m);
           break;
         }
-        case 0x1a: schemaUrl = this.str(); break; // 3 schema_url
-        default: this.skip(tag);
+        case 0x1a:
+          schemaUrl = this.str();
+          break; // 3 schema_url
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -488,10 +599,13 @@ class ProtoDecoder {
   metric(ri: number, si: number, mi: number): Metric | null {
     const r = this.r;
     const end = this.begin();
-    let name = '', description = '', unit = '';
+    let name = '',
+      description = '',
+      unit = '';
     let kind = 0; // 0 none, 5 gauge, 7 sum, 9 histogram, 10 exponential histogram, 11 summary (field numbers)
     let points: unknown[] = [];
-    let temporality = 0, isMonotonic = false;
+    let temporality = 0,
+      isMonotonic = false;
     let metadata: Attributes | undefined;
     let metadataReason: string | null = null;
     let nMeta = 0;
@@ -500,14 +614,44 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: name = this.str(); break; // 1 name
-        case 0x12: description = this.str(); break; // 2 description
-        case 0x1a: unit = this.str(); break; // 3 unit
-        case 0x2a: pending.length = 0; kind = 5; points = this.gauge(); break; // 5 gauge
-        case 0x3a: pending.length = 0; kind = 7; points = this.sum(); temporality = this.temporality; isMonotonic = this.isMonotonic; break; // 7 sum
-        case 0x4a: pending.length = 0; kind = 9; points = this.histogram(); temporality = this.temporality; break; // 9 histogram
-        case 0x52: pending.length = 0; kind = 10; points = this.expHistogram(); temporality = this.temporality; break; // 10 exponential_histogram
-        case 0x5a: pending.length = 0; kind = 11; points = this.summary(); break; // 11 summary
+        case 0x0a:
+          name = this.str();
+          break; // 1 name
+        case 0x12:
+          description = this.str();
+          break; // 2 description
+        case 0x1a:
+          unit = this.str();
+          break; // 3 unit
+        case 0x2a:
+          pending.length = 0;
+          kind = 5;
+          points = this.gauge();
+          break; // 5 gauge
+        case 0x3a:
+          pending.length = 0;
+          kind = 7;
+          points = this.sum();
+          temporality = this.temporality;
+          isMonotonic = this.isMonotonic;
+          break; // 7 sum
+        case 0x4a:
+          pending.length = 0;
+          kind = 9;
+          points = this.histogram();
+          temporality = this.temporality;
+          break; // 9 histogram
+        case 0x52:
+          pending.length = 0;
+          kind = 10;
+          points = this.expHistogram();
+          temporality = this.temporality;
+          break; // 10 exponential_histogram
+        case 0x5a:
+          pending.length = 0;
+          kind = 11;
+          points = this.summary();
+          break; // 11 summary
         case 0x62: // 12 metadata
           if (metadata === undefined) metadata = {};
           this.reason = null;
@@ -515,7 +659,8 @@ class ProtoDecoder {
           if (this.reason !== null && metadataReason === null) metadataReason = this.reason;
           this.reason = null;
           break;
-        default: this.skip(tag);
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -542,18 +687,26 @@ class ProtoDecoder {
     const base = { name, description, unit } as { name: string; description: string; unit: string; metadata?: Attributes };
     if (metadata !== undefined) base.metadata = metadata;
     switch (kind) {
-      case 5: return { ...base, kind: 'gauge', points: points as NumberDataPoint[] };
-      case 7: return { ...base, kind: 'sum', temporality: temporality as Temporality, isMonotonic, points: points as NumberDataPoint[] };
-      case 9: return { ...base, kind: 'histogram', temporality: temporality as Temporality, points: points as HistogramDataPoint[] };
-      case 10: return { ...base, kind: 'exponentialHistogram', temporality: temporality as Temporality, points: points as ExponentialHistogramDataPoint[] };
-      default: return { ...base, kind: 'summary', points: points as SummaryDataPoint[] };
+      case 5:
+        return { ...base, kind: 'gauge', points: points as NumberDataPoint[] };
+      case 7:
+        return { ...base, kind: 'sum', temporality: temporality as Temporality, isMonotonic, points: points as NumberDataPoint[] };
+      case 9:
+        return { ...base, kind: 'histogram', temporality: temporality as Temporality, points: points as HistogramDataPoint[] };
+      case 10:
+        return { ...base, kind: 'exponentialHistogram', temporality: temporality as Temporality, points: points as ExponentialHistogramDataPoint[] };
+      default:
+        return { ...base, kind: 'summary', points: points as SummaryDataPoint[] };
     }
   }
 
   /** After a point is read: keep it, or record why it was rejected. */
   private keep(points: unknown[], point: unknown, index: number): void {
     if (this.reason === null) points.push(point);
-    else { this.pending.push({ index, reason: this.reason }); this.reason = null; }
+    else {
+      this.pending.push({ index, reason: this.reason });
+      this.reason = null;
+    }
   }
 
   gauge(): NumberDataPoint[] {
@@ -563,7 +716,8 @@ class ProtoDecoder {
     let pi = 0;
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 0x0a) this.keep(points, this.numberPoint(), pi++); // 1 data_points
+      if (tag === 0x0a)
+        this.keep(points, this.numberPoint(), pi++); // 1 data_points
       else this.skip(tag);
     }
     this.done(end);
@@ -580,10 +734,17 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: this.keep(points, this.numberPoint(), pi++); break; // 1 data_points
-        case 0x10: this.temporality = r.int32(); break; // 2 aggregation_temporality
-        case 0x18: this.isMonotonic = r.bool(); break; // 3 is_monotonic
-        default: this.skip(tag);
+        case 0x0a:
+          this.keep(points, this.numberPoint(), pi++);
+          break; // 1 data_points
+        case 0x10:
+          this.temporality = r.int32();
+          break; // 2 aggregation_temporality
+        case 0x18:
+          this.isMonotonic = r.bool();
+          break; // 3 is_monotonic
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -599,9 +760,14 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: this.keep(points, this.histogramPoint(), pi++); break; // 1 data_points
-        case 0x10: this.temporality = r.int32(); break; // 2 aggregation_temporality
-        default: this.skip(tag);
+        case 0x0a:
+          this.keep(points, this.histogramPoint(), pi++);
+          break; // 1 data_points
+        case 0x10:
+          this.temporality = r.int32();
+          break; // 2 aggregation_temporality
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -617,9 +783,14 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: this.keep(points, this.expHistogramPoint(), pi++); break; // 1 data_points
-        case 0x10: this.temporality = r.int32(); break; // 2 aggregation_temporality
-        default: this.skip(tag);
+        case 0x0a:
+          this.keep(points, this.expHistogramPoint(), pi++);
+          break; // 1 data_points
+        case 0x10:
+          this.temporality = r.int32();
+          break; // 2 aggregation_temporality
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -633,7 +804,8 @@ class ProtoDecoder {
     let pi = 0;
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 0x0a) this.keep(points, this.summaryPoint(), pi++); // 1 data_points
+      if (tag === 0x0a)
+        this.keep(points, this.summaryPoint(), pi++); // 1 data_points
       else this.skip(tag);
     }
     this.done(end);
@@ -645,20 +817,38 @@ class ProtoDecoder {
     const end = this.begin();
     this.reason = null;
     const attributes: Attributes = {};
-    let n = 0, start = 0n, time = 0n, flags = 0;
+    let n = 0,
+      start = 0n,
+      time = 0n,
+      flags = 0;
     let value: number | bigint | undefined;
     let exemplars: Exemplar[] | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x3a: this.attribute(attributes, ++n, 'attributes'); break; // 7 attributes
-        case 0x11: start = this.u64(); break; // 2 start_time_unix_nano
-        case 0x19: time = this.u64(); break; // 3 time_unix_nano
-        case 0x21: value = r.double(); break; // 4 as_double
-        case 0x31: value = this.s64(); break; // 6 as_int
-        case 0x2a: (exemplars ??= []).push(this.exemplar()); break; // 5 exemplars
-        case 0x40: flags = r.uint32(); break; // 8 flags
-        default: this.skip(tag);
+        case 0x3a:
+          this.attribute(attributes, ++n, 'attributes');
+          break; // 7 attributes
+        case 0x11:
+          start = this.u64();
+          break; // 2 start_time_unix_nano
+        case 0x19:
+          time = this.u64();
+          break; // 3 time_unix_nano
+        case 0x21:
+          value = r.double();
+          break; // 4 as_double
+        case 0x31:
+          value = this.s64();
+          break; // 6 as_int
+        case 0x2a:
+          (exemplars ??= []).push(this.exemplar());
+          break; // 5 exemplars
+        case 0x40:
+          flags = r.uint32();
+          break; // 8 flags
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -694,7 +884,11 @@ class ProtoDecoder {
     const end = this.begin();
     this.reason = null;
     const attributes: Attributes = {};
-    let n = 0, start = 0n, time = 0n, flags = 0, count = 0;
+    let n = 0,
+      start = 0n,
+      time = 0n,
+      flags = 0,
+      count = 0;
     let sum: number | undefined, min: number | undefined, max: number | undefined;
     const bucketCounts: number[] = [];
     const explicitBounds: number[] = [];
@@ -702,20 +896,47 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x4a: this.attribute(attributes, ++n, 'attributes'); break; // 9 attributes
-        case 0x11: start = this.u64(); break; // 2 start_time_unix_nano
-        case 0x19: time = this.u64(); break; // 3 time_unix_nano
-        case 0x21: count = this.f64num(); break; // 4 count
-        case 0x29: sum = r.double(); break; // 5 sum
-        case 0x32: this.packedFixed64(bucketCounts); break; // 6 bucket_counts, packed
-        case 0x31: bucketCounts.push(this.f64num()); break; // 6 bucket_counts, unpacked
-        case 0x3a: r.doubles(explicitBounds); break; // 7 explicit_bounds, packed
-        case 0x39: explicitBounds.push(r.double()); break; // 7 explicit_bounds, unpacked
-        case 0x42: (exemplars ??= []).push(this.exemplar()); break; // 8 exemplars
-        case 0x50: flags = r.uint32(); break; // 10 flags
-        case 0x59: min = r.double(); break; // 11 min
-        case 0x61: max = r.double(); break; // 12 max
-        default: this.skip(tag);
+        case 0x4a:
+          this.attribute(attributes, ++n, 'attributes');
+          break; // 9 attributes
+        case 0x11:
+          start = this.u64();
+          break; // 2 start_time_unix_nano
+        case 0x19:
+          time = this.u64();
+          break; // 3 time_unix_nano
+        case 0x21:
+          count = this.f64num();
+          break; // 4 count
+        case 0x29:
+          sum = r.double();
+          break; // 5 sum
+        case 0x32:
+          this.packedFixed64(bucketCounts);
+          break; // 6 bucket_counts, packed
+        case 0x31:
+          bucketCounts.push(this.f64num());
+          break; // 6 bucket_counts, unpacked
+        case 0x3a:
+          r.doubles(explicitBounds);
+          break; // 7 explicit_bounds, packed
+        case 0x39:
+          explicitBounds.push(r.double());
+          break; // 7 explicit_bounds, unpacked
+        case 0x42:
+          (exemplars ??= []).push(this.exemplar());
+          break; // 8 exemplars
+        case 0x50:
+          flags = r.uint32();
+          break; // 10 flags
+        case 0x59:
+          min = r.double();
+          break; // 11 min
+        case 0x61:
+          max = r.double();
+          break; // 12 max
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -737,10 +958,18 @@ class ProtoDecoder {
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x08: offset = r.sint32(); break; // 1 offset
-        case 0x12: this.packedVarint64(bucketCounts); break; // 2 bucket_counts, packed
-        case 0x10: this.varint64(); bucketCounts.push(this.hi * TWO_32 + this.lo); break; // 2 bucket_counts, unpacked
-        default: this.skip(tag);
+        case 0x08:
+          offset = r.sint32();
+          break; // 1 offset
+        case 0x12:
+          this.packedVarint64(bucketCounts);
+          break; // 2 bucket_counts, packed
+        case 0x10:
+          this.varint64();
+          bucketCounts.push(this.hi * TWO_32 + this.lo);
+          break; // 2 bucket_counts, unpacked
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -752,33 +981,75 @@ class ProtoDecoder {
     const end = this.begin();
     this.reason = null;
     const attributes: Attributes = {};
-    let n = 0, start = 0n, time = 0n, flags = 0, count = 0, scale = 0, zeroCount = 0, zeroThreshold = 0;
+    let n = 0,
+      start = 0n,
+      time = 0n,
+      flags = 0,
+      count = 0,
+      scale = 0,
+      zeroCount = 0,
+      zeroThreshold = 0;
     let sum: number | undefined, min: number | undefined, max: number | undefined;
     let positive: ExpHistogramBuckets | undefined, negative: ExpHistogramBuckets | undefined;
     let exemplars: Exemplar[] | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x0a: this.attribute(attributes, ++n, 'attributes'); break; // 1 attributes
-        case 0x11: start = this.u64(); break; // 2 start_time_unix_nano
-        case 0x19: time = this.u64(); break; // 3 time_unix_nano
-        case 0x21: count = this.f64num(); break; // 4 count
-        case 0x29: sum = r.double(); break; // 5 sum
-        case 0x30: scale = r.sint32(); break; // 6 scale
-        case 0x39: zeroCount = this.f64num(); break; // 7 zero_count
-        case 0x42: positive = this.buckets(); break; // 8 positive
-        case 0x4a: negative = this.buckets(); break; // 9 negative
-        case 0x50: flags = r.uint32(); break; // 10 flags
-        case 0x5a: (exemplars ??= []).push(this.exemplar()); break; // 11 exemplars
-        case 0x61: min = r.double(); break; // 12 min
-        case 0x69: max = r.double(); break; // 13 max
-        case 0x71: zeroThreshold = r.double(); break; // 14 zero_threshold
-        default: this.skip(tag);
+        case 0x0a:
+          this.attribute(attributes, ++n, 'attributes');
+          break; // 1 attributes
+        case 0x11:
+          start = this.u64();
+          break; // 2 start_time_unix_nano
+        case 0x19:
+          time = this.u64();
+          break; // 3 time_unix_nano
+        case 0x21:
+          count = this.f64num();
+          break; // 4 count
+        case 0x29:
+          sum = r.double();
+          break; // 5 sum
+        case 0x30:
+          scale = r.sint32();
+          break; // 6 scale
+        case 0x39:
+          zeroCount = this.f64num();
+          break; // 7 zero_count
+        case 0x42:
+          positive = this.buckets();
+          break; // 8 positive
+        case 0x4a:
+          negative = this.buckets();
+          break; // 9 negative
+        case 0x50:
+          flags = r.uint32();
+          break; // 10 flags
+        case 0x5a:
+          (exemplars ??= []).push(this.exemplar());
+          break; // 11 exemplars
+        case 0x61:
+          min = r.double();
+          break; // 12 min
+        case 0x69:
+          max = r.double();
+          break; // 13 max
+        case 0x71:
+          zeroThreshold = r.double();
+          break; // 14 zero_threshold
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
     const p: ExponentialHistogramDataPoint = {
-      attributes, startTimeUnixNano: start, timeUnixNano: time, flags, count, scale, zeroCount,
+      attributes,
+      startTimeUnixNano: start,
+      timeUnixNano: time,
+      flags,
+      count,
+      scale,
+      zeroCount,
       positive: positive ?? { offset: 0, bucketCounts: [] },
       negative: negative ?? { offset: 0, bucketCounts: [] },
       zeroThreshold,
@@ -793,13 +1064,19 @@ class ProtoDecoder {
   quantile(): QuantileValue {
     const r = this.r;
     const end = this.begin();
-    let quantile = 0, value = 0;
+    let quantile = 0,
+      value = 0;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x09: quantile = r.double(); break; // 1 quantile
-        case 0x11: value = r.double(); break; // 2 value
-        default: this.skip(tag);
+        case 0x09:
+          quantile = r.double();
+          break; // 1 quantile
+        case 0x11:
+          value = r.double();
+          break; // 2 value
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -811,19 +1088,39 @@ class ProtoDecoder {
     const end = this.begin();
     this.reason = null;
     const attributes: Attributes = {};
-    let n = 0, start = 0n, time = 0n, flags = 0, count = 0, sum = 0;
+    let n = 0,
+      start = 0n,
+      time = 0n,
+      flags = 0,
+      count = 0,
+      sum = 0;
     const quantileValues: QuantileValue[] = [];
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x3a: this.attribute(attributes, ++n, 'attributes'); break; // 7 attributes
-        case 0x11: start = this.u64(); break; // 2 start_time_unix_nano
-        case 0x19: time = this.u64(); break; // 3 time_unix_nano
-        case 0x21: count = this.f64num(); break; // 4 count
-        case 0x29: sum = r.double(); break; // 5 sum
-        case 0x32: quantileValues.push(this.quantile()); break; // 6 quantile_values
-        case 0x40: flags = r.uint32(); break; // 8 flags
-        default: this.skip(tag);
+        case 0x3a:
+          this.attribute(attributes, ++n, 'attributes');
+          break; // 7 attributes
+        case 0x11:
+          start = this.u64();
+          break; // 2 start_time_unix_nano
+        case 0x19:
+          time = this.u64();
+          break; // 3 time_unix_nano
+        case 0x21:
+          count = this.f64num();
+          break; // 4 count
+        case 0x29:
+          sum = r.double();
+          break; // 5 sum
+        case 0x32:
+          quantileValues.push(this.quantile());
+          break; // 6 quantile_values
+        case 0x40:
+          flags = r.uint32();
+          break; // 8 flags
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -834,18 +1131,34 @@ class ProtoDecoder {
     const r = this.r;
     const end = this.begin();
     const filteredAttributes: Attributes = {};
-    let n = 0, time = 0n, spanId = '', traceId = '';
+    let n = 0,
+      time = 0n,
+      spanId = '',
+      traceId = '';
     let value: number | bigint = 0;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x3a: this.attribute(filteredAttributes, ++n, 'exemplar attributes'); break; // 7 filtered_attributes
-        case 0x11: time = this.u64(); break; // 2 time_unix_nano
-        case 0x19: value = r.double(); break; // 3 as_double
-        case 0x31: value = this.s64(); break; // 6 as_int
-        case 0x22: spanId = this.hex(); break; // 4 span_id
-        case 0x2a: traceId = this.hex(); break; // 5 trace_id
-        default: this.skip(tag);
+        case 0x3a:
+          this.attribute(filteredAttributes, ++n, 'exemplar attributes');
+          break; // 7 filtered_attributes
+        case 0x11:
+          time = this.u64();
+          break; // 2 time_unix_nano
+        case 0x19:
+          value = r.double();
+          break; // 3 as_double
+        case 0x31:
+          value = this.s64();
+          break; // 6 as_int
+        case 0x22:
+          spanId = this.hex();
+          break; // 4 span_id
+        case 0x2a:
+          traceId = this.hex();
+          break; // 5 trace_id
+        default:
+          this.skip(tag);
       }
     }
     this.done(end);
@@ -860,7 +1173,8 @@ class ProtoDecoder {
     let ri = 0;
     while (r.pos < r.len) {
       const tag = r.uint32();
-      if (tag === 0x0a) this.resourceLogs(ri++, out); // 1 resource_logs
+      if (tag === 0x0a)
+        this.resourceLogs(ri++, out); // 1 resource_logs
       else this.skip(tag);
     }
     return out;
@@ -882,12 +1196,14 @@ class ProtoDecoder {
           resourceReason = this.reason;
           this.reason = null;
           break;
-        case 0x12: { // 2 scope_logs
+        case 0x12: {
+          // 2 scope_logs
           const sl = this.scopeLogs(ri, si++);
           if (sl !== null) scopes.push(sl);
           break;
         }
-        default: this.skip(tag); // 3 schema_url: not mapped
+        default:
+          this.skip(tag); // 3 schema_url: not mapped
       }
     }
     this.done(end);
@@ -920,14 +1236,19 @@ class ProtoDecoder {
           scopeReason = this.reason;
           this.reason = null;
           break;
-        case 0x12: { // 2 log_records
+        case 0x12: {
+          // 2 log_records
           const idx = li++;
           const rec = this.logRecord();
           if (this.reason === null) records.push(rec);
-          else { this.sink.add(1, logRecordMessage(ri, si, idx, this.reason)); this.reason = null; }
+          else {
+            this.sink.add(1, logRecordMessage(ri, si, idx, this.reason));
+            this.reason = null;
+          }
           break;
         }
-        default: this.skip(tag); // 3 schema_url: not mapped
+        default:
+          this.skip(tag); // 3 schema_url: not mapped
       }
     }
     this.done(end);
@@ -944,21 +1265,47 @@ class ProtoDecoder {
     const end = this.begin();
     this.reason = null;
     const attributes: Attributes = {};
-    let n = 0, time = 0n, observed = 0n, severityNumber = 0, severityText = '', traceId = '', spanId = '', eventName = '';
+    let n = 0,
+      time = 0n,
+      observed = 0n,
+      severityNumber = 0,
+      severityText = '',
+      traceId = '',
+      spanId = '',
+      eventName = '';
     let body: AttrValue | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag) {
-        case 0x09: time = this.u64(); break; // 1 time_unix_nano
-        case 0x59: observed = this.u64(); break; // 11 observed_time_unix_nano
-        case 0x10: severityNumber = r.int32(); break; // 2 severity_number
-        case 0x1a: severityText = this.str(); break; // 3 severity_text
-        case 0x2a: body = this.anyValue(0); break; // 5 body
-        case 0x32: this.attribute(attributes, ++n, 'attributes'); break; // 6 attributes
-        case 0x4a: traceId = this.hex(); break; // 9 trace_id
-        case 0x52: spanId = this.hex(); break; // 10 span_id
-        case 0x62: eventName = this.str(); break; // 12 event_name
-        default: this.skip(tag); // 7 dropped_attributes_count, 8 flags: not mapped
+        case 0x09:
+          time = this.u64();
+          break; // 1 time_unix_nano
+        case 0x59:
+          observed = this.u64();
+          break; // 11 observed_time_unix_nano
+        case 0x10:
+          severityNumber = r.int32();
+          break; // 2 severity_number
+        case 0x1a:
+          severityText = this.str();
+          break; // 3 severity_text
+        case 0x2a:
+          body = this.anyValue(0);
+          break; // 5 body
+        case 0x32:
+          this.attribute(attributes, ++n, 'attributes');
+          break; // 6 attributes
+        case 0x4a:
+          traceId = this.hex();
+          break; // 9 trace_id
+        case 0x52:
+          spanId = this.hex();
+          break; // 10 span_id
+        case 0x62:
+          eventName = this.str();
+          break; // 12 event_name
+        default:
+          this.skip(tag); // 7 dropped_attributes_count, 8 flags: not mapped
       }
     }
     this.done(end);
@@ -966,7 +1313,10 @@ class ProtoDecoder {
   }
 }
 
-interface ScopeLogsTmp { scope: Scope; records: LogRecordFields[] }
+interface ScopeLogsTmp {
+  scope: Scope;
+  records: LogRecordFields[];
+}
 
 /**
  * Decode an ExportMetricsServiceRequest.
@@ -1020,12 +1370,24 @@ export function decodeLogsProto(buf: Uint8Array, limits?: Partial<DecodeLimits>)
 
 const U32 = 0xffffffffn;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
-let eBig0: bigint | undefined, eLo0 = 0, eHi0 = 0, eBig1: bigint | undefined, eLo1 = 0, eHi1 = 0, eTurn = 0;
+let eBig0: bigint | undefined,
+  eLo0 = 0,
+  eHi0 = 0,
+  eBig1: bigint | undefined,
+  eLo1 = 0,
+  eHi1 = 0,
+  eTurn = 0;
 
 /** Write a bigint as fixed64/sfixed64 (two's complement), caching recent values. */
 function writeFixed64Big(w: PbWriter, v: bigint): void {
   let lo: number, hi: number;
-  if (v === eBig0) { lo = eLo0; hi = eHi0; } else if (v === eBig1) { lo = eLo1; hi = eHi1; } else {
+  if (v === eBig0) {
+    lo = eLo0;
+    hi = eHi0;
+  } else if (v === eBig1) {
+    lo = eLo1;
+    hi = eHi1;
+  } else {
     if (v >= 0n && v <= MAX_SAFE_BIG) {
       const n = Number(v);
       lo = n >>> 0;
@@ -1035,7 +1397,17 @@ function writeFixed64Big(w: PbWriter, v: bigint): void {
       lo = Number(u & U32);
       hi = Number(u >> 32n);
     }
-    if (eTurn === 0) { eBig0 = v; eLo0 = lo; eHi0 = hi; eTurn = 1; } else { eBig1 = v; eLo1 = lo; eHi1 = hi; eTurn = 0; }
+    if (eTurn === 0) {
+      eBig0 = v;
+      eLo0 = lo;
+      eHi0 = hi;
+      eTurn = 1;
+    } else {
+      eBig1 = v;
+      eLo1 = lo;
+      eHi1 = hi;
+      eTurn = 0;
+    }
   }
   w.fixed32(lo).fixed32(hi);
 }
@@ -1047,7 +1419,10 @@ function writeFixed64Num(w: PbWriter, n: number): void {
 const longBits = { low: 0, high: 0, unsigned: false };
 /** Write a bigint as an int64 varint. */
 function writeInt64(w: PbWriter, v: bigint): void {
-  if (v >= -2147483648n && v <= 2147483647n) { w.int32(Number(v)); return; }
+  if (v >= -2147483648n && v <= 2147483647n) {
+    w.int32(Number(v));
+    return;
+  }
   const u = BigInt.asUintN(64, v);
   longBits.low = Number(u & U32) | 0;
   longBits.high = Number(u >> 32n) | 0;
@@ -1056,14 +1431,27 @@ function writeInt64(w: PbWriter, v: bigint): void {
 
 function writeAnyValue(w: PbWriter, v: AttrValue): void {
   switch (typeof v) {
-    case 'string': w.uint32(0x0a).string(v); return; // 1 string_value
-    case 'boolean': w.uint32(0x10).bool(v); return; // 2 bool_value
-    case 'bigint': w.uint32(0x18); writeInt64(w, v); return; // 3 int_value
-    case 'number': w.uint32(0x21).double(v); return; // 4 double_value
+    case 'string':
+      w.uint32(0x0a).string(v);
+      return; // 1 string_value
+    case 'boolean':
+      w.uint32(0x10).bool(v);
+      return; // 2 bool_value
+    case 'bigint':
+      w.uint32(0x18);
+      writeInt64(w, v);
+      return; // 3 int_value
+    case 'number':
+      w.uint32(0x21).double(v);
+      return; // 4 double_value
     default:
       if (v === null) return; // empty AnyValue
-      if (v instanceof Uint8Array) { w.uint32(0x3a).bytes(v); return; } // 7 bytes_value
-      if (Array.isArray(v)) { // 5 array_value
+      if (v instanceof Uint8Array) {
+        w.uint32(0x3a).bytes(v);
+        return;
+      } // 7 bytes_value
+      if (Array.isArray(v)) {
+        // 5 array_value
         w.uint32(0x2a).fork();
         for (let i = 0; i < v.length; i++) {
           w.uint32(0x0a).fork(); // ArrayValue.values
@@ -1101,8 +1489,12 @@ function writeExemplars(w: PbWriter, tag: number, exemplars: Exemplar[] | undefi
   for (const e of exemplars) {
     w.uint32(tag).fork();
     writeAttributes(w, 0x3a, e.filteredAttributes); // 7 filtered_attributes
-    w.uint32(0x11); writeFixed64Big(w, e.timeUnixNano); // 2 time_unix_nano
-    if (typeof e.value === 'bigint') { w.uint32(0x31); writeFixed64Big(w, e.value); } // 6 as_int
+    w.uint32(0x11);
+    writeFixed64Big(w, e.timeUnixNano); // 2 time_unix_nano
+    if (typeof e.value === 'bigint') {
+      w.uint32(0x31);
+      writeFixed64Big(w, e.value);
+    } // 6 as_int
     else w.uint32(0x19).double(e.value); // 3 as_double
     writeHexBytes(w, 0x22, e.spanId); // 4 span_id
     writeHexBytes(w, 0x2a, e.traceId); // 5 trace_id
@@ -1114,10 +1506,15 @@ function writeNumberPoints(w: PbWriter, points: NumberDataPoint[]): void {
   for (const p of points) {
     w.uint32(0x0a).fork(); // data_points
     writeAttributes(w, 0x3a, p.attributes); // 7 attributes
-    w.uint32(0x11); writeFixed64Big(w, p.startTimeUnixNano); // 2
-    w.uint32(0x19); writeFixed64Big(w, p.timeUnixNano); // 3
+    w.uint32(0x11);
+    writeFixed64Big(w, p.startTimeUnixNano); // 2
+    w.uint32(0x19);
+    writeFixed64Big(w, p.timeUnixNano); // 3
     const v = p.value;
-    if (typeof v === 'bigint') { w.uint32(0x31); writeFixed64Big(w, v); } // 6 as_int
+    if (typeof v === 'bigint') {
+      w.uint32(0x31);
+      writeFixed64Big(w, v);
+    } // 6 as_int
     else if (!((p.flags & 1) !== 0 && Number.isNaN(v))) w.uint32(0x21).double(v); // 4 as_double
     writeExemplars(w, 0x2a, p.exemplars); // 5 exemplars
     if (p.flags !== 0) w.uint32(0x40).uint32(p.flags); // 8 flags
@@ -1129,15 +1526,20 @@ function writeHistogramPoints(w: PbWriter, points: HistogramDataPoint[]): void {
   for (const p of points) {
     w.uint32(0x0a).fork();
     writeAttributes(w, 0x4a, p.attributes); // 9 attributes
-    w.uint32(0x11); writeFixed64Big(w, p.startTimeUnixNano); // 2
-    w.uint32(0x19); writeFixed64Big(w, p.timeUnixNano); // 3
-    w.uint32(0x21); writeFixed64Num(w, p.count); // 4 count
+    w.uint32(0x11);
+    writeFixed64Big(w, p.startTimeUnixNano); // 2
+    w.uint32(0x19);
+    writeFixed64Big(w, p.timeUnixNano); // 3
+    w.uint32(0x21);
+    writeFixed64Num(w, p.count); // 4 count
     if (p.sum !== undefined) w.uint32(0x29).double(p.sum); // 5 sum
-    if (p.bucketCounts.length > 0) { // 6 bucket_counts, packed
+    if (p.bucketCounts.length > 0) {
+      // 6 bucket_counts, packed
       w.uint32(0x32).uint32(p.bucketCounts.length * 8);
       for (const c of p.bucketCounts) writeFixed64Num(w, c);
     }
-    if (p.explicitBounds.length > 0) { // 7 explicit_bounds, packed
+    if (p.explicitBounds.length > 0) {
+      // 7 explicit_bounds, packed
       w.uint32(0x3a).uint32(p.explicitBounds.length * 8);
       for (const b of p.explicitBounds) w.double(b);
     }
@@ -1152,7 +1554,8 @@ function writeHistogramPoints(w: PbWriter, points: HistogramDataPoint[]): void {
 function writeBuckets(w: PbWriter, tag: number, b: ExpHistogramBuckets): void {
   w.uint32(tag).fork();
   if (b.offset !== 0) w.uint32(0x08).sint32(b.offset); // 1 offset
-  if (b.bucketCounts.length > 0) { // 2 bucket_counts, packed
+  if (b.bucketCounts.length > 0) {
+    // 2 bucket_counts, packed
     w.uint32(0x12).fork();
     for (const c of b.bucketCounts) w.uint64(c);
     w.ldelim();
@@ -1164,12 +1567,16 @@ function writeExpHistogramPoints(w: PbWriter, points: ExponentialHistogramDataPo
   for (const p of points) {
     w.uint32(0x0a).fork();
     writeAttributes(w, 0x0a, p.attributes); // 1 attributes
-    w.uint32(0x11); writeFixed64Big(w, p.startTimeUnixNano); // 2
-    w.uint32(0x19); writeFixed64Big(w, p.timeUnixNano); // 3
-    w.uint32(0x21); writeFixed64Num(w, p.count); // 4 count
+    w.uint32(0x11);
+    writeFixed64Big(w, p.startTimeUnixNano); // 2
+    w.uint32(0x19);
+    writeFixed64Big(w, p.timeUnixNano); // 3
+    w.uint32(0x21);
+    writeFixed64Num(w, p.count); // 4 count
     if (p.sum !== undefined) w.uint32(0x29).double(p.sum); // 5 sum
     if (p.scale !== 0) w.uint32(0x30).sint32(p.scale); // 6 scale
-    w.uint32(0x39); writeFixed64Num(w, p.zeroCount); // 7 zero_count
+    w.uint32(0x39);
+    writeFixed64Num(w, p.zeroCount); // 7 zero_count
     writeBuckets(w, 0x42, p.positive); // 8 positive
     writeBuckets(w, 0x4a, p.negative); // 9 negative
     if (p.flags !== 0) w.uint32(0x50).uint32(p.flags); // 10 flags
@@ -1185,11 +1592,15 @@ function writeSummaryPoints(w: PbWriter, points: SummaryDataPoint[]): void {
   for (const p of points) {
     w.uint32(0x0a).fork();
     writeAttributes(w, 0x3a, p.attributes); // 7 attributes
-    w.uint32(0x11); writeFixed64Big(w, p.startTimeUnixNano); // 2
-    w.uint32(0x19); writeFixed64Big(w, p.timeUnixNano); // 3
-    w.uint32(0x21); writeFixed64Num(w, p.count); // 4 count
+    w.uint32(0x11);
+    writeFixed64Big(w, p.startTimeUnixNano); // 2
+    w.uint32(0x19);
+    writeFixed64Big(w, p.timeUnixNano); // 3
+    w.uint32(0x21);
+    writeFixed64Num(w, p.count); // 4 count
     w.uint32(0x29).double(p.sum); // 5 sum
-    for (const q of p.quantileValues) { // 6 quantile_values
+    for (const q of p.quantileValues) {
+      // 6 quantile_values
       w.uint32(0x32).fork();
       w.uint32(0x09).double(q.quantile);
       w.uint32(0x11).double(q.value);
@@ -1207,25 +1618,34 @@ function writeMetric(w: PbWriter, m: Metric): void {
   if (m.unit !== '') w.uint32(0x1a).string(m.unit); // 3
   switch (m.kind) {
     case 'gauge':
-      w.uint32(0x2a).fork(); writeNumberPoints(w, m.points); w.ldelim(); break; // 5
+      w.uint32(0x2a).fork();
+      writeNumberPoints(w, m.points);
+      w.ldelim();
+      break; // 5
     case 'sum':
-      w.uint32(0x3a).fork(); writeNumberPoints(w, m.points); // 7
+      w.uint32(0x3a).fork();
+      writeNumberPoints(w, m.points); // 7
       if (m.temporality !== 0) w.uint32(0x10).int32(m.temporality);
       if (m.isMonotonic) w.uint32(0x18).bool(true);
       w.ldelim();
       break;
     case 'histogram':
-      w.uint32(0x4a).fork(); writeHistogramPoints(w, m.points); // 9
+      w.uint32(0x4a).fork();
+      writeHistogramPoints(w, m.points); // 9
       if (m.temporality !== 0) w.uint32(0x10).int32(m.temporality);
       w.ldelim();
       break;
     case 'exponentialHistogram':
-      w.uint32(0x52).fork(); writeExpHistogramPoints(w, m.points); // 10
+      w.uint32(0x52).fork();
+      writeExpHistogramPoints(w, m.points); // 10
       if (m.temporality !== 0) w.uint32(0x10).int32(m.temporality);
       w.ldelim();
       break;
     case 'summary':
-      w.uint32(0x5a).fork(); writeSummaryPoints(w, m.points); w.ldelim(); break; // 11
+      w.uint32(0x5a).fork();
+      writeSummaryPoints(w, m.points);
+      w.ldelim();
+      break; // 11
   }
   if (m.metadata !== undefined) writeAttributes(w, 0x62, m.metadata); // 12 metadata
   w.ldelim();

@@ -59,8 +59,7 @@ export function loadOtlpProtos(): Root {
   if (cached !== undefined) return cached;
   const dir = protoDir();
   const root = new protobuf.Root();
-  root.resolvePath = (_origin: string, target: string): string =>
-    target.startsWith('google/protobuf/') ? target : join(dir, target);
+  root.resolvePath = (_origin: string, target: string): string => (target.startsWith('google/protobuf/') ? target : join(dir, target));
   root.loadSync(OTLP_PROTO_FILES as unknown as string[]);
   root.resolveAll();
   cached = root;

@@ -28,12 +28,24 @@ import { V_FLOAT, V_INT, type CumulativeStore, type FamilyInfo, type HistState, 
 const CHECKPOINT_MAGIC = 'MPCK';
 export const CHECKPOINT_VERSION = 2;
 const TYPES: SeriesType[] = ['counter', 'gauge', 'histogram', 'summary'];
-const K_FLOAT = 0, K_INT64 = 1, K_BIG = 2, K_HIST = 3, K_EXP = 4, K_SUMMARY = 5, K_EMPTY = 6;
+const K_FLOAT = 0,
+  K_INT64 = 1,
+  K_BIG = 2,
+  K_HIST = 3,
+  K_EXP = 4,
+  K_SUMMARY = 5,
+  K_EMPTY = 6;
 const MIN_I64 = -(2n ** 63n);
 const MAX_I64 = 2n ** 63n - 1n;
 
 export class CheckpointError extends Error {
-  constructor(message: string, readonly offset: number) { super(message); this.name = 'CheckpointError'; }
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
 }
 
 export interface CheckpointSelect {
@@ -66,12 +78,35 @@ class Writer {
     this.buf.copy(b, 0, 0, this.off);
     this.buf = b;
   }
-  u8(v: number): void { this.need(1); this.buf[this.off++] = v; }
-  u16(v: number): void { this.need(2); this.buf.writeUInt16LE(v, this.off); this.off += 2; }
-  u32(v: number): void { this.need(4); this.buf.writeUInt32LE(v, this.off); this.off += 4; }
-  i32(v: number): void { this.need(4); this.buf.writeInt32LE(v, this.off); this.off += 4; }
-  f64(v: number): void { this.need(8); this.buf.writeDoubleLE(v, this.off); this.off += 8; }
-  i64(v: bigint): void { this.need(8); this.buf.writeBigInt64LE(v, this.off); this.off += 8; }
+  u8(v: number): void {
+    this.need(1);
+    this.buf[this.off++] = v;
+  }
+  u16(v: number): void {
+    this.need(2);
+    this.buf.writeUInt16LE(v, this.off);
+    this.off += 2;
+  }
+  u32(v: number): void {
+    this.need(4);
+    this.buf.writeUInt32LE(v, this.off);
+    this.off += 4;
+  }
+  i32(v: number): void {
+    this.need(4);
+    this.buf.writeInt32LE(v, this.off);
+    this.off += 4;
+  }
+  f64(v: number): void {
+    this.need(8);
+    this.buf.writeDoubleLE(v, this.off);
+    this.off += 8;
+  }
+  i64(v: bigint): void {
+    this.need(8);
+    this.buf.writeBigInt64LE(v, this.off);
+    this.off += 8;
+  }
   str(s: string): void {
     const max = s.length * 3;
     this.need(4 + max);
@@ -79,22 +114,62 @@ class Writer {
     this.buf.writeUInt32LE(n, this.off);
     this.off += 4 + n;
   }
-  f64s(a: readonly number[]): void { this.u32(a.length); for (const v of a) this.f64(v); }
+  f64s(a: readonly number[]): void {
+    this.u32(a.length);
+    for (const v of a) this.f64(v);
+  }
 }
 
 class Reader {
   off = 0;
-  constructor(private readonly b: Buffer, private readonly end: number) {}
+  constructor(
+    private readonly b: Buffer,
+    private readonly end: number,
+  ) {}
   private need(n: number, what: string): void {
     if (this.off + n > this.end) throw new CheckpointError(`truncated checkpoint: ${what} at byte ${this.off} runs past the end (${this.end})`, this.off);
   }
-  u8(w = 'a byte'): number { this.need(1, w); return this.b[this.off++] as number; }
-  u16(w = 'a u16'): number { this.need(2, w); const v = this.b.readUInt16LE(this.off); this.off += 2; return v; }
-  u32(w = 'a u32'): number { this.need(4, w); const v = this.b.readUInt32LE(this.off); this.off += 4; return v; }
-  i32(w = 'an i32'): number { this.need(4, w); const v = this.b.readInt32LE(this.off); this.off += 4; return v; }
-  f64(w = 'an f64'): number { this.need(8, w); const v = this.b.readDoubleLE(this.off); this.off += 8; return v; }
-  i64(w = 'an i64'): bigint { this.need(8, w); const v = this.b.readBigInt64LE(this.off); this.off += 8; return v; }
-  str(w = 'a string'): string { const n = this.u32(w); this.need(n, w); const s = this.b.toString('utf8', this.off, this.off + n); this.off += n; return s; }
+  u8(w = 'a byte'): number {
+    this.need(1, w);
+    return this.b[this.off++] as number;
+  }
+  u16(w = 'a u16'): number {
+    this.need(2, w);
+    const v = this.b.readUInt16LE(this.off);
+    this.off += 2;
+    return v;
+  }
+  u32(w = 'a u32'): number {
+    this.need(4, w);
+    const v = this.b.readUInt32LE(this.off);
+    this.off += 4;
+    return v;
+  }
+  i32(w = 'an i32'): number {
+    this.need(4, w);
+    const v = this.b.readInt32LE(this.off);
+    this.off += 4;
+    return v;
+  }
+  f64(w = 'an f64'): number {
+    this.need(8, w);
+    const v = this.b.readDoubleLE(this.off);
+    this.off += 8;
+    return v;
+  }
+  i64(w = 'an i64'): bigint {
+    this.need(8, w);
+    const v = this.b.readBigInt64LE(this.off);
+    this.off += 8;
+    return v;
+  }
+  str(w = 'a string'): string {
+    const n = this.u32(w);
+    this.need(n, w);
+    const s = this.b.toString('utf8', this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
   f64s(w: string, max: number): number[] {
     const n = this.u32(w);
     if (n > max) throw new CheckpointError(`${w} at byte ${this.off - 4}: ${n} values, more than ${max}`, this.off - 4);
@@ -111,10 +186,13 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
   const w = new Writer();
   w.buf.write(CHECKPOINT_MAGIC, 0, 'latin1');
   w.off = 4;
-  w.u8(CHECKPOINT_VERSION); w.u8(0); w.u16(0);
+  w.u8(CHECKPOINT_VERSION);
+  w.u8(0);
+  w.u16(0);
   w.f64(now);
   const countsAt = w.off;
-  w.u32(0); w.u32(0);
+  w.u32(0);
+  w.u32(0);
   // families first (only those with a selected series), then the series
   const famIndex = new Map<FamilyInfo, number>();
   const ids: number[] = [];
@@ -126,7 +204,12 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
     }
   }
   for (const info of famIndex.keys()) {
-    w.str(info.name); w.u8(TYPES.indexOf(info.type)); w.str(info.help); w.str(info.unit); w.f64(info.mul ?? 1); w.f64(info.div ?? 1);
+    w.str(info.name);
+    w.u8(TYPES.indexOf(info.type));
+    w.str(info.help);
+    w.str(info.unit);
+    w.f64(info.mul ?? 1);
+    w.f64(info.div ?? 1);
   }
   for (const id of ids) {
     const fam = store.family(id);
@@ -143,7 +226,10 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
       const vk = store.valueKind(id);
       if (vk === V_FLOAT) kind = K_FLOAT;
       else if (vk === V_INT) kind = K_INT64;
-      else { const v = store.value(id) as bigint; kind = v >= MIN_I64 && v <= MAX_I64 ? K_INT64 : K_BIG; }
+      else {
+        const v = store.value(id) as bigint;
+        kind = v >= MIN_I64 && v <= MAX_I64 ? K_INT64 : K_BIG;
+      }
     }
     w.u8(kind);
     const parts = store.keyParts(id);
@@ -154,20 +240,47 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
     w.i64(store.start(id));
     w.i64(store.time(id));
     switch (kind) {
-      case K_FLOAT: w.f64(store.num(id)); break;
-      case K_INT64: w.i64(store.value(id) as bigint); break;
-      case K_BIG: w.str((store.value(id) as bigint).toString()); break;
-      case K_HIST: { const x = h as HistState; w.f64(x.count); w.f64(x.sum); w.f64s(x.bounds); w.f64s(x.counts); break; }
+      case K_FLOAT:
+        w.f64(store.num(id));
+        break;
+      case K_INT64:
+        w.i64(store.value(id) as bigint);
+        break;
+      case K_BIG:
+        w.str((store.value(id) as bigint).toString());
+        break;
+      case K_HIST: {
+        const x = h as HistState;
+        w.f64(x.count);
+        w.f64(x.sum);
+        w.f64s(x.bounds);
+        w.f64s(x.counts);
+        break;
+      }
       case K_EXP: {
         const x = e as ExpState;
-        w.i32(x.scale); w.f64(x.zeroCount); w.f64(x.zeroThreshold); w.f64(x.count); w.f64(x.sum); w.f64(x.min ?? NaN); w.f64(x.max ?? NaN);
-        w.i32(x.pos.offset); w.f64s(x.pos.counts); w.i32(x.neg.offset); w.f64s(x.neg.counts);
+        w.i32(x.scale);
+        w.f64(x.zeroCount);
+        w.f64(x.zeroThreshold);
+        w.f64(x.count);
+        w.f64(x.sum);
+        w.f64(x.min ?? NaN);
+        w.f64(x.max ?? NaN);
+        w.i32(x.pos.offset);
+        w.f64s(x.pos.counts);
+        w.i32(x.neg.offset);
+        w.f64s(x.neg.counts);
         break;
       }
       case K_SUMMARY: {
         const x = sm as SummaryState;
-        w.f64(x.count); w.f64(x.sum); w.u32(x.quantiles.length);
-        for (const q of x.quantiles) { w.f64(q.quantile); w.f64(q.value); }
+        w.f64(x.count);
+        w.f64(x.sum);
+        w.u32(x.quantiles.length);
+        for (const q of x.quantiles) {
+          w.f64(q.quantile);
+          w.f64(q.value);
+        }
         break;
       }
     }
@@ -183,7 +296,18 @@ export function encodeCheckpoint(store: CumulativeStore, sel: CheckpointSelect =
 
 interface Decoded {
   families: FamilyInfo[];
-  series: Array<{ fam: number; tag: number; key: string; ctx: string | undefined; start: bigint; time: bigint; value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }>;
+  series: Array<{
+    fam: number;
+    tag: number;
+    key: string;
+    ctx: string | undefined;
+    start: bigint;
+    time: bigint;
+    value?: number | bigint;
+    hist?: HistState;
+    exp?: ExpState;
+    summary?: SummaryState;
+  }>;
   written: number;
 }
 
@@ -193,8 +317,10 @@ const MAX_BUCKETS = 1 << 16;
 export function decodeCheckpoint(input: Uint8Array): Decoded {
   const b = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (b.length < 28) throw new CheckpointError(`not a checkpoint: ${b.length} bytes, shorter than a header`, 0);
-  if (b.toString('latin1', 0, 4) !== CHECKPOINT_MAGIC) throw new CheckpointError(`not a checkpoint: magic ${JSON.stringify(b.toString('latin1', 0, 4))} at byte 0, expected "${CHECKPOINT_MAGIC}"`, 0);
-  if (b[4] !== CHECKPOINT_VERSION) throw new CheckpointError(`checkpoint version ${b[4]} at byte 4 is not supported (this metricport reads version ${CHECKPOINT_VERSION})`, 4);
+  if (b.toString('latin1', 0, 4) !== CHECKPOINT_MAGIC)
+    throw new CheckpointError(`not a checkpoint: magic ${JSON.stringify(b.toString('latin1', 0, 4))} at byte 0, expected "${CHECKPOINT_MAGIC}"`, 0);
+  if (b[4] !== CHECKPOINT_VERSION)
+    throw new CheckpointError(`checkpoint version ${b[4]} at byte 4 is not supported (this metricport reads version ${CHECKPOINT_VERSION})`, 4);
   const end = b.length - 4;
   const want = b.readUInt32LE(end);
   const got = crc32(b.subarray(0, end));
@@ -232,39 +358,68 @@ export function decodeCheckpoint(input: Uint8Array): Decoded {
     const time = r.i64('series time');
     const s: Decoded['series'][number] = { fam, tag, key, ctx, start, time };
     switch (kind) {
-      case K_FLOAT: s.value = r.f64('value'); break;
-      case K_INT64: s.value = r.i64('value'); break;
+      case K_FLOAT:
+        s.value = r.f64('value');
+        break;
+      case K_INT64:
+        s.value = r.i64('value');
+        break;
       case K_BIG: {
         const t = r.str('value');
-        if (!/^-?\d{1,4000}$/.test(t)) throw new CheckpointError(`series ${i} at byte ${at}: integer value ${JSON.stringify(t.slice(0, 40))} is not decimal`, at);
+        if (!/^-?\d{1,4000}$/.test(t))
+          throw new CheckpointError(`series ${i} at byte ${at}: integer value ${JSON.stringify(t.slice(0, 40))} is not decimal`, at);
         s.value = BigInt(t);
         break;
       }
       case K_HIST: {
-        const count = r.f64('histogram count'); const sum = r.f64('histogram sum');
-        const bounds = r.f64s('histogram bounds', MAX_BUCKETS); const counts = r.f64s('histogram counts', MAX_BUCKETS + 1);
-        if (counts.length !== bounds.length + 1) throw new CheckpointError(`series ${i} at byte ${at}: ${counts.length} bucket counts for ${bounds.length} bounds`, at);
+        const count = r.f64('histogram count');
+        const sum = r.f64('histogram sum');
+        const bounds = r.f64s('histogram bounds', MAX_BUCKETS);
+        const counts = r.f64s('histogram counts', MAX_BUCKETS + 1);
+        if (counts.length !== bounds.length + 1)
+          throw new CheckpointError(`series ${i} at byte ${at}: ${counts.length} bucket counts for ${bounds.length} bounds`, at);
         s.hist = { bounds, counts, count, sum };
         break;
       }
       case K_EXP: {
-        const scale = r.i32('scale'); const zeroCount = r.f64('zero count'); const zeroThreshold = r.f64('zero threshold');
-        const count = r.f64('count'); const sum = r.f64('sum'); const min = r.f64('min'); const max = r.f64('max');
-        const po = r.i32('positive offset'); const pc = r.f64s('positive buckets', MAX_BUCKETS);
-        const no = r.i32('negative offset'); const nc = r.f64s('negative buckets', MAX_BUCKETS);
-        s.exp = { scale, zeroCount, zeroThreshold, count, sum, pos: { offset: po, counts: pc }, neg: { offset: no, counts: nc }, ...(Number.isNaN(min) ? {} : { min }), ...(Number.isNaN(max) ? {} : { max }) };
+        const scale = r.i32('scale');
+        const zeroCount = r.f64('zero count');
+        const zeroThreshold = r.f64('zero threshold');
+        const count = r.f64('count');
+        const sum = r.f64('sum');
+        const min = r.f64('min');
+        const max = r.f64('max');
+        const po = r.i32('positive offset');
+        const pc = r.f64s('positive buckets', MAX_BUCKETS);
+        const no = r.i32('negative offset');
+        const nc = r.f64s('negative buckets', MAX_BUCKETS);
+        s.exp = {
+          scale,
+          zeroCount,
+          zeroThreshold,
+          count,
+          sum,
+          pos: { offset: po, counts: pc },
+          neg: { offset: no, counts: nc },
+          ...(Number.isNaN(min) ? {} : { min }),
+          ...(Number.isNaN(max) ? {} : { max }),
+        };
         break;
       }
       case K_SUMMARY: {
-        const count = r.f64('summary count'); const sum = r.f64('summary sum'); const n = r.u32('quantiles');
+        const count = r.f64('summary count');
+        const sum = r.f64('summary sum');
+        const n = r.u32('quantiles');
         if (n > MAX_BUCKETS) throw new CheckpointError(`series ${i} at byte ${at}: ${n} quantiles`, at);
         const quantiles = [];
         for (let q = 0; q < n; q++) quantiles.push({ quantile: r.f64('quantile'), value: r.f64('quantile value') });
         s.summary = { count, sum, quantiles };
         break;
       }
-      case K_EMPTY: break;
-      default: throw new CheckpointError(`series ${i} at byte ${at}: unknown value kind ${kind}`, at);
+      case K_EMPTY:
+        break;
+      default:
+        throw new CheckpointError(`series ${i} at byte ${at}: unknown value kind ${kind}`, at);
     }
     series.push(s);
   }
@@ -281,12 +436,25 @@ export function restoreCheckpoint(store: CumulativeStore, buf: Uint8Array): Rest
   const d = decodeCheckpoint(buf);
   const rep: RestoreReport = { series: 0, skipped_existing: 0, skipped_cap: 0, skipped_conflict: 0, families: d.families.length, written_at_ms: d.written };
   for (const s of d.series) {
-    const v = { ...(s.value !== undefined ? { value: s.value } : {}), ...(s.hist !== undefined ? { hist: s.hist } : {}), ...(s.exp !== undefined ? { exp: s.exp } : {}), ...(s.summary !== undefined ? { summary: s.summary } : {}) };
+    const v = {
+      ...(s.value !== undefined ? { value: s.value } : {}),
+      ...(s.hist !== undefined ? { hist: s.hist } : {}),
+      ...(s.exp !== undefined ? { exp: s.exp } : {}),
+      ...(s.summary !== undefined ? { summary: s.summary } : {}),
+    };
     switch (store.restoreSeries(d.families[s.fam] as FamilyInfo, s.key, s.ctx, s.tag, s.start, s.time, v)) {
-      case 'ok': rep.series++; break;
-      case 'exists': rep.skipped_existing++; break;
-      case 'cap': rep.skipped_cap++; break;
-      case 'type_conflict': rep.skipped_conflict++; break;
+      case 'ok':
+        rep.series++;
+        break;
+      case 'exists':
+        rep.skipped_existing++;
+        break;
+      case 'cap':
+        rep.skipped_cap++;
+        break;
+      case 'type_conflict':
+        rep.skipped_conflict++;
+        break;
     }
   }
   return rep;
@@ -302,22 +470,37 @@ const stores = new Map<string, CumulativeStore>();
 const listeners = new Set<(id: string, store: CumulativeStore, added: boolean) => void>();
 
 /** The pull stores running in this process by exporter id (e.g. `prometheus`, `circonus/pull`). */
-export function pullStores(): ReadonlyMap<string, CumulativeStore> { return stores; }
+export function pullStores(): ReadonlyMap<string, CumulativeStore> {
+  return stores;
+}
 
 /** Called for every pull store registered or unregistered from now on; returns the unsubscribe. */
 export function onPullStore(cb: (id: string, store: CumulativeStore, added: boolean) => void): () => void {
   listeners.add(cb);
-  return () => { listeners.delete(cb); };
+  return () => {
+    listeners.delete(cb);
+  };
 }
 
 export function registerPullStore(id: string, store: CumulativeStore): void {
   stores.set(id, store);
-  for (const cb of listeners) { try { cb(id, store, true); } catch { /* a listener's failure is its own */ } }
+  for (const cb of listeners) {
+    try {
+      cb(id, store, true);
+    } catch {
+      /* a listener's failure is its own */
+    }
+  }
 }
 
 export function unregisterPullStore(id: string, store: CumulativeStore): void {
   if (stores.get(id) !== store) return;
   stores.delete(id);
-  for (const cb of listeners) { try { cb(id, store, false); } catch { /* a listener's failure is its own */ } }
+  for (const cb of listeners) {
+    try {
+      cb(id, store, false);
+    } catch {
+      /* a listener's failure is its own */
+    }
+  }
 }
-

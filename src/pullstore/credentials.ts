@@ -20,16 +20,24 @@ export interface PullCredentials {
   password: string;
 }
 
-export interface StoredCredentials extends Partial<PullCredentials> { created_at?: string }
+export interface StoredCredentials extends Partial<PullCredentials> {
+  created_at?: string;
+}
 
 const CREDENTIALS_FILE = 'credentials.json';
 
 /** A token set in the config: at least 16 characters of `[A-Za-z0-9_-]`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
-function newToken(): string { return randomBytes(16).toString('hex'); }
-function newUsername(): string { return 'mp-' + randomBytes(6).toString('hex'); }
-function newPassword(): string { return randomBytes(18).toString('base64url'); }
+function newToken(): string {
+  return randomBytes(16).toString('hex');
+}
+function newUsername(): string {
+  return 'mp-' + randomBytes(6).toString('hex');
+}
+function newPassword(): string {
+  return randomBytes(18).toString('base64url');
+}
 
 /** What the state directory holds, or undefined when nothing (or nothing readable) is there. */
 export function readStoredCredentials(dir: string): StoredCredentials | undefined {
@@ -76,18 +84,27 @@ export function loadOrCreateCredentials(dir: string, o: CredentialOptions): { cr
   const next: StoredCredentials = { ...stored };
   let token = o.token;
   if (token === '') {
-    if (stored.token === undefined) { next.token = newToken(); generated.push('token'); }
+    if (stored.token === undefined) {
+      next.token = newToken();
+      generated.push('token');
+    }
     token = next.token as string;
   }
   let username = o.username;
   let password = o.password;
   if (o.basicAuth) {
     if (username === '') {
-      if (stored.username === undefined) { next.username = newUsername(); generated.push('username'); }
+      if (stored.username === undefined) {
+        next.username = newUsername();
+        generated.push('username');
+      }
       username = next.username as string;
     }
     if (password === '') {
-      if (stored.password === undefined) { next.password = newPassword(); generated.push('password'); }
+      if (stored.password === undefined) {
+        next.password = newPassword();
+        generated.push('password');
+      }
       password = next.password as string;
     }
   }
@@ -114,7 +131,10 @@ export function checkBasicAuth(header: string | undefined, username: string, pas
   if (header !== undefined && /^basic /i.test(header)) {
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const i = decoded.indexOf(':');
-    if (i >= 0) { user = decoded.slice(0, i); pass = decoded.slice(i + 1); }
+    if (i >= 0) {
+      user = decoded.slice(0, i);
+      pass = decoded.slice(i + 1);
+    }
   }
   // both compared every time: no early exit tells which one was wrong
   const u = safeEqual(user, username);

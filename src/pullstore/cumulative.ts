@@ -39,8 +39,16 @@
  * are not part of it, so no scrape shows a series twice.
  */
 import {
-  FLAG_NO_RECORDED_VALUE, Temporality,
-  type Attributes, type HistogramDataPoint, type Metric, type MetricsBatch, type NumberDataPoint, type QuantileValue, type Resource, type Scope,
+  FLAG_NO_RECORDED_VALUE,
+  Temporality,
+  type Attributes,
+  type HistogramDataPoint,
+  type Metric,
+  type MetricsBatch,
+  type NumberDataPoint,
+  type QuantileValue,
+  type Resource,
+  type Scope,
 } from '../model/index.js';
 import { DEFAULT_MAX_EXP_BUCKETS, expFromPoint, mergeExp, type ExpState } from '../model/exphist.js';
 
@@ -77,8 +85,17 @@ export interface SeriesKeyer {
   onResource?(resource: Resource, store: CumulativeStore): void;
 }
 
-export interface HistState { bounds: number[]; counts: number[]; count: number; sum: number }
-export interface SummaryState { count: number; sum: number; quantiles: QuantileValue[] }
+export interface HistState {
+  bounds: number[];
+  counts: number[];
+  count: number;
+  sum: number;
+}
+export interface SummaryState {
+  count: number;
+  sum: number;
+  quantiles: QuantileValue[];
+}
 
 export interface Family {
   readonly info: FamilyInfo;
@@ -137,7 +154,9 @@ function flat(s: string): string {
 }
 let flatSink = 0;
 /** (keeps the flattening above from being optimised away: exported so the sink is observable) @public */
-export function flattened(): number { return flatSink; }
+export function flattened(): number {
+  return flatSink;
+}
 
 export class CumulativeStore {
   readonly families = new Map<string, Family>();
@@ -198,11 +217,15 @@ export class CumulativeStore {
     this.now = opts.now ?? Date.now;
   }
 
-  get size(): number { return this.count; }
+  get size(): number {
+    return this.count;
+  }
 
   // --- reading a series (renderers, checkpoints) ---
   /** the series' rendered key (its labels / tags) */
-  key(id: number): string { return this.labels(this.keys[id] as string, id); }
+  key(id: number): string {
+    return this.labels(this.keys[id] as string, id);
+  }
   /** the rendered key of the series `id` listed under `mapKey` in its family (renderers iterate the family maps) */
   labels(mapKey: string, id: number): string {
     const c = this.ctxOf[id] as number;
@@ -219,15 +242,29 @@ export class CumulativeStore {
     return { key: k.slice(k.indexOf('\u0001') + 1), ctx: this.ctxStr[c] as string };
   }
   /** true when the series' key is split (its context kept apart) */
-  isSplit(id: number): boolean { return (this.ctxOf[id] as number) >= 0; }
-  family(id: number): Family { return this.famTable[this.famOf[id] as number] as Family; }
-  start(id: number): bigint { return this.startA[id] as bigint; }
-  time(id: number): bigint { return this.timeA[id] as bigint; }
-  tag(id: number): number { return this.tagA[id] as number; }
+  isSplit(id: number): boolean {
+    return (this.ctxOf[id] as number) >= 0;
+  }
+  family(id: number): Family {
+    return this.famTable[this.famOf[id] as number] as Family;
+  }
+  start(id: number): bigint {
+    return this.startA[id] as bigint;
+  }
+  time(id: number): bigint {
+    return this.timeA[id] as bigint;
+  }
+  tag(id: number): number {
+    return this.tagA[id] as number;
+  }
   /** V_FLOAT, V_INT or V_BIG */
-  valueKind(id: number): number { return this.kindA[id] as number; }
+  valueKind(id: number): number {
+    return this.kindA[id] as number;
+  }
   /** the value as a number (exact unless V_BIG) */
-  num(id: number): number { return this.kindA[id] === V_BIG ? Number(this.big.get(id)) : this.valA[id] as number; }
+  num(id: number): number {
+    return this.kindA[id] === V_BIG ? Number(this.big.get(id)) : (this.valA[id] as number);
+  }
   /** the value as the source typed it: a bigint for integer totals */
   value(id: number): number | bigint {
     const k = this.kindA[id];
@@ -235,31 +272,65 @@ export class CumulativeStore {
     if (k === V_INT) return BigInt(this.valA[id] as number);
     return this.big.get(id) as bigint;
   }
-  hist(id: number): HistState | undefined { return this.hists.get(id); }
-  exp(id: number): ExpState | undefined { return this.exps.get(id); }
-  summary(id: number): SummaryState | undefined { return this.summaries.get(id); }
+  hist(id: number): HistState | undefined {
+    return this.hists.get(id);
+  }
+  exp(id: number): ExpState | undefined {
+    return this.exps.get(id);
+  }
+  summary(id: number): SummaryState | undefined {
+    return this.summaries.get(id);
+  }
 
   /**
    * Begin a render that may run interleaved with ingest: returns its epoch;
    * `inRender(id|family, epoch)` tells what belongs to it. Call endRender() when done.
    */
-  beginRender(): number { this.rendering++; return ++this.epoch >>> 0 || (this.epoch = 1); }
-  endRender(): void { if (this.rendering > 0) this.rendering--; }
+  beginRender(): number {
+    this.rendering++;
+    return ++this.epoch >>> 0 || (this.epoch = 1);
+  }
+  endRender(): void {
+    if (this.rendering > 0) this.rendering--;
+  }
   /** true when the series existed when the render of `epoch` began */
-  seriesInRender(id: number, epoch: number): boolean { const b = this.bornA[id] as number; return b === 0 || b < epoch; }
-  familyInRender(f: Family, epoch: number): boolean { return f.born === 0 || f.born < epoch; }
+  seriesInRender(id: number, epoch: number): boolean {
+    const b = this.bornA[id] as number;
+    return b === 0 || b < epoch;
+  }
+  familyInRender(f: Family, epoch: number): boolean {
+    return f.born === 0 || f.born < epoch;
+  }
 
   // --- writing a series' value ---
   private setValue(id: number, v: number | bigint): void {
-    if (typeof v === 'number') { this.valA[id] = v; this.kindA[id] = V_FLOAT; this.big.delete(id); return; }
-    if (v <= MAX_SAFE && v >= MIN_SAFE) { this.valA[id] = Number(v); this.kindA[id] = V_INT; this.big.delete(id); return; }
+    if (typeof v === 'number') {
+      this.valA[id] = v;
+      this.kindA[id] = V_FLOAT;
+      this.big.delete(id);
+      return;
+    }
+    if (v <= MAX_SAFE && v >= MIN_SAFE) {
+      this.valA[id] = Number(v);
+      this.kindA[id] = V_INT;
+      this.big.delete(id);
+      return;
+    }
     this.valA[id] = 0;
     this.kindA[id] = V_BIG;
     this.big.set(id, v);
   }
 
   /** restore: a series with this state (used by checkpoint.ts); undefined when the key exists or the store is full */
-  restoreSeries(info: FamilyInfo, key: string, ctx: string | undefined, tag: number, start: bigint, time: bigint, v: { value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState }): 'ok' | 'exists' | 'cap' | 'type_conflict' {
+  restoreSeries(
+    info: FamilyInfo,
+    key: string,
+    ctx: string | undefined,
+    tag: number,
+    start: bigint,
+    time: bigint,
+    v: { value?: number | bigint; hist?: HistState; exp?: ExpState; summary?: SummaryState },
+  ): 'ok' | 'exists' | 'cap' | 'type_conflict' {
     const fam = this.familyFor(info);
     if (fam === undefined) return 'type_conflict';
     const ci = ctx === undefined ? -1 : this.ctxId(ctx);
@@ -291,7 +362,10 @@ export class CumulativeStore {
     let id = this.head;
     while (id !== NONE) {
       const next = this.nextA[id] as number;
-      if (tags.has(this.tagA[id] as number)) { this.remove(id); n++; }
+      if (tags.has(this.tagA[id] as number)) {
+        this.remove(id);
+        n++;
+      }
       id = next;
     }
     return n;
@@ -309,7 +383,11 @@ export class CumulativeStore {
 
   private grow(): void {
     const cap = this.capacity === 0 ? INITIAL_CAPACITY : Math.ceil(this.capacity * 1.5);
-    const g = <T extends { length: number; set(a: ArrayLike<number | bigint>): void }>(old: T, make: (n: number) => T): T => { const a = make(cap); a.set(old as unknown as ArrayLike<number>); return a; };
+    const g = <T extends { length: number; set(a: ArrayLike<number | bigint>): void }>(old: T, make: (n: number) => T): T => {
+      const a = make(cap);
+      a.set(old as unknown as ArrayLike<number>);
+      return a;
+    };
     this.famOf = g(this.famOf, (n) => new Int32Array(n));
     this.startA = g(this.startA, (n) => new BigInt64Array(n));
     this.timeA = g(this.timeA, (n) => new BigInt64Array(n));
@@ -328,7 +406,8 @@ export class CumulativeStore {
   private link(id: number): void {
     this.prevA[id] = this.tail;
     this.nextA[id] = NONE;
-    if (this.tail !== NONE) this.nextA[this.tail] = id; else this.head = id;
+    if (this.tail !== NONE) this.nextA[this.tail] = id;
+    else this.head = id;
     this.tail = id;
     this.count++;
   }
@@ -336,8 +415,10 @@ export class CumulativeStore {
   private unlink(id: number): void {
     const p = this.prevA[id] as number;
     const n = this.nextA[id] as number;
-    if (p !== NONE) this.nextA[p] = n; else this.head = n;
-    if (n !== NONE) this.prevA[n] = p; else this.tail = p;
+    if (p !== NONE) this.nextA[p] = n;
+    else this.head = n;
+    if (n !== NONE) this.prevA[n] = p;
+    else this.tail = p;
     this.prevA[id] = NONE;
     this.nextA[id] = NONE;
     this.count--;
@@ -386,21 +467,35 @@ export class CumulativeStore {
     this.ctxStr[c] = '';
     this.ctxFree.push(c);
   }
-  private ctxPrefix(c: number): string { return c.toString(36) + '\u0001'; }
+  private ctxPrefix(c: number): string {
+    return c.toString(36) + '\u0001';
+  }
 
   private ingestMetric(m: Metric, ctx: string, prefix: string, keyer: SeriesKeyer, now: number): void {
     let type: SeriesType;
     switch (m.kind) {
-      case 'gauge': type = 'gauge'; break;
-      case 'sum': type = m.isMonotonic ? 'counter' : 'gauge'; break;
-      case 'histogram': case 'exponentialHistogram': type = 'histogram'; break;
-      case 'summary': type = 'summary'; break;
+      case 'gauge':
+        type = 'gauge';
+        break;
+      case 'sum':
+        type = m.isMonotonic ? 'counter' : 'gauge';
+        break;
+      case 'histogram':
+      case 'exponentialHistogram':
+        type = 'histogram';
+        break;
+      case 'summary':
+        type = 'summary';
+        break;
     }
     const n = m.points.length;
     if (n === 0) return;
     this.counters.points += n;
     const fam = this.familyFor(keyer.family(m, type));
-    if (fam === undefined) { this.drop('type_conflict', n); return; }
+    if (fam === undefined) {
+      this.drop('type_conflict', n);
+      return;
+    }
     const delta = 'temporality' in m && m.temporality === Temporality.Delta;
     for (let i = 0; i < n; i++) {
       const p = m.points[i]!;
@@ -412,15 +507,26 @@ export class CumulativeStore {
         continue;
       }
       switch (m.kind) {
-        case 'gauge': this.applyNumber(fam, key, p as NumberDataPoint, 'last', now); break;
-        case 'sum': this.applyNumber(fam, key, p as NumberDataPoint, delta ? 'add' : (m.isMonotonic ? 'cumulative' : 'last'), now); break;
-        case 'histogram': this.applyHist(fam, key, p as HistogramDataPoint, delta, now); break;
-        case 'exponentialHistogram': this.applyExp(fam, key, m.points[i]!, delta, now); break;
+        case 'gauge':
+          this.applyNumber(fam, key, p as NumberDataPoint, 'last', now);
+          break;
+        case 'sum':
+          this.applyNumber(fam, key, p as NumberDataPoint, delta ? 'add' : m.isMonotonic ? 'cumulative' : 'last', now);
+          break;
+        case 'histogram':
+          this.applyHist(fam, key, p as HistogramDataPoint, delta, now);
+          break;
+        case 'exponentialHistogram':
+          this.applyExp(fam, key, m.points[i]!, delta, now);
+          break;
         case 'summary': {
           const sp = m.points[i]!;
           const id = this.get(fam, key, sp.startTimeUnixNano, sp.timeUnixNano, now);
           const prev = this.summaries.get(id);
-          if (prev !== undefined && sp.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); break; }
+          if (prev !== undefined && sp.timeUnixNano < (this.timeA[id] as bigint)) {
+            this.drop('out_of_order');
+            break;
+          }
           this.summaries.set(id, { count: sp.count, sum: sp.sum, quantiles: sp.quantileValues });
           if (sp.startTimeUnixNano !== 0n) this.startA[id] = sp.startTimeUnixNano;
           this.touch(id, sp.timeUnixNano, now);
@@ -433,7 +539,10 @@ export class CumulativeStore {
   /** Set a gauge directly (e.g. `target_info`). */
   setGauge(info: FamilyInfo, key: string, value: number, time: bigint): void {
     const fam = this.familyFor(info);
-    if (fam === undefined) { this.drop('type_conflict'); return; }
+    if (fam === undefined) {
+      this.drop('type_conflict');
+      return;
+    }
     const now = this.now();
     const prevCtx = this.curCtx;
     this.curCtx = -1; // a whole key
@@ -458,7 +567,10 @@ export class CumulativeStore {
 
   private dropFamily(f: Family): void {
     if (this.families.get(f.info.name) === f) this.families.delete(f.info.name);
-    if (this.famTable[f.idx] === f) { this.famTable[f.idx] = undefined; this.famFree.push(f.idx); }
+    if (this.famTable[f.idx] === f) {
+      this.famTable[f.idx] = undefined;
+      this.famFree.push(f.idx);
+    }
   }
 
   /** The series for key, created (evicting at the cap) when new. */
@@ -512,7 +624,10 @@ export class CumulativeStore {
     this.seenA[id] = now;
     this.tagA[id] = this.curTag;
     if (now - (this.movedA[id] as number) >= TOUCH_GRANULARITY_MS) {
-      if (id !== this.tail) { this.unlink(id); this.link(id); }
+      if (id !== this.tail) {
+        this.unlink(id);
+        this.link(id);
+      }
       this.movedA[id] = now;
     }
   }
@@ -540,13 +655,19 @@ export class CumulativeStore {
 
   private applyNumber(fam: Family, key: string, p: NumberDataPoint, mode: 'last' | 'add' | 'cumulative', now: number): void {
     const v = p.value;
-    if (typeof v === 'number' && Number.isNaN(v) && mode !== 'last') { this.drop('nan'); return; }
+    if (typeof v === 'number' && Number.isNaN(v) && mode !== 'last') {
+      this.drop('nan');
+      return;
+    }
     // one hash lookup per point: get() only for a new series
     let id = fam.series.get(key);
     const isNew = id === undefined;
     if (id === undefined) id = this.create(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     if (mode === 'add') {
-      if (fam.info.type === 'counter' && (typeof v === 'bigint' ? v < 0n : v < 0)) { this.drop('negative_delta'); return; }
+      if (fam.info.type === 'counter' && (typeof v === 'bigint' ? v < 0n : v < 0)) {
+        this.drop('negative_delta');
+        return;
+      }
       const kind = this.kindA[id];
       if (isNew) this.setValue(id, v);
       else if (typeof v === 'bigint' && kind !== V_FLOAT) {
@@ -554,18 +675,27 @@ export class CumulativeStore {
         let done = false;
         if (kind === V_INT && v <= MAX_SAFE && v >= MIN_SAFE) {
           const s = (this.valA[id] as number) + Number(v);
-          if (Number.isSafeInteger(s)) { this.valA[id] = s; done = true; }
+          if (Number.isSafeInteger(s)) {
+            this.valA[id] = s;
+            done = true;
+          }
         }
         if (!done) this.setValue(id, (this.value(id) as bigint) + v);
       } else {
         this.valA[id] = this.num(id) + Number(v);
-        if (kind !== V_FLOAT) { this.big.delete(id); this.kindA[id] = V_FLOAT; }
+        if (kind !== V_FLOAT) {
+          this.big.delete(id);
+          this.kindA[id] = V_FLOAT;
+        }
       }
     } else if (mode === 'cumulative') {
       if (!isNew) {
         const start = this.startA[id] as bigint;
         const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== start;
-        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) {
+          this.drop('out_of_order');
+          return;
+        }
         if (startChanged || Number(v) < this.num(id)) {
           this.counters.resets++;
           this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
@@ -573,14 +703,20 @@ export class CumulativeStore {
       }
       this.setValue(id, v);
     } else {
-      if (!isNew && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+      if (!isNew && p.timeUnixNano < (this.timeA[id] as bigint)) {
+        this.drop('out_of_order');
+        return;
+      }
       this.setValue(id, v);
     }
     this.touch(id, p.timeUnixNano, now);
   }
 
   private applyHist(fam: Family, key: string, p: HistogramDataPoint, delta: boolean, now: number): void {
-    if (p.bucketCounts.length !== 0 && p.bucketCounts.length !== p.explicitBounds.length + 1) { this.drop('malformed_histogram'); return; }
+    if (p.bucketCounts.length !== 0 && p.bucketCounts.length !== p.explicitBounds.length + 1) {
+      this.drop('malformed_histogram');
+      return;
+    }
     const id = this.get(fam, key, p.startTimeUnixNano, p.timeUnixNano, now);
     const counts = p.bucketCounts.length === 0 ? [p.count] : p.bucketCounts;
     const bounds = p.bucketCounts.length === 0 ? [] : p.explicitBounds;
@@ -601,7 +737,10 @@ export class CumulativeStore {
     } else {
       if (h !== undefined) {
         const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== this.startA[id];
-        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) {
+          this.drop('out_of_order');
+          return;
+        }
         if (startChanged || p.count < h.count) {
           this.counters.resets++;
           this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
@@ -620,7 +759,10 @@ export class CumulativeStore {
     } else {
       if (!delta && e !== undefined) {
         const startChanged = p.startTimeUnixNano !== 0n && p.startTimeUnixNano !== this.startA[id];
-        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) { this.drop('out_of_order'); return; }
+        if (!startChanged && p.timeUnixNano < (this.timeA[id] as bigint)) {
+          this.drop('out_of_order');
+          return;
+        }
         if (startChanged || p.count < e.count) {
           this.counters.resets++;
           this.startA[id] = p.startTimeUnixNano !== 0n ? p.startTimeUnixNano : p.timeUnixNano;
@@ -639,7 +781,10 @@ export class CumulativeStore {
     let id = this.head;
     while (id !== NONE && now - (this.movedA[id] as number) > ttl) {
       const next = this.nextA[id] as number;
-      if (now - (this.seenA[id] as number) > ttl) { this.remove(id); n++; }
+      if (now - (this.seenA[id] as number) > ttl) {
+        this.remove(id);
+        n++;
+      }
       id = next;
     }
     if (n > 0) {

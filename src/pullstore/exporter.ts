@@ -90,7 +90,9 @@ export function createPullExporter(set: CreateSettings, o: PullStoreOptions): Ex
   return createExporter<MetricsBatch>(set, {
     signal: 'metrics',
     countItems: countPoints,
-    push: async (b) => { store.ingest(b, keyer); },
+    push: async (b) => {
+      store.ingest(b, keyer);
+    },
     timeout: 0,
     retry: { enabled: false },
     queue: { enabled: false },
@@ -115,8 +117,10 @@ export function createPullExporter(set: CreateSettings, o: PullStoreOptions): Ex
       await server.start();
       ckpt.startTimer();
       if (r.generated.length > 0) {
-        set.logger.info({ url: url(), ...(basic ? { username: creds.username } : {}), generated: r.generated },
-          `${o.label}: generated ${r.generated.join(', ')} (kept in the state directory); ${o.urlHint}${basic ? '; the password: metricport stores --show-credentials' : ''}`);
+        set.logger.info(
+          { url: url(), ...(basic ? { username: creds.username } : {}), generated: r.generated },
+          `${o.label}: generated ${r.generated.join(', ')} (kept in the state directory); ${o.urlHint}${basic ? '; the password: metricport stores --show-credentials' : ''}`,
+        );
       }
     },
     shutdown: async (deadline) => {
@@ -158,8 +162,13 @@ function storeCounters(meter: Meter): { evicted: Counter; dropped: Counter } {
   let c = evictCounters.get(meter);
   if (c === undefined) {
     c = {
-      evicted: meter.createCounter('metricport_store_series_evicted', { description: 'Series a pull store removed: reason "cap" (series cap reached, least recently updated evicted) or "expired" (no update within series_expiry)' }),
-      dropped: meter.createCounter('metricport_store_dropped_points', { description: 'Points a pull store did not apply, by reason (type_conflict, out_of_order, negative_delta, nan, malformed_histogram)' }),
+      evicted: meter.createCounter('metricport_store_series_evicted', {
+        description:
+          'Series a pull store removed: reason "cap" (series cap reached, least recently updated evicted) or "expired" (no update within series_expiry)',
+      }),
+      dropped: meter.createCounter('metricport_store_dropped_points', {
+        description: 'Points a pull store did not apply, by reason (type_conflict, out_of_order, negative_delta, nan, malformed_histogram)',
+      }),
     };
     evictCounters.set(meter, c);
   }
@@ -179,13 +188,19 @@ function instrumentPullStore(set: CreateSettings, store: CumulativeStore, label:
   store.onEvict = (n, reason) => {
     c.evicted.add(n, evictAttrs[reason]);
     if (reason === 'cap') {
-      warnings.warn('max_series', { exporter: set.id, max_series: store.maxSeries },
-        `${label} ${set.id}: max_series (${store.maxSeries}) reached; the least recently updated series are evicted (metricport_store_series_evicted{reason="cap"}); raise exporters.${set.id}.max_series or send fewer attribute combinations`);
+      warnings.warn(
+        'max_series',
+        { exporter: set.id, max_series: store.maxSeries },
+        `${label} ${set.id}: max_series (${store.maxSeries}) reached; the least recently updated series are evicted (metricport_store_series_evicted{reason="cap"}); raise exporters.${set.id}.max_series or send fewer attribute combinations`,
+      );
     }
   };
   store.onDrop = (n, reason) => {
     let a = dropAttrs.get(reason);
-    if (a === undefined) { a = { exporter: set.id, reason }; dropAttrs.set(reason, a); }
+    if (a === undefined) {
+      a = { exporter: set.id, reason };
+      dropAttrs.set(reason, a);
+    }
     c.dropped.add(n, a);
   };
   set.telemetry.gauge('metricport_store_series', 'Series a pull store currently holds', { exporter: set.id }, () => store.size);
@@ -201,17 +216,35 @@ const ckptCounters = new WeakMap<Meter, Counter>();
  * `*.corrupt` (kept for a look, replaced by the next one) and otherwise
  * ignored: the store starts empty, as it would without a checkpoint.
  */
-function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: string, intervalMs: number): { restore(): void; startTimer(): void; stop(): Promise<void>; writeNow(): Promise<void>; status(): CheckpointStatus } {
+function pullCheckpointer(
+  set: CreateSettings,
+  store: CumulativeStore,
+  label: string,
+  intervalMs: number,
+): { restore(): void; startTimer(): void; stop(): Promise<void>; writeNow(): Promise<void>; status(): CheckpointStatus } {
   const file = join(set.stateDir, CHECKPOINT_FILE);
   let c = ckptCounters.get(set.telemetry.meter);
   if (c === undefined) {
-    c = set.telemetry.meter.createCounter('metricport_store_checkpoints', { description: 'Checkpoints of a pull store\'s running totals in the state directory, by op (write, restore) and result (ok, error, corrupt)' });
+    c = set.telemetry.meter.createCounter('metricport_store_checkpoints', {
+      description: "Checkpoints of a pull store's running totals in the state directory, by op (write, restore) and result (ok, error, corrupt)",
+    });
     ckptCounters.set(set.telemetry.meter, c);
   }
   const counter = c;
   const attrs = (op: string, result: string) => ({ exporter: set.id, op, result });
   const warn = new RateLimitedLog(set.logger);
-  const st: CheckpointStatus = { file, interval_ms: intervalMs, last_write: null, last_write_series: 0, last_write_bytes: 0, last_error: null, writes: 0, failures: 0, restored: null, corrupt: null };
+  const st: CheckpointStatus = {
+    file,
+    interval_ms: intervalMs,
+    last_write: null,
+    last_write_series: 0,
+    last_write_bytes: 0,
+    last_error: null,
+    writes: 0,
+    failures: 0,
+    restored: null,
+    corrupt: null,
+  };
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
   let stopped = false;
@@ -231,15 +264,20 @@ function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: st
       st.failures++;
       st.last_error = (e as Error).message;
       counter.add(1, attrs('write', 'error'));
-      warn.warn('checkpoint_write', { exporter: set.id, file, error: (e as Error).message },
-        `${label} ${set.id}: cannot write the checkpoint of its running totals (${(e as Error).message}); a restart now restarts its counters from zero (Prometheus counts a reset); check that exporters.${set.id} can write its state directory`);
+      warn.warn(
+        'checkpoint_write',
+        { exporter: set.id, file, error: (e as Error).message },
+        `${label} ${set.id}: cannot write the checkpoint of its running totals (${(e as Error).message}); a restart now restarts its counters from zero (Prometheus counts a reset); check that exporters.${set.id} can write its state directory`,
+      );
     }
   };
   const writeNow = (): Promise<void> => {
     if (intervalMs <= 0) return Promise.resolve();
     // one write at a time: a tick during a slow write waits for it
     const p = (writing ?? Promise.resolve()).then(write);
-    writing = p.finally(() => { if (writing === p) writing = undefined; });
+    writing = p.finally(() => {
+      if (writing === p) writing = undefined;
+    });
     return p;
   };
   return {
@@ -249,28 +287,43 @@ function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: st
         st.corrupt = e.message;
         counter.add(1, attrs('restore', 'corrupt'));
         let moved = '';
-        try { renameSync(file, file + '.corrupt'); moved = `; kept as ${CHECKPOINT_FILE}.corrupt`; } catch { /* left in place: the next write replaces it */ }
-        set.logger.warn({ exporter: set.id, file, error: e.message, offset: e.offset },
-          `${label} ${set.id}: the checkpoint of its running totals is unusable (${e.message})${moved}; ignored, counters start from zero`);
+        try {
+          renameSync(file, file + '.corrupt');
+          moved = `; kept as ${CHECKPOINT_FILE}.corrupt`;
+        } catch {
+          /* left in place: the next write replaces it */
+        }
+        set.logger.warn(
+          { exporter: set.id, file, error: e.message, offset: e.offset },
+          `${label} ${set.id}: the checkpoint of its running totals is unusable (${e.message})${moved}; ignored, counters start from zero`,
+        );
       };
       let buf: Buffer;
       try {
         const size = statSync(file).size;
-        if (size > MAX_CHECKPOINT_BYTES) { unusable(new CheckpointError(`checkpoint of ${size} bytes is larger than ${MAX_CHECKPOINT_BYTES}`, 0)); return; }
+        if (size > MAX_CHECKPOINT_BYTES) {
+          unusable(new CheckpointError(`checkpoint of ${size} bytes is larger than ${MAX_CHECKPOINT_BYTES}`, 0));
+          return;
+        }
         buf = readFileSync(file);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // first start
         st.corrupt = (e as Error).message;
         counter.add(1, attrs('restore', 'error'));
-        set.logger.warn({ exporter: set.id, file, error: (e as Error).message }, `${label} ${set.id}: cannot read the checkpoint of its running totals; counters start from zero`);
+        set.logger.warn(
+          { exporter: set.id, file, error: (e as Error).message },
+          `${label} ${set.id}: cannot read the checkpoint of its running totals; counters start from zero`,
+        );
         return;
       }
       try {
         const rep = restoreCheckpoint(store, buf);
         st.restored = { ...rep, at: new Date().toISOString() };
         counter.add(1, attrs('restore', 'ok'));
-        set.logger.info({ exporter: set.id, series: rep.series, skipped_cap: rep.skipped_cap, written_at: new Date(rep.written_at_ms).toISOString() },
-          `${label} ${set.id}: running totals of ${rep.series} series restored from the checkpoint`);
+        set.logger.info(
+          { exporter: set.id, series: rep.series, skipped_cap: rep.skipped_cap, written_at: new Date(rep.written_at_ms).toISOString() },
+          `${label} ${set.id}: running totals of ${rep.series} series restored from the checkpoint`,
+        );
       } catch (e) {
         if (!(e instanceof CheckpointError)) throw e;
         unusable(e);
@@ -278,7 +331,9 @@ function pullCheckpointer(set: CreateSettings, store: CumulativeStore, label: st
     },
     startTimer() {
       if (intervalMs <= 0 || timer !== undefined || stopped) return;
-      timer = setInterval(() => { void writeNow(); }, intervalMs);
+      timer = setInterval(() => {
+        void writeNow();
+      }, intervalMs);
       timer.unref();
     },
     async stop() {

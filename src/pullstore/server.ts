@@ -36,7 +36,10 @@ const gzip = promisify(gzipCb);
  * time as the socket drains, chunked transfer encoding: a scrape of millions
  * of series never holds the whole body; iteration starts only for a GET).
  */
-export interface PullResponse { contentType: string; body: string | string[] | Buffer | Iterable<Buffer> }
+export interface PullResponse {
+  contentType: string;
+  body: string | string[] | Buffer | Iterable<Buffer>;
+}
 
 function isStream(b: PullResponse['body']): b is Iterable<Buffer> {
   return typeof b !== 'string' && !Array.isArray(b) && !Buffer.isBuffer(b);
@@ -72,7 +75,9 @@ const counters = new WeakMap<Meter, Counter>();
 function requestCounter(meter: Meter): Counter {
   let c = counters.get(meter);
   if (c === undefined) {
-    c = meter.createCounter('metricport_pull_requests', { description: 'Requests to a pull store endpoint (Prometheus scrape, Circonus JSON:Pull), by status code: 404 wrong path, 401 wrong credentials' });
+    c = meter.createCounter('metricport_pull_requests', {
+      description: 'Requests to a pull store endpoint (Prometheus scrape, Circonus JSON:Pull), by status code: 404 wrong path, 401 wrong credentials',
+    });
     counters.set(meter, c);
   }
   return c;
@@ -104,7 +109,9 @@ export class PullServer {
     this.counter = requestCounter(o.meter);
   }
 
-  address(): { host: string; port: number } | undefined { return this.bound; }
+  address(): { host: string; port: number } | undefined {
+    return this.bound;
+  }
 
   private count(code: number): void {
     this.stats.requests++;
@@ -144,7 +151,10 @@ export class PullServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const r = await this.o.respond(req);
-      if (isStream(r.body)) { await this.stream(req, res, r.contentType, r.body); return; }
+      if (isStream(r.body)) {
+        await this.stream(req, res, r.contentType, r.body);
+        return;
+      }
       let body: Buffer = Buffer.isBuffer(r.body) ? r.body : Buffer.from(Array.isArray(r.body) ? r.body.join('') : r.body, 'utf8');
       const headers: Record<string, string> = { 'Content-Type': r.contentType, Vary: 'Accept, Accept-Encoding', 'Cache-Control': 'no-store' };
       if (acceptsGzip(req.headers['accept-encoding'] as string | undefined)) {
@@ -172,7 +182,10 @@ export class PullServer {
     this.count(200);
     this.stats.served++;
     res.writeHead(200, headers);
-    if (req.method === 'HEAD') { res.end(); return; }
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     let out: Writable = res;
     if (gz) {
       const z = createGzip({ level: zc.Z_BEST_SPEED });
@@ -182,7 +195,9 @@ export class PullServer {
     }
     const it = body[Symbol.iterator]();
     let gone = false;
-    const onClose = (): void => { gone = true; };
+    const onClose = (): void => {
+      gone = true;
+    };
     res.once('close', onClose);
     try {
       for (;;) {
@@ -211,24 +226,34 @@ export class PullServer {
     const ep = parseEndpoint(this.o.endpoint);
     if (ep === undefined) throw new Error(`invalid endpoint ${JSON.stringify(this.o.endpoint)}: expected host:port; check ${this.o.configKey}`);
     const handler = (req: IncomingMessage, res: ServerResponse) => {
-      try { this.handle(req, res); } catch (e) {
+      try {
+        this.handle(req, res);
+      } catch (e) {
         this.stats.errors++;
         if (!res.headersSent) this.finish(res, 500, {}, '500 internal error\n');
         this.o.logger.error({ err: (e as Error).message }, 'pull store handler failed');
       }
     };
     const tlsKey = this.o.configKey.replace(/\.endpoint$/, '.tls');
-    const server: Server = this.o.tls === undefined
-      ? http.createServer({ keepAlive: true }, handler)
-      : createTlsServer({ ...loadTlsOptions(this.o.tls, tlsKey), keepAlive: true }, handler) as unknown as Server;
+    const server: Server =
+      this.o.tls === undefined
+        ? http.createServer({ keepAlive: true }, handler)
+        : (createTlsServer({ ...loadTlsOptions(this.o.tls, tlsKey), keepAlive: true }, handler) as unknown as Server);
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 30_000;
     server.requestTimeout = 60_000;
-    server.on('connection', (s: Socket) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
-        reject(Object.assign(new Error(`cannot listen on ${this.o.endpoint} for ${this.o.owner}: ${why}; set ${this.o.configKey} to a free host:port`), { code: err.code }));
+        reject(
+          Object.assign(new Error(`cannot listen on ${this.o.endpoint} for ${this.o.owner}: ${why}; set ${this.o.configKey} to a free host:port`), {
+            code: err.code,
+          }),
+        );
       });
       server.listen(ep.port, ep.host === '' ? undefined : ep.host, () => resolve());
     });
@@ -241,12 +266,21 @@ export class PullServer {
   close(deadline: AbortSignal): Promise<void> {
     if (this.closed !== undefined) return this.closed;
     const server = this.server;
-    if (server === undefined) { this.closed = Promise.resolve(); return this.closed; }
+    if (server === undefined) {
+      this.closed = Promise.resolve();
+      return this.closed;
+    }
     this.closed = new Promise<void>((resolve) => {
-      const destroy = () => { for (const s of this.sockets) s.destroy(); };
-      server.close(() => { deadline.removeEventListener('abort', destroy); resolve(); });
+      const destroy = () => {
+        for (const s of this.sockets) s.destroy();
+      };
+      server.close(() => {
+        deadline.removeEventListener('abort', destroy);
+        resolve();
+      });
       server.closeIdleConnections();
-      if (deadline.aborted) destroy(); else deadline.addEventListener('abort', destroy, { once: true });
+      if (deadline.aborted) destroy();
+      else deadline.addEventListener('abort', destroy, { once: true });
     });
     return this.closed;
   }

@@ -24,17 +24,29 @@ export interface StoreInfo {
   basic_auth?: boolean;
 }
 
-export interface StoreRow extends StoreInfo { name: string; state?: string }
+export interface StoreRow extends StoreInfo {
+  name: string;
+  state?: string;
+}
 
 /** Exporter types that are metric stores even before they report a `store` object. */
 export const STORE_TYPES = new Set(['prometheus', 'circonus', 'datadog', 'graphite', 'grafana', 'influxdb']);
 
 /** The URL a third party uses: external_url, else http(s)://<bound or configured endpoint>, plus the path. */
-export function pullUrl(externalUrl: string | undefined, bound: { host: string; port: number } | undefined, endpoint: string, path: string, scheme: 'http' | 'https' = 'http'): string {
+export function pullUrl(
+  externalUrl: string | undefined,
+  bound: { host: string; port: number } | undefined,
+  endpoint: string,
+  path: string,
+  scheme: 'http' | 'https' = 'http',
+): string {
   if (externalUrl !== undefined && externalUrl !== '') return externalUrl.replace(/\/+$/, '') + path;
   let host: string;
   let port: number | string;
-  if (bound !== undefined) { host = bound.host; port = bound.port; } else {
+  if (bound !== undefined) {
+    host = bound.host;
+    port = bound.port;
+  } else {
     const i = endpoint.lastIndexOf(':');
     host = endpoint.slice(0, i).replace(/^\[|\]$/g, '');
     port = endpoint.slice(i + 1);
@@ -44,7 +56,18 @@ export function pullUrl(externalUrl: string | undefined, bound: { host: string; 
   return `${scheme}://${host}:${port}${path}`;
 }
 
-interface ExporterStatusLike { id: string; type: string; state?: string; store?: StoreInfo; last_success?: string | null; last_error?: string | null; endpoint?: string; period?: number | null; period_seconds?: number | null; [k: string]: unknown }
+interface ExporterStatusLike {
+  id: string;
+  type: string;
+  state?: string;
+  store?: StoreInfo;
+  last_success?: string | null;
+  last_error?: string | null;
+  endpoint?: string;
+  period?: number | null;
+  period_seconds?: number | null;
+  [k: string]: unknown;
+}
 
 /** Store rows from `Service.status()` (its `exporters` list). */
 export function storesFromStatus(status: Record<string, unknown>): StoreRow[] {
@@ -78,11 +101,21 @@ export function storesFromStatus(status: Record<string, unknown>): StoreRow[] {
 export function formatStoreTable(rows: StoreRow[], source?: string): string {
   const cell = (s: string): string => s.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
   const head = ['NAME', 'ADAPTER', 'MODE', 'PERIOD', 'LAST OK', 'LAST ERROR', 'TARGET', 'URL'];
-  const body = rows.map((r) => [
-    r.name, r.adapter, r.mode, r.period === null ? '-' : `${r.period}s`,
-    (r.mode === 'pull' ? r.last_scrape : r.last_transmission) ?? '-',
-    r.last_error ?? '-', r.target === '' ? '-' : r.target, r.url ?? '-',
-  ].map((c) => { const v = cell(c); return v === '' ? '-' : v; }));
+  const body = rows.map((r) =>
+    [
+      r.name,
+      r.adapter,
+      r.mode,
+      r.period === null ? '-' : `${r.period}s`,
+      (r.mode === 'pull' ? r.last_scrape : r.last_transmission) ?? '-',
+      r.last_error ?? '-',
+      r.target === '' ? '-' : r.target,
+      r.url ?? '-',
+    ].map((c) => {
+      const v = cell(c);
+      return v === '' ? '-' : v;
+    }),
+  );
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((row) => (row[i] as string).length)));
   const table = all.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i] as number))).join('  ')).join('\n') + '\n';

@@ -15,7 +15,12 @@ import { invalidUtf8Offset, isGzip, isZlibWrapped, type BodyEncoding } from './n
 /** After a 413 the rest of the body is read and dropped up to this much (so the client sees the answer), then the connection is cut. */
 const DISCARD_CAP = 4 * 1024 * 1024;
 
-export interface BodyFailure { ok: false; status: number; error: string; reason: string }
+export interface BodyFailure {
+  ok: false;
+  status: number;
+  error: string;
+  reason: string;
+}
 export type BodyResult = { ok: true; body: Buffer } | BodyFailure;
 export type TextResult = { ok: true; text: string } | BodyFailure;
 
@@ -24,13 +29,24 @@ export const ABORTED: BodyFailure = { ok: false, status: 400, error: 'request ab
 
 function tooLarge(max: number, declared?: string): BodyFailure {
   return {
-    ok: false, status: 413, reason: 'too_large',
-    error: declared === undefined ? `request body exceeds max_request_body_size (${max} bytes)` : `request body of ${declared} bytes exceeds max_request_body_size (${max} bytes)`,
+    ok: false,
+    status: 413,
+    reason: 'too_large',
+    error:
+      declared === undefined
+        ? `request body exceeds max_request_body_size (${max} bytes)`
+        : `request body of ${declared} bytes exceeds max_request_body_size (${max} bytes)`,
   };
 }
 
 /** One body being read (the listeners below take no per-request closures). */
-interface Reading { max: number; chunks: Buffer[]; size: number; done: boolean; resolve: (r: BodyResult) => void }
+interface Reading {
+  max: number;
+  chunks: Buffer[];
+  size: number;
+  done: boolean;
+  resolve: (r: BodyResult) => void;
+}
 const kReading = Symbol('receiverhttp.reading');
 type ReadingRequest = IncomingMessage & { [kReading]?: Reading };
 
@@ -114,7 +130,8 @@ export async function decodeBody(raw: Buffer, encoding: BodyEncoding, max: numbe
   try {
     return { ok: true, body: await inflate(raw, encoding, max) };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, status: 413, error: `decompressed request body exceeds max_request_body_size (${max} bytes)`, reason: 'too_large' };
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      return { ok: false, status: 413, error: `decompressed request body exceeds max_request_body_size (${max} bytes)`, reason: 'too_large' };
     return { ok: false, status: 400, error: `cannot decompress ${encoding} body: ${(err as Error).message}`, reason: 'decompression_failed' };
   }
 }

@@ -42,16 +42,29 @@ export const corsField: Field = {
   doc: 'Browsers (@sentry/browser, the Backtrace browser SDK, fetch from a page): the origins whose pages may send here. A request with an `Origin` header not listed is refused 403 (without CORS headers, so the browser refuses it too); requests without `Origin` (server-side SDKs) are not affected. Preflights are answered; credentials are never allowed.',
   fields: {
     allowed_origins: {
-      type: 'array', default: [],
-      items: { type: 'string', pattern: ORIGIN_RE, patternHint: 'an origin such as "https://shop.example.com" or "http://127.0.0.1:8080" (scheme, host, optional port; no path), or "*"', doc: 'one origin' },
+      type: 'array',
+      default: [],
+      items: {
+        type: 'string',
+        pattern: ORIGIN_RE,
+        patternHint: 'an origin such as "https://shop.example.com" or "http://127.0.0.1:8080" (scheme, host, optional port; no path), or "*"',
+        doc: 'one origin',
+      },
       doc: 'Origins allowed to send (exact match of the `Origin` header: scheme://host[:port]); `"*"` allows every origin. Empty (the default): every request carrying an `Origin` header is refused.',
     },
     allowed_headers: {
-      type: 'array', default: DEFAULT_CORS_HEADERS,
+      type: 'array',
+      default: DEFAULT_CORS_HEADERS,
       items: { type: 'string', nonEmpty: true, doc: 'a request header name' },
       doc: 'Request headers a preflight may ask for (case-insensitive); a preflight asking for another is refused 403.',
     },
-    max_age: { type: 'duration', default: '10m', min: '0s', max: '24h', doc: 'How long a browser may cache a preflight answer (`Access-Control-Max-Age`, whole seconds).' },
+    max_age: {
+      type: 'duration',
+      default: '10m',
+      min: '0s',
+      max: '24h',
+      doc: 'How long a browser may cache a preflight answer (`Access-Control-Max-Age`, whole seconds).',
+    },
   },
 };
 
@@ -90,7 +103,10 @@ export class Cors {
     if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
       return { status: 403, message: `preflight asks for method ${JSON.stringify(String(method ?? '')).slice(0, 40)}; only POST is served here` };
     }
-    const asked = String(req.headers['access-control-request-headers'] ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+    const asked = String(req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
     for (const h of asked) {
       if (!this.headers.has(h)) return { status: 403, message: `preflight asks for header ${JSON.stringify(h.slice(0, 64))}, not in cors.allowed_headers` };
     }

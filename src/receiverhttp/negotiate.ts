@@ -34,7 +34,11 @@ export function parseContentType(header: string | undefined): ContentTypeResult 
       const eq = param.indexOf('=');
       if (eq < 0) continue;
       if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-      const cs = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+      const cs = param
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase();
       if (cs !== 'utf-8' && cs !== 'utf8') {
         return { error: `unsupported charset ${JSON.stringify(cs)} in Content-Type; JSON must be UTF-8` };
       }
@@ -51,10 +55,18 @@ const DEFLATE: ContentEncodingResult = { encoding: 'deflate' };
 
 function oneEncoding(token: string): ContentEncodingResult | undefined {
   switch (token) {
-    case '': case 'identity': case 'none': return IDENTITY;
-    case 'gzip': case 'x-gzip': return GZIP;
-    case 'deflate': case 'zlib': return DEFLATE;
-    default: return undefined;
+    case '':
+    case 'identity':
+    case 'none':
+      return IDENTITY;
+    case 'gzip':
+    case 'x-gzip':
+      return GZIP;
+    case 'deflate':
+    case 'zlib':
+      return DEFLATE;
+    default:
+      return undefined;
   }
 }
 
@@ -84,7 +96,7 @@ export function isZlibWrapped(buf: Uint8Array): boolean {
   if (buf.length < 2) return false;
   const cmf = buf[0] as number;
   const flg = buf[1] as number;
-  return (cmf & 0x0f) === 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 === 0;
+  return (cmf & 0x0f) === 8 && cmf >> 4 <= 7 && ((cmf << 8) | flg) % 31 === 0;
 }
 
 /** True when the body starts with the gzip magic (some clients label gzip as deflate). */
@@ -102,14 +114,23 @@ export function invalidUtf8Offset(b: Uint8Array): number {
   let i = 0;
   while (i < n) {
     const c = b[i] as number;
-    if (c < 0x80) { i++; continue; }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
     let need: number;
     let lo = 0x80;
     let hi = 0xbf;
     if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c >= 0xe0 && c <= 0xef) { need = 2; if (c === 0xe0) lo = 0xa0; else if (c === 0xed) hi = 0x9f; }
-    else if (c >= 0xf0 && c <= 0xf4) { need = 3; if (c === 0xf0) lo = 0x90; else if (c === 0xf4) hi = 0x8f; }
-    else return i;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return i;
     const c1 = b[i + 1];
     if (c1 === undefined || c1 < lo || c1 > hi) return i;
     for (let k = 2; k <= need; k++) {
@@ -136,7 +157,11 @@ export function summarizeErrors(errors: readonly string[], max = 5): string {
  * plus half a millisecond for `Date.now()`'s truncation (the reading is taken
  * as the middle of its millisecond). Clocks are parameters for tests.
  */
-export function pairClocks(wallMs: () => number = () => Date.now(), hr: () => bigint = () => process.hrtime.bigint(), tries = 8): { wallNs: bigint; hr: bigint; widthNs: bigint } {
+export function pairClocks(
+  wallMs: () => number = () => Date.now(),
+  hr: () => bigint = () => process.hrtime.bigint(),
+  tries = 8,
+): { wallNs: bigint; hr: bigint; widthNs: bigint } {
   let best: { wallNs: bigint; hr: bigint; widthNs: bigint } | undefined;
   for (let i = 0; i < tries; i++) {
     const h1 = hr();
@@ -172,7 +197,11 @@ export function queryParam(url: string, name: string): string | undefined {
     const eq = part.indexOf('=');
     const k = eq < 0 ? part : part.slice(0, eq);
     if (k !== name) continue;
-    try { return decodeURIComponent((eq < 0 ? '' : part.slice(eq + 1)).replace(/\+/g, ' ')); } catch { return undefined; }
+    try {
+      return decodeURIComponent((eq < 0 ? '' : part.slice(eq + 1)).replace(/\+/g, ' '));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }

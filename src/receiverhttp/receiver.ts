@@ -59,7 +59,10 @@ import { parseContentEncoding, type BodyEncoding } from './negotiate.js';
 /** At most one log line per reason this often (never one per request); what users must fix: RateLimitedLog's interval. */
 const LOG_INTERVAL_MS = 10_000;
 
-export interface ErrorPayload { contentType: string; body: string | Uint8Array }
+export interface ErrorPayload {
+  contentType: string;
+  body: string | Uint8Array;
+}
 
 export interface HttpReceiverOptions {
   /** the receiver kind in log lines ("bad <name> request") */
@@ -113,7 +116,11 @@ export interface Routes {
   routePattern(method: string, name: string, pattern: RegExp, handle: ExchangeHandler): void;
 }
 
-const enum BodyState { Unread, Reading, Done }
+const enum BodyState {
+  Unread,
+  Reading,
+  Done,
+}
 
 /** One request: read, answer, count. */
 export class Exchange {
@@ -126,7 +133,12 @@ export class Exchange {
   corsHeaders: OutgoingHttpHeaders | undefined;
   private state = BodyState.Unread;
 
-  constructor(readonly http: HttpReceiver, readonly req: IncomingMessage, readonly res: ServerResponse, readonly path: string) {
+  constructor(
+    readonly http: HttpReceiver,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+  ) {
     this.format = http.opts.format?.(req) ?? 'json';
   }
 
@@ -157,9 +169,15 @@ export class Exchange {
     const raw = await readBody(this.req, this.res, max);
     this.state = BodyState.Done;
     if (raw === ABORTED) return undefined;
-    if (!raw.ok) { this.fail(raw.status, raw.error, raw.reason); return undefined; }
+    if (!raw.ok) {
+      this.fail(raw.status, raw.error, raw.reason);
+      return undefined;
+    }
     const dec = await decodeBody(raw.body, ce.encoding, max);
-    if (!dec.ok) { this.fail(dec.status, dec.error, dec.reason); return undefined; }
+    if (!dec.ok) {
+      this.fail(dec.status, dec.error, dec.reason);
+      return undefined;
+    }
     return dec.body;
   }
 
@@ -220,7 +238,10 @@ export class Exchange {
    * dropped. A bad-input `reason` also gets the rate-limited debug line.
    */
   reply(status: number, headers: OutgoingHttpHeaders, body?: string | Uint8Array, reason?: string, message?: string): void {
-    if (this.state === BodyState.Unread) { this.state = BodyState.Done; skipBody(this.req, this.res); }
+    if (this.state === BodyState.Unread) {
+      this.state = BodyState.Done;
+      skipBody(this.req, this.res);
+    }
     const res = this.res;
     if (this.corsHeaders !== undefined) headers = { ...headers, ...this.corsHeaders };
     if (!res.headersSent && !res.destroyed) {
@@ -255,7 +276,11 @@ export class HttpReceiver {
   private stopped = false;
   private gaugesRegistered = false;
 
-  constructor(set: CreateSettings, private readonly cfg: ReceiverSecurityConfig & { endpoint: string }, readonly opts: HttpReceiverOptions) {
+  constructor(
+    set: CreateSettings,
+    private readonly cfg: ReceiverSecurityConfig & { endpoint: string },
+    readonly opts: HttpReceiverOptions,
+  ) {
     this.id = set.id;
     this.logger = set.logger;
     this.telemetry = set.telemetry;
@@ -272,21 +297,38 @@ export class HttpReceiver {
     if (!this.gaugesRegistered) {
       this.gaugesRegistered = true;
       const attrs = { receiver: this.id };
-      if (this.opts.authFailures === true) this.telemetry.gauge('metricport_receiver_auth_failures', 'Requests refused for a missing (401) or unknown (403) key or token, cumulative', attrs, () => this.authFailures);
+      if (this.opts.authFailures === true)
+        this.telemetry.gauge(
+          'metricport_receiver_auth_failures',
+          'Requests refused for a missing (401) or unknown (403) key or token, cumulative',
+          attrs,
+          () => this.authFailures,
+        );
       this.opts.gauges?.(this.telemetry, attrs);
     }
-    const lease = await listenReceiver(this.id, this.cfg, this.guard, this.logger, (l) => mount({
-      route: (method, path, handle) => {
-        l.route(method, path, this.handler(path, handle), this.wrongMethod(path));
-        if (this.cors !== undefined) l.route('OPTIONS', path, this.preflight(path), this.wrongMethod(path));
-      },
-      routePattern: (method, name, pattern, handle) => {
-        l.routePattern(method, name, pattern, this.handler(name, handle), this.wrongMethod(name));
-        if (this.cors !== undefined) l.routePattern('OPTIONS', name, pattern, this.preflight(name), this.wrongMethod(name));
-      },
-    }), this.opts.configPrefix);
+    const lease = await listenReceiver(
+      this.id,
+      this.cfg,
+      this.guard,
+      this.logger,
+      (l) =>
+        mount({
+          route: (method, path, handle) => {
+            l.route(method, path, this.handler(path, handle), this.wrongMethod(path));
+            if (this.cors !== undefined) l.route('OPTIONS', path, this.preflight(path), this.wrongMethod(path));
+          },
+          routePattern: (method, name, pattern, handle) => {
+            l.routePattern(method, name, pattern, this.handler(name, handle), this.wrongMethod(name));
+            if (this.cors !== undefined) l.routePattern('OPTIONS', name, pattern, this.preflight(name), this.wrongMethod(name));
+          },
+        }),
+      this.opts.configPrefix,
+    );
     // shut down while the bind was under way: let go at once
-    if (this.stopped) { await lease.release(AbortSignal.abort()); return; }
+    if (this.stopped) {
+      await lease.release(AbortSignal.abort());
+      return;
+    }
     this.lease = lease;
   }
 
@@ -299,7 +341,9 @@ export class HttpReceiver {
   }
 
   /** The address the listener is bound to (port 0 resolved), once started. */
-  address(): BoundAddress | undefined { return this.lease?.address(); }
+  address(): BoundAddress | undefined {
+    return this.lease?.address();
+  }
 
   /** `host:port` listened on, or null (status). */
   listening(): string | null {
@@ -308,7 +352,9 @@ export class HttpReceiver {
   }
 
   /** tls, auth, rate_limit and guard counters for the status (no secret). */
-  security(): ReturnType<typeof securityStatus> { return securityStatus(this.cfg, this.guard); }
+  security(): ReturnType<typeof securityStatus> {
+    return securityStatus(this.cfg, this.guard);
+  }
 
   /** The status: endpoint, listening, the receiver's `fields`, security (tls, auth, rate_limit, guard), counters (with `extraCounters`). */
   status(fields: Record<string, unknown>, extraCounters?: Record<string, unknown>): Record<string, unknown> {
@@ -358,12 +404,22 @@ export class HttpReceiver {
     const refused = err instanceof RefusedError ? err : undefined;
     const status = o?.status ?? refused?.status ?? 503;
     if (refused === undefined) this.log('downstream_error', 'warn', { err }, `downstream failed; client told to retry (${status})`);
-    this.refuse(x, status, o?.message ?? refused?.message ?? 'the pipeline cannot accept data right now; retry later', refused?.retryAfterSeconds ?? 1, 'refused');
+    this.refuse(
+      x,
+      status,
+      o?.message ?? refused?.message ?? 'the pipeline cannot accept data right now; retry later',
+      refused?.retryAfterSeconds ?? 1,
+      'refused',
+    );
   }
 
   /** @internal a request with an unknown key or token: a warning (RateLimitedLog's interval) with what to fix, never the secret */
   warnUnknownCredential(message: string): void {
-    this.warnings.warn('unknown_credential', { receiver: this.id, status: 403, auth_failures: this.authFailures }, `${this.opts.name} receiver ${this.id} refused a request: ${message}`);
+    this.warnings.warn(
+      'unknown_credential',
+      { receiver: this.id, status: 403, auth_failures: this.authFailures },
+      `${this.opts.name} receiver ${this.id} refused a request: ${message}`,
+    );
   }
 
   private handler(path: string, handle: ExchangeHandler): RouteHandler {
@@ -402,7 +458,11 @@ export class HttpReceiver {
       this.corsRefused++;
       const message = `origin ${JSON.stringify(c.origin.slice(0, 200))} is not in receivers.${this.id}.${this.opts.configPrefix ?? ''}cors.allowed_origins`;
       // a page of the user's own may be missing from the list: say so (rate-limited), naming the origin (never a secret)
-      this.warnings.warn('cors_origin', { receiver: this.id, status: 403, cors_refused: this.corsRefused }, `${this.opts.name} receiver ${this.id} refused a browser request: ${message} (add it if the page is yours)`);
+      this.warnings.warn(
+        'cors_origin',
+        { receiver: this.id, status: 403, cors_refused: this.corsRefused },
+        `${this.opts.name} receiver ${this.id} refused a browser request: ${message} (add it if the page is yours)`,
+      );
       x.fail(403, message, 'cors_origin');
       return false;
     }
@@ -416,7 +476,10 @@ export class HttpReceiver {
       const x = new Exchange(this, req, res, path);
       const cors = this.cors as Cors;
       const c = cors.check(req);
-      if (c.kind === 'none') { x.reply(204, { Allow: 'POST, OPTIONS', 'Content-Length': '0' }); return; }
+      if (c.kind === 'none') {
+        x.reply(204, { Allow: 'POST, OPTIONS', 'Content-Length': '0' });
+        return;
+      }
       if (!this.corsAllowed(x)) return;
       const p = cors.preflight(req, x.corsHeaders ?? {});
       if (p.status === 403) {

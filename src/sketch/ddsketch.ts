@@ -45,7 +45,10 @@ class Store {
 
   add(index: number, n: number): void {
     const c = this.bins.get(index);
-    if (c !== undefined) { this.bins.set(index, c + n); return; }
+    if (c !== undefined) {
+      this.bins.set(index, c + n);
+      return;
+    }
     this.bins.set(index, n);
     if (this.bins.size > this.maxBuckets) this.collapseLowest();
   }
@@ -59,7 +62,9 @@ class Store {
     this.bins.delete(lo);
   }
 
-  sortedKeys(): number[] { return [...this.bins.keys()].sort((a, b) => a - b); }
+  sortedKeys(): number[] {
+    return [...this.bins.keys()].sort((a, b) => a - b);
+  }
 }
 
 export class DDSketch {
@@ -90,10 +95,18 @@ export class DDSketch {
     this.neg = new Store(mb);
   }
 
-  get count(): number { return this.n; }
-  get sum(): number { return this.total; }
-  get min(): number | undefined { return this.n === 0 ? undefined : this.lo; }
-  get max(): number | undefined { return this.n === 0 ? undefined : this.hi; }
+  get count(): number {
+    return this.n;
+  }
+  get sum(): number {
+    return this.total;
+  }
+  get min(): number | undefined {
+    return this.n === 0 ? undefined : this.lo;
+  }
+  get max(): number | undefined {
+    return this.n === 0 ? undefined : this.hi;
+  }
 
   /** Add a finite value (`n` times); non-finite values are ignored and return false. */
   add(v: number, n = 1): boolean {
@@ -108,10 +121,14 @@ export class DDSketch {
     return true;
   }
 
-  private index(v: number): number { return Math.ceil(Math.log(v) / this.logGamma); }
+  private index(v: number): number {
+    return Math.ceil(Math.log(v) / this.logGamma);
+  }
 
   /** the representative value of bucket i: within α of every value in it */
-  private value(i: number): number { return (2 * Math.pow(this.gamma, i)) / (this.gamma + 1); }
+  private value(i: number): number {
+    return (2 * Math.pow(this.gamma, i)) / (this.gamma + 1);
+  }
 
   /** The q-quantile (0 ≤ q ≤ 1), lower rank convention (rank = ⌊q·(n−1)⌋); undefined when empty. */
   quantile(q: number): number | undefined {
@@ -132,7 +149,10 @@ export class DDSketch {
     if (out === undefined) {
       for (const k of this.pos.sortedKeys()) {
         seen += this.pos.bins.get(k)!;
-        if (seen > rank) { out = this.value(k); break; }
+        if (seen > rank) {
+          out = this.value(k);
+          break;
+        }
       }
     }
     out ??= this.hi;
@@ -141,7 +161,8 @@ export class DDSketch {
 
   /** Add every value of `other` (same relative accuracy), in place. */
   merge(other: DDSketch): this {
-    if (other.relativeAccuracy !== this.relativeAccuracy) throw new RangeError(`cannot merge DDSketch of relative accuracy ${other.relativeAccuracy} into ${this.relativeAccuracy}`);
+    if (other.relativeAccuracy !== this.relativeAccuracy)
+      throw new RangeError(`cannot merge DDSketch of relative accuracy ${other.relativeAccuracy} into ${this.relativeAccuracy}`);
     for (const [k, c] of other.pos.bins) this.pos.add(k, c);
     for (const [k, c] of other.neg.bins) this.neg.add(k, c);
     this.zero += other.zero;
@@ -153,10 +174,22 @@ export class DDSketch {
   }
 
   toJSON(): DDSketchJson {
-    const dump = (s: Store) => { const o: Record<string, number> = {}; for (const k of s.sortedKeys()) o[String(k)] = s.bins.get(k)!; return o; };
+    const dump = (s: Store) => {
+      const o: Record<string, number> = {};
+      for (const k of s.sortedKeys()) o[String(k)] = s.bins.get(k)!;
+      return o;
+    };
     return {
-      v: 1, alpha: this.relativeAccuracy, maxBuckets: this.maxBuckets, count: this.n, zero: this.zero, sum: this.total,
-      min: this.n === 0 ? null : this.lo, max: this.n === 0 ? null : this.hi, pos: dump(this.pos), neg: dump(this.neg),
+      v: 1,
+      alpha: this.relativeAccuracy,
+      maxBuckets: this.maxBuckets,
+      count: this.n,
+      zero: this.zero,
+      sum: this.total,
+      min: this.n === 0 ? null : this.lo,
+      max: this.n === 0 ? null : this.hi,
+      pos: dump(this.pos),
+      neg: dump(this.neg),
     };
   }
 
@@ -166,10 +199,16 @@ export class DDSketch {
     const o = j as Partial<DDSketchJson>;
     if (o.v !== 1) throw new RangeError(`unsupported DDSketch JSON version ${JSON.stringify(o.v)}`);
     const s = new DDSketch({ relativeAccuracy: Number(o.alpha), maxBuckets: Number(o.maxBuckets) });
-    const num = (x: unknown, what: string): number => { if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`DDSketch JSON: ${what} must be a finite number`); return x; };
+    const num = (x: unknown, what: string): number => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`DDSketch JSON: ${what} must be a finite number`);
+      return x;
+    };
     let n = num(o.zero, 'zero');
     s.zero = n;
-    for (const [name, store] of [['pos', s.pos], ['neg', s.neg]] as const) {
+    for (const [name, store] of [
+      ['pos', s.pos],
+      ['neg', s.neg],
+    ] as const) {
       const bins = o[name];
       if (bins === null || typeof bins !== 'object') throw new RangeError(`DDSketch JSON: ${name} must be an object`);
       for (const [k, c] of Object.entries(bins)) {
@@ -183,7 +222,10 @@ export class DDSketch {
     if (num(o.count, 'count') !== n) throw new RangeError(`DDSketch JSON: count ${o.count} differs from the bucket total ${n}`);
     s.n = n;
     s.total = num(o.sum, 'sum');
-    if (n > 0) { s.lo = num(o.min, 'min'); s.hi = num(o.max, 'max'); }
+    if (n > 0) {
+      s.lo = num(o.min, 'min');
+      s.hi = num(o.max, 'max');
+    }
     return s;
   }
 }

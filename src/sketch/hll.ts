@@ -79,21 +79,32 @@ export class HyperLogLog {
   }
 
   /** true while every value is still counted exactly */
-  get isExact(): boolean { return this.registers === undefined; }
+  get isExact(): boolean {
+    return this.registers === undefined;
+  }
 
   /** Bytes held by the data structures (exact table or registers). */
-  get byteSize(): number { return this.registers !== undefined ? this.registers.length : (this.table as Float64Array).byteLength; }
+  get byteSize(): number {
+    return this.registers !== undefined ? this.registers.length : (this.table as Float64Array).byteLength;
+  }
 
   /** Add a string value. */
-  addString(s: string): void { this.addHash(hash53(s, SEED_STRING)); }
+  addString(s: string): void {
+    this.addHash(hash53(s, SEED_STRING));
+  }
 
   /** Add any attribute value (typed: "1" and 1 are different values). */
-  add(v: unknown): void { this.addHash(typeof v === 'string' ? hash53(v, SEED_STRING) : hashValue(v)); }
+  add(v: unknown): void {
+    this.addHash(typeof v === 'string' ? hash53(v, SEED_STRING) : hashValue(v));
+  }
 
   /** Add a 53-bit hash as produced by `hash53`/`hashValue`. */
   addHash(h: number): void {
     const regs = this.registers;
-    if (regs !== undefined) { this.addToRegisters(regs, h); return; }
+    if (regs !== undefined) {
+      this.addToRegisters(regs, h);
+      return;
+    }
     if (h === 0) h = 1; // 0 marks an empty slot
     const table = this.table as Float64Array;
     const mask = table.length - 1;
@@ -168,7 +179,10 @@ export class HyperLogLog {
     if (other.precision !== this.precision) throw new RangeError(`cannot merge HyperLogLog of precision ${other.precision} into precision ${this.precision}`);
     if (other.registers === undefined) {
       const t = other.table as Float64Array;
-      for (let j = 0; j < t.length; j++) { const h = t[j]!; if (h !== 0) this.addHash(h); }
+      for (let j = 0; j < t.length; j++) {
+        const h = t[j]!;
+        if (h !== 0) this.addHash(h);
+      }
       return this;
     }
     if (this.registers === undefined) this.toRegisters();
@@ -184,7 +198,12 @@ export class HyperLogLog {
 
   toJSON(): HllJson {
     if (this.registers !== undefined) {
-      return { v: 1, p: this.precision, t: this.threshold, registers: Buffer.from(this.registers.buffer, this.registers.byteOffset, this.registers.length).toString('base64') };
+      return {
+        v: 1,
+        p: this.precision,
+        t: this.threshold,
+        registers: Buffer.from(this.registers.buffer, this.registers.byteOffset, this.registers.length).toString('base64'),
+      };
     }
     const exact: number[] = [];
     const t = this.table as Float64Array;
@@ -213,9 +232,13 @@ export class HyperLogLog {
     if (!Array.isArray(o.exact)) throw new RangeError('HyperLogLog JSON needs "exact" or "registers"');
     const h = new HyperLogLog({ precision: o.p, threshold: Math.max(o.t, 1) });
     (h as { threshold: number }).threshold = o.t;
-    if (o.t === 0) { h.table = undefined; h.registers = new Uint8Array(1 << o.p); }
+    if (o.t === 0) {
+      h.table = undefined;
+      h.registers = new Uint8Array(1 << o.p);
+    }
     for (const x of o.exact) {
-      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new RangeError(`HyperLogLog exact hash must be a non-negative safe integer, got ${JSON.stringify(x)}`);
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)
+        throw new RangeError(`HyperLogLog exact hash must be a non-negative safe integer, got ${JSON.stringify(x)}`);
       h.addHash(x);
     }
     return h;

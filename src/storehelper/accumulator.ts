@@ -63,7 +63,11 @@ export interface HistogramValue {
   exp?: ExpState;
 }
 
-export interface SummaryValue { count: number; sum: number; quantiles: QuantileValue[] }
+export interface SummaryValue {
+  count: number;
+  sum: number;
+  quantiles: QuantileValue[];
+}
 
 /** One point for a store: one series in one closed window. */
 export interface StorePoint {
@@ -126,7 +130,15 @@ export interface AccumulatorCounters {
   invalid: number;
 }
 
-interface CumState { start: bigint; lastTime: bigint; last: number | bigint; count: number; sum: number; counts: number[] | undefined; bounds: number[] | undefined }
+interface CumState {
+  start: bigint;
+  lastTime: bigint;
+  last: number | bigint;
+  count: number;
+  sum: number;
+  counts: number[] | undefined;
+  bounds: number[] | undefined;
+}
 
 /** What the series of one metric share (one per metric, resource and scope): their SeriesMeta minus key and attributes. */
 interface MetricInfo {
@@ -144,7 +156,10 @@ interface MetricInfo {
   refs: number;
 }
 
-interface HeldAggregate { agg: WindowAggregate; owned: boolean }
+interface HeldAggregate {
+  agg: WindowAggregate;
+  owned: boolean;
+}
 
 /** how a cell value is read: a float, an integer ≤ 2^53 in the float column, a bigint in the side map */
 const V_FLOAT = 0;
@@ -169,8 +184,12 @@ class Cells {
   big: Map<number, bigint> | undefined;
   hist: Map<number, HistogramValue> | undefined;
   summary: Map<number, SummaryValue> | undefined;
-  constructor(seriesCapacity: number) { this.cellOf = new Int32Array(Math.max(16, seriesCapacity)).fill(NO_CELL); }
-  find(sid: number): number { return sid < this.cellOf.length ? this.cellOf[sid] as number : NO_CELL; }
+  constructor(seriesCapacity: number) {
+    this.cellOf = new Int32Array(Math.max(16, seriesCapacity)).fill(NO_CELL);
+  }
+  find(sid: number): number {
+    return sid < this.cellOf.length ? (this.cellOf[sid] as number) : NO_CELL;
+  }
   add(sid: number): number {
     if (sid >= this.cellOf.length) {
       const c = new Int32Array(Math.max(sid + 1, Math.ceil(this.cellOf.length * 1.5))).fill(NO_CELL);
@@ -179,10 +198,18 @@ class Cells {
     }
     if (this.n === this.id.length) {
       const cap = Math.ceil(this.n * 1.5);
-      const id = new Int32Array(cap); id.set(this.id); this.id = id;
-      const val = new Float64Array(cap); val.set(this.val); this.val = val;
-      const kind = new Uint8Array(cap); kind.set(this.kind); this.kind = kind;
-      const seen = new BigInt64Array(cap); seen.set(this.seen); this.seen = seen;
+      const id = new Int32Array(cap);
+      id.set(this.id);
+      this.id = id;
+      const val = new Float64Array(cap);
+      val.set(this.val);
+      this.val = val;
+      const kind = new Uint8Array(cap);
+      kind.set(this.kind);
+      this.kind = kind;
+      const seen = new BigInt64Array(cap);
+      seen.set(this.seen);
+      this.seen = seen;
     }
     const c = this.n++;
     this.id[c] = sid;
@@ -200,8 +227,16 @@ class Cells {
   }
   setValue(c: number, v: number | bigint): void {
     if (this.kind[c] === V_BIG) this.big?.delete(c);
-    if (typeof v === 'number') { this.val[c] = v; this.kind[c] = V_FLOAT; return; }
-    if (v <= MAX_SAFE && v >= MIN_SAFE) { this.val[c] = Number(v); this.kind[c] = V_INT; return; }
+    if (typeof v === 'number') {
+      this.val[c] = v;
+      this.kind[c] = V_FLOAT;
+      return;
+    }
+    if (v <= MAX_SAFE && v >= MIN_SAFE) {
+      this.val[c] = Number(v);
+      this.kind[c] = V_INT;
+      return;
+    }
     this.val[c] = 0;
     this.kind[c] = V_BIG;
     (this.big ??= new Map()).set(c, v);
@@ -212,7 +247,10 @@ class Cells {
     if (typeof v === 'bigint' && k !== V_FLOAT) {
       if (k === V_INT && v <= MAX_SAFE && v >= MIN_SAFE) {
         const s = (this.val[c] as number) + Number(v);
-        if (Number.isSafeInteger(s)) { this.val[c] = s; return; }
+        if (Number.isSafeInteger(s)) {
+          this.val[c] = s;
+          return;
+        }
       }
       this.setValue(c, (this.value(c) as bigint) + v);
       return;
@@ -221,13 +259,25 @@ class Cells {
   }
 }
 
-interface Window { k: number; start: bigint; end: bigint; cells: Cells; retired: StorePoint[]; aggs: Map<number, HeldAggregate> | undefined }
+interface Window {
+  k: number;
+  start: bigint;
+  end: bigint;
+  cells: Cells;
+  retired: StorePoint[];
+  aggs: Map<number, HeldAggregate> | undefined;
+}
 
 /** A copy of a string that is one flat sequential string (keys are concatenations, which V8 keeps as trees: 2× the memory). */
 let flatSink = 0;
-function flat(s: string): string { flatSink ^= (s as unknown as number) | 0; return s; }
+function flat(s: string): string {
+  flatSink ^= (s as unknown as number) | 0;
+  return s;
+}
 /** (keeps the flattening above from being optimised away: exported so the sink is observable) @public */
-export function flattenedKeys(): number { return flatSink; }
+export function flattenedKeys(): number {
+  return flatSink;
+}
 
 /**
  * The attributes of a canonical attribute string (canonicalAttributes,
@@ -242,7 +292,10 @@ export function parseCanonicalAttributes(s: string, from = 0, to = s.length): At
     i++; // opening quote
     while (i < to) {
       const ch = s.charCodeAt(i);
-      if (ch === 92) { i += 2; continue; } // backslash escape
+      if (ch === 92) {
+        i += 2;
+        continue;
+      } // backslash escape
       i++;
       if (ch === 34) break;
     }
@@ -250,23 +303,43 @@ export function parseCanonicalAttributes(s: string, from = 0, to = s.length): At
   };
   const token = (): string => {
     const start = i;
-    while (i < to) { const ch = s.charCodeAt(i); if (ch === 44 || ch === 93 || ch === 125) break; i++; }
+    while (i < to) {
+      const ch = s.charCodeAt(i);
+      if (ch === 44 || ch === 93 || ch === 125) break;
+      i++;
+    }
     return s.slice(start, i);
   };
   const value = (): AttrValue => {
     const ch = s[i];
     switch (ch) {
-      case '"': return str();
-      case 'd': i++; return Number(token());
-      case 'i': i++; return BigInt(token());
-      case 'T': i++; return true;
-      case 'F': i++; return false;
-      case 'N': i++; return null;
-      case 'b': i++; return new Uint8Array(Buffer.from(token(), 'base64'));
+      case '"':
+        return str();
+      case 'd':
+        i++;
+        return Number(token());
+      case 'i':
+        i++;
+        return BigInt(token());
+      case 'T':
+        i++;
+        return true;
+      case 'F':
+        i++;
+        return false;
+      case 'N':
+        i++;
+        return null;
+      case 'b':
+        i++;
+        return new Uint8Array(Buffer.from(token(), 'base64'));
       case '[': {
         i++;
         const arr: AttrValue[] = [];
-        while (i < to && s[i] !== ']') { arr.push(value()); if (s[i] === ',') i++; }
+        while (i < to && s[i] !== ']') {
+          arr.push(value());
+          if (s[i] === ',') i++;
+        }
         i++;
         return arr as AttrValue;
       }
@@ -277,14 +350,18 @@ export function parseCanonicalAttributes(s: string, from = 0, to = s.length): At
         // the nested canonical string ends at its matching brace (strings may hold braces: skip them)
         while (i < to && depth > 0) {
           const c = s.charCodeAt(i);
-          if (c === 34) { str(); continue; }
+          if (c === 34) {
+            str();
+            continue;
+          }
           if (c === 123) depth++;
           else if (c === 125) depth--;
           i++;
         }
         return parseCanonicalAttributes(s, start, i - 1) as AttrValue;
       }
-      default: throw new Error(`canonical attributes: unexpected ${JSON.stringify(ch)} at ${i}`);
+      default:
+        throw new Error(`canonical attributes: unexpected ${JSON.stringify(ch)} at ${i}`);
     }
   };
   while (i < to) {
@@ -340,8 +417,19 @@ export class PeriodAccumulator {
   /** every window below this index is closed */
   private openFrom: number;
   readonly counters: AccumulatorCounters = {
-    points: 0, late: 0, stale: 0, future: 0, out_of_order: 0, series_limit: 0, expired: 0,
-    resets: 0, baselines: 0, bounds_changed: 0, no_value: 0, unsupported: 0, invalid: 0,
+    points: 0,
+    late: 0,
+    stale: 0,
+    future: 0,
+    out_of_order: 0,
+    series_limit: 0,
+    expired: 0,
+    resets: 0,
+    baselines: 0,
+    bounds_changed: 0,
+    no_value: 0,
+    unsupported: 0,
+    invalid: 0,
   };
 
   constructor(o: AccumulatorOptions) {
@@ -355,11 +443,17 @@ export class PeriodAccumulator {
   }
 
   /** series currently tracked */
-  seriesCount(): number { return this.series.size; }
+  seriesCount(): number {
+    return this.series.size;
+  }
   /** every window below this index is closed (flushed) */
-  openFromIndex(): number { return this.openFrom; }
+  openFromIndex(): number {
+    return this.openFrom;
+  }
   /** after a restart, before replaying a write-ahead log: windows from `k` on are open again */
-  reopenFrom(k: number): void { this.openFrom = k; }
+  reopenFrom(k: number): void {
+    this.openFrom = k;
+  }
   /**
    * After add(): the highest window any point of the batch went into (late
    * deltas count with the window they folded into); -Infinity when none.
@@ -367,7 +461,9 @@ export class PeriodAccumulator {
    */
   lastMaxWindow = -Infinity;
   /** windows held (open) */
-  windowCount(): number { return this.windows.size; }
+  windowCount(): number {
+    return this.windows.size;
+  }
 
   /** Wall time (ms) at which the earliest held window closes, or the next window boundary + lateness when none is held. */
   nextCloseMs(): number {
@@ -403,8 +499,12 @@ export class PeriodAccumulator {
     if (id === undefined) {
       if (this.nextId >= this.capacity) {
         const cap = this.capacity === 0 ? 1024 : Math.ceil(this.capacity * 1.5);
-        const mo = new Int32Array(cap); mo.set(this.metricOf); this.metricOf = mo;
-        const ls = new Float64Array(cap); ls.set(this.lastSeen); this.lastSeen = ls;
+        const mo = new Int32Array(cap);
+        mo.set(this.metricOf);
+        this.metricOf = mo;
+        const ls = new Float64Array(cap);
+        ls.set(this.lastSeen);
+        this.lastSeen = ls;
         this.capacity = cap;
       }
       id = this.nextId++;
@@ -423,7 +523,18 @@ export class PeriodAccumulator {
     const m = this.metricTable[this.metricOf[id] as number] as MetricInfo;
     const key = this.keys[id] as string;
     const attrs = parseCanonicalAttributes(key, key.indexOf('\u0001') + 1);
-    return { key, name: m.name, unit: m.unit, description: m.description, kind: m.kind, temporality: m.temporality, monotonic: m.monotonic, attrs, resource: m.resource, host: m.host };
+    return {
+      key,
+      name: m.name,
+      unit: m.unit,
+      description: m.description,
+      kind: m.kind,
+      temporality: m.temporality,
+      monotonic: m.monotonic,
+      attrs,
+      resource: m.resource,
+      host: m.host,
+    };
   }
 
   /**
@@ -462,41 +573,79 @@ export class PeriodAccumulator {
           else if (m.kind === 'sum') {
             monotonic = m.isMonotonic;
             if (m.temporality === Temporality.Delta) temporality = 'delta';
-            else if (!m.isMonotonic) temporality = 'gauge'; // cumulative non-monotonic: a level
-            else { temporality = this.o.cumulative; cumToDelta = this.o.cumulative === 'delta'; }
+            else if (!m.isMonotonic)
+              temporality = 'gauge'; // cumulative non-monotonic: a level
+            else {
+              temporality = this.o.cumulative;
+              cumToDelta = this.o.cumulative === 'delta';
+            }
           } else {
             monotonic = true;
             if (m.temporality === Temporality.Delta) temporality = 'delta';
-            else { temporality = this.o.cumulative; cumToDelta = this.o.cumulative === 'delta'; }
+            else {
+              temporality = this.o.cumulative;
+              cumToDelta = this.o.cumulative === 'delta';
+            }
           }
           const kind: StoreKind = m.kind;
-          const metricKey = scopeKey + '\u0001' + m.name + '\u0001' + m.unit + '\u0001' + kind + '\u0001' +
-            (m.kind === 'sum' || m.kind === 'histogram' ? m.temporality : 0) + (monotonic ? 'm' : '') + '\u0001';
+          const metricKey =
+            scopeKey +
+            '\u0001' +
+            m.name +
+            '\u0001' +
+            m.unit +
+            '\u0001' +
+            kind +
+            '\u0001' +
+            (m.kind === 'sum' || m.kind === 'histogram' ? m.temporality : 0) +
+            (monotonic ? 'm' : '') +
+            '\u0001';
           let info: MetricInfo | undefined;
           let prefix = '';
           for (const p of m.points as Array<{ attributes: Attributes; timeUnixNano: bigint; startTimeUnixNano: bigint; flags: number }>) {
             c.points++;
-            if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) { c.no_value++; continue; }
+            if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+              c.no_value++;
+              continue;
+            }
             if (info === undefined || this.metricTable[info.idx] !== info) {
               if (selected === undefined) selected = this.selectResource(rattrs);
               const sel = selected;
-              info = this.metric(metricKey, () => ({ name: m.name, unit: m.unit, description: m.description, kind, temporality, monotonic, resource: sel, host }));
+              info = this.metric(metricKey, () => ({
+                name: m.name,
+                unit: m.unit,
+                description: m.description,
+                kind,
+                temporality,
+                monotonic,
+                resource: sel,
+                host,
+              }));
               prefix = info.idx.toString(36) + '\u0001';
             }
             const key = prefix + canonicalAttributes(p.attributes);
             let sid = this.series.get(key);
             if (sid === undefined) {
-              if (this.series.size >= this.o.maxSeries) { c.series_limit++; continue; }
+              if (this.series.size >= this.o.maxSeries) {
+                c.series_limit++;
+                continue;
+              }
               sid = this.newSeries(key, info, nowMs);
             }
             this.lastSeen[sid] = nowMs;
             let t = p.timeUnixNano;
-            if (t > futureLimit || t <= 0n) { if (t > futureLimit) c.future++; t = nowNs; }
+            if (t > futureLimit || t <= 0n) {
+              if (t > futureLimit) c.future++;
+              t = nowNs;
+            }
             // an interval (start, t] belongs to the window holding its last instant
             const st = p.startTimeUnixNano;
             const tb = t === p.timeUnixNano && st > 0n && st < t && !cumToDelta && (temporality === 'delta' || kind === 'gauge') ? t - 1n : t;
             let k = Number(tb / this.periodNs);
-            if (replay !== undefined && Math.max(k, replay.openFromAtAdd) < replay.skipBelow) { c.points--; continue; }
+            if (replay !== undefined && Math.max(k, replay.openFromAtAdd) < replay.skipBelow) {
+              c.points--;
+              continue;
+            }
             const late = k < this.openFrom;
             const eff = late ? this.openFrom : k;
             if (eff > this.lastMaxWindow) this.lastMaxWindow = eff;
@@ -513,11 +662,20 @@ export class PeriodAccumulator {
               } else {
                 value = (p as unknown as { value: number | bigint }).value;
               }
-              if (typeof value === 'number' && !Number.isFinite(value)) { c.invalid++; continue; }
-              if (late) { c.late++; k = this.openFrom; }
+              if (typeof value === 'number' && !Number.isFinite(value)) {
+                c.invalid++;
+                continue;
+              }
+              if (late) {
+                c.late++;
+                k = this.openFrom;
+              }
               this.addDelta(this.window(k), sid, value, hist, t);
             } else {
-              if (late) { c.stale++; continue; }
+              if (late) {
+                c.stale++;
+                continue;
+              }
               this.setLast(this.window(k), sid, kind, p as never, t);
             }
           }
@@ -536,13 +694,21 @@ export class PeriodAccumulator {
   }
 
   /** §4: the increase since the series' last cumulative point, or undefined (baseline only / out of order). */
-  private cumulativeDelta(sid: number, kind: StoreKind, p: { startTimeUnixNano: bigint; value?: number | bigint; count?: number; sum?: number; bucketCounts?: number[]; explicitBounds?: number[] }, t: bigint): { value: number | bigint | undefined; hist: HistogramValue | undefined } | undefined {
+  private cumulativeDelta(
+    sid: number,
+    kind: StoreKind,
+    p: { startTimeUnixNano: bigint; value?: number | bigint; count?: number; sum?: number; bucketCounts?: number[]; explicitBounds?: number[] },
+    t: bigint,
+  ): { value: number | bigint | undefined; hist: HistogramValue | undefined } | undefined {
     const isHist = kind === 'histogram';
     const value: number | bigint = isHist ? (p.count as number) : (p.value as number | bigint);
     const st = this.cum.get(sid);
     const fresh = (): CumState => ({
-      start: p.startTimeUnixNano, lastTime: t, last: value,
-      count: p.count ?? 0, sum: p.sum ?? 0,
+      start: p.startTimeUnixNano,
+      lastTime: t,
+      last: value,
+      count: p.count ?? 0,
+      sum: p.sum ?? 0,
       counts: isHist ? (p.bucketCounts as number[]).slice() : undefined,
       bounds: isHist ? (p.explicitBounds as number[]).slice() : undefined,
     });
@@ -554,14 +720,29 @@ export class PeriodAccumulator {
       this.counters.baselines++;
       return undefined;
     }
-    if (t < st.lastTime) { this.counters.out_of_order++; return undefined; }
+    if (t < st.lastTime) {
+      this.counters.out_of_order++;
+      return undefined;
+    }
     const boundsChanged = isHist && !sameBounds(st.bounds as number[], p.explicitBounds as number[]);
     if (p.startTimeUnixNano !== st.start || lessThan(value, st.last) || boundsChanged) {
       this.counters.resets++;
       const restartedAfter = p.startTimeUnixNano > st.lastTime;
       this.cum.set(sid, fresh());
       if (restartedAfter) return full();
-      return isHist ? { value: undefined, hist: { count: 0, sum: 0, min: undefined, max: undefined, bounds: (p.explicitBounds as number[]).slice(), counts: new Array((p.bucketCounts as number[]).length).fill(0) } } : { value: typeof value === 'bigint' ? 0n : 0, hist: undefined };
+      return isHist
+        ? {
+            value: undefined,
+            hist: {
+              count: 0,
+              sum: 0,
+              min: undefined,
+              max: undefined,
+              bounds: (p.explicitBounds as number[]).slice(),
+              counts: new Array((p.bucketCounts as number[]).length).fill(0),
+            },
+          }
+        : { value: typeof value === 'bigint' ? 0n : 0, hist: undefined };
     }
     let out: { value: number | bigint | undefined; hist: HistogramValue | undefined };
     if (isHist) {
@@ -569,7 +750,17 @@ export class PeriodAccumulator {
       const prev = st.counts as number[];
       const counts = new Array<number>(bc.length);
       for (let i = 0; i < bc.length; i++) counts[i] = (bc[i] as number) - (prev[i] ?? 0);
-      out = { value: undefined, hist: { count: (p.count as number) - st.count, sum: (p.sum ?? 0) - st.sum, min: undefined, max: undefined, bounds: (p.explicitBounds as number[]).slice(), counts } };
+      out = {
+        value: undefined,
+        hist: {
+          count: (p.count as number) - st.count,
+          sum: (p.sum ?? 0) - st.sum,
+          min: undefined,
+          max: undefined,
+          bounds: (p.explicitBounds as number[]).slice(),
+          counts,
+        },
+      };
       st.counts = bc.slice();
       st.count = p.count as number;
       st.sum = p.sum ?? 0;
@@ -584,7 +775,15 @@ export class PeriodAccumulator {
   /** a cell as the point it will be emitted as */
   private point(w: Window, c: number, meta: SeriesMeta): StorePoint {
     const cells = w.cells;
-    return { meta, start: w.start, time: w.end, value: cells.value(c), hist: cells.hist?.get(c), summary: cells.summary?.get(c), seen: cells.seen[c] as bigint };
+    return {
+      meta,
+      start: w.start,
+      time: w.end,
+      value: cells.value(c),
+      hist: cells.hist?.get(c),
+      summary: cells.summary?.get(c),
+      seen: cells.seen[c] as bigint,
+    };
   }
 
   private addDelta(w: Window, sid: number, value: number | bigint | undefined, hist: HistogramValue | undefined, t: bigint): void {
@@ -598,7 +797,10 @@ export class PeriodAccumulator {
       return;
     }
     if (t > (cells.seen[c] as bigint)) cells.seen[c] = t;
-    if (hist === undefined) { cells.addValue(c, value ?? 0); return; }
+    if (hist === undefined) {
+      cells.addValue(c, value ?? 0);
+      return;
+    }
     const h = cells.hist?.get(c) as HistogramValue;
     if (h.exp !== undefined && hist.exp !== undefined) {
       // both from exponential histograms: merge exactly, then fixed buckets again
@@ -629,7 +831,7 @@ export class PeriodAccumulator {
 
   /** §7: a windowed gauge's state merges with the other windows of the period; false when it cannot (then last value wins). */
   private mergeAggregate(w: Window, sid: number, agg: WindowAggregate, value: number | bigint, t: bigint): boolean {
-    const aggs = w.aggs ??= new Map();
+    const aggs = (w.aggs ??= new Map());
     const cells = w.cells;
     let c = cells.find(sid);
     if (c === NO_CELL) {
@@ -640,16 +842,38 @@ export class PeriodAccumulator {
       return true;
     }
     const held = aggs.get(c);
-    if (held === undefined || held.agg.kind !== agg.kind) { aggs.delete(c); return false; }
+    if (held === undefined || held.agg.kind !== agg.kind) {
+      aggs.delete(c);
+      return false;
+    }
     // the first state may be shared with other consumers of the batch: merge into a copy
-    if (!held.owned) { held.agg = held.agg.clone(); held.owned = true; }
+    if (!held.owned) {
+      held.agg = held.agg.clone();
+      held.owned = true;
+    }
     held.agg.mergeFrom(agg);
     cells.setValue(c, held.agg.value());
     if (t > (cells.seen[c] as bigint)) cells.seen[c] = t;
     return true;
   }
 
-  private setLast(w: Window, sid: number, kind: StoreKind, p: { value?: number | bigint; count?: number; sum?: number; bucketCounts?: number[]; explicitBounds?: number[]; min?: number; max?: number; quantileValues?: QuantileValue[]; aggregate?: WindowAggregate }, t: bigint): void {
+  private setLast(
+    w: Window,
+    sid: number,
+    kind: StoreKind,
+    p: {
+      value?: number | bigint;
+      count?: number;
+      sum?: number;
+      bucketCounts?: number[];
+      explicitBounds?: number[];
+      min?: number;
+      max?: number;
+      quantileValues?: QuantileValue[];
+      aggregate?: WindowAggregate;
+    },
+    t: bigint,
+  ): void {
     if (p.aggregate !== undefined && kind === 'gauge' && this.mergeAggregate(w, sid, p.aggregate, p.value as number | bigint, t)) return;
     const cells = w.cells;
     let c = cells.find(sid);
@@ -659,8 +883,10 @@ export class PeriodAccumulator {
     const value = kind === 'gauge' || kind === 'sum' ? (p.value as number | bigint) : 0;
     if (c === NO_CELL) c = cells.add(sid);
     cells.setValue(c, value);
-    if (hist !== undefined) (cells.hist ??= new Map()).set(c, hist); else cells.hist?.delete(c);
-    if (summary !== undefined) (cells.summary ??= new Map()).set(c, summary); else cells.summary?.delete(c);
+    if (hist !== undefined) (cells.hist ??= new Map()).set(c, hist);
+    else cells.hist?.delete(c);
+    if (summary !== undefined) (cells.summary ??= new Map()).set(c, summary);
+    else cells.summary?.delete(c);
     cells.seen[c] = t;
   }
 
@@ -686,7 +912,10 @@ export class PeriodAccumulator {
       for (let c = 0; c < cells.n; c++) {
         const sid = cells.id[c] as number;
         let meta = metas.get(sid);
-        if (meta === undefined) { meta = this.meta(sid); metas.set(sid, meta); }
+        if (meta === undefined) {
+          meta = this.meta(sid);
+          metas.set(sid, meta);
+        }
         out.push(this.point(w, c, meta));
       }
     }
@@ -714,7 +943,15 @@ export class PeriodAccumulator {
   }
 }
 
-function histOf(p: { count: number; sum?: number; min?: number; max?: number; bucketCounts: number[]; explicitBounds: number[]; exp?: ExpState }): HistogramValue {
+function histOf(p: {
+  count: number;
+  sum?: number;
+  min?: number;
+  max?: number;
+  bucketCounts: number[];
+  explicitBounds: number[];
+  exp?: ExpState;
+}): HistogramValue {
   const h: HistogramValue = { count: p.count, sum: p.sum ?? 0, min: p.min, max: p.max, bounds: p.explicitBounds, counts: p.bucketCounts };
   if (p.exp !== undefined) h.exp = p.exp;
   return h;

@@ -26,12 +26,33 @@ export interface StoreConfig {
 
 export function storeSchema(opts: { cumulativeDefault: 'delta' | 'cumulative'; cumulativeFixed?: boolean }): Schema {
   const s: Schema = {
-    period: { type: 'duration', default: '60s', min: '1s', doc: 'length of one period: every period the store receives one point per series, aligned to the Unix epoch by point time' },
-    lateness: { type: 'duration', default: '0s', doc: 'how long after its end a period stays open for late points; 0 = 10 % of the period (plus the allowed lateness of metric sets feeding the store, whose windows arrive that late; an explicit value must exceed it). Later delta points fold into the next open period (counted as late); later gauges are dropped (counted as stale)' },
-    max_series: { type: 'int', default: 100_000, min: 1, doc: 'series kept at most (accumulator and cumulative→delta state); points of new series beyond it are dropped and counted (reason "series_limit")' },
-    series_expiry: { type: 'duration', default: '15m', min: '1s', doc: 'forget a series (and its cumulative baseline) after this long without a point; counted as expired' },
+    period: {
+      type: 'duration',
+      default: '60s',
+      min: '1s',
+      doc: 'length of one period: every period the store receives one point per series, aligned to the Unix epoch by point time',
+    },
+    lateness: {
+      type: 'duration',
+      default: '0s',
+      doc: 'how long after its end a period stays open for late points; 0 = 10 % of the period (plus the allowed lateness of metric sets feeding the store, whose windows arrive that late; an explicit value must exceed it). Later delta points fold into the next open period (counted as late); later gauges are dropped (counted as stale)',
+    },
+    max_series: {
+      type: 'int',
+      default: 100_000,
+      min: 1,
+      doc: 'series kept at most (accumulator and cumulative→delta state); points of new series beyond it are dropped and counted (reason "series_limit")',
+    },
+    series_expiry: {
+      type: 'duration',
+      default: '15m',
+      min: '1s',
+      doc: 'forget a series (and its cumulative baseline) after this long without a point; counted as expired',
+    },
     unhealthy_after_periods: {
-      type: 'int', default: 3, min: 0,
+      type: 'int',
+      default: 3,
+      min: 0,
       doc: 'failing hard: /healthz turns 503 for this store once data has waited (queued or being retried) this many periods without one successful send since the first failure; back to 200 at the next success. 0 = never on this ground (retries exhausted still count)',
     },
     resource_attributes: {

@@ -21,7 +21,12 @@ import type { PeriodAccumulator } from './accumulator.js';
 import type { Payload } from './store.js';
 
 /** A queued store job: the payload bodies (points are not kept on disk). */
-export interface DurableJob { chunks: Payload[]; n: number; rejected: number; messages: string[] }
+export interface DurableJob {
+  chunks: Payload[];
+  n: number;
+  rejected: number;
+  messages: string[];
+}
 
 /** [u32 n][u32 chunks]{[u32 n][u32 len][body]}… */
 export const jobCodec: Codec<QueueItem<DurableJob>> = {
@@ -61,7 +66,10 @@ export const jobCodec: Codec<QueueItem<DurableJob>> = {
   },
 };
 
-interface LogEntry { seq: number; maxWindow: number }
+interface LogEntry {
+  seq: number;
+  maxWindow: number;
+}
 
 export class WriteAheadLog {
   private wal: LmdbDb | undefined;
@@ -92,9 +100,16 @@ export class WriteAheadLog {
       const buf = Buffer.from(v.buffer, v.byteOffset, v.length);
       const openFromAtAdd = buf.readDoubleLE(0);
       // windows from the watermark on (or, never flushed, from the oldest entry's) are open again
-      if (!reopened) { acc.reopenFrom(watermark ?? openFromAtAdd); reopened = true; }
+      if (!reopened) {
+        acc.reopenFrom(watermark ?? openFromAtAdd);
+        reopened = true;
+      }
       let batch: MetricsBatch;
-      try { batch = decodeMetricsProto(buf.subarray(8)).data; } catch { continue; }
+      try {
+        batch = decodeMetricsProto(buf.subarray(8)).data;
+      } catch {
+        continue;
+      }
       const before = acc.counters.points;
       acc.add(batch, { openFromAtAdd, skipBelow: watermark ?? -Infinity });
       this.replayedBatches++;
@@ -129,7 +144,10 @@ export class WriteAheadLog {
       const keep: LogEntry[] = [];
       let freed = 0;
       for (const e of this.entries) {
-        if (e.maxWindow >= openFrom) { keep.push(e); continue; }
+        if (e.maxWindow >= openFrom) {
+          keep.push(e);
+          continue;
+        }
         const v = wal.getBinary(e.seq);
         if (v !== undefined) freed += v.length;
         wal.removeSync(e.seq);
@@ -140,6 +158,11 @@ export class WriteAheadLog {
   }
 
   status(): Record<string, number> {
-    return { wal_entries: this.entries.length, wal_bytes: Math.max(0, this.bytes), wal_replayed_batches: this.replayedBatches, wal_replayed_points: this.replayedPoints };
+    return {
+      wal_entries: this.entries.length,
+      wal_bytes: Math.max(0, this.bytes),
+      wal_replayed_batches: this.replayedBatches,
+      wal_replayed_points: this.replayedPoints,
+    };
   }
 }

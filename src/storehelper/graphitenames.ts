@@ -16,11 +16,19 @@ export function sanitizeNode(s: string): string {
 
 /** A metric path: as a node, keeping dots but no empty levels. */
 export function sanitizePath(s: string): string {
-  return s.split('.').filter((x) => x !== '').map(sanitizeNode).join('.') || '_';
+  return (
+    s
+      .split('.')
+      .filter((x) => x !== '')
+      .map(sanitizeNode)
+      .join('.') || '_'
+  );
 }
 
 /** A tag key: ≥ 1 char, no `;` `!` `^` `=`, ASCII without whitespace. */
-export function sanitizeTagKey(s: string): string { return sanitizeNode(s); }
+export function sanitizeTagKey(s: string): string {
+  return sanitizeNode(s);
+}
 
 /** A tag value: ≥ 1 char, no `;`, ASCII without whitespace, not starting with `~`. */
 export function sanitizeTagValue(s: string): string {
@@ -32,7 +40,12 @@ export function sanitizeTagValue(s: string): string {
 /** The tags of a series: resource attributes, then point attributes over them; empty values left out. */
 export function seriesTags(p: StorePoint): Array<[string, string]> {
   const out = new Map<string, string>();
-  const add = (a: Attributes): void => { for (const k in a) { const s = valueToString(a[k] ?? null); if (s !== '') out.set(k, s); } };
+  const add = (a: Attributes): void => {
+    for (const k in a) {
+      const s = valueToString(a[k] ?? null);
+      if (s !== '') out.set(k, s);
+    }
+  };
   add(p.meta.resource);
   add(p.meta.attrs);
   return [...out];

@@ -12,7 +12,11 @@ import { PayloadTooLargeError } from './store.js';
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-export interface HttpResponse { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
 
 export class StoreHttpClient {
   private readonly url: URL;
@@ -34,7 +38,10 @@ export class StoreHttpClient {
     this.agent = this.url.protocol === 'https:' ? new https.Agent(opts) : new http.Agent(opts);
   }
 
-  close(): void { this.agent?.destroy(); this.agent = undefined; }
+  close(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
 
   /** Send once; resolves with any answer (classify it with `classify`), rejects RetryableSendError on network errors or the signal's reason. */
   request(method: string, body: Uint8Array, headers: Record<string, string>, signal: AbortSignal, url: URL = this.url): Promise<HttpResponse> {
@@ -43,18 +50,38 @@ export class StoreHttpClient {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise<HttpResponse>((resolve, reject) => {
       let done = false;
-      const fail = (e: unknown): void => { if (!done) { done = true; reject(e); } };
+      const fail = (e: unknown): void => {
+        if (!done) {
+          done = true;
+          reject(e);
+        }
+      };
       const net = (e: unknown): RetryableSendError => {
         const code = (e as { code?: unknown })?.code;
-        return new RetryableSendError(`cannot send to ${this.host}: ${typeof code === 'string' ? code : (e as Error)?.name ?? 'error'}`, { reason: 'network', cause: e });
+        return new RetryableSendError(`cannot send to ${this.host}: ${typeof code === 'string' ? code : ((e as Error)?.name ?? 'error')}`, {
+          reason: 'network',
+          cause: e,
+        });
       };
       const req = mod.request(url, { method, agent: this.agent, signal, headers: { ...headers, 'Content-Length': String(body.length) } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        res.on('data', (c: Buffer) => { if (size < MAX_RESPONSE_BYTES) { chunks.push(c); size += c.length; } });
+        res.on('data', (c: Buffer) => {
+          if (size < MAX_RESPONSE_BYTES) {
+            chunks.push(c);
+            size += c.length;
+          }
+        });
         res.on('error', (e) => fail(signal.aborted ? signal.reason : net(e)));
-        res.on('aborted', () => fail(signal.aborted ? signal.reason : new RetryableSendError(`response from ${this.host} was cut short`, { reason: 'network' })));
-        res.on('end', () => { if (!done) { done = true; resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }); } });
+        res.on('aborted', () =>
+          fail(signal.aborted ? signal.reason : new RetryableSendError(`response from ${this.host} was cut short`, { reason: 'network' })),
+        );
+        res.on('end', () => {
+          if (!done) {
+            done = true;
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          }
+        });
       });
       req.on('error', (e) => fail(signal.aborted ? signal.reason : net(e)));
       req.end(body);

@@ -47,7 +47,10 @@ export interface Payload {
 
 /** Thrown by `send` when the store says the request is too large (HTTP 413): the payload is split in two and resent. */
 export class PayloadTooLargeError extends Error {
-  constructor(message = 'payload too large') { super(message); this.name = 'PayloadTooLargeError'; }
+  constructor(message = 'payload too large') {
+    super(message);
+    this.name = 'PayloadTooLargeError';
+  }
 }
 
 export interface StoreAdapter {
@@ -67,7 +70,12 @@ export interface StoreAdapter {
   status?(): Record<string, unknown>;
 }
 
-interface Job { chunks: Payload[]; n: number; rejected: number; messages: string[] }
+interface Job {
+  chunks: Payload[];
+  n: number;
+  rejected: number;
+  messages: string[];
+}
 
 export interface StoreExporter extends Exporter<MetricsBatch> {
   status(): Record<string, unknown>;
@@ -97,7 +105,10 @@ export function encodeSplit(adapter: StoreAdapter, points: readonly StorePoint[]
       if (e.n > 0) out.push({ points: pts, body: e.body, n: e.n });
       return;
     }
-    if (pts.length === 1) { dropped.too_large = (dropped.too_large ?? 0) + 1; return; }
+    if (pts.length === 1) {
+      dropped.too_large = (dropped.too_large ?? 0) + 1;
+      return;
+    }
     const mid = pts.length >> 1;
     build(pts.slice(0, mid));
     build(pts.slice(mid));
@@ -191,24 +202,34 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       if (job.rejected > 0) return { rejected: job.rejected, message: job.messages.join('; ').slice(0, 200) };
       return undefined;
     },
-    start: async () => { await adapter.start?.(); },
-    shutdown: async () => { await adapter.shutdown?.(); },
+    start: async () => {
+      await adapter.start?.();
+    },
+    shutdown: async () => {
+      await adapter.shutdown?.();
+    },
     timeout: cfg.timeout,
     retry: cfg.retry_on_failure,
     queue: cfg.sending_queue,
-    ...(durable ? {
-      createQueue: (onDrop) => {
-        const p = cfg.sending_queue.drop_policy;
-        disk = new DiskQueue<QueueItem<Job>>({
-          dir: join(set.stateDir, 'queue'),
-          maxBytes: cfg.sending_queue.max_size ?? 256 * 1024 * 1024,
-          numConsumers: cfg.sending_queue.num_consumers,
-          overflow: p === 'block' ? 'accept' : p,
-        }, jobCodec, onDrop);
-        wal = new WriteAheadLog(disk);
-        return disk;
-      },
-    } : {}),
+    ...(durable
+      ? {
+          createQueue: (onDrop) => {
+            const p = cfg.sending_queue.drop_policy;
+            disk = new DiskQueue<QueueItem<Job>>(
+              {
+                dir: join(set.stateDir, 'queue'),
+                maxBytes: cfg.sending_queue.max_size ?? 256 * 1024 * 1024,
+                numConsumers: cfg.sending_queue.num_consumers,
+                overflow: p === 'block' ? 'accept' : p,
+              },
+              jobCodec,
+              onDrop,
+            );
+            wal = new WriteAheadLog(disk);
+            return disk;
+          },
+        }
+      : {}),
     endpoint: adapter.endpoint,
     unhealthyAfterMs: cfg.unhealthy_after_periods * cfg.period,
     ...(hooks.random !== undefined ? { random: hooks.random } : {}),
@@ -216,24 +237,40 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
   });
 
   const attrs = { exporter: set.id, adapter: adapter.type };
-  set.telemetry.gauge('metricport_store_series', 'Series a metric store\'s period accumulator tracks', attrs, () => acc.seriesCount());
-  set.telemetry.gauge('metricport_store_period_seconds', 'A metric store\'s period', attrs, () => cfg.period / 1000);
-  set.telemetry.gauge('metricport_store_next_flush_timestamp_seconds', 'When a metric store flushes next (Unix seconds; 0 = not scheduled)', attrs, () => (nextFlush ?? 0) / 1000);
+  set.telemetry.gauge('metricport_store_series', "Series a metric store's period accumulator tracks", attrs, () => acc.seriesCount());
+  set.telemetry.gauge('metricport_store_period_seconds', "A metric store's period", attrs, () => cfg.period / 1000);
+  set.telemetry.gauge(
+    'metricport_store_next_flush_timestamp_seconds',
+    'When a metric store flushes next (Unix seconds; 0 = not scheduled)',
+    attrs,
+    () => (nextFlush ?? 0) / 1000,
+  );
   if (durable) {
-    set.telemetry.meter.createObservableCounter('metricport_store_wal_checkpoint_failures', { description: 'Write-ahead-log checkpoints of a push store (disk queue) whose commit failed; the log is not trimmed until one succeeds' })
+    set.telemetry.meter
+      .createObservableCounter('metricport_store_wal_checkpoint_failures', {
+        description: 'Write-ahead-log checkpoints of a push store (disk queue) whose commit failed; the log is not trimmed until one succeeds',
+      })
       .addCallback((o) => o.observe(checkpointFailures, attrs));
   }
-  set.telemetry.gauge('metricport_store_last_success_timestamp_seconds', 'Last successful transmission of a metric store (Unix seconds; 0 = never)', attrs, () => {
-    const t = inner.status().last_success;
-    return t === null ? 0 : Date.parse(t) / 1000;
-  });
+  set.telemetry.gauge(
+    'metricport_store_last_success_timestamp_seconds',
+    'Last successful transmission of a metric store (Unix seconds; 0 = never)',
+    attrs,
+    () => {
+      const t = inner.status().last_success;
+      return t === null ? 0 : Date.parse(t) / 1000;
+    },
+  );
 
   const checkpointFailed = (err: unknown): void => {
     checkpointFailures++;
     lastCheckpointError = err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
     lastCheckpointErrorTime = now();
-    warn.warn('wal_checkpoint', { exporter: set.id, error: lastCheckpointError, failures: checkpointFailures },
-      'write-ahead log checkpoint failed: the log is not trimmed (it grows, and a restart resends what it holds); check the disk of the state directory');
+    warn.warn(
+      'wal_checkpoint',
+      { exporter: set.id, error: lastCheckpointError, failures: checkpointFailures },
+      'write-ahead log checkpoint failed: the log is not trimmed (it grows, and a restart resends what it holds); check the disk of the state directory',
+    );
   };
   let seriesLimitSeen = 0;
   /** points of new series dropped at max_series since the last look: a warning naming the store (rate-limited) */
@@ -241,12 +278,19 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     const total = acc.counters.series_limit;
     if (total === seriesLimitSeen) return;
     seriesLimitSeen = total;
-    warn.warn('max_series', { exporter: set.id, max_series: cfg.max_series, dropped_points: total },
-      `max_series (${cfg.max_series}) reached: points of new series are dropped (counted series_limit); raise max_series, or drop high-cardinality attributes upstream (filter processor)`);
+    warn.warn(
+      'max_series',
+      { exporter: set.id, max_series: cfg.max_series, dropped_points: total },
+      `max_series (${cfg.max_series}) reached: points of new series are dropped (counted series_limit); raise max_series, or drop high-cardinality attributes upstream (filter processor)`,
+    );
   };
   /** Commit a checkpoint on its own (no job to queue with it); a failure is counted, logged and shown in status, never thrown. */
   const commitCheckpoint = async (checkpoint: () => void): Promise<void> => {
-    try { await disk?.commit(checkpoint); } catch (err) { checkpointFailed(err); }
+    try {
+      await disk?.commit(checkpoint);
+    } catch (err) {
+      checkpointFailed(err);
+    }
   };
 
   const reportCounters = (): void => {
@@ -254,7 +298,10 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     for (const r of ['stale', 'out_of_order', 'series_limit', 'no_value', 'unsupported', 'invalid'] as const) {
       const v = acc.counters[r];
       const d = v - (reported[r] ?? 0);
-      if (d > 0) { tel.dropped(d, r); reported[r] = v; }
+      if (d > 0) {
+        tel.dropped(d, r);
+        reported[r] = v;
+      }
     }
   };
 
@@ -273,15 +320,29 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       flushWaiting = true;
       try {
         for (let waitMs = 20; disk.full() && shutdownDeadline === undefined && !closed; waitMs = Math.min(waitMs * 2, 500)) {
-          await new Promise<void>((r) => { const t = setTimeout(r, waitMs); t.unref(); });
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, waitMs);
+            t.unref();
+          });
         }
-      } finally { flushWaiting = false; }
+      } finally {
+        flushWaiting = false;
+      }
       if (disk.full()) keepInLog = true;
     }
-    if (keepInLog) { keptInLog += points.length; return; }
+    if (keepInLog) {
+      keptInLog += points.length;
+      return;
+    }
     const cp = wal !== undefined && walOpen !== undefined ? wal.checkpoint(acc.openFromIndex()) : undefined;
     const fault = hooks.checkpointFault;
-    const checkpoint = cp === undefined || fault === undefined ? cp : (): void => { fault(); cp(); };
+    const checkpoint =
+      cp === undefined || fault === undefined
+        ? cp
+        : (): void => {
+            fault();
+            cp();
+          };
     if (points.length === 0) {
       if (checkpoint !== undefined) await commitCheckpoint(checkpoint);
       return;
@@ -302,9 +363,16 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     } catch (err) {
       d.encode = (d.encode ?? 0) + points.length;
       payloads = [];
-      try { set.logger.error({ exporter: set.id, error: (err as Error).name }, 'encoder failed; points dropped'); } catch { /* never */ }
+      try {
+        set.logger.error({ exporter: set.id, error: (err as Error).name }, 'encoder failed; points dropped');
+      } catch {
+        /* never */
+      }
     }
-    for (const [r, n] of Object.entries(d)) { encodeDropped[r] = (encodeDropped[r] ?? 0) + n; tel.dropped(n, r); }
+    for (const [r, n] of Object.entries(d)) {
+      encodeDropped[r] = (encodeDropped[r] ?? 0) + n;
+      tel.dropped(n, r);
+    }
     if (payloads.length === 0) {
       if (checkpoint !== undefined) await commitCheckpoint(checkpoint);
       return;
@@ -316,7 +384,14 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     // lmdb's batched transactions do not roll back a callback that throws (the
     // job's write stands), so a failing checkpoint is caught here: the job is
     // queued, the log keeps its entries until a later checkpoint succeeds
-    if (checkpoint !== undefined) disk?.setCommitHook(() => { try { checkpoint(); } catch (err) { checkpointFailed(err); } });
+    if (checkpoint !== undefined)
+      disk?.setCommitHook(() => {
+        try {
+          checkpoint();
+        } catch (err) {
+          checkpointFailed(err);
+        }
+      });
     try {
       // `block` with the memory queue: the points were acknowledged, so a full
       // queue makes the flush wait for room (receivers are refused meanwhile)
@@ -328,8 +403,13 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         } catch (e) {
           if (!(block && disk === undefined && e instanceof RefusedError) || closed || shutdownDeadline?.aborted === true) throw e;
           flushWaiting = true;
-          await new Promise<void>((r) => { const t = setTimeout(r, waitMs); t.unref(); });
-        } finally { flushWaiting = false; }
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, waitMs);
+            t.unref();
+          });
+        } finally {
+          flushWaiting = false;
+        }
       }
       pointsQueued += n;
     } catch (err) {
@@ -338,10 +418,16 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
       encodeDropped[reason] = (encodeDropped[reason] ?? 0) + n;
       tel.dropped(n, reason);
       if (reason === 'queue_write') {
-        warn.warn('queue_write', { exporter: set.id, points: n, error: err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200) },
-          'cannot write to the disk queue; points dropped (counted queue_write); check the disk of the state directory');
+        warn.warn(
+          'queue_write',
+          { exporter: set.id, points: n, error: err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200) },
+          'cannot write to the disk queue; points dropped (counted queue_write); check the disk of the state directory',
+        );
       }
-      if (checkpoint !== undefined) { disk?.setCommitHook(() => undefined); await commitCheckpoint(checkpoint); }
+      if (checkpoint !== undefined) {
+        disk?.setCommitHook(() => undefined);
+        await commitCheckpoint(checkpoint);
+      }
     }
   };
 
@@ -354,10 +440,13 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     if (closed) return;
     const at = acc.nextCloseMs();
     nextFlush = at;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void runFlush(false).then(schedule, schedule);
-    }, Math.max(10, at - now()));
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        void runFlush(false).then(schedule, schedule);
+      },
+      Math.max(10, at - now()),
+    );
     timer.unref();
   };
 
@@ -382,7 +471,10 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
           let n = 0;
           for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += (m as { points: unknown[] }).points.length;
           refusedPoints += n;
-          throw new RefusedError(`sending queue of exporter ${set.id} is full; retry later`, { status: 503, retryAfterSeconds: Math.max(1, Math.ceil(cfg.period / 1000)) });
+          throw new RefusedError(`sending queue of exporter ${set.id} is full; retry later`, {
+            status: 503,
+            retryAfterSeconds: Math.max(1, Math.ceil(cfg.period / 1000)),
+          });
         }
       }
       if (wal !== undefined) {
@@ -402,7 +494,10 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
     shutdown(deadline: AbortSignal): Promise<void> {
       shutdownP ??= (async () => {
         shutdownDeadline = deadline;
-        if (timer !== undefined) { clearTimeout(timer); timer = undefined; }
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          timer = undefined;
+        }
         nextFlush = null;
         // flush everything held (the open windows too) before the queue closes
         await runFlush(true);
@@ -432,10 +527,19 @@ export function createStore(set: CreateSettings, cfg: StoreConfig, adapter: Stor
         points_refused: refusedPoints,
         ...(block ? { flush_waiting_for_room: flushWaiting } : {}),
         ...(keptInLog > 0 ? { points_kept_in_log: keptInLog } : {}),
-        ...(disk !== undefined ? {
-          storage: 'disk', queue_bytes: disk.size(), queue_max_bytes: disk.capacity(), queue_entries: disk.entries(), queue_resumed_entries: disk.resumed, ...(wal?.status() ?? {}),
-          wal_checkpoint_failures: checkpointFailures, wal_last_checkpoint_error: lastCheckpointError, wal_last_checkpoint_error_time: iso(lastCheckpointErrorTime),
-        } : {}),
+        ...(disk !== undefined
+          ? {
+              storage: 'disk',
+              queue_bytes: disk.size(),
+              queue_max_bytes: disk.capacity(),
+              queue_entries: disk.entries(),
+              queue_resumed_entries: disk.resumed,
+              ...(wal?.status() ?? {}),
+              wal_checkpoint_failures: checkpointFailures,
+              wal_last_checkpoint_error: lastCheckpointError,
+              wal_last_checkpoint_error_time: iso(lastCheckpointErrorTime),
+            }
+          : {}),
         next_flush: iso(nextFlush),
         last_flush: iso(lastFlush),
         flushes,

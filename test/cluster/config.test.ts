@@ -25,7 +25,9 @@ service:
 `;
 
 function errors(cluster: string): Array<{ path: string; message: string; line?: number }> {
-  return checkConfig(`${base}  cluster:\n${cluster}`, 'c.yaml', registry).issues.filter((i) => i.severity === 'error').map((i) => ({ path: i.path, message: i.message, line: i.line }));
+  return checkConfig(`${base}  cluster:\n${cluster}`, 'c.yaml', registry)
+    .issues.filter((i) => i.severity === 'error')
+    .map((i) => ({ path: i.path, message: i.message, line: i.line }));
 }
 
 describe('service.cluster config', () => {
@@ -57,7 +59,16 @@ describe('service.cluster config', () => {
     heartbeat: 2s
     nats: { token: t, user: u, password: p, creds_file: /nonexistent/x.creds, tls: { cert_file: /nonexistent/c.pem } }
 `);
-    expect(x.map((i) => i.path).sort()).to.deep.equal(['service.cluster.heartbeat', 'service.cluster.nats.creds_file', 'service.cluster.nats.creds_file', 'service.cluster.nats.tls.cert_file', 'service.cluster.nats.tls.key_file', 'service.cluster.nats.token'].sort());
+    expect(x.map((i) => i.path).sort()).to.deep.equal(
+      [
+        'service.cluster.heartbeat',
+        'service.cluster.nats.creds_file',
+        'service.cluster.nats.creds_file',
+        'service.cluster.nats.tls.cert_file',
+        'service.cluster.nats.tls.key_file',
+        'service.cluster.nats.token',
+      ].sort(),
+    );
     expect(x.find((i) => i.path === 'service.cluster.heartbeat')!.message).to.match(/at most lease_ttl \/ 3 \(1000 ms\)/);
     expect(JSON.stringify(e)).to.not.include('SECRET-pw');
   });
@@ -70,7 +81,9 @@ describe('service.cluster config', () => {
       expect(readFileSync(join(dir, 'cluster', 'node_id'), 'utf8').trim()).to.equal(a);
       expect(resolveNodeId('', dir)).to.equal(a);
       expect(resolveNodeId('mp-0', dir)).to.equal('mp-0');
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a reload that changes service.cluster is refused (takes effect on a restart)', async () => {
@@ -81,7 +94,11 @@ describe('service.cluster config', () => {
     try {
       await svc.start();
       let err: Error | undefined;
-      try { await svc.reload(parseConfig(`${base}  cluster: { name: b }\n`, 'c.yaml', registry)); } catch (e) { err = e as Error; }
+      try {
+        await svc.reload(parseConfig(`${base}  cluster: { name: b }\n`, 'c.yaml', registry));
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.match(/service\.cluster changed: .* only on a restart/);
       // an unchanged cluster section reloads
       await svc.reload(parseConfig(`${base}  cluster: { name: a }\n`, 'c.yaml', registry));

@@ -56,7 +56,9 @@ describe('cluster end to end (the built service, real nats-server)', function ()
     await usePeer(this, 'nats');
     nats = await startNatsCluster({ size: 1 });
   });
-  afterEach(async () => { await Promise.all(procs.splice(0).map((p) => p.stop())); });
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+  });
   after(async () => {
     await nats?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -69,11 +71,16 @@ describe('cluster end to end (the built service, real nats-server)', function ()
     const a = await startMetricport(yaml(''), { env: { NODE_OPTIONS: `--import ${TRACE}`, MP_TRACE_MODULES: plain } });
     procs.push(a);
     const withCluster = join(dir, 'cluster.txt');
-    const b = await startMetricport(yaml(`${clusterYaml('lazy', [nats!.urls[0]!], 'b')}`), { env: { NODE_OPTIONS: `--import ${TRACE}`, MP_TRACE_MODULES: withCluster } });
+    const b = await startMetricport(yaml(`${clusterYaml('lazy', [nats!.urls[0]!], 'b')}`), {
+      env: { NODE_OPTIONS: `--import ${TRACE}`, MP_TRACE_MODULES: withCluster },
+    });
     procs.push(b);
     await waitFor(async () => (await clusterStatus(b)).ready, { timeoutMs: 10_000, what: 'b joined' });
-    const mods = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l !== '');
-    expect(mods(plain).length, 'the trace saw the service\'s own modules').to.be.above(50);
+    const mods = (f: string) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
+    expect(mods(plain).length, "the trace saw the service's own modules").to.be.above(50);
     expect(mods(plain).filter((u) => u.includes('/@nats-io/') || u.includes('/src/cluster/node.js'))).to.deep.equal([]);
     expect(mods(withCluster).some((u) => u.includes('/@nats-io/transport-node/'))).to.equal(true);
     expect(mods(withCluster).some((u) => u.includes('/src/cluster/node.js'))).to.equal(true);
@@ -100,7 +107,13 @@ describe('cluster end to end (the built service, real nats-server)', function ()
       expect(r.status).to.equal(200);
       expect((await clusterStatus(m)).nats.state).to.not.equal('connected');
       await n0.start();
-      await waitFor(async () => { const s = await clusterStatus(m); return s.ready && s.nats.state === 'connected' && badPartitions(s, ['solo']).length === 0; }, { timeoutMs: 15_000, what: 'joined after NATS came up, owning every partition' });
+      await waitFor(
+        async () => {
+          const s = await clusterStatus(m);
+          return s.ready && s.nats.state === 'connected' && badPartitions(s, ['solo']).length === 0;
+        },
+        { timeoutMs: 15_000, what: 'joined after NATS came up, owning every partition' },
+      );
       expect(((await (await fetch(`${m.adminUrl}/healthz`)).json()) as { status: string }).status).to.equal('ok');
     } finally {
       await n0.start();
@@ -111,7 +124,8 @@ describe('cluster end to end (the built service, real nats-server)', function ()
     const secret = 'SECRET-nats-pw-7f3a';
     const authed = await startNats({ user: 'mp', password: secret });
     try {
-      const cfg = (name: string) => yaml(`  cluster:
+      const cfg = (name: string) =>
+        yaml(`  cluster:
     name: ${name}
     node_id: auth1
     lease_ttl: 3s
@@ -126,8 +140,14 @@ describe('cluster end to end (the built service, real nats-server)', function ()
       await waitFor(async () => (await clusterStatus(good)).ready, { timeoutMs: 10_000, what: 'joined with the password' });
       const bad = await startMetricport(cfg('auth2'), { env: { NATS_PASSWORD: 'SECRET-wrong-pw-1' } });
       procs.push(bad);
-      await waitFor(async () => ((await (await fetch(`${bad.adminUrl}/healthz`)).json()) as { status: string }).status === 'degraded', { timeoutMs: 10_000, what: 'degraded with a wrong password' });
-      await waitFor(async () => /[Aa]uthorization/.test(JSON.stringify(await (await fetch(`${bad.adminUrl}/api/v1/cluster`)).json())), { timeoutMs: 10_000, what: 'the authorization error in the cluster API' });
+      await waitFor(async () => ((await (await fetch(`${bad.adminUrl}/healthz`)).json()) as { status: string }).status === 'degraded', {
+        timeoutMs: 10_000,
+        what: 'degraded with a wrong password',
+      });
+      await waitFor(async () => /[Aa]uthorization/.test(JSON.stringify(await (await fetch(`${bad.adminUrl}/api/v1/cluster`)).json())), {
+        timeoutMs: 10_000,
+        what: 'the authorization error in the cluster API',
+      });
       const metrics = await (await fetch(`${good.adminUrl}/metrics`)).text();
       expect(metrics).to.match(/^metricport_cluster_lease_acquisitions_total\{kind="partition"\} 16$/m);
       expect(metrics).to.match(/^metricport_cluster_nats_connected 1$/m);
@@ -178,14 +198,21 @@ describe('cluster end to end (the built service, real nats-server)', function ()
     live.add('r3');
     const r3 = await startMetricport(yaml(clusterYaml('churn', [url], 'r3')));
     procs.push(r3);
-    await waitFor(async () => (await byHolder('r3')) > 0 && (await byHolder('r2')) > 0 && (await byHolder('r1')) > 0, { timeoutMs: 15_000, what: 'three owners' });
+    await waitFor(async () => (await byHolder('r3')) > 0 && (await byHolder('r2')) > 0 && (await byHolder('r1')) > 0, {
+      timeoutMs: 15_000,
+      what: 'three owners',
+    });
     await moreChecks(5, 'with three owners');
     // `metricport cluster` against r1
     const cli = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const p = spawn(process.execPath, [BIN, 'cluster', '--admin-endpoint', `127.0.0.1:${r1.adminPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      p.stdout.on('data', (d: Buffer) => { out += d; });
-      p.stderr.on('data', (d: Buffer) => { out += d; });
+      p.stdout.on('data', (d: Buffer) => {
+        out += d;
+      });
+      p.stderr.on('data', (d: Buffer) => {
+        out += d;
+      });
       p.once('exit', (code) => resolve({ code, out }));
     });
     expect(cli.code, cli.out).to.equal(0);
@@ -194,7 +221,10 @@ describe('cluster end to end (the built service, real nats-server)', function ()
     expect(cli.out, cli.out).to.match(/nats: connected to (nats:\/\/)?127\.0\.0\.1:\d+, rtt \d+ ms/);
     // graceful stops, one by one: the partitions move within a second
     const handovers: number[] = [];
-    for (const [m, id] of [[r3, 'r3'], [r2, 'r2']] as const) {
+    for (const [m, id] of [
+      [r3, 'r3'],
+      [r2, 'r2'],
+    ] as const) {
       const t0 = performance.now();
       const stopped = m.stop('SIGTERM');
       await waitFor(async () => (await byHolder(id)) === 0, { timeoutMs: 5000, intervalMs: 20, what: `${id}'s partitions handed over` });

@@ -34,18 +34,23 @@ describe('fleet-wide metric sets (scope: cluster): exact across instances', func
   });
 
   it('four replicas given a quarter each write the same series and values as one instance given everything', async () => {
-    const replicas = await Promise.all(['a', 'b', 'c', 'd'].map((id) => startMetricport(fleetConfig({ influx: influx!.url, db: 'fleet', cluster: clusterYaml([nats!.url], id) }))));
+    const replicas = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((id) => startMetricport(fleetConfig({ influx: influx!.url, db: 'fleet', cluster: clusterYaml([nats!.url], id) }))),
+    );
     procs.push(...replicas);
     const single = await startMetricport(fleetConfig({ influx: influx!.url, db: 'single' }));
     procs.push(single);
     // every replica joined and sees four publishers
-    await waitFor(async () => {
-      for (const m of replicas) {
-        const st = await clusterView(m);
-        if (!st.ready || st.nodes.filter((n) => n.live).length !== 4 || (st.fleet?.metricsets?.publishers?.length ?? 0) !== 4) return false;
-      }
-      return true;
-    }, { timeoutMs: 30_000, what: 'four replicas joined, each publishing' });
+    await waitFor(
+      async () => {
+        for (const m of replicas) {
+          const st = await clusterView(m);
+          if (!st.ready || st.nodes.filter((n) => n.live).length !== 4 || (st.fleet?.metricsets?.publishers?.length ?? 0) !== 4) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, what: 'four replicas joined, each publishing' },
+    );
 
     // three windows of events, sent as they happen (event time = now): each batch whole to the single instance, round-robin to the replicas
     const events = new EventStream(11);
@@ -63,20 +68,52 @@ describe('fleet-wide metric sets (scope: cluster): exact across instances', func
     let got: Row[] = [];
     let e1 = 0;
     let e4 = 0;
-    await waitFor(async () => {
-      e1 = await emitted(single);
-      e4 = (await Promise.all(replicas.map(emitted))).reduce((a, b) => a + b, 0);
-      want = await influxRows(influx!, 'single');
-      got = await influxRows(influx!, 'fleet');
-      const lastEventWindowEnd = (Math.floor(Date.now() / 1000 / PERIOD_S) * PERIOD_S);
-      return e1 > 0 && e1 === e4 && want.length > 0 && want.length === got.length && Date.now() / 1000 > lastEventWindowEnd + 1 && new Set(want.map((x) => x.time)).size >= 3;
-    }, { timeoutMs: 40_000, intervalMs: 500, what: 'both databases complete' }).catch((err: Error) => {
-      throw new Error(`${err.message}: single ${want.length} rows / ${e1} points emitted, fleet ${got.length} rows / ${e4} points; fleet status: ${replicas.map((m) => m.output().split('\n').filter((l) => /warn|error/i.test(l)).slice(-3).join('\n')).join('\n')}`);
+    await waitFor(
+      async () => {
+        e1 = await emitted(single);
+        e4 = (await Promise.all(replicas.map(emitted))).reduce((a, b) => a + b, 0);
+        want = await influxRows(influx!, 'single');
+        got = await influxRows(influx!, 'fleet');
+        const lastEventWindowEnd = Math.floor(Date.now() / 1000 / PERIOD_S) * PERIOD_S;
+        return (
+          e1 > 0 &&
+          e1 === e4 &&
+          want.length > 0 &&
+          want.length === got.length &&
+          Date.now() / 1000 > lastEventWindowEnd + 1 &&
+          new Set(want.map((x) => x.time)).size >= 3
+        );
+      },
+      { timeoutMs: 40_000, intervalMs: 500, what: 'both databases complete' },
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: single ${want.length} rows / ${e1} points emitted, fleet ${got.length} rows / ${e4} points; fleet status: ${replicas
+          .map((m) =>
+            m
+              .output()
+              .split('\n')
+              .filter((l) => /warn|error/i.test(l))
+              .slice(-3)
+              .join('\n'),
+          )
+          .join('\n')}`,
+      );
     });
     expectSameRows(got, want);
     // it was not trivial: every aggregate present, uniques past the exact threshold (HyperLogLog registers merged)
     const names = new Set(want.map((x) => x.key.split('{')[0]));
-    for (const n of ['ByVersion.count', 'ByVersion.unique.guid', 'ByVersion.sum.ms', 'ByVersion.min.ms', 'ByVersion.max.ms', 'ByVersion.first.ms', 'ByVersion.last.ms', 'ByVersion.p99.ms', 'All.unique.guid']) expect(names.has(n), n).to.equal(true);
+    for (const n of [
+      'ByVersion.count',
+      'ByVersion.unique.guid',
+      'ByVersion.sum.ms',
+      'ByVersion.min.ms',
+      'ByVersion.max.ms',
+      'ByVersion.first.ms',
+      'ByVersion.last.ms',
+      'ByVersion.p99.ms',
+      'All.unique.guid',
+    ])
+      expect(names.has(n), n).to.equal(true);
     expect(Math.max(...want.filter((x) => x.key.startsWith('All.unique.guid')).map((x) => x.value))).to.be.above(32);
     // the owners' counters: everything merged, nothing late
     const fleets = await Promise.all(replicas.map(async (m) => (await clusterView(m)).fleet!.metricsets!));

@@ -20,22 +20,66 @@ import { join } from 'node:path';
 import { startInfluxDB, startNatsCluster, usePeer, type InfluxDBPeer } from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';
 import { startMetricport, type Started } from '../e2e/metricport.js';
-import { clusterView, clusterYaml, emitted, EventStream, expectSameRows, exportedPoints, fleetConfig, influxRows, PERIOD_S, postEvents, type Row } from './fleethelpers.js';
+import {
+  clusterView,
+  clusterYaml,
+  emitted,
+  EventStream,
+  expectSameRows,
+  exportedPoints,
+  fleetConfig,
+  influxRows,
+  PERIOD_S,
+  postEvents,
+  type Row,
+} from './fleethelpers.js';
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Waits until the fleet database holds what the single one holds (at least `windows` windows, both emitted counts equal). */
-async function settle(influx: InfluxDBPeer, db: string, single: Started, replicas: Started[], windows: number, timeoutMs: number): Promise<{ got: Row[]; want: Row[] }> {
+async function settle(
+  influx: InfluxDBPeer,
+  db: string,
+  single: Started,
+  replicas: Started[],
+  windows: number,
+  timeoutMs: number,
+): Promise<{ got: Row[]; want: Row[] }> {
   let want: Row[] = [];
   let got: Row[] = [];
-  await waitFor(async () => {
-    want = await influxRows(influx, `${db}_single`);
-    got = await influxRows(influx, db);
-    return want.length > 0 && new Set(want.map((x) => x.time)).size >= windows && want.length === got.length && (await emitted(single)) > 0;
-  }, { timeoutMs, intervalMs: 500, what: `${db}: the fleet's rows equal in number to the single instance's` }).catch(async (err: Error) => {
-    const views = await Promise.all(replicas.map(async (m) => { try { return JSON.stringify((await clusterView(m)).fleet); } catch (e) { return String(e); } }));
-    const missing = want.filter((x) => !got.some((y) => y.key === x.key && y.time === x.time)).map((x) => `${x.time} ${x.key}`).slice(0, 20);
-    throw new Error(`${err.message} (single ${want.length} rows, fleet ${got.length}; missing: ${missing.join(', ')}); fleet views:\n${views.join('\n')}\nlogs:\n${replicas.map((m) => m.output().split('\n').filter((l) => /warn|error/i.test(l)).slice(-8).join('\n')).join('\n')}`);
+  await waitFor(
+    async () => {
+      want = await influxRows(influx, `${db}_single`);
+      got = await influxRows(influx, db);
+      return want.length > 0 && new Set(want.map((x) => x.time)).size >= windows && want.length === got.length && (await emitted(single)) > 0;
+    },
+    { timeoutMs, intervalMs: 500, what: `${db}: the fleet's rows equal in number to the single instance's` },
+  ).catch(async (err: Error) => {
+    const views = await Promise.all(
+      replicas.map(async (m) => {
+        try {
+          return JSON.stringify((await clusterView(m)).fleet);
+        } catch (e) {
+          return String(e);
+        }
+      }),
+    );
+    const missing = want
+      .filter((x) => !got.some((y) => y.key === x.key && y.time === x.time))
+      .map((x) => `${x.time} ${x.key}`)
+      .slice(0, 20);
+    throw new Error(
+      `${err.message} (single ${want.length} rows, fleet ${got.length}; missing: ${missing.join(', ')}); fleet views:\n${views.join('\n')}\nlogs:\n${replicas
+        .map((m) =>
+          m
+            .output()
+            .split('\n')
+            .filter((l) => /warn|error/i.test(l))
+            .slice(-8)
+            .join('\n'),
+        )
+        .join('\n')}`,
+    );
   });
   return { got, want };
 }
@@ -49,7 +93,9 @@ describe('fleet-wide metric sets under faults', function () {
     await usePeer(this, 'nats', 'influxdb');
     influx = await startInfluxDB();
   });
-  afterEach(async () => { await Promise.all(procs.splice(0).map((p) => p.stop())); });
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+  });
   after(async () => {
     await influx?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -63,17 +109,24 @@ describe('fleet-wide metric sets under faults', function () {
       const out = mkdtempSync(join(tmpdir(), 'mp-fleet-kill-'));
       dirs.push(out);
       // the store keeps a period open 30 s: a takeover slowed by a loaded machine must not turn into late points at the store (docs/cluster.md: store lateness ≥ allowed_lateness + cluster_wait)
-      const start = (id: string, file: string) => startMetricport(fleetConfig({ influx: influx!.url, db: 'kill', cluster: clusterYaml(nats.urls, id), file: join(out, file), storeLateness: '30s' }));
+      const start = (id: string, file: string) =>
+        startMetricport(fleetConfig({ influx: influx!.url, db: 'kill', cluster: clusterYaml(nats.urls, id), file: join(out, file), storeLateness: '30s' }));
       // a, b, c receive the events; d owns partitions and receives nothing (what it had in memory when killed is then nothing the reference has)
       const [a, b, c, d] = await Promise.all([start('a', 'a.jsonl'), start('b', 'b.jsonl'), start('c', 'c.jsonl'), start('d', 'd.jsonl')]);
       procs.push(a!, b!, c!, d!);
       const single = await startMetricport(fleetConfig({ influx: influx!.url, db: 'kill_single', storeLateness: '30s' }));
       procs.push(single);
       const senders = [a!, b!, c!];
-      await waitFor(async () => {
-        for (const m of [a!, b!, c!, d!]) { const v = await clusterView(m); if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 4) return false; }
-        return true;
-      }, { timeoutMs: 30_000, what: 'four replicas joined, each publishing' });
+      await waitFor(
+        async () => {
+          for (const m of [a!, b!, c!, d!]) {
+            const v = await clusterView(m);
+            if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 4) return false;
+          }
+          return true;
+        },
+        { timeoutMs: 30_000, what: 'four replicas joined, each publishing' },
+      );
       const events = new EventStream(23);
       let sent = 0;
       let stop = false;
@@ -97,7 +150,16 @@ describe('fleet-wide metric sets under faults', function () {
       d!.proc.kill('SIGKILL');
       await d!.exited;
       // the others take d's partitions over (after lease_ttl) and export its pending windows
-      await waitFor(async () => { const v = await clusterView(a!); return owned.every((p) => { const h = v.partitions.find((x) => x.partition === p)?.holder; return h !== null && h !== 'd'; }); }, { timeoutMs: 15_000, what: 'd\'s partitions taken over' });
+      await waitFor(
+        async () => {
+          const v = await clusterView(a!);
+          return owned.every((p) => {
+            const h = v.partitions.find((x) => x.partition === p)?.holder;
+            return h !== null && h !== 'd';
+          });
+        },
+        { timeoutMs: 15_000, what: "d's partitions taken over" },
+      );
       await sleep(2 * P);
       // d comes back (same node id, a new run) and gets partitions handed back
       const d2 = await start('d', 'd2.jsonl');
@@ -114,7 +176,10 @@ describe('fleet-wide metric sets under faults', function () {
       expect(twice, 'points exported more than once').to.deep.equal([]);
       expect(pts.size).to.equal(await emitted(single));
       const views = await Promise.all([a!, b!, c!, d2].map(clusterView));
-      expect(views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0), 'late partials').to.equal(0);
+      expect(
+        views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0),
+        'late partials',
+      ).to.equal(0);
     } finally {
       await Promise.all(procs.splice(0).map((p) => p.stop()));
       await nats.stop();
@@ -129,14 +194,24 @@ describe('fleet-wide metric sets under faults', function () {
       await influx!.createDatabase('nats3_single');
       const extra = '    replicas: 3\n';
       const cl = (id: string) => clusterYaml(nats.urls, id, extra).replace('lease_ttl: 3s', 'lease_ttl: 8s').replace('heartbeat: 250ms', 'heartbeat: 500ms');
-      const replicas = await Promise.all(['a', 'b', 'c'].map((id) => startMetricport(fleetConfig({ influx: influx!.url, db: 'nats3', cluster: cl(id), clusterWait: '15s', storeLateness: '30s' }))));
+      const replicas = await Promise.all(
+        ['a', 'b', 'c'].map((id) =>
+          startMetricport(fleetConfig({ influx: influx!.url, db: 'nats3', cluster: cl(id), clusterWait: '15s', storeLateness: '30s' })),
+        ),
+      );
       procs.push(...replicas);
       const single = await startMetricport(fleetConfig({ influx: influx!.url, db: 'nats3_single', storeLateness: '30s' }));
       procs.push(single);
-      await waitFor(async () => {
-        for (const m of replicas) { const v = await clusterView(m); if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false; }
-        return true;
-      }, { timeoutMs: 40_000, what: 'three replicas joined, each publishing' });
+      await waitFor(
+        async () => {
+          for (const m of replicas) {
+            const v = await clusterView(m);
+            if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false;
+          }
+          return true;
+        },
+        { timeoutMs: 40_000, what: 'three replicas joined, each publishing' },
+      );
       const events = new EventStream(31);
       let sent = 0;
       const t0 = Date.now();
@@ -146,13 +221,19 @@ describe('fleet-wide metric sets under faults', function () {
         const parts: string[][] = [[], [], []];
         for (const line of all) parts[sent++ % 3]!.push(line);
         await Promise.all([postEvents(single, all), ...replicas.map((m, i) => postEvents(m, parts[i]!))]);
-        if (!killed && Date.now() - t0 > 1.5 * PERIOD_S * 1000) { killed = true; await nats.nodes[0]!.kill('SIGKILL'); }
+        if (!killed && Date.now() - t0 > 1.5 * PERIOD_S * 1000) {
+          killed = true;
+          await nats.nodes[0]!.kill('SIGKILL');
+        }
         await sleep(100);
       }
       const { got, want } = await settle(influx!, 'nats3', single, replicas, 5, 90_000);
       expectSameRows(got, want);
       const views = await Promise.all(replicas.map(clusterView));
-      expect(views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0), 'late partials').to.equal(0);
+      expect(
+        views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0),
+        'late partials',
+      ).to.equal(0);
     } finally {
       await Promise.all(procs.splice(0).map((p) => p.stop()));
       await nats.stop();
@@ -164,14 +245,24 @@ describe('fleet-wide metric sets under faults', function () {
     try {
       await influx!.createDatabase('down');
       await influx!.createDatabase('down_single');
-      const replicas = await Promise.all(['a', 'b', 'c'].map((id) => startMetricport(fleetConfig({ influx: influx!.url, db: 'down', cluster: clusterYaml(nats.urls, id), clusterWait: '50s', storeLateness: '70s' }))));
+      const replicas = await Promise.all(
+        ['a', 'b', 'c'].map((id) =>
+          startMetricport(fleetConfig({ influx: influx!.url, db: 'down', cluster: clusterYaml(nats.urls, id), clusterWait: '50s', storeLateness: '70s' })),
+        ),
+      );
       procs.push(...replicas);
       const single = await startMetricport(fleetConfig({ influx: influx!.url, db: 'down_single', storeLateness: '70s' }));
       procs.push(single);
-      await waitFor(async () => {
-        for (const m of replicas) { const v = await clusterView(m); if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false; }
-        return true;
-      }, { timeoutMs: 30_000, what: 'three replicas joined, each publishing' });
+      await waitFor(
+        async () => {
+          for (const m of replicas) {
+            const v = await clusterView(m);
+            if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false;
+          }
+          return true;
+        },
+        { timeoutMs: 30_000, what: 'three replicas joined, each publishing' },
+      );
       const events = new EventStream(47);
       let sent = 0;
       const t0 = Date.now();
@@ -182,7 +273,10 @@ describe('fleet-wide metric sets under faults', function () {
         const parts: string[][] = [[], [], []];
         for (const line of all) parts[sent++ % 3]!.push(line);
         await Promise.all([postEvents(single, all), ...replicas.map((m, i) => postEvents(m, parts[i]!))]);
-        if (downAt === 0 && Date.now() - t0 > PERIOD_S * 1000) { downAt = Date.now(); await nats.nodes[0]!.kill('SIGKILL'); }
+        if (downAt === 0 && Date.now() - t0 > PERIOD_S * 1000) {
+          downAt = Date.now();
+          await nats.nodes[0]!.kill('SIGKILL');
+        }
         if (downAt > 0 && nats.nodes[0]!.running() === false) {
           for (const m of replicas) maxQueued = Math.max(maxQueued, (await clusterView(m)).fleet?.metricsets?.publishing?.queued_bytes ?? 0);
           if (Date.now() - downAt >= 30_000) await nats.nodes[0]!.start();
@@ -193,7 +287,10 @@ describe('fleet-wide metric sets under faults', function () {
       const { got, want } = await settle(influx!, 'down', single, replicas, 10, 120_000);
       expectSameRows(got, want);
       const views = await Promise.all(replicas.map(clusterView));
-      expect(views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0), 'late partials').to.equal(0);
+      expect(
+        views.reduce((s, v) => s + (v.fleet!.metricsets!.owner!.partials_late ?? 0), 0),
+        'late partials',
+      ).to.equal(0);
     } finally {
       await Promise.all(procs.splice(0).map((p) => p.stop()));
       await nats.stop();

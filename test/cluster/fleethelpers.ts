@@ -10,7 +10,14 @@ import type { Started } from '../e2e/metricport.js';
 
 export const PERIOD_S = 3;
 
-export interface FleetConfigOptions { influx: string; db: string; cluster?: string; file?: string; clusterWait?: string; storeLateness?: string }
+export interface FleetConfigOptions {
+  influx: string;
+  db: string;
+  cluster?: string;
+  file?: string;
+  clusterWait?: string;
+  storeLateness?: string;
+}
 
 export function fleetConfig(o: FleetConfigOptions): string {
   return `receivers:
@@ -47,7 +54,11 @@ export function clusterYaml(servers: string[], nodeId: string, extra = ''): stri
 ${extra}`;
 }
 
-export interface Row { key: string; time: number; value: number }
+export interface Row {
+  key: string;
+  time: number;
+  value: number;
+}
 
 export async function influxRows(influx: InfluxDBPeer, db: string): Promise<Row[]> {
   const r = await influx.query(db, 'SELECT * FROM /.*/ GROUP BY *');
@@ -61,13 +72,16 @@ export async function influxRows(influx: InfluxDBPeer, db: string): Promise<Row[
 
 /** Equal rows, with the differences spelled out on failure. */
 export function expectSameRows(got: Row[], want: Row[]): void {
-  const diff = (a: Row[], b: Row[]) => a.filter((x) => !b.some((y) => y.key === x.key && y.time === x.time && y.value === x.value)).map((x) => `${x.time} ${x.key}=${x.value}`);
+  const diff = (a: Row[], b: Row[]) =>
+    a.filter((x) => !b.some((y) => y.key === x.key && y.time === x.time && y.value === x.value)).map((x) => `${x.time} ${x.key}=${x.value}`);
   expect({ onlyFleet: diff(got, want), onlySingle: diff(want, got) }).to.deep.equal({ onlyFleet: [], onlySingle: [] });
   expect(got).to.deep.equal(want);
 }
 
 export async function metricsetsStatus(m: Started): Promise<Record<string, unknown>> {
-  const st = (await (await fetch(`${m.adminUrl}/api/v1/status`, { signal: AbortSignal.timeout(2000) })).json()) as { processors: Array<Record<string, unknown>> };
+  const st = (await (await fetch(`${m.adminUrl}/api/v1/status`, { signal: AbortSignal.timeout(2000) })).json()) as {
+    processors: Array<Record<string, unknown>>;
+  };
   return st.processors.find((x) => x.id === 'metricsets') ?? {};
 }
 
@@ -76,28 +90,47 @@ export async function emitted(m: Started): Promise<number> {
   return Number(p.emitted_points ?? (p.counters as Record<string, unknown> | undefined)?.emitted_points ?? NaN);
 }
 
-export interface FleetView { publishing?: Record<string, number>; publishers?: string[]; owner?: Record<string, number> & { partitions?: Array<{ partition: number }> } }
+export interface FleetView {
+  publishing?: Record<string, number>;
+  publishers?: string[];
+  owner?: Record<string, number> & { partitions?: Array<{ partition: number }> };
+}
 
-export async function clusterView(m: Started): Promise<{ ready: boolean; nodes: Array<{ node_id: string; live: boolean }>; partitions: Array<{ partition: number; holder: string | null }>; fleet?: Record<string, FleetView> }> {
+export async function clusterView(m: Started): Promise<{
+  ready: boolean;
+  nodes: Array<{ node_id: string; live: boolean }>;
+  partitions: Array<{ partition: number; holder: string | null }>;
+  fleet?: Record<string, FleetView>;
+}> {
   return (await (await fetch(`${m.adminUrl}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as never;
 }
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
 }
 
 /** NDJSON error events at the current time, each with a distinct time (µs apart): first/last are decided by event time alone. */
 export class EventStream {
   private readonly r: () => number;
   private n = 0;
-  constructor(seed: number) { this.r = rng(seed); }
+  constructor(seed: number) {
+    this.r = rng(seed);
+  }
   batch(size: number): string[] {
     const out: string[] = [];
     for (let i = 0; i < size; i++) {
       const ts = new Date(Date.now()).toISOString().replace('Z', `${String(this.n % 1000).padStart(3, '0')}Z`);
       this.n++;
-      out.push(JSON.stringify({ timestamp: ts, attributes: { 'app.version': `2.${Math.floor(this.r() * 4)}`, guid: `u-${Math.floor(this.r() * 300)}`, ms: Math.floor(this.r() * 1000) } }));
+      out.push(
+        JSON.stringify({
+          timestamp: ts,
+          attributes: { 'app.version': `2.${Math.floor(this.r() * 4)}`, guid: `u-${Math.floor(this.r() * 300)}`, ms: Math.floor(this.r() * 1000) },
+        }),
+      );
     }
     return out;
   }
@@ -116,14 +149,20 @@ export function exportedPoints(files: string[]): Map<string, number> {
     if (!existsSync(f)) continue;
     for (const line of readFileSync(f, 'utf8').split('\n')) {
       if (line === '') continue;
-      const req = JSON.parse(line) as { resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<Record<string, { dataPoints?: Array<{ attributes?: unknown[]; timeUnixNano: string }> }> & { name: string }> }> }> };
-      for (const rm of req.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-        const data = (m.sum ?? m.gauge)!;
-        for (const p of data.dataPoints ?? []) {
-          const k = `${m.name}|${JSON.stringify(p.attributes ?? [])}|${p.timeUnixNano}`;
-          out.set(k, (out.get(k) ?? 0) + 1);
-        }
-      }
+      const req = JSON.parse(line) as {
+        resourceMetrics: Array<{
+          scopeMetrics: Array<{ metrics: Array<Record<string, { dataPoints?: Array<{ attributes?: unknown[]; timeUnixNano: string }> }> & { name: string }> }>;
+        }>;
+      };
+      for (const rm of req.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics) {
+            const data = (m.sum ?? m.gauge)!;
+            for (const p of data.dataPoints ?? []) {
+              const k = `${m.name}|${JSON.stringify(p.attributes ?? [])}|${p.timeUnixNano}`;
+              out.set(k, (out.get(k) ?? 0) + 1);
+            }
+          }
     }
   }
   return out;

@@ -56,7 +56,7 @@ describe('pull stores in a cluster: a real Prometheus scraping every replica see
     await nats?.stop();
   });
 
-  it('totals equal to one instance, resets() == 0 across an owner\'s stop', async () => {
+  it("totals equal to one instance, resets() == 0 across an owner's stop", async () => {
     const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
     const ids = ['a', 'b', 'c'];
     const replicas = await Promise.all(ids.map((id, i) => startMetricport(config(ports[i]!, clusterYaml([nats!.url], id)))));
@@ -65,15 +65,27 @@ describe('pull stores in a cluster: a real Prometheus scraping every replica see
     procs.push(single);
     prom = await startPrometheus({
       scrapeTargets: [
-        { job: 'fleet', target: `127.0.0.1:${ports[0]}`, moreTargets: [`127.0.0.1:${ports[1]}`, `127.0.0.1:${ports[2]}`], metricsPath: `/${TOKEN}/metrics`, metricRelabelConfigs: [{ action: 'labeldrop', regex: 'instance' }] },
+        {
+          job: 'fleet',
+          target: `127.0.0.1:${ports[0]}`,
+          moreTargets: [`127.0.0.1:${ports[1]}`, `127.0.0.1:${ports[2]}`],
+          metricsPath: `/${TOKEN}/metrics`,
+          metricRelabelConfigs: [{ action: 'labeldrop', regex: 'instance' }],
+        },
         { job: 'single', target: `127.0.0.1:${ports[3]}`, metricsPath: `/${TOKEN}/metrics` },
       ],
       scrapeInterval: '1s',
     });
-    await waitFor(async () => {
-      for (const m of replicas) { const v = await clusterView(m); if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false; }
-      return true;
-    }, { timeoutMs: 30_000, what: 'three replicas joined, each publishing' });
+    await waitFor(
+      async () => {
+        for (const m of replicas) {
+          const v = await clusterView(m);
+          if (!v.ready || (v.fleet?.metricsets?.publishers?.length ?? 0) !== 3) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, what: 'three replicas joined, each publishing' },
+    );
     const events = new EventStream(5);
     let sent = 0;
     const send = async (to: Started[], ms: number) => {
@@ -93,19 +105,28 @@ describe('pull stores in a cluster: a real Prometheus scraping every replica see
     const victim = replicas[ids.indexOf(String(holder))]!;
     expect(victim, `the holder of partition ${p}`).to.not.equal(undefined);
     // Prometheus has seen the running totals on the victim first
-    await waitFor(async () => (await prom!.queryValues('ByVersion_count_total{job="fleet",app_version="2.0"}')).length === 1, { timeoutMs: 20_000, what: 'the 2.0 series scraped from its owner' });
+    await waitFor(async () => (await prom!.queryValues('ByVersion_count_total{job="fleet",app_version="2.0"}')).length === 1, {
+      timeoutMs: 20_000,
+      what: 'the 2.0 series scraped from its owner',
+    });
     await victim.stop();
     const rest = replicas.filter((m) => m !== victim);
     await send(rest, 3 * PERIOD_S * 1000);
     // every group's total in the fleet job equals the single instance's, and no counter ever went down
-    const totals = async (job: string) => Object.fromEntries((await prom!.queryValues(`ByVersion_count_total{job="${job}"}`)).map((r) => [r.metric.app_version, r.value]));
+    const totals = async (job: string) =>
+      Object.fromEntries((await prom!.queryValues(`ByVersion_count_total{job="${job}"}`)).map((r) => [r.metric.app_version, r.value]));
     let want: Record<string, number> = {};
     let got: Record<string, number> = {};
-    await waitFor(async () => {
-      want = await totals('single');
-      got = await totals('fleet');
-      return Object.keys(want).length === 4 && Object.values(want).reduce((a, b) => a + b, 0) === sent && JSON.stringify(got) === JSON.stringify(want);
-    }, { timeoutMs: 40_000, intervalMs: 500, what: 'every event counted, fleet totals equal to the single instance\'s' }).catch((err: Error) => { throw new Error(`${err.message}: sent ${sent}, single ${JSON.stringify(want)}, fleet ${JSON.stringify(got)}`); });
+    await waitFor(
+      async () => {
+        want = await totals('single');
+        got = await totals('fleet');
+        return Object.keys(want).length === 4 && Object.values(want).reduce((a, b) => a + b, 0) === sent && JSON.stringify(got) === JSON.stringify(want);
+      },
+      { timeoutMs: 40_000, intervalMs: 500, what: "every event counted, fleet totals equal to the single instance's" },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: sent ${sent}, single ${JSON.stringify(want)}, fleet ${JSON.stringify(got)}`);
+    });
     const resets = await prom!.queryValues('resets(ByVersion_count_total{job="fleet"}[10m])');
     expect(resets.length).to.equal(4);
     for (const r of resets) expect(r.value, `resets of ${r.metric.app_version}`).to.equal(0);

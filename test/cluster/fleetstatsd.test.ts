@@ -38,16 +38,20 @@ function points(files: string[]): Map<string, { v: string; n: number }> {
     if (!existsSync(f)) continue;
     for (const line of readFileSync(f, 'utf8').split('\n')) {
       if (line === '') continue;
-      const req = JSON.parse(line) as { resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<Record<string, { dataPoints?: Array<Record<string, unknown>> }> & { name: string }> }> }> };
-      for (const rm of req.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-        const data = (m.sum ?? m.gauge ?? m.histogram)!;
-        for (const p of data.dataPoints ?? []) {
-          const k = `${m.name}|${JSON.stringify(p.attributes ?? [])}|${String(p.timeUnixNano)}`;
-          const v = JSON.stringify([p.asDouble ?? p.asInt, p.count, p.sum, p.min, p.max, p.bucketCounts]);
-          const cur = out.get(k);
-          out.set(k, { v, n: (cur?.n ?? 0) + 1 });
-        }
-      }
+      const req = JSON.parse(line) as {
+        resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<Record<string, { dataPoints?: Array<Record<string, unknown>> }> & { name: string }> }> }>;
+      };
+      for (const rm of req.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics) {
+            const data = (m.sum ?? m.gauge ?? m.histogram)!;
+            for (const p of data.dataPoints ?? []) {
+              const k = `${m.name}|${JSON.stringify(p.attributes ?? [])}|${String(p.timeUnixNano)}`;
+              const v = JSON.stringify([p.asDouble ?? p.asInt, p.count, p.sum, p.min, p.max, p.bucketCounts]);
+              const cur = out.get(k);
+              out.set(k, { v, n: (cur?.n ?? 0) + 1 });
+            }
+          }
     }
   }
   return out;
@@ -73,20 +77,44 @@ describe('statsd scope: cluster: counters, timers and sets over replicas equal o
     rmSync(out, { recursive: true, force: true });
   });
 
-  it('three replicas, a third of the lines each: one series per window, the single instance\'s values', async () => {
+  it("three replicas, a third of the lines each: one series per window, the single instance's values", async () => {
     const replicas = await Promise.all(['a', 'b', 'c'].map((id) => startMetricport(config(join(out, `${id}.jsonl`), clusterYaml([nats!.url], id)))));
     procs.push(...replicas);
     const single = await startMetricport(config(join(out, 'single.jsonl'), ''));
     procs.push(single);
-    await waitFor(async () => {
-      for (const m of replicas) { const v = await clusterView(m); if (!v.ready || (v.fleet?.statsd?.publishers?.length ?? 0) !== 3) return false; }
-      return true;
-    }, { timeoutMs: 30_000, what: 'three replicas joined, each publishing' });
-    const clients = replicas.map((m) => new StatsD({ host: '127.0.0.1', port: udpPort(m), errorHandler: (e) => { throw e; } }));
-    const ref = new StatsD({ host: '127.0.0.1', port: udpPort(single), errorHandler: (e) => { throw e; } });
+    await waitFor(
+      async () => {
+        for (const m of replicas) {
+          const v = await clusterView(m);
+          if (!v.ready || (v.fleet?.statsd?.publishers?.length ?? 0) !== 3) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, what: 'three replicas joined, each publishing' },
+    );
+    const clients = replicas.map(
+      (m) =>
+        new StatsD({
+          host: '127.0.0.1',
+          port: udpPort(m),
+          errorHandler: (e) => {
+            throw e;
+          },
+        }),
+    );
+    const ref = new StatsD({
+      host: '127.0.0.1',
+      port: udpPort(single),
+      errorHandler: (e) => {
+        throw e;
+      },
+    });
     let seq = 0;
     let r = 7;
-    const rand = (n: number) => { r = (Math.imul(r, 1664525) + 1013904223) >>> 0; return r % n; };
+    const rand = (n: number) => {
+      r = (Math.imul(r, 1664525) + 1013904223) >>> 0;
+      return r % n;
+    };
     // four windows; lines only in the middle of each window (arrival time decides the window: never near its edges)
     for (let w = 0; w < 4; w++) {
       const now = Date.now();
@@ -111,11 +139,16 @@ describe('statsd scope: cluster: counters, timers and sets over replicas equal o
     const files = ['a', 'b', 'c'].map((id) => join(out, `${id}.jsonl`));
     let want = new Map<string, { v: string; n: number }>();
     let got = new Map<string, { v: string; n: number }>();
-    await waitFor(() => {
-      want = points([join(out, 'single.jsonl')]);
-      got = points(files);
-      return want.size > 0 && got.size === want.size && [...want.keys()].filter((k) => k.startsWith('api.hits|')).length >= 4 * 3;
-    }, { timeoutMs: 30_000, intervalMs: 300, what: 'every window flushed by the single instance and merged by the replicas' }).catch((err: Error) => { throw new Error(`${err.message}: single ${want.size} points, replicas ${got.size}`); });
+    await waitFor(
+      () => {
+        want = points([join(out, 'single.jsonl')]);
+        got = points(files);
+        return want.size > 0 && got.size === want.size && [...want.keys()].filter((k) => k.startsWith('api.hits|')).length >= 4 * 3;
+      },
+      { timeoutMs: 30_000, intervalMs: 300, what: 'every window flushed by the single instance and merged by the replicas' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: single ${want.size} points, replicas ${got.size}`);
+    });
     const twice = [...got].filter(([, x]) => x.n > 1).map(([k]) => k);
     expect(twice, 'series exported by more than one replica').to.deep.equal([]);
     const diff = [...want].filter(([k, x]) => got.get(k)?.v !== x.v).map(([k, x]) => `${k}: single ${x.v}, fleet ${got.get(k)?.v}`);

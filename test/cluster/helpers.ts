@@ -18,8 +18,18 @@ export function newNode(nodeId: string, raw: Record<string, unknown>): ClusterNo
   return new ClusterNode(clusterConfig(raw), { nodeId, logger: silentLogger(), telemetry: new ServiceTelemetry(), version: 'test' });
 }
 
-export interface PartitionRow { partition: number; holder: string | null }
-export interface ClusterStatus { node_id: string; ready: boolean; nodes: Array<{ node_id: string; live: boolean }>; partitions: PartitionRow[]; leases: Array<{ lease: string; holder: string | null; token?: number }>; nats: { state: string } }
+export interface PartitionRow {
+  partition: number;
+  holder: string | null;
+}
+export interface ClusterStatus {
+  node_id: string;
+  ready: boolean;
+  nodes: Array<{ node_id: string; live: boolean }>;
+  partitions: PartitionRow[];
+  leases: Array<{ lease: string; holder: string | null; token?: number }>;
+  nats: { state: string };
+}
 
 /** Partitions whose holder is not exactly one of `live` (empty = every partition owned by one live node). */
 export function badPartitions(st: ClusterStatus, live: readonly string[]): PartitionRow[] {
@@ -28,5 +38,26 @@ export function badPartitions(st: ClusterStatus, live: readonly string[]): Parti
 
 /** The Forge double's answer in the run-once tests: one delta point (value 1) per window, stamped with the window's end. */
 export function oneWindowPoint(c: { start: number; end: number }): { kind: 'data'; resourceMetrics: unknown } {
-  return { kind: 'data', resourceMetrics: [{ resource: {}, scopeMetrics: [{ metrics: [{ name: 'forge_window', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '1', startTimeUnixNano: `${c.start}000000`, timeUnixNano: `${c.end}000000` }] } }] }] }] };
+  return {
+    kind: 'data',
+    resourceMetrics: [
+      {
+        resource: {},
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'forge_window',
+                sum: {
+                  aggregationTemporality: 1,
+                  isMonotonic: true,
+                  dataPoints: [{ asInt: '1', startTimeUnixNano: `${c.start}000000`, timeUnixNano: `${c.end}000000` }],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
 }

@@ -37,9 +37,10 @@ describe('cluster: the importer test query on a node without the lease shows the
     await influx?.stop();
   });
 
-  it('node b previews with node a\'s watermark from KV; readWatermark sees it without claiming the lease', async () => {
+  it("node b previews with node a's watermark from KV; readWatermark sees it without claiming the lease", async () => {
     const cfg = { name: 'preview', nats: { servers: [nats.url] }, partitions: 2, lease_ttl: '5s', heartbeat: '250ms' };
-    const a = newNode('a', cfg), b = newNode('b', cfg);
+    const a = newNode('a', cfg),
+      b = newNode('b', cfg);
     nodes.push(a, b);
     a.start();
     const stopA = new AbortController();
@@ -56,10 +57,26 @@ describe('cluster: the importer test query on a node without the lease shows the
     const state = tempDir();
     dirs.push(state);
     const rec = new Recorder();
-    const r = new ImporterReceiver({ id: 'importer', logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: state }, importerConfig({
-      source: 'influxdb', endpoint: influx.url, database: 'game',
-      importers: [{ name: 'raw', query: 'SELECT "count" FROM "sessions" WHERE time >= $1 AND time < $2', value_column: 'count', metric: { name: 'sessions_started', kind: 'delta_sum' }, history: '1h', chunk: '1h', period: '1s' }],
-    }), { metrics: rec });
+    const r = new ImporterReceiver(
+      { id: 'importer', logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: state },
+      importerConfig({
+        source: 'influxdb',
+        endpoint: influx.url,
+        database: 'game',
+        importers: [
+          {
+            name: 'raw',
+            query: 'SELECT "count" FROM "sessions" WHERE time >= $1 AND time < $2',
+            value_column: 'count',
+            metric: { name: 'sessions_started', kind: 'delta_sum' },
+            history: '1h',
+            chunk: '1h',
+            period: '1s',
+          },
+        ],
+      }),
+      { metrics: rec },
+    );
     const host: Host = { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateDir: state, cluster: b };
     await r.start(host);
     try {

@@ -28,8 +28,19 @@ const FORGE_WINDOWS = 14 * 96;
 const TTL = 15_000;
 const HEARTBEAT = 1000;
 
-interface Replica { id: string; proc: ChildProcess; out(): string; exited: Promise<void>; statusFile: string }
-interface Status { node_id: string; nats: { state: string; server: string | null; reconnects: number }; leases: Array<{ lease: string; holder: string | null; token?: number }>; counters: Record<string, number> }
+interface Replica {
+  id: string;
+  proc: ChildProcess;
+  out(): string;
+  exited: Promise<void>;
+  statusFile: string;
+}
+interface Status {
+  node_id: string;
+  nats: { state: string; server: string | null; reconnects: number };
+  leases: Array<{ lease: string; holder: string | null; token?: number }>;
+  counters: Record<string, number>;
+}
 
 describe('cluster run-once under NATS faults (three-node NATS JetStream cluster, R3 buckets)', function () {
   this.timeout(300_000);
@@ -43,7 +54,10 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
     nats = await startNatsCluster({ size: 3 });
   });
   afterEach(async () => {
-    for (const r of replicas.splice(0)) { if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL'); await r.exited; }
+    for (const r of replicas.splice(0)) {
+      if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
+      await r.exited;
+    }
     for (const n of nats?.nodes ?? []) await n.start();
   });
   after(async () => {
@@ -55,25 +69,49 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
     const name = `nf${++seq}`;
     const dir = mkdtempSync(join(tmpdir(), 'mp-natsfaults-'));
     dirs.push(dir);
-    const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity,
-      respond: oneWindowPoint }).start();
+    const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity, respond: oneWindowPoint }).start();
     const deliveries = join(dir, 'deliveries.ndjson');
     const start = (id: string, seed: string): Replica => {
       const stateDir = join(dir, id);
-      const a: ReplicaArgs = { nodeId: id, stateDir, gatewayUrl: gw.url, deliveries, cluster: { name, nats: { servers: [seed] }, replicas: 3, partitions: 4, lease_ttl: `${TTL}ms`, heartbeat: `${HEARTBEAT}ms` } };
+      const a: ReplicaArgs = {
+        nodeId: id,
+        stateDir,
+        gatewayUrl: gw.url,
+        deliveries,
+        cluster: { name, nats: { servers: [seed] }, replicas: 3, partitions: 4, lease_ttl: `${TTL}ms`, heartbeat: `${HEARTBEAT}ms` },
+      };
       const proc = spawn(process.execPath, [CHILD, JSON.stringify(a)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      proc.stdout!.on('data', (d: Buffer) => { out += d; });
-      proc.stderr!.on('data', (d: Buffer) => { out += d; });
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d;
+      });
+      proc.stderr!.on('data', (d: Buffer) => {
+        out += d;
+      });
       const r: Replica = { id, proc, out: () => out, exited: new Promise((res) => proc.once('exit', () => res())), statusFile: `${stateDir}.status.json` };
       replicas.push(r);
       return r;
     };
-    const status = (r: Replica): Status | undefined => { try { return JSON.parse(readFileSync(r.statusFile, 'utf8')) as Status; } catch { return undefined; } };
-    const delivered = (): string[] => (existsSync(deliveries) ? readFileSync(deliveries, 'utf8').split('\n').filter((l) => l !== '').flatMap((l) => (JSON.parse(l) as { times: string[] }).times) : []);
+    const status = (r: Replica): Status | undefined => {
+      try {
+        return JSON.parse(readFileSync(r.statusFile, 'utf8')) as Status;
+      } catch {
+        return undefined;
+      }
+    };
+    const delivered = (): string[] =>
+      existsSync(deliveries)
+        ? readFileSync(deliveries, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .flatMap((l) => (JSON.parse(l) as { times: string[] }).times)
+        : [];
     const rs = nats!.nodes.map((n, i) => start(['a', 'b', 'c'][i]!, n.url));
     const holderOf = (): { r: Replica; st: Status } | undefined => {
-      for (const r of rs) { const st = status(r); if (st?.leases.find((l) => l.lease === 'poller.forge')?.token !== undefined) return { r, st }; }
+      for (const r of rs) {
+        const st = status(r);
+        if (st?.leases.find((l) => l.lease === 'poller.forge')?.token !== undefined) return { r, st };
+      }
       return undefined;
     };
     return { gw, rs, status, delivered, holderOf };
@@ -90,11 +128,22 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
       expect(victim, `the NATS node at ${server}`).to.not.equal(undefined);
       const token = h.st.leases.find((l) => l.lease === 'poller.forge')!.token!;
       await victim.kill('SIGKILL');
-      await waitFor(() => new Set(s.gw.calls.map((c) => c.start)).size === FORGE_WINDOWS, { timeoutMs: 120_000, intervalMs: 50, what: 'every window asked for' });
+      await waitFor(() => new Set(s.gw.calls.map((c) => c.start)).size === FORGE_WINDOWS, {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+        what: 'every window asked for',
+      });
       const after = s.status(h.r)!;
       expect(after.nats.server).to.not.equal(server);
       expect(after.nats.reconnects).to.be.at.least(1);
-      expect(after.leases.find((l) => l.lease === 'poller.forge')?.token, `the same lease (same token) all along; holder's log:\n${h.r.out().split('\n').filter((l) => /lost|NATS|renew/.test(l)).join('\n')}`).to.equal(token);
+      expect(
+        after.leases.find((l) => l.lease === 'poller.forge')?.token,
+        `the same lease (same token) all along; holder's log:\n${h.r
+          .out()
+          .split('\n')
+          .filter((l) => /lost|NATS|renew/.test(l))
+          .join('\n')}`,
+      ).to.equal(token);
       expect(after.counters.losses).to.equal(0);
       expect(s.gw.calls.length, 'nothing asked for twice').to.equal(FORGE_WINDOWS);
       const d = s.delivered();
@@ -118,14 +167,21 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
       const callsPaused = s.gw.calls.length;
       const holdersDuring: string[] = [];
       while (performance.now() - t0 < 30_000) {
-        for (const r of s.rs) { const st = s.status(r); if (st?.leases.some((l) => l.token !== undefined)) holdersDuring.push(r.id); }
+        for (const r of s.rs) {
+          const st = s.status(r);
+          if (st?.leases.some((l) => l.token !== undefined)) holdersDuring.push(r.id);
+        }
         await new Promise((res) => setTimeout(res, 200));
       }
       expect(s.gw.calls.length, 'no forge call while NATS is down (after 3/4 TTL)').to.equal(callsPaused);
       expect(holdersDuring, 'no replica holds a lease while NATS is down').to.deep.equal([]);
       for (const r of s.rs) expect(s.status(r)!.nats.state).to.not.equal('connected');
       await Promise.all(nats!.nodes.map((n) => n.start()));
-      await waitFor(() => new Set(s.gw.calls.map((c) => c.start)).size === FORGE_WINDOWS, { timeoutMs: 180_000, intervalMs: 50, what: 'every window asked for after NATS came back' });
+      await waitFor(() => new Set(s.gw.calls.map((c) => c.start)).size === FORGE_WINDOWS, {
+        timeoutMs: 180_000,
+        intervalMs: 50,
+        what: 'every window asked for after NATS came back',
+      });
       await new Promise((res) => setTimeout(res, 1000));
       // at most the window in flight when the lease lapsed is asked for again; none delivered twice
       expect(s.gw.calls.length).to.be.within(FORGE_WINDOWS, FORGE_WINDOWS + 1);

@@ -25,20 +25,47 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.shutdown(AbortSignal.timeout(5000))));
   });
-  after(async () => { await nats?.stop(); });
+  after(async () => {
+    await nats?.stop();
+  });
 
-  const cfg = (extra: Record<string, unknown> = {}) => ({ name: `t${++seq}`, nats: { servers: [nats!.url] }, partitions: 8, lease_ttl: '3s', heartbeat: '250ms', ...extra });
-  const start = (id: string, c: Record<string, unknown>) => { const n = newNode(id, c); nodes.push(n); n.start(); return n; };
+  const cfg = (extra: Record<string, unknown> = {}) => ({
+    name: `t${++seq}`,
+    nats: { servers: [nats!.url] },
+    partitions: 8,
+    lease_ttl: '3s',
+    heartbeat: '250ms',
+    ...extra,
+  });
+  const start = (id: string, c: Record<string, unknown>) => {
+    const n = newNode(id, c);
+    nodes.push(n);
+    n.start();
+    return n;
+  };
   const st = (n: ClusterNode) => n.status() as unknown as ClusterStatus;
 
   it('three nodes: every partition has exactly one live holder, each node some; a graceful stop hands its partitions over in < 1 s', async () => {
     const c = cfg();
-    const a = start('a', c), b = start('b', c), d = start('d', c);
+    const a = start('a', c),
+      b = start('b', c),
+      d = start('d', c);
     const live = ['a', 'b', 'd'];
-    await waitFor(() => [a, b, d].every((n) => { const s = st(n); return badPartitions(s, live).length === 0 && new Set(s.partitions.map((p) => p.holder)).size === 3; }), { timeoutMs: 15_000, what: 'partitions split over a, b, d' });
+    await waitFor(
+      () =>
+        [a, b, d].every((n) => {
+          const s = st(n);
+          return badPartitions(s, live).length === 0 && new Set(s.partitions.map((p) => p.holder)).size === 3;
+        }),
+      { timeoutMs: 15_000, what: 'partitions split over a, b, d' },
+    );
     // every node agrees, and what it says matches what each holds (a recipient adopts a handed-over lease when its watch delivers it)
     await waitFor(() => [a, b, d].flatMap((n) => [...n.ownedPartitions().keys()]).length === 8, { timeoutMs: 5000, what: 'handed-over partitions adopted' });
-    const owned = new Map<string, number[]>([['a', [...a.ownedPartitions().keys()]], ['b', [...b.ownedPartitions().keys()]], ['d', [...d.ownedPartitions().keys()]]]);
+    const owned = new Map<string, number[]>([
+      ['a', [...a.ownedPartitions().keys()]],
+      ['b', [...b.ownedPartitions().keys()]],
+      ['d', [...d.ownedPartitions().keys()]],
+    ]);
     const all = [...owned.values()].flat().sort((x, y) => x - y);
     expect(all).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const n of [a, b, d]) for (const p of st(n).partitions) expect(owned.get(p.holder!)).to.include(p.partition);
@@ -46,22 +73,33 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     const fromB = owned.get('b')!;
     const t0 = performance.now();
     let gap = false;
-    const watch = setInterval(() => { if (badPartitions(st(a), ['a', 'b', 'd']).length > 0) gap = true; }, 5);
+    const watch = setInterval(() => {
+      if (badPartitions(st(a), ['a', 'b', 'd']).length > 0) gap = true;
+    }, 5);
     await b.shutdown(AbortSignal.timeout(5000));
     nodes.splice(nodes.indexOf(b), 1);
-    await waitFor(() => fromB.every((p) => a.ownedPartitions().has(p) || d.ownedPartitions().has(p)), { timeoutMs: 5000, intervalMs: 5, what: 'b\'s partitions held by a or d' });
+    await waitFor(() => fromB.every((p) => a.ownedPartitions().has(p) || d.ownedPartitions().has(p)), {
+      timeoutMs: 5000,
+      intervalMs: 5,
+      what: "b's partitions held by a or d",
+    });
     const handoverMs = performance.now() - t0;
     clearInterval(watch);
     expect(handoverMs).to.be.below(1000);
     expect(gap, 'a partition without a holder during the handover').to.equal(false);
-    await waitFor(() => badPartitions(st(a), ['a', 'd']).length === 0 && badPartitions(st(d), ['a', 'd']).length === 0, { timeoutMs: 5000, what: 'a and d agree' });
+    await waitFor(() => badPartitions(st(a), ['a', 'd']).length === 0 && badPartitions(st(d), ['a', 'd']).length === 0, {
+      timeoutMs: 5000,
+      what: 'a and d agree',
+    });
     expect(a.counters.handovers_in + d.counters.handovers_in).to.be.at.least(fromB.length);
   });
 
   it('a node that vanishes without a word loses its partitions after the TTL; a run-once lease has one holder; a fenced write from the old holder is refused', async () => {
     const c = cfg();
-    const a = start('a', c), b = start('b', c);
-    const stopA = new AbortController(), stopB = new AbortController();
+    const a = start('a', c),
+      b = start('b', c);
+    const stopA = new AbortController(),
+      stopB = new AbortController();
     const ga = a.lease('poller.forge').acquire(stopA.signal);
     const gb = b.lease('poller.forge').acquire(stopB.signal);
     const first = await Promise.race([ga, gb]);
@@ -74,7 +112,9 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     await holder.check();
     // the other node does not get it while it is held
     await new Promise((r) => setTimeout(r, 1000)); // (time for a wrong grant to show up; nothing is awaited on it)
-    expect(other.status().leases).to.satisfy((ls: Array<{ lease: string; holder: string }>) => ls.find((l) => l.lease === 'poller.forge')?.holder === hNode.nodeId);
+    expect(other.status().leases).to.satisfy(
+      (ls: Array<{ lease: string; holder: string }>) => ls.find((l) => l.lease === 'poller.forge')?.holder === hNode.nodeId,
+    );
     // the holder's NATS goes away (its connection is closed under it): the lease lapses locally, then expires in KV; the other node takes it over
     const t0 = performance.now();
     await (hNode as unknown as { nc: { close(): Promise<void> } }).nc.close();
@@ -91,8 +131,13 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     await wm2.save('env1', 2000);
     // the old holder's write is refused at write time
     let err: unknown;
-    try { await wm.save('env1', 1500); } catch (e) { err = e; }
+    try {
+      await wm.save('env1', 1500);
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(LeaseLostError);
-    stopA.abort(); stopB.abort();
+    stopA.abort();
+    stopB.abort();
   });
 });

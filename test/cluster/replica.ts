@@ -47,12 +47,17 @@ const node = new ClusterNode(clusterConfig(args.cluster), { nodeId: args.nodeId,
 
 const clock: Clock = {
   now: () => T0,
-  sleep: (ms, signal) => new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, Math.min(ms, 200));
-    function done(): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
-    signal?.addEventListener('abort', done, { once: true });
-  }),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, Math.min(ms, 200));
+      function done(): void {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
   setTimer: (fn, ms) => setTimeout(fn, ms),
   clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
 };
@@ -63,12 +68,14 @@ function sink(kind: string): Consumer<MetricsBatch> {
     async consume(batch: MetricsBatch): Promise<void> {
       const lines: string[] = [];
       const times: string[] = [];
-      for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-        for (const p of m.points as Array<{ timeUnixNano: bigint; value: number | bigint }>) {
-          lines.push(`${kind},metric=${m.name} value=${Number(p.value)} ${p.timeUnixNano}`);
-          times.push(String(p.timeUnixNano / 1_000_000n));
-        }
-      }
+      for (const rm of batch.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics) {
+            for (const p of m.points as Array<{ timeUnixNano: bigint; value: number | bigint }>) {
+              lines.push(`${kind},metric=${m.name} value=${Number(p.value)} ${p.timeUnixNano}`);
+              times.push(String(p.timeUnixNano / 1_000_000n));
+            }
+          }
       if (args.influx !== undefined) {
         const r = await fetch(`${args.influx.url}/write?db=${args.influx.db}&precision=ns`, { method: 'POST', body: lines.join('\n') });
         if (r.status !== 204) throw new Error(`influxdb answered ${r.status}: ${await r.text()}`);
@@ -79,22 +86,40 @@ function sink(kind: string): Consumer<MetricsBatch> {
 }
 
 const host = { logger, telemetry, stateDir: args.stateDir, cluster: node };
-const forge = new ForgeReceiver({ id: 'forge', logger: logger.child({ component: 'receiver', id: 'forge' }), telemetry, stateDir: join(args.stateDir, 'forge') },
-  forgeConfig({ endpoint: args.gatewayUrl, history: '14d', retry: { initial_interval: '100ms', max_interval: '1s' } }), { metrics: sink('forge') },
-  { clock, limiters: noLimit, random: () => 0.5 });
+const forge = new ForgeReceiver(
+  { id: 'forge', logger: logger.child({ component: 'receiver', id: 'forge' }), telemetry, stateDir: join(args.stateDir, 'forge') },
+  forgeConfig({ endpoint: args.gatewayUrl, history: '14d', retry: { initial_interval: '100ms', max_interval: '1s' } }),
+  { metrics: sink('forge') },
+  { clock, limiters: noLimit, random: () => 0.5 },
+);
 const pg = args.pg;
-const importer = pg === undefined ? undefined : new ImporterReceiver({ id: 'importer', logger: logger.child({ component: 'receiver', id: 'importer' }), telemetry, stateDir: join(args.stateDir, 'importer') },
-  importerConfig({
-    source: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user,
-    retry: { initial_interval: '100ms', max_interval: '1s' },
-    importers: [{
-      name: 'minutes',
-      // the data-modifying CTE records every window asked for, once per query
-      query: `with asked as (insert into asked(node, from_ts, to_ts) values ('${args.nodeId}', $1, $2) returning 1) select s.v as value, s.t as time from samples s, asked where s.t >= $1 and s.t < $2 order by s.t`,
-      metric: { name: 'sql_minutes', kind: 'delta_sum' },
-      history: '3d', chunk: '5m', period: '200ms', align: '1m',
-    }],
-  }), { metrics: sink('importer') });
+const importer =
+  pg === undefined
+    ? undefined
+    : new ImporterReceiver(
+        { id: 'importer', logger: logger.child({ component: 'receiver', id: 'importer' }), telemetry, stateDir: join(args.stateDir, 'importer') },
+        importerConfig({
+          source: 'postgres',
+          host: pg.host,
+          port: pg.port,
+          database: pg.database,
+          user: pg.user,
+          retry: { initial_interval: '100ms', max_interval: '1s' },
+          importers: [
+            {
+              name: 'minutes',
+              // the data-modifying CTE records every window asked for, once per query
+              query: `with asked as (insert into asked(node, from_ts, to_ts) values ('${args.nodeId}', $1, $2) returning 1) select s.v as value, s.t as time from samples s, asked where s.t >= $1 and s.t < $2 order by s.t`,
+              metric: { name: 'sql_minutes', kind: 'delta_sum' },
+              history: '3d',
+              chunk: '5m',
+              period: '200ms',
+              align: '1m',
+            },
+          ],
+        }),
+        { metrics: sink('importer') },
+      );
 
 node.start();
 // the node's GET /api/v1/cluster view, every 100 ms, for the parent (which replica holds what, which NATS server it uses)
@@ -112,4 +137,6 @@ const stop = async (): Promise<void> => {
   await node.shutdown(deadline);
   process.exit(0);
 };
-process.on('SIGTERM', () => { void stop(); });
+process.on('SIGTERM', () => {
+  void stop();
+});

@@ -18,7 +18,16 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { PeerGroup, startInfluxDB, startNatsCluster, startPostgres, usePeer, type InfluxDBPeer, type NatsClusterPeer, type PostgresPeer } from '../harness/peers.js';
+import {
+  PeerGroup,
+  startInfluxDB,
+  startNatsCluster,
+  startPostgres,
+  usePeer,
+  type InfluxDBPeer,
+  type NatsClusterPeer,
+  type PostgresPeer,
+} from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';
 import { Gateway, type GatewayCall } from '../receivers/forge/gateway.js';
 import { APP_UUID, EMAIL, ENV, T0, TOKEN } from '../receivers/forge/helpers.js';
@@ -31,7 +40,13 @@ const FORGE_WINDOWS = 14 * 96;
 const TTL = 3000;
 const HEARTBEAT = 250;
 
-interface Replica { id: string; proc: ChildProcess; out(): string; exited: Promise<void>; stateDir: string }
+interface Replica {
+  id: string;
+  proc: ChildProcess;
+  out(): string;
+  exited: Promise<void>;
+  stateDir: string;
+}
 
 /** Forge windows asked for: contiguous from the 14-day start to T0's last whole minute. */
 function forgeStarts(calls: GatewayCall[]): number[] {
@@ -59,7 +74,13 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
     nc = await connect({ servers: nats.urls });
   });
   afterEach(async () => {
-    for (const r of replicas.splice(0)) { if (r.proc.exitCode === null && r.proc.signalCode === null) { r.proc.kill('SIGCONT'); r.proc.kill('SIGKILL'); } await r.exited; }
+    for (const r of replicas.splice(0)) {
+      if (r.proc.exitCode === null && r.proc.signalCode === null) {
+        r.proc.kill('SIGCONT');
+        r.proc.kill('SIGKILL');
+      }
+      await r.exited;
+    }
   });
   after(async () => {
     await nc?.close();
@@ -77,21 +98,27 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       create table samples(t timestamptz primary key, v double precision);
       create table asked(node text, from_ts timestamptz, to_ts timestamptz, at timestamptz default clock_timestamp());
       insert into samples select g, extract(epoch from g) / 60 from generate_series(date_trunc('minute', now()) - interval '3 days 10 minutes', date_trunc('minute', now()), interval '1 minute') g;`);
-    const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity,
-      respond: oneWindowPoint }).start();
+    const gw = await new Gateway({ now: () => T0, email: EMAIL, token: TOKEN, maxPerMinute: Infinity, respond: oneWindowPoint }).start();
     const deliveries = join(dir, 'deliveries.ndjson');
     const start = (id: string): Replica => {
       const stateDir = join(dir, id);
       const a: ReplicaArgs = {
-        nodeId: id, stateDir, gatewayUrl: gw.url, deliveries,
+        nodeId: id,
+        stateDir,
+        gatewayUrl: gw.url,
+        deliveries,
         cluster: { name, nats: { servers: nats.urls }, partitions: 4, lease_ttl: `${TTL}ms`, heartbeat: `${HEARTBEAT}ms` },
         pg: { host: pg.host, port: pg.port, database: pg.database, user: pg.user },
         influx: { url: influx.url, db },
       };
       const proc = spawn(process.execPath, [CHILD, JSON.stringify(a)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      proc.stdout!.on('data', (d: Buffer) => { out += d; });
-      proc.stderr!.on('data', (d: Buffer) => { out += d; });
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d;
+      });
+      proc.stderr!.on('data', (d: Buffer) => {
+        out += d;
+      });
       const r: Replica = { id, proc, out: () => out, exited: new Promise((res) => proc.once('exit', () => res())), stateDir };
       replicas.push(r);
       return r;
@@ -113,7 +140,12 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
   }
 
   function deliveriesOf(file: string): Array<{ node: string; kind: string; times: string[] }> {
-    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)) : [];
+    return existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l))
+      : [];
   }
 
   async function influxCount(db: string, kind: string): Promise<{ count: number; sum: number }> {
@@ -124,11 +156,21 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
 
   async function asked(): Promise<Array<{ node: string; from: number; to: number }>> {
     const out = await pg.psql(`select node, extract(epoch from from_ts) * 1000, extract(epoch from to_ts) * 1000 from asked order by from_ts, at`);
-    return out.split('\n').filter((l) => l !== '').map((l) => { const [node, f, t] = l.split('|'); return { node: node!, from: Number(f), to: Number(t) }; });
+    return out
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [node, f, t] = l.split('|');
+        return { node: node!, from: Number(f), to: Number(t) };
+      });
   }
 
   async function expectedSql(from: number, to: number): Promise<{ count: number; sum: number }> {
-    const [c, s] = (await pg.psql(`select count(*), coalesce(sum(v), 0) from samples where t >= to_timestamp(${from / 1000}) and t < to_timestamp(${to / 1000})`)).trim().split('|');
+    const [c, s] = (
+      await pg.psql(`select count(*), coalesce(sum(v), 0) from samples where t >= to_timestamp(${from / 1000}) and t < to_timestamp(${to / 1000})`)
+    )
+      .trim()
+      .split('|');
     return { count: Number(c), sum: Number(s) };
   }
 
@@ -136,7 +178,14 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
     const s = await setup();
     try {
       const rs = [s.start('a'), s.start('b'), s.start('c')];
-      await waitFor(() => s.gw.calls.length >= 300, { timeoutMs: 60_000, intervalMs: 5, what: '300 forge windows', abortIf: () => { for (const r of rs) if (r.proc.exitCode !== null) throw new Error(r.out()); } });
+      await waitFor(() => s.gw.calls.length >= 300, {
+        timeoutMs: 60_000,
+        intervalMs: 5,
+        what: '300 forge windows',
+        abortIf: () => {
+          for (const r of rs) if (r.proc.exitCode !== null) throw new Error(r.out());
+        },
+      });
       const victim = holder(rs, 'polls')!;
       expect(victim, 'a forge lease holder').to.not.equal(undefined);
       const callsAtKill = s.gw.calls.length;
@@ -155,7 +204,13 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       await waitFor(() => forgeStarts(s.gw.calls).length === FORGE_WINDOWS, { timeoutMs: 120_000, intervalMs: 20, what: 'every forge window asked for' });
       const callsDone = s.gw.calls.length;
       // the SQL backfill reaches the present: the last chunk ends at this minute
-      await waitFor(async () => { const a = await asked(); return a.length > 0 && a[a.length - 1]!.to >= Math.floor(Date.now() / 60_000) * 60_000 - 60_000; }, { timeoutMs: 120_000, intervalMs: 100, what: 'the SQL backfill caught up' });
+      await waitFor(
+        async () => {
+          const a = await asked();
+          return a.length > 0 && a[a.length - 1]!.to >= Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+        },
+        { timeoutMs: 120_000, intervalMs: 100, what: 'the SQL backfill caught up' },
+      );
       await new Promise((res) => setTimeout(res, 1000)); // idle passes: nothing more may be asked for
       expect(s.gw.calls.length, 'no forge window asked for again after the backfill').to.equal(callsDone);
       expect(s.gw.violations).to.deep.equal([]);
@@ -167,13 +222,21 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       expect(s.gw.calls.length).to.be.within(FORGE_WINDOWS, FORGE_WINDOWS + 1);
       const twice = s.gw.calls.length - FORGE_WINDOWS;
       // every window's point once in InfluxDB
-      await waitFor(async () => (await influxCount(s.db, 'forge')).count === FORGE_WINDOWS, { timeoutMs: 10_000, what: `InfluxDB has ${FORGE_WINDOWS} forge points` });
+      await waitFor(async () => (await influxCount(s.db, 'forge')).count === FORGE_WINDOWS, {
+        timeoutMs: 10_000,
+        what: `InfluxDB has ${FORGE_WINDOWS} forge points`,
+      });
       // delivered once each across the cluster, but the window delivered and not yet recorded at the kill (at most one)
-      const forgeDeliveries = deliveriesOf(s.deliveries).filter((d) => d.kind === 'forge').flatMap((d) => d.times);
+      const forgeDeliveries = deliveriesOf(s.deliveries)
+        .filter((d) => d.kind === 'forge')
+        .flatMap((d) => d.times);
       expect(new Set(forgeDeliveries).size).to.equal(FORGE_WINDOWS);
       expect(forgeDeliveries.length).to.be.within(FORGE_WINDOWS, FORGE_WINDOWS + 1);
       // the restarted replica delivered nothing that was delivered before it came back
-      const afterRestart = deliveriesOf(s.deliveries).slice(linesBeforeRestart).filter((d) => d.node === victim.id).flatMap((d) => d.times.map((t) => `${d.kind}:${t}`));
+      const afterRestart = deliveriesOf(s.deliveries)
+        .slice(linesBeforeRestart)
+        .filter((d) => d.node === victim.id)
+        .flatMap((d) => d.times.map((t) => `${d.kind}:${t}`));
       expect(afterRestart.filter((t) => deliveredBeforeRestart.has(t))).to.deep.equal([]);
 
       // SQL: the chunks tile [start, end) without a gap; each asked for once but the one in flight at the kill
@@ -192,7 +255,9 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
       const iw = (await kv.get('wm.importer.minutes'))!.json<{ watermark_ms: number }>();
       expect(iw.watermark_ms).to.equal(a[a.length - 1]!.to);
       for (const r of live) expect(r.proc.exitCode, r.out()).to.equal(null);
-      process.stdout.write(`      (takeover after kill -9: ${Math.round(takeoverMs)} ms; forge windows asked twice: ${twice}, delivered twice: ${forgeDeliveries.length - FORGE_WINDOWS}; SQL queries ${a.length} for ${froms.length} chunks)\n`);
+      process.stdout.write(
+        `      (takeover after kill -9: ${Math.round(takeoverMs)} ms; forge windows asked twice: ${twice}, delivered twice: ${forgeDeliveries.length - FORGE_WINDOWS}; SQL queries ${a.length} for ${froms.length} chunks)\n`,
+      );
     } finally {
       await s.gw.stop();
     }
@@ -205,10 +270,24 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
     const first = s.start('a');
     // the first replica creates the buckets; watch every watermark write from the start
     let w: Awaited<ReturnType<Awaited<ReturnType<Kvm['open']>>['watch']>> | undefined;
-    await waitFor(async () => {
-      try { w = await (await kvm.open(`mp_${s.name}_state`)).watch({ key: 'wm.>', include: 'history' }); return true; } catch { return false; }
-    }, { timeoutMs: 15_000, intervalMs: 50, what: 'the state bucket' });
-    void (async () => { for await (const e of w!) if (e.operation === 'PUT') { const v = e.json<{ token: number; watermark_ms?: number; node: string }>(); kvWrites.push({ key: e.key, revision: e.revision, token: v.token, watermark_ms: v.watermark_ms ?? null, node: v.node }); } })();
+    await waitFor(
+      async () => {
+        try {
+          w = await (await kvm.open(`mp_${s.name}_state`)).watch({ key: 'wm.>', include: 'history' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: 'the state bucket' },
+    );
+    void (async () => {
+      for await (const e of w!)
+        if (e.operation === 'PUT') {
+          const v = e.json<{ token: number; watermark_ms?: number; node: string }>();
+          kvWrites.push({ key: e.key, revision: e.revision, token: v.token, watermark_ms: v.watermark_ms ?? null, node: v.node });
+        }
+    })();
     try {
       const rs = [first, s.start('b'), s.start('c')];
       await waitFor(() => s.gw.calls.length >= 300, { timeoutMs: 60_000, intervalMs: 5, what: '300 forge windows' });
@@ -250,7 +329,10 @@ describe('cluster run-once: forge and importer on exactly one of three replicas 
         for (const t of d.times) {
           if (seen.has(t)) {
             const what = `window ending ${new Date(Number(t)).toISOString()} delivered by ${seen.get(t)} and again by ${d.node} (record ${i}, frozen replica's first record after the freeze: ${firstAfterFreeze})`;
-            expect(i === firstAfterFreeze || seen.get(t) === frozen.id && all.findIndex((x) => x.kind === 'forge' && x.times.includes(t)) === firstAfterFreeze, what).to.equal(true);
+            expect(
+              i === firstAfterFreeze || (seen.get(t) === frozen.id && all.findIndex((x) => x.kind === 'forge' && x.times.includes(t)) === firstAfterFreeze),
+              what,
+            ).to.equal(true);
             twice.push(t);
           }
           seen.set(t, d.node);

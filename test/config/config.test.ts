@@ -9,7 +9,8 @@ const reg = fakeRegistry();
 
 describe('config: service config', () => {
   it('applies defaults under user values and freezes the result', () => {
-    const cfg = parseConfig(`
+    const cfg = parseConfig(
+      `
 receivers:
   fakein: { limit: 9 }
 exporters:
@@ -17,7 +18,11 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [fakein], exporters: [fakeout] }
-`, 'c.yaml', reg, {});
+`,
+      'c.yaml',
+      reg,
+      {},
+    );
     const r = cfg.receivers.get('fakein')!;
     expect(r.config).to.deep.equal({ endpoint: '127.0.0.1:1', limit: 9 });
     expect(Object.isFrozen(r.config)).to.equal(true);
@@ -27,7 +32,8 @@ service:
   });
 
   it('expands ${env:NAME} and ${env:NAME:-default}, re-reading whole values as scalars', () => {
-    const cfg = parseConfig(`
+    const cfg = parseConfig(
+      `
 receivers:
   fakein: { endpoint: "\${env:EP:-127.0.0.1:9}", limit: "\${env:LIMIT}" }
 exporters:
@@ -35,7 +41,11 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [fakein], exporters: [fakeout] }
-`, 'c.yaml', reg, { LIMIT: '42', HOST: 'h', KEY: 'sekrit' } as NodeJS.ProcessEnv);
+`,
+      'c.yaml',
+      reg,
+      { LIMIT: '42', HOST: 'h', KEY: 'sekrit' } as NodeJS.ProcessEnv,
+    );
     expect(cfg.receivers.get('fakein')!.config).to.deep.equal({ endpoint: '127.0.0.1:9', limit: 42 });
     expect(cfg.exporters.get('fakeout')!.config.url).to.equal('http://h:1/x');
     expect(cfg.exporters.get('fakeout')!.config.api_key).to.equal('a$bsekrit');
@@ -46,25 +56,29 @@ service:
 
   it('reports every error at once, each with key path, line and column', () => {
     const text = [
-      'receivers:',                        // 1
-      '  fakein:',                         // 2
-      '    endpont: 127.0.0.1:5',          // 3 unknown key (typo)
-      '    limit: 0',                      // 4 below min
-      'exporters:',                        // 5
-      '  fakeout:',                        // 6
-      '    url: "ftp://x"',                // 7 bad scheme
-      '    api_key: ${env:NOPE_NOT_SET}',  // 8 env not set
-      'service:',                          // 9
-      '  pipelines:',                      // 10
-      '    metrics:',                      // 11
+      'receivers:', // 1
+      '  fakein:', // 2
+      '    endpont: 127.0.0.1:5', // 3 unknown key (typo)
+      '    limit: 0', // 4 below min
+      'exporters:', // 5
+      '  fakeout:', // 6
+      '    url: "ftp://x"', // 7 bad scheme
+      '    api_key: ${env:NOPE_NOT_SET}', // 8 env not set
+      'service:', // 9
+      '  pipelines:', // 10
+      '    metrics:', // 11
       '      receivers: [fakein, nosuch]', // 12 undefined receiver
-      '      exporters: [fakeout]',        // 13
+      '      exporters: [fakeout]', // 13
     ].join('\n');
     const { issues } = checkConfig(text, 'bad.yaml', reg, {});
     const errors = issues.filter((i) => i.severity === 'error');
     const byPath = Object.fromEntries(errors.map((e) => [e.path, e]));
     expect(errors.map((e) => e.path).sort()).to.deep.equal([
-      'exporters.fakeout.api_key', 'exporters.fakeout.url', 'receivers.fakein.endpont', 'receivers.fakein.limit', 'service.pipelines.metrics.receivers[1]',
+      'exporters.fakeout.api_key',
+      'exporters.fakeout.url',
+      'receivers.fakein.endpont',
+      'receivers.fakein.limit',
+      'service.pipelines.metrics.receivers[1]',
     ]);
     expect(byPath['receivers.fakein.endpont']!.message).to.match(/did you mean "endpoint"/);
     expect(byPath['receivers.fakein.endpont']).to.include({ line: 3, column: 5, file: 'bad.yaml' });
@@ -77,24 +91,34 @@ service:
   });
 
   it('type-checks pipelines across a signal-changing processor', () => {
-    const ok = checkConfig(`
+    const ok = checkConfig(
+      `
 receivers: { evin: {} }
 processors: { tometrics: {} }
 exporters: { fakeout: { url: "http://x" } }
 service:
   pipelines:
     errors: { receivers: [evin], processors: [tometrics], exporters: [fakeout] }
-`, 'c.yaml', reg, {});
+`,
+      'c.yaml',
+      reg,
+      {},
+    );
     expect(ok.issues.filter((i) => i.severity === 'error')).to.deep.equal([]);
     expect(ok.config!.pipelines[0]).to.include({ signal: 'events', outSignal: 'metrics' });
 
-    const bad = checkConfig(`
+    const bad = checkConfig(
+      `
 receivers: { evin: {} }
 exporters: { fakeout: { url: "http://x" } }
 service:
   pipelines:
     events: { receivers: [evin], exporters: [fakeout] }
-`, 'c.yaml', reg, {});
+`,
+      'c.yaml',
+      reg,
+      {},
+    );
     const e = bad.issues.filter((i) => i.severity === 'error');
     expect(e).to.have.length(1);
     expect(e[0]!.path).to.equal('service.pipelines.events.exporters[0]');
@@ -102,14 +126,19 @@ service:
   });
 
   it('warns about unused components and rejects unknown types and top-level keys', () => {
-    const r = checkConfig(`
+    const r = checkConfig(
+      `
 receivers: { fakein: {}, "fakein/spare": {}, nosuchtype: {} }
 exporters: { fakeout: { url: "http://x" } }
 extensions: {}
 service:
   pipelines:
     metrics: { receivers: [fakein], exporters: [fakeout] }
-`, 'c.yaml', reg, {});
+`,
+      'c.yaml',
+      reg,
+      {},
+    );
     const warn = r.issues.filter((i) => i.severity === 'warning').map((i) => i.path);
     expect(warn).to.deep.equal(['receivers.fakein/spare']);
     const errs = r.issues.filter((i) => i.severity === 'error');
@@ -141,7 +170,10 @@ describe('config: schema values', () => {
 
   it('takes durations, sizes and endpoints as the table says (the table the JSON Schema test shares)', () => {
     const take = (type: 'duration' | 'bytes' | 'endpoint', input: unknown) => validateSchema({ v: { type, doc: 'v' } }, { v: input }, '');
-    for (const [type, cases] of [['duration', DURATION_CASES], ['bytes', BYTES_CASES]] as const) {
+    for (const [type, cases] of [
+      ['duration', DURATION_CASES],
+      ['bytes', BYTES_CASES],
+    ] as const) {
       for (const [input, want] of cases) {
         const r = take(type, input);
         if (want === undefined) expect(r.issues, `${type} ${JSON.stringify(input)} is rejected`).to.have.length(1);
@@ -155,7 +187,11 @@ describe('config: schema values', () => {
   });
 
   it('redacts secrets', () => {
-    const schema = { api_key: { type: 'string', secret: true, doc: 'k' }, headers: { type: 'map', values: { type: 'string', doc: 'v' }, secretValues: true, doc: 'h' }, name: { type: 'string', doc: 'n' } } as const;
+    const schema = {
+      api_key: { type: 'string', secret: true, doc: 'k' },
+      headers: { type: 'map', values: { type: 'string', doc: 'v' }, secretValues: true, doc: 'h' },
+      name: { type: 'string', doc: 'n' },
+    } as const;
     const v = validateSchema(schema as never, { api_key: 'abc', headers: { Authorization: 'Bearer x' }, name: 'n' }, '').value;
     expect(redact(schema as never, v)).to.deep.equal({ api_key: '[REDACTED]', headers: { Authorization: '[REDACTED]' }, name: 'n' });
   });

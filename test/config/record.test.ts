@@ -17,12 +17,19 @@ import { fakeRegistry } from '../helpers/fakes.js';
 describe('config: recording loaded configs for the schema scan', () => {
   let dir: string;
   let saved: string | undefined;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mp-rec-')); saved = process.env[RECORD_ENV]; process.env[RECORD_ENV] = dir; });
-  afterEach(() => { process.env[RECORD_ENV] = saved; rmSync(dir, { recursive: true, force: true }); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-rec-'));
+    saved = process.env[RECORD_ENV];
+    process.env[RECORD_ENV] = dir;
+  });
+  afterEach(() => {
+    process.env[RECORD_ENV] = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const good = 'receivers: { otlp: }\nexporters: { debug: }\nservice: { pipelines: { metrics: { receivers: [otlp], exporters: [debug] } } }\n';
 
-  it('records a config that loads, once, with its text before env expansion and the registry\'s types', () => {
+  it("records a config that loads, once, with its text before env expansion and the registry's types", () => {
     const text = good.replace('debug: }', 'debug: { verbosity: "${env:V:-basic}" } }');
     expect(checkConfig(text, 'a.yaml', registry, {}).issues.filter((i) => i.severity === 'error')).to.deep.equal([]);
     checkConfig(text, 'a.yaml', registry, {});
@@ -45,7 +52,19 @@ describe('config: recording loaded configs for the schema scan', () => {
     checkConfig(good, 'ok.yaml', registry, {});
     recordLoadedConfig('receivers: { fakein: {} }\n', 'fake.yaml', fakeRegistry());
     // a record the schema rejects (the loader never records such a one; written by hand to see the scan fail)
-    const bad: RecordedConfig = { file: 'bad.yaml', types: JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')).file === 'ok.yaml')!), 'utf8')).types, text: good.replace('debug: }', 'debug: { verbosity: loud } }') };
+    const bad: RecordedConfig = {
+      file: 'bad.yaml',
+      types: JSON.parse(
+        readFileSync(
+          join(
+            dir,
+            readdirSync(dir).find((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')).file === 'ok.yaml')!,
+          ),
+          'utf8',
+        ),
+      ).types,
+      text: good.replace('debug: }', 'debug: { verbosity: loud } }'),
+    };
     writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
     const res = scanRecordedConfigs(dir);
     expect(res.checked).to.equal(2);

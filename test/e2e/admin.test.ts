@@ -31,15 +31,29 @@ describe('e2e: admin server', function () {
     upstream = await startResettingServer();
     mp = await startMetricport(CONFIG.replace('{{UPSTREAM}}', upstream.url));
   });
-  after(async () => { await prom?.stop(); await mp?.stop(); await upstream?.stop(); });
+  after(async () => {
+    await prom?.stop();
+    await mp?.stop();
+    await upstream?.stop();
+  });
 
   it('/api/v1/status shows pipelines and components with state and counters, and no secrets', async () => {
-    await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}' });
+    await fetch(`${mp.otlpUrl}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}',
+    });
     const res = await fetch(`${mp.adminUrl}/api/v1/status`);
     expect(res.status).to.equal(200);
     const text = await res.text();
     expect(text).to.not.contain('TOPSECRET');
-    const s = JSON.parse(text) as { version: string; pipelines: Array<{ id: string; receivers: string[]; exporters: string[] }>; receivers: Array<{ id: string; state: string }>; processors: Array<{ id: string; pipeline: string }>; exporters: Array<{ id: string; state: string }> };
+    const s = JSON.parse(text) as {
+      version: string;
+      pipelines: Array<{ id: string; receivers: string[]; exporters: string[] }>;
+      receivers: Array<{ id: string; state: string }>;
+      processors: Array<{ id: string; pipeline: string }>;
+      exporters: Array<{ id: string; state: string }>;
+    };
     expect(s.version).to.match(/^\d+\.\d+\.\d+/);
     expect(s.pipelines.map((p) => p.id)).to.deep.equal(['metrics', 'metrics/fwd']);
     expect(s.receivers.map((r) => [r.id, r.state])).to.deep.equal([['otlp', 'running']]);
@@ -50,17 +64,20 @@ describe('e2e: admin server', function () {
   it('/healthz answers 503 naming the exporter that fails hard (its upstream is down, retries off), others healthy', async () => {
     const { waitFor } = await import('../harness/ports.js');
     let h: { status: string; components: Array<{ id: string; healthy: boolean; state: string }> } | undefined;
-    await waitFor(async () => {
-      const res = await fetch(`${mp.adminUrl}/healthz`);
-      h = (await res.json()) as typeof h;
-      return res.status === 503;
-    }, { timeoutMs: 10_000, what: '/healthz 503 after the failed export' });
+    await waitFor(
+      async () => {
+        const res = await fetch(`${mp.adminUrl}/healthz`);
+        h = (await res.json()) as typeof h;
+        return res.status === 503;
+      },
+      { timeoutMs: 10_000, what: '/healthz 503 after the failed export' },
+    );
     expect(h!.status).to.equal('unhealthy');
     expect(h!.components.length).to.equal(4);
     expect(h!.components.filter((c) => !c.healthy).map((c) => c.id)).to.deep.equal(['otlphttp']);
     expect(h!.components.every((c) => c.state === 'running')).to.equal(true);
     const st = await (await fetch(`${mp.adminUrl}/api/v1/status`)).text();
-    expect(upstream.connections(), 'the exporter reached the test\'s upstream').to.be.greaterThan(0);
+    expect(upstream.connections(), "the exporter reached the test's upstream").to.be.greaterThan(0);
     expect(st).to.match(new RegExp(`"last_error":"[^"]*127\\.0\\.0\\.1:${upstream.port}`));
     expect(st).to.not.contain('TOPSECRET');
   });
@@ -80,11 +97,14 @@ describe('e2e: admin server', function () {
     prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${mp.adminPort}` }], scrapeInterval: '1s' });
     const { waitFor } = await import('../harness/ports.js');
     let value = 0;
-    await waitFor(async () => {
-      const r = await prom!.queryValues('sum(metricport_receiver_accepted_items_total{receiver="otlp"})');
-      value = r[0]?.value ?? 0;
-      return value >= 1;
-    }, { timeoutMs: 30_000, what: 'Prometheus to scrape metricport_receiver_accepted_items_total' });
+    await waitFor(
+      async () => {
+        const r = await prom!.queryValues('sum(metricport_receiver_accepted_items_total{receiver="otlp"})');
+        value = r[0]?.value ?? 0;
+        return value >= 1;
+      },
+      { timeoutMs: 30_000, what: 'Prometheus to scrape metricport_receiver_accepted_items_total' },
+    );
     expect(value).to.be.at.least(1);
   });
 });

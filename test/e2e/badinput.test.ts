@@ -15,10 +15,27 @@ service:
 `;
 
 function goodBody(name = 'good', attrs: unknown[] = []): string {
-  return JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [
-    { asDouble: 1.5, timeUnixNano: '1700000000123456789', attributes: attrs },
-    { asInt: '2', timeUnixNano: '1700000000123456789' },
-  ] } }] }] }] });
+  return JSON.stringify({
+    resourceMetrics: [
+      {
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name,
+                gauge: {
+                  dataPoints: [
+                    { asDouble: 1.5, timeUnixNano: '1700000000123456789', attributes: attrs },
+                    { asInt: '2', timeUnixNano: '1700000000123456789' },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
 }
 
 /** Sum of a counter's samples on /metrics whose labels include all of `labels`. */
@@ -32,18 +49,30 @@ async function counter(mp: Started, name: string, labels: Record<string, string>
   return total;
 }
 
-interface Case { name: string; reason: string; status: number; send: (url: string) => Promise<Response>; check?: (res: Response) => Promise<void> }
+interface Case {
+  name: string;
+  reason: string;
+  status: number;
+  send: (url: string) => Promise<Response>;
+  check?: (res: Response) => Promise<void>;
+}
 
 describe('e2e: bad input gets a clear status, is counted, and harms nothing else', function () {
   this.timeout(60_000);
   let mp: Started;
-  before(async () => { mp = await startMetricport(CONFIG); });
-  after(async () => { await mp?.stop(); });
+  before(async () => {
+    mp = await startMetricport(CONFIG);
+  });
+  after(async () => {
+    await mp?.stop();
+  });
 
   const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) => fetch(`${url}/v1/metrics`, { method: 'POST', headers, body });
   const cases: Case[] = [
     {
-      name: 'malformed JSON', reason: 'malformed_json', status: 400,
+      name: 'malformed JSON',
+      reason: 'malformed_json',
+      status: 400,
       send: (u) => post(u, '{"resourceMetrics": [', { 'content-type': 'application/json' }),
       check: async (res) => {
         const s = (await res.json()) as { code: number; message: string };
@@ -52,20 +81,33 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
       },
     },
     {
-      name: 'truncated protobuf', reason: 'malformed_protobuf', status: 400,
+      name: 'truncated protobuf',
+      reason: 'malformed_protobuf',
+      status: 400,
       // ExportMetricsServiceRequest{resource_metrics (1): length 100, then only 3 bytes}
       send: (u) => post(u, new Uint8Array([0x0a, 0x64, 0x0a, 0x02, 0x0a]), { 'content-type': 'application/x-protobuf' }),
-      check: async (res) => { expect(res.headers.get('content-type')).to.match(/application\/x-protobuf/); },
+      check: async (res) => {
+        expect(res.headers.get('content-type')).to.match(/application\/x-protobuf/);
+      },
     },
     { name: 'wrong content type', reason: 'unsupported_media_type', status: 415, send: (u) => post(u, goodBody(), { 'content-type': 'text/plain' }) },
     {
-      name: 'gzip bomb (small body, huge decompressed size)', reason: 'too_large', status: 413,
+      name: 'gzip bomb (small body, huge decompressed size)',
+      reason: 'too_large',
+      status: 413,
       send: (u) => post(u, gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)), { 'content-type': 'application/json', 'content-encoding': 'gzip' }),
     },
     { name: 'oversize body', reason: 'too_large', status: 413, send: (u) => post(u, 'x'.repeat(2 * 1024 * 1024), { 'content-type': 'application/json' }) },
     {
-      name: 'invalid UTF-8', reason: 'invalid_utf8', status: 400,
-      send: (u) => post(u, Buffer.concat([Buffer.from('{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}]}]}')]), { 'content-type': 'application/json' }),
+      name: 'invalid UTF-8',
+      reason: 'invalid_utf8',
+      status: 400,
+      send: (u) =>
+        post(
+          u,
+          Buffer.concat([Buffer.from('{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}]}]}')]),
+          { 'content-type': 'application/json' },
+        ),
     },
   ];
 
@@ -74,7 +116,8 @@ describe('e2e: bad input gets a clear status, is counted, and harms nothing else
       const before = await counter(mp, 'metricport_receiver_bad_requests_total', { reason: c.reason });
       const res = await c.send(mp.otlpUrl);
       expect(res.status).to.equal(c.status);
-      if (c.check) await c.check(res); else await res.arrayBuffer();
+      if (c.check) await c.check(res);
+      else await res.arrayBuffer();
       const afterCount = await counter(mp, 'metricport_receiver_bad_requests_total', { reason: c.reason });
       expect(afterCount).to.equal(before + 1);
       const ok = await post(mp.otlpUrl, goodBody(), { 'content-type': 'application/json' });

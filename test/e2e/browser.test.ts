@@ -26,7 +26,13 @@ registerSecret(KEY);
 async function bundleSentry(): Promise<string> {
   const r = await build({
     stdin: { contents: "import * as Sentry from '@sentry/browser'; window.Sentry = Sentry;", resolveDir: ROOT, loader: 'js' },
-    bundle: true, format: 'iife', platform: 'browser', target: 'es2020', write: false, minify: true, logLevel: 'silent',
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    minify: true,
+    logLevel: 'silent',
   });
   return r.outputFiles[0]!.text;
 }
@@ -63,17 +69,35 @@ window.result = (async () => {
 function pageServer(js: string, port: number): Promise<{ origin: string; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/sentry.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); res.end(js); return; }
-    if (path === '/' || path === '/index.html') { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end(PAGE); return; }
+    if (path === '/sentry.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(js);
+      return;
+    }
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(PAGE);
+      return;
+    }
     res.writeHead(404).end();
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  })));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        origin: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      }),
+    ),
+  );
 }
 
-interface Ev { attributes: Record<string, unknown> }
+interface Ev {
+  attributes: Record<string, unknown>;
+}
 
 describe('e2e: @sentry/browser in headless Chromium → CORS → the sentry receiver', function () {
   this.timeout(180_000);
@@ -104,7 +128,16 @@ service:
 `);
     browser = await chromium.launch({
       executablePath: findBinary('chromium')!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -115,17 +148,24 @@ service:
     if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
   });
 
-  const counters = async () => ((await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json()) as { receivers: Array<{ id: string; counters: Record<string, unknown> }> })
-    .receivers.find((r) => r.id === 'sentry')!.counters as Record<string, unknown> & { sessions: Record<string, number>; items: Record<string, number>; responses: Record<string, number> };
+  const counters = async () =>
+    ((await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json()) as { receivers: Array<{ id: string; counters: Record<string, unknown> }> }).receivers.find(
+      (r) => r.id === 'sentry',
+    )!.counters as Record<string, unknown> & { sessions: Record<string, number>; items: Record<string, number>; responses: Record<string, number> };
   const events = (): Ev[] => {
     const f = join(outDir, 'events.jsonl');
     if (!existsSync(f)) return [];
-    return readFileSync(f, 'utf8').split('\n').filter((l) => l !== '').flatMap((l) => (JSON.parse(l) as { events: Ev[] }).events);
+    return readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .flatMap((l) => (JSON.parse(l) as { events: Ev[] }).events);
   };
   const open = async (origin: string, q: Record<string, string>) => {
     const page = await browser!.newPage();
     const console: string[] = [];
-    page.on('console', (m) => { console.push(m.text()); });
+    page.on('console', (m) => {
+      console.push(m.text());
+    });
     await page.goto(`${origin}/?${new URLSearchParams(q).toString()}`);
     const result = await page.evaluate(() => (globalThis as unknown as { result: Promise<Record<string, unknown>> }).result);
     await page.close();
@@ -141,14 +181,25 @@ service:
     const evs = events();
     const errors = evs.filter((e) => e.attributes['event.kind'] === undefined);
     const sessions = evs.filter((e) => e.attributes['event.kind'] === 'session');
-    expect(errors.map((e) => [e.attributes['error.type'], e.attributes['error.class'], e.attributes['error.message'], e.attributes['app.version'], e.attributes.guid]).sort()).to.deep.equal([
+    expect(
+      errors
+        .map((e) => [e.attributes['error.type'], e.attributes['error.class'], e.attributes['error.message'], e.attributes['app.version'], e.attributes.guid])
+        .sort(),
+    ).to.deep.equal([
       ['Unhandled exception', 'TypeError', 'thrown in the page', '5.1.0', 'visitor-1'],
       ['Unhandled rejection', 'RangeError', 'rejected in the page', '5.1.0', 'visitor-1'],
     ]);
     // the page's session: sent at load (ok) and again when the unhandled error ended it: one session, in its final state
-    expect(sessions.map((e) => [e.attributes['session.status'], e.attributes['session.outcome'], e.attributes['session.errors'], e.attributes['app.version'], e.attributes.guid, e.attributes.environment])).to.deep.equal([
-      ['unhandled', 'errored', 1, '5.1.0', 'visitor-1', 'web'],
-    ]);
+    expect(
+      sessions.map((e) => [
+        e.attributes['session.status'],
+        e.attributes['session.outcome'],
+        e.attributes['session.errors'],
+        e.attributes['app.version'],
+        e.attributes.guid,
+        e.attributes.environment,
+      ]),
+    ).to.deep.equal([['unhandled', 'errored', 1, '5.1.0', 'visitor-1', 'web']]);
     const c = await counters();
     expect(c.items.session).to.equal(2);
     expect(c.sessions).to.deep.include({ updates: 2, ended: 1, ignored: 0, open: 0 });

@@ -50,7 +50,8 @@ describe('e2e: the console in headless Chromium', function () {
     const promPort = await freePort();
     influx = await startInfluxDB({ auth: { username: 'admin', password: INFLUX_PASSWORD } });
     await influx.createDatabase('errors');
-    mp = await startMetricport(`# yaml-language-server: $schema=../docs/metricport.schema.json
+    mp = await startMetricport(
+      `# yaml-language-server: $schema=../docs/metricport.schema.json
 # The console test's config. This comment, and the ones below, must survive an export.
 receivers:
   errors: { endpoint: "{{OTLP}}" }   # error events in
@@ -88,14 +89,25 @@ service:
   pipelines:
     errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus, influxdb, influxdb/wrongpw] }
     sessions: { receivers: [importer/sessions], exporters: [prometheus] }
-`, { env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_PW: INFLUX_PASSWORD, INFLUX_WRONG_PW: WRONG_PASSWORD }, args: ['--admin-console-allow-config-changes', 'true'] });
+`,
+      {
+        env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_PW: INFLUX_PASSWORD, INFLUX_WRONG_PW: WRONG_PASSWORD },
+        args: ['--admin-console-allow-config-changes', 'true'],
+      },
+    );
     configFile = join(mp.dir, 'config.yaml');
     original = readFileSync(configFile, 'utf8');
     prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${promPort}`, metricsPath: `/${PULL_TOKEN}/metrics` }], scrapeInterval: '1s' });
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
-    page.on('response', (r) => { if (r.url().startsWith(mp!.adminUrl)) void r.text().then((t) => seen.push(`${r.url()}\n${t}`), () => undefined); });
+    page.on('response', (r) => {
+      if (r.url().startsWith(mp!.adminUrl))
+        void r.text().then(
+          (t) => seen.push(`${r.url()}\n${t}`),
+          () => undefined,
+        );
+    });
   });
   after(async () => {
     await browser?.close();
@@ -108,13 +120,16 @@ service:
 
   // docs/images/ is refreshed only on request (UPDATE_SCREENSHOTS=1), so a test run leaves the checkout clean
   const shotDir = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'images') : tempDir();
-  const shot = async (name: string) => { await page.screenshot({ path: join(shotDir, `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' }); };
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(shotDir, `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' });
+  };
   const sendEvents = async (tag: string) => {
     const now = Date.now();
     const events: unknown[] = [];
     // 2.0: 12 errors from 3 users; 2.1: 5 errors from 2 users (each sent twice: a resend must not count); one with a hostile version
     for (let i = 0; i < 12; i++) events.push({ timestamp: now - 50 - i, attributes: { _tx: `${tag}-a${i}`, guid: `u${i % 3}`, 'app.version': '2.0' } });
-    for (let i = 0; i < 5; i++) for (let d = 0; d < 2; d++) events.push({ timestamp: now - 40 - i, attributes: { _tx: `${tag}-b${i}`, guid: `v${i % 2}`, 'app.version': '2.1' } });
+    for (let i = 0; i < 5; i++)
+      for (let d = 0; d < 2; d++) events.push({ timestamp: now - 40 - i, attributes: { _tx: `${tag}-b${i}`, guid: `v${i % 2}`, 'app.version': '2.1' } });
     events.push({ timestamp: now - 30, attributes: { _tx: `${tag}-x`, guid: 'evil', 'app.version': XSS } });
     const r = await fetch(`${mp!.otlpUrl}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
     expect(r.status).to.equal(200);
@@ -154,9 +169,15 @@ service:
     await page.locator('.node', { hasText: 'metricsets' }).waitFor();
     expect(await page.locator('.pipeline h2').first().innerText()).to.match(/^errors/);
     // once the page has two status readings (rates shown), the events must show as a rate without a reload
-    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => t === '0/s'), { timeoutMs: 15_000, what: 'the first rates on the overview' });
+    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => t === '0/s'), {
+      timeoutMs: 15_000,
+      what: 'the first rates on the overview',
+    });
     await sendEvents('one');
-    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => /^[1-9]/.test(t)), { timeoutMs: 15_000, what: 'a live rate on the overview' });
+    await waitFor(async () => (await page.locator('.node .rate').allInnerTexts()).some((t) => /^[1-9]/.test(t)), {
+      timeoutMs: 15_000,
+      what: 'a live rate on the overview',
+    });
     await shot('overview');
   });
 
@@ -172,8 +193,14 @@ service:
     await page.locator('.agg-attr').nth(1).fill('guid');
     await page.getByRole('button', { name: 'Run query' }).click();
     await page.locator('.explore-table tbody tr').first().waitFor();
-    const rows = await page.locator('.explore-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
-    expect(rows).to.deep.equal([['2.0', '12', '3'], ['2.1', '5', '2'], [XSS, '1', '1']]);
+    const rows = await page
+      .locator('.explore-table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows).to.deep.equal([
+      ['2.0', '12', '3'],
+      ['2.1', '5', '2'],
+      [XSS, '1', '1'],
+    ]);
     expect(await page.locator('.explore-table thead').innerText()).to.match(/app\.version\s+unique\(_tx\)\s+unique\(guid\)/);
     expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).to.equal(undefined);
     expect(await page.locator('.explore-table script').count()).to.equal(0);
@@ -188,7 +215,11 @@ service:
     await page.locator('#export-new-set').fill('ProjectX');
     await page.locator('pre.yaml').waitFor();
     const yaml = await page.locator('pre.yaml').innerText();
-    expect(yaml).to.contain('name: ProjectX').and.to.contain('name: ErrorsByVersion').and.to.contain('group_by: [ app.version ]').and.to.contain('aggregates: [ unique(_tx), unique(guid) ]');
+    expect(yaml)
+      .to.contain('name: ProjectX')
+      .and.to.contain('name: ErrorsByVersion')
+      .and.to.contain('group_by: [ app.version ]')
+      .and.to.contain('aggregates: [ unique(_tx), unique(guid) ]');
     await shot('export');
     await page.getByRole('button', { name: 'Save to config' }).click();
     await page.getByText(/Saved into config\.yaml/).waitFor({ timeout: 20_000 });
@@ -200,18 +231,25 @@ service:
     for (const line of now.split('\n')) if (line === kept[at]) at++;
     expect(at, `original lines kept in order (stopped at ${JSON.stringify(kept[at])})`).to.equal(kept.length);
     expect(now).to.contain('# error events in').and.to.contain('# a set that was here before').and.to.contain('# scraped by Prometheus at its secret URL');
-    expect(now).to.match(/- name: ProjectX\n\s+metrics:\n\s+- name: ErrorsByVersion\n\s+group_by: \[ app\.version \]\n\s+aggregates: \[ unique\(_tx\), unique\(guid\) \]/);
+    expect(now).to.match(
+      /- name: ProjectX\n\s+metrics:\n\s+- name: ErrorsByVersion\n\s+group_by: \[ app\.version \]\n\s+aggregates: \[ unique\(_tx\), unique\(guid\) \]/,
+    );
     // the running service has it
-    const sets = await (await fetch(`${mp!.adminUrl}/api/v1/metricsets`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { metricsets: Array<{ name: string; metrics: Array<{ name: string }> }> };
+    const sets = (await (await fetch(`${mp!.adminUrl}/api/v1/metricsets`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      metricsets: Array<{ name: string; metrics: Array<{ name: string }> }>;
+    };
     expect(sets.metricsets.map((s) => s.name)).to.deep.equal(['Existing', 'ProjectX']);
     // the next period's events reach Prometheus under the new metric
     await page.getByRole('button', { name: 'Close' }).click();
     let values: Record<string, number> = {};
-    await waitFor(async () => {
-      await sendEvents(`p${Date.now()}`);
-      values = Object.fromEntries((await prom!.queryValues('{__name__=~"ErrorsByVersion_unique.*tx.*"}')).map((s) => [s.metric.app_version!, s.value]));
-      return values['2.0'] === 12 && values['2.1'] === 5;
-    }, { timeoutMs: 40_000, intervalMs: 2000, what: 'ErrorsByVersion in Prometheus' });
+    await waitFor(
+      async () => {
+        await sendEvents(`p${Date.now()}`);
+        values = Object.fromEntries((await prom!.queryValues('{__name__=~"ErrorsByVersion_unique.*tx.*"}')).map((s) => [s.metric.app_version!, s.value]));
+        return values['2.0'] === 12 && values['2.1'] === 5;
+      },
+      { timeoutMs: 40_000, intervalMs: 2000, what: 'ErrorsByVersion in Prometheus' },
+    );
     expect(values['2.0']).to.equal(12);
   });
 
@@ -228,7 +266,9 @@ service:
     // the InfluxDB store with the right password: its status turns to "last transmission: just now"
     const good = page.locator('tr[data-store="influxdb"]');
     await waitFor(async () => /last transmission: just now/.test(await good.innerText()), { timeoutMs: 20_000, what: 'influxdb: last transmission just now' });
-    expect(await good.innerText()).to.contain('push').and.to.contain('2 s');
+    expect(await good.innerText())
+      .to.contain('push')
+      .and.to.contain('2 s');
     // the wrong password: its last error, without the password
     const bad = page.locator('tr[data-store="influxdb/wrongpw"]');
     await waitFor(async () => /401|auth/i.test(await bad.locator('.lasterror').innerText()), { timeoutMs: 20_000, what: 'influxdb/wrongpw: the last error' });
@@ -239,8 +279,13 @@ service:
     await page.getByRole('link', { name: 'Importers' }).click();
     await page.getByRole('button', { name: 'Run test query SessionsStarted' }).click();
     await page.locator('table.test-rows tbody tr').nth(1).waitFor();
-    const rows = await page.locator('table.test-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
-    expect(rows).to.deep.equal([['sessions_started', 'app.version=3.16.2', '5'], ['sessions_started', 'app.version=3.16.4', '7']]);
+    const rows = await page
+      .locator('table.test-rows tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
+    expect(rows).to.deep.equal([
+      ['sessions_started', 'app.version=3.16.2', '5'],
+      ['sessions_started', 'app.version=3.16.4', '7'],
+    ]);
     expect(await page.locator('.test-result [role=status]').innerText()).to.match(/^2 rows \(version, n, time\)/);
     await shot('importers');
     await page.setViewportSize({ width: 390, height: 844 });
@@ -252,12 +297,18 @@ service:
 
   it('a cross-site POST is refused even with the session; the pages carry a strict CSP; no admin token anywhere', async () => {
     const cookie = (await page.context().cookies()).find((x) => x.name === 'mp_session')!;
-    const r = await fetch(`${mp!.adminUrl}/api/v1/console/export`, { method: 'POST', headers: { cookie: `mp_session=${cookie.value}`, origin: 'http://evil.example', 'content-type': 'application/json' }, body: JSON.stringify({ set: 'X', metric: { name: 'Y', aggregates: ['count'] } }) });
+    const r = await fetch(`${mp!.adminUrl}/api/v1/console/export`, {
+      method: 'POST',
+      headers: { cookie: `mp_session=${cookie.value}`, origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ set: 'X', metric: { name: 'Y', aggregates: ['count'] } }),
+    });
     expect(r.status).to.equal(403);
     const same = await fetch(`${mp!.adminUrl}/api/v1/console`, { headers: { cookie: `mp_session=${cookie.value}` } });
     expect(same.status).to.equal(200);
     const html = await fetch(`${mp!.adminUrl}/console/`, { headers: { cookie: `mp_session=${cookie.value}` } });
-    expect(html.headers.get('content-security-policy')).to.equal("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    expect(html.headers.get('content-security-policy')).to.equal(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
     expect(seen.length).to.be.greaterThan(10);
     for (const s of seen) for (const secret of [TOKEN, INFLUX_PASSWORD, WRONG_PASSWORD]) expect(s, s.slice(0, 200)).to.not.contain(secret);
   });

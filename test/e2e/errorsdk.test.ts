@@ -29,17 +29,35 @@ const FAKE_SECRET = 'SECRET-mp-fake-app-Zq8xW2vK9';
 const SENTRY_APP = join(ROOT, 'test/fixtures/errorsdk/sentry-app.cjs');
 const BT_APP = join(ROOT, 'test/fixtures/errorsdk/backtrace-app.cjs');
 
-interface Child { code: number | null; out: string }
+interface Child {
+  code: number | null;
+  out: string;
+}
 
 function runApp(script: string, env: Record<string, string>, opts: { nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<Child> & { kill(): void } {
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), script], { cwd: ROOT, env: { ...process.env, FAKE_SECRET, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), script], {
+    cwd: ROOT,
+    env: { ...process.env, FAKE_SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
   timer.unref();
-  const p = new Promise<Child>((resolve) => proc.once('exit', (code) => { clearTimeout(timer); resolve({ code, out }); })) as Promise<Child> & { kill(): void };
-  p.kill = () => { proc.kill('SIGTERM'); };
+  const p = new Promise<Child>((resolve) =>
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    }),
+  ) as Promise<Child> & { kill(): void };
+  p.kill = () => {
+    proc.kill('SIGTERM');
+  };
   return p;
 }
 
@@ -49,30 +67,52 @@ function lossyProxy(target: string): Promise<{ url: string; forwarded: () => num
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void (async () => {
-      try {
-        n++;
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
-        const r = await fetch(`${target}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) });
-        const body = Buffer.from(await r.arrayBuffer());
-        if (n === 1) { req.socket.destroy(); return; }
-        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-        res.end(body);
-      } catch (err) {
-        // metricport unreachable: answer 502 instead of an unhandled rejection in the test process
-        if (!res.headersSent) res.writeHead(502);
-        res.end(String(err));
-      }
-    })());
+    req.on(
+      'end',
+      () =>
+        void (async () => {
+          try {
+            n++;
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(req.headers))
+              if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
+            const r = await fetch(`${target}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) });
+            const body = Buffer.from(await r.arrayBuffer());
+            if (n === 1) {
+              req.socket.destroy();
+              return;
+            }
+            res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+            res.end(body);
+          } catch (err) {
+            // metricport unreachable: answer 502 instead of an unhandled rejection in the test process
+            if (!res.headersSent) res.writeHead(502);
+            res.end(String(err));
+          }
+        })(),
+    );
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address() as { port: number };
-    resolve({ url: `http://127.0.0.1:${a.port}/`, forwarded: () => n, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address() as { port: number };
+      resolve({
+        url: `http://127.0.0.1:${a.port}/`,
+        forwarded: () => n,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    }),
+  );
 }
 
-interface Point { name: string; value: number; attrs: Record<string, string> }
+interface Point {
+  name: string;
+  value: number;
+  attrs: Record<string, string>;
+}
 
 function filePoints(file: string): Point[] {
   if (!existsSync(file)) return [];
@@ -80,13 +120,15 @@ function filePoints(file: string): Point[] {
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (line === '') continue;
     const req = JSON.parse(line);
-    for (const rm of req.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) {
-      for (const p of (m.sum ?? m.gauge).dataPoints) {
-        const attrs: Record<string, string> = {};
-        for (const a of p.attributes ?? []) attrs[a.key] = String(a.value.stringValue ?? a.value.boolValue ?? a.value.intValue);
-        out.push({ name: m.name, value: Number(p.asInt ?? p.asDouble), attrs });
-      }
-    }
+    for (const rm of req.resourceMetrics ?? [])
+      for (const sm of rm.scopeMetrics ?? [])
+        for (const m of sm.metrics ?? []) {
+          for (const p of (m.sum ?? m.gauge).dataPoints) {
+            const attrs: Record<string, string> = {};
+            for (const a of p.attributes ?? []) attrs[a.key] = String(a.value.stringValue ?? a.value.boolValue ?? a.value.intValue);
+            out.push({ name: m.name, value: Number(p.asInt ?? p.asDouble), attrs });
+          }
+        }
   }
   return out;
 }
@@ -102,7 +144,9 @@ function series(points: Point[], name: string, app: string, keys: string[]): Rec
   return out;
 }
 
-interface Status { receivers: Array<{ id: string; counters: Record<string, unknown> }> }
+interface Status {
+  receivers: Array<{ id: string; counters: Record<string, unknown> }>;
+}
 
 describe('e2e: the real Sentry and Backtrace SDKs → sentry/backtrace receivers → metricsets', function () {
   this.timeout(120_000);
@@ -116,7 +160,8 @@ describe('e2e: the real Sentry and Backtrace SDKs → sentry/backtrace receivers
     if (msIntoHour > 3_540_000) await waitFor(() => Date.now() % 3_600_000 < 60_000, { timeoutMs: 70_000, intervalMs: 500, what: 'the next hour to begin' });
     outDir = tempDir();
     dbDir = mkdtempSync(join(tmpdir(), 'mp-bt-db-'));
-    mp = await startMetricport(`
+    mp = await startMetricport(
+      `
 receivers:
   sentry:
     endpoint: "{{OTLP}}"
@@ -145,7 +190,9 @@ exporters:
 service:
   pipelines:
     errors: { receivers: [sentry, backtrace], processors: [metricsets], exporters: [file] }
-`, { env: { METRICPORT_LOG_LEVEL: 'debug' } });
+`,
+      { env: { METRICPORT_LOG_LEVEL: 'debug' } },
+    );
   });
   after(async () => {
     await mp?.stop();
@@ -225,15 +272,25 @@ service:
     expect(series(pts, 'All.count', 'sentry-app', [])).to.deep.equal({ '': 7 });
     expect(series(pts, 'All.unique._tx', 'sentry-app', [])).to.deep.equal({ '': 7 });
     expect(series(pts, 'All.unique.guid', 'sentry-app', [])).to.deep.equal({ '': 2 });
-    expect(series(pts, 'ByType.count', 'sentry-app', ['error.type'])).to.deep.equal({ Exception: 4, Message: 1, 'Unhandled rejection': 1, 'Unhandled exception': 1 });
+    expect(series(pts, 'ByType.count', 'sentry-app', ['error.type'])).to.deep.equal({
+      Exception: 4,
+      Message: 1,
+      'Unhandled rejection': 1,
+      'Unhandled exception': 1,
+    });
     expect(series(pts, 'ByClass.count', 'sentry-app', ['error.class'])).to.deep.equal({ TypeError: 3, Message: 1, RangeError: 1, SyntaxError: 1, Error: 1 });
     expect(series(pts, 'ByVersion.count', 'sentry-app', ['application.version'])).to.deep.equal({ '1.2.3': 6, unknown: 1 });
     expect(series(pts, 'ByVersion.unique.guid', 'sentry-app', ['application.version'])).to.deep.equal({ '1.2.3': 1, unknown: 1 });
     const host = hostname();
     expect(series(pts, 'ByHost.count', 'sentry-app', ['hostname', 'environment', 'level', 'handled'])).to.deep.equal({
-      [`${host}|production|error|true`]: 4, [`${host}|production|info|true`]: 1, [`${host}|production|error|false`]: 1, [`${host}|production|fatal|false`]: 1,
+      [`${host}|production|error|true`]: 4,
+      [`${host}|production|info|true`]: 1,
+      [`${host}|production|error|false`]: 1,
+      [`${host}|production|fatal|false`]: 1,
     });
-    const sFp = Object.entries(series(pts, 'ByFingerprint.count', 'sentry-app', ['error.class', 'error.message', 'fingerprint'])).filter(([k]) => k.startsWith('TypeError|same place|'));
+    const sFp = Object.entries(series(pts, 'ByFingerprint.count', 'sentry-app', ['error.class', 'error.message', 'fingerprint'])).filter(([k]) =>
+      k.startsWith('TypeError|same place|'),
+    );
     expect(sFp.map(([, v]) => v).sort()).to.deep.equal([1, 2]); // same place twice = one fingerprint, another place = another
     for (const [k] of sFp) expect(k.split('|')[2]).to.match(/^[0-9a-f]{64}$/);
 
@@ -245,12 +302,19 @@ service:
     expect(series(pts, 'ByClass.count', 'bt-app', ['error.class'])).to.deep.equal({ TypeError: 3, Message: 1, RangeError: 1, Error: 2 });
     expect(series(pts, 'ByVersion.count', 'bt-app', ['application.version'])).to.deep.equal({ '2.0.1': 5, '2.0.2': 1, '2.0.3': 1 });
     expect(series(pts, 'ByVersion.unique.guid', 'bt-app', ['application.version'])).to.deep.equal({ '2.0.1': 1, '2.0.2': 1, '2.0.3': 1 });
-    const bFp = Object.entries(series(pts, 'ByFingerprint.count', 'bt-app', ['error.class', 'error.message', 'fingerprint'])).filter(([k]) => k.startsWith('TypeError|same place|'));
+    const bFp = Object.entries(series(pts, 'ByFingerprint.count', 'bt-app', ['error.class', 'error.message', 'fingerprint'])).filter(([k]) =>
+      k.startsWith('TypeError|same place|'),
+    );
     expect(bFp.map(([, v]) => v).sort()).to.deep.equal([1, 2]);
     expect(series(pts, 'All.count', 'unused-default', [])).to.deep.equal({});
 
     // secrets: the apps' environment (Backtrace sends all of process.env as annotations), keys and tokens
-    for (const [what, text] of [['logs', logs], ['status', statusText], ['/metrics', metrics], ['exported data', outText]] as const) {
+    for (const [what, text] of [
+      ['logs', logs],
+      ['status', statusText],
+      ['/metrics', metrics],
+      ['exported data', outText],
+    ] as const) {
       expect(text, what).to.not.include(FAKE_SECRET);
       expect(text, what).to.not.include(SENTRY_KEY);
       expect(text, what).to.not.include(BT_TOKEN);

@@ -19,7 +19,10 @@ describe('e2e: /healthz turns 503 when every store has been refusing connections
   let tcp: TcpServer | undefined;
   after(async () => {
     await mp?.stop();
-    if (http !== undefined) { http.closeAllConnections(); await new Promise((r) => http!.close(r)); }
+    if (http !== undefined) {
+      http.closeAllConnections();
+      await new Promise((r) => http!.close(r));
+    }
     if (tcp !== undefined) await new Promise((r) => tcp!.close(r));
   });
 
@@ -45,23 +48,45 @@ service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb, graphite] }
 `);
-    const post = async (): Promise<number> => (await fetch(`${mp!.otlpUrl}/v1/metrics`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'health_probe', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] } }] }] }] }),
-    })).status;
+    const post = async (): Promise<number> =>
+      (
+        await fetch(`${mp!.otlpUrl}/v1/metrics`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            resourceMetrics: [
+              {
+                scopeMetrics: [
+                  { metrics: [{ name: 'health_probe', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] } }] },
+                ],
+              },
+            ],
+          }),
+        })
+      ).status;
     expect(await post()).to.equal(200);
     const t0 = Date.now();
     let h: { status: string; components: Array<{ id: string; healthy: boolean }> } | undefined;
-    await waitFor(async () => {
-      const res = await fetch(`${mp!.adminUrl}/healthz`);
-      h = (await res.json()) as typeof h;
-      return res.status === 503;
-    }, { timeoutMs: 15_000, intervalMs: 100, what: '/healthz 503 while both stores refuse connections' });
+    await waitFor(
+      async () => {
+        const res = await fetch(`${mp!.adminUrl}/healthz`);
+        h = (await res.json()) as typeof h;
+        return res.status === 503;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: '/healthz 503 while both stores refuse connections' },
+    );
     // the first flush is ~1 s after the post (+ lateness), then 3 periods
     expect(Date.now() - t0).to.be.at.least(3_000);
     expect(h!.status).to.equal('unhealthy');
-    expect(h!.components.filter((c) => !c.healthy).map((c) => c.id).sort()).to.deep.equal(['graphite', 'influxdb']);
-    const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { exporters: Array<{ id: string; last_error: string; failing_since: string | null }> };
+    expect(
+      h!.components
+        .filter((c) => !c.healthy)
+        .map((c) => c.id)
+        .sort(),
+    ).to.deep.equal(['graphite', 'influxdb']);
+    const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as {
+      exporters: Array<{ id: string; last_error: string; failing_since: string | null }>;
+    };
     for (const e of st.exporters) {
       expect(e.last_error, e.id).to.match(/ECONNREFUSED/);
       expect(e.failing_since, e.id).to.be.a('string');
@@ -70,12 +95,34 @@ service:
 
     // the stores come up on their ports
     const influxLines: string[] = [];
-    http = createHttp((req, res) => { let b = ''; req.on('data', (d) => { b += d; }); req.on('end', () => { influxLines.push(...b.split('\n').filter(Boolean)); res.writeHead(204); res.end(); }); });
+    http = createHttp((req, res) => {
+      let b = '';
+      req.on('data', (d) => {
+        b += d;
+      });
+      req.on('end', () => {
+        influxLines.push(...b.split('\n').filter(Boolean));
+        res.writeHead(204);
+        res.end();
+      });
+    });
     await new Promise<void>((r) => http!.listen(influxPort, '127.0.0.1', () => r()));
     const carbonLines: string[] = [];
-    tcp = createTcp((c) => { let b = ''; c.on('data', (d) => { b += d; const parts = b.split('\n'); b = parts.pop()!; carbonLines.push(...parts); }); });
+    tcp = createTcp((c) => {
+      let b = '';
+      c.on('data', (d) => {
+        b += d;
+        const parts = b.split('\n');
+        b = parts.pop()!;
+        carbonLines.push(...parts);
+      });
+    });
     await new Promise<void>((r) => tcp!.listen(carbonPort, '127.0.0.1', () => r()));
-    await waitFor(async () => (await fetch(`${mp!.adminUrl}/healthz`)).status === 200, { timeoutMs: 15_000, intervalMs: 100, what: '/healthz 200 once the stores accept' });
+    await waitFor(async () => (await fetch(`${mp!.adminUrl}/healthz`)).status === 200, {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: '/healthz 200 once the stores accept',
+    });
     await waitFor(() => influxLines.length >= 1 && carbonLines.length >= 1, { timeoutMs: 10_000, what: 'the waiting points at both stores' });
     expect(influxLines[0]).to.match(/^health_probe/);
     expect(carbonLines[0]).to.match(/^health_probe/);

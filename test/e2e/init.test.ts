@@ -35,7 +35,21 @@ class Terminal {
   async start(cmd: string[], cwd: string): Promise<void> {
     const quoted = cmd.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     // the exit code goes to a file: the session (and its pane) ends with the command
-    const r = await this.tmux('-f', Terminal.config(this.dir), 'new-session', '-d', '-s', 'init', '-x', '200', '-y', '60', '-c', cwd, `${quoted}; echo $? > '${this.exitFile}'`);
+    const r = await this.tmux(
+      '-f',
+      Terminal.config(this.dir),
+      'new-session',
+      '-d',
+      '-s',
+      'init',
+      '-x',
+      '200',
+      '-y',
+      '60',
+      '-c',
+      cwd,
+      `${quoted}; echo $? > '${this.exitFile}'`,
+    );
     expect(r.code, r.stderr).to.equal(0);
   }
   async screen(): Promise<string> {
@@ -45,7 +59,13 @@ class Terminal {
   /** wait until `re` matches the screen `times` times (a prompt asked again shows twice) */
   async waitFor(re: RegExp, times = 1): Promise<string> {
     let s = '';
-    await waitFor(async () => { s = await this.screen(); return (s.match(new RegExp(re.source, 'g')) ?? []).length >= times; }, { timeoutMs: 15_000, what: `${re} on the terminal; screen:\n${s}` });
+    await waitFor(
+      async () => {
+        s = await this.screen();
+        return (s.match(new RegExp(re.source, 'g')) ?? []).length >= times;
+      },
+      { timeoutMs: 15_000, what: `${re} on the terminal; screen:\n${s}` },
+    );
     return s;
   }
   async type(text: string): Promise<void> {
@@ -72,7 +92,14 @@ class Terminal {
 
 const otlpPost = async (url: string, name: string, value: number) => {
   const now = BigInt(Date.now()) * 1_000_000n;
-  const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] }, scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asDouble: value, timeUnixNano: String(now) }] } }] }] }] });
+  const body = JSON.stringify({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+        scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asDouble: value, timeUnixNano: String(now) }] } }] }],
+      },
+    ],
+  });
   const r = await fetch(`${url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   expect(r.status, await r.text()).to.equal(200);
 };
@@ -101,8 +128,12 @@ describe('e2e: metricport init', function () {
     influx = await startInfluxDB();
     await influx.createDatabase('mp');
   });
-  after(async () => { await influx?.stop(); });
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mp-init-')); });
+  after(async () => {
+    await influx?.stop();
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-init-'));
+  });
   afterEach(async () => {
     await mp?.stop();
     mp = undefined;
@@ -118,7 +149,7 @@ describe('e2e: metricport init', function () {
     await term.waitFor(/What comes in\?/);
     await term.type('otlp, statsd');
     await term.waitFor(/Which stores go out\?/);
-    await term.type('influxd');                       // a typo: asked again, with a hint
+    await term.type('influxd'); // a typo: asked again, with a hint
     await term.waitFor(/unknown exporter "influxd"; did you mean "influxdb"\?/);
     await term.waitFor(/Which stores go out\?/, 2);
     await term.type('influxdb');
@@ -127,7 +158,7 @@ describe('e2e: metricport init', function () {
     await term.waitFor(/udp\.endpoint \(listens on\) \[127\.0\.0\.1:8125\]: /);
     await term.type(`127.0.0.1:${statsd}`);
     await term.waitFor(/ endpoint \(base URL of the server/);
-    await term.type('ftp://influx:8086');             // wrong scheme: the loader's message, asked again
+    await term.type('ftp://influx:8086'); // wrong scheme: the loader's message, asked again
     await term.waitFor(/expected an http:\/\/ or https:\/\/ URL, got scheme "ftp:"/);
     await term.type(influx!.url);
     // what only the config check knows: influxdb v1 needs db
@@ -139,7 +170,7 @@ describe('e2e: metricport init', function () {
 
     const file = join(dir, 'metricport.yaml');
     const text = await expectValid(file);
-    expect(text).to.match(/^\s+# api_version: v1$/m);                 // options left at their default, commented
+    expect(text).to.match(/^\s+# api_version: v1$/m); // options left at their default, commented
     expect(text).to.contain(`endpoint: 127.0.0.1:${otlp}`);
     expect(text).to.contain(`endpoint: ${influx!.url}`);
     expect(text).to.match(/metrics:\n\s+receivers: \[otlp, statsd\]\n\s+processors: \[batch\]\n\s+exporters: \[influxdb\]/);
@@ -150,7 +181,13 @@ describe('e2e: metricport init', function () {
     expect((await fetch(`${mp.adminUrl}/healthz`)).status).to.equal(200);
     await otlpPost(`http://127.0.0.1:${otlp}`, 'init_tty', 4.5);
     let vals: unknown[] = [];
-    await waitFor(async () => { vals = ((await influx!.query('mp', 'SELECT "value" FROM "init_tty"'))[0]?.series?.[0]?.values ?? []).map((v) => v[1]); return vals.length > 0; }, { timeoutMs: 15_000, what: 'init_tty in InfluxDB' });
+    await waitFor(
+      async () => {
+        vals = ((await influx!.query('mp', 'SELECT "value" FROM "init_tty"'))[0]?.series?.[0]?.values ?? []).map((v) => v[1]);
+        return vals.length > 0;
+      },
+      { timeoutMs: 15_000, what: 'init_tty in InfluxDB' },
+    );
     expect(vals).to.deep.equal([4.5]);
   });
 
@@ -168,10 +205,32 @@ describe('e2e: metricport init', function () {
 
   it('with flags (--non-interactive): the config validates and runs; nothing is asked', async () => {
     const [otlp, statsd, prom] = await freePorts(3);
-    const r = await cli(['init', '--non-interactive', '--receivers', 'otlp,statsd', '--exporters', 'influxdb,prometheus',
-      '--set', `receivers.otlp.protocols.http.endpoint=127.0.0.1:${otlp}`, '--set', `receivers.statsd.udp.endpoint=127.0.0.1:${statsd}`,
-      '--set', `exporters.influxdb.endpoint=${influx!.url}`, '--set', 'exporters.influxdb.db=mp', '--set', 'exporters.influxdb.period=1s', '--set', 'exporters.influxdb.lateness=2s',
-      `--set=exporters.prometheus.endpoint=127.0.0.1:${prom}`, '-o', 'out.yaml'], { cwd: dir });
+    const r = await cli(
+      [
+        'init',
+        '--non-interactive',
+        '--receivers',
+        'otlp,statsd',
+        '--exporters',
+        'influxdb,prometheus',
+        '--set',
+        `receivers.otlp.protocols.http.endpoint=127.0.0.1:${otlp}`,
+        '--set',
+        `receivers.statsd.udp.endpoint=127.0.0.1:${statsd}`,
+        '--set',
+        `exporters.influxdb.endpoint=${influx!.url}`,
+        '--set',
+        'exporters.influxdb.db=mp',
+        '--set',
+        'exporters.influxdb.period=1s',
+        '--set',
+        'exporters.influxdb.lateness=2s',
+        `--set=exporters.prometheus.endpoint=127.0.0.1:${prom}`,
+        '-o',
+        'out.yaml',
+      ],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('Wrote out.yaml (otlp, statsd in; influxdb, prometheus out).');
     expect(r.stdout).to.contain('Next:\n  metricport validate --config out.yaml\n  metricport run --config out.yaml\n');
@@ -179,7 +238,10 @@ describe('e2e: metricport init', function () {
     expect(text).to.match(/^\s+period: 1s$/m);
     mp = await startMetricport(text);
     await otlpPost(`http://127.0.0.1:${otlp}`, 'init_flags', 7);
-    await waitFor(async () => ((await influx!.query('mp', 'SELECT "value" FROM "init_flags"'))[0]?.series?.[0]?.values ?? []).length > 0, { timeoutMs: 15_000, what: 'init_flags in InfluxDB' });
+    await waitFor(async () => ((await influx!.query('mp', 'SELECT "value" FROM "init_flags"'))[0]?.series?.[0]?.values ?? []).length > 0, {
+      timeoutMs: 15_000,
+      what: 'init_flags in InfluxDB',
+    });
     // and the Prometheus store it configured listens where it was told
     const st = (await (await fetch(`${mp.adminUrl}/api/v1/stores`)).json()) as { stores: Array<{ name: string; target: string }> };
     expect(st.stores.find((s) => s.name === 'prometheus')?.target).to.equal(`127.0.0.1:${prom}`);
@@ -187,8 +249,25 @@ describe('e2e: metricport init', function () {
 
   it('error events in: a metric set turns them into counts for the stores; the secret is an env reference, not in the file', async () => {
     const [port, prom] = await freePorts(2);
-    const r = await cli(['init', '--non-interactive', '--receivers', 'sentry', '--exporters', 'prometheus',
-      '--set', `receivers.sentry.endpoint=127.0.0.1:${port}`, '--set', 'receivers.sentry.keys[0].application=shop', '--set', `exporters.prometheus.endpoint=127.0.0.1:${prom}`, '-o', 'events.yaml'], { cwd: dir });
+    const r = await cli(
+      [
+        'init',
+        '--non-interactive',
+        '--receivers',
+        'sentry',
+        '--exporters',
+        'prometheus',
+        '--set',
+        `receivers.sentry.endpoint=127.0.0.1:${port}`,
+        '--set',
+        'receivers.sentry.keys[0].application=shop',
+        '--set',
+        `exporters.prometheus.endpoint=127.0.0.1:${prom}`,
+        '-o',
+        'events.yaml',
+      ],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('It reads SENTRY_KEY from the environment');
     const file = join(dir, 'events.yaml');
@@ -206,17 +285,23 @@ describe('e2e: metricport init', function () {
     expect(r.stderr).to.contain('exporters.influxdb.endpoint: base URL of the server');
     expect(r.stderr).to.contain('--set exporters.influxdb.endpoint=VALUE');
     // the rule the config check knows (db with api_version v1)
-    const r2 = await cli(['init', '--non-interactive', '--receivers', 'otlp', '--exporters', 'influxdb', '--set', 'exporters.influxdb.endpoint=http://127.0.0.1:8086'], { cwd: dir });
+    const r2 = await cli(
+      ['init', '--non-interactive', '--receivers', 'otlp', '--exporters', 'influxdb', '--set', 'exporters.influxdb.endpoint=http://127.0.0.1:8086'],
+      { cwd: dir },
+    );
     expect(r2.code).to.equal(1);
     expect(r2.stderr).to.contain('exporters.influxdb.db: is required with api_version v1');
     expect(r2.stderr).to.contain('add: --set exporters.influxdb.db=VALUE');
     expect(existsSync(join(dir, 'metricport.yaml'))).to.equal(false);
   });
 
-  it('usage errors: unknown types and options with a hint, a bad value with the loader\'s message, no terminal, an existing file', async () => {
+  it("usage errors: unknown types and options with a hint, a bad value with the loader's message, no terminal, an existing file", async () => {
     const base = ['init', '--non-interactive', '--receivers', 'otlp'];
     let r = await cli([...base, '--exporters', 'influx'], { cwd: dir });
-    expect([r.code, r.stderr]).to.deep.equal([2, 'metricport init: --exporters: unknown exporter "influx"; did you mean "influxdb"? (choose from: debug, file, otlphttp, nop, graphite, influxdb, datadog, grafana, circonus, dogstatsd, prometheus)\n']);
+    expect([r.code, r.stderr]).to.deep.equal([
+      2,
+      'metricport init: --exporters: unknown exporter "influx"; did you mean "influxdb"? (choose from: debug, file, otlphttp, nop, graphite, influxdb, datadog, grafana, circonus, dogstatsd, prometheus)\n',
+    ]);
     r = await cli([...base, '--exporters', 'debug', '--set', 'exporters.debug.verbosty=basic'], { cwd: dir });
     expect(r.stderr).to.contain('unknown option "verbosty"; did you mean "verbosity"?');
     r = await cli([...base, '--exporters', 'debug', '--set', 'exporters.debug.verbosity=loud'], { cwd: dir });
@@ -238,9 +323,19 @@ describe('e2e: metricport init', function () {
   it('every receiver and exporter alone: the config init writes from the required --set values validates', async () => {
     // one required value per type that has one (secrets come from env references); in-process, for speed
     const need: Record<string, string[]> = {
-      'receivers.forge': ['app_id=ari:cloud:ecosystem::app/12345678-1234-1234-1234-123456789abc', 'environments=12345678-1234-1234-1234-123456789abc', 'email=a@example.com'],
+      'receivers.forge': [
+        'app_id=ari:cloud:ecosystem::app/12345678-1234-1234-1234-123456789abc',
+        'environments=12345678-1234-1234-1234-123456789abc',
+        'email=a@example.com',
+      ],
       'receivers.sentry': ['keys[0].application=shop'],
-      'receivers.importer': ['source=postgres', 'database=metrics', 'importers[0].name=a', 'importers[0].query=select 1 where $1 < $2', 'importers[0].metric.name=m'],
+      'receivers.importer': [
+        'source=postgres',
+        'database=metrics',
+        'importers[0].name=a',
+        'importers[0].query=select 1 where $1 < $2',
+        'importers[0].metric.name=m',
+      ],
       'exporters.influxdb': ['endpoint=http://127.0.0.1:8086', 'db=m'],
       'exporters.grafana': ['url=https://graphite.example.com/metrics'],
       'exporters.circonus': ['submission_url=https://trap.example.com/module/httptrap/0123/secret'],
@@ -254,8 +349,17 @@ describe('e2e: metricport init', function () {
         const sets = (need[`${section}.${type}`] ?? []).flatMap((s) => ['--set', `${section}.${type}.${s}`]);
         const out = join(dir, `${section}-${type}.yaml`);
         let said = '';
-        const sink = new Writable({ write(chunk, _enc, cb) { said += String(chunk); cb(); } });
-        const code = await initCommand(['--non-interactive', `--${section}`, type, ...other, ...sets, '-o', out], { stdout: sink, stderr: sink, env: process.env });
+        const sink = new Writable({
+          write(chunk, _enc, cb) {
+            said += String(chunk);
+            cb();
+          },
+        });
+        const code = await initCommand(['--non-interactive', `--${section}`, type, ...other, ...sets, '-o', out], {
+          stdout: sink,
+          stderr: sink,
+          env: process.env,
+        });
         expect(code, `${type}: ${said}`).to.equal(0);
         const text = readFileSync(out, 'utf8');
         const r = validateYamlText(text);
@@ -263,7 +367,10 @@ describe('e2e: metricport init', function () {
         // the secrets: exactly the variables init told the user to set (a reference it did not mention fails validation here)
         const named = /It reads (.+?) from the environment/.exec(said)?.[1]?.split(', ') ?? [];
         const env = Object.fromEntries(named.map((n) => [n, 'x']));
-        expect(checkConfig(text, out, registry, env).issues.filter((i) => i.severity === 'error'), `${type}: ${said}`).to.deep.equal([]);
+        expect(
+          checkConfig(text, out, registry, env).issues.filter((i) => i.severity === 'error'),
+          `${type}: ${said}`,
+        ).to.deep.equal([]);
         checked++;
       }
     }

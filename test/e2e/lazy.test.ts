@@ -29,16 +29,37 @@ describe('e2e: the lazy registry (modules a process loads)', function () {
     const log = join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
     writeFileSync(log, '');
     return new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', register, ...args], { env: { ...process.env, ...opts.env, MP_MODULE_LOG: log }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, ['--import', register, ...args], {
+        env: { ...process.env, ...opts.env, MP_MODULE_LOG: log },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let err = '';
-      p.stderr.on('data', (d) => { err += d; });
+      p.stderr.on('data', (d) => {
+        err += d;
+      });
       p.stdout.resume();
       p.once('exit', (code, signal) => {
-        if (code !== 0 && signal !== 'SIGTERM') { reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)); return; }
-        resolve(new Set(readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map(name)));
+        if (code !== 0 && signal !== 'SIGTERM') {
+          reject(new Error(`${args.join(' ')} exited ${code}: ${err}`));
+          return;
+        }
+        resolve(
+          new Set(
+            readFileSync(log, 'utf8')
+              .split('\n')
+              .filter((l) => l !== '')
+              .map(name),
+          ),
+        );
       });
       if (opts.until !== undefined) {
-        waitFor(opts.until, { timeoutMs: 30_000, what: 'healthy' }).then(() => p.kill('SIGTERM'), (e: unknown) => { p.kill('SIGKILL'); reject(e as Error); });
+        waitFor(opts.until, { timeoutMs: 30_000, what: 'healthy' }).then(
+          () => p.kill('SIGTERM'),
+          (e: unknown) => {
+            p.kill('SIGKILL');
+            reject(e as Error);
+          },
+        );
       }
     });
   };
@@ -49,14 +70,18 @@ describe('e2e: the lazy registry (modules a process loads)', function () {
     return url.startsWith(pathToFileURL(ROOT).href) ? url.slice(pathToFileURL(ROOT).href.length + 1) : url;
   };
   /** modules of a component's implementation a process loaded: in a component folder or a package, and brought by some load() */
-  const implementationOnly = (mods: Set<string>): string[] => [...mods].filter((m) => /^(dist\/(receivers|processors|exporters)\/|npm:)/.test(m) && [...impl.values()].some((s) => s.has(m)));
+  const implementationOnly = (mods: Set<string>): string[] =>
+    [...mods].filter((m) => /^(dist\/(receivers|processors|exporters)\/|npm:)/.test(m) && [...impl.values()].some((s) => s.has(m)));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mp-lazy-'));
     const hooks = join(dir, 'hooks.mjs');
-    writeFileSync(hooks, `import { appendFileSync } from 'node:fs';
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) { appendFileSync(process.env.MP_MODULE_LOG, url + '\\n'); return next(url, context); }
-`);
+`,
+    );
     register = join(dir, 'register.mjs');
     writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
     const base = await loaded([CHILD]);
@@ -68,8 +93,12 @@ export async function load(url, context, next) { appendFileSync(process.env.MP_M
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('every factory\'s load() brings modules of its own (its implementation is not in the registry\'s import graph); pg and lmdb not even then', () => {
-    for (const [t, mods] of impl) expect([...mods].filter((m) => m.startsWith('dist/')), t).to.not.deep.equal([]);
+  it("every factory's load() brings modules of its own (its implementation is not in the registry's import graph); pg and lmdb not even then", () => {
+    for (const [t, mods] of impl)
+      expect(
+        [...mods].filter((m) => m.startsWith('dist/')),
+        t,
+      ).to.not.deep.equal([]);
     expect([...impl.get('exporter influxdb')!]).to.include('dist/src/storehelper/store.js');
     // heavy dependencies wait even longer: pg for an importer's first query, lmdb for a disk queue's open
     for (const [t, mods] of impl) for (const dep of ['npm:pg', 'npm:lmdb']) expect(mods.has(dep), `${t}: ${dep}`).to.equal(false);
@@ -91,10 +120,20 @@ export async function load(url, context, next) { appendFileSync(process.env.MP_M
     });
     const allowed = new Set(used.flatMap((t) => [...impl.get(t)!]));
     expect(implementationOnly(mods).filter((m) => !allowed.has(m))).to.deep.equal([]);
-    for (const t of used) expect([...impl.get(t)!].filter((m) => !mods.has(m)), `${t} not loaded`).to.deep.equal([]);
+    for (const t of used)
+      expect(
+        [...impl.get(t)!].filter((m) => !mods.has(m)),
+        `${t} not loaded`,
+      ).to.deep.equal([]);
     for (const dep of ['npm:pg', 'npm:lmdb', 'npm:express', 'npm:@opentelemetry/sdk-metrics']) expect(mods.has(dep), dep).to.equal(false);
     // the console: only its route list, nothing of its pages or config writer until a request
     expect(mods.has('dist/src/console/extension.js')).to.equal(true);
-    for (const m of ['dist/src/console/pages.js', 'dist/src/console/export.js', 'dist/processors/metricsets/explore.js', 'dist/processors/metricsets/history.js']) expect(mods.has(m), m).to.equal(false);
+    for (const m of [
+      'dist/src/console/pages.js',
+      'dist/src/console/export.js',
+      'dist/processors/metricsets/explore.js',
+      'dist/processors/metricsets/history.js',
+    ])
+      expect(mods.has(m), m).to.equal(false);
   });
 });

@@ -17,7 +17,12 @@ service:
 `;
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code !== 'ESRCH'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 describe('e2e harness: startMetricport', function () {
@@ -29,7 +34,9 @@ describe('e2e harness: startMetricport', function () {
     let err: (Error & { pid?: number; output?: string }) | undefined;
     try {
       await startMetricport(CONFIG, { args: ['--admin-endpoint', `127.0.0.1:${elsewhere}`], healthyTimeoutMs: 8_000 });
-    } catch (e) { err = e as typeof err; }
+    } catch (e) {
+      err = e as typeof err;
+    }
     expect(err, 'startMetricport rejects').to.be.instanceOf(Error);
     expect(err!.message).to.match(/did not answer GET http:\/\/127\.0\.0\.1:\d+\/healthz with 200 within 8000 ms/);
     expect(err!.pid).to.be.a('number');

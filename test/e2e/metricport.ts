@@ -35,7 +35,10 @@ export interface Started {
  * output, and one that is still running then is killed (SIGKILL) and reported
  * the same way (the error carries `pid` and `output`).
  */
-export async function startMetricport(config: string, opts: { env?: Record<string, string>; args?: string[]; waitHealthy?: boolean; healthyTimeoutMs?: number } = {}): Promise<Started> {
+export async function startMetricport(
+  config: string,
+  opts: { env?: Record<string, string>; args?: string[]; waitHealthy?: boolean; healthyTimeoutMs?: number } = {},
+): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'mp-e2e-'));
   const otlpPort = await freePort();
   const adminPort = await freePort();
@@ -43,25 +46,44 @@ export async function startMetricport(config: string, opts: { env?: Record<strin
   const file = join(dir, 'config.yaml');
   writeFileSync(file, text);
   let out = '';
-  const proc = spawn(process.execPath, [BIN, 'run', '--config', file, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), ...(opts.args ?? [])], {
-    env: { ...process.env, METRICPORT_LOG_LEVEL: 'info', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'run', '--config', file, '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state'), ...(opts.args ?? [])],
+    {
+      env: { ...process.env, METRICPORT_LOG_LEVEL: 'info', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
   });
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const started: Started = {
-    proc, dir, otlpPort, adminPort, otlpUrl: `http://127.0.0.1:${otlpPort}`, adminUrl,
+    proc,
+    dir,
+    otlpPort,
+    adminPort,
+    otlpUrl: `http://127.0.0.1:${otlpPort}`,
+    adminUrl,
     output: () => out,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (!done) {
         // for the suite-wide secret scan (test/secretscan.ts): the status and /metrics as they are now
         for (const path of ['/api/v1/status', '/metrics']) {
-          try { recordForScan(`metricport ${path}`, await (await fetch(`${adminUrl}${path}`, { signal: AbortSignal.timeout(1000) })).text()); } catch { /* admin over TLS or gone */ }
+          try {
+            recordForScan(`metricport ${path}`, await (await fetch(`${adminUrl}${path}`, { signal: AbortSignal.timeout(1000) })).text());
+          } catch {
+            /* admin over TLS or gone */
+          }
         }
         proc.kill(signal);
       }
@@ -75,17 +97,26 @@ export async function startMetricport(config: string, opts: { env?: Record<strin
     const timeoutMs = opts.healthyTimeoutMs ?? 10_000;
     try {
       await waitFor(async () => (await fetch(`${adminUrl}/healthz`)).status === 200, {
-        timeoutMs, what: 'metricport /healthz 200',
-        abortIf: () => { if (done) throw new Error(`metricport exited early:\n${out}`); },
+        timeoutMs,
+        what: 'metricport /healthz 200',
+        abortIf: () => {
+          if (done) throw new Error(`metricport exited early:\n${out}`);
+        },
       });
     } catch (err) {
-      if (done) { recordForScan('metricport output', out); rmSync(dir, { recursive: true, force: true }); throw err; }
+      if (done) {
+        recordForScan('metricport output', out);
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
       // never healthy but still running: kill it (a leftover child would hold its ports and keep mocha alive) and say what it printed
       proc.kill('SIGKILL');
       const code = await Promise.race([exited, new Promise<'alive'>((res) => setTimeout(() => res('alive'), 5_000).unref())]);
       recordForScan('metricport output', out);
       rmSync(dir, { recursive: true, force: true });
-      const e = new Error(`metricport (pid ${proc.pid}) did not answer GET ${adminUrl}/healthz with 200 within ${timeoutMs} ms (${(err as Error).message}); ${code === 'alive' ? 'it did not exit after SIGKILL within 5 s' : 'killed it'}; it printed:\n${out === '' ? '(nothing)' : out}`);
+      const e = new Error(
+        `metricport (pid ${proc.pid}) did not answer GET ${adminUrl}/healthz with 200 within ${timeoutMs} ms (${(err as Error).message}); ${code === 'alive' ? 'it did not exit after SIGKILL within 5 s' : 'killed it'}; it printed:\n${out === '' ? '(nothing)' : out}`,
+      );
       throw Object.assign(e, { pid: proc.pid, output: out });
     }
   }

@@ -20,7 +20,12 @@ import { startMetricport, type Started } from './metricport.js';
 const PERIOD_MS = 2000;
 const TOKEN = 'SECRET-e2e-metricsets-token-0123';
 
-interface FilePoint { name: string; start: bigint; value: number; attrs: Record<string, string> }
+interface FilePoint {
+  name: string;
+  start: bigint;
+  value: number;
+  attrs: Record<string, string>;
+}
 
 function filePoints(file: string): FilePoint[] {
   if (!existsSync(file)) return [];
@@ -28,13 +33,15 @@ function filePoints(file: string): FilePoint[] {
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (line === '') continue;
     const req = JSON.parse(line);
-    for (const rm of req.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) {
-      for (const p of (m.sum ?? m.gauge).dataPoints) {
-        const attrs: Record<string, string> = {};
-        for (const a of p.attributes ?? []) attrs[a.key] = a.value.stringValue;
-        out.push({ name: m.name, start: BigInt(p.startTimeUnixNano), value: Number(p.asInt ?? p.asDouble), attrs });
-      }
-    }
+    for (const rm of req.resourceMetrics ?? [])
+      for (const sm of rm.scopeMetrics ?? [])
+        for (const m of sm.metrics ?? []) {
+          for (const p of (m.sum ?? m.gauge).dataPoints) {
+            const attrs: Record<string, string> = {};
+            for (const a of p.attributes ?? []) attrs[a.key] = a.value.stringValue;
+            out.push({ name: m.name, start: BigInt(p.startTimeUnixNano), value: Number(p.asInt ?? p.asDouble), attrs });
+          }
+        }
   }
   return out;
 }
@@ -47,7 +54,9 @@ async function influxValues(influx: InfluxDBPeer, db: string): Promise<Record<st
       const cols = s.columns;
       for (const row of s.values) {
         const tags: Record<string, unknown> = {};
-        cols.forEach((c, i) => { if (c !== 'time' && c !== 'value' && row[i] !== null) tags[c] = row[i]; });
+        cols.forEach((c, i) => {
+          if (c !== 'time' && c !== 'value' && row[i] !== null) tags[c] = row[i];
+        });
         out[`${s.name}${JSON.stringify(tags)}@${BigInt(row[cols.indexOf('time')] as number)}`] = row[cols.indexOf('value')] as number;
       }
     }
@@ -117,18 +126,30 @@ service:
     const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
     // window A: 3 events by JSON array (2.0), 2 by NDJSON (2.0, none), 2 by the SDK (2.1) → 7 events
-    expect(await post(JSON.stringify([
-      { timestamp: iso(tA + 10_000_000n), attributes: { _tx: 'a1', guid: 'u1', 'app.version': '2.0' } },
-      { timestamp: String(tA + 20_000_000n), attributes: { _tx: 'a2', guid: 'u1', 'app.version': '2.0' } },
-      { timestamp: Number(tA / 1_000_000n) + 30, attributes: { _tx: 'a2', guid: 'u2', 'app.version': '2.0' } },
-    ]), 'application/json')).to.deep.equal({ status: 200, body: { accepted: 3, rejected: 0 } });
-    expect(await post([
-      JSON.stringify({ timestamp: Number(tA / 1_000_000_000n) + 0.04, attributes: { _tx: 'a3', guid: 'u3', 'app.version': '2.0' } }),
-      '{ this line is broken',
-      JSON.stringify({ timestamp: iso(tA + 50_000_000n), attributes: { _tx: 'a4', guid: 'u3' } }),
-    ].join('\n'), 'application/x-ndjson')).to.deep.include({ status: 200 });
+    expect(
+      await post(
+        JSON.stringify([
+          { timestamp: iso(tA + 10_000_000n), attributes: { _tx: 'a1', guid: 'u1', 'app.version': '2.0' } },
+          { timestamp: String(tA + 20_000_000n), attributes: { _tx: 'a2', guid: 'u1', 'app.version': '2.0' } },
+          { timestamp: Number(tA / 1_000_000n) + 30, attributes: { _tx: 'a2', guid: 'u2', 'app.version': '2.0' } },
+        ]),
+        'application/json',
+      ),
+    ).to.deep.equal({ status: 200, body: { accepted: 3, rejected: 0 } });
+    expect(
+      await post(
+        [
+          JSON.stringify({ timestamp: Number(tA / 1_000_000_000n) + 0.04, attributes: { _tx: 'a3', guid: 'u3', 'app.version': '2.0' } }),
+          '{ this line is broken',
+          JSON.stringify({ timestamp: iso(tA + 50_000_000n), attributes: { _tx: 'a4', guid: 'u3' } }),
+        ].join('\n'),
+        'application/x-ndjson',
+      ),
+    ).to.deep.include({ status: 200 });
 
-    const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: new OTLPLogExporter({ url: `${started.otlpUrl}/v1/logs` }) })] });
+    const provider = new LoggerProvider({
+      processors: [new SimpleLogRecordProcessor({ exporter: new OTLPLogExporter({ url: `${started.otlpUrl}/v1/logs` }) })],
+    });
     const logger = provider.getLogger('e2e');
     const emit = (t: bigint, attrs: Record<string, string>, severityNumber = SeverityNumber.ERROR) =>
       logger.emit({ timestamp: new Date(Number(t / 1_000_000n)), severityNumber, severityText: 'ERROR', body: 'crash', attributes: attrs });
@@ -139,20 +160,37 @@ service:
 
     // window B
     await waitFor(() => Date.now() >= Number(tB / 1_000_000n) + 50, { timeoutMs: 5_000, what: 'window B to begin' });
-    expect((await post(JSON.stringify({ timestamp: iso(tB + 1_000_000n), attributes: { _tx: 'b1', guid: 'u9', 'app.version': '2.1' } }), 'application/json')).status).to.equal(200);
+    expect(
+      (await post(JSON.stringify({ timestamp: iso(tB + 1_000_000n), attributes: { _tx: 'b1', guid: 'u9', 'app.version': '2.1' } }), 'application/json')).status,
+    ).to.equal(200);
     emit(tB + 2_000_000n, { _tx: 'b2', guid: 'u4', 'app.version': '2.1' }); // u4 was seen in A too: 2 users in B, 2 (not 3) over A and B
     await provider.forceFlush();
     await provider.shutdown();
 
     const file = join(started.dir, 'out.jsonl');
     await waitFor(() => filePoints(file).some((p) => p.start === tB), { timeoutMs: 10_000, what: 'window B in the file' });
-    const byWindow = (start: bigint) => Object.fromEntries(filePoints(file).filter((p) => p.start === start).map((p) => [`${p.name}${JSON.stringify(p.attrs)}`, p.value]));
+    const byWindow = (start: bigint) =>
+      Object.fromEntries(
+        filePoints(file)
+          .filter((p) => p.start === start)
+          .map((p) => [`${p.name}${JSON.stringify(p.attrs)}`, p.value]),
+      );
     expect(byWindow(tA)).to.deep.equal({
-      'Errors.count{"app.version":"2.0"}': 4, 'Errors.count{"app.version":"none"}': 1, 'Errors.count{"app.version":"2.1"}': 2,
-      'Errors.unique._tx{"app.version":"2.0"}': 3, 'Errors.unique._tx{"app.version":"none"}': 1, 'Errors.unique._tx{"app.version":"2.1"}': 2,
-      'Errors.unique.guid{"app.version":"2.0"}': 3, 'Errors.unique.guid{"app.version":"none"}': 1, 'Errors.unique.guid{"app.version":"2.1"}': 1,
+      'Errors.count{"app.version":"2.0"}': 4,
+      'Errors.count{"app.version":"none"}': 1,
+      'Errors.count{"app.version":"2.1"}': 2,
+      'Errors.unique._tx{"app.version":"2.0"}': 3,
+      'Errors.unique._tx{"app.version":"none"}': 1,
+      'Errors.unique._tx{"app.version":"2.1"}': 2,
+      'Errors.unique.guid{"app.version":"2.0"}': 3,
+      'Errors.unique.guid{"app.version":"none"}': 1,
+      'Errors.unique.guid{"app.version":"2.1"}': 1,
     });
-    expect(byWindow(tB)).to.deep.equal({ 'Errors.count{"app.version":"2.1"}': 2, 'Errors.unique._tx{"app.version":"2.1"}': 2, 'Errors.unique.guid{"app.version":"2.1"}': 2 });
+    expect(byWindow(tB)).to.deep.equal({
+      'Errors.count{"app.version":"2.1"}': 2,
+      'Errors.unique._tx{"app.version":"2.1"}': 2,
+      'Errors.unique.guid{"app.version":"2.1"}': 2,
+    });
 
     // the real Prometheus: the delta counts accumulate into a counter (A + B), the uniques show the last window
     const counts = async () => Object.fromEntries((await prom!.queryValues('{__name__=~"Errors_count.*"}')).map((s) => [s.metric.app_version, s.value]));
@@ -164,30 +202,49 @@ service:
     // the real InfluxDB, store period = the window: each window's numbers at its own end (tA + P, tB + P)
     const endA = tA + P;
     const endB = tB + P;
-    await waitFor(async () => Object.keys(await influxValues(influx!, 'errors')).some((key) => key.endsWith(`@${endB}`)), { timeoutMs: 15_000, what: 'InfluxDB to hold window B' });
+    await waitFor(async () => Object.keys(await influxValues(influx!, 'errors')).some((key) => key.endsWith(`@${endB}`)), {
+      timeoutMs: 15_000,
+      what: 'InfluxDB to hold window B',
+    });
     expect(await influxValues(influx!, 'errors')).to.deep.equal({
-      [`Errors.count{"app.version":"2.0"}@${endA}`]: 4, [`Errors.count{"app.version":"none"}@${endA}`]: 1, [`Errors.count{"app.version":"2.1"}@${endA}`]: 2,
-      [`Errors.unique._tx{"app.version":"2.0"}@${endA}`]: 3, [`Errors.unique._tx{"app.version":"none"}@${endA}`]: 1, [`Errors.unique._tx{"app.version":"2.1"}@${endA}`]: 2,
-      [`Errors.unique.guid{"app.version":"2.0"}@${endA}`]: 3, [`Errors.unique.guid{"app.version":"none"}@${endA}`]: 1, [`Errors.unique.guid{"app.version":"2.1"}@${endA}`]: 1,
-      [`Errors.count{"app.version":"2.1"}@${endB}`]: 2, [`Errors.unique._tx{"app.version":"2.1"}@${endB}`]: 2, [`Errors.unique.guid{"app.version":"2.1"}@${endB}`]: 2,
+      [`Errors.count{"app.version":"2.0"}@${endA}`]: 4,
+      [`Errors.count{"app.version":"none"}@${endA}`]: 1,
+      [`Errors.count{"app.version":"2.1"}@${endA}`]: 2,
+      [`Errors.unique._tx{"app.version":"2.0"}@${endA}`]: 3,
+      [`Errors.unique._tx{"app.version":"none"}@${endA}`]: 1,
+      [`Errors.unique._tx{"app.version":"2.1"}@${endA}`]: 2,
+      [`Errors.unique.guid{"app.version":"2.0"}@${endA}`]: 3,
+      [`Errors.unique.guid{"app.version":"none"}@${endA}`]: 1,
+      [`Errors.unique.guid{"app.version":"2.1"}@${endA}`]: 1,
+      [`Errors.count{"app.version":"2.1"}@${endB}`]: 2,
+      [`Errors.unique._tx{"app.version":"2.1"}@${endB}`]: 2,
+      [`Errors.unique.guid{"app.version":"2.1"}@${endB}`]: 2,
     });
     // store period = 2 windows: A and B in one point at tA + 2P; counts add, uniques are the union (2.1: users u4, u9 = 2, not 1 + 2)
     await waitFor(async () => Object.keys(await influxValues(influx!, 'errors2x')).length > 0, { timeoutMs: 15_000, what: 'InfluxDB to hold the 2x period' });
     expect(await influxValues(influx!, 'errors2x')).to.deep.equal({
-      [`Errors.count{"app.version":"2.0"}@${endB}`]: 4, [`Errors.count{"app.version":"none"}@${endB}`]: 1, [`Errors.count{"app.version":"2.1"}@${endB}`]: 4,
-      [`Errors.unique._tx{"app.version":"2.0"}@${endB}`]: 3, [`Errors.unique._tx{"app.version":"none"}@${endB}`]: 1, [`Errors.unique._tx{"app.version":"2.1"}@${endB}`]: 4,
-      [`Errors.unique.guid{"app.version":"2.0"}@${endB}`]: 3, [`Errors.unique.guid{"app.version":"none"}@${endB}`]: 1, [`Errors.unique.guid{"app.version":"2.1"}@${endB}`]: 2,
+      [`Errors.count{"app.version":"2.0"}@${endB}`]: 4,
+      [`Errors.count{"app.version":"none"}@${endB}`]: 1,
+      [`Errors.count{"app.version":"2.1"}@${endB}`]: 4,
+      [`Errors.unique._tx{"app.version":"2.0"}@${endB}`]: 3,
+      [`Errors.unique._tx{"app.version":"none"}@${endB}`]: 1,
+      [`Errors.unique._tx{"app.version":"2.1"}@${endB}`]: 4,
+      [`Errors.unique.guid{"app.version":"2.0"}@${endB}`]: 3,
+      [`Errors.unique.guid{"app.version":"none"}@${endB}`]: 1,
+      [`Errors.unique.guid{"app.version":"2.1"}@${endB}`]: 2,
     });
 
     // status: the filtered INFO record is counted at the receiver, the broken NDJSON line as rejected
-    const status = await (await fetch(`${started.adminUrl}/api/v1/status`)).json() as { receivers: Array<{ id: string; counters: Record<string, number> }> };
+    const status = (await (await fetch(`${started.adminUrl}/api/v1/status`)).json()) as { receivers: Array<{ id: string; counters: Record<string, number> }> };
     expect(status.receivers.find((r) => r.id === 'otlp')!.counters.filtered_log_records).to.equal(1);
     expect(status.receivers.find((r) => r.id === 'errors')!.counters).to.deep.include({ accepted: 6, rejected: 1 });
-    const defs = await (await fetch(`${started.adminUrl}/api/v1/metricsets`)).json() as { metricsets: Array<{ name: string; processor: string; period_ms: number }> };
+    const defs = (await (await fetch(`${started.adminUrl}/api/v1/metricsets`)).json()) as {
+      metricsets: Array<{ name: string; processor: string; period_ms: number }>;
+    };
     expect(defs.metricsets.map((m) => [m.name, m.processor, m.period_ms])).to.deep.equal([['E2E', 'metricsets', 2000]]);
     const prev = await fetch(`${started.adminUrl}/api/v1/metricsets/E2E/preview`);
     expect(prev.status).to.equal(200);
-    expect((await prev.json() as { metricset: string }).metricset).to.equal('E2E');
+    expect(((await prev.json()) as { metricset: string }).metricset).to.equal('E2E');
     expect((await fetch(`${started.adminUrl}/api/v1/metricsets/Nope/preview`)).status).to.equal(404);
   });
 });

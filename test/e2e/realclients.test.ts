@@ -22,7 +22,10 @@ service:
 function readBatches(mp: Started): MetricsBatch[] {
   const f = join(mp.dir, 'out.jsonl');
   if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeMetricsJson(l).data);
+  return readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => decodeMetricsJson(l).data);
 }
 
 function allMetrics(batches: MetricsBatch[]): Metric[] {
@@ -31,12 +34,15 @@ function allMetrics(batches: MetricsBatch[]): Metric[] {
 
 async function waitForMetric(mp: Started, name: string): Promise<{ batches: MetricsBatch[]; metric: Metric }> {
   let found: { batches: MetricsBatch[]; metric: Metric } | undefined;
-  await waitFor(() => {
-    const batches = readBatches(mp);
-    const metric = allMetrics(batches).find((m) => m.name === name);
-    if (metric) found = { batches, metric };
-    return metric !== undefined;
-  }, { timeoutMs: 10_000, what: `metric ${name} in the file exporter's output` });
+  await waitFor(
+    () => {
+      const batches = readBatches(mp);
+      const metric = allMetrics(batches).find((m) => m.name === name);
+      if (metric) found = { batches, metric };
+      return metric !== undefined;
+    },
+    { timeoutMs: 10_000, what: `metric ${name} in the file exporter's output` },
+  );
   return found!;
 }
 
@@ -53,9 +59,20 @@ function expectSameAsSdk(sent: ResourceMetrics[], got: MetricsBatch[]): number {
         expect(m.unit).to.equal(md.descriptor.unit);
         expect(m.description).to.equal(md.descriptor.description);
         expect(m.points.length).to.equal(md.dataPoints.length);
-        for (const dp of md.dataPoints as Array<{ startTime: [number, number]; endTime: [number, number]; attributes: Record<string, unknown>; value: unknown }>) {
+        for (const dp of md.dataPoints as Array<{
+          startTime: [number, number];
+          endTime: [number, number];
+          attributes: Record<string, unknown>;
+          value: unknown;
+        }>) {
           const attrs = Object.fromEntries(Object.entries(dp.attributes).map(([k, v]) => [k, typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v]));
-          const p = (m.points as unknown as Array<{ attributes: Record<string, unknown>; startTimeUnixNano: bigint; timeUnixNano: bigint; value?: number | bigint }>).find((x) => JSON.stringify(x.attributes, (_k, v) => typeof v === 'bigint' ? `${v}n` : v) === JSON.stringify(attrs, (_k, v) => typeof v === 'bigint' ? `${v}n` : v));
+          const p = (
+            m.points as unknown as Array<{ attributes: Record<string, unknown>; startTimeUnixNano: bigint; timeUnixNano: bigint; value?: number | bigint }>
+          ).find(
+            (x) =>
+              JSON.stringify(x.attributes, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ===
+              JSON.stringify(attrs, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+          );
           expect(p, `${md.descriptor.name} point ${JSON.stringify(dp.attributes)}`).to.not.equal(undefined);
           expect(p!.timeUnixNano).to.equal(hrToNs(dp.endTime));
           expect(p!.startTimeUnixNano).to.equal(hrToNs(dp.startTime));
@@ -75,12 +92,28 @@ function expectSameAsSdk(sent: ResourceMetrics[], got: MetricsBatch[]): number {
             case DataPointType.HISTOGRAM: {
               expect(m.kind).to.equal('histogram');
               const v = dp.value as { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number; min: number; max: number };
-              expect(p).to.deep.include({ count: v.count, sum: v.sum, min: v.min, max: v.max, explicitBounds: v.buckets.boundaries, bucketCounts: v.buckets.counts });
+              expect(p).to.deep.include({
+                count: v.count,
+                sum: v.sum,
+                min: v.min,
+                max: v.max,
+                explicitBounds: v.buckets.boundaries,
+                bucketCounts: v.buckets.counts,
+              });
               break;
             }
             case DataPointType.EXPONENTIAL_HISTOGRAM: {
               expect(m.kind).to.equal('exponentialHistogram');
-              const v = dp.value as { count: number; sum: number; scale: number; zeroCount: number; positive: { offset: number; bucketCounts: number[] }; negative: { offset: number; bucketCounts: number[] }; min: number; max: number };
+              const v = dp.value as {
+                count: number;
+                sum: number;
+                scale: number;
+                zeroCount: number;
+                positive: { offset: number; bucketCounts: number[] };
+                negative: { offset: number; bucketCounts: number[] };
+                min: number;
+                max: number;
+              };
               expect(p).to.deep.include({ count: v.count, sum: v.sum, scale: v.scale, zeroCount: v.zeroCount, min: v.min, max: v.max });
               expect((p as unknown as { positive: unknown }).positive).to.deep.equal(v.positive);
               break;
@@ -97,8 +130,12 @@ function expectSameAsSdk(sent: ResourceMetrics[], got: MetricsBatch[]): number {
 describe('e2e: real OpenTelemetry JS clients → otlp receiver → file exporter', function () {
   this.timeout(60_000);
   let mp: Started;
-  before(async () => { mp = await startMetricport(CONFIG); });
-  after(async () => { await mp?.stop(); });
+  before(async () => {
+    mp = await startMetricport(CONFIG);
+  });
+  after(async () => {
+    await mp?.stop();
+  });
 
   for (const encoding of ['json', 'proto'] as const) {
     it(`exports every instrument kind with @opentelemetry/exporter-metrics-otlp-${encoding === 'json' ? 'http' : 'proto'} and the file matches value for value`, async () => {
@@ -119,13 +156,56 @@ describe('e2e: real OpenTelemetry JS clients → otlp receiver → file exporter
 
   it('keeps nanosecond timestamps that do not fit in a double, in JSON (string and number) and gzip', async () => {
     const body = {
-      resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'exact' } }] }, scopeMetrics: [{ scope: { name: 's' }, metrics: [
-        { name: 'exact.sum', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ asInt: '9007199254740993', startTimeUnixNano: '1700000000000000001', timeUnixNano: '1700000000123456789', attributes: [{ key: 'k', value: { intValue: '-9007199254740993' } }] }] } },
-        { name: 'exact.summary', summary: { dataPoints: [{ count: '4', sum: 10.5, timeUnixNano: '1700000000123456789', quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 0.99, value: 4.5 }] }] } },
-      ] }] }],
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'exact' } }] },
+          scopeMetrics: [
+            {
+              scope: { name: 's' },
+              metrics: [
+                {
+                  name: 'exact.sum',
+                  sum: {
+                    aggregationTemporality: 2,
+                    isMonotonic: true,
+                    dataPoints: [
+                      {
+                        asInt: '9007199254740993',
+                        startTimeUnixNano: '1700000000000000001',
+                        timeUnixNano: '1700000000123456789',
+                        attributes: [{ key: 'k', value: { intValue: '-9007199254740993' } }],
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 'exact.summary',
+                  summary: {
+                    dataPoints: [
+                      {
+                        count: '4',
+                        sum: 10.5,
+                        timeUnixNano: '1700000000123456789',
+                        quantileValues: [
+                          { quantile: 0.5, value: 2 },
+                          { quantile: 0.99, value: 4.5 },
+                        ],
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
     };
     const text = JSON.stringify(body).replace('"1700000000000000001"', '1700000000000000001');
-    const res = await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(text) });
+    const res = await fetch(`${mp.otlpUrl}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(text),
+    });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({});
     const { metric } = await waitForMetric(mp, 'exact.summary');
@@ -133,7 +213,15 @@ describe('e2e: real OpenTelemetry JS clients → otlp receiver → file exporter
     expect(sum.points[0]).to.deep.include({ startTimeUnixNano: 1700000000000000001n, timeUnixNano: 1700000000123456789n, value: 9007199254740993n });
     expect(sum.points[0]!.attributes.k).to.equal(-9007199254740993n);
     expect(metric.kind).to.equal('summary');
-    expect(metric.points[0]).to.deep.include({ count: 4, sum: 10.5, timeUnixNano: 1700000000123456789n, quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 0.99, value: 4.5 }] });
+    expect(metric.points[0]).to.deep.include({
+      count: 4,
+      sum: 10.5,
+      timeUnixNano: 1700000000123456789n,
+      quantileValues: [
+        { quantile: 0.5, value: 2 },
+        { quantile: 0.99, value: 4.5 },
+      ],
+    });
     // and the raw line in the file carries the exact decimal string
     expect(readFileSync(join(mp.dir, 'out.jsonl'), 'utf8')).to.contain('"timeUnixNano":"1700000000123456789"');
   });
@@ -148,7 +236,9 @@ describe('e2e: real OpenTelemetry JS clients → otlp receiver → file exporter
     expect(metric.temporality).to.equal(1);
     expect(metric.points[0]).to.deep.include({ value: 70n, startTimeUnixNano: 1687497375656000000n, timeUnixNano: 1687497375662000000n });
     expect(metric.points[0]!.attributes).to.deep.include({ appVersion: '4.64.0', functionKey: 'updateStatusTitle' });
-    const expected = JSON.parse(sample) as { resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<{ name: string; sum: { dataPoints: Array<{ asInt: number }> } }> }> }> };
+    const expected = JSON.parse(sample) as {
+      resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<{ name: string; sum: { dataPoints: Array<{ asInt: number }> } }> }> }>;
+    };
     const sent = expected.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
     const got = allMetrics(readBatches(mp));
     for (const s of sent) {

@@ -38,16 +38,28 @@ const BT_APP = join(ROOT, 'test/fixtures/errorsdk/backtrace-metrics-app.cjs');
 /** the metric sets' period and the groups' window: everything the apps do lands in one (two processes at a time take < 1 min even on a loaded 2-core machine) */
 const W = 120_000;
 
-interface Child { code: number | null; out: string }
+interface Child {
+  code: number | null;
+  out: string;
+}
 
 function runApp(script: string, env: Record<string, string>): Promise<Child> {
   const proc = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);
   timer.unref();
-  return new Promise<Child>((resolve) => proc.once('exit', (code) => { clearTimeout(timer); resolve({ code, out }); }));
+  return new Promise<Child>((resolve) =>
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    }),
+  );
 }
 
 /** A relay that forwards every request to metricport twice (a resend): answers with the second answer. */
@@ -56,39 +68,66 @@ function doublingRelay(target: string): Promise<{ url: string; forwarded: () => 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void (async () => {
-      try {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
-        const body = Buffer.concat(chunks);
-        let r: Response | undefined;
-        for (let i = 0; i < 2; i++) { r = await fetch(`${target}${req.url}`, { method: req.method, headers, body }); await r.arrayBuffer(); n++; }
-        res.writeHead(r!.status, { 'content-type': 'application/json' });
-        res.end('{}');
-      } catch (err) {
-        // metricport unreachable: answer 502 instead of an unhandled rejection in the test process
-        if (!res.headersSent) res.writeHead(502);
-        res.end(String(err));
-      }
-    })());
+    req.on(
+      'end',
+      () =>
+        void (async () => {
+          try {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(req.headers))
+              if (typeof v === 'string' && k !== 'host' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
+            const body = Buffer.concat(chunks);
+            let r: Response | undefined;
+            for (let i = 0; i < 2; i++) {
+              r = await fetch(`${target}${req.url}`, { method: req.method, headers, body });
+              await r.arrayBuffer();
+              n++;
+            }
+            res.writeHead(r!.status, { 'content-type': 'application/json' });
+            res.end('{}');
+          } catch (err) {
+            // metricport unreachable: answer 502 instead of an unhandled rejection in the test process
+            if (!res.headersSent) res.writeHead(502);
+            res.end(String(err));
+          }
+        })(),
+    );
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address() as { port: number };
-    resolve({ url: `127.0.0.1:${a.port}`, forwarded: () => n, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address() as { port: number };
+      resolve({
+        url: `127.0.0.1:${a.port}`,
+        forwarded: () => n,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    }),
+  );
 }
 
 /** Run the jobs at most `n` at a time, results in order. */
 async function pool<T>(n: number, jobs: Array<() => Promise<T>>): Promise<T[]> {
   const out: T[] = new Array(jobs.length);
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < jobs.length) { const i = next++; out[i] = await jobs[i]!(); }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]!();
+      }
+    }),
+  );
   return out;
 }
 
-interface Status { receivers: Array<{ id: string; counters: Record<string, unknown> }>; processors: Array<{ type: string; counters: Record<string, number> }> }
+interface Status {
+  receivers: Array<{ id: string; counters: Record<string, unknown> }>;
+  processors: Array<{ type: string; counters: Record<string, number> }>;
+}
 
 describe('e2e: release health from the real SDKs → crash-free rates and stability at a real Prometheus', function () {
   this.timeout(480_000); // up to a window to wait for the next one to begin, the window, the lateness of both processors
@@ -178,14 +217,20 @@ service:
         sentry({ MODE: 'session', RELEASE: 'shop@2.1.0', USER_ID: 'd', OUTCOME: 'exited' }),
         sentry({ MODE: 'session', RELEASE: 'shop@2.1.0', USER_ID: 'e', OUTCOME: 'crashed' }),
         () => runApp(SENTRY_APP, { DSN: dsn(relay.url), MODE: 'errors', RELEASE: 'shop@3.0.0', ERRORS: '2' }),
-        bt('4.0.0', 'g1'), bt('4.0.0', 'g2'), bt('4.0.0', 'g1'), bt('4.1.0', 'g1'),
+        bt('4.0.0', 'g1'),
+        bt('4.0.0', 'g2'),
+        bt('4.0.0', 'g1'),
+        bt('4.1.0', 'g1'),
       ]);
     } finally {
       await relay.close();
     }
     const done = Date.now();
     expect(done, `the apps must finish inside the window they started in; they took ${done - M} ms`).to.be.below(M + W - 2000);
-    expect(runs.map((r) => r.code), runs.map((r) => r.out).join('\n')).to.deep.equal([0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
+    expect(
+      runs.map((r) => r.code),
+      runs.map((r) => r.out).join('\n'),
+    ).to.deep.equal([0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
     expect(runs[0]!.out).to.include('served 4 ok, 2 errored');
     expect(runs[4]!.out).to.include('the app crashed');
     // the relay sent each of the two error envelopes twice
@@ -193,7 +238,10 @@ service:
 
     // the receivers: 9 errors taken, 2 duplicates answered 200 but not passed on; sessions counted once each
     const st = await status();
-    const sc = st.receivers.find((r) => r.id === 'sentry')!.counters as Record<string, unknown> & { sessions: Record<string, number>; items: Record<string, number> };
+    const sc = st.receivers.find((r) => r.id === 'sentry')!.counters as Record<string, unknown> & {
+      sessions: Record<string, number>;
+      items: Record<string, number>;
+    };
     expect(sc.duplicates).to.equal(2);
     // six single sessions (f, a, b, c, d, e) from 16 updates: a's sent five times (4 while open + the end), b's three
     // (init, errors 1, end), the others twice (init, end or crash); each counted once; plus 1.0.0's aggregate (2 outcomes)
@@ -204,17 +252,27 @@ service:
 
     // the stability scores of the minute, at Prometheus
     let rates: Record<string, number> = {};
-    await waitFor(async () => {
-      rates = await values('(errors_per|crash_free_rate|errored_rate)_.*');
-      return Object.keys(rates).length >= 10;
-    }, {
-      // the scores exist only once the window has ended (M + W), the metric sets emitted it (+ 3 s lateness) and the
-      // stability processor closed it (+ 15 s lateness + its tick): a deadline from the apps' end (which can be seconds
-      // into the window) gave up before that
-      timeoutMs: M + W + 15_000 + 60_000 - Date.now(), intervalMs: 1000, what: 'the stability scores at Prometheus',
-    });
+    await waitFor(
+      async () => {
+        rates = await values('(errors_per|crash_free_rate|errored_rate)_.*');
+        return Object.keys(rates).length >= 10;
+      },
+      {
+        // the scores exist only once the window has ended (M + W), the metric sets emitted it (+ 3 s lateness) and the
+        // stability processor closed it (+ 15 s lateness + its tick): a deadline from the apps' end (which can be seconds
+        // into the window) gave up before that
+        timeoutMs: M + W + 15_000 + 60_000 - Date.now(),
+        intervalMs: 1000,
+        what: 'the stability scores at Prometheus',
+      },
+    );
     const counts = await values('(Errors|Sessions|Errored|Crashed|BtUsers|BtLaunches)_.*');
-    const pick = (prefix: string) => Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.split('|')[1], v]));
+    const pick = (prefix: string) =>
+      Object.fromEntries(
+        Object.entries(counts)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.split('|')[1], v]),
+      );
     expect(pick('Sessions_sum_session_count')).to.deep.equal({ '1.0.0': 7, '2.0.0': 3, '2.1.0': 2 });
     expect(pick('Errored_sum_session_count')).to.deep.equal({ '1.0.0': 2, '2.0.0': 2, '2.1.0': 1 });
     expect(pick('Crashed_sum_session_count')).to.deep.equal({ '2.0.0': 1, '2.1.0': 1 });
@@ -222,7 +280,12 @@ service:
     expect(pick('Sessions_unique_guid')).to.deep.equal({ '1.0.0': 1, '2.0.0': 3, '2.1.0': 2 });
     expect(pick('BtUsers_unique_guid')).to.deep.equal({ '4.0.0': 2, '4.1.0': 1 });
     expect(pick('BtLaunches_count')).to.deep.equal({ '4.0.0': 3, '4.1.0': 1 });
-    const r = (name: string) => Object.fromEntries(Object.entries(rates).filter(([k]) => k.split('|')[0]!.startsWith(name)).map(([k, v]) => [k.split('|')[1], v]));
+    const r = (name: string) =>
+      Object.fromEntries(
+        Object.entries(rates)
+          .filter(([k]) => k.split('|')[0]!.startsWith(name))
+          .map(([k, v]) => [k.split('|')[1], v]),
+      );
     expect(r('errors_per_sessions_started')).to.deep.equal({ '1.0.0': 2 / 7, '2.0.0': 2 / 3, '2.1.0': 1 / 2 });
     expect(r('crash_free_rate_sessions_started')).to.deep.equal({ '1.0.0': 1, '2.0.0': 1 - 1 / 3, '2.1.0': 1 - 1 / 2 });
     expect(r('errored_rate_sessions_started')).to.deep.equal({ '1.0.0': 2 / 7, '2.0.0': 2 / 3, '2.1.0': 1 / 2 });

@@ -17,7 +17,31 @@ import { startMetricport, type Started } from './metricport.js';
 const POINTS_PER_REQUEST = 10;
 
 function body(seq: number): string {
-  return JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'reload' } }] }, scopeMetrics: [{ metrics: [{ name: 'reload.points', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: Array.from({ length: POINTS_PER_REQUEST }, (_, i) => ({ asInt: '1', timeUnixNano: '1700000000123456789', attributes: [{ key: 'seq', value: { intValue: String(seq * POINTS_PER_REQUEST + i) } }] })) } }] }] }] });
+  return JSON.stringify({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'reload' } }] },
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'reload.points',
+                sum: {
+                  aggregationTemporality: 2,
+                  isMonotonic: true,
+                  dataPoints: Array.from({ length: POINTS_PER_REQUEST }, (_, i) => ({
+                    asInt: '1',
+                    timeUnixNano: '1700000000123456789',
+                    attributes: [{ key: 'seq', value: { intValue: String(seq * POINTS_PER_REQUEST + i) } }],
+                  })),
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
 }
 
 /** variant i: batch timeout alternates (processor changed); an extra file exporter and debug come and go */
@@ -71,31 +95,34 @@ describe('e2e: hot reload under load', function () {
         writeFileSync(cfgFile, config(otlp, mp.dir, i));
         if (i % 2 === 0) {
           const res = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' });
-          const j = await res.json() as { status: string; added: string[]; removed: string[]; kept: string[] };
+          const j = (await res.json()) as { status: string; added: string[]; removed: string[]; kept: string[] };
           expect(res.status, JSON.stringify(j)).to.equal(200);
           expect(j.status).to.equal('reloaded');
           summaries.push(j);
         } else {
           const n = summaries.length;
           mp.proc.kill('SIGHUP');
-          await waitFor(async () => {
-            const st = await (await fetch(`${mp.adminUrl}/api/v1/status`)).json() as { reloads: number };
-            return st.reloads === i;
-          }, { timeoutMs: 10_000, what: `reload ${i} applied (SIGHUP)` });
+          await waitFor(
+            async () => {
+              const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { reloads: number };
+              return st.reloads === i;
+            },
+            { timeoutMs: 10_000, what: `reload ${i} applied (SIGHUP)` },
+          );
           expect(summaries).to.have.length(n);
         }
         if (i === 5) {
           // an invalid config: rejected with every error's key path; nothing changes
           writeFileSync(cfgFile, config(otlp, mp.dir, i).replace('send_batch_size: 105', 'send_batch_size: -1').replace('verbosity: basic', 'verbosity: loud'));
           const res = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' });
-          const j = await res.json() as { status: string; errors: Array<{ path: string; message: string }> };
+          const j = (await res.json()) as { status: string; errors: Array<{ path: string; message: string }> };
           expect(res.status).to.equal(400);
           expect(j.status).to.equal('rejected');
           expect(j.errors.map((e) => e.path).sort()).to.deep.equal(['exporters.debug.verbosity', 'processors.batch.send_batch_size']);
           mp.proc.kill('SIGHUP');
           await waitFor(() => /reload rejected: the config is invalid/.test(mp.output()), { timeoutMs: 10_000, what: 'SIGHUP with an invalid config logged' });
           expect(mp.output()).to.match(/processors\.batch\.send_batch_size/);
-          const st = await (await fetch(`${mp.adminUrl}/api/v1/status`)).json() as { reloads: number; exporters: Array<{ id: string }> };
+          const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { reloads: number; exporters: Array<{ id: string }> };
           expect(st.reloads).to.equal(5);
           expect(st.exporters.map((e) => e.id).sort()).to.deep.equal(['debug', 'file/extra', 'file/keep']);
           writeFileSync(cfgFile, config(otlp, mp.dir, i));
@@ -124,10 +151,13 @@ describe('e2e: hot reload under load', function () {
     const counts = new Map<number, number>();
     for (const line of readFileSync(keep, 'utf8').split('\n')) {
       if (line === '') continue;
-      for (const rm of decodeMetricsJson(line).data.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const p of m.points) {
-        const k = Number(p.attributes.seq);
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
+      for (const rm of decodeMetricsJson(line).data.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics)
+            for (const p of m.points) {
+              const k = Number(p.attributes.seq);
+              counts.set(k, (counts.get(k) ?? 0) + 1);
+            }
     }
     const missing: number[] = [];
     const dup: number[] = [];
@@ -171,16 +201,32 @@ service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [prometheus] }
 `;
-  const gauge = (name: string, v: number) => JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asInt: String(v), timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] } }] }] }] });
+  const gauge = (name: string, v: number) =>
+    JSON.stringify({
+      resourceMetrics: [
+        { scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asInt: String(v), timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] } }] }] },
+      ],
+    });
 
   async function setup() {
     const promPort = await freePort();
     const mp = await startMetricport(config('{{OTLP}}', promPort, TOKEN_1));
     started.push(mp);
-    const send = (name: string, v: number) => fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: gauge(name, v) }).then(async (r) => { await r.arrayBuffer(); return r.status; });
-    const scrape = async (token: string) => { const r = await fetch(`http://127.0.0.1:${promPort}/${token}/metrics`); return { status: r.status, body: await r.text() }; };
-    const stores = async () => (await (await fetch(`${mp.adminUrl}/api/v1/stores`)).json() as { stores: Array<{ name: string; state: string; url: string }> }).stores;
-    const reload = async () => { const r = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' }); return { status: r.status, body: await r.json() as { status: string; error: string } }; };
+    const send = (name: string, v: number) =>
+      fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: gauge(name, v) }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
+    const scrape = async (token: string) => {
+      const r = await fetch(`http://127.0.0.1:${promPort}/${token}/metrics`);
+      return { status: r.status, body: await r.text() };
+    };
+    const stores = async () =>
+      ((await (await fetch(`${mp.adminUrl}/api/v1/stores`)).json()) as { stores: Array<{ name: string; state: string; url: string }> }).stores;
+    const reload = async () => {
+      const r = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' });
+      return { status: r.status, body: (await r.json()) as { status: string; error: string } };
+    };
     const healthz = async () => (await fetch(`${mp.adminUrl}/healthz`)).status;
     const write = (text: string) => writeFileSync(join(mp.dir, 'config.yaml'), text);
     expect(await send('before.reload', 7)).to.equal(200);
@@ -195,10 +241,14 @@ service:
       t.write(config(`127.0.0.1:${busy.port}`, t.promPort, TOKEN_1));
       const r = await t.reload();
       expect(r.status).to.equal(409);
-      expect(r.body.error).to.match(new RegExp(`^reload failed, the previous config keeps running: receiver "otlp" failed to start: .*127\\.0\\.0\\.1:${busy.port}: address already in use`));
+      expect(r.body.error).to.match(
+        new RegExp(
+          `^reload failed, the previous config keeps running: receiver "otlp" failed to start: .*127\\.0\\.0\\.1:${busy.port}: address already in use`,
+        ),
+      );
       expect(await t.send('after.reload', 8)).to.equal(200);
       expect(await t.healthz()).to.equal(200);
-      const st = await (await fetch(`${t.mp.adminUrl}/api/v1/status`)).json() as { reloads: number; receivers: Array<{ id: string; state: string }> };
+      const st = (await (await fetch(`${t.mp.adminUrl}/api/v1/status`)).json()) as { reloads: number; receivers: Array<{ id: string; state: string }> };
       expect(st.receivers.map((x) => `${x.id} ${x.state}`)).to.deep.equal(['otlp running']);
       expect(st.reloads).to.equal(0);
       expect((await t.scrape(TOKEN_1)).body).to.match(/^after_reload 8$/m);
@@ -239,7 +289,10 @@ service:
       const r = await t.reload();
       expect(r.status).to.equal(409);
       expect(r.body.error).to.match(/receiver "otlp" failed to start/);
-      await waitFor(() => /"id":"prometheus","msg":"reload failed: the old instance was restarted from its old config"/.test(t.mp.output()), { timeoutMs: 5_000, what: 'the old prometheus store restarted' });
+      await waitFor(() => /"id":"prometheus","msg":"reload failed: the old instance was restarted from its old config"/.test(t.mp.output()), {
+        timeoutMs: 5_000,
+        what: 'the old prometheus store restarted',
+      });
       // the old token's URL serves again on the old port; the new token's is unknown
       expect((await t.scrape(TOKEN_1)).status).to.equal(200);
       expect((await t.scrape(TOKEN_2)).status).to.equal(404);

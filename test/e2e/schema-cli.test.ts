@@ -53,20 +53,37 @@ describe('e2e: metricport schema', () => {
         const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', wfd, 'pipe'] });
         closeSync(wfd);
         let exited = false;
-        const done = new Promise<number | null>((res) => child.once('exit', (code) => { exited = true; res(code); }));
+        const done = new Promise<number | null>((res) =>
+          child.once('exit', (code) => {
+            exited = true;
+            res(code);
+          }),
+        );
         // nothing reads until the CLI has exited, or has waited 3 s for a reader: exiting with output still
         // queued (the defect) shows as a text cut off at the pipe's 64 KiB; waiting for the reader is right
-        try { await waitFor(() => exited, { timeoutMs: 3000, what: 'the CLI to exit without a reader' }); } catch { /* it waits: read now */ }
+        try {
+          await waitFor(() => exited, { timeoutMs: 3000, what: 'the CLI to exit without a reader' });
+        } catch {
+          /* it waits: read now */
+        }
         const chunks: Buffer[] = [];
         const buf = Buffer.alloc(65_536);
-        await waitFor(() => {
-          for (;;) {
-            let n: number;
-            try { n = readSync(rfd, buf); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return false; throw e; }
-            if (n === 0) return true; // end: the writer is gone
-            chunks.push(Buffer.from(buf.subarray(0, n)));
-          }
-        }, { timeoutMs: 15_000, intervalMs: 20, what: `${args.join(' ')} output to end` });
+        await waitFor(
+          () => {
+            for (;;) {
+              let n: number;
+              try {
+                n = readSync(rfd, buf);
+              } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+                throw e;
+              }
+              if (n === 0) return true; // end: the writer is gone
+              chunks.push(Buffer.from(buf.subarray(0, n)));
+            }
+          },
+          { timeoutMs: 15_000, intervalMs: 20, what: `${args.join(' ')} output to end` },
+        );
         closeSync(rfd);
         expect(await done, args.join(' ')).to.equal(0);
         const text = Buffer.concat(chunks).toString('utf8');

@@ -8,8 +8,13 @@ import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metr
 import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AggregationTemporality, AggregationType, DataPointType, MeterProvider, PeriodicExportingMetricReader,
-  type PushMetricExporter, type ResourceMetrics,
+  AggregationTemporality,
+  AggregationType,
+  DataPointType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 
 export function hrToNs(t: [number, number]): bigint {
@@ -24,14 +29,24 @@ class Recording implements PushMetricExporter {
     this.sent.push(m);
     this.inner.export(m, (r) => cb(r as never));
   }
-  forceFlush(): Promise<void> { return this.inner.forceFlush(); }
-  shutdown(): Promise<void> { return this.inner.shutdown(); }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
   selectAggregationTemporality(k: never): AggregationTemporality {
-    return (this.inner as unknown as { selectAggregationTemporality?: (k: never) => AggregationTemporality }).selectAggregationTemporality?.(k) ?? AggregationTemporality.CUMULATIVE;
+    return (
+      (this.inner as unknown as { selectAggregationTemporality?: (k: never) => AggregationTemporality }).selectAggregationTemporality?.(k) ??
+      AggregationTemporality.CUMULATIVE
+    );
   }
 }
 
-export interface SdkRun { sent: ResourceMetrics[]; results: Array<{ code: number; error?: Error }> }
+export interface SdkRun {
+  sent: ResourceMetrics[];
+  results: Array<{ code: number; error?: Error }>;
+}
 
 /** Record one of every instrument kind, export once through the real exporter, shut down. */
 export async function sendWithSdk(url: string, encoding: 'json' | 'proto', temporality: 'delta' | 'cumulative' = 'cumulative'): Promise<SdkRun> {
@@ -41,7 +56,11 @@ export async function sendWithSdk(url: string, encoding: 'json' | 'proto', tempo
   const results: SdkRun['results'] = [];
   const rec = new Recording(inner);
   const origExport = rec.export.bind(rec);
-  rec.export = (m, cb) => origExport(m, (r) => { results.push(r); cb(r); });
+  rec.export = (m, cb) =>
+    origExport(m, (r) => {
+      results.push(r);
+      cb(r);
+    });
   const reader = new PeriodicExportingMetricReader({ exporter: rec, exportIntervalMillis: 3_600_000 });
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'service.name': `e2e-${encoding}`, 'service.version': '1.2.3', 'host.cores': 2 }),

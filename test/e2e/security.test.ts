@@ -21,11 +21,25 @@ import { decodeMetricsJson } from '../../src/otlp/json.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import { startMetricport, type Started } from './metricport.js';
 
-interface Pki { dir: string; ca: Buffer; serverCert: string; serverKey: string; clientCert: Buffer; clientKey: Buffer; rogueCert: Buffer; rogueKey: Buffer; caFile: string }
+interface Pki {
+  dir: string;
+  ca: Buffer;
+  serverCert: string;
+  serverKey: string;
+  clientCert: Buffer;
+  clientKey: Buffer;
+  rogueCert: Buffer;
+  rogueKey: Buffer;
+  caFile: string;
+}
 
 /** a CA, a server certificate for 127.0.0.1/localhost, a client certificate it signed, and a self-signed "rogue" client */
 function makePki(): Pki {
-  try { execFileSync('openssl', ['version'], { stdio: 'ignore' }); } catch { throw new Error('openssl is needed by this test (apt-get install openssl)'); }
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('openssl is needed by this test (apt-get install openssl)');
+  }
   const dir = mkdtempSync(join(tmpdir(), 'mp-pki-'));
   const o = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=metricport test CA');
@@ -37,19 +51,42 @@ function makePki(): Pki {
   o('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2', '-extfile', 'client.ext');
   o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '2', '-subj', '/CN=rogue');
   const r = (f: string) => readFileSync(join(dir, f));
-  return { dir, ca: r('ca.crt'), caFile: join(dir, 'ca.crt'), serverCert: join(dir, 'server.crt'), serverKey: join(dir, 'server.key'), clientCert: r('client.crt'), clientKey: r('client.key'), rogueCert: r('rogue.crt'), rogueKey: r('rogue.key') };
+  return {
+    dir,
+    ca: r('ca.crt'),
+    caFile: join(dir, 'ca.crt'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+    clientCert: r('client.crt'),
+    clientKey: r('client.key'),
+    rogueCert: r('rogue.crt'),
+    rogueKey: r('rogue.key'),
+  };
 }
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
-function httpsCall(url: string, opts: { method?: string; ca: Buffer; cert?: Buffer; key?: Buffer; headers?: Record<string, string>; body?: string }): Promise<Answer> {
+function httpsCall(
+  url: string,
+  opts: { method?: string; ca: Buffer; cert?: Buffer; key?: Buffer; headers?: Record<string, string>; body?: string },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: opts.method ?? 'GET', ca: opts.ca, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), headers: opts.headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpsRequest(
+      url,
+      { method: opts.method ?? 'GET', ca: opts.ca, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), headers: opts.headers, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -60,7 +97,19 @@ const OTHER_TOKEN = 'SECRET-tok-other-a1b2c3d4e5f6';
 const ADMIN_TOKEN = 'SECRET-adm-7a6b5c4d3e2f1a0b9c8d';
 
 function body(n: number): string {
-  return JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'sec.points', gauge: { dataPoints: Array.from({ length: n }, (_, i) => ({ asInt: String(i), timeUnixNano: '1700000000000000000' })) } }] }] }] });
+  return JSON.stringify({
+    resourceMetrics: [
+      {
+        scopeMetrics: [
+          {
+            metrics: [
+              { name: 'sec.points', gauge: { dataPoints: Array.from({ length: n }, (_, i) => ({ asInt: String(i), timeUnixNano: '1700000000000000000' })) } },
+            ],
+          },
+        ],
+      },
+    ],
+  });
 }
 
 describe('e2e: TLS, mTLS, bearer tokens, rate limits', function () {
@@ -75,7 +124,8 @@ describe('e2e: TLS, mTLS, bearer tokens, rate limits', function () {
     pki = makePki();
     limitedPort = await freePort();
     promPort = await freePort();
-    mp = await startMetricport(`
+    mp = await startMetricport(
+      `
 receivers:
   otlp:
     protocols:
@@ -96,15 +146,30 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp, otlp/limited], exporters: [file, prometheus] }
-`, {
-      env: { OTLP_TOKEN: TOKEN, METRICPORT_ADMIN_TOKEN: ADMIN_TOKEN },
-      args: ['--admin-tls-cert-file', pki.serverCert, '--admin-tls-key-file', pki.serverKey],
-      waitHealthy: false,
-    });
+`,
+      {
+        env: { OTLP_TOKEN: TOKEN, METRICPORT_ADMIN_TOKEN: ADMIN_TOKEN },
+        args: ['--admin-tls-cert-file', pki.serverCert, '--admin-tls-key-file', pki.serverKey],
+        waitHealthy: false,
+      },
+    );
     adminUrl = `https://127.0.0.1:${mp.adminPort}`;
-    await waitFor(async () => {
-      try { return (await httpsCall(`${adminUrl}/healthz`, { ca: pki.ca })).status === 200; } catch { return false; }
-    }, { timeoutMs: 15_000, what: 'metricport /healthz 200 over HTTPS', abortIf: () => { if (mp.proc.exitCode !== null) throw new Error(`metricport exited:\n${mp.output()}`); } });
+    await waitFor(
+      async () => {
+        try {
+          return (await httpsCall(`${adminUrl}/healthz`, { ca: pki.ca })).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      {
+        timeoutMs: 15_000,
+        what: 'metricport /healthz 200 over HTTPS',
+        abortIf: () => {
+          if (mp.proc.exitCode !== null) throw new Error(`metricport exited:\n${mp.output()}`);
+        },
+      },
+    );
   });
 
   after(async () => {
@@ -121,41 +186,86 @@ service:
     });
     const results: Array<{ code: number; error?: Error }> = [];
     const wrapped = Object.assign(Object.create(exporter) as typeof exporter, {
-      export: (m: Parameters<typeof exporter.export>[0], cb: Parameters<typeof exporter.export>[1]) => exporter.export(m, (r) => { results.push(r); cb(r); }),
+      export: (m: Parameters<typeof exporter.export>[0], cb: Parameters<typeof exporter.export>[1]) =>
+        exporter.export(m, (r) => {
+          results.push(r);
+          cb(r);
+        }),
     });
     const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: wrapped, exportIntervalMillis: 3_600_000 })] });
     provider.getMeter('sec').createCounter('sec.sdk.requests').add(42, { route: '/tls' });
     await provider.shutdown();
     expect(results.map((r) => [r.code, r.error?.message])).to.deep.equal([[0, undefined]]);
     const out = join(mp.dir, 'out/metrics.jsonl');
-    await waitFor(() => { try { return readFileSync(out, 'utf8').includes('sec.sdk.requests'); } catch { return false; } }, { timeoutMs: 10_000, what: 'the SDK metric in the file' });
-    const points = readFileSync(out, 'utf8').split('\n').filter(Boolean).flatMap((l) => decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.filter((m) => m.name === 'sec.sdk.requests').flatMap((m) => m.points as Array<{ value?: unknown; attributes: Record<string, unknown> }>))));
+    await waitFor(
+      () => {
+        try {
+          return readFileSync(out, 'utf8').includes('sec.sdk.requests');
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 10_000, what: 'the SDK metric in the file' },
+    );
+    const points = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) =>
+        decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) =>
+          rm.scopeMetrics.flatMap((sm) =>
+            sm.metrics.filter((m) => m.name === 'sec.sdk.requests').flatMap((m) => m.points as Array<{ value?: unknown; attributes: Record<string, unknown> }>),
+          ),
+        ),
+      );
     expect(points.map((p) => [String(p.value), p.attributes.route])).to.deep.equal([['42', '/tls']]);
   });
 
   it('no client certificate or one from another CA: the handshake fails; plain HTTP is not served', async () => {
     const url = `https://127.0.0.1:${mp.otlpPort}/v1/metrics`;
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
-    const noCert = await httpsCall(url, { method: 'POST', ca: pki.ca, headers, body: body(1) }).then((a) => `HTTP ${a.status}`, (e: Error & { code?: string }) => e.code ?? e.message);
+    const noCert = await httpsCall(url, { method: 'POST', ca: pki.ca, headers, body: body(1) }).then(
+      (a) => `HTTP ${a.status}`,
+      (e: Error & { code?: string }) => e.code ?? e.message,
+    );
     expect(noCert).to.match(/ECONNRESET|ERR_SSL|EPROTO|certificate|alert/i);
-    const rogue = await httpsCall(url, { method: 'POST', ca: pki.ca, cert: pki.rogueCert, key: pki.rogueKey, headers, body: body(1) }).then((a) => `HTTP ${a.status}`, (e: Error & { code?: string }) => e.code ?? e.message);
+    const rogue = await httpsCall(url, { method: 'POST', ca: pki.ca, cert: pki.rogueCert, key: pki.rogueKey, headers, body: body(1) }).then(
+      (a) => `HTTP ${a.status}`,
+      (e: Error & { code?: string }) => e.code ?? e.message,
+    );
     expect(rogue).to.match(/ECONNRESET|ERR_SSL|EPROTO|certificate|alert/i);
-    const plain = await fetch(`http://127.0.0.1:${mp.otlpPort}/v1/metrics`, { method: 'POST', body: body(1) }).then((r) => `HTTP ${r.status}`, (e: Error) => e.message);
+    const plain = await fetch(`http://127.0.0.1:${mp.otlpPort}/v1/metrics`, { method: 'POST', body: body(1) }).then(
+      (r) => `HTTP ${r.status}`,
+      (e: Error) => e.message,
+    );
     expect(plain).to.not.equal('HTTP 200');
   });
 
   it('bearer tokens: none → 401 with WWW-Authenticate, unknown → 403, either configured token → 200; counted in the status', async () => {
     const url = `https://127.0.0.1:${mp.otlpPort}/v1/metrics`;
-    const call = (auth?: string) => httpsCall(url, { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) }, body: body(3) });
+    const call = (auth?: string) =>
+      httpsCall(url, {
+        method: 'POST',
+        ca: pki.ca,
+        cert: pki.clientCert,
+        key: pki.clientKey,
+        headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) },
+        body: body(3),
+      });
     const none = await call();
-    expect([none.status, none.headers['www-authenticate'], none.body]).to.deep.equal([401, 'Bearer realm="metricport"', 'missing bearer token: send Authorization: Bearer <token>\n']);
+    expect([none.status, none.headers['www-authenticate'], none.body]).to.deep.equal([
+      401,
+      'Bearer realm="metricport"',
+      'missing bearer token: send Authorization: Bearer <token>\n',
+    ]);
     const basic = await call('Basic dXNlcjpwdw==');
     expect(basic.status).to.equal(401);
     const wrong = await call(`Bearer ${TOKEN}x`);
     expect([wrong.status, wrong.body]).to.deep.equal([403, 'unknown bearer token\n']);
     expect((await call(`Bearer ${TOKEN}`)).status).to.equal(200);
     expect((await call(`bearer ${OTHER_TOKEN}`)).status).to.equal(200);
-    const st = JSON.parse((await httpsCall(`${adminUrl}/api/v1/status`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as { receivers: Array<{ id: string; tls: string; auth: string; counters: Record<string, number> }> };
+    const st = JSON.parse((await httpsCall(`${adminUrl}/api/v1/status`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as {
+      receivers: Array<{ id: string; tls: string; auth: string; counters: Record<string, number> }>;
+    };
     const r = st.receivers.find((x) => x.id === 'otlp')!;
     expect([r.tls, r.auth, r.counters.unauthorized, r.counters.forbidden]).to.deep.equal(['mtls', 'bearer', 2, 1]);
   });
@@ -172,7 +282,9 @@ service:
     }
     expect(statuses).to.deep.equal([200, 200, 429, 429]);
     expect(Number(retryAfter)).to.be.within(1, 2);
-    const st = JSON.parse((await httpsCall(`${adminUrl}/api/v1/status`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as { receivers: Array<{ id: string; counters: Record<string, number> }> };
+    const st = JSON.parse((await httpsCall(`${adminUrl}/api/v1/status`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as {
+      receivers: Array<{ id: string; counters: Record<string, number> }>;
+    };
     expect(st.receivers.find((x) => x.id === 'otlp/limited')!.counters.rate_limited).to.equal(2);
   });
 
@@ -189,13 +301,18 @@ service:
   });
 
   it('the prometheus pull store over HTTPS: the URL in /api/v1/stores is https and serves the points with the test CA', async () => {
-    const stores = JSON.parse((await httpsCall(`${adminUrl}/api/v1/stores`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as { stores: Array<{ name: string; url?: string }> };
+    const stores = JSON.parse((await httpsCall(`${adminUrl}/api/v1/stores`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body) as {
+      stores: Array<{ name: string; url?: string }>;
+    };
     const url = stores.stores.find((x) => x.name === 'prometheus')!.url!;
     expect(url).to.match(new RegExp(`^https://127\\.0\\.0\\.1:${promPort}/[^/]+/metrics$`));
     const scrape = await httpsCall(url, { ca: pki.ca });
     expect(scrape.status).to.equal(200);
     expect(scrape.body).to.match(/^sec_sdk_requests(_total)?\{[^}]*route="\/tls"[^}]*\} 42$/m);
-    const plain = await fetch(url.replace('https:', 'http:')).then((r) => `HTTP ${r.status}`, (e: Error) => e.message);
+    const plain = await fetch(url.replace('https:', 'http:')).then(
+      (r) => `HTTP ${r.status}`,
+      (e: Error) => e.message,
+    );
     expect(plain).to.not.equal('HTTP 200');
   });
 
@@ -203,7 +320,11 @@ service:
     const status = (await httpsCall(`${adminUrl}/api/v1/status`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body;
     const metrics = (await httpsCall(`${adminUrl}/metrics`, { ca: pki.ca, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body;
     const keyBody = readFileSync(pki.serverKey, 'utf8').split('\n')[1]!;
-    for (const [what, text] of [['logs', mp.output()], ['status', status], ['metrics', metrics]] as const) {
+    for (const [what, text] of [
+      ['logs', mp.output()],
+      ['status', status],
+      ['metrics', metrics],
+    ] as const) {
       for (const secret of [TOKEN, OTHER_TOKEN, ADMIN_TOKEN, keyBody]) expect(text.includes(secret), `${what} contains a secret`).to.equal(false);
     }
     expect(mp.output()).to.include('config reloaded');

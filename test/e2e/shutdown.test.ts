@@ -7,7 +7,30 @@ import { freePort, waitFor } from '../harness/ports.js';
 import { startMetricport, type Started } from './metricport.js';
 
 function body(name: string, n: number): string {
-  return JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: Array.from({ length: n }, (_, i) => ({ asInt: String(i + 1), timeUnixNano: '1700000000123456789', attributes: [{ key: 'i', value: { intValue: String(i) } }] })) } }] }] }] });
+  return JSON.stringify({
+    resourceMetrics: [
+      {
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name,
+                sum: {
+                  aggregationTemporality: 1,
+                  isMonotonic: true,
+                  dataPoints: Array.from({ length: n }, (_, i) => ({
+                    asInt: String(i + 1),
+                    timeUnixNano: '1700000000123456789',
+                    attributes: [{ key: 'i', value: { intValue: String(i) } }],
+                  })),
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
 }
 
 describe('e2e: graceful shutdown', function () {
@@ -27,12 +50,17 @@ service:
 `);
     const out = join(mp.dir, 'out/metrics.jsonl');
     // the batch processor resolves each request only once its batch is exported; fire them and signal while they wait
-    const pending = [1, 2, 3].map((k) => fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(`shutdown.m${k}`, 10) }));
+    const pending = [1, 2, 3].map((k) =>
+      fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(`shutdown.m${k}`, 10) }),
+    );
     // wait until all three requests are inside metricport (accepted counter on /metrics)
-    await waitFor(async () => {
-      const t = await (await fetch(`${mp.adminUrl}/metrics`)).text();
-      return /metricport_processor_incoming_items_total\{[^}]*\} 30\b/.test(t);
-    }, { timeoutMs: 10_000, what: '30 points inside the batch processor' });
+    await waitFor(
+      async () => {
+        const t = await (await fetch(`${mp.adminUrl}/metrics`)).text();
+        return /metricport_processor_incoming_items_total\{[^}]*\} 30\b/.test(t);
+      },
+      { timeoutMs: 10_000, what: '30 points inside the batch processor' },
+    );
     expect(existsSync(out) ? readFileSync(out, 'utf8') : '').to.equal('');
     mp.proc.kill('SIGTERM');
     const statuses = await Promise.all(pending.map(async (p) => (await p).status));
@@ -40,7 +68,9 @@ service:
     const code = await mp.exited;
     expect(code).to.equal(0);
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    const names = lines.flatMap((l) => decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => `${m.name}:${m.points.length}`))));
+    const names = lines.flatMap((l) =>
+      decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => `${m.name}:${m.points.length}`))),
+    );
     expect(names.sort()).to.deep.equal(['shutdown.m1:10', 'shutdown.m2:10', 'shutdown.m3:10']);
     await mp.stop();
   });
@@ -64,17 +94,30 @@ service:
     errors: { receivers: [errors], processors: [metricsets, batch], exporters: [file] }
 `);
     const now = Date.now();
-    const res = await fetch(`${mp.otlpUrl}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([
-      { timestamp: now - 3_600_000, attributes: { 'app.version': '1.0' } },
-      { timestamp: now, attributes: { 'app.version': '1.0' } },
-      { timestamp: now, attributes: { 'app.version': '1.0' } },
-      { timestamp: now, attributes: { 'app.version': '2.0' } },
-    ]) });
+    const res = await fetch(`${mp.otlpUrl}/v1/errors`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { timestamp: now - 3_600_000, attributes: { 'app.version': '1.0' } },
+        { timestamp: now, attributes: { 'app.version': '1.0' } },
+        { timestamp: now, attributes: { 'app.version': '1.0' } },
+        { timestamp: now, attributes: { 'app.version': '2.0' } },
+      ]),
+    });
     expect(res.status).to.equal(200);
     mp.proc.kill('SIGTERM');
     expect(await mp.exited).to.equal(0);
     const out = join(mp.dir, 'out/metrics.jsonl');
-    const points = (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter(Boolean).flatMap((l) => decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.flatMap((m) => m.points.map((p) => `${m.name}{${String(p.attributes['app.version'])}}=${String((p as { value: unknown }).value)}`)))));
+    const points = (existsSync(out) ? readFileSync(out, 'utf8') : '')
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) =>
+        decodeMetricsJson(l).data.resourceMetrics.flatMap((rm) =>
+          rm.scopeMetrics.flatMap((sm) =>
+            sm.metrics.flatMap((m) => m.points.map((p) => `${m.name}{${String(p.attributes['app.version'])}}=${String((p as { value: unknown }).value)}`)),
+          ),
+        ),
+      );
     expect(points.sort()).to.deep.equal(['Errors.count{1.0}=1', 'Errors.count{1.0}=2', 'Errors.count{2.0}=1']);
     expect(mp.output()).not.to.match(/downstream refused a closed window/);
     await mp.stop();
@@ -82,7 +125,10 @@ service:
 
   // a test that fails must not leave its metricport behind (it may be the one that does not exit)
   const started: Started[] = [];
-  const track = (mp: Started) => { started.push(mp); return mp; };
+  const track = (mp: Started) => {
+    started.push(mp);
+    return mp;
+  };
   afterEach(async () => {
     for (const mp of started.splice(0)) {
       if (mp.proc.exitCode === null && mp.proc.signalCode === null) mp.proc.kill('SIGKILL');
@@ -92,10 +138,15 @@ service:
   /** the exit code, or 'running' if the process has not exited within `ms` */
   const exitWithin = (mp: Started, ms: number) => Promise.race([mp.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms).unref())]);
   /** close the reading ends of the child's stdout and stderr, as when the parent that spawned it crashes */
-  const closePipes = (mp: Started) => { mp.proc.stdout!.destroy(); mp.proc.stderr!.destroy(); };
+  const closePipes = (mp: Started) => {
+    mp.proc.stdout!.destroy();
+    mp.proc.stderr!.destroy();
+  };
 
   it('SIGTERM ends the process within the deadline when the reader of its stdout/stderr has gone (EPIPE on every log line)', async () => {
-    const mp = track(await startMetricport(`
+    const mp = track(
+      await startMetricport(
+        `
 receivers:
   otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
 exporters:
@@ -103,7 +154,10 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [debug] }
-`, { args: ['--shutdown-timeout', '3s'] }));
+`,
+        { args: ['--shutdown-timeout', '3s'] },
+      ),
+    );
     closePipes(mp);
     // the first line to fail (EPIPE) is the shutdown's own: it is still in flight when the last lines are
     // logged and the process exits (pino's destination then retried the write to the closed pipe forever)
@@ -121,13 +175,20 @@ service:
    */
   async function startStuck(shutdownTimeout: string): Promise<{ mp: Started; close(): void }> {
     const sockets: Array<{ destroy(): void }> = [];
-    const black: Server = createServer(() => { /* never respond */ });
+    const black: Server = createServer(() => {
+      /* never respond */
+    });
     black.on('connection', (s) => sockets.push(s));
     const port = await freePort();
     await new Promise<void>((r) => black.listen(port, '127.0.0.1', r));
-    const close = () => { sockets.forEach((s) => s.destroy()); black.close(); };
+    const close = () => {
+      sockets.forEach((s) => s.destroy());
+      black.close();
+    };
     try {
-      const mp = track(await startMetricport(`
+      const mp = track(
+        await startMetricport(
+          `
 receivers:
   otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
 exporters:
@@ -135,7 +196,10 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [otlphttp] }
-`, { args: ['--shutdown-timeout', shutdownTimeout] }));
+`,
+          { args: ['--shutdown-timeout', shutdownTimeout] },
+        ),
+      );
       const res = await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('stuck', 1) });
       expect(res.status).to.equal(200);
       return { mp, close };
@@ -151,10 +215,23 @@ service:
       closePipes(mp);
       // a line logged now goes nowhere: dropped and counted, the reload still answers
       expect((await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' })).status).to.equal(200);
-      await waitFor(async () => /^metricport_log_dropped_lines_total [1-9]/m.test(await (await fetch(`${mp.adminUrl}/metrics`)).text()), { timeoutMs: 5_000, what: 'metricport_log_dropped_lines_total ≥ 1' });
+      await waitFor(async () => /^metricport_log_dropped_lines_total [1-9]/m.test(await (await fetch(`${mp.adminUrl}/metrics`)).text()), {
+        timeoutMs: 5_000,
+        what: 'metricport_log_dropped_lines_total ≥ 1',
+      });
       mp.proc.kill('SIGTERM');
       // the receiver is closed once the shutdown has begun (the log saying so goes nowhere now)
-      await waitFor(async () => { try { await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', body: '{}' }); return false; } catch { return true; } }, { timeoutMs: 5_000, what: 'the OTLP receiver closed by the shutdown' });
+      await waitFor(
+        async () => {
+          try {
+            await fetch(`${mp.otlpUrl}/v1/metrics`, { method: 'POST', body: '{}' });
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { timeoutMs: 5_000, what: 'the OTLP receiver closed by the shutdown' },
+      );
       const t0 = Date.now();
       mp.proc.kill('SIGTERM');
       expect(await exitWithin(mp, 5_000)).to.equal(1);

@@ -16,10 +16,25 @@ import { startMetricport, type Started } from './metricport.js';
 const PASSWORD = 'SECRET-Pw-e2e-9f3K2xQz7';
 
 interface StoreStatus {
-  id: string; adapter: string; period_seconds: number; points_sent: number; queue_depth: number;
-  next_flush: string | null; last_success: string | null; last_error: string | null; series: number;
+  id: string;
+  adapter: string;
+  period_seconds: number;
+  points_sent: number;
+  queue_depth: number;
+  next_flush: string | null;
+  last_success: string | null;
+  last_error: string | null;
+  series: number;
 }
-interface StoreRow { name: string; adapter: string; mode: string; period: number; last_transmission: string | null; last_error: string | null; target: string }
+interface StoreRow {
+  name: string;
+  adapter: string;
+  mode: string;
+  period: number;
+  last_transmission: string | null;
+  last_error: string | null;
+  target: string;
+}
 
 describe('e2e: push stores status (influxdb → InfluxDB, graphite → carbon-cache)', function () {
   this.timeout(120_000);
@@ -68,9 +83,14 @@ service:
 
   const post = async (value: number) => {
     const now = BigInt(Date.now()) * 1_000_000n;
-    const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] }, scopeMetrics: [{ scope: { name: 'e2e' }, metrics: [
-      { name: 'e2e_temp', gauge: { dataPoints: [{ asDouble: value, timeUnixNano: String(now) }] } },
-    ] }] }] });
+    const body = JSON.stringify({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+          scopeMetrics: [{ scope: { name: 'e2e' }, metrics: [{ name: 'e2e_temp', gauge: { dataPoints: [{ asDouble: value, timeUnixNano: String(now) }] } }] }],
+        },
+      ],
+    });
     const r = await fetch(`${mp!.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(r.status, await r.text()).to.equal(200);
   };
@@ -87,10 +107,18 @@ service:
   it('status, stores and /metrics after a transmission; values arrive in both stores', async () => {
     await post(21.5);
     let st: Record<string, StoreStatus> = {};
-    await waitFor(async () => { st = await status(); return (st.influxdb?.points_sent ?? 0) >= 1 && (st.graphite?.points_sent ?? 0) >= 1; },
-      { timeoutMs: 15_000, what: `both stores sent (${JSON.stringify(st)})` });
+    await waitFor(
+      async () => {
+        st = await status();
+        return (st.influxdb?.points_sent ?? 0) >= 1 && (st.graphite?.points_sent ?? 0) >= 1;
+      },
+      { timeoutMs: 15_000, what: `both stores sent (${JSON.stringify(st)})` },
+    );
     const t0 = Date.now();
-    for (const [id, adapter] of [['influxdb', 'influxdb'], ['graphite', 'graphite']] as const) {
+    for (const [id, adapter] of [
+      ['influxdb', 'influxdb'],
+      ['graphite', 'graphite'],
+    ] as const) {
       const s = st[id]!;
       expect(s).to.include({ adapter, period_seconds: 1, queue_depth: 0, last_error: null });
       expect(s.points_sent).to.equal(1);
@@ -116,7 +144,13 @@ service:
     const res = await influx!.query('mp', 'SELECT "value" FROM "e2e_temp"');
     expect(res[0]!.series![0]!.values.map((v) => v[1])).to.deep.equal([21.5]);
     let pts: Array<{ value: number | null }> = [];
-    await waitFor(async () => { pts = await carbon!.fetchWhisper('e2e_temp'); return pts.length > 0; }, { timeoutMs: 15_000, what: 'carbon has e2e_temp' });
+    await waitFor(
+      async () => {
+        pts = await carbon!.fetchWhisper('e2e_temp');
+        return pts.length > 0;
+      },
+      { timeoutMs: 15_000, what: 'carbon has e2e_temp' },
+    );
     expect(pts.map((p) => p.value)).to.deep.equal([21.5]);
   });
 
@@ -124,15 +158,24 @@ service:
     await influx!.stop();
     await post(22.5);
     let st: Record<string, StoreStatus> = {};
-    await waitFor(async () => { st = await status(); return st.influxdb?.last_error !== null && st.influxdb?.last_error !== undefined; },
-      { timeoutMs: 15_000, what: `influxdb last_error (${JSON.stringify(st.influxdb)})` });
+    await waitFor(
+      async () => {
+        st = await status();
+        return st.influxdb?.last_error !== null && st.influxdb?.last_error !== undefined;
+      },
+      { timeoutMs: 15_000, what: `influxdb last_error (${JSON.stringify(st.influxdb)})` },
+    );
     expect(st.influxdb!.last_error).to.match(/ECONNRESET|ECONNREFUSED|socket|closed|connect|network/i);
     expect(st.influxdb!.points_sent).to.equal(1);
     const r = await rows();
     expect(r.influxdb!.last_error).to.equal(st.influxdb!.last_error);
     await waitFor(async () => ((await status()).graphite?.points_sent ?? 0) >= 2, { timeoutMs: 15_000, what: 'graphite keeps sending' });
     expect((await status()).graphite!.last_error).to.equal(null);
-    for (const [what, url] of [['status', '/api/v1/status'], ['stores', '/api/v1/stores'], ['metrics', '/metrics']] as const) {
+    for (const [what, url] of [
+      ['status', '/api/v1/status'],
+      ['stores', '/api/v1/stores'],
+      ['metrics', '/metrics'],
+    ] as const) {
       const res = await fetch(`${mp!.adminUrl}${url}`);
       noSecret(what, await res.text());
     }
@@ -145,7 +188,13 @@ service:
     (proxy as unknown as { targetPort: number }).targetPort = influx2.port; // same proxy port: the store's endpoint does not change
     await proxy!.up();
     const before = st.influxdb!.last_success!;
-    await waitFor(async () => { st = await status(); return st.influxdb!.points_sent >= 2; }, { timeoutMs: 30_000, what: `influxdb recovered (${JSON.stringify(st.influxdb)})` });
+    await waitFor(
+      async () => {
+        st = await status();
+        return st.influxdb!.points_sent >= 2;
+      },
+      { timeoutMs: 30_000, what: `influxdb recovered (${JSON.stringify(st.influxdb)})` },
+    );
     expect(Date.parse(st.influxdb!.last_success!)).to.be.greaterThan(Date.parse(before));
     expect(st.influxdb!.queue_depth).to.equal(0);
     const res = await influx2.query('mp', 'SELECT "value" FROM "e2e_temp"');

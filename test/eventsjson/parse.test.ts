@@ -48,16 +48,34 @@ describe('errors receiver: bodies', () => {
     expect(parseErrorsBody(JSON.stringify(e1), ARRIVAL, LIM).events).to.deep.equal([events[0]]);
     expect(parseErrorsBody(JSON.stringify({ ...e1, attributes: e1.attributes }, null, 2), ARRIVAL, LIM).events).to.deep.equal([events[0]]);
     expect(parseErrorsBody(JSON.stringify([e1, e2]), ARRIVAL, LIM)).to.deep.equal({ events, rejected: 0, rejections: [], readable: true });
-    expect(parseErrorsBody(`${JSON.stringify(e1)}\n${JSON.stringify(e2)}\n`, ARRIVAL, LIM)).to.deep.equal({ events, rejected: 0, rejections: [], readable: true });
+    expect(parseErrorsBody(`${JSON.stringify(e1)}\n${JSON.stringify(e2)}\n`, ARRIVAL, LIM)).to.deep.equal({
+      events,
+      rejected: 0,
+      rejections: [],
+      readable: true,
+    });
     expect(parseErrorsBody(`${JSON.stringify(e1)}\r\n\r\n${JSON.stringify(e2)}`, ARRIVAL, LIM, true).events).to.deep.equal(events);
   });
 
   it('malformed NDJSON lines reject only themselves, with index, line and reason', () => {
-    const body = ['{"attributes":{"_tx":"a"}}', '{"attributes":{"_tx":', '', '{"attributes":{"_tx":"c"}}', 'not json', '[1]', '{"attributes":{"_tx":"d"},"extra":1}'].join('\n');
+    const body = [
+      '{"attributes":{"_tx":"a"}}',
+      '{"attributes":{"_tx":',
+      '',
+      '{"attributes":{"_tx":"c"}}',
+      'not json',
+      '[1]',
+      '{"attributes":{"_tx":"d"},"extra":1}',
+    ].join('\n');
     const r = parseErrorsBody(body, ARRIVAL, LIM, true);
     expect(r.events.map((e) => e.attributes._tx)).to.deep.equal(['a', 'c']);
     expect(r.rejected).to.equal(4);
-    expect(r.rejections.map((x) => [x.index, x.line])).to.deep.equal([[1, 2], [3, 5], [4, 6], [5, 7]]);
+    expect(r.rejections.map((x) => [x.index, x.line])).to.deep.equal([
+      [1, 2],
+      [3, 5],
+      [4, 6],
+      [5, 7],
+    ]);
     expect(r.rejections[0]!.reason).to.match(/^malformed JSON: /);
     expect(r.rejections[2]!.reason).to.equal('an event must be a JSON object, got an array');
     expect(r.rejections[3]!.reason).to.equal('unknown field "extra"; an event has "timestamp" and "attributes" (put attributes under "attributes")');

@@ -6,7 +6,10 @@ import { PermanentSendError, RetryableSendError } from '../../src/exporterhelper
 import { validateSchema } from '../../src/config/schema.js';
 import { aborted, deferred, host, never, settings, waitFor } from './fakes.js';
 
-interface Batch { id: number; n: number }
+interface Batch {
+  id: number;
+  n: number;
+}
 
 const fastRetry = { initial_interval: 5, max_interval: 20, max_elapsed_time: 2000, randomization_factor: 0 };
 
@@ -17,15 +20,25 @@ function make(o: Partial<ExporterHelperOptions<Batch>> & { push: ExporterHelperO
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
   throw new Error('expected a rejection');
 }
 
 describe('exporterhelper/exporter', () => {
   const unhandled: unknown[] = [];
-  const onUnhandled = (e: unknown): void => { unhandled.push(e); };
-  before(() => { process.on('unhandledRejection', onUnhandled); });
-  after(() => { process.off('unhandledRejection', onUnhandled); });
+  const onUnhandled = (e: unknown): void => {
+    unhandled.push(e);
+  };
+  before(() => {
+    process.on('unhandledRejection', onUnhandled);
+  });
+  after(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
   afterEach(async () => {
     await new Promise((r) => setImmediate(r));
     expect(unhandled, 'unhandled rejections').to.deep.equal([]);
@@ -35,7 +48,12 @@ describe('exporterhelper/exporter', () => {
     it('resolves consume once queued and sends in the background', async () => {
       const gate = deferred();
       const pushed: number[] = [];
-      const { set, exp } = make({ push: async (b) => { await gate.promise; pushed.push(b.id); } });
+      const { set, exp } = make({
+        push: async (b) => {
+          await gate.promise;
+          pushed.push(b.id);
+        },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 4 });
       expect(pushed).to.deep.equal([]);
@@ -86,7 +104,13 @@ describe('exporterhelper/exporter', () => {
     it('drop_oldest evicts and counts dropped items (reason queue_full)', async () => {
       const gate = deferred();
       const pushed: number[] = [];
-      const { set, exp } = make({ push: async (b) => { await gate.promise; pushed.push(b.id); }, queue: { queue_size: 2, num_consumers: 1, drop_policy: 'drop_oldest' } });
+      const { set, exp } = make({
+        push: async (b) => {
+          await gate.promise;
+          pushed.push(b.id);
+        },
+        queue: { queue_size: 2, num_consumers: 1, drop_policy: 'drop_oldest' },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 10 });
       await waitFor(() => exp.status().queue_size === 0, 'in flight');
@@ -100,7 +124,11 @@ describe('exporterhelper/exporter', () => {
 
     it('retries a retryable failure (503) and then succeeds', async () => {
       let calls = 0;
-      const { set, exp } = make({ push: async () => { if (++calls < 3) throw new RetryableSendError('HTTP 503 Service Unavailable from h:1', { status: 503 }); } });
+      const { set, exp } = make({
+        push: async () => {
+          if (++calls < 3) throw new RetryableSendError('HTTP 503 Service Unavailable from h:1', { status: 503 });
+        },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 2 });
       await waitFor(() => exp.status().sent === 2, 'sent');
@@ -117,7 +145,10 @@ describe('exporterhelper/exporter', () => {
       let fail = true;
       let calls = 0;
       const { set, exp } = make({
-        push: async () => { calls++; if (fail) throw new RetryableSendError('HTTP 503 Service Unavailable from h:1', { status: 503 }); },
+        push: async () => {
+          calls++;
+          if (fail) throw new RetryableSendError('HTTP 503 Service Unavailable from h:1', { status: 503 });
+        },
         retry: { initial_interval: 10, max_interval: 10, max_elapsed_time: 50, randomization_factor: 0 },
       });
       await exp.start(host(set));
@@ -142,11 +173,17 @@ describe('exporterhelper/exporter', () => {
     it('a store failing: one warning naming the exporter at the first retried failure, then at most one per 10 s with the number not logged; never the secret', async () => {
       let t = 1_000_000;
       let calls = 0;
-      const { set, exp } = make({
-        push: async () => { calls++; throw new RetryableSendError('connect ECONNREFUSED 127.0.0.1:9999', { reason: 'econnrefused' }); },
-        retry: { initial_interval: 2, max_interval: 5, max_elapsed_time: 0, randomization_factor: 0 },
-        now: () => t,
-      }, 'influxdb/prod');
+      const { set, exp } = make(
+        {
+          push: async () => {
+            calls++;
+            throw new RetryableSendError('connect ECONNREFUSED 127.0.0.1:9999', { reason: 'econnrefused' });
+          },
+          retry: { initial_interval: 2, max_interval: 5, max_elapsed_time: 0, randomization_factor: 0 },
+          now: () => t,
+        },
+        'influxdb/prod',
+      );
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 3 });
       await waitFor(() => calls >= 6, 'six attempts');
@@ -164,7 +201,12 @@ describe('exporterhelper/exporter', () => {
 
     it('does not retry permanent failures and turns unhealthy after 5 in a row', async () => {
       let calls = 0;
-      const { set, exp } = make({ push: async () => { calls++; throw new PermanentSendError('HTTP 400 Bad Request from h:1', { status: 400 }); } });
+      const { set, exp } = make({
+        push: async () => {
+          calls++;
+          throw new PermanentSendError('HTTP 400 Bad Request from h:1', { status: 400 });
+        },
+      });
       await exp.start(host(set));
       for (let i = 0; i < 4; i++) await exp.consume({ id: i, n: 1 });
       await waitFor(() => (exp.status().dropped.permanent ?? 0) === 4, '4 dropped');
@@ -180,7 +222,12 @@ describe('exporterhelper/exporter', () => {
 
     it('counts rejected points of a partial success as dropped, without retrying', async () => {
       let calls = 0;
-      const { set, exp } = make({ push: async (): Promise<PushResult> => { calls++; return { rejected: 2, message: 'bad points' }; } });
+      const { set, exp } = make({
+        push: async (): Promise<PushResult> => {
+          calls++;
+          return { rejected: 2, message: 'bad points' };
+        },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 5 });
       await waitFor(() => exp.status().sent === 3, 'sent');
@@ -191,7 +238,13 @@ describe('exporterhelper/exporter', () => {
 
     it('shutdown drains the queue', async () => {
       const pushed: number[] = [];
-      const { set, exp } = make({ push: async (b) => { await new Promise((r) => setImmediate(r)); pushed.push(b.id); }, queue: { num_consumers: 1 } });
+      const { set, exp } = make({
+        push: async (b) => {
+          await new Promise((r) => setImmediate(r));
+          pushed.push(b.id);
+        },
+        queue: { num_consumers: 1 },
+      });
       for (let i = 0; i < 5; i++) await exp.consume({ id: i, n: 2 }); // queued before start
       await exp.start(host(set));
       await exp.shutdown(never());
@@ -229,7 +282,12 @@ describe('exporterhelper/exporter', () => {
 
     it('resolves after the send', async () => {
       const pushed: number[] = [];
-      const { set, exp } = make({ ...sync, push: async (b) => { pushed.push(b.id); } });
+      const { set, exp } = make({
+        ...sync,
+        push: async (b) => {
+          pushed.push(b.id);
+        },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 7, n: 1 });
       expect(pushed).to.deep.equal([7]);
@@ -241,7 +299,13 @@ describe('exporterhelper/exporter', () => {
     it('rejects with the PermanentError for a permanent failure (400 and 500), one attempt', async () => {
       for (const status of [400, 500]) {
         let calls = 0;
-        const { set, exp } = make({ ...sync, push: async () => { calls++; throw new PermanentSendError(`HTTP ${status}`, { status }); } });
+        const { set, exp } = make({
+          ...sync,
+          push: async () => {
+            calls++;
+            throw new PermanentSendError(`HTTP ${status}`, { status });
+          },
+        });
         await exp.start(host(set));
         const err = await rejection(exp.consume({ id: 1, n: 1 }));
         expect(err).to.be.instanceOf(PermanentError);
@@ -257,7 +321,10 @@ describe('exporterhelper/exporter', () => {
       let calls = 0;
       const { set, exp } = make({
         ...sync,
-        push: async () => { calls++; throw new RetryableSendError('HTTP 429', { status: 429, retryAfterMs: 30_000 }); },
+        push: async () => {
+          calls++;
+          throw new RetryableSendError('HTTP 429', { status: 429, retryAfterMs: 30_000 });
+        },
         retry: { max_elapsed_time: 1000 },
       });
       await exp.start(host(set));
@@ -284,7 +351,12 @@ describe('exporterhelper/exporter', () => {
   describe('lifecycle', () => {
     it('shutdown twice is fine and calls the exporter shutdown once', async () => {
       let shutdowns = 0;
-      const { set, exp } = make({ push: async () => undefined, shutdown: async () => { shutdowns++; } });
+      const { set, exp } = make({
+        push: async () => undefined,
+        shutdown: async () => {
+          shutdowns++;
+        },
+      });
       await exp.start(host(set));
       await Promise.all([exp.shutdown(never()), exp.shutdown(never())]);
       await exp.shutdown(aborted());
@@ -293,7 +365,12 @@ describe('exporterhelper/exporter', () => {
 
     it('shutdown without start is fine', async () => {
       let starts = 0;
-      const { exp } = make({ push: async () => undefined, start: async () => { starts++; } });
+      const { exp } = make({
+        push: async () => undefined,
+        start: async () => {
+          starts++;
+        },
+      });
       await exp.shutdown(never());
       await exp.shutdown(never());
       expect(starts).to.equal(0);
@@ -301,7 +378,12 @@ describe('exporterhelper/exporter', () => {
     });
 
     it('a failing exporter shutdown is logged, not thrown', async () => {
-      const { set, exp } = make({ push: async () => undefined, shutdown: async () => { throw new Error('close failed'); } });
+      const { set, exp } = make({
+        push: async () => undefined,
+        shutdown: async () => {
+          throw new Error('close failed');
+        },
+      });
       await exp.start(host(set));
       await exp.shutdown(never());
       expect(set.logger.lines.some((l) => l.level === 'error')).to.equal(true);
@@ -309,7 +391,12 @@ describe('exporterhelper/exporter', () => {
 
     it('never puts foreign error messages (possible secrets) into status or logs', async () => {
       const secret = 'Bearer sk-live-123456';
-      const { set, exp } = make({ push: async () => { throw new Error(`request with Authorization: ${secret} failed`); }, retry: { enabled: false } });
+      const { set, exp } = make({
+        push: async () => {
+          throw new Error(`request with Authorization: ${secret} failed`);
+        },
+        retry: { enabled: false },
+      });
       await exp.start(host(set));
       await exp.consume({ id: 1, n: 1 });
       await waitFor(() => (exp.status().dropped.retries_exhausted ?? 0) === 1, 'dropped');
@@ -330,13 +417,29 @@ describe('exporterhelper/exporter', () => {
         sending_queue: { enabled: true, num_consumers: 2, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse' },
       });
       const v = r.value as { timeout: number; retry_on_failure: never; sending_queue: never };
-      expect(retryOptions(v.retry_on_failure, v.timeout)).to.deep.equal({ enabled: true, initialIntervalMs: 5000, maxIntervalMs: 30000, maxElapsedMs: 300000, multiplier: 1.5, randomizationFactor: 0.5, timeoutMs: 5000 });
+      expect(retryOptions(v.retry_on_failure, v.timeout)).to.deep.equal({
+        enabled: true,
+        initialIntervalMs: 5000,
+        maxIntervalMs: 30000,
+        maxElapsedMs: 300000,
+        multiplier: 1.5,
+        randomizationFactor: 0.5,
+        timeoutMs: 5000,
+      });
       expect(queueOptions(v.sending_queue)).to.deep.equal({ enabled: true, numConsumers: 2, capacity: 1000, sizer: 'requests', dropPolicy: 'refuse' });
     });
 
     it('reject bad values with their paths', () => {
-      const r = validateSchema(helperSchema(), { retry_on_failure: { multiplier: 0.5, initial_interval: 'soon' }, sending_queue: { drop_policy: 'random' } }, 'exporters.x');
-      expect(r.issues.map((i) => i.path).sort()).to.deep.equal(['exporters.x.retry_on_failure.initial_interval', 'exporters.x.retry_on_failure.multiplier', 'exporters.x.sending_queue.drop_policy']);
+      const r = validateSchema(
+        helperSchema(),
+        { retry_on_failure: { multiplier: 0.5, initial_interval: 'soon' }, sending_queue: { drop_policy: 'random' } },
+        'exporters.x',
+      );
+      expect(r.issues.map((i) => i.path).sort()).to.deep.equal([
+        'exporters.x.retry_on_failure.initial_interval',
+        'exporters.x.retry_on_failure.multiplier',
+        'exporters.x.sending_queue.drop_policy',
+      ]);
     });
   });
 });

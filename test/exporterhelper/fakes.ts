@@ -6,7 +6,9 @@ import type { Logger } from '../../src/logger.js';
 import type { EventBatch, MetricsBatch } from '../../src/model/index.js';
 import type { ExporterTelemetry, ProcessorTelemetry, ReceiverTelemetry, Telemetry } from '../../src/telemetry.js';
 
-function bump(t: Record<string, number>, k: string, n: number): void { t[k] = (t[k] ?? 0) + n; }
+function bump(t: Record<string, number>, k: string, n: number): void {
+  t[k] = (t[k] ?? 0) + n;
+}
 
 export class FakeTelemetry implements Telemetry {
   readonly meter = createNoopMeter();
@@ -18,8 +20,14 @@ export class FakeTelemetry implements Telemetry {
     this.exporterTotals.set(`${id}|${signal}`, t);
     return {
       sent: (n) => bump(t, 'sent', n),
-      failed: (n, reason) => { bump(t, 'failed', n); bump(t, `failed.${reason}`, n); },
-      dropped: (n, reason) => { bump(t, 'dropped', n); bump(t, `dropped.${reason}`, n); },
+      failed: (n, reason) => {
+        bump(t, 'failed', n);
+        bump(t, `failed.${reason}`, n);
+      },
+      dropped: (n, reason) => {
+        bump(t, 'dropped', n);
+        bump(t, `dropped.${reason}`, n);
+      },
       totals: () => ({ ...t }),
     };
   }
@@ -41,28 +49,55 @@ export class FakeTelemetry implements Telemetry {
   }
 }
 
-export interface LogLine { level: string; obj: Record<string, unknown>; msg: string | undefined }
+export interface LogLine {
+  level: string;
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
 
 /** A Logger that records every call (and checks each entry is JSON-serialisable, as pino needs). */
 export class RecordingLogger implements Logger {
   level = 'trace';
-  constructor(readonly lines: LogLine[] = [], private readonly bindings: Record<string, unknown> = {}) {}
+  constructor(
+    readonly lines: LogLine[] = [],
+    private readonly bindings: Record<string, unknown> = {},
+  ) {}
   private rec(level: string, obj: object | string, msg?: string): void {
     const o = typeof obj === 'string' ? {} : (obj as Record<string, unknown>);
     JSON.stringify(o); // throws on bigint, like pino would
     this.lines.push({ level, obj: { ...this.bindings, ...o }, msg: typeof obj === 'string' ? obj : msg });
   }
-  trace(o: object | string, m?: string): void { this.rec('trace', o, m); }
-  debug(o: object | string, m?: string): void { this.rec('debug', o, m); }
-  info(o: object | string, m?: string): void { this.rec('info', o, m); }
-  warn(o: object | string, m?: string): void { this.rec('warn', o, m); }
-  error(o: object | string, m?: string): void { this.rec('error', o, m); }
-  fatal(o: object | string, m?: string): void { this.rec('fatal', o, m); }
-  child(b: Record<string, unknown>): Logger { return new RecordingLogger(this.lines, { ...this.bindings, ...b }); }
-  text(): string { return this.lines.map((l) => JSON.stringify(l)).join('\n'); }
+  trace(o: object | string, m?: string): void {
+    this.rec('trace', o, m);
+  }
+  debug(o: object | string, m?: string): void {
+    this.rec('debug', o, m);
+  }
+  info(o: object | string, m?: string): void {
+    this.rec('info', o, m);
+  }
+  warn(o: object | string, m?: string): void {
+    this.rec('warn', o, m);
+  }
+  error(o: object | string, m?: string): void {
+    this.rec('error', o, m);
+  }
+  fatal(o: object | string, m?: string): void {
+    this.rec('fatal', o, m);
+  }
+  child(b: Record<string, unknown>): Logger {
+    return new RecordingLogger(this.lines, { ...this.bindings, ...b });
+  }
+  text(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join('\n');
+  }
 }
 
-export function settings(id = 'test', tel = new FakeTelemetry(), logger = new RecordingLogger()): CreateSettings & { telemetry: FakeTelemetry; logger: RecordingLogger } {
+export function settings(
+  id = 'test',
+  tel = new FakeTelemetry(),
+  logger = new RecordingLogger(),
+): CreateSettings & { telemetry: FakeTelemetry; logger: RecordingLogger } {
   return { id, logger, telemetry: tel, stateDir: '/nonexistent/state' };
 }
 
@@ -80,16 +115,29 @@ export async function waitFor(cond: () => boolean, what = 'condition', timeoutMs
 }
 
 /** A signal that never aborts (a far shutdown deadline). */
-export function never(): AbortSignal { return new AbortController().signal; }
+export function never(): AbortSignal {
+  return new AbortController().signal;
+}
 
 /** An already-aborted signal. */
-export function aborted(): AbortSignal { const c = new AbortController(); c.abort(); return c.signal; }
+export function aborted(): AbortSignal {
+  const c = new AbortController();
+  c.abort();
+  return c.signal;
+}
 
-export interface Deferred<T = void> { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void }
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -104,19 +152,54 @@ export function sampleMetrics(points = 3, tag = 'a'): MetricsBatch {
     value: i + 0.5,
   }));
   return {
-    resourceMetrics: [{
-      schemaUrl: '',
-      resource: { attributes: { 'service.name': 'svc', 'host.id': tag }, droppedAttributesCount: 0 },
-      scopeMetrics: [{
+    resourceMetrics: [
+      {
         schemaUrl: '',
-        scope: { name: 'lib', version: '1.0.0', attributes: {}, droppedAttributesCount: 0 },
-        metrics: [
-          { name: 'g', description: 'a gauge', unit: '1', kind: 'gauge', points: gaugePts.slice(0, Math.max(0, points - 2)) },
-          { name: 'c', description: '', unit: '{req}', kind: 'sum', temporality: 2, isMonotonic: true, points: points >= 1 ? [{ attributes: {}, startTimeUnixNano: t0 - 10_000_000_000n, timeUnixNano: t0, flags: 0, value: 9007199254740993n }] : [] },
-          { name: 'h', description: '', unit: 'ms', kind: 'histogram', temporality: 1, points: points >= 2 ? [{ attributes: { k: 'v' }, startTimeUnixNano: t0 - 1n, timeUnixNano: t0, flags: 0, count: 6, sum: 12.5, bucketCounts: [1, 2, 3], explicitBounds: [1, 10], min: 0.5, max: 20 }] : [] },
+        resource: { attributes: { 'service.name': 'svc', 'host.id': tag }, droppedAttributesCount: 0 },
+        scopeMetrics: [
+          {
+            schemaUrl: '',
+            scope: { name: 'lib', version: '1.0.0', attributes: {}, droppedAttributesCount: 0 },
+            metrics: [
+              { name: 'g', description: 'a gauge', unit: '1', kind: 'gauge', points: gaugePts.slice(0, Math.max(0, points - 2)) },
+              {
+                name: 'c',
+                description: '',
+                unit: '{req}',
+                kind: 'sum',
+                temporality: 2,
+                isMonotonic: true,
+                points: points >= 1 ? [{ attributes: {}, startTimeUnixNano: t0 - 10_000_000_000n, timeUnixNano: t0, flags: 0, value: 9007199254740993n }] : [],
+              },
+              {
+                name: 'h',
+                description: '',
+                unit: 'ms',
+                kind: 'histogram',
+                temporality: 1,
+                points:
+                  points >= 2
+                    ? [
+                        {
+                          attributes: { k: 'v' },
+                          startTimeUnixNano: t0 - 1n,
+                          timeUnixNano: t0,
+                          flags: 0,
+                          count: 6,
+                          sum: 12.5,
+                          bucketCounts: [1, 2, 3],
+                          explicitBounds: [1, 10],
+                          min: 0.5,
+                          max: 20,
+                        },
+                      ]
+                    : [],
+              },
+            ],
+          },
         ],
-      }],
-    }],
+      },
+    ],
   };
 }
 
@@ -124,7 +207,16 @@ export function sampleEvents(n = 2): EventBatch {
   return {
     events: Array.from({ length: n }, (_, i) => ({
       timeUnixNano: 1700000000123456789n + BigInt(i),
-      attributes: { 'error.type': 'TypeError', _tx: BigInt(1000 + i), guid: `g${i}`, ratio: 0.25, nan: NaN, bytes: new Uint8Array([1, 2, 3]), list: ['x', 1n], kv: { a: 1n } },
+      attributes: {
+        'error.type': 'TypeError',
+        _tx: BigInt(1000 + i),
+        guid: `g${i}`,
+        ratio: 0.25,
+        nan: NaN,
+        bytes: new Uint8Array([1, 2, 3]),
+        list: ['x', 1n],
+        kv: { a: 1n },
+      },
     })),
   };
 }

@@ -25,7 +25,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     const q = new MemoryQueue<string>({ capacity: 3, numConsumers: 1, dropPolicy: 'drop_oldest' }, r.onDrop);
     for (const x of ['a', 'b', 'c']) expect(q.offer(x, 1)).to.equal(true);
     expect(q.offer('d', 2)).to.equal(true);
-    expect(r.drops).to.deep.equal([['a', 1, 'queue_full'], ['b', 1, 'queue_full']]);
+    expect(r.drops).to.deep.equal([
+      ['a', 1, 'queue_full'],
+      ['b', 1, 'queue_full'],
+    ]);
     expect(q.size()).to.equal(3);
   });
 
@@ -40,7 +43,9 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     const q = new MemoryQueue<number>({ capacity: 100, numConsumers: 1, dropPolicy: 'refuse' }, () => undefined);
     const got: number[] = [];
     for (let i = 0; i < 10; i++) q.offer(i, 1);
-    q.start(async (i) => { got.push(i); });
+    q.start(async (i) => {
+      got.push(i);
+    });
     await waitFor(() => got.length === 10, 'all sent');
     expect(got).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(q.size()).to.equal(0);
@@ -64,7 +69,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     await waitFor(() => gates.length === 3, 'three in flight');
     expect(active).to.equal(3);
     expect(q.size()).to.equal(3);
-    for (let k = 0; k < 6; k++) { await waitFor(() => gates.length > k, `send ${k}`); gates[k]!.resolve(); }
+    for (let k = 0; k < 6; k++) {
+      await waitFor(() => gates.length > k, `send ${k}`);
+      gates[k]!.resolve();
+    }
     await q.drain(never());
     expect(maxActive).to.equal(3);
     expect(gates).to.have.length(6);
@@ -74,7 +82,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     const r = recorder();
     const q = new MemoryQueue<number>({ capacity: 100, numConsumers: 2, dropPolicy: 'refuse' }, (i, s, re) => r.onDrop(String(i), s, re));
     const sent: number[] = [];
-    q.start(async (i) => { await new Promise((res) => setImmediate(res)); sent.push(i); });
+    q.start(async (i) => {
+      await new Promise((res) => setImmediate(res));
+      sent.push(i);
+    });
     for (let i = 0; i < 20; i++) q.offer(i, 1);
     await q.drain(never());
     expect(sent.slice().sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
@@ -86,7 +97,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     const r = recorder();
     const q = new MemoryQueue<string>({ capacity: 100, numConsumers: 1, dropPolicy: 'refuse' }, r.onDrop);
     let sendSignal: AbortSignal | undefined;
-    q.start((_i, signal) => { sendSignal = signal; return new Promise<void>((res) => signal.addEventListener('abort', () => res())); });
+    q.start((_i, signal) => {
+      sendSignal = signal;
+      return new Promise<void>((res) => signal.addEventListener('abort', () => res()));
+    });
     for (const x of ['a', 'b', 'c']) q.offer(x, 1);
     await waitFor(() => sendSignal !== undefined, 'first send');
     const deadline = new AbortController();
@@ -96,7 +110,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
     await d;
     expect(Date.now() - start).to.be.below(1000);
     expect(sendSignal!.aborted).to.equal(true);
-    expect(r.drops).to.deep.equal([['b', 1, 'shutdown'], ['c', 1, 'shutdown']]);
+    expect(r.drops).to.deep.equal([
+      ['b', 1, 'shutdown'],
+      ['c', 1, 'shutdown'],
+    ]);
     expect(q.size()).to.equal(0);
   });
 
@@ -114,7 +131,10 @@ describe('exporterhelper/queue (MemoryQueue)', () => {
   it('survives a consumer that throws', async () => {
     const q = new MemoryQueue<number>({ capacity: 10, numConsumers: 1, dropPolicy: 'refuse' }, () => undefined);
     const seen: number[] = [];
-    q.start(async (i) => { seen.push(i); if (i === 0) throw new Error('boom'); });
+    q.start(async (i) => {
+      seen.push(i);
+      if (i === 0) throw new Error('boom');
+    });
     q.offer(0, 1);
     q.offer(1, 1);
     await q.drain(never());

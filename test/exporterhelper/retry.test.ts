@@ -1,8 +1,15 @@
 import { expect } from 'chai';
 import { PermanentError } from '../../src/errors.js';
 import {
-  PermanentSendError, RetriesExhaustedError, RetryableSendError, SendAbortedError, SendTimeoutError,
-  parseRetryAfter, safeMessage, sendWithRetry, type RetryOptions,
+  PermanentSendError,
+  RetriesExhaustedError,
+  RetryableSendError,
+  SendAbortedError,
+  SendTimeoutError,
+  parseRetryAfter,
+  safeMessage,
+  sendWithRetry,
+  type RetryOptions,
 } from '../../src/exporterhelper/retry.js';
 import { never } from './fakes.js';
 
@@ -55,7 +62,11 @@ describe('exporterhelper/retry', () => {
       const err = new PermanentSendError(`HTTP ${status}`, { status });
       const s = scripted([err, err]);
       let caught: unknown;
-      try { await sendWithRetry(s.push, opts(), never()); } catch (e) { caught = e; }
+      try {
+        await sendWithRetry(s.push, opts(), never());
+      } catch (e) {
+        caught = e;
+      }
       expect(caught).to.equal(err);
       expect(caught).to.be.instanceOf(PermanentError);
       expect(s.times).to.have.length(1);
@@ -68,10 +79,26 @@ describe('exporterhelper/retry', () => {
     const times: number[] = [];
     let caught: unknown;
     try {
-      await sendWithRetry(async () => { times.push(virtual); throw new RetryableSendError('HTTP 503', { status: 503 }); },
-        opts({ initialIntervalMs: 20, multiplier: 2, maxIntervalMs: 1000, maxElapsedMs: 200, now: () => virtual,
-          onAttemptFailed: (_e, info) => { if (info.delayMs !== undefined) virtual += info.delayMs; } }), never());
-    } catch (e) { caught = e; }
+      await sendWithRetry(
+        async () => {
+          times.push(virtual);
+          throw new RetryableSendError('HTTP 503', { status: 503 });
+        },
+        opts({
+          initialIntervalMs: 20,
+          multiplier: 2,
+          maxIntervalMs: 1000,
+          maxElapsedMs: 200,
+          now: () => virtual,
+          onAttemptFailed: (_e, info) => {
+            if (info.delayMs !== undefined) virtual += info.delayMs;
+          },
+        }),
+        never(),
+      );
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(RetriesExhaustedError);
     // waits 20, 40, 80 → attempt 4 at 140 ms; the next wait (160 ms) would end past 200 ms
     expect(times).to.deep.equal([0, 20, 60, 140]);
@@ -83,7 +110,11 @@ describe('exporterhelper/retry', () => {
     const s = scripted([new RetryableSendError('HTTP 503', { status: 503, retryAfterMs: 60_000 })]);
     const start = Date.now();
     let caught: unknown;
-    try { await sendWithRetry(s.push, opts({ maxElapsedMs: 1000 }), never()); } catch (e) { caught = e; }
+    try {
+      await sendWithRetry(s.push, opts({ maxElapsedMs: 1000 }), never());
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(RetriesExhaustedError);
     expect((caught as RetriesExhaustedError).retryAfterMs).to.equal(60_000);
     expect(s.times).to.have.length(1);
@@ -93,7 +124,11 @@ describe('exporterhelper/retry', () => {
   it('makes one attempt when retries are disabled', async () => {
     const s = scripted([new RetryableSendError('x'), new RetryableSendError('x')]);
     let caught: unknown;
-    try { await sendWithRetry(s.push, opts({ enabled: false }), never()); } catch (e) { caught = e; }
+    try {
+      await sendWithRetry(s.push, opts({ enabled: false }), never());
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(RetriesExhaustedError);
     expect(s.times).to.have.length(1);
   });
@@ -107,9 +142,24 @@ describe('exporterhelper/retry', () => {
     const ctl = new AbortController();
     const start = Date.now();
     let caught: unknown;
-    const p = sendWithRetry(async () => { throw new RetryableSendError('HTTP 503', { status: 503 }); },
-      opts({ initialIntervalMs: 60_000, maxElapsedMs: 0, onAttemptFailed: (_e, info) => { if (info.willRetry) setTimeout(() => ctl.abort(), 5); } }), ctl.signal);
-    try { await p; } catch (e) { caught = e; }
+    const p = sendWithRetry(
+      async () => {
+        throw new RetryableSendError('HTTP 503', { status: 503 });
+      },
+      opts({
+        initialIntervalMs: 60_000,
+        maxElapsedMs: 0,
+        onAttemptFailed: (_e, info) => {
+          if (info.willRetry) setTimeout(() => ctl.abort(), 5);
+        },
+      }),
+      ctl.signal,
+    );
+    try {
+      await p;
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(SendAbortedError);
     expect((caught as SendAbortedError).attempts).to.equal(1);
     expect(Date.now() - start).to.be.below(1000);
@@ -119,9 +169,20 @@ describe('exporterhelper/retry', () => {
     const ctl = new AbortController();
     let pushSignal: AbortSignal | undefined;
     let caught: unknown;
-    const p = sendWithRetry((s) => { pushSignal = s; return new Promise<void>(() => undefined); }, opts({ timeoutMs: 0 }), ctl.signal);
+    const p = sendWithRetry(
+      (s) => {
+        pushSignal = s;
+        return new Promise<void>(() => undefined);
+      },
+      opts({ timeoutMs: 0 }),
+      ctl.signal,
+    );
     setTimeout(() => ctl.abort(), 5);
-    try { await p; } catch (e) { caught = e; }
+    try {
+      await p;
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(SendAbortedError);
     expect(pushSignal?.aborted).to.equal(true);
   });
@@ -131,7 +192,11 @@ describe('exporterhelper/retry', () => {
     ctl.abort();
     const s = scripted([]);
     let caught: unknown;
-    try { await sendWithRetry(s.push, opts(), ctl.signal); } catch (e) { caught = e; }
+    try {
+      await sendWithRetry(s.push, opts(), ctl.signal);
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).to.be.instanceOf(SendAbortedError);
     expect(s.times).to.have.length(0);
   });
@@ -139,11 +204,15 @@ describe('exporterhelper/retry', () => {
   it('times out an attempt that hangs (even if push ignores its signal) and retries', async () => {
     let calls = 0;
     const signals: AbortSignal[] = [];
-    const attempts = await sendWithRetry((s) => {
-      signals.push(s);
-      calls++;
-      return calls === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
-    }, opts({ timeoutMs: 30, initialIntervalMs: 1 }), never());
+    const attempts = await sendWithRetry(
+      (s) => {
+        signals.push(s);
+        calls++;
+        return calls === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      opts({ timeoutMs: 30, initialIntervalMs: 1 }),
+      never(),
+    );
     expect(attempts).to.equal(2);
     expect(signals[0]!.aborted).to.equal(true);
     expect(signals[0]!.reason).to.be.instanceOf(SendTimeoutError);
@@ -155,9 +224,24 @@ describe('exporterhelper/retry', () => {
     for (const r of [0, 0.999999]) {
       const ctl = new AbortController();
       try {
-        await sendWithRetry(async () => { throw new RetryableSendError('x'); },
-          opts({ initialIntervalMs: 100, randomizationFactor: 0.5, random: () => r, onAttemptFailed: (_e, i) => { seen.push(i.delayMs!); ctl.abort(); } }), ctl.signal);
-      } catch { /* aborted */ }
+        await sendWithRetry(
+          async () => {
+            throw new RetryableSendError('x');
+          },
+          opts({
+            initialIntervalMs: 100,
+            randomizationFactor: 0.5,
+            random: () => r,
+            onAttemptFailed: (_e, i) => {
+              seen.push(i.delayMs!);
+              ctl.abort();
+            },
+          }),
+          ctl.signal,
+        );
+      } catch {
+        /* aborted */
+      }
     }
     expect(seen).to.deep.equal([50, 150]);
   });
@@ -166,9 +250,25 @@ describe('exporterhelper/retry', () => {
     const delays: number[] = [];
     const ctl = new AbortController();
     try {
-      await sendWithRetry(async () => { throw new RetryableSendError('x'); },
-        opts({ initialIntervalMs: 1, multiplier: 4, maxIntervalMs: 20, maxElapsedMs: 0, onAttemptFailed: (_e, i) => { delays.push(i.delayMs!); if (delays.length === 5) ctl.abort(); } }), ctl.signal);
-    } catch { /* aborted */ }
+      await sendWithRetry(
+        async () => {
+          throw new RetryableSendError('x');
+        },
+        opts({
+          initialIntervalMs: 1,
+          multiplier: 4,
+          maxIntervalMs: 20,
+          maxElapsedMs: 0,
+          onAttemptFailed: (_e, i) => {
+            delays.push(i.delayMs!);
+            if (delays.length === 5) ctl.abort();
+          },
+        }),
+        ctl.signal,
+      );
+    } catch {
+      /* aborted */
+    }
     expect(delays).to.deep.equal([1, 4, 16, 20, 20]);
   });
 

@@ -26,7 +26,10 @@ class Stream {
   }
   pump(): void {
     for (const r of this.readers) {
-      while (!r.signal.aborted && r.next <= this.msgs.length) { const seq = r.next++; r.on({ seq, data: this.msgs[seq - 1]!, pending: this.msgs.length - seq }); }
+      while (!r.signal.aborted && r.next <= this.msgs.length) {
+        const seq = r.next++;
+        r.on({ seq, data: this.msgs[seq - 1]!, pending: this.msgs.length - seq });
+      }
     }
   }
 }
@@ -37,7 +40,11 @@ function channel(stream: Stream, pubs: () => PublisherInfo[]): FleetChannel {
     announce: () => undefined,
     send: async () => undefined,
     publishers: pubs,
-    read: (p, fromSeq, signal, on, caught) => { stream.readers.push({ p, next: fromSeq, on, signal }); caught(); stream.pump(); },
+    read: (p, fromSeq, signal, on, caught) => {
+      stream.readers.push({ p, next: fromSeq, on, signal });
+      caught();
+      stream.pump();
+    },
     status: () => ({}),
     close: async () => undefined,
   };
@@ -45,24 +52,86 @@ function channel(stream: Stream, pubs: () => PublisherInfo[]): FleetChannel {
 
 function grant(kv: Map<string, Record<string, unknown>>, token: number): LeaseGrant {
   const ac = new AbortController();
-  const store: StateStore = { load: async (k) => kv.get(k), save: async (k, f) => { kv.set(k, f); } };
-  return { name: 'p.0', token, signal: ac.signal, valid: () => !ac.signal.aborted, check: async () => undefined, watermarks: () => { throw new Error('unused'); }, state: () => store, abort: () => ac.abort() } as unknown as LeaseGrant;
+  const store: StateStore = {
+    load: async (k) => kv.get(k),
+    save: async (k, f) => {
+      kv.set(k, f);
+    },
+  };
+  return {
+    name: 'p.0',
+    token,
+    signal: ac.signal,
+    valid: () => !ac.signal.aborted,
+    check: async () => undefined,
+    watermarks: () => {
+      throw new Error('unused');
+    },
+    state: () => store,
+    abort: () => ac.abort(),
+  } as unknown as LeaseGrant;
 }
 
 function host(owned: Map<number, LeaseGrant>): ClusterHost {
-  return { name: 'c', nodeId: 'n', instanceId: 'i', partitions: 1, lease: () => { throw new Error('unused'); }, ownedPartitions: () => owned, fleet: () => { throw new Error('unused'); }, report: () => undefined, status: () => ({}), health: () => ({ degraded: false }), readWatermark: async () => undefined } as unknown as ClusterHost;
+  return {
+    name: 'c',
+    nodeId: 'n',
+    instanceId: 'i',
+    partitions: 1,
+    lease: () => {
+      throw new Error('unused');
+    },
+    ownedPartitions: () => owned,
+    fleet: () => {
+      throw new Error('unused');
+    },
+    report: () => undefined,
+    status: () => ({}),
+    health: () => ({ degraded: false }),
+    readWatermark: async () => undefined,
+  } as unknown as ClusterHost;
 }
 
 /** windows of one number each: the sum of the publishers' values */
 const adapter: FleetAdapter<{ sum: number }> = {
-  periodMs: P, latenessMs: 0, waitMs: 500,
+  periodMs: P,
+  latenessMs: 0,
+  waitMs: 500,
   newWindow: () => ({ sum: 0 }),
-  merge: (w, e) => { for (const x of e) w.sum += Number(x); },
-  build: (k, w) => ({ resourceMetrics: [{ resource: { attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', scopeMetrics: [{ scope: { name: 's', version: '', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [{ kind: 'gauge', name: `w${k}`, description: '', unit: '', points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: w.sum }] }] }] }] }) as MetricsBatch,
+  merge: (w, e) => {
+    for (const x of e) w.sum += Number(x);
+  },
+  build: (k, w) =>
+    ({
+      resourceMetrics: [
+        {
+          resource: { attributes: {}, droppedAttributesCount: 0 },
+          schemaUrl: '',
+          scopeMetrics: [
+            {
+              scope: { name: 's', version: '', attributes: {}, droppedAttributesCount: 0 },
+              schemaUrl: '',
+              metrics: [
+                {
+                  kind: 'gauge',
+                  name: `w${k}`,
+                  description: '',
+                  unit: '',
+                  points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: w.sum }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    }) as MetricsBatch,
 };
 
 function exported(out: MetricsBatch[]): Array<[string, number]> {
-  return out.map((b) => { const m = b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!; return [m.name, Number((m.points[0] as { value: number }).value)]; });
+  return out.map((b) => {
+    const m = b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
+    return [m.name, Number((m.points[0] as { value: number }).value)];
+  });
 }
 
 describe('FleetOwner: merge once, late and duplicate partials, takeover from the mark', () => {
@@ -71,9 +140,24 @@ describe('FleetOwner: merge once, late and duplicate partials, takeover from the
     const stream = new Stream();
     const kv = new Map<string, Record<string, unknown>>();
     const owned = new Map([[0, grant(kv, 1)]]);
-    const pubs: PublisherInfo[] = [{ node_id: 'a', instance: '1', from: 0, period: P }, { node_id: 'b', instance: '1', from: 0, period: P }];
+    const pubs: PublisherInfo[] = [
+      { node_id: 'a', instance: '1', from: 0, period: P },
+      { node_id: 'b', instance: '1', from: 0, period: P },
+    ];
     const out: MetricsBatch[] = [];
-    const owner = new FleetOwner({ id: 'm', cluster: host(owned), channel: channel(stream, () => pubs), adapter, deliver: async (b) => { out.push(b); }, logger: silentLogger(), telemetry: new ServiceTelemetry(), now: () => now, tickMs: 10 });
+    const owner = new FleetOwner({
+      id: 'm',
+      cluster: host(owned),
+      channel: channel(stream, () => pubs),
+      adapter,
+      deliver: async (b) => {
+        out.push(b);
+      },
+      logger: silentLogger(),
+      telemetry: new ServiceTelemetry(),
+      now: () => now,
+      tickMs: 10,
+    });
     owner.start();
     try {
       stream.publish('a.1', 8, 1);
@@ -90,7 +174,10 @@ describe('FleetOwner: merge once, late and duplicate partials, takeover from the
       stream.publish('a.1', 9, 2); // a second copy (a resend past JetStream's duplicate window)
       stream.publish('b.1', 9, 20); // now complete: every live publisher sent
       await waitFor(() => out.length === 2, { timeoutMs: 2000, what: 'window 9 exported' });
-      expect(exported(out)).to.deep.equal([['w8', 1], ['w9', 22]]);
+      expect(exported(out)).to.deep.equal([
+        ['w8', 1],
+        ['w9', 22],
+      ]);
       expect(owner.counters.partials_duplicate).to.equal(1);
       expect(kv.get('p0')).to.include({ exported: 9 });
       // window 10: a's partial only; the owner changes (its grant aborts) before the deadline
@@ -100,7 +187,19 @@ describe('FleetOwner: merge once, late and duplicate partials, takeover from the
       expect(out).to.have.length(2);
       owner.stop();
       const out2: MetricsBatch[] = [];
-      const owner2 = new FleetOwner({ id: 'm', cluster: host(new Map([[0, grant(kv, 2)]])), channel: channel(stream, () => pubs), adapter, deliver: async (b) => { out2.push(b); }, logger: silentLogger(), telemetry: new ServiceTelemetry(), now: () => now, tickMs: 10 });
+      const owner2 = new FleetOwner({
+        id: 'm',
+        cluster: host(new Map([[0, grant(kv, 2)]])),
+        channel: channel(stream, () => pubs),
+        adapter,
+        deliver: async (b) => {
+          out2.push(b);
+        },
+        logger: silentLogger(),
+        telemetry: new ServiceTelemetry(),
+        now: () => now,
+        tickMs: 10,
+      });
       owner2.start();
       try {
         stream.publish('b.1', 10, 30);
@@ -109,7 +208,11 @@ describe('FleetOwner: merge once, late and duplicate partials, takeover from the
         expect(exported(out2)).to.deep.equal([['w10', 33]]);
         expect(owner2.counters.partials_late).to.equal(0);
         expect(owner2.counters.partials_merged).to.equal(2);
-      } finally { owner2.stop(); }
-    } finally { owner.stop(); }
+      } finally {
+        owner2.stop();
+      }
+    } finally {
+      owner.stop();
+    }
   });
 });

@@ -320,11 +320,17 @@ describe('test harness (real peers)', function () {
           await new Promise<void>((r) => sock.send('harness.a:1|c\nharness.b:2|c\nharness.t:5|ms', cd.port, '127.0.0.1', () => r()));
         }
         let got = new Map<string, number>();
-        await waitFor(() => {
-          got = cd.counters('harness.');
-          return got.get('harness.a') === 10 && got.get('harness.b') === 20;
-        }, { timeoutMs: 15_000, intervalMs: 200, what: 'collectd csv derive-harness.a = 10 and derive-harness.b = 20' });
-        expect([...got.entries()].sort()).to.deep.equal([['harness.a', 10], ['harness.b', 20]]);
+        await waitFor(
+          () => {
+            got = cd.counters('harness.');
+            return got.get('harness.a') === 10 && got.get('harness.b') === 20;
+          },
+          { timeoutMs: 15_000, intervalMs: 200, what: 'collectd csv derive-harness.a = 10 and derive-harness.b = 20' },
+        );
+        expect([...got.entries()].sort()).to.deep.equal([
+          ['harness.a', 10],
+          ['harness.b', 20],
+        ]);
       } finally {
         sock.close();
         await cd.stop();

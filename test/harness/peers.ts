@@ -104,11 +104,7 @@ function postgresBinDirs(): string[] {
 export function findBinary(name: string): string | undefined {
   const cached = foundBinaries.get(name);
   if (cached !== undefined) return cached;
-  const dirs = [
-    ...(PG_BINARIES.has(name) ? postgresBinDirs() : []),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean),
-    ...EXTRA_BIN_DIRS,
-  ];
+  const dirs = [...(PG_BINARIES.has(name) ? postgresBinDirs() : []), ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...EXTRA_BIN_DIRS];
   for (const dir of dirs) {
     const candidate = path.join(dir, name);
     if (isExecutable(candidate)) {
@@ -188,11 +184,7 @@ export async function ensurePackages(...debs: string[]): Promise<Availability> {
       aptUpdate ??= runCommand('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update'], { env, timeoutMs: 300_000 });
       const upd = await aptUpdate;
       if (upd.code !== 0) return upd;
-      return runCommand(
-        'apt-get',
-        ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', ...all],
-        { env, timeoutMs: 900_000 },
-      );
+      return runCommand('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', ...all], { env, timeoutMs: 900_000 });
     })();
   }
   const res = await aptInstall;
@@ -488,11 +480,16 @@ interface LaunchSpec {
   ports: number;
   readyTimeoutMs?: number;
   /** Write config files into `dir` and return the command line. */
-  prepare(dir: string, ports: number[]): Promise<{ cmd: string; args: string[]; env?: NodeJS.ProcessEnv }> | {
-    cmd: string;
-    args: string[];
-    env?: NodeJS.ProcessEnv;
-  };
+  prepare(
+    dir: string,
+    ports: number[],
+  ):
+    | Promise<{ cmd: string; args: string[]; env?: NodeJS.ProcessEnv }>
+    | {
+        cmd: string;
+        args: string[];
+        env?: NodeJS.ProcessEnv;
+      };
   /** Poll until ready; call `abortIf()` inside polling so a dead process fails fast. */
   ready(ports: number[], abortIf: () => void, timeoutMs: number): Promise<void>;
 }
@@ -562,12 +559,13 @@ export async function startAll<T extends Record<string, () => Promise<{ stop(): 
   const settled = await Promise.allSettled(keys.map((k) => starters[k]!()));
   const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed.length > 0) {
-    await Promise.allSettled(
-      settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])),
-    );
+    await Promise.allSettled(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])));
     throw failed.length === 1
       ? failed[0]!.reason
-      : new AggregateError(failed.map((f) => f.reason), failed.map((f) => describeError(f.reason)).join('\n\n'));
+      : new AggregateError(
+          failed.map((f) => f.reason),
+          failed.map((f) => describeError(f.reason)).join('\n\n'),
+        );
   }
   const out = {} as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
   keys.forEach((k, i) => {
@@ -703,8 +701,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
         ],
       };
     },
-    ready: ([port], abortIf, timeoutMs) =>
-      waitForHttp(`http://127.0.0.1:${port}/-/ready`, { status: 200, timeoutMs, abortIf, what: 'prometheus /-/ready' }),
+    ready: ([port], abortIf, timeoutMs) => waitForHttp(`http://127.0.0.1:${port}/-/ready`, { status: 200, timeoutMs, abortIf, what: 'prometheus /-/ready' }),
   });
   const url = `http://127.0.0.1:${launched.ports[0]}`;
   const query = async (promql: string, time?: Date | number): Promise<PromQueryData> => {
@@ -902,12 +899,12 @@ export async function startInfluxDB(opts: { readyTimeoutMs?: number; auth?: { us
       fs.writeFileSync(path.join(dir, 'influxdb.conf'), conf);
       return { cmd: bin, args: ['run', '-config', path.join(dir, 'influxdb.conf')], env: { ...process.env, HOME: dir } };
     },
-    ready: ([http], abortIf, timeoutMs) =>
-      waitForHttp(`http://127.0.0.1:${http}/ping`, { status: 204, timeoutMs, abortIf, what: 'influxdb /ping' }),
+    ready: ([http], abortIf, timeoutMs) => waitForHttp(`http://127.0.0.1:${http}/ping`, { status: 204, timeoutMs, abortIf, what: 'influxdb /ping' }),
   });
   const port = launched.ports[0]!;
   const url = `http://127.0.0.1:${port}`;
-  const authHeader: Record<string, string> = opts.auth !== undefined ? { authorization: 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') } : {};
+  const authHeader: Record<string, string> =
+    opts.auth !== undefined ? { authorization: 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') } : {};
   if (opts.auth !== undefined) {
     // the first admin user may be created without credentials
     const q = `CREATE USER "${opts.auth.username}" WITH PASSWORD '${opts.auth.password.replace(/'/g, "\\'")}' WITH ALL PRIVILEGES`;
@@ -942,7 +939,8 @@ export async function startInfluxDB(opts: { readyTimeoutMs?: number; auth?: { us
     },
     write: async (db, lines, precision = 'ns') => {
       const res = await fetch(`${url}/write?${new URLSearchParams({ db, precision })}`, {
-        method: 'POST', headers: authHeader,
+        method: 'POST',
+        headers: authHeader,
         body: lines,
         signal: AbortSignal.timeout(10_000),
       });
@@ -1027,18 +1025,14 @@ export async function startCarbon(opts: CarbonOptions = {}): Promise<CarbonPeer>
         '',
       ].join('\n');
       fs.writeFileSync(path.join(conf, 'carbon.conf'), carbonConf);
-      fs.writeFileSync(
-        path.join(conf, 'storage-schemas.conf'),
-        `[default]\npattern = .*\nretentions = ${opts.retentions ?? '1s:1h,60s:1d'}\n`,
-      );
+      fs.writeFileSync(path.join(conf, 'storage-schemas.conf'), `[default]\npattern = .*\nretentions = ${opts.retentions ?? '1s:1h,60s:1d'}\n`);
       return {
         cmd: bin,
         args: [`--config=${path.join(conf, 'carbon.conf')}`, '--nodaemon', '--logfile=-', 'start'],
         env: { ...process.env, GRAPHITE_ROOT: dir, GRAPHITE_CONF_DIR: conf, GRAPHITE_STORAGE_DIR: `${dir}/storage` },
       };
     },
-    ready: ([line], abortIf, timeoutMs) =>
-      waitFor(() => canConnect(line!), { timeoutMs, intervalMs: 50, abortIf, what: 'carbon-cache line port' }),
+    ready: ([line], abortIf, timeoutMs) => waitFor(() => canConnect(line!), { timeoutMs, intervalMs: 50, abortIf, what: 'carbon-cache line port' }),
   });
   const [linePort, picklePort, cacheQueryPort] = launched.ports as [number, number, number];
   const whisperDir = path.join(launched.dir, 'storage', 'whisper');
@@ -1052,7 +1046,8 @@ export async function startCarbon(opts: CarbonOptions = {}): Promise<CarbonPeer>
     cacheQueryPort,
     send: (lines) => sendTcp(linePort, lines.endsWith('\n') ? lines : `${lines}\n`),
     whisperFile,
-    fetchWhisper: async (metricPath, from = Math.floor(Date.now() / 1000) - 3000) => { // inside the 1s:1h archive even when whisper-fetch starts late
+    fetchWhisper: async (metricPath, from = Math.floor(Date.now() / 1000) - 3000) => {
+      // inside the 1s:1h archive even when whisper-fetch starts late
       const file = whisperFile(metricPath);
       if (!fs.existsSync(file)) return [];
       const res = await runCommand(whisperFetch, ['--json', `--from=${Math.floor(from)}`, file], { timeoutMs: 30_000 });
@@ -1088,7 +1083,18 @@ export async function startNats(opts: { readyTimeoutMs?: number; user?: string; 
     readyTimeoutMs: opts.readyTimeoutMs,
     prepare: (dir, [port, monitor]) => ({
       cmd: bin,
-      args: ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', path.join(dir, 'jetstream'), ...(opts.user !== undefined ? ['--user', opts.user, '--pass', opts.password ?? ''] : [])],
+      args: [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-m',
+        String(monitor),
+        '-js',
+        '-sd',
+        path.join(dir, 'jetstream'),
+        ...(opts.user !== undefined ? ['--user', opts.user, '--pass', opts.password ?? ''] : []),
+      ],
     }),
     ready: ([, monitor], abortIf, timeoutMs) =>
       waitForHttp(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`, {
@@ -1154,20 +1160,56 @@ export async function startNatsCluster(opts: { size?: number; readyTimeoutMs?: n
     const name = `n${i}`;
     const dir = path.join(root, name);
     fs.mkdirSync(dir, { recursive: true });
-    const routes = size > 1 ? ['--routes', Array.from({ length: size }, (_, j) => j).filter((j) => j !== i).map((j) => `nats://127.0.0.1:${ports[j * 3 + 2]}`).join(',')] : [];
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', path.join(dir, 'jetstream'), '-n', name,
-      ...(size > 1 ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${route}`, ...routes] : [])];
+    const routes =
+      size > 1
+        ? [
+            '--routes',
+            Array.from({ length: size }, (_, j) => j)
+              .filter((j) => j !== i)
+              .map((j) => `nats://127.0.0.1:${ports[j * 3 + 2]}`)
+              .join(','),
+          ]
+        : [];
+    const args = [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-m',
+      String(monitor),
+      '-js',
+      '-sd',
+      path.join(dir, 'jetstream'),
+      '-n',
+      name,
+      ...(size > 1 ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${route}`, ...routes] : []),
+    ];
     const monitorUrl = `http://127.0.0.1:${monitor}`;
     const start = async (): Promise<void> => {
       if (procs[i] !== undefined && procs[i]!.child.exitCode === null && procs[i]!.child.signalCode === null) return;
       const p = new PeerProcess(`nats-${name}`, bin, args, path.join(dir, 'nats.log'), { cwd: dir });
       procs[i] = p;
-      await waitForHttp(`${monitorUrl}/healthz?js-enabled-only=true`, { status: 200, timeoutMs, abortIf: () => p.assertAlive(), body: (t) => (JSON.parse(t) as { status?: string }).status === 'ok', what: `nats ${name} /healthz` });
+      await waitForHttp(`${monitorUrl}/healthz?js-enabled-only=true`, {
+        status: 200,
+        timeoutMs,
+        abortIf: () => p.assertAlive(),
+        body: (t) => (JSON.parse(t) as { status?: string }).status === 'ok',
+        what: `nats ${name} /healthz`,
+      });
     };
     nodes.push({
-      name, url: `nats://127.0.0.1:${port}`, port, monitorUrl, dir,
-      get pid() { return procs[i]?.pid ?? -1; },
-      running: () => { const c = procs[i]?.child; return c !== undefined && c.exitCode === null && c.signalCode === null; },
+      name,
+      url: `nats://127.0.0.1:${port}`,
+      port,
+      monitorUrl,
+      dir,
+      get pid() {
+        return procs[i]?.pid ?? -1;
+      },
+      running: () => {
+        const c = procs[i]?.child;
+        return c !== undefined && c.exitCode === null && c.signalCode === null;
+      },
       kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
         const p = procs[i];
         if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
@@ -1180,7 +1222,11 @@ export async function startNatsCluster(opts: { size?: number; readyTimeoutMs?: n
     });
   }
   const stop = async (): Promise<void> => {
-    await Promise.allSettled(procs.map(async (p) => { await p?.kill(3_000); }));
+    await Promise.allSettled(
+      procs.map(async (p) => {
+        await p?.kill(3_000);
+      }),
+    );
     await removeDir(root);
   };
   try {
@@ -1190,17 +1236,23 @@ export async function startNatsCluster(opts: { size?: number; readyTimeoutMs?: n
     await stop();
     throw new Error(`nats cluster did not start: ${describeError(err)}\n${tails}`);
   }
-  const waitForLeader = (ms = timeoutMs): Promise<void> => waitFor(async () => {
-    for (const n of nodes) {
-      if (!n.running()) continue;
-      try {
-        const r = await fetch(`${n.monitorUrl}/jsz`, { signal: AbortSignal.timeout(2000) });
-        const j = (await r.json()) as { meta_cluster?: { leader?: string } };
-        if (size === 1 || (j.meta_cluster?.leader ?? '') !== '') return true;
-      } catch { /* not up */ }
-    }
-    return false;
-  }, { timeoutMs: ms, intervalMs: 100, what: 'a JetStream meta leader' });
+  const waitForLeader = (ms = timeoutMs): Promise<void> =>
+    waitFor(
+      async () => {
+        for (const n of nodes) {
+          if (!n.running()) continue;
+          try {
+            const r = await fetch(`${n.monitorUrl}/jsz`, { signal: AbortSignal.timeout(2000) });
+            const j = (await r.json()) as { meta_cluster?: { leader?: string } };
+            if (size === 1 || (j.meta_cluster?.leader ?? '') !== '') return true;
+          } catch {
+            /* not up */
+          }
+        }
+        return false;
+      },
+      { timeoutMs: ms, intervalMs: 100, what: 'a JetStream meta leader' },
+    );
   await waitForLeader();
   return { nodes, urls: nodes.map((n) => n.url), waitForLeader, stop };
 }
@@ -1247,11 +1299,10 @@ async function pgIsReady(host: string, port: number): Promise<boolean> {
 function makePsql(host: string, port: number, user: string, database: string): (sql: string) => Promise<string> {
   return async (sql) => {
     const bin = requireBinary('psql', 'postgresql');
-    const res = await runCommand(
-      bin,
-      ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', user, '-d', database, '-c', sql],
-      { timeoutMs: 30_000, env: { ...process.env, PGCONNECT_TIMEOUT: '5' } },
-    );
+    const res = await runCommand(bin, ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', user, '-d', database, '-c', sql], {
+      timeoutMs: 30_000,
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+    });
     if (res.code !== 0) throw new Error(`psql: ${res.stderr.trim() || `exit ${res.code}`}`);
     return res.stdout;
   };
@@ -1287,17 +1338,29 @@ export async function startPostgres(opts: { own?: boolean; readyTimeoutMs?: numb
     };
     let started = false;
     try {
-      const init = await runCommand(
-        initdb,
-        ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'],
-        { ...ids, env, cwd: dir, timeoutMs: 120_000 },
-      );
+      const init = await runCommand(initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'], {
+        ...ids,
+        env,
+        cwd: dir,
+        timeoutMs: 120_000,
+      });
       if (init.code !== 0) throw new Error(`initdb exited ${init.code}: ${(init.stdout + init.stderr).slice(-2048)}`);
       exitCleanups.add(exitCleanup);
       started = true;
       const start = await runCommand(
         pgCtl,
-        ['-D', data, '-l', log, '-o', `-c listen_addresses=${host} -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'start'],
+        [
+          '-D',
+          data,
+          '-l',
+          log,
+          '-o',
+          `-c listen_addresses=${host} -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`,
+          '-w',
+          '-t',
+          String(Math.ceil(timeoutMs / 1000)),
+          'start',
+        ],
         { ...ids, env, cwd: dir, timeoutMs: timeoutMs + 10_000 },
       );
       if (start.code !== 0) throw new Error(`pg_ctl start exited ${start.code}: ${(start.stdout + start.stderr).trim()}`);
@@ -1445,27 +1508,30 @@ export async function startCollectd(opts: CollectdOptions = {}): Promise<Collect
       port = p!;
       csvRoot = path.join(dir, 'csv');
       const conf = path.join(dir, 'collectd.conf');
-      fs.writeFileSync(conf, [
-        `Hostname "${hostname}"`,
-        'FQDNLookup false',
-        `Interval ${opts.intervalS ?? 1}`,
-        `BaseDir "${dir}"`,
-        `PIDFile "${path.join(dir, 'collectd.pid')}"`,
-        'PluginDir "/usr/lib/collectd"',
-        'TypesDB "/usr/share/collectd/types.db"',
-        'LoadPlugin statsd',
-        'LoadPlugin csv',
-        '<Plugin statsd>',
-        '  Host "127.0.0.1"',
-        `  Port "${p}"`,
-        '  DeleteCounters false',
-        '</Plugin>',
-        '<Plugin csv>',
-        `  DataDir "${csvRoot}"`,
-        '  StoreRates false',
-        '</Plugin>',
-        '',
-      ].join('\n'));
+      fs.writeFileSync(
+        conf,
+        [
+          `Hostname "${hostname}"`,
+          'FQDNLookup false',
+          `Interval ${opts.intervalS ?? 1}`,
+          `BaseDir "${dir}"`,
+          `PIDFile "${path.join(dir, 'collectd.pid')}"`,
+          'PluginDir "/usr/lib/collectd"',
+          'TypesDB "/usr/share/collectd/types.db"',
+          'LoadPlugin statsd',
+          'LoadPlugin csv',
+          '<Plugin statsd>',
+          '  Host "127.0.0.1"',
+          `  Port "${p}"`,
+          '  DeleteCounters false',
+          '</Plugin>',
+          '<Plugin csv>',
+          `  DataDir "${csvRoot}"`,
+          '  StoreRates false',
+          '</Plugin>',
+          '',
+        ].join('\n'),
+      );
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         ...(opts.receiveBufferBytes !== undefined && opts.receiveBufferBytes > 0 ? await rcvbufShimEnv(dir, opts.receiveBufferBytes) : {}),

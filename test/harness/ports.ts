@@ -176,7 +176,9 @@ export function startResettingServer(): Promise<ResettingServer> {
   let accepted = 0;
   const srv = net.createServer((sock) => {
     accepted++;
-    sock.on('error', () => { /* the reset is the point */ });
+    sock.on('error', () => {
+      /* the reset is the point */
+    });
     sock.resetAndDestroy();
   });
   return new Promise((resolve, reject) => {
@@ -187,7 +189,10 @@ export function startResettingServer(): Promise<ResettingServer> {
         port,
         url: `http://127.0.0.1:${port}`,
         connections: () => accepted,
-        stop: () => new Promise<void>((res) => { srv.close(() => res()); }),
+        stop: () =>
+          new Promise<void>((res) => {
+            srv.close(() => res());
+          }),
       });
     });
   });

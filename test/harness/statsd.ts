@@ -54,21 +54,39 @@ export function mgmtCommand(port: number, cmd: string, timeoutMs = 3_000): Promi
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port });
     let out = '';
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`statsd mgmt ${cmd}: timed out`)); }, timeoutMs);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`statsd mgmt ${cmd}: timed out`));
+    }, timeoutMs);
     s.setEncoding('utf8');
     s.on('connect', () => s.write(cmd + '\n'));
     s.on('data', (d: string) => {
       out += d;
-      if (/END\s*$/.test(out) || (cmd === 'health' && /health: \w+/.test(out))) { clearTimeout(t); s.end(); resolve(out); }
+      if (/END\s*$/.test(out) || (cmd === 'health' && /health: \w+/.test(out))) {
+        clearTimeout(t);
+        s.end();
+        resolve(out);
+      }
     });
-    s.on('error', (e) => { clearTimeout(t); reject(e); });
+    s.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
   });
 }
 
 export async function startEtsyStatsd(opts: EtsyStatsdOptions = {}): Promise<EtsyStatsdPeer> {
   if (!hooked) {
     hooked = true;
-    process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
+    process.on('exit', () => {
+      for (const c of live) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    });
   }
   const stats = path.join(packageRoot(), 'node_modules', 'statsd', 'stats.js');
   if (!fs.existsSync(stats)) throw new Error(`Etsy statsd is not installed (${stats}); run npm ci`);
@@ -91,16 +109,29 @@ export async function startEtsyStatsd(opts: EtsyStatsdOptions = {}): Promise<Ets
   const logPath = path.join(dir, 'etsy-statsd.log');
   const fd = fs.openSync(logPath, 'a');
   const startTime = Math.round(Date.now() / 1000);
-  const env = { ...process.env, ...(opts.receiveBufferBytes !== undefined && opts.receiveBufferBytes > 0 ? await rcvbufShimEnv(dir, opts.receiveBufferBytes) : {}) };
+  const env = {
+    ...process.env,
+    ...(opts.receiveBufferBytes !== undefined && opts.receiveBufferBytes > 0 ? await rcvbufShimEnv(dir, opts.receiveBufferBytes) : {}),
+  };
   const child = spawn(process.execPath, [stats, cfgPath], { cwd: path.dirname(stats), stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
   live.add(child);
   let exited: string | undefined;
-  const exit = new Promise<void>((r) => child.once('exit', (code, sig) => { exited = sig ?? `code ${code}`; live.delete(child); r(); }));
+  const exit = new Promise<void>((r) =>
+    child.once('exit', (code, sig) => {
+      exited = sig ?? `code ${code}`;
+      live.delete(child);
+      r();
+    }),
+  );
   try {
     await waitFor(async () => /health: up/.test(await mgmtCommand(mgmtPort, 'health', 1_000)), {
-      timeoutMs: opts.readyTimeoutMs ?? 15_000, intervalMs: 50, what: 'Etsy statsd health: up',
-      abortIf: () => { if (exited !== undefined) throw new Error(`Etsy statsd exited (${exited}) during startup: ${fileTail(logPath)}`); },
+      timeoutMs: opts.readyTimeoutMs ?? 15_000,
+      intervalMs: 50,
+      what: 'Etsy statsd health: up',
+      abortIf: () => {
+        if (exited !== undefined) throw new Error(`Etsy statsd exited (${exited}) during startup: ${fileTail(logPath)}`);
+      },
     });
   } catch (e) {
     child.kill('SIGKILL');
@@ -119,14 +150,15 @@ export async function startEtsyStatsd(opts: EtsyStatsdOptions = {}): Promise<Ets
     startTime,
     mgmt: (cmd) => mgmtCommand(mgmtPort, cmd),
     logTail: (bytes) => fileTail(logPath, bytes),
-    stop: () => (stopped ??= (async () => {
-      if (exited === undefined) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exit;
-        clearTimeout(t);
-      }
-      await fsp.rm(dir, { recursive: true, force: true });
-    })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        if (exited === undefined) {
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          await exit;
+          clearTimeout(t);
+        }
+        await fsp.rm(dir, { recursive: true, force: true });
+      })()),
   };
 }

@@ -49,7 +49,10 @@ export function errorPaths(errors: readonly ErrorObject[] | null | undefined): S
     const params = e.params as Record<string, unknown>;
     if (e.keyword === 'additionalProperties') out.add(join(p, params.additionalProperty as string));
     if (e.keyword === 'required') out.add(join(p, params.missingProperty as string));
-    if (e.keyword === 'uniqueItems') { out.add(join(p, params.i as number)); out.add(join(p, params.j as number)); }
+    if (e.keyword === 'uniqueItems') {
+      out.add(join(p, params.i as number));
+      out.add(join(p, params.j as number));
+    }
   }
   return out;
 }
@@ -63,5 +66,11 @@ export function validateYamlText(text: string, reg: SchemaRegistry = registry): 
 }
 
 export function describeErrors(errors: readonly ErrorObject[]): string {
-  return errors.slice(0, 12).map((e) => `${pointerToPath(e.instancePath) || '(root)'} ${e.message}${e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : ''}`).join('; ');
+  return errors
+    .slice(0, 12)
+    .map(
+      (e) =>
+        `${pointerToPath(e.instancePath) || '(root)'} ${e.message}${e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : ''}`,
+    )
+    .join('; ');
 }

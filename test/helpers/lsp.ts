@@ -7,10 +7,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { waitFor } from '../harness/ports.js';
 
-interface Message { jsonrpc: '2.0'; id?: number | string; method?: string; params?: unknown; result?: unknown; error?: { code: number; message: string } }
-export interface Position { line: number; character: number }
-export interface Diagnostic { range: { start: Position; end: Position }; message: string; severity?: number; source?: string }
-export interface CompletionItem { label: string; kind?: number; detail?: string; documentation?: string | { kind: string; value: string }; insertText?: string }
+interface Message {
+  jsonrpc: '2.0';
+  id?: number | string;
+  method?: string;
+  params?: unknown;
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Diagnostic {
+  range: { start: Position; end: Position };
+  message: string;
+  severity?: number;
+  source?: string;
+}
+export interface CompletionItem {
+  label: string;
+  kind?: number;
+  detail?: string;
+  documentation?: string | { kind: string; value: string };
+  insertText?: string;
+}
 
 export class LspClient {
   private proc: ChildProcess;
@@ -23,15 +44,25 @@ export class LspClient {
   readonly serverRequests: string[] = [];
   private exited: Promise<number | null>;
 
-  constructor(cmd: string, args: string[], private settings: Record<string, unknown>) {
+  constructor(
+    cmd: string,
+    args: string[],
+    private settings: Record<string, unknown>,
+  ) {
     this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((res) => this.proc.once('exit', (code) => res(code)));
     this.proc.stdout!.on('data', (d: Buffer) => this.onData(d));
-    this.proc.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
-    this.proc.stdin!.on('error', () => { /* the server went away; requests fail on their deadline */ });
+    this.proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    this.proc.stdin!.on('error', () => {
+      /* the server went away; requests fail on their deadline */
+    });
   }
 
-  get log(): string { return this.stderr; }
+  get log(): string {
+    return this.stderr;
+  }
 
   private onData(d: Buffer): void {
     this.buf = Buffer.concat([this.buf, d]);
@@ -55,7 +86,7 @@ export class LspClient {
       let result: unknown = null;
       if (msg.method === 'workspace/configuration') {
         const items = (msg.params as { items: Array<{ section?: string }> }).items;
-        result = items.map((it) => (it.section === undefined ? null : this.settings[it.section] ?? null));
+        result = items.map((it) => (it.section === undefined ? null : (this.settings[it.section] ?? null)));
       }
       this.send({ jsonrpc: '2.0', id: msg.id, result });
       return;
@@ -81,9 +112,21 @@ export class LspClient {
   request<T>(method: string, params: unknown, timeoutMs = 15_000): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new Error(`LSP ${method}: no answer in ${timeoutMs} ms; server log: ${this.stderr}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`LSP ${method}: no answer in ${timeoutMs} ms; server log: ${this.stderr}`));
+      }, timeoutMs);
       timer.unref();
-      this.pending.set(id, { resolve: (v) => { clearTimeout(timer); resolve(v as T); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       this.send({ jsonrpc: '2.0', id, method, params });
     });
   }
@@ -122,14 +165,25 @@ export class LspClient {
 
   /** the diagnostics of a document once the server has published them for this version */
   async diagnosticsFor(uri: string, version = 1, timeoutMs = 15_000): Promise<Diagnostic[]> {
-    await waitFor(() => { const d = this.diagnostics.get(uri); return d !== undefined && (d.version === undefined || d.version >= version); }, { timeoutMs, what: `diagnostics of ${uri}; server log: ${this.stderr}` });
+    await waitFor(
+      () => {
+        const d = this.diagnostics.get(uri);
+        return d !== undefined && (d.version === undefined || d.version >= version);
+      },
+      { timeoutMs, what: `diagnostics of ${uri}; server log: ${this.stderr}` },
+    );
     return this.diagnostics.get(uri)!.diagnostics;
   }
 
   /** shutdown + exit, as an editor closes; killed when it does not exit in time */
   async stop(): Promise<number | null> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
-      try { await this.request('shutdown', null, 5_000); this.notify('exit', null); } catch { /* gone already */ }
+      try {
+        await this.request('shutdown', null, 5_000);
+        this.notify('exit', null);
+      } catch {
+        /* gone already */
+      }
       const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
       timer.unref();
       const code = await this.exited;

@@ -7,16 +7,10 @@
 import { expect } from 'chai';
 import { ValueType } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AggregationTemporality, AggregationType, MeterProvider, MetricReader, type ResourceMetrics as SdkResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, AggregationType, MeterProvider, MetricReader, type ResourceMetrics as SdkResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import {
-  JsonLogsSerializer, JsonMetricsSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer,
-} from '@opentelemetry/otlp-transformer';
-import type {
-  ExponentialHistogramMetric, GaugeMetric, HistogramMetric, Metric, MetricsBatch, SumMetric,
-} from '../../src/model/metrics.js';
+import { JsonLogsSerializer, JsonMetricsSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import type { ExponentialHistogramMetric, GaugeMetric, HistogramMetric, Metric, MetricsBatch, SumMetric } from '../../src/model/metrics.js';
 import { decodeLogsJson, decodeMetricsJson, encodeMetricsJson } from '../../src/otlp/json.js';
 import { decodeLogsProto, decodeMetricsProto, encodeMetricsProto } from '../../src/otlp/proto.js';
 
@@ -31,7 +25,13 @@ const nanos = (t: HrTime): bigint => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]
 async function collect(temporality: AggregationTemporality): Promise<SdkResourceMetrics> {
   const reader = new TestReader({ aggregationTemporalitySelector: () => temporality });
   const provider = new MeterProvider({
-    resource: resourceFromAttributes({ 'service.name': 'crosscheck', 'service.instance.id': 42, 'deployment.ratio': 0.5, 'feature.on': true, tags: ['a', 'b'] }),
+    resource: resourceFromAttributes({
+      'service.name': 'crosscheck',
+      'service.instance.id': 42,
+      'deployment.ratio': 0.5,
+      'feature.on': true,
+      tags: ['a', 'b'],
+    }),
     readers: [reader],
     views: [{ instrumentName: 'exp.latency', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
   });
@@ -67,7 +67,13 @@ function byName(b: MetricsBatch): Record<string, Metric> {
 function checkAgainstSdk(batch: MetricsBatch, sdk: SdkResourceMetrics, temporality: 1 | 2): void {
   expect(batch.resourceMetrics.length).to.equal(1);
   const rm = batch.resourceMetrics[0]!;
-  expect(rm.resource.attributes).to.deep.equal({ 'service.name': 'crosscheck', 'service.instance.id': 42n, 'deployment.ratio': 0.5, 'feature.on': true, tags: ['a', 'b'] });
+  expect(rm.resource.attributes).to.deep.equal({
+    'service.name': 'crosscheck',
+    'service.instance.id': 42n,
+    'deployment.ratio': 0.5,
+    'feature.on': true,
+    tags: ['a', 'b'],
+  });
   expect(rm.scopeMetrics[0]!.scope).to.deep.include({ name: 'crosscheck.meter', version: '3.1.4' });
   const ms = byName(batch);
   const sdkMetrics = Object.fromEntries(sdk.scopeMetrics[0]!.metrics.map((m) => [m.descriptor.name, m]));
@@ -92,7 +98,13 @@ function checkAgainstSdk(batch: MetricsBatch, sdk: SdkResourceMetrics, temporali
   expect(h.kind).to.equal('histogram');
   expect(h.temporality).to.equal(temporality);
   const hp = h.points[0]!;
-  const sdkH = sdkMetrics['latency']!.dataPoints[0]!.value as { buckets: { boundaries: number[]; counts: number[] }; count: number; sum: number; min: number; max: number };
+  const sdkH = sdkMetrics['latency']!.dataPoints[0]!.value as {
+    buckets: { boundaries: number[]; counts: number[] };
+    count: number;
+    sum: number;
+    min: number;
+    max: number;
+  };
   expect(hp).to.deep.include({ count: 4, sum: 5130, min: 3, max: 5000 });
   expect(hp.explicitBounds).to.deep.equal(sdkH.buckets.boundaries);
   expect(hp.bucketCounts).to.deep.equal(sdkH.buckets.counts);
@@ -101,7 +113,16 @@ function checkAgainstSdk(batch: MetricsBatch, sdk: SdkResourceMetrics, temporali
   const e = ms['exp.latency'] as ExponentialHistogramMetric;
   expect(e.kind).to.equal('exponentialHistogram');
   const ep = e.points[0]!;
-  const sdkE = sdkMetrics['exp.latency']!.dataPoints[0]!.value as { count: number; sum: number; min: number; max: number; scale: number; zeroCount: number; positive: { offset: number; bucketCounts: number[] }; negative: { offset: number; bucketCounts: number[] } };
+  const sdkE = sdkMetrics['exp.latency']!.dataPoints[0]!.value as {
+    count: number;
+    sum: number;
+    min: number;
+    max: number;
+    scale: number;
+    zeroCount: number;
+    positive: { offset: number; bucketCounts: number[] };
+    negative: { offset: number; bucketCounts: number[] };
+  };
   expect(ep).to.deep.include({ count: 6, zeroCount: 1, scale: sdkE.scale, min: 0, max: 300 });
   expect(ep.sum).to.be.closeTo(304.501, 1e-9);
   expect(ep.positive).to.deep.equal({ offset: sdkE.positive.offset, bucketCounts: sdkE.positive.bucketCounts });
@@ -114,7 +135,10 @@ function checkAgainstSdk(batch: MetricsBatch, sdk: SdkResourceMetrics, temporali
 }
 
 describe('otlp cross-check with the OpenTelemetry JS serializers', () => {
-  for (const [label, temporality, code] of [['cumulative', AggregationTemporality.CUMULATIVE, 2], ['delta', AggregationTemporality.DELTA, 1]] as const) {
+  for (const [label, temporality, code] of [
+    ['cumulative', AggregationTemporality.CUMULATIVE, 2],
+    ['delta', AggregationTemporality.DELTA, 1],
+  ] as const) {
     it(`protobuf (ProtobufMetricsSerializer), ${label}`, async () => {
       const sdk = await collect(temporality);
       const buf = ProtobufMetricsSerializer.serializeRequest(sdk)!;
@@ -151,7 +175,11 @@ describe('otlp cross-check with the OpenTelemetry JS serializers', () => {
     });
     const logger = provider.getLogger('log.scope', '1.0.0');
     logger.emit({
-      severityNumber: 17, severityText: 'ERROR', body: 'boom', eventName: 'app.error', timestamp: [1700000000, 123456789],
+      severityNumber: 17,
+      severityText: 'ERROR',
+      body: 'boom',
+      eventName: 'app.error',
+      timestamp: [1700000000, 123456789],
       attributes: { 'exception.type': 'TypeError', shared: 'record', count: 3 },
     });
     logger.emit({ severityNumber: 9, body: { msg: 'structured', n: 2 }, timestamp: [1700000001, 0] });
@@ -165,9 +193,16 @@ describe('otlp cross-check with the OpenTelemetry JS serializers', () => {
     const [a, b] = fromProto.data.events;
     expect(a!.timeUnixNano).to.equal(1700000000123456789n);
     expect(a!.attributes).to.deep.equal({
-      'service.name': 'svc', shared: 'record', 'otel.scope.name': 'log.scope', 'otel.scope.version': '1.0.0',
-      'exception.type': 'TypeError', count: 3n,
-      'log.severity_number': 17, 'log.severity_text': 'ERROR', 'log.body': 'boom', 'log.event_name': 'app.error',
+      'service.name': 'svc',
+      shared: 'record',
+      'otel.scope.name': 'log.scope',
+      'otel.scope.version': '1.0.0',
+      'exception.type': 'TypeError',
+      count: 3n,
+      'log.severity_number': 17,
+      'log.severity_text': 'ERROR',
+      'log.body': 'boom',
+      'log.event_name': 'app.error',
     });
     expect(b!.timeUnixNano).to.equal(1700000001000000000n);
     expect(b!.attributes['log.body']).to.deep.equal({ msg: 'structured', n: 2n });

@@ -19,15 +19,15 @@ export function fullBatch(): MetricsBatch {
     'int.max': 9223372036854775807n,
     'int.min': -9223372036854775808n,
     'int.small': -5n,
-    'double': 1.5,
+    double: 1.5,
     'neg.zero': -0,
-    'inf': Infinity,
-    'bool': false,
-    'bytes': new Uint8Array([0, 1, 2, 250, 255]),
-    'arr': ['a', 1n, 2.5, true, null, ['nested'], { k: 'v' }],
-    'kv': { inner: { deeper: [1n, 2n] }, s: 'x', b: new Uint8Array([7]) },
-    'nothing': null,
-    'unicode': 'héllo wörld ✓ 𝄞',
+    inf: Infinity,
+    bool: false,
+    bytes: new Uint8Array([0, 1, 2, 250, 255]),
+    arr: ['a', 1n, 2.5, true, null, ['nested'], { k: 'v' }],
+    kv: { inner: { deeper: [1n, 2n] }, s: 'x', b: new Uint8Array([7]) },
+    nothing: null,
+    unicode: 'héllo wörld ✓ 𝄞',
   };
   setAttr(resAttrs, '__proto__', 'guarded');
   return {
@@ -41,12 +41,25 @@ export function fullBatch(): MetricsBatch {
             schemaUrl: 'https://opentelemetry.io/schemas/1.20.0',
             metrics: [
               {
-                name: 'g.double', description: 'a gauge', unit: 'By', kind: 'gauge',
+                name: 'g.double',
+                description: 'a gauge',
+                unit: 'By',
+                kind: 'gauge',
                 points: [
                   {
-                    attributes: { host: 'a' }, startTimeUnixNano: 0n, timeUnixNano: T0, flags: 0, value: 3.25,
+                    attributes: { host: 'a' },
+                    startTimeUnixNano: 0n,
+                    timeUnixNano: T0,
+                    flags: 0,
+                    value: 3.25,
                     exemplars: [
-                      { filteredAttributes: { 'user.id': 'u1' }, timeUnixNano: T0, value: 1.5, spanId: '00f067aa0ba902b7', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
+                      {
+                        filteredAttributes: { 'user.id': 'u1' },
+                        timeUnixNano: T0,
+                        value: 1.5,
+                        spanId: '00f067aa0ba902b7',
+                        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+                      },
                       { filteredAttributes: {}, timeUnixNano: T1, value: -42n, spanId: '', traceId: '' },
                     ],
                   },
@@ -56,7 +69,12 @@ export function fullBatch(): MetricsBatch {
                 ],
               },
               {
-                name: 's.delta', description: '', unit: '1', kind: 'sum', temporality: 1, isMonotonic: true,
+                name: 's.delta',
+                description: '',
+                unit: '1',
+                kind: 'sum',
+                temporality: 1,
+                isMonotonic: true,
                 metadata: { 'prometheus.type': 'counter' },
                 points: [
                   { attributes: { route: '/a' }, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0, value: 1700000000123456789n },
@@ -64,41 +82,95 @@ export function fullBatch(): MetricsBatch {
                 ],
               },
               {
-                name: 's.cumulative', description: '', unit: '', kind: 'sum', temporality: 2, isMonotonic: false,
+                name: 's.cumulative',
+                description: '',
+                unit: '',
+                kind: 'sum',
+                temporality: 2,
+                isMonotonic: false,
                 points: [{ attributes: {}, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0, value: -9007199254740993n }],
               },
               {
-                name: 'h', description: 'latency', unit: 'ms', kind: 'histogram', temporality: 2,
+                name: 'h',
+                description: 'latency',
+                unit: 'ms',
+                kind: 'histogram',
+                temporality: 2,
                 points: [
                   {
-                    attributes: { x: 1n }, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0,
-                    count: 9, sum: 123.5, min: 0.5, max: 99, bucketCounts: [1, 2, 3, 3], explicitBounds: [1, 10, 100],
-                    exemplars: [{ filteredAttributes: {}, timeUnixNano: T1, value: 7, spanId: 'eee19b7ec3c1b174', traceId: '5b8efff798038103d269b633813fc60c' }],
+                    attributes: { x: 1n },
+                    startTimeUnixNano: T0,
+                    timeUnixNano: T1,
+                    flags: 0,
+                    count: 9,
+                    sum: 123.5,
+                    min: 0.5,
+                    max: 99,
+                    bucketCounts: [1, 2, 3, 3],
+                    explicitBounds: [1, 10, 100],
+                    exemplars: [
+                      { filteredAttributes: {}, timeUnixNano: T1, value: 7, spanId: 'eee19b7ec3c1b174', traceId: '5b8efff798038103d269b633813fc60c' },
+                    ],
                   },
                   { attributes: {}, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0, count: 0, bucketCounts: [], explicitBounds: [] },
                 ],
               },
               {
-                name: 'eh', description: '', unit: 's', kind: 'exponentialHistogram', temporality: 1,
+                name: 'eh',
+                description: '',
+                unit: 's',
+                kind: 'exponentialHistogram',
+                temporality: 1,
                 points: [
                   {
-                    attributes: { y: true }, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0,
-                    count: 12, sum: -3.5, min: -2, max: 8, scale: -2, zeroCount: 3, zeroThreshold: 0.001,
-                    positive: { offset: 5, bucketCounts: [1, 0, 4] }, negative: { offset: -3, bucketCounts: [2, 2] },
+                    attributes: { y: true },
+                    startTimeUnixNano: T0,
+                    timeUnixNano: T1,
+                    flags: 0,
+                    count: 12,
+                    sum: -3.5,
+                    min: -2,
+                    max: 8,
+                    scale: -2,
+                    zeroCount: 3,
+                    zeroThreshold: 0.001,
+                    positive: { offset: 5, bucketCounts: [1, 0, 4] },
+                    negative: { offset: -3, bucketCounts: [2, 2] },
                   },
                   {
-                    attributes: {}, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0,
-                    count: 0, scale: 20, zeroCount: 0, zeroThreshold: 0,
-                    positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] },
+                    attributes: {},
+                    startTimeUnixNano: T0,
+                    timeUnixNano: T1,
+                    flags: 0,
+                    count: 0,
+                    scale: 20,
+                    zeroCount: 0,
+                    zeroThreshold: 0,
+                    positive: { offset: 0, bucketCounts: [] },
+                    negative: { offset: 0, bucketCounts: [] },
                   },
                 ],
               },
               {
-                name: 'sm', description: '', unit: '', kind: 'summary',
-                points: [{
-                  attributes: {}, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0, count: 100, sum: 250.75,
-                  quantileValues: [{ quantile: 0, value: 0.1 }, { quantile: 0.5, value: 2 }, { quantile: 1, value: 9.5 }],
-                }],
+                name: 'sm',
+                description: '',
+                unit: '',
+                kind: 'summary',
+                points: [
+                  {
+                    attributes: {},
+                    startTimeUnixNano: T0,
+                    timeUnixNano: T1,
+                    flags: 0,
+                    count: 100,
+                    sum: 250.75,
+                    quantileValues: [
+                      { quantile: 0, value: 0.1 },
+                      { quantile: 0.5, value: 2 },
+                      { quantile: 1, value: 9.5 },
+                    ],
+                  },
+                ],
               },
             ],
           },
@@ -117,12 +189,18 @@ export function deepKvlistJson(depth: number): string {
 
 function varintLen(n: number): number {
   let len = 1;
-  while (n >= 128) { n = Math.floor(n / 128); len++; }
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    len++;
+  }
   return len;
 }
 
 function putVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) { buf[pos++] = (n & 127) | 128; n = Math.floor(n / 128); }
+  while (n >= 128) {
+    buf[pos++] = (n & 127) | 128;
+    n = Math.floor(n / 128);
+  }
   buf[pos++] = n;
   return pos;
 }
@@ -149,12 +227,19 @@ export function deepKvlistProto(depth: number): Uint8Array {
   const out = new Uint8Array(sizes[depth] as number);
   let p = 0;
   for (let k = depth; k >= 1; k--) {
-    out[p++] = 0x32; p = putVarint(out, p, kvlSizes[k] as number); // AnyValue.kvlist_value
-    out[p++] = 0x0a; p = putVarint(out, p, kvSizes[k] as number); // KeyValueList.values
-    out[p++] = 0x0a; out[p++] = 1; out[p++] = 0x61; // KeyValue.key "a"
-    out[p++] = 0x12; p = putVarint(out, p, sizes[k - 1] as number); // KeyValue.value
+    out[p++] = 0x32;
+    p = putVarint(out, p, kvlSizes[k] as number); // AnyValue.kvlist_value
+    out[p++] = 0x0a;
+    p = putVarint(out, p, kvSizes[k] as number); // KeyValueList.values
+    out[p++] = 0x0a;
+    out[p++] = 1;
+    out[p++] = 0x61; // KeyValue.key "a"
+    out[p++] = 0x12;
+    p = putVarint(out, p, sizes[k - 1] as number); // KeyValue.value
   }
-  out[p++] = 0x0a; out[p++] = 1; out[p++] = 0x78; // string_value "x"
+  out[p++] = 0x0a;
+  out[p++] = 1;
+  out[p++] = 0x78; // string_value "x"
   if (p !== out.length) throw new Error(`deepKvlistProto: wrote ${p} of ${out.length}`);
   return out;
 }
@@ -174,7 +259,10 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

@@ -1,11 +1,7 @@
 import { expect } from 'chai';
-import type {
-  ExponentialHistogramMetric, GaugeMetric, HistogramMetric, MetricsBatch, SumMetric, SummaryMetric,
-} from '../../src/model/metrics.js';
+import type { ExponentialHistogramMetric, GaugeMetric, HistogramMetric, MetricsBatch, SumMetric, SummaryMetric } from '../../src/model/metrics.js';
 import { DecodeError } from '../../src/otlp/errors.js';
-import {
-  decodeMetricsJson, encodeExportResponseJson, encodeMetricsJson, encodeStatusJson, quoteBigIntegers,
-} from '../../src/otlp/json.js';
+import { decodeMetricsJson, encodeExportResponseJson, encodeMetricsJson, encodeStatusJson, quoteBigIntegers } from '../../src/otlp/json.js';
 import { decodeMetricsProto, encodeMetricsProto } from '../../src/otlp/proto.js';
 import { T0, T1, fixture, fullBatch } from './helpers.js';
 
@@ -28,23 +24,35 @@ describe('otlp/json decode', () => {
     expect(r.rejected).to.equal(0);
     expect(r.errors).to.deep.equal([]);
     expect(r.data).to.deep.equal({
-      resourceMetrics: [{
-        resource: { attributes: { 'service.name': 'svc' }, droppedAttributesCount: 0 },
-        schemaUrl: '',
-        scopeMetrics: [{
-          scope: { name: 'lib', version: '1.0.0', attributes: {}, droppedAttributesCount: 0 },
+      resourceMetrics: [
+        {
+          resource: { attributes: { 'service.name': 'svc' }, droppedAttributesCount: 0 },
           schemaUrl: '',
-          metrics: [{
-            name: 'http.requests', description: '', unit: '1', kind: 'sum', temporality: 1, isMonotonic: true,
-            points: [{ attributes: { route: '/a' }, startTimeUnixNano: 1700000000000000000n, timeUnixNano: 1700000010000000000n, flags: 0, value: 5n }],
-          }],
-        }],
-      }],
+          scopeMetrics: [
+            {
+              scope: { name: 'lib', version: '1.0.0', attributes: {}, droppedAttributesCount: 0 },
+              schemaUrl: '',
+              metrics: [
+                {
+                  name: 'http.requests',
+                  description: '',
+                  unit: '1',
+                  kind: 'sum',
+                  temporality: 1,
+                  isMonotonic: true,
+                  points: [{ attributes: { route: '/a' }, startTimeUnixNano: 1700000000000000000n, timeUnixNano: 1700000010000000000n, flags: 0, value: 5n }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
     });
   });
 
   it('keeps 1700000000123456789 exact as a JSON number (asInt and timestamps)', () => {
-    const text = '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[' +
+    const text =
+      '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[' +
       '{"asInt": 1700000000123456789, "timeUnixNano": 1700000000123456789, "startTimeUnixNano": -1700000000123456789,' +
       ' "attributes":[{"key":"i","value":{"intValue": 9223372036854775807}},{"key":"s","value":{"stringValue":"12345678901234567890"}}]}]}}]}]}]}';
     const r = decodeMetricsJson(text);
@@ -58,46 +66,175 @@ describe('otlp/json decode', () => {
   it('decodes every metric kind with exact values', () => {
     const text = wrap([
       { name: 'g', gauge: { dataPoints: [{ asDouble: 0.1, timeUnixNano: '1700000000123456789', flags: 0 }] } },
-      { name: 'h', histogram: { aggregationTemporality: 2, dataPoints: [{ count: '6', sum: 10.5, min: 0.25, max: 7, bucketCounts: ['1', '2', '3'], explicitBounds: [1, 5], startTimeUnixNano: '1', timeUnixNano: '2' }] } },
-      { name: 'e', exponentialHistogram: { aggregationTemporality: 1, dataPoints: [{ count: '7', sum: 3, scale: 3, zeroCount: '1', zeroThreshold: 1e-9, positive: { offset: -2, bucketCounts: ['4', '2'] }, negative: {}, timeUnixNano: '5' }] } },
-      { name: 'q', summary: { dataPoints: [{ count: '3', sum: 6, quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 1, value: 3 }], timeUnixNano: '9' }] } },
+      {
+        name: 'h',
+        histogram: {
+          aggregationTemporality: 2,
+          dataPoints: [
+            { count: '6', sum: 10.5, min: 0.25, max: 7, bucketCounts: ['1', '2', '3'], explicitBounds: [1, 5], startTimeUnixNano: '1', timeUnixNano: '2' },
+          ],
+        },
+      },
+      {
+        name: 'e',
+        exponentialHistogram: {
+          aggregationTemporality: 1,
+          dataPoints: [
+            {
+              count: '7',
+              sum: 3,
+              scale: 3,
+              zeroCount: '1',
+              zeroThreshold: 1e-9,
+              positive: { offset: -2, bucketCounts: ['4', '2'] },
+              negative: {},
+              timeUnixNano: '5',
+            },
+          ],
+        },
+      },
+      {
+        name: 'q',
+        summary: {
+          dataPoints: [
+            {
+              count: '3',
+              sum: 6,
+              quantileValues: [
+                { quantile: 0.5, value: 2 },
+                { quantile: 1, value: 3 },
+              ],
+              timeUnixNano: '9',
+            },
+          ],
+        },
+      },
     ]);
     const r = decodeMetricsJson(text);
     expect(r.rejected).to.equal(0);
     const [g, h, e, q] = onlyMetrics(r.data) as [GaugeMetric, HistogramMetric, ExponentialHistogramMetric, SummaryMetric];
     expect(g.points).to.deep.equal([{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: T0, flags: 0, value: 0.1 }]);
     expect(h).to.deep.equal({
-      name: 'h', description: '', unit: '', kind: 'histogram', temporality: 2,
-      points: [{ attributes: {}, startTimeUnixNano: 1n, timeUnixNano: 2n, flags: 0, count: 6, sum: 10.5, min: 0.25, max: 7, bucketCounts: [1, 2, 3], explicitBounds: [1, 5] }],
+      name: 'h',
+      description: '',
+      unit: '',
+      kind: 'histogram',
+      temporality: 2,
+      points: [
+        {
+          attributes: {},
+          startTimeUnixNano: 1n,
+          timeUnixNano: 2n,
+          flags: 0,
+          count: 6,
+          sum: 10.5,
+          min: 0.25,
+          max: 7,
+          bucketCounts: [1, 2, 3],
+          explicitBounds: [1, 5],
+        },
+      ],
     });
     expect(e.temporality).to.equal(1);
-    expect(e.points).to.deep.equal([{
-      attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 5n, flags: 0, count: 7, sum: 3, scale: 3, zeroCount: 1, zeroThreshold: 1e-9,
-      positive: { offset: -2, bucketCounts: [4, 2] }, negative: { offset: 0, bucketCounts: [] },
-    }]);
-    expect(q.points).to.deep.equal([{
-      attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 9n, flags: 0, count: 3, sum: 6,
-      quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 1, value: 3 }],
-    }]);
+    expect(e.points).to.deep.equal([
+      {
+        attributes: {},
+        startTimeUnixNano: 0n,
+        timeUnixNano: 5n,
+        flags: 0,
+        count: 7,
+        sum: 3,
+        scale: 3,
+        zeroCount: 1,
+        zeroThreshold: 1e-9,
+        positive: { offset: -2, bucketCounts: [4, 2] },
+        negative: { offset: 0, bucketCounts: [] },
+      },
+    ]);
+    expect(q.points).to.deep.equal([
+      {
+        attributes: {},
+        startTimeUnixNano: 0n,
+        timeUnixNano: 9n,
+        flags: 0,
+        count: 3,
+        sum: 6,
+        quantileValues: [
+          { quantile: 0.5, value: 2 },
+          { quantile: 1, value: 3 },
+        ],
+      },
+    ]);
   });
 
   it('is lenient: numbers for int64, enum names, snake_case, unknown fields, hex case, base64 ids, NaN strings', () => {
     const text = JSON.stringify({
-      resource_metrics: [{
-        resource: { attributes: [{ key: 'k', value: { string_value: 'v' } }], dropped_attributes_count: 1, unknownThing: [1, 2] },
-        schema_url: 'u',
-        scope_metrics: [{
-          scope: { name: 's', version: '1', extra: true },
-          metrics: [
-            { name: 'a', sum: { aggregation_temporality: 'AGGREGATION_TEMPORALITY_DELTA', is_monotonic: true, data_points: [{ as_int: 8, start_time_unix_nano: 1000, time_unix_nano: '2000', attributes: [{ key: 'n', value: { int_value: 3 } }, { key: 'd', value: { double_value: '2.5' } }, { key: 'b', value: { bool_value: true } }, { key: 'y', value: { bytes_value: 'AAEC' } }, { key: 'arr', value: { array_value: { values: [{ int_value: '1' }] } } }, { key: 'kv', value: { kvlist_value: { values: [{ key: 'z', value: {} }] } } }], future_field: 1 }] } },
-            { name: 'b', sum: { aggregationTemporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE', dataPoints: [{ asDouble: 'NaN' }, { asDouble: 'Infinity' }, { asDouble: '-Infinity' }] } },
-            { name: 'c', histogram: { aggregationTemporality: 2, dataPoints: [{ count: 3, bucket_counts: [1, 2], explicit_bounds: [0.5], exemplars: [{ as_int: 4, trace_id: '4BF92F3577B34DA6A3CE929D0E0E4736', span_id: 'AA'.repeat(8), time_unix_nano: 7 }, { asDouble: 1, traceId: Buffer.from('0123456789abcdef0123456789abcdef', 'hex').toString('base64') }] }] } },
-            { name: 'd', exponential_histogram: { aggregationTemporality: 1, data_points: [{ zero_count: 2, zero_threshold: 0.5, positive: { bucket_counts: [1] } }] } },
-            { name: 'e', summary: { data_points: [{ quantile_values: [{ quantile: 0.9, value: 1 }] }] } },
+      resource_metrics: [
+        {
+          resource: { attributes: [{ key: 'k', value: { string_value: 'v' } }], dropped_attributes_count: 1, unknownThing: [1, 2] },
+          schema_url: 'u',
+          scope_metrics: [
+            {
+              scope: { name: 's', version: '1', extra: true },
+              metrics: [
+                {
+                  name: 'a',
+                  sum: {
+                    aggregation_temporality: 'AGGREGATION_TEMPORALITY_DELTA',
+                    is_monotonic: true,
+                    data_points: [
+                      {
+                        as_int: 8,
+                        start_time_unix_nano: 1000,
+                        time_unix_nano: '2000',
+                        attributes: [
+                          { key: 'n', value: { int_value: 3 } },
+                          { key: 'd', value: { double_value: '2.5' } },
+                          { key: 'b', value: { bool_value: true } },
+                          { key: 'y', value: { bytes_value: 'AAEC' } },
+                          { key: 'arr', value: { array_value: { values: [{ int_value: '1' }] } } },
+                          { key: 'kv', value: { kvlist_value: { values: [{ key: 'z', value: {} }] } } },
+                        ],
+                        future_field: 1,
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 'b',
+                  sum: {
+                    aggregationTemporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
+                    dataPoints: [{ asDouble: 'NaN' }, { asDouble: 'Infinity' }, { asDouble: '-Infinity' }],
+                  },
+                },
+                {
+                  name: 'c',
+                  histogram: {
+                    aggregationTemporality: 2,
+                    dataPoints: [
+                      {
+                        count: 3,
+                        bucket_counts: [1, 2],
+                        explicit_bounds: [0.5],
+                        exemplars: [
+                          { as_int: 4, trace_id: '4BF92F3577B34DA6A3CE929D0E0E4736', span_id: 'AA'.repeat(8), time_unix_nano: 7 },
+                          { asDouble: 1, traceId: Buffer.from('0123456789abcdef0123456789abcdef', 'hex').toString('base64') },
+                        ],
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 'd',
+                  exponential_histogram: { aggregationTemporality: 1, data_points: [{ zero_count: 2, zero_threshold: 0.5, positive: { bucket_counts: [1] } }] },
+                },
+                { name: 'e', summary: { data_points: [{ quantile_values: [{ quantile: 0.9, value: 1 }] }] } },
+              ],
+              newScopeField: {},
+            },
           ],
-          newScopeField: {},
-        }],
-      }],
+        },
+      ],
       topLevelUnknown: 'x',
     });
     const r = decodeMetricsJson(text);
@@ -111,7 +248,10 @@ describe('otlp/json decode', () => {
     expect(a.isMonotonic).to.equal(true);
     expect(a.points[0]).to.deep.equal({
       attributes: { n: 3n, d: 2.5, b: true, y: new Uint8Array([0, 1, 2]), arr: [1n], kv: { z: null } },
-      startTimeUnixNano: 1000n, timeUnixNano: 2000n, flags: 0, value: 8n,
+      startTimeUnixNano: 1000n,
+      timeUnixNano: 2000n,
+      flags: 0,
+      value: 8n,
     });
     expect(b.temporality).to.equal(2);
     expect(b.isMonotonic).to.equal(false); // missing isMonotonic = false
@@ -165,15 +305,29 @@ describe('otlp/json decode', () => {
         'not an object',
         { scopeMetrics: 7 },
         {
-          scopeMetrics: [{
-            metrics: [
-              'a string metric',
-              { name: 'ok', gauge: { dataPoints: [{ asInt: '1' }, 'x', { asInt: 'abc' }, { asInt: 1.5 }, { asDouble: {} }, { asInt: '2', timeUnixNano: 'soon' }] } },
-              { name: 'bad-dp', sum: { dataPoints: {} } },
-              { name: 'bad-kind', gauge: 5 },
-              { name: 'bad-attrs', gauge: { dataPoints: [{ asInt: '1', attributes: { a: 1 } }, { asInt: '1', attributes: [{ key: 5, value: {} }] }, { asInt: '1', attributes: [{ key: 'k', value: { stringValue: 5 } }] }] } },
-            ],
-          }],
+          scopeMetrics: [
+            {
+              metrics: [
+                'a string metric',
+                {
+                  name: 'ok',
+                  gauge: { dataPoints: [{ asInt: '1' }, 'x', { asInt: 'abc' }, { asInt: 1.5 }, { asDouble: {} }, { asInt: '2', timeUnixNano: 'soon' }] },
+                },
+                { name: 'bad-dp', sum: { dataPoints: {} } },
+                { name: 'bad-kind', gauge: 5 },
+                {
+                  name: 'bad-attrs',
+                  gauge: {
+                    dataPoints: [
+                      { asInt: '1', attributes: { a: 1 } },
+                      { asInt: '1', attributes: [{ key: 5, value: {} }] },
+                      { asInt: '1', attributes: [{ key: 'k', value: { stringValue: 5 } }] },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
         },
       ],
     });
@@ -193,13 +347,18 @@ describe('otlp/json decode', () => {
       { name: 'nv', gauge: { dataPoints: [{ asInt: '1' }, {}, { flags: 1 }] } },
       { description: 'no name', gauge: { dataPoints: [{ asInt: '1' }, { asInt: '2' }] } },
       { name: 'nodata' },
-      { name: 'h', histogram: { dataPoints: [
-        { count: 1, bucketCounts: [1], explicitBounds: [] },
-        { count: 1, bucketCounts: [0, 1], explicitBounds: [] },
-        { count: 1, bucketCounts: [0, 1, 0], explicitBounds: [5, 5] },
-        { count: 0, bucketCounts: [], explicitBounds: [3, 1] },
-        { count: 0, explicitBounds: [1, 2] },
-      ] } },
+      {
+        name: 'h',
+        histogram: {
+          dataPoints: [
+            { count: 1, bucketCounts: [1], explicitBounds: [] },
+            { count: 1, bucketCounts: [0, 1], explicitBounds: [] },
+            { count: 1, bucketCounts: [0, 1, 0], explicitBounds: [5, 5] },
+            { count: 0, bucketCounts: [], explicitBounds: [3, 1] },
+            { count: 0, explicitBounds: [1, 2] },
+          ],
+        },
+      },
       { name: 'temp', sum: { aggregationTemporality: 'AGGREGATION_TEMPORALITY_SOMETIMES', dataPoints: [{ asInt: '1' }] } },
     ]);
     const r = decodeMetricsJson(text);
@@ -220,10 +379,23 @@ describe('otlp/json decode', () => {
   });
 
   it('last attribute key wins; __proto__ keys stay own properties', () => {
-    const text = wrap([{ name: 'm', gauge: { dataPoints: [{ asInt: '1', attributes: [
-      { key: 'a', value: { stringValue: '1' } }, { key: 'a', value: { stringValue: '2' } },
-      { key: '__proto__', value: { stringValue: 'p' } },
-    ] }] } }]);
+    const text = wrap([
+      {
+        name: 'm',
+        gauge: {
+          dataPoints: [
+            {
+              asInt: '1',
+              attributes: [
+                { key: 'a', value: { stringValue: '1' } },
+                { key: 'a', value: { stringValue: '2' } },
+                { key: '__proto__', value: { stringValue: 'p' } },
+              ],
+            },
+          ],
+        },
+      },
+    ]);
     const p = (onlyMetrics(decodeMetricsJson(text).data)[0] as GaugeMetric).points[0]!;
     expect(p.attributes.a).to.equal('2');
     expect(Object.getPrototypeOf(p.attributes)).to.equal(Object.prototype);
@@ -283,7 +455,9 @@ describe('otlp/json encode', () => {
 
   it('encodes export responses and statuses', () => {
     expect(encodeExportResponseJson('metrics', 0, '')).to.equal('{}');
-    expect(JSON.parse(encodeExportResponseJson('metrics', 3, 'bad "points"'))).to.deep.equal({ partialSuccess: { rejectedDataPoints: '3', errorMessage: 'bad "points"' } });
+    expect(JSON.parse(encodeExportResponseJson('metrics', 3, 'bad "points"'))).to.deep.equal({
+      partialSuccess: { rejectedDataPoints: '3', errorMessage: 'bad "points"' },
+    });
     expect(JSON.parse(encodeExportResponseJson('events', 2, 'x'))).to.deep.equal({ partialSuccess: { rejectedLogRecords: '2', errorMessage: 'x' } });
     expect(JSON.parse(encodeExportResponseJson('events', 0, 'warning'))).to.deep.equal({ partialSuccess: { errorMessage: 'warning' } });
     expect(JSON.parse(encodeStatusJson(3, 'invalid JSON'))).to.deep.equal({ code: 3, message: 'invalid JSON' });
@@ -292,10 +466,12 @@ describe('otlp/json encode', () => {
 
 describe('otlp/json quoteBigIntegers', () => {
   it('quotes bare integers of 16+ digits outside strings only', () => {
-    expect(quoteBigIntegers('{"a":1700000000123456789,"b":"1700000000123456789","c":123,"d":-12345678901234567}'))
-      .to.equal('{"a":"1700000000123456789","b":"1700000000123456789","c":123,"d":"-12345678901234567"}');
-    expect(quoteBigIntegers('[1234567890123456.5,1.2345678901234567e30,"x\\"1234567890123456789\\"",1234567890123456789]'))
-      .to.equal('[1234567890123456.5,1.2345678901234567e30,"x\\"1234567890123456789\\"","1234567890123456789"]');
+    expect(quoteBigIntegers('{"a":1700000000123456789,"b":"1700000000123456789","c":123,"d":-12345678901234567}')).to.equal(
+      '{"a":"1700000000123456789","b":"1700000000123456789","c":123,"d":"-12345678901234567"}',
+    );
+    expect(quoteBigIntegers('[1234567890123456.5,1.2345678901234567e30,"x\\"1234567890123456789\\"",1234567890123456789]')).to.equal(
+      '[1234567890123456.5,1.2345678901234567e30,"x\\"1234567890123456789\\"","1234567890123456789"]',
+    );
     expect(quoteBigIntegers('{"k\\\\":9999999999999999}')).to.equal('{"k\\\\":"9999999999999999"}');
     const plain = '{"a":[1,2,3],"b":"no numbers here 12345678901234567890"}';
     expect(quoteBigIntegers(plain)).to.equal(plain);

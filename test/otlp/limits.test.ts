@@ -8,16 +8,33 @@ import { concat, deepKvlistJson, deepKvlistProto, doubleBytes, field, requestWit
 
 function gaugeBatch(pointAttrs: Attributes[], resourceAttrs: Attributes = {}): MetricsBatch {
   return {
-    resourceMetrics: [{
-      resource: { attributes: resourceAttrs, droppedAttributesCount: 0 }, schemaUrl: '',
-      scopeMetrics: [{
-        scope: { name: 's', version: '', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '',
-        metrics: [{
-          name: 'm', description: '', unit: '', kind: 'gauge',
-          points: pointAttrs.map((attributes, i): NumberDataPoint => ({ attributes, startTimeUnixNano: 0n, timeUnixNano: BigInt(i + 1), flags: 0, value: i })),
-        }],
-      }],
-    }],
+    resourceMetrics: [
+      {
+        resource: { attributes: resourceAttrs, droppedAttributesCount: 0 },
+        schemaUrl: '',
+        scopeMetrics: [
+          {
+            scope: { name: 's', version: '', attributes: {}, droppedAttributesCount: 0 },
+            schemaUrl: '',
+            metrics: [
+              {
+                name: 'm',
+                description: '',
+                unit: '',
+                kind: 'gauge',
+                points: pointAttrs.map((attributes, i): NumberDataPoint => ({
+                  attributes,
+                  startTimeUnixNano: 0n,
+                  timeUnixNano: BigInt(i + 1),
+                  flags: 0,
+                  value: i,
+                })),
+              },
+            ],
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -53,11 +70,13 @@ describe('otlp decode limits', () => {
   });
 
   it('10,000 attributes on one point: that point rejected, the others kept (JSON)', () => {
-    const r = decodeMetricsJson(jsonGauge([
-      '{"asDouble":0,"attributes":[{"key":"a","value":{"stringValue":"1"}}]}',
-      `{"asDouble":1,"attributes":${jsonAttrs(10_000)}}`,
-      '{"asDouble":2}',
-    ]));
+    const r = decodeMetricsJson(
+      jsonGauge([
+        '{"asDouble":0,"attributes":[{"key":"a","value":{"stringValue":"1"}}]}',
+        `{"asDouble":1,"attributes":${jsonAttrs(10_000)}}`,
+        '{"asDouble":2}',
+      ]),
+    );
     const m = r.data.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0] as GaugeMetric;
     expect(m.points.map((p) => p.value)).to.deep.equal([0, 2]);
     expect(r.rejected).to.equal(1);
@@ -93,10 +112,7 @@ describe('otlp decode limits', () => {
   });
 
   it('100,000-deep nested kvlist in JSON: point rejected, no crash', () => {
-    const r = decodeMetricsJson(jsonGauge([
-      `{"asDouble":1,"attributes":[{"key":"deep","value":${deepKvlistJson(100_000)}}]}`,
-      '{"asDouble":2}',
-    ]));
+    const r = decodeMetricsJson(jsonGauge([`{"asDouble":1,"attributes":[{"key":"deep","value":${deepKvlistJson(100_000)}}]}`, '{"asDouble":2}']));
     const m = r.data.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0] as GaugeMetric;
     expect(m.points.map((p) => p.value)).to.deep.equal([2]);
     expect(r.rejected).to.equal(1);
@@ -122,7 +138,11 @@ describe('otlp decode limits', () => {
     const r = decodeMetricsProto(encodeMetricsProto(gaugeBatch([{ s: 'x'.repeat(65536) }, { s: long }, { n: { inner: [long] } }])));
     expect(r.rejected).to.equal(2);
     expect(r.errors).to.include('metric "m" data point 1: attribute string value longer than 65536 characters');
-    const j = decodeMetricsJson(jsonGauge([`{"asDouble":1,"attributes":[{"key":"s","value":{"stringValue":"${'y'.repeat(11)}"}}]}`, '{"asDouble":2}']), { maxAttributes: 128, maxDepth: 16, maxValueLength: 10 });
+    const j = decodeMetricsJson(jsonGauge([`{"asDouble":1,"attributes":[{"key":"s","value":{"stringValue":"${'y'.repeat(11)}"}}]}`, '{"asDouble":2}']), {
+      maxAttributes: 128,
+      maxDepth: 16,
+      maxValueLength: 10,
+    });
     expect(j.rejected).to.equal(1);
   });
 
@@ -136,8 +156,9 @@ describe('otlp decode limits', () => {
   });
 
   it('applies to log records: deep bodies and attribute floods reject the record only', () => {
-    const text = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'ok' } }, { attributes: JSON.parse(jsonAttrs(1000)) }] }] }] })
-      .replace('"logRecords":[', `"logRecords":[{"body":${deepKvlistJson(100_000)}},`);
+    const text = JSON.stringify({
+      resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'ok' } }, { attributes: JSON.parse(jsonAttrs(1000)) }] }] }],
+    }).replace('"logRecords":[', `"logRecords":[{"body":${deepKvlistJson(100_000)}},`);
     const r = decodeLogsJson(text);
     expect(r.data.events.length).to.equal(1);
     expect(r.data.events[0]!.attributes['log.body']).to.equal('ok');

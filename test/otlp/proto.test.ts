@@ -1,16 +1,10 @@
 import { expect } from 'chai';
 import type { Type } from 'protobufjs';
-import type {
-  ExponentialHistogramMetric, GaugeMetric, HistogramMetric, MetricsBatch, SumMetric, SummaryMetric,
-} from '../../src/model/metrics.js';
+import type { ExponentialHistogramMetric, GaugeMetric, HistogramMetric, MetricsBatch, SumMetric, SummaryMetric } from '../../src/model/metrics.js';
 import { DecodeError } from '../../src/otlp/errors.js';
-import {
-  decodeMetricsProto, encodeExportResponseProto, encodeMetricsProto, encodeStatusProto,
-} from '../../src/otlp/proto.js';
+import { decodeMetricsProto, encodeExportResponseProto, encodeMetricsProto, encodeStatusProto } from '../../src/otlp/proto.js';
 import { OTLP_TYPES, loadOtlpProtos } from '../../src/otlp/schema.js';
-import {
-  T0, T1, concat, doubleBytes, field, fixed64Bytes, fullBatch, requestWithMetrics, varintBytes,
-} from './helpers.js';
+import { T0, T1, concat, doubleBytes, field, fixed64Bytes, fullBatch, requestWithMetrics, varintBytes } from './helpers.js';
 
 function type(name: string): Type {
   return loadOtlpProtos().lookupType(name);
@@ -29,28 +23,113 @@ function onlyMetrics(b: MetricsBatch) {
 describe('otlp/proto decode', () => {
   it('decodes every metric kind, exemplars, metadata, flags and schema URLs exactly (schema-encoded input)', () => {
     const buf = encodeWithSchema({
-      resourceMetrics: [{
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }, { key: 'n', value: { intValue: '-9223372036854775808' } }], droppedAttributesCount: 3 },
-        schemaUrl: 'https://r',
-        scopeMetrics: [{
-          scope: { name: 'lib', version: '9', attributes: [{ key: 'a', value: { boolValue: true } }], droppedAttributesCount: 4 },
-          schemaUrl: 'https://s',
-          metrics: [
+      resourceMetrics: [
+        {
+          resource: {
+            attributes: [
+              { key: 'service.name', value: { stringValue: 'svc' } },
+              { key: 'n', value: { intValue: '-9223372036854775808' } },
+            ],
+            droppedAttributesCount: 3,
+          },
+          schemaUrl: 'https://r',
+          scopeMetrics: [
             {
-              name: 'g', description: 'd', unit: 'u', metadata: [{ key: 'm', value: { stringValue: 'meta' } }],
-              gauge: { dataPoints: [{
-                startTimeUnixNano: '1', timeUnixNano: '1700000000123456789', asDouble: 2.5, flags: 0,
-                attributes: [{ key: 'bytes', value: { bytesValue: Buffer.from([1, 2, 3]) } }, { key: 'arr', value: { arrayValue: { values: [{ doubleValue: 1 }, { kvlistValue: { values: [{ key: 'x', value: { intValue: '7' } }] } }] } } }],
-                exemplars: [{ timeUnixNano: '1700000000123456789', asInt: '-3', spanId: Buffer.from('eee19b7ec3c1b174', 'hex'), traceId: Buffer.from('5b8efff798038103d269b633813fc60c', 'hex'), filteredAttributes: [{ key: 'f', value: { stringValue: 'v' } }] }],
-              }] },
+              scope: { name: 'lib', version: '9', attributes: [{ key: 'a', value: { boolValue: true } }], droppedAttributesCount: 4 },
+              schemaUrl: 'https://s',
+              metrics: [
+                {
+                  name: 'g',
+                  description: 'd',
+                  unit: 'u',
+                  metadata: [{ key: 'm', value: { stringValue: 'meta' } }],
+                  gauge: {
+                    dataPoints: [
+                      {
+                        startTimeUnixNano: '1',
+                        timeUnixNano: '1700000000123456789',
+                        asDouble: 2.5,
+                        flags: 0,
+                        attributes: [
+                          { key: 'bytes', value: { bytesValue: Buffer.from([1, 2, 3]) } },
+                          {
+                            key: 'arr',
+                            value: { arrayValue: { values: [{ doubleValue: 1 }, { kvlistValue: { values: [{ key: 'x', value: { intValue: '7' } }] } }] } },
+                          },
+                        ],
+                        exemplars: [
+                          {
+                            timeUnixNano: '1700000000123456789',
+                            asInt: '-3',
+                            spanId: Buffer.from('eee19b7ec3c1b174', 'hex'),
+                            traceId: Buffer.from('5b8efff798038103d269b633813fc60c', 'hex'),
+                            filteredAttributes: [{ key: 'f', value: { stringValue: 'v' } }],
+                          },
+                        ],
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 's',
+                  sum: {
+                    aggregationTemporality: 1,
+                    isMonotonic: true,
+                    dataPoints: [
+                      { asInt: '1700000000123456789', startTimeUnixNano: String(T0), timeUnixNano: String(T1) },
+                      { flags: 1, timeUnixNano: '5' },
+                    ],
+                  },
+                },
+                {
+                  name: 'h',
+                  histogram: {
+                    aggregationTemporality: 2,
+                    dataPoints: [{ count: '6', sum: 10.5, min: 0.25, max: 7, bucketCounts: ['1', '2', '3'], explicitBounds: [1, 5], timeUnixNano: '2' }],
+                  },
+                },
+                {
+                  name: 'e',
+                  exponentialHistogram: {
+                    aggregationTemporality: 1,
+                    dataPoints: [
+                      {
+                        count: '7',
+                        sum: 3,
+                        scale: -3,
+                        zeroCount: '1',
+                        zeroThreshold: 1e-9,
+                        positive: { offset: -2, bucketCounts: ['4', '2'] },
+                        negative: { offset: 1, bucketCounts: ['5'] },
+                        min: -1,
+                        max: 4,
+                        timeUnixNano: '5',
+                      },
+                    ],
+                  },
+                },
+                {
+                  name: 'q',
+                  summary: {
+                    dataPoints: [
+                      {
+                        count: '3',
+                        sum: 6,
+                        quantileValues: [
+                          { quantile: 0.5, value: 2 },
+                          { quantile: 1, value: 3 },
+                        ],
+                        timeUnixNano: '9',
+                        flags: 1,
+                      },
+                    ],
+                  },
+                },
+              ],
             },
-            { name: 's', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '1700000000123456789', startTimeUnixNano: String(T0), timeUnixNano: String(T1) }, { flags: 1, timeUnixNano: '5' }] } },
-            { name: 'h', histogram: { aggregationTemporality: 2, dataPoints: [{ count: '6', sum: 10.5, min: 0.25, max: 7, bucketCounts: ['1', '2', '3'], explicitBounds: [1, 5], timeUnixNano: '2' }] } },
-            { name: 'e', exponentialHistogram: { aggregationTemporality: 1, dataPoints: [{ count: '7', sum: 3, scale: -3, zeroCount: '1', zeroThreshold: 1e-9, positive: { offset: -2, bucketCounts: ['4', '2'] }, negative: { offset: 1, bucketCounts: ['5'] }, min: -1, max: 4, timeUnixNano: '5' }] } },
-            { name: 'q', summary: { dataPoints: [{ count: '3', sum: 6, quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 1, value: 3 }], timeUnixNano: '9', flags: 1 }] } },
           ],
-        }],
-      }],
+        },
+      ],
     });
     const r = decodeMetricsProto(buf);
     expect(r.errors).to.deep.equal([]);
@@ -62,39 +141,102 @@ describe('otlp/proto decode', () => {
     expect(rm.scopeMetrics[0]!.schemaUrl).to.equal('https://s');
     const [g, s, h, e, q] = rm.scopeMetrics[0]!.metrics as [GaugeMetric, SumMetric, HistogramMetric, ExponentialHistogramMetric, SummaryMetric];
     expect(g).to.deep.equal({
-      name: 'g', description: 'd', unit: 'u', kind: 'gauge', metadata: { m: 'meta' },
-      points: [{
-        attributes: { bytes: new Uint8Array([1, 2, 3]), arr: [1, { x: 7n }] }, startTimeUnixNano: 1n, timeUnixNano: T0, flags: 0, value: 2.5,
-        exemplars: [{ filteredAttributes: { f: 'v' }, timeUnixNano: T0, value: -3n, spanId: 'eee19b7ec3c1b174', traceId: '5b8efff798038103d269b633813fc60c' }],
-      }],
+      name: 'g',
+      description: 'd',
+      unit: 'u',
+      kind: 'gauge',
+      metadata: { m: 'meta' },
+      points: [
+        {
+          attributes: { bytes: new Uint8Array([1, 2, 3]), arr: [1, { x: 7n }] },
+          startTimeUnixNano: 1n,
+          timeUnixNano: T0,
+          flags: 0,
+          value: 2.5,
+          exemplars: [
+            { filteredAttributes: { f: 'v' }, timeUnixNano: T0, value: -3n, spanId: 'eee19b7ec3c1b174', traceId: '5b8efff798038103d269b633813fc60c' },
+          ],
+        },
+      ],
     });
     expect(s.temporality).to.equal(1);
     expect(s.isMonotonic).to.equal(true);
     expect(s.points[0]).to.deep.equal({ attributes: {}, startTimeUnixNano: T0, timeUnixNano: T1, flags: 0, value: 1700000000123456789n });
     expect(s.points[1]!.flags).to.equal(1);
     expect(Number.isNaN(s.points[1]!.value)).to.equal(true);
-    expect(h.points).to.deep.equal([{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 2n, flags: 0, count: 6, sum: 10.5, min: 0.25, max: 7, bucketCounts: [1, 2, 3], explicitBounds: [1, 5] }]);
-    expect(e.points).to.deep.equal([{
-      attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 5n, flags: 0, count: 7, sum: 3, scale: -3, zeroCount: 1, zeroThreshold: 1e-9,
-      positive: { offset: -2, bucketCounts: [4, 2] }, negative: { offset: 1, bucketCounts: [5] }, min: -1, max: 4,
-    }]);
-    expect(q.points).to.deep.equal([{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 9n, flags: 1, count: 3, sum: 6, quantileValues: [{ quantile: 0.5, value: 2 }, { quantile: 1, value: 3 }] }]);
+    expect(h.points).to.deep.equal([
+      {
+        attributes: {},
+        startTimeUnixNano: 0n,
+        timeUnixNano: 2n,
+        flags: 0,
+        count: 6,
+        sum: 10.5,
+        min: 0.25,
+        max: 7,
+        bucketCounts: [1, 2, 3],
+        explicitBounds: [1, 5],
+      },
+    ]);
+    expect(e.points).to.deep.equal([
+      {
+        attributes: {},
+        startTimeUnixNano: 0n,
+        timeUnixNano: 5n,
+        flags: 0,
+        count: 7,
+        sum: 3,
+        scale: -3,
+        zeroCount: 1,
+        zeroThreshold: 1e-9,
+        positive: { offset: -2, bucketCounts: [4, 2] },
+        negative: { offset: 1, bucketCounts: [5] },
+        min: -1,
+        max: 4,
+      },
+    ]);
+    expect(q.points).to.deep.equal([
+      {
+        attributes: {},
+        startTimeUnixNano: 0n,
+        timeUnixNano: 9n,
+        flags: 1,
+        count: 3,
+        sum: 6,
+        quantileValues: [
+          { quantile: 0.5, value: 2 },
+          { quantile: 1, value: 3 },
+        ],
+      },
+    ]);
   });
 
   it('accepts unpacked repeated scalars and skips unknown fields of every wire type', () => {
     const unknown = concat(
-      varintBytes((100 << 3) | 0), varintBytes(300), // varint
-      varintBytes((101 << 3) | 1), fixed64Bytes(1n), // fixed64
+      varintBytes((100 << 3) | 0),
+      varintBytes(300), // varint
+      varintBytes((101 << 3) | 1),
+      fixed64Bytes(1n), // fixed64
       field((102 << 3) | 2, new Uint8Array([1, 2, 3])), // bytes
-      varintBytes((103 << 3) | 5), new Uint8Array([1, 2, 3, 4]), // fixed32
-      varintBytes((104 << 3) | 3), varintBytes((1 << 3) | 0), varintBytes(1), varintBytes((104 << 3) | 4), // group
+      varintBytes((103 << 3) | 5),
+      new Uint8Array([1, 2, 3, 4]), // fixed32
+      varintBytes((104 << 3) | 3),
+      varintBytes((1 << 3) | 0),
+      varintBytes(1),
+      varintBytes((104 << 3) | 4), // group
     );
     const point = concat(
       unknown,
-      varintBytes(0x19), fixed64Bytes(T1), // time_unix_nano
-      varintBytes(0x21), fixed64Bytes(4n), // count
-      varintBytes(0x31), fixed64Bytes(1n), varintBytes(0x31), fixed64Bytes(3n), // bucket_counts unpacked
-      varintBytes(0x39), doubleBytes(10), // explicit_bounds unpacked
+      varintBytes(0x19),
+      fixed64Bytes(T1), // time_unix_nano
+      varintBytes(0x21),
+      fixed64Bytes(4n), // count
+      varintBytes(0x31),
+      fixed64Bytes(1n),
+      varintBytes(0x31),
+      fixed64Bytes(3n), // bucket_counts unpacked
+      varintBytes(0x39),
+      doubleBytes(10), // explicit_bounds unpacked
       unknown,
     );
     const histogram = concat(field(0x0a, point), varintBytes(0x10), varintBytes(2), unknown);
@@ -104,7 +246,9 @@ describe('otlp/proto decode', () => {
     expect(r.errors).to.deep.equal([]);
     const h = onlyMetrics(r.data)[0] as HistogramMetric;
     expect(h.temporality).to.equal(2);
-    expect(h.points).to.deep.equal([{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: T1, flags: 0, count: 4, bucketCounts: [1, 3], explicitBounds: [10] }]);
+    expect(h.points).to.deep.equal([
+      { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: T1, flags: 0, count: 4, bucketCounts: [1, 3], explicitBounds: [10] },
+    ]);
   });
 
   it('round-trips model → proto → model for every kind and value type', () => {
@@ -160,7 +304,10 @@ describe('otlp/proto decode', () => {
 
   it('random garbage never escapes as anything but DecodeError', () => {
     let seed = 12345;
-    const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
     const good = encodeMetricsProto(fullBatch());
     for (let i = 0; i < 2000; i++) {
       const buf = new Uint8Array(good);
@@ -193,33 +340,67 @@ describe('otlp/proto decode', () => {
 
   it('rejects invalid metrics and points individually', () => {
     const b: MetricsBatch = {
-      resourceMetrics: [{
-        resource: { attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '',
-        scopeMetrics: [{
-          scope: { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '',
-          metrics: [
-            { name: '', description: '', unit: '', kind: 'gauge', points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: 1 }, { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: 2 }] },
-            { name: 'h', description: '', unit: '', kind: 'histogram', temporality: 2, points: [
-              { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1], explicitBounds: [] },
-              { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 0, 0], explicitBounds: [1] },
-              { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 0, 0], explicitBounds: [2, 1] },
-            ] },
-            { name: 'all-bad', description: '', unit: '', kind: 'histogram', temporality: 2, points: [
-              { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 1], explicitBounds: [] },
-            ] },
+      resourceMetrics: [
+        {
+          resource: { attributes: {}, droppedAttributesCount: 0 },
+          schemaUrl: '',
+          scopeMetrics: [
+            {
+              scope: { name: '', version: '', attributes: {}, droppedAttributesCount: 0 },
+              schemaUrl: '',
+              metrics: [
+                {
+                  name: '',
+                  description: '',
+                  unit: '',
+                  kind: 'gauge',
+                  points: [
+                    { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: 1 },
+                    { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, value: 2 },
+                  ],
+                },
+                {
+                  name: 'h',
+                  description: '',
+                  unit: '',
+                  kind: 'histogram',
+                  temporality: 2,
+                  points: [
+                    { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1], explicitBounds: [] },
+                    { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 0, 0], explicitBounds: [1] },
+                    { attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 0, 0], explicitBounds: [2, 1] },
+                  ],
+                },
+                {
+                  name: 'all-bad',
+                  description: '',
+                  unit: '',
+                  kind: 'histogram',
+                  temporality: 2,
+                  points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, flags: 0, count: 1, bucketCounts: [1, 1], explicitBounds: [] }],
+                },
+              ],
+            },
           ],
-        }],
-      }],
+        },
+      ],
     };
     // plus: a metric without data, and a number point without a value (raw bytes)
     const noData = field(0x12, field(0x0a, new TextEncoder().encode('nodata')));
-    const noValue = field(0x12, concat(field(0x0a, new TextEncoder().encode('nv')), field(0x2a, concat(
-      field(0x0a, concat(varintBytes(0x19), fixed64Bytes(1n))),
-      field(0x0a, concat(varintBytes(0x21), doubleBytes(1))),
-    ))));
-    const badTemporality = field(0x12, concat(field(0x0a, new TextEncoder().encode('t')), field(0x3a, concat(
-      field(0x0a, concat(varintBytes(0x21), doubleBytes(1))), varintBytes(0x10), varintBytes(9),
-    ))));
+    const noValue = field(
+      0x12,
+      concat(
+        field(0x0a, new TextEncoder().encode('nv')),
+        field(0x2a, concat(field(0x0a, concat(varintBytes(0x19), fixed64Bytes(1n))), field(0x0a, concat(varintBytes(0x21), doubleBytes(1))))),
+      ),
+    );
+    const badTemporality = field(
+      0x12,
+      concat(
+        field(0x0a, new TextEncoder().encode('t')),
+        field(0x3a, concat(field(0x0a, concat(varintBytes(0x21), doubleBytes(1))), varintBytes(0x10), varintBytes(9))),
+      ),
+    );
     const base = encodeMetricsProto(b);
     // append extra ScopeMetrics entries to the first ResourceMetrics by re-wrapping
     const buf = concat(base, field(0x0a, field(0x12, concat(noData, noValue, badTemporality))));
@@ -246,9 +427,13 @@ describe('otlp/proto responses', () => {
   it('encodes ExportMetricsServiceResponse / ExportLogsServiceResponse', () => {
     expect(encodeExportResponseProto('metrics', 0, '').length).to.equal(0);
     const M = type(OTLP_TYPES.ExportMetricsServiceResponse);
-    expect(M.toObject(M.decode(encodeExportResponseProto('metrics', 3, 'three bad')), { longs: Number })).to.deep.equal({ partialSuccess: { rejectedDataPoints: 3, errorMessage: 'three bad' } });
+    expect(M.toObject(M.decode(encodeExportResponseProto('metrics', 3, 'three bad')), { longs: Number })).to.deep.equal({
+      partialSuccess: { rejectedDataPoints: 3, errorMessage: 'three bad' },
+    });
     const L = type(OTLP_TYPES.ExportLogsServiceResponse);
-    expect(L.toObject(L.decode(encodeExportResponseProto('events', 2, 'x')), { longs: Number })).to.deep.equal({ partialSuccess: { rejectedLogRecords: 2, errorMessage: 'x' } });
+    expect(L.toObject(L.decode(encodeExportResponseProto('events', 2, 'x')), { longs: Number })).to.deep.equal({
+      partialSuccess: { rejectedLogRecords: 2, errorMessage: 'x' },
+    });
     expect(L.toObject(L.decode(encodeExportResponseProto('events', 0, 'warn')), { longs: Number })).to.deep.equal({ partialSuccess: { errorMessage: 'warn' } });
   });
 

@@ -11,7 +11,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CumulativeStore } from '../../src/pullstore/cumulative.js';
-import { CHECKPOINT_VERSION, CheckpointError, decodeCheckpoint, dropTags, encodeCheckpoint, onPullStore, pullStores, restoreCheckpoint } from '../../src/pullstore/checkpoint.js';
+import {
+  CHECKPOINT_VERSION,
+  CheckpointError,
+  decodeCheckpoint,
+  dropTags,
+  encodeCheckpoint,
+  onPullStore,
+  pullStores,
+  restoreCheckpoint,
+} from '../../src/pullstore/checkpoint.js';
 import { CHECKPOINT_FILE } from '../../src/pullstore/exporter.js';
 import { renderBytes } from '../../exporters/prometheus/exposition.js';
 import { prometheusExporterFactory } from '../../exporters/prometheus/factory.js';
@@ -68,12 +77,23 @@ describe('pull store checkpoint: format', function () {
     expect(text).to.include('target_info{deployment_environment="prod",job="agg"} 1');
     const p3 = decodeCheckpoint(encodeCheckpoint(a, { tags: [3] }));
     const CTX = 'otel_scope_name="lib",otel_scope_version="1.0",job="agg"';
-    expect(p3.series.map((s) => [s.key, s.ctx, s.tag])).to.deep.equal([['g="x"', CTX, 3], ['g="y"', CTX, 3]]);
+    expect(p3.series.map((s) => [s.key, s.ctx, s.tag])).to.deep.equal([
+      ['g="x"', CTX, 3],
+      ['g="y"', CTX, 3],
+    ]);
     const b = new CumulativeStore({ expiryMs: 0 });
     expect(restoreCheckpoint(b, encodeCheckpoint(a, { tags: [3, 5] })).series).to.equal(3);
     expect(dropTags(a, [3])).to.equal(2);
-    expect(parseSamples(renderBytes(a, 'text').toString('utf8')).filter((s) => s.name === 'hits_total').map((s) => s.labels.g)).to.deep.equal(['z', 'w']);
-    expect(decodeCheckpoint(encodeCheckpoint(a, { tags: [0] })).series.filter((s) => s.key.startsWith('g=')).map((s) => s.key.slice(0, 5))).to.deep.equal(['g="w"']);
+    expect(
+      parseSamples(renderBytes(a, 'text').toString('utf8'))
+        .filter((s) => s.name === 'hits_total')
+        .map((s) => s.labels.g),
+    ).to.deep.equal(['z', 'w']);
+    expect(
+      decodeCheckpoint(encodeCheckpoint(a, { tags: [0] }))
+        .series.filter((s) => s.key.startsWith('g='))
+        .map((s) => s.key.slice(0, 5)),
+    ).to.deep.equal(['g="w"']);
   });
 
   it('restore keeps series that already have a point, and stops at max_series', () => {
@@ -83,7 +103,10 @@ describe('pull store checkpoint: format', function () {
     b.ingest(batch([sum('c', [num(1n, { k: '1' })])]), keyer);
     const rep = restoreCheckpoint(b, encodeCheckpoint(a));
     expect(rep).to.include({ series: 1, skipped_existing: 1, skipped_cap: 1 });
-    expect(parseSamples(renderBytes(b, 'text').toString('utf8')).map((s) => [s.labels.k, s.value])).to.deep.equal([['1', '1'], ['2', '20']]);
+    expect(parseSamples(renderBytes(b, 'text').toString('utf8')).map((s) => [s.labels.k, s.value])).to.deep.equal([
+      ['1', '1'],
+      ['2', '20'],
+    ]);
   });
 
   it('a corrupt, truncated, foreign or newer buffer is refused whole, naming the byte offset; the store is untouched', () => {
@@ -94,13 +117,20 @@ describe('pull store checkpoint: format', function () {
       [Buffer.concat([good.subarray(0, 40), Buffer.from([good[40]! ^ 0xff]), good.subarray(41)]), /CRC mismatch: trailer at byte \d+/],
       [good.subarray(0, good.length - 9), /CRC mismatch|truncated/],
       [Buffer.from('{"not":"a checkpoint"} and some more bytes'), /magic "\{\\"no" at byte 0, expected "MPCK"/],
-      [Buffer.concat([good.subarray(0, 4), Buffer.from([CHECKPOINT_VERSION + 1]), good.subarray(5)]), /checkpoint version 3 at byte 4 is not supported \(this metricport reads version 2\)/],
+      [
+        Buffer.concat([good.subarray(0, 4), Buffer.from([CHECKPOINT_VERSION + 1]), good.subarray(5)]),
+        /checkpoint version 3 at byte 4 is not supported \(this metricport reads version 2\)/,
+      ],
       [Buffer.alloc(3), /shorter than a header/],
     ];
     for (const [buf, re] of cases) {
       const b = new CumulativeStore({ expiryMs: 0 });
       let err: unknown;
-      try { restoreCheckpoint(b, buf); } catch (e) { err = e; }
+      try {
+        restoreCheckpoint(b, buf);
+      } catch (e) {
+        err = e;
+      }
       expect(err, String(re)).to.be.instanceOf(CheckpointError);
       expect((err as Error).message).to.match(re);
       expect(b.size).to.equal(0);
@@ -111,7 +141,9 @@ describe('pull store checkpoint: format', function () {
 describe('pull store checkpoint: the prometheus exporter across restarts (state directory)', function () {
   this.timeout(60_000);
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mp-ckpt-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-ckpt-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   async function run(port: number, logger = new RecordingLogger(), extra: Record<string, unknown> = {}) {
@@ -121,7 +153,8 @@ describe('pull store checkpoint: the prometheus exporter across restarts (state 
     const set = { id: 'prometheus', logger, telemetry, stateDir: join(dir, 'exporter', 'prometheus') };
     const e = prometheusExporterFactory.create(set, cfg as never, 'metrics');
     await e.start({ logger, telemetry, stateDir: dir });
-    const status = () => e.status!() as { series: number; checkpoint: { restored: { series: number } | null; corrupt: string | null; writes: number; last_write_series: number } };
+    const status = () =>
+      e.status!() as { series: number; checkpoint: { restored: { series: number } | null; corrupt: string | null; writes: number; last_write_series: number } };
     const scrape = async () => {
       const url = (e.status!() as { store: { url: string } }).store.url;
       return parseSamples(await (await fetch(url)).text());
@@ -150,7 +183,9 @@ describe('pull store checkpoint: the prometheus exporter across restarts (state 
       expect(sample(await second.scrape(), 'jobs_total', { q: 'a' })!.value).to.equal('42');
       await second.e.shutdown(AbortSignal.timeout(5000));
       expect(seen).to.deep.equal(['+prometheus', '-prometheus', '+prometheus', '-prometheus']);
-    } finally { off(); }
+    } finally {
+      off();
+    }
   });
 
   it('a corrupt file: a warning naming the file and offset, kept as .corrupt, counted; the store starts empty and writes a good one', async () => {
@@ -166,7 +201,9 @@ describe('pull store checkpoint: the prometheus exporter across restarts (state 
     const logger = new RecordingLogger();
     const second = await run(port, logger);
     const w = logger.lines.find((l) => l.level === 'warn');
-    expect(w?.msg).to.match(/prometheus store prometheus: the checkpoint of its running totals is unusable \(checkpoint CRC mismatch: trailer at byte \d+ .*\); kept as running-totals\.ckpt\.corrupt; ignored, counters start from zero/);
+    expect(w?.msg).to.match(
+      /prometheus store prometheus: the checkpoint of its running totals is unusable \(checkpoint CRC mismatch: trailer at byte \d+ .*\); kept as running-totals\.ckpt\.corrupt; ignored, counters start from zero/,
+    );
     expect(w?.obj).to.include({ exporter: 'prometheus', file });
     expect(second.status().series).to.equal(0);
     expect(second.status().checkpoint.corrupt).to.match(/CRC mismatch/);

@@ -22,7 +22,12 @@ function fill(store: CumulativeStore, from: number, to: number, name = 'req'): v
   store.ingest(batch([sum(name, pts)]), keyer);
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, method }, (res) => {
       const parts: Buffer[] = [];
@@ -67,7 +72,18 @@ describe('pull store: streamed exposition', () => {
     const store = new CumulativeStore({ expiryMs: 0 });
     fill(store, 0, 30_000);
     let responses = 0;
-    const server = new PullServer({ endpoint: '127.0.0.1:0', configKey: 'exporters.prometheus.endpoint', owner: 'prometheus', logger: silentLogger(), meter: createNoopMeter(), path: '/tok/metrics', respond: (req) => { responses++; return prometheusResponse(store, req.headers.accept); } });
+    const server = new PullServer({
+      endpoint: '127.0.0.1:0',
+      configKey: 'exporters.prometheus.endpoint',
+      owner: 'prometheus',
+      logger: silentLogger(),
+      meter: createNoopMeter(),
+      path: '/tok/metrics',
+      respond: (req) => {
+        responses++;
+        return prometheusResponse(store, req.headers.accept);
+      },
+    });
     await server.start();
     try {
       const port = server.address()!.port;

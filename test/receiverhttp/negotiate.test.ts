@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import {
-  invalidUtf8Offset, isGzip, isZlibWrapped, nowUnixNano, pairClocks, parseContentEncoding, parseContentType, summarizeErrors,
+  invalidUtf8Offset,
+  isGzip,
+  isZlibWrapped,
+  nowUnixNano,
+  pairClocks,
+  parseContentEncoding,
+  parseContentType,
+  summarizeErrors,
 } from '../../src/receiverhttp/negotiate.js';
 import zlib from 'node:zlib';
 
@@ -70,8 +77,15 @@ describe('receiverhttp: negotiation helpers', () => {
     let trueNs = 1_700_000_000_123_456_789n;
     const HR0 = 5_000_000_000n; // the monotonic clock's zero is arbitrary
     let reads = 0;
-    const hr = (): bigint => { trueNs += 2_000n; if (++reads === 1) trueNs += 30_000_000n; return trueNs - 1_700_000_000_000_000_000n + HR0; };
-    const wall = (): number => { trueNs += 2_000n; return Number(trueNs / 1_000_000n); };
+    const hr = (): bigint => {
+      trueNs += 2_000n;
+      if (++reads === 1) trueNs += 30_000_000n;
+      return trueNs - 1_700_000_000_000_000_000n + HR0;
+    };
+    const wall = (): number => {
+      trueNs += 2_000n;
+      return Number(trueNs / 1_000_000n);
+    };
     const p = pairClocks(wall, hr);
     // what the pair says the time is at a monotonic reading, against the truth
     const at = (h: bigint) => p.wallNs + (h - p.hr);

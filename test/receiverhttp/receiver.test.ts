@@ -26,14 +26,25 @@ class DemoReceiver {
   readonly http: HttpReceiver;
   fail: unknown;
   got: EventBatch[] = [];
-  private readonly next: Consumer<EventBatch> = { consume: async (b) => { if (this.fail !== undefined) throw this.fail; this.got.push(b); } };
+  private readonly next: Consumer<EventBatch> = {
+    consume: async (b) => {
+      if (this.fail !== undefined) throw this.fail;
+      this.got.push(b);
+    },
+  };
   constructor(set: ConstructorParameters<typeof HttpReceiver>[0], opts: Partial<HttpReceiverOptions> = {}) {
-    this.http = new HttpReceiver(set, { endpoint: '127.0.0.1:0', auth: { tokens: [] }, rate_limit: { requests_per_second: 0, burst: 0 } }, { name: 'demo', errorBody: jsonError('error'), ...opts });
+    this.http = new HttpReceiver(
+      set,
+      { endpoint: '127.0.0.1:0', auth: { tokens: [] }, rate_limit: { requests_per_second: 0, burst: 0 } },
+      { name: 'demo', errorBody: jsonError('error'), ...opts },
+    );
   }
   start(): Promise<void> {
     return this.http.listen((r) => {
       r.route('POST', '/v1/demo', (x) => this.handle(x));
-      r.route('POST', '/v1/bug', () => { throw new Error('a bug'); });
+      r.route('POST', '/v1/bug', () => {
+        throw new Error('a bug');
+      });
       r.route('POST', '/v1/key', (x) => x.authFailed(403, 'unknown key; check receivers.demo.keys'));
     });
   }
@@ -44,13 +55,22 @@ class DemoReceiver {
     const text = x.text(body);
     if (text === undefined) return;
     let v: unknown;
-    try { v = JSON.parse(text); } catch { x.fail(400, 'not JSON', 'malformed_json'); return; }
+    try {
+      v = JSON.parse(text);
+    } catch {
+      x.fail(400, 'not JSON', 'malformed_json');
+      return;
+    }
     if (!(await x.consume(this.next, { events: [{ timeUnixNano: 1n, attributes: v as Record<string, string> }] }, 1, 'events'))) return;
     x.json(200, '{}');
   }
 }
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string }
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 function request(port: number, method: string, path: string, body: Buffer | string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -76,7 +96,10 @@ describe('receiverhttp: an HTTP receiver on the shared layer', () => {
     await rcv.start();
     port = rcv.http.address()!.port;
   });
-  after(async () => { await rcv.http.shutdown(AbortSignal.timeout(2000)); await rcv.http.shutdown(AbortSignal.timeout(2000)); });
+  after(async () => {
+    await rcv.http.shutdown(AbortSignal.timeout(2000));
+    await rcv.http.shutdown(AbortSignal.timeout(2000));
+  });
 
   it('accepts plain, gzip and deflate (zlib and raw) bodies; counts them by status', async () => {
     const json = '{"k":"v"}';
@@ -114,10 +137,15 @@ describe('receiverhttp: an HTTP receiver on the shared layer', () => {
     expect([utf.status, JSON.parse(utf.body)]).to.deep.equal([400, { error: 'invalid UTF-8 at byte offset 2' }]);
     const utfGz = await request(port, 'POST', '/v1/demo', zlib.gzipSync(Buffer.from([0x7b, 0xc0])), { 'Content-Encoding': 'gzip' });
     expect(JSON.parse(utfGz.body)).to.deep.equal({ error: 'invalid UTF-8 at byte offset 1 of the decompressed body' });
-    expect(rcv.http.counters()).to.deep.include({ 'bad_requests.too_large': 3, 'bad_requests.decompression_failed': 1, 'bad_requests.unsupported_encoding': 1, 'bad_requests.invalid_utf8': 2 });
+    expect(rcv.http.counters()).to.deep.include({
+      'bad_requests.too_large': 3,
+      'bad_requests.decompression_failed': 1,
+      'bad_requests.unsupported_encoding': 1,
+      'bad_requests.invalid_utf8': 2,
+    });
   });
 
-  it('another method → 405 with Allow in the receiver\'s error shape', async () => {
+  it("another method → 405 with Allow in the receiver's error shape", async () => {
     const r = await request(port, 'GET', '/v1/demo', undefined);
     expect([r.status, r.headers.allow, JSON.parse(r.body)]).to.deep.equal([405, 'POST', { error: 'method GET not allowed on /v1/demo; use POST' }]);
     expect(rcv.http.counters()).to.deep.include({ 'bad_requests.method_not_allowed': 1 });
@@ -130,15 +158,26 @@ describe('receiverhttp: an HTTP receiver on the shared layer', () => {
     expect([a.status, a.headers['retry-after'], JSON.parse(a.body)]).to.deep.equal([429, '7', { error: 'queue full' }]);
     rcv.fail = new Error('disk on fire');
     const b = await request(port, 'POST', '/v1/demo', '{}');
-    expect([b.status, b.headers['retry-after'], JSON.parse(b.body)]).to.deep.equal([503, '1', { error: 'the pipeline cannot accept data right now; retry later' }]);
+    expect([b.status, b.headers['retry-after'], JSON.parse(b.body)]).to.deep.equal([
+      503,
+      '1',
+      { error: 'the pipeline cannot accept data right now; retry later' },
+    ]);
     rcv.fail = new PermanentError('no such metric');
     const c = await request(port, 'POST', '/v1/demo', '{}');
     expect([c.status, c.headers['retry-after'], JSON.parse(c.body)]).to.deep.equal([400, undefined, { error: 'no such metric' }]);
     rcv.fail = undefined;
     const after = rcv.http.counters();
-    expect([after.refused as number - ((before.refused as number | undefined) ?? 0), after.rejected as number - ((before.rejected as number | undefined) ?? 0)]).to.deep.equal([2, 1]);
+    expect([
+      (after.refused as number) - ((before.refused as number | undefined) ?? 0),
+      (after.rejected as number) - ((before.rejected as number | undefined) ?? 0),
+    ]).to.deep.equal([2, 1]);
     await waitFor(() => cap.records().some((l) => l.reason === 'downstream_error'), { timeoutMs: 5_000, what: 'the downstream warning' });
-    expect(cap.records().find((l) => l.reason === 'downstream_error')).to.include({ level: 'warn', receiver: 'demo/x', msg: 'downstream failed; client told to retry (503)' });
+    expect(cap.records().find((l) => l.reason === 'downstream_error')).to.include({
+      level: 'warn',
+      receiver: 'demo/x',
+      msg: 'downstream failed; client told to retry (503)',
+    });
   });
 
   it('a handler that throws: 500 once, logged; the listener keeps serving', async () => {
@@ -169,10 +208,13 @@ describe('receiverhttp: an HTTP receiver on the shared layer', () => {
   });
 
   it('options: another status for an unknown encoding; refusals always 429 with a floor and extra headers', async () => {
-    const other = new DemoReceiver({ ...set, id: 'demo/sdk' }, {
-      unsupportedEncodingStatus: 415,
-      refusal: { status: 429, message: 'back off', minRetryAfter: 1, headers: (s) => ({ 'X-Rate': `${s}:all` }) },
-    });
+    const other = new DemoReceiver(
+      { ...set, id: 'demo/sdk' },
+      {
+        unsupportedEncodingStatus: 415,
+        refusal: { status: 429, message: 'back off', minRetryAfter: 1, headers: (s) => ({ 'X-Rate': `${s}:all` }) },
+      },
+    );
     await other.start();
     try {
       const p = other.http.address()!.port;

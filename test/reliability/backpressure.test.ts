@@ -18,7 +18,13 @@
 import { expect } from 'chai';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { startInfluxDB, usePeer, type InfluxDBPeer } from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';
@@ -37,11 +43,21 @@ class DiagRecorder implements DiagLogger {
     if (m !== null) this.retries.push(Number(m[1]));
     else if (this.other.length < 50) this.other.push(msg);
   }
-  error(msg: string): void { this.note(msg); }
-  warn(msg: string): void { this.note(msg); }
-  info(msg: string): void { this.note(msg); }
-  debug(): void { /* not needed */ }
-  verbose(msg: string): void { this.note(msg); }
+  error(msg: string): void {
+    this.note(msg);
+  }
+  warn(msg: string): void {
+    this.note(msg);
+  }
+  info(msg: string): void {
+    this.note(msg);
+  }
+  debug(): void {
+    /* not needed */
+  }
+  verbose(msg: string): void {
+    this.note(msg);
+  }
 }
 
 /** Counts what the reader hands to the real exporter and every export result. */
@@ -53,19 +69,35 @@ class Counting implements PushMetricExporter {
   export(m: ResourceMetrics, cb: (r: { code: number; error?: Error }) => void): void {
     this.exports++;
     for (const sm of m.scopeMetrics) for (const md of sm.metrics) if (md.descriptor.name === METRIC) this.points += md.dataPoints.length;
-    this.inner.export(m, (r) => { this.results.push(r.code); cb(r); });
+    this.inner.export(m, (r) => {
+      this.results.push(r.code);
+      cb(r);
+    });
   }
-  forceFlush(): Promise<void> { return this.inner.forceFlush(); }
-  shutdown(): Promise<void> { return this.inner.shutdown(); }
-  selectAggregationTemporality(): AggregationTemporality { return AggregationTemporality.DELTA; }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+  selectAggregationTemporality(): AggregationTemporality {
+    return AggregationTemporality.DELTA;
+  }
 }
 
-interface ReceiverCounters { refused?: number; accepted?: number; responses?: Record<string, number> }
+interface ReceiverCounters {
+  refused?: number;
+  accepted?: number;
+  responses?: Record<string, number>;
+}
 
-interface Node { id: string; counters?: ReceiverCounters }
+interface Node {
+  id: string;
+  counters?: ReceiverCounters;
+}
 
 async function status(mp: Started): Promise<{ receivers: Node[]; exporters: Array<Record<string, unknown> & { id: string }> }> {
-  return await (await fetch(`${mp.adminUrl}/api/v1/status`)).json() as { receivers: Node[]; exporters: Array<Record<string, unknown> & { id: string }> };
+  return (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { receivers: Node[]; exporters: Array<Record<string, unknown> & { id: string }> };
 }
 
 async function receiverCounters(mp: Started): Promise<ReceiverCounters> {
@@ -102,10 +134,12 @@ for (const storage of ['disk', 'memory'] as const) {
     });
 
     it('SDK sees 503 with Retry-After, retries, and every point it produced is in InfluxDB exactly once', async () => {
-      const queue = storage === 'disk'
-        ? '{ storage: disk, drop_policy: block, max_size: 1KiB, num_consumers: 1 }'
-        : '{ storage: memory, drop_policy: block, queue_size: 1, num_consumers: 1 }';
-      mp = await startMetricport(`
+      const queue =
+        storage === 'disk'
+          ? '{ storage: disk, drop_policy: block, max_size: 1KiB, num_consumers: 1 }'
+          : '{ storage: memory, drop_policy: block, queue_size: 1, num_consumers: 1 }';
+      mp = await startMetricport(
+        `
 receivers:
   otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
 exporters:
@@ -123,33 +157,60 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb] }
-`, { env: { METRICPORT_LOG_LEVEL: 'warn' } });
+`,
+        { env: { METRICPORT_LOG_LEVEL: 'warn' } },
+      );
 
       const rec = new DiagRecorder();
       diag.setLogger(rec, { logLevel: DiagLogLevel.VERBOSE, suppressOverrideMessage: true });
       // timeoutMillis bounds the SDK's retries (5 at most, each after Retry-After): 30 s covers them
-      const exporter = new Counting(new OTLPMetricExporter({ url: `${mp.otlpUrl}/v1/metrics`, temporalityPreference: AggregationTemporality.DELTA, timeoutMillis: 30_000, concurrencyLimit: 200 }));
+      const exporter = new Counting(
+        new OTLPMetricExporter({
+          url: `${mp.otlpUrl}/v1/metrics`,
+          temporalityPreference: AggregationTemporality.DELTA,
+          timeoutMillis: 30_000,
+          concurrencyLimit: 200,
+        }),
+      );
       provider = new MeterProvider({
         resource: resourceFromAttributes({ 'service.name': 'backpressure' }),
         readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 500, exportTimeoutMillis: 500 })],
       });
       const counter = provider.getMeter('bp').createCounter(METRIC);
       let produced = 0;
-      const produce = (n: number): void => { for (let i = 0; i < n; i++) counter.add(1, { seq: String(produced++) }); };
+      const produce = (n: number): void => {
+        for (let i = 0; i < n; i++) counter.add(1, { seq: String(produced++) });
+      };
       // continuously: 10 new series every 20 ms
       const tick = setInterval(() => produce(10), 20);
       tick.unref();
       try {
         // the queue fills with the store down: the receiver refuses, the SDK schedules retries at Retry-After
         let c: ReceiverCounters = {};
-        await waitFor(async () => { c = await receiverCounters(mp!); return (c.responses?.['503'] ?? 0) >= 4 && rec.retries.length >= 4; }, { timeoutMs: 30_000, intervalMs: 100, what: `≥ 4 refusals seen by the receiver and the SDK (${JSON.stringify(c)}, SDK retries ${rec.retries.length})` });
+        await waitFor(
+          async () => {
+            c = await receiverCounters(mp!);
+            return (c.responses?.['503'] ?? 0) >= 4 && rec.retries.length >= 4;
+          },
+          {
+            timeoutMs: 30_000,
+            intervalMs: 100,
+            what: `≥ 4 refusals seen by the receiver and the SDK (${JSON.stringify(c)}, SDK retries ${rec.retries.length})`,
+          },
+        );
         const down = await storeStatus(mp);
         expect(down.points_refused as number, 'points refused by the block queue').to.be.greaterThan(0);
         // the store returns while the SDK is still within its retries
         await proxy!.up();
         // keep producing until data flowed through the recovered pipeline (a refused export retried and accepted)
         const acceptedAtUp = c.accepted ?? 0;
-        await waitFor(async () => { c = await receiverCounters(mp!); return (c.accepted ?? 0) > acceptedAtUp + 500; }, { timeoutMs: 30_000, intervalMs: 100, what: 'points accepted after the store returned' });
+        await waitFor(
+          async () => {
+            c = await receiverCounters(mp!);
+            return (c.accepted ?? 0) > acceptedAtUp + 500;
+          },
+          { timeoutMs: 30_000, intervalMs: 100, what: 'points accepted after the store returned' },
+        );
       } finally {
         clearInterval(tick);
       }
@@ -161,7 +222,10 @@ service:
       // what the SDK saw: every export eventually succeeded; the retries waited Retry-After (= the store's period)
       expect(exporter.points, 'points the SDK exported').to.equal(produced);
       expect(exporter.results.length).to.equal(exporter.exports);
-      expect(exporter.results.filter((r) => r !== 0), 'exports the SDK reported failed').to.deep.equal([]);
+      expect(
+        exporter.results.filter((r) => r !== 0),
+        'exports the SDK reported failed',
+      ).to.deep.equal([]);
       expect(rec.retries.length).to.be.at.least(4);
       expect([...new Set(rec.retries)], 'SDK retry delays (ms)').to.deep.equal([PERIOD_S * 1000]);
 
@@ -169,18 +233,29 @@ service:
       const c = await receiverCounters(mp);
       const responses = c.responses ?? {};
       expect(Object.keys(responses).sort(), JSON.stringify(responses)).to.deep.equal(['200', '503']);
-      expect(responses['503']).to.be.at.least(rec.retries.length - 1).and.at.most(rec.retries.length);
+      expect(responses['503'])
+        .to.be.at.least(rec.retries.length - 1)
+        .and.at.most(rec.retries.length);
       expect(c.refused, 'refused items').to.be.greaterThan(0);
       expect(c.accepted, 'accepted items = produced').to.equal(produced);
 
       // InfluxDB: exactly what the SDK produced (each seq once, value 1)
       const q = async (sql: string): Promise<unknown[][]> => (await influx!.query(db, sql))[0]?.series?.[0]?.values ?? [];
       let count = 0;
-      await waitFor(async () => { const v = (await q(`SELECT count("value") FROM "${METRIC}"`))[0]?.[1]; count = typeof v === 'number' ? v : 0; return count >= produced; }, { timeoutMs: 60_000, intervalMs: 500, what: `all ${produced} points in InfluxDB (last count ${count})` });
+      await waitFor(
+        async () => {
+          const v = (await q(`SELECT count("value") FROM "${METRIC}"`))[0]?.[1];
+          count = typeof v === 'number' ? v : 0;
+          return count >= produced;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what: `all ${produced} points in InfluxDB (last count ${count})` },
+      );
       const sum = (await q(`SELECT sum("value") FROM "${METRIC}"`))[0]?.[1];
       const seqs = (await influx!.query(db, `SHOW TAG VALUES FROM "${METRIC}" WITH KEY = "seq"`))[0]?.series?.[0]?.values ?? [];
       const st = await storeStatus(mp);
-      console.log(`      backpressure (${storage}): ${produced} points produced by the SDK in ${exporter.exports} exports, ${responses['503']} × 503 (Retry-After ${PERIOD_S}), ${rec.retries.length} SDK retries, ${c.refused} points refused then retried, ${st.points_refused as number} refused by the queue; InfluxDB count ${count}, sum ${String(sum)}, ${seqs.length} distinct seq; store dropped ${st.points_dropped as number}`);
+      console.log(
+        `      backpressure (${storage}): ${produced} points produced by the SDK in ${exporter.exports} exports, ${responses['503']} × 503 (Retry-After ${PERIOD_S}), ${rec.retries.length} SDK retries, ${c.refused} points refused then retried, ${st.points_refused as number} refused by the queue; InfluxDB count ${count}, sum ${String(sum)}, ${seqs.length} distinct seq; store dropped ${st.points_dropped as number}`,
+      );
       expect(count).to.equal(produced);
       expect(sum).to.equal(produced);
       expect(seqs.length).to.equal(produced);

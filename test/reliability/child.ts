@@ -27,11 +27,21 @@ export function spawnMetricport(configFile: string, stateDir: string, adminPort:
     env: { ...process.env, METRICPORT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  proc.stdout!.on('data', (d: Buffer) => { if (out.length < 200_000) out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { if (out.length < 200_000) out += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    if (out.length < 200_000) out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    if (out.length < 200_000) out += d.toString();
+  });
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   return {
-    proc, exited, output: () => out,
-    async kill(sig) { if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig); await exited; recordForScan('metricport (crash child) output', out); },
+    proc,
+    exited,
+    output: () => out,
+    async kill(sig) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+      await exited;
+      recordForScan('metricport (crash child) output', out);
+    },
   };
 }

@@ -48,7 +48,9 @@ describe('reliability: kill -9 with a disk queue (influxdb store, real InfluxDB)
   it('every acknowledged point arrives after ≥ 20 SIGKILLs; duplicates within the bound', async () => {
     const otlpPort = await freePort();
     const adminPort = await freePort();
-    const file = writeConfig(dir, `
+    const file = writeConfig(
+      dir,
+      `
 receivers:
   otlp: { protocols: { http: { endpoint: "127.0.0.1:${otlpPort}" } } }
 exporters:
@@ -66,7 +68,8 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb] }
-`);
+`,
+    );
     const state = join(dir, 'state');
     const acked = new Set<number>();
     let next = 0;
@@ -76,22 +79,47 @@ service:
       next += PER_REQUEST;
       const now = BigInt(Date.now()) * 1_000_000n;
       const points = [];
-      for (let i = first; i < first + PER_REQUEST; i++) points.push({ asInt: String(i), timeUnixNano: String(now), attributes: [{ key: 'seq', value: { stringValue: String(i) } }] });
-      const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'crash' }, metrics: [{ name: 'crash_seq', gauge: { dataPoints: points } }] }] }] });
+      for (let i = first; i < first + PER_REQUEST; i++)
+        points.push({ asInt: String(i), timeUnixNano: String(now), attributes: [{ key: 'seq', value: { stringValue: String(i) } }] });
+      const body = JSON.stringify({
+        resourceMetrics: [
+          { resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'crash' }, metrics: [{ name: 'crash_seq', gauge: { dataPoints: points } }] }] },
+        ],
+      });
       try {
         const r = await fetch(`http://127.0.0.1:${otlpPort}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         await r.arrayBuffer();
         if (r.status === 200) for (let i = first; i < first + PER_REQUEST; i++) acked.add(i);
-        else { refused++; expect([429, 503], `status ${r.status}`).to.include(r.status); }
-      } catch { /* killed mid-request: not acknowledged */ }
+        else {
+          refused++;
+          expect([429, 503], `status ${r.status}`).to.include(r.status);
+        }
+      } catch {
+        /* killed mid-request: not acknowledged */
+      }
     };
     const startChild = async (): Promise<Child> => {
       const c = spawnMetricport(file, state, adminPort);
       let exited = false;
-      void c.exited.then(() => { exited = true; });
-      await waitFor(async () => {
-        try { return (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status === 200; } catch { return false; }
-      }, { timeoutMs: 20_000, what: 'metricport healthy', abortIf: () => { if (exited) throw new Error(`metricport exited:\n${c.output()}`); } });
+      void c.exited.then(() => {
+        exited = true;
+      });
+      await waitFor(
+        async () => {
+          try {
+            return (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        {
+          timeoutMs: 20_000,
+          what: 'metricport healthy',
+          abortIf: () => {
+            if (exited) throw new Error(`metricport exited:\n${c.output()}`);
+          },
+        },
+      );
       return c;
     };
 
@@ -99,8 +127,13 @@ service:
       child = await startChild();
       // 4 concurrent senders until a random moment, then kill -9 (requests in flight are cut)
       const killAt = Date.now() + 150 + Math.floor(Math.random() * 900);
-      const senders = [0, 1, 2, 3].map(async () => { while (Date.now() < killAt) await post(); });
-      await new Promise<void>((resolve) => { const t = setTimeout(resolve, killAt - Date.now()); t.unref(); });
+      const senders = [0, 1, 2, 3].map(async () => {
+        while (Date.now() < killAt) await post();
+      });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, killAt - Date.now());
+        t.unref();
+      });
       await child.kill('SIGKILL');
       await Promise.all(senders);
     };
@@ -117,13 +150,22 @@ service:
       return typeof v === 'number' ? v : 0;
     };
     let seen = 0;
-    await waitFor(async () => { seen = await countIn(); return seen >= acked.size; }, { timeoutMs: 120_000, intervalMs: 500, what: `all ${acked.size} acknowledged points in InfluxDB (last count ${seen})` });
+    await waitFor(
+      async () => {
+        seen = await countIn();
+        return seen >= acked.size;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: `all ${acked.size} acknowledged points in InfluxDB (last count ${seen})` },
+    );
 
     // every acknowledged seq, by value
     const res = await influx!.query('mp', 'SELECT "value", "seq" FROM "crash_seq"');
     const rows = res[0]?.series?.[0]?.values ?? [];
     const inDb = new Set<number>();
-    for (const r of rows) { expect(Number(r[1])).to.equal(Number(r[2])); inDb.add(Number(r[2])); }
+    for (const r of rows) {
+      expect(Number(r[1])).to.equal(Number(r[2]));
+      inDb.add(Number(r[2]));
+    }
     const missing = [...acked].filter((s) => !inDb.has(s));
     expect(missing, `missing acknowledged points`).to.deep.equal([]);
 
@@ -132,13 +174,19 @@ service:
     let maxPerRequest = 0;
     for (const req of proxy!.tapped.split('POST /write').slice(1)) {
       let inReq = 0;
-      for (const m of req.matchAll(/crash_seq,seq=(\d+) /g)) { const s = Number(m[1]); sent.set(s, (sent.get(s) ?? 0) + 1); inReq++; }
+      for (const m of req.matchAll(/crash_seq,seq=(\d+) /g)) {
+        const s = Number(m[1]);
+        sent.set(s, (sent.get(s) ?? 0) + 1);
+        inReq++;
+      }
       if (inReq > maxPerRequest) maxPerRequest = inReq;
     }
     let duplicates = 0;
     for (const c of sent.values()) duplicates += c - 1;
     const bound = (KILLS_DOWN + KILLS_UP) * NUM_CONSUMERS * maxPerRequest;
-    console.log(`      crash: ${KILLS_DOWN + KILLS_UP} SIGKILLs, ${acked.size} points acknowledged (${ackedWhileDown} while the store was down), ${refused} requests refused, ${inDb.size} distinct in InfluxDB, ${duplicates} duplicate sends (bound ${bound})`);
+    console.log(
+      `      crash: ${KILLS_DOWN + KILLS_UP} SIGKILLs, ${acked.size} points acknowledged (${ackedWhileDown} while the store was down), ${refused} requests refused, ${inDb.size} distinct in InfluxDB, ${duplicates} duplicate sends (bound ${bound})`,
+    );
     expect(KILLS_DOWN + KILLS_UP).to.be.at.least(20);
     expect(ackedWhileDown).to.be.greaterThan(100);
     expect(duplicates).to.be.at.most(bound);

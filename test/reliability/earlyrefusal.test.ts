@@ -20,13 +20,24 @@ const KEY = 'earlyrefusalkey0123456789abcdef';
 const TOKEN = 'early-refusal-token';
 
 /** POST headers and only part of the body (Content-Length says more); resolves with the answer without ever sending the rest. */
-function partialPost(port: number, path: string, headers: Record<string, string>, part: string, declared: number): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function partialPost(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  part: string,
+  declared: number,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { ...headers, 'content-length': String(declared) } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body }); req.destroy(); });
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        req.destroy();
+      });
     });
     req.on('error', reject);
     req.write(part); // never ended: the receiver cannot have read (or decoded) the body
@@ -52,12 +63,20 @@ service:
 `;
 }
 
-interface Node { id: string; counters?: Record<string, unknown> & { responses?: Record<string, number> }; dropped?: Record<string, number>; packets?: number; lines?: number }
+interface Node {
+  id: string;
+  counters?: Record<string, unknown> & { responses?: Record<string, number> };
+  dropped?: Record<string, number>;
+  packets?: number;
+  lines?: number;
+}
 
 describe('reliability: the memory limiter refuses at request start, before the body is read', function () {
   this.timeout(60_000);
   let mp: Started | undefined;
-  after(async () => { await mp?.stop(); });
+  after(async () => {
+    await mp?.stop();
+  });
 
   it('otlp, errors, sentry, backtrace: 429 + Retry-After on a half-sent body; statsd: packets dropped and counted; all accept once lifted', async () => {
     const statsdPort = await freePort();
@@ -65,14 +84,38 @@ describe('reliability: the memory limiter refuses at request start, before the b
     mp = await startMetricport(config('{{OTLP}}', statsdPort, OVER), { env: { METRICPORT_LOG_LEVEL: 'warn' } });
     const port = mp.otlpPort;
     const now = String(BigInt(Date.now()) * 1_000_000n);
-    const otlpBody = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'm' }, metrics: [{ name: 'early.x', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: now }] } }] }] }] });
+    const otlpBody = JSON.stringify({
+      resourceMetrics: [
+        {
+          resource: { attributes: [] },
+          scopeMetrics: [{ scope: { name: 'm' }, metrics: [{ name: 'early.x', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: now }] } }] }],
+        },
+      ],
+    });
     const errorsBody = JSON.stringify({ attributes: { 'error.type': 'TypeError', _tx: 't1' } });
     const sentryBody = `{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"http://${KEY}@127.0.0.1:${port}/1"}\n{"type":"event"}\n{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","exception":{"values":[{"type":"TypeError","value":"x"}]},"release":"shop@1.0.0"}`;
-    const btBody = JSON.stringify({ uuid: '0b0c7d2e-7c5e-4f7e-9a57-0a0d0e0f1a2b', timestamp: Math.floor(Date.now() / 1000), lang: 'nodejs', langVersion: '20', agent: 'backtrace-node', agentVersion: '1.0.0', classifiers: ['TypeError'], attributes: { 'application.version': '1.0.0' }, mainThread: 'main', threads: { main: { name: 'main', stack: [] } } });
+    const btBody = JSON.stringify({
+      uuid: '0b0c7d2e-7c5e-4f7e-9a57-0a0d0e0f1a2b',
+      timestamp: Math.floor(Date.now() / 1000),
+      lang: 'nodejs',
+      langVersion: '20',
+      agent: 'backtrace-node',
+      agentVersion: '1.0.0',
+      classifiers: ['TypeError'],
+      attributes: { 'application.version': '1.0.0' },
+      mainThread: 'main',
+      threads: { main: { name: 'main', stack: [] } },
+    });
     const cases = [
       { name: 'otlp', path: '/v1/metrics', headers: { 'content-type': 'application/json' }, body: otlpBody, extra: {} as Record<string, string> },
       { name: 'errors', path: '/v1/errors', headers: { 'content-type': 'application/json' }, body: errorsBody, extra: {} },
-      { name: 'sentry', path: `/api/1/envelope/?sentry_key=${KEY}&sentry_version=7`, headers: { 'content-type': 'application/x-sentry-envelope' }, body: sentryBody, extra: { 'x-sentry-rate-limits': '4:error:organization' } },
+      {
+        name: 'sentry',
+        path: `/api/1/envelope/?sentry_key=${KEY}&sentry_version=7`,
+        headers: { 'content-type': 'application/x-sentry-envelope' },
+        body: sentryBody,
+        extra: { 'x-sentry-rate-limits': '4:error:organization' },
+      },
       { name: 'backtrace', path: `/post?format=json&token=${TOKEN}`, headers: { 'content-type': 'application/json' }, body: btBody, extra: {} },
     ];
     for (const c of cases) {
@@ -85,13 +128,16 @@ describe('reliability: the memory limiter refuses at request start, before the b
     // StatsD over UDP: nothing to answer, so drop unparsed and count
     const sock = dgram.createSocket('udp4');
     const sendUdp = (msg: string): Promise<void> => new Promise((res, rej) => sock.send(msg, statsdPort, '127.0.0.1', (e) => (e ? rej(e) : res())));
-    const statusOf = async (): Promise<{ receivers: Node[] }> => await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json() as { receivers: Node[] };
+    const statusOf = async (): Promise<{ receivers: Node[] }> => (await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json()) as { receivers: Node[] };
     let statsd: Node | undefined;
-    await waitFor(async () => {
-      await sendUdp('early.hits:1|c');
-      statsd = (await statusOf()).receivers.find((n) => n.id === 'statsd');
-      return (statsd?.dropped?.memory_limit ?? 0) >= 3;
-    }, { timeoutMs: 10_000, intervalMs: 50, what: 'statsd packets dropped for the memory limit' });
+    await waitFor(
+      async () => {
+        await sendUdp('early.hits:1|c');
+        statsd = (await statusOf()).receivers.find((n) => n.id === 'statsd');
+        return (statsd?.dropped?.memory_limit ?? 0) >= 3;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: 'statsd packets dropped for the memory limit' },
+    );
     expect(statsd!.lines, 'statsd lines parsed while over the limit').to.equal(0);
     expect(statsd!.packets).to.equal(statsd!.dropped!.memory_limit);
 
@@ -107,7 +153,13 @@ describe('reliability: the memory limiter refuses at request start, before the b
     const metrics = await (await fetch(`${mp.adminUrl}/metrics`)).text();
     expect(metrics).to.match(/^# TYPE metricport_memory_limiter_refused_requests_total counter$/m);
     expect(metrics).to.match(/^metricport_memory_limiter_refused_requests_total(?:\{[^}]*\})? 4$/m);
-    expect(metrics, metrics.split('\n').filter((l) => l.startsWith('metricport_statsd')).join('\n')).to.match(/^metricport_statsd_dropped(?:_total)?\{[^}]*reason="memory_limit"[^}]*\} [1-9]/m);
+    expect(
+      metrics,
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('metricport_statsd'))
+        .join('\n'),
+    ).to.match(/^metricport_statsd_dropped(?:_total)?\{[^}]*reason="memory_limit"[^}]*\} [1-9]/m);
 
     // lift the limit by a reload: the same requests go through
     writeFileSync(join(mp.dir, 'config.yaml'), config(`127.0.0.1:${port}`, statsdPort, '{ enabled: false }'));
@@ -117,10 +169,13 @@ describe('reliability: the memory limiter refuses at request start, before the b
       const r = await fetch(`http://127.0.0.1:${port}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
       expect(r.status, `${c.name} after the limit is lifted: ${await r.text()}`).to.equal(200);
     }
-    await waitFor(async () => {
-      await sendUdp('early.hits:1|c');
-      return ((await statusOf()).receivers.find((n) => n.id === 'statsd')?.lines ?? 0) >= 1;
-    }, { timeoutMs: 10_000, intervalMs: 50, what: 'statsd lines parsed after the limit is lifted' });
+    await waitFor(
+      async () => {
+        await sendUdp('early.hits:1|c');
+        return ((await statusOf()).receivers.find((n) => n.id === 'statsd')?.lines ?? 0) >= 1;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: 'statsd lines parsed after the limit is lifted' },
+    );
     sock.close();
   });
 });

@@ -27,10 +27,19 @@ import { startMetricport, type Started } from '../e2e/metricport.js';
 const DD_KEY = 'SECRET-dd-key-5c1e9a7b3d';
 const INFLUX_PASSWORD = 'SECRET-influx-pw-8d2f4a6c';
 const STORES = ['influxdb', 'graphite', 'datadog'] as const;
-type StoreId = typeof STORES[number];
+type StoreId = (typeof STORES)[number];
 const CAPACITY = 40;
 
-interface St { id: string; sent: number; failed: number; dropped: Record<string, number>; queue_size: number; queue_capacity: number; last_error: string | null; consecutive_failures: number }
+interface St {
+  id: string;
+  sent: number;
+  failed: number;
+  dropped: Record<string, number>;
+  queue_size: number;
+  queue_capacity: number;
+  last_error: string | null;
+  consecutive_failures: number;
+}
 
 const storesYaml = (ep: { influx: string; carbonHost: string; carbonPort: number; dd: string }, retry: string): string => `
   influxdb:
@@ -73,14 +82,22 @@ class Driver {
   readonly maxQueue: Record<string, number> = {};
   /** /metrics counters before this driver's exporters existed (a reload replaces the status counters; the Prometheus counters run on) */
   base = '';
-  constructor(readonly mp: Started, readonly series = 'fault_p') {}
+  constructor(
+    readonly mp: Started,
+    readonly series = 'fault_p',
+  ) {}
 
   /** n gauge points, each its own series (attribute i), so every point is one store point */
   async post(n: number): Promise<void> {
     const now = String(BigInt(Date.now()) * 1_000_000n);
     const dataPoints = [];
-    for (let k = 0; k < n; k++) dataPoints.push({ asDouble: this.next + 0.5, timeUnixNano: now, attributes: [{ key: 'i', value: { stringValue: String(this.next++) } }] });
-    const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'faults' }, metrics: [{ name: this.series, gauge: { dataPoints } }] }] }] });
+    for (let k = 0; k < n; k++)
+      dataPoints.push({ asDouble: this.next + 0.5, timeUnixNano: now, attributes: [{ key: 'i', value: { stringValue: String(this.next++) } }] });
+    const body = JSON.stringify({
+      resourceMetrics: [
+        { resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'faults' }, metrics: [{ name: this.series, gauge: { dataPoints } }] }] },
+      ],
+    });
     const r = await fetch(`${this.mp.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(r.status, await r.text()).to.equal(200);
     this.produced += n;
@@ -96,22 +113,32 @@ class Driver {
     return out;
   }
 
-  async healthz(): Promise<number> { return (await fetch(`${this.mp.adminUrl}/healthz`)).status; }
+  async healthz(): Promise<number> {
+    return (await fetch(`${this.mp.adminUrl}/healthz`)).status;
+  }
 
   /** wait until `ids` hold nothing in flight (queue empty, every point sent or dropped), then check status against /metrics exactly */
   async settle(ids: readonly string[], timeoutMs = 30_000): Promise<Record<string, St>> {
     let st: Record<string, St> = {};
     const acct = (s: St) => s.sent + Object.values(s.dropped).reduce((a, b) => a + b, 0) + s.queue_size;
-    await waitFor(async () => { st = await this.status(); return ids.every((id) => st[id]!.queue_size === 0 && acct(st[id]!) === this.produced); },
-      { timeoutMs, what: `settled at ${this.produced} produced: ${JSON.stringify(ids.map((id) => [id, st[id]?.sent, st[id]?.dropped, st[id]?.queue_size]))}` });
+    await waitFor(
+      async () => {
+        st = await this.status();
+        return ids.every((id) => st[id]!.queue_size === 0 && acct(st[id]!) === this.produced);
+      },
+      { timeoutMs, what: `settled at ${this.produced} produced: ${JSON.stringify(ids.map((id) => [id, st[id]?.sent, st[id]?.dropped, st[id]?.queue_size]))}` },
+    );
     const m = await (await fetch(`${this.mp.adminUrl}/metrics`)).text();
     for (const id of ids) {
       const s = st[id]!;
       expect(acct(s), `${id}: sent + dropped + queued = produced`).to.equal(this.produced);
       const c = (name: string, reason?: string) => counter(m, name, id, reason) - counter(this.base, name, id, reason);
       expect(c('metricport_exporter_sent_items_total'), `${id} /metrics sent`).to.equal(s.sent);
-      for (const [reason, n] of Object.entries(s.dropped)) expect(c('metricport_exporter_dropped_items_total', reason), `${id} /metrics dropped ${reason}`).to.equal(n);
-      expect(c('metricport_exporter_dropped_items_total'), `${id} /metrics dropped (all reasons)`).to.equal(Object.values(s.dropped).reduce((a, b) => a + b, 0));
+      for (const [reason, n] of Object.entries(s.dropped))
+        expect(c('metricport_exporter_dropped_items_total', reason), `${id} /metrics dropped ${reason}`).to.equal(n);
+      expect(c('metricport_exporter_dropped_items_total'), `${id} /metrics dropped (all reasons)`).to.equal(
+        Object.values(s.dropped).reduce((a, b) => a + b, 0),
+      );
       expect(counter(m, 'metricport_exporter_queue_size', id), `${id} /metrics queue`).to.equal(0);
     }
     return st;
@@ -120,11 +147,14 @@ class Driver {
   /** wait until every store in `ids` counted at least `more` further failed items (items of failed attempts), checking health and bounds meanwhile */
   async failing(ids: readonly string[], prev: Record<string, St>, more: number, timeoutMs = 15_000): Promise<Record<string, St>> {
     let st: Record<string, St> = {};
-    await waitFor(async () => {
-      st = await this.status();
-      expect(await this.healthz(), 'healthz during the fault').to.equal(200);
-      return ids.every((id) => st[id]!.failed >= (prev[id]?.failed ?? 0) + more);
-    }, { timeoutMs, what: `failures counted: ${JSON.stringify(ids.map((id) => [id, st[id]?.failed, st[id]?.last_error]))}` });
+    await waitFor(
+      async () => {
+        st = await this.status();
+        expect(await this.healthz(), 'healthz during the fault').to.equal(200);
+        return ids.every((id) => st[id]!.failed >= (prev[id]?.failed ?? 0) + more);
+      },
+      { timeoutMs, what: `failures counted: ${JSON.stringify(ids.map((id) => [id, st[id]?.failed, st[id]?.last_error]))}` },
+    );
     return st;
   }
 }
@@ -166,8 +196,10 @@ describe('reliability: fault injection per push store family (graphite → carbo
     mp = await startMetricport(`
 receivers:
   otlp: { protocols: { http: { endpoint: "{{OTLP}}" } } }
-exporters:${storesYaml({ influx: `http://127.0.0.1:${px.influxdb.port}`, carbonHost: '127.0.0.1', carbonPort: px.graphite.port, dd: `http://127.0.0.1:${px.datadog.port}` },
-    '{ initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 0s }')}
+exporters:${storesYaml(
+      { influx: `http://127.0.0.1:${px.influxdb.port}`, carbonHost: '127.0.0.1', carbonPort: px.graphite.port, dd: `http://127.0.0.1:${px.datadog.port}` },
+      '{ initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 0s }',
+    )}
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb, graphite, datadog] }
@@ -186,7 +218,8 @@ service:
     let n = 0;
     for (const r of dd!.requests) {
       expect(r.headers['dd-api-key']).to.equal(DD_KEY);
-      for (const s of (JSON.parse(r.body.toString()) as { series: Array<{ metric: string; points: unknown[] }> }).series) if (s.metric === 'fault_p') n += s.points.length;
+      for (const s of (JSON.parse(r.body.toString()) as { series: Array<{ metric: string; points: unknown[] }> }).series)
+        if (s.metric === 'fault_p') n += s.points.length;
     }
     return n;
   };
@@ -197,11 +230,19 @@ service:
   /** what reached each store equals what metricport counts as sent */
   const arrivals = async (st: Record<string, St>, graphiteTimeoutMs = 15_000): Promise<void> => {
     let ic = -1;
-    await waitFor(async () => { ic = await influxCount(); return ic === st.influxdb!.sent; }, { timeoutMs: 15_000, what: `InfluxDB has ${st.influxdb!.sent} points (has ${ic})` });
+    await waitFor(
+      async () => {
+        ic = await influxCount();
+        return ic === st.influxdb!.sent;
+      },
+      { timeoutMs: 15_000, what: `InfluxDB has ${st.influxdb!.sent} points (has ${ic})` },
+    );
     expect(ddPoints(), 'datadog double points').to.equal(st.datadog!.sent);
     const g = px.graphite!;
-    await waitFor(() => lines(g.tapped, 'fault_p') + lines(g.swallowed, 'fault_p') === st.graphite!.sent,
-      { timeoutMs: graphiteTimeoutMs, what: `carbon lines ${lines(g.tapped, 'fault_p')} + swallowed ${lines(g.swallowed, 'fault_p')} = sent ${st.graphite!.sent}` });
+    await waitFor(() => lines(g.tapped, 'fault_p') + lines(g.swallowed, 'fault_p') === st.graphite!.sent, {
+      timeoutMs: graphiteTimeoutMs,
+      what: `carbon lines ${lines(g.tapped, 'fault_p')} + swallowed ${lines(g.swallowed, 'fault_p')} = sent ${st.graphite!.sent}`,
+    });
   };
 
   it('baseline: every point arrives, counters exact', async () => {
@@ -212,7 +253,13 @@ service:
     const path = px.graphite!.tapped.split('\n')[0]!.split(' ')[0]!;
     expect(path).to.match(/^fault_p\.(i\.)?0$/);
     let w: Array<{ value: number | null }> = [];
-    await waitFor(async () => { w = (await carbon!.fetchWhisper(path)).filter((p) => p.value !== null); return w.length > 0; }, { timeoutMs: 15_000, what: 'carbon stored fault_p.0' });
+    await waitFor(
+      async () => {
+        w = (await carbon!.fetchWhisper(path)).filter((p) => p.value !== null);
+        return w.length > 0;
+      },
+      { timeoutMs: 15_000, what: 'carbon stored fault_p.0' },
+    );
     expect(w.map((p) => p.value)).to.deep.equal([0.5]);
   });
 
@@ -223,9 +270,21 @@ service:
     st = await d.failing(STORES, st, 20);
     for (const id of STORES) expect(st[id]!.last_error, id).to.match(/ECONNREFUSED/);
     await d.post(30); // job B: queued (30 of 40)
-    await waitFor(async () => { const s = await d.status(); return STORES.every((id) => s[id]!.queue_size === 30); }, { timeoutMs: 10_000, what: 'job B queued' });
+    await waitFor(
+      async () => {
+        const s = await d.status();
+        return STORES.every((id) => s[id]!.queue_size === 30);
+      },
+      { timeoutMs: 10_000, what: 'job B queued' },
+    );
     await d.post(30); // job C: does not fit → dropped, queue_full
-    await waitFor(async () => { const s = await d.status(); return STORES.every((id) => s[id]!.dropped.queue_full === 30); }, { timeoutMs: 10_000, what: 'job C dropped queue_full' });
+    await waitFor(
+      async () => {
+        const s = await d.status();
+        return STORES.every((id) => s[id]!.dropped.queue_full === 30);
+      },
+      { timeoutMs: 10_000, what: 'job C dropped queue_full' },
+    );
     expect(await d.healthz()).to.equal(200);
     await setAll('pass');
     st = await d.settle(STORES);
@@ -291,7 +350,11 @@ service:
 
   it('429 with Retry-After: 2 — the next attempt waits 2 s (not the 200 ms backoff); then delivered', async () => {
     let st = await d.status();
-    for (const id of ['influxdb', 'datadog'] as const) { px[id]!.answer = { status: 429, reason: 'Too Many Requests', headers: { 'Retry-After': '2' } }; px[id]!.requestsAt.length = 0; px[id]!.answered.length = 0; }
+    for (const id of ['influxdb', 'datadog'] as const) {
+      px[id]!.answer = { status: 429, reason: 'Too Many Requests', headers: { 'Retry-After': '2' } };
+      px[id]!.requestsAt.length = 0;
+      px[id]!.answered.length = 0;
+    }
     await setAll('http', ['influxdb', 'datadog']);
     await d.post(4);
     st = await d.failing(['influxdb', 'datadog'], st, 4 * 3, 20_000);
@@ -333,7 +396,9 @@ service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [influxdb, graphite, datadog] }
 `;
-    mp = await startMetricport(cfg({ influx: 'http://influx.metricport.invalid:8086', carbonHost: 'carbon.metricport.invalid', carbonPort: 2003, dd: 'http://dd.metricport.invalid:9' }));
+    mp = await startMetricport(
+      cfg({ influx: 'http://influx.metricport.invalid:8086', carbonHost: 'carbon.metricport.invalid', carbonPort: 2003, dd: 'http://dd.metricport.invalid:9' }),
+    );
     const d = new Driver(mp);
     await d.post(5);
     let st = await d.settle(STORES);
@@ -344,7 +409,12 @@ service:
     }
     const h = (await (await fetch(`${mp.adminUrl}/healthz`)).json()) as { status: string; components: Array<{ id: string; healthy: boolean }> };
     expect(h.status).to.equal('unhealthy');
-    expect(h.components.filter((c) => !c.healthy).map((c) => c.id).sort()).to.deep.equal(['datadog', 'graphite', 'influxdb']);
+    expect(
+      h.components
+        .filter((c) => !c.healthy)
+        .map((c) => c.id)
+        .sort(),
+    ).to.deep.equal(['datadog', 'graphite', 'influxdb']);
     await d.post(3); // the receiver still answers 200
     st = await d.settle(STORES);
     for (const id of STORES) expect(st[id]!.dropped, id).to.deep.equal({ retries_exhausted: 8 });
@@ -352,8 +422,13 @@ service:
     // recovery: the same config with reachable names
     const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    writeFileSync(join(mp.dir, 'config.yaml'), cfg({ influx: `http://127.0.0.1:${influx!.port}`, carbonHost: '127.0.0.1', carbonPort: carbon!.linePort, dd: dd!.url })
-      .replaceAll('{{OTLP}}', `127.0.0.1:${mp.otlpPort}`));
+    writeFileSync(
+      join(mp.dir, 'config.yaml'),
+      cfg({ influx: `http://127.0.0.1:${influx!.port}`, carbonHost: '127.0.0.1', carbonPort: carbon!.linePort, dd: dd!.url }).replaceAll(
+        '{{OTLP}}',
+        `127.0.0.1:${mp.otlpPort}`,
+      ),
+    );
     const r = await fetch(`${mp.adminUrl}/api/v1/reload`, { method: 'POST' });
     expect(r.status, await r.text()).to.equal(200);
     const d2 = new Driver(mp);

@@ -2,11 +2,16 @@ import { expect } from 'chai';
 import { DDSketch } from '../../src/sketch/ddsketch.js';
 
 /** exact lower-rank quantile, the convention DDSketch follows */
-function exactQ(sorted: number[], q: number): number { return sorted[Math.floor(q * (sorted.length - 1))]!; }
+function exactQ(sorted: number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
 }
 
 describe('sketch: DDSketch', () => {
@@ -51,7 +56,10 @@ describe('sketch: DDSketch', () => {
     const a = new DDSketch();
     const b = new DDSketch();
     const all = new DDSketch();
-    for (let i = 1; i <= 1000; i++) { (i % 3 === 0 ? a : b).add(i); all.add(i); }
+    for (let i = 1; i <= 1000; i++) {
+      (i % 3 === 0 ? a : b).add(i);
+      all.add(i);
+    }
     a.merge(b);
     expect(a.toJSON()).to.deep.equal(all.toJSON());
     expect(Math.abs(a.quantile(0.99)! - 990) / 990).to.be.at.most(0.01);
@@ -68,8 +76,14 @@ describe('sketch: DDSketch', () => {
   });
 
   it('rejects malformed JSON and mismatched merges with the reason', () => {
-    expect(() => DDSketch.fromJSON({ v: 1, alpha: 0.01, maxBuckets: 10, count: 5, zero: 0, sum: 0, min: 0, max: 0, pos: { 1: 1 }, neg: {} })).to.throw(RangeError, 'count 5 differs from the bucket total 1');
-    expect(() => DDSketch.fromJSON({ v: 1, alpha: 0.01, maxBuckets: 10, count: 1, zero: 0, sum: 0, min: 0, max: 0, pos: { x: 1 }, neg: {} })).to.throw(RangeError, 'not an integer');
+    expect(() => DDSketch.fromJSON({ v: 1, alpha: 0.01, maxBuckets: 10, count: 5, zero: 0, sum: 0, min: 0, max: 0, pos: { 1: 1 }, neg: {} })).to.throw(
+      RangeError,
+      'count 5 differs from the bucket total 1',
+    );
+    expect(() => DDSketch.fromJSON({ v: 1, alpha: 0.01, maxBuckets: 10, count: 1, zero: 0, sum: 0, min: 0, max: 0, pos: { x: 1 }, neg: {} })).to.throw(
+      RangeError,
+      'not an integer',
+    );
     expect(() => new DDSketch({ relativeAccuracy: 0.01 }).merge(new DDSketch({ relativeAccuracy: 0.02 }))).to.throw(RangeError, 'relative accuracy');
     expect(() => new DDSketch({ relativeAccuracy: 1 })).to.throw(RangeError, '(0, 1)');
   });

@@ -31,7 +31,10 @@ describe('sketch: hash53', () => {
 describe('sketch: HyperLogLog', () => {
   it('is exact up to the threshold (1,024 by default), then converts to 16 KiB of registers', () => {
     const h = new HyperLogLog();
-    for (let i = 0; i < 1024; i++) { h.addString(`v${i}`); h.addString(`v${i}`); }
+    for (let i = 0; i < 1024; i++) {
+      h.addString(`v${i}`);
+      h.addString(`v${i}`);
+    }
     expect(h.isExact).to.equal(true);
     expect(h.count()).to.equal(1024);
     expect(h.byteSize).to.equal(16 * 1024); // 2,048 slots × 8 bytes

@@ -6,17 +6,30 @@ import { S, batch, gauge, hist, histogram, num, sum } from './util.js';
 const T0 = 1_700_000_000; // seconds, a multiple of 10
 function make(over: Partial<ConstructorParameters<typeof PeriodAccumulator>[0]> = {}) {
   const clock = { ms: T0 * 1000 };
-  const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 1_000, maxSeries: 100, seriesExpiryMs: 60_000, cumulative: 'delta', resourceAttributes: ['service.name'], now: () => clock.ms, startedAtMs: T0 * 1000, ...over });
+  const acc = new PeriodAccumulator({
+    periodMs: 10_000,
+    latenessMs: 1_000,
+    maxSeries: 100,
+    seriesExpiryMs: 60_000,
+    cumulative: 'delta',
+    resourceAttributes: ['service.name'],
+    now: () => clock.ms,
+    startedAtMs: T0 * 1000,
+    ...over,
+  });
   return { acc, clock };
 }
 const t = (s: number): bigint => BigInt(s) * S;
-const brief = (ps: StorePoint[]) => ps.map((p) => ({ name: p.meta.name, start: Number(p.start / S), time: Number(p.time / S), value: p.value, attrs: p.meta.attrs }));
+const brief = (ps: StorePoint[]) =>
+  ps.map((p) => ({ name: p.meta.name, start: Number(p.start / S), time: Number(p.time / S), value: p.value, attrs: p.meta.attrs }));
 
 describe('storehelper: period accumulator (semantics.md)', () => {
   it('§2/§3 delta sums add within an epoch-aligned window by point time; emitted with start = window start, time = window end, at end + lateness', () => {
     const { acc, clock } = make();
     clock.ms = (T0 + 3) * 1000;
-    acc.add(batch([sum('req', [num(t(T0 + 1), 2n, { r: 'a' }), num(t(T0 + 9), 3n, { r: 'a' }), num(t(T0 + 10), 5n, { r: 'a' }), num(t(T0 + 2), 7n, { r: 'b' })])]));
+    acc.add(
+      batch([sum('req', [num(t(T0 + 1), 2n, { r: 'a' }), num(t(T0 + 9), 3n, { r: 'a' }), num(t(T0 + 10), 5n, { r: 'a' }), num(t(T0 + 2), 7n, { r: 'b' })])]),
+    );
     clock.ms = (T0 + 10) * 1000 + 999; // end + lateness − 1 ms
     expect(acc.collect()).to.deep.equal([]);
     clock.ms = (T0 + 11) * 1000;
@@ -104,7 +117,13 @@ describe('storehelper: period accumulator (semantics.md)', () => {
     clock.ms = (T0 + 21) * 1000;
     const ps = acc.collect();
     expect(acc.counters.bounds_changed).to.equal(1);
-    expect(ps.map((x) => [x.hist!.bounds, x.hist!.counts])).to.deep.equal([[[1, 5], [1, 0, 0]], [[2], [4, 0]]]);
+    expect(ps.map((x) => [x.hist!.bounds, x.hist!.counts])).to.deep.equal([
+      [
+        [1, 5],
+        [1, 0, 0],
+      ],
+      [[2], [4, 0]],
+    ]);
   });
 
   it('§4 cumulative histograms become per-bucket deltas', () => {

@@ -34,17 +34,50 @@ describe('storehelper: compact accumulator', () => {
 
   it('emitted meta: the metric fields, the selected resource, host, and the point attributes', () => {
     const clock = { ms: T0 * 1000 };
-    const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 1_000, maxSeries: 100, seriesExpiryMs: 60_000, cumulative: 'delta', resourceAttributes: ['service.name'], now: () => clock.ms, startedAtMs: T0 * 1000 });
-    acc.add(batch([sum('req', [num(BigInt(T0 + 1) * S, 2n, { route: '/a', code: 200n })], 'delta', true, 'By')], { 'service.name': 'shop', 'host.name': 'h1', pod: 'p1' }));
+    const acc = new PeriodAccumulator({
+      periodMs: 10_000,
+      latenessMs: 1_000,
+      maxSeries: 100,
+      seriesExpiryMs: 60_000,
+      cumulative: 'delta',
+      resourceAttributes: ['service.name'],
+      now: () => clock.ms,
+      startedAtMs: T0 * 1000,
+    });
+    acc.add(
+      batch([sum('req', [num(BigInt(T0 + 1) * S, 2n, { route: '/a', code: 200n })], 'delta', true, 'By')], {
+        'service.name': 'shop',
+        'host.name': 'h1',
+        pod: 'p1',
+      }),
+    );
     clock.ms = (T0 + 11) * 1000;
     const [p] = acc.collect();
-    expect(p!.meta).to.deep.include({ name: 'req', unit: 'By', kind: 'sum', temporality: 'delta', monotonic: true, resource: { 'service.name': 'shop' }, host: 'h1', attrs: { code: 200n, route: '/a' } });
+    expect(p!.meta).to.deep.include({
+      name: 'req',
+      unit: 'By',
+      kind: 'sum',
+      temporality: 'delta',
+      monotonic: true,
+      resource: { 'service.name': 'shop' },
+      host: 'h1',
+      attrs: { code: 200n, route: '/a' },
+    });
     expect(p!.value).to.equal(2n);
   });
 
   it('ids of expired series are reused; a series with a cell in an open window is not expired under it', () => {
     const clock = { ms: T0 * 1000 };
-    const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 1_000, maxSeries: 100, seriesExpiryMs: 5_000, cumulative: 'delta', resourceAttributes: [], now: () => clock.ms, startedAtMs: T0 * 1000 });
+    const acc = new PeriodAccumulator({
+      periodMs: 10_000,
+      latenessMs: 1_000,
+      maxSeries: 100,
+      seriesExpiryMs: 5_000,
+      cumulative: 'delta',
+      resourceAttributes: [],
+      now: () => clock.ms,
+      startedAtMs: T0 * 1000,
+    });
     acc.add(batch([gauge('g', [num(BigInt(T0 + 1) * S, 1, { k: 'old' })])]));
     clock.ms = (T0 + 11) * 1000;
     expect(acc.collect().map((p) => p.meta.attrs)).to.deep.equal([{ k: 'old' }]);

@@ -19,7 +19,12 @@ import net from 'node:net';
 
 export type FaultMode = 'pass' | 'refuse' | 'reset' | 'stall' | 'http';
 
-interface Conn { c: net.Socket; u?: net.Socket; mode: FaultMode; keep?: boolean }
+interface Conn {
+  c: net.Socket;
+  u?: net.Socket;
+  mode: FaultMode;
+  keep?: boolean;
+}
 
 export class FaultProxy {
   private server: net.Server | undefined;
@@ -43,16 +48,24 @@ export class FaultProxy {
   halfUpstream = true;
   port = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly targetPort: number,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
 
-  async start(): Promise<void> { await this.listen(); }
+  async start(): Promise<void> {
+    await this.listen();
+  }
 
   private listen(): Promise<void> {
     const server = net.createServer((c) => this.accept(c));
     this.server = server;
     return new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => { this.port = (server.address() as net.AddressInfo).port; resolve(); });
+      server.listen(this.port, '127.0.0.1', () => {
+        this.port = (server.address() as net.AddressInfo).port;
+        resolve();
+      });
     });
   }
 
@@ -65,14 +78,23 @@ export class FaultProxy {
   private forward(k: Conn): void {
     const u = net.createConnection({ host: this.targetHost, port: this.targetPort });
     k.u = u;
-    k.c.on('data', (d: Buffer) => { this.tapped += d.toString('latin1'); u.write(d); });
+    k.c.on('data', (d: Buffer) => {
+      this.tapped += d.toString('latin1');
+      u.write(d);
+    });
     u.on('data', (d: Buffer) => k.c.write(d));
-    k.c.on('end', () => u.end()); u.on('end', () => k.c.end());
-    u.on('error', () => this.close(k)); u.on('close', () => this.close(k));
+    k.c.on('end', () => u.end());
+    u.on('end', () => k.c.end());
+    u.on('error', () => this.close(k));
+    u.on('close', () => this.close(k));
     k.c.resume();
   }
 
-  private close(k: Conn): void { k.c.destroy(); k.u?.destroy(); this.conns.delete(k); }
+  private close(k: Conn): void {
+    k.c.destroy();
+    k.u?.destroy();
+    this.conns.delete(k);
+  }
 
   private accept(c: net.Socket): void {
     const mode = this.mode;
@@ -81,14 +103,19 @@ export class FaultProxy {
     this.conns.add(k);
     c.on('error', () => this.close(k));
     c.on('close', () => this.close(k));
-    if (mode === 'pass') { this.forward(k); return; }
+    if (mode === 'pass') {
+      this.forward(k);
+      return;
+    }
     if (mode === 'reset') {
       c.once('data', (d: Buffer) => {
         const half = d.subarray(0, this.halfUpstream ? d.length >> 1 : 0);
         this.swallowed += d.subarray(half.length).toString('latin1');
         if (half.length > 0) {
           // an incomplete request reaches the store, then the connection resets
-          const u = net.createConnection({ host: this.targetHost, port: this.targetPort }, () => { u.write(half, () => u.resetAndDestroy()); });
+          const u = net.createConnection({ host: this.targetHost, port: this.targetPort }, () => {
+            u.write(half, () => u.resetAndDestroy());
+          });
           u.on('error', () => undefined);
         }
         c.resetAndDestroy();
@@ -107,7 +134,8 @@ export class FaultProxy {
           // whatever the client sent while stalled is lost with the reset
           const pending = c.read() as Buffer | null;
           if (pending !== null) this.swallowed += pending.toString('latin1');
-          c.resetAndDestroy(); this.conns.delete(k);
+          c.resetAndDestroy();
+          this.conns.delete(k);
         }
       }, this.stallMs);
       t.unref();
@@ -129,7 +157,9 @@ export class FaultProxy {
         buf = buf.subarray(end + 4 + len);
         this.requestsAt.push(Date.now());
         const a = this.answer;
-        const h = Object.entries({ 'Content-Type': 'text/plain', ...(a.headers ?? {}) }).map(([x, v]) => `${x}: ${v}\r\n`).join('');
+        const h = Object.entries({ 'Content-Type': 'text/plain', ...(a.headers ?? {}) })
+          .map(([x, v]) => `${x}: ${v}\r\n`)
+          .join('');
         const body = `${a.status} ${a.reason}\n`;
         c.write(`HTTP/1.1 ${a.status} ${a.reason}\r\n${h}Content-Length: ${body.length}\r\n\r\n${body}`);
         this.answered.push(Date.now());
@@ -146,7 +176,11 @@ export class FaultProxy {
   }
 
   /** stalled connections still waiting */
-  stalled(): number { let n = 0; for (const k of this.conns) if (k.mode === 'stall' && k.u === undefined) n++; return n; }
+  stalled(): number {
+    let n = 0;
+    for (const k of this.conns) if (k.mode === 'stall' && k.u === undefined) n++;
+    return n;
+  }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);

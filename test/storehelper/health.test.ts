@@ -21,23 +21,42 @@ describe('storehelper: failing hard = no successful send for unhealthy_after_per
   const lines: string[] = [];
   /** the store's port answers: 204 (lines kept), or `status` */
   const listen = (port: number, status = 204): Promise<void> => {
-    server = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { if (status === 204) lines.push(...body.split('\n').filter(Boolean)); res.writeHead(status); res.end(); }); });
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        if (status === 204) lines.push(...body.split('\n').filter(Boolean));
+        res.writeHead(status);
+        res.end();
+      });
+    });
     return new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
   };
   const close = async (): Promise<void> => {
     const s = server;
     server = undefined;
-    if (s !== undefined) { s.closeAllConnections(); await new Promise((r) => s.close(r)); }
+    if (s !== undefined) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
   };
   afterEach(close);
 
   function store(port: number, clock: { t: number }, over: Record<string, unknown> = {}) {
     const set = settings('influxdb/health');
-    const ex = createInflux(set, influxCfg(`http://127.0.0.1:${port}`, {
-      period: P, lateness: 200, compression: 'none',
-      retry_on_failure: { enabled: true, initial_interval: 20, max_interval: 50, max_elapsed_time: 0, multiplier: 1.5, randomization_factor: 0 },
-      ...over,
-    }), { now: () => clock.t });
+    const ex = createInflux(
+      set,
+      influxCfg(`http://127.0.0.1:${port}`, {
+        period: P,
+        lateness: 200,
+        compression: 'none',
+        retry_on_failure: { enabled: true, initial_interval: 20, max_interval: 50, max_elapsed_time: 0, multiplier: 1.5, randomization_factor: 0 },
+        ...over,
+      }),
+      { now: () => clock.t },
+    );
     return { set, ex };
   }
   const point = (name: string, at: number) => batch([sum(name, [num(BigInt(at) * 1_000_000n, 1n)])]);

@@ -48,8 +48,13 @@ describe('outage: store down while data flows, then back — every point exactly
 
   describe('TCP family: graphite → carbon-cache', () => {
     let carbon: CarbonPeer;
-    before(async function () { await usePeer(this, 'carbon'); carbon = await startCarbon(); });
-    after(async () => { await carbon?.stop(); });
+    before(async function () {
+      await usePeer(this, 'carbon');
+      carbon = await startCarbon();
+    });
+    after(async () => {
+      await carbon?.stop();
+    });
     it(`down for ${OUTAGE_MS / 1000} s`, async () => {
       const proxy = new OutageProxy(carbon.linePort);
       await proxy.up();
@@ -65,11 +70,14 @@ describe('outage: store down while data flows, then back — every point exactly
       const sent = lines.reduce((a, l) => a + Number(l.split(' ')[1]), 0);
       expect(sent, 'points carried by the lines').to.equal(n);
       let stored = 0;
-      await waitFor(async () => {
-        const pts = await carbon.fetchWhisper('outage.tcp', Math.floor(Date.now() / 1000) - 600);
-        stored = pts.reduce((a, p) => a + p.value, 0);
-        return stored === n;
-      }, { timeoutMs: 20_000, what: `carbon holding ${n} points (has ${stored})` });
+      await waitFor(
+        async () => {
+          const pts = await carbon.fetchWhisper('outage.tcp', Math.floor(Date.now() / 1000) - 600);
+          stored = pts.reduce((a, p) => a + p.value, 0);
+          return stored === n;
+        },
+        { timeoutMs: 20_000, what: `carbon holding ${n} points (has ${stored})` },
+      );
       const st = ex.status();
       expect(st.points_dropped).to.equal(0);
       expect(st.points_sent).to.equal(lines.length);
@@ -79,8 +87,14 @@ describe('outage: store down while data flows, then back — every point exactly
 
   describe('HTTP family: influxdb → InfluxDB 1.x', () => {
     let influx: InfluxDBPeer;
-    before(async function () { await usePeer(this, 'influxdb'); influx = await startInfluxDB(); await influx.createDatabase('mp'); });
-    after(async () => { await influx?.stop(); });
+    before(async function () {
+      await usePeer(this, 'influxdb');
+      influx = await startInfluxDB();
+      await influx.createDatabase('mp');
+    });
+    after(async () => {
+      await influx?.stop();
+    });
     it(`down for ${OUTAGE_MS / 1000} s`, async () => {
       const proxy = new OutageProxy(influx.port);
       await proxy.up();

@@ -8,20 +8,41 @@ export class OutageProxy {
   /** every byte clients sent, in order (only while up) */
   tapped = '';
   port = 0;
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly targetPort: number,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
 
   async up(): Promise<void> {
     const server = net.createServer((c) => {
       const u = net.createConnection({ host: this.targetHost, port: this.targetPort });
-      this.socks.add(c); this.socks.add(u); this.clients.add(c);
-      c.on('data', (d: Buffer) => { this.tapped += d.toString('latin1'); u.write(d); });
+      this.socks.add(c);
+      this.socks.add(u);
+      this.clients.add(c);
+      c.on('data', (d: Buffer) => {
+        this.tapped += d.toString('latin1');
+        u.write(d);
+      });
       u.on('data', (d: Buffer) => c.write(d));
-      const close = (): void => { c.destroy(); u.destroy(); this.socks.delete(c); this.socks.delete(u); this.clients.delete(c); };
-      c.on('error', close); u.on('error', close); c.on('close', close); u.on('close', close);
-      c.on('end', () => u.end()); u.on('end', () => c.end());
+      const close = (): void => {
+        c.destroy();
+        u.destroy();
+        this.socks.delete(c);
+        this.socks.delete(u);
+        this.clients.delete(c);
+      };
+      c.on('error', close);
+      u.on('error', close);
+      c.on('close', close);
+      u.on('close', close);
+      c.on('end', () => u.end());
+      u.on('end', () => c.end());
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(this.port, '127.0.0.1', () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
     this.port = (server.address() as net.AddressInfo).port;
   }
 

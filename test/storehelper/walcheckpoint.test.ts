@@ -17,26 +17,47 @@ import { batch, gauge, influxCfg, num, sum } from './util.js';
 
 const T = 1700000000000;
 
-async function scrape(tel: ServiceTelemetry): Promise<string> { return tel.render(); }
+async function scrape(tel: ServiceTelemetry): Promise<string> {
+  return tel.render();
+}
 
 describe('storehelper: failed write-ahead-log checkpoints are counted, logged and shown', function () {
   this.timeout(30_000);
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mp-walcp-')); });
-  afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-walcp-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   async function store(failures: { left: number }, clock: { t: number }, port?: number) {
     const telemetry = new ServiceTelemetry();
     const logger = new RecordingLogger();
     const set = { id: 'influxdb/wal', logger, telemetry, stateDir: dir };
-    const ex = createInflux(set, influxCfg(`http://127.0.0.1:${port ?? await freePort()}`, {
-      period: 1000, lateness: 200, compression: 'none',
-      sending_queue: { enabled: true, num_consumers: 1, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse', storage: 'disk', max_size: 1 << 20 },
-    }), { now: () => clock.t, checkpointFault: () => { if (failures.left > 0) { failures.left--; throw new Error('injected: MDB_MAP_FULL: Environment mapsize limit reached'); } } });
+    const ex = createInflux(
+      set,
+      influxCfg(`http://127.0.0.1:${port ?? (await freePort())}`, {
+        period: 1000,
+        lateness: 200,
+        compression: 'none',
+        sending_queue: { enabled: true, num_consumers: 1, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse', storage: 'disk', max_size: 1 << 20 },
+      }),
+      {
+        now: () => clock.t,
+        checkpointFault: () => {
+          if (failures.left > 0) {
+            failures.left--;
+            throw new Error('injected: MDB_MAP_FULL: Environment mapsize limit reached');
+          }
+        },
+      },
+    );
     await ex.start(host(set));
     return { ex, telemetry, logger };
   }
-  const st = (ex: { status(): Record<string, unknown> }) => ex.status() as { wal_checkpoint_failures: number; wal_last_checkpoint_error: string | null; wal_entries: number; dropped: Record<string, number> };
+  const st = (ex: { status(): Record<string, unknown> }) =>
+    ex.status() as { wal_checkpoint_failures: number; wal_last_checkpoint_error: string | null; wal_entries: number; dropped: Record<string, number> };
   const warnings = (logger: RecordingLogger) => logger.lines.filter((l) => l.level === 'warn' && /checkpoint/.test(l.msg ?? ''));
 
   it('a checkpoint committed on its own: counted, in status and on /metrics, one log line per interval with the suppressed count; the next one trims the log', async () => {
@@ -48,8 +69,15 @@ describe('storehelper: failed write-ahead-log checkpoints are counted, logged an
     await ex.consume(batch([gauge('g', [num(BigInt(T + 100) * 1_000_000n, 1)])]));
     expect(st(ex).wal_entries).to.equal(1);
     failures.left = 3;
-    for (const t of [T + 3500, T + 4500, T + 5500]) { clock.t = t; await ex.flushNow(); } // nothing to queue: the checkpoint commits alone, and fails
-    expect(st(ex)).to.include({ wal_checkpoint_failures: 3, wal_last_checkpoint_error: 'injected: MDB_MAP_FULL: Environment mapsize limit reached', wal_entries: 1 });
+    for (const t of [T + 3500, T + 4500, T + 5500]) {
+      clock.t = t;
+      await ex.flushNow();
+    } // nothing to queue: the checkpoint commits alone, and fails
+    expect(st(ex)).to.include({
+      wal_checkpoint_failures: 3,
+      wal_last_checkpoint_error: 'injected: MDB_MAP_FULL: Environment mapsize limit reached',
+      wal_entries: 1,
+    });
     expect(await scrape(telemetry)).to.match(/^metricport_store_wal_checkpoint_failures(_total)?\{exporter="influxdb\/wal",adapter="influxdb"\} 3$/m);
     let w = warnings(logger);
     expect(w).to.have.length(1);
@@ -69,7 +97,17 @@ describe('storehelper: failed write-ahead-log checkpoints are counted, logged an
   it('the checkpoint that commits with a queued job fails: the job is still queued and sent, the failure counted and logged, the log trimmed by the next checkpoint', async () => {
     const lines: string[] = [];
     const port = await freePort();
-    const sink: Server = createServer((req, res) => { let body = ''; req.on('data', (d) => { body += d; }); req.on('end', () => { lines.push(...body.split('\n').filter(Boolean)); res.writeHead(204); res.end(); }); });
+    const sink: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        lines.push(...body.split('\n').filter(Boolean));
+        res.writeHead(204);
+        res.end();
+      });
+    });
     await new Promise<void>((r) => sink.listen(port, '127.0.0.1', () => r()));
     try {
       const failures = { left: 0 };
@@ -89,6 +127,8 @@ describe('storehelper: failed write-ahead-log checkpoints are counted, logged an
       expect(st(ex)).to.include({ wal_entries: 0, wal_checkpoint_failures: 1 });
       await ex.shutdown(AbortSignal.timeout(2000));
       expect(ex.status()).to.include({ queue_bytes: 0, points_sent: 1 });
-    } finally { await new Promise((r) => sink.close(r)); }
+    } finally {
+      await new Promise((r) => sink.close(r));
+    }
   });
 });

@@ -14,9 +14,17 @@ describe('storehelper: max_series reached is a rate-limited warning naming the s
   it('logged at the first dropped point, then at most one line a minute with the number not logged; no secret', async () => {
     const set = settings('influxdb/prod');
     let now = T + 100;
-    const ex = createInflux(set, influxCfg(`http://127.0.0.1:${await freePort()}`, { max_series: 2, password: 'SECRET-influx-pw-31337', username: 'mp' }), { now: () => now });
+    const ex = createInflux(set, influxCfg(`http://127.0.0.1:${await freePort()}`, { max_series: 2, password: 'SECRET-influx-pw-31337', username: 'mp' }), {
+      now: () => now,
+    });
     await ex.start(host(set));
-    const series = (names: string[]) => batch([sum('requests', names.map((r) => num(BigInt(now) * 1_000_000n, 1n, { route: r })))]);
+    const series = (names: string[]) =>
+      batch([
+        sum(
+          'requests',
+          names.map((r) => num(BigInt(now) * 1_000_000n, 1n, { route: r })),
+        ),
+      ]);
     await ex.consume(series(['/a', '/b']));
     const warns = () => set.logger.lines.filter((l) => l.level === 'warn');
     expect(warns()).to.deep.equal([]);

@@ -17,7 +17,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 describe('vendored packages (dist/src/vendor, scripts/vendor.mjs)', () => {
   it('yaml: the bundle exports every name of the package and parses the same', async () => {
     const pkg = require('yaml') as Record<string, unknown>;
-    const v = await import('../../src/vendor/yaml.js') as Record<string, unknown>;
+    const v = (await import('../../src/vendor/yaml.js')) as Record<string, unknown>;
     for (const k of Object.keys(pkg).filter((n) => n !== 'default' && n !== '__esModule')) expect(v, k).to.have.property(k);
     const text = 'a: 1\nb: [x, "y"]\nc: { d: "${env:X}" }\n';
     const { parseDocument, LineCounter } = await import('../../src/vendor/yaml.js');
@@ -32,7 +32,14 @@ describe('vendored packages (dist/src/vendor, scripts/vendor.mjs)', () => {
     const real = require('pino') as typeof pino;
     const line = (p: typeof pino): Record<string, unknown> => {
       let out = '';
-      const l = p({ base: { service: 'metricport' }, timestamp: false, redact: { paths: ['token'], censor: '[REDACTED]' } }, { write: (s: string) => { out += s; } });
+      const l = p(
+        { base: { service: 'metricport' }, timestamp: false, redact: { paths: ['token'], censor: '[REDACTED]' } },
+        {
+          write: (s: string) => {
+            out += s;
+          },
+        },
+      );
       l.child({ component: 'x' }).warn({ token: 'SECRET', n: 1 }, 'hello');
       return JSON.parse(out) as Record<string, unknown>;
     };

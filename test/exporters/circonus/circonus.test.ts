@@ -15,19 +15,35 @@ import { S, batch, gauge, hist, histogram, num, pointsOf, storeCfg, sum } from '
 const T0 = 1_700_000_000;
 const SECRET = 'trapsecret0123';
 export function circonusCfg(url: string, over: Partial<CirconusConfig> = {}): CirconusConfig {
-  return { ...storeCfg(), mode: 'push', submission_url: url, ca_file: '', endpoint: '127.0.0.1:0', token: '', username: '', password: '', resource_attributes: [], checkpoint_interval: 0, ...over };
+  return {
+    ...storeCfg(),
+    mode: 'push',
+    submission_url: url,
+    ca_file: '',
+    endpoint: '127.0.0.1:0',
+    token: '',
+    username: '',
+    password: '',
+    resource_attributes: [],
+    checkpoint_interval: 0,
+    ...over,
+  };
 }
 
 describe('circonus push: body (protocols.md §6)', () => {
   it('types: n for gauges, L (string) for counts, h with H[bin]=count; stream tags; _ts in ms', () => {
-    const pts = pointsOf(batch([
-      sum('requests', [num(BigInt(T0) * S, 123853n)]),
-      gauge('cpu', [num(BigInt(T0) * S, 0.64, { env: 'prod', app: 'web' })]),
-      histogram('latency', [hist(BigInt(T0) * S, [0.2, 20], [3, 7, 0], 80)]),
-    ]));
+    const pts = pointsOf(
+      batch([
+        sum('requests', [num(BigInt(T0) * S, 123853n)]),
+        gauge('cpu', [num(BigInt(T0) * S, 0.64, { env: 'prod', app: 'web' })]),
+        histogram('latency', [hist(BigInt(T0) * S, [0.2, 20], [3, 7, 0], 80)]),
+      ]),
+    );
     for (const p of pts) (p.meta as { resource: object }).resource = {};
     const e = encodeTrap(pts);
-    expect(JSON.stringify(e.body)).to.equal('{"requests":{"_type":"L","_value":"123853","_ts":1700000010000},"cpu|ST[app:web,env:prod]":{"_type":"n","_value":0.64,"_ts":1700000010000},"latency":{"_type":"h","_value":["H[0.20]=3","H[10]=7"],"_ts":1700000010000}}');
+    expect(JSON.stringify(e.body)).to.equal(
+      '{"requests":{"_type":"L","_value":"123853","_ts":1700000010000},"cpu|ST[app:web,env:prod]":{"_type":"n","_value":0.64,"_ts":1700000010000},"latency":{"_type":"h","_value":["H[0.20]=3","H[10]=7"],"_ts":1700000010000}}',
+    );
     expect(e.keys).to.equal(3);
   });
   it('Circonus bins: two significant digits, lower edge', () => {
@@ -36,7 +52,9 @@ describe('circonus push: body (protocols.md §6)', () => {
     expect(rebin([1, 2], [1, 2, 3], 0.5, 7)).to.deep.equal(['H[1.0]=1', 'H[1.5]=2', 'H[2.0]=3']);
   });
   it('stream tag characters outside the Circonus set become b"<base64>"', () => {
-    expect(metricKey('m', {}, { 'error.type': 'Type Error', ok: 'a/b' })).to.equal('m|ST[b"ZXJyb3IudHlwZQ==":b"VHlwZSBFcnJvcg==",ok:a/b]'.replace('b"ZXJyb3IudHlwZQ=="', 'error.type'));
+    expect(metricKey('m', {}, { 'error.type': 'Type Error', ok: 'a/b' })).to.equal(
+      'm|ST[b"ZXJyb3IudHlwZQ==":b"VHlwZSBFcnJvcg==",ok:a/b]'.replace('b"ZXJyb3IudHlwZQ=="', 'error.type'),
+    );
   });
   it('mode pull: valid without a submission URL; a submission URL with mode pull is a config error', () => {
     const v = validateSchema(circonusConfigSchema, { mode: 'pull' }, '');
@@ -61,15 +79,29 @@ describe('circonus push → HTTPS test double with a private CA', function () {
     o(['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.pem', '-days', '2', '-extfile', 'ext.cnf']);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  beforeEach(async () => { d = new HttpDouble({ key: readFileSync(join(dir, 'broker.key')), cert: readFileSync(join(dir, 'broker.pem')) }); d.fallback = { status: 200, body: '{"stats":2}' }; await d.start(); });
-  afterEach(async () => { await d.stop(); });
+  beforeEach(async () => {
+    d = new HttpDouble({ key: readFileSync(join(dir, 'broker.key')), cert: readFileSync(join(dir, 'broker.pem')) });
+    d.fallback = { status: 200, body: '{"stats":2}' };
+    await d.start();
+  });
+  afterEach(async () => {
+    await d.stop();
+  });
 
   async function run(script: typeof d.script, caFile: string, deadline: AbortSignal = never()) {
     d.script = script;
     const set = settings('circonus');
     const clock = { ms: (T0 + 5) * 1000 };
     const url = `${d.url}/module/httptrap/0f5f0a4e-1111-2222-3333-444455556666/${SECRET}`;
-    const ex = createCirconusPush(set, circonusCfg(url, { ca_file: caFile, period: 10_000, retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 3000, multiplier: 1, randomization_factor: 0 } }), { now: () => clock.ms, random: () => 0.5 });
+    const ex = createCirconusPush(
+      set,
+      circonusCfg(url, {
+        ca_file: caFile,
+        period: 10_000,
+        retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 3000, multiplier: 1, randomization_factor: 0 },
+      }),
+      { now: () => clock.ms, random: () => 0.5 },
+    );
     await ex.start(host(set));
     await ex.consume(batch([sum('requests', [num(BigInt(T0 + 1) * S, 5n)]), gauge('cpu', [num(BigInt(T0 + 1) * S, 0.5, { env: 'prod' })])]));
     clock.ms = (T0 + 12) * 1000;
@@ -83,7 +115,9 @@ describe('circonus push → HTTPS test double with a private CA', function () {
     const r = d.requests[0]!;
     expect([r.method, r.url]).to.deep.equal(['PUT', `/module/httptrap/0f5f0a4e-1111-2222-3333-444455556666/${SECRET}`]);
     expect(r.headers['content-type']).to.equal('application/json');
-    expect(r.body.toString()).to.equal('{"requests":{"_type":"L","_value":"5","_ts":1700000010000},"cpu|ST[env:prod]":{"_type":"n","_value":0.5,"_ts":1700000010000}}');
+    expect(r.body.toString()).to.equal(
+      '{"requests":{"_type":"L","_value":"5","_ts":1700000010000},"cpu|ST[env:prod]":{"_type":"n","_value":0.5,"_ts":1700000010000}}',
+    );
     expect(ex.status()).to.deep.include({ points_sent: 2, points_dropped: 0, stats_short: 0 });
     expect(JSON.stringify(ex.status()) + set.logger.text()).not.to.contain(SECRET);
   });

@@ -43,8 +43,9 @@ describe('circonus pull: JSON:Pull body (protocols.md §6)', () => {
     expect(want).to.equal(2_010_000_000_000_140_700n);
     expect(out.body).to.equal(
       `{"requests|ST[route:/checkout,service.name:shop]":{"_type":"L","_value":"2010000000000140700"},` +
-      `"temperature|ST[room:${b64('Kitchen 1').replaceAll('"', '\\"')},service.name:shop]":{"_type":"n","_value":21.5},` +
-      `"queue.depth|ST[service.name:shop]":{"_type":"l","_value":"7"}}`);
+        `"temperature|ST[room:${b64('Kitchen 1').replaceAll('"', '\\"')},service.name:shop]":{"_type":"n","_value":21.5},` +
+        `"queue.depth|ST[service.name:shop]":{"_type":"l","_value":"7"}}`,
+    );
     expect(out.metrics).to.equal(3);
     const parsed = JSON.parse(out.body) as Record<string, { _type: string; _value: unknown }>;
     expect(parsed[`temperature|ST[room:${b64('Kitchen 1')},service.name:shop]`]).to.deep.equal({ _type: 'n', _value: 21.5 });
@@ -62,23 +63,49 @@ describe('circonus pull: JSON:Pull body (protocols.md §6)', () => {
     const k = keyer();
     // scale 0: buckets (1,2], (2,4], (4,8] with 1, 2, 3; min 1.5, max 7
     store.ingest(batch([exph('size', { count: 6, sum: 30, positive: { offset: 0, bucketCounts: [1, 2, 3] }, min: 1.5, max: 7 })], {}), k);
-    store.ingest(batch([summary('rt', { count: 10, sum: 2.5, quantileValues: [{ quantile: 0.5, value: 0.2 }, { quantile: 0.99, value: 0.9 }] })], {}), k);
+    store.ingest(
+      batch(
+        [
+          summary('rt', {
+            count: 10,
+            sum: 2.5,
+            quantileValues: [
+              { quantile: 0.5, value: 0.2 },
+              { quantile: 0.99, value: 0.9 },
+            ],
+          }),
+        ],
+        {},
+      ),
+      k,
+    );
     store.ingest(batch([sum('bytes', [num(500n, {}, T0, T0 + SEC)], { delta: false })], {}), k);
     store.ingest(batch([sum('bytes', [num(20n, {}, T0 + 5n * SEC, T0 + 6n * SEC)], { delta: false })], {}), k);
     expect(renderJsonPull(store).body).to.equal(
       '{"size":{"_type":"H","_value":["H[1.5]=1","H[3.0]=2","H[6.0]=3"]},' +
-      '"rt`count":{"_type":"L","_value":"10"},"rt`sum":{"_type":"n","_value":2.5},"rt`quantile_0.5":{"_type":"n","_value":0.2},"rt`quantile_0.99":{"_type":"n","_value":0.9},' +
-      '"bytes":{"_type":"L","_value":"20"}}');
+        '"rt`count":{"_type":"L","_value":"10"},"rt`sum":{"_type":"n","_value":2.5},"rt`quantile_0.5":{"_type":"n","_value":0.2},"rt`quantile_0.99":{"_type":"n","_value":0.9},' +
+        '"bytes":{"_type":"L","_value":"20"}}',
+    );
     expect(store.counters.resets).to.equal(1);
   });
 
   it('X-Reconnoiter-Period: positive integer milliseconds, else ignored', () => {
-    expect([parsePeriodHeader('60000'), parsePeriodHeader(' 5000 '), parsePeriodHeader(['1000']), parsePeriodHeader('0'), parsePeriodHeader('6e4'), parsePeriodHeader(undefined)])
-      .to.deep.equal([60000, 5000, 1000, undefined, undefined, undefined]);
+    expect([
+      parsePeriodHeader('60000'),
+      parsePeriodHeader(' 5000 '),
+      parsePeriodHeader(['1000']),
+      parsePeriodHeader('0'),
+      parsePeriodHeader('6e4'),
+      parsePeriodHeader(undefined),
+    ]).to.deep.equal([60000, 5000, 1000, undefined, undefined, undefined]);
   });
 });
 
-interface Raw { status: number; headers: Record<string, string>; body: Buffer }
+interface Raw {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 /** The broker's side: one GET with the headers a reconnoiter JSON check sends. */
 function brokerGet(url: string, headers: Record<string, string>): Promise<Raw> {
@@ -110,7 +137,12 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
     const telemetry = new ServiceTelemetry();
     const host = { logger: silentLogger(), telemetry, stateDir: dir };
     const lines: Array<{ obj: unknown; msg: string }> = [];
-    const logger = { ...silentLogger(), info: (obj: unknown, msg: string) => { lines.push({ obj, msg }); } } as unknown as ReturnType<typeof silentLogger>;
+    const logger = {
+      ...silentLogger(),
+      info: (obj: unknown, msg: string) => {
+        lines.push({ obj, msg });
+      },
+    } as unknown as ReturnType<typeof silentLogger>;
     const set = { id: 'circonus/pull', logger, telemetry, stateDir: join(dir, 'exporter', 'circonus_pull') };
     const run = async () => {
       const e = circonusExporterFactory.create(set, cfg as never, 'metrics');
@@ -129,7 +161,16 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
     // the first-start log line: URL and username, never the password
     expect(lines).to.have.length(1);
     expect(JSON.stringify(lines)).to.contain(url).and.contain(username).and.not.contain(password);
-    expect((a.status!() as { store: unknown }).store).to.deep.equal({ adapter: 'circonus', mode: 'pull', period: null, last_scrape: null, last_error: null, target: `127.0.0.1:${port}`, url, basic_auth: true });
+    expect((a.status!() as { store: unknown }).store).to.deep.equal({
+      adapter: 'circonus',
+      mode: 'pull',
+      period: null,
+      last_scrape: null,
+      last_error: null,
+      target: `127.0.0.1:${port}`,
+      url,
+      basic_auth: true,
+    });
 
     await a.consume(batch([sum('requests', [num(5n, { route: '/a' })])]));
     await a.consume(batch([sum('requests', [num(7n, { route: '/a' }, T0 + SEC, T0 + 2n * SEC)])]));
@@ -140,8 +181,11 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
     expect(r.body.toString('utf8')).to.equal(want);
     delete r.headers.date;
     expect(r.headers).to.deep.equal({
-      'content-type': 'application/json', vary: 'Accept, Accept-Encoding', 'cache-control': 'no-store',
-      'content-length': String(Buffer.byteLength(want)), connection: 'close',
+      'content-type': 'application/json',
+      vary: 'Accept, Accept-Encoding',
+      'cache-control': 'no-store',
+      'content-length': String(Buffer.byteLength(want)),
+      connection: 'close',
     });
     const gz = await brokerGet(url, { ...auth, 'accept-encoding': 'gzip, deflate' });
     expect(gz.headers['content-encoding']).to.equal('gzip');
@@ -158,7 +202,14 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
       expect(nf.body.toString()).to.equal('404 page not found\n');
       expect(nf.headers['www-authenticate']).to.equal(undefined);
     }
-    const st = a.status!() as { store: { period: number; last_scrape: string }; scrapes: number; not_found: number; unauthorized: number; series_expiry_ms: number; last_scrape_metrics: number };
+    const st = a.status!() as {
+      store: { period: number; last_scrape: string };
+      scrapes: number;
+      not_found: number;
+      unauthorized: number;
+      series_expiry_ms: number;
+      last_scrape_metrics: number;
+    };
     expect(st).to.include({ scrapes: 2, not_found: 3, unauthorized: 2, last_scrape_metrics: 1 });
     // the broker's 10-minute period: reported, and series live 3 periods (30 m > the 15 m series_expiry)
     expect(st.store.period).to.equal(600);
@@ -173,7 +224,7 @@ describe('circonus pull: a test broker fetches with Basic auth; credentials surv
       expect(readFileSync(file, 'utf8')).to.equal(stored);
       // nothing generated: no first-start line; the running totals came back from the checkpoint (issue 15 item 4)
       expect(lines.map((l) => l.msg)).to.deep.equal(['circonus pull store circonus/pull: running totals of 1 series restored from the checkpoint']);
-      expect(((b.status!() as { store: { url: string } }).store).url).to.equal(url);
+      expect((b.status!() as { store: { url: string } }).store.url).to.equal(url);
       await b.consume(batch([gauge('up', [num(1)])], {}));
       const again = await brokerGet(url, auth);
       expect(again.status).to.equal(200);

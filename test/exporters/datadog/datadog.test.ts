@@ -19,15 +19,32 @@ const T0 = 1_700_000_000;
 const fixture = (f: string): string => readFileSync(join(packageRoot(), 'test', 'fixtures', 'datadog', f), 'utf8').trim();
 const KEY = 'dd-key-secret-0123456789abcdef';
 export function ddCfg(endpoint: string | undefined, over: Partial<DatadogConfig> = {}): DatadogConfig {
-  return { ...storeCfg({ cumulative: 'delta' }), api_key: KEY, site: 'datadoghq.com', api_version: 'v2', compression: 'gzip', resource_attributes: ['env'], ...(endpoint !== undefined ? { endpoint } : {}), ...over };
+  return {
+    ...storeCfg({ cumulative: 'delta' }),
+    api_key: KEY,
+    site: 'datadoghq.com',
+    api_version: 'v2',
+    compression: 'gzip',
+    resource_attributes: ['env'],
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...over,
+  };
 }
-const example = () => batch([
-  sum('app.requests', [num(BigInt(T0 + 1) * S, 40n, { route: '/a' }), num(BigInt(T0 + 2) * S, 2n, { route: '/a' })]),
-  gauge('app.cpu', [num(BigInt(T0 + 3) * S, 0.64)]),
-], { 'host.name': 'host-1', env: 'prod', 'service.name': 'x' });
+const example = () =>
+  batch(
+    [
+      sum('app.requests', [num(BigInt(T0 + 1) * S, 40n, { route: '/a' }), num(BigInt(T0 + 2) * S, 2n, { route: '/a' })]),
+      gauge('app.cpu', [num(BigInt(T0 + 3) * S, 0.64)]),
+    ],
+    { 'host.name': 'host-1', env: 'prod', 'service.name': 'x' },
+  );
 
 describe('datadog: encode (protocols.md §2)', () => {
-  const ps = () => { const p = pointsOf(example()); for (const x of p) (x.meta as { resource: object }).resource = { env: 'prod' }; return p; };
+  const ps = () => {
+    const p = pointsOf(example());
+    for (const x of p) (x.meta as { resource: object }).resource = { env: 'prod' };
+    return p;
+  };
   it('v2 body equals the fixture byte for byte (count with interval = period, gauge, host in resources)', () => {
     expect(encodeSeries(ps(), { api: 'v2', intervalSeconds: 10, nowMs: T0 * 1000 }).json).to.equal(fixture('v2-series.json'));
   });
@@ -36,10 +53,16 @@ describe('datadog: encode (protocols.md §2)', () => {
   });
   it('histograms → .count/.sum counts, .min/.max gauges, per-bucket counts; points older than 1 h dropped, counted', () => {
     const p = pointsOf(batch([histogram('lat', [hist(BigInt(T0) * S, [1], [2, 3], 9, {}, 0n, [0.5, 4])])]));
-    const body = JSON.parse(encodeSeries(p, { api: 'v2', intervalSeconds: 10, nowMs: T0 * 1000 }).json) as { series: Array<{ metric: string; type: number; points: Array<{ value: number }>; tags: string[] }> };
+    const body = JSON.parse(encodeSeries(p, { api: 'v2', intervalSeconds: 10, nowMs: T0 * 1000 }).json) as {
+      series: Array<{ metric: string; type: number; points: Array<{ value: number }>; tags: string[] }>;
+    };
     expect(body.series.map((s) => [s.metric, s.type, s.points[0]!.value, s.tags.filter((t) => t.includes('bound'))])).to.deep.equal([
-      ['lat.count', 1, 5, []], ['lat.sum', 1, 9, []], ['lat.min', 3, 0.5, []], ['lat.max', 3, 4, []],
-      ['lat.bucket', 1, 2, ['lower_bound:-inf', 'upper_bound:1']], ['lat.bucket', 1, 3, ['lower_bound:1', 'upper_bound:inf']],
+      ['lat.count', 1, 5, []],
+      ['lat.sum', 1, 9, []],
+      ['lat.min', 3, 0.5, []],
+      ['lat.max', 3, 4, []],
+      ['lat.bucket', 1, 2, ['lower_bound:-inf', 'upper_bound:1']],
+      ['lat.bucket', 1, 3, ['lower_bound:1', 'upper_bound:inf']],
     ]);
     expect(encodeSeries(p, { api: 'v2', intervalSeconds: 10, nowMs: (T0 + 3611) * 1000 })).to.deep.include({ n: 0, tooOld: 1 });
   });
@@ -55,10 +78,24 @@ describe('datadog: encode (protocols.md §2)', () => {
     this.timeout(30_000);
     const pts = [];
     for (let i = 0; i < 25_000; i++) pts.push(num(BigInt(T0) * S, i, { id: createHash('sha256').update(String(i)).digest('hex') }));
-    const acc = new PeriodAccumulator({ periodMs: 10_000, latenessMs: 0, maxSeries: 100_000, seriesExpiryMs: 600_000, cumulative: 'delta', resourceAttributes: [], now: () => T0 * 1000 });
+    const acc = new PeriodAccumulator({
+      periodMs: 10_000,
+      latenessMs: 0,
+      maxSeries: 100_000,
+      seriesExpiryMs: 600_000,
+      cumulative: 'delta',
+      resourceAttributes: [],
+      now: () => T0 * 1000,
+    });
     acc.add(batch([gauge('hc', pts)]));
     const points = acc.collect(true);
-    const adapter = { type: 'datadog', maxPayloadBytes: DD_MAX_COMPRESSED, endpoint: '', encode: datadogEncoder({ api_version: 'v2', compression: 'gzip' }), send: async () => undefined };
+    const adapter = {
+      type: 'datadog',
+      maxPayloadBytes: DD_MAX_COMPRESSED,
+      endpoint: '',
+      encode: datadogEncoder({ api_version: 'v2', compression: 'gzip' }),
+      send: async () => undefined,
+    };
     const dropped: Record<string, number> = {};
     const payloads = encodeSplit(adapter as never, points, { periodSeconds: 10, nowMs: T0 * 1000 }, dropped);
     expect(payloads.length).to.be.greaterThan(1);
@@ -77,8 +114,14 @@ describe('datadog: encode (protocols.md §2)', () => {
 describe('datadog exporter v2 → test double', function () {
   this.timeout(30_000);
   let d: HttpDouble;
-  beforeEach(async () => { d = new HttpDouble(); d.fallback = { status: 202, body: '{"errors":[]}' }; await d.start(); });
-  afterEach(async () => { await d.stop(); });
+  beforeEach(async () => {
+    d = new HttpDouble();
+    d.fallback = { status: 202, body: '{"errors":[]}' };
+    await d.start();
+  });
+  afterEach(async () => {
+    await d.stop();
+  });
 
   async function run(script: typeof d.script, over: Partial<DatadogConfig> = {}) {
     d.script = script;
@@ -117,10 +160,30 @@ describe('datadog exporter v2 → test double', function () {
   }
 
   it('413: split in two and resent; 429 with Retry-After honoured; 500, 503, a slow answer and a dropped connection retried', async () => {
-    const { ex } = await run([{ status: 413 }, { status: 429, headers: { 'Retry-After': '1' } }, { status: 500 }, { status: 503 }, { status: 202, delayMs: 1000 }, 'drop', { status: 202 }, { status: 202 }],
-      { retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 0, multiplier: 1, randomization_factor: 0 } });
+    const { ex } = await run(
+      [
+        { status: 413 },
+        { status: 429, headers: { 'Retry-After': '1' } },
+        { status: 500 },
+        { status: 503 },
+        { status: 202, delayMs: 1000 },
+        'drop',
+        { status: 202 },
+        { status: 202 },
+      ],
+      { retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 0, multiplier: 1, randomization_factor: 0 } },
+    );
     const bodies = d.requests.map((r) => (JSON.parse(r.body.toString()) as { series: Array<{ metric: string }> }).series.map((s) => s.metric).join(','));
-    expect(bodies).to.deep.equal(['app.requests,app.cpu', 'app.requests', 'app.requests', 'app.requests', 'app.requests', 'app.requests', 'app.requests', 'app.cpu']);
+    expect(bodies).to.deep.equal([
+      'app.requests,app.cpu',
+      'app.requests',
+      'app.requests',
+      'app.requests',
+      'app.requests',
+      'app.requests',
+      'app.requests',
+      'app.cpu',
+    ]);
     expect(d.requests[2]!.at - d.requests[1]!.at).to.be.at.least(950);
     expect(ex.status()).to.deep.include({ points_sent: 2, points_dropped: 0 });
   });
@@ -129,14 +192,24 @@ describe('datadog exporter v2 → test double', function () {
 describe('datadog exporter v1 → real VictoriaMetrics (/datadog/api/v1/series)', function () {
   this.timeout(60_000);
   let vm: VictoriaMetricsPeer;
-  before(async function () { await usePeer(this, 'victoria-metrics'); vm = await startVictoriaMetrics(); });
-  after(async () => { await vm?.stop(); });
+  before(async function () {
+    await usePeer(this, 'victoria-metrics');
+    vm = await startVictoriaMetrics();
+  });
+  after(async () => {
+    await vm?.stop();
+  });
   it('v1 payloads (gzip) accepted and exported back exactly', async () => {
     const set = settings('datadog/vm');
     const ex = createDatadog(set, ddCfg(`${vm.url}/datadog`, { api_version: 'v1' }), { startedAtMs: 0 });
     await ex.start(host(set));
     const nowS = Math.floor(Date.now() / 1000);
-    await ex.consume(batch([sum('dd.requests', [num(BigInt(nowS) * S, 5n, { route: '/a' })]), gauge('dd.cpu', [num(BigInt(nowS) * S, 0.25)])], { 'host.name': 'h1', env: 'prod' }));
+    await ex.consume(
+      batch([sum('dd.requests', [num(BigInt(nowS) * S, 5n, { route: '/a' })]), gauge('dd.cpu', [num(BigInt(nowS) * S, 0.25)])], {
+        'host.name': 'h1',
+        env: 'prod',
+      }),
+    );
     await ex.shutdown(never());
     const s = await vm.waitForSeries('{__name__=~"dd.*"}', { predicate: (x) => x.length === 2 });
     s.sort((a, b) => (a.metric.__name__! < b.metric.__name__! ? -1 : 1));

@@ -47,7 +47,11 @@ describe('exporters/debug', () => {
     await exp.start(host(set));
     await exp.consume(sampleMetrics(5));
     const metricLines = set.logger.lines.filter((l) => l.msg === 'metric').map((l) => [l.obj.metric, l.obj.kind, l.obj.points]);
-    expect(metricLines).to.deep.equal([['g', 'gauge', 3], ['c', 'sum', 1], ['h', 'histogram', 1]]);
+    expect(metricLines).to.deep.equal([
+      ['g', 'gauge', 3],
+      ['c', 'sum', 1],
+      ['h', 'histogram', 1],
+    ]);
     expect(set.logger.lines).to.have.length(4);
     await exp.shutdown(never());
   });
@@ -64,7 +68,10 @@ describe('exporters/debug', () => {
     expect(sum.value_type).to.equal('int');
     expect(sum.time_unix_nano).to.equal('1700000000123456789');
     const g = points.filter((p) => p.obj.metric === 'g').map((p) => [p.obj.value, (p.obj.attributes as any).code, p.obj.time_unix_nano]);
-    expect(g).to.deep.equal([[0.5, '200', '1700000000123456789'], [1.5, '200', '1700000000123456790']]);
+    expect(g).to.deep.equal([
+      [0.5, '200', '1700000000123456789'],
+      [1.5, '200', '1700000000123456790'],
+    ]);
     const h = points.find((p) => p.obj.metric === 'h')!.obj;
     expect(h).to.include({ count: 6, sum: 12.5 });
     expect(h.bucket_counts).to.deep.equal([1, 2, 3]);
@@ -73,7 +80,11 @@ describe('exporters/debug', () => {
   });
 
   it('events at every verbosity', async () => {
-    for (const [v, lines] of [['basic', 1], ['normal', 3], ['detailed', 3]] as const) {
+    for (const [v, lines] of [
+      ['basic', 1],
+      ['normal', 3],
+      ['detailed', 3],
+    ] as const) {
       const set = settings('debug');
       const exp = create(set, cfg(v), 'events');
       await exp.start(host(set));
@@ -100,6 +111,8 @@ describe('exporters/debug', () => {
   });
 
   it('formatMetrics is pure and handles an empty batch', () => {
-    expect(formatMetrics({ resourceMetrics: [] }, 'detailed')).to.deep.equal([{ fields: { signal: 'metrics', resource_metrics: 0, metrics: 0, data_points: 0 }, msg: 'metrics batch' }]);
+    expect(formatMetrics({ resourceMetrics: [] }, 'detailed')).to.deep.equal([
+      { fields: { signal: 'metrics', resource_metrics: 0, metrics: 0, data_points: 0 }, msg: 'metrics batch' },
+    ]);
   });
 });

@@ -20,9 +20,23 @@ const T = 1_700_000_010_000_000_000n;
 const S = T - 10_000_000_000n;
 
 function batch(metrics: Metric[], resource: Record<string, string> = { 'service.name': 'shop' }): MetricsBatch {
-  return { resourceMetrics: [{ resource: { attributes: resource, droppedAttributesCount: 0 }, scopeMetrics: [{ scope: { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }, metrics, schemaUrl: '' }], schemaUrl: '' }] };
+  return {
+    resourceMetrics: [
+      {
+        resource: { attributes: resource, droppedAttributesCount: 0 },
+        scopeMetrics: [{ scope: { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }, metrics, schemaUrl: '' }],
+        schemaUrl: '',
+      },
+    ],
+  };
 }
-const np = (value: number | bigint, attributes: Record<string, string> = {}, start = S) => ({ attributes, startTimeUnixNano: start, timeUnixNano: T, flags: 0, value });
+const np = (value: number | bigint, attributes: Record<string, string> = {}, start = S) => ({
+  attributes,
+  startTimeUnixNano: start,
+  timeUnixNano: T,
+  flags: 0,
+  value,
+});
 
 const OPTS = { prefix: '', tags: ['env:prod'], maxPacketSize: 1432, histogramBuckets: true, resourceTags: true, timestamps: false };
 
@@ -30,10 +44,14 @@ const OPTS = { prefix: '', tags: ['env:prod'], maxPacketSize: 1432, histogramBuc
 function parseBack(packets: Buffer[]): string[] {
   const out: string[] = [];
   const l = newParsedLine();
-  for (const p of packets) parsePacket(p.toString(), l, {
-    line: (x) => out.push(`${x.name}:${x.values.slice(0, x.count).join(':')}|${x.type}${x.tags ? '|#' + x.tags : ''}${x.timestamp ? '|T' + x.timestamp : ''}`),
-    bad: (r, s, a, b) => { throw new Error(`bad line ${r}: ${s.slice(a, b)}`); },
-  });
+  for (const p of packets)
+    parsePacket(p.toString(), l, {
+      line: (x) =>
+        out.push(`${x.name}:${x.values.slice(0, x.count).join(':')}|${x.type}${x.tags ? '|#' + x.tags : ''}${x.timestamp ? '|T' + x.timestamp : ''}`),
+      bad: (r, s, a, b) => {
+        throw new Error(`bad line ${r}: ${s.slice(a, b)}`);
+      },
+    });
   return out;
 }
 
@@ -43,8 +61,34 @@ describe('dogstatsd encoder: metrics → datagrams, parsed back', () => {
       { kind: 'gauge', name: 'queue depth', description: '', unit: '', points: [np(3.5, { q: 'a' })] },
       { kind: 'sum', name: 'hits', description: '', unit: '', temporality: Temporality.Delta, isMonotonic: true, points: [np(5n, { route: '/a|b' })] },
       { kind: 'sum', name: 'temp', description: '', unit: '', temporality: Temporality.Cumulative, isMonotonic: false, points: [np(-2)] },
-      { kind: 'histogram', name: 'lat', description: '', unit: 'ms', temporality: Temporality.Delta, points: [{ attributes: {}, startTimeUnixNano: S, timeUnixNano: T, flags: 0, count: 3, sum: 60, min: 5, max: 40, bucketCounts: [1, 0, 2], explicitBounds: [10, 20] }] },
-      { kind: 'summary', name: 'rt', description: '', unit: '', points: [{ attributes: {}, startTimeUnixNano: S, timeUnixNano: T, flags: 0, count: 2, sum: 3, quantileValues: [{ quantile: 0.9, value: 2.5 }] }] },
+      {
+        kind: 'histogram',
+        name: 'lat',
+        description: '',
+        unit: 'ms',
+        temporality: Temporality.Delta,
+        points: [
+          {
+            attributes: {},
+            startTimeUnixNano: S,
+            timeUnixNano: T,
+            flags: 0,
+            count: 3,
+            sum: 60,
+            min: 5,
+            max: 40,
+            bucketCounts: [1, 0, 2],
+            explicitBounds: [10, 20],
+          },
+        ],
+      },
+      {
+        kind: 'summary',
+        name: 'rt',
+        description: '',
+        unit: '',
+        points: [{ attributes: {}, startTimeUnixNano: S, timeUnixNano: T, flags: 0, count: 2, sum: 3, quantileValues: [{ quantile: 0.9, value: 2.5 }] }],
+      },
       { kind: 'gauge', name: 'stale', description: '', unit: '', points: [{ ...np(1), flags: 1 }] },
     ]);
     const r = encodeDogStatsd(b, OPTS, new CumulativeBaselines());
@@ -68,7 +112,8 @@ describe('dogstatsd encoder: metrics → datagrams, parsed back', () => {
 
   it('cumulative monotonic sums: first point is a baseline, then increases; a reset sends the new value', () => {
     const st = new CumulativeBaselines();
-    const m = (v: number, start = S): MetricsBatch => batch([{ kind: 'sum', name: 'c', description: '', unit: '', temporality: Temporality.Cumulative, isMonotonic: true, points: [np(v, {}, start)] }], {});
+    const m = (v: number, start = S): MetricsBatch =>
+      batch([{ kind: 'sum', name: 'c', description: '', unit: '', temporality: Temporality.Cumulative, isMonotonic: true, points: [np(v, {}, start)] }], {});
     const o = { ...OPTS, tags: [], timestamps: true };
     expect(parseBack(encodeDogStatsd(m(10), o, st).packets)).to.deep.equal([]);
     expect(parseBack(encodeDogStatsd(m(15), o, st).packets)).to.deep.equal(['c:5|c|T1700000010']);
@@ -77,10 +122,20 @@ describe('dogstatsd encoder: metrics → datagrams, parsed back', () => {
 
   it('packs lines into datagrams of at most max_packet_size bytes; an over-long line is dropped and counted', () => {
     const pts = Array.from({ length: 500 }, (_, i) => np(i, { series: `s${i}` }));
-    const r = encodeDogStatsd(batch([{ kind: 'gauge', name: 'g', description: '', unit: '', points: pts }, { kind: 'gauge', name: 'x'.repeat(2000), description: '', unit: '', points: [np(1)] }]), OPTS, new CumulativeBaselines());
+    const r = encodeDogStatsd(
+      batch([
+        { kind: 'gauge', name: 'g', description: '', unit: '', points: pts },
+        { kind: 'gauge', name: 'x'.repeat(2000), description: '', unit: '', points: [np(1)] },
+      ]),
+      OPTS,
+      new CumulativeBaselines(),
+    );
     expect(r.packets.length).to.be.greaterThan(1);
     for (const p of r.packets) expect(p.length).to.be.at.most(1432);
-    expect(r.packets.slice(0, -1).every((p) => p.length > 1432 - 60), 'packets are filled').to.equal(true);
+    expect(
+      r.packets.slice(0, -1).every((p) => p.length > 1432 - 60),
+      'packets are filled',
+    ).to.equal(true);
     const back = parseBack(r.packets);
     expect(back.length).to.equal(500);
     expect(back[499]).to.equal('g:499|g|#env:prod,service.name:shop,series:s499');
@@ -95,7 +150,11 @@ describe('dogstatsd exporter over real sockets', function () {
     const { value, issues } = validateSchema(dogstatsdConfigSchema, raw, '');
     expect(issues).to.deep.equal([]);
     const telemetry = new ServiceTelemetry();
-    const exp = dogstatsdExporterFactory.create({ id: 'dogstatsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, value as unknown as DogStatsdConfig, 'metrics');
+    const exp = dogstatsdExporterFactory.create(
+      { id: 'dogstatsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() },
+      value as unknown as DogStatsdConfig,
+      'metrics',
+    );
     return { exp, host: { logger: silentLogger(), telemetry, stateDir: os.tmpdir() } };
   }
 
@@ -120,10 +179,15 @@ describe('dogstatsd exporter over real sockets', function () {
   it('Unix datagram socket', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-dsd-'));
     const sockPath = path.join(dir, 'dsd.socket');
-    const ud = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: string, cb: (m: Buffer) => void): { bind(p: string): void; close(): void; on(e: string, f: () => void): void } };
+    const ud = createRequire(import.meta.url)('unix-dgram') as {
+      createSocket(t: string, cb: (m: Buffer) => void): { bind(p: string): void; close(): void; on(e: string, f: () => void): void };
+    };
     const got: Buffer[] = [];
     const srv = ud.createSocket('unix_dgram', (m) => got.push(m));
-    await new Promise<void>((r) => { srv.on('listening', () => r()); srv.bind(sockPath); });
+    await new Promise<void>((r) => {
+      srv.on('listening', () => r());
+      srv.bind(sockPath);
+    });
     const { exp, host } = make({ transport: 'unixgram', socket_path: sockPath, max_packet_size: 8192 });
     await exp.start(host);
     await exp.consume(batch([{ kind: 'gauge', name: 'g', description: '', unit: '', points: [np(42)] }], {}));

@@ -32,14 +32,23 @@ async function lines(path: string): Promise<string[]> {
 
 describe('exporters/file', () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'mp-file-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mp-file-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('declares its factory contract and defaults', () => {
     expect(fileExporterFactory.kind).to.equal('exporter');
     expect(fileExporterFactory.type).to.equal('file');
     expect(fileExporterFactory.signals).to.deep.equal(['metrics', 'events']);
-    expect(cfg({ path: '/tmp/x.jsonl' })).to.deep.equal({ path: '/tmp/x.jsonl', format: 'json', rotation: { max_megabytes: 100, max_backups: 3 }, flush_interval: 1000 });
+    expect(cfg({ path: '/tmp/x.jsonl' })).to.deep.equal({
+      path: '/tmp/x.jsonl',
+      format: 'json',
+      rotation: { max_megabytes: 100, max_backups: 3 },
+      flush_interval: 1000,
+    });
     expect(validateSchema(fileExporterFactory.configSchema, {}, '').issues.map((i) => i.path)).to.deep.equal(['path']);
     expect(fileExporterFactory.validate!(cfg({ path: '/tmp/dir/' })).map((i) => i.path)).to.deep.equal(['path']);
   });
@@ -89,7 +98,16 @@ describe('exporters/file', () => {
     expect(JSON.parse(ls[0]!)).to.deep.equal({
       events: [0, 1].map((i) => ({
         timeUnixNano: String(1700000000123456789n + BigInt(i)),
-        attributes: { 'error.type': 'TypeError', _tx: String(1000 + i), guid: `g${i}`, ratio: 0.25, nan: 'NaN', bytes: 'AQID', list: ['x', '1'], kv: { a: '1' } },
+        attributes: {
+          'error.type': 'TypeError',
+          _tx: String(1000 + i),
+          guid: `g${i}`,
+          ratio: 0.25,
+          nan: 'NaN',
+          bytes: 'AQID',
+          list: ['x', '1'],
+          kv: { a: '1' },
+        },
       })),
     });
   });
@@ -144,9 +162,15 @@ describe('exporters/file', () => {
     await shut;
     const ls = await lines(path);
     expect(ls).to.have.length(50);
-    expect(ls.map((l) => decodeMetricsJson(l).data.resourceMetrics[0]!.resource.attributes['host.id'])).to.deep.equal(Array.from({ length: 50 }, (_, i) => `t${i}`));
+    expect(ls.map((l) => decodeMetricsJson(l).data.resourceMetrics[0]!.resource.attributes['host.id'])).to.deep.equal(
+      Array.from({ length: 50 }, (_, i) => `t${i}`),
+    );
     let err: unknown;
-    try { await exp.consume(sampleMetrics(1)); } catch (e) { err = e; }
+    try {
+      await exp.consume(sampleMetrics(1));
+    } catch (e) {
+      err = e;
+    }
     expect((err as Error).name).to.equal('RefusedError');
   });
 
@@ -186,7 +210,11 @@ describe('exporters/file', () => {
     const set = settings('file');
     const exp = create(set, cfg({ path: join(dir, 'afile', 'sub', 'x.jsonl') }), 'metrics');
     let err: unknown;
-    try { await exp.start(host(set)); } catch (e) { err = e; }
+    try {
+      await exp.start(host(set));
+    } catch (e) {
+      err = e;
+    }
     expect((err as { code?: string }).code).to.be.oneOf(['ENOTDIR', 'EEXIST']);
     await exp.shutdown(never());
   });

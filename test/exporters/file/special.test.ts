@@ -25,12 +25,18 @@ await fileExporterFactory.load();
 
 /** rotation at ~200 bytes and fsync after every write: a regular file would rotate on every line */
 function exporter(path: string, signal: Signal = 'events'): HelperExporter<any> {
-  const r = validateSchema(fileExporterFactory.configSchema, { path, rotation: { max_megabytes: 200 / (1024 * 1024), max_backups: 2 }, flush_interval: 0 }, 'exporters.file');
+  const r = validateSchema(
+    fileExporterFactory.configSchema,
+    { path, rotation: { max_megabytes: 200 / (1024 * 1024), max_backups: 2 }, flush_interval: 0 },
+    'exporters.file',
+  );
   expect(r.issues).to.deep.equal([]);
   return fileExporterFactory.create(settings('file/special'), r.value as any, signal) as HelperExporter<any>;
 }
 
-async function start(exp: HelperExporter<any>): Promise<void> { await exp.start(host(settings('file/special'))); }
+async function start(exp: HelperExporter<any>): Promise<void> {
+  await exp.start(host(settings('file/special')));
+}
 
 function fileStatus(exp: HelperExporter<any>): { kind: string; rotations: number; bytes_written: number } {
   return exp.status().file as { kind: string; rotations: number; bytes_written: number };
@@ -38,8 +44,12 @@ function fileStatus(exp: HelperExporter<any>): { kind: string; rotations: number
 
 describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'mp-file-special-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mp-file-special-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   function mknodNull(name: string): string {
     const p = join(dir, name);
@@ -92,14 +102,20 @@ describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
       const batches = Array.from({ length: 12 }, (_, i) => sampleMetrics(400, `f${i}`)); // ~1 MB: many times the 64 KiB pipe buffer
       await Promise.all(batches.map((b) => exp.consume(b)));
       expect(exp.status()).to.include({ failed: 0 });
-      const got = (): string[] => Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+      const got = (): string[] =>
+        Buffer.concat(chunks)
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== '');
       await waitFor(() => got().length === batches.length, 'the reader to get every line');
       got().forEach((l, i) => expect(decodeMetricsJson(l).data).to.deep.equal(batches[i]));
       expect(fileStatus(exp)).to.include({ kind: 'fifo', rotations: 0 });
       await exp.shutdown(never());
       expect(await readdir(dir)).to.deep.equal(['fifo']);
       expect((await lstat(fifo)).isFIFO()).to.equal(true);
-    } finally { reader.destroy(); }
+    } finally {
+      reader.destroy();
+    }
   });
 
   it('a FIFO without a reader: start is not blocked, writes are refused with the reason until a reader opens it', async () => {
@@ -108,7 +124,11 @@ describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
     const exp = exporter(fifo);
     await start(exp);
     let err: unknown;
-    try { await exp.consume(sampleEvents(1)); } catch (e) { err = e; }
+    try {
+      await exp.consume(sampleEvents(1));
+    } catch (e) {
+      err = e;
+    }
     expect((err as Error).name).to.equal('RefusedError');
     expect((err as Error).message).to.match(/cannot write to \/.*\/fifo: ENXIO \(no process has the FIFO open for reading; start its reader\)$/);
     const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -120,7 +140,9 @@ describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
       await waitFor(() => Buffer.concat(chunks).toString('utf8') === encodeEventsJson(sampleEvents(2)) + '\n', 'the line at the reader');
       await exp.shutdown(never());
       expect(await readdir(dir)).to.deep.equal(['fifo']);
-    } finally { reader.destroy(); }
+    } finally {
+      reader.destroy();
+    }
   });
 
   it('a /dev/stdout-style link into /proc/self/fd writes to that descriptor: no rename, no truncation, fd left open', async () => {
@@ -141,7 +163,9 @@ describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
       expect(text).to.equal('kept\n' + (encodeEventsJson(sampleEvents(1)) + '\n').repeat(8) + 'after\n');
       expect((await readdir(dir)).sort()).to.deep.equal(['captured', 'stdout']);
       expect(await readlink(link)).to.equal(`/proc/self/fd/${fd}`);
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('a Unix stream socket is connected to and written to', async () => {
@@ -159,7 +183,9 @@ describe('exporters/file: devices, FIFOs, sockets, /proc/self/fd links', () => {
       await exp.shutdown(never());
       expect(await readdir(dir)).to.deep.equal(['sock']);
       expect((await lstat(sock)).isSocket()).to.equal(true);
-    } finally { await new Promise((res) => server.close(res)); }
+    } finally {
+      await new Promise((res) => server.close(res));
+    }
   });
 
   it('a symlink to a regular file: the file rotates beside its target, the link stays', async () => {

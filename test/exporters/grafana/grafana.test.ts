@@ -12,8 +12,10 @@ const KEY = 'glc_secret_api_key_987';
 export function grafanaCfg(url: string, over: Partial<GrafanaConfig> = {}): GrafanaConfig {
   return { ...storeCfg({ cumulative: 'delta' }), url, api_key: KEY, instance_id: '', prefix: '', resource_attributes: [], ...over };
 }
-const example = () => batch([sum('app.requests', [num(BigInt(T0 + 1) * S, 42n, { env: 'prod', host: 'web01' })]), gauge('app.cpu', [num(BigInt(T0 + 2) * S, 0.5)])]);
-const FIXTURE = '[{"name":"mp.app.requests","interval":10,"value":42,"time":1700000010,"mtype":"count","unit":"","tags":["env=prod","host=web01"]},{"name":"mp.app.cpu","interval":10,"value":0.5,"time":1700000010,"mtype":"gauge","unit":"","tags":[]}]';
+const example = () =>
+  batch([sum('app.requests', [num(BigInt(T0 + 1) * S, 42n, { env: 'prod', host: 'web01' })]), gauge('app.cpu', [num(BigInt(T0 + 2) * S, 0.5)])]);
+const FIXTURE =
+  '[{"name":"mp.app.requests","interval":10,"value":42,"time":1700000010,"mtype":"count","unit":"","tags":["env=prod","host=web01"]},{"name":"mp.app.cpu","interval":10,"value":0.5,"time":1700000010,"mtype":"gauge","unit":"","tags":[]}]';
 
 describe('grafana: rows (protocols.md §4)', () => {
   it('name, interval = period, value, time in seconds, mtype, k=v tags', () => {
@@ -26,13 +28,28 @@ describe('grafana: rows (protocols.md §4)', () => {
 describe('grafana exporter → test double', function () {
   this.timeout(30_000);
   let d: HttpDouble;
-  beforeEach(async () => { d = new HttpDouble(); d.fallback = { status: 200, body: '{"Invalid":0,"Published":2,"ValidationErrors":{}}' }; await d.start(); });
-  afterEach(async () => { await d.stop(); });
+  beforeEach(async () => {
+    d = new HttpDouble();
+    d.fallback = { status: 200, body: '{"Invalid":0,"Published":2,"ValidationErrors":{}}' };
+    await d.start();
+  });
+  afterEach(async () => {
+    await d.stop();
+  });
   async function run(over: Partial<GrafanaConfig>, script: typeof d.script = []) {
     d.script = script;
     const set = settings('grafana');
     const clock = { ms: (T0 + 5) * 1000 };
-    const ex = createGrafana(set, grafanaCfg(`${d.url}/graphite/metrics`, { period: 10_000, prefix: 'mp', retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 0, multiplier: 1, randomization_factor: 0 }, ...over }), { now: () => clock.ms, random: () => 0.5 });
+    const ex = createGrafana(
+      set,
+      grafanaCfg(`${d.url}/graphite/metrics`, {
+        period: 10_000,
+        prefix: 'mp',
+        retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 0, multiplier: 1, randomization_factor: 0 },
+        ...over,
+      }),
+      { now: () => clock.ms, random: () => 0.5 },
+    );
     await ex.start(host(set));
     await ex.consume(example());
     clock.ms = (T0 + 12) * 1000;

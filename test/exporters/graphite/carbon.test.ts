@@ -16,8 +16,13 @@ export function taggedPath(metric: string): string {
 describe('graphite exporter → real carbon-cache', function () {
   this.timeout(60_000);
   let carbon: CarbonPeer;
-  before(async function () { await usePeer(this, 'carbon'); carbon = await startCarbon({ enableTags: true }); });
-  after(async () => { await carbon?.stop(); });
+  before(async function () {
+    await usePeer(this, 'carbon');
+    carbon = await startCarbon({ enableTags: true });
+  });
+  after(async () => {
+    await carbon?.stop();
+  });
 
   for (const mode of ['path', 'tags'] as const) {
     it(`${mode === 'tags' ? 'tagged (;k=v)' : 'untagged (path template)'}: whisper-fetch reads back exactly what was sent, at window end`, async () => {
@@ -26,20 +31,18 @@ describe('graphite exporter → real carbon-cache', function () {
       await ex.start(host(set));
       const nowS = Math.floor(Date.now() / 1000);
       const t = BigInt(nowS) * S + 200_000_000n;
-      await ex.consume(batch([
-        sum('req', [num(t, 40n, { route: 'a' }), num(t + 1n, 2n, { route: 'a' })]),
-        gauge('temp', [num(t, 21.5, { room: 'x y' })]),
-      ]));
+      await ex.consume(batch([sum('req', [num(t, 40n, { route: 'a' }), num(t + 1n, 2n, { route: 'a' })]), gauge('temp', [num(t, 21.5, { room: 'x y' })])]));
       await ex.shutdown(never());
       const end = nowS + 1;
-      const paths = mode === 'tags'
-        ? [taggedPath(`mptags.req;route=a`), taggedPath(`mptags.temp;room=x_y`)]
-        : ['mppath.req.route.a', 'mppath.temp.room.x_y'];
+      const paths = mode === 'tags' ? [taggedPath(`mptags.req;route=a`), taggedPath(`mptags.temp;room=x_y`)] : ['mppath.req.route.a', 'mppath.temp.room.x_y'];
       const got: Record<string, unknown> = {};
-      await waitFor(async () => {
-        for (const p of paths) got[p] = await carbon.fetchWhisper(p, end - 60);
-        return paths.every((p) => (got[p] as unknown[]).length > 0);
-      }, { timeoutMs: 20_000, what: `whisper files ${paths.join(', ')}` });
+      await waitFor(
+        async () => {
+          for (const p of paths) got[p] = await carbon.fetchWhisper(p, end - 60);
+          return paths.every((p) => (got[p] as unknown[]).length > 0);
+        },
+        { timeoutMs: 20_000, what: `whisper files ${paths.join(', ')}` },
+      );
       expect(got).to.deep.equal({ [paths[0]!]: [{ timestamp: end, value: 42 }], [paths[1]!]: [{ timestamp: end, value: 21.5 }] });
       expect(ex.status()).to.deep.include({ adapter: 'graphite', points_sent: 2, points_dropped: 0 });
     });
@@ -49,8 +52,13 @@ describe('graphite exporter → real carbon-cache', function () {
 describe('graphite exporter → real VictoriaMetrics Graphite listener', function () {
   this.timeout(60_000);
   let vm: VictoriaMetricsPeer;
-  before(async function () { await usePeer(this, 'victoria-metrics'); vm = await startVictoriaMetrics(); });
-  after(async () => { await vm?.stop(); });
+  before(async function () {
+    await usePeer(this, 'victoria-metrics');
+    vm = await startVictoriaMetrics();
+  });
+  after(async () => {
+    await vm?.stop();
+  });
   it('tagged lines are exported back with the same labels, value and timestamp', async () => {
     const set = settings('graphite/vm');
     const ex = createGraphite(set, graphiteCfg(vm.graphitePort, { prefix: 'vmg' }));

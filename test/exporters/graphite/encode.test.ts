@@ -8,11 +8,14 @@ const T0 = 1_700_000_000;
 function parse(body: Uint8Array): Array<[string, string, number]> {
   const text = Buffer.from(body).toString('utf8');
   expect(text.endsWith('\n')).to.equal(true);
-  return text.slice(0, -1).split('\n').map((l) => {
-    const f = l.split(' ');
-    expect(f, l).to.have.length(3); // carbon splits on whitespace into exactly three fields
-    return [f[0]!, f[1]!, Number(f[2])];
-  });
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((l) => {
+      const f = l.split(' ');
+      expect(f, l).to.have.length(3); // carbon splits on whitespace into exactly three fields
+      return [f[0]!, f[1]!, Number(f[2])];
+    });
 }
 const tags: GraphiteEncodeOptions = { prefix: 'mp', tagMode: 'tags', template: '' };
 const path: GraphiteEncodeOptions = { prefix: 'mp', tagMode: 'path', template: '{name}.{tags}' };

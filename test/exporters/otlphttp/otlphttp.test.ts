@@ -17,8 +17,19 @@ import { host, never, sampleMetrics, settings, waitFor } from '../../exporterhel
 // the registry is lazy: the implementation is imported on first use
 await otlphttpExporterFactory.load();
 
-interface Received { at: number; method: string; path: string; headers: IncomingHttpHeaders; raw: Buffer; batch: MetricsBatch | undefined }
-interface Reply { status: number; headers?: Record<string, string>; body?: Buffer | string }
+interface Received {
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: Buffer;
+  batch: MetricsBatch | undefined;
+}
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
 
 /** A real OTLP/HTTP endpoint: records and decodes each request, answers from a script (then 200). */
 class FakeOtlpServer {
@@ -35,7 +46,12 @@ class FakeOtlpServer {
         const raw = Buffer.concat(chunks);
         const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
         const ct = req.headers['content-type'] ?? '';
-        const batch = ct === 'application/x-protobuf' ? decodeMetricsProto(body).data : ct === 'application/json' ? decodeMetricsJson(body.toString('utf8')).data : undefined;
+        const batch =
+          ct === 'application/x-protobuf'
+            ? decodeMetricsProto(body).data
+            : ct === 'application/json'
+              ? decodeMetricsJson(body.toString('utf8')).data
+              : undefined;
         this.received.push({ at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, batch });
         const r = this.replies.shift() ?? { status: 200 };
         res.writeHead(r.status, { 'content-type': ct || 'application/json', ...(r.headers ?? {}) });
@@ -46,7 +62,9 @@ class FakeOtlpServer {
     this.port = (this.server!.address() as AddressInfo).port;
   }
 
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
 
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
@@ -68,14 +86,23 @@ function create(set: CreateSettings, c: any, signal: Signal = 'metrics'): Helper
 const fastRetry = { initial_interval: '10ms', max_interval: '50ms', randomization_factor: 0 };
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
   throw new Error('expected a rejection');
 }
 
 describe('exporters/otlphttp', () => {
   let srv: FakeOtlpServer;
-  beforeEach(async () => { srv = new FakeOtlpServer(); await srv.start(); });
-  afterEach(async () => { await srv.stop(); });
+  beforeEach(async () => {
+    srv = new FakeOtlpServer();
+    await srv.start();
+  });
+  afterEach(async () => {
+    await srv.stop();
+  });
 
   describe('config', () => {
     it('declares its factory contract and defaults', () => {
@@ -84,7 +111,14 @@ describe('exporters/otlphttp', () => {
       expect(otlphttpExporterFactory.signals).to.deep.equal(['metrics']);
       const c = cfg({ endpoint: 'http://h:4318' });
       expect(c).to.deep.include({ endpoint: 'http://h:4318', encoding: 'proto', compression: 'gzip', headers: {}, timeout: 5000 });
-      expect(c.retry_on_failure).to.deep.equal({ enabled: true, initial_interval: 5000, max_interval: 30000, max_elapsed_time: 300000, multiplier: 1.5, randomization_factor: 0.5 });
+      expect(c.retry_on_failure).to.deep.equal({
+        enabled: true,
+        initial_interval: 5000,
+        max_interval: 30000,
+        max_elapsed_time: 300000,
+        multiplier: 1.5,
+        randomization_factor: 0.5,
+      });
       expect(c.sending_queue).to.deep.equal({ enabled: true, num_consumers: 2, queue_size: 1000, sizer: 'requests', drop_policy: 'refuse' });
     });
 
@@ -104,7 +138,12 @@ describe('exporters/otlphttp', () => {
     });
 
     it('documents every option and marks header values secret', () => {
-      const walk = (s: Record<string, any>): void => { for (const f of Object.values(s)) { expect(f.doc).to.be.a('string').and.not.equal(''); if (f.type === 'object') walk(f.fields); } };
+      const walk = (s: Record<string, any>): void => {
+        for (const f of Object.values(s)) {
+          expect(f.doc).to.be.a('string').and.not.equal('');
+          if (f.type === 'object') walk(f.fields);
+        }
+      };
       walk(otlphttpExporterFactory.configSchema);
       expect((otlphttpExporterFactory.configSchema.headers as { secretValues?: boolean }).secretValues).to.equal(true);
     });
@@ -128,8 +167,14 @@ describe('exporters/otlphttp', () => {
     });
 
     it('reads partial success and status messages in both encodings', () => {
-      expect(parseExportResponse(Buffer.from(encodeExportResponseProto('metrics', 3, 'bad')), 'application/x-protobuf')).to.deep.equal({ rejected: 3, message: 'bad' });
-      expect(parseExportResponse(Buffer.from(encodeExportResponseJson('metrics', 4, 'worse')), 'application/json')).to.deep.equal({ rejected: 4, message: 'worse' });
+      expect(parseExportResponse(Buffer.from(encodeExportResponseProto('metrics', 3, 'bad')), 'application/x-protobuf')).to.deep.equal({
+        rejected: 3,
+        message: 'bad',
+      });
+      expect(parseExportResponse(Buffer.from(encodeExportResponseJson('metrics', 4, 'worse')), 'application/json')).to.deep.equal({
+        rejected: 4,
+        message: 'worse',
+      });
       expect(parseExportResponse(Buffer.from('{"partialSuccess":{"rejectedDataPoints":2}}'), undefined)).to.deep.equal({ rejected: 2, message: '' });
       expect(parseExportResponse(Buffer.alloc(0), 'application/x-protobuf')).to.deep.equal({ rejected: 0, message: '' });
       expect(parseExportResponse(Buffer.from([0x0a, 0xff]), 'application/x-protobuf')).to.deep.equal({ rejected: 0, message: '' });
@@ -173,7 +218,9 @@ describe('exporters/otlphttp', () => {
       expect(r.headers['content-type']).to.equal('application/json');
       expect(r.headers['content-encoding']).to.equal(undefined);
       expect(r.batch).to.deep.equal(b);
-      expect(decodeMetricsJson(r.raw.toString('utf8')).data.resourceMetrics[0]!.scopeMetrics[0]!.metrics[1]!.points[0]!.timeUnixNano).to.equal(1700000000123456789n);
+      expect(decodeMetricsJson(r.raw.toString('utf8')).data.resourceMetrics[0]!.scopeMetrics[0]!.metrics[1]!.points[0]!.timeUnixNano).to.equal(
+        1700000000123456789n,
+      );
       await exp.shutdown(never());
     });
 
@@ -201,7 +248,13 @@ describe('exporters/otlphttp', () => {
       await exp.consume(sampleMetrics(1));
       await waitFor(() => exp.status().sent === 1, 'sent');
       expect(srv.received).to.have.length(5);
-      expect(set.telemetry.exporterTotals.get('otlphttp|metrics')).to.deep.include({ 'failed.http_429': 1, 'failed.http_502': 1, 'failed.http_503': 1, 'failed.http_504': 1, sent: 1 });
+      expect(set.telemetry.exporterTotals.get('otlphttp|metrics')).to.deep.include({
+        'failed.http_429': 1,
+        'failed.http_502': 1,
+        'failed.http_503': 1,
+        'failed.http_504': 1,
+        sent: 1,
+      });
       await exp.shutdown(never());
     });
 
@@ -225,7 +278,10 @@ describe('exporters/otlphttp', () => {
     it('gives up at max_elapsed_time on a backend that keeps answering 503, counting the batch dropped', async () => {
       for (let i = 0; i < 100; i++) srv.replies.push({ status: 503 });
       const set = settings('otlphttp');
-      const exp = create(set, cfg({ endpoint: srv.url, headers: { 'x-api-key': 'sekret-123' }, retry_on_failure: { ...fastRetry, max_elapsed_time: '150ms' } }));
+      const exp = create(
+        set,
+        cfg({ endpoint: srv.url, headers: { 'x-api-key': 'sekret-123' }, retry_on_failure: { ...fastRetry, max_elapsed_time: '150ms' } }),
+      );
       await exp.start(host(set));
       await exp.consume(sampleMetrics(3));
       await waitFor(() => exp.status().dropped.retries_exhausted === 3, 'dropped');
@@ -249,7 +305,11 @@ describe('exporters/otlphttp', () => {
     });
 
     it('counts a partial success as dropped points, without retrying', async () => {
-      srv.replies.push({ status: 200, headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeExportResponseProto('metrics', 2, 'two bad points')) });
+      srv.replies.push({
+        status: 200,
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: Buffer.from(encodeExportResponseProto('metrics', 2, 'two bad points')),
+      });
       const set = settings('otlphttp');
       const exp = create(set, cfg({ endpoint: srv.url }));
       await exp.start(host(set));
@@ -284,7 +344,10 @@ describe('exporters/otlphttp', () => {
       await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
       const port = (hang.address() as AddressInfo).port;
       const set = settings('otlphttp');
-      const exp = create(set, cfg({ endpoint: `http://127.0.0.1:${port}`, timeout: '50ms', retry_on_failure: { enabled: false }, sending_queue: { enabled: false } }));
+      const exp = create(
+        set,
+        cfg({ endpoint: `http://127.0.0.1:${port}`, timeout: '50ms', retry_on_failure: { enabled: false }, sending_queue: { enabled: false } }),
+      );
       await exp.start(host(set));
       const start = Date.now();
       const err = await rejection(exp.consume(sampleMetrics(1)));

@@ -24,10 +24,18 @@ const RESOURCES: Attributes[] = [
   { 'service.name': 'api', 'service.namespace': 'prod', 'service.instance.id': 'pod-1', 'k8s.pod.name': 'api-7d9', 'host.name': 'n1' },
   { 'service.name': 'worker', 'service.instance.id': 'w"2\\x', region: 'eu\nwest' },
 ];
-const SCOPES = [{ name: 'lib', version: '1.0' }, { name: 'io.other', version: '' }];
+const SCOPES = [
+  { name: 'lib', version: '1.0' },
+  { name: 'io.other', version: '' },
+];
 const ODD = ['plain', 'quo"te', 'back\\slash', 'new\nline', 'ünïcødé', '', 'a,b=c', '{x}'];
 
-interface Plan { name: string; unit: string; kind: 'dcount' | 'dcountf' | 'ccount' | 'gauge' | 'updown' | 'dhist' | 'chist' | 'exph' | 'summary'; series: number }
+interface Plan {
+  name: string;
+  unit: string;
+  kind: 'dcount' | 'dcountf' | 'ccount' | 'gauge' | 'updown' | 'dhist' | 'chist' | 'exph' | 'summary';
+  series: number;
+}
 const PLANS: Plan[] = [
   { name: 'http.requests', unit: '{request}', kind: 'dcount', series: 50_000 },
   { name: 'bytes.sent', unit: 'KiBy', kind: 'dcountf', series: 10_000 },
@@ -44,7 +52,10 @@ function attrsFor(plan: Plan, i: number, rnd: () => number): Attributes {
   const a: Attributes = { series: `s${i}`, route: `/r${i % 37}` };
   if (i % 11 === 0) a.odd = ODD[i % ODD.length]!;
   if (i % 13 === 0) a['http.status_code'] = 200 + (i % 5);
-  if (i % 17 === 0) { a['a.b'] = 'x'; a.a_b = 'y'; } // collide after sanitising
+  if (i % 17 === 0) {
+    a['a.b'] = 'x';
+    a.a_b = 'y';
+  } // collide after sanitising
   if (i % 19 === 0) a.job = 'j'; // reserved → exported_job
   if (plan.kind === 'dcount' && i % 23 === 0) a.flag = rnd() < 0.5;
   return a;
@@ -52,7 +63,11 @@ function attrsFor(plan: Plan, i: number, rnd: () => number): Attributes {
 
 /** Round r of the seeded input: every series gets zero or more points. */
 function roundBatch(round: number, rnd: () => number, stale: boolean): MetricsBatch {
-  const res = RESOURCES.map((attributes) => ({ resource: { attributes, droppedAttributesCount: 0 }, schemaUrl: '', scopeMetrics: SCOPES.map((s) => ({ scope: { ...s, attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [] as Metric[] })) }));
+  const res = RESOURCES.map((attributes) => ({
+    resource: { attributes, droppedAttributesCount: 0 },
+    schemaUrl: '',
+    scopeMetrics: SCOPES.map((s) => ({ scope: { ...s, attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics: [] as Metric[] })),
+  }));
   const t = T0 + BigInt(round + 1) * 10n * SEC;
   for (const plan of PLANS) {
     const byPlace = new Map<string, Metric>();
@@ -95,31 +110,80 @@ function roundBatch(round: number, rnd: () => number, stale: boolean): MetricsBa
           break;
         }
         case 'updown':
-          (m.points as NumberDataPoint[]).push({ attributes, startTimeUnixNano: dstart, timeUnixNano: time, flags, value: BigInt(Math.floor(rnd() * 20) - 10) });
+          (m.points as NumberDataPoint[]).push({
+            attributes,
+            startTimeUnixNano: dstart,
+            timeUnixNano: time,
+            flags,
+            value: BigInt(Math.floor(rnd() * 20) - 10),
+          });
           break;
         case 'dhist': {
           const bounds = round === 2 && i % 5 === 0 ? [1, 10, 100] : [5, 50, 500, 5000];
           const counts = Array.from({ length: bounds.length + 1 }, () => Math.floor(rnd() * 10));
           const count = counts.reduce((a, b) => a + b, 0);
           const bc = i % 41 === 0 ? [] : counts;
-          m.points.push({ attributes, startTimeUnixNano: dstart, timeUnixNano: time, flags, count, sum: count * 12.5, bucketCounts: bc, explicitBounds: bc.length === 0 ? [] : bounds } as never);
+          m.points.push({
+            attributes,
+            startTimeUnixNano: dstart,
+            timeUnixNano: time,
+            flags,
+            count,
+            sum: count * 12.5,
+            bucketCounts: bc,
+            explicitBounds: bc.length === 0 ? [] : bounds,
+          } as never);
           break;
         }
         case 'chist': {
           const counts = [round + 1, 2 * (round + 1) + (i % 3), i % 4];
           const count = counts.reduce((a, b) => a + b, 0);
-          m.points.push({ attributes, startTimeUnixNano: cstart, timeUnixNano: time, flags, count, sum: count * 1024, bucketCounts: counts, explicitBounds: [256, 4096] } as never);
+          m.points.push({
+            attributes,
+            startTimeUnixNano: cstart,
+            timeUnixNano: time,
+            flags,
+            count,
+            sum: count * 1024,
+            bucketCounts: counts,
+            explicitBounds: [256, 4096],
+          } as never);
           break;
         }
         case 'exph': {
           const pos = Array.from({ length: 1 + (i % 6) }, () => Math.floor(rnd() * 5));
           const neg = i % 4 === 0 ? [1, 2] : [];
           const count = pos.reduce((a, b) => a + b, 0) + neg.reduce((a, b) => a + b, 0) + 1;
-          m.points.push({ attributes, startTimeUnixNano: dstart, timeUnixNano: time, flags, count, sum: rnd() * 10, scale: i % 3, zeroCount: 1, zeroThreshold: 0, positive: { offset: (i % 5) - 2, bucketCounts: pos }, negative: { offset: 0, bucketCounts: neg }, min: -3, max: 9 } as never);
+          m.points.push({
+            attributes,
+            startTimeUnixNano: dstart,
+            timeUnixNano: time,
+            flags,
+            count,
+            sum: rnd() * 10,
+            scale: i % 3,
+            zeroCount: 1,
+            zeroThreshold: 0,
+            positive: { offset: (i % 5) - 2, bucketCounts: pos },
+            negative: { offset: 0, bucketCounts: neg },
+            min: -3,
+            max: 9,
+          } as never);
           break;
         }
         case 'summary':
-          m.points.push({ attributes, startTimeUnixNano: cstart, timeUnixNano: time, flags, count: round * 10 + (i % 10), sum: rnd() * 1000, quantileValues: [{ quantile: 0.5, value: rnd() * 10 }, { quantile: 0.99, value: rnd() * 100 }] } as never);
+          m.points.push({
+            attributes,
+            startTimeUnixNano: cstart,
+            timeUnixNano: time,
+            flags,
+            count: round * 10 + (i % 10),
+            sum: rnd() * 1000,
+            quantileValues: [
+              { quantile: 0.5, value: rnd() * 10 },
+              { quantile: 0.99, value: rnd() * 100 },
+            ],
+          } as never);
           break;
       }
     }
@@ -130,14 +194,23 @@ function roundBatch(round: number, rnd: () => number, stale: boolean): MetricsBa
 function metricOf(p: Plan): Metric {
   const base = { name: p.name, unit: p.unit, description: p.name === 'inflight' ? '' : `the ${p.name} "metric"\\ of\nthe golden test` };
   switch (p.kind) {
-    case 'dcount': case 'dcountf': return { ...base, kind: 'sum', temporality: 1, isMonotonic: true, points: [] };
-    case 'ccount': return { ...base, kind: 'sum', temporality: 2, isMonotonic: true, points: [] };
-    case 'gauge': return { ...base, kind: 'gauge', points: [] };
-    case 'updown': return { ...base, kind: 'sum', temporality: 1, isMonotonic: false, points: [] };
-    case 'dhist': return { ...base, kind: 'histogram', temporality: 1, points: [] };
-    case 'chist': return { ...base, kind: 'histogram', temporality: 2, points: [] };
-    case 'exph': return { ...base, kind: 'exponentialHistogram', temporality: 1, points: [] };
-    case 'summary': return { ...base, kind: 'summary', points: [] };
+    case 'dcount':
+    case 'dcountf':
+      return { ...base, kind: 'sum', temporality: 1, isMonotonic: true, points: [] };
+    case 'ccount':
+      return { ...base, kind: 'sum', temporality: 2, isMonotonic: true, points: [] };
+    case 'gauge':
+      return { ...base, kind: 'gauge', points: [] };
+    case 'updown':
+      return { ...base, kind: 'sum', temporality: 1, isMonotonic: false, points: [] };
+    case 'dhist':
+      return { ...base, kind: 'histogram', temporality: 1, points: [] };
+    case 'chist':
+      return { ...base, kind: 'histogram', temporality: 2, points: [] };
+    case 'exph':
+      return { ...base, kind: 'exponentialHistogram', temporality: 1, points: [] };
+    case 'summary':
+      return { ...base, kind: 'summary', points: [] };
   }
 }
 
@@ -150,4 +223,3 @@ export function feedGolden(store: CumulativeStore, clock: { now: number }, round
     clock.now += 10_000;
   }
 }
-

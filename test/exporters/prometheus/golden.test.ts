@@ -24,8 +24,16 @@ function digest(b: Buffer): string {
 
 // recorded on the code before the compact store (see the header)
 const GOLDEN = {
-  full: { series: 101_594, text: '22576656:88fb73d51bc23e167a8a22631eca8e0150e6f7c458b3abd9b6139d2e83251a59', openmetrics: '33832999:d9e2fd720b6b4853304e806f570fac99ee3ec2ee952b0f033c100d9626c168e9' },
-  capped: { series: 70_100, text: '15652807:388a4aa048e4d70a70638c4555a95f4c11c1a69c81cb2700b12293ed5d27fcf4', openmetrics: '23380078:dc7f2169ddb090f97e83acf3a9ed3a9295645ae1bd666c145c0f7a5a05ab921d' },
+  full: {
+    series: 101_594,
+    text: '22576656:88fb73d51bc23e167a8a22631eca8e0150e6f7c458b3abd9b6139d2e83251a59',
+    openmetrics: '33832999:d9e2fd720b6b4853304e806f570fac99ee3ec2ee952b0f033c100d9626c168e9',
+  },
+  capped: {
+    series: 70_100,
+    text: '15652807:388a4aa048e4d70a70638c4555a95f4c11c1a69c81cb2700b12293ed5d27fcf4',
+    openmetrics: '23380078:dc7f2169ddb090f97e83acf3a9ed3a9295645ae1bd666c145c0f7a5a05ab921d',
+  },
 };
 
 describe('prometheus: golden exposition of 100k seeded series (byte-identical across store representations)', function () {

@@ -26,7 +26,11 @@ describe('prometheus store: token and credentials survive a restart', function (
 
   it('the same URL and password after a restart; the old URL keeps working', async () => {
     const port = await freePort();
-    const { value: cfg, issues } = validateSchema(prometheusExporterFactory.configSchema, { endpoint: `127.0.0.1:${port}`, basic_auth: { enabled: true } }, 'prometheus');
+    const { value: cfg, issues } = validateSchema(
+      prometheusExporterFactory.configSchema,
+      { endpoint: `127.0.0.1:${port}`, basic_auth: { enabled: true } },
+      'prometheus',
+    );
     expect(issues).to.deep.equal([]);
     const telemetry = new ServiceTelemetry();
     const host = { logger: silentLogger(), telemetry, stateDir: dir };
@@ -35,7 +39,7 @@ describe('prometheus store: token and credentials survive a restart', function (
       const e = prometheusExporterFactory.create(set, cfg as never, 'metrics');
       await e.start(host);
       await e.consume(batch([gauge('up.ness', [num(1)])]));
-      const url = ((e.status!() as { store: { url: string } }).store).url;
+      const url = (e.status!() as { store: { url: string } }).store.url;
       return { e, url };
     };
     const a = await run();
@@ -72,7 +76,9 @@ describe('prometheus store: series cap keeps memory flat', function () {
     const gc = vm.runInNewContext('gc') as () => void;
     const store = new CumulativeStore({ maxSeries: 100_000, expiryMs: 0 });
     let evicted = 0;
-    store.onEvict = (n, reason) => { if (reason === 'cap') evicted += n; };
+    store.onEvict = (n, reason) => {
+      if (reason === 'cap') evicted += n;
+    };
     const keyer = new PromKeyer();
     const PER_BATCH = 10_000;
     const heapAt: number[] = [];
@@ -80,7 +86,11 @@ describe('prometheus store: series cap keeps memory flat', function () {
       const points: NumberDataPoint[] = new Array(PER_BATCH);
       for (let i = 0; i < PER_BATCH; i++) points[i] = num(1n, { user: `u${b * PER_BATCH + i}`, route: '/checkout' });
       store.ingest(batch([sum('requests', points)]), keyer);
-      if (b === 19 || b === 59 || b === 99) { gc(); gc(); heapAt.push(process.memoryUsage().heapUsed); }
+      if (b === 19 || b === 59 || b === 99) {
+        gc();
+        gc();
+        heapAt.push(process.memoryUsage().heapUsed);
+      }
     }
     expect(store.size).to.equal(100_000);
     expect(store.counters.series_created).to.equal(1_000_000);
@@ -88,7 +98,9 @@ describe('prometheus store: series cap keeps memory flat', function () {
     expect(evicted).to.equal(900_000);
     // after 200k series (cap full) vs after 600k and 1M: growth under 10 %
     const [h200k, h600k, h1m] = heapAt as [number, number, number];
-    process.stdout.write(`      heap used after 200k / 600k / 1M series: ${(h200k / 2 ** 20).toFixed(1)} / ${(h600k / 2 ** 20).toFixed(1)} / ${(h1m / 2 ** 20).toFixed(1)} MiB\n`);
+    process.stdout.write(
+      `      heap used after 200k / 600k / 1M series: ${(h200k / 2 ** 20).toFixed(1)} / ${(h600k / 2 ** 20).toFixed(1)} / ${(h1m / 2 ** 20).toFixed(1)} MiB\n`,
+    );
     expect(h1m / h200k).to.be.lessThan(1.1);
     expect(h600k / h200k).to.be.lessThan(1.1);
     // the kept series are the newest 100k
@@ -103,19 +115,34 @@ describe('prometheus store: max_series reached is warned about (issue 13, defect
   it('one rate-limited warning naming the exporter and the setting, never the token; every eviction counted', async () => {
     const cap = captureLogger('warn');
     const dir = mkdtempSync(join(tmpdir(), 'mp-prom-cap-'));
-    const { value: cfg, issues } = validateSchema(prometheusExporterFactory.configSchema, { endpoint: '127.0.0.1:0', max_series: 2, token: 'SECRET-prom-cap-token-0123' }, 'prometheus');
+    const { value: cfg, issues } = validateSchema(
+      prometheusExporterFactory.configSchema,
+      { endpoint: '127.0.0.1:0', max_series: 2, token: 'SECRET-prom-cap-token-0123' },
+      'prometheus',
+    );
     expect(issues).to.deep.equal([]);
     const telemetry = new ServiceTelemetry();
     const set = { id: 'prometheus/app', logger: cap.logger, telemetry, stateDir: join(dir, 'exporter', 'prometheus') };
     const e = prometheusExporterFactory.create(set, cfg as never, 'metrics');
     await e.start({ logger: cap.logger, telemetry, stateDir: dir });
     try {
-      await e.consume(batch([gauge('temp', ['a', 'b', 'c', 'd'].map((k) => num(1, { k })))]));
+      await e.consume(
+        batch([
+          gauge(
+            'temp',
+            ['a', 'b', 'c', 'd'].map((k) => num(1, { k })),
+          ),
+        ]),
+      );
       await e.consume(batch([gauge('temp', [num(1, { k: 'e' })])]));
       await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
       const warns = cap.records().filter((r) => r.level === 'warn');
       expect(warns.map((w) => [w.exporter, w.max_series, w.msg])).to.deep.equal([
-        ['prometheus/app', 2, 'prometheus store prometheus/app: max_series (2) reached; the least recently updated series are evicted (metricport_store_series_evicted{reason="cap"}); raise exporters.prometheus/app.max_series or send fewer attribute combinations'],
+        [
+          'prometheus/app',
+          2,
+          'prometheus store prometheus/app: max_series (2) reached; the least recently updated series are evicted (metricport_store_series_evicted{reason="cap"}); raise exporters.prometheus/app.max_series or send fewer attribute combinations',
+        ],
       ]);
       expect(cap.lines.join('\n')).to.not.include('SECRET-prom-cap');
       expect((e.status!() as { accumulator: { evicted_cap: number } }).accumulator.evicted_cap).to.equal(3);

@@ -36,13 +36,34 @@ describe('prometheus store: a restart is not a counter reset (checkpointed runni
   let sent = 0;
 
   const start = async () => {
-    proc = spawn(process.execPath, [BIN, 'run', '--config', join(dir, 'config.yaml'), '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, METRICPORT_LOG_LEVEL: 'info' } });
-    proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const p = proc;
-    await waitFor(async () => { try { return (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status === 200; } catch { return false; } }, {
-      timeoutMs: 20_000, what: 'metricport /healthz 200', abortIf: () => { if (p.exitCode !== null) throw new Error(`metricport exited:\n${out}`); },
+    proc = spawn(
+      process.execPath,
+      [BIN, 'run', '--config', join(dir, 'config.yaml'), '--admin-endpoint', `127.0.0.1:${adminPort}`, '--state-dir', join(dir, 'state')],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, METRICPORT_LOG_LEVEL: 'info' } },
+    );
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
     });
+    proc.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const p = proc;
+    await waitFor(
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      {
+        timeoutMs: 20_000,
+        what: 'metricport /healthz 200',
+        abortIf: () => {
+          if (p.exitCode !== null) throw new Error(`metricport exited:\n${out}`);
+        },
+      },
+    );
   };
   const stop = async () => {
     const p = proc;
@@ -53,23 +74,51 @@ describe('prometheus store: a restart is not a counter reset (checkpointed runni
   };
   const post = async (v: number) => {
     const i = sent++;
-    const body = JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] }, scopeMetrics: [{ scope: { name: 'shop.lib' }, metrics: [
-      { name: 'orders', unit: '', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: String(v), startTimeUnixNano: String(S1 + BigInt(i) * SEC), timeUnixNano: String(S1 + BigInt(i + 1) * SEC) }] } },
-    ] }] }] });
+    const body = JSON.stringify({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+          scopeMetrics: [
+            {
+              scope: { name: 'shop.lib' },
+              metrics: [
+                {
+                  name: 'orders',
+                  unit: '',
+                  sum: {
+                    aggregationTemporality: 1,
+                    isMonotonic: true,
+                    dataPoints: [{ asInt: String(v), startTimeUnixNano: String(S1 + BigInt(i) * SEC), timeUnixNano: String(S1 + BigInt(i + 1) * SEC) }],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
     const r = await fetch(`http://127.0.0.1:${otlpPort}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(r.status, await r.text()).to.equal(200);
   };
   const value = async (q: string): Promise<number | undefined> => (await prom!.queryValues(q))[0]?.value;
   const until = async (q: string, want: number) => {
     let last: number | undefined;
-    await waitFor(async () => { last = await value(q); return last === want; }, { timeoutMs: 30_000, intervalMs: 250, what: `${q} == ${want} (last ${last})` });
+    await waitFor(
+      async () => {
+        last = await value(q);
+        return last === want;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: `${q} == ${want} (last ${last})` },
+    );
   };
 
   before(async function () {
     await usePeer(this, 'prometheus');
     dir = mkdtempSync(join(tmpdir(), 'mp-continuity-'));
     [otlpPort, adminPort, port, controlPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    writeFileSync(join(dir, 'config.yaml'), `
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `
 receivers:
   otlp: { protocols: { http: { endpoint: "127.0.0.1:${otlpPort}" } } }
 exporters:
@@ -83,7 +132,8 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [prometheus, prometheus/control] }
-`);
+`,
+    );
     await start();
     prom = await startPrometheus({
       scrapeTargets: [
@@ -119,7 +169,9 @@ service:
 
     expect(await value('resets(orders_total{job="checkpointed"}[10m])')).to.equal(0);
     expect(await value('resets(orders_total{job="control"}[10m])')).to.equal(1);
-    const status = await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/status`)).json() as { exporters: Array<{ id: string; checkpoint?: { restored: { series: number } | null } }> };
+    const status = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/status`)).json()) as {
+      exporters: Array<{ id: string; checkpoint?: { restored: { series: number } | null } }>;
+    };
     expect(status.exporters.find((e) => e.id === 'prometheus')?.checkpoint?.restored?.series).to.be.greaterThan(0);
     expect(status.exporters.find((e) => e.id === 'prometheus/control')?.checkpoint?.restored).to.equal(null);
   });

@@ -17,13 +17,28 @@ const SEC = 1_000_000_000n;
 type Json = Record<string, unknown>;
 const attr = (key: string, v: string) => ({ key, value: { stringValue: v } });
 function body(metrics: Json[]): string {
-  return JSON.stringify({ resourceMetrics: [{ resource: { attributes: [attr('service.name', 'shop'), attr('host.name', 'h1')] }, scopeMetrics: [{ scope: { name: 'shop.lib', version: '2.1' }, metrics }] }] });
+  return JSON.stringify({
+    resourceMetrics: [
+      {
+        resource: { attributes: [attr('service.name', 'shop'), attr('host.name', 'h1')] },
+        scopeMetrics: [{ scope: { name: 'shop.lib', version: '2.1' }, metrics }],
+      },
+    ],
+  });
 }
 const deltaSum = (name: string, unit: string, v: number, i: number, attributes: Json[] = []) => ({
-  name, unit, sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: String(v), startTimeUnixNano: String(S1 + BigInt(i) * SEC), timeUnixNano: String(S1 + BigInt(i + 1) * SEC), attributes }] },
+  name,
+  unit,
+  sum: {
+    aggregationTemporality: 1,
+    isMonotonic: true,
+    dataPoints: [{ asInt: String(v), startTimeUnixNano: String(S1 + BigInt(i) * SEC), timeUnixNano: String(S1 + BigInt(i + 1) * SEC), attributes }],
+  },
 });
 const cumSum = (name: string, unit: string, v: number, start: bigint, time: bigint) => ({
-  name, unit, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ asInt: String(v), startTimeUnixNano: String(start), timeUnixNano: String(time) }] },
+  name,
+  unit,
+  sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ asInt: String(v), startTimeUnixNano: String(start), timeUnixNano: String(time) }] },
 });
 
 describe('prometheus store: a real Prometheus scrapes the token URL with Basic auth', function () {
@@ -42,7 +57,13 @@ describe('prometheus store: a real Prometheus scrapes the token URL with Basic a
   const value = async (q: string): Promise<number | undefined> => (await prom!.queryValues(q))[0]?.value;
   const until = async (q: string, want: number, tolerance = 0) => {
     let last: number | undefined;
-    await waitFor(async () => { last = await value(q); return last !== undefined && Math.abs(last - want) <= tolerance; }, { timeoutMs: 20_000, intervalMs: 250, what: `${q} == ${want} (last ${last})` });
+    await waitFor(
+      async () => {
+        last = await value(q);
+        return last !== undefined && Math.abs(last - want) <= tolerance;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: `${q} == ${want} (last ${last})` },
+    );
     return last!;
   };
 
@@ -62,7 +83,10 @@ service:
 `);
     creds = JSON.parse(readFileSync(join(mp.dir, 'state', 'exporter', 'prometheus', 'credentials.json'), 'utf8')) as typeof creds;
   });
-  after(async () => { await prom?.stop(); await mp?.stop(); });
+  after(async () => {
+    await prom?.stop();
+    await mp?.stop();
+  });
 
   it('GET /api/v1/stores lists the pull store with its URL (token in the path, no credentials)', async () => {
     const res = await fetch(`${mp.adminUrl}/api/v1/stores`);
@@ -71,12 +95,22 @@ service:
     const { stores } = JSON.parse(text) as { stores: Array<Record<string, unknown>> };
     expect(stores).to.have.length(1);
     const s = stores[0]!;
-    expect(s).to.include({ name: 'prometheus', adapter: 'prometheus', mode: 'pull', period: null, last_scrape: null, last_error: null, target: `127.0.0.1:${port}`, basic_auth: true, state: 'running' });
+    expect(s).to.include({
+      name: 'prometheus',
+      adapter: 'prometheus',
+      mode: 'pull',
+      period: null,
+      last_scrape: null,
+      last_error: null,
+      target: `127.0.0.1:${port}`,
+      basic_auth: true,
+      state: 'running',
+    });
     expect(creds.token).to.match(/^[0-9a-f]{32}$/);
     expect(s.url).to.equal(`http://127.0.0.1:${port}/${creds.token}/metrics`);
     url = s.url as string;
     expect(text).to.not.contain(creds.password);
-    expect((await (await fetch(`${mp.adminUrl}/api/v1/status`)).text())).to.not.contain(creds.password);
+    expect(await (await fetch(`${mp.adminUrl}/api/v1/status`)).text()).to.not.contain(creds.password);
     // the first-start log line names the URL and username, never the password
     expect(mp.output()).to.contain(url);
     expect(mp.output()).to.contain(creds.username);
@@ -86,7 +120,11 @@ service:
   it('metricport stores: the same table live and from the config; --show-credentials prints the generated password', async () => {
     const { spawnSync } = await import('node:child_process');
     const { BIN } = await import('../../e2e/metricport.js');
-    const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'stores', '--config', join(mp.dir, 'config.yaml'), '--state-dir', join(mp.dir, 'state'), ...args], { encoding: 'utf8', timeout: 20_000 });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'stores', '--config', join(mp.dir, 'config.yaml'), '--state-dir', join(mp.dir, 'state'), ...args], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
     const live = cli('--admin-endpoint', `127.0.0.1:${mp.adminPort}`);
     expect(live.status, live.stderr).to.equal(0);
     expect(live.stdout).to.match(/^NAME\s+ADAPTER\s+MODE\s+PERIOD\s+LAST OK\s+LAST ERROR\s+TARGET\s+URL\n/);
@@ -128,14 +166,37 @@ service:
   });
 
   it('PromQL answers: delta counter total, gauge, cumulative counter across a reset, histogram_quantile over delta histograms, odd names', async () => {
-    prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${port}`, metricsPath: `/${creds.token}/metrics`, basicAuth: { username: creds.username, password: creds.password } }], scrapeInterval: '1s' });
+    prom = await startPrometheus({
+      scrapeTargets: [
+        { target: `127.0.0.1:${port}`, metricsPath: `/${creds.token}/metrics`, basicAuth: { username: creds.username, password: creds.password } },
+      ],
+      scrapeInterval: '1s',
+    });
     // a counter fed only by delta sums: 1 + 2 + ... + 50
     for (let i = 1; i <= 50; i++) await post([deltaSum('orders.placed', '{order}', i, i, [attr('shop', 'berlin')])]);
     // a gauge
     await post([{ name: 'queue.depth', unit: '{item}', gauge: { dataPoints: [{ asDouble: 42.5, timeUnixNano: String(S1) }] } }]);
     // delta histograms in ms: 20 × counts [1,2,3,4,0] over bounds [10,50,100,500]
     for (let i = 0; i < 20; i++) {
-      await post([{ name: 'http.server.duration', unit: 'ms', histogram: { aggregationTemporality: 1, dataPoints: [{ startTimeUnixNano: String(S1 + BigInt(i) * SEC), timeUnixNano: String(S1 + BigInt(i + 1) * SEC), count: '10', sum: 900, bucketCounts: ['1', '2', '3', '4', '0'], explicitBounds: [10, 50, 100, 500] }] } }]);
+      await post([
+        {
+          name: 'http.server.duration',
+          unit: 'ms',
+          histogram: {
+            aggregationTemporality: 1,
+            dataPoints: [
+              {
+                startTimeUnixNano: String(S1 + BigInt(i) * SEC),
+                timeUnixNano: String(S1 + BigInt(i + 1) * SEC),
+                count: '10',
+                sum: 900,
+                bucketCounts: ['1', '2', '3', '4', '0'],
+                explicitBounds: [10, 50, 100, 500],
+              },
+            ],
+          },
+        },
+      ]);
     }
     // dots, dashes, unicode and a leading digit in the name and a label
     for (let i = 0; i < 7; i++) await post([deltaSum('1st.cäche-hits', '{hit}', 1, i, [attr('2nd.kéy-x', 'välue-1.x')])]);
@@ -166,7 +227,9 @@ service:
     expect(t.lastError).to.equal('');
     const st = (await (await fetch(`${mp.adminUrl}/api/v1/stores`)).json()) as { stores: Array<{ last_scrape: string | null }> };
     expect(Date.parse(st.stores[0]!.last_scrape!)).to.be.greaterThan(Date.now() - 10_000);
-    const status = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { exporters: Array<{ id: string; last_scrape_format: string; accumulator: { resets: number } }> };
+    const status = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as {
+      exporters: Array<{ id: string; last_scrape_format: string; accumulator: { resets: number } }>;
+    };
     const ps = status.exporters.find((e) => e.id === 'prometheus')!;
     expect(ps.last_scrape_format).to.equal('openmetrics');
     expect(ps.accumulator.resets).to.equal(1);
@@ -195,7 +258,9 @@ service:
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ enc: res.headers['content-encoding'], bytes: Buffer.concat(chunks) }));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     expect(raw.enc).to.equal('gzip');
     const { gunzipSync } = await import('node:zlib');

@@ -105,22 +105,37 @@ describe('prometheus: cumulative store (semantics.md §5)', () => {
     expect(f.bounds).to.deep.equal([0, 2, 4]);
     expect(f.counts).to.deep.equal([1, 2, 3, 0]);
     const s = new CumulativeStore();
-    s.ingest(batch([exph('e', { scale: 0, count: 3, sum: 7, zeroCount: 1, negative: { offset: 0, bucketCounts: [1] }, positive: { offset: 1, bucketCounts: [1] } })]), keyer);
+    s.ingest(
+      batch([exph('e', { scale: 0, count: 3, sum: 7, zeroCount: 1, negative: { offset: 0, bucketCounts: [1] }, positive: { offset: 1, bucketCounts: [1] } })]),
+      keyer,
+    );
     const out = parseSamples(text(s));
-    expect(out.filter((x) => x.name === 'e_bucket').map((x) => [x.labels.le, x.value])).to.deep.equal([['-1', '1'], ['0', '2'], ['4', '3'], ['+Inf', '3']]);
+    expect(out.filter((x) => x.name === 'e_bucket').map((x) => [x.labels.le, x.value])).to.deep.equal([
+      ['-1', '1'],
+      ['0', '2'],
+      ['4', '3'],
+      ['+Inf', '3'],
+    ]);
   });
 
   it('caps series (evicting the least recently updated) and expires idle ones', () => {
     let now = 1_000_000;
     const s = new CumulativeStore({ maxSeries: 3, expiryMs: 60_000, now: () => now });
-    for (let i = 0; i < 5; i++) { s.ingest(batch([gauge('g', [num(i, { i: String(i) })])]), keyer); now += 2000; }
+    for (let i = 0; i < 5; i++) {
+      s.ingest(batch([gauge('g', [num(i, { i: String(i) })])]), keyer);
+      now += 2000;
+    }
     expect(s.size).to.equal(3);
     expect(s.counters.evicted_cap).to.equal(2);
     expect(parseSamples(text(s)).map((x) => x.labels.i)).to.deep.equal(['2', '3', '4']);
     s.ingest(batch([gauge('g', [num(9, { i: '2' })])]), keyer); // i=2 becomes the most recent
     now += 2000;
     s.ingest(batch([gauge('g', [num(5, { i: '5' })])]), keyer); // evicts i=3
-    expect(parseSamples(text(s)).map((x) => x.labels.i).sort()).to.deep.equal(['2', '4', '5']);
+    expect(
+      parseSamples(text(s))
+        .map((x) => x.labels.i)
+        .sort(),
+    ).to.deep.equal(['2', '4', '5']);
     now += 61_000;
     s.expire();
     expect(s.size).to.equal(0);
@@ -156,17 +171,32 @@ describe('prometheus: exposition formats', function () {
   this.timeout(60_000);
   const keyer = new PromKeyer();
   const store = new CumulativeStore();
-  store.ingest(batch([
-    sum('http.requests', [num(5n, { route: '/a' }), num(7n, { route: '/b' })], { description: 'Requests "served"\nby route', unit: '{request}' }),
-    gauge('queue.depth', [num(3.5)], 'By'),
-    gauge('odd', [num(Infinity, { k: 'pos' }), num(-Infinity, { k: 'neg' }), num(NaN, { k: 'nan' })]),
-    hist('http.server.duration', [10, 50], [1, 2, 3], { unit: 'ms', attributes: { route: '/a' } }),
-    exph('exp.lat', { scale: 2, count: 5, sum: 9, zeroCount: 1, positive: { offset: 3, bucketCounts: [2, 0, 2] } }),
-    summary('rpc.latency', { count: 10, sum: 55.5, quantileValues: [{ quantile: 0.5, value: 5 }, { quantile: 0.99, value: 9.9 }] }),
-    sum('1st.cäche-hits', [num(2n, { '2nd.kéy-x': 'välue-1.x' })]),
-  ], { 'service.name': 'shop', 'deployment.environment': 'prod' }), keyer);
+  store.ingest(
+    batch(
+      [
+        sum('http.requests', [num(5n, { route: '/a' }), num(7n, { route: '/b' })], { description: 'Requests "served"\nby route', unit: '{request}' }),
+        gauge('queue.depth', [num(3.5)], 'By'),
+        gauge('odd', [num(Infinity, { k: 'pos' }), num(-Infinity, { k: 'neg' }), num(NaN, { k: 'nan' })]),
+        hist('http.server.duration', [10, 50], [1, 2, 3], { unit: 'ms', attributes: { route: '/a' } }),
+        exph('exp.lat', { scale: 2, count: 5, sum: 9, zeroCount: 1, positive: { offset: 3, bucketCounts: [2, 0, 2] } }),
+        summary('rpc.latency', {
+          count: 10,
+          sum: 55.5,
+          quantileValues: [
+            { quantile: 0.5, value: 5 },
+            { quantile: 0.99, value: 9.9 },
+          ],
+        }),
+        sum('1st.cäche-hits', [num(2n, { '2nd.kéy-x': 'välue-1.x' })]),
+      ],
+      { 'service.name': 'shop', 'deployment.environment': 'prod' },
+    ),
+    keyer,
+  );
 
-  before(async function () { await usePeer(this, 'prometheus'); });
+  before(async function () {
+    await usePeer(this, 'prometheus');
+  });
 
   it('text 0.0.4: passes promtool check metrics, no duplicate series, values as fed', async () => {
     const t = text(store);
@@ -206,7 +236,9 @@ describe('prometheus: exposition formats', function () {
   it('negotiates the format from Accept', () => {
     expect(negotiate(undefined)).to.equal('text');
     expect(negotiate('text/plain;version=0.0.4')).to.equal('text');
-    expect(negotiate('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1')).to.equal('openmetrics');
+    expect(
+      negotiate('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'),
+    ).to.equal('openmetrics');
     expect(negotiate('application/openmetrics-text;version=0.0.1')).to.equal('text');
     expect(negotiate('text/plain;q=1,application/openmetrics-text;q=0.5')).to.equal('text');
     expect(negotiate('application/openmetrics-text;q=0')).to.equal('text');
@@ -215,29 +247,46 @@ describe('prometheus: exposition formats', function () {
 
 describe('prometheus: unit-like words in OTLP names and what promtool says (docs/exporters/prometheus.md)', function () {
   this.timeout(60_000);
-  before(async function () { await usePeer(this, 'prometheus'); });
+  before(async function () {
+    await usePeer(this, 'prometheus');
+  });
 
   const names = (unitSuffix: boolean) => {
     const store = new CumulativeStore();
-    store.ingest(batch([
-      hist('build.duration.ms', [10, 100], [1, 2, 3], { unit: 'ms' }),
-      gauge('queue.time.milliseconds', [num(5)], 'ms'),
-      gauge('request.latency.ms', [num(5)]),
-      sum('jobs.counter', [num(3n)]),
-      gauge('jobs.count', [num(3)]),
-      gauge('disk.usage', [num(3)], 'kBy'),
-      sum('forge.builds', [num(3n)], { unit: 's' }),
-      sum('process.cpu.time', [num(3)], { unit: 's' }),
-      hist('http.server.duration', [10, 100], [1, 2, 3], { unit: 'ms' }),
-    ]), new PromKeyer('', true, true, unitSuffix));
+    store.ingest(
+      batch([
+        hist('build.duration.ms', [10, 100], [1, 2, 3], { unit: 'ms' }),
+        gauge('queue.time.milliseconds', [num(5)], 'ms'),
+        gauge('request.latency.ms', [num(5)]),
+        sum('jobs.counter', [num(3n)]),
+        gauge('jobs.count', [num(3)]),
+        gauge('disk.usage', [num(3)], 'kBy'),
+        sum('forge.builds', [num(3n)], { unit: 's' }),
+        sum('process.cpu.time', [num(3)], { unit: 's' }),
+        hist('http.server.duration', [10, 100], [1, 2, 3], { unit: 'ms' }),
+      ]),
+      new PromKeyer('', true, true, unitSuffix),
+    );
     return text(store);
   };
 
   it('the words stay in the name; promtool check metrics names each (promtool 2.42)', async () => {
     const t = names(true);
-    expect(t.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])).to.deep.equal([
-      'build_duration_ms_seconds', 'queue_time_milliseconds_seconds', 'request_latency_ms', 'jobs_counter_total', 'jobs_count',
-      'disk_usage_kBy', 'forge_builds_seconds_total', 'process_cpu_time_seconds_total', 'http_server_duration_seconds',
+    expect(
+      t
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE '))
+        .map((l) => l.split(' ')[2]),
+    ).to.deep.equal([
+      'build_duration_ms_seconds',
+      'queue_time_milliseconds_seconds',
+      'request_latency_ms',
+      'jobs_counter_total',
+      'jobs_count',
+      'disk_usage_kBy',
+      'forge_builds_seconds_total',
+      'process_cpu_time_seconds_total',
+      'http_server_duration_seconds',
     ]);
     const check = await promtoolCheckMetrics(t);
     expect(check.ok).to.equal(false);
@@ -298,10 +347,12 @@ describe('pull store credentials', () => {
 describe('prometheus: add_unit_suffix false', () => {
   it('keeps OTLP names, unscaled values and no # UNIT (Forge counts sent with unit "s")', async () => {
     const store = new CumulativeStore();
-    store.ingest(batch([
-      gauge('forge_api_request_count', [num(8n, { status: '2xx' })], 's'),
-      hist('http.server.duration', [10, 50], [1, 2, 3], { unit: 'ms' }),
-    ], { 'service.name': 'forge' }), new PromKeyer('', true, true, false));
+    store.ingest(
+      batch([gauge('forge_api_request_count', [num(8n, { status: '2xx' })], 's'), hist('http.server.duration', [10, 50], [1, 2, 3], { unit: 'ms' })], {
+        'service.name': 'forge',
+      }),
+      new PromKeyer('', true, true, false),
+    );
     const t = text(store, true);
     const out = parseSamples(t);
     expect(sample(out, 'forge_api_request_count', { status: '2xx' })!.value).to.equal('8');

@@ -1,12 +1,25 @@
 /** Builders for metrics batches and a parser for the text expositions (tests only). */
-import type { Attributes, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, MetricsBatch, NumberDataPoint, Resource, SummaryDataPoint } from '../../../src/model/index.js';
+import type {
+  Attributes,
+  ExponentialHistogramDataPoint,
+  HistogramDataPoint,
+  Metric,
+  MetricsBatch,
+  NumberDataPoint,
+  Resource,
+  SummaryDataPoint,
+} from '../../../src/model/index.js';
 
 export const T0 = 1_700_000_000_000_000_000n;
 export const SEC = 1_000_000_000n;
 
 export function batch(metrics: Metric[], resource: Attributes = { 'service.name': 'shop' }, scope = { name: 'lib', version: '1.0' }): MetricsBatch {
   const r: Resource = { attributes: resource, droppedAttributesCount: 0 };
-  return { resourceMetrics: [{ resource: r, schemaUrl: '', scopeMetrics: [{ scope: { ...scope, attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics }] }] };
+  return {
+    resourceMetrics: [
+      { resource: r, schemaUrl: '', scopeMetrics: [{ scope: { ...scope, attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', metrics }] },
+    ],
+  };
 }
 
 export function num(value: number | bigint, attributes: Attributes = {}, start = T0, time = T0 + SEC): NumberDataPoint {
@@ -14,23 +27,55 @@ export function num(value: number | bigint, attributes: Attributes = {}, start =
 }
 
 export function sum(name: string, points: NumberDataPoint[], o: { delta?: boolean; monotonic?: boolean; unit?: string; description?: string } = {}): Metric {
-  return { kind: 'sum', name, unit: o.unit ?? '', description: o.description ?? '', temporality: o.delta === false ? 2 : 1, isMonotonic: o.monotonic ?? true, points };
+  return {
+    kind: 'sum',
+    name,
+    unit: o.unit ?? '',
+    description: o.description ?? '',
+    temporality: o.delta === false ? 2 : 1,
+    isMonotonic: o.monotonic ?? true,
+    points,
+  };
 }
 
 export function gauge(name: string, points: NumberDataPoint[], unit = ''): Metric {
   return { kind: 'gauge', name, unit, description: '', points };
 }
 
-export function hist(name: string, bounds: number[], counts: number[], o: { delta?: boolean; unit?: string; attributes?: Attributes; start?: bigint; time?: bigint; sum?: number } = {}): Metric {
+export function hist(
+  name: string,
+  bounds: number[],
+  counts: number[],
+  o: { delta?: boolean; unit?: string; attributes?: Attributes; start?: bigint; time?: bigint; sum?: number } = {},
+): Metric {
   const count = counts.reduce((a, b) => a + b, 0);
-  const p: HistogramDataPoint = { attributes: o.attributes ?? {}, startTimeUnixNano: o.start ?? T0, timeUnixNano: o.time ?? T0 + SEC, flags: 0, count, sum: o.sum ?? count, bucketCounts: counts, explicitBounds: bounds };
+  const p: HistogramDataPoint = {
+    attributes: o.attributes ?? {},
+    startTimeUnixNano: o.start ?? T0,
+    timeUnixNano: o.time ?? T0 + SEC,
+    flags: 0,
+    count,
+    sum: o.sum ?? count,
+    bucketCounts: counts,
+    explicitBounds: bounds,
+  };
   return { kind: 'histogram', name, unit: o.unit ?? '', description: '', temporality: o.delta === false ? 2 : 1, points: [p] };
 }
 
 export function exph(name: string, p: Partial<ExponentialHistogramDataPoint>, delta = true): Metric {
   const full: ExponentialHistogramDataPoint = {
-    attributes: {}, startTimeUnixNano: T0, timeUnixNano: T0 + SEC, flags: 0, count: 0, sum: 0, scale: 0, zeroCount: 0,
-    positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] }, zeroThreshold: 0, ...p,
+    attributes: {},
+    startTimeUnixNano: T0,
+    timeUnixNano: T0 + SEC,
+    flags: 0,
+    count: 0,
+    sum: 0,
+    scale: 0,
+    zeroCount: 0,
+    positive: { offset: 0, bucketCounts: [] },
+    negative: { offset: 0, bucketCounts: [] },
+    zeroThreshold: 0,
+    ...p,
   };
   return { kind: 'exponentialHistogram', name, unit: '', description: '', temporality: delta ? 1 : 2, points: [full] };
 }
@@ -40,7 +85,12 @@ export function summary(name: string, p: Partial<SummaryDataPoint>): Metric {
   return { kind: 'summary', name, unit: '', description: '', points: [full] };
 }
 
-export interface Sample { name: string; labels: Record<string, string>; value: string; line: string }
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: string;
+  line: string;
+}
 
 /** Parse sample lines of a text exposition (0.0.4 or OpenMetrics); comments are skipped. */
 export function parseSamples(text: string): Sample[] {
@@ -76,7 +126,8 @@ export function duplicates(samples: Sample[]): string[] {
   const dup: string[] = [];
   for (const s of samples) {
     const id = s.name + JSON.stringify(Object.entries(s.labels).sort());
-    if (seen.has(id)) dup.push(id); else seen.add(id);
+    if (seen.has(id)) dup.push(id);
+    else seen.add(id);
   }
   return dup;
 }

@@ -4,7 +4,22 @@ import { MetricportError, RefusedError } from '../../../src/errors.js';
 import { countPoints, type EventBatch, type MetricsBatch } from '../../../src/model/index.js';
 import { batchProcessorFactory, type BatchConfig } from '../../../processors/batch/factory.js';
 import {
-  allPoints, batch, check, configure, events, gauge, neverAbort, points, Recorder, resource, scope, settings, sum, tick, track, waitFor,
+  allPoints,
+  batch,
+  check,
+  configure,
+  events,
+  gauge,
+  neverAbort,
+  points,
+  Recorder,
+  resource,
+  scope,
+  settings,
+  sum,
+  tick,
+  track,
+  waitFor,
 } from './helpers.js';
 
 // the registry is lazy: the implementation is imported on first use
@@ -25,7 +40,10 @@ describe('processors/batch: config', () => {
     expect(issues).to.deep.equal([]);
     expect(value).to.deep.equal({ send_batch_size: 8192, send_batch_max_size: 0, timeout: 200, max_pending: 0 });
     expect(batchProcessorFactory.type).to.equal('batch');
-    expect(batchProcessorFactory.signals).to.deep.equal([{ in: 'metrics', out: 'metrics' }, { in: 'events', out: 'events' }]);
+    expect(batchProcessorFactory.signals).to.deep.equal([
+      { in: 'metrics', out: 'metrics' },
+      { in: 'events', out: 'events' },
+    ]);
   });
 
   it('parses durations and rejects send_batch_max_size below send_batch_size', () => {
@@ -123,7 +141,10 @@ describe('processors/batch: metrics', () => {
     }
     const m1 = b1.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
     expect({ ...m1, points: [] }).to.deep.equal({ ...input.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!, points: [] });
-    expect(b3.resourceMetrics[0]!.scopeMetrics[0]!.metrics.map((m) => [m.name, m.kind, m.points.length])).to.deep.equal([['big', 'sum', 5], ['small', 'gauge', 5]]);
+    expect(b3.resourceMetrics[0]!.scopeMetrics[0]!.metrics.map((m) => [m.name, m.kind, m.points.length])).to.deep.equal([
+      ['big', 'sum', 5],
+      ['small', 'gauge', 5],
+    ]);
     expect(b4.resourceMetrics.map((rm) => rm.resource.attributes['service.name'])).to.deep.equal(['r1', 'r2']);
     expect(b4.resourceMetrics[0]!.scopeMetrics[0]!.metrics.map((m) => [m.name, m.points.length])).to.deep.equal([['small', 2]]);
     // the input is untouched
@@ -152,8 +173,10 @@ describe('processors/batch: metrics', () => {
     expect(next.calls).to.have.length(1);
     const c = track(p.consume(simple(8, 'c'))); // b's 2 + c's 8 = batch 2
     expect(next.calls).to.have.length(2);
-    expect(next.calls[1]!.data.resourceMetrics.map((rm) => [rm.resource.attributes['service.name'], countPoints({ resourceMetrics: [rm] })]))
-      .to.deep.equal([['b', 2], ['c', 8]]);
+    expect(next.calls[1]!.data.resourceMetrics.map((rm) => [rm.resource.attributes['service.name'], countPoints({ resourceMetrics: [rm] })])).to.deep.equal([
+      ['b', 2],
+      ['c', 8],
+    ]);
 
     const boom = new RefusedError('backend down');
     next.calls[0]!.reject(boom);
@@ -173,7 +196,9 @@ describe('processors/batch: metrics', () => {
   it('rejects when downstream throws synchronously', async () => {
     const err = new Error('sync');
     const p = batchProcessorFactory.create(settings('batch'), configure<BatchConfig>(batchProcessorFactory, { timeout: 0 }), 'metrics', {
-      consume() { throw err; },
+      consume() {
+        throw err;
+      },
     }) as Processor<MetricsBatch>;
     const r = track(p.consume(simple(1)));
     await tick();
@@ -186,14 +211,18 @@ describe('processors/batch: metrics', () => {
     const p = make({ send_batch_size: 8, max_pending: 10, timeout: '1h' }, next);
     const a = track(p.consume(simple(6)));
     let refused: unknown;
-    await p.consume(simple(5)).catch((e: unknown) => { refused = e; });
+    await p.consume(simple(5)).catch((e: unknown) => {
+      refused = e;
+    });
     expect(refused).to.be.instanceOf(RefusedError);
     expect((refused as RefusedError).code).to.equal('MP_REFUSED');
     const b = track(p.consume(simple(4))); // 6 + 4 = 10: allowed; sends 10 (size 8 reached)
     expect(next.calls).to.have.length(1);
     // still in flight downstream, so still pending
     refused = undefined;
-    await p.consume(simple(1)).catch((e: unknown) => { refused = e; });
+    await p.consume(simple(1)).catch((e: unknown) => {
+      refused = e;
+    });
     expect(refused).to.be.instanceOf(RefusedError);
     expect((p.status!() as Record<string, number>).refused_items).to.equal(6);
     next.calls[0]!.resolve();
@@ -212,7 +241,9 @@ describe('processors/batch: metrics', () => {
     const p = make({ send_batch_size: 2, timeout: '1h' }, next);
     void p.consume(simple(20)).catch(() => undefined);
     let refused: unknown;
-    await p.consume(simple(1)).catch((e: unknown) => { refused = e; });
+    await p.consume(simple(1)).catch((e: unknown) => {
+      refused = e;
+    });
     expect(refused).to.be.instanceOf(RefusedError);
   });
 
@@ -227,7 +258,9 @@ describe('processors/batch: metrics', () => {
     await tick();
     expect(done.state).to.equal('resolved');
     let err: unknown;
-    await p.consume(simple(1)).catch((e: unknown) => { err = e; });
+    await p.consume(simple(1)).catch((e: unknown) => {
+      err = e;
+    });
     expect(err).to.be.instanceOf(MetricportError);
     expect((err as MetricportError).code).to.equal('MP_SHUTDOWN');
   });
@@ -330,7 +363,9 @@ describe('processors/batch: events', () => {
     const next = new Recorder<EventBatch>(boom);
     const p = make<EventBatch>({ timeout: 0 }, next, 'events');
     let err: unknown;
-    await p.consume(events(2)).catch((e: unknown) => { err = e; });
+    await p.consume(events(2)).catch((e: unknown) => {
+      err = e;
+    });
     expect(err).to.equal(boom);
   });
 });

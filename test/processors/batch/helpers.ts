@@ -46,7 +46,11 @@ export function points(n: number, extra: Attributes = {}): NumberDataPoint[] {
 }
 
 export function scope(name: string, metrics: Metric[]): ScopeMetrics {
-  return { scope: { name, version: '1.0', attributes: { 'scope.attr': name }, droppedAttributesCount: 0 }, metrics, schemaUrl: 'https://opentelemetry.io/schemas/1.21.0' };
+  return {
+    scope: { name, version: '1.0', attributes: { 'scope.attr': name }, droppedAttributesCount: 0 },
+    metrics,
+    schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
+  };
 }
 
 export function resource(attributes: Attributes, scopes: ScopeMetrics[]): ResourceMetrics {
@@ -95,7 +99,9 @@ export class Recorder<T> implements Consumer<T> {
       else if (this.auto instanceof Error) reject(this.auto);
     });
   }
-  get data(): T[] { return this.calls.map((c) => c.data); }
+  get data(): T[] {
+    return this.calls.map((c) => c.data);
+  }
 }
 
 /** Poll (not sleep) until `cond` holds, failing after `ms`. */
@@ -115,7 +121,15 @@ export function tick(): Promise<void> {
 /** Track a promise's state without awaiting it. */
 export function track(p: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected'; error: unknown } {
   const s: { state: 'pending' | 'resolved' | 'rejected'; error: unknown } = { state: 'pending', error: undefined };
-  p.then(() => { s.state = 'resolved'; }, (e: unknown) => { s.state = 'rejected'; s.error = e; });
+  p.then(
+    () => {
+      s.state = 'resolved';
+    },
+    (e: unknown) => {
+      s.state = 'rejected';
+      s.error = e;
+    },
+  );
   return s;
 }
 

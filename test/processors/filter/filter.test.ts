@@ -4,7 +4,21 @@ import { ConfigError, PermanentError } from '../../../src/errors.js';
 import { countPoints, type EventBatch, type MetricsBatch } from '../../../src/model/index.js';
 import { filterProcessorFactory, type FilterConfig } from '../../../processors/filter/factory.js';
 import {
-  allPoints, batch, check, configure, events, gauge, metricNames, neverAbort, point, points, Recorder, resource, scope, settings, sum,
+  allPoints,
+  batch,
+  check,
+  configure,
+  events,
+  gauge,
+  metricNames,
+  neverAbort,
+  point,
+  points,
+  Recorder,
+  resource,
+  scope,
+  settings,
+  sum,
 } from '../batch/helpers.js';
 
 // the registry is lazy: the implementation is imported on first use
@@ -66,14 +80,20 @@ describe('processors/filter: metrics', () => {
   });
 
   it('include then exclude', async () => {
-    const { out } = await run({ metrics: { include: { metric_names: ['cpu\\..*'] }, exclude: { match_type: 'strict', metric_names: ['cpu.system'] } } }, sample());
+    const { out } = await run(
+      { metrics: { include: { metric_names: ['cpu\\..*'] }, exclude: { match_type: 'strict', metric_names: ['cpu.system'] } } },
+      sample(),
+    );
     expect(metricNames(out!)).to.deep.equal(['cpu.user', 'cpu.user']);
   });
 
   it('filters data points by attribute (strict compares values as strings)', async () => {
     const { out, p } = await run({ metrics: { include: { match_type: 'strict', attributes: [{ key: 'code', value: 200 }] } } }, sample());
     expect(metricNames(out!)).to.deep.equal(['http.requests']);
-    expect(allPoints(out!).map((pt) => pt.attributes)).to.deep.equal([{ code: 200n, host: 'a' }, { code: 200n, host: 'b' }]);
+    expect(allPoints(out!).map((pt) => pt.attributes)).to.deep.equal([
+      { code: 200n, host: 'a' },
+      { code: 200n, host: 'b' },
+    ]);
     const st = p.status!() as Record<string, number>;
     expect([st.incoming, st.outgoing, st.dropped]).to.deep.equal([12, 2, 10]);
   });
@@ -141,7 +161,9 @@ describe('processors/filter: metrics', () => {
     const boom = new PermanentError('bad');
     const p = make({ metrics: { exclude: { metric_names: ['mem.*'] } } }, new Recorder<MetricsBatch>(boom));
     let err: unknown;
-    await p.consume(sample()).catch((e: unknown) => { err = e; });
+    await p.consume(sample()).catch((e: unknown) => {
+      err = e;
+    });
     expect(err).to.equal(boom);
     expect(p.mutatesData).to.equal(false);
   });
@@ -152,7 +174,16 @@ describe('processors/filter: events', () => {
 
   it('include and exclude by attributes', async () => {
     const next = new Recorder<EventBatch>();
-    const p = make<EventBatch>({ events: { include: { attributes: [{ key: 'error.type', value: 'Type.*' }] }, exclude: { match_type: 'strict', attributes: [{ key: 'status', value: '4' }] } } }, next, 'events');
+    const p = make<EventBatch>(
+      {
+        events: {
+          include: { attributes: [{ key: 'error.type', value: 'Type.*' }] },
+          exclude: { match_type: 'strict', attributes: [{ key: 'status', value: '4' }] },
+        },
+      },
+      next,
+      'events',
+    );
     const input = evs();
     const before = structuredClone(input);
     await p.consume(input);
@@ -188,7 +219,10 @@ describe('processors/filter: config', () => {
       events: { exclude: { attributes: [{ key: 'k', value: '*' }] } },
     });
     expect(issues.map((i) => i.path)).to.deep.equal([
-      'metrics.include.metric_names[1]', 'metrics.include.metric_names[2]', 'metrics.exclude.attributes[0].value', 'events.exclude.attributes[0].value',
+      'metrics.include.metric_names[1]',
+      'metrics.include.metric_names[2]',
+      'metrics.exclude.attributes[0].value',
+      'events.exclude.attributes[0].value',
     ]);
     expect(issues.every((i) => i.severity === 'error')).to.equal(true);
   });

@@ -22,22 +22,42 @@ export function engine(raw: Record<string, unknown>, mode: 'wall' | 'replay' = '
   return new MetricSetsEngine(specs, engineOptions(cfg, mode), nowMs);
 }
 
-export function ev(t: bigint, attributes: Attributes): Event { return { timeUnixNano: t, attributes }; }
+export function ev(t: bigint, attributes: Attributes): Event {
+  return { timeUnixNano: t, attributes };
+}
 
-export interface Row { window: bigint; end: bigint; set: string; name: string; kind: string; temporality?: number; monotonic?: boolean; attrs: string; value: number }
+export interface Row {
+  window: bigint;
+  end: bigint;
+  set: string;
+  name: string;
+  kind: string;
+  temporality?: number;
+  monotonic?: boolean;
+  attrs: string;
+  value: number;
+}
 
 /** Flatten batches into rows sorted for comparison. */
 export function rows(batches: MetricsBatch[]): Row[] {
   const out: Row[] = [];
-  for (const b of batches) for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-    for (const p of (m as SumMetric | GaugeMetric).points) {
-      out.push({
-        window: p.startTimeUnixNano, end: p.timeUnixNano, set: String(sm.scope.attributes['metricset.name']), name: m.name, kind: m.kind,
-        ...(m.kind === 'sum' ? { temporality: m.temporality, monotonic: m.isMonotonic } : {}),
-        attrs: JSON.stringify(Object.entries(p.attributes).sort()), value: Number(p.value),
-      });
-    }
-  }
+  for (const b of batches)
+    for (const rm of b.resourceMetrics)
+      for (const sm of rm.scopeMetrics)
+        for (const m of sm.metrics) {
+          for (const p of (m as SumMetric | GaugeMetric).points) {
+            out.push({
+              window: p.startTimeUnixNano,
+              end: p.timeUnixNano,
+              set: String(sm.scope.attributes['metricset.name']),
+              name: m.name,
+              kind: m.kind,
+              ...(m.kind === 'sum' ? { temporality: m.temporality, monotonic: m.isMonotonic } : {}),
+              attrs: JSON.stringify(Object.entries(p.attributes).sort()),
+              value: Number(p.value),
+            });
+          }
+        }
   return out;
 }
 
@@ -48,4 +68,6 @@ export function valuesOf(rs: Row[], window: bigint): Record<string, number> {
   return o;
 }
 
-export function attrsKey(a: Record<string, unknown>): string { return JSON.stringify(Object.entries(a).sort()); }
+export function attrsKey(a: Record<string, unknown>): string {
+  return JSON.stringify(Object.entries(a).sort());
+}

@@ -42,15 +42,43 @@ function randomEvents(seed: number, n: number, spanS: number): Event[] {
 }
 
 describe('metricsets: the Explore history', () => {
-  const sets = [{
-    name: 'S', metrics: [
-      { name: 'All', aggregates: ['count', 'unique(_tx)', 'unique(guid)'] },
-      { name: 'ByVersion', group_by: ['app.version'], aggregates: ['count', 'unique(guid)', 'sum(latency_ms)', 'min(latency_ms)', 'max(latency_ms)', 'mean(latency_ms)', 'first(latency_ms)', 'last(latency_ms)', 'p90(latency_ms)'] },
-      { name: 'ByTypeVersion', filter: { 'error.type': { in: ['Crash', 'Hang'] } }, group_by: ['error.type', 'app.version'], group_by_defaults: { 'app.version': 'unknown' }, aggregates: ['count', 'unique(_tx)', 'sum(count)'] },
-      { name: 'Slow', filter: { any: [{ latency_ms: { gte: 500 } }, { crashed: true }], not: { guid: 'g1' } }, group_by: ['crashed'], aggregates: ['count', 'max(latency_ms)'] },
-      { name: 'Capped', group_by: ['guid'], aggregates: ['count'] },
-    ],
-  }];
+  const sets = [
+    {
+      name: 'S',
+      metrics: [
+        { name: 'All', aggregates: ['count', 'unique(_tx)', 'unique(guid)'] },
+        {
+          name: 'ByVersion',
+          group_by: ['app.version'],
+          aggregates: [
+            'count',
+            'unique(guid)',
+            'sum(latency_ms)',
+            'min(latency_ms)',
+            'max(latency_ms)',
+            'mean(latency_ms)',
+            'first(latency_ms)',
+            'last(latency_ms)',
+            'p90(latency_ms)',
+          ],
+        },
+        {
+          name: 'ByTypeVersion',
+          filter: { 'error.type': { in: ['Crash', 'Hang'] } },
+          group_by: ['error.type', 'app.version'],
+          group_by_defaults: { 'app.version': 'unknown' },
+          aggregates: ['count', 'unique(_tx)', 'sum(count)'],
+        },
+        {
+          name: 'Slow',
+          filter: { any: [{ latency_ms: { gte: 500 } }, { crashed: true }], not: { guid: 'g1' } },
+          group_by: ['crashed'],
+          aggregates: ['count', 'max(latency_ms)'],
+        },
+        { name: 'Capped', group_by: ['guid'], aggregates: ['count'] },
+      ],
+    },
+  ];
 
   for (const seed of [1, 2, 3, 4]) {
     it(`the columnar path gives exactly the live path's windows and counters (seed ${seed})`, () => {
@@ -85,7 +113,10 @@ describe('metricsets: the Explore history', () => {
     let now = 1_000_000;
     const h = new EventHistory({ maxAgeMs: 3_600_000, maxBytes: 600_000 }, () => now);
     const events = randomEvents(9, SEAL_EVENTS * 4, 60);
-    for (let i = 0; i < events.length; i += 100) { now += 1; h.append(events.slice(i, i + 100)); }
+    for (let i = 0; i < events.length; i += 100) {
+      now += 1;
+      h.append(events.slice(i, i + 100));
+    }
     h.seal();
     const st = h.stats();
     expect(st.bytes).to.be.at.most(600_000);
@@ -119,11 +150,18 @@ describe('metricsets: the Explore history', () => {
     function seeded(): EventHistory {
       const h = new EventHistory({ maxAgeMs: 3_600_000, maxBytes: 64 << 20 }, () => nowMs);
       const events: Event[] = [];
-      const spec: Array<[string, number, number]> = [['2.0.0', 120, 7], ['2.1.0', 45, 3], ['1.9.9', 9, 9]];
+      const spec: Array<[string, number, number]> = [
+        ['2.0.0', 120, 7],
+        ['2.1.0', 45, 3],
+        ['1.9.9', 9, 9],
+      ];
       for (const [v, txs, users] of spec) {
         for (let i = 0; i < txs; i++) {
           // every _tx twice (a resend): unique must not count it twice
-          for (const dup of [0, 1]) events.push(ev(T0 + BigInt(i % 300) * S + BigInt(dup), { _tx: `${v}-tx${i}`, guid: `${v}-u${i % users}`, 'app.version': v, '<script>': '<b>x</b>' }));
+          for (const dup of [0, 1])
+            events.push(
+              ev(T0 + BigInt(i % 300) * S + BigInt(dup), { _tx: `${v}-tx${i}`, guid: `${v}-u${i % users}`, 'app.version': v, '<script>': '<b>x</b>' }),
+            );
         }
       }
       h.append(events);
@@ -174,7 +212,14 @@ describe('metricsets: the Explore history', () => {
 
     it('bad queries: every error with its key path', () => {
       const h = seeded();
-      const bad = (q: unknown): ExploreError => { try { explore(h, cfg, q, nowMs); } catch (e) { return e as ExploreError; } throw new Error('no error'); };
+      const bad = (q: unknown): ExploreError => {
+        try {
+          explore(h, cfg, q, nowMs);
+        } catch (e) {
+          return e as ExploreError;
+        }
+        throw new Error('no error');
+      };
       const e1 = bad({ aggregates: ['uniq(_tx)', 'count(x)'], group_by: ['a', 'a'], from: 'yesterday-ish' });
       expect(e1).to.be.instanceOf(ExploreError);
       expect(e1.errors.map((e) => e.path)).to.deep.equal(['from']);

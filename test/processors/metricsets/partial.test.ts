@@ -16,19 +16,28 @@ const P = 60n * S;
 const SETS = {
   period: '60s',
   unique: { exact_threshold: 64, precision: 12 },
-  sets: [{
-    name: 'Fleet',
-    metrics: [
-      { name: 'ByVersion', group_by: ['app.version'], aggregates: ['count', 'unique(guid)', 'sum(ms)', 'min(ms)', 'max(ms)', 'mean(ms)', 'first(ms)', 'last(ms)', 'p50(ms)', 'p99(ms)'] },
-      { name: 'All', aggregates: ['count', 'unique(guid)', 'sum(ms)'] },
-      { name: 'Empty', filter: { never: { equals: 'x' } }, aggregates: ['count'] },
-    ],
-  }],
+  sets: [
+    {
+      name: 'Fleet',
+      metrics: [
+        {
+          name: 'ByVersion',
+          group_by: ['app.version'],
+          aggregates: ['count', 'unique(guid)', 'sum(ms)', 'min(ms)', 'max(ms)', 'mean(ms)', 'first(ms)', 'last(ms)', 'p50(ms)', 'p99(ms)'],
+        },
+        { name: 'All', aggregates: ['count', 'unique(guid)', 'sum(ms)'] },
+        { name: 'Empty', filter: { never: { equals: 'x' } }, aggregates: ['count'] },
+      ],
+    },
+  ],
 };
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
 }
 
 describe('metricsets scope cluster: partials merged by the owners equal one instance', () => {
@@ -90,7 +99,9 @@ describe('metricsets scope cluster: partials merged by the owners equal one inst
   it('an entry of another config is refused with its position, the window unharmed', () => {
     const owner = engine(SETS);
     const w = owner.emptyWindow(1);
-    expect(() => mergeEntries(owner, metricIndex(owner), w, [['Other\u0000M', '', {}, 1, [], []]])).to.throw(/entry 0: metric "Other\/M" is not in this config/);
+    expect(() => mergeEntries(owner, metricIndex(owner), w, [['Other\u0000M', '', {}, 1, [], []]])).to.throw(
+      /entry 0: metric "Other\/M" is not in this config/,
+    );
     expect(() => mergeEntries(owner, metricIndex(owner), w, [['Fleet\u0000All', '', {}, 1, [], []]])).to.throw(/entry 0: the aggregates of Fleet\/All differ/);
     expect(owner.buildWindow(w, () => false)).to.equal(undefined);
   });

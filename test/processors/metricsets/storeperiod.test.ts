@@ -20,19 +20,32 @@ const MIN = 60n * S;
 
 const SET = {
   period: '60s',
-  sets: [{
-    name: 'X',
-    metrics: [{
-      name: 'E', group_by: ['v'],
-      aggregates: ['count', 'unique(guid)', 'sum(ms)', 'min(ms)', 'max(ms)', 'mean(ms)', 'first(ms)', 'last(ms)', 'p50(ms)', 'p99(ms)'],
-    }],
-  }],
+  sets: [
+    {
+      name: 'X',
+      metrics: [
+        {
+          name: 'E',
+          group_by: ['v'],
+          aggregates: ['count', 'unique(guid)', 'sum(ms)', 'min(ms)', 'max(ms)', 'mean(ms)', 'first(ms)', 'last(ms)', 'p50(ms)', 'p99(ms)'],
+        },
+      ],
+    },
+  ],
 };
 
 function store(periodMs: number): PeriodAccumulator {
   // created at T0 (every window from T0 on is open), fed when both windows have been emitted; collect(true) closes everything
   const clock = { ms: Number(T0 / 1_000_000n) };
-  const acc = new PeriodAccumulator({ periodMs, latenessMs: 1000, maxSeries: 1000, seriesExpiryMs: 3_600_000, cumulative: 'cumulative', resourceAttributes: [], now: () => clock.ms });
+  const acc = new PeriodAccumulator({
+    periodMs,
+    latenessMs: 1000,
+    maxSeries: 1000,
+    seriesExpiryMs: 3_600_000,
+    cumulative: 'cumulative',
+    resourceAttributes: [],
+    now: () => clock.ms,
+  });
   clock.ms += 2 * 60_000 + 1_000;
   return acc;
 }
@@ -51,7 +64,12 @@ function gaugePoint(b: MetricsBatch, name: string): NumberDataPoint {
 describe('metricsets → a store with a longer period (semantics.md §7)', () => {
   // window 1 [T0, T0+60s): guids u1 u2 u3, ms 5 1 9 ; window 2 [T0+60s, T0+120s): guids u2 u3 u4 u5, ms 7 3 4 20
   const w1 = [ev(T0 + 1n * S, { v: 'a', guid: 'u1', ms: 5 }), ev(T0 + 2n * S, { v: 'a', guid: 'u2', ms: 1 }), ev(T0 + 3n * S, { v: 'a', guid: 'u3', ms: 9 })];
-  const w2 = [ev(MIN + T0 + 1n * S, { v: 'a', guid: 'u2', ms: 7 }), ev(MIN + T0 + 2n * S, { v: 'a', guid: 'u3', ms: 3 }), ev(MIN + T0 + 5n * S, { v: 'a', guid: 'u4', ms: 4 }), ev(MIN + T0 + 9n * S, { v: 'a', guid: 'u5', ms: 20 })];
+  const w2 = [
+    ev(MIN + T0 + 1n * S, { v: 'a', guid: 'u2', ms: 7 }),
+    ev(MIN + T0 + 2n * S, { v: 'a', guid: 'u3', ms: 3 }),
+    ev(MIN + T0 + 5n * S, { v: 'a', guid: 'u4', ms: 4 }),
+    ev(MIN + T0 + 9n * S, { v: 'a', guid: 'u5', ms: 20 }),
+  ];
 
   function windows(): MetricsBatch[] {
     const e = engine(SET);
@@ -95,9 +113,18 @@ describe('metricsets → a store with a longer period (semantics.md §7)', () =>
     acc.add(a!);
     acc.add(b!);
     const got = byName(acc.collect(true));
-    expect(got['E.unique.guid{"v":"a"}']).to.deep.equal([{ start: T0, time: T0 + MIN, value: 3n }, { start: T0 + MIN, time: T0 + 2n * MIN, value: 4n }]);
-    expect(got['E.count{"v":"a"}']).to.deep.equal([{ start: T0, time: T0 + MIN, value: 3n }, { start: T0 + MIN, time: T0 + 2n * MIN, value: 4n }]);
-    expect(got['E.first.ms{"v":"a"}']).to.deep.equal([{ start: T0, time: T0 + MIN, value: 5 }, { start: T0 + MIN, time: T0 + 2n * MIN, value: 7 }]);
+    expect(got['E.unique.guid{"v":"a"}']).to.deep.equal([
+      { start: T0, time: T0 + MIN, value: 3n },
+      { start: T0 + MIN, time: T0 + 2n * MIN, value: 4n },
+    ]);
+    expect(got['E.count{"v":"a"}']).to.deep.equal([
+      { start: T0, time: T0 + MIN, value: 3n },
+      { start: T0 + MIN, time: T0 + 2n * MIN, value: 4n },
+    ]);
+    expect(got['E.first.ms{"v":"a"}']).to.deep.equal([
+      { start: T0, time: T0 + MIN, value: 5 },
+      { start: T0 + MIN, time: T0 + 2n * MIN, value: 7 },
+    ]);
   });
 
   it('beyond the exact threshold (HyperLogLog registers): the merged store value equals the sketch of the union', () => {
@@ -119,7 +146,11 @@ describe('metricsets → a store with a longer period (semantics.md §7)', () =>
   });
 
   it('a zero-filled (empty) window merges as an empty set', () => {
-    const e = engine({ period: '60s', sets: [{ name: 'Z', metrics: [{ name: 'N', aggregates: ['count', 'unique(guid)'] }] }] }, 'wall', Number(T0 / 1_000_000n));
+    const e = engine(
+      { period: '60s', sets: [{ name: 'Z', metrics: [{ name: 'N', aggregates: ['count', 'unique(guid)'] }] }] },
+      'wall',
+      Number(T0 / 1_000_000n),
+    );
     e.add([ev(T0 + S, { guid: 'u1' }), ev(T0 + 2n * S, { guid: 'u2' })], Number(T0 / 1_000_000n));
     const out = e.closeDue(Number((T0 + 3n * MIN) / 1_000_000n)); // window 1 with events, window 2 zero-filled
     expect(out).to.have.length(2);
@@ -147,30 +178,41 @@ service:
   pipelines:
     errors: { receivers: [errors], processors: [metricsets], exporters: [influxdb, influxdb/b] }
 `;
-  const errors = (text: string) => checkConfig(text, 'c.yaml', registry, {}).issues.filter((i) => i.severity === 'error').map((i) => ({ path: i.path, message: i.message, line: i.line }));
+  const errors = (text: string) =>
+    checkConfig(text, 'c.yaml', registry, {})
+      .issues.filter((i) => i.severity === 'error')
+      .map((i) => ({ path: i.path, message: i.message, line: i.line }));
 
   it('accepts the window itself and multiples of it (60s, 120s, 180s)', () => {
     expect(errors(cfg(''))).to.deep.equal([]);
     expect(errors(cfg(', period: 120s'))).to.deep.equal([]);
   });
 
-  it('rejects a store period that is not a multiple, at the store\'s period key, with the line', () => {
-    expect(errors(cfg(', period: 90s'))).to.deep.equal([{
-      path: 'exporters.influxdb.period', line: 10,
-      message: '90s is not a multiple of the window of processors.metricsets (period 60s): a store fed by a metric set needs a period of 60s or a multiple of it (e.g. 120s)',
-    }]);
+  it("rejects a store period that is not a multiple, at the store's period key, with the line", () => {
+    expect(errors(cfg(', period: 90s'))).to.deep.equal([
+      {
+        path: 'exporters.influxdb.period',
+        line: 10,
+        message:
+          '90s is not a multiple of the window of processors.metricsets (period 60s): a store fed by a metric set needs a period of 60s or a multiple of it (e.g. 120s)',
+      },
+    ]);
     expect(errors(cfg(', period: 30s')).map((i) => i.path)).to.deep.equal(['exporters.influxdb.period']);
   });
 
-  it('rejects an explicit store lateness not longer than the set\'s allowed lateness; 0s (automatic) is fine', () => {
-    expect(errors(cfg(', lateness: 20s', '    allowed_lateness: 30s'))).to.deep.equal([{
-      path: 'exporters.influxdb.lateness', line: 10,
-      message: '20s is not longer than the allowed lateness of processors.metricsets (30s): its windows would reach this store after the period closed; use more, or 0s (automatic: the allowed lateness + 10 % of the period)',
-    }]);
+  it("rejects an explicit store lateness not longer than the set's allowed lateness; 0s (automatic) is fine", () => {
+    expect(errors(cfg(', lateness: 20s', '    allowed_lateness: 30s'))).to.deep.equal([
+      {
+        path: 'exporters.influxdb.lateness',
+        line: 10,
+        message:
+          '20s is not longer than the allowed lateness of processors.metricsets (30s): its windows would reach this store after the period closed; use more, or 0s (automatic: the allowed lateness + 10 % of the period)',
+      },
+    ]);
     expect(errors(cfg(', lateness: 31s', '    allowed_lateness: 30s'))).to.deep.equal([]);
   });
 
-  it('a store fed by a metric set keeps its periods open for the set\'s windows: automatic lateness = allowed lateness + 10 % of the period', () => {
+  it("a store fed by a metric set keeps its periods open for the set's windows: automatic lateness = allowed lateness + 10 % of the period", () => {
     const plain = createInflux(settings('influxdb'), influxCfg('http://127.0.0.1:1', { period: 120_000 }));
     expect(plain.accumulator.latenessMs).to.equal(12_000);
     const fed = createInflux({ ...settings('influxdb'), upstreamDelayMs: 60_000 }, influxCfg('http://127.0.0.1:1', { period: 120_000 }));

@@ -10,11 +10,32 @@ import { config, ev, T0 } from './helpers.js';
 
 describe('metricsets: max_groups reached is a rate-limited warning naming the component', () => {
   it('first overflow logged at once, then at most one line a minute per metric with the number not logged', async () => {
-    const cfg = config({ max_groups: 2, sets: [{ name: 'Errors', metrics: [{ name: 'ByFp', group_by: ['fingerprint'], aggregates: ['count'] }, { name: 'All', aggregates: ['count'] }] }] });
+    const cfg = config({
+      max_groups: 2,
+      sets: [
+        {
+          name: 'Errors',
+          metrics: [
+            { name: 'ByFp', group_by: ['fingerprint'], aggregates: ['count'] },
+            { name: 'All', aggregates: ['count'] },
+          ],
+        },
+      ],
+    });
     const set = { ...settings('metricsets/errors'), pipeline: 'events' };
     let now = Number(T0 / 1_000_000n);
     const out: MetricsBatch[] = [];
-    const p = new MetricSetsProcessor(set, cfg, compileOrThrow(set.id, cfg), { consume: async (b) => { out.push(b); } }, () => now);
+    const p = new MetricSetsProcessor(
+      set,
+      cfg,
+      compileOrThrow(set.id, cfg),
+      {
+        consume: async (b) => {
+          out.push(b);
+        },
+      },
+      () => now,
+    );
     await p.start(host(set));
     const events = (from: number, n: number) => Array.from({ length: n }, (_, i) => ev(BigInt(now) * 1_000_000n, { fingerprint: `fp-${from + i}` }));
     await p.consume({ events: events(0, 2) }); // two groups: at the cap, no overflow

@@ -45,13 +45,35 @@ describe('metricsets engine: windows by event time, lateness, late and future ev
     const e = engine(COUNT, 'wall', T0_MS + 1000);
     expect(e.add([ev(T0 + 3600n * S, {}), ev(T0 + 60n * S, {})], T0_MS + 1000)).to.deep.equal({ accepted: 2, late: 0, future: 1 });
     const rs = rows(e.flushAll());
-    expect(rs.map((r) => [r.window, r.value])).to.deep.equal([[T0, 1], [T0 + P, 1]]);
+    expect(rs.map((r) => [r.window, r.value])).to.deep.equal([
+      [T0, 1],
+      [T0 + P, 1],
+    ]);
   });
 
   it('zero_fill: a metric without group_by emits count 0 for windows without events; grouped metrics emit nothing', () => {
-    const e = engine({ sets: [{ name: 'S', metrics: [{ name: 'C', aggregates: ['count', 'unique(guid)', 'max(x)'] }, { name: 'G', group_by: ['v'], aggregates: ['count'] }] }] }, 'wall', T0_MS + 1000);
+    const e = engine(
+      {
+        sets: [
+          {
+            name: 'S',
+            metrics: [
+              { name: 'C', aggregates: ['count', 'unique(guid)', 'max(x)'] },
+              { name: 'G', group_by: ['v'], aggregates: ['count'] },
+            ],
+          },
+        ],
+      },
+      'wall',
+      T0_MS + 1000,
+    );
     const rs = rows(e.closeDue(T0_MS + 180_000));
-    expect(rs.map((r) => [r.window, r.name, r.value])).to.deep.equal([[T0, 'C.count', 0], [T0, 'C.unique.guid', 0], [T0 + P, 'C.count', 0], [T0 + P, 'C.unique.guid', 0]]);
+    expect(rs.map((r) => [r.window, r.name, r.value])).to.deep.equal([
+      [T0, 'C.count', 0],
+      [T0, 'C.unique.guid', 0],
+      [T0 + P, 'C.count', 0],
+      [T0 + P, 'C.unique.guid', 0],
+    ]);
     const off = engine({ zero_fill: false, ...COUNT }, 'wall', T0_MS + 1000);
     expect(off.closeDue(T0_MS + 180_000)).to.deep.equal([]);
   });
@@ -87,10 +109,27 @@ describe('metricsets processor: timer, shutdown, status', () => {
     let now = T0_MS + 1000;
     const tel = new ServiceTelemetry();
     const cfg = config({ period: '60s', ...COUNT });
-    const p = new MetricSetsProcessor({ id: 'metricsets', logger: silentLogger(), telemetry: tel, stateDir: '/nonexistent', pipeline: 'errors' }, cfg, compileOrThrow('metricsets', cfg), { consume: async (b) => { got.push(b); } }, () => now);
+    const p = new MetricSetsProcessor(
+      { id: 'metricsets', logger: silentLogger(), telemetry: tel, stateDir: '/nonexistent', pipeline: 'errors' },
+      cfg,
+      compileOrThrow('metricsets', cfg),
+      {
+        consume: async (b) => {
+          got.push(b);
+        },
+      },
+      () => now,
+    );
     await p.start({ logger: silentLogger(), telemetry: tel, stateDir: '/nonexistent' });
     await p.consume({ events: [ev(T0 + S, {}), ev(T0 + 2n * S, {})] });
-    expect(p.preview('S')).to.deep.equal([{ start: '2023-11-14T22:14:00.000Z', end: '2023-11-14T22:15:00.000Z', closes_at: '2023-11-14T22:16:00.000Z', series: [{ name: 'C.count', metric: 'C', aggregate: 'count', kind: 'sum', points: [{ attributes: {}, value: 2 }] }] }]);
+    expect(p.preview('S')).to.deep.equal([
+      {
+        start: '2023-11-14T22:14:00.000Z',
+        end: '2023-11-14T22:15:00.000Z',
+        closes_at: '2023-11-14T22:16:00.000Z',
+        series: [{ name: 'C.count', metric: 'C', aggregate: 'count', kind: 'sum', points: [{ attributes: {}, value: 2 }] }],
+      },
+    ]);
     now = T0_MS + 120_000;
     await p.tick();
     expect(rows(got).map((r) => [r.window, r.value])).to.deep.equal([[T0, 2]]);
@@ -98,8 +137,25 @@ describe('metricsets processor: timer, shutdown, status', () => {
     expect(p.status()).to.include({ late_events: 1, incoming: 4, dropped: 1, open_windows: 1 });
     await p.shutdown(AbortSignal.timeout(1000));
     await p.shutdown(AbortSignal.timeout(1000));
-    expect(rows(got).map((r) => [r.window, r.value])).to.deep.equal([[T0, 2], [T0 + 60n * S, 1]]);
-    expect(p.definitions()).to.deep.equal([{ name: 'S', metrics: [{ name: 'C', filter: null, group_by: [], group_by_defaults: {}, aggregates: ['count'], series: [{ name: 'C.count', aggregate: 'count', kind: 'sum', temporality: 'delta', attributes: [] }] }] }]);
+    expect(rows(got).map((r) => [r.window, r.value])).to.deep.equal([
+      [T0, 2],
+      [T0 + 60n * S, 1],
+    ]);
+    expect(p.definitions()).to.deep.equal([
+      {
+        name: 'S',
+        metrics: [
+          {
+            name: 'C',
+            filter: null,
+            group_by: [],
+            group_by_defaults: {},
+            aggregates: ['count'],
+            series: [{ name: 'C.count', aggregate: 'count', kind: 'sum', temporality: 'delta', attributes: [] }],
+          },
+        ],
+      },
+    ]);
     await tel.shutdown();
   });
 
@@ -107,7 +163,17 @@ describe('metricsets processor: timer, shutdown, status', () => {
     let now = T0_MS + 1000;
     const tel = new ServiceTelemetry();
     const cfg = config(COUNT);
-    const p = new MetricSetsProcessor({ id: 'm', logger: silentLogger(), telemetry: tel, stateDir: '/x' }, cfg, compileOrThrow('m', cfg), { consume: async () => { throw new Error('store down'); } }, () => now);
+    const p = new MetricSetsProcessor(
+      { id: 'm', logger: silentLogger(), telemetry: tel, stateDir: '/x' },
+      cfg,
+      compileOrThrow('m', cfg),
+      {
+        consume: async () => {
+          throw new Error('store down');
+        },
+      },
+      () => now,
+    );
     await p.consume({ events: [ev(T0, {})] });
     now = T0_MS + 120_000;
     await p.tick();
@@ -119,31 +185,53 @@ describe('metricsets processor: timer, shutdown, status', () => {
 
 describe('metricsets config validation', () => {
   it('reports every bad aggregate, filter, group_by default and duplicate with its path', () => {
-    expect(() => compileOrThrow('metricsets', config({ sets: [
-      { name: 'A', metrics: [
-        { name: 'M', aggregates: ['count(x)', 'unique', 'median(x)', 'sum(x)', 'sum(x)'], group_by: ['a', 'a'], group_by_defaults: { b: 'x' }, filter: { x: { regex: '(' }, y: { lt: 'abc' }, z: { between: 1 }, any: [] } },
-        { name: 'M', aggregates: ['count'] },
-      ] },
-      { name: 'A', metrics: [{ name: 'N', aggregates: ['count'] }] },
-    ] }))).to.throw().that.satisfies((e: { issues: Array<{ path: string; message: string }> }) => {
-      const m = e.issues.map((i) => `${i.path}: ${i.message}`);
-      const want = [
-        'processors.metricsets.sets[0].metrics[0].aggregates[0]: count takes no attribute',
-        'processors.metricsets.sets[0].metrics[0].aggregates[1]: unique needs an attribute, e.g. unique(guid)',
-        'processors.metricsets.sets[0].metrics[0].aggregates[2]: unknown aggregate "median(x)"',
-        'processors.metricsets.sets[0].metrics[0].aggregates[4]: duplicate aggregate sum(x)',
-        'processors.metricsets.sets[0].metrics[0].group_by[1]: "a" is listed twice',
-        'processors.metricsets.sets[0].metrics[0].group_by_defaults.b: "b" is not in group_by',
-        'processors.metricsets.sets[0].metrics[0].filter.x.regex: invalid regular expression',
-        'processors.metricsets.sets[0].metrics[0].filter.y.lt: lt needs a number, got "abc"',
-        'processors.metricsets.sets[0].metrics[0].filter.z.between: unknown operator "between"',
-        'processors.metricsets.sets[0].metrics[0].filter.any: any needs a non-empty list of filters',
-        'processors.metricsets.sets[0].metrics[1].name: duplicate metric name "M" in set "A"',
-        'processors.metricsets.sets[1].name: duplicate metric set name "A"',
-      ];
-      for (const w of want) expect(m.some((x) => x.startsWith(w)), `${w}\n in ${m.join('\n')}`).to.equal(true);
-      expect(m.length).to.equal(want.length);
-      return true;
-    });
+    expect(() =>
+      compileOrThrow(
+        'metricsets',
+        config({
+          sets: [
+            {
+              name: 'A',
+              metrics: [
+                {
+                  name: 'M',
+                  aggregates: ['count(x)', 'unique', 'median(x)', 'sum(x)', 'sum(x)'],
+                  group_by: ['a', 'a'],
+                  group_by_defaults: { b: 'x' },
+                  filter: { x: { regex: '(' }, y: { lt: 'abc' }, z: { between: 1 }, any: [] },
+                },
+                { name: 'M', aggregates: ['count'] },
+              ],
+            },
+            { name: 'A', metrics: [{ name: 'N', aggregates: ['count'] }] },
+          ],
+        }),
+      ),
+    )
+      .to.throw()
+      .that.satisfies((e: { issues: Array<{ path: string; message: string }> }) => {
+        const m = e.issues.map((i) => `${i.path}: ${i.message}`);
+        const want = [
+          'processors.metricsets.sets[0].metrics[0].aggregates[0]: count takes no attribute',
+          'processors.metricsets.sets[0].metrics[0].aggregates[1]: unique needs an attribute, e.g. unique(guid)',
+          'processors.metricsets.sets[0].metrics[0].aggregates[2]: unknown aggregate "median(x)"',
+          'processors.metricsets.sets[0].metrics[0].aggregates[4]: duplicate aggregate sum(x)',
+          'processors.metricsets.sets[0].metrics[0].group_by[1]: "a" is listed twice',
+          'processors.metricsets.sets[0].metrics[0].group_by_defaults.b: "b" is not in group_by',
+          'processors.metricsets.sets[0].metrics[0].filter.x.regex: invalid regular expression',
+          'processors.metricsets.sets[0].metrics[0].filter.y.lt: lt needs a number, got "abc"',
+          'processors.metricsets.sets[0].metrics[0].filter.z.between: unknown operator "between"',
+          'processors.metricsets.sets[0].metrics[0].filter.any: any needs a non-empty list of filters',
+          'processors.metricsets.sets[0].metrics[1].name: duplicate metric name "M" in set "A"',
+          'processors.metricsets.sets[1].name: duplicate metric set name "A"',
+        ];
+        for (const w of want)
+          expect(
+            m.some((x) => x.startsWith(w)),
+            `${w}\n in ${m.join('\n')}`,
+          ).to.equal(true);
+        expect(m.length).to.equal(want.length);
+        return true;
+      });
   });
 });

@@ -86,15 +86,28 @@ service:
     await waitFor(() => Date.now() >= T + 300, { timeoutMs: 15_000, what: 'the window to begin' });
     // errors: 3.16.2 six transactions by three users; 3.16.5 two by two
     const ev = (tx: string, guid: string, v: string) => ({ timestamp: iso(Date.now()), attributes: { _tx: tx, guid, 'app.version': v } });
-    const body = [ev('t1', 'u1', '3.16.2'), ev('t2', 'u1', '3.16.2'), ev('t3', 'u2', '3.16.2'), ev('t4', 'u2', '3.16.2'), ev('t5', 'u3', '3.16.2'), ev('t6', 'u3', '3.16.2'), ev('t6', 'u3', '3.16.2'), ev('x1', 'v1', '3.16.5'), ev('x2', 'v2', '3.16.5')];
+    const body = [
+      ev('t1', 'u1', '3.16.2'),
+      ev('t2', 'u1', '3.16.2'),
+      ev('t3', 'u2', '3.16.2'),
+      ev('t4', 'u2', '3.16.2'),
+      ev('t5', 'u3', '3.16.2'),
+      ev('t6', 'u3', '3.16.2'),
+      ev('t6', 'u3', '3.16.2'),
+      ev('x1', 'v1', '3.16.5'),
+      ev('x2', 'v2', '3.16.5'),
+    ];
     const r = await fetch(`${mp!.otlpUrl}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect([r.status, await r.json()]).to.deep.equal([200, { accepted: 9, rejected: 0 }]);
 
     let got: Array<{ metric: Record<string, string>; value: number }> = [];
-    await waitFor(async () => {
-      got = await prom!.queryValues('{__name__=~"(errors_per|impacted_share)_sessions_started.*"}');
-      return got.length >= 3;
-    }, { timeoutMs: 40_000, intervalMs: 500, what: 'stability scores at Prometheus' });
+    await waitFor(
+      async () => {
+        got = await prom!.queryValues('{__name__=~"(errors_per|impacted_share)_sessions_started.*"}');
+        return got.length >= 3;
+      },
+      { timeoutMs: 40_000, intervalMs: 500, what: 'stability scores at Prometheus' },
+    );
     const rows = got.map((g) => [g.metric.__name__, g.metric.app_version, g.value]).sort();
     expect(rows).to.deep.equal([
       ['errors_per_sessions_started_ratio', '3.16.2', 0.06],
@@ -102,7 +115,9 @@ service:
       ['impacted_share_sessions_started_ratio', '3.16.2', 0.03],
     ]);
     // the processor counted 3.16.5's window without a denominator
-    const st = (await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json()) as { processors: Array<{ type: string; counters: { no_denominator: number; emitted: number } }> };
+    const st = (await (await fetch(`${mp!.adminUrl}/api/v1/status`)).json()) as {
+      processors: Array<{ type: string; counters: { no_denominator: number; emitted: number } }>;
+    };
     const sp = st.processors.find((p) => p.type === 'stability')!;
     expect(sp.counters.no_denominator).to.equal(1);
     expect(sp.counters.emitted).to.equal(3);

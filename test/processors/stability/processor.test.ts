@@ -20,32 +20,65 @@ const HOUR_MS = 3_600_000;
 const START_MS = 1_700_002_800_000 + 20 * 60_000; // 20 minutes into an hour
 const HOUR0_MS = START_MS - 20 * 60_000; // the hour the processor starts in
 
-const pt = (v: string, startMs: number, timeMs: number, value: number): NumberDataPoint => ({ attributes: { 'app.version': v }, startTimeUnixNano: BigInt(startMs) * MS, timeUnixNano: BigInt(timeMs) * MS, flags: 0, value });
+const pt = (v: string, startMs: number, timeMs: number, value: number): NumberDataPoint => ({
+  attributes: { 'app.version': v },
+  startTimeUnixNano: BigInt(startMs) * MS,
+  timeUnixNano: BigInt(timeMs) * MS,
+  flags: 0,
+  value,
+});
 function batch(scope: string, scopeAttrs: Record<string, string>, metrics: Metric[]): MetricsBatch {
-  return { resourceMetrics: [{ schemaUrl: '', resource: { attributes: {}, droppedAttributesCount: 0 }, scopeMetrics: [{ schemaUrl: '', scope: { name: scope, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics }] }] };
+  return {
+    resourceMetrics: [
+      {
+        schemaUrl: '',
+        resource: { attributes: {}, droppedAttributesCount: 0 },
+        scopeMetrics: [{ schemaUrl: '', scope: { name: scope, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics }],
+      },
+    ],
+  };
 }
 /** hourly sessions rows as an importer sends them: one delta sum point per hour, at the hour's start */
-const sessions = (hours: number[], perHour: number) => batch('metricport/importer', { 'metric.group': 'Sessions Started' }, [
-  { kind: 'sum', name: 'sessions_started', unit: '', description: '', temporality: 1, isMonotonic: true, points: hours.map((h) => pt('1.0', HOUR0_MS + h * HOUR_MS, HOUR0_MS + h * HOUR_MS, perHour)) },
-]);
+const sessions = (hours: number[], perHour: number) =>
+  batch('metricport/importer', { 'metric.group': 'Sessions Started' }, [
+    {
+      kind: 'sum',
+      name: 'sessions_started',
+      unit: '',
+      description: '',
+      temporality: 1,
+      isMonotonic: true,
+      points: hours.map((h) => pt('1.0', HOUR0_MS + h * HOUR_MS, HOUR0_MS + h * HOUR_MS, perHour)),
+    },
+  ]);
 /** one metricsets error window of a minute */
-const errors = (atMs: number, n: number) => batch('metricport/metricsets', {}, [{ kind: 'gauge', name: 'Errors', unit: '', description: '', points: [pt('1.0', atMs, atMs + 60_000, n)] }]);
+const errors = (atMs: number, n: number) =>
+  batch('metricport/metricsets', {}, [{ kind: 'gauge', name: 'Errors', unit: '', description: '', points: [pt('1.0', atMs, atMs + 60_000, n)] }]);
 
 class Recording implements Consumer<MetricsBatch> {
   readonly got: MetricsBatch[] = [];
-  async consume(b: MetricsBatch): Promise<void> { this.got.push(b); }
+  async consume(b: MetricsBatch): Promise<void> {
+    this.got.push(b);
+  }
   scores(): Array<[string, number, number]> {
     const out: Array<[string, number, number]> = [];
-    for (const b of this.got) for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) {
-      if (sm.scope.name !== STABILITY_SCOPE) continue;
-      for (const m of sm.metrics) for (const p of m.points as NumberDataPoint[]) out.push([m.name, Number(p.startTimeUnixNano / MS - BigInt(HOUR0_MS)) / HOUR_MS, p.value as number]);
-    }
+    for (const b of this.got)
+      for (const rm of b.resourceMetrics)
+        for (const sm of rm.scopeMetrics) {
+          if (sm.scope.name !== STABILITY_SCOPE) continue;
+          for (const m of sm.metrics)
+            for (const p of m.points as NumberDataPoint[]) out.push([m.name, Number(p.startTimeUnixNano / MS - BigInt(HOUR0_MS)) / HOUR_MS, p.value as number]);
+        }
     return out.sort((a, b) => a[1] - b[1]);
   }
 }
 
 function config(): StabilityConfig {
-  const r = validateSchema(stabilityConfigSchema, { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, window: '1h', errors: 'Errors' }], allowed_lateness: '5m' }, '');
+  const r = validateSchema(
+    stabilityConfigSchema,
+    { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, window: '1h', errors: 'Errors' }], allowed_lateness: '5m' },
+    '',
+  );
   expect(r.issues).to.deep.equal([]);
   return r.value as unknown as StabilityConfig;
 }
@@ -57,14 +90,21 @@ async function run(historyAfterFirstTick: boolean): Promise<{ scores: Array<[str
   const set = settings('stability');
   const p = new StabilityProcessor(set, config(), next, () => now);
   await p.start(host(set));
-  const history = sessions(Array.from({ length: 7 * 24 }, (_, i) => i - 7 * 24), 100); // the 168 hours before the one it starts in
+  const history = sessions(
+    Array.from({ length: 7 * 24 }, (_, i) => i - 7 * 24),
+    100,
+  ); // the 168 hours before the one it starts in
   if (!historyAfterFirstTick) await p.consume(history);
   now += 10_000;
   await p.tick(false);
   // the hour it started in: sessions for the whole hour, errors only since start
   await p.consume(sessions([0], 100));
   await p.consume(errors(START_MS + 60_000, 3));
-  if (historyAfterFirstTick) { now += 30 * 60_000; await p.tick(false); await p.consume(history); }
+  if (historyAfterFirstTick) {
+    now += 30 * 60_000;
+    await p.tick(false);
+    await p.consume(history);
+  }
   // hours 1 and 2: fully collected; hour 2 has no errors at all
   await p.consume(sessions([1, 2], 50));
   await p.consume(errors(HOUR0_MS + HOUR_MS + 5 * 60_000, 2));

@@ -18,14 +18,40 @@ const MS = 1_000_000n;
 const HOUR_MS = 3_600_000;
 const HOUR0_MS = 1_700_002_800_000;
 
-const pt = (startMs: number, timeMs: number, value: number): NumberDataPoint => ({ attributes: { 'app.version': '1.0' }, startTimeUnixNano: BigInt(startMs) * MS, timeUnixNano: BigInt(timeMs) * MS, flags: 0, value });
+const pt = (startMs: number, timeMs: number, value: number): NumberDataPoint => ({
+  attributes: { 'app.version': '1.0' },
+  startTimeUnixNano: BigInt(startMs) * MS,
+  timeUnixNano: BigInt(timeMs) * MS,
+  flags: 0,
+  value,
+});
 function batch(scope: string, scopeAttrs: Record<string, string>, metrics: Metric[]): MetricsBatch {
-  return { resourceMetrics: [{ schemaUrl: '', resource: { attributes: {}, droppedAttributesCount: 0 }, scopeMetrics: [{ schemaUrl: '', scope: { name: scope, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics }] }] };
+  return {
+    resourceMetrics: [
+      {
+        schemaUrl: '',
+        resource: { attributes: {}, droppedAttributesCount: 0 },
+        scopeMetrics: [{ schemaUrl: '', scope: { name: scope, version: '', attributes: scopeAttrs, droppedAttributesCount: 0 }, metrics }],
+      },
+    ],
+  };
 }
-const sessions = (h: number) => batch('metricport/importer', { 'metric.group': 'Sessions Started' }, [
-  { kind: 'sum', name: 'sessions_started', unit: '', description: '', temporality: 1, isMonotonic: true, points: [pt(HOUR0_MS + h * HOUR_MS, HOUR0_MS + h * HOUR_MS, 100)] },
-]);
-const errors = (h: number) => batch('metricport/metricsets', {}, [{ kind: 'gauge', name: 'Errors', unit: '', description: '', points: [pt(HOUR0_MS + h * HOUR_MS + 60_000, HOUR0_MS + h * HOUR_MS + 120_000, 4)] }]);
+const sessions = (h: number) =>
+  batch('metricport/importer', { 'metric.group': 'Sessions Started' }, [
+    {
+      kind: 'sum',
+      name: 'sessions_started',
+      unit: '',
+      description: '',
+      temporality: 1,
+      isMonotonic: true,
+      points: [pt(HOUR0_MS + h * HOUR_MS, HOUR0_MS + h * HOUR_MS, 100)],
+    },
+  ]);
+const errors = (h: number) =>
+  batch('metricport/metricsets', {}, [
+    { kind: 'gauge', name: 'Errors', unit: '', description: '', points: [pt(HOUR0_MS + h * HOUR_MS + 60_000, HOUR0_MS + h * HOUR_MS + 120_000, 4)] },
+  ]);
 
 /** passes the pass-through metrics, refuses the scores */
 class Refusing implements Consumer<MetricsBatch> {
@@ -39,7 +65,11 @@ class Refusing implements Consumer<MetricsBatch> {
 
 describe('stability processor: refused emissions', () => {
   it('are each counted, and warned about once per interval with the suppressed count', async () => {
-    const r = validateSchema(stabilityConfigSchema, { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, window: '1h', errors: 'Errors' }], allowed_lateness: '5m' }, '');
+    const r = validateSchema(
+      stabilityConfigSchema,
+      { groups: [{ name: 'Sessions Started', attributes: { 'app.version': 'unknown' }, window: '1h', errors: 'Errors' }], allowed_lateness: '5m' },
+      '',
+    );
     expect(r.issues).to.deep.equal([]);
     let now = HOUR0_MS;
     const next = new Refusing();

@@ -24,22 +24,46 @@ import { BacktraceReceiver, tokenFromPath } from '../../../receivers/backtrace/r
 
 const SECRET = 'annotation-secret-value-123';
 const report = (uuid: string, extra: Record<string, unknown> = {}) => ({
-  uuid, timestamp: 1714564800, lang: 'nodejs', agent: '@backtrace/node', classifiers: ['TypeError'], mainThread: 'main',
-  threads: { main: { fault: true, name: 'main', stack: [
-    { funcName: 'boom', library: '/srv/app/cart.js', line: 10, column: 3 },
-    { funcName: 'Module._compile', library: 'node:internal/modules/cjs/loader', line: 1, column: 1 },
-    { funcName: 'main', library: '/srv/app/index.js', line: 3, column: 1 },
-  ] } },
-  attributes: { application: 'shop', 'application.version': '2.0.1', guid: 'm-1', hostname: 'web-1', 'error.type': 'Exception', 'error.message': 'bad', 'cpu.count': 2, nested: { no: 1 } },
+  uuid,
+  timestamp: 1714564800,
+  lang: 'nodejs',
+  agent: '@backtrace/node',
+  classifiers: ['TypeError'],
+  mainThread: 'main',
+  threads: {
+    main: {
+      fault: true,
+      name: 'main',
+      stack: [
+        { funcName: 'boom', library: '/srv/app/cart.js', line: 10, column: 3 },
+        { funcName: 'Module._compile', library: 'node:internal/modules/cjs/loader', line: 1, column: 1 },
+        { funcName: 'main', library: '/srv/app/index.js', line: 3, column: 1 },
+      ],
+    },
+  },
+  attributes: {
+    application: 'shop',
+    'application.version': '2.0.1',
+    guid: 'm-1',
+    hostname: 'web-1',
+    'error.type': 'Exception',
+    'error.message': 'bad',
+    'cpu.count': 2,
+    nested: { no: 1 },
+  },
   annotations: { 'Environment Variables': { API_KEY: SECRET } },
   ...extra,
 });
 
 function multipart(boundary: string, json: string): Buffer {
   return Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="attachment_bt-breadcrumbs-0"; filename="bt-breadcrumbs-0"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="attachment_bt-breadcrumbs-0"; filename="bt-breadcrumbs-0"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     Buffer.from([0x00, 0x0d, 0x0a, 0xff]),
-    Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="upload_file"; filename="upload_file.json"\r\nContent-Type: application/json\r\n\r\n${json}\r\n--${boundary}--\r\n`),
+    Buffer.from(
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="upload_file"; filename="upload_file.json"\r\nContent-Type: application/json\r\n\r\n${json}\r\n--${boundary}--\r\n`,
+    ),
   ]);
 }
 
@@ -50,23 +74,52 @@ describe('backtrace: data', () => {
     if (!r.ok) return;
     expect(r.timeUnixNano).to.equal(1714564800000000000n);
     expect(r.attributes).to.deep.equal({
-      _tx: 'u-1', application: 'shop', 'application.version': '2.0.1', 'app.version': '2.0.1', guid: 'm-1', hostname: 'web-1', 'error.type': 'Exception',
-      'error.message': 'bad', 'cpu.count': 2, 'error.class': 'TypeError', level: 'error', handled: true,
-      fingerprint: deriveFingerprint('TypeError', [{ file: '/elsewhere/cart.js', fn: 'boom' }, { file: '/x/index.js', fn: 'main' }], ''),
+      _tx: 'u-1',
+      application: 'shop',
+      'application.version': '2.0.1',
+      'app.version': '2.0.1',
+      guid: 'm-1',
+      hostname: 'web-1',
+      'error.type': 'Exception',
+      'error.message': 'bad',
+      'cpu.count': 2,
+      'error.class': 'TypeError',
+      level: 'error',
+      handled: true,
+      fingerprint: deriveFingerprint(
+        'TypeError',
+        [
+          { file: '/elsewhere/cart.js', fn: 'boom' },
+          { file: '/x/index.js', fn: 'main' },
+        ],
+        '',
+      ),
     });
     expect(JSON.stringify(r.attributes)).to.not.include(SECRET);
   });
   it('categories, levels, the token application, times', () => {
-    const m = (extra: Record<string, unknown>) => { const r = mapBacktraceReport(report('u', extra), 0n, { application: 'fallback', maxValueLength: 4096, maxAttributes: 256 }); return r.ok ? r.attributes : {}; };
+    const m = (extra: Record<string, unknown>) => {
+      const r = mapBacktraceReport(report('u', extra), 0n, { application: 'fallback', maxValueLength: 4096, maxAttributes: 256 });
+      return r.ok ? r.attributes : {};
+    };
     const rej = m({ classifiers: ['UnhandledPromiseRejection', 'RangeError'], attributes: { 'error.type': 'Unhandled rejection' } });
-    expect([rej['error.type'], rej['error.class'], rej.level, rej.handled, rej.application]).to.deep.equal(['Unhandled rejection', 'RangeError', 'error', false, 'fallback']);
+    expect([rej['error.type'], rej['error.class'], rej.level, rej.handled, rej.application]).to.deep.equal([
+      'Unhandled rejection',
+      'RangeError',
+      'error',
+      false,
+      'fallback',
+    ]);
     const unc = m({ attributes: { 'error.type': 'Unhandled exception' } });
     expect([unc.level, unc.handled]).to.deep.equal(['fatal', false]);
     const msg = m({ classifiers: ['Message'], attributes: { 'error.type': 'Message', 'error.message': 'hi' } });
     expect([msg['error.class'], msg.level]).to.deep.equal(['Message', 'info']);
     expect(backtraceTime(1714564800123)).to.equal(1714564800123000000n);
     expect(backtraceTime('x')).to.equal(undefined);
-    expect(mapBacktraceReport({}, 0n, { application: undefined, maxValueLength: 10, maxAttributes: 1 })).to.deep.equal({ ok: false, error: 'report has no "uuid"' });
+    expect(mapBacktraceReport({}, 0n, { application: undefined, maxValueLength: 10, maxAttributes: 1 })).to.deep.equal({
+      ok: false,
+      error: 'report has no "uuid"',
+    });
   });
   it('multipart: upload_file found after a binary attachment; precise errors', () => {
     expect(multipartBoundary('multipart/form-data; boundary=----abc')).to.equal('----abc');
@@ -97,17 +150,29 @@ describe('backtrace receiver over HTTP', () => {
   let url = '';
   const got: EventBatch[] = [];
   let refuse = false;
-  const next: Consumer<EventBatch> = { consume: async (b) => { if (refuse) throw new RefusedError('full', { status: 429, retryAfterSeconds: 3 }); got.push(b); } };
+  const next: Consumer<EventBatch> = {
+    consume: async (b) => {
+      if (refuse) throw new RefusedError('full', { status: 429, retryAfterSeconds: 3 });
+      got.push(b);
+    },
+  };
 
   before(async () => {
     const { value, issues } = validateSchema(backtraceConfigSchema, { endpoint: '127.0.0.1:0', tokens: [{ token: 'tok1', application: 'shop' }] }, 'backtrace');
     expect(issues).to.deep.equal([]);
     const tel = new ServiceTelemetry();
-    rcv = new BacktraceReceiver({ id: 'backtrace', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-bt-')) }, value as unknown as BacktraceReceiverConfig, next);
+    rcv = new BacktraceReceiver(
+      { id: 'backtrace', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-bt-')) },
+      value as unknown as BacktraceReceiverConfig,
+      next,
+    );
     await rcv.start({ logger: silentLogger(), telemetry: tel, stateDir: '' });
     url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
   });
-  after(async () => { await rcv.shutdown(AbortSignal.timeout(2000)); await rcv.shutdown(AbortSignal.timeout(2000)); });
+  after(async () => {
+    await rcv.shutdown(AbortSignal.timeout(2000));
+    await rcv.shutdown(AbortSignal.timeout(2000));
+  });
 
   const post = async (path: string, body: string | Buffer, ct = 'application/json') => {
     const r = await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': ct } });
@@ -126,7 +191,10 @@ describe('backtrace receiver over HTTP', () => {
   it('401 without a token, 403 with an unknown one (not echoed), 400 for another format or a broken report', async () => {
     const noTok = await post('/post?format=json', '{}');
     expect(noTok.status).to.equal(401);
-    expect(JSON.parse(noTok.body)).to.deep.equal({ response: 'error', error: { code: 401, message: 'missing submission token: use /post?format=json&token=<token> or /<universe>/<token>/json' } });
+    expect(JSON.parse(noTok.body)).to.deep.equal({
+      response: 'error',
+      error: { code: 401, message: 'missing submission token: use /post?format=json&token=<token> or /<universe>/<token>/json' },
+    });
     const bad = await post('/uni/secret-guess/json', '{}');
     expect(bad.status).to.equal(403);
     expect(bad.body).to.not.include('secret-guess');
@@ -159,14 +227,19 @@ describe('backtrace receiver: a wrong submission token is warned about (issue 13
     await rcv.start({ logger: cap.logger, telemetry: tel, stateDir: '' });
     try {
       const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
-      const post = async (path: string) => (await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(report('w-1')), headers: { 'content-type': 'application/json' } })).status;
+      const post = async (path: string) =>
+        (await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(report('w-1')), headers: { 'content-type': 'application/json' } })).status;
       expect(await post('/post?format=json&token=SECRET-bt-wrong-1')).to.equal(403);
       expect(await post('/uni/SECRET-bt-wrong-2/json')).to.equal(403);
       expect(await post('/post?format=json&token=tok1')).to.equal(200);
       await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
       const warns = cap.records().filter((r) => r.level === 'warn');
       expect(warns.map((w) => [w.receiver, w.status, w.msg])).to.deep.equal([
-        ['backtrace/app', 403, "backtrace receiver backtrace/app refused a request: unknown submission token; check the SDK's token against receivers.backtrace/app.tokens"],
+        [
+          'backtrace/app',
+          403,
+          "backtrace receiver backtrace/app refused a request: unknown submission token; check the SDK's token against receivers.backtrace/app.tokens",
+        ],
       ]);
       expect(cap.lines.join('\n')).to.not.include('SECRET-bt-wrong');
       expect((rcv.status().counters as { auth_failures: number }).auth_failures).to.equal(2);

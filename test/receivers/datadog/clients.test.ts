@@ -74,7 +74,8 @@ describe('datadog receiver: the real clients into a real Prometheus and InfluxDB
     ports.http = await freePort();
     ports.tls = await freePort();
     ports.prom = await freePort();
-    mp = await startMetricport(`receivers:
+    mp = await startMetricport(
+      `receivers:
   datadog:
     endpoint: 127.0.0.1:${ports.http}
     api_keys: [{ key: "\${env:DD_KEY}", name: apps }]
@@ -88,19 +89,27 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [datadog, datadog/tls], exporters: [prometheus, influxdb] }
-`, { env: { DD_KEY: KEY } });
+`,
+      { env: { DD_KEY: KEY } },
+    );
     prom = await startPrometheus({ scrapeTargets: [{ target: `127.0.0.1:${ports.prom}`, metricsPath: `/${TOK}/metrics`, job: 'metricport' }] });
     // what a hosts entry (api.metricport.test → the sidecar) and NODE_EXTRA_CA_CERTS do for an app
     agentOptions.ca = certs.ca;
     const lookup = ((host: string, opts: dns.LookupOptions, cb: (...a: unknown[]) => void): void => {
-      if (host !== `api.${SITE}`) { dns.lookup(host, opts, cb as never); return; }
-      if (opts.all === true) cb(null, [{ address: '127.0.0.1', family: 4 }]); else cb(null, '127.0.0.1', 4);
+      if (host !== `api.${SITE}`) {
+        dns.lookup(host, opts, cb as never);
+        return;
+      }
+      if (opts.all === true) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+      else cb(null, '127.0.0.1', 4);
     }) as unknown as https.AgentOptions['lookup'];
     agentOptions.lookup = lookup;
   });
   after(async () => {
-    if (saved.ca === undefined) delete agentOptions.ca; else agentOptions.ca = saved.ca;
-    if (saved.lookup === undefined) delete agentOptions.lookup; else agentOptions.lookup = saved.lookup;
+    if (saved.ca === undefined) delete agentOptions.ca;
+    else agentOptions.ca = saved.ca;
+    if (saved.lookup === undefined) delete agentOptions.lookup;
+    else agentOptions.lookup = saved.lookup;
     await mp?.stop();
     await prom?.stop();
     await influx?.stop();
@@ -113,27 +122,39 @@ service:
   };
   const promValue = async (q: string): Promise<Array<{ metric: Record<string, string>; value: number }>> => {
     let got: Array<{ metric: Record<string, string>; value: number }> = [];
-    await waitFor(async () => { got = await prom!.queryValues(q); return got.length > 0; }, { timeoutMs: 30_000, intervalMs: 500, what: `prometheus ${q}` });
+    await waitFor(
+      async () => {
+        got = await prom!.queryValues(q);
+        return got.length > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `prometheus ${q}` },
+    );
     return got;
   };
   const influxRow = async (q: string): Promise<unknown[]> => {
     let row: unknown[] | undefined;
-    await waitFor(async () => {
-      const r = await influx!.query('dd', q);
-      row = r[0]?.series?.[0]?.values[0];
-      return row !== undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500, what: `influxdb ${q}` });
+    await waitFor(
+      async () => {
+        const r = await influx!.query('dd', q);
+        row = r[0]?.series?.[0]?.values[0];
+        return row !== undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `influxdb ${q}` },
+    );
     return row!;
   };
   /** InfluxDB: sums over every period row written so far equal `want` (periods may split a client's points) */
   const influxSums = async (measurement: string, fields: string[], want: number[], where = ''): Promise<void> => {
     const q = `SELECT ${fields.map((f) => `sum("${f}")`).join(', ')} FROM "${measurement}"${where}`;
     let last: unknown[] = [];
-    await waitFor(async () => {
-      const r = await influx!.query('dd', q);
-      last = (r[0]?.series?.[0]?.values[0] ?? []).slice(1);
-      return JSON.stringify(last) === JSON.stringify(want);
-    }, { timeoutMs: 30_000, intervalMs: 500, what: `influxdb ${q} = ${JSON.stringify(want)} (last ${JSON.stringify(last)})` });
+    await waitFor(
+      async () => {
+        const r = await influx!.query('dd', q);
+        last = (r[0]?.series?.[0]?.values[0] ?? []).slice(1);
+        return JSON.stringify(last) === JSON.stringify(want);
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `influxdb ${q} = ${JSON.stringify(want)} (last ${JSON.stringify(last)})` },
+    );
   };
 
   it('@datadog/datadog-api-client: v2 submitMetrics (gauge, count, rate, resources, tags, unit) and submitDistributionPoints', async () => {
@@ -143,15 +164,19 @@ service:
     });
     const now = Math.floor(Date.now() / 1000);
     const host = [{ type: 'host', name: 'h-api' }];
-    const r = await new dd.v2.MetricsApi(configuration).submitMetrics({ body: { series: [
-      { metric: 'ddapi.gauge', type: 3, points: [{ timestamp: now, value: 12.5 }], resources: host, tags: ['env:test', 'canary'], unit: 'byte' },
-      { metric: 'ddapi.count', type: 1, interval: 10, points: [{ timestamp: now, value: 7 }], resources: host, tags: ['env:test'] },
-      { metric: 'ddapi.rate', type: 2, interval: 10, points: [{ timestamp: now, value: 1.5 }], resources: host, tags: ['env:test'] },
-    ] } });
+    const r = await new dd.v2.MetricsApi(configuration).submitMetrics({
+      body: {
+        series: [
+          { metric: 'ddapi.gauge', type: 3, points: [{ timestamp: now, value: 12.5 }], resources: host, tags: ['env:test', 'canary'], unit: 'byte' },
+          { metric: 'ddapi.count', type: 1, interval: 10, points: [{ timestamp: now, value: 7 }], resources: host, tags: ['env:test'] },
+          { metric: 'ddapi.rate', type: 2, interval: 10, points: [{ timestamp: now, value: 1.5 }], resources: host, tags: ['env:test'] },
+        ],
+      },
+    });
     expect(r).to.deep.equal({ errors: [] });
-    const d = await new dd.v1.MetricsApi(configuration).submitDistributionPoints({ body: { series: [
-      { metric: 'ddapi.dist', points: [[now, [1, 2, 3, 4, 100]]], host: 'h-api', tags: ['env:test'] },
-    ] } });
+    const d = await new dd.v1.MetricsApi(configuration).submitDistributionPoints({
+      body: { series: [{ metric: 'ddapi.dist', points: [[now, [1, 2, 3, 4, 100]]], host: 'h-api', tags: ['env:test'] }] },
+    });
     expect(d).to.deep.equal({ status: 'ok' });
 
     expect((await promValue('ddapi_gauge')).map((s) => [s.metric.env, s.value])).to.deep.equal([['test', 12.5]]);
@@ -174,7 +199,16 @@ service:
 
   it('datadog-metrics: gauges, increments, histograms and distributions with tags and host, over its own https://api.<site>', async () => {
     const errors: unknown[] = [];
-    const logger = new ddm.BufferedMetricsLogger({ apiKey: KEY, site: `${SITE}:${ports.tls}`, host: 'h-ddm', prefix: 'ddm.', defaultTags: ['app:shop'], flushIntervalSeconds: 0, retries: 0, onError: (e: unknown) => errors.push(e) });
+    const logger = new ddm.BufferedMetricsLogger({
+      apiKey: KEY,
+      site: `${SITE}:${ports.tls}`,
+      host: 'h-ddm',
+      prefix: 'ddm.',
+      defaultTags: ['app:shop'],
+      flushIntervalSeconds: 0,
+      retries: 0,
+      onError: (e: unknown) => errors.push(e),
+    });
     logger.gauge('temp', 21.5, ['room:a']);
     logger.increment('hits', 3, ['route:/x']);
     logger.increment('hits', 2, ['route:/x']);
@@ -203,10 +237,21 @@ service:
   it('a wrong key: 403, counted, the client raises its AuthorizationError and keeps going', async () => {
     const before = (await status('datadog/tls')).auth_failures as number;
     const errors: Array<Error & { code?: number }> = [];
-    const wrong = new ddm.BufferedMetricsLogger({ apiKey: 'SECRET-not-a-configured-key', site: `${SITE}:${ports.tls}`, host: 'h-bad', flushIntervalSeconds: 0, retries: 0, onError: (e: Error) => errors.push(e) });
+    const wrong = new ddm.BufferedMetricsLogger({
+      apiKey: 'SECRET-not-a-configured-key',
+      site: `${SITE}:${ports.tls}`,
+      host: 'h-bad',
+      flushIntervalSeconds: 0,
+      retries: 0,
+      onError: (e: Error) => errors.push(e),
+    });
     wrong.gauge('ddm.wrong', 1);
     let thrown: (Error & { code?: string; status?: number; cause?: { code?: number } }) | undefined;
-    try { await wrong.flush(); } catch (e) { thrown = e as typeof thrown; }
+    try {
+      await wrong.flush();
+    } catch (e) {
+      thrown = e as typeof thrown;
+    }
     // datadog-metrics' AuthorizationError (lib/errors.js), made from the client's 403
     expect([thrown?.code, thrown?.status, thrown?.cause?.code]).to.deep.equal(['DATADOG_AUTHORIZATION_ERROR', 403, 403]);
     expect((await status('datadog/tls')).auth_failures).to.equal(before + 1);

@@ -38,7 +38,19 @@ function cfg(over: Record<string, unknown> = {}): DatadogReceiverConfig {
 describe('datadog: mapping (docs/receivers/datadog.md)', () => {
   it('v1: gauge, count (monotonic and not), rate → count × interval or gauge; tags, bare tags, duplicates, device; host → host.name', () => {
     const m = new SeriesMapper(OPTS);
-    m.add(v1Series({ metric: 'app.cpu', points: [[T, 0.5], [T + 10, 0.75]], type: 'gauge', host: 'web-1', tags: ['env:prod', 'url:http://x/a', 'canary', 'env:dev'] }), 'series[0]');
+    m.add(
+      v1Series({
+        metric: 'app.cpu',
+        points: [
+          [T, 0.5],
+          [T + 10, 0.75],
+        ],
+        type: 'gauge',
+        host: 'web-1',
+        tags: ['env:prod', 'url:http://x/a', 'canary', 'env:dev'],
+      }),
+      'series[0]',
+    );
     m.add(v1Series({ metric: 'app.req', points: [[T, 3]], type: 'count', interval: 10, host: 'web-1', tags: ['route:/a'] }), 'series[1]');
     m.add(v1Series({ metric: 'app.delta', points: [[T, -2]], type: 'count', interval: 10 }), 'series[2]');
     m.add(v1Series({ metric: 'app.rps', points: [[T, 2.5]], type: 'rate', interval: 10, host: 'web-2', device: 'sda' }), 'series[3]');
@@ -51,7 +63,8 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
     const [g, c] = rms[0]!.scopeMetrics[0]!.metrics as [GaugeMetric, SumMetric];
     expect(g).to.deep.include({ kind: 'gauge', name: 'app.cpu', unit: '' });
     expect(g.points.map((p) => [p.timeUnixNano, p.value, p.attributes])).to.deep.equal([
-      [BigInt(T) * NS, 0.5, { env: 'prod', url: 'http://x/a', canary: '' }], [BigInt(T + 10) * NS, 0.75, { env: 'prod', url: 'http://x/a', canary: '' }],
+      [BigInt(T) * NS, 0.5, { env: 'prod', url: 'http://x/a', canary: '' }],
+      [BigInt(T + 10) * NS, 0.75, { env: 'prod', url: 'http://x/a', canary: '' }],
     ]);
     expect(g.points[0]!.attributes).to.not.equal(g.points[1]!.attributes);
     expect(c).to.deep.include({ kind: 'sum', name: 'app.req', temporality: 1, isMonotonic: true });
@@ -74,7 +87,17 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
 
   it('v2: type enum, resources (host and others), unit, timestamp 0 = arrival', () => {
     const m = new SeriesMapper(OPTS);
-    const s = v2Series({ metric: 'q.depth', type: 3, points: [{ timestamp: 0, value: 7 }], resources: [{ name: 'h1', type: 'host' }, { name: 'eu', type: 'region' }], tags: ['a:b'], unit: 'item' });
+    const s = v2Series({
+      metric: 'q.depth',
+      type: 3,
+      points: [{ timestamp: 0, value: 7 }],
+      resources: [
+        { name: 'h1', type: 'host' },
+        { name: 'eu', type: 'region' },
+      ],
+      tags: ['a:b'],
+      unit: 'item',
+    });
     expect(typeof s).to.equal('object');
     m.add(s as never, 'series[0]');
     const rm = m.result().batch.resourceMetrics[0]!;
@@ -86,7 +109,18 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
 
   it('distribution points → exponential histograms (count, sum, min, max exact; buckets at the highest scale that fits)', () => {
     const m = new SeriesMapper(OPTS);
-    m.add(distSeries({ metric: 'lat', points: [[T, [1, 2, 2, 4, 0, -3]], [T + 1, [10]]], host: 'h', tags: ['svc:a'] }), 'series[0]');
+    m.add(
+      distSeries({
+        metric: 'lat',
+        points: [
+          [T, [1, 2, 2, 4, 0, -3]],
+          [T + 1, [10]],
+        ],
+        host: 'h',
+        tags: ['svc:a'],
+      }),
+      'series[0]',
+    );
     const h = m.result().batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0] as ExponentialHistogramMetric;
     expect(h).to.deep.include({ kind: 'exponentialHistogram', name: 'lat', temporality: 1 });
     const p = h.points[0]!;
@@ -119,7 +153,17 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
     m.add(v1Series({ points: [[T, 1]] }), 'series[0]');
     m.add(v1Series({ metric: 'a', points: [[T, 'x'], [T, 1], ['soon', 2], [T * 1000, 3], [T]] }), 'series[1]');
     m.add(v1Series({ metric: 'b', type: 'histogram', points: [[T, 1]] }), 'series[2]');
-    m.add(v1Series({ metric: 'c', tags: ['a', 'b', 'c', 'd'], points: [[T, 1], [T, 2]] }), 'series[3]');
+    m.add(
+      v1Series({
+        metric: 'c',
+        tags: ['a', 'b', 'c', 'd'],
+        points: [
+          [T, 1],
+          [T, 2],
+        ],
+      }),
+      'series[3]',
+    );
     m.add(v1Series({ metric: 'd', tags: 'a:b', points: [[T, 1]] }), 'series[4]');
     m.add(v1Series({ metric: 'e', interval: -1, points: [[T, 1]] }), 'series[5]');
     m.add(v1Series({ metric: 'f', host: 7, points: [[T, 1]] }), 'series[6]');
@@ -127,7 +171,17 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
     const r = m.result();
     expect(r.points).to.equal(1);
     expect(r.rejected).to.equal(12);
-    expect(r.byReason).to.deep.equal({ missing_metric: 1, bad_value: 1, bad_timestamp: 2, bad_points: 2, bad_type: 1, too_many_tags: 2, bad_tags: 1, bad_interval: 1, bad_host: 1 });
+    expect(r.byReason).to.deep.equal({
+      missing_metric: 1,
+      bad_value: 1,
+      bad_timestamp: 2,
+      bad_points: 2,
+      bad_type: 1,
+      too_many_tags: 2,
+      bad_tags: 1,
+      bad_interval: 1,
+      bad_host: 1,
+    });
     expect(r.errors).to.deep.equal([
       'series[0].metric: must be a non-empty string',
       'series[1].points[0][1]: must be a finite number',
@@ -143,10 +197,31 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
   });
 
   it('protobuf: the MetricPayload fields; unknown fields skipped; truncation named by byte offset', () => {
-    const buf = encodeMetricPayload([{ metric: 'p.m', type: 1, interval: 10, points: [{ timestamp: T, value: 4.5 }], resources: [{ type: 'host', name: 'h9' }], tags: ['k:v'], unit: 'byte', sourceTypeName: 'x' }]);
+    const buf = encodeMetricPayload([
+      {
+        metric: 'p.m',
+        type: 1,
+        interval: 10,
+        points: [{ timestamp: T, value: 4.5 }],
+        resources: [{ type: 'host', name: 'h9' }],
+        tags: ['k:v'],
+        unit: 'byte',
+        sourceTypeName: 'x',
+      },
+    ]);
     const withUnknown = Buffer.concat([buf, Buffer.from([0x98, 0x06, 0x01])]); // field 99 varint
     const [s] = decodeSeriesProto(withUnknown);
-    expect(s).to.deep.equal({ metric: 'p.m', type: 'count', interval: 10, host: undefined, tags: ['k:v'], unit: 'byte', points: [[T, 4.5]], shape: 'pair', resources: [{ type: 'host', name: 'h9' }] });
+    expect(s).to.deep.equal({
+      metric: 'p.m',
+      type: 'count',
+      interval: 10,
+      host: undefined,
+      tags: ['k:v'],
+      unit: 'byte',
+      points: [[T, 4.5]],
+      shape: 'pair',
+      resources: [{ type: 'host', name: 'h9' }],
+    });
     expect(() => decodeSeriesProto(buf.subarray(0, buf.length - 3))).to.throw(/malformed protobuf at byte offset \d+: length \d+ runs past the end/);
     expect(() => decodeSeriesProto(Buffer.from([0x0a, 0xff]))).to.throw(/malformed protobuf at byte offset 2: truncated varint/);
   });
@@ -158,16 +233,28 @@ describe('datadog receiver over HTTP', function () {
   let url = '';
   const got: MetricsBatch[] = [];
   let refuse: Error | undefined;
-  const next: Consumer<MetricsBatch> = { consume: async (b) => { if (refuse !== undefined) throw refuse; got.push(b); } };
+  const next: Consumer<MetricsBatch> = {
+    consume: async (b) => {
+      if (refuse !== undefined) throw refuse;
+      got.push(b);
+    },
+  };
   const H = { 'Content-Type': 'application/json', 'DD-API-KEY': KEY };
 
   before(async () => {
     const tel = new ServiceTelemetry();
-    rcv = new DatadogReceiver({ id: 'datadog', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) }, cfg({ max_request_body_size: '1MiB', max_tags_per_series: 1000 }), next);
+    rcv = new DatadogReceiver(
+      { id: 'datadog', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) },
+      cfg({ max_request_body_size: '1MiB', max_tags_per_series: 1000 }),
+      next,
+    );
     await rcv.start({ logger: silentLogger(), telemetry: tel, stateDir: '' });
     url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
   });
-  after(async () => { await rcv.shutdown(AbortSignal.timeout(2000)); await rcv.shutdown(AbortSignal.timeout(2000)); });
+  after(async () => {
+    await rcv.shutdown(AbortSignal.timeout(2000));
+    await rcv.shutdown(AbortSignal.timeout(2000));
+  });
 
   const req = async (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = H) => {
     const r = await fetch(`${url}${path}`, { method, body, headers });
@@ -179,10 +266,21 @@ describe('datadog receiver over HTTP', function () {
 
   it('v1 series → 202 {"status":"ok"}; v2 JSON → 202 {"errors":[]}; distribution points and check runs → 202 {"status":"ok"}; validate → 200', async () => {
     got.length = 0;
-    expect(await post('/api/v1/series', JSON.stringify({ series: [{ metric: 'a.v1', points: [[T, 1]], type: 'gauge' }] }))).to.deep.include({ status: 202, body: '{"status":"ok"}' });
-    expect(await post('/api/v2/series', JSON.stringify({ series: [{ metric: 'a.v2', type: 1, interval: 10, points: [{ timestamp: T, value: 2 }] }] }))).to.deep.include({ status: 202, body: '{"errors":[]}' });
-    expect(await post('/api/v1/distribution_points', JSON.stringify({ series: [{ metric: 'a.dist', points: [[T, [1, 2]]] }] }))).to.deep.include({ status: 202, body: '{"status":"ok"}' });
-    expect(await post('/api/v1/check_run', JSON.stringify([{ check: 'app.ok', host_name: 'h', status: 0 }]))).to.deep.include({ status: 202, body: '{"status":"ok"}' });
+    expect(await post('/api/v1/series', JSON.stringify({ series: [{ metric: 'a.v1', points: [[T, 1]], type: 'gauge' }] }))).to.deep.include({
+      status: 202,
+      body: '{"status":"ok"}',
+    });
+    expect(
+      await post('/api/v2/series', JSON.stringify({ series: [{ metric: 'a.v2', type: 1, interval: 10, points: [{ timestamp: T, value: 2 }] }] })),
+    ).to.deep.include({ status: 202, body: '{"errors":[]}' });
+    expect(await post('/api/v1/distribution_points', JSON.stringify({ series: [{ metric: 'a.dist', points: [[T, [1, 2]]] }] }))).to.deep.include({
+      status: 202,
+      body: '{"status":"ok"}',
+    });
+    expect(await post('/api/v1/check_run', JSON.stringify([{ check: 'app.ok', host_name: 'h', status: 0 }]))).to.deep.include({
+      status: 202,
+      body: '{"status":"ok"}',
+    });
     expect(await req('GET', '/api/v1/validate', undefined, { 'DD-API-KEY': KEY })).to.deep.include({ status: 200, body: '{"valid":true}' });
     expect(await req('GET', `/api/v1/validate?api_key=${KEY}`, undefined, {})).to.deep.include({ status: 200 });
     expect(names()).to.deep.equal(['a.v1', 'a.v2', 'a.dist']);
@@ -191,7 +289,9 @@ describe('datadog receiver over HTTP', function () {
 
   it('v2 protobuf (application/x-protobuf), gzip, deflate, zstd', async () => {
     got.length = 0;
-    const pb = encodeMetricPayload([{ metric: 'pb.g', type: 3, points: [{ timestamp: T, value: 1.5 }], resources: [{ type: 'host', name: 'h' }], tags: ['a:b'] }]);
+    const pb = encodeMetricPayload([
+      { metric: 'pb.g', type: 3, points: [{ timestamp: T, value: 1.5 }], resources: [{ type: 'host', name: 'h' }], tags: ['a:b'] },
+    ]);
     const PB = { 'Content-Type': 'application/x-protobuf', 'DD-API-KEY': KEY };
     expect(await post('/api/v2/series', pb, PB)).to.deep.include({ status: 202, body: '{"errors":[]}' });
     expect((await post('/api/v2/series', zlib.gzipSync(pb), { ...PB, 'Content-Encoding': 'gzip' })).status).to.equal(202);
@@ -233,9 +333,20 @@ describe('datadog receiver over HTTP', function () {
     const t = await post('/api/v2/series', pb.subarray(0, pb.length - 4), { 'Content-Type': 'application/x-protobuf', 'DD-API-KEY': KEY });
     expect(t.status).to.equal(400);
     expect(JSON.parse(t.body).errors[0]).to.match(/^malformed protobuf at byte offset \d+/);
-    const partial = await post('/api/v2/series', JSON.stringify({ series: [{ metric: 'ok.one', type: 3, points: [{ timestamp: T, value: 1 }] }, { metric: 'bad', type: 'gauge!', points: [{ timestamp: T, value: 1 }] }, { metric: 'bad2', type: 3, points: [{ timestamp: T, value: '1' }] }] }));
+    const partial = await post(
+      '/api/v2/series',
+      JSON.stringify({
+        series: [
+          { metric: 'ok.one', type: 3, points: [{ timestamp: T, value: 1 }] },
+          { metric: 'bad', type: 'gauge!', points: [{ timestamp: T, value: 1 }] },
+          { metric: 'bad2', type: 3, points: [{ timestamp: T, value: '1' }] },
+        ],
+      }),
+    );
     expect(partial.status).to.equal(202);
-    expect(JSON.parse(partial.body)).to.deep.equal({ errors: ['series[1].type: "gauge!" is not one of 0 (unspecified), 1 (count), 2 (rate), 3 (gauge)', 'series[2].points[0].value: must be a finite number'] });
+    expect(JSON.parse(partial.body)).to.deep.equal({
+      errors: ['series[1].type: "gauge!" is not one of 0 (unspecified), 1 (count), 2 (rate), 3 (gauge)', 'series[2].points[0].value: must be a finite number'],
+    });
     const v1partial = await post('/api/v1/series', JSON.stringify({ series: [{ metric: 'ok.two', points: [[T, 1]] }, 7] }));
     expect(JSON.parse(v1partial.body)).to.deep.equal({ status: 'ok', errors: ['series[1]: must be an object'] });
     const none = await post('/api/v1/series', JSON.stringify({ series: [{ metric: 'x', points: [[T, null]] }] }));
@@ -251,7 +362,15 @@ describe('datadog receiver over HTTP', function () {
   it('100,000 tags on one series → that series rejected (too_many_tags), the others in the request kept; the service keeps serving', async () => {
     got.length = 0;
     const tags = Array.from({ length: 100_000 }, (_, i) => String(i));
-    const r = await post('/api/v1/series', JSON.stringify({ series: [{ metric: 'many', points: [[T, 1]], tags }, { metric: 'few', points: [[T, 2]], tags: ['a:b'] }] }));
+    const r = await post(
+      '/api/v1/series',
+      JSON.stringify({
+        series: [
+          { metric: 'many', points: [[T, 1]], tags },
+          { metric: 'few', points: [[T, 2]], tags: ['a:b'] },
+        ],
+      }),
+    );
     expect(r.status).to.equal(202);
     expect(JSON.parse(r.body)).to.deep.equal({ status: 'ok', errors: ['series[0].tags: 100000 tags, more than max_tags_per_series (1000)'] });
     expect(names()).to.deep.equal(['few']);
@@ -304,7 +423,15 @@ describe('datadog receiver: config and path_prefix', () => {
   it('path_prefix: /datadog/api/... served, /api/... not', async () => {
     const tel = new ServiceTelemetry();
     const got: MetricsBatch[] = [];
-    const rcv = new DatadogReceiver({ id: 'datadog', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) }, cfg({ path_prefix: '/datadog' }), { consume: async (b) => { got.push(b); } });
+    const rcv = new DatadogReceiver(
+      { id: 'datadog', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) },
+      cfg({ path_prefix: '/datadog' }),
+      {
+        consume: async (b) => {
+          got.push(b);
+        },
+      },
+    );
     await rcv.start({ logger: silentLogger(), telemetry: tel, stateDir: '' });
     try {
       const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
@@ -325,7 +452,9 @@ describe('datadog receiver: a wrong key is warned about, rate-limited, never log
   it('one warning naming the receiver and api_keys; the key absent from every line', async () => {
     const cap = captureLogger('warn');
     const tel = new ServiceTelemetry();
-    const rcv = new DatadogReceiver({ id: 'datadog/web', logger: cap.logger, telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) }, cfg(), { consume: async () => {} });
+    const rcv = new DatadogReceiver({ id: 'datadog/web', logger: cap.logger, telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-dd-')) }, cfg(), {
+      consume: async () => {},
+    });
     await rcv.start({ logger: cap.logger, telemetry: tel, stateDir: '' });
     try {
       const url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;

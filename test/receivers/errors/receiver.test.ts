@@ -18,12 +18,20 @@ const host = { logger: silentLogger(), telemetry: new ServiceTelemetry(), stateD
 async function startErrors(input: Record<string, unknown>, sink: RecordingConsumer<EventBatch>): Promise<{ rcv: ErrorsReceiver; port: number }> {
   const { value, issues } = validateSchema(errorsReceiverFactory.configSchema, { endpoint: '127.0.0.1:0', ...input }, '');
   expect(issues).to.deep.equal([]);
-  const rcv = errorsReceiverFactory.create({ id: 'errors', logger: silentLogger(), telemetry: host.telemetry, stateDir: '/x' }, value as never, { events: sink }) as ErrorsReceiver;
+  const rcv = errorsReceiverFactory.create({ id: 'errors', logger: silentLogger(), telemetry: host.telemetry, stateDir: '/x' }, value as never, {
+    events: sink,
+  }) as ErrorsReceiver;
   await rcv.start(host);
   return { rcv, port: rcv.boundAddress()!.port };
 }
 
-async function post(port: number, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, path = '/v1/errors', method = 'POST') {
+async function post(
+  port: number,
+  body: string | Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+  path = '/v1/errors',
+  method = 'POST',
+) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body: method === 'POST' ? body : undefined });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
@@ -33,21 +41,37 @@ describe('errors receiver over HTTP', () => {
   let sink: RecordingConsumer<EventBatch>;
   let rcv: ErrorsReceiver;
   let port: number;
-  beforeEach(async () => { sink = new RecordingConsumer(); ({ rcv, port } = await startErrors({ max_request_body_size: 4096, max_value_length: 32 }, sink)); });
-  afterEach(async () => { await rcv.shutdown(AbortSignal.timeout(2000)); });
+  beforeEach(async () => {
+    sink = new RecordingConsumer();
+    ({ rcv, port } = await startErrors({ max_request_body_size: 4096, max_value_length: 32 }, sink));
+  });
+  afterEach(async () => {
+    await rcv.shutdown(AbortSignal.timeout(2000));
+  });
 
   it('accepts an object, an array and NDJSON, answering how many were accepted', async () => {
-    expect(await post(port, '{"timestamp":"2024-05-01T12:00:00Z","attributes":{"_tx":"1"}}')).to.deep.include({ status: 200, body: { accepted: 1, rejected: 0 } });
+    expect(await post(port, '{"timestamp":"2024-05-01T12:00:00Z","attributes":{"_tx":"1"}}')).to.deep.include({
+      status: 200,
+      body: { accepted: 1, rejected: 0 },
+    });
     expect((await post(port, '[{"attributes":{"_tx":"2"}},{"attributes":{"_tx":"3"}}]')).body).to.deep.equal({ accepted: 2, rejected: 0 });
-    expect((await post(port, '{"attributes":{"_tx":"4"}}\n{"attributes":{"_tx":"5"}}\n', { 'content-type': 'application/x-ndjson' })).body).to.deep.equal({ accepted: 2, rejected: 0 });
-    expect((await post(port, gzipSync('{"attributes":{"_tx":"6"}}'), { 'content-type': 'application/json', 'content-encoding': 'gzip' })).body).to.deep.equal({ accepted: 1, rejected: 0 });
+    expect((await post(port, '{"attributes":{"_tx":"4"}}\n{"attributes":{"_tx":"5"}}\n', { 'content-type': 'application/x-ndjson' })).body).to.deep.equal({
+      accepted: 2,
+      rejected: 0,
+    });
+    expect((await post(port, gzipSync('{"attributes":{"_tx":"6"}}'), { 'content-type': 'application/json', 'content-encoding': 'gzip' })).body).to.deep.equal({
+      accepted: 1,
+      rejected: 0,
+    });
     expect(sink.got.flatMap((b) => b.events.map((e) => e.attributes._tx))).to.deep.equal(['1', '2', '3', '4', '5', '6']);
     expect(sink.got[0]!.events[0]!.timeUnixNano).to.equal(1_714_564_800_000_000_000n);
     expect(rcv.status().counters).to.deep.include({ accepted: 6, requests: 4 });
   });
 
   it('malformed lines reject only themselves: 200 with index, line and reason', async () => {
-    const r = await post(port, '{"attributes":{"_tx":"a"}}\n{oops\n{"attributes":{"v":"' + 'x'.repeat(33) + '"}}\n{"attributes":{"_tx":"b"}}', { 'content-type': 'application/x-ndjson' });
+    const r = await post(port, '{"attributes":{"_tx":"a"}}\n{oops\n{"attributes":{"v":"' + 'x'.repeat(33) + '"}}\n{"attributes":{"_tx":"b"}}', {
+      'content-type': 'application/x-ndjson',
+    });
     expect(r.status).to.equal(200);
     expect(r.body.accepted).to.equal(2);
     expect(r.body.rejected).to.equal(2);
@@ -73,7 +97,12 @@ describe('errors receiver over HTTP', () => {
     expect(m.status).to.equal(405);
     expect(m.headers.get('allow')).to.equal('POST, OPTIONS'); // OPTIONS: CORS preflights (issue 17)
     expect(sink.got).to.deep.equal([]);
-    expect(rcv.status().counters).to.deep.include({ 'bad_requests.malformed_json': 1, 'bad_requests.too_large': 1, 'bad_requests.unsupported_media_type': 1, 'bad_requests.method_not_allowed': 1 });
+    expect(rcv.status().counters).to.deep.include({
+      'bad_requests.malformed_json': 1,
+      'bad_requests.too_large': 1,
+      'bad_requests.unsupported_media_type': 1,
+      'bad_requests.method_not_allowed': 1,
+    });
   });
 
   it('a refusing pipeline gets 429/503 with Retry-After', async () => {
@@ -94,7 +123,12 @@ describe('errors receiver sharing the otlp receiver endpoint', () => {
     const { rcv } = await startErrors({ endpoint: `127.0.0.1:${p}` }, errs);
     try {
       expect((await post(p, '{"attributes":{"k":"v"}}')).status).to.equal(200);
-      const l = await post(p, JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ severityNumber: 17, body: { stringValue: 'boom' } }] }] }] }), { 'content-type': 'application/json' }, '/v1/logs');
+      const l = await post(
+        p,
+        JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ severityNumber: 17, body: { stringValue: 'boom' } }] }] }] }),
+        { 'content-type': 'application/json' },
+        '/v1/logs',
+      );
       expect(l.status).to.equal(200);
       expect(errs.got[0]!.events[0]!.attributes).to.deep.equal({ k: 'v' });
       expect(logs.got[0]!.events[0]!.attributes).to.deep.include({ 'log.body': 'boom', 'log.severity_number': 17 });
@@ -110,19 +144,37 @@ describe('errors receiver: CORS for pages (issue 17)', () => {
     const { captureLogger } = await import('../../helpers/logs.js');
     const cap = captureLogger('warn');
     const sink = new RecordingConsumer<EventBatch>();
-    const { value, issues } = validateSchema(errorsReceiverFactory.configSchema, { endpoint: '127.0.0.1:0', cors: { allowed_origins: ['https://shop.example.com'], max_age: '2m' } }, '');
+    const { value, issues } = validateSchema(
+      errorsReceiverFactory.configSchema,
+      { endpoint: '127.0.0.1:0', cors: { allowed_origins: ['https://shop.example.com'], max_age: '2m' } },
+      '',
+    );
     expect(issues).to.deep.equal([]);
-    const rcv = errorsReceiverFactory.create({ id: 'errors', logger: cap.logger, telemetry: host.telemetry, stateDir: '/x' }, value as never, { events: sink }) as ErrorsReceiver;
+    const rcv = errorsReceiverFactory.create({ id: 'errors', logger: cap.logger, telemetry: host.telemetry, stateDir: '/x' }, value as never, {
+      events: sink,
+    }) as ErrorsReceiver;
     await rcv.start(host);
     const port = rcv.boundAddress()!.port;
     try {
       const origin = { Origin: 'https://shop.example.com' };
-      const pre = await fetch(`http://127.0.0.1:${port}/v1/errors`, { method: 'OPTIONS', headers: { ...origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'Content-Type' } });
-      expect([pre.status, pre.headers.get('access-control-allow-origin'), pre.headers.get('access-control-allow-headers'), pre.headers.get('access-control-max-age')]).to.deep.equal([204, 'https://shop.example.com', 'content-type', '120']);
+      const pre = await fetch(`http://127.0.0.1:${port}/v1/errors`, {
+        method: 'OPTIONS',
+        headers: { ...origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'Content-Type' },
+      });
+      expect([
+        pre.status,
+        pre.headers.get('access-control-allow-origin'),
+        pre.headers.get('access-control-allow-headers'),
+        pre.headers.get('access-control-max-age'),
+      ]).to.deep.equal([204, 'https://shop.example.com', 'content-type', '120']);
       const ok = await post(port, '{"attributes":{"_tx":"p1"}}', { 'content-type': 'application/json', ...origin });
       expect([ok.status, ok.headers.get('access-control-allow-origin'), ok.headers.get('vary')]).to.deep.equal([200, 'https://shop.example.com', 'Origin']);
       const bad = await post(port, '{"attributes":{"_tx":"p2"}}', { 'content-type': 'application/json', Origin: 'https://evil.example' });
-      expect([bad.status, bad.body, bad.headers.get('access-control-allow-origin')]).to.deep.equal([403, { error: 'origin "https://evil.example" is not in receivers.errors.cors.allowed_origins' }, null]);
+      expect([bad.status, bad.body, bad.headers.get('access-control-allow-origin')]).to.deep.equal([
+        403,
+        { error: 'origin "https://evil.example" is not in receivers.errors.cors.allowed_origins' },
+        null,
+      ]);
       await post(port, '{"attributes":{"_tx":"p3"}}', { 'content-type': 'application/json', Origin: 'https://evil.example' });
       const plain = await post(port, '{"attributes":{"_tx":"p4"}}');
       expect([plain.status, plain.headers.get('access-control-allow-origin')]).to.deep.equal([200, null]);
@@ -130,7 +182,9 @@ describe('errors receiver: CORS for pages (issue 17)', () => {
       expect(rcv.status().counters).to.deep.include({ cors_refused: 2, cors_preflights: 1, 'bad_requests.cors_origin': 2 });
       const warns = cap.records().filter((r) => r.reason === undefined && String(r.msg).includes('refused a browser request'));
       expect(warns).to.have.length(1);
-      expect(String(warns[0]!.msg)).to.equal('errors receiver errors refused a browser request: origin "https://evil.example" is not in receivers.errors.cors.allowed_origins (add it if the page is yours)');
+      expect(String(warns[0]!.msg)).to.equal(
+        'errors receiver errors refused a browser request: origin "https://evil.example" is not in receivers.errors.cors.allowed_origins (add it if the page is yours)',
+      );
     } finally {
       await rcv.shutdown(AbortSignal.timeout(2000));
     }

@@ -16,9 +16,18 @@ import { forgeConfig, T0 } from './helpers.js';
 const [url, stateDir, sinkFile] = process.argv.slice(2) as [string, string, string];
 const clock = new FakeClock(T0, 1);
 const telemetry = new ServiceTelemetry();
-const rcv = new ForgeReceiver({ id: 'forge', logger: silentLogger(), telemetry, stateDir }, forgeConfig({ endpoint: url, history: '14d' }), {
-  metrics: { consume: async (b: MetricsBatch) => { appendFileSync(sinkFile, `${JSON.stringify(b.resourceMetrics.length)}\n`); } },
-}, { clock, limiters: new LimiterRegistry(), manual: true, random: () => 0.5 });
+const rcv = new ForgeReceiver(
+  { id: 'forge', logger: silentLogger(), telemetry, stateDir },
+  forgeConfig({ endpoint: url, history: '14d' }),
+  {
+    metrics: {
+      consume: async (b: MetricsBatch) => {
+        appendFileSync(sinkFile, `${JSON.stringify(b.resourceMetrics.length)}\n`);
+      },
+    },
+  },
+  { clock, limiters: new LimiterRegistry(), manual: true, random: () => 0.5 },
+);
 await rcv.start({ logger: silentLogger(), telemetry, stateDir });
 const r = await rcv.catchUp();
 process.stdout.write(JSON.stringify({ windows: r.windows }) + '\n');

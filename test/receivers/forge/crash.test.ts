@@ -20,14 +20,22 @@ const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'child.js');
 function startChild(url: string, stateDir: string, sink: string) {
   const proc = spawn(process.execPath, [CHILD, url, stateDir, sink], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d; });
-  proc.stderr!.on('data', (d: Buffer) => { out += d; });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   return { proc, exited, output: () => out };
 }
 
 function sinkLines(file: string): number {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length : 0;
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '').length
+    : 0;
 }
 
 /** windows asked for, deduplicated in call order; asserts they are contiguous */
@@ -35,7 +43,8 @@ function contiguous(calls: GatewayCall[]): number[] {
   const starts: number[] = [];
   for (const c of calls) if (starts[starts.length - 1] !== c.start) starts.push(c.start);
   for (let i = 1; i < calls.length; i++) {
-    const prev = calls[i - 1]!, cur = calls[i]!;
+    const prev = calls[i - 1]!,
+      cur = calls[i]!;
     expect(cur.start === prev.start || cur.start === prev.end, `call ${i} starts at the previous end (or repeats it)`).to.equal(true);
   }
   return starts;
@@ -44,7 +53,9 @@ function contiguous(calls: GatewayCall[]): number[] {
 describe('forge receiver: the watermark survives kill -9 (child process)', function () {
   this.timeout(120_000);
   const dirs: string[] = [];
-  after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
 
   it('killed while call 600 is in flight: resumes at window 600; all 1,344 windows delivered exactly once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mp-forge-kill-'));
@@ -53,11 +64,22 @@ describe('forge receiver: the watermark survives kill -9 (child process)', funct
     let n = 0;
     const never = new Promise<void>(() => undefined);
     // the double's time checks need the child's virtual clock, which it cannot see: rate and time are proven in-process
-    const gw = await new Gateway({ now: () => Number.MAX_SAFE_INTEGER / 2, email: EMAIL, token: TOKEN, maxPerMinute: Infinity,
-      respond: () => (++n === 600 ? { kind: 'slow', release: never, then: { kind: 'data', resourceMetrics: [] } } : { kind: 'sample' }) }).start();
+    const gw = await new Gateway({
+      now: () => Number.MAX_SAFE_INTEGER / 2,
+      email: EMAIL,
+      token: TOKEN,
+      maxPerMinute: Infinity,
+      respond: () => (++n === 600 ? { kind: 'slow', release: never, then: { kind: 'data', resourceMetrics: [] } } : { kind: 'sample' }),
+    }).start();
     try {
       const a = startChild(gw.url, join(dir, 'state'), sink);
-      await waitFor(() => gw.calls.length === 600 && gw.inFlight === 1, { timeoutMs: 60_000, what: 'call 600 in flight', abortIf: () => { if (a.proc.exitCode !== null) throw new Error(a.output()); } });
+      await waitFor(() => gw.calls.length === 600 && gw.inFlight === 1, {
+        timeoutMs: 60_000,
+        what: 'call 600 in flight',
+        abortIf: () => {
+          if (a.proc.exitCode !== null) throw new Error(a.output());
+        },
+      });
       a.proc.kill('SIGKILL');
       expect((await a.exited).signal).to.equal('SIGKILL');
       expect(sinkLines(sink)).to.equal(599);
@@ -80,10 +102,23 @@ describe('forge receiver: the watermark survives kill -9 (child process)', funct
     const dir = mkdtempSync(join(tmpdir(), 'mp-forge-kill-'));
     dirs.push(dir);
     const sink = join(dir, 'sink.txt');
-    const gw = await new Gateway({ now: () => Number.MAX_SAFE_INTEGER / 2, email: EMAIL, token: TOKEN, maxPerMinute: Infinity, respond: () => ({ kind: 'sample' }) }).start();
+    const gw = await new Gateway({
+      now: () => Number.MAX_SAFE_INTEGER / 2,
+      email: EMAIL,
+      token: TOKEN,
+      maxPerMinute: Infinity,
+      respond: () => ({ kind: 'sample' }),
+    }).start();
     try {
       const a = startChild(gw.url, join(dir, 'state'), sink);
-      await waitFor(() => gw.calls.length >= 400, { timeoutMs: 60_000, intervalMs: 1, what: '400 calls', abortIf: () => { if (a.proc.exitCode !== null) throw new Error(a.output()); } });
+      await waitFor(() => gw.calls.length >= 400, {
+        timeoutMs: 60_000,
+        intervalMs: 1,
+        what: '400 calls',
+        abortIf: () => {
+          if (a.proc.exitCode !== null) throw new Error(a.output());
+        },
+      });
       a.proc.kill('SIGKILL');
       await a.exited;
       const before = sinkLines(sink);

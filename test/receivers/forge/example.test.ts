@@ -13,7 +13,12 @@ describe('forge example config and CLI arguments', () => {
     const text = readFileSync(file, 'utf8');
     const asIs = checkConfig(text, file, registry, {});
     expect(asIs.issues).to.deep.equal([]);
-    expect(asIs.config!.receivers.get('forge')!.config).to.deep.include({ api_token: 'unset', email: 'owner@example.com', interval: 300_000, history: 3_600_000 });
+    expect(asIs.config!.receivers.get('forge')!.config).to.deep.include({
+      api_token: 'unset',
+      email: 'owner@example.com',
+      interval: 300_000,
+      history: 3_600_000,
+    });
     const { config, issues } = checkConfig(text, file, registry, { FORGE_API_TOKEN: 't', DD_API_KEY: 'k' });
     expect(issues).to.deep.equal([]);
     expect([...config!.receivers.keys()]).to.deep.equal(['forge', 'otlp']);
@@ -23,7 +28,11 @@ describe('forge example config and CLI arguments', () => {
   });
 
   it('forge pull arguments', () => {
-    expect(parseForgeArgs(['pull', '--config', 'f.yaml', '--since', '2h', '--post', 'http://127.0.0.1:4318/v1/metrics'])).to.deep.equal({ flags: ['--config', 'f.yaml'], sinceMs: 7_200_000, postUrl: 'http://127.0.0.1:4318/v1/metrics' });
+    expect(parseForgeArgs(['pull', '--config', 'f.yaml', '--since', '2h', '--post', 'http://127.0.0.1:4318/v1/metrics'])).to.deep.equal({
+      flags: ['--config', 'f.yaml'],
+      sinceMs: 7_200_000,
+      postUrl: 'http://127.0.0.1:4318/v1/metrics',
+    });
     expect(parseForgeArgs(['pull', '--since=15d']).error).to.equal('--since: at most 14d (the API keeps 14 days), got "15d"');
     expect(parseForgeArgs(['pull', '--since', 'soon']).error).to.equal('--since: expected a duration like "2h" or "30m", got "soon"');
     expect(parseForgeArgs(['pull', '--post', 'ftp://x']).error).to.equal('--post: expected an http:// or https:// URL, got "ftp://x"');

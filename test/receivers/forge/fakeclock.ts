@@ -7,8 +7,18 @@
  */
 import type { Clock } from '../../../receivers/forge/clock.js';
 
-interface Sleeper { at: number; resolve: () => void; seq: number; signal?: AbortSignal; onAbort?: () => void }
-interface Timer { at: number; fn: () => void; seq: number }
+interface Sleeper {
+  at: number;
+  resolve: () => void;
+  seq: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+interface Timer {
+  at: number;
+  fn: () => void;
+  seq: number;
+}
 
 export class FakeClock implements Clock {
   private t: number;
@@ -20,9 +30,16 @@ export class FakeClock implements Clock {
   readonly sleeps: number[] = [];
 
   /** `actors`: how many independent loops must be asleep before time jumps (0 = never auto-advance) */
-  constructor(startMs: number, public actors = 1) { this.t = startMs; }
+  constructor(
+    startMs: number,
+    public actors = 1,
+  ) {
+    this.t = startMs;
+  }
 
-  now(): number { return this.t; }
+  now(): number {
+    return this.t;
+  }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
@@ -30,7 +47,10 @@ export class FakeClock implements Clock {
     return new Promise<void>((resolve) => {
       const s: Sleeper = { at: this.t + Math.max(0, ms), resolve, seq: ++this.seq, signal };
       if (signal !== undefined) {
-        s.onAbort = () => { this.remove(s); resolve(); };
+        s.onAbort = () => {
+          this.remove(s);
+          resolve();
+        };
         signal.addEventListener('abort', s.onAbort, { once: true });
       }
       this.sleepers.push(s);
@@ -44,17 +64,27 @@ export class FakeClock implements Clock {
     return id;
   }
 
-  clearTimer(h: unknown): void { this.timers.delete(h as number); }
+  clearTimer(h: unknown): void {
+    this.timers.delete(h as number);
+  }
 
   /** Move time forward, firing timers and waking sleepers that fall due, in time order. */
-  advance(ms: number): void { this.advanceTo(this.t + ms); }
+  advance(ms: number): void {
+    this.advanceTo(this.t + ms);
+  }
 
   advanceTo(target: number): void {
     for (;;) {
       const next = this.nextDue(target);
       if (next === undefined) break;
       this.t = Math.max(this.t, next.at);
-      if ('resolve' in next) { this.remove(next); this.wake(next); } else { this.timers.delete(next.seq); next.fn(); }
+      if ('resolve' in next) {
+        this.remove(next);
+        this.wake(next);
+      } else {
+        this.timers.delete(next.seq);
+        next.fn();
+      }
     }
     this.t = Math.max(this.t, target);
   }
@@ -65,8 +95,12 @@ export class FakeClock implements Clock {
     this.scheduleCheck();
   }
 
-  get sleeping(): number { return this.sleepers.length; }
-  get pendingTimers(): number { return this.timers.size; }
+  get sleeping(): number {
+    return this.sleepers.length;
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
 
   private nextDue(limit: number): Sleeper | Timer | undefined {
     let best: Sleeper | Timer | undefined;

@@ -16,8 +16,15 @@ import { ROOT } from '../../e2e/metricport.js';
 export const SAMPLE_RESPONSE = readFileSync(join(ROOT, 'test/fixtures/forge/sample-response.json'), 'utf8');
 
 /** The documentation's query text, whitespace-normalised. */
-export const DOC_QUERY = 'query Ecosystem($appId: ID!, $query: ForgeMetricsOtlpQueryInput!) { ecosystem { forgeMetrics(appId: $appId) { appMetrics(query: $query) { ... on ForgeMetricsOtlpData { resourceMetrics } ... on QueryError { message identifier extensions { statusCode errorType } } } } } }';
-const ENUM = new Set(['FORGE_API_REQUEST_COUNT', 'FORGE_API_REQUEST_LATENCY', 'FORGE_BACKEND_INVOCATION_COUNT', 'FORGE_BACKEND_INVOCATION_ERRORS', 'FORGE_BACKEND_INVOCATION_LATENCY']);
+export const DOC_QUERY =
+  'query Ecosystem($appId: ID!, $query: ForgeMetricsOtlpQueryInput!) { ecosystem { forgeMetrics(appId: $appId) { appMetrics(query: $query) { ... on ForgeMetricsOtlpData { resourceMetrics } ... on QueryError { message identifier extensions { statusCode errorType } } } } } }';
+const ENUM = new Set([
+  'FORGE_API_REQUEST_COUNT',
+  'FORGE_API_REQUEST_LATENCY',
+  'FORGE_BACKEND_INVOCATION_COUNT',
+  'FORGE_BACKEND_INVOCATION_ERRORS',
+  'FORGE_BACKEND_INVOCATION_LATENCY',
+]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const APP = /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -90,7 +97,9 @@ export class Gateway {
     this.inFlight++;
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void this.answer(req, res, Buffer.concat(chunks).toString('utf8')).finally(() => { this.inFlight--; });
+      void this.answer(req, res, Buffer.concat(chunks).toString('utf8')).finally(() => {
+        this.inFlight--;
+      });
     });
   }
 
@@ -105,7 +114,12 @@ export class Gateway {
     if (h['x-experimentalapi'] !== 'ForgeMetricsQuery') this.violate(`x-experimentalapi ${JSON.stringify(h['x-experimentalapi'])}`);
     if (h['content-type'] !== 'application/json') this.violate(`content-type ${JSON.stringify(h['content-type'])}`);
     let doc: { query?: unknown; variables?: any };
-    try { doc = JSON.parse(body); } catch { this.violate('body is not JSON'); return undefined; }
+    try {
+      doc = JSON.parse(body);
+    } catch {
+      this.violate('body is not JSON');
+      return undefined;
+    }
     const q = typeof doc.query === 'string' ? doc.query.replace(/\s+/g, ' ').trim() : '';
     if (q !== DOC_QUERY) this.violate(`query text differs: ${q.slice(0, 200)}`);
     const v = doc.variables;
@@ -116,14 +130,25 @@ export class Gateway {
     if (o.appId !== undefined && appId !== o.appId) this.violate(`appId ${appId} != ${o.appId}`);
     const f = v?.query?.filters;
     if (Object.keys(v?.query ?? {}).join(',') !== 'filters') this.violate(`query keys ${Object.keys(v?.query ?? {})}`);
-    if (Object.keys(f ?? {}).sort().join(',') !== 'environments,interval,metrics') this.violate(`filters keys ${Object.keys(f ?? {})}`);
+    if (
+      Object.keys(f ?? {})
+        .sort()
+        .join(',') !== 'environments,interval,metrics'
+    )
+      this.violate(`filters keys ${Object.keys(f ?? {})}`);
     const envs: unknown = f?.environments;
-    if (!Array.isArray(envs) || envs.length === 0 || !envs.every((e) => typeof e === 'string' && UUID.test(e))) this.violate(`environments ${JSON.stringify(envs)}`);
+    if (!Array.isArray(envs) || envs.length === 0 || !envs.every((e) => typeof e === 'string' && UUID.test(e)))
+      this.violate(`environments ${JSON.stringify(envs)}`);
     const metrics: unknown = f?.metrics;
     if (!Array.isArray(metrics) || metrics.length === 0 || !metrics.every((m) => ENUM.has(m as string))) this.violate(`metrics ${JSON.stringify(metrics)}`);
-    const s = f?.interval?.start, e = f?.interval?.end;
-    if (typeof s !== 'string' || !ISO.test(s) || typeof e !== 'string' || !ISO.test(e)) { this.violate(`interval ${JSON.stringify(f?.interval)}`); return undefined; }
-    const start = Date.parse(s), end = Date.parse(e);
+    const s = f?.interval?.start,
+      e = f?.interval?.end;
+    if (typeof s !== 'string' || !ISO.test(s) || typeof e !== 'string' || !ISO.test(e)) {
+      this.violate(`interval ${JSON.stringify(f?.interval)}`);
+      return undefined;
+    }
+    const start = Date.parse(s),
+      end = Date.parse(e);
     const now = o.now();
     if (!(end > start)) this.violate(`empty interval ${s}..${e}`);
     if (end - start > 15 * 60_000) this.violate(`window longer than 15 min: ${s}..${e}`);
@@ -139,7 +164,10 @@ export class Gateway {
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
     const call = this.check(req, body);
-    if (call === undefined) { this.send(res, 400, JSON.stringify({ errors: [{ message: 'bad request (test double)' }] })); return; }
+    if (call === undefined) {
+      this.send(res, 400, JSON.stringify({ errors: [{ message: 'bad request (test double)' }] }));
+      return;
+    }
     this.calls.push(call);
     let reply: Reply = this.script.shift() ?? this.o.respond?.(call) ?? { kind: 'data', resourceMetrics: [] };
     while (reply.kind === 'slow') {
@@ -148,14 +176,34 @@ export class Gateway {
     }
     if (res.destroyed) return;
     switch (reply.kind) {
-      case 'sample': return this.send(res, 200, SAMPLE_RESPONSE);
-      case 'data': return this.send(res, 200, JSON.stringify({ data: { ecosystem: { forgeMetrics: { appMetrics: { resourceMetrics: reply.resourceMetrics } } } } }));
-      case 'raw': return this.send(res, reply.status ?? 200, reply.body, reply.headers);
-      case 'queryError': return this.send(res, 200, JSON.stringify({ data: { ecosystem: { forgeMetrics: { appMetrics: {
-        message: reply.message, identifier: reply.identifier ?? null, extensions: { statusCode: reply.statusCode, errorType: reply.errorType ?? null },
-      } } } } }));
-      case 'graphqlErrors': return this.send(res, 200, JSON.stringify({ errors: reply.errors, data: null }));
-      case 'http': return this.send(res, reply.status, reply.body ?? '', reply.headers);
+      case 'sample':
+        return this.send(res, 200, SAMPLE_RESPONSE);
+      case 'data':
+        return this.send(res, 200, JSON.stringify({ data: { ecosystem: { forgeMetrics: { appMetrics: { resourceMetrics: reply.resourceMetrics } } } } }));
+      case 'raw':
+        return this.send(res, reply.status ?? 200, reply.body, reply.headers);
+      case 'queryError':
+        return this.send(
+          res,
+          200,
+          JSON.stringify({
+            data: {
+              ecosystem: {
+                forgeMetrics: {
+                  appMetrics: {
+                    message: reply.message,
+                    identifier: reply.identifier ?? null,
+                    extensions: { statusCode: reply.statusCode, errorType: reply.errorType ?? null },
+                  },
+                },
+              },
+            },
+          }),
+        );
+      case 'graphqlErrors':
+        return this.send(res, 200, JSON.stringify({ errors: reply.errors, data: null }));
+      case 'http':
+        return this.send(res, reply.status, reply.body ?? '', reply.headers);
     }
   }
 

@@ -44,7 +44,12 @@ export class Recording implements Consumer<MetricsBatch> {
 
 export function captureLogger(level: 'debug' | 'info' = 'debug'): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { logger: createLogger(level, stream), lines };
 }
 
@@ -58,25 +63,31 @@ export interface Rig {
   telemetry: ServiceTelemetry;
 }
 
-export async function rig(o: {
-  config?: Record<string, unknown>;
-  gateway?: Partial<GatewayOptions>;
-  deps?: Partial<ForgeReceiverDeps>;
-  clock?: FakeClock;
-  gw?: Gateway;
-  stateDir?: string;
-  limiters?: LimiterRegistry;
-  id?: string;
-} = {}): Promise<Rig> {
+export async function rig(
+  o: {
+    config?: Record<string, unknown>;
+    gateway?: Partial<GatewayOptions>;
+    deps?: Partial<ForgeReceiverDeps>;
+    clock?: FakeClock;
+    gw?: Gateway;
+    stateDir?: string;
+    limiters?: LimiterRegistry;
+    id?: string;
+  } = {},
+): Promise<Rig> {
   const clock = o.clock ?? new FakeClock(T0, 1);
-  const gw = o.gw ?? await new Gateway({ now: () => clock.now(), email: EMAIL, token: TOKEN, ...o.gateway }).start();
+  const gw = o.gw ?? (await new Gateway({ now: () => clock.now(), email: EMAIL, token: TOKEN, ...o.gateway }).start());
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'mp-forge-'));
   const { logger, lines } = captureLogger();
   const telemetry = new ServiceTelemetry();
   const consumer = new Recording();
   const cfg = forgeConfig({ endpoint: gw.url, ...o.config });
-  const rcv = new ForgeReceiver({ id: o.id ?? 'forge', logger, telemetry, stateDir }, cfg, { metrics: consumer },
-    { clock, limiters: o.limiters ?? new LimiterRegistry(), random: () => 0.5, manual: true, ...o.deps });
+  const rcv = new ForgeReceiver(
+    { id: o.id ?? 'forge', logger, telemetry, stateDir },
+    cfg,
+    { metrics: consumer },
+    { clock, limiters: o.limiters ?? new LimiterRegistry(), random: () => 0.5, manual: true, ...o.deps },
+  );
   await rcv.start({ logger, telemetry, stateDir });
   return { clock, gw, rcv, consumer, lines, stateDir, telemetry };
 }

@@ -16,7 +16,13 @@ import { Gateway, SAMPLE_RESPONSE, windowsOf } from './gateway.js';
 import { APP_ID, APP_UUID, EMAIL, ENV, ENV2, rig, T0, TOKEN, type Rig } from './helpers.js';
 
 const MIN = 60_000;
-const ALL = ['FORGE_API_REQUEST_COUNT', 'FORGE_API_REQUEST_LATENCY', 'FORGE_BACKEND_INVOCATION_COUNT', 'FORGE_BACKEND_INVOCATION_ERRORS', 'FORGE_BACKEND_INVOCATION_LATENCY'];
+const ALL = [
+  'FORGE_API_REQUEST_COUNT',
+  'FORGE_API_REQUEST_LATENCY',
+  'FORGE_BACKEND_INVOCATION_COUNT',
+  'FORGE_BACKEND_INVOCATION_ERRORS',
+  'FORGE_BACKEND_INVOCATION_LATENCY',
+];
 /** the pass target for T0 with the default 1 m delay: 02:59:00 */
 const TARGET = Date.parse('2023-10-31T02:59:00.000Z');
 
@@ -118,8 +124,13 @@ describe('forge receiver against the gateway double', () => {
     // first life: 3 windows accepted, the 4th call never answered, then the process "dies" (shutdown with an expired deadline)
     let n = 0;
     let release!: () => void;
-    const held = new Promise<void>((res) => { release = res; });
-    const a = await make({ config: { history: '2h' }, gateway: { respond: () => (++n === 4 ? { kind: 'slow', release: held, then: { kind: 'sample' } } : { kind: 'data', resourceMetrics: [] }) } });
+    const held = new Promise<void>((res) => {
+      release = res;
+    });
+    const a = await make({
+      config: { history: '2h' },
+      gateway: { respond: () => (++n === 4 ? { kind: 'slow', release: held, then: { kind: 'sample' } } : { kind: 'data', resourceMetrics: [] }) },
+    });
     const pass = a.rcv.catchUp().catch((e: Error) => e);
     await waitFor(() => a.gw.inFlight === 1 && a.gw.calls.length === 4, { timeoutMs: 10_000, what: 'the 4th call in flight' });
     await a.rcv.shutdown(AbortSignal.abort());
@@ -129,7 +140,12 @@ describe('forge receiver against the gateway double', () => {
     expect(stored).to.equal(TARGET - 2 * 3_600_000 + 3 * 15 * MIN);
     // second life, same state dir, 20 days later: the stored watermark is too old; it starts at now − 14 d
     const later = new FakeClock(T0 + 20 * 86_400_000, 1);
-    const b = await make({ clock: later, stateDir: a.stateDir, config: { history: '2h' }, gateway: { respond: () => ({ kind: 'data', resourceMetrics: [] }) } });
+    const b = await make({
+      clock: later,
+      stateDir: a.stateDir,
+      config: { history: '2h' },
+      gateway: { respond: () => ({ kind: 'data', resourceMetrics: [] }) },
+    });
     const res = await b.rcv.catchUp();
     expect(b.gw.violations).to.deep.equal([]);
     expect(b.gw.calls[0]!.start).to.equal(T0 + 20 * 86_400_000 - 14 * 86_400_000 + 30_000);
@@ -139,7 +155,11 @@ describe('forge receiver against the gateway double', () => {
 
   it('resumes exactly at the stored watermark (same time): no window twice, none skipped', async () => {
     const a = await make({ config: { history: '1h' }, gateway: { respond: () => ({ kind: 'data', resourceMetrics: [] }) } });
-    a.gw.script.push({ kind: 'data', resourceMetrics: [] }, { kind: 'data', resourceMetrics: [] }, { kind: 'queryError', statusCode: 403, message: 'Forbidden', identifier: 'X' });
+    a.gw.script.push(
+      { kind: 'data', resourceMetrics: [] },
+      { kind: 'data', resourceMetrics: [] },
+      { kind: 'queryError', statusCode: 403, message: 'Forbidden', identifier: 'X' },
+    );
     await a.rcv.catchUp().catch(() => undefined);
     expect(a.gw.calls).to.have.length(3);
     await a.rcv.shutdown(AbortSignal.timeout(1000));
@@ -175,11 +195,26 @@ describe('forge receiver against the gateway double', () => {
 
   it('a QueryError that waiting will not fix stops the pass: message, identifier and errorType in the error, status and logs; the watermark stays', async () => {
     const r = await make({ config: { history: '30m' } });
-    r.gw.script.push({ kind: 'sample' }, { kind: 'queryError', statusCode: 403, message: 'User is not authorized to access app metrics', identifier: 'FORBIDDEN_APP', errorType: 'AUTHORIZATION' });
-    const err = await r.rcv.catchUp().then(() => undefined, (e: Error) => e);
-    expect(err?.message).to.equal('QueryError: User is not authorized to access app metrics; identifier FORBIDDEN_APP; statusCode 403; errorType AUTHORIZATION');
+    r.gw.script.push(
+      { kind: 'sample' },
+      { kind: 'queryError', statusCode: 403, message: 'User is not authorized to access app metrics', identifier: 'FORBIDDEN_APP', errorType: 'AUTHORIZATION' },
+    );
+    const err = await r.rcv.catchUp().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.equal(
+      'QueryError: User is not authorized to access app metrics; identifier FORBIDDEN_APP; statusCode 403; errorType AUTHORIZATION',
+    );
     const st = r.rcv.status() as any;
-    expect(st.last_error).to.deep.include({ kind: 'query_error', identifier: 'FORBIDDEN_APP', error_type: 'AUTHORIZATION', status_code: 403, retryable: false, environment: ENV });
+    expect(st.last_error).to.deep.include({
+      kind: 'query_error',
+      identifier: 'FORBIDDEN_APP',
+      error_type: 'AUTHORIZATION',
+      status_code: 403,
+      retryable: false,
+      environment: ENV,
+    });
     expect(st.last_error.window).to.deep.equal({ start: '2023-10-31T02:44:00.000Z', end: '2023-10-31T02:59:00.000Z' });
     expect(st.environments[ENV].watermark).to.equal('2023-10-31T02:44:00.000Z');
     expect(r.rcv.healthy()).to.equal(false);
@@ -189,12 +224,23 @@ describe('forge receiver against the gateway double', () => {
 
   it('GraphQL errors[] and HTTP 401 surface with their messages; nothing is consumed', async () => {
     const r = await make({ config: { history: '15m' } });
-    r.gw.script.push({ kind: 'graphqlErrors', errors: [{ message: 'Variable "$appId" got invalid value', path: ['ecosystem', 'forgeMetrics'], extensions: { classification: 'ValidationError' } }] });
-    const e1 = await r.rcv.catchUp().then(() => undefined, (e: Error) => e);
+    r.gw.script.push({
+      kind: 'graphqlErrors',
+      errors: [{ message: 'Variable "$appId" got invalid value', path: ['ecosystem', 'forgeMetrics'], extensions: { classification: 'ValidationError' } }],
+    });
+    const e1 = await r.rcv.catchUp().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(e1?.message).to.equal('GraphQL errors: Variable "$appId" got invalid value; path ecosystem.forgeMetrics; errorType ValidationError');
     r.gw.script.push({ kind: 'http', status: 401, body: '{"message":"Unauthorized; scope does not match"}' });
-    const e2 = await r.rcv.catchUp().then(() => undefined, (e: Error) => e);
-    expect(e2?.message).to.equal('the gateway answered HTTP 401 (check email and api_token, and that this account owns the app): {"message":"Unauthorized; scope does not match"}');
+    const e2 = await r.rcv.catchUp().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(e2?.message).to.equal(
+      'the gateway answered HTTP 401 (check email and api_token, and that this account owns the app): {"message":"Unauthorized; scope does not match"}',
+    );
     expect(r.consumer.got).to.have.length(0);
     expect((r.rcv.status() as any).counters).to.deep.include({ graphql_errors: 1, http_other: 1, windows_accepted: 0 });
   });
@@ -202,7 +248,16 @@ describe('forge receiver against the gateway double', () => {
   it('a slow answer is abandoned at the timeout and retried; the window is delivered once', async () => {
     const r = await make({ config: { history: '15m', timeout: '20s' } });
     let release!: () => void;
-    r.gw.script.push({ kind: 'slow', release: new Promise<void>((res) => { release = res; }), then: { kind: 'sample' } }, { kind: 'sample' });
+    r.gw.script.push(
+      {
+        kind: 'slow',
+        release: new Promise<void>((res) => {
+          release = res;
+        }),
+        then: { kind: 'sample' },
+      },
+      { kind: 'sample' },
+    );
     const pass = r.rcv.catchUp();
     await waitFor(() => r.gw.inFlight === 1, { timeoutMs: 10_000, what: 'the slow call in flight' });
     expect(r.clock.pendingTimers).to.equal(1);
@@ -231,7 +286,13 @@ describe('forge receiver against the gateway double', () => {
     const limiters = new LimiterRegistry();
     const gw = await new Gateway({ now: () => clock.now(), email: EMAIL, token: TOKEN, respond: () => ({ kind: 'data', resourceMetrics: [] }) }).start();
     const a = await make({ clock, gw, limiters, id: 'forge/a', config: { history: '1h', environments: [ENV, ENV2] } });
-    const b = await make({ clock, gw, limiters, id: 'forge/b', config: { history: '1h', app_id: 'ari:cloud:ecosystem::app/a11dfa0b-cf2c-44d1-9080-5c3944961223' } });
+    const b = await make({
+      clock,
+      gw,
+      limiters,
+      id: 'forge/b',
+      config: { history: '1h', app_id: 'ari:cloud:ecosystem::app/a11dfa0b-cf2c-44d1-9080-5c3944961223' },
+    });
     expect(limiters.size).to.equal(1);
     await Promise.all([a.rcv.catchUp().finally(() => clock.retire()), b.rcv.catchUp().finally(() => clock.retire())]);
     expect(gw.violations).to.deep.equal([]);

@@ -48,15 +48,44 @@ describe('forge receiver: secrets and config', () => {
   });
 
   it('config: defaults, and precise messages for a bad app_id, environment, metric, interval and history', () => {
-    const ok = validateSchema(forgeReceiverFactory.configSchema, { app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57', environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'], email: 'a@b.c', api_token: 'x' }, '');
+    const ok = validateSchema(
+      forgeReceiverFactory.configSchema,
+      {
+        app_id: 'ari:cloud:ecosystem::app/8ce114f4-d82c-45e2-b4fb-c6a0751d7d57',
+        environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d'],
+        email: 'a@b.c',
+        api_token: 'x',
+      },
+      '',
+    );
     expect(ok.issues).to.deep.equal([]);
     expect(ok.value).to.deep.include({
-      endpoint: 'https://api.atlassian.com/graphql', interval: 300_000, history: 3_600_000, delay: 60_000, timeout: 30_000,
-      metrics: ['FORGE_API_REQUEST_COUNT', 'FORGE_API_REQUEST_LATENCY', 'FORGE_BACKEND_INVOCATION_COUNT', 'FORGE_BACKEND_INVOCATION_ERRORS', 'FORGE_BACKEND_INVOCATION_LATENCY'],
+      endpoint: 'https://api.atlassian.com/graphql',
+      interval: 300_000,
+      history: 3_600_000,
+      delay: 60_000,
+      timeout: 30_000,
+      metrics: [
+        'FORGE_API_REQUEST_COUNT',
+        'FORGE_API_REQUEST_LATENCY',
+        'FORGE_BACKEND_INVOCATION_COUNT',
+        'FORGE_BACKEND_INVOCATION_ERRORS',
+        'FORGE_BACKEND_INVOCATION_LATENCY',
+      ],
     });
-    const bad = validateSchema(forgeReceiverFactory.configSchema, {
-      app_id: '8ce114f4-d82c-45e2-b4fb-c6a0751d7d57', environments: ['production'], metrics: ['FORGE_CPU'], email: 'a@b.c', api_token: 'sekrit-value', interval: '30s', history: '15d',
-    }, 'receivers.forge');
+    const bad = validateSchema(
+      forgeReceiverFactory.configSchema,
+      {
+        app_id: '8ce114f4-d82c-45e2-b4fb-c6a0751d7d57',
+        environments: ['production'],
+        metrics: ['FORGE_CPU'],
+        email: 'a@b.c',
+        api_token: 'sekrit-value',
+        interval: '30s',
+        history: '15d',
+      },
+      'receivers.forge',
+    );
     const msgs = bad.issues.map((i) => `${i.path}: ${i.message}`);
     expect(msgs).to.deep.equal([
       'receivers.forge.app_id: "8ce114f4-d82c-45e2-b4fb-c6a0751d7d57" does not match ari:cloud:ecosystem::app/<uuid> (lower-case hex, as in the app\'s manifest.yml)',
@@ -68,7 +97,8 @@ describe('forge receiver: secrets and config', () => {
     expect(msgs.join('\n')).to.not.contain('sekrit');
     const missing = validateSchema(forgeReceiverFactory.configSchema, {}, 'r').issues.map((i) => i.path);
     expect(missing).to.deep.equal(['r.app_id', 'r.environments', 'r.email', 'r.api_token']);
-    expect(forgeReceiverFactory.validate!({ ...(ok.value as any), environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d', '8cb293d5-be08-47ae-a75c-95b89da5ad1d'] }))
-      .to.deep.equal([{ path: 'environments[1]', message: 'duplicate environment "8cb293d5-be08-47ae-a75c-95b89da5ad1d"', severity: 'error' }]);
+    expect(
+      forgeReceiverFactory.validate!({ ...(ok.value as any), environments: ['8cb293d5-be08-47ae-a75c-95b89da5ad1d', '8cb293d5-be08-47ae-a75c-95b89da5ad1d'] }),
+    ).to.deep.equal([{ path: 'environments[1]', message: 'duplicate environment "8cb293d5-be08-47ae-a75c-95b89da5ad1d"', severity: 'error' }]);
   });
 });

@@ -14,14 +14,32 @@ import { importerConfig } from './helpers.js';
 const [port, stateDir, sinkFile] = process.argv.slice(2) as [string, string, string];
 const telemetry = new ServiceTelemetry();
 const cfg = importerConfig({
-  source: 'postgres', host: '127.0.0.1', port: Number(port), database: 'test', user: 'postgres',
-  importers: [{ name: 'kill', query: 'select version, sessions, time from metric_table, pg_sleep(0.4) where time >= $1 and time < $2', value_column: 'sessions', attributes: { version: 'app.version' }, metric: { name: 'sessions_started', kind: 'delta_sum' }, history: '7d', chunk: '1d', period: '200ms' }],
+  source: 'postgres',
+  host: '127.0.0.1',
+  port: Number(port),
+  database: 'test',
+  user: 'postgres',
+  importers: [
+    {
+      name: 'kill',
+      query: 'select version, sessions, time from metric_table, pg_sleep(0.4) where time >= $1 and time < $2',
+      value_column: 'sessions',
+      attributes: { version: 'app.version' },
+      metric: { name: 'sessions_started', kind: 'delta_sum' },
+      history: '7d',
+      chunk: '1d',
+      period: '200ms',
+    },
+  ],
 });
 const rcv = new ImporterReceiver({ id: 'importer/kill', logger: silentLogger(), telemetry, stateDir }, cfg, {
   metrics: {
     consume: async (b: MetricsBatch) => {
       let out = '';
-      for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const p of m.points as NumberDataPoint[]) out += `${String(p.attributes['app.version'])},${p.timeUnixNano},${Number(p.value)}\n`;
+      for (const rm of b.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics)
+            for (const p of m.points as NumberDataPoint[]) out += `${String(p.attributes['app.version'])},${p.timeUnixNano},${Number(p.value)}\n`;
       appendFileSync(sinkFile, out);
     },
   },

@@ -16,8 +16,12 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d; });
-    p.stderr.on('data', (d: Buffer) => { stderr += d; });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -66,16 +70,25 @@ service:
     await pgPeer?.stop();
   });
 
-  it('metricport importer test: preview (exit 0), the source\'s syntax error (exit 1), unknown importer (exit 1); no watermark written', async () => {
+  it("metricport importer test: preview (exit 0), the source's syntax error (exit 1), unknown importer (exit 1); no watermark written", async () => {
     const file = join(dir, 'c.yaml');
     writeFileSync(file, config(pgPeer.port));
     const state = join(dir, 'state');
     const ok = await run(['importer', 'test', '--config', file, '--importer', 'ok', '--state-dir', state, '--json']);
     expect(ok.code, ok.stderr).to.equal(0);
-    const j = JSON.parse(ok.stdout) as { ok: boolean; rows: number; preview: Array<{ value: number; attributes: Record<string, string> }>; watermark: null; request: { params: string[] } };
+    const j = JSON.parse(ok.stdout) as {
+      ok: boolean;
+      rows: number;
+      preview: Array<{ value: number; attributes: Record<string, string> }>;
+      watermark: null;
+      request: { params: string[] };
+    };
     expect(j.ok).to.equal(true);
     expect(j.rows).to.equal(2);
-    expect(j.preview.map((p) => [p.attributes['app.version'], p.value])).to.deep.equal([['3.16.2', 5], ['3.16.4', 7]]);
+    expect(j.preview.map((p) => [p.attributes['app.version'], p.value])).to.deep.equal([
+      ['3.16.2', 5],
+      ['3.16.4', 7],
+    ]);
     expect(j.watermark).to.equal(null);
     expect(Date.parse(j.request.params[1]!) - Date.parse(j.request.params[0]!)).to.equal(3_600_000);
     const text = await run(['importer', 'test', '--config', file, '--importer', 'ok', '--state-dir', state]);
@@ -88,14 +101,18 @@ service:
     expect(typo.stdout + typo.stderr).to.not.include('sekret-pw-123');
     // a span longer than one real query covers (the importer's chunk, 1d by default) is refused before the source is asked
     const far = await run(['importer', 'test', '--config', file, '--importer', 'ok', '--state-dir', state, '--since', '100000d']);
-    expect([far.code, far.stdout, far.stderr]).to.deep.equal([2, '', 'metricport importer test: --since 100000d is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d\n']);
+    expect([far.code, far.stdout, far.stderr]).to.deep.equal([
+      2,
+      '',
+      'metricport importer test: --since 100000d is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d\n',
+    ]);
     const none = await run(['importer', 'test', '--config', file, '--importer', 'nope', '--state-dir', state]);
     expect(none.code).to.equal(1);
     expect(none.stderr).to.include('no importer named "nope" (importers: importer/pg: ok, importer/pg: typo)');
     expect(existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).includes('watermark')) : []).to.deep.equal([]);
   });
 
-  it('POST /api/v1/importers/<name>/test on a running service: preview, syntax error, 404; the watermark is the run\'s own', async () => {
+  it("POST /api/v1/importers/<name>/test on a running service: preview, syntax error, 404; the watermark is the run's own", async () => {
     const mp = await startMetricport(config(pgPeer.port));
     try {
       const ok = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=30m`, { method: 'POST' });
@@ -113,12 +130,17 @@ service:
       expect(bad.status).to.equal(400);
       for (const since of ['100000d', `${'9'.repeat(400)}d`, '25h']) {
         const far = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=${since}`, { method: 'POST' });
-        expect([far.status, await far.json()], since).to.deep.equal([400, { error: `since ${since} is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d` }]);
+        expect([far.status, await far.json()], since).to.deep.equal([
+          400,
+          { error: `since ${since} is longer than importer "ok" queries at once (its chunk: 1d); use at most 1d` },
+        ]);
       }
       const day = await fetch(`${mp.adminUrl}/api/v1/importers/ok/test?since=1d`, { method: 'POST' });
       expect(day.status).to.equal(200);
       // status shows the failing importer's error and the good one's watermark
-      const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as { receivers: Array<{ id: string; importers: Record<string, { last_error: string | null }> }> };
+      const st = (await (await fetch(`${mp.adminUrl}/api/v1/status`)).json()) as {
+        receivers: Array<{ id: string; importers: Record<string, { last_error: string | null }> }>;
+      };
       const imp = st.receivers.find((r) => r.id === 'importer/pg')!;
       expect(imp.importers['ok']!.last_error).to.equal(null);
     } finally {

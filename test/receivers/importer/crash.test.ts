@@ -18,8 +18,12 @@ const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'child.js');
 function startChild(port: number, stateDir: string, sink: string) {
   const proc = spawn(process.execPath, [CHILD, String(port), stateDir, sink], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d; });
-  proc.stderr!.on('data', (d: Buffer) => { out += d; });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   return { proc, exited, output: () => out };
 }
@@ -46,35 +50,54 @@ describe('importer receiver: 7-day backfill killed with SIGKILL mid-way (child p
   it('resumes from the stored watermark: 664 rows once each, sum matches the table', async () => {
     const state = join(dir, 'state');
     const sink = join(dir, 'sink.csv');
-    const active = async () => (await pgPeer.psql("select count(*) from pg_stat_activity where application_name = 'metricport importer/kill' and state = 'active'")).trim() === '1';
+    const active = async () =>
+      (await pgPeer.psql("select count(*) from pg_stat_activity where application_name = 'metricport importer/kill' and state = 'active'")).trim() === '1';
     const a = startChild(pgPeer.port, state, sink);
     let wmAtKill = 0;
     // three chunks delivered, the fourth's query in flight
-    const abortIf = () => { if (a.proc.exitCode !== null) throw new Error(a.output()); };
-    await waitFor(async () => {
-      const wm = readWatermark(state, 'kill');
-      if (wm === undefined) return false;
-      const first = Date.now() - 7 * 86_400_000;
-      if (wm < first + 3 * 86_400_000 - 60_000) return false;
-      if (!(await active())) return false;
-      wmAtKill = wm;
-      return true;
-    }, { timeoutMs: 30_000, intervalMs: 50, what: 'three chunks done, the fourth in flight', abortIf });
+    const abortIf = () => {
+      if (a.proc.exitCode !== null) throw new Error(a.output());
+    };
+    await waitFor(
+      async () => {
+        const wm = readWatermark(state, 'kill');
+        if (wm === undefined) return false;
+        const first = Date.now() - 7 * 86_400_000;
+        if (wm < first + 3 * 86_400_000 - 60_000) return false;
+        if (!(await active())) return false;
+        wmAtKill = wm;
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, what: 'three chunks done, the fourth in flight', abortIf },
+    );
     a.proc.kill('SIGKILL');
     expect((await a.exited).signal).to.equal('SIGKILL');
-    const linesAtKill = readFileSync(sink, 'utf8').split('\n').filter((l) => l !== '').length;
+    const linesAtKill = readFileSync(sink, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '').length;
     expect(readWatermark(state, 'kill')).to.equal(wmAtKill);
     expect(linesAtKill).to.be.greaterThan(0).and.lessThan(664);
 
     const t0 = Date.now();
     const b = startChild(pgPeer.port, state, sink);
     try {
-      await waitFor(() => (readWatermark(state, 'kill') ?? 0) >= t0, { timeoutMs: 30_000, intervalMs: 100, what: 'restarted child caught up', abortIf: () => { if (b.proc.exitCode !== null) throw new Error(b.output()); } });
+      await waitFor(() => (readWatermark(state, 'kill') ?? 0) >= t0, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'restarted child caught up',
+        abortIf: () => {
+          if (b.proc.exitCode !== null) throw new Error(b.output());
+        },
+      });
     } finally {
       b.proc.kill('SIGKILL');
       await b.exited;
     }
-    const lines = existsSync(sink) ? readFileSync(sink, 'utf8').split('\n').filter((l) => l !== '') : [];
+    const lines = existsSync(sink)
+      ? readFileSync(sink, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
     const keys = lines.map((l) => l.split(',').slice(0, 2).join(','));
     expect(new Set(keys).size, 'no (version, time) twice').to.equal(lines.length);
     expect(lines.length).to.equal(Number((await pgPeer.psql('select count(*) from metric_table')).trim()));

@@ -29,7 +29,10 @@ describe('importer receiver: graphite-web render API over carbon (real servers)'
       lines += `game.sessions.v3_16_4 ${100 + i} ${t0s + i * 10}\n`;
     }
     await carbon.send(lines);
-    await waitFor(async () => (await gw.render('game.sessions.*', t0s - 1, t0s + 300)).reduce((n, s) => n + s.datapoints.filter((d) => d[0] !== null).length, 0) === 60, { timeoutMs: 30_000, intervalMs: 250, what: 'carbon data visible through graphite-web' });
+    await waitFor(
+      async () => (await gw.render('game.sessions.*', t0s - 1, t0s + 300)).reduce((n, s) => n + s.datapoints.filter((d) => d[0] !== null).length, 0) === 60,
+      { timeoutMs: 30_000, intervalMs: 250, what: 'carbon data visible through graphite-web' },
+    );
   });
   after(async () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -42,21 +45,49 @@ describe('importer receiver: graphite-web render API over carbon (real servers)'
     dirs.push(state);
     const rec = new Recorder();
     const t0 = Date.now();
-    const r = newReceiver({ source: 'graphite', endpoint: gw.url, importers: [
-      { name: 'g', query: 'aliasByNode(game.sessions.*, 2)', attributes: { target: 'app.version' }, metric: { name: 'sessions_started', kind: 'delta_sum' }, metric_group: 'Sessions Started', history: '10m', chunk: '2m', period: '1s' },
-    ] }, state, rec);
+    const r = newReceiver(
+      {
+        source: 'graphite',
+        endpoint: gw.url,
+        importers: [
+          {
+            name: 'g',
+            query: 'aliasByNode(game.sessions.*, 2)',
+            attributes: { target: 'app.version' },
+            metric: { name: 'sessions_started', kind: 'delta_sum' },
+            metric_group: 'Sessions Started',
+            history: '10m',
+            chunk: '2m',
+            period: '1s',
+          },
+        ],
+      },
+      state,
+      rec,
+    );
     const preview = (await r.testQuery('g', { sinceMs: 3_600_000, limit: 1 }))!;
     expect(preview.errors).to.deep.equal([]);
-    expect(preview.request).to.deep.equal({ render: `${gw.url}/render?${new URLSearchParams({ target: 'aliasByNode(game.sessions.*, 2)', from: String(Date.parse(preview.from) / 1000 - 1), until: String(Date.parse(preview.to) / 1000 - 1), format: 'json' })}` });
+    expect(preview.request).to.deep.equal({
+      render: `${gw.url}/render?${new URLSearchParams({ target: 'aliasByNode(game.sessions.*, 2)', from: String(Date.parse(preview.from) / 1000 - 1), until: String(Date.parse(preview.to) / 1000 - 1), format: 'json' })}`,
+    });
     expect(preview.points).to.equal(60);
     try {
       await r.start();
-      await waitFor(() => (r.state('g')!.watermark ?? 0) >= t0 && r.state('g')!.phase === 'waiting', { timeoutMs: 30_000, what: 'graphite importer caught up' });
+      await waitFor(() => (r.state('g')!.watermark ?? 0) >= t0 && r.state('g')!.phase === 'waiting', {
+        timeoutMs: 30_000,
+        what: 'graphite importer caught up',
+      });
     } finally {
       await r.shutdown(AbortSignal.timeout(5000));
     }
-    for (const [v, f] of [['v3_16_2', (i: number) => i + 1], ['v3_16_4', (i: number) => 100 + i]] as const) {
-      const got = rec.rows.filter((x) => x.attributes['app.version'] === v).map((x) => [x.timeMs / 1000, x.value]).sort((a, b) => a[0]! - b[0]!);
+    for (const [v, f] of [
+      ['v3_16_2', (i: number) => i + 1],
+      ['v3_16_4', (i: number) => 100 + i],
+    ] as const) {
+      const got = rec.rows
+        .filter((x) => x.attributes['app.version'] === v)
+        .map((x) => [x.timeMs / 1000, x.value])
+        .sort((a, b) => a[0]! - b[0]!);
       expect(got, v).to.deep.equal(Array.from({ length: 30 }, (_, i) => [t0s + i * 10, f(i)]));
     }
     expect(rec.rows.length).to.equal(60);

@@ -12,7 +12,13 @@ import { importerConfigSchema, validateImporterConfig, type ImporterReceiverConf
 import { ImporterReceiver } from '../../../receivers/importer/receiver.js';
 import type { PostgresPeer } from '../../harness/peers.js';
 
-export interface Row { metric: string; value: number; timeMs: number; attributes: Record<string, unknown>; scope: Record<string, unknown> }
+export interface Row {
+  metric: string;
+  value: number;
+  timeMs: number;
+  attributes: Record<string, unknown>;
+  scope: Record<string, unknown>;
+}
 
 /** A consumer that records every point (and can be told to refuse). */
 export class Recorder implements Consumer<MetricsBatch> {
@@ -22,11 +28,22 @@ export class Recorder implements Consumer<MetricsBatch> {
   async consume(b: MetricsBatch): Promise<void> {
     if (this.refuse) throw this.refuse;
     this.batches++;
-    for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-      for (const p of m.points as NumberDataPoint[]) this.rows.push({ metric: m.name, value: Number(p.value), timeMs: Number(p.timeUnixNano / 1_000_000n), attributes: p.attributes, scope: sm.scope.attributes });
-    }
+    for (const rm of b.resourceMetrics)
+      for (const sm of rm.scopeMetrics)
+        for (const m of sm.metrics) {
+          for (const p of m.points as NumberDataPoint[])
+            this.rows.push({
+              metric: m.name,
+              value: Number(p.value),
+              timeMs: Number(p.timeUnixNano / 1_000_000n),
+              attributes: p.attributes,
+              scope: sm.scope.attributes,
+            });
+        }
   }
-  sum(filter: (r: Row) => boolean = () => true): number { return this.rows.filter(filter).reduce((a, r) => a + r.value, 0); }
+  sum(filter: (r: Row) => boolean = () => true): number {
+    return this.rows.filter(filter).reduce((a, r) => a + r.value, 0);
+  }
 }
 
 /** Validate a raw config with the real schema and validate(); throws on any issue. */
@@ -69,7 +86,27 @@ export async function enablePostgresTls(pgPeer: PostgresPeer): Promise<string> {
   const data = join(pgPeer.dir, 'data');
   const crt = join(data, 'server.crt');
   const key = join(data, 'server.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const owner = statSync(data);
   chownSync(crt, owner.uid, owner.gid);
   chownSync(key, owner.uid, owner.gid);

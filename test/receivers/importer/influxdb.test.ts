@@ -40,20 +40,50 @@ describe('importer receiver: InfluxDB 1.x (real server)', function () {
     dirs.push(state);
     const rec = new Recorder();
     const t0 = Date.now();
-    const r = newReceiver({ source: 'influxdb', endpoint: influx.url, database: 'game', importers: [
-      { name: 'hourly', query: 'SELECT sum("count") AS sessions FROM "sessions" WHERE time >= $1 AND time < $2 GROUP BY time(1h), "version"', value_column: 'sessions', attributes: { version: 'app.version' }, metric: { name: 'sessions_started', kind: 'delta_sum' }, metric_group: 'Sessions Started', history: '8h', chunk: '3h', align: '1h', period: '1s' },
-    ] }, state, rec);
+    const r = newReceiver(
+      {
+        source: 'influxdb',
+        endpoint: influx.url,
+        database: 'game',
+        importers: [
+          {
+            name: 'hourly',
+            query: 'SELECT sum("count") AS sessions FROM "sessions" WHERE time >= $1 AND time < $2 GROUP BY time(1h), "version"',
+            value_column: 'sessions',
+            attributes: { version: 'app.version' },
+            metric: { name: 'sessions_started', kind: 'delta_sum' },
+            metric_group: 'Sessions Started',
+            history: '8h',
+            chunk: '3h',
+            align: '1h',
+            period: '1s',
+          },
+        ],
+      },
+      state,
+      rec,
+    );
     try {
       await r.start();
-      await waitFor(() => (r.state('hourly')!.watermark ?? 0) >= Math.floor(t0 / HOUR) * HOUR && r.state('hourly')!.phase === 'waiting', { timeoutMs: 20_000, what: 'influx importer caught up' })
-        .catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(r.status())}`); });
+      await waitFor(() => (r.state('hourly')!.watermark ?? 0) >= Math.floor(t0 / HOUR) * HOUR && r.state('hourly')!.phase === 'waiting', {
+        timeoutMs: 20_000,
+        what: 'influx importer caught up',
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(r.status())}`);
+      });
     } finally {
       await r.shutdown(AbortSignal.timeout(5000));
     }
-    for (const [v, f] of [['3.16.2', (i: number) => i + 1], ['3.16.4', (i: number) => 2 * i + 1]] as const) {
+    for (const [v, f] of [
+      ['3.16.2', (i: number) => i + 1],
+      ['3.16.4', (i: number) => 2 * i + 1],
+    ] as const) {
       const got = rec.rows.filter((x) => x.attributes['app.version'] === v).sort((a, b) => a.timeMs - b.timeMs);
       const want = Array.from({ length: 6 }, (_, h) => ({ timeMs: hour0 + h * HOUR, value: [0, 1, 2, 3, 4, 5].reduce((s, k) => s + f(h * 6 + k), 0) }));
-      expect(got.map((x) => ({ timeMs: x.timeMs, value: x.value })), v).to.deep.equal(want);
+      expect(
+        got.map((x) => ({ timeMs: x.timeMs, value: x.value })),
+        v,
+      ).to.deep.equal(want);
     }
     // empty GROUP BY buckets (null sums) are skipped, not imported as 0
     expect(rec.rows.length).to.equal(12);
@@ -61,13 +91,29 @@ describe('importer receiver: InfluxDB 1.x (real server)', function () {
     expect(readWatermark(state, 'hourly')).to.equal(r.state('hourly')!.watermark);
   });
 
-  it('test query: InfluxDB\'s own parse error; a preview with the bound time literals', async () => {
+  it("test query: InfluxDB's own parse error; a preview with the bound time literals", async () => {
     const state = tempDir();
     dirs.push(state);
-    const r = newReceiver({ source: 'influxdb', endpoint: influx.url, database: 'game', importers: [
-      { name: 'typo', query: 'SELECT sum("count") FORM "sessions" WHERE time >= $1 AND time < $2', value_column: 'sum', metric: { name: 's' } },
-      { name: 'raw', query: 'SELECT "count", "version" FROM "sessions" WHERE time >= $1 AND time < $2', value_column: 'count', attributes: { version: 'app.version' }, metric: { name: 's' }, history: '1h' },
-    ] }, state, new Recorder());
+    const r = newReceiver(
+      {
+        source: 'influxdb',
+        endpoint: influx.url,
+        database: 'game',
+        importers: [
+          { name: 'typo', query: 'SELECT sum("count") FORM "sessions" WHERE time >= $1 AND time < $2', value_column: 'sum', metric: { name: 's' } },
+          {
+            name: 'raw',
+            query: 'SELECT "count", "version" FROM "sessions" WHERE time >= $1 AND time < $2',
+            value_column: 'count',
+            attributes: { version: 'app.version' },
+            metric: { name: 's' },
+            history: '1h',
+          },
+        ],
+      },
+      state,
+      new Recorder(),
+    );
     const typo = (await r.testQuery('typo'))!;
     expect(typo.ok).to.equal(false);
     expect(typo.errors).to.have.length(1);

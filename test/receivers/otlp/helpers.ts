@@ -48,11 +48,7 @@ export function createReceiver(
 }
 
 /** A started receiver on 127.0.0.1:<free port> (unless the input names an endpoint). */
-export async function startReceiver(
-  input: Record<string, unknown>,
-  next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>,
-  id = 'otlp',
-): Promise<Started> {
+export async function startReceiver(input: Record<string, unknown>, next: Partial<{ [S in Signal]: Consumer<SignalData[S]> }>, id = 'otlp'): Promise<Started> {
   const withEndpoint = { ...input, protocols: { http: { endpoint: '127.0.0.1:0', ...((input.protocols as any)?.http ?? {}) } } };
   const { rcv, telemetry } = createReceiver(withEndpoint, next, id);
   const telemetryShim = { logger: silentLogger(), telemetry, stateDir: '/nonexistent' };
@@ -87,10 +83,20 @@ export function request(
         settled = true;
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
       });
-      res.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+      res.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
     });
     // the server may answer (413) and close before the whole body is written
-    req.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    req.on('error', (err) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      }
+    });
     if (Array.isArray(body)) {
       for (const c of body) req.write(c);
       req.end();
@@ -142,38 +148,60 @@ export function decodeStatusProto(buf: Uint8Array): { code: number; message: str
 }
 
 export const METRICS_JSON = JSON.stringify({
-  resourceMetrics: [{
-    resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
-    scopeMetrics: [{
-      scope: { name: 'lib', version: '1.0.0' },
-      metrics: [{
-        name: 'http.requests', unit: '1',
-        sum: {
-          aggregationTemporality: 1, isMonotonic: true,
-          dataPoints: [{
-            asInt: '5', startTimeUnixNano: '1700000000000000000', timeUnixNano: '1700000010123456789',
-            attributes: [{ key: 'route', value: { stringValue: '/a' } }],
-          }],
+  resourceMetrics: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
+      scopeMetrics: [
+        {
+          scope: { name: 'lib', version: '1.0.0' },
+          metrics: [
+            {
+              name: 'http.requests',
+              unit: '1',
+              sum: {
+                aggregationTemporality: 1,
+                isMonotonic: true,
+                dataPoints: [
+                  {
+                    asInt: '5',
+                    startTimeUnixNano: '1700000000000000000',
+                    timeUnixNano: '1700000010123456789',
+                    attributes: [{ key: 'route', value: { stringValue: '/a' } }],
+                  },
+                ],
+              },
+            },
+          ],
         },
-      }],
-    }],
-  }],
+      ],
+    },
+  ],
 });
 
 export const LOGS_JSON = JSON.stringify({
-  resourceLogs: [{
-    resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
-    scopeLogs: [{
-      scope: {},
-      logRecords: [
+  resourceLogs: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
+      scopeLogs: [
         {
-          timeUnixNano: '1700000000000000001', severityNumber: 17, severityText: 'ERROR',
-          body: { stringValue: 'boom' },
-          attributes: [{ key: 'exception.type', value: { stringValue: 'TypeError' } }, { key: 'count', value: { intValue: '3' } }],
-          traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174',
+          scope: {},
+          logRecords: [
+            {
+              timeUnixNano: '1700000000000000001',
+              severityNumber: 17,
+              severityText: 'ERROR',
+              body: { stringValue: 'boom' },
+              attributes: [
+                { key: 'exception.type', value: { stringValue: 'TypeError' } },
+                { key: 'count', value: { intValue: '3' } },
+              ],
+              traceId: '5b8efff798038103d269b633813fc60c',
+              spanId: 'eee19b7ec3c1b174',
+            },
+            { attributes: [{ key: 'guid', value: { stringValue: 'u-1' } }] },
+          ],
         },
-        { attributes: [{ key: 'guid', value: { stringValue: 'u-1' } }] },
       ],
-    }],
-  }],
+    },
+  ],
 });

@@ -6,9 +6,7 @@ import { nowUnixNano } from '../../../src/receiverhttp/negotiate.js';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
-import {
-  LOGS_JSON, METRICS_JSON, RecordingConsumer, createReceiver, decodeStatusProto, post, request, startReceiver, type Started,
-} from './helpers.js';
+import { LOGS_JSON, METRICS_JSON, RecordingConsumer, createReceiver, decodeStatusProto, post, request, startReceiver, type Started } from './helpers.js';
 
 const JSON_CT = 'application/json';
 const PROTO_CT = 'application/x-protobuf';
@@ -25,7 +23,10 @@ describe('otlp receiver (HTTP)', () => {
   beforeEach(async () => {
     metrics = new RecordingConsumer<MetricsBatch>();
     events = new RecordingConsumer<EventBatch>();
-    s = await startReceiver({ protocols: { http: { max_request_body_size: '1MiB' } }, limits: { max_attributes: 4 }, logs: { min_severity: 'ALL' } }, { metrics, events });
+    s = await startReceiver(
+      { protocols: { http: { max_request_body_size: '1MiB' } }, limits: { max_attributes: 4 }, logs: { min_severity: 'ALL' } },
+      { metrics, events },
+    );
   });
 
   afterEach(async () => {
@@ -70,24 +71,26 @@ describe('otlp receiver (HTTP)', () => {
     it('protobuf from the OpenTelemetry JS serializer → 200 with an empty protobuf response', async () => {
       const rm = {
         resource: resourceFromAttributes({ 'service.name': 'proto-svc' }),
-        scopeMetrics: [{
-          scope: { name: 'meter', version: '2.0.0' },
-          metrics: [
-            {
-              descriptor: { name: 'queue.depth', description: 'depth', unit: '{item}', valueType: 1 },
-              aggregationTemporality: AggregationTemporality.CUMULATIVE,
-              dataPointType: DataPointType.GAUGE,
-              dataPoints: [{ startTime: [1700000000, 5], endTime: [1700000010, 123456789], attributes: { q: 'a', n: 2 }, value: 2.5 }],
-            },
-            {
-              descriptor: { name: 'jobs', description: '', unit: '', valueType: 0 },
-              aggregationTemporality: AggregationTemporality.DELTA,
-              dataPointType: DataPointType.SUM,
-              isMonotonic: true,
-              dataPoints: [{ startTime: [1700000000, 0], endTime: [1700000010, 0], attributes: {}, value: 7 }],
-            },
-          ],
-        }],
+        scopeMetrics: [
+          {
+            scope: { name: 'meter', version: '2.0.0' },
+            metrics: [
+              {
+                descriptor: { name: 'queue.depth', description: 'depth', unit: '{item}', valueType: 1 },
+                aggregationTemporality: AggregationTemporality.CUMULATIVE,
+                dataPointType: DataPointType.GAUGE,
+                dataPoints: [{ startTime: [1700000000, 5], endTime: [1700000010, 123456789], attributes: { q: 'a', n: 2 }, value: 2.5 }],
+              },
+              {
+                descriptor: { name: 'jobs', description: '', unit: '', valueType: 0 },
+                aggregationTemporality: AggregationTemporality.DELTA,
+                dataPointType: DataPointType.SUM,
+                isMonotonic: true,
+                dataPoints: [{ startTime: [1700000000, 0], endTime: [1700000010, 0], attributes: {}, value: 7 }],
+              },
+            ],
+          },
+        ],
       };
       const bytes = ProtobufMetricsSerializer.serializeRequest(rm as any);
       if (bytes === undefined) throw new Error('serializer returned nothing');
@@ -111,7 +114,12 @@ describe('otlp receiver (HTTP)', () => {
 
     it('gzip, zlib-deflate and raw-deflate bodies', async () => {
       const raw = Buffer.from(METRICS_JSON);
-      for (const [enc, body] of [['gzip', zlib.gzipSync(raw)], ['deflate', zlib.deflateSync(raw)], ['deflate', zlib.deflateRawSync(raw)], ['x-gzip', zlib.gzipSync(raw)]] as const) {
+      for (const [enc, body] of [
+        ['gzip', zlib.gzipSync(raw)],
+        ['deflate', zlib.deflateSync(raw)],
+        ['deflate', zlib.deflateRawSync(raw)],
+        ['x-gzip', zlib.gzipSync(raw)],
+      ] as const) {
         const r = await post(s.port, '/v1/metrics', body, JSON_CT, { 'Content-Encoding': enc });
         expect(r.status, enc).to.equal(200);
         expect(r.body.toString()).to.equal('{}');
@@ -131,16 +139,27 @@ describe('otlp receiver (HTTP)', () => {
     it('partially invalid → 200 with partialSuccess; the valid points go on', async () => {
       const five = [1, 2, 3, 4, 5].map((i) => ({ key: `k${i}`, value: { stringValue: 'v' } }));
       const body = JSON.stringify({
-        resourceMetrics: [{
-          resource: {},
-          scopeMetrics: [{
-            scope: {},
-            metrics: [{
-              name: 'g',
-              gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: '1' }, { asDouble: 2, timeUnixNano: '2', attributes: five }] },
-            }],
-          }],
-        }],
+        resourceMetrics: [
+          {
+            resource: {},
+            scopeMetrics: [
+              {
+                scope: {},
+                metrics: [
+                  {
+                    name: 'g',
+                    gauge: {
+                      dataPoints: [
+                        { asDouble: 1, timeUnixNano: '1' },
+                        { asDouble: 2, timeUnixNano: '2', attributes: five },
+                      ],
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
       });
       const r = await post(s.port, '/v1/metrics', body, JSON_CT);
       expect(r.status).to.equal(200);
@@ -149,7 +168,7 @@ describe('otlp receiver (HTTP)', () => {
       expect(resp.partialSuccess.errorMessage).to.be.a('string').and.not.equal('');
       const m = metrics.got[0]!.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
       expect(m.points.map((p) => p.timeUnixNano)).to.deep.equal([1n]);
-      const c = (s.rcv.status().counters as Record<string, unknown>);
+      const c = s.rcv.status().counters as Record<string, unknown>;
       expect(c.accepted).to.equal(1);
       expect(c.rejected).to.equal(1);
     });
@@ -322,7 +341,19 @@ describe('otlp receiver (HTTP)', () => {
       expect(r.status).to.equal(200);
       const bytes = ProtobufMetricsSerializer.serializeRequest({
         resource: resourceFromAttributes({}),
-        scopeMetrics: [{ scope: { name: 's' }, metrics: [{ descriptor: { name: 'x', description: '', unit: '', valueType: 1 }, aggregationTemporality: 1, dataPointType: DataPointType.GAUGE, dataPoints: [{ startTime: [0, 0], endTime: [1, 0], attributes: {}, value: 1 }] }] }],
+        scopeMetrics: [
+          {
+            scope: { name: 's' },
+            metrics: [
+              {
+                descriptor: { name: 'x', description: '', unit: '', valueType: 1 },
+                aggregationTemporality: 1,
+                dataPointType: DataPointType.GAUGE,
+                dataPoints: [{ startTime: [0, 0], endTime: [1, 0], attributes: {}, value: 1 }],
+              },
+            ],
+          },
+        ],
       } as any)!;
       const r2 = await post(s.port, '/v1/metrics', Buffer.from(bytes), PROTO_CT);
       expect(r2.status).to.equal(503);
@@ -389,10 +420,20 @@ describe('otlp receiver lifecycle', () => {
   it('by default only log records with severity ≥ ERROR or an exception.* attribute become events; the rest are counted', async () => {
     const events = new RecordingConsumer<EventBatch>();
     const s = await startReceiver({}, { events });
-    const rec = (severityNumber: number, attrs: Array<[string, string]> = []) => ({ severityNumber, body: { stringValue: `sev ${severityNumber}` }, attributes: attrs.map(([key, v]) => ({ key, value: { stringValue: v } })) });
-    const body = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [
-      rec(0), rec(9), rec(13, [['exception.message', 'x']]), rec(16), rec(17), rec(21), rec(24), rec(5, [['exception.type', 'E']]),
-    ] }] }] });
+    const rec = (severityNumber: number, attrs: Array<[string, string]> = []) => ({
+      severityNumber,
+      body: { stringValue: `sev ${severityNumber}` },
+      attributes: attrs.map(([key, v]) => ({ key, value: { stringValue: v } })),
+    });
+    const body = JSON.stringify({
+      resourceLogs: [
+        {
+          scopeLogs: [
+            { logRecords: [rec(0), rec(9), rec(13, [['exception.message', 'x']]), rec(16), rec(17), rec(21), rec(24), rec(5, [['exception.type', 'E']])] },
+          ],
+        },
+      ],
+    });
     try {
       const r = await post(s.port, '/v1/logs', body, JSON_CT);
       expect(r.status).to.equal(200);
@@ -459,7 +500,9 @@ describe('otlp receiver lifecycle', () => {
       let err: Error | undefined;
       try {
         await startReceiver({ protocols: { http: { endpoint: `127.0.0.1:${a.port}` } } }, { metrics: new RecordingConsumer() }, 'otlp/b');
-      } catch (e) { err = e as Error; }
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.match(/cannot serve POST \/v1\/metrics on 127\.0\.0\.1:\d+ for receiver otlp\/b: already served by receiver otlp\/a/);
       // the first one still serves
       expect((await post(a.port, '/v1/metrics', METRICS_JSON, JSON_CT)).status).to.equal(200);
@@ -477,8 +520,14 @@ describe('otlp receiver lifecycle', () => {
     const { rcv, telemetry } = createReceiver({ protocols: { http: { endpoint: `127.0.0.1:${port}` } } }, { metrics: new RecordingConsumer() });
     try {
       let err: Error | undefined;
-      try { await rcv.start({ logger: undefined as never, telemetry, stateDir: '' }); } catch (e) { err = e as Error; }
-      expect(err?.message).to.equal(`receiver otlp: cannot listen on 127.0.0.1:${port}: address already in use; set receivers.otlp.protocols.http.endpoint to a free port`);
+      try {
+        await rcv.start({ logger: undefined as never, telemetry, stateDir: '' });
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message).to.equal(
+        `receiver otlp: cannot listen on 127.0.0.1:${port}: address already in use; set receivers.otlp.protocols.http.endpoint to a free port`,
+      );
       expect(rcv.boundAddress()).to.equal(undefined);
       await rcv.shutdown(AbortSignal.timeout(1_000));
     } finally {
@@ -489,10 +538,19 @@ describe('otlp receiver lifecycle', () => {
 
   it('shutdown lets an in-flight request finish', async () => {
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let entered!: () => void;
-    const inConsume = new Promise<void>((resolve) => { entered = resolve; });
-    const slow = { consume: async () => { entered(); await gate; } };
+    const inConsume = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const slow = {
+      consume: async () => {
+        entered();
+        await gate;
+      },
+    };
     const s = await startReceiver({}, { metrics: slow });
     const pending = post(s.port, '/v1/metrics', METRICS_JSON, JSON_CT);
     await inConsume;

@@ -29,8 +29,12 @@ describe('sentry: envelope parsing (bytes)', () => {
   it('items with and without length; binary attachment with newlines skipped; no trailing newline', () => {
     const att = Buffer.from([0x0a, 0x00, 0xff, 0x0a, 0x7b]);
     const buf = Buffer.concat([
-      Buffer.from('{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"http://k1@h/1"}\n{"type":"event"}\n{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","level":"error"}\n'),
-      Buffer.from(`{"type":"attachment","length":${att.length},"filename":"a.bin"}\n`), att, Buffer.from('\n'),
+      Buffer.from(
+        '{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"http://k1@h/1"}\n{"type":"event"}\n{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","level":"error"}\n',
+      ),
+      Buffer.from(`{"type":"attachment","length":${att.length},"filename":"a.bin"}\n`),
+      att,
+      Buffer.from('\n'),
       Buffer.from('{"type":"session","length":13}\n{"sid":"abc"}\n'),
       Buffer.from('{"type":"client_report"}\n{"discarded_events":[]}'),
     ]);
@@ -48,7 +52,10 @@ describe('sentry: envelope parsing (bytes)', () => {
   });
   it('precise errors', () => {
     expect(parseEnvelope(Buffer.from('nope\n'))).to.deep.equal({ ok: false, error: 'envelope header (the first line) is not a JSON object' });
-    expect(parseEnvelope(Buffer.from('{}\n{"type":"attachment","length":50}\nshort'))).to.deep.equal({ ok: false, error: 'item 0 (attachment): length 50 runs past the end of the envelope (5 bytes left)' });
+    expect(parseEnvelope(Buffer.from('{}\n{"type":"attachment","length":50}\nshort'))).to.deep.equal({
+      ok: false,
+      error: 'item 0 (attachment): length 50 runs past the end of the envelope (5 bytes left)',
+    });
     expect(parseEnvelope(Buffer.from('{}\n{"length":1}\nx'))).to.deep.equal({ ok: false, error: 'item 0: item header has no "type"' });
     expect(parseEnvelope(Buffer.from('{}\n{"type":"a"}\n1\n{"type":"a"}\n2'), 1)).to.deep.equal({ ok: false, error: 'envelope has more than 1 items' });
   });
@@ -63,38 +70,105 @@ describe('sentry: envelope parsing (bytes)', () => {
 describe('sentry: event → attributes', () => {
   const base = { event_id: 'e1', timestamp: 1714564800.25, platform: 'node', server_name: 'web-1', release: 'shop@1.2.3', environment: 'staging' };
   it('an exception with a user: every mapped attribute', () => {
-    const r = mapSentryEvent({
-      ...base, level: 'error', user: { id: 'u-7', email: 'x@y' }, tags: { region: 'eu', n: 3, o: { no: 1 } },
-      exception: { values: [{ type: 'Inner', value: 'cause' }, { type: 'TypeError', value: 'bad thing', mechanism: { type: 'generic', handled: true }, stacktrace: { frames: [frame('main', 1), frame('boom', 9)] } }] },
-    }, 1n, undefined, OPTS);
+    const r = mapSentryEvent(
+      {
+        ...base,
+        level: 'error',
+        user: { id: 'u-7', email: 'x@y' },
+        tags: { region: 'eu', n: 3, o: { no: 1 } },
+        exception: {
+          values: [
+            { type: 'Inner', value: 'cause' },
+            {
+              type: 'TypeError',
+              value: 'bad thing',
+              mechanism: { type: 'generic', handled: true },
+              stacktrace: { frames: [frame('main', 1), frame('boom', 9)] },
+            },
+          ],
+        },
+      },
+      1n,
+      undefined,
+      OPTS,
+    );
     expect(r.ok).to.equal(true);
     if (!r.ok) return;
     expect(r.timeUnixNano).to.equal(1714564800250000000n);
     const { fingerprint, ...rest } = r.attributes;
-    expect(fingerprint).to.equal(deriveFingerprint('TypeError', [{ file: '/x/cart.js', fn: 'boom' }, { file: '/y/cart.ts', fn: 'main' }], ''));
+    expect(fingerprint).to.equal(
+      deriveFingerprint(
+        'TypeError',
+        [
+          { file: '/x/cart.js', fn: 'boom' },
+          { file: '/y/cart.ts', fn: 'main' },
+        ],
+        '',
+      ),
+    );
     expect(rest).to.deep.equal({
-      _tx: 'e1', guid: 'u-7', 'error.type': 'Exception', 'error.class': 'TypeError', 'error.message': 'bad thing', application: 'shop',
-      'application.version': '1.2.3', 'app.version': '1.2.3', release: 'shop@1.2.3', environment: 'staging', hostname: 'web-1', level: 'error', handled: true,
-      platform: 'node', 'tags.region': 'eu', 'tags.n': 3,
+      _tx: 'e1',
+      guid: 'u-7',
+      'error.type': 'Exception',
+      'error.class': 'TypeError',
+      'error.message': 'bad thing',
+      application: 'shop',
+      'application.version': '1.2.3',
+      'app.version': '1.2.3',
+      release: 'shop@1.2.3',
+      environment: 'staging',
+      hostname: 'web-1',
+      level: 'error',
+      handled: true,
+      platform: 'node',
+      'tags.region': 'eu',
+      'tags.n': 3,
     });
   });
   it('categories: unhandled rejection, uncaught exception, captureMessage', () => {
-    const ex = (mech: Record<string, unknown>, extra: Record<string, unknown> = {}) => mapSentryEvent({ ...base, ...extra, exception: { values: [{ type: 'E', value: 'v', mechanism: mech }] } }, 0n, undefined, OPTS);
+    const ex = (mech: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      mapSentryEvent({ ...base, ...extra, exception: { values: [{ type: 'E', value: 'v', mechanism: mech }] } }, 0n, undefined, OPTS);
     const attr = (r: ReturnType<typeof ex>, k: string) => (r.ok ? r.attributes[k] : undefined);
     expect(attr(ex({ type: 'auto.node.onunhandledrejection', handled: false }), 'error.type')).to.equal('Unhandled rejection');
     expect(attr(ex({ type: 'auto.node.onuncaughtexception', handled: false }), 'error.type')).to.equal('Unhandled exception');
     expect(attr(ex({ type: 'auto.node.onuncaughtexception', handled: false }), 'handled')).to.equal(false);
-    const msg = mapSentryEvent({ ...base, level: 'info', message: 'hello', exception: { values: [{ value: 'hello', mechanism: { type: 'generic', handled: true, synthetic: true } }] } }, 0n, undefined, OPTS);
-    expect(msg.ok && [msg.attributes['error.type'], msg.attributes['error.class'], msg.attributes['error.message'], msg.attributes.level]).to.deep.equal(['Message', 'Message', 'hello', 'info']);
+    const msg = mapSentryEvent(
+      { ...base, level: 'info', message: 'hello', exception: { values: [{ value: 'hello', mechanism: { type: 'generic', handled: true, synthetic: true } }] } },
+      0n,
+      undefined,
+      OPTS,
+    );
+    expect(msg.ok && [msg.attributes['error.type'], msg.attributes['error.class'], msg.attributes['error.message'], msg.attributes.level]).to.deep.equal([
+      'Message',
+      'Message',
+      'hello',
+      'info',
+    ]);
     const plain = mapSentryEvent({ event_id: 'e2', message: { formatted: 'fmt 1' } }, 5n, 7n, OPTS);
-    expect(plain.ok && [plain.attributes['error.type'], plain.attributes['error.message'], plain.timeUnixNano, plain.attributes.environment]).to.deep.equal(['Message', 'fmt 1', 7n, 'production']);
+    expect(plain.ok && [plain.attributes['error.type'], plain.attributes['error.message'], plain.timeUnixNano, plain.attributes.environment]).to.deep.equal([
+      'Message',
+      'fmt 1',
+      7n,
+      'production',
+    ]);
   });
   it('guid falls back user.id → email → ip_address → server_name', () => {
-    const g = (user: unknown) => { const r = mapSentryEvent({ ...base, user }, 0n, undefined, OPTS); return r.ok ? r.attributes.guid : undefined; };
+    const g = (user: unknown) => {
+      const r = mapSentryEvent({ ...base, user }, 0n, undefined, OPTS);
+      return r.ok ? r.attributes.guid : undefined;
+    };
     expect([g({ id: 5 }), g({ email: 'a@b' }), g({ ip_address: '10.0.0.1' }), g(undefined)]).to.deep.equal(['5', 'a@b', '10.0.0.1', 'web-1']);
   });
   it('user fingerprints; {{ default }} alone = derived; releases', () => {
-    const fp = (f: unknown) => { const r = mapSentryEvent({ ...base, fingerprint: f, exception: { values: [{ type: 'E', value: 'v', stacktrace: { frames: [frame('f', 1)] } }] } }, 0n, undefined, OPTS); return r.ok ? r.attributes.fingerprint : undefined; };
+    const fp = (f: unknown) => {
+      const r = mapSentryEvent(
+        { ...base, fingerprint: f, exception: { values: [{ type: 'E', value: 'v', stacktrace: { frames: [frame('f', 1)] } }] } },
+        0n,
+        undefined,
+        OPTS,
+      );
+      return r.ok ? r.attributes.fingerprint : undefined;
+    };
     expect(fp(['{{ default }}'])).to.equal(fp(undefined));
     expect(fp(['my-group'])).to.not.equal(fp(undefined));
     expect(fp(['my-group'])).to.equal(fp(['my-group']));
@@ -110,11 +184,15 @@ describe('derived fingerprint', () => {
   const fr = (fn: string, file = '/srv/a/src/cart.js') => ({ file, fn });
   it('stable across line numbers and deploy paths; another place or class differs; internals and node_modules skipped', () => {
     const a = deriveFingerprint('TypeError', [fr('boom'), fr('main')], 'x');
-    expect(deriveFingerprint('TypeError', [fr('boom', '/other/root/src/cart.js'), { file: 'node:internal/timers', fn: 'listOnTimeout' }, fr('main')], 'y')).to.equal(a);
+    expect(
+      deriveFingerprint('TypeError', [fr('boom', '/other/root/src/cart.js'), { file: 'node:internal/timers', fn: 'listOnTimeout' }, fr('main')], 'y'),
+    ).to.equal(a);
     expect(deriveFingerprint('TypeError', [{ file: '/srv/a/node_modules/lib/x.js', fn: 'q' }, fr('boom'), fr('main')], 'x')).to.equal(a);
     expect(deriveFingerprint('TypeError', [fr('other'), fr('main')], 'x')).to.not.equal(a);
     expect(deriveFingerprint('RangeError', [fr('boom'), fr('main')], 'x')).to.not.equal(a);
-    expect(deriveFingerprint('TypeError', [fr('boom'), fr('main'), fr('a'), fr('b')], 'x')).to.equal(deriveFingerprint('TypeError', [fr('boom'), fr('main'), fr('a'), fr('c')], 'x'));
+    expect(deriveFingerprint('TypeError', [fr('boom'), fr('main'), fr('a'), fr('b')], 'x')).to.equal(
+      deriveFingerprint('TypeError', [fr('boom'), fr('main'), fr('a'), fr('c')], 'x'),
+    );
     expect(a).to.match(/^[0-9a-f]{64}$/);
   });
   it('without frames: the normalised message', () => {
@@ -129,18 +207,30 @@ describe('sentry receiver over HTTP', () => {
   let url = '';
   const got: EventBatch[] = [];
   let refuse = false;
-  const next: Consumer<EventBatch> = { consume: async (b) => { if (refuse) throw new RefusedError('queue full', { status: 503, retryAfterSeconds: 7 }); got.push(b); } };
+  const next: Consumer<EventBatch> = {
+    consume: async (b) => {
+      if (refuse) throw new RefusedError('queue full', { status: 503, retryAfterSeconds: 7 });
+      got.push(b);
+    },
+  };
   const env = (id: string) => `{"event_id":"${id}"}\n{"type":"event"}\n{"event_id":"${id}","exception":{"values":[{"type":"E","value":"v"}]}}`;
 
   before(async () => {
     const { value, issues } = validateSchema(sentryConfigSchema, { endpoint: '127.0.0.1:0', keys: [{ key: 'k1', application: 'shop' }] }, 'sentry');
     expect(issues).to.deep.equal([]);
     const tel = new ServiceTelemetry();
-    rcv = new SentryReceiver({ id: 'sentry', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-sentry-')) }, value as unknown as SentryReceiverConfig, next);
+    rcv = new SentryReceiver(
+      { id: 'sentry', logger: silentLogger(), telemetry: tel, stateDir: mkdtempSync(join(tmpdir(), 'mp-sentry-')) },
+      value as unknown as SentryReceiverConfig,
+      next,
+    );
     await rcv.start({ logger: silentLogger(), telemetry: tel, stateDir: '' });
     url = `http://127.0.0.1:${rcv.boundAddress()!.port}`;
   });
-  after(async () => { await rcv.shutdown(AbortSignal.timeout(2000)); await rcv.shutdown(AbortSignal.timeout(2000)); });
+  after(async () => {
+    await rcv.shutdown(AbortSignal.timeout(2000));
+    await rcv.shutdown(AbortSignal.timeout(2000));
+  });
 
   const post = async (path: string, body: string | Buffer, headers: Record<string, string> = {}) => {
     const r = await fetch(`${url}${path}`, { method: 'POST', body, headers });
@@ -154,7 +244,13 @@ describe('sentry receiver over HTTP', () => {
     expect((await post('/sub/path/api/7/envelope/', env('a3'), { Authorization: 'Sentry sentry_key=k1' })).status).to.equal(200);
     expect((await post('/api/7/envelope/', `{"event_id":"a4","dsn":"http://k1@sentry.example/7"}\n{"type":"event"}\n{"event_id":"a4"}`)).status).to.equal(200);
     expect((await post('/api/42/envelope/?sentry_key=k1', zlib.gzipSync(env('a5')), { 'Content-Encoding': 'gzip' })).body).to.equal('{"id":"a5"}');
-    expect(got.flatMap((b) => b.events.map((e) => [e.attributes._tx, e.attributes.application]))).to.deep.equal([['a1', 'shop'], ['a2', 'shop'], ['a3', 'shop'], ['a4', 'shop'], ['a5', 'shop']]);
+    expect(got.flatMap((b) => b.events.map((e) => [e.attributes._tx, e.attributes.application]))).to.deep.equal([
+      ['a1', 'shop'],
+      ['a2', 'shop'],
+      ['a3', 'shop'],
+      ['a4', 'shop'],
+      ['a5', 'shop'],
+    ]);
   });
   it('only event items become events; others acknowledged and counted', async () => {
     got.length = 0;
@@ -214,12 +310,23 @@ describe('sentry receiver: a wrong DSN key is warned about (issue 13, defect 10)
       for (const k of ['SECRET-sentry-wrong-1', 'SECRET-sentry-wrong-2']) {
         expect((await fetch(`${url}/api/1/envelope/?sentry_key=${k}`, { method: 'POST', body: env })).status).to.equal(403);
       }
-      expect((await fetch(`${url}/api/1/envelope/`, { method: 'POST', body: `{"event_id":"w2","dsn":"http://SECRET-sentry-wrong-3@h/1"}\n{"type":"event"}\n{"event_id":"w2"}` })).status).to.equal(403);
+      expect(
+        (
+          await fetch(`${url}/api/1/envelope/`, {
+            method: 'POST',
+            body: `{"event_id":"w2","dsn":"http://SECRET-sentry-wrong-3@h/1"}\n{"type":"event"}\n{"event_id":"w2"}`,
+          })
+        ).status,
+      ).to.equal(403);
       expect((await fetch(`${url}/api/1/envelope/?sentry_key=k1`, { method: 'POST', body: env })).status).to.equal(200);
       await waitFor(() => cap.lines.length >= 1, { timeoutMs: 5_000, what: 'a warning' });
       const warns = cap.records().filter((r) => r.level === 'warn');
       expect(warns.map((w) => [w.receiver, w.status, w.msg])).to.deep.equal([
-        ['sentry/web', 403, 'sentry receiver sentry/web refused a request: unknown DSN public key (sentry_key); check the DSN against receivers.sentry/web.keys'],
+        [
+          'sentry/web',
+          403,
+          'sentry receiver sentry/web refused a request: unknown DSN public key (sentry_key); check the DSN against receivers.sentry/web.keys',
+        ],
       ]);
       expect(cap.lines.join('\n')).to.not.include('SECRET-sentry-wrong');
       expect((rcv.status().counters as { auth_failures: number }).auth_failures).to.equal(3);

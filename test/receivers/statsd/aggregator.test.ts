@@ -4,18 +4,41 @@ import { etsySanitize, etsyTimerStats } from '../../../receivers/statsd/etsy.js'
 import { newParsedLine, parsePacket } from '../../../receivers/statsd/parser.js';
 import type { GaugeMetric, HistogramMetric, Metric, MetricsBatch, SumMetric } from '../../../src/model/index.js';
 
-const ETSY = { global_prefix: 'stats', counts_prefix: 'stats_counts', timers_prefix: 'timers', gauges_prefix: 'gauges', sets_prefix: 'sets', percent_threshold: [90], send_idle_stats: true, sanitize_names: true };
+const ETSY = {
+  global_prefix: 'stats',
+  counts_prefix: 'stats_counts',
+  timers_prefix: 'timers',
+  gauges_prefix: 'gauges',
+  sets_prefix: 'sets',
+  percent_threshold: [90],
+  send_idle_stats: true,
+  sanitize_names: true,
+};
 
 function agg(over: Partial<AggregatorOptions> = {}): Aggregator {
   return new Aggregator({
-    flushIntervalMs: 10_000, naming: 'otel', percentiles: [50, 90], histogramBuckets: [10, 100], keepGauges: true,
-    idleExpiryMs: 3_600_000, maxSeries: 1000, timerExactSamples: 1000, relativeAccuracy: 0.01, etsy: ETSY, ...over,
+    flushIntervalMs: 10_000,
+    naming: 'otel',
+    percentiles: [50, 90],
+    histogramBuckets: [10, 100],
+    keepGauges: true,
+    idleExpiryMs: 3_600_000,
+    maxSeries: 1000,
+    timerExactSamples: 1000,
+    relativeAccuracy: 0.01,
+    etsy: ETSY,
+    ...over,
   });
 }
 
 function feed(a: Aggregator, text: string, now = 1_700_000_005_000): void {
   const l = newParsedLine();
-  parsePacket(text, l, { line: (x) => a.add(x, now), bad: () => { throw new Error('bad line in test input'); } });
+  parsePacket(text, l, {
+    line: (x) => a.add(x, now),
+    bad: () => {
+      throw new Error('bad line in test input');
+    },
+  });
 }
 
 function metrics(b: MetricsBatch): Map<string, Metric> {
@@ -130,7 +153,10 @@ describe('statsd aggregation (otel naming)', () => {
   it('series lookup from packet bytes (hash + byte compare): sums equal a reference keyed by decoded name and sorted tags, across many names, UTF-8, tag orders, expiry and re-creation', () => {
     // a seeded generator: names that share prefixes and suffixes, multi-byte UTF-8, tags in either order
     let seed = 12345;
-    const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
     const names = Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `zähler.${i}.ü` : i % 5 === 0 ? `servers.host${i}.cpu.count` : `app.metric_${i}`));
     const a = agg({ maxSeries: 100_000, idleExpiryMs: 10_000 });
     let want = new Map<string, number>();
@@ -151,9 +177,18 @@ describe('statsd aggregation (otel naming)', () => {
     };
     const check = (b: MetricsBatch) => {
       const got = new Map<string, number>();
-      for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-        for (const p of (m as SumMetric).points) got.set(`${m.name}|${Object.entries(p.attributes).map(([k, v]) => `${k}=${String(v)}`).sort().join(',')}`, Number(p.value));
-      }
+      for (const rm of b.resourceMetrics)
+        for (const sm of rm.scopeMetrics)
+          for (const m of sm.metrics) {
+            for (const p of (m as SumMetric).points)
+              got.set(
+                `${m.name}|${Object.entries(p.attributes)
+                  .map(([k, v]) => `${k}=${String(v)}`)
+                  .sort()
+                  .join(',')}`,
+                Number(p.value),
+              );
+          }
       expect(got.size).to.equal(want.size);
       for (const [k, v] of want) expect(got.get(k), k).to.equal(v);
       want = new Map();
@@ -183,39 +218,71 @@ describe('statsd aggregation (otel naming)', () => {
 describe('statsd aggregation (etsy naming)', () => {
   function byName(b: MetricsBatch): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-      expect(m.kind).to.equal('gauge');
-      for (const p of (m as GaugeMetric).points) out[m.name] = p.value as number;
-    }
+    for (const rm of b.resourceMetrics)
+      for (const sm of rm.scopeMetrics)
+        for (const m of sm.metrics) {
+          expect(m.kind).to.equal('gauge');
+          for (const p of (m as GaugeMetric).points) out[m.name] = p.value as number;
+        }
     return out;
   }
 
-  it('writes the names and values of Etsy statsd\'s graphite backend', () => {
+  it("writes the names and values of Etsy statsd's graphite backend", () => {
     const a = agg({ naming: 'etsy' });
     feed(a, 'gorets:1|c|@0.1\nglork:320|ms\nglork:100|ms|@0.5\ngaugor:333|g\ngaugor:-10|g\nuniques:765|s\nuniques:766|s\nmy key/x:1|c');
     const got = byName(a.flush(W0, W1));
     expect(got).to.deep.include({
-      'stats.gorets': 1, 'stats_counts.gorets': 10,
-      'stats.my_key-x': 0.1, 'stats_counts.my_key-x': 1,
+      'stats.gorets': 1,
+      'stats_counts.gorets': 10,
+      'stats.my_key-x': 0.1,
+      'stats_counts.my_key-x': 1,
       'stats.gauges.gaugor': 323,
       'stats.sets.uniques.count': 2,
-      'stats.timers.glork.count': 3, 'stats.timers.glork.count_ps': 0.3,
-      'stats.timers.glork.mean': 210, 'stats.timers.glork.upper': 320, 'stats.timers.glork.lower': 100,
-      'stats.timers.glork.upper_90': 320, 'stats.timers.glork.count_90': 2, 'stats.timers.glork.median': 210,
-      'stats.timers.glork.sum': 420, 'stats.timers.glork.std': 110,
+      'stats.timers.glork.count': 3,
+      'stats.timers.glork.count_ps': 0.3,
+      'stats.timers.glork.mean': 210,
+      'stats.timers.glork.upper': 320,
+      'stats.timers.glork.lower': 100,
+      'stats.timers.glork.upper_90': 320,
+      'stats.timers.glork.count_90': 2,
+      'stats.timers.glork.median': 210,
+      'stats.timers.glork.sum': 420,
+      'stats.timers.glork.std': 110,
     });
     // idle: zeros for counters, timers, sets; the gauge keeps its value
     const idle = byName(a.flush(W1, W1 + 10_000));
     expect(idle).to.deep.equal({
-      'stats.gorets': 0, 'stats_counts.gorets': 0, 'stats.my_key-x': 0, 'stats_counts.my_key-x': 0,
-      'stats.timers.glork.count': 0, 'stats.timers.glork.count_ps': 0, 'stats.gauges.gaugor': 323, 'stats.sets.uniques.count': 0,
+      'stats.gorets': 0,
+      'stats_counts.gorets': 0,
+      'stats.my_key-x': 0,
+      'stats_counts.my_key-x': 0,
+      'stats.timers.glork.count': 0,
+      'stats.timers.glork.count_ps': 0,
+      'stats.gauges.gaugor': 323,
+      'stats.sets.uniques.count': 0,
     });
   });
 
   it('etsyTimerStats matches Etsy process_metrics for thresholds 90 and -10', () => {
     const vals = [5, 1, 9, 3, 7, 2, 8, 6, 4, 10].sort((x, y) => x - y);
     const s = Object.fromEntries(etsyTimerStats(vals, vals.length, 10, [90, -10], 10_000));
-    expect(s).to.include({ count_90: 9, upper_90: 9, sum_90: 45, mean_90: 5, count_top10: 1, lower_top10: 10, sum_top10: 10, mean: 5.5, median: 5.5, upper: 10, lower: 1, count: 10, count_ps: 1, sum: 55, sum_squares: 385 });
+    expect(s).to.include({
+      count_90: 9,
+      upper_90: 9,
+      sum_90: 45,
+      mean_90: 5,
+      count_top10: 1,
+      lower_top10: 10,
+      sum_top10: 10,
+      mean: 5.5,
+      median: 5.5,
+      upper: 10,
+      lower: 1,
+      count: 10,
+      count_ps: 1,
+      sum: 55,
+      sum_squares: 385,
+    });
     expect(etsySanitize('a b/c!d;e=f')).to.equal('a_b-cd;e=f');
   });
 });

@@ -25,7 +25,11 @@ import { startEtsyStatsd, type EtsyStatsdPeer } from '../../harness/statsd.js';
 const FLUSH_MS = 2000;
 
 function listWsp(dir: string): string[] {
-  try { return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.wsp')); } catch { return []; }
+  try {
+    return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.wsp'));
+  } catch {
+    return [];
+  }
 }
 
 describe('statsd side by side with Etsy statsd (both into real carbon-cache)', function () {
@@ -47,13 +51,23 @@ describe('statsd side by side with Etsy statsd (both into real carbon-cache)', f
     const host = { logger: silentLogger(), telemetry, stateDir: os.tmpdir() };
     const gf = graphiteExporterFactory;
     await gf.load(); // the registry is lazy: create() needs the implementation loaded first
-    const g = validateSchema(gf.configSchema, { host: '127.0.0.1', port: carbons.b.linePort, period: `${FLUSH_MS}ms`, retry_on_failure: { initial_interval: '200ms' } }, '');
+    const g = validateSchema(
+      gf.configSchema,
+      { host: '127.0.0.1', port: carbons.b.linePort, period: `${FLUSH_MS}ms`, retry_on_failure: { initial_interval: '200ms' } },
+      '',
+    );
     expect(g.issues).to.deep.equal([]);
     store = gf.create({ id: 'graphite', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, g.value as never, 'metrics') as Exporter<MetricsBatch>;
     await store.start(host);
-    const s = validateSchema((await import('../../../receivers/statsd/config.js')).statsdConfigSchema, { udp: { endpoint: '127.0.0.1:0' }, flush_interval: `${FLUSH_MS}ms`, naming: 'etsy' }, '');
+    const s = validateSchema(
+      (await import('../../../receivers/statsd/config.js')).statsdConfigSchema,
+      { udp: { endpoint: '127.0.0.1:0' }, flush_interval: `${FLUSH_MS}ms`, naming: 'etsy' },
+      '',
+    );
     expect(s.issues).to.deep.equal([]);
-    rcv = new StatsdReceiver({ id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, s.value as unknown as StatsdReceiverConfig, { metrics: store });
+    rcv = new StatsdReceiver({ id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, s.value as unknown as StatsdReceiverConfig, {
+      metrics: store,
+    });
     await rcv.start(host);
   });
 
@@ -91,7 +105,13 @@ describe('statsd side by side with Etsy statsd (both into real carbon-cache)', f
 
     // both daemons cut windows on whole seconds (Etsy: startup second + k·2 s; metricport: epoch-aligned):
     // send the burst inside one second, away from its edges
-    await waitFor(() => { const ms = Date.now() % 1000; return ms > 150 && ms < 350; }, { intervalMs: 5, what: 'a quiet moment inside a second' });
+    await waitFor(
+      () => {
+        const ms = Date.now() % 1000;
+        return ms > 150 && ms < 350;
+      },
+      { intervalMs: 5, what: 'a quiet moment inside a second' },
+    );
     const t0 = Date.now();
     const linesBefore = rcv!.lines;
     const sock = dgram.createSocket('udp4');
@@ -104,9 +124,17 @@ describe('statsd side by side with Etsy statsd (both into real carbon-cache)', f
     await waitFor(() => rcv!.lines === linesBefore + lines.length + 1, { what: 'metricport counted every line' });
 
     const names = [
-      'stats_counts.sbs.hits', 'stats.sbs.hits', 'stats_counts.sbs.bytes', 'stats_counts.sbs.sampled', 'stats.sbs.sampled',
-      'stats.gauges.sbs.temp', 'stats.gauges.sbs.conns', 'stats.sets.sbs.users.count',
-      ...['latency', 'rt', 'one'].flatMap((t) => ['count', 'mean', 'upper', 'lower', 'upper_90', 'count_90', 'mean_90', 'sum', 'median', 'std'].map((s) => `stats.timers.sbs.${t}.${s}`)),
+      'stats_counts.sbs.hits',
+      'stats.sbs.hits',
+      'stats_counts.sbs.bytes',
+      'stats_counts.sbs.sampled',
+      'stats.sbs.sampled',
+      'stats.gauges.sbs.temp',
+      'stats.gauges.sbs.conns',
+      'stats.sets.sbs.users.count',
+      ...['latency', 'rt', 'one'].flatMap((t) =>
+        ['count', 'mean', 'upper', 'lower', 'upper_90', 'count_90', 'mean_90', 'sum', 'median', 'std'].map((s) => `stats.timers.sbs.${t}.${s}`),
+      ),
     ];
     // the window's value: counters and timers add up over the points (idle windows write 0 / nothing);
     // gauges and sets: the largest value seen (gauges repeat, idle sets write 0)
@@ -120,16 +148,23 @@ describe('statsd side by side with Etsy statsd (both into real carbon-cache)', f
       const out: Record<string, number | undefined> = {};
       // an explicit recent `from`: at the default (now − 1 h) whisper may pick the 60 s archive
       const all = await Promise.all(names.map((n) => carbon.fetchWhisper(n, Math.floor(t0 / 1000) - 5)));
-      names.forEach((n, i) => { out[n] = valueOf(n, all[i]!); });
+      names.forEach((n, i) => {
+        out[n] = valueOf(n, all[i]!);
+      });
       return out;
     };
     let a: Record<string, number | undefined> = {};
     let b: Record<string, number | undefined> = {};
-    await waitFor(async () => {
-      [a, b] = await Promise.all([read(carbons!.a), read(carbons!.b)]);
-      return names.every((n) => a[n] !== undefined && b[n] !== undefined) && b['stats_counts.sbs.hits'] === 51 && a['stats_counts.sbs.hits'] === 51;
-    }, { timeoutMs: 60_000, intervalMs: 1000, what: 'every metric in both carbons' }).catch((e: Error) => {
-      throw new Error(`${e.message}\netsy: ${JSON.stringify(a)}\nmetricport: ${JSON.stringify(b)}\nfiles A: ${listWsp(carbons!.a.whisperDir).slice(0, 30).join(' ')}\nfiles B: ${listWsp(carbons!.b.whisperDir).slice(0, 30).join(' ')}\nmetricport store: ${JSON.stringify((store as { status?: () => unknown }).status?.())}`);
+    await waitFor(
+      async () => {
+        [a, b] = await Promise.all([read(carbons!.a), read(carbons!.b)]);
+        return names.every((n) => a[n] !== undefined && b[n] !== undefined) && b['stats_counts.sbs.hits'] === 51 && a['stats_counts.sbs.hits'] === 51;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000, what: 'every metric in both carbons' },
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}\netsy: ${JSON.stringify(a)}\nmetricport: ${JSON.stringify(b)}\nfiles A: ${listWsp(carbons!.a.whisperDir).slice(0, 30).join(' ')}\nfiles B: ${listWsp(carbons!.b.whisperDir).slice(0, 30).join(' ')}\nmetricport store: ${JSON.stringify((store as { status?: () => unknown }).status?.())}`,
+      );
     });
     for (const n of names) {
       const x = a[n] as number;

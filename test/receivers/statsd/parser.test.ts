@@ -6,7 +6,14 @@ type Want = Partial<Omit<ParsedLine, 'values' | 'members' | 'deltas'>> & { value
 function parse(s: string): ParsedLine | BadLineReason {
   const out = newParsedLine();
   const r = parseLine(s, 0, s.length, out);
-  return r ?? { ...out, values: out.type === 's' ? [] : out.values.slice(0, out.count), members: out.type === 's' ? out.members.slice(0, out.count) : [], deltas: out.type === 'g' ? out.deltas.slice(0, out.count) : [] };
+  return (
+    r ?? {
+      ...out,
+      values: out.type === 's' ? [] : out.values.slice(0, out.count),
+      members: out.type === 's' ? out.members.slice(0, out.count) : [],
+      deltas: out.type === 'g' ? out.deltas.slice(0, out.count) : [],
+    }
+  );
 }
 
 describe('statsd parser: lines as data', () => {
@@ -73,7 +80,16 @@ describe('statsd parser: lines as data', () => {
   }
 
   it('parseNumber is strict and exact', () => {
-    const cases: Array<[string, number]> = [['0', 0], ['-0.25', -0.25], ['+7', 7], ['3.14159', 3.14159], ['1e3', 1000], ['1E-2', 0.01], ['0.1', 0.1], ['123456789012.345', 123456789012.345]];
+    const cases: Array<[string, number]> = [
+      ['0', 0],
+      ['-0.25', -0.25],
+      ['+7', 7],
+      ['3.14159', 3.14159],
+      ['1e3', 1000],
+      ['1E-2', 0.01],
+      ['0.1', 0.1],
+      ['123456789012.345', 123456789012.345],
+    ];
     for (const [s, v] of cases) expect(parseNumber(s, 0, s.length), s).to.equal(v);
     for (const s of ['', '-', '.', '1.2.3', '1e', 'NaN', '1_000', '٣']) expect(Number.isNaN(parseNumber(s, 0, s.length)), s).to.equal(true);
     // same double as Number() for many decimals
@@ -84,7 +100,11 @@ describe('statsd parser: lines as data', () => {
   });
 
   it('parseTags: k:v, bare k, first colon splits', () => {
-    expect(parseTags('env:prod,canary,url:http://x:80')).to.deep.equal([['env', 'prod'], ['canary', ''], ['url', 'http://x:80']]);
+    expect(parseTags('env:prod,canary,url:http://x:80')).to.deep.equal([
+      ['env', 'prod'],
+      ['canary', ''],
+      ['url', 'http://x:80'],
+    ]);
     expect(parseTags('')).to.deep.equal([]);
   });
 

@@ -22,7 +22,13 @@ import { waitFor } from '../../harness/ports.js';
 // the registry is lazy: the implementation is imported on first use
 await statsdReceiverFactory.load();
 
-interface Rig { rcv: StatsdReceiver; batches: MetricsBatch[]; udpPort: number; tcpPort: number; sock?: string }
+interface Rig {
+  rcv: StatsdReceiver;
+  batches: MetricsBatch[];
+  udpPort: number;
+  tcpPort: number;
+  sock?: string;
+}
 
 async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {
   const raw = { udp: { endpoint: '127.0.0.1:0' }, tcp: { enabled: true, endpoint: '127.0.0.1:0' }, flush_interval: '1h', ...extra };
@@ -30,9 +36,17 @@ async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {
   expect(issues).to.deep.equal([]);
   expect(statsdReceiverFactory.validate!(value as unknown as StatsdReceiverConfig)).to.deep.equal([]);
   const batches: MetricsBatch[] = [];
-  const sink: Consumer<MetricsBatch> = { consume: async (b) => { batches.push(b); } };
+  const sink: Consumer<MetricsBatch> = {
+    consume: async (b) => {
+      batches.push(b);
+    },
+  };
   const telemetry = new ServiceTelemetry();
-  const rcv = statsdReceiverFactory.create({ id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, value as unknown as StatsdReceiverConfig, { metrics: sink }) as StatsdReceiver;
+  const rcv = statsdReceiverFactory.create(
+    { id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() },
+    value as unknown as StatsdReceiverConfig,
+    { metrics: sink },
+  ) as StatsdReceiver;
   await rcv.start({ logger: silentLogger(), telemetry, stateDir: os.tmpdir() });
   const a = rcv.addresses();
   return { rcv, batches, udpPort: a.udp?.port ?? 0, tcpPort: a.tcp?.port ?? 0 };
@@ -41,15 +55,21 @@ async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {
 /** Waits until the receiver counted `lines` good lines (+ `bad` bad ones), then shuts it down (which flushes) and returns the metrics by kind:name. */
 async function collect(r: Rig, lines: number, bad = 0): Promise<Map<string, Metric>> {
   const badTotal = () => Object.values(r.rcv.bad).reduce((x, y) => x + y, 0);
-  await waitFor(() => r.rcv.lines >= lines && badTotal() >= bad, { timeoutMs: 10_000, what: `${lines} lines and ${bad} bad lines (have ${r.rcv.lines}, ${badTotal()})` });
+  await waitFor(() => r.rcv.lines >= lines && badTotal() >= bad, {
+    timeoutMs: 10_000,
+    what: `${lines} lines and ${bad} bad lines (have ${r.rcv.lines}, ${badTotal()})`,
+  });
   await r.rcv.shutdown(AbortSignal.timeout(5_000));
   expect(r.rcv.lines).to.equal(lines);
   expect(badTotal()).to.equal(bad);
   const out = new Map<string, Metric>();
-  for (const b of r.batches) for (const rm of b.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
-    expect(out.has(`${m.kind}:${m.name}`), `one window only: ${m.name}`).to.equal(false);
-    out.set(`${m.kind}:${m.name}`, m);
-  }
+  for (const b of r.batches)
+    for (const rm of b.resourceMetrics)
+      for (const sm of rm.scopeMetrics)
+        for (const m of sm.metrics) {
+          expect(out.has(`${m.kind}:${m.name}`), `one window only: ${m.name}`).to.equal(false);
+          out.set(`${m.kind}:${m.name}`, m);
+        }
   return out;
 }
 
@@ -57,7 +77,14 @@ function sendUdp(port: number, packets: string[]): Promise<void> {
   const s = dgram.createSocket('udp4');
   return new Promise((resolve, reject) => {
     let left = packets.length;
-    for (const p of packets) s.send(p, port, '127.0.0.1', (err) => { if (err) reject(err); else if (--left === 0) { s.close(); resolve(); } });
+    for (const p of packets)
+      s.send(p, port, '127.0.0.1', (err) => {
+        if (err) reject(err);
+        else if (--left === 0) {
+          s.close();
+          resolve();
+        }
+      });
   });
 }
 
@@ -75,7 +102,13 @@ describe('statsd receiver over real sockets', function () {
 
   it('hot-shots, StatsD style over UDP: every type, one line per packet', async () => {
     const r = await rig();
-    const c = new StatsD({ host: '127.0.0.1', port: r.udpPort, errorHandler: (e) => { throw e; } });
+    const c = new StatsD({
+      host: '127.0.0.1',
+      port: r.udpPort,
+      errorHandler: (e) => {
+        throw e;
+      },
+    });
     c.increment('app.hits');
     c.increment('app.hits', 4);
     c.gauge('app.queue', 17);
@@ -105,7 +138,16 @@ describe('statsd receiver over real sockets', function () {
 
   it('hot-shots, DogStatsD style: tags and global tags → attributes, buffered (several lines per packet), timestamps', async () => {
     const r = await rig();
-    const c = new StatsD({ host: '127.0.0.1', port: r.udpPort, globalTags: { env: 'prod' }, maxBufferSize: 1000, bufferFlushInterval: 20, errorHandler: (e) => { throw e; } });
+    const c = new StatsD({
+      host: '127.0.0.1',
+      port: r.udpPort,
+      globalTags: { env: 'prod' },
+      maxBufferSize: 1000,
+      bufferFlushInterval: 20,
+      errorHandler: (e) => {
+        throw e;
+      },
+    });
     c.increment('login.attempt', 1, { instance: 'failure' });
     c.increment('login.attempt', 1, { instance: 'failure' });
     c.increment('login.attempt', 1, { instance: 'success' });
@@ -115,7 +157,10 @@ describe('statsd receiver over real sockets', function () {
     await closeClient(c);
     const m = await collect(r, 6);
     expect(r.rcv.packets, 'lines were packed into fewer packets').to.be.below(6);
-    expect(pointsOf(m.get('sum:login.attempt'))).to.deep.equal([[{ env: 'prod', instance: 'failure' }, 2], [{ env: 'prod', instance: 'success' }, 1]]);
+    expect(pointsOf(m.get('sum:login.attempt'))).to.deep.equal([
+      [{ env: 'prod', instance: 'failure' }, 2],
+      [{ env: 'prod', instance: 'success' }, 1],
+    ]);
     expect((m.get('histogram:events.latency') as HistogramMetric).points[0]!.attributes).to.deep.equal({ env: 'prod', from_relay: 'true' });
     expect((m.get('histogram:events.size') as HistogramMetric).points[0]).to.include({ count: 1, sum: 2048 });
     const g = m.get('gauge:tasks.app_store_connect.refreshed') as GaugeMetric;
@@ -124,12 +169,22 @@ describe('statsd receiver over real sockets', function () {
 
   it('hot-shots over TCP: newline-delimited lines on one connection', async () => {
     const r = await rig();
-    const c = new StatsD({ host: '127.0.0.1', port: r.tcpPort, protocol: 'tcp', errorHandler: (e) => { throw e; } });
+    const c = new StatsD({
+      host: '127.0.0.1',
+      port: r.tcpPort,
+      protocol: 'tcp',
+      errorHandler: (e) => {
+        throw e;
+      },
+    });
     for (let i = 0; i < 100; i++) c.increment('tcp.count', 1, { shard: String(i % 2) });
     c.gauge('tcp.gauge', 7.5);
     await closeClient(c);
     const m = await collect(r, 101);
-    expect(pointsOf(m.get('sum:tcp.count'))).to.deep.equal([[{ shard: '0' }, 50], [{ shard: '1' }, 50]]);
+    expect(pointsOf(m.get('sum:tcp.count'))).to.deep.equal([
+      [{ shard: '0' }, 50],
+      [{ shard: '1' }, 50],
+    ]);
     expect(pointsOf(m.get('gauge:tcp.gauge'))).to.deep.equal([[{}, 7.5]]);
   });
 
@@ -137,7 +192,13 @@ describe('statsd receiver over real sockets', function () {
     const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-statsd-')), 'dsd.socket');
     const r = await rig({ udp: { enabled: false }, tcp: { enabled: false }, unixgram: { enabled: true, path: sock } });
     expect(fs.statSync(sock).isSocket()).to.equal(true);
-    const c = new StatsD({ protocol: 'uds', path: sock, errorHandler: (e) => { throw e; } });
+    const c = new StatsD({
+      protocol: 'uds',
+      path: sock,
+      errorHandler: (e) => {
+        throw e;
+      },
+    });
     c.increment('uds.count', 3, { k: 'v' });
     c.histogram('uds.h', 10);
     await closeClient(c);
@@ -201,7 +262,11 @@ describe('statsd receiver over real sockets', function () {
     const { value } = validateSchema(statsdConfigSchema, { udp: { endpoint: '127.0.0.1:0' }, flush_interval: '1h' }, '');
     const telemetry = new ServiceTelemetry();
     const rcv = new StatsdReceiver({ id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, value as unknown as StatsdReceiverConfig, {
-      metrics: { consume: async () => { throw new Error('queue full'); } },
+      metrics: {
+        consume: async () => {
+          throw new Error('queue full');
+        },
+      },
     });
     await rcv.start({ logger: silentLogger(), telemetry, stateDir: os.tmpdir() });
     await sendUdp(rcv.addresses().udp!.port, ['a:1|c\nb:2|g']);
@@ -220,7 +285,11 @@ describe('statsd receiver over real sockets', function () {
     const telemetry = new ServiceTelemetry();
     const rcv = new StatsdReceiver({ id: 'statsd', logger: silentLogger(), telemetry, stateDir: os.tmpdir() }, value as unknown as StatsdReceiverConfig, {});
     let err: Error | undefined;
-    try { await rcv.start({ logger: silentLogger(), telemetry, stateDir: os.tmpdir() }); } catch (e) { err = e as Error; }
+    try {
+      await rcv.start({ logger: silentLogger(), telemetry, stateDir: os.tmpdir() });
+    } catch (e) {
+      err = e as Error;
+    }
     s.close();
     expect(err?.message).to.match(/receiver statsd: .*EADDRINUSE/);
     await rcv.shutdown(AbortSignal.timeout(1000));

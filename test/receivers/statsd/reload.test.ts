@@ -15,7 +15,9 @@ import { registry } from '../../../src/registry.js';
 import { Service } from '../../../src/service.js';
 import { ServiceTelemetry } from '../../../src/telemetry.js';
 
-const config = (flushMs: number) => parseConfig(`
+const config = (flushMs: number) =>
+  parseConfig(
+    `
 receivers:
   statsd: { udp: { endpoint: "127.0.0.1:0" }, flush_interval: ${flushMs}ms }
 exporters:
@@ -23,7 +25,10 @@ exporters:
 service:
   pipelines:
     metrics: { receivers: [statsd], exporters: [nop] }
-`, 'c.yaml', registry);
+`,
+    'c.yaml',
+    registry,
+  );
 
 const NAMES = ['metricport_statsd_packets', 'metricport_statsd_lines', 'metricport_statsd_bad_lines', 'metricport_statsd_dropped', 'metricport_statsd_series'];
 
@@ -45,7 +50,10 @@ describe('statsd receiver: reloads', function () {
     try {
       await svc.start();
       const once = callbacks(telemetry);
-      expect(Object.values(once).every((n) => n === 1), JSON.stringify(once)).to.equal(true);
+      expect(
+        Object.values(once).every((n) => n === 1),
+        JSON.stringify(once),
+      ).to.equal(true);
       for (let i = 2; i <= 5; i++) {
         const r = await svc.reload(config(i * 1000)); // a changed flush_interval: a new receiver instance
         expect(JSON.stringify(r)).to.match(/statsd/);

@@ -10,6 +10,7 @@ import { defineExporter } from '../../src/component.js';
 import type { Schema } from '../../src/config/schema.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { storeSchema, type StoreConfig } from '../../src/storehelper/config.js';
+import { tokenField } from '../../src/pullstore/credentials.js';
 
 export interface CirconusConfig extends StoreConfig {
   mode: 'push' | 'pull';
@@ -55,14 +56,7 @@ export const circonusConfigSchema: Schema = {
     default: '127.0.0.1:9467',
     doc: 'pull: host:port the JSON:Pull endpoint listens on (its own listener; 0.0.0.0:9467 in a container)',
   },
-  token: {
-    type: 'string',
-    default: '',
-    secret: true,
-    pattern: /^(|[A-Za-z0-9_-]{16,128})$/,
-    patternHint: '16-128 characters of [A-Za-z0-9_-]',
-    doc: 'pull: the secret path: the broker fetches /<token>; empty = a 128-bit random token generated on first start and kept in the state directory',
-  },
+  token: tokenField('pull: the secret path: the broker fetches /<token>'),
   username: {
     type: 'string',
     default: '',

@@ -10,7 +10,7 @@
 import { defineExporter } from '../../src/component.js';
 import type { ConfigIssue } from '../../src/errors.js';
 import { tlsField, type TlsConfig } from '../../src/config/security.js';
-import { TOKEN_PATTERN } from '../../src/pullstore/credentials.js';
+import { TOKEN_PATTERN, tokenField } from '../../src/pullstore/credentials.js';
 
 export interface PrometheusExporterConfig {
   endpoint: string;
@@ -38,14 +38,7 @@ export const prometheusExporterFactory = defineExporter<PrometheusExporterConfig
   configSchema: {
     endpoint: { type: 'endpoint', default: '127.0.0.1:9464', doc: 'host:port the scrape endpoint listens on (its own listener; 0.0.0.0:9464 in a container)' },
     tls: tlsField,
-    token: {
-      type: 'string',
-      default: '',
-      secret: true,
-      pattern: /^(|[A-Za-z0-9_-]{16,128})$/,
-      patternHint: '16-128 characters of [A-Za-z0-9_-]',
-      doc: 'the secret path segment: the scrape path is /<token>/metrics; empty = a 128-bit random token generated on first start and kept in the state directory',
-    },
+    token: tokenField('the secret path segment: the scrape path is /<token>/metrics'),
     basic_auth: {
       type: 'object',
       doc: 'HTTP Basic auth on the scrape path',

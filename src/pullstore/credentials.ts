@@ -10,6 +10,7 @@
  * `timingSafeEqual`, so neither the content nor the length leaks).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Field } from '../config/schema.js';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -28,6 +29,18 @@ const CREDENTIALS_FILE = 'credentials.json';
 
 /** A token set in the config: at least 16 characters of `[A-Za-z0-9_-]`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** The `token` option of a pull store (secret; empty = generated on first start and kept in the state directory); `doc` says where it goes. */
+export function tokenField(doc: string): Field {
+  return {
+    type: 'string',
+    default: '',
+    secret: true,
+    pattern: /^(|[A-Za-z0-9_-]{16,128})$/,
+    patternHint: '16-128 characters of [A-Za-z0-9_-]',
+    doc: `${doc}; empty = a 128-bit random token generated on first start and kept in the state directory`,
+  };
+}
 
 function newToken(): string {
   return randomBytes(16).toString('hex');

@@ -21,6 +21,7 @@ import type { Consumer, CreateSettings, Host, Receiver } from '../../src/compone
 import { SeenIds } from '../../src/errorsdk/dedupe.js';
 import type { BoundAddress } from '../../src/httpserver.js';
 import type { EventBatch } from '../../src/model/index.js';
+import { jsonObject } from '../../src/receiverhttp/body.js';
 import { nowUnixNano, queryParam } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, type Exchange } from '../../src/receiverhttp/receiver.js';
 import type { BacktraceReceiverConfig } from './config.js';
@@ -152,13 +153,7 @@ export class BacktraceReceiver implements Receiver {
       x.fail(400, 'multipart Content-Type without a boundary', 'malformed_multipart');
       return;
     }
-    let report: Record<string, unknown> | undefined;
-    try {
-      const v = JSON.parse(json.toString('utf8'));
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) report = v as Record<string, unknown>;
-    } catch {
-      /* the parser's message quotes the body: never echoed */
-    }
+    const report = jsonObject(json);
     if (report === undefined) {
       this.http.tel.rejected(1, 'events');
       x.fail(400, 'the report is not a JSON object', 'malformed_json');
@@ -199,13 +194,7 @@ export class BacktraceReceiver implements Receiver {
     const arrival = nowUnixNano();
     const body = await x.body(this.cfg.max_request_body_size);
     if (body === undefined) return;
-    let json: Record<string, unknown> | undefined;
-    try {
-      const v = JSON.parse(body.toString('utf8'));
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) json = v as Record<string, unknown>;
-    } catch {
-      /* the parser's message quotes the body: never echoed */
-    }
+    const json = jsonObject(body);
     if (json === undefined) {
       this.http.tel.rejected(1, 'events');
       x.fail(400, 'the metrics submission is not a JSON object', 'malformed_json');

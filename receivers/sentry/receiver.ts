@@ -24,7 +24,7 @@ import type { Consumer, CreateSettings, Host, Receiver } from '../../src/compone
 import { SeenIds } from '../../src/errorsdk/dedupe.js';
 import type { BoundAddress } from '../../src/httpserver.js';
 import type { Event, EventBatch } from '../../src/model/index.js';
-import { inflate } from '../../src/receiverhttp/body.js';
+import { inflate, jsonObject } from '../../src/receiverhttp/body.js';
 import { isZlibWrapped, nowUnixNano, queryParam } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, jsonError, type Exchange } from '../../src/receiverhttp/receiver.js';
 import type { SentryReceiverConfig } from './config.js';
@@ -58,7 +58,6 @@ const KNOWN_ITEM_TYPES = [
 ] as const;
 const KNOWN = new Set<string>(KNOWN_ITEM_TYPES);
 
-type Obj = Record<string, unknown>;
 
 export class SentryReceiver implements Receiver {
   private readonly http: HttpReceiver;
@@ -270,13 +269,7 @@ export class SentryReceiver implements Receiver {
     let dups = 0;
     const newIds: string[] = [];
     for (let i = 0; i < payloads.length; i++) {
-      let ev: Obj | undefined;
-      try {
-        const v = JSON.parse((payloads[i] as Buffer).toString('utf8'));
-        if (v !== null && typeof v === 'object' && !Array.isArray(v)) ev = v as Obj;
-      } catch {
-        /* reported below, without the payload's text */
-      }
+      const ev = jsonObject(payloads[i] as Buffer); // reported below, without the payload's text
       if (ev === undefined) {
         rejected++;
         firstError ??= `event item ${i} is not a JSON object`;
@@ -306,13 +299,7 @@ export class SentryReceiver implements Receiver {
     if (this.sessions !== undefined) {
       for (let i = 0; i < sessionItems.length; i++) {
         const it = sessionItems[i]!;
-        let p: Obj | undefined;
-        try {
-          const v = JSON.parse(it.payload.toString('utf8'));
-          if (v !== null && typeof v === 'object' && !Array.isArray(v)) p = v as Obj;
-        } catch {
-          /* reported below, without the payload's text */
-        }
+        const p = jsonObject(it.payload); // reported below, without the payload's text
         if (p === undefined) {
           rejected++;
           firstError ??= `${it.type} item ${i} is not a JSON object`;

@@ -137,6 +137,20 @@ export async function decodeBody(raw: Buffer, encoding: BodyEncoding, max: numbe
 }
 
 /** The body as UTF-8 text without a leading BOM; 400 `invalid_utf8` naming the byte offset (`where` follows it, e.g. " of the decompressed body"). */
+/**
+ * The body as a JSON object, or undefined when it is not one (invalid JSON,
+ * an array, a scalar). The parser's own message is dropped on purpose: it
+ * quotes the body, which may hold secrets, and is never echoed to a client.
+ */
+export function jsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function utf8Text(body: Buffer, where = ''): TextResult {
   if (!isUtf8(body)) return { ok: false, status: 400, error: `invalid UTF-8 at byte offset ${invalidUtf8Offset(body)}${where}`, reason: 'invalid_utf8' };
   const text = body.toString('utf8');

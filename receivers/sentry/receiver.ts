@@ -58,7 +58,6 @@ const KNOWN_ITEM_TYPES = [
 ] as const;
 const KNOWN = new Set<string>(KNOWN_ITEM_TYPES);
 
-
 export class SentryReceiver implements Receiver {
   private readonly http: HttpReceiver;
   /** key → map options (with the key's application) */

@@ -126,15 +126,8 @@ export class BacktraceReceiver implements Receiver {
       x.fail(400, `format ${JSON.stringify(format.slice(0, 32))} is not supported; only format=json reports are accepted`, 'unsupported_format');
       return;
     }
-    if (token === undefined || token === '') {
-      x.authFailed(401, 'missing submission token: use /post?format=json&token=<token> or /<universe>/<token>/json');
-      return;
-    }
-    const opts = this.tokens.get(token);
-    if (opts === undefined) {
-      x.authFailed(403, `unknown submission token; check the SDK's token against receivers.${this.http.id}.tokens`);
-      return;
-    }
+    const opts = this.authorize(x, token, '/post?format=json&token=<token> or /<universe>/<token>/json');
+    if (opts === undefined) return;
     const arrival = nowUnixNano();
     const body = await x.body(this.cfg.max_request_body_size);
     if (body === undefined) return;
@@ -178,19 +171,23 @@ export class BacktraceReceiver implements Receiver {
     this.ok(x, m.uuid);
   }
 
+  /** The options of a known submission token; otherwise answers 401 (none given: `usage` says where it goes) or 403 and returns undefined. */
+  private authorize(x: Exchange, token: string | undefined, usage: string) {
+    if (token === undefined || token === '') {
+      x.authFailed(401, `missing submission token: use ${usage}`);
+      return undefined;
+    }
+    const opts = this.tokens.get(token);
+    if (opts === undefined) x.authFailed(403, `unknown submission token; check the SDK's token against receivers.${this.http.id}.tokens`);
+    return opts;
+  }
+
   /** A metrics submission (unique or summed events): token-checked like reports, then one event per metrics event. */
   private async handleMetrics(x: Exchange, kind: MetricsKind): Promise<void> {
     if (x.refuseOverMemory()) return;
     const token = queryParam(x.req.url ?? '', 'token');
-    if (token === undefined || token === '') {
-      x.authFailed(401, `missing submission token: use ${kind === 'unique' ? UNIQUE_ROUTE : SUMMED_ROUTE}?universe=<universe>&token=<token>`);
-      return;
-    }
-    const opts = this.tokens.get(token);
-    if (opts === undefined) {
-      x.authFailed(403, `unknown submission token; check the SDK's token against receivers.${this.http.id}.tokens`);
-      return;
-    }
+    const opts = this.authorize(x, token, `${kind === 'unique' ? UNIQUE_ROUTE : SUMMED_ROUTE}?universe=<universe>&token=<token>`);
+    if (opts === undefined) return;
     const arrival = nowUnixNano();
     const body = await x.body(this.cfg.max_request_body_size);
     if (body === undefined) return;

@@ -75,17 +75,17 @@ const PORT = '(?:\\d{1,4}|[0-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|655
 const ENDPOINT_PATTERN = `^\\s*(?:\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]*):${PORT}\\s*$`;
 /** an http or https URL (the loader parses it with new URL(); this checks the scheme) */
 const URL_PATTERN = '^[\\u0000-\\u0020]*[hH][tT][tT][pP][sS]?:';
-/** a string with an `${env:NAME}` or `${env:NAME:-default}` reference, expanded at load */
-const ENV_PATTERN = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
+/** a string with an `${env:NAME}`, `${env:NAME:-default}` or `${file:PATH}` reference, expanded at load */
+const ENV_PATTERN = '\\$\\{(?:env:[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?|file:[^}]+)\\}';
 const INT_STRING = '^\\s*[+-]?\\d+\\s*$';
 const NUMBER_STRING = '^\\s*[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?\\s*$';
 
 /** `$defs.envReference`, which option schemas refer to */
 export const ENV_REFERENCE: JsonSchema = {
-  description: 'A value read from the environment at load time: ${env:NAME} or ${env:NAME:-default}.',
+  description: 'A value read at load time: ${env:NAME} or ${env:NAME:-default} from the environment, ${file:PATH} from a file (a secret the console stored).',
   type: 'string',
   pattern: ENV_PATTERN,
-  patternErrorMessage: 'expected ${env:NAME} or ${env:NAME:-default}',
+  patternErrorMessage: 'expected ${env:NAME}, ${env:NAME:-default} or ${file:PATH}',
 };
 const ENV_REF = { $ref: '#/$defs/envReference' };
 const orEnv = (pattern: string) => `${pattern}|${ENV_PATTERN}`;

@@ -1,9 +1,13 @@
 /**
- * YAML parsing with positions, and `${env:NAME}` / `${env:NAME:-default}`
- * expansion of scalar values. Positions let every config issue name its file
+ * YAML parsing with positions, and `${env:NAME}` / `${env:NAME:-default}` /
+ * `${file:PATH}` expansion of scalar values (`${file:…}`: the file's content
+ * without its trailing newline, a relative path taken from the config file's
+ * folder: how the console stores a secret typed into it). Positions let every config issue name its file
  * line and column.
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YNode } from '../vendor/yaml.js';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 
 export interface ParsedYaml {
@@ -46,8 +50,8 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv = p
 
 const ENV_RE = /\$\$|\$\{([^}]*)\}/g;
 
-/** Expand `${env:NAME}`, `${env:NAME:-default}`; `$$` is a literal `$`. */
-function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): { value: unknown; whole: boolean } {
+/** Expand `${env:NAME}`, `${env:NAME:-default}`, `${file:PATH}`; `$$` is a literal `$`. */
+function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], file: string): { value: unknown; whole: boolean } {
   if (!s.includes('$')) return { value: s, whole: false };
   let whole = false;
   const trimmed = s.trim();
@@ -56,12 +60,25 @@ function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: C
   const out = s.replace(ENV_RE, (m, inner: string | undefined) => {
     if (m === '$$') return '$';
     const ref = inner ?? '';
+    if (ref.startsWith('file:') && ref.length > 5) {
+      const target = resolve(dirname(file), ref.slice(5));
+      try {
+        return readFileSync(target, 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        issues.push({
+          path,
+          severity: 'error',
+          message: `cannot read ${ref.slice(5)} (referenced as \${${ref}}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; create the file or change the reference`,
+        });
+        return '';
+      }
+    }
     const mm = /^env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(ref);
     if (!mm) {
       issues.push({
         path,
         severity: 'error',
-        message: `unsupported reference "\${${ref}}": use \${env:NAME} or \${env:NAME:-default} (write $$ for a literal $)`,
+        message: `unsupported reference "\${${ref}}": use \${env:NAME}, \${env:NAME:-default} or \${file:PATH} (write $$ for a literal $)`,
       });
       return '';
     }
@@ -83,7 +100,7 @@ function expandString(s: string, path: string, env: NodeJS.ProcessEnv, issues: C
 function expandEnv(v: unknown, path: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], file: string, locate: ParsedYaml['locate']): unknown {
   if (typeof v === 'string') {
     const before = issues.length;
-    const { value, whole } = expandString(v, path, env, issues);
+    const { value, whole } = expandString(v, path, env, issues, file);
     for (let i = before; i < issues.length; i++) {
       const issue = issues[i] as ConfigIssue;
       const pos = locate(path, false);

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkConfig, parseConfig } from '../../src/config/service-config.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseBytes, parseDuration, redact, validateSchema } from '../../src/config/schema.js';
@@ -52,6 +55,35 @@ service:
     expect(cfg.exporters.get('fakeout')!.config.period).to.equal(5000);
     expect(cfg.exporters.get('fakeout')!.config.api_key).to.equal('a$bsekrit');
     expect(cfg.exporters.get('fakeout')!.config.period).to.equal(5000);
+  });
+
+  it('expands ${file:PATH} (relative to the config file, trailing newline dropped); a missing file is an error at its key path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-fileref-'));
+    try {
+      mkdirSync(join(dir, 'secrets'));
+      writeFileSync(join(dir, 'secrets', 'key'), 'from-a-file\n', { mode: 0o600 });
+      const yaml = (ref: string) => `
+receivers:
+  fakein: { endpoint: "127.0.0.1:9" }
+exporters:
+  fakeout: { url: "http://h:1/x", api_key: "\${file:${ref}}", period: "5s" }
+service:
+  pipelines:
+    metrics: { receivers: [fakein], exporters: [fakeout] }
+`;
+      const cfg = parseConfig(yaml('secrets/key'), join(dir, 'c.yaml'), reg, {} as NodeJS.ProcessEnv);
+      expect(cfg.exporters.get('fakeout')!.config.api_key).to.equal('from-a-file');
+      const abs = parseConfig(yaml(join(dir, 'secrets', 'key')), '/elsewhere/c.yaml', reg, {} as NodeJS.ProcessEnv);
+      expect(abs.exporters.get('fakeout')!.config.api_key).to.equal('from-a-file');
+      const { issues } = checkConfig(yaml('secrets/gone'), join(dir, 'c.yaml'), reg, {} as NodeJS.ProcessEnv);
+      const e = issues.filter((i) => i.severity === 'error');
+      expect(e).to.have.length(1);
+      expect(e[0]!.path).to.equal('exporters.fakeout.api_key');
+      expect(e[0]!.message).to.match(/cannot read secrets\/gone \(referenced as \$\{file:secrets\/gone\}\): ENOENT/);
+      expect(e[0]!.line).to.equal(5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports every error at once, each with key path, line and column', () => {

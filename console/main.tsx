@@ -735,6 +735,185 @@ function SentChart({ metric, periodMs, processor }: { metric: any; periodMs: num
 }
 
 // ---------- Metric stores ----------
+
+// ---------- Add a metric store ----------
+function fieldInput(f: any, value: string, set: (v: string) => void, describedBy: string) {
+  const id = `store-field-${f.key}`;
+  const common = { id, 'aria-describedby': describedBy, 'aria-required': f.required ? 'true' : undefined };
+  if (f.type === 'boolean')
+    return (
+      <select {...common} value={value} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
+        <option value="">default ({String(f.default)})</option>
+        <option value="true">true</option>
+        <option value="false">false</option>
+      </select>
+    );
+  if (f.type === 'enum')
+    return (
+      <select {...common} value={value} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
+        <option value="">default ({String(f.default ?? 'none')})</option>
+        {(f.values as string[]).map((v) => (
+          <option value={v}>{v}</option>
+        ))}
+      </select>
+    );
+  return (
+    <input
+      {...common}
+      type={f.secret ? 'password' : f.type === 'int' || f.type === 'number' ? 'number' : f.type === 'url' ? 'url' : 'text'}
+      autoComplete={f.secret ? 'new-password' : 'off'}
+      value={value}
+      placeholder={f.default !== undefined && f.default !== '' ? String(f.default) : ''}
+      onInput={(e) => set((e.target as HTMLInputElement).value)}
+    />
+  );
+}
+
+function AddStore({ onAdded }: { onAdded: () => void }) {
+  const { data, error } = usePoll(() => api.get('/api/v1/console/store-types'), 0);
+  const [open, setOpen] = useState(false);
+  const [type, setType] = useState('influxdb');
+  const [name, setName] = useState('');
+  const [vals, setVals] = useState<Record<string, string>>({});
+  const [pipes, setPipes] = useState<string[]>([]);
+  const [errs, setErrs] = useState<Record<string, string>>({});
+  const [msg, setMsg] = useState<string | undefined>();
+  const [added, setAdded] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  if (data === undefined) return <Err msg={error} />;
+  if (!data.writable) return <p class="muted">Stores are defined in the config file (exporters); the console is read-only (see docs/console.md).</p>;
+  const t = (data.types as any[]).find((x) => x.type === type) ?? data.types[0];
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrs({});
+    setMsg(undefined);
+    setAdded(undefined);
+    const options: Record<string, unknown> = {};
+    const secrets: Record<string, string> = {};
+    for (const f of t.fields as any[]) {
+      const v = vals[f.key] ?? '';
+      if (v === '') continue;
+      if (f.secret) secrets[f.key] = v;
+      else if (f.type === 'boolean') options[f.key] = v === 'true';
+      else if ((f.type === 'int' || f.type === 'number') && /^-?\d+(\.\d+)?$/.test(v)) options[f.key] = Number(v);
+      else options[f.key] = v;
+    }
+    try {
+      const r = await api.post('/api/v1/console/stores', { type: t.type, name, pipelines: pipes, options, secrets });
+      setAdded(r.yaml_added);
+      setMsg(`Added ${r.store} to ${r.config_file} (previous file kept as ${r.backup}); the service reloaded.`);
+      // secrets are write-only: never kept in the form
+      setVals((v) => Object.fromEntries(Object.entries(v).filter(([k]) => !(t.fields as any[]).some((f) => f.key === k && f.secret))));
+      onAdded();
+    } catch (err) {
+      const b = (err as ApiError).body;
+      const by: Record<string, string> = {};
+      for (const x of b?.errors ?? []) if (x.field) by[x.field] = x.message;
+      setErrs(by);
+      setMsg((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (!open)
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        Add a metric store
+      </button>
+    );
+  return (
+    <form class="add-store" onSubmit={(e) => void submit(e)} aria-labelledby="add-store-title">
+      <h2 id="add-store-title">Add a metric store</h2>
+      <p class="muted">
+        The form is generated from the adapter's options; empty fields keep their defaults. Secrets are write-only: stored in a 0600 file in the state directory
+        and referenced from the config as <code>{'${file:…}'}</code>, never shown again.
+      </p>
+      <label for="store-type">
+        Adapter{' '}
+        <select
+          id="store-type"
+          value={t.type}
+          onChange={(e) => {
+            setType((e.target as HTMLSelectElement).value);
+            setVals({});
+            setErrs({});
+          }}
+        >
+          {(data.types as any[]).map((x) => (
+            <option value={x.type}>{x.type}</option>
+          ))}
+        </select>
+      </label>
+      <label for="store-name">
+        Name (optional){' '}
+        <input id="store-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} aria-describedby="store-name-help store-name-err" />
+      </label>
+      <small id="store-name-help" class="muted">
+        the store's id: <code>{name === '' ? t.type : `${t.type}/${name}`}</code>
+      </small>
+      {errs.name ? (
+        <span class="field-error" id="store-name-err" role="alert">
+          {errs.name}
+        </span>
+      ) : null}
+      <fieldset>
+        <legend>Pipelines that send to it</legend>
+        {(data.pipelines as string[]).map((p) => (
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={pipes.includes(p)}
+              onChange={(e) => setPipes((x) => ((e.target as HTMLInputElement).checked ? [...x, p] : x.filter((y) => y !== p)))}
+            />{' '}
+            {p}
+          </label>
+        ))}
+      </fieldset>
+      <div class="fields">
+        {(t.fields as any[]).map((f) => (
+          <div class="field">
+            <label for={`store-field-${f.key}`}>
+              {f.key}
+              {f.required ? ' (required)' : ''}
+              {f.secret ? ' (secret)' : ''}
+            </label>
+            {fieldInput(
+              f,
+              vals[f.key] ?? '',
+              (v) => {
+                setVals((x) => ({ ...x, [f.key]: v }));
+                setErrs((x) => ({ ...x, [f.key]: '' }));
+              },
+              `store-help-${f.key}`,
+            )}
+            <small id={`store-help-${f.key}`} class="muted">
+              {f.doc}
+            </small>
+            {errs[f.key] ? (
+              <span class="field-error" role="alert">
+                {errs[f.key]}
+              </span>
+            ) : null}
+          </div>
+        ))}
+      </div>
+      <button type="submit" disabled={busy}>
+        Add store
+      </button>{' '}
+      <button type="button" class="secondary" onClick={() => setOpen(false)}>
+        Close
+      </button>
+      {msg !== undefined ? (
+        <p role="status" class="add-store-result">
+          {msg}
+        </p>
+      ) : null}
+      {added !== undefined ? <pre class="yaml-added">{added}</pre> : null}
+    </form>
+  );
+}
+
 function Stores() {
   const { data, error } = usePoll(() => Promise.all([api.get('/api/v1/stores'), api.get('/api/v1/status')]), 3000);
   const [hist, setHist] = useState<Array<{ t: number; sent: number; failed: number; queued: number }>>([]);
@@ -824,7 +1003,7 @@ function Stores() {
           ]}
         />
       ) : null}
-      <p class="muted">Stores are defined in the config file (exporters); see docs/console.md.</p>
+      <AddStore onAdded={() => setPage(0)} />
     </section>
   );
 }

@@ -61,5 +61,18 @@ export const consoleExtension: Extension = {
       summary: 'export a query as a metric into a metric set: the YAML it adds ("dry_run": true), or written to the config file and applied by a reload',
       handle: async (req, ctx) => (ctx.console.enabled ? (await import('./export.js')).exportRoute(await req.body(), ctx) : DISABLED),
     },
+    {
+      method: 'GET',
+      path: '/api/v1/console/store-types',
+      summary: "the metric store adapters with the form of each (from the component's config schema) and the pipelines a store can join",
+      handle: async (_req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).storeTypesRoute(ctx) : DISABLED),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/console/stores',
+      summary:
+        'add a metric store: the YAML it adds ("dry_run": true), or written to the config file (secrets into 0600 files, referenced as ${file:…}) and applied by a reload',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).createStoreRoute(await req.body(), ctx) : DISABLED),
+    },
   ],
 };

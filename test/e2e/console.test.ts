@@ -12,7 +12,7 @@
  * docs/images/ (the README's tour), else to a temporary directory.
  */
 import { expect } from 'chai';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.js';
@@ -81,13 +81,12 @@ processors:
 exporters:
   # scraped by Prometheus at its secret URL
   prometheus: { endpoint: "127.0.0.1:${promPort}", token: ${PULL_TOKEN} }
-  # a real InfluxDB with auth: the right password, and a wrong one
-  influxdb: { endpoint: "${influx.url}", db: errors, period: 2s, username: admin, password: "\${env:INFLUX_PW}" }
+  # a real InfluxDB with auth: a wrong password here; the right one is added from the console's store form
   influxdb/wrongpw: { endpoint: "${influx.url}", db: errors, period: 2s, username: admin, password: "\${env:INFLUX_WRONG_PW}", retry_on_failure: { enabled: false } }
 
 service:
   pipelines:
-    errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus, influxdb, influxdb/wrongpw] }
+    errors: { receivers: [errors], processors: [metricsets], exporters: [prometheus, influxdb/wrongpw] }
     sessions: { receivers: [importer/sessions], exporters: [prometheus] }
 `,
       {
@@ -121,7 +120,7 @@ service:
   // docs/images/ is refreshed only on request (UPDATE_SCREENSHOTS=1), so a test run leaves the checkout clean
   const shotDir = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'images') : tempDir();
   const shot = async (name: string) => {
-    await page.screenshot({ path: join(shotDir, `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' });
+    await page.screenshot({ path: join(shotDir, `console-${name}.png`), fullPage: name === 'explore' || name === 'metric-sets' || name === 'add-store' });
   };
   const sendEvents = async (tag: string) => {
     const now = Date.now();
@@ -263,7 +262,38 @@ service:
     await row.waitFor();
     const text = await row.innerText();
     expect(text).to.contain('prometheus').and.to.contain('pull').and.to.contain(`/${PULL_TOKEN}/metrics`);
-    // the InfluxDB store with the right password: its status turns to "last transmission: just now"
+    // add the InfluxDB store with the right password from the form generated from the influxdb schema
+    await page.getByRole('button', { name: 'Add a metric store' }).click();
+    await page.getByLabel('Adapter').selectOption('influxdb');
+    await page.getByRole('checkbox', { name: 'errors' }).check();
+    // without the required endpoint: nothing written, the error next to its field
+    await page.getByRole('button', { name: 'Add store' }).click();
+    const endpointError = page.locator('.field:has(#store-field-endpoint) .field-error');
+    await endpointError.waitFor();
+    expect(await endpointError.innerText()).to.match(/required/);
+    expect(readFileSync(configFile, 'utf8')).to.not.match(/^  influxdb:/m);
+    await page.locator('#store-field-endpoint').fill(influx!.url);
+    await page.locator('#store-field-db').fill('errors');
+    await page.locator('#store-field-period').fill('2s');
+    await page.locator('#store-field-username').fill('admin');
+    await page.locator('#store-field-password').fill(INFLUX_PASSWORD);
+    await shot('add-store');
+    await page.getByRole('button', { name: 'Add store' }).click();
+    await waitFor(async () => /^Added influxdb to config\.yaml/.test(await page.locator('.add-store-result').innerText()), {
+      timeoutMs: 20_000,
+      what: 'the store added',
+    });
+    // the password is write-only: gone from the form, not in the config file; kept in a 0600 file referenced as ${file:…}
+    expect(await page.locator('#store-field-password').inputValue()).to.equal('');
+    const cfgNow = readFileSync(configFile, 'utf8');
+    expect(cfgNow).to.not.contain(INFLUX_PASSWORD);
+    const ref = /password: \$\{file:([^}]+)\}/.exec(cfgNow);
+    expect(ref, cfgNow).to.not.equal(null);
+    expect(readFileSync(ref![1]!, 'utf8')).to.equal(INFLUX_PASSWORD);
+    expect(statSync(ref![1]!).mode & 0o777).to.equal(0o600);
+    expect(cfgNow).to.match(/exporters: \[\s*prometheus, influxdb\/wrongpw, influxdb\s*\]/);
+    expect(await page.locator('.yaml-added').innerText()).to.not.contain(INFLUX_PASSWORD);
+    // its status turns to "last transmission: just now"
     const good = page.locator('tr[data-store="influxdb"]');
     await waitFor(async () => /last transmission: just now/.test(await good.innerText()), { timeoutMs: 20_000, what: 'influxdb: last transmission just now' });
     expect(await good.innerText())

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --scenario ingest|startup|scrape|series|events|export|statsd|sdk|soak|cluster-leases|cluster|explore|datadog]`. Scenario `cluster`: see bench/fleet.ts (fleet-wide metric sets over NATS). Scenario `explore`: see bench/explore.ts. Scenario `datadog`: see bench/datadog.ts. Scenario `series`: see bench/series.ts (memory per series of the prometheus store and the accumulator at 100k/1M/5M, the scrape of 1M series). Scenario `cluster-leases`: see bench/cluster.ts. Scenario `startup`: see bench/startup.ts (also printed by ingest; `--compare DIR` measures another built checkout alternately). Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
+ * `npm run bench [-- --scenario ingest|startup|scrape|series|events|export|statsd|sdk|soak|cluster-leases|cluster|explore|datadog|cost]`. Scenario `cost`: see bench/cost.ts (CPU millicores and MiB per pod at typical loads). Scenario `cluster`: see bench/fleet.ts (fleet-wide metric sets over NATS). Scenario `explore`: see bench/explore.ts. Scenario `datadog`: see bench/datadog.ts. Scenario `series`: see bench/series.ts (memory per series of the prometheus store and the accumulator at 100k/1M/5M, the scrape of 1M series). Scenario `cluster-leases`: see bench/cluster.ts. Scenario `startup`: see bench/startup.ts (also printed by ingest; `--compare DIR` measures another built checkout alternately). Scenario `soak`: see bench/soak.ts. Scenario `sdk`: see bench/sdk.ts. Scenario `statsd`: see bench/statsd.ts. Scenario `export`: see bench/export.ts. Scenario `scrape`: see
  * bench/scrape.ts (exposition render time and bytes at 10k/100k series vs
  * @opentelemetry/exporter-prometheus). Scenario `ingest` (the default): OTLP JSON and protobuf load at the
  * running service (otlp → batch → nop) and, in the same run, at a bare
@@ -31,6 +31,7 @@ import { fleetScenario } from './fleet.js';
 import { seriesScenario } from './series.js';
 import { exploreScenario } from './explore.js';
 import { datadogScenario } from './datadog.js';
+import { costScenario } from './cost.js';
 import { measureStartup, startupLines } from './startup.js';
 import { writeSection } from './docsection.js';
 
@@ -384,6 +385,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   series: seriesScenario,
   explore: exploreScenario,
   datadog: datadogScenario,
+  cost: costScenario,
 };
 const run = scenarios[SCENARIO ?? 'ingest'];
 if (run === undefined) {

@@ -108,9 +108,15 @@ describe('fleet-wide metric sets under faults', function () {
       await influx!.createDatabase('kill_single');
       const out = mkdtempSync(join(tmpdir(), 'mp-fleet-kill-'));
       dirs.push(out);
-      // the store keeps a period open 30 s: a takeover slowed by a loaded machine must not turn into late points at the store (docs/cluster.md: store lateness ≥ allowed_lateness + cluster_wait)
+      // the store keeps a period open 30 s: a takeover slowed by a loaded machine must not turn into late points at the store (docs/cluster.md: store lateness ≥ allowed_lateness + cluster_wait).
+      // Its queue is on disk and each replica keeps its state directory across the restart: d, killed after marking a window
+      // exported and before its store sent it, sends it when it comes back (with the memory queue that window was lost: the
+      // mark says exported, and no other node exports it again; docs/cluster.md "An owner that crashes")
       const start = (id: string, file: string) =>
-        startMetricport(fleetConfig({ influx: influx!.url, db: 'kill', cluster: clusterYaml(nats.urls, id), file: join(out, file), storeLateness: '30s' }));
+        startMetricport(
+          fleetConfig({ influx: influx!.url, db: 'kill', cluster: clusterYaml(nats.urls, id), file: join(out, file), storeLateness: '30s', diskQueue: true }),
+          { args: ['--state-dir', join(out, `state-${id}`)] },
+        );
       // a, b, c receive the events; d owns partitions and receives nothing (what it had in memory when killed is then nothing the reference has)
       const [a, b, c, d] = await Promise.all([start('a', 'a.jsonl'), start('b', 'b.jsonl'), start('c', 'c.jsonl'), start('d', 'd.jsonl')]);
       procs.push(a!, b!, c!, d!);

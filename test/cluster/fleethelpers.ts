@@ -17,6 +17,8 @@ export interface FleetConfigOptions {
   file?: string;
   clusterWait?: string;
   storeLateness?: string;
+  /** the store's sending queue on disk (its write-ahead log survives a crash of the replica) */
+  diskQueue?: boolean;
 }
 
 export function fleetConfig(o: FleetConfigOptions): string {
@@ -36,7 +38,7 @@ processors:
           - { name: ByVersion, group_by: [app.version], aggregates: [count, unique(guid), sum(ms), min(ms), max(ms), mean(ms), first(ms), last(ms), p99(ms)] }
           - { name: All, aggregates: [count, unique(guid), sum(ms)] }
 exporters:
-  influxdb: { endpoint: ${o.influx}, db: ${o.db}, period: ${PERIOD_S}s, lateness: ${o.storeLateness ?? '10s'}, compression: none, retry_on_failure: { initial_interval: 100ms } }
+  influxdb: { endpoint: ${o.influx}, db: ${o.db}, period: ${PERIOD_S}s, lateness: ${o.storeLateness ?? '10s'}, compression: none, retry_on_failure: { initial_interval: 100ms }${o.diskQueue === true ? ', sending_queue: { storage: disk }' : ''} }
 ${o.file !== undefined ? `  file: { path: "${o.file}", flush_interval: 0s }\n` : ''}service:
   pipelines:
     errors: { receivers: [errors], processors: [metricsets], exporters: [influxdb${o.file !== undefined ? ', file' : ''}] }

@@ -20,7 +20,6 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import { createTlsServer, loadTlsOptions, type TlsConfig } from '../config/security.js';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { createGzip, gzip as gzipCb, constants as zc } from 'node:zlib';
 import type { Counter, Meter } from '@opentelemetry/api';
@@ -204,9 +203,7 @@ export class PullServer {
         if (gone || res.destroyed) return;
         const n = it.next();
         if (n.done === true) break;
-        if (!out.write(n.value)) {
-          await Promise.race([once(out, 'drain'), once(res, 'close')]);
-        }
+        if (!out.write(n.value)) await drainOrClose(out, res);
       }
       out.end();
     } catch (e) {
@@ -284,4 +281,22 @@ export class PullServer {
     });
     return this.closed;
   }
+}
+
+/**
+ * Wait until `out` drains or `res` closes, whichever comes first, and take
+ * both listeners off again. (`Promise.race` of two `events.once` left the
+ * loser's listeners on the response at every wait: a large scrape added
+ * hundreds, and Node warned "MaxListenersExceededWarning".)
+ */
+function drainOrClose(out: Writable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -68,6 +68,49 @@ describe('pull store: streamed exposition', () => {
     expect(next.find((s) => s.name === 'late_family')?.value).to.equal('5');
   });
 
+  it('a large scrape waits for the socket to drain many times without adding listeners to the response each time', async () => {
+    const store = new CumulativeStore({ expiryMs: 0 });
+    fill(store, 0, 60_000);
+    const server = new PullServer({
+      endpoint: '127.0.0.1:0',
+      configKey: 'exporters.prometheus.endpoint',
+      owner: 'prometheus',
+      logger: silentLogger(),
+      meter: createNoopMeter(),
+      path: '/tok/metrics',
+      respond: (req) => prometheusResponse(store, req.headers.accept),
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(`${w.name}: ${w.message}`);
+    };
+    process.on('warning', onWarning);
+    await server.start();
+    try {
+      const port = server.address()!.port;
+      // a slow reader: the server fills the socket and waits for 'drain' again and again
+      const got = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/tok/metrics' }, (res) => {
+          let n = 0;
+          res.on('readable', () => {
+            let c: Buffer | null;
+            while ((c = res.read(16 * 1024) as Buffer | null) !== null) n += c.length;
+          });
+          res.on('end', () => resolve(n));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(got).to.equal(renderBytes(store, 'text').length);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /MaxListeners/.test(w))).to.deep.equal([]);
+    } finally {
+      process.off('warning', onWarning);
+      await server.close(AbortSignal.timeout(1000));
+    }
+  });
+
   it('a scrape is chunked (no Content-Length), gzip when asked, identical to the whole render; HEAD renders nothing', async () => {
     const store = new CumulativeStore({ expiryMs: 0 });
     fill(store, 0, 30_000);

@@ -22,7 +22,7 @@ import http from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { encodeMetricsProto } from '../src/otlp/index.js';
+import { encodeMetricsProto } from '../src/otlp/proto.js';
 import type { Metric, MetricsBatch } from '../src/model/index.js';
 import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';

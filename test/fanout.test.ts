@@ -4,32 +4,7 @@ import type { Consumer } from '../src/component.js';
 import { PermanentError, RefusedError } from '../src/errors.js';
 import { fanout } from '../src/fanout.js';
 import type { MetricsBatch } from '../src/model/index.js';
-
-function batch(v = 1): MetricsBatch {
-  return {
-    resourceMetrics: [
-      {
-        schemaUrl: '',
-        resource: { attributes: { 'service.name': 's' }, droppedAttributesCount: 0 },
-        scopeMetrics: [
-          {
-            schemaUrl: '',
-            scope: { name: 'x', version: '', attributes: {}, droppedAttributesCount: 0 },
-            metrics: [
-              {
-                kind: 'gauge',
-                name: 'g',
-                unit: '',
-                description: '',
-                points: [{ attributes: { a: 'b' }, startTimeUnixNano: 0n, timeUnixNano: 1700000000123456789n, flags: 0, value: v }],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-}
+import { batch } from './helpers/batches.js';
 
 describe('fan-out', () => {
   it('gives mutating consumers their own copy and never lets them affect others', async () => {

@@ -4,34 +4,9 @@ import { parseConfig, type Registry } from '../src/config/service-config.js';
 import { RefusedError } from '../src/errors.js';
 import { silentLogger } from '../src/logger.js';
 import type { MetricsBatch } from '../src/model/index.js';
+import { batch } from './helpers/batches.js';
 import { Service } from '../src/service.js';
 import { ServiceTelemetry } from '../src/telemetry.js';
-
-function batch(v = 1): MetricsBatch {
-  return {
-    resourceMetrics: [
-      {
-        schemaUrl: '',
-        resource: { attributes: { 'service.name': 's' }, droppedAttributesCount: 0 },
-        scopeMetrics: [
-          {
-            schemaUrl: '',
-            scope: { name: 'x', version: '', attributes: {}, droppedAttributesCount: 0 },
-            metrics: [
-              {
-                kind: 'gauge',
-                name: 'g',
-                unit: '',
-                description: '',
-                points: [{ attributes: { a: 'b' }, startTimeUnixNano: 0n, timeUnixNano: 1700000000123456789n, flags: 0, value: v }],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-}
 
 describe('service: pipeline graph and lifecycle', () => {
   function recordingRegistry(log: string[], received: Record<string, unknown[]>): Registry {

@@ -14,11 +14,10 @@
  * --admin-console-allow-config-changes true and a config file (not the
  * embedded default).
  */
-import { copyFile, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from '../vendor/yaml.js';
-import { writeFileAtomic } from '../atomicfile.js';
 import { checkConfig } from '../config/service-config.js';
+import { bad, readConfigDocument, writeAndReload, type FieldError } from './configfile.js';
 import type { AdminContext, AdminReply } from '../extension.js';
 import { registry } from '../registry.js';
 
@@ -35,12 +34,6 @@ interface ExportBody {
   metric?: MetricIn;
   processor?: unknown;
   dry_run?: unknown;
-}
-
-type FieldError = { path: string; message: string; field?: string };
-
-function bad(status: number, error: string, errors: FieldError[] = []): AdminReply {
-  return { status, json: { status: 'rejected', error, errors } };
 }
 
 /** The metric as it goes into the YAML: only what is set, in the documented key order. */
@@ -124,14 +117,9 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   if (!dryRun && !c.allowConfigChanges)
     return bad(403, 'the console is read-only: start metricport with --admin-console-allow-config-changes true to write the config file');
   const file = c.configFile;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    return bad(500, `cannot read the config file ${basename(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) return bad(409, `the config file does not parse as YAML (${doc.errors[0]!.message}); fix it first`);
+  const read = await readConfigDocument(file);
+  if ('reply' in read) return read.reply;
+  const { text, doc } = read;
   const processors = doc.get('processors', true);
   const ids = isMap(processors)
     ? processors.items.map((p) => String((p.key as { value?: unknown })?.value ?? p.key)).filter((k) => k === 'metricsets' || k.startsWith('metricsets/'))
@@ -221,23 +209,8 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
     config_file: basename(file),
   };
   if (dryRun) return { json: { status: 'preview', ...result } };
-  const backup = `${file}.bak`;
-  await copyFile(file, backup);
-  await writeFileAtomic(file, next);
-  if (c.reload === undefined) return { json: { status: 'written', ...result, backup: basename(backup), reload: null } };
-  const outcome = await c.reload();
-  if (!outcome.ok) {
-    // the service kept the previous config: so does the file
-    await writeFileAtomic(file, text);
-    return {
-      status: 409,
-      json: {
-        status: 'rejected',
-        error: `the reload refused the new config (${String(outcome.error ?? 'unknown error')}); the previous file is back in place`,
-        errors: outcome.errors ?? [],
-      },
-    };
-  }
-  ctx.logger.info({ processor: wanted, set: setName, metric: m.name, file: basename(file) }, 'console: exported a metric into the config file and reloaded');
-  return { json: { status: 'exported', ...result, backup: basename(backup), reload: outcome } };
+  const reply = await writeAndReload(ctx, text, next, 'exported', result);
+  if (reply.status === undefined)
+    ctx.logger.info({ processor: wanted, set: setName, metric: m.name, file: basename(file) }, 'console: exported a metric into the config file and reloaded');
+  return reply;
 }

@@ -20,12 +20,12 @@
  * answers the YAML it would add (with the `${file:…}` references, never the
  * secret).
  */
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from '../vendor/yaml.js';
-import { writeFileAtomic } from '../atomicfile.js';
 import type { Field } from '../config/schema.js';
 import { checkConfig } from '../config/service-config.js';
+import { bad, readConfigDocument, writeAndReload } from './configfile.js';
 import type { AdminContext, AdminReply } from '../extension.js';
 import { registry } from '../registry.js';
 
@@ -54,10 +54,6 @@ function formFields(schema: Record<string, Field>): FormField[] {
     out.push(row);
   }
   return out;
-}
-
-function bad(status: number, error: string, errors: Array<{ path: string; message: string; field?: string }> = []): AdminReply {
-  return { status, json: { status: 'rejected', error, errors } };
 }
 
 async function pipelinesOf(file: string): Promise<string[]> {
@@ -131,14 +127,9 @@ export async function createStoreRoute(raw: Buffer, ctx: AdminContext): Promise<
   if (errors.length > 0) return bad(400, 'the form has errors', errors);
 
   const file = c.configFile;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    return bad(500, `cannot read the config file ${basename(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) return bad(409, `the config file does not parse as YAML (${doc.errors[0]!.message}); fix it first`);
+  const read = await readConfigDocument(file);
+  if ('reply' in read) return read.reply;
+  const { text, doc } = read;
   if (doc.hasIn(['exporters', id]))
     return bad(409, `the config already has a store ${JSON.stringify(id)}`, [
       { path: `exporters.${id}`, field: 'name', message: 'this name is taken; pick another' },
@@ -198,23 +189,8 @@ export async function createStoreRoute(raw: Buffer, ctx: AdminContext): Promise<
   const snippet = new Document({ [id]: node }).toString().replace(/\n$/, '');
   const result = { store: id, pipelines, yaml_added: snippet, config_file: basename(file) };
   if (dryRun) return { json: { status: 'preview', ...result } };
-  const backup = `${file}.bak`;
-  await copyFile(file, backup);
-  await writeFileAtomic(file, next);
-  if (c.reload === undefined) return { json: { status: 'written', ...result, backup: basename(backup), reload: null } };
-  const outcome = await c.reload();
-  if (!outcome.ok) {
-    await writeFileAtomic(file, text);
-    await cleanup();
-    return {
-      status: 409,
-      json: {
-        status: 'rejected',
-        error: `the reload refused the new config (${String(outcome.error ?? 'unknown error')}); the previous file is back in place`,
-        errors: outcome.errors ?? [],
-      },
-    };
-  }
-  ctx.logger.info({ store: id, pipelines, file: basename(file) }, 'console: added a metric store to the config file and reloaded');
-  return { json: { status: 'created', ...result, backup: basename(backup), reload: outcome } };
+  const reply = await writeAndReload(ctx, text, next, 'created', result);
+  if (reply.status !== undefined) await cleanup();
+  else ctx.logger.info({ store: id, pipelines, file: basename(file) }, 'console: added a metric store to the config file and reloaded');
+  return reply;
 }

@@ -279,7 +279,7 @@ service:
     await page.locator('#store-field-password').fill(INFLUX_PASSWORD);
     await shot('add-store');
     await page.getByRole('button', { name: 'Add store' }).click();
-    await waitFor(async () => /^Added influxdb to config\.yaml/.test(await page.locator('.add-store-result').innerText()), {
+    await waitFor(async () => (await page.locator('.add-store-result').innerText()).startsWith('Added influxdb to config.yaml'), {
       timeoutMs: 20_000,
       what: 'the store added',
     });

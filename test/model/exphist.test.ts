@@ -1,28 +1,11 @@
 /** src/model/exphist.ts: an exponential histogram point as explicit buckets (what every push store and the Prometheus store write). */
 import { expect } from 'chai';
 import { explicitFromExpPoint } from '../../src/model/exphist.js';
-import type { ExponentialHistogramDataPoint } from '../../src/model/index.js';
+import { expPoint as ep } from '../helpers/batches.js';
 
 const S = 1_000_000_000n;
 const T0 = 1_700_000_000; // seconds
 const t = (s: number): bigint => BigInt(s) * S;
-
-function ep(time: bigint, p: Partial<ExponentialHistogramDataPoint>): ExponentialHistogramDataPoint {
-  return {
-    attributes: {},
-    startTimeUnixNano: 0n,
-    timeUnixNano: time,
-    flags: 0,
-    count: 0,
-    sum: 0,
-    scale: 0,
-    zeroCount: 0,
-    zeroThreshold: 0,
-    positive: { offset: 0, bucketCounts: [] },
-    negative: { offset: 0, bucketCounts: [] },
-    ...p,
-  };
-}
 
 describe('model: exponential histogram → explicit buckets (explicitFromExpPoint)', () => {
   it('one point: each exponential bucket one fixed bucket (upper bounds base^(i+1), negatives -base^i), zero bucket ≤ threshold, +Inf empty', () => {

@@ -4,26 +4,11 @@ import { encodeLines } from '../../exporters/influxdb/encode.js';
 import type { ExponentialHistogramDataPoint, Metric } from '../../src/model/index.js';
 import { PeriodAccumulator } from '../../src/storehelper/accumulator.js';
 import { S, batch } from './util.js';
+import { expPoint as ep } from '../helpers/batches.js';
 
 const T0 = 1_700_000_000; // seconds, a multiple of 10
 const t = (s: number): bigint => BigInt(s) * S;
 
-function ep(time: bigint, p: Partial<ExponentialHistogramDataPoint>): ExponentialHistogramDataPoint {
-  return {
-    attributes: {},
-    startTimeUnixNano: 0n,
-    timeUnixNano: time,
-    flags: 0,
-    count: 0,
-    sum: 0,
-    scale: 0,
-    zeroCount: 0,
-    zeroThreshold: 0,
-    positive: { offset: 0, bucketCounts: [] },
-    negative: { offset: 0, bucketCounts: [] },
-    ...p,
-  };
-}
 const expMetric = (name: string, points: ExponentialHistogramDataPoint[], temporality: 1 | 2 = 1): Metric => ({
   kind: 'exponentialHistogram',
   name,

@@ -95,7 +95,8 @@ export class Group {
     spec: MetricSpec,
     o: EngineOptions,
   ) {
-    this.hlls = spec.uniqueAttrs.map(() => new HyperLogLog({ threshold: o.hllThreshold, precision: o.hllPrecision }));
+    // replay (Explore): the window's sketches are merged into the query's totals, so they list their non-zero registers
+    this.hlls = spec.uniqueAttrs.map(() => new HyperLogLog({ threshold: o.hllThreshold, precision: o.hllPrecision, listNonZero: o.mode === 'replay' }));
     this.nums = spec.sketch.map((s) => new NumAcc(s ? new DDSketch({ relativeAccuracy: o.ddAccuracy }) : undefined));
   }
 }
@@ -150,6 +151,12 @@ export interface PreviewWindow {
   series: PreviewSeries[];
 }
 
+function clearMemo1(memo: { groups: Array<unknown>; touched: number[] }): void {
+  const t = memo.touched;
+  for (let i = 0; i < t.length; i++) memo.groups[t[i]!] = undefined;
+  t.length = 0;
+}
+
 export class MetricSetsEngine {
   readonly periodNs: bigint;
   readonly counters: MetricCounters[];
@@ -162,6 +169,8 @@ export class MetricSetsEngine {
   private curStart = 1n;
   private curEnd = 0n;
   private readonly overflowAttrs: Attributes[];
+  /** addColumns, per metric with one group_by attribute: the group per dictionary id, reused across blocks (see memo1) */
+  private colMemo: Array<{ groups: Array<Group | null | undefined>; touched: number[] } | undefined> = [];
   private readonly hasGroupless: boolean;
   /** zero-fill starts at the window the engine started in (earlier windows were not watched whole) */
   private zeroFromK = -Infinity;
@@ -318,6 +327,20 @@ export class MetricSetsEngine {
   }
 
   /**
+   * The per-dictionary-id group memo of metric m for a block of `size` ids:
+   * one array per metric reused across blocks and windows, emptied by
+   * resetting only the ids set since (a block holds thousands of distinct
+   * values, a group_by attribute a few of them).
+   */
+  private memo1(m: number, size: number): { groups: Array<Group | null | undefined>; touched: number[] } {
+    let memo = this.colMemo[m];
+    if (memo === undefined) memo = this.colMemo[m] = { groups: [], touched: [] };
+    else clearMemo1(memo);
+    if (memo.groups.length < size) for (let i = memo.groups.length; i < size; i++) memo.groups.push(undefined);
+    return memo;
+  }
+
+  /**
    * Aggregate a columnar block of events (the Explore history, history.ts)
    * exactly as add() would aggregate the same events one by one (replay mode
    * only; events outside [fromNs, toNs) are skipped): the same groups, the
@@ -344,7 +367,7 @@ export class MetricSetsEngine {
       return i === undefined ? undefined : c.cols[i];
     };
     // per metric: what its filter, group_by and aggregates read, and caches by dictionary id
-    const plans = this.specs.map((spec) => {
+    const plans = this.specs.map((spec, m) => {
       const fAttrs = spec.filter === TRUE ? [] : spec.filterAttrs;
       return {
         spec,
@@ -355,7 +378,7 @@ export class MetricSetsEngine {
         gCols: spec.groupBy.map((k) => col(k)),
         gMemo: new Map<string, Group | null>(),
         /** one group_by attribute: the group per dictionary id (undefined = not looked up in this window) */
-        gMemo1: spec.groupBy.length === 1 ? new Array<Group | null | undefined>(dict.length + 1) : undefined,
+        gMemo1: spec.groupBy.length === 1 ? this.memo1(m, dict.length + 1) : undefined,
         uCols: spec.uniqueAttrs.map((k) => col(k)),
         nCols: spec.numAttrs.map((k) => col(k)),
       };
@@ -383,7 +406,7 @@ export class MetricSetsEngine {
         w = this.window(k);
         for (const pl of plans) {
           pl.gMemo.clear();
-          pl.gMemo1?.fill(undefined);
+          if (pl.gMemo1 !== undefined) clearMemo1(pl.gMemo1);
         }
       }
       let t: bigint | undefined;
@@ -438,7 +461,7 @@ export class MetricSetsEngine {
           if (pl.gMemo1 !== undefined) {
             const gc = pl.gCols[0];
             id1 = gc === undefined ? 0 : gc[i]!;
-            hit = pl.gMemo1[id1];
+            hit = pl.gMemo1.groups[id1];
           } else {
             for (let j = 0; j < gb.length; j++) {
               const gc = pl.gCols[j];
@@ -468,8 +491,10 @@ export class MetricSetsEngine {
               key = j === 0 ? part : key + '\u0000' + part;
             }
             if (!missing) hit = this.groupOf(mw, m, spec, key, a);
-            if (pl.gMemo1 !== undefined) pl.gMemo1[id1] = hit;
-            else pl.gMemo.set(idKey, hit);
+            if (pl.gMemo1 !== undefined) {
+              pl.gMemo1.groups[id1] = hit;
+              pl.gMemo1.touched.push(id1);
+            } else pl.gMemo.set(idKey, hit);
             if (hit === null) {
               cnt.missing_group_by++;
               continue;

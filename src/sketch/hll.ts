@@ -27,6 +27,12 @@ export interface HllOptions {
   precision?: number;
   /** distinct values kept exactly before converting to registers (default 1,024; 0 = registers from the start) */
   threshold?: number;
+  /**
+   * Also list the registers that are not zero while they are fewer than 2^p / 8, so merging this
+   * sketch into another visits those instead of all 2^p (Explore's short-lived per-bucket sketches,
+   * merged into the table's totals; up to 2^p / 4 bytes more while the list is kept). Default false.
+   */
+  listNonZero?: boolean;
 }
 
 export interface HllJson {
@@ -42,7 +48,35 @@ export interface HllJson {
 const SEED_STRING = 0;
 const SEED_OTHER = 0x5f3759df;
 const INITIAL_SLOTS = 8;
-const TWO_32 = 4294967296;
+
+/**
+ * Exact-phase tables a sketch gave up (grown out of, or converted to
+ * registers), for the next sketch that grows to that size: a window's
+ * sketches all pass through the same sizes, and without reuse the tables
+ * left behind are twice the last one (and, in an Explore query over a million
+ * events, tens of MiB that trigger full collections). Bounded: tables of
+ * POOL_MIN_SLOTS or more slots, at most POOL_MAX_BYTES in all.
+ */
+const pool = new Map<number, Float64Array[]>();
+const POOL_MIN_SLOTS = 256;
+const POOL_MAX_BYTES = 1 << 20;
+let pooledBytes = 0;
+
+function takeTable(slots: number): Float64Array {
+  const t = pool.get(slots)?.pop();
+  if (t === undefined) return new Float64Array(slots);
+  pooledBytes -= t.byteLength;
+  t.fill(0);
+  return t;
+}
+
+function giveTable(t: Float64Array): void {
+  if (t.length < POOL_MIN_SLOTS || pooledBytes + t.byteLength > POOL_MAX_BYTES) return;
+  let l = pool.get(t.length);
+  if (l === undefined) pool.set(t.length, (l = []));
+  l.push(t);
+  pooledBytes += t.byteLength;
+}
 
 /** The hash of an attribute value: strings hashed as they are; other types by a typed form under another seed (so "1" and 1 differ). */
 export function hashValue(v: unknown): number {
@@ -60,10 +94,18 @@ export class HyperLogLog {
   private table: Float64Array | undefined;
   private size = 0;
   private registers: Uint8Array | undefined;
+  /** register phase: how many registers hold each value 0..q+1 (kept as registers change, so count() is O(q)) */
+  private hist: Float64Array | undefined;
   /** divisor that leaves the register index: 2^(53-p) */
   private readonly shift: number;
   /** bits below the index (q in Ertl's paper) */
   private readonly q: number;
+  /** 2^(q-32): divides the q bits below the index into their upper 32 bits */
+  private readonly lowDiv: number;
+  private readonly listNonZero: boolean;
+  /** register phase with listNonZero: the indices of the registers that are not zero (undefined once too many) */
+  private nz: Uint16Array | Uint32Array | undefined;
+  private nzLen = 0;
 
   constructor(opts: HllOptions = {}) {
     const p = opts.precision ?? HLL_DEFAULT_PRECISION;
@@ -74,8 +116,38 @@ export class HyperLogLog {
     this.threshold = t;
     this.q = 53 - p;
     this.shift = 2 ** this.q;
+    this.lowDiv = 2 ** (this.q - 32);
+    this.listNonZero = opts.listNonZero === true;
     if (t > 0) this.table = new Float64Array(INITIAL_SLOTS);
-    else this.registers = new Uint8Array(1 << p);
+    else this.setRegisters();
+  }
+
+  /** Enter the register phase with these registers (the histogram counted from them; none given: all zero). */
+  private setRegisters(regs?: Uint8Array): void {
+    const hist = new Float64Array(this.q + 2);
+    if (regs === undefined) {
+      regs = new Uint8Array(1 << this.precision);
+      hist[0] = regs.length;
+    } else for (let i = 0; i < regs.length; i++) hist[regs[i]!]!++;
+    this.registers = regs;
+    this.hist = hist;
+    if (this.listNonZero && hist[0] === regs.length) {
+      const n = regs.length >> 3;
+      this.nz = this.precision <= 16 ? new Uint16Array(n) : new Uint32Array(n);
+      this.nzLen = 0;
+    }
+  }
+
+  /** Register idx goes from `old` to `rank` (> old): the histogram and the list of non-zero registers follow. */
+  private raised(idx: number, old: number, rank: number): void {
+    const hist = this.hist!;
+    hist[old]!--;
+    hist[rank]!++;
+    const nz = this.nz;
+    if (old === 0 && nz !== undefined) {
+      if (this.nzLen < nz.length) nz[this.nzLen++] = idx;
+      else this.nz = undefined;
+    }
   }
 
   /** true while every value is still counted exactly */
@@ -109,7 +181,8 @@ export class HyperLogLog {
     const table = this.table as Float64Array;
     const mask = table.length - 1;
     // the low bits of a uniform hash are uniform: start there and probe linearly
-    let i = (h % TWO_32) & mask;
+    // (h & mask: ToInt32 keeps h mod 2^32, so this is (h mod 2^32) & mask without a float modulo)
+    let i = h & mask;
     for (;;) {
       const x = table[i]!;
       if (x === h) return;
@@ -128,28 +201,30 @@ export class HyperLogLog {
 
   private grow(): void {
     const old = this.table as Float64Array;
-    const table = new Float64Array(old.length * 2);
+    const table = takeTable(old.length * 2);
     const mask = table.length - 1;
     for (let j = 0; j < old.length; j++) {
       const h = old[j]!;
       if (h === 0) continue;
-      let i = (h % TWO_32) & mask;
+      let i = h & mask;
       while (table[i] !== 0) i = (i + 1) & mask;
       table[i] = h;
     }
     this.table = table;
+    giveTable(old);
   }
 
   private toRegisters(): void {
-    const regs = new Uint8Array(1 << this.precision);
     const table = this.table as Float64Array;
+    this.table = undefined;
+    this.size = 0;
+    this.setRegisters();
+    const regs = this.registers!;
     for (let j = 0; j < table.length; j++) {
       const h = table[j]!;
       if (h !== 0) this.addToRegisters(regs, h);
     }
-    this.table = undefined;
-    this.size = 0;
-    this.registers = regs;
+    giveTable(table);
   }
 
   private addToRegisters(regs: Uint8Array, h: number): void {
@@ -157,21 +232,24 @@ export class HyperLogLog {
     const w = h - idx * this.shift; // q bits
     // rank = leading zeros of w within q bits, + 1 (q + 1 when w = 0)
     let rank: number;
-    const extra = this.q - 32; // q > 32 for p ≤ 18 (q ≥ 35)
-    const top = Math.floor(w / 2 ** extra); // the upper 32 bits of w
+    const top = Math.floor(w / this.lowDiv); // the upper 32 bits of w (q > 32 for p ≤ 18)
     if (top !== 0) rank = Math.clz32(top) + 1;
     else {
-      const low = w - top * 2 ** extra; // extra bits
+      const extra = this.q - 32;
+      const low = w; // top = 0: w has only the low `extra` bits
       rank = low === 0 ? this.q + 1 : 32 + (Math.clz32(low) - (32 - extra)) + 1;
     }
-    if (rank > regs[idx]!) regs[idx] = rank;
+    const old = regs[idx]!;
+    if (rank > old) {
+      regs[idx] = rank;
+      this.raised(idx, old, rank);
+    }
   }
 
   /** The number of distinct values (exact in the exact phase, else the estimate rounded). */
   count(): number {
-    const regs = this.registers;
-    if (regs === undefined) return this.size;
-    return Math.round(estimate(regs, this.q));
+    if (this.registers === undefined) return this.size;
+    return Math.round(estimate(this.hist!, this.registers.length, this.q));
   }
 
   /** The union of this and `other`, in place. Both must have the same precision. */
@@ -188,7 +266,27 @@ export class HyperLogLog {
     if (this.registers === undefined) this.toRegisters();
     const a = this.registers as Uint8Array;
     const b = other.registers;
-    for (let j = 0; j < a.length; j++) if (b[j]! > a[j]!) a[j] = b[j]!;
+    const nz = other.nz;
+    if (nz !== undefined) {
+      for (let k = 0; k < other.nzLen; k++) {
+        const j = nz[k]!;
+        const x = b[j]!;
+        const y = a[j]!;
+        if (x > y) {
+          a[j] = x;
+          this.raised(j, y, x);
+        }
+      }
+      return this;
+    }
+    for (let j = 0; j < a.length; j++) {
+      const x = b[j]!;
+      const y = a[j]!;
+      if (x > y) {
+        a[j] = x;
+        this.raised(j, y, x);
+      }
+    }
     return this;
   }
 
@@ -225,7 +323,7 @@ export class HyperLogLog {
       for (let i = 0; i < bytes.length; i++) {
         if (bytes[i]! > h.q + 1) throw new RangeError(`HyperLogLog register ${i} holds ${bytes[i]}, above the maximum ${h.q + 1}`);
       }
-      h.registers!.set(bytes);
+      h.setRegisters(new Uint8Array(bytes));
       (h as { threshold: number }).threshold = o.t;
       return h;
     }
@@ -234,7 +332,7 @@ export class HyperLogLog {
     (h as { threshold: number }).threshold = o.t;
     if (o.t === 0) {
       h.table = undefined;
-      h.registers = new Uint8Array(1 << o.p);
+      h.setRegisters();
     }
     for (const x of o.exact) {
       if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)
@@ -245,11 +343,8 @@ export class HyperLogLog {
   }
 }
 
-/** Ertl's improved raw estimator. */
-function estimate(regs: Uint8Array, q: number): number {
-  const m = regs.length;
-  const c = new Float64Array(q + 2);
-  for (let i = 0; i < m; i++) c[regs[i]!]!++;
+/** Ertl's improved raw estimator, from the histogram `c` of the m registers' values. */
+function estimate(c: Float64Array, m: number, q: number): number {
   let z = m * tau(1 - c[q + 1]! / m);
   for (let k = q; k >= 1; k--) z = 0.5 * (z + c[k]!);
   z += m * sigma(c[0]! / m);

@@ -100,6 +100,69 @@ describe('sketch: HyperLogLog', () => {
     }
   });
 
+  it('keeps the estimate it had when count() scanned every register (pinned values; the kept histogram matches a rebuilt one)', () => {
+    // count() reads a histogram of register values kept as registers change (adds, conversion, merges);
+    // these figures are what the former full scan gave for the same inputs, and fromJSON rebuilds the histogram by a scan
+    const got: number[][] = [];
+    for (const [n, p, t] of [
+      [100_000, 14, 1024],
+      [5_000, 12, 0],
+      [3_000, 14, 1024],
+      [250_000, 10, 64],
+    ] as const) {
+      const a = new HyperLogLog({ precision: p, threshold: t });
+      const b = new HyperLogLog({ precision: p, threshold: t });
+      for (let i = 0; i < n; i++) (i % 3 ? a : b).addString(`v-${i}`);
+      const m = a.clone().merge(b);
+      got.push([a.count(), b.count(), m.count(), HyperLogLog.fromJSON(m.toJSON()).count()]);
+    }
+    expect(got).to.deep.equal([
+      [67178, 33325, 100364, 100364],
+      [3352, 1663, 5067, 5067],
+      [2016, 1000, 3020, 3020],
+      [167853, 80182, 247924, 247924],
+    ]);
+  });
+
+  it('listNonZero (Explore): merging a sparse or a dense sketch gives the same registers as without the list', () => {
+    for (const [n, kept] of [
+      [1_500, true],
+      [3_000, false],
+      [40_000, false],
+    ] as const) {
+      // 1,500 values set fewer than 2^14 / 8 = 2,048 registers (the list is used); 3,000 and 40,000 more (it is dropped)
+      const listed = new HyperLogLog({ listNonZero: true });
+      const plain = new HyperLogLog();
+      for (let i = 0; i < n; i++) {
+        listed.addString(`u-${i}`);
+        plain.addString(`u-${i}`);
+      }
+      expect((listed as unknown as { nz?: unknown }).nz !== undefined, `list kept for ${n}`).to.equal(kept);
+      const base = filled(0, 5_000);
+      const viaList = base.clone().merge(listed);
+      const viaScan = base.clone().merge(plain);
+      expect(viaList.toJSON()).to.deep.equal(viaScan.toJSON());
+      expect(viaList.count()).to.equal(viaScan.count());
+      expect(listed.toJSON()).to.deep.equal(plain.toJSON());
+      // into an empty sketch too (the merge target's own histogram and list follow)
+      const into = new HyperLogLog({ threshold: 0, listNonZero: true }).merge(listed);
+      expect(into.toJSON().registers).to.equal(plain.toJSON().registers);
+      expect(into.count()).to.equal(plain.count());
+    }
+  });
+
+  it('a table reused from another sketch starts empty (exact counts stay exact)', () => {
+    // A grows through tables of 256, 512 and 1,024 slots and gives them up; B grows into them next
+    const a = filled(0, 1_000);
+    expect(a.count()).to.equal(1_000);
+    const b = filled(10_000, 10_600);
+    expect(b.count()).to.equal(600);
+    const c = filled(20_000, 20_900);
+    for (let i = 0; i < 100; i++) c.addString(`fp-${i}`);
+    expect(c.count()).to.equal(1_000);
+    expect(c.isExact).to.equal(true);
+  });
+
   it('rejects malformed JSON and bad options with the reason', () => {
     expect(() => HyperLogLog.fromJSON(null)).to.throw(RangeError, 'must be an object');
     expect(() => HyperLogLog.fromJSON({ v: 2, p: 14, t: 0 })).to.throw(RangeError, 'version');

@@ -34,4 +34,6 @@ async function call(method: string, path: string, body?: unknown): Promise<any> 
 export const api = {
   get: (path: string) => call('GET', path),
   post: (path: string, body?: unknown) => call('POST', path, body ?? {}),
+  put: (path: string, body?: unknown) => call('PUT', path, body ?? {}),
+  del: (path: string) => call('DELETE', path),
 };

@@ -1,7 +1,7 @@
 // The metricport console: Overview, Explore, Metric sets, Metric stores, Importers.
 // Preact + uPlot, bundled by esbuild at build time (scripts/build-console.ts) and served by the admin server.
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { api, ApiError } from './api';
@@ -737,8 +737,8 @@ function SentChart({ metric, periodMs, processor }: { metric: any; periodMs: num
 // ---------- Metric stores ----------
 
 // ---------- Add a metric store ----------
-function fieldInput(f: any, value: string, set: (v: string) => void, describedBy: string) {
-  const id = `store-field-${f.key}`;
+function fieldInput(f: any, value: string, set: (v: string) => void, describedBy: string, prefix: string) {
+  const id = `${prefix}-field-${f.key}`;
   const common = { id, 'aria-describedby': describedBy, 'aria-required': f.required ? 'true' : undefined };
   if (f.type === 'boolean')
     return (
@@ -769,49 +769,81 @@ function fieldInput(f: any, value: string, set: (v: string) => void, describedBy
   );
 }
 
-function AddStore({ onAdded }: { onAdded: () => void }) {
+/** A store as the config file defines it (GET /api/v1/console/stores). */
+interface StoreEntry {
+  id: string;
+  type: string;
+  options: Record<string, string | number | boolean>;
+  secrets: Record<string, boolean>;
+  pipelines: string[];
+}
+
+/** The store form: adding one (adapter and name chosen here), or editing `edit` (its current options filled in). */
+function StoreForm({ edit, onDone, onClose }: { edit?: StoreEntry; onDone: () => void; onClose?: () => void }) {
   const { data, error } = usePoll(() => api.get('/api/v1/console/store-types'), 0);
-  const [open, setOpen] = useState(false);
-  const [type, setType] = useState('influxdb');
+  const initial = useMemo(() => Object.fromEntries(Object.entries(edit?.options ?? {}).map(([k, v]) => [k, String(v)])), [edit]);
+  const [open, setOpen] = useState(edit !== undefined);
+  const [type, setType] = useState(edit?.type ?? 'influxdb');
   const [name, setName] = useState('');
-  const [vals, setVals] = useState<Record<string, string>>({});
-  const [pipes, setPipes] = useState<string[]>([]);
+  const [vals, setVals] = useState<Record<string, string>>(initial);
+  const [pipes, setPipes] = useState<string[]>(edit?.pipelines ?? []);
   const [errs, setErrs] = useState<Record<string, string>>({});
   const [msg, setMsg] = useState<string | undefined>();
-  const [added, setAdded] = useState<string | undefined>();
+  const [yaml, setYaml] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // an edit form opens below the table: bring it into view, the keyboard focus on its heading
+  useEffect(() => {
+    if (edit !== undefined) heading.current?.focus();
+  }, [data === undefined]);
   if (data === undefined) return <Err msg={error} />;
   if (!data.writable) return <p class="muted">Stores are defined in the config file (exporters); the console is read-only (see docs/console.md).</p>;
   const t = (data.types as any[]).find((x) => x.type === type) ?? data.types[0];
+  const title = edit === undefined ? 'Add a metric store' : `Edit ${edit.id}`;
+  const titleId = edit === undefined ? 'add-store-title' : 'edit-store-title';
+  // the add and the edit form can be open together: their controls' ids differ
+  const prefix = edit === undefined ? 'store' : 'edit';
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setErrs({});
     setMsg(undefined);
-    setAdded(undefined);
+    setYaml(undefined);
     const options: Record<string, unknown> = {};
     const secrets: Record<string, string> = {};
     for (const f of t.fields as any[]) {
       const v = vals[f.key] ?? '';
-      if (v === '') continue;
-      if (f.secret) secrets[f.key] = v;
+      if (f.secret) {
+        if (v !== '') secrets[f.key] = v;
+        continue;
+      }
+      // editing sends what changed ('' = back to the default); adding sends what is filled in
+      if (edit !== undefined ? v === (initial[f.key] ?? '') : v === '') continue;
+      if (v === '') options[f.key] = '';
       else if (f.type === 'boolean') options[f.key] = v === 'true';
       else if ((f.type === 'int' || f.type === 'number') && /^-?\d+(\.\d+)?$/.test(v)) options[f.key] = Number(v);
       else options[f.key] = v;
     }
     try {
-      const r = await api.post('/api/v1/console/stores', { type: t.type, name, pipelines: pipes, options, secrets });
-      setAdded(r.yaml_added);
-      setMsg(`Added ${r.store} to ${r.config_file} (previous file kept as ${r.backup}); the service reloaded.`);
+      const r =
+        edit === undefined
+          ? await api.post('/api/v1/console/stores', { type: t.type, name, pipelines: pipes, options, secrets })
+          : await api.put(`/api/v1/console/stores/${encodeURIComponent(edit.id)}`, { pipelines: pipes, options, secrets });
+      setYaml(r.yaml_added ?? r.yaml);
+      setMsg(
+        `${edit === undefined ? 'Added' : 'Saved'} ${r.store} ${edit === undefined ? 'to' : 'in'} ${r.config_file} (previous file kept as ${r.backup}); the service reloaded.`,
+      );
       // secrets are write-only: never kept in the form
       setVals((v) => Object.fromEntries(Object.entries(v).filter(([k]) => !(t.fields as any[]).some((f) => f.key === k && f.secret))));
-      onAdded();
+      onDone();
     } catch (err) {
       const b = (err as ApiError).body;
       const by: Record<string, string> = {};
       for (const x of b?.errors ?? []) if (x.field) by[x.field] = x.message;
       setErrs(by);
-      setMsg((err as Error).message);
+      // errors no field of the form shows (another part of the file) are listed with their key paths
+      const rest = ((b?.errors ?? []) as any[]).filter((x) => !x.field || !(x.field in by) || !(t.fields as any[]).some((f) => f.key === x.field));
+      setMsg([(err as Error).message, ...rest.map((x) => `${x.path}: ${x.message}`)].join(' · '));
     } finally {
       setBusy(false);
     }
@@ -823,39 +855,51 @@ function AddStore({ onAdded }: { onAdded: () => void }) {
       </button>
     );
   return (
-    <form class="add-store" onSubmit={(e) => void submit(e)} aria-labelledby="add-store-title">
-      <h2 id="add-store-title">Add a metric store</h2>
+    <form class={edit === undefined ? 'add-store' : 'add-store edit-store'} onSubmit={(e) => void submit(e)} aria-labelledby={titleId}>
+      <h2 id={titleId} ref={heading} tabIndex={-1}>
+        {title}
+      </h2>
       <p class="muted">
         The form is generated from the adapter's options; empty fields keep their defaults. Secrets are write-only: stored in a 0600 file in the state directory
-        and referenced from the config as <code>{'${file:…}'}</code>, never shown again.
+        and referenced from the config as <code>{'${file:…}'}</code>, never shown again
+        {edit !== undefined ? '; leave a secret empty to keep the one that is set' : ''}.
       </p>
-      <label for="store-type">
-        Adapter{' '}
-        <select
-          id="store-type"
-          value={t.type}
-          onChange={(e) => {
-            setType((e.target as HTMLSelectElement).value);
-            setVals({});
-            setErrs({});
-          }}
-        >
-          {(data.types as any[]).map((x) => (
-            <option value={x.type}>{x.type}</option>
-          ))}
-        </select>
-      </label>
-      <label for="store-name">
-        Name (optional){' '}
-        <input id="store-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} aria-describedby="store-name-help store-name-err" />
-      </label>
-      <small id="store-name-help" class="muted">
-        the store's id: <code>{name === '' ? t.type : `${t.type}/${name}`}</code>
-      </small>
-      {errs.name ? (
-        <span class="field-error" id="store-name-err" role="alert">
-          {errs.name}
-        </span>
+      {edit === undefined ? (
+        <>
+          <label for="store-type">
+            Adapter{' '}
+            <select
+              id="store-type"
+              value={t.type}
+              onChange={(e) => {
+                setType((e.target as HTMLSelectElement).value);
+                setVals({});
+                setErrs({});
+              }}
+            >
+              {(data.types as any[]).map((x) => (
+                <option value={x.type}>{x.type}</option>
+              ))}
+            </select>
+          </label>
+          <label for="store-name">
+            Name (optional){' '}
+            <input
+              id="store-name"
+              value={name}
+              onInput={(e) => setName((e.target as HTMLInputElement).value)}
+              aria-describedby="store-name-help store-name-err"
+            />
+          </label>
+          <small id="store-name-help" class="muted">
+            the store's id: <code>{name === '' ? t.type : `${t.type}/${name}`}</code>
+          </small>
+          {errs.name ? (
+            <span class="field-error" id="store-name-err" role="alert">
+              {errs.name}
+            </span>
+          ) : null}
+        </>
       ) : null}
       <fieldset>
         <legend>Pipelines that send to it</legend>
@@ -869,14 +913,19 @@ function AddStore({ onAdded }: { onAdded: () => void }) {
             {p}
           </label>
         ))}
+        {errs.pipelines ? (
+          <span class="field-error" role="alert">
+            {errs.pipelines}
+          </span>
+        ) : null}
       </fieldset>
       <div class="fields">
         {(t.fields as any[]).map((f) => (
           <div class="field">
-            <label for={`store-field-${f.key}`}>
+            <label for={`${prefix}-field-${f.key}`}>
               {f.key}
               {f.required ? ' (required)' : ''}
-              {f.secret ? ' (secret)' : ''}
+              {f.secret ? (edit?.secrets[f.key] ? ' (secret, set)' : ' (secret)') : ''}
             </label>
             {fieldInput(
               f,
@@ -885,9 +934,10 @@ function AddStore({ onAdded }: { onAdded: () => void }) {
                 setVals((x) => ({ ...x, [f.key]: v }));
                 setErrs((x) => ({ ...x, [f.key]: '' }));
               },
-              `store-help-${f.key}`,
+              `${prefix}-help-${f.key}`,
+              prefix,
             )}
-            <small id={`store-help-${f.key}`} class="muted">
+            <small id={`${prefix}-help-${f.key}`} class="muted">
               {f.doc}
             </small>
             {errs[f.key] ? (
@@ -899,9 +949,16 @@ function AddStore({ onAdded }: { onAdded: () => void }) {
         ))}
       </div>
       <button type="submit" disabled={busy}>
-        Add store
+        {edit === undefined ? 'Add store' : 'Save store'}
       </button>{' '}
-      <button type="button" class="secondary" onClick={() => setOpen(false)}>
+      <button
+        type="button"
+        class="secondary"
+        onClick={() => {
+          setOpen(false);
+          onClose?.();
+        }}
+      >
         Close
       </button>
       {msg !== undefined ? (
@@ -909,13 +966,33 @@ function AddStore({ onAdded }: { onAdded: () => void }) {
           {msg}
         </p>
       ) : null}
-      {added !== undefined ? <pre class="yaml-added">{added}</pre> : null}
+      {yaml !== undefined ? <pre class="yaml-added">{yaml}</pre> : null}
     </form>
   );
 }
 
 function Stores() {
   const { data, error } = usePoll(() => Promise.all([api.get('/api/v1/stores'), api.get('/api/v1/status')]), 3000);
+  const defined = usePoll(() => api.get('/api/v1/console/stores'), 0);
+  const [editing, setEditing] = useState<StoreEntry | undefined>();
+  const [removing, setRemoving] = useState<string | undefined>();
+  const [changed, setChanged] = useState<string | undefined>();
+  const entries = new Map<string, StoreEntry>(((defined.data?.stores ?? []) as StoreEntry[]).map((x) => [x.id, x]));
+  const writable = defined.data?.writable === true;
+  const remove = async (id: string) => {
+    setChanged(undefined);
+    try {
+      const r = await api.del(`/api/v1/console/stores/${encodeURIComponent(id)}`);
+      setChanged(
+        `Removed ${r.store} from ${r.config_file}${r.removed_from.length > 0 ? ` and from ${r.removed_from.join(', ')}` : ''} (previous file kept as ${r.backup}); the service reloaded.`,
+      );
+    } catch (err) {
+      const b = (err as ApiError).body;
+      setChanged([(err as Error).message, ...((b?.errors ?? []) as any[]).map((x) => `${x.path}: ${x.message}`)].join(' · '));
+    }
+    setRemoving(undefined);
+    defined.reload();
+  };
   const [hist, setHist] = useState<Array<{ t: number; sent: number; failed: number; queued: number }>>([]);
   const [page, setPage] = useState(0);
   const [copied, setCopied] = useState('');
@@ -952,6 +1029,7 @@ function Stores() {
               <th scope="col">Last transmission</th>
               <th scope="col">Last error</th>
               <th scope="col">Target / pull URL</th>
+              {writable ? <th scope="col">Change</th> : null}
             </tr>
           </thead>
           <tbody>
@@ -986,12 +1064,43 @@ function Stores() {
                     <code>{s.target}</code>
                   )}
                 </td>
+                {writable ? (
+                  <td class="actions">
+                    {!entries.has(s.name) ? (
+                      <span class="muted">not in the config file</span>
+                    ) : removing === s.name ? (
+                      <>
+                        <button type="button" class="danger" onClick={() => void remove(s.name)}>
+                          Remove {s.name} from the config
+                        </button>{' '}
+                        <button type="button" class="secondary" onClick={() => setRemoving(undefined)}>
+                          Keep
+                        </button>
+                      </>
+                    ) : (
+                      <>
+                        <button type="button" class="secondary" aria-label={`edit ${s.name}`} onClick={() => setEditing(entries.get(s.name))}>
+                          Edit
+                        </button>{' '}
+                        <button type="button" class="secondary" aria-label={`remove ${s.name}`} onClick={() => setRemoving(s.name)}>
+                          Remove
+                        </button>
+                      </>
+                    )}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>
         </table>
       </div>
       <Pager page={page} pages={Math.ceil(stores.length / PAGE)} set={setPage} />
+      {changed !== undefined ? (
+        <p role="status" class="store-change-result">
+          {changed}
+        </p>
+      ) : null}
+      {editing !== undefined ? <StoreForm key={editing.id} edit={editing} onDone={() => defined.reload()} onClose={() => setEditing(undefined)} /> : null}
       {hist.length > 2 ? (
         <TimeChart
           title="points per second: sent, failed; queued"
@@ -1003,7 +1112,12 @@ function Stores() {
           ]}
         />
       ) : null}
-      <AddStore onAdded={() => setPage(0)} />
+      <StoreForm
+        onDone={() => {
+          setPage(0);
+          defined.reload();
+        }}
+      />
     </section>
   );
 }

@@ -16,6 +16,30 @@ export function bad(status: number, error: string, errors: FieldError[] = []): A
   return { status, json: { status: 'rejected', error, errors } };
 }
 
+const unpad = (l: string): string => l.replace(/([[{]) +/g, '$1').replace(/ +([\]}])/g, '$1');
+
+/**
+ * The edited document's text with the file's own formatting where the YAML
+ * library changed only that: it pads every single-line flow collection
+ * (`[ otlp ]`), so a line that differs from one of the file's lines only by
+ * that padding is put back as the file had it, and a changed line gets the
+ * file's padding of flow sequences when it holds no quotes.
+ */
+export function keepFormatting(original: string, next: string): string {
+  const lines = new Map<string, string>();
+  for (const l of original.split('\n')) if (!lines.has(unpad(l))) lines.set(unpad(l), l);
+  const padsSeqs = (original.match(/\[ \S/g)?.length ?? 0) > (original.match(/\[[^\s\]]/g)?.length ?? 0);
+  return next
+    .split('\n')
+    .map((l) => {
+      const kept = lines.get(unpad(l));
+      if (kept !== undefined) return kept;
+      if (padsSeqs || /['"]/.test(l)) return l;
+      return l.replace(/\[ +/g, '[').replace(/ +\]/g, ']');
+    })
+    .join('\n');
+}
+
 /** The config file's text and its YAML document, or the answer saying why it cannot be edited. */
 export async function readConfigDocument(file: string): Promise<{ text: string; doc: Document } | { reply: AdminReply }> {
   let text: string;

@@ -17,7 +17,7 @@
 import { basename } from 'node:path';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from '../vendor/yaml.js';
 import { checkConfig } from '../config/service-config.js';
-import { bad, readConfigDocument, writeAndReload, type FieldError } from './configfile.js';
+import { bad, keepFormatting, readConfigDocument, writeAndReload, type FieldError } from './configfile.js';
 import type { AdminContext, AdminReply } from '../extension.js';
 import { registry } from '../registry.js';
 
@@ -180,7 +180,7 @@ export async function exportRoute(raw: Buffer, ctx: AdminContext): Promise<Admin
   }
   // the text spliced in place when the document has the same data as the edited document; else the re-rendered document
   const same = spliced !== undefined && JSON.stringify(parseDocument(spliced).toJS()) === JSON.stringify(doc.toJS());
-  const next = same ? spliced! : doc.toString();
+  const next = same ? spliced! : keepFormatting(text, doc.toString());
   const metricIndex = createdSet ? 0 : ((seq.items[setIndex] as YAMLMap).get('metrics') as YAMLSeq).items.length - 1;
   const metricPath = `processors.${wanted}.sets[${setIndex}].metrics[${metricIndex}]`;
   // validate the whole new file as the service would load it

@@ -74,5 +74,24 @@ export const consoleExtension: Extension = {
         'add a metric store: the YAML it adds ("dry_run": true), or written to the config file (secrets into 0600 files, referenced as ${file:…}) and applied by a reload',
       handle: async (req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).createStoreRoute(await req.body(), ctx) : DISABLED),
     },
+    {
+      method: 'GET',
+      path: '/api/v1/console/stores',
+      summary: 'the metric stores the config file defines: the options each sets (never a secret), which secrets are set, the pipelines that send to it',
+      handle: async (_req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).listStoresRoute(ctx) : DISABLED),
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/console/stores/:id',
+      summary:
+        'edit a metric store (id URL-encoded, e.g. influxdb%2Fprod): options set or removed, secrets replaced, pipelines; validated, written and reloaded',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).updateStoreRoute(req.params.id!, await req.body(), ctx) : DISABLED),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/console/stores/:id',
+      summary: 'remove a metric store and its id from every pipeline; validated, written and reloaded (its console secret files removed)',
+      handle: async (req, ctx) => (ctx.console.enabled ? (await import('./stores.js')).deleteStoreRoute(req.params.id!, await req.body(), ctx) : DISABLED),
+    },
   ],
 };

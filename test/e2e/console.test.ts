@@ -90,7 +90,7 @@ service:
     sessions: { receivers: [importer/sessions], exporters: [prometheus] }
 `,
       {
-        env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_PW: INFLUX_PASSWORD, INFLUX_WRONG_PW: WRONG_PASSWORD },
+        env: { METRICPORT_ADMIN_TOKEN: TOKEN, INFLUX_WRONG_PW: WRONG_PASSWORD },
         args: ['--admin-console-allow-config-changes', 'true'],
       },
     );
@@ -306,6 +306,54 @@ service:
     const html = await page.content();
     for (const secret of [WRONG_PASSWORD, INFLUX_PASSWORD, TOKEN]) expect(html).to.not.contain(secret);
     await shot('metric-stores');
+    // edit the store added above: its options filled in from the file, the password never (it stays as it is)
+    await page.getByRole('button', { name: 'edit influxdb', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit influxdb' }).waitFor();
+    const editForm = page.locator('form.edit-store');
+    expect(await editForm.locator('#edit-field-endpoint').inputValue()).to.equal(influx!.url);
+    expect(await editForm.locator('#edit-field-period').inputValue()).to.equal('2s');
+    expect(await editForm.locator('#edit-field-password').inputValue()).to.equal('');
+    expect(await editForm.locator('label[for="edit-field-password"]').innerText()).to.contain('(secret, set)');
+    await editForm.locator('#edit-field-period').fill('4s'); // a multiple of the metric sets' 2 s window
+    await shot('edit-store');
+    await editForm.getByRole('button', { name: 'Save store' }).click();
+    await waitFor(async () => (await editForm.locator('.add-store-result').innerText()).startsWith('Saved influxdb in config.yaml'), {
+      timeoutMs: 20_000,
+      what: 'the store saved',
+    });
+    const edited = readFileSync(configFile, 'utf8');
+    expect(/^ {2}influxdb:\n((?: {4}.*\n)+)/m.exec(edited)?.[1]).to.match(/^ {4}period: 4s$/m);
+    expect(/password: \$\{file:([^}]+)\}/.exec(edited)![1]).to.equal(ref![1]); // the password file kept
+    await waitFor(async () => (await good.innerText()).includes('4 s'), { timeoutMs: 20_000, what: 'influxdb: period 4 s in the status' });
+    await waitFor(async () => /last transmission: just now/.test(await good.innerText()), { timeoutMs: 20_000, what: 'influxdb still transmitting' });
+    // remove the wrong-password store: asked to confirm, then gone from the exporters, the pipeline and the table
+    await page.getByRole('button', { name: 'remove influxdb/wrongpw' }).click();
+    await page.getByRole('button', { name: 'Remove influxdb/wrongpw from the config' }).click();
+    await waitFor(
+      async () => (await page.locator('.store-change-result').innerText()).startsWith('Removed influxdb/wrongpw from config.yaml and from errors'),
+      {
+        timeoutMs: 20_000,
+        what: 'the store removed',
+      },
+    );
+    const removed = readFileSync(configFile, 'utf8');
+    expect(removed).to.not.contain('influxdb/wrongpw');
+    expect(removed).to.match(/exporters: \[prometheus, influxdb\]/);
+    // the comment above the store goes with it; the others stay
+    expect(removed).to.not.contain('# a real InfluxDB with auth: a wrong password here');
+    expect(removed).to.contain('# scraped by Prometheus at its secret URL').and.to.contain('# a set that was here before');
+    await waitFor(async () => (await page.locator('tr[data-store="influxdb/wrongpw"]').count()) === 0, { timeoutMs: 20_000, what: 'the row gone' });
+    // the last exporter of a pipeline cannot be removed: the reason, and the file unchanged
+    await page.getByRole('button', { name: 'remove prometheus' }).click();
+    await page.getByRole('button', { name: 'Remove prometheus from the config' }).click();
+    await waitFor(
+      async () => /service\.pipelines\.sessions: needs at least one entry in "exporters"/.test(await page.locator('.store-change-result').innerText()),
+      {
+        timeoutMs: 20_000,
+        what: 'the refusal',
+      },
+    );
+    expect(readFileSync(configFile, 'utf8')).to.equal(removed);
     await page.getByRole('link', { name: 'Importers' }).click();
     await page.getByRole('button', { name: 'Run test query SessionsStarted' }).click();
     await page.locator('table.test-rows tbody tr').nth(1).waitFor();

@@ -373,6 +373,62 @@ service:
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it('accessibility: every control of every page has a name, Tab starts at the skip link into the content, and dark mode follows the system', async () => {
+    // the names a screen reader announces: a <label>, aria-label or aria-labelledby, or a button's own text
+    const unnamed = () =>
+      page.locator('input, select, textarea, button, a[href]').evaluateAll((els) =>
+        els
+          .filter((el: any) => el.offsetParent !== null)
+          .filter((el: any) => {
+            const labels = el.labels as ArrayLike<unknown> | null | undefined;
+            const named =
+              (labels !== undefined && labels !== null && labels.length > 0) ||
+              (el.getAttribute('aria-label') ?? '') !== '' ||
+              (el.getAttribute('aria-labelledby') ?? '') !== '' ||
+              ((el.tagName === 'BUTTON' || el.tagName === 'A') && (el.textContent ?? '').trim() !== '');
+            return !named;
+          })
+          .map((el) => el.outerHTML.slice(0, 120)),
+      );
+    for (const [link, heading] of [
+      ['Overview', 'Overview'],
+      ['Explore', 'Explore'],
+      ['Metric sets', 'Metric sets'],
+      ['Metric stores', 'Metric stores'],
+      ['Importers', 'Importers'],
+    ] as const) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+      if (link === 'Metric stores') await page.getByRole('button', { name: 'Add a metric store' }).click();
+      expect(await unnamed(), `controls without a name on ${link}`).to.deep.equal([]);
+    }
+    // keyboard: the first Tab lands on the skip link, Enter moves the focus into the content
+    await page.goto(`${mp!.adminUrl}/console/#/explore`);
+    await page.reload(); // a fresh document: the focus starts at its top
+    await page.getByRole('heading', { name: 'Explore', level: 1 }).waitFor();
+    const focused = () => page.evaluate('document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim())');
+    const order: unknown[] = [];
+    for (let i = 0; i < 7; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    // the skip link, the pages, log out, then Explore's own controls
+    expect(order).to.deep.equal(['Skip to content', 'Overview', 'Explore', 'Metric sets', 'Metric stores', 'Importers', 'Log out']);
+    for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+Tab'); // and back
+    expect(await focused()).to.equal('Skip to content');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await focused()) === 'main', { timeoutMs: 5_000, what: 'focus in the content' });
+    // dark: the page's colours follow prefers-color-scheme
+    const bg = () => page.evaluate('getComputedStyle(document.body).backgroundColor');
+    expect(await bg()).to.equal('rgb(251, 251, 253)');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await bg()).to.equal('rgb(21, 23, 28)');
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await shot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
   it('a cross-site POST is refused even with the session; the pages carry a strict CSP; no admin token anywhere', async () => {
     const cookie = (await page.context().cookies()).find((x) => x.name === 'mp_session')!;
     const r = await fetch(`${mp!.adminUrl}/api/v1/console/export`, {

@@ -16,47 +16,24 @@
  *
  *   npm run bench -- --scenario cost [--seconds 20 --warmup 5 --no-write]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { encodeMetricsProto } from '../src/otlp/proto.js';
 import type { Metric, MetricsBatch } from '../src/model/index.js';
-import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';
+import { cpuMs, freePort, memMiB, spawnMetricport } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const ROOT = packageRoot();
 const SECONDS = opt('seconds', 20);
 const WARMUP = opt('warmup', 5);
 const TOKEN = 'bench-cost-scrape-token-0123456789';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
-
-function memMiB(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) / 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
 
 /** request bodies covering `series` series (20 metrics × series/20 attribute sets, half delta sums, half gauges), `perRequest` points each */
 function bodies(series: number, perRequest: number): Buffer[] {
@@ -124,22 +101,7 @@ async function measure(label: string, rate: number, series: number, perRequest: 
     cfg,
     `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${otlpPort}" } } }\nprocessors:\n  batch: {}\nexporters:\n  prometheus: { endpoint: "127.0.0.1:${promPort}", token: ${TOKEN}, max_series: ${Math.max(100_000, series * 2)} }\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [prometheus] }\n`,
   );
-  const mp: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const mp: ChildProcess = spawnMetricport({ config: cfg, adminPort: adminPort, stateDir: join(dir, 'state') });
   try {
     for (const end = Date.now() + 15_000; ;) {
       try {
@@ -207,11 +169,11 @@ async function measure(label: string, rate: number, series: number, perRequest: 
     };
     const scraper = setInterval(() => void scrape().catch(() => undefined), 15_000);
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
-    const c0 = cpuMs(mp.pid!);
+    const c0 = cpuMs(mp.pid) ?? NaN;
     const w0 = performance.now();
     const s0 = sent;
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const c1 = cpuMs(mp.pid!);
+    const c1 = cpuMs(mp.pid) ?? NaN;
     const w1 = performance.now();
     const mem = memMiB(mp.pid!);
     const done = sent - s0;

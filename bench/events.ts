@@ -11,21 +11,20 @@
  *   npm run bench -- --scenario events [--duration 10 --rounds 3 --connections 8 --no-write]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateSchema } from '../src/config/schema.js';
 import { silentLogger } from '../src/logger.js';
 import type { Event } from '../src/model/events.js';
-import { packageRoot } from '../src/paths.js';
 import { ServiceTelemetry } from '../src/telemetry.js';
 import { metricsetsProcessorFactory } from '../processors/metricsets/factory.js';
 import type { MetricSetsConfig } from '../processors/metricsets/config.js';
 import { compileOrThrow, MetricSetsProcessor } from '../processors/metricsets/processor.js';
 import { writeSection } from './docsection.js';
+import { cpuMs, freePort, waitHttp, spawnMetricport } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -33,7 +32,6 @@ const opt = (name: string, def: number): number => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = packageRoot();
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
 const EVENTS_PER_REQUEST = 1000;
 
@@ -50,28 +48,6 @@ function attrs(i: number): Record<string, string> {
     'error.type': i % 3 === 0 ? 'Crash' : 'Exception',
     'app.version': `2.${i % 10}.0`,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`not ready: ${url}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** In-process: events/s through the processor (median of `rounds`). */
@@ -120,18 +96,6 @@ interface LoadResult {
   errors: number;
   requests: number;
   cpuMsPerRequest?: number;
-}
-
-/** user + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere) */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
-  } catch {
-    return undefined;
-  }
 }
 
 async function load(port: number, body: Buffer, seconds: number, connections: number): Promise<LoadResult> {
@@ -249,22 +213,7 @@ export async function eventsScenario(): Promise<void> {
     cfg,
     `receivers:\n  errors: { endpoint: "127.0.0.1:${mpPort}" }\nprocessors:\n  metricsets:\n    period: 60s\n    sets: ${JSON.stringify([SEED_SET])}\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    errors: { receivers: [errors], processors: [metricsets], exporters: [nop] }\n`,
   );
-  const mp: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const mp: ChildProcess = spawnMetricport({ config: cfg, adminPort: adminPort, stateDir: join(dir, 'state') });
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
   const basePort = await freePort();
   const base = fork(join(here, 'events-baseline.js'), [String(basePort)], { stdio: 'inherit' });

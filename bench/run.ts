@@ -10,9 +10,8 @@
  *   npm run bench [-- --duration 10 --rounds 5 --connections 8 --no-write]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +33,7 @@ import { datadogScenario } from './datadog.js';
 import { costScenario } from './cost.js';
 import { measureStartup, startupLines } from './startup.js';
 import { writeSection } from './docsection.js';
+import { cpuMs, freePort, memMiB, waitHttp, spawnMetricport } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -47,34 +47,6 @@ const WRITE = !args.includes('--no-write');
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = packageRoot();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** peak RSS (VmHWM) in MiB */
-function peakRssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024;
-}
-
-async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`not ready: ${url}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 interface LoadResult {
   requests: number;
   errors: number;
@@ -83,18 +55,6 @@ interface LoadResult {
   p99: number;
   seconds: number;
   cpuMsPerRequest?: number;
-}
-
-/** user + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere) */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
-  } catch {
-    return undefined;
-  }
 }
 
 const medianOf = (xs: number[]): number => {
@@ -207,22 +167,7 @@ async function main(): Promise<void> {
     cfg,
     `receivers:\n  otlp: { protocols: { http: { endpoint: "127.0.0.1:${mpPort}" } } }\nprocessors:\n  batch: { timeout: 200ms, send_batch_size: 2000 }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [otlp], processors: [batch], exporters: [nop] }\n`,
   );
-  const mp: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const mp: ChildProcess = spawnMetricport({ config: cfg, adminPort: adminPort, stateDir: join(dir, 'state') });
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
 
   // the baseline
@@ -259,7 +204,7 @@ async function main(): Promise<void> {
     const rs = [...rounds[name]!].sort((a, b) => a.pointsPerSec - b.pointsPerSec);
     const r = rs[Math.floor(rs.length / 2)]!;
     const cpuAll = rounds[name]!.map((x) => x.cpuMsPerRequest).filter((x): x is number => x !== undefined);
-    results[name] = { ...r, rss: peakRssMiB(pidOf(name)), cpu: medianOf(cpuAll), cpuAll };
+    results[name] = { ...r, rss: memMiB(pidOf(name)).hwm, cpu: medianOf(cpuAll), cpuAll };
     console.log(
       `${name.padEnd(20)} ${Math.round(r.pointsPerSec).toLocaleString('en-US').padStart(12)} points/s (rounds ${rs.map((x) => Math.round(x.pointsPerSec / 1000) + 'k').join(' ')})  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  peak RSS ${results[name]!.rss.toFixed(0)} MiB  errors ${r.errors}  server CPU ${results[name]!.cpu.toFixed(3)} ms/request (rounds ${cpuAll.map((x) => x.toFixed(2)).join(' ')})`,
     );

@@ -12,18 +12,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';
+import { freePort, waitHttp, spawnMetricport } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const ROOT = packageRoot();
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
 const KEY = 'benchpublickey0123456789abcdef';
 const PATH = `/api/1/envelope/?sentry_version=7&sentry_key=${KEY}&sentry_client=sentry.javascript.node%2F11.12.0`;
@@ -93,28 +91,6 @@ function envelopeTemplate(): string {
     trace: { environment: 'production', release: 'shop@2.4.1', public_key: KEY, trace_id: 'ee1c2ba3717646308a87e763758ea56d' },
   };
   return `${JSON.stringify(header)}\n{"type":"event"}\n${JSON.stringify(event)}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`not ready: ${url}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 interface LoadResult {
@@ -222,22 +198,7 @@ export async function sdkScenario(): Promise<void> {
     cfg,
     `receivers:\n  sentry: { endpoint: "127.0.0.1:${port}", keys: [ { key: ${KEY}, application: shop } ] }\nprocessors:\n  metricsets:\n    period: 60s\n    sets: ${JSON.stringify([set])}\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    errors: { receivers: [sentry], processors: [metricsets], exporters: [nop] }\n`,
   );
-  const mp: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const mp: ChildProcess = spawnMetricport({ config: cfg, adminPort: adminPort, stateDir: join(dir, 'state') });
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
 
   let total = 0;

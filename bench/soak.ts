@@ -17,52 +17,23 @@
  * minute) and the last minute, and zero loss (points sent = acknowledged =
  * received by the sink, nothing refused or dropped).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/paths.js';
 import { writeSection } from './docsection.js';
+import { freePort, memMiB, waitHttp, spawnMetricport } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const ROOT = packageRoot();
 const METRICS = 50;
 const SERIES_PER_METRIC = 20;
 const POINTS = METRICS * SERIES_PER_METRIC;
 const PERIOD_S = 10;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function rssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024;
-}
-
-async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`not ready: ${url}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** OTLP JSON split around the time (start and end): 50 delta sums × 20 series, value 1. */
 function template(): string[] {
@@ -154,22 +125,7 @@ service:
     metrics: { receivers: [otlp], exporters: [influxdb] }
 `,
   );
-  const proc = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${admin}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const proc = spawnMetricport({ config: cfg, adminPort: admin, stateDir: join(dir, 'state') });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   await waitHttp(`http://127.0.0.1:${admin}/healthz`);
   return {
@@ -281,15 +237,15 @@ export async function soakScenario(): Promise<void> {
   const pid = svc.proc.pid!;
   const samples: Array<{ t: number; rss: number }> = [];
   const t0 = Date.now();
-  samples.push({ t: 0, rss: rssMiB(pid) });
+  samples.push({ t: 0, rss: memMiB(pid).rss });
   const sampler = setInterval(() => {
-    samples.push({ t: (Date.now() - t0) / 1000, rss: rssMiB(pid) });
+    samples.push({ t: (Date.now() - t0) / 1000, rss: memMiB(pid).rss });
     const last = samples[samples.length - 1]!;
     if (Math.round(last.t) % 60 < 5) console.log(`  t=${last.t.toFixed(0)} s RSS ${last.rss.toFixed(1)} MiB, sink ${sink.sum.toLocaleString('en-US')} points`);
   }, 5000);
   const load = await drive(svc.port, DURATION, CONNECTIONS, rate / POINTS);
   clearInterval(sampler);
-  samples.push({ t: (Date.now() - t0) / 1000, rss: rssMiB(pid) });
+  samples.push({ t: (Date.now() - t0) / 1000, rss: memMiB(pid).rss });
   const st = await status(svc.admin);
   const store: Record<string, unknown> = st.exporters.find((e) => e.id === 'influxdb') ?? {};
   const recv = st.receivers.find((e) => e.id === 'otlp')?.counters ?? {};

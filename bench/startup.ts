@@ -13,10 +13,10 @@
  *   npm run bench -- --scenario startup [--rounds 7] [--no-write]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, memMiB } from './proc.js';
 
 export const GOAL_IDLE_MIB = 64;
 export const GOAL_START_MS = 300;
@@ -26,21 +26,6 @@ export interface StartFigures {
   rss: number;
   anon: number;
   file: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function memMiB(pid: number): { rss: number; anon: number; file: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const get = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) / 1024;
-  return { rss: get('VmRSS'), anon: get('RssAnon'), file: get('RssFile') };
 }
 
 async function once(args: string[], env: Record<string, string>, url: string): Promise<StartFigures> {

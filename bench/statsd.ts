@@ -40,6 +40,7 @@ import { freePort } from '../test/harness/ports.js';
 import { startEtsyStatsd, type EtsyStatsdPeer } from '../test/harness/statsd.js';
 import { LINES_PER_PACKET, NAMES } from './statsd-sender.js';
 import { writeSection } from './docsection.js';
+import { cpuMs } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -85,13 +86,6 @@ interface Step {
 /** the rate the sender really achieved (on shared cores it can fall short of the offered rate) */
 const sentRate = (s: Step) => s.sent / s.seconds;
 
-/** user + system CPU seconds of a process (all threads) so far */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in USER_HZ (100)
-}
-
 function offer(port: number, rate: number, seconds: number): Promise<{ sent: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const child = fork(join(here, 'statsd-sender.js'), [String(port), String(rate), String(seconds)], { stdio: 'inherit' });
@@ -121,11 +115,11 @@ async function settle(t: Target): Promise<number> {
 async function step(t: Target, rate: number): Promise<Step> {
   const before = await settle(t);
   const d0 = (await udpSocketMemory(t.port))?.drops ?? 0;
-  const c0 = cpuSeconds(t.pid);
+  const c0 = (cpuMs(t.pid) ?? NaN) / 1000;
   const { sent, seconds } = await offer(t.port, rate, STEP_S);
   // CPU while the traffic lasts (+ 250 ms for the socket's backlog), not the idle wait for the totals to settle
   await sleep(250);
-  const cpuS = cpuSeconds(t.pid) - c0;
+  const cpuS = (cpuMs(t.pid) ?? NaN) / 1000 - c0;
   const received = (await settle(t)) - before;
   const kernelDrops = ((await udpSocketMemory(t.port))?.drops ?? 0) - d0;
   const s = { rate, sent, seconds, received, loss: sent === 0 ? 1 : Math.max(0, 1 - received / sent), cpuS, kernelDrops };

@@ -266,20 +266,11 @@ export class HyperLogLog {
     if (this.registers === undefined) this.toRegisters();
     const a = this.registers as Uint8Array;
     const b = other.registers;
+    // a sparse sketch that lists its non-zero registers: visit those, else every register
     const nz = other.nz;
-    if (nz !== undefined) {
-      for (let k = 0; k < other.nzLen; k++) {
-        const j = nz[k]!;
-        const x = b[j]!;
-        const y = a[j]!;
-        if (x > y) {
-          a[j] = x;
-          this.raised(j, y, x);
-        }
-      }
-      return this;
-    }
-    for (let j = 0; j < a.length; j++) {
+    const n = nz !== undefined ? other.nzLen : a.length;
+    for (let k = 0; k < n; k++) {
+      const j = nz !== undefined ? nz[k]! : k;
       const x = b[j]!;
       const y = a[j]!;
       if (x > y) {

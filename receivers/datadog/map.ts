@@ -102,6 +102,12 @@ const MAX_TS = 1e11;
 const NS = 1_000_000_000n;
 const SCOPE = { name: 'metricport/datadog', version: '', attributes: {}, droppedAttributesCount: 0 };
 
+/** a series' key path for messages: as given, or `series[i]` for its index (formatted only when a message needs it) */
+type Where = string | number;
+function where(at: Where): string {
+  return typeof at === 'number' ? `series[${at}]` : at;
+}
+
 function tsNanos(ts: number): bigint {
   return Number.isInteger(ts) ? BigInt(ts) * NS : BigInt(Math.round(ts * 1e6)) * 1000n;
 }
@@ -125,10 +131,99 @@ function splitTag(t: string): [string, string] {
   return kv;
 }
 
+/** `tag` into `attrs` (split at the first colon; an empty key skipped): true when its key was there already (the first value kept) */
+function addTag(attrs: Attributes, tag: string): boolean {
+  const kv = splitTag(tag);
+  const k = kv[0];
+  if (k === '') return false;
+  // own keys hold strings: undefined means absent, except inherited names (toString...) checked the slow way
+  if (attrs[k] !== undefined && Object.prototype.hasOwnProperty.call(attrs, k)) return true;
+  if (k === '__proto__') setAttr(attrs, k, kv[1]);
+  else attrs[k] = kv[1];
+  return false;
+}
+
+/**
+ * Tag sets, cached as a trie: the node reached by a series' tags, in their
+ * order, holds the attributes they make (a template: a series gets a copy)
+ * and how many of them were duplicates. A client sends the same tag sets in
+ * every request, so a series' attributes cost a lookup per tag and one copy
+ * instead of a split, a keyed load and a keyed store per tag. Bounded: sets
+ * of at most TAG_TRIE_MAX_DEPTH tags, at most TAG_TRIE_MAX_NODES nodes (the
+ * trie is dropped when full), at most TAG_TRIE_MAX_CHILDREN children a node
+ * (a tag with ever new values, an id, would only churn it: the sets past
+ * that are built the plain way).
+ */
+const TAG_TRIE_MAX_DEPTH = 32;
+const TAG_TRIE_MAX_NODES = 16_384;
+const TAG_TRIE_MAX_CHILDREN = 256;
+
+class TagNode {
+  children: Map<string, TagNode> | undefined;
+  /** the child last looked up (a decoder hands out the same string object for the same bytes: compared by reference first) */
+  lastTag: string | undefined;
+  lastChild: TagNode | undefined;
+  constructor(
+    readonly attrs: Attributes,
+    readonly dups: number,
+  ) {}
+}
+
+let tagRoot = new TagNode({}, 0);
+let tagNodes = 0;
+
+/** the node of `tags` (at most TAG_TRIE_MAX_DEPTH); undefined when one is not a string or the set is not cached */
+function tagNode(tags: unknown[]): TagNode | undefined {
+  let node = tagRoot;
+  for (let i = 0; i < tags.length; i++) {
+    const t = tags[i];
+    if (typeof t !== 'string') return undefined;
+    let next = node.lastTag === t ? node.lastChild : node.children?.get(t);
+    if (next === undefined) {
+      // a tag with ever new values (an id): not cached past TAG_TRIE_MAX_CHILDREN of them, built the plain way
+      if (node.children !== undefined && node.children.size >= TAG_TRIE_MAX_CHILDREN) return undefined;
+      const attrs = { ...node.attrs };
+      const dup = addTag(attrs, t);
+      next = new TagNode(attrs, dup ? node.dups + 1 : node.dups);
+      if (tagNodes >= TAG_TRIE_MAX_NODES) {
+        // dropped; the nodes of this walk stay valid for it
+        tagRoot = new TagNode({}, 0);
+        tagNodes = 0;
+      }
+      (node.children ??= new Map()).set(t, next);
+      tagNodes++;
+    }
+    node.lastTag = t;
+    node.lastChild = next;
+    node = next;
+  }
+  return node;
+}
+
+/** for tests: the tag caches' sizes and bounds */
+export function tagCacheStats(): { splits: number; splitsMax: number; nodes: number; nodesMax: number; maxDepth: number; maxChildren: number } {
+  return {
+    splits: tagCache.size,
+    splitsMax: TAG_CACHE_MAX,
+    nodes: tagNodes,
+    nodesMax: TAG_TRIE_MAX_NODES,
+    maxDepth: TAG_TRIE_MAX_DEPTH,
+    maxChildren: TAG_TRIE_MAX_CHILDREN,
+  };
+}
+
+/** the metrics of one name: gauge, monotonic and non-monotonic sum without a unit in fields; the others by kind tag (+ unit) */
+class ByName {
+  g: GaugeMetric | undefined = undefined;
+  m: SumMetric | undefined = undefined;
+  s: SumMetric | undefined = undefined;
+  other: Record<string, Metric> | undefined = undefined;
+}
+
 /** a resource's metrics: by name (the string the body carried, hashed once), then by kind tag (+ unit when set) */
 interface ResourceSlot {
   rm: ResourceMetrics;
-  metrics: Map<string, Record<string, Metric>>;
+  metrics: Map<string, ByName>;
 }
 
 class Builder {
@@ -151,12 +246,19 @@ class Builder {
     return s;
   }
 
-  metric<M extends Metric>(slot: ResourceSlot, kind: string, name: string, unit: string, make: () => M): M {
-    let byKind = slot.metrics.get(name);
-    if (byKind === undefined) {
-      byKind = {};
-      slot.metrics.set(name, byKind);
+  byName(slot: ResourceSlot, name: string): ByName {
+    let b = slot.metrics.get(name);
+    if (b === undefined) {
+      b = new ByName();
+      slot.metrics.set(name, b);
     }
+    return b;
+  }
+
+  /** the metric of `kind` (g, m, s, h, e) and `unit` under `name`, made on first use */
+  metric<M extends Metric>(slot: ResourceSlot, kind: string, name: string, unit: string, make: () => M): M {
+    const b = this.byName(slot, name);
+    const byKind = (b.other ??= {});
     const key = unit === '' ? kind : `${kind}\x00${unit}`;
     let m = byKind[key];
     if (m === undefined) {
@@ -165,6 +267,30 @@ class Builder {
       (slot.rm.scopeMetrics[0] as { metrics: Metric[] }).metrics.push(m);
     }
     return m as M;
+  }
+
+  /** the common cases without a unit: a field each, no closure */
+  gauge(slot: ResourceSlot, name: string): GaugeMetric {
+    const b = this.byName(slot, name);
+    let m = b.g;
+    if (m === undefined) {
+      m = { kind: 'gauge', name, description: '', unit: '', points: [] };
+      b.g = m;
+      (slot.rm.scopeMetrics[0] as { metrics: Metric[] }).metrics.push(m);
+    }
+    return m;
+  }
+
+  sum(slot: ResourceSlot, name: string, mono: boolean): SumMetric {
+    const b = this.byName(slot, name);
+    let m = mono ? b.m : b.s;
+    if (m === undefined) {
+      m = { kind: 'sum', name, description: '', unit: '', temporality: Temporality.Delta, isMonotonic: mono, points: [] };
+      if (mono) b.m = m;
+      else b.s = m;
+      (slot.rm.scopeMetrics[0] as { metrics: Metric[] }).metrics.push(m);
+    }
+    return m;
   }
 }
 
@@ -186,22 +312,22 @@ export class SeriesMapper {
     if (this.r.errors.length < MAX_MESSAGES) this.r.errors.push(message);
   }
 
-  /** Map one series (`at`: its key path, e.g. `series[3]`). */
-  add(s: DdSeries, at: string): void {
+  /** Map one series (`at`: its key path, e.g. `series[3]`, or its index i for `series[i]`). */
+  add(s: DdSeries, at: Where): void {
     const pts = s.points;
     const npts = Array.isArray(pts) ? Math.max(1, pts.length) : 1;
     if (typeof s.metric !== 'string' || s.metric === '') {
-      this.reject(npts, 'missing_metric', `${at}.metric: must be a non-empty string`);
+      this.reject(npts, 'missing_metric', `${where(at)}.metric: must be a non-empty string`);
       return;
     }
     if (!Array.isArray(pts) || pts.length === 0) {
-      this.reject(npts, 'bad_points', `${at}.points: must be a non-empty array`);
+      this.reject(npts, 'bad_points', `${where(at)}.points: must be a non-empty array`);
       return;
     }
     let interval = 0;
     if (s.interval !== undefined && s.interval !== null) {
       if (typeof s.interval !== 'number' || !Number.isFinite(s.interval) || s.interval < 0) {
-        this.reject(npts, 'bad_interval', `${at}.interval: must be a number of seconds ≥ 0`);
+        this.reject(npts, 'bad_interval', `${where(at)}.interval: must be a number of seconds ≥ 0`);
         return;
       }
       interval = s.interval;
@@ -209,7 +335,7 @@ export class SeriesMapper {
     let host: string | undefined;
     if (s.host !== undefined && s.host !== null) {
       if (typeof s.host !== 'string') {
-        this.reject(npts, 'bad_host', `${at}.host: must be a string`);
+        this.reject(npts, 'bad_host', `${where(at)}.host: must be a string`);
         return;
       }
       host = s.host;
@@ -223,35 +349,33 @@ export class SeriesMapper {
       }
       resources = other;
     }
-    const attrs: Attributes = {};
+    let attrs: Attributes;
     const tags = s.tags;
     if (tags !== undefined && tags !== null) {
       if (!Array.isArray(tags)) {
-        this.reject(npts, 'bad_tags', `${at}.tags: must be an array of strings`);
+        this.reject(npts, 'bad_tags', `${where(at)}.tags: must be an array of strings`);
         return;
       }
       if (tags.length > this.o.maxTags) {
-        this.reject(npts, 'too_many_tags', `${at}.tags: ${tags.length} tags, more than max_tags_per_series (${this.o.maxTags})`);
+        this.reject(npts, 'too_many_tags', `${where(at)}.tags: ${tags.length} tags, more than max_tags_per_series (${this.o.maxTags})`);
         return;
       }
-      for (let i = 0; i < tags.length; i++) {
-        const t: unknown = tags[i];
-        if (typeof t !== 'string') {
-          this.reject(npts, 'bad_tags', `${at}.tags[${i}]: must be a string`);
-          return;
+      const node = tags.length <= TAG_TRIE_MAX_DEPTH ? tagNode(tags as unknown[]) : undefined;
+      if (node !== undefined) {
+        this.r.duplicateTags += node.dups;
+        attrs = { ...node.attrs };
+      } else {
+        attrs = {};
+        for (let i = 0; i < tags.length; i++) {
+          const t: unknown = tags[i];
+          if (typeof t !== 'string') {
+            this.reject(npts, 'bad_tags', `${where(at)}.tags[${i}]: must be a string`);
+            return;
+          }
+          if (addTag(attrs, t)) this.r.duplicateTags++;
         }
-        const kv = splitTag(t);
-        const k = kv[0];
-        if (k === '') continue;
-        // own keys hold strings: undefined means absent, except inherited names (toString...) checked the slow way
-        if (attrs[k] !== undefined && Object.prototype.hasOwnProperty.call(attrs, k)) {
-          this.r.duplicateTags++;
-          continue;
-        }
-        if (k === '__proto__') setAttr(attrs, k, kv[1]);
-        else attrs[k] = kv[1];
       }
-    }
+    } else attrs = {};
     if (typeof s.device === 'string' && s.device !== '' && !Object.prototype.hasOwnProperty.call(attrs, 'device')) attrs.device = s.device;
     const unit = typeof s.unit === 'string' ? s.unit : '';
 
@@ -278,7 +402,7 @@ export class SeriesMapper {
         this.reject(
           npts,
           'bad_type',
-          `${at}.type: ${JSON.stringify(s.type)} is not one of ${s.shape === 'object' ? '0 (unspecified), 1 (count), 2 (rate), 3 (gauge)' : 'gauge, count, rate'}`,
+          `${where(at)}.type: ${JSON.stringify(s.type)} is not one of ${s.shape === 'object' ? '0 (unspecified), 1 (count), 2 (rate), 3 (gauge)' : 'gauge, count, rate'}`,
         );
         return;
     }
@@ -298,14 +422,14 @@ export class SeriesMapper {
       let v: unknown;
       if (obj) {
         if (p === null || typeof p !== 'object' || Array.isArray(p)) {
-          this.reject(1, 'bad_points', `${at}.points[${i}]: must be an object {timestamp, value}`);
+          this.reject(1, 'bad_points', `${where(at)}.points[${i}]: must be an object {timestamp, value}`);
           continue;
         }
         ts = (p as { timestamp?: unknown }).timestamp;
         v = (p as { value?: unknown }).value;
       } else {
         if (!Array.isArray(p) || p.length < 2) {
-          this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, value] pair`);
+          this.reject(1, 'bad_points', `${where(at)}.points[${i}]: must be a [timestamp, value] pair`);
           continue;
         }
         ts = p[0];
@@ -314,7 +438,7 @@ export class SeriesMapper {
       const t = this.time(ts, at, i, obj ? '.timestamp' : '[0]');
       if (t === undefined) continue;
       if (typeof v !== 'number' || !Number.isFinite(v)) {
-        this.reject(1, 'bad_value', `${at}.points[${i}]${obj ? '.value' : '[1]'}: must be a finite number`);
+        this.reject(1, 'bad_value', `${where(at)}.points[${i}]${obj ? '.value' : '[1]'}: must be a finite number`);
         continue;
       }
       if (v < 0) negative = true;
@@ -335,7 +459,10 @@ export class SeriesMapper {
     const count = times === undefined ? 1 : times.length;
     this.r.points += count;
     if (kind === 'gauge') {
-      const m = this.b.metric<GaugeMetric>(slot, 'g', name, unit, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
+      const m =
+        unit === ''
+          ? this.b.gauge(slot, name)
+          : this.b.metric<GaugeMetric>(slot, 'g', name, unit, () => ({ kind: 'gauge', name, description: '', unit, points: [] }));
       if (times === undefined) {
         m.points.push({ attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: t0, flags: 0, value: v0 });
         return;
@@ -353,15 +480,18 @@ export class SeriesMapper {
     }
     const startOffset = this.offset(interval);
     const mono = !negative;
-    const m = this.b.metric<SumMetric>(slot, mono ? 'm' : 's', name, unit, () => ({
-      kind: 'sum',
-      name,
-      description: '',
-      unit,
-      temporality: Temporality.Delta,
-      isMonotonic: mono,
-      points: [],
-    }));
+    const m =
+      unit === ''
+        ? this.b.sum(slot, name, mono)
+        : this.b.metric<SumMetric>(slot, mono ? 'm' : 's', name, unit, () => ({
+            kind: 'sum',
+            name,
+            description: '',
+            unit,
+            temporality: Temporality.Delta,
+            isMonotonic: mono,
+            points: [],
+          }));
     if (times === undefined) {
       m.points.push({ attributes: attrs, startTimeUnixNano: t0 - startOffset, timeUnixNano: t0, flags: 0, value: v0 });
       return;
@@ -395,13 +525,13 @@ export class SeriesMapper {
   private lastNs = 0n;
 
   /** a timestamp in seconds → ns; 0 = now; undefined (rejected) when not a plausible number of seconds */
-  private time(ts: unknown, at: string, i: number, suffix: string): bigint | undefined {
+  private time(ts: unknown, at: Where, i: number, suffix: string): bigint | undefined {
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
-      this.reject(1, 'bad_timestamp', `${at}.points[${i}]${suffix}: must be a number of seconds since the Unix epoch`);
+      this.reject(1, 'bad_timestamp', `${where(at)}.points[${i}]${suffix}: must be a number of seconds since the Unix epoch`);
       return undefined;
     }
     if (ts > MAX_TS) {
-      this.reject(1, 'bad_timestamp', `${at}.points[${i}]${suffix}: ${ts} is too large for seconds since the Unix epoch (milliseconds?)`);
+      this.reject(1, 'bad_timestamp', `${where(at)}.points[${i}]${suffix}: ${ts} is too large for seconds since the Unix epoch (milliseconds?)`);
       return undefined;
     }
     if (ts === 0) return this.o.nowNs;
@@ -413,13 +543,13 @@ export class SeriesMapper {
     return this.lastNs;
   }
 
-  private distribution(slot: ResourceSlot, name: string, unit: string, pts: unknown[], attrs: Attributes, at: string): void {
+  private distribution(slot: ResourceSlot, name: string, unit: string, pts: unknown[], attrs: Attributes, at: Where): void {
     const explicit = this.o.distributions.explicitBounds.length > 0;
     let first = true;
     for (let i = 0; i < pts.length; i++) {
       const p = pts[i];
       if (!Array.isArray(p) || p.length < 2 || !Array.isArray(p[1])) {
-        this.reject(1, 'bad_points', `${at}.points[${i}]: must be a [timestamp, [values...]] pair`);
+        this.reject(1, 'bad_points', `${where(at)}.points[${i}]: must be a [timestamp, [values...]] pair`);
         continue;
       }
       const t = this.time(p[0], at, i, '[0]');
@@ -434,11 +564,11 @@ export class SeriesMapper {
         }
       }
       if (bad >= 0) {
-        this.reject(1, 'bad_value', `${at}.points[${i}][1][${bad}]: must be a finite number`);
+        this.reject(1, 'bad_value', `${where(at)}.points[${i}][1][${bad}]: must be a finite number`);
         continue;
       }
       if (vs.length === 0) {
-        this.reject(1, 'bad_value', `${at}.points[${i}][1]: no values`);
+        this.reject(1, 'bad_value', `${where(at)}.points[${i}][1]: no values`);
         continue;
       }
       const a = first ? attrs : { ...attrs };
@@ -576,7 +706,7 @@ export function v1Series(o: Record<string, unknown>): DdSeries {
 }
 
 /** a type name ("count") or the v2 enum number (1); anything else comes back as written, for the bad_type message */
-function v1Type(t: unknown): DdType {
+export function v1Type(t: unknown): DdType {
   if (t === undefined || t === null) return 'unspecified';
   if (typeof t === 'string') return t;
   if (typeof t === 'number') return V2_TYPES[t] ?? String(t);

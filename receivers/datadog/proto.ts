@@ -16,13 +16,9 @@
  */
 import { DecodeError } from '../../src/otlp/errors.js';
 import type { DdSeries } from './map.js';
+import { cachedUtf8 } from './strings.js';
 
 const TYPES = ['unspecified', 'count', 'rate', 'gauge'] as const;
-
-// Buffer's internal slicer skips toString's argument handling; called as a
-// method (a `.call` through a saved reference costs more than half again)
-type SlicingBuffer = Buffer & { utf8Slice(start: number, end: number): string };
-const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<SlicingBuffer>).utf8Slice === 'function';
 
 class Reader {
   pos: number;
@@ -86,10 +82,9 @@ class Reader {
     const start = this.pos;
     const end = start + len;
     this.pos = end;
-    if (len === 0) return '';
-    // invalid UTF-8 becomes U+FFFD (as protobufjs and the Datadog intake do): a name or tag, never fatal
-    const b = this.buf as SlicingBuffer;
-    return HAS_UTF8_SLICE ? b.utf8Slice(start, end) : b.toString('utf8', start, end);
+    // invalid UTF-8 becomes U+FFFD (as protobufjs and the Datadog intake do): a name or tag, never fatal;
+    // the same names and tags come in every request: decoded once (strings.ts)
+    return cachedUtf8(this.buf, start, end);
   }
 
   double(): number {

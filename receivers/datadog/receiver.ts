@@ -30,6 +30,7 @@ import { nowUnixNano, queryParam } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, type Exchange } from '../../src/receiverhttp/receiver.js';
 import type { DatadogReceiverConfig } from './config.js';
 import { distSeries, REJECT_REASONS, SeriesMapper, v1Series, v2Series, type DdSeries, type MapOptions, type MapResult, type RejectReason } from './map.js';
+import { scanV1Series } from './json.js';
 import { decodeSeriesProto } from './proto.js';
 
 type Kind = 'v1' | 'v2' | 'dist';
@@ -190,7 +191,7 @@ export class DatadogReceiver implements Receiver {
     const body = await this.body(x);
     if (body === undefined) return;
     const nowNs = nowUnixNano();
-    const mapper = new SeriesMapper({ ...this.opts, nowNs });
+    let mapper = new SeriesMapper({ ...this.opts, nowNs });
     if (kind === 'v2' && isProtobuf(x.req.headers['content-type'])) {
       let list: DdSeries[];
       try {
@@ -199,8 +200,12 @@ export class DatadogReceiver implements Receiver {
         x.fail(400, err instanceof DecodeError ? err.message : `cannot decode protobuf: ${(err as Error).message}`, 'malformed_protobuf');
         return;
       }
-      for (let i = 0; i < list.length; i++) mapper.add(list[i] as DdSeries, `series[${i}]`);
+      for (let i = 0; i < list.length; i++) mapper.add(list[i] as DdSeries, i);
+    } else if (kind === 'v1' && scanV1Series(body, mapper)) {
+      // the common v1 body, read straight from the bytes (json.ts)
     } else {
+      // the general path (a fresh mapper: the fast path may have left part of the body in the first)
+      if (kind === 'v1') mapper = new SeriesMapper({ ...this.opts, nowNs });
       const doc = this.json(x, body);
       if (doc === undefined) return;
       const series = doc !== null && typeof doc === 'object' ? (doc as { series?: unknown }).series : undefined;
@@ -210,21 +215,20 @@ export class DatadogReceiver implements Receiver {
       }
       for (let i = 0; i < series.length; i++) {
         const o = series[i];
-        const at = `series[${i}]`;
         if (o === null || typeof o !== 'object' || Array.isArray(o)) {
-          mapper.reject(1, 'bad_series', `${at}: must be an object`);
+          mapper.reject(1, 'bad_series', `series[${i}]: must be an object`);
           continue;
         }
         const rec = o as Record<string, unknown>;
-        if (kind === 'v1') mapper.add(v1Series(rec), at);
-        else if (kind === 'dist') mapper.add(distSeries(rec), at);
+        if (kind === 'v1') mapper.add(v1Series(rec), i);
+        else if (kind === 'dist') mapper.add(distSeries(rec), i);
         else {
           const s = v2Series(rec);
           if (typeof s === 'string') {
-            mapper.reject(Array.isArray(rec.points) ? Math.max(1, rec.points.length) : 1, 'bad_series', `${at}.${s}`);
+            mapper.reject(Array.isArray(rec.points) ? Math.max(1, rec.points.length) : 1, 'bad_series', `series[${i}].${s}`);
             continue;
           }
-          mapper.add(s, at);
+          mapper.add(s, i);
         }
       }
     }

@@ -128,30 +128,64 @@ class Scanner {
   seriesKey(): number {
     const buf = this.buf;
     const start = this.pos + 1;
+    // the names spelt out byte by byte (constants: cheaper than a loop over a string), closing quote
+    // included: a known key needs no scan for its end
+    if (start + 9 <= this.end) {
+      const c0 = buf[start];
+      let k = K_OTHER;
+      let len = 0;
+      if (c0 === 0x6d) {
+        if (buf[start + 1] === 0x65 && buf[start + 2] === 0x74 && buf[start + 3] === 0x72 && buf[start + 4] === 0x69 && buf[start + 5] === 0x63) {
+          k = K_METRIC;
+          len = 6;
+        }
+      } else if (c0 === 0x70) {
+        if (buf[start + 1] === 0x6f && buf[start + 2] === 0x69 && buf[start + 3] === 0x6e && buf[start + 4] === 0x74 && buf[start + 5] === 0x73) {
+          k = K_POINTS;
+          len = 6;
+        }
+      } else if (c0 === 0x74) {
+        if (buf[start + 1] === 0x61 && buf[start + 2] === 0x67 && buf[start + 3] === 0x73) {
+          k = K_TAGS;
+          len = 4;
+        } else if (buf[start + 1] === 0x79 && buf[start + 2] === 0x70 && buf[start + 3] === 0x65) {
+          k = K_TYPE;
+          len = 4;
+        }
+      } else if (c0 === 0x68) {
+        if (buf[start + 1] === 0x6f && buf[start + 2] === 0x73 && buf[start + 3] === 0x74) {
+          k = K_HOST;
+          len = 4;
+        }
+      } else if (c0 === 0x69) {
+        if (this.is(start, 'interval')) {
+          k = K_INTERVAL;
+          len = 8;
+        }
+      } else if (c0 === 0x64) {
+        if (buf[start + 1] === 0x65 && buf[start + 2] === 0x76 && buf[start + 3] === 0x69 && buf[start + 4] === 0x63 && buf[start + 5] === 0x65) {
+          k = K_DEVICE;
+          len = 6;
+        }
+      }
+      if (k !== K_OTHER && buf[start + len] === QUOTE) {
+        this.pos = start + len + 1;
+        return k;
+      }
+    }
+    // any other key (or one too near the end to look at unscanned): scanned and checked, then compared
     const end = this.stringEnd();
     this.pos = end + 1;
     const len = end - start;
-    // the names spelt out byte by byte (constants: cheaper than a loop over a string)
-    const c0 = buf[start];
     if (len === 6) {
-      if (c0 === 0x6d) {
-        if (buf[start + 1] === 0x65 && buf[start + 2] === 0x74 && buf[start + 3] === 0x72 && buf[start + 4] === 0x69 && buf[start + 5] === 0x63)
-          return K_METRIC;
-      } else if (c0 === 0x70) {
-        if (buf[start + 1] === 0x6f && buf[start + 2] === 0x69 && buf[start + 3] === 0x6e && buf[start + 4] === 0x74 && buf[start + 5] === 0x73)
-          return K_POINTS;
-      } else if (c0 === 0x64) {
-        if (buf[start + 1] === 0x65 && buf[start + 2] === 0x76 && buf[start + 3] === 0x69 && buf[start + 4] === 0x63 && buf[start + 5] === 0x65)
-          return K_DEVICE;
-      }
+      if (this.is(start, 'metric')) return K_METRIC;
+      if (this.is(start, 'points')) return K_POINTS;
+      if (this.is(start, 'device')) return K_DEVICE;
     } else if (len === 4) {
-      if (c0 === 0x74) {
-        if (buf[start + 1] === 0x61 && buf[start + 2] === 0x67 && buf[start + 3] === 0x73) return K_TAGS;
-        if (buf[start + 1] === 0x79 && buf[start + 2] === 0x70 && buf[start + 3] === 0x65) return K_TYPE;
-      } else if (c0 === 0x68) {
-        if (buf[start + 1] === 0x6f && buf[start + 2] === 0x73 && buf[start + 3] === 0x74) return K_HOST;
-      }
-    } else if (len === 8 && c0 === 0x69 && this.is(start, 'interval')) return K_INTERVAL;
+      if (this.is(start, 'tags')) return K_TAGS;
+      if (this.is(start, 'type')) return K_TYPE;
+      if (this.is(start, 'host')) return K_HOST;
+    } else if (len === 8 && this.is(start, 'interval')) return K_INTERVAL;
     return K_OTHER;
   }
 
@@ -160,6 +194,31 @@ class Scanner {
     const buf = this.buf;
     for (let i = 0; i < name.length; i++) if (buf[start + i] !== name.charCodeAt(i)) return false;
     return true;
+  }
+
+  /** at a quote: `"gauge"`, `"count"` or `"rate"` as the constant (no lookup), else undefined (nothing read) */
+  typeName(): string | undefined {
+    const buf = this.buf;
+    const p = this.pos + 1;
+    if (p + 6 > this.end) return undefined;
+    const c0 = buf[p];
+    if (c0 === 0x67) {
+      if (buf[p + 1] === 0x61 && buf[p + 2] === 0x75 && buf[p + 3] === 0x67 && buf[p + 4] === 0x65 && buf[p + 5] === QUOTE) {
+        this.pos = p + 6;
+        return 'gauge';
+      }
+    } else if (c0 === 0x63) {
+      if (buf[p + 1] === 0x6f && buf[p + 2] === 0x75 && buf[p + 3] === 0x6e && buf[p + 4] === 0x74 && buf[p + 5] === QUOTE) {
+        this.pos = p + 6;
+        return 'count';
+      }
+    } else if (c0 === 0x72) {
+      if (buf[p + 1] === 0x61 && buf[p + 2] === 0x74 && buf[p + 3] === 0x65 && buf[p + 4] === QUOTE) {
+        this.pos = p + 5;
+        return 'rate';
+      }
+    }
+    return undefined;
   }
 
   /** is the key at the quote exactly `series`? */
@@ -320,7 +379,7 @@ class Scanner {
             metric = this.scalar();
             break;
           case K_TYPE:
-            type = this.scalar();
+            type = this.peek() === QUOTE ? (this.typeName() ?? this.string()) : this.scalar();
             break;
           case K_INTERVAL:
             interval = this.scalar();

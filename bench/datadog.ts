@@ -1,9 +1,10 @@
 /**
  * `npm run bench -- --scenario datadog`: the `datadog` receiver's ingest of
  * the same bodies against their bare parse, in the same run:
- *   1. in-process (one core): v1 JSON = the receiver's reading of the body
- *      (its fast path, json.ts, else `JSON.parse`) + mapping vs `JSON.parse`
- *      alone; v2 protobuf = the receiver's decoder + mapping vs
+ *   1. in-process (one core, each target in a process of its own per round:
+ *      bench/datadog-inprocess.ts): v1 JSON = the receiver's reading of the
+ *      body (its fast path, json.ts, else `JSON.parse`) + mapping vs
+ *      `JSON.parse` alone; v2 protobuf = the receiver's decoder + mapping vs
  *      protobufjs's `MetricPayload.decode` of proto/datadog/agent_payload.proto;
  *   2. over HTTP: POST /api/v1/series (JSON) and /api/v2/series (protobuf)
  *      with DD-API-KEY at the running service (datadog → nop), and at a bare
@@ -22,10 +23,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/paths.js';
-import { SeriesMapper, v1Series, type MapOptions } from '../receivers/datadog/map.js';
-import { scanV1Series } from '../receivers/datadog/json.js';
-import { decodeSeriesProto } from '../receivers/datadog/proto.js';
-import { encodeMetricPayload, metricPayloadType, type PayloadSeries } from '../receivers/datadog/schema.js';
+import { encodeMetricPayload, type PayloadSeries } from '../receivers/datadog/schema.js';
 import { writeSection } from './docsection.js';
 
 const args = process.argv.slice(2);
@@ -74,30 +72,9 @@ export function v1Body(series: PayloadSeries[]): Buffer {
   );
 }
 
-const MAP: Omit<MapOptions, 'nowNs'> = { rateAs: 'count', maxTags: 1000, distributions: { explicitBounds: [], maxScale: 20, maxBuckets: 160 } };
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-/** requests per call of a target: each target runs its own loop (see inProcess) */
-const BATCH = 4;
-
-/** points/s of `fn` (BATCH requests per call) over `seconds`, median of `rounds` after one warm-up round */
-function rate(fn: (n: number) => void, rounds: number, seconds: number): { pps: number; all: number[] } {
-  const all: number[] = [];
-  for (let r = 0; r <= rounds; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    const end = t0 + seconds * 1000;
-    while (performance.now() < end) {
-      fn(BATCH);
-      n += BATCH * SERIES_PER_REQUEST;
-    }
-    if (r > 0) all.push(n / ((performance.now() - t0) / 1000));
-  }
-  return { pps: median(all), all };
 }
 
 interface InProcess {
@@ -106,54 +83,34 @@ interface InProcess {
   all: number[];
 }
 
+/** one target's points/s, measured in a process of its own (bench/datadog-inprocess.ts) */
+function inProcessRound(target: string, seconds: number, nowS: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = fork(join(here, 'datadog-inprocess.js'), [target, String(seconds), String(nowS)], { stdio: 'inherit' });
+    let pps: number | undefined;
+    c.once('message', (m) => {
+      pps = (m as { pps: number }).pps;
+    });
+    c.once('error', reject);
+    c.once('exit', (code) => (pps !== undefined ? resolve(pps) : reject(new Error(`datadog-inprocess ${target} exited with ${code} and no result`))));
+  });
+}
+
 /**
- * Each target is its own loop over `n` requests, so that V8 compiles each
- * on its own: with one shared loop calling the four in turn, whichever was
- * optimised inlined into it first decided the speed of the others (bare
- * protobufjs measured at 0.3 M points/s there and 0.9 M on its own).
+ * The four in-process targets, each round each in a fresh process (one
+ * warm-up round, one measured), alternating so that a slow stretch of the
+ * shared cores hits both sides; median per target.
  */
-function inProcess(v1: Buffer, v2: Buffer, rounds: number, seconds: number): InProcess[] {
-  const payload = metricPayloadType();
-  let sink = 0;
-  const bareV1 = (n: number): void => {
-    for (let k = 0; k < n; k++) sink += (JSON.parse(v1.toString('utf8')) as { series: unknown[] }).series.length;
-  };
-  // what the receiver does with a v1 body (receiver.ts): the fast path (json.ts), else JSON.parse + v1Series
-  const mapV1 = (n: number): void => {
-    for (let k = 0; k < n; k++) {
-      let m = new SeriesMapper({ ...MAP, nowNs: 0n });
-      if (!scanV1Series(v1, m)) {
-        m = new SeriesMapper({ ...MAP, nowNs: 0n });
-        const d = JSON.parse(v1.toString('utf8')) as { series: Array<Record<string, unknown>> };
-        for (let i = 0; i < d.series.length; i++) m.add(v1Series(d.series[i]!), i);
-      }
-      sink += m.result().points;
-    }
-  };
-  const bareV2 = (n: number): void => {
-    for (let k = 0; k < n; k++) sink += (payload.decode(v2) as unknown as { series: unknown[] }).series.length;
-  };
-  const mapV2 = (n: number): void => {
-    for (let k = 0; k < n; k++) {
-      const list = decodeSeriesProto(v2);
-      const m = new SeriesMapper({ ...MAP, nowNs: 0n });
-      for (let i = 0; i < list.length; i++) m.add(list[i]!, i);
-      sink += m.result().points;
-    }
-  };
+async function inProcess(rounds: number, seconds: number, nowS: number): Promise<InProcess[]> {
   const targets = [
-    ['bare JSON.parse (v1)', bareV1],
-    ['receiver v1 JSON', mapV1],
-    ['bare protobufjs decode (v2)', bareV2],
-    ['receiver v2 protobuf', mapV2],
+    ['bare JSON.parse (v1)', 'bare-v1'],
+    ['receiver v1 JSON', 'receiver-v1'],
+    ['bare protobufjs decode (v2)', 'bare-v2'],
+    ['receiver v2 protobuf', 'receiver-v2'],
   ] as const;
-  // alternate so that a slow stretch of the shared cores hits both sides
   const r: Record<string, number[]> = {};
-  for (let round = 0; round < rounds; round++) for (const [name, fn] of targets) (r[name] ??= []).push(...rate(fn, 1, seconds).all);
-  const out: InProcess[] = [];
-  for (const [name, all] of Object.entries(r)) out.push({ name, pps: median(all), all });
-  if (sink < 0) console.log(sink);
-  return out;
+  for (let round = 0; round < rounds; round++) for (const [name, target] of targets) (r[name] ??= []).push(await inProcessRound(target, seconds, nowS));
+  return Object.entries(r).map(([name, all]) => ({ name, pps: median(all), all }));
 }
 
 function freePort(): Promise<number> {
@@ -272,14 +229,15 @@ export async function datadogScenario(): Promise<void> {
   const rounds = opt('rounds', 5);
   const connections = opt('connections', 8);
   const write = !args.includes('--no-write');
-  const series = benchSeries(Math.floor(Date.now() / 1000));
+  const nowS = Math.floor(Date.now() / 1000);
+  const series = benchSeries(nowS);
   const v1 = v1Body(series);
   const v2 = encodeMetricPayload(series);
   console.log(
     `payload: ${SERIES_PER_REQUEST} series × 1 point per request (count/gauge/rate, host, 4 tags); v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B`,
   );
 
-  const ip = inProcess(v1, v2, rounds, 0.5);
+  const ip = await inProcess(rounds, 0.5, nowS);
   for (const r of ip)
     console.log(
       `in-process ${r.name.padEnd(28)} ${Math.round(r.pps).toLocaleString('en-US').padStart(12)} points/s (rounds ${r.all.map((x) => Math.round(x / 1000) + 'k').join(' ')})`,
@@ -352,7 +310,7 @@ export async function datadogScenario(): Promise<void> {
   writeSection(
     'datadog',
     [
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario datadog --duration ${duration} --rounds ${rounds}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One request = ${SERIES_PER_REQUEST} series × 1 point (a third each count, gauge, rate; a host; four tags): v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B (protobufjs-encoded MetricPayload). In-process: one core, alternating rounds of 0.5 s, median. HTTP: the built service (datadog → nop) and a bare node:http server that only reads and parses the same body (\`JSON.parse\`; protobufjs \`MetricPayload.decode\`), ${rounds} alternating rounds of ${slice} s after 1 s warm-up, ${connections} connections, median round; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node http client'} on the same cores.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario datadog --duration ${duration} --rounds ${rounds}\` on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. One request = ${SERIES_PER_REQUEST} series × 1 point (a third each count, gauge, rate; a host; four tags): v1 JSON ${v1.length} B, v2 protobuf ${v2.length} B (protobufjs-encoded MetricPayload). In-process: one core, each target in a fresh process per round (0.5 s warm-up, 0.5 s measured), alternating, median of ${rounds}. HTTP: the built service (datadog → nop) and a bare node:http server that only reads and parses the same body (\`JSON.parse\`; protobufjs \`MetricPayload.decode\`), ${rounds} alternating rounds of ${slice} s after 1 s warm-up, ${connections} connections, median round; load by ${WRK !== undefined && !args.includes('--node-client') ? 'wrk (one thread)' : 'a Node http client'} on the same cores.`,
       '',
       '| target | points/s | rounds |',
       '|---|---:|---|',

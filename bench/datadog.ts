@@ -18,13 +18,12 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../src/paths.js';
 import { encodeMetricPayload, type PayloadSeries } from '../receivers/datadog/schema.js';
 import { writeSection } from './docsection.js';
+import { freePort, spawnMetricport, waitHttp } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -32,7 +31,6 @@ const opt = (name: string, def: number): number => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = packageRoot();
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
 const KEY = 'bench-datadog-key-0123456789abcdef';
 /** series per request, one point each (what a client flushes: one point per series per interval) */
@@ -111,28 +109,6 @@ async function inProcess(rounds: number, seconds: number, nowS: number): Promise
   const r: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) for (const [name, target] of targets) (r[name] ??= []).push(await inProcessRound(target, seconds, nowS));
   return Object.entries(r).map(([name, all]) => ({ name, pps: median(all), all }));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`not ready: ${url}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 interface LoadResult {
@@ -252,22 +228,7 @@ export async function datadogScenario(): Promise<void> {
     cfg,
     `receivers:\n  datadog: { endpoint: "127.0.0.1:${mpPort}", api_keys: [{ key: "${KEY}" }] }\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics: { receivers: [datadog], exporters: [nop] }\n`,
   );
-  const mp: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/bin/metricport.js'),
-      'run',
-      '--config',
-      cfg,
-      '--admin-endpoint',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
+  const mp: ChildProcess = spawnMetricport({ config: cfg, adminPort: adminPort, stateDir: join(dir, 'state') });
   await waitHttp(`http://127.0.0.1:${adminPort}/healthz`);
   const basePort = await freePort();
   const base = fork(join(here, 'datadog-baseline.js'), [String(basePort)], { stdio: 'inherit' });

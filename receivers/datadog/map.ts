@@ -96,6 +96,9 @@ export interface MapResult {
   duplicateTags: number;
 }
 
+/** The longest `interval` a series may have, in seconds (10 years). */
+const MAX_INTERVAL_S = 315_360_000;
+
 const MAX_MESSAGES = 10;
 /** seconds; a larger timestamp is taken for milliseconds and refused */
 const MAX_TS = 1e11;
@@ -328,6 +331,11 @@ export class SeriesMapper {
     if (s.interval !== undefined && s.interval !== null) {
       if (typeof s.interval !== 'number' || !Number.isFinite(s.interval) || s.interval < 0) {
         this.reject(npts, 'bad_interval', `${where(at)}.interval: must be a number of seconds ≥ 0`);
+        return;
+      }
+      if (s.interval > MAX_INTERVAL_S) {
+        // beyond this the window's start is meaningless (and × 1e9 overflows past 1.8e299)
+        this.reject(npts, 'bad_interval', `${where(at)}.interval: ${s.interval} s is longer than ${MAX_INTERVAL_S} s (10 years)`);
         return;
       }
       interval = s.interval;

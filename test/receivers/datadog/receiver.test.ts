@@ -196,6 +196,20 @@ describe('datadog: mapping (docs/receivers/datadog.md)', () => {
     ]);
   });
 
+  it('an interval too long for a window (1e300 s once answered 500 from BigInt(Infinity)) rejects only its series', () => {
+    const m = new SeriesMapper(OPTS);
+    m.add(v1Series({ metric: 'huge', type: 'count', interval: 1e300, points: [[T, 1]] }), 'series[0]');
+    m.add(v1Series({ metric: 'year', type: 'count', interval: 315_360_001, points: [[T, 1]] }), 'series[1]');
+    m.add(v1Series({ metric: 'ok', type: 'count', interval: 315_360_000, points: [[T, 2]] }), 'series[2]');
+    const r = m.result();
+    expect(r.points).to.equal(1);
+    expect(r.byReason).to.deep.equal({ bad_interval: 2 });
+    expect(r.errors).to.deep.equal([
+      'series[0].interval: 1e+300 s is longer than 315360000 s (10 years)',
+      'series[1].interval: 315360001 s is longer than 315360000 s (10 years)',
+    ]);
+  });
+
   it('protobuf: the MetricPayload fields; unknown fields skipped; truncation named by byte offset', () => {
     const buf = encodeMetricPayload([
       {

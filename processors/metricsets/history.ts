@@ -8,7 +8,11 @@
  * SEAL_EVENTS events or when a query comes, into a columnar chunk: times as
  * offsets from the chunk's first time (a Float64Array), the attribute names
  * once per chunk, and per attribute a column of dictionary ids into the
- * chunk's distinct values (a Uint32Array; 0 = the event lacks it). A query
+ * chunk's values (a Uint32Array; 0 = the event lacks it). Each attribute
+ * finds its values' ids in a dictionary of its own; one whose values are
+ * nearly all new (a transaction id) stops looking them up after UNIQUE_PROBE
+ * values and gives each its own entry (a later repeat too: a query reads the
+ * values, so its results are the same). A query
  * runs the metric-set engine over the chunks (`MetricSetsEngine.addColumns`),
  * so Explore and the exported metric aggregate with the same code.
  */
@@ -65,6 +69,12 @@ export const SEAL_EVENTS = 8192;
 const CHUNK_OVERHEAD = 256;
 /** The bytes a pending event is charged (its object is held until sealed). */
 const PENDING_EVENT_BYTES = 200;
+/**
+ * After this many values of an attribute in a block, one whose values were at
+ * least 95 % new is stored without its dictionary lookup (a repeated value then
+ * gets an entry of its own: queries read values, so the results are the same).
+ */
+const UNIQUE_PROBE = 512;
 /** A time span longer than this (ns) cannot be an offset in a Float64Array: the block is split. */
 const MAX_SPAN_NS = 2n ** 52n;
 
@@ -97,33 +107,66 @@ export function encodeChunk(events: readonly Event[], arrivedMs: number): Column
   const keys: string[] = [];
   const cols: Uint32Array[] = [];
   const dict: AttrValue[] = [];
-  const strIds = new Map<string, number>();
+  // string values: a dictionary per attribute (small and hot for low-cardinality ones); an attribute
+  // whose values are nearly all new (a transaction id) stops looking them up: each gets its own entry
+  const strIds: Array<Map<string, number> | null> = [];
+  const looked: number[] = [];
+  const fresh: number[] = [];
   const otherIds = new Map<string, number>();
   let bytes = CHUNK_OVERHEAD + 8 * n;
+  // events of a batch mostly share their time and list their attributes in the same order:
+  // the last time's offset and the last event's key order are reused (no BigInt arithmetic, no key lookup)
+  let lastT: bigint | undefined;
+  let lastOff = 0;
+  const order: string[] = [];
+  const orderKi: number[] = [];
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
-    offs[i] = Number(e.timeUnixNano - minNs);
+    const t = e.timeUnixNano;
+    if (t !== lastT) {
+      lastT = t;
+      lastOff = Number(t - minNs);
+    }
+    offs[i] = lastOff;
     const a = e.attributes;
+    let pos = 0;
     for (const k in a) {
       const v = a[k];
       if (v === undefined) continue;
-      let ki = keyIndex.get(k);
-      if (ki === undefined) {
-        ki = keys.length;
-        keyIndex.set(k, ki);
-        keys.push(k);
-        cols.push(new Uint32Array(n));
-        bytes += 4 * n + 16 + 2 * k.length;
+      let ki: number | undefined;
+      if (order[pos] === k) ki = orderKi[pos]!;
+      else {
+        ki = keyIndex.get(k);
+        if (ki === undefined) {
+          ki = keys.length;
+          keyIndex.set(k, ki);
+          keys.push(k);
+          cols.push(new Uint32Array(n));
+          bytes += 4 * n + 16 + 2 * k.length;
+        }
+        order[pos] = k;
+        orderKi[pos] = ki;
       }
+      pos++;
       let id: number | undefined;
       if (typeof v === 'string') {
-        id = strIds.get(v);
+        let ids = strIds[ki];
+        if (ids === undefined) {
+          ids = strIds[ki] = new Map();
+          looked[ki] = 0;
+          fresh[ki] = 0;
+        }
+        id = ids === null ? undefined : ids.get(v);
         if (id === undefined) {
           id = dict.length + 1;
-          strIds.set(v, id);
           dict.push(v);
           bytes += valueBytes(v) + 24;
+          if (ids !== null) {
+            ids.set(v, id);
+            fresh[ki]!++;
+          }
         }
+        if (ids !== null && ++looked[ki]! === UNIQUE_PROBE && fresh[ki]! >= UNIQUE_PROBE * 0.95) strIds[ki] = null;
       } else {
         const ck = typeof v + ':' + canonicalValue(v);
         id = otherIds.get(ck);

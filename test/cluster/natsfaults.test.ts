@@ -146,6 +146,9 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
       ).to.equal(token);
       expect(after.counters.losses).to.equal(0);
       expect(s.gw.calls.length, 'nothing asked for twice').to.equal(FORGE_WINDOWS);
+      // the last window asked for is written to the deliveries file a moment after its call
+      await waitFor(() => s.delivered().length >= FORGE_WINDOWS, { timeoutMs: 30_000, intervalMs: 50, what: 'every window delivered' });
+      await new Promise((res) => setTimeout(res, 1000)); // (and nothing more after it)
       const d = s.delivered();
       expect(d.length).to.equal(FORGE_WINDOWS);
       expect(new Set(d).size).to.equal(FORGE_WINDOWS);

@@ -102,6 +102,22 @@ describe('metricsets: the Explore history', () => {
     });
   }
 
+  it('a dictionary per attribute; one whose values are nearly all new skips its lookups (a repeat then gets its own entry)', () => {
+    const events: Event[] = [];
+    for (let i = 0; i < 2000; i++) events.push(ev(T0 + BigInt(i), { _tx: i === 1999 ? 'tx-5' : `tx-${i}`, guid: `g${i % 40}`, same: 'tx-7' }));
+    const c = encodeChunk(events, 0);
+    const col = (k: string) => c.cols[c.keyIndex.get(k)!]!;
+    const values = (k: string) => [...col(k)].map((id) => c.dict[id - 1]);
+    // every value reads back as it was
+    expect(values('_tx')).to.deep.equal(events.map((e) => e.attributes._tx));
+    expect(values('guid')).to.deep.equal(events.map((e) => e.attributes.guid));
+    // guid: 40 entries; same: 1 (its own dictionary: not shared with _tx's "tx-7"); _tx: one per event, the late repeat of tx-5 included
+    expect(new Set(col('guid')).size).to.equal(40);
+    expect(new Set(col('same')).size).to.equal(1);
+    expect(new Set(col('_tx')).size).to.equal(2000);
+    expect(c.dict.length).to.equal(2000 + 40 + 1);
+  });
+
   it('skips events outside the time range, at the boundaries exactly', () => {
     const events = [ev(T0, { a: 'x' }), ev(T0 + 10n * S - 1n, { a: 'x' }), ev(T0 + 10n * S, { a: 'x' }), ev(T0 + 20n * S, { a: 'y' })];
     const e = engine({ period: '60s', sets: [{ name: 'S', metrics: [{ name: 'M', group_by: ['a'], aggregates: ['count'] }] }] });

@@ -203,7 +203,9 @@ export class PullServer {
         if (gone || res.destroyed) return;
         const n = it.next();
         if (n.done === true) break;
-        if (!out.write(n.value)) await drainOrClose(out, res);
+        // up to MAX_BUFFERED bytes queued ahead of the socket: the next chunks render while the kernel sends
+        // (waiting at every write's false, i.e. past 16 KiB, made a scrape take render + transfer in turn)
+        if (!out.write(n.value) && out.writableLength > MAX_BUFFERED) await drainOrClose(out, res);
       }
       out.end();
     } catch (e) {
@@ -289,6 +291,9 @@ export class PullServer {
  * loser's listeners on the response at every wait: a large scrape added
  * hundreds, and Node warned "MaxListenersExceededWarning".)
  */
+/** Bytes a streamed response may queue beyond the socket before the render waits for it to drain. */
+const MAX_BUFFERED = 1 << 20;
+
 function drainOrClose(out: Writable, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {

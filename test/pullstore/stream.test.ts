@@ -4,7 +4,7 @@
  * a series twice or a family header twice.
  */
 import { expect } from 'chai';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { createNoopMeter } from '@opentelemetry/api';
 import { CumulativeStore } from '../../src/pullstore/cumulative.js';
@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/logger.js';
 import { prometheusResponse, renderBytes, renderChunks } from '../../exporters/prometheus/exposition.js';
 import { PromKeyer } from '../../exporters/prometheus/labels.js';
 import { batch, duplicates, num, parseSamples, sum, gauge, SEC, T0 } from '../exporters/prometheus/util.js';
+import { waitFor } from '../harness/ports.js';
 
 const keyer = new PromKeyer();
 
@@ -107,6 +108,70 @@ describe('pull store: streamed exposition', () => {
       expect(warnings.filter((w) => /MaxListeners/.test(w))).to.deep.equal([]);
     } finally {
       process.off('warning', onWarning);
+      await server.close(AbortSignal.timeout(1000));
+    }
+  });
+
+  it('a client that stops reading stops the render: at most ~1 MiB is queued beyond the socket, the rest arrives when it reads again', async () => {
+    const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+    const TOTAL = 4096; // 256 MiB if nothing held the render back
+    let pulled = 0;
+    const server = new PullServer({
+      endpoint: '127.0.0.1:0',
+      configKey: 'exporters.prometheus.endpoint',
+      owner: 'prometheus',
+      logger: silentLogger(),
+      meter: createNoopMeter(),
+      path: '/tok/metrics',
+      respond: () => ({
+        contentType: 'text/plain',
+        body: {
+          *[Symbol.iterator]() {
+            for (let i = 0; i < TOTAL; i++) {
+              pulled++;
+              yield CHUNK;
+            }
+          },
+        },
+      }),
+    });
+    await server.start();
+    try {
+      const port = server.address()!.port;
+      let res: IncomingMessage | undefined;
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/tok/metrics' }, (r) => {
+          res = r;
+          r.pause();
+          resolve();
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      // the render stops once the socket buffers and the 1 MiB allowance are full
+      let last = -1;
+      await waitFor(
+        async () => {
+          const now = pulled;
+          const still = now === last;
+          last = now;
+          await new Promise((r) => setTimeout(r, 200));
+          return still && pulled === now;
+        },
+        { timeoutMs: 20_000, what: 'the render to stop while the client does not read' },
+      );
+      expect(pulled * CHUNK.length, `${pulled} chunks pulled`).to.be.below(64 * 2 ** 20);
+      expect(pulled).to.be.below(TOTAL);
+      let got = 0;
+      await new Promise<void>((resolve, reject) => {
+        res!.on('data', (c: Buffer) => (got += c.length));
+        res!.on('end', () => resolve());
+        res!.on('error', reject);
+        res!.resume();
+      });
+      expect(got).to.equal(TOTAL * CHUNK.length);
+      expect(pulled).to.equal(TOTAL);
+    } finally {
       await server.close(AbortSignal.timeout(1000));
     }
   });

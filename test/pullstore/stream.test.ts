@@ -41,6 +41,19 @@ function get(
   });
 }
 
+/** A pull server on a free loopback port at /tok/metrics answering with `respond`. */
+function pullServer(respond: ConstructorParameters<typeof PullServer>[0]['respond']): PullServer {
+  return new PullServer({
+    endpoint: '127.0.0.1:0',
+    configKey: 'exporters.prometheus.endpoint',
+    owner: 'prometheus',
+    logger: silentLogger(),
+    meter: createNoopMeter(),
+    path: '/tok/metrics',
+    respond,
+  });
+}
+
 describe('pull store: streamed exposition', () => {
   it('ingest between chunks: no series or family twice, new ones wait for the next scrape, values as of their chunk', () => {
     const store = new CumulativeStore({ expiryMs: 0 });
@@ -72,15 +85,7 @@ describe('pull store: streamed exposition', () => {
   it('a large scrape waits for the socket to drain many times without adding listeners to the response each time', async () => {
     const store = new CumulativeStore({ expiryMs: 0 });
     fill(store, 0, 60_000);
-    const server = new PullServer({
-      endpoint: '127.0.0.1:0',
-      configKey: 'exporters.prometheus.endpoint',
-      owner: 'prometheus',
-      logger: silentLogger(),
-      meter: createNoopMeter(),
-      path: '/tok/metrics',
-      respond: (req) => prometheusResponse(store, req.headers.accept),
-    });
+    const server = pullServer((req) => prometheusResponse(store, req.headers.accept));
     const warnings: string[] = [];
     const onWarning = (w: Error): void => {
       warnings.push(`${w.name}: ${w.message}`);
@@ -116,25 +121,17 @@ describe('pull store: streamed exposition', () => {
     const CHUNK = Buffer.alloc(64 * 1024, 0x61);
     const TOTAL = 4096; // 256 MiB if nothing held the render back
     let pulled = 0;
-    const server = new PullServer({
-      endpoint: '127.0.0.1:0',
-      configKey: 'exporters.prometheus.endpoint',
-      owner: 'prometheus',
-      logger: silentLogger(),
-      meter: createNoopMeter(),
-      path: '/tok/metrics',
-      respond: () => ({
-        contentType: 'text/plain',
-        body: {
-          *[Symbol.iterator]() {
-            for (let i = 0; i < TOTAL; i++) {
-              pulled++;
-              yield CHUNK;
-            }
-          },
+    const server = pullServer(() => ({
+      contentType: 'text/plain',
+      body: {
+        *[Symbol.iterator]() {
+          for (let i = 0; i < TOTAL; i++) {
+            pulled++;
+            yield CHUNK;
+          }
         },
-      }),
-    });
+      },
+    }));
     await server.start();
     try {
       const port = server.address()!.port;
@@ -180,17 +177,9 @@ describe('pull store: streamed exposition', () => {
     const store = new CumulativeStore({ expiryMs: 0 });
     fill(store, 0, 30_000);
     let responses = 0;
-    const server = new PullServer({
-      endpoint: '127.0.0.1:0',
-      configKey: 'exporters.prometheus.endpoint',
-      owner: 'prometheus',
-      logger: silentLogger(),
-      meter: createNoopMeter(),
-      path: '/tok/metrics',
-      respond: (req) => {
-        responses++;
-        return prometheusResponse(store, req.headers.accept);
-      },
+    const server = pullServer((req) => {
+      responses++;
+      return prometheusResponse(store, req.headers.accept);
     });
     await server.start();
     try {

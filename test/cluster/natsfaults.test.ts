@@ -7,7 +7,8 @@
  * (the holder reconnects to another, keeps its lease, nothing is polled
  * twice); then the whole NATS cluster is down for 30 s (the pollers pause
  * within 3/4 of the lease TTL, nobody holds the lease meanwhile, they resume
- * after; every window asked for and delivered once).
+ * after; every window asked for and delivered, at most the one in flight at
+ * the lapse twice).
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -158,7 +159,7 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
     }
   });
 
-  it('NATS fully down for 30 s: pollers pause (no holder meanwhile), resume after; every window asked for and delivered once', async () => {
+  it('NATS fully down for 30 s: pollers pause (no holder meanwhile), resume after; every window asked for and delivered, at most the one in flight at the lapse twice', async () => {
     const s = await setup();
     try {
       await waitFor(() => s.gw.calls.length >= 300, { timeoutMs: 90_000, intervalMs: 10, what: '300 forge windows' });
@@ -186,11 +187,14 @@ describe('cluster run-once under NATS faults (three-node NATS JetStream cluster,
         what: 'every window asked for after NATS came back',
       });
       await new Promise((res) => setTimeout(res, 1000));
-      // at most the window in flight when the lease lapsed is asked for again; none delivered twice
+      // at most the window in flight when the lease lapsed is asked for again; it is delivered again only when
+      // another replica took the lease after the outage (docs/cluster.md, "NATS fully down"): at most one window twice
       expect(s.gw.calls.length).to.be.within(FORGE_WINDOWS, FORGE_WINDOWS + 1);
       const d = s.delivered();
       expect(new Set(d).size).to.equal(FORGE_WINDOWS);
-      expect(d.length, 'no window delivered twice').to.equal(FORGE_WINDOWS);
+      const twice = d.filter((t, i) => d.indexOf(t) !== i);
+      expect(twice.length, `at most one window delivered twice: ${twice.join(', ')}`).to.be.at.most(1);
+      expect(d.length - FORGE_WINDOWS).to.equal(twice.length);
       expect(callsAtOutage).to.be.below(FORGE_WINDOWS);
       expect(s.gw.violations).to.deep.equal([]);
     } finally {

@@ -285,15 +285,15 @@ export class PullServer {
   }
 }
 
+/** Bytes a streamed response may queue beyond the socket before the render waits for it to drain. */
+const MAX_BUFFERED = 1 << 20;
+
 /**
  * Wait until `out` drains or `res` closes, whichever comes first, and take
  * both listeners off again. (`Promise.race` of two `events.once` left the
  * loser's listeners on the response at every wait: a large scrape added
  * hundreds, and Node warned "MaxListenersExceededWarning".)
  */
-/** Bytes a streamed response may queue beyond the socket before the render waits for it to drain. */
-const MAX_BUFFERED = 1 << 20;
-
 function drainOrClose(out: Writable, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {

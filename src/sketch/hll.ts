@@ -235,9 +235,8 @@ export class HyperLogLog {
     const top = Math.floor(w / this.lowDiv); // the upper 32 bits of w (q > 32 for p ≤ 18)
     if (top !== 0) rank = Math.clz32(top) + 1;
     else {
-      const extra = this.q - 32;
-      const low = w; // top = 0: w has only the low `extra` bits
-      rank = low === 0 ? this.q + 1 : 32 + (Math.clz32(low) - (32 - extra)) + 1;
+      // top = 0: w has only its low q - 32 bits
+      rank = w === 0 ? this.q + 1 : 32 + (Math.clz32(w) - (32 - (this.q - 32))) + 1;
     }
     const old = regs[idx]!;
     if (rank > old) {
@@ -314,7 +313,8 @@ export class HyperLogLog {
       for (let i = 0; i < bytes.length; i++) {
         if (bytes[i]! > h.q + 1) throw new RangeError(`HyperLogLog register ${i} holds ${bytes[i]}, above the maximum ${h.q + 1}`);
       }
-      h.setRegisters(new Uint8Array(bytes));
+      h.registers!.set(bytes);
+      h.setRegisters(h.registers); // the histogram of these registers
       (h as { threshold: number }).threshold = o.t;
       return h;
     }

@@ -110,11 +110,21 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     expect(await wm.load('env1')).to.equal(undefined);
     await wm.save('env1', 1000);
     await holder.check();
-    // the other node does not get it while it is held
-    await new Promise((r) => setTimeout(r, 1000)); // (time for a wrong grant to show up; nothing is awaited on it)
-    expect(other.status().leases).to.satisfy(
-      (ls: Array<{ lease: string; holder: string }>) => ls.find((l) => l.lease === 'poller.forge')?.holder === hNode.nodeId,
+    // the other node does not get it while it is held, and its view (fed by the KV watch, which can lag under load) names the holder
+    let otherGranted = false;
+    void (other === a ? ga : gb).then(() => (otherGranted = true));
+    const row = () => (other.status().leases as Array<{ lease: string; holder: string | null; held_here?: boolean }>).find((l) => l.lease === 'poller.forge');
+    await waitFor(
+      () => {
+        if (row()?.holder !== hNode.nodeId) throw new Error(`it shows ${JSON.stringify(row())}`);
+        return true;
+      },
+      { timeoutMs: 10_000, what: `the other node's view to name ${hNode.nodeId} as the holder` },
     );
+    await new Promise((r) => setTimeout(r, 1000)); // (time for a wrong grant to show up; nothing is awaited on it)
+    expect(otherGranted, 'the other node was granted a held lease').to.equal(false);
+    expect(row()).to.include({ holder: hNode.nodeId });
+    expect(row()?.held_here).to.equal(undefined);
     // the holder's NATS goes away (its connection is closed under it): the lease lapses locally, then expires in KV; the other node takes it over
     const t0 = performance.now();
     await (hNode as unknown as { nc: { close(): Promise<void> } }).nc.close();

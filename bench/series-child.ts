@@ -17,13 +17,15 @@
  * - `anchor-transfer`: the scrape anchor: the same number of bytes sent from
  *   one 1 MiB buffer over the same kind of loopback response.
  *
- * Prints one JSON line (`{"rss0":…, "rss1":…, "heap0":…, "heap1":…, …}`) on
+ * Prints one JSON line (`{"rss0":…, "rss1":…, "heap0":…, "heap1":…, …}`: 0 before, 1 right after
+ * the take-in, 2 once V8 has shrunk its young generation again) on
  * stdout; for a scrape, first `{"port":…}`, then waits for "scrape" on stdin
  * and answers with the peak RSS (VmHWM, reset before the scrape) during it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createNoopMeter } from '@opentelemetry/api';
 import { CumulativeStore } from '../src/pullstore/cumulative.js';
 import { PullServer } from '../src/pullstore/server.js';
@@ -72,6 +74,11 @@ function batch(from: number, to: number): MetricsBatch {
   };
 }
 
+/** the V8 young generation's committed size (both semi-spaces), MiB */
+function youngMiB(): number {
+  return (getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20;
+}
+
 function peakRss(): number {
   const s = readFileSync('/proc/self/status', 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
   const [target, nArg, mode] = process.argv.slice(2);
   const n = Number(nArg);
   const m0 = settle();
+  const young0 = youngMiB();
   const t0 = performance.now();
   let keep: unknown;
   let scrapeRespond: (() => ReturnType<typeof prometheusResponse>) | undefined;
@@ -131,7 +139,28 @@ async function main(): Promise<void> {
   const ingestMs = performance.now() - t0;
   (globalThis as { keep?: unknown }).keep = keep; // reachable until the process ends
   const m1 = settle();
-  const row = { target, series: n, ingestMs, rss0: m0.rss, rss1: m1.rss, heap0: m0.heap, heap1: m1.heap };
+  const young1 = youngMiB();
+  // V8 grows its young generation (up to 2 × 16 MiB) while the take-in allocates, and its memory reducer gives it back
+  // once allocation slows down (about 20 s later): wait for that, as a pod's RSS would show it once the burst is over
+  // (not for a scrape, whose rise is measured from the RSS just before it)
+  const tSettle = performance.now();
+  while (mode !== 'scrape' && youngMiB() > Math.max(2, young0) && performance.now() - tSettle < 90_000) await new Promise((r) => setTimeout(r, 250));
+  const settleMs = performance.now() - tSettle;
+  const m2 = settle();
+  const row = {
+    target,
+    series: n,
+    ingestMs,
+    rss0: m0.rss,
+    rss1: m1.rss,
+    heap0: m0.heap,
+    heap1: m1.heap,
+    rss2: m2.rss,
+    heap2: m2.heap,
+    young1,
+    young2: youngMiB(),
+    settleMs,
+  };
   if (mode !== 'scrape') {
     out(row);
     void keep;

@@ -82,107 +82,23 @@ function created(ns: bigint): string {
 }
 
 /**
- * Lines are written as UTF-8 straight into ~64 KiB chunks: a scrape streams
- * them to the socket (no whole exposition in memory), a test concatenates
- * them. Counter and gauge samples, the bulk of a scrape, are assembled from
- * bytes (the family's `name{` once, the series' key string written in place,
- * its context's labels once per context, integer values as digits) instead
- * of concatenated strings that are flattened and encoded again.
+ * Lines gather in a pending string and leave as ~64 KiB UTF-8 chunks: a
+ * scrape streams them to the socket (no whole exposition in memory), a test
+ * concatenates them.
  */
-const CHUNK_BYTES = 64 * 1024;
-/** a chunk's buffer: the chunk, plus room for the line that crosses its end */
-const CHUNK_ALLOC = CHUNK_BYTES + 16 * 1024;
-const SP_NL = 0x0a;
-const KEY_CLOSE = Buffer.from('} ');
+const CHUNK_CHARS = 64 * 1024;
 
 class ChunkSink {
-  private buf = Buffer.allocUnsafe(CHUNK_ALLOC);
-  off = 0;
-  /** `,<context labels>} ` per context index, built once per render (the string beside it checks a reused index) */
-  private readonly ctxTail: Array<Buffer | undefined> = [];
-  private readonly ctxTailOf: string[] = [];
-
-  /** make room for `n` more bytes (a line longer than the slack moves the chunk to a larger buffer) */
-  private room(n: number): void {
-    if (this.off + n <= this.buf.length) return;
-    const b = Buffer.allocUnsafe(Math.max(CHUNK_ALLOC, this.off + n));
-    this.buf.copy(b, 0, 0, this.off);
-    this.buf = b;
-  }
+  pending = '';
   write(s: string): void {
-    this.room(s.length * 3);
-    this.off += this.buf.write(s, this.off);
-  }
-  private bytes(b: Buffer): void {
-    this.buf.set(b, this.off);
-    this.off += b.length;
-  }
-  /**
-   * `open` (`name{`) + the series' labels + `} `, or `bare` + ' ' when it has
-   * none: what `braces(store.labels(mk, id))` gives, without building it.
-   */
-  head(open: Buffer, bare: string, store: CumulativeStore, mk: string, id: number): void {
-    const c = store.ctxIndex(id);
-    const p = c < 0 ? 0 : mk.indexOf('\u0001') + 1;
-    const ctx = c < 0 ? '' : store.ctxLabels(c);
-    if (p === mk.length) {
-      // no labels of its own: the context's alone, or none at all
-      if (ctx === '') this.write(bare + ' ');
-      else this.write(bare + '{' + ctx + '} ');
-      return;
-    }
-    this.room(open.length + mk.length * 3 + 2);
-    if (p <= open.length) {
-      // the key's ASCII context prefix (base-36 index and \u0001) lands where `open` ends and is overwritten by it
-      const at = this.off + open.length - p;
-      this.off = at + this.buf.write(mk, at);
-      this.buf.set(open, at + p - open.length);
-    } else {
-      this.bytes(open);
-      this.off += this.buf.write(mk.slice(p), this.off);
-    }
-    if (ctx === '') {
-      this.bytes(KEY_CLOSE);
-      return;
-    }
-    let t = this.ctxTail[c];
-    if (t === undefined || this.ctxTailOf[c] !== ctx) {
-      t = Buffer.from(',' + ctx + '} ', 'utf8');
-      this.ctxTail[c] = t;
-      this.ctxTailOf[c] = ctx;
-    }
-    this.room(t.length);
-    this.bytes(t);
-  }
-  /** a sample value and the line's end: safe integers as digits, anything else as formatValue() writes it */
-  value(v: number): void {
-    if (!Number.isSafeInteger(v)) {
-      this.write(formatValue(v) + '\n');
-      return;
-    }
-    this.room(18);
-    const b = this.buf;
-    if (v < 0) {
-      b[this.off++] = 0x2d;
-      v = -v;
-    }
-    let n = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
-    let at = this.off + n;
-    this.off = at + 1;
-    b[at] = SP_NL;
-    do {
-      b[--at] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
-    } while (v > 0);
+    this.pending += s;
   }
   get full(): boolean {
-    return this.off >= CHUNK_BYTES;
+    return this.pending.length >= CHUNK_CHARS;
   }
   take(): Buffer {
-    const b = this.buf.subarray(0, this.off);
-    this.buf = Buffer.allocUnsafe(CHUNK_ALLOC);
-    this.off = 0;
+    const b = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
     return b;
   }
 }
@@ -258,18 +174,19 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
     case 'counter': {
       const omCounter = om && info.type === 'counter';
       const sample = omCounter ? name + '_total' : name;
-      const sampleOpen = Buffer.from(sample + '{', 'utf8');
-      const createdName = name + '_created';
-      const createdOpen = Buffer.from(createdName + '{', 'utf8');
+      const sampleOpen = sample + '{';
+      const createdOpen = name + '_created{';
       for (const [mk, id] of f.series) {
         if (!store.seriesInRender(id, epoch)) continue;
-        out.head(sampleOpen, sample, store, mk, id);
-        if (scaled) out.write(formatValue(sc(store.num(id))) + '\n');
-        else if (store.valueKind(id) === V_BIG) out.write(formatValue(store.value(id)) + '\n');
-        else out.value(store.num(id));
-        if (omCounter) {
-          out.head(createdOpen, createdName, store, mk, id);
-          out.write(created(store.start(id)) + '\n');
+        const key = store.labels(mk, id);
+        const kind = store.valueKind(id);
+        const v = scaled ? formatValue(sc(store.num(id))) : kind === V_BIG ? formatValue(store.value(id)) : formatValue(store.num(id));
+        if (key === '') {
+          out.write(sample + ' ' + v + '\n');
+          if (omCounter) out.write(name + '_created ' + created(store.start(id)) + '\n');
+        } else {
+          out.write(sampleOpen + key + '} ' + v + '\n');
+          if (omCounter) out.write(createdOpen + key + '} ' + created(store.start(id)) + '\n');
         }
         if (out.full) yield out.take();
       }
@@ -316,7 +233,7 @@ export function* renderChunks(store: CumulativeStore, format: Format): Generator
       yield* renderFamily(out, store, f, om, epoch);
     }
     if (om) out.write('# EOF\n');
-    if (out.off > 0) yield out.take();
+    if (out.pending !== '') yield out.take();
   } finally {
     store.endRender();
   }

@@ -241,14 +241,6 @@ export class CumulativeStore {
     if (c < 0) return { key: k, ctx: '' };
     return { key: k.slice(k.indexOf('\u0001') + 1), ctx: this.ctxStr[c] as string };
   }
-  /** the interned context of a split key (ctxLabels() renders it), −1 when the key is whole (renderers that write bytes) */
-  ctxIndex(id: number): number {
-    return this.ctxOf[id] as number;
-  }
-  /** the rendered context labels of ctxIndex() `c` */
-  ctxLabels(c: number): string {
-    return this.ctxStr[c] as string;
-  }
   /** true when the series' key is split (its context kept apart) */
   isSplit(id: number): boolean {
     return (this.ctxOf[id] as number) >= 0;

@@ -13,7 +13,7 @@
 import type { Consumer, CreateSettings, Host, Receiver, Signal, SignalData } from '../../src/component.js';
 import type { BoundAddress } from '../../src/httpserver.js';
 import type { EventBatch } from '../../src/model/index.js';
-import { parseErrorsBody, type ParseLimits } from '../../src/eventsjson/parse.js';
+import { parseErrorsBytes, type ParseLimits } from '../../src/eventsjson/parse.js';
 import { nowUnixNano } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, jsonError, type Exchange } from '../../src/receiverhttp/receiver.js';
 import type { ErrorsReceiverConfig } from './config.js';
@@ -87,9 +87,9 @@ export class ErrorsReceiver implements Receiver {
     }
     const body = await x.body(this.cfg.max_request_body_size);
     if (body === undefined) return;
-    const text = x.text(body);
-    if (text === undefined) return;
-    const r = parseErrorsBody(text, arrival, this.limits, format === 'ndjson');
+    const bytes = x.utf8(body);
+    if (bytes === undefined) return;
+    const r = parseErrorsBytes(bytes, arrival, this.limits, format === 'ndjson');
     if (r.rejected > 0) this.http.tel.rejected(r.rejected, 'events');
     if (!r.readable || (r.events.length === 0 && r.rejected === 0)) {
       const error = r.error ?? 'no events';

@@ -52,7 +52,7 @@ import type { Logger } from '../logger.js';
 import { discardBody, memoryLimiter } from '../memorylimiter.js';
 import { RateLimitedLog } from '../ratelimitedlog.js';
 import type { ReceiverTelemetry, Telemetry } from '../telemetry.js';
-import { ABORTED, decodeBody, readBody, skipBody, utf8Text } from './body.js';
+import { ABORTED, decodeBody, readBody, skipBody, utf8Bytes, utf8Text } from './body.js';
 import { Cors, type CorsConfig } from './cors.js';
 import { parseContentEncoding, type BodyEncoding } from './negotiate.js';
 
@@ -185,6 +185,14 @@ export class Exchange {
   text(body: Buffer): string | undefined {
     const t = utf8Text(body, this.encoding === 'identity' ? '' : ' of the decompressed body');
     if (t.ok) return t.text;
+    this.fail(t.status, t.error, t.reason);
+    return undefined;
+  }
+
+  /** As text(), but the checked body stays bytes (BOM dropped), for parsers that decode it in pieces. */
+  utf8(body: Buffer): Buffer | undefined {
+    const t = utf8Bytes(body, this.encoding === 'identity' ? '' : ' of the decompressed body');
+    if (t.ok) return t.body;
     this.fail(t.status, t.error, t.reason);
     return undefined;
   }

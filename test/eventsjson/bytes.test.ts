@@ -8,23 +8,12 @@
  */
 import { expect } from 'chai';
 import { bytesPath, parseErrorsBody, parseErrorsBytes } from '../../src/eventsjson/parse.js';
+import { prng } from '../helpers/prng.js';
 
 const LIM = { maxEvents: 5000, maxAttributes: 8, maxValueLength: 200_000, maxKeyLength: 32 };
 const ARRIVAL = 1_700_000_000_000_000_000n;
 /** the block size of src/eventsjson/parse.ts */
 const BLOCK = 48 * 1024;
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['a', 'crash', 'ünïcødé', '日本語', '𝄞 clef', 'tab\tin', 'q"uote', 'back\\slash', ''];
 

@@ -6,18 +6,7 @@ import { PromKeyer } from '../../../exporters/prometheus/labels.js';
 import type { CumulativeStore } from '../../../src/pullstore/cumulative.js';
 import type { Attributes, Metric, MetricsBatch, NumberDataPoint } from '../../../src/model/index.js';
 import { SEC, T0 } from './util.js';
-
-/** mulberry32: a small seeded PRNG (the input must be the same in every run) */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../helpers/prng.js';
 
 const RESOURCES: Attributes[] = [
   { 'service.name': 'shop' },

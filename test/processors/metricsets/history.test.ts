@@ -11,18 +11,7 @@ import { EventHistory, encodeChunk, SEAL_EVENTS } from '../../../processors/metr
 import { explore, ExploreError } from '../../../processors/metricsets/explore.js';
 import type { Event } from '../../../src/model/events.js';
 import { config, engine, ev, rows, S, T0 } from './helpers.js';
-
-/** a deterministic pseudo-random generator (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../helpers/prng.js';
 
 function randomEvents(seed: number, n: number, spanS: number): Event[] {
   const r = rng(seed);

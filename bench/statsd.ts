@@ -20,6 +20,10 @@
  *     start of a step until its received count settles, divided by the lines
  *     it received; --rounds alternating rounds, median and spread reported.
  *
+ * A fourth target, `bare` ("bare Node dgram", bench/statsd-bare.ts), is the
+ * floor Node itself sets: a dgram socket at the same receive buffer that only
+ * receives datagrams and counts their lines (no parse, no aggregation).
+ *
  * Received lines come from each daemon's own totals: metricport's
  * metricport_statsd_lines (/metrics), Etsy's statsd.metrics_received (mgmt
  * port; flush 1 h so it never resets), collectd's csv output (StoreRates
@@ -27,7 +31,7 @@
  * exactly 10 counter lines `…:1|c` of its 20 and a packet is received or lost
  * whole, so collectd's received lines = 2 × the sum of its counters.
  *
- *   npm run bench -- --scenario statsd [--step 3 --start 100000 --bisect 4 --rounds 3 --search-rounds 1 --cpu-rate 250000 --rcvbuf 8388608 --only metricport,collectd --cpu-prof --no-write]
+ *   npm run bench -- --scenario statsd [--step 3 --start 100000 --bisect 4 --rounds 3 --search-rounds 1 --cpu-rate 250000 --rcvbuf 8388608 --only metricport,collectd,etsy,bare --cpu-prof --no-write]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,6 +166,46 @@ async function search(t: Target): Promise<{ best: Step | undefined; steps: Step[
   return { best: ok, steps };
 }
 
+const BARE = 'bare Node dgram';
+
+interface BarePeer {
+  port: number;
+  pid: number;
+  lines(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** bench/statsd-bare.ts as a child: a dgram socket that only receives and counts lines, at the same receive buffer */
+async function startBare(rcvbuf: number): Promise<BarePeer> {
+  const port = await freePort();
+  const child = fork(join(here, 'statsd-bare.js'), [String(port), String(rcvbuf)], { stdio: 'inherit' });
+  const waiters: Array<(n: number) => void> = [];
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`bare dgram server exited ${code}`)));
+    child.on('message', (m: { ready?: boolean; lines?: number }) => {
+      if (m.ready === true) resolve();
+      else if (m.lines !== undefined) waiters.shift()?.(m.lines);
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    port,
+    pid: child.pid!,
+    lines: () =>
+      new Promise((resolve) => {
+        waiters.push(resolve);
+        child.send('count');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 async function metricportLines(adminPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const m = /^metricport_statsd_lines(?:_total)?\{[^}]*\} (\d+)/m.exec(text);
@@ -203,6 +247,7 @@ export async function statsdScenario(): Promise<void> {
   const mp: ChildProcess = spawn(process.execPath, mpArgs, { stdio: 'inherit' });
   let etsy: EtsyStatsdPeer | undefined;
   let cd: CollectdPeer | undefined;
+  let bare: BarePeer | undefined;
   try {
     for (let i = 0; ; i++) {
       try {
@@ -242,6 +287,11 @@ export async function statsdScenario(): Promise<void> {
         quietMs: 300,
         received: async () => Number(/'?statsd\.metrics_received'?: (\d+)/.exec(await e.mgmt('counters'))?.[1] ?? 0),
       });
+    }
+    if (want('bare')) bare = await startBare(RCVBUF);
+    if (bare !== undefined) {
+      const b = bare;
+      targets.push({ name: BARE, port: b.port, pid: b.pid, quietMs: 300, received: () => b.lines() });
     }
     const buffers: Record<string, number | undefined> = {};
     for (const t of targets) buffers[t.name] = await udpReceiveBuffer(t.port);
@@ -290,6 +340,15 @@ export async function statsdScenario(): Promise<void> {
         `metricport / collectd: lossless rate ${(mpR.lossless / cdR.lossless).toFixed(2)}× (goal ≥ 1×), CPU per million lines ${(mpR.cpuPerM / cdR.cpuPerM).toFixed(2)}× (goal ≤ 1.25×)`,
       );
     }
+    const bareR = res[BARE];
+    if (mpR !== undefined && bareR !== undefined)
+      summary.push(
+        `metricport / bare Node dgram (receive and count lines only: the floor Node's per-datagram machinery sets): lossless rate ${(mpR.lossless / bareR.lossless).toFixed(2)}×, CPU per million lines ${(mpR.cpuPerM / bareR.cpuPerM).toFixed(2)}×`,
+      );
+    if (cdR !== undefined && bareR !== undefined)
+      summary.push(
+        `bare Node dgram / collectd: lossless rate ${(bareR.lossless / cdR.lossless).toFixed(2)}×, CPU per million lines ${(bareR.cpuPerM / cdR.cpuPerM).toFixed(2)}×`,
+      );
     if (mpR !== undefined && etR !== undefined)
       summary.push(
         `metricport / Etsy statsd: lossless rate ${(mpR.lossless / etR.lossless).toFixed(2)}× (goal ≥ 3×), CPU per million lines ${(mpR.cpuPerM / etR.cpuPerM).toFixed(2)}×`,
@@ -308,7 +367,7 @@ export async function statsdScenario(): Promise<void> {
       writeSection('statsd', [
         '## StatsD ingest (`statsd` scenario)',
         '',
-        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd${args.filter((a) => a !== '--scenario' && a !== 'statsd').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'statsd').join(' ') : ''}\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the two cores with the daemon under test, and other work ran on the machine too, so rounds are repeated and medians shown with their spread. metricport runs as users run it (statsd → nop, flush 10 s); collectd 5.12 with only its statsd plugin and csv (Interval 1 s, StoreRates false); Etsy statsd 0.9.0 with no backend. CPU: the daemon's user + system time (all threads) while the traffic lasts (+ 250 ms), per million lines received. Lossless rate: the highest rate the sender really achieved (on shared cores it can fall short of the offered one) with ≤ 0.1 % loss. Received lines come from each daemon's own totals.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd${args.filter((a) => a !== '--scenario' && a !== 'statsd').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'statsd').join(' ') : ''}\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the two cores with the daemon under test, and other work ran on the machine too, so rounds are repeated and medians shown with their spread. metricport runs as users run it (statsd → nop, flush 10 s); collectd 5.12 with only its statsd plugin and csv (Interval 1 s, StoreRates false); Etsy statsd 0.9.0 with no backend; bare Node dgram: bench/statsd-bare.ts, a node:dgram socket that only receives and counts lines (the floor Node's per-datagram machinery sets). CPU: the daemon's user + system time (all threads) while the traffic lasts (+ 250 ms), per million lines received. Lossless rate: the highest rate the sender really achieved (on shared cores it can fall short of the offered one) with ≤ 0.1 % loss. Received lines come from each daemon's own totals.`,
         '',
         ...summary.map((s) => `- ${s}`),
         '',
@@ -321,6 +380,7 @@ export async function statsdScenario(): Promise<void> {
     mp.kill('SIGTERM');
     await etsy?.stop();
     await cd?.stop();
+    await bare?.stop();
     await new Promise((r) => {
       if (mp.exitCode !== null) r(undefined);
       else mp.once('exit', r);

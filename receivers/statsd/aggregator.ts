@@ -41,7 +41,7 @@ import {
 } from '../../src/model/metrics.js';
 import { attrsFromWire, attrsToWire, partitionOf } from '../../src/fleet/wire.js';
 import { etsyPctName, etsySanitize, etsyTimerStats, nearestRank } from './etsy.js';
-import { parseTags, type MetricType, type ParsedLine } from './parser.js';
+import { memberHash, parseTags, type MetricType, type ParsedLine } from './parser.js';
 
 export interface EtsyNaming {
   global_prefix: string;
@@ -338,8 +338,7 @@ export class Aggregator {
           set = new HyperLogLog();
           s.set = set;
         }
-        const m = l.members;
-        for (let i = 0; i < cnt; i++) set.addString(m[i] as string);
+        for (let i = 0; i < cnt; i++) set.addHash(memberHash(l, i));
         this.samples += cnt;
         s.dirty = true;
         return true;

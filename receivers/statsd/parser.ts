@@ -18,6 +18,8 @@
  * rest of the packet.
  */
 
+import { hash53 } from '../../src/sketch/hash.js';
+
 export type MetricType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
 export type BadLineReason =
@@ -50,8 +52,11 @@ export interface ParsedLine {
   type: MetricType;
   /** numeric values (every type but `s`); the first `count` entries are this line's (the arrays are reused) */
   values: number[];
-  /** set members (type `s`), the first `count` */
-  members: string[];
+  /** set members (type `s`), the first `count` (decoded from the packet on first read; a sink that only counts them uses memberHash) */
+  readonly members: string[];
+  /** where set member i is in `bytes`: [memberStart[i], memberEnd[i]) */
+  readonly memberStart: number[];
+  readonly memberEnd: number[];
   /** for gauges, per value: true when it was written with a leading + or - (an adjustment) */
   deltas: boolean[];
   /** number of packed values (or members) on this line */
@@ -80,9 +85,14 @@ export interface ParsedLine {
 class Line implements ParsedLine {
   declare readonly name: string;
   declare readonly tags: string;
+  declare readonly members: string[];
   type: MetricType = 'c';
   values: number[] = [];
-  members: string[] = [];
+  memberStart: number[] = [];
+  memberEnd: number[] = [];
+  memberStrs: string[] = [];
+  /** memberStrs holds this line's members */
+  membersDecoded = true;
   deltas: boolean[] = [];
   count = 0;
   sampleRate = 1;
@@ -99,6 +109,16 @@ class Line implements ParsedLine {
     // own enumerable accessors, so `{ ...line }` copies name and tags too
     Object.defineProperty(this, 'name', { enumerable: true, get: () => (this.cachedName ??= this.bytes.toString('utf8', this.nameStart, this.nameEnd)) });
     Object.defineProperty(this, 'tags', { enumerable: true, get: () => (this.cachedTags ??= this.bytes.toString('utf8', this.tagsStart, this.tagsEnd)) });
+    Object.defineProperty(this, 'members', {
+      enumerable: true,
+      get: () => {
+        if (!this.membersDecoded) {
+          for (let i = 0; i < this.count; i++) this.memberStrs[i] = this.bytes.toString('utf8', this.memberStart[i], this.memberEnd[i]);
+          this.membersDecoded = true;
+        }
+        return this.memberStrs;
+      },
+    });
   }
 }
 
@@ -289,7 +309,8 @@ function lineAt(s: Buffer, a: number, b: number, out: Line): BadLineReason | und
   }
   // values (after the fields so a bad rate or tag never leaves half a line behind)
   const values = out.values;
-  const members = out.members;
+  const mStart = out.memberStart;
+  const mEnd = out.memberEnd;
   const deltas = out.deltas;
   let n = 0;
   let p = vStart;
@@ -298,7 +319,8 @@ function lineAt(s: Buffer, a: number, b: number, out: Line): BadLineReason | und
     while (q < vEnd && s[q] !== C_COLON) q++;
     if (type === 's') {
       if (q === p) return 'bad_value';
-      members[n++] = s.toString('utf8', p, q);
+      mStart[n] = p;
+      mEnd[n++] = q;
     } else {
       const v = numberAt(s, p, q);
       if (!Number.isFinite(v) || (v < 0 && type === 'ms')) return 'bad_value';
@@ -312,6 +334,7 @@ function lineAt(s: Buffer, a: number, b: number, out: Line): BadLineReason | und
     p = q + 1;
   }
   out.count = n;
+  out.membersDecoded = type !== 's';
   out.bytes = s;
   out.nameStart = a;
   out.nameEnd = nameEnd;
@@ -324,6 +347,65 @@ function lineAt(s: Buffer, a: number, b: number, out: Line): BadLineReason | und
   out.sampleRate = rate;
   out.timestamp = ts;
   return undefined;
+}
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+/** 2^21: the high lane above the low 21 bits, as hash53 does */
+const HI = 2097152;
+
+/**
+ * hash53(member i as a string, seed 0) (src/sketch/hash.ts; what
+ * HyperLogLog.addString adds) computed from the packet's bytes: for ASCII the
+ * UTF-16 code units are the bytes, so no string is decoded per member; any
+ * other byte falls back to decoding and hash53.
+ */
+export function memberHash(l: ParsedLine, i: number): number {
+  const s = l.bytes;
+  const a = l.memberStart[i] as number;
+  const b = l.memberEnd[i] as number;
+  let h1 = 0x9747b28c;
+  let h2 = 0x3c6ef372;
+  let j = a;
+  for (; j + 1 < b; j += 2) {
+    const c0 = s[j] as number;
+    const c1 = s[j + 1] as number;
+    if ((c0 | c1) >= 0x80) return hash53(s.toString('utf8', a, b));
+    let k = (c0 | (c1 << 16)) >>> 0;
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    h2 ^= k;
+    h2 = (h2 << 17) | (h2 >>> 15);
+    h2 = (Math.imul(h2, 5) + 0x561ccd1b) | 0;
+  }
+  if (j < b) {
+    let k = s[j] as number;
+    if (k >= 0x80) return hash53(s.toString('utf8', a, b));
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h2 ^= k;
+  }
+  const n = b - a;
+  h1 ^= n;
+  h2 ^= n;
+  h1 = fmix(h1);
+  h2 = fmix((h2 ^ h1) >>> 0);
+  return h1 * HI + (h2 >>> 11);
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 export interface LineSink {

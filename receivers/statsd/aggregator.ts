@@ -109,19 +109,19 @@ class Series {
  * parsed line without decoding a string or hashing one in a Map per line:
  * open addressing on the hash the parser computed while scanning, then a
  * byte comparison of name and tags against the packet. Keys live in one byte
- * arena and parallel typed arrays (no object per spelling to chase).
+ * arena (name then tags); a slot holds the entry and its hash side by side,
+ * and an entry's offset and lengths are adjacent too, so a lookup touches a
+ * few cache lines rather than one typed array per field (the receiver meets
+ * them cold: each datagram comes after Node's own per-datagram work).
  */
 class SpellingTable {
-  private slots = new Int32Array(1024);
+  /** per slot: [entry + 1 (0 = empty), hash] */
+  private slots = new Int32Array(2048);
   private mask = 1023;
   private arena = new Uint8Array(16384);
   private used = 0;
-  private hashes = new Int32Array(512);
-  private nameOff = new Int32Array(512);
-  private nameLen = new Int32Array(512);
-  private tagsOff = new Int32Array(512);
-  private tagsLen = new Int32Array(512);
-  private types: MetricType[] = [];
+  /** per entry: [hash, arena offset, name length, tags length] (the tags follow the name in the arena) */
+  private meta = new Int32Array(2048);
   series: Series[] = [];
 
   get size(): number {
@@ -132,6 +132,7 @@ class SpellingTable {
     const h = l.hash;
     const slots = this.slots;
     const mask = this.mask;
+    const meta = this.meta;
     const src = l.bytes;
     const ns = l.nameStart;
     const nl = l.nameEnd - ns;
@@ -139,47 +140,36 @@ class SpellingTable {
     const tl = l.tagsEnd - ts;
     const arena = this.arena;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const at = slots[i] as number;
+      const at = slots[2 * i] as number;
       if (at === 0) return undefined;
-      const k = at - 1;
-      if (this.hashes[k] !== h || this.nameLen[k] !== nl || this.tagsLen[k] !== tl || this.types[k] !== l.type) continue;
-      let o = this.nameOff[k] as number;
-      let n = nl;
-      while (n > 0) {
-        n--;
-        if (arena[o + n] !== src[ns + n]) break;
-      }
-      if (n !== 0 || (nl > 0 && arena[o] !== src[ns])) continue;
-      o = this.tagsOff[k] as number;
-      n = tl;
-      while (n > 0) {
-        n--;
-        if (arena[o + n] !== src[ts + n]) break;
-      }
-      if (n !== 0 || (tl > 0 && arena[o] !== src[ts])) continue;
-      return this.series[k];
+      if (slots[2 * i + 1] !== h) continue;
+      const m = 4 * (at - 1);
+      if (meta[m + 2] !== nl || meta[m + 3] !== tl) continue;
+      const o = meta[m + 1] as number;
+      let n = 0;
+      while (n < nl && arena[o + n] === src[ns + n]) n++;
+      if (n !== nl) continue;
+      const ot = o + nl;
+      n = 0;
+      while (n < tl && arena[ot + n] === src[ts + n]) n++;
+      if (n !== tl) continue;
+      const s = this.series[at - 1] as Series;
+      if (s.type === l.type) return s;
     }
   }
 
   add(l: ParsedLine, series: Series): void {
-    this.push(l.hash, l.type, l.bytes, l.nameStart, l.nameEnd - l.nameStart, l.tagsStart, l.tagsEnd - l.tagsStart, series);
-    if (this.series.length * 2 > this.slots.length) this.reindex();
+    this.push(l.hash, l.bytes, l.nameStart, l.nameEnd - l.nameStart, l.tagsStart, l.tagsEnd - l.tagsStart, series);
+    if (this.series.length * 2 > this.mask + 1) this.reindex();
     else this.place(this.series.length - 1);
   }
 
-  private push(h: number, type: MetricType, src: Uint8Array, ns: number, nl: number, ts: number, tl: number, series: Series): void {
+  private push(h: number, src: Uint8Array, ns: number, nl: number, ts: number, tl: number, series: Series): void {
     const k = this.series.length;
-    if (k === this.hashes.length) {
-      const grow = (x: Int32Array) => {
-        const y = new Int32Array(x.length * 2);
-        y.set(x);
-        return y;
-      };
-      this.hashes = grow(this.hashes);
-      this.nameOff = grow(this.nameOff);
-      this.nameLen = grow(this.nameLen);
-      this.tagsOff = grow(this.tagsOff);
-      this.tagsLen = grow(this.tagsLen);
+    if (4 * k + 4 > this.meta.length) {
+      const y = new Int32Array(this.meta.length * 2);
+      y.set(this.meta);
+      this.meta = y;
     }
     if (this.used + nl + tl > this.arena.length) {
       let size = this.arena.length * 2;
@@ -188,48 +178,32 @@ class SpellingTable {
       a.set(this.arena.subarray(0, this.used));
       this.arena = a;
     }
+    const m = 4 * k;
+    this.meta[m] = h;
+    this.meta[m + 1] = this.used;
+    this.meta[m + 2] = nl;
+    this.meta[m + 3] = tl;
     this.arena.set(src.subarray(ns, ns + nl), this.used);
-    this.nameOff[k] = this.used;
-    this.nameLen[k] = nl;
     this.used += nl;
     this.arena.set(src.subarray(ts, ts + tl), this.used);
-    this.tagsOff[k] = this.used;
-    this.tagsLen[k] = tl;
     this.used += tl;
-    this.hashes[k] = h;
-    this.types[k] = type;
     this.series[k] = series;
   }
 
   /** Keep only the spellings whose series `keep` accepts (after expiry); the arena is compacted. */
   retain(keep: (s: Series) => boolean): void {
-    const old = {
-      arena: this.arena,
-      hashes: this.hashes,
-      nameOff: this.nameOff,
-      nameLen: this.nameLen,
-      tagsOff: this.tagsOff,
-      tagsLen: this.tagsLen,
-      types: this.types,
-      series: this.series,
-    };
+    const old = { arena: this.arena, meta: this.meta, series: this.series };
     this.arena = new Uint8Array(Math.max(16384, this.used));
     this.used = 0;
-    this.types = [];
+    this.meta = new Int32Array(Math.max(2048, old.meta.length));
     this.series = [];
     for (let k = 0; k < old.series.length; k++) {
       const s = old.series[k] as Series;
       if (!keep(s)) continue;
-      this.push(
-        old.hashes[k] as number,
-        old.types[k] as MetricType,
-        old.arena,
-        old.nameOff[k] as number,
-        old.nameLen[k] as number,
-        old.tagsOff[k] as number,
-        old.tagsLen[k] as number,
-        s,
-      );
+      const m = 4 * k;
+      const off = old.meta[m + 1] as number;
+      const nl = old.meta[m + 2] as number;
+      this.push(old.meta[m] as number, old.arena, off, nl, off + nl, old.meta[m + 3] as number, s);
     }
     this.reindex();
   }
@@ -237,16 +211,18 @@ class SpellingTable {
   private reindex(): void {
     let size = 1024;
     while (size < this.series.length * 2 + 2) size *= 2;
-    this.slots = new Int32Array(size);
+    this.slots = new Int32Array(2 * size);
     this.mask = size - 1;
     for (let k = 0; k < this.series.length; k++) this.place(k);
   }
 
   private place(k: number): void {
     const mask = this.mask;
-    let i = (this.hashes[k] as number) & mask;
-    while (this.slots[i] !== 0) i = (i + 1) & mask;
-    this.slots[i] = k + 1;
+    const h = this.meta[4 * k] as number;
+    let i = h & mask;
+    while (this.slots[2 * i] !== 0) i = (i + 1) & mask;
+    this.slots[2 * i] = k + 1;
+    this.slots[2 * i + 1] = h;
   }
 }
 

@@ -23,6 +23,8 @@
  * A fourth target, `bare` ("bare Node dgram", bench/statsd-bare.ts), is the
  * floor Node itself sets: a dgram socket at the same receive buffer that only
  * receives datagrams and counts their lines (no parse, no aggregation).
+ * --bare-coalesce-ms N adds the same server reading in batches (an
+ * experiment through Node internals; see bench/statsd-bare.ts).
  *
  * Received lines come from each daemon's own totals: metricport's
  * metricport_statsd_lines (/metrics), Etsy's statsd.metrics_received (mgmt
@@ -31,7 +33,7 @@
  * exactly 10 counter lines `…:1|c` of its 20 and a packet is received or lost
  * whole, so collectd's received lines = 2 × the sum of its counters.
  *
- *   npm run bench -- --scenario statsd [--step 3 --start 100000 --bisect 4 --rounds 3 --search-rounds 1 --cpu-rate 250000 --rcvbuf 8388608 --only metricport,collectd,etsy,bare --cpu-prof --no-write]
+ *   npm run bench -- --scenario statsd [--step 3 --start 100000 --bisect 4 --rounds 3 --search-rounds 1 --cpu-rate 250000 --rcvbuf 8388608 --bare-coalesce-ms 1 --only metricport,collectd,etsy,bare --cpu-prof --no-write]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +60,8 @@ const ROUNDS = opt('rounds', 3);
 const SEARCH_ROUNDS = opt('search-rounds', 1);
 const CPU_RATE = opt('cpu-rate', 250_000);
 const RCVBUF = opt('rcvbuf', 8 * 1024 * 1024);
+/** > 0: a fifth target, the bare server with reads coalesced this many ms (bench/statsd-bare.ts; Node internals, an experiment) */
+const BARE_COALESCE_MS = opt('bare-coalesce-ms', 0);
 const ONLY = (() => {
   const i = args.indexOf('--only');
   return i >= 0 ? (args[i + 1] ?? '').split(',') : undefined;
@@ -176,9 +180,9 @@ interface BarePeer {
 }
 
 /** bench/statsd-bare.ts as a child: a dgram socket that only receives and counts lines, at the same receive buffer */
-async function startBare(rcvbuf: number): Promise<BarePeer> {
+async function startBare(rcvbuf: number, coalesceMs: number): Promise<BarePeer> {
   const port = await freePort();
-  const child = fork(join(here, 'statsd-bare.js'), [String(port), String(rcvbuf)], { stdio: 'inherit' });
+  const child = fork(join(here, 'statsd-bare.js'), [String(port), String(rcvbuf), String(coalesceMs)], { stdio: 'inherit' });
   const waiters: Array<(n: number) => void> = [];
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
@@ -248,6 +252,7 @@ export async function statsdScenario(): Promise<void> {
   let etsy: EtsyStatsdPeer | undefined;
   let cd: CollectdPeer | undefined;
   let bare: BarePeer | undefined;
+  let bareCoalesced: BarePeer | undefined;
   try {
     for (let i = 0; ; i++) {
       try {
@@ -288,10 +293,15 @@ export async function statsdScenario(): Promise<void> {
         received: async () => Number(/'?statsd\.metrics_received'?: (\d+)/.exec(await e.mgmt('counters'))?.[1] ?? 0),
       });
     }
-    if (want('bare')) bare = await startBare(RCVBUF);
-    if (bare !== undefined) {
+    if (want('bare')) {
+      bare = await startBare(RCVBUF, 0);
       const b = bare;
       targets.push({ name: BARE, port: b.port, pid: b.pid, quietMs: 300, received: () => b.lines() });
+    }
+    if (want('bare') && BARE_COALESCE_MS > 0) {
+      bareCoalesced = await startBare(RCVBUF, BARE_COALESCE_MS);
+      const b = bareCoalesced;
+      targets.push({ name: `${BARE}, reads coalesced ${BARE_COALESCE_MS} ms`, port: b.port, pid: b.pid, quietMs: 300, received: () => b.lines() });
     }
     const buffers: Record<string, number | undefined> = {};
     for (const t of targets) buffers[t.name] = await udpReceiveBuffer(t.port);
@@ -381,6 +391,7 @@ export async function statsdScenario(): Promise<void> {
     await etsy?.stop();
     await cd?.stop();
     await bare?.stop();
+    await bareCoalesced?.stop();
     await new Promise((r) => {
       if (mp.exitCode !== null) r(undefined);
       else mp.once('exit', r);

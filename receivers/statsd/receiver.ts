@@ -34,6 +34,31 @@ interface UnixDgramSocket {
 }
 type UnixDgramModule = { createSocket(type: 'unix_dgram', onMessage: (msg: Buffer) => void): UnixDgramSocket };
 
+/** Node's UDP handle (internal): what coalesced reads need of it. */
+interface UdpHandle {
+  recvStart(): number;
+  recvStop(): number;
+}
+
+/** a pause in reading: how long once the socket has been drained */
+const COALESCE_MS = 1;
+/** datagrams libuv reads per readiness callback: fewer in a loop iteration means the socket was drained */
+const READS_PER_ITERATION = 32;
+/** coalescing only with a receive buffer at least this large (as granted): a pause must fit in it */
+const COALESCE_MIN_RCVBUF = 1 << 20;
+
+/**
+ * The socket's internal handle when it can be paused (Node's dgram keeps it
+ * under a private symbol, `state symbol`; no public API pauses a UDP
+ * socket); undefined on a Node where that is not so: reads then stay one
+ * wake-up per datagram as before.
+ */
+function udpHandle(sock: dgram.Socket): UdpHandle | undefined {
+  const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol');
+  const h = sym === undefined ? undefined : (sock as unknown as Record<symbol, { handle?: Partial<UdpHandle> } | undefined>)[sym]?.handle;
+  return h !== undefined && typeof h.recvStop === 'function' && typeof h.recvStart === 'function' ? (h as UdpHandle) : undefined;
+}
+
 export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit';
 
 export class StatsdReceiver implements Receiver {
@@ -150,7 +175,48 @@ export class StatsdReceiver implements Receiver {
     parsePacket(text, this.line, this.sink);
   }
 
+  /**
+   * Coalesced UDP reads: once a loop iteration drains the socket (fewer
+   * datagrams than libuv reads per wake-up), reading pauses COALESCE_MS, so
+   * at moderate rates one wake-up reads many datagrams instead of one each
+   * (the kernel buffers them meanwhile). Under load the socket is never
+   * drained and reading never pauses.
+   */
+  private coalesce: { handle: UdpHandle; inIteration: number; armed: boolean; timer: NodeJS.Timeout | undefined } | undefined;
+  /** times UDP reading paused (tests) */
+  readPauses = 0;
+
+  private readonly checkDrained = (): void => {
+    const c = this.coalesce;
+    if (c === undefined) return;
+    if (c.inIteration >= READS_PER_ITERATION) {
+      c.inIteration = 0;
+      setImmediate(this.checkDrained);
+      return;
+    }
+    c.inIteration = 0;
+    c.armed = false;
+    c.handle.recvStop();
+    this.readPauses++;
+    c.timer = setTimeout(this.resumeUdp, COALESCE_MS);
+  };
+
+  private readonly resumeUdp = (): void => {
+    const c = this.coalesce;
+    if (c === undefined) return;
+    c.timer = undefined;
+    c.handle.recvStart();
+  };
+
   private readonly onUdp = (msg: Buffer): void => {
+    const c = this.coalesce;
+    if (c !== undefined) {
+      c.inIteration++;
+      if (!c.armed) {
+        c.armed = true;
+        setImmediate(this.checkDrained);
+      }
+    }
     if (memoryLimiter.refusing()) {
       this.packets++;
       this.drops.memory_limit++;
@@ -316,6 +382,14 @@ export class StatsdReceiver implements Receiver {
             /* capped by the kernel */
           }
         }
+        let granted = 0;
+        try {
+          granted = sock.getRecvBufferSize();
+        } catch {
+          /* unknown: no coalescing */
+        }
+        const handle = granted >= COALESCE_MIN_RCVBUF ? udpHandle(sock) : undefined;
+        if (handle !== undefined) this.coalesce = { handle, inIteration: 0, armed: false, timer: undefined };
         resolve();
       });
     });
@@ -434,6 +508,8 @@ export class StatsdReceiver implements Receiver {
   private async closeSockets(): Promise<void> {
     const udp = this.udp;
     this.udp = undefined;
+    if (this.coalesce?.timer !== undefined) clearTimeout(this.coalesce.timer);
+    this.coalesce = undefined;
     if (udp !== undefined)
       await new Promise<void>((r) => {
         try {

@@ -309,7 +309,9 @@ export async function statsdScenario(): Promise<void> {
     const bufLine = `UDP receive buffer asked: ${fmt(RCVBUF)} B each (net.core.rmem_max ${fmt(rmemMax)}); as the kernel reports it (ss -uamn, rb: twice the granted SO_RCVBUF): ${targets.map((t) => `${t.name} ${buffers[t.name] !== undefined ? fmt(buffers[t.name]!) + ' B' : '?'}`).join(', ')}`;
     console.log(`statsd: ${LINES_PER_PACKET} lines per packet, ${NAMES} names, ${STEP_S} s per step, loss limit ${MAX_LOSS * 100} %`);
     console.log(bufLine);
-    console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    const loadAtStart = loadavg();
+    console.log(`load average at start: ${loadAtStart}`);
     const distinct = new Set(Object.values(buffers));
     if (distinct.size > 1) console.log('WARNING: the receive buffers differ; the comparison is not at equal buffers');
 
@@ -335,7 +337,7 @@ export async function statsdScenario(): Promise<void> {
         lossAtCpu: Math.max(...cpu[t.name]!.map((s) => s.loss)),
       };
     }
-    const summary: string[] = [bufLine];
+    const summary: string[] = [bufLine, `load average (1, 5, 15 min; 2 cores) at the start ${loadAtStart}, at the end ${loadavg()}`];
     for (const t of targets) {
       const r = res[t.name]!;
       summary.push(
@@ -377,7 +379,7 @@ export async function statsdScenario(): Promise<void> {
       writeSection('statsd', [
         '## StatsD ingest (`statsd` scenario)',
         '',
-        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd${args.filter((a) => a !== '--scenario' && a !== 'statsd').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'statsd').join(' ') : ''}\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the two cores with the daemon under test, and other work ran on the machine too, so rounds are repeated and medians shown with their spread. metricport runs as users run it (statsd → nop, flush 10 s); collectd 5.12 with only its statsd plugin and csv (Interval 1 s, StoreRates false); Etsy statsd 0.9.0 with no backend; bare Node dgram: bench/statsd-bare.ts, a node:dgram socket that only receives and counts lines (the floor Node's per-datagram machinery sets). CPU: the daemon's user + system time (all threads) while the traffic lasts (+ 250 ms), per million lines received. Lossless rate: the highest rate the sender really achieved (on shared cores it can fall short of the offered one) with ≤ 0.1 % loss. Received lines come from each daemon's own totals.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --scenario statsd${args.filter((a) => a !== '--scenario' && a !== 'statsd').length ? ' ' + args.filter((a) => a !== '--scenario' && a !== 'statsd').join(' ') : ''}\` (${STEP_S} s per step; ${LINES_PER_PACKET} lines per UDP packet over ${NAMES} names: 50 % c, 30 % ms, 10 % g, 10 % s) on ${cpus().length} × ${cpus()[0]?.model.trim()} with ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; the sender (a Node child process) shares the two cores with the daemon under test, and other work ran on the machine too, so rounds are repeated and medians shown with their spread. metricport runs as users run it (statsd → nop, flush 10 s); collectd 5.12 with only its statsd plugin and csv (Interval 1 s, StoreRates false); Etsy statsd 0.9.0 with no backend; bare Node dgram: bench/statsd-bare.ts, a node:dgram socket that only receives and counts lines (the floor Node's per-datagram machinery sets)${BARE_COALESCE_MS > 0 ? `; bare Node dgram, reads coalesced ${BARE_COALESCE_MS} ms: the same socket pausing reads once drained, as metricport's receiver does (receivers/statsd/receiver.ts)` : ''}. CPU: the daemon's user + system time (all threads) while the traffic lasts (+ 250 ms), per million lines received. Lossless rate: the highest rate the sender really achieved (on shared cores it can fall short of the offered one) with ≤ 0.1 % loss. Received lines come from each daemon's own totals.`,
         '',
         ...summary.map((s) => `- ${s}`),
         '',

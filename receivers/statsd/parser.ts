@@ -18,7 +18,7 @@
  * rest of the packet.
  */
 
-import { hash53 } from '../../src/sketch/hash.js';
+import { hash53, hash53Ascii } from '../../src/sketch/hash.js';
 
 export type MetricType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
@@ -349,11 +349,6 @@ function lineAt(s: Buffer, a: number, b: number, out: Line): BadLineReason | und
   return undefined;
 }
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
-/** 2^21: the high lane above the low 21 bits, as hash53 does */
-const HI = 2097152;
-
 /**
  * hash53(member i as a string, seed 0) (src/sketch/hash.ts; what
  * HyperLogLog.addString adds) computed from the packet's bytes: for ASCII the
@@ -361,51 +356,10 @@ const HI = 2097152;
  * other byte falls back to decoding and hash53.
  */
 export function memberHash(l: ParsedLine, i: number): number {
-  const s = l.bytes;
   const a = l.memberStart[i] as number;
   const b = l.memberEnd[i] as number;
-  let h1 = 0x9747b28c;
-  let h2 = 0x3c6ef372;
-  let j = a;
-  for (; j + 1 < b; j += 2) {
-    const c0 = s[j] as number;
-    const c1 = s[j + 1] as number;
-    if ((c0 | c1) >= 0x80) return hash53(s.toString('utf8', a, b));
-    let k = (c0 | (c1 << 16)) >>> 0;
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h1 ^= k;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-    h2 ^= k;
-    h2 = (h2 << 17) | (h2 >>> 15);
-    h2 = (Math.imul(h2, 5) + 0x561ccd1b) | 0;
-  }
-  if (j < b) {
-    let k = s[j] as number;
-    if (k >= 0x80) return hash53(s.toString('utf8', a, b));
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h1 ^= k;
-    h2 ^= k;
-  }
-  const n = b - a;
-  h1 ^= n;
-  h2 ^= n;
-  h1 = fmix(h1);
-  h2 = fmix((h2 ^ h1) >>> 0);
-  return h1 * HI + (h2 >>> 11);
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  const h = hash53Ascii(l.bytes, a, b);
+  return h >= 0 ? h : hash53(l.bytes.toString('utf8', a, b));
 }
 
 export interface LineSink {

@@ -56,3 +56,45 @@ export function hash53(s: string, seed = 0): number {
   // 32 bits of h1 on top, 21 bits of h2 below
   return h1 * HI + (h2 >>> 11);
 }
+
+/**
+ * hash53(s) of the string whose UTF-16 code units are the bytes
+ * `b[start, end)`, when they are all ASCII (a string's code units are then its
+ * bytes); −1 when one is not (decode them and call hash53). Parsers that read
+ * bytes (the statsd receiver's set members) hash without making a string.
+ */
+export function hash53Ascii(b: Uint8Array, start: number, end: number): number {
+  let h1 = 0x9747b28c;
+  let h2 = 0x3c6ef372;
+  let j = start;
+  for (; j + 1 < end; j += 2) {
+    const c0 = b[j] as number;
+    const c1 = b[j + 1] as number;
+    if ((c0 | c1) >= 0x80) return -1;
+    let k = (c0 | (c1 << 16)) >>> 0;
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    h2 ^= k;
+    h2 = (h2 << 17) | (h2 >>> 15);
+    h2 = (Math.imul(h2, 5) + 0x561ccd1b) | 0;
+  }
+  if (j < end) {
+    let k = b[j] as number;
+    if (k >= 0x80) return -1;
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h2 ^= k;
+  }
+  const n = end - start;
+  h1 ^= n;
+  h2 ^= n;
+  h1 = fmix(h1);
+  h2 = fmix((h2 ^ h1) >>> 0);
+  return h1 * HI + (h2 >>> 11);
+}

@@ -13,18 +13,7 @@ import { memberHash, newParsedLine, parseLine, parsePacket, type ParsedLine } fr
 import { hash53 } from '../../../src/sketch/hash.js';
 import { Aggregator as RefAggregator } from './reference/aggregator.js';
 import * as ref from './reference/parser.js';
-
-/** a small deterministic PRNG (mulberry32) so a failure names its seed */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../helpers/prng.js';
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 

@@ -18,6 +18,7 @@ import type { Event } from '../../src/model/events.js';
 import { DecodeError } from '../../src/otlp/errors.js';
 import type { DecodeLimits, DecodeResult } from '../../src/otlp/types.js';
 import { decodeLogsJson, decodeMetricsJson, encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.js';
+import { scanMetricsJson } from '../../src/otlp/jsonscan.js';
 import { decodeLogsProto, decodeMetricsProto, encodeExportResponseProto, encodeStatusProto } from '../../src/otlp/proto.js';
 import { nowUnixNano, parseContentType, summarizeErrors, type BodyFormat } from '../../src/receiverhttp/negotiate.js';
 import { HttpReceiver, type ErrorPayload, type Exchange } from '../../src/receiverhttp/receiver.js';
@@ -151,7 +152,12 @@ export class OtlpReceiver implements Receiver {
     const format = ct.format;
 
     let result: DecodeResult<MetricsBatch> | DecodeResult<EventBatch>;
-    if (format === 'json') {
+    let fast: DecodeResult<MetricsBatch> | undefined;
+    if (format === 'json' && route.signal === 'metrics' && (fast = scanMetricsJson(body, this.limits)) !== undefined) {
+      // the common metrics body, read straight from the bytes (src/otlp/jsonscan.ts)
+      result = fast;
+    } else if (format === 'json') {
+      // the general path: anything the fast path declined, answered as it always was
       const text = x.text(body);
       if (text === undefined) return;
       try {

@@ -7,15 +7,15 @@
  * declines (undefined) everything else, so the caller runs the general path
  * on the same body and gets the same answer, messages and rejections as
  * before. Taken: plain ASCII without escapes in strings (so valid UTF-8, no
- * BOM); lowerCamelCase keys; gauge and sum metrics; attributes of
+ * BOM); lowerCamelCase keys; gauge, sum and histogram metrics; attributes of
  * stringValue, intValue, doubleValue, boolValue, arrayValue and kvlistValue;
  * 64-bit integers as decimal strings or integer literals; doubles as numbers
  * or "NaN" / "Infinity" / "-Infinity"; empty exemplars; unknown keys
  * (skipped). Declined: anything the general path would reject or count
  * (a missing name, an unknown temporality, a point without a value, a limit
  * exceeded, ...), malformed JSON, a key given twice, a snake_case key, a
- * value of an unusual JSON type (`"flags": "1"`, `"name": 5`), histograms,
- * exponential histograms, summaries, metadata, exemplars, bytesValue.
+ * value of an unusual JSON type (`"flags": "1"`, `"name": 5`), exponential
+ * histograms, summaries, metadata, exemplars, bytesValue.
  * The differential test (test/otlp/jsonscan.test.ts) holds it to that.
  *
  * Numbers as `JSON.parse` reads them: up to 15 significant digits without an
@@ -28,6 +28,7 @@ import { setAttr } from '../model/attributes.js';
 import type {
   AttrValue,
   Attributes,
+  HistogramDataPoint,
   KvList,
   Metric,
   MetricsBatch,
@@ -40,7 +41,7 @@ import type {
 } from '../model/metrics.js';
 import type { DecodeLimits, DecodeResult } from './types.js';
 import { resolveLimits } from './types.js';
-import { safeToBigInt } from './internal.js';
+import { histogramProblem, safeToBigInt } from './internal.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -113,6 +114,13 @@ const READ_KEYS = new Set([
   'asDouble',
   'as_double',
   'exemplars',
+  'count',
+  'bucketCounts',
+  'bucket_counts',
+  'explicitBounds',
+  'explicit_bounds',
+  'min',
+  'max',
   'key',
   'value',
   'values',
@@ -151,6 +159,12 @@ const K_DESCRIPTION = keyBytes('description');
 const K_UNIT = keyBytes('unit');
 const K_GAUGE = keyBytes('gauge');
 const K_SUM = keyBytes('sum');
+const K_HISTOGRAM = keyBytes('histogram');
+const K_COUNT = keyBytes('count');
+const K_BUCKET_COUNTS = keyBytes('bucketCounts');
+const K_EXPLICIT_BOUNDS = keyBytes('explicitBounds');
+const K_MIN = keyBytes('min');
+const K_MAX = keyBytes('max');
 const K_DATA_POINTS = keyBytes('dataPoints');
 const K_TEMPORALITY = keyBytes('aggregationTemporality');
 const K_MONOTONIC = keyBytes('isMonotonic');
@@ -529,6 +543,31 @@ class Scanner {
     return neg ? -m : m;
   }
 
+  /** a uint64 count (a number, exact up to 2^53): a decimal string of digits or an integer literal; null → 0 */
+  count(): number {
+    const c = this.peek();
+    if (c === 0x6e) {
+      this.nullLiteral();
+      return 0;
+    }
+    const quoted = c === QUOTE;
+    let p = quoted ? this.pos + 1 : this.pos;
+    const first = p;
+    let d = this.at(p);
+    if (d < ZERO || d > NINE) this.leave();
+    let m = 0;
+    do {
+      m = m * 10 + (d - ZERO);
+      d = this.at(++p);
+    } while (d >= ZERO && d <= NINE);
+    if (quoted) {
+      if (d !== QUOTE) this.leave();
+    } else if ((this.at(first) === ZERO && p - first > 1) || d === DOT || d === 0x65 || d === 0x45) this.leave();
+    this.pos = quoted ? p + 1 : p;
+    // more than 15 digits: rounded as Number() rounds them (the general path's reading of both forms)
+    return p - first <= 15 ? m : Number(latin1Slice.call(this.buf, first, p));
+  }
+
   /** a double field: a number, or "NaN", "Infinity", "-Infinity"; leaves on anything else (null too) */
   double(): number {
     const c = this.peek();
@@ -828,9 +867,9 @@ class Scanner {
     let name = '';
     let description = '';
     let unit = '';
-    /** 1 gauge, 2 sum */
+    /** 1 gauge, 2 sum, 3 histogram */
     let kind = 0;
-    let points: NumberDataPoint[] = [];
+    let points: NumberDataPoint[] | HistogramDataPoint[] = [];
     let temporality: Temporality = 0;
     let isMonotonic = false;
     let seen = 0;
@@ -848,16 +887,21 @@ class Scanner {
           bit = 4;
           unit = this.optString();
         } else if (this.key(K_GAUGE)) {
-          // one data field: with two the general path takes the first present (gauge before sum)
+          // one data field: with two the general path takes the first present (gauge, sum, histogram, ...)
           bit = 8;
           kind = 1;
-          points = this.metricData(false);
+          points = this.metricData(1);
         } else if (this.key(K_SUM)) {
           bit = 8;
           kind = 2;
-          points = this.metricData(true);
+          points = this.metricData(2);
           temporality = this.temporality;
           isMonotonic = this.isMonotonic;
+        } else if (this.key(K_HISTOGRAM)) {
+          bit = 8;
+          kind = 3;
+          points = this.metricData(3);
+          temporality = this.temporality;
         } else {
           bit = 0;
           this.otherKey();
@@ -867,13 +911,17 @@ class Scanner {
       } while (this.more(RBRACE));
     }
     if (name === '' || kind === 0) this.leave();
-    if (kind === 1) return { name, description, unit, kind: 'gauge', points };
-    return { name, description, unit, kind: 'sum', temporality, isMonotonic, points };
+    if (kind === 1) return { name, description, unit, kind: 'gauge', points: points as NumberDataPoint[] };
+    if (kind === 2) return { name, description, unit, kind: 'sum', temporality, isMonotonic, points: points as NumberDataPoint[] };
+    return { name, description, unit, kind: 'histogram', temporality, points: points as HistogramDataPoint[] };
   }
 
-  /** a gauge's or sum's object: its points; a sum's temporality and isMonotonic in the fields of those names */
-  metricData(sum: boolean): NumberDataPoint[] {
-    let points: NumberDataPoint[] = [];
+  /**
+   * a gauge's (kind 1), sum's (2) or histogram's (3) object: its points; the
+   * temporality (sum, histogram) and isMonotonic (sum) in the fields of those names
+   */
+  metricData(kind: number): NumberDataPoint[] | HistogramDataPoint[] {
+    let points: NumberDataPoint[] | HistogramDataPoint[] = [];
     this.temporality = 0;
     this.isMonotonic = false;
     if (this.open(LBRACE, RBRACE)) return points;
@@ -883,10 +931,10 @@ class Scanner {
       let bit: number;
       if (this.key(K_DATA_POINTS)) {
         bit = 1;
-        if (!this.isNull()) points = this.numberPoints();
+        if (!this.isNull()) points = kind === 3 ? this.histogramPoints() : this.numberPoints();
       } else if (this.key(K_TEMPORALITY)) {
         bit = 2;
-        if (!sum)
+        if (kind === 1)
           this.skip(0); // a gauge has none: not read
         else {
           const t = this.int();
@@ -895,7 +943,8 @@ class Scanner {
         }
       } else if (this.key(K_MONOTONIC)) {
         bit = 4;
-        if (!sum) this.skip(0);
+        if (kind !== 2)
+          this.skip(0); // a sum's only
         else if (!this.isNull()) this.isMonotonic = this.boolean();
       } else {
         bit = 0;
@@ -913,6 +962,86 @@ class Scanner {
     if (this.open(LBRACK, RBRACK)) return out;
     do out.push(this.numberPoint());
     while (this.more(RBRACK));
+    return out;
+  }
+
+  /** `[HistogramDataPoint, ...]` */
+  histogramPoints(): HistogramDataPoint[] {
+    const out: HistogramDataPoint[] = [];
+    if (this.open(LBRACK, RBRACK)) return out;
+    do out.push(this.histogramPoint());
+    while (this.more(RBRACK));
+    return out;
+  }
+
+  histogramPoint(): HistogramDataPoint {
+    let attributes: Attributes | undefined;
+    let start = 0n;
+    let time = 0n;
+    let flags = 0;
+    let count = 0;
+    let bucketCounts: number[] = [];
+    let explicitBounds: number[] = [];
+    let sum: number | undefined;
+    let min: number | undefined;
+    let max: number | undefined;
+    let seen = 0;
+    if (!this.open(LBRACE, RBRACE)) {
+      do {
+        if (this.peek() !== QUOTE) this.leave();
+        let bit: number;
+        if (this.key(K_ATTRIBUTES)) {
+          bit = 1;
+          attributes = this.attributes();
+        } else if (this.key(K_START)) {
+          bit = 2;
+          start = this.time();
+        } else if (this.key(K_TIME)) {
+          bit = 4;
+          time = this.time();
+        } else if (this.key(K_COUNT)) {
+          bit = 8;
+          count = this.count();
+        } else if (this.key(K_BUCKET_COUNTS)) {
+          bit = 16;
+          if (!this.isNull() && !this.open(LBRACK, RBRACK)) {
+            do bucketCounts.push(this.count());
+            while (this.more(RBRACK));
+          }
+        } else if (this.key(K_EXPLICIT_BOUNDS)) {
+          bit = 32;
+          if (!this.isNull() && !this.open(LBRACK, RBRACK)) {
+            do explicitBounds.push(this.double());
+            while (this.more(RBRACK));
+          }
+        } else if (this.key(K_SUM)) {
+          bit = 64;
+          if (!this.isNull()) sum = this.double();
+        } else if (this.key(K_MIN)) {
+          bit = 128;
+          if (!this.isNull()) min = this.double();
+        } else if (this.key(K_MAX)) {
+          bit = 256;
+          if (!this.isNull()) max = this.double();
+        } else if (this.key(K_FLAGS)) {
+          bit = 512;
+          flags = this.int();
+        } else if (this.key(K_EXEMPLARS)) {
+          bit = 1024;
+          if (!this.isNull() && !this.open(LBRACK, RBRACK)) this.leave();
+        } else {
+          bit = 0;
+          this.otherKey();
+        }
+        if ((seen & bit) !== 0) this.leave();
+        seen |= bit;
+      } while (this.more(RBRACE));
+    }
+    if (histogramProblem(bucketCounts, explicitBounds) !== null) this.leave();
+    const out: HistogramDataPoint = { attributes: attributes ?? {}, startTimeUnixNano: start, timeUnixNano: time, flags, count, bucketCounts, explicitBounds };
+    if (sum !== undefined) out.sum = sum;
+    if (min !== undefined) out.min = min;
+    if (max !== undefined) out.max = max;
     return out;
   }
 
@@ -978,8 +1107,8 @@ export function scanMetricsJson(body: Buffer, limits?: Partial<DecodeLimits>): D
   try {
     const resourceMetrics = new Scanner(body, limits).request();
     return { data: { resourceMetrics }, rejected: 0, errors: [] };
-  } catch (err) {
-    if (err === LEAVE) return undefined;
-    throw err;
+  } catch {
+    // LEAVE, or anything else (a stack overflow under a huge maxDepth): the general path answers as it always has
+    return undefined;
   }
 }

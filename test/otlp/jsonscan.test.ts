@@ -283,19 +283,42 @@ function numberPoint(g: Gen): J {
   return obj(g, v);
 }
 
+/** a uint64 count: decimal string or literal */
+function count(g: Gen): J {
+  if (oddly(g, 0.1)) return pick(g, ['-1', new Raw('-1'), '1.5', new Raw('1.0'), new Raw('-0'), '', ' 5', null, '0x10', true, new Raw('1e3')]);
+  return pick(g, ['0', '3', new Raw('5'), '007', '12345678901234567', new Raw('12345678901234567890'), new Raw('9007199254740993')]);
+}
+
+function histogramPoint(g: Gen): J {
+  const n = Math.floor(g.r() * 4);
+  let bounds: J[] = [];
+  let b = -2;
+  for (let i = 0; i < n; i++) bounds.push(new Raw(String((b += 0.5 + Math.floor(g.r() * 8) / 4))));
+  let buckets: J[] = chance(g, 0.1) ? [] : Array.from({ length: n + 1 }, () => count(g));
+  if (oddly(g, 0.2)) buckets = buckets.slice(1); // the wrong length
+  if (oddly(g, 0.1)) bounds = [...bounds].reverse();
+  if (oddly(g, 0.1)) bounds = pick(g, [['NaN'], [null], ['Infinity', '-Infinity'], [1, 1]]);
+  return obj(g, [
+    ['attributes', attributes(g)],
+    ['startTimeUnixNano', time(g)],
+    ['timeUnixNano', time(g)],
+    ['count', chance(g, 0.9) ? count(g) : undefined],
+    ['sum', chance(g, 0.7) ? (oddly(g, 0.1) ? null : double(g)) : undefined],
+    ['min', chance(g, 0.3) ? double(g) : undefined],
+    ['max', chance(g, 0.3) ? double(g) : undefined],
+    ['bucketCounts', oddly(g, 0.05) ? null : buckets],
+    ['explicitBounds', oddly(g, 0.05) ? null : bounds],
+    ['flags', chance(g, 0.1) ? pick(g, [0, 1]) : undefined],
+  ]);
+}
+
 function metric(g: Gen): J {
-  const kind = chance(g, 0.85) ? pick(g, ['gauge', 'sum']) : pick(g, ['histogram', 'exponentialHistogram', 'summary']);
+  const kind = chance(g, 0.9) ? pick(g, ['gauge', 'sum', 'histogram']) : pick(g, ['exponentialHistogram', 'summary']);
   const points = Array.from({ length: Math.floor(g.r() * 4) }, () =>
     kind === 'gauge' || kind === 'sum'
       ? numberPoint(g)
       : kind === 'histogram'
-        ? obj(g, [
-            ['attributes', attributes(g)],
-            ['timeUnixNano', time(g)],
-            ['count', '3'],
-            ['bucketCounts', ['1', '2']],
-            ['explicitBounds', [1.5]],
-          ])
+        ? histogramPoint(g)
         : kind === 'summary'
           ? obj(g, [
               ['timeUnixNano', time(g)],
@@ -448,6 +471,7 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
 
   it('hand-written edge cases: the same result, or declined', () => {
     const m = (point: string, extra = '') => `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m"${extra},"gauge":{"dataPoints":[${point}]}}]}]}]}`;
+    const h = (fields: string) => `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"dataPoints":[{${fields}}]}}]}]}]}`;
     const a = (value: string) => m(`{"asInt":"1","attributes":[{"key":"k","value":${value}}]}`);
     const taken = [
       m('{"asInt":"-0"}'),
@@ -492,6 +516,11 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","sum":{"dataPoints":null,"aggregationTemporality":0,"isMonotonic":null}}]}]}]}',
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[],"aggregationTemporality":"x","isMonotonic":7}}]}]}]}',
       '{"other":1,"resourceMetrics":[]}',
+      '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"dataPoints":[]}}]}]}]}',
+      h('"count":"12345678901234567","sum":null,"min":-0,"max":"Infinity","bucketCounts":[null,"007",3],"explicitBounds":[-1.5,"Infinity"]'),
+      h('"count":12345678901234567890,"bucketCounts":[],"explicitBounds":[1,2,3],"flags":1,"exemplars":[]'),
+      h('"explicitBounds":["-Infinity"],"bucketCounts":[1,2]'),
+      h('"count":"1"').replace('"histogram":{', '"histogram":{"isMonotonic":"x","aggregationTemporality":2,'),
     ];
     for (const body of taken) expect(check(body), body).to.equal(true);
     const declined = [
@@ -550,7 +579,18 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"","gauge":{}}]}]}]}',
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","sum":{"aggregationTemporality":3}}]}]}]}',
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA"}}]}]}]}',
-      '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"dataPoints":[]}}]}]}]}',
+      '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"e","exponentialHistogram":{"dataPoints":[]}}]}]}]}',
+      '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"s","summary":{"dataPoints":[]}}]}]}]}',
+      h('"bucketCounts":["1"],"explicitBounds":[1]'),
+      h('"bucketCounts":["1","1","1"],"explicitBounds":[2,1]'),
+      h('"explicitBounds":["NaN"]'),
+      h('"explicitBounds":[null]'),
+      h('"count":"-1"'),
+      h('"count":" 5"'),
+      h('"count":1.0'),
+      h('"count":"1","count":"2"'),
+      h('"bucket_counts":[]'),
+      h('"sum":"1"'),
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":null}]}]}]}',
     ];
     for (const body of declined) expect(check(body), body).to.equal(false);
@@ -569,6 +609,8 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
     expect(check(body(4, 5, 2), limits)).to.equal(false);
     expect(check(body(3, 6, 2), limits)).to.equal(false);
     expect(check(body(3, 5, 3), limits)).to.equal(false);
+    // nesting deeper than the stack under a huge maxDepth: declined (the general path answers), not thrown
+    expect(check(body(1, 1, 50000), { maxDepth: 1e9 })).to.equal(false);
     const res = (n: number) => `{"resourceMetrics":[{"resource":{"attributes":[${attrs(n, 1, 0)}]}}]}`;
     expect(check(res(3), limits)).to.equal(true);
     expect(check(res(4), limits)).to.equal(false);
@@ -586,7 +628,7 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       const limits = seed % 4 === 0 ? { maxAttributes: Math.floor(r() * 5), maxDepth: Math.floor(r() * 3), maxValueLength: Math.floor(r() * 12) } : undefined;
       const took = check(body, limits);
       // the common shape (no odd choices, only gauges and sums, default limits): must be taken
-      if (odd === 0 && limits === undefined && !/"(histogram|exponentialHistogram|summary|exemplars)"/.test(text)) {
+      if (odd === 0 && limits === undefined && !/"(exponentialHistogram|summary|exemplars)"/.test(text)) {
         commonAll++;
         if (took) commonTaken++;
         else {

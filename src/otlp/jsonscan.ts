@@ -6,8 +6,10 @@
  * It answers only what it reads exactly as the general path would, and
  * declines (undefined) everything else, so the caller runs the general path
  * on the same body and gets the same answer, messages and rejections as
- * before. Taken: plain ASCII without escapes in strings (so valid UTF-8, no
- * BOM); lowerCamelCase keys; gauge, sum and histogram metrics; attributes of
+ * before. Taken: strings with or without escapes and UTF-8 (a body with
+ * non-ASCII bytes is checked with `isUtf8` once, as the general path checks
+ * it; invalid UTF-8 and a BOM are declined); lowerCamelCase keys written
+ * without escapes; gauge, sum and histogram metrics; attributes of
  * stringValue, intValue, doubleValue, boolValue, arrayValue and kvlistValue;
  * 64-bit integers as decimal strings or integer literals; doubles as numbers
  * or "NaN" / "Infinity" / "-Infinity"; empty exemplars; unknown keys
@@ -24,6 +26,7 @@
  * (more than 15 digits through `BigInt` of the digits, as the general
  * path's re-parse).
  */
+import { isUtf8 } from 'node:buffer';
 import { setAttr } from '../model/attributes.js';
 import type {
   AttrValue,
@@ -195,6 +198,11 @@ const SC_MAX_LEN = 64;
 const scStrings: string[] = new Array<string>(SC_SLOTS).fill('');
 
 type SliceFn = (this: Buffer, start: number, end: number) => string;
+const utf8Slice: SliceFn =
+  (Buffer.prototype as unknown as { utf8Slice?: SliceFn }).utf8Slice ??
+  function (this: Buffer, s: number, e: number) {
+    return this.toString('utf8', s, e);
+  };
 const latin1Slice: SliceFn =
   (Buffer.prototype as unknown as { latin1Slice?: SliceFn }).latin1Slice ??
   function (this: Buffer, s: number, e: number) {
@@ -215,6 +223,8 @@ class Scanner {
   t1e = -2;
   t1v = 0n;
   tTurn = 0;
+  /** the body checked as valid UTF-8 (once a string with non-ASCII bytes is met) */
+  utf8Checked = false;
   // a sum's, set by metricData()
   temporality: Temporality = 0;
   isMonotonic = false;
@@ -295,13 +305,10 @@ class Scanner {
     return true;
   }
 
-  /** at the quote of a key no `key()` took: past its value (skipped), or leave when the general path reads it */
+  /** at the quote of a key no `key()` took: past its value (skipped), or leave when it is one the general path reads */
   otherKey(): void {
-    if (this.peek() !== QUOTE) this.leave();
-    const start = this.pos + 1;
-    const end = this.stringEnd();
-    this.pos = end + 1;
-    if (READ_KEYS.has(latin1Slice.call(this.buf, start, end))) this.leave();
+    // decoded (escapes, UTF-8) as JSON.parse would: `"na\u006de"` is the key name
+    if (READ_KEYS.has(this.string())) this.leave();
     this.expect(COLON);
     this.skip(0);
   }
@@ -322,7 +329,7 @@ class Scanner {
     }
   }
 
-  /** a string value (whitespace before it skipped), through the cache; leaves on anything but a plain string */
+  /** a string value (whitespace before it skipped), plain ASCII through the cache, else stringSlow(); leaves on anything but a string */
   string(): string {
     if (this.peek() !== QUOTE) this.leave();
     const buf = this.buf;
@@ -335,7 +342,7 @@ class Scanner {
       const c = buf[p] as number;
       if (PLAIN[c] !== 1) {
         if (c === QUOTE) break;
-        this.leave();
+        return this.stringSlow(start, p);
       }
       h = Math.imul(h ^ c, 0x01000193);
       p++;
@@ -354,6 +361,81 @@ class Scanner {
     const s = latin1Slice.call(buf, start, p);
     scStrings[slot] = s;
     return s;
+  }
+
+  /**
+   * The rest of a string with escapes or non-ASCII from `p` (the string's
+   * content starts at `start`), decoded as JSON.parse decodes the body's
+   * text: UTF-8 (the whole body checked once, as the general path does: on
+   * invalid UTF-8 leave, and the general path answers it), escapes including
+   * lone surrogates. Leaves on control characters, bad escapes and the end.
+   */
+  stringSlow(start: number, p: number): string {
+    const buf = this.buf;
+    const end = this.end;
+    let out = '';
+    let seg = start;
+    for (;;) {
+      if (p >= end) this.leave();
+      const c = buf[p] as number;
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        if (p > seg) out += utf8Slice.call(buf, seg, p);
+        const e = this.at(p + 1);
+        p += 2;
+        switch (e) {
+          case QUOTE:
+            out += '"';
+            break;
+          case BACKSLASH:
+            out += '\\';
+            break;
+          case 0x2f:
+            out += '/';
+            break;
+          case 0x62:
+            out += '\b';
+            break;
+          case 0x66:
+            out += '\f';
+            break;
+          case 0x6e:
+            out += '\n';
+            break;
+          case 0x72:
+            out += '\r';
+            break;
+          case 0x74:
+            out += '\t';
+            break;
+          case 0x75: {
+            let code = 0;
+            for (let i = 0; i < 4; i++) {
+              const d = this.at(p + i);
+              const v = d >= ZERO && d <= NINE ? d - ZERO : d >= 0x61 && d <= 0x66 ? d - 0x57 : d >= 0x41 && d <= 0x46 ? d - 0x37 : -1;
+              if (v < 0) this.leave();
+              code = code * 16 + v;
+            }
+            p += 4;
+            out += String.fromCharCode(code);
+            break;
+          }
+          default:
+            this.leave();
+        }
+        seg = p;
+        continue;
+      }
+      if (c < 0x20) this.leave();
+      if (c >= 0x80 && !this.utf8Checked) {
+        if (!isUtf8(buf)) this.leave();
+        this.utf8Checked = true;
+      }
+      p++;
+    }
+    if (p > seg) out += utf8Slice.call(buf, seg, p);
+    this.pos = p + 1;
+    return out;
   }
 
   /** a string or null (''); leaves on other types */
@@ -583,7 +665,7 @@ class Scanner {
   skip(depth: number): void {
     const c = this.peek();
     if (c === QUOTE) {
-      this.pos = this.stringEnd() + 1;
+      this.string();
       return;
     }
     if (c === MINUS || (c >= ZERO && c <= NINE)) {
@@ -604,7 +686,7 @@ class Scanner {
     do {
       if (close === RBRACE) {
         if (this.peek() !== QUOTE) this.leave();
-        this.pos = this.stringEnd() + 1;
+        this.string();
         this.expect(COLON);
       }
       this.skip(depth + 1);

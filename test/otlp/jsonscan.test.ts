@@ -169,10 +169,28 @@ const WORDS = [
   '__proto__',
   'constructor',
 ];
-const ODD_STRINGS = ['héllo', 'tab\there', 'quote"d', 'back\\slash', 'nl\nx', '𝄞', '\u0000', 'ctl\u0001', '\u2028'];
+const RAW_STRINGS = ['"\\/\\b\\f\\u00e9\\uD83D\\uDE00"', '"\\ud800"', '"x\\u0041y"', '"\\"', '"\\u12"', '"\\x"', '"\\u00zz"', '"a\u0007b"'];
+const ODD_STRINGS = [
+  '\ud800',
+  'a\udc00b',
+  '😀',
+  '/',
+  'ü'.repeat(40),
+  'x'.repeat(70) + 'é',
+  'héllo',
+  'tab\there',
+  'quote"d',
+  'back\\slash',
+  'nl\nx',
+  '𝄞',
+  '\u0000',
+  'ctl\u0001',
+  '\u2028',
+];
 
-function str(g: Gen): string {
+function str(g: Gen): J {
   if (oddly(g, 0.05)) return pick(g, ODD_STRINGS);
+  if (oddly(g, 0.02)) return new Raw(pick(g, RAW_STRINGS));
   if (chance(g, 0.2)) return 'v' + Math.floor(g.r() * 1000);
   if (chance(g, 0.05)) return 'long-'.repeat(Math.floor(g.r() * 20));
   return pick(g, WORDS);
@@ -499,6 +517,13 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       a('{"intValue":"18446744073709551616"}'),
       a('{"doubleValue":"Infinity"}'),
       a('{"arrayValue":{}}'),
+      a('{"stringValue":"a\\"b"}'),
+      a('{"stringValue":"é ✓ 𝄞 \\u00e9 \\ud83d\\ude00 \\udc00 \\/ \\b\\f\\n\\r\\t \\u0000"}'),
+      a('{"stringValue":"x","unknown":"\\u0041\\n","more":{"k\\u00e9y":["é"]}}'),
+      m('{"asInt":"1","attributes":[{"key":"\\u00e9\\"","value":{"stringValue":"ü"}},{"key":"__prot\\u006f__","value":{"stringValue":"p"}}]}'),
+      m('{"asInt":"1"}', ',"description":"caf\\u00e9 ☕","unit":"µs"'),
+      m('{"asDouble":"N\\u0061N"}'),
+      a('{"stringValue":"\\u00C9\\uD83D\\uDE00\\u00Ff"}'),
       a('{"arrayValue":{"values":null}}'),
       a('{"arrayValue":{"values":[null,{},{"kvlistValue":{"values":[{"key":"z"}]}}]}}'),
       m(
@@ -566,9 +591,13 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       m('{"asInt":"1"}', ',"metadata":[]'),
       m('{"asInt":"1"}', ',"sum":{}'),
       m('{"asInt":"1"}', ',"description":5'),
-      a('{"stringValue":"a\\"b"}'),
-      a('{"stringValue":"é"}'),
       a('{"stringValue":"tab\there"}'),
+      a('{"stringValue":"bad \\x escape"}'),
+      a('{"stringValue":"bad \\u00g0"}'),
+      a('{"stringValue":"short \\u00"}'),
+      m('{"asInt":"1","n\\u0061me":"x"}'),
+      m('{"asInt":"1","timeUnixNano":"\\u0031"}'),
+      m('{"asInt":"1","\\u0061sInt":"2"}'),
       a('{"stringValue":null}'),
       a('{"stringValue":5}'),
       a('{"intValue":null}'),
@@ -594,6 +623,16 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
       '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":null}]}]}]}',
     ];
     for (const body of declined) expect(check(body), body).to.equal(false);
+    // invalid UTF-8 (the general path answers 400), in a value, a skipped value and a key
+    for (const at of ['{"stringValue":"ab', '{"stringValue":"x","skipped":"', '{"stringValue":"x","k']) {
+      const [head, tail] = a(at + 'XX"}').split('XX') as [string, string];
+      const bad = Buffer.concat([
+        Buffer.from(head),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from(tail.startsWith('"}') && at.endsWith('k') ? '":1}' + tail.slice(2) : tail),
+      ]);
+      expect(check(bad), bad.toString()).to.equal(false);
+    }
   });
 
   it('limits: declined when exceeded, the same result at the bound', () => {
@@ -609,6 +648,10 @@ describe('otlp/jsonscan: the JSON metrics fast path against the general path', (
     expect(check(body(4, 5, 2), limits)).to.equal(false);
     expect(check(body(3, 6, 2), limits)).to.equal(false);
     expect(check(body(3, 5, 3), limits)).to.equal(false);
+    // UTF-16 code units, as the general path counts them
+    const emoji = (n: number) => `{"resourceMetrics":[{"resource":{"attributes":[{"key":"k","value":{"stringValue":"${'😀'.repeat(n)}"}}]}}]}`;
+    expect(check(emoji(2), limits)).to.equal(true);
+    expect(check(emoji(3), limits)).to.equal(false);
     // nesting deeper than the stack under a huge maxDepth: declined (the general path answers), not thrown
     expect(check(body(1, 1, 50000), { maxDepth: 1e9 })).to.equal(false);
     const res = (n: number) => `{"resourceMetrics":[{"resource":{"attributes":[${attrs(n, 1, 0)}]}}]}`;

@@ -40,8 +40,9 @@ describe('otlp receiver: the JSON metrics fast path answers as the general path'
     ['taken: four attributes (the limit)', body([1, 2, 3, 4].map((i) => kv('k' + i, 'v')).join(',')), true],
     ['declined: five attributes (over max_attributes 4: a point rejected)', body([1, 2, 3, 4, 5].map((i) => kv('k' + i, 'v')).join(',')), false],
     ['declined: a value over max_value_length 16', body(kv('a', 'x'.repeat(17))), false],
-    ['declined: an escape', body(kv('a', 'x\\"y')), false],
-    ['declined: non-ASCII', body(kv('a', 'héllo')), false],
+    ['taken: an escape', body(kv('a', 'x\\"y')), true],
+    ['taken: non-ASCII', body(kv('a', 'héllo')), true],
+    ['declined: non-ASCII over max_value_length 16', body(kv('a', 'é'.repeat(17))), false],
     ['declined: a point without a value (rejected)', body(kv('a', '1'), '"flags":0'), false],
   ];
   for (const [name, text, taken] of cases) {
@@ -61,6 +62,16 @@ describe('otlp receiver: the JSON metrics fast path answers as the general path'
     expect(r.status).to.equal(200);
     expect(r.body.toString()).to.equal('{}');
     expect(metrics.got).to.deep.equal([decodeMetricsJson(text, LIMITS).data]);
+  });
+
+  it('invalid UTF-8 (declined): 400 naming the byte offset, as before', async () => {
+    const text = body(kv('a', 'ab'));
+    const at = text.indexOf('ab');
+    const bad = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(text.slice(at + 2))]);
+    const r = await post(s.port, '/v1/metrics', bad, 'application/json');
+    expect(r.status).to.equal(400);
+    expect((JSON.parse(r.body.toString()) as { message: string }).message).to.equal(`invalid UTF-8 at byte offset ${at}`);
+    expect(metrics.got).to.deep.equal([]);
   });
 
   it('malformed JSON (declined): 400 with the general path message', async () => {

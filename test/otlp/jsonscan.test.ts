@@ -25,6 +25,7 @@ import { scanMetricsJson } from '../../src/otlp/jsonscan.js';
 import type { DecodeLimits } from '../../src/otlp/types.js';
 import { fullBatch } from './helpers.js';
 import { benchBatch } from '../../bench/payload.js';
+import { prng as rng } from '../helpers/prng.js';
 
 /** a canonical string of a decoded value: own keys in order, prototypes, -0, bigint vs number, bytes */
 function canon(v: unknown): string {
@@ -85,17 +86,6 @@ function check(body: Buffer | string, limits?: Partial<DecodeLimits>): boolean {
 }
 
 // ---- a seeded generator of request bodies, as text (numbers written as chosen, keys in any order) ----
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** a JSON text fragment */
 class Raw {

@@ -124,6 +124,11 @@ export class ClusterNode implements ClusterHost, FleetHost {
   private conn: ConnState = 'connecting';
   private connectedSince: number | undefined;
   private unreachableSince: number | undefined = Date.now();
+  /** performance.now() when the connection was lost (undefined while connected) */
+  private lostAt: number | undefined;
+  /** after a reconnect: when the last connection was lost, and when it came back (publishersOf's grace) */
+  private lostBefore: number | undefined;
+  private backAt = 0;
   private server: string | undefined;
   private rttMs: number | undefined;
   private reconnects = 0;
@@ -332,11 +337,17 @@ export class ClusterNode implements ClusterHost, FleetHost {
             if (this.conn !== 'closed') {
               this.conn = 'reconnecting';
               this.unreachableSince ??= Date.now();
+              this.lostAt ??= performance.now();
             }
             this.recordError('disconnect', `lost the NATS connection to ${s.server}; reconnecting`);
             break;
           case 'reconnect':
             this.reconnects++;
+            if (this.lostAt !== undefined) {
+              this.lostBefore = this.lostAt;
+              this.backAt = performance.now();
+              this.lostAt = undefined;
+            }
             this.onConnected(s.server);
             this.restartWatchers();
             break;
@@ -890,12 +901,23 @@ export class ClusterNode implements ClusterHost, FleetHost {
     else this.announced.set(id, info);
   }
 
-  /** @internal FleetHost: live nodes announcing channel `id` (this one included) */
+  /**
+   * @internal FleetHost: live nodes announcing channel `id` (this one
+   * included). A node this one has not heard from only because this one lost
+   * NATS still counts: while the connection is down, and for one lease_ttl
+   * after it is back (time for its heartbeat to arrive), a node live when
+   * the connection was lost is expected. An owner that judged by its stale
+   * view would export a window the moment its own partial arrived, and count
+   * the others' as late (test/cluster/node.test.ts).
+   */
   publishersOf(id: string): PublisherInfo[] {
     const out: PublisherInfo[] = [];
     const live = new Set(this.liveNodes());
+    const ttl = this.cfg.lease_ttl;
+    const now = performance.now();
+    const lost = this.lostAt ?? (now - this.backAt <= ttl ? this.lostBefore : undefined);
     for (const [nid, n] of this.nodeView) {
-      if (nid === this.nodeId || !live.has(nid)) continue;
+      if (nid === this.nodeId || (!live.has(nid) && (lost === undefined || lost - n.seenAt > ttl))) continue;
       const f = n.value.fleet?.[id];
       if (f !== undefined) out.push({ node_id: nid, instance: n.value.instance, from: f.from, period: f.period });
     }

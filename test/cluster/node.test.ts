@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
-import { startNats, usePeer, type NatsPeer } from '../harness/peers.js';
+import { startNats, startNatsCluster, usePeer, type NatsPeer } from '../harness/peers.js';
 import { waitFor } from '../harness/ports.js';
 import type { ClusterNode } from '../../src/cluster/node.js';
 import { LeaseLostError } from '../../src/cluster/api.js';
@@ -149,5 +149,38 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     expect(err).to.be.instanceOf(LeaseLostError);
     stopA.abort();
     stopB.abort();
+  });
+  it('after its own NATS outage a node still expects the publishers it heard before (one lease_ttl for their heartbeats), then drops one that is gone', async () => {
+    // a one-server "cluster": killed and started again on the same port and store
+    const down = await startNatsCluster({ size: 1 });
+    try {
+      const c = cfg({ nats: { servers: down.urls } });
+      const a = start('a', c),
+        b = start('b', c);
+      a.announce('metricsets', { from: 0, period: 1000 });
+      b.announce('metricsets', { from: 0, period: 1000 });
+      const pubs = () =>
+        a
+          .publishersOf('metricsets')
+          .map((p) => p.node_id)
+          .sort();
+      await waitFor(() => pubs().join() === 'a,b', { timeoutMs: 15_000, what: 'a sees both publishers' });
+      // b goes away for good while NATS is down; a cannot tell that from the outage itself
+      await (b as unknown as { nc: { close(): Promise<void> } }).nc.close();
+      await down.nodes[0]!.kill('SIGKILL');
+      await waitFor(() => a.connection() === undefined, { timeoutMs: 10_000, what: 'a lost NATS' });
+      await new Promise((r) => setTimeout(r, 3000 + 1000)); // longer than lease_ttl without any heartbeat (the point of the test)
+      expect(pubs(), 'while NATS is down, b (live when it went down) is still expected').to.deep.equal(['a', 'b']);
+      await down.nodes[0]!.start();
+      await waitFor(() => a.connection() !== undefined, { timeoutMs: 15_000, intervalMs: 10, what: 'a reconnected' });
+      const back = performance.now();
+      expect(pubs(), 'right after the reconnect, before any heartbeat of b could arrive').to.deep.equal(['a', 'b']);
+      // b never heartbeats again: it drops out one lease_ttl after a is back
+      await waitFor(() => pubs().join() === 'a', { timeoutMs: 10_000, intervalMs: 50, what: 'b dropped' });
+      expect(performance.now() - back).to.be.within(2500, 6000);
+    } finally {
+      await Promise.all(nodes.splice(0).map((n) => n.shutdown(AbortSignal.timeout(5000))));
+      await down.stop();
+    }
   });
 });

@@ -19,8 +19,10 @@
  *
  * Prints one JSON line (`{"rss0":…, "rss1":…, "heap0":…, "heap1":…, …}`: 0 before, 1 right after
  * the take-in, 2 once V8 has shrunk its young generation again) on
- * stdout; for a scrape, first `{"port":…}`, then waits for "scrape" on stdin
- * and answers with the peak RSS (VmHWM, reset before the scrape) during it.
+ * stdout; for a scrape, that line also has the port, and then, on stdin,
+ * "before" settles the heap, resets the peak RSS and answers the RSS, and
+ * "after" answers the peak RSS (VmHWM) since and the CPU time (user + system,
+ * all threads) the process used since; "quit" ends it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -205,13 +207,16 @@ async function main(): Promise<void> {
   }
   out({ ...row, port: server.port });
   const rl = createInterface({ input: process.stdin });
+  let cpu0 = process.cpuUsage();
   for await (const line of rl) {
     if (line === 'before') {
       settle();
       resetPeak();
+      cpu0 = process.cpuUsage();
       out({ rssBefore: process.memoryUsage().rss });
     } else if (line === 'after') {
-      out({ peak: peakRss(), rssAfter: process.memoryUsage().rss });
+      const c = process.cpuUsage(cpu0);
+      out({ peak: peakRss(), rssAfter: process.memoryUsage().rss, cpuMs: (c.user + c.system) / 1000 });
     } else if (line === 'quit') break;
   }
   await server.close();

@@ -17,15 +17,22 @@
  * for both stores at every size.
  *
  * Scrape at 1M series: the exporter's own listener (PullServer) and response
- * path, fetched over loopback by this process (time to the last byte, median
- * of --rounds after a warm-up); the RSS rise is the store process' peak RSS
- * during the scrape (VmHWM, reset just before) over its RSS before. Anchor:
- * the same number of bytes sent from one 1 MiB buffer over the same kind of
- * response. Goals: ≤ 300 ms, ≤ 10 % RSS rise.
+ * path, fetched over loopback (time to the last byte, median of --rounds
+ * after a warm-up, the store process' heap settled before each) by two
+ * clients: curl, a native client as real scrapers are (Prometheus and the
+ * Collector's receiver are Go), writing to a null device the run makes with
+ * mknod; and this process' node:http, whose own receive cost (≈ 3× curl's for
+ * the same bytes here) the figure includes. The goal is judged on the curl
+ * figure; both are printed. Also printed: the store process' CPU time per
+ * scrape, and the RSS rise: its peak RSS during the scrape (VmHWM, reset just
+ * before) over its RSS before. Anchor, per client: the same number of bytes
+ * sent from one 1 MiB buffer over the same kind of response. Goals: ≤ 300 ms,
+ * ≤ 10 % RSS rise.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -139,27 +146,76 @@ interface ScrapeResult {
   rssBefore: number;
   peak: number;
   rise: number;
+  /** the serving process' CPU time for the scrape (user + system, all threads), ms */
+  cpuMs: number;
 }
 
-async function scrape(target: 'prometheus' | 'anchor-transfer', n: number, path: string): Promise<ScrapeResult> {
+/**
+ * A native client for the same GET: curl, writing the body to a null device
+ * this run makes itself (never the system's /dev/null). A scraper is native
+ * code (Prometheus, the Collector's receiver: Go), and a Node client pays its
+ * own per-chunk costs on the same two cores, which the Node figure includes.
+ * undefined when curl or mknod is not there.
+ */
+class Curl {
+  private constructor(
+    private readonly dir: string,
+    readonly sink: string,
+  ) {}
+  static make(): Curl | undefined {
+    const dir = mkdtempSync(join(tmpdir(), 'metricport-series-'));
+    const sink = join(dir, 'null');
+    try {
+      execFileSync('curl', ['--version'], { stdio: 'ignore' });
+      execFileSync('mknod', [sink, 'c', '1', '3'], { stdio: 'ignore' });
+      return new Curl(dir, sink);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      return undefined;
+    }
+  }
+  fetch(port: number, path: string): Promise<{ ms: number; bytes: number }> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('curl', ['-s', '-o', this.sink, '-w', '%{http_code} %{time_total} %{size_download}', `http://127.0.0.1:${port}${path}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let o = '';
+      p.stdout.on('data', (d: Buffer) => (o += d.toString()));
+      p.on('error', reject);
+      p.on('exit', (code) => {
+        const [status, secs, size] = o.trim().split(' ');
+        if (code !== 0 || status !== '200') reject(new Error(`curl exited ${code}, status ${status}`));
+        else resolve({ ms: Number(secs) * 1000, bytes: Number(size) });
+      });
+    });
+  }
+  close(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+type Client = (port: number, path: string) => Promise<{ ms: number; bytes: number }>;
+
+async function scrape(target: 'prometheus' | 'anchor-transfer', n: number, path: string, client: Client): Promise<ScrapeResult> {
   const c = new Child(target, n, true);
   const r = await c.next<Row>();
-  await fetchAll(r.port!, path); // warm-up
+  await client(r.port!, path); // warm-up
   const runs: ScrapeResult[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     c.send('before');
     const b = await c.next<{ rssBefore: number }>();
-    const f = await fetchAll(r.port!, path);
+    const f = await client(r.port!, path);
     c.send('after');
-    const a = await c.next<{ peak: number }>();
-    runs.push({ ms: f.ms, bytes: f.bytes, rssBefore: b.rssBefore, peak: a.peak, rise: (a.peak - b.rssBefore) / b.rssBefore });
+    const a = await c.next<{ peak: number; cpuMs: number }>();
+    runs.push({ ms: f.ms, bytes: f.bytes, rssBefore: b.rssBefore, peak: a.peak, rise: (a.peak - b.rssBefore) / b.rssBefore, cpuMs: a.cpuMs });
   }
   c.send('quit');
   await c.done();
   const ms = median(runs.map((x) => x.ms));
   const rise = median(runs.map((x) => x.rise));
+  const cpuMs = median(runs.map((x) => x.cpuMs));
   const mid = runs.find((x) => x.ms === ms)!;
-  return { ...mid, ms, rise };
+  return { ...mid, ms, rise, cpuMs };
 }
 
 const MiB = 2 ** 20;
@@ -186,10 +242,30 @@ export async function seriesScenario(): Promise<void> {
       );
     }
   }
-  const s = await scrape('prometheus', SCRAPE_N, '/t/metrics');
-  const t = await scrape('anchor-transfer', s.bytes, '/');
+  const nodeClient: Client = (port, path) => fetchAll(port, path);
+  const s = await scrape('prometheus', SCRAPE_N, '/t/metrics', nodeClient);
+  const t = await scrape('anchor-transfer', s.bytes, '/', nodeClient);
+  const curl = Curl.make();
+  let sc: ScrapeResult | undefined;
+  let tc: ScrapeResult | undefined;
+  if (curl !== undefined) {
+    try {
+      const client: Client = (port, path) => curl.fetch(port, path);
+      sc = await scrape('prometheus', SCRAPE_N, '/t/metrics', client);
+      tc = await scrape('anchor-transfer', sc.bytes, '/', client);
+    } finally {
+      curl.close();
+    }
+  }
+  const verdict = (ms: number): string => `goal ≤ ${GOAL_SCRAPE_MS} ms: ${ms <= GOAL_SCRAPE_MS ? 'met' : 'NOT met'}`;
+  const rises = [s, ...(sc === undefined ? [] : [sc])];
+  const rise = Math.max(...rises.map((x) => x.rise));
   lines.push(
-    `scrape of ${SCRAPE_N.toLocaleString('en-US')} series (${(s.bytes / MiB).toFixed(0)} MiB text 0.0.4, loopback, median of ${ROUNDS}): ${s.ms.toFixed(0)} ms (goal ≤ ${GOAL_SCRAPE_MS} ms: ${s.ms <= GOAL_SCRAPE_MS ? 'met' : 'NOT met'}), ${(s.ms / t.ms).toFixed(2)}× the bare transfer of the same bytes (${t.ms.toFixed(0)} ms); RSS rise during the scrape ${(s.rise * 100).toFixed(1)} % of ${(s.rssBefore / MiB).toFixed(0)} MiB (goal ≤ ${GOAL_RSS_RISE * 100} %: ${s.rise <= GOAL_RSS_RISE ? 'met' : 'NOT met'}; the transfer anchor: ${(t.rise * 100).toFixed(1)} %)`,
+    `scrape of ${SCRAPE_N.toLocaleString('en-US')} series (${(s.bytes / MiB).toFixed(0)} MiB text 0.0.4, loopback, median of ${ROUNDS}), time to the last byte: ` +
+      (sc === undefined || tc === undefined
+        ? `Node client ${s.ms.toFixed(0)} ms (${verdict(s.ms)}; curl or mknod missing, no native client)`
+        : `curl (a native client, as a scraper is) ${sc.ms.toFixed(0)} ms (${verdict(sc.ms)}), ${(sc.ms / tc.ms).toFixed(2)}× its bare transfer of the same bytes (${tc.ms.toFixed(0)} ms); Node client ${s.ms.toFixed(0)} ms (${verdict(s.ms)})`) +
+      `, ${(s.ms / t.ms).toFixed(2)}× its bare transfer (${t.ms.toFixed(0)} ms); the store process' CPU per scrape ${(sc ?? s).cpuMs.toFixed(0)} ms (the bare transfer's ${(tc ?? t).cpuMs.toFixed(0)} ms); RSS rise during the scrape ${(rise * 100).toFixed(1)} % of ${(s.rssBefore / MiB).toFixed(0)} MiB (goal ≤ ${GOAL_RSS_RISE * 100} %: ${rise <= GOAL_RSS_RISE ? 'met' : 'NOT met'}; the transfer anchor: ${(t.rise * 100).toFixed(1)} %)`,
   );
   console.log(lines.join('\n'));
   if (!WRITE) return;

@@ -90,18 +90,26 @@ const CHUNK_CHARS = 64 * 1024;
 
 class ChunkSink {
   pending = '';
-  write(s: string): void {
+  /** every character written since the last take() is ASCII: the chunk is then encoded a byte per character (latin1), which costs less than UTF-8 */
+  ascii = true;
+  /** `ascii`: the caller knows `s` is pure ASCII (false when it may not be) */
+  write(s: string, ascii: boolean): void {
     this.pending += s;
+    if (!ascii) this.ascii = false;
   }
   get full(): boolean {
     return this.pending.length >= CHUNK_CHARS;
   }
   take(): Buffer {
-    const b = Buffer.from(this.pending, 'utf8');
+    const b = Buffer.from(this.pending, this.ascii ? 'latin1' : 'utf8');
     this.pending = '';
+    this.ascii = true;
     return b;
   }
 }
+
+/** any character outside ASCII */
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 function braces(labels: string): string {
   return labels === '' ? '' : '{' + labels + '}';
@@ -121,7 +129,7 @@ function scaler(mul: number | undefined, div: number | undefined): Scale {
   return (v) => (Number(v) * m) / d;
 }
 
-function renderHistogram(out: ChunkSink, name: string, store: CumulativeStore, id: number, om: boolean, sc: Scale): void {
+function renderHistogram(out: ChunkSink, name: string, ascii: boolean, store: CumulativeStore, id: number, om: boolean, sc: Scale): void {
   let bounds: number[];
   let counts: number[];
   let count: number;
@@ -152,7 +160,7 @@ function renderHistogram(out: ChunkSink, name: string, store: CumulativeStore, i
   chunk += name + '_sum' + lb + ' ' + formatValue(sc(sum)) + '\n';
   chunk += name + '_count' + lb + ' ' + count + '\n';
   if (om) chunk += name + '_created' + lb + ' ' + created(store.start(id)) + '\n';
-  out.write(chunk);
+  out.write(chunk, ascii && store.asciiKey(id));
 }
 
 function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: boolean, epoch: number): Generator<Buffer> {
@@ -166,7 +174,9 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
     const u = unitSuffix(info.unit, info.type);
     if (u !== '' && name.endsWith('_' + u)) head += '# UNIT ' + name + ' ' + u + '\n';
   }
-  out.write(head);
+  out.write(head, !NON_ASCII.test(head));
+  // names are sanitised to ASCII, but a chunk is encoded a byte per character only when that is known
+  const ascii = !NON_ASCII.test(name);
   const sc = scaler(info.mul, info.div);
   const scaled = sc !== identity;
   switch (info.type) {
@@ -176,17 +186,36 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
       const sample = omCounter ? name + '_total' : name;
       const sampleOpen = sample + '{';
       const createdOpen = name + '_created{';
+      const tails: Array<string | undefined> = [];
+      const ctxs: Array<string | undefined> = [];
       for (const [mk, id] of f.series) {
         if (!store.seriesInRender(id, epoch)) continue;
-        const key = store.labels(mk, id);
         const kind = store.valueKind(id);
         const v = scaled ? formatValue(sc(store.num(id))) : kind === V_BIG ? formatValue(store.value(id)) : formatValue(store.num(id));
+        const a = ascii && store.asciiKey(id);
+        const c = store.contextOf(id);
+        if (c >= 0 && !omCounter) {
+          // a split key: the context's `,ctx} ` rendered once per render, not per series
+          const part = store.ownPart(mk);
+          const ctx = store.context(c);
+          let tail = tails[c];
+          if (tail === undefined || ctxs[c] !== ctx) {
+            ctxs[c] = ctx;
+            tail = tails[c] = ctx === '' ? '} ' : ',' + ctx + '} ';
+          }
+          if (part !== '') out.write(sampleOpen + part + tail + v + '\n', a);
+          else if (tail !== '} ') out.write(sampleOpen + tail.slice(1) + v + '\n', a);
+          else out.write(sample + ' ' + v + '\n', ascii);
+          if (out.full) yield out.take();
+          continue;
+        }
+        const key = store.labels(mk, id);
         if (key === '') {
-          out.write(sample + ' ' + v + '\n');
-          if (omCounter) out.write(name + '_created ' + created(store.start(id)) + '\n');
+          out.write(sample + ' ' + v + '\n', ascii);
+          if (omCounter) out.write(name + '_created ' + created(store.start(id)) + '\n', ascii);
         } else {
-          out.write(sampleOpen + key + '} ' + v + '\n');
-          if (omCounter) out.write(createdOpen + key + '} ' + created(store.start(id)) + '\n');
+          out.write(sampleOpen + key + '} ' + v + '\n', a);
+          if (omCounter) out.write(createdOpen + key + '} ' + created(store.start(id)) + '\n', a);
         }
         if (out.full) yield out.take();
       }
@@ -195,7 +224,7 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
     case 'histogram':
       for (const id of f.series.values()) {
         if (!store.seriesInRender(id, epoch)) continue;
-        renderHistogram(out, name, store, id, om, sc);
+        renderHistogram(out, name, ascii, store, id, om, sc);
         if (out.full) yield out.take();
       }
       break;
@@ -210,7 +239,7 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
         const lb = braces(key);
         chunk += name + '_sum' + lb + ' ' + formatValue(sc(sm.sum)) + '\n' + name + '_count' + lb + ' ' + sm.count + '\n';
         if (om) chunk += name + '_created' + lb + ' ' + created(store.start(id)) + '\n';
-        out.write(chunk);
+        out.write(chunk, ascii && store.asciiKey(id));
         if (out.full) yield out.take();
       }
       break;
@@ -232,7 +261,7 @@ export function* renderChunks(store: CumulativeStore, format: Format): Generator
       if (!store.familyInRender(f, epoch)) continue;
       yield* renderFamily(out, store, f, om, epoch);
     }
-    if (om) out.write('# EOF\n');
+    if (om) out.write('# EOF\n', true);
     if (out.pending !== '') yield out.take();
   } finally {
     store.endRender();

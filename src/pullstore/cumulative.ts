@@ -145,6 +145,8 @@ export const V_BIG = 2;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 const INITIAL_CAPACITY = 1024;
+/** any character outside ASCII (one that UTF-8 writes in more than one byte) */
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /** A copy of a string that is one flat sequential string (keys are often concatenations, which V8 keeps as trees). */
 function flat(s: string): string {
@@ -176,6 +178,8 @@ export class CumulativeStore {
   /** counter / gauge value (V_FLOAT, V_INT) */
   private valA = new Float64Array(0);
   private kindA = new Uint8Array(0);
+  /** 1 when the series' key and its context are pure ASCII (a renderer may then write them a byte per character) */
+  private asciiA = new Uint8Array(0);
   private tagA = new Uint16Array(0);
   private bornA = new Uint32Array(0);
   private readonly big = new Map<number, bigint>();
@@ -186,6 +190,7 @@ export class CumulativeStore {
   private ctxOf = new Int32Array(0);
   private readonly ctxIds = new Map<string, number>();
   private ctxStr: string[] = [];
+  private ctxAscii: boolean[] = [];
   private ctxRefs: number[] = [];
   private ctxFree: number[] = [];
   /** the context of the series being created (−1: the key is whole) */
@@ -234,6 +239,21 @@ export class CumulativeStore {
     const ctx = this.ctxStr[c] as string;
     return part === '' ? ctx : ctx === '' ? part : part + ',' + ctx;
   }
+  /**
+   * The context index of a series whose key is split (`splitsContext` keyers), −1 when the key is whole:
+   * a renderer can then render the context's part once (`context(c)`) and each series' own part (`ownPart`).
+   */
+  contextOf(id: number): number {
+    return this.ctxOf[id] as number;
+  }
+  /** the rendered context `c` (shared by its series) */
+  context(c: number): string {
+    return this.ctxStr[c] as string;
+  }
+  /** the series' own labels of a split map key (listed under it in its family map) */
+  ownPart(mapKey: string): string {
+    return mapKey.slice(mapKey.indexOf('\u0001') + 1);
+  }
   /** a split key's two parts: the series' own labels and its context ('' when the key is whole) */
   keyParts(id: number): { key: string; ctx: string } {
     const c = this.ctxOf[id] as number;
@@ -256,6 +276,10 @@ export class CumulativeStore {
   }
   tag(id: number): number {
     return this.tagA[id] as number;
+  }
+  /** true when the series' rendered key (`key(id)`, context included) is pure ASCII: each character one byte in UTF-8 */
+  asciiKey(id: number): boolean {
+    return this.asciiA[id] === 1;
   }
   /** V_FLOAT, V_INT or V_BIG */
   valueKind(id: number): number {
@@ -397,6 +421,7 @@ export class CumulativeStore {
     this.nextA = g(this.nextA, (n) => new Int32Array(n));
     this.valA = g(this.valA, (n) => new Float64Array(n));
     this.kindA = g(this.kindA, (n) => new Uint8Array(n));
+    this.asciiA = g(this.asciiA, (n) => new Uint8Array(n));
     this.tagA = g(this.tagA, (n) => new Uint16Array(n));
     this.bornA = g(this.bornA, (n) => new Uint32Array(n));
     this.ctxOf = g(this.ctxOf, (n) => new Int32Array(n));
@@ -457,6 +482,7 @@ export class CumulativeStore {
     if (c === undefined) {
       c = this.ctxFree.pop() ?? this.ctxStr.length;
       this.ctxStr[c] = flat(ctx);
+      this.ctxAscii[c] = !NON_ASCII.test(ctx);
       this.ctxRefs[c] = 0;
       this.ctxIds.set(this.ctxStr[c] as string, c);
     }
@@ -602,6 +628,8 @@ export class CumulativeStore {
       id = this.nextId++;
     }
     this.keys[id] = flat(key);
+    // checked once per new series, so a render can encode a chunk of ASCII-only lines without a UTF-8 pass
+    this.asciiA[id] = (this.curCtx < 0 || this.ctxAscii[this.curCtx] === true) && !NON_ASCII.test(key) ? 1 : 0;
     this.famOf[id] = fam.idx;
     this.startA[id] = start === 0n ? time : start;
     this.timeA[id] = 0n;

@@ -17,6 +17,7 @@
  */
 import { v1Type, type DdSeries, type SeriesMapper } from './map.js';
 import { cachedUtf8 } from './strings.js';
+import { readJsonNumber } from '../../src/jsonnumber.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -26,7 +27,6 @@ const RBRACK = 0x5d;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const MINUS = 0x2d;
-const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
 const BACKSLASH = 0x5c;
@@ -36,8 +36,6 @@ const MAX_DEPTH = 32;
 /** 1 for the bytes a string holds as they are on the fast path: printable ASCII but `"` and `\\` (past the end: undefined, not 1) */
 const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) if (c !== QUOTE && c !== BACKSLASH) PLAIN[c] = 1;
-
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /** thrown (one instance, no stack) when the body leaves the fast path */
 class Leave {}
@@ -224,50 +222,11 @@ class Scanner {
     return p < this.end ? (this.buf[p] as number) : -1;
   }
 
+  /** a JSON number, as `JSON.parse` reads it */
   number(): number {
-    const start = this.pos;
-    let p = start;
-    let neg = false;
-    let c = this.at(p);
-    if (c === MINUS) {
-      neg = true;
-      c = this.at(++p);
-    }
-    let m = 0;
-    let digits = 0;
-    if (c === ZERO) {
-      c = this.at(++p);
-      if (c >= ZERO && c <= NINE) this.leave();
-    } else if (c > ZERO && c <= NINE) {
-      do {
-        m = m * 10 + (c - ZERO);
-        digits++;
-        c = this.at(++p);
-      } while (c >= ZERO && c <= NINE);
-    } else this.leave();
-    let frac = 0;
-    if (c === DOT) {
-      c = this.at(++p);
-      if (c < ZERO || c > NINE) this.leave();
-      do {
-        m = m * 10 + (c - ZERO);
-        frac++;
-        c = this.at(++p);
-      } while (c >= ZERO && c <= NINE);
-    }
-    let exact = digits + frac <= 15;
-    if (c === 0x65 || c === 0x45) {
-      exact = false;
-      c = this.at(++p);
-      if (c === 0x2b || c === MINUS) c = this.at(++p);
-      if (c < ZERO || c > NINE) this.leave();
-      do c = this.at(++p);
-      while (c >= ZERO && c <= NINE);
-    }
-    this.pos = p;
-    if (!exact) return Number(this.buf.toString('latin1', start, p));
-    const v = frac === 0 ? m : m / (POW10[frac] as number);
-    return neg ? -v : v;
+    const v = readJsonNumber(this.buf, this.end, this);
+    if (v !== v) this.leave();
+    return v;
   }
 
   /** at the first byte of a literal: true, false or null */

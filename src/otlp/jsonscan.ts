@@ -45,6 +45,7 @@ import type {
 import type { DecodeLimits, DecodeResult } from './types.js';
 import { resolveLimits } from './types.js';
 import { histogramProblem, safeToBigInt } from './internal.js';
+import { readJsonNumber } from '../jsonnumber.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -64,8 +65,6 @@ const MAX_SKIP_DEPTH = 64;
 /** 1 for the bytes a string holds as they are on the fast path: printable ASCII but `"` and `\\` */
 const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) if (c !== QUOTE && c !== BACKSLASH) PLAIN[c] = 1;
-
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /** thrown (one instance, no stack) when the body leaves the fast path */
 class Leave {}
@@ -479,49 +478,9 @@ class Scanner {
   /** a JSON number (whitespace skipped), as `JSON.parse` reads it */
   number(): number {
     this.peek();
-    const start = this.pos;
-    let p = start;
-    let neg = false;
-    let c = this.at(p);
-    if (c === MINUS) {
-      neg = true;
-      c = this.at(++p);
-    }
-    let m = 0;
-    let digits = 0;
-    if (c === ZERO) {
-      c = this.at(++p);
-      if (c >= ZERO && c <= NINE) this.leave();
-    } else if (c > ZERO && c <= NINE) {
-      do {
-        m = m * 10 + (c - ZERO);
-        digits++;
-        c = this.at(++p);
-      } while (c >= ZERO && c <= NINE);
-    } else this.leave();
-    let frac = 0;
-    if (c === DOT) {
-      c = this.at(++p);
-      if (c < ZERO || c > NINE) this.leave();
-      do {
-        m = m * 10 + (c - ZERO);
-        frac++;
-        c = this.at(++p);
-      } while (c >= ZERO && c <= NINE);
-    }
-    let exact = digits + frac <= 15;
-    if (c === 0x65 || c === 0x45) {
-      exact = false;
-      c = this.at(++p);
-      if (c === 0x2b || c === MINUS) c = this.at(++p);
-      if (c < ZERO || c > NINE) this.leave();
-      do c = this.at(++p);
-      while (c >= ZERO && c <= NINE);
-    }
-    this.pos = p;
-    if (!exact) return Number(latin1Slice.call(this.buf, start, p));
-    const v = frac === 0 ? m : m / (POW10[frac] as number);
-    return neg ? -v : v;
+    const v = readJsonNumber(this.buf, this.end, this);
+    if (v !== v) this.leave();
+    return v;
   }
 
   /**

@@ -155,12 +155,24 @@ export class ClusterNode implements ClusterHost, FleetHost {
   private readonly warnings: RateLimitedLog;
   /**
    * @internal guarded writes a grant could not make before its lease lapsed
-   * (NATS away), by key: a later grant of this node applies one in its claim
-   * if the key still holds that token (nobody wrote since), so what was
-   * delivered downstream before the lapse is not polled again
+   * (NATS away), by key: made as soon as the connection is back
+   * (`flushUnsaved`), or by a later grant of this node in its claim, in both
+   * cases only if the key still holds that token (nobody wrote since), so
+   * what was delivered downstream before the lapse is not polled again
    */
-  readonly unsaved = new Map<string, { token: number; fields: Record<string, unknown> }>();
-  readonly counters = { acquisitions: 0, losses: 0, handovers_out: 0, handovers_in: 0, renewals: 0, renew_failures: 0, kv_ops: 0, watch_restarts: 0 };
+  readonly unsaved = new Map<string, { token: number; lease: string; fields: Record<string, unknown> }>();
+  readonly counters = {
+    acquisitions: 0,
+    losses: 0,
+    handovers_out: 0,
+    handovers_in: 0,
+    renewals: 0,
+    renew_failures: 0,
+    kv_ops: 0,
+    watch_restarts: 0,
+    unsaved_flushed: 0,
+  };
+  private flushing = false;
   private readonly c: { acq: Counter; loss: Counter; hand: Counter; ops: Counter };
   private readonly attrs = new Map<string, Attributes>();
   private readonly channels = new Map<string, NatsFleetChannel>();
@@ -350,6 +362,7 @@ export class ClusterNode implements ClusterHost, FleetHost {
             }
             this.onConnected(s.server);
             this.restartWatchers();
+            void this.flushUnsaved();
             break;
           case 'reconnecting':
             if (this.conn !== 'closed') this.conn = 'reconnecting';
@@ -564,6 +577,8 @@ export class ClusterNode implements ClusterHost, FleetHost {
     // a held lease not renewed for 3/4 of the TTL is not used any more
     this.checkLapses();
     await this.heartbeat();
+    // writes a lapse kept from landing, when the reconnect's attempt could not make them yet (JetStream not ready)
+    if (this.unsaved.size > 0 && this.conn === 'connected') await this.flushUnsaved();
     await this.renewAll();
     await this.balance();
     try {
@@ -709,6 +724,52 @@ export class ClusterNode implements ClusterHost, FleetHost {
       } catch (err2) {
         if (!isWrongSequence(err2)) this.recordError('acquire', `cannot read lease ${name}: ${errMsg(err2)}`);
       }
+    }
+  }
+
+  /**
+   * Right after a reconnect: make each guarded write that a grant of this
+   * node could not make before it lapsed, where the key still holds that
+   * grant's token (a CAS on the revision just read: nobody wrote since, so no
+   * later holder has claimed the key). A successor claiming the key after
+   * this reads the saved watermark, so the window delivered just before the
+   * outage is not polled and delivered again (before, that happened whenever
+   * another node took the lease first). A write this node's valid grant of
+   * the same lease can still make itself is left to it. Never rejects.
+   */
+  private async flushUnsaved(): Promise<void> {
+    const kv = this.kvState;
+    if (kv === undefined || this.flushing) return;
+    this.flushing = true;
+    try {
+      for (const [key, u] of [...this.unsaved]) {
+        if (this.stopped || this.unsaved.get(key) !== u) continue;
+        const h = this.held.get(u.lease);
+        if (h !== undefined && h.token === u.token && performance.now() <= h.validUntil) continue;
+        try {
+          this.op();
+          const e = await kv.get(key);
+          const cur = e !== null && e.operation === 'PUT' ? e.json<StateValue>() : undefined;
+          if (this.unsaved.get(key) !== u) continue; // made or dropped meanwhile
+          if (cur === undefined || cur.token !== u.token) {
+            // written by a later holder (or gone): theirs now
+            this.unsaved.delete(key);
+            continue;
+          }
+          const next: StateValue = { ...u.fields, token: u.token, node: this.nodeId, lease: u.lease, at: new Date().toISOString() };
+          this.op();
+          await kv.update(key, JSON.stringify(next), e!.revision, this.cfg.nats.timeout);
+          if (this.unsaved.get(key) === u) this.unsaved.delete(key);
+          this.counters.unsaved_flushed++;
+          this.logger.debug({ key, fencing_token: u.token }, 'saved a write its lapsed lease had kept from landing');
+        } catch (err) {
+          // someone wrote meanwhile (their claim decides), or NATS is away again (the next reconnect tries again)
+          if (!isWrongSequence(err)) this.recordError('unsaved', `cannot save ${key} after the reconnect: ${errMsg(err)}`);
+          else if (this.unsaved.get(key) === u) this.unsaved.delete(key);
+        }
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -1184,7 +1245,8 @@ class Grant implements LeaseGrant {
       this.node.unsaved.delete(key);
     } catch (err) {
       // not fenced (nobody else wrote): remember it for this node's next grant (bounded by the keys a node writes)
-      if ((err as { fenced?: boolean }).fenced !== true && this.node.unsaved.size < 10_000) this.node.unsaved.set(key, { token: this.token, fields });
+      if ((err as { fenced?: boolean }).fenced !== true && this.node.unsaved.size < 10_000)
+        this.node.unsaved.set(key, { token: this.token, lease: this.name, fields });
       throw err;
     }
   }

@@ -150,6 +150,68 @@ describe('cluster: membership, partition leases, fencing (real NATS JetStream)',
     stopA.abort();
     stopB.abort();
   });
+  it('a watermark save its lapsed lease kept from landing is made when NATS is back, so another node taking the lease continues from it', async () => {
+    // a one-server "cluster": killed and started again on the same port and store
+    const down = await startNatsCluster({ size: 1 });
+    try {
+      const c = cfg({ nats: { servers: down.urls } });
+      const a = start('a', c);
+      const stopA = new AbortController();
+      const g = (await a.lease('poller.forge').acquire(stopA.signal))!;
+      const wm = g.watermarks('forge');
+      expect(await wm.load('env1')).to.equal(undefined);
+      await wm.save('env1', 1000);
+      // the window after 1000 is delivered downstream; NATS goes away before its watermark is saved
+      await down.nodes[0]!.kill('SIGKILL');
+      await waitFor(() => a.connection() === undefined, { timeoutMs: 10_000, what: 'a lost NATS' });
+      let saveErr: unknown;
+      try {
+        await wm.save('env1', 2000);
+      } catch (e) {
+        saveErr = e;
+      }
+      expect(saveErr, 'the save fails while NATS is down').to.not.equal(undefined);
+      await waitFor(() => !g.valid(), { timeoutMs: 10_000, what: "a's grant to lapse (3/4 of lease_ttl)" });
+      await down.nodes[0]!.start();
+      await waitFor(() => a.connection() !== undefined, { timeoutMs: 15_000, what: 'a reconnected' });
+      // a makes the save it could not make, as its token still holds the key (nobody wrote since)
+      const kv = (a as unknown as { stateKv: { get(k: string): Promise<{ operation: string; json<T>(): T } | null> } }).stateKv;
+      await waitFor(
+        async () => {
+          const e = await kv.get('wm.forge.env1');
+          const v = e?.json<{ watermark_ms?: number; token?: number }>();
+          if (v?.watermark_ms !== 2000) throw new Error(`the KV holds ${JSON.stringify(v)}`);
+          expect(v.token).to.equal(g.token);
+          return true;
+        },
+        { timeoutMs: 15_000, what: 'the KV to hold the watermark a saved after the reconnect' },
+      );
+      expect((st(a) as unknown as { counters: { unsaved_flushed: number } }).counters.unsaved_flushed).to.equal(1);
+      // a goes (it still wants the lease and could take it again first; here another node must take it over)
+      nodes.splice(nodes.indexOf(a), 1);
+      await a.shutdown(AbortSignal.timeout(5000));
+      // another node takes the lease over and continues from 2000: the window before it is not polled again
+      const b = start('b', c);
+      const stopB = new AbortController();
+      const g2 = (await b.lease('poller.forge').acquire(stopB.signal))!;
+      expect(g2.token).to.be.above(g.token);
+      expect(await g2.watermarks('forge').load('env1')).to.equal(2000);
+      // and the lapsed grant's writes stay refused
+      let late: unknown;
+      try {
+        await wm.save('env1', 3000);
+      } catch (e) {
+        late = e;
+      }
+      expect(late).to.be.instanceOf(LeaseLostError);
+      expect(await g2.watermarks('forge').load('env1')).to.equal(2000);
+      stopA.abort();
+      stopB.abort();
+    } finally {
+      await Promise.all(nodes.splice(0).map((n) => n.shutdown(AbortSignal.timeout(5000))));
+      await down.stop();
+    }
+  });
   it('after its own NATS outage a node still expects the publishers it heard before (one lease_ttl for their heartbeats), then drops one that is gone', async () => {
     // a one-server "cluster": killed and started again on the same port and store
     const down = await startNatsCluster({ size: 1 });

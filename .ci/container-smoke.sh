@@ -14,6 +14,8 @@ mkdir -p "$app/dist"
 cp -r dist/src dist/receivers dist/processors dist/exporters "$app/dist/"
 cp -r config proto "$app/"
 mkdir -p "$app/docs" && cp docs/metricport.schema.json "$app/docs/"
+# the statsd receiver's native UDP reader ships in dist/receivers (built by npm run build)
+[ -f "$app/dist/receivers/statsd/native/udprecv.node" ] || { echo "container smoke: dist/receivers/statsd/native/udprecv.node missing"; exit 1; }
 (cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 otlp=$(port); admin=$(port); prom=$(port)

@@ -13,7 +13,7 @@ import type { ConfigIssue } from '../../src/errors.js';
 import type { EtsyNaming } from './aggregator.js';
 
 export interface StatsdReceiverConfig {
-  udp: { enabled: boolean; endpoint: string; receive_buffer_size: number };
+  udp: { enabled: boolean; endpoint: string; receive_buffer_size: number; reader: 'auto' | 'dgram' };
   tcp: { enabled: boolean; endpoint: string; max_line_length: number; max_connections: number };
   unixgram: { enabled: boolean; path: string };
   flush_interval: number;
@@ -45,6 +45,12 @@ export const statsdConfigSchema: Schema = {
         default: '8MiB',
         min: 0,
         doc: 'SO_RCVBUF asked of the kernel (it caps the value at net.core.rmem_max; 0 keeps the system default); a larger buffer rides out bursts without loss',
+      },
+      reader: {
+        type: 'enum',
+        values: ['auto', 'dgram'] as const,
+        default: 'auto',
+        doc: 'auto: on Linux, with the native reader built (npm run build), drain the socket many datagrams per system call (recvmmsg), else read through node:dgram (logged once); dgram: always node:dgram, one callback per datagram',
       },
     },
   },

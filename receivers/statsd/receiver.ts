@@ -25,6 +25,7 @@ import { chunkEntries, encodeEnvelope, messageId } from '../../src/fleet/wire.js
 import { Aggregator, type AggregatorOptions, type DropReason } from './aggregator.js';
 import type { StatsdReceiverConfig } from './config.js';
 import { BAD_LINE_REASONS, newParsedLine, parsePacket, type BadLineReason, type LineSink, type ParsedLine } from './parser.js';
+import { BATCH, firstFallback, nativeUdp, SLOT, udpHandle, type NativeUdp, type UdpHandle } from './udpbatch.js';
 
 interface UnixDgramSocket {
   bind(path: string): void;
@@ -34,30 +35,14 @@ interface UnixDgramSocket {
 }
 type UnixDgramModule = { createSocket(type: 'unix_dgram', onMessage: (msg: Buffer) => void): UnixDgramSocket };
 
-/** Node's UDP handle (internal): what coalesced reads need of it. */
-interface UdpHandle {
-  recvStart(): number;
-  recvStop(): number;
-}
-
 /** a pause in reading: how long once the socket has been drained */
 const COALESCE_MS = 1;
+/** native reads: batches drained in one event-loop turn before yielding to other work */
+const BATCHES_PER_TURN = 8;
 /** datagrams libuv reads per readiness callback: fewer in a loop iteration means the socket was drained */
 const READS_PER_ITERATION = 32;
 /** coalescing only with a receive buffer at least this large (as granted): a pause must fit in it */
 const COALESCE_MIN_RCVBUF = 1 << 20;
-
-/**
- * The socket's internal handle when it can be paused (Node's dgram keeps it
- * under a private symbol, `state symbol`; no public API pauses a UDP
- * socket); undefined on a Node where that is not so: reads then stay one
- * wake-up per datagram as before.
- */
-function udpHandle(sock: dgram.Socket): UdpHandle | undefined {
-  const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol');
-  const h = sym === undefined ? undefined : (sock as unknown as Record<symbol, { handle?: Partial<UdpHandle> } | undefined>)[sym]?.handle;
-  return h !== undefined && typeof h.recvStop === 'function' && typeof h.recvStart === 'function' ? (h as UdpHandle) : undefined;
-}
 
 export type StatsdDrop = DropReason | 'line_too_long' | 'too_many_connections' | 'refused' | 'permanent' | 'memory_limit';
 
@@ -185,6 +170,8 @@ export class StatsdReceiver implements Receiver {
   private coalesce: { handle: UdpHandle; inIteration: number; armed: boolean; timer: NodeJS.Timeout | undefined } | undefined;
   /** times UDP reading paused (tests) */
   readPauses = 0;
+  /** how UDP is read: recvmmsg (native), dgram-coalesced, dgram */
+  udpReader: 'recvmmsg' | 'dgram-coalesced' | 'dgram' = 'dgram';
 
   private readonly checkDrained = (): void => {
     const c = this.coalesce;
@@ -207,6 +194,92 @@ export class StatsdReceiver implements Receiver {
     c.timer = undefined;
     c.handle.recvStart();
   };
+
+  /**
+   * Native reads (udpbatch.ts): the first datagram after a quiet spell
+   * arrives through node:dgram; reading through libuv then stops and the
+   * socket is drained BATCH datagrams per recvmmsg call, up to
+   * BATCHES_PER_TURN calls per event-loop turn. Once drained, the next drain
+   * is COALESCE_MS later (only with a receive buffer of COALESCE_MIN_RCVBUF,
+   * as granted; with a smaller one, at once); a drain that finds nothing
+   * hands the socket back to libuv, so an idle receiver costs nothing.
+   */
+  private native:
+    | {
+        mod: NativeUdp;
+        handle: UdpHandle;
+        fd: number;
+        buf: Buffer;
+        lengths: Int32Array;
+        pause: boolean;
+        timer: NodeJS.Timeout | undefined;
+        immediate: NodeJS.Immediate | undefined;
+        reading: boolean;
+      }
+    | undefined;
+  /** native reads: recvmmsg calls made (tests) */
+  nativeReads = 0;
+
+  private readonly onUdpNative = (msg: Buffer): void => {
+    const b = this.native;
+    if (b === undefined) return;
+    this.handlePacket(msg);
+    if (this.native !== b || !b.reading) return;
+    b.handle.recvStop();
+    b.reading = false;
+    this.drainUdp();
+  };
+
+  private readonly drainUdp = (): void => {
+    const b = this.native;
+    if (b === undefined) return;
+    b.timer = undefined;
+    b.immediate = undefined;
+    let total = 0;
+    for (let round = 0; round < BATCHES_PER_TURN; round++) {
+      const n = b.mod.recv(b.fd, b.buf, SLOT, b.lengths);
+      this.nativeReads++;
+      if (n < 0) {
+        this.lastError = `udp: recvmmsg failed (errno ${-n})`;
+        break;
+      }
+      if (n > 0) this.handleBatch(b.buf, b.lengths, n);
+      if (this.native !== b) return;
+      total += n;
+      if (n < BATCH) {
+        if (total > 0 && b.pause) {
+          this.readPauses++;
+          b.timer = setTimeout(this.drainUdp, COALESCE_MS);
+        } else {
+          b.reading = true;
+          b.handle.recvStart();
+        }
+        return;
+      }
+    }
+    if (total === 0) {
+      b.reading = true;
+      b.handle.recvStart();
+      return;
+    }
+    b.immediate = setImmediate(this.drainUdp);
+  };
+
+  /** n datagrams read at once: datagram i is buf[i × SLOT, + lengths[i]); all take the time of the read */
+  private handleBatch(buf: Buffer, lengths: Int32Array, n: number): void {
+    const now = Date.now();
+    if (now >= this.windowEnd && this.started) this.rollover(now);
+    this.packets += n;
+    if (memoryLimiter.refusing()) {
+      this.drops.memory_limit += n;
+      return;
+    }
+    this.setNow(now);
+    for (let i = 0; i < n; i++) {
+      const at = i * SLOT;
+      parsePacket(buf.subarray(at, at + (lengths[i] as number)), this.line, this.sink);
+    }
+  }
 
   private readonly onUdp = (msg: Buffer): void => {
     const c = this.coalesce;
@@ -366,7 +439,9 @@ export class StatsdReceiver implements Receiver {
     const host = ep.host === '' ? '0.0.0.0' : ep.host;
     const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     this.udp = sock;
-    sock.on('message', this.onUdp);
+    const want = this.cfg.udp.receive_buffer_size;
+    // the reader is chosen once bound (it needs the socket's fd); until then no datagram can arrive
+    sock.on('message', (msg: Buffer) => (this.native !== undefined ? this.onUdpNative(msg) : this.onUdp(msg)));
     return new Promise((resolve, reject) => {
       sock.once('error', reject);
       sock.bind(ep.port, host, () => {
@@ -374,7 +449,6 @@ export class StatsdReceiver implements Receiver {
         sock.on('error', (err) => {
           this.lastError = `udp: ${err.message}`;
         });
-        const want = this.cfg.udp.receive_buffer_size;
         if (want > 0) {
           try {
             sock.setRecvBufferSize(want);
@@ -388,8 +462,34 @@ export class StatsdReceiver implements Receiver {
         } catch {
           /* unknown: no coalescing */
         }
-        const handle = granted >= COALESCE_MIN_RCVBUF ? udpHandle(sock) : undefined;
-        if (handle !== undefined) this.coalesce = { handle, inIteration: 0, armed: false, timer: undefined };
+        const pause = granted >= COALESCE_MIN_RCVBUF;
+        const handle = udpHandle(sock);
+        if (this.cfg.udp.reader === 'auto') {
+          const n = nativeUdp();
+          const fd = handle?.fd;
+          if ('mod' in n && handle !== undefined && typeof fd === 'number' && fd >= 0) {
+            this.native = {
+              mod: n.mod,
+              handle,
+              fd,
+              buf: Buffer.allocUnsafeSlow(SLOT * BATCH),
+              lengths: new Int32Array(BATCH),
+              pause,
+              timer: undefined,
+              immediate: undefined,
+              reading: true,
+            };
+            this.udpReader = 'recvmmsg';
+          } else if (firstFallback())
+            this.logger.info(
+              { receiver: this.id },
+              `statsd: native UDP reader not used (${'why' in n ? n.why : 'no fd on the internal UDP handle'}); reading through node:dgram`,
+            );
+        }
+        if (this.native === undefined && pause && handle !== undefined) {
+          this.coalesce = { handle, inIteration: 0, armed: false, timer: undefined };
+          this.udpReader = 'dgram-coalesced';
+        }
         resolve();
       });
     });
@@ -510,6 +610,10 @@ export class StatsdReceiver implements Receiver {
     this.udp = undefined;
     if (this.coalesce?.timer !== undefined) clearTimeout(this.coalesce.timer);
     this.coalesce = undefined;
+    const b = this.native;
+    this.native = undefined;
+    if (b?.timer !== undefined) clearTimeout(b.timer);
+    if (b?.immediate !== undefined) clearImmediate(b.immediate);
     if (udp !== undefined)
       await new Promise<void>((r) => {
         try {
@@ -599,6 +703,7 @@ export class StatsdReceiver implements Receiver {
     return {
       ...this.addresses(),
       flush_interval_ms: this.interval,
+      ...(this.udp !== undefined ? { udp_reader: this.udpReader } : {}),
       naming: this.cfg.naming,
       packets: this.packets,
       lines: this.lines,

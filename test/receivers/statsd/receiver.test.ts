@@ -100,72 +100,80 @@ const pointsOf = (m: Metric | undefined) => {
 describe('statsd receiver over real sockets', function () {
   this.timeout(30_000);
 
-  it('hot-shots, StatsD style over UDP: every type, one line per packet', async () => {
-    const r = await rig();
-    const c = new StatsD({
-      host: '127.0.0.1',
-      port: r.udpPort,
-      errorHandler: (e) => {
-        throw e;
-      },
+  // both UDP readers: the native one (recvmmsg; built by npm run build, required on Linux) and node:dgram
+  for (const [reader, want] of [
+    ['auto', process.platform === 'linux' ? ['recvmmsg'] : ['dgram-coalesced', 'dgram']],
+    ['dgram', ['dgram-coalesced', 'dgram']],
+  ] as const) {
+    it(`hot-shots, StatsD style over UDP (reader ${reader}): every type, one line per packet`, async () => {
+      const r = await rig({ udp: { endpoint: '127.0.0.1:0', reader } });
+      expect(r.rcv.udpReader).to.be.oneOf(want);
+      const c = new StatsD({
+        host: '127.0.0.1',
+        port: r.udpPort,
+        errorHandler: (e) => {
+          throw e;
+        },
+      });
+      c.increment('app.hits');
+      c.increment('app.hits', 4);
+      c.gauge('app.queue', 17);
+      c.gaugeDelta('app.queue', -2);
+      c.timing('app.latency', 12);
+      c.timing('app.latency', 30);
+      c.timing('app.latency', 18);
+      c.histogram('app.size', 900);
+      c.distribution('app.dist', 5);
+      c.set('app.users', 'alice');
+      c.set('app.users', 'bob');
+      c.set('app.users', 'alice');
+      await closeClient(c);
+      const m = await collect(r, 12);
+      expect(pointsOf(m.get('sum:app.hits'))).to.deep.equal([[{}, 5]]);
+      expect(pointsOf(m.get('gauge:app.queue'))).to.deep.equal([[{}, 15]]);
+      const lat = m.get('histogram:app.latency') as HistogramMetric;
+      expect(lat.unit).to.equal('ms');
+      expect(lat.points[0]).to.include({ count: 3, sum: 60, min: 12, max: 30 });
+      expect(pointsOf(m.get('gauge:app.latency.p50'))).to.deep.equal([[{}, 18]]);
+      expect(pointsOf(m.get('gauge:app.latency.p90'))).to.deep.equal([[{}, 30]]);
+      expect((m.get('histogram:app.size') as HistogramMetric).points[0]).to.include({ count: 1, sum: 900 });
+      expect((m.get('histogram:app.dist') as HistogramMetric).points[0]).to.include({ count: 1, sum: 5 });
+      expect(pointsOf(m.get('gauge:app.users'))).to.deep.equal([[{}, 2]]);
+      expect(r.rcv.packets).to.equal(12);
     });
-    c.increment('app.hits');
-    c.increment('app.hits', 4);
-    c.gauge('app.queue', 17);
-    c.gaugeDelta('app.queue', -2);
-    c.timing('app.latency', 12);
-    c.timing('app.latency', 30);
-    c.timing('app.latency', 18);
-    c.histogram('app.size', 900);
-    c.distribution('app.dist', 5);
-    c.set('app.users', 'alice');
-    c.set('app.users', 'bob');
-    c.set('app.users', 'alice');
-    await closeClient(c);
-    const m = await collect(r, 12);
-    expect(pointsOf(m.get('sum:app.hits'))).to.deep.equal([[{}, 5]]);
-    expect(pointsOf(m.get('gauge:app.queue'))).to.deep.equal([[{}, 15]]);
-    const lat = m.get('histogram:app.latency') as HistogramMetric;
-    expect(lat.unit).to.equal('ms');
-    expect(lat.points[0]).to.include({ count: 3, sum: 60, min: 12, max: 30 });
-    expect(pointsOf(m.get('gauge:app.latency.p50'))).to.deep.equal([[{}, 18]]);
-    expect(pointsOf(m.get('gauge:app.latency.p90'))).to.deep.equal([[{}, 30]]);
-    expect((m.get('histogram:app.size') as HistogramMetric).points[0]).to.include({ count: 1, sum: 900 });
-    expect((m.get('histogram:app.dist') as HistogramMetric).points[0]).to.include({ count: 1, sum: 5 });
-    expect(pointsOf(m.get('gauge:app.users'))).to.deep.equal([[{}, 2]]);
-    expect(r.rcv.packets).to.equal(12);
-  });
 
-  it('hot-shots, DogStatsD style: tags and global tags → attributes, buffered (several lines per packet), timestamps', async () => {
-    const r = await rig();
-    const c = new StatsD({
-      host: '127.0.0.1',
-      port: r.udpPort,
-      globalTags: { env: 'prod' },
-      maxBufferSize: 1000,
-      bufferFlushInterval: 20,
-      errorHandler: (e) => {
-        throw e;
-      },
+    it(`hot-shots, DogStatsD style (reader ${reader}): tags and global tags → attributes, buffered (several lines per packet), timestamps`, async () => {
+      const r = await rig({ udp: { endpoint: '127.0.0.1:0', reader } });
+      expect(r.rcv.udpReader).to.be.oneOf(want);
+      const c = new StatsD({
+        host: '127.0.0.1',
+        port: r.udpPort,
+        globalTags: { env: 'prod' },
+        maxBufferSize: 1000,
+        bufferFlushInterval: 20,
+        errorHandler: (e) => {
+          throw e;
+        },
+      });
+      c.increment('login.attempt', 1, { instance: 'failure' });
+      c.increment('login.attempt', 1, { instance: 'failure' });
+      c.increment('login.attempt', 1, { instance: 'success' });
+      c.timing('events.latency', 40, ['from_relay:true']);
+      c.distribution('events.size', 2048, { from_relay: 'false' });
+      c.gauge('tasks.app_store_connect.refreshed', 3, { timestamp: 1_700_000_000 });
+      await closeClient(c);
+      const m = await collect(r, 6);
+      expect(r.rcv.packets, 'lines were packed into fewer packets').to.be.below(6);
+      expect(pointsOf(m.get('sum:login.attempt'))).to.deep.equal([
+        [{ env: 'prod', instance: 'failure' }, 2],
+        [{ env: 'prod', instance: 'success' }, 1],
+      ]);
+      expect((m.get('histogram:events.latency') as HistogramMetric).points[0]!.attributes).to.deep.equal({ env: 'prod', from_relay: 'true' });
+      expect((m.get('histogram:events.size') as HistogramMetric).points[0]).to.include({ count: 1, sum: 2048 });
+      const g = m.get('gauge:tasks.app_store_connect.refreshed') as GaugeMetric;
+      expect(g.points.map((p) => [p.value, p.timeUnixNano])).to.deep.equal([[3, 1_700_000_000_000_000_000n]]);
     });
-    c.increment('login.attempt', 1, { instance: 'failure' });
-    c.increment('login.attempt', 1, { instance: 'failure' });
-    c.increment('login.attempt', 1, { instance: 'success' });
-    c.timing('events.latency', 40, ['from_relay:true']);
-    c.distribution('events.size', 2048, { from_relay: 'false' });
-    c.gauge('tasks.app_store_connect.refreshed', 3, { timestamp: 1_700_000_000 });
-    await closeClient(c);
-    const m = await collect(r, 6);
-    expect(r.rcv.packets, 'lines were packed into fewer packets').to.be.below(6);
-    expect(pointsOf(m.get('sum:login.attempt'))).to.deep.equal([
-      [{ env: 'prod', instance: 'failure' }, 2],
-      [{ env: 'prod', instance: 'success' }, 1],
-    ]);
-    expect((m.get('histogram:events.latency') as HistogramMetric).points[0]!.attributes).to.deep.equal({ env: 'prod', from_relay: 'true' });
-    expect((m.get('histogram:events.size') as HistogramMetric).points[0]).to.include({ count: 1, sum: 2048 });
-    const g = m.get('gauge:tasks.app_store_connect.refreshed') as GaugeMetric;
-    expect(g.points.map((p) => [p.value, p.timeUnixNano])).to.deep.equal([[3, 1_700_000_000_000_000_000n]]);
-  });
+  }
 
   it('hot-shots over TCP: newline-delimited lines on one connection', async () => {
     const r = await rig();

@@ -186,29 +186,11 @@ function* renderFamily(out: ChunkSink, store: CumulativeStore, f: Family, om: bo
       const sample = omCounter ? name + '_total' : name;
       const sampleOpen = sample + '{';
       const createdOpen = name + '_created{';
-      const tails: Array<string | undefined> = [];
-      const ctxs: Array<string | undefined> = [];
       for (const [mk, id] of f.series) {
         if (!store.seriesInRender(id, epoch)) continue;
         const kind = store.valueKind(id);
         const v = scaled ? formatValue(sc(store.num(id))) : kind === V_BIG ? formatValue(store.value(id)) : formatValue(store.num(id));
         const a = ascii && store.asciiKey(id);
-        const c = store.contextOf(id);
-        if (c >= 0 && !omCounter) {
-          // a split key: the context's `,ctx} ` rendered once per render, not per series
-          const part = store.ownPart(mk);
-          const ctx = store.context(c);
-          let tail = tails[c];
-          if (tail === undefined || ctxs[c] !== ctx) {
-            ctxs[c] = ctx;
-            tail = tails[c] = ctx === '' ? '} ' : ',' + ctx + '} ';
-          }
-          if (part !== '') out.write(sampleOpen + part + tail + v + '\n', a);
-          else if (tail !== '} ') out.write(sampleOpen + tail.slice(1) + v + '\n', a);
-          else out.write(sample + ' ' + v + '\n', ascii);
-          if (out.full) yield out.take();
-          continue;
-        }
         const key = store.labels(mk, id);
         if (key === '') {
           out.write(sample + ' ' + v + '\n', ascii);

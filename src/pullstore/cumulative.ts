@@ -239,21 +239,6 @@ export class CumulativeStore {
     const ctx = this.ctxStr[c] as string;
     return part === '' ? ctx : ctx === '' ? part : part + ',' + ctx;
   }
-  /**
-   * The context index of a series whose key is split (`splitsContext` keyers), −1 when the key is whole:
-   * a renderer can then render the context's part once (`context(c)`) and each series' own part (`ownPart`).
-   */
-  contextOf(id: number): number {
-    return this.ctxOf[id] as number;
-  }
-  /** the rendered context `c` (shared by its series) */
-  context(c: number): string {
-    return this.ctxStr[c] as string;
-  }
-  /** the series' own labels of a split map key (listed under it in its family map) */
-  ownPart(mapKey: string): string {
-    return mapKey.slice(mapKey.indexOf('\u0001') + 1);
-  }
   /** a split key's two parts: the series' own labels and its context ('' when the key is whole) */
   keyParts(id: number): { key: string; ctx: string } {
     const c = this.ctxOf[id] as number;
